@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh machine (idempotent; fast when everything is there):
+# Debian's python3-grpcio + python3-grpc-tools (a gRPC client nobody here wrote), kubectl (renders kustomize),
+# and the npm packages of the Kubernetes schema validator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+/usr/bin/python3 -c 'import grpc, grpc_tools.protoc' 2>/dev/null || need+=(python3-grpcio python3-grpc-tools)
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ -f tests/k8s/package.json ] && [ ! -d tests/k8s/node_modules ]; then
+  echo "install-deps: npm ci (tests/k8s)"
+  (cd tests/k8s && npm ci --no-audit --no-fund --silent)
+fi

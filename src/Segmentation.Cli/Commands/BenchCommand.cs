@@ -1,0 +1,159 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Segmentation.Contracts.Bench.V1;
+using Segmentation.Contracts.V1;
+using Segmentation.Host;
+using Segmentation.Host.Seeding;
+using Segmentation.Rpc;
+using Spectre.Console;
+
+namespace Segmentation.Cli.Commands;
+
+/// <summary>
+/// <c>seg bench</c>: starts a server in this process on a temporary store, seeds it, and measures, in one run,
+/// the lookup against a bare echo on the same gRPC stack (ratio), durable ingest events/s with batches of 1,000,
+/// and in-process grain calls/s. Numbers, not thresholds.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var seconds = new Option<double>("--seconds") { Description = "Measuring time per round and method.", DefaultValueFactory = _ => 4 };
+        var rounds = new Option<int>("--rounds") { Description = "Alternating echo/lookup rounds.", DefaultValueFactory = _ => 3 };
+        var concurrency = new Option<int>("--concurrency") { Description = "Calls in flight.", DefaultValueFactory = _ => 32 };
+        var users = new Option<int>("--users") { Description = "Seeded users.", DefaultValueFactory = _ => 2_000 };
+        var ingestBatches = new Option<int>("--ingest-batches") { Description = "Batches of 1,000 events for the ingest run.", DefaultValueFactory = _ => 200 };
+        var command = new Command("bench", "Benchmark lookups vs echo, durable ingest and grain calls in one run.")
+        {
+            seconds, rounds, concurrency, users, ingestBatches,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            await RunAsync(
+                TimeSpan.FromSeconds(parse.GetValue(seconds)),
+                parse.GetValue(rounds),
+                parse.GetValue(concurrency),
+                parse.GetValue(users),
+                parse.GetValue(ingestBatches),
+                cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+
+    private static async Task RunAsync(TimeSpan duration, int rounds, int concurrency, int userCount, int ingestBatches, CancellationToken cancellationToken)
+    {
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "seg-bench-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var server = await SegmentationServer.StartAsync(
+            [
+                $"--Segmentation:DataDirectory={dataDirectory}",
+                "--Segmentation:Listen=127.0.0.1:0",
+                "--Segmentation:Clock=System",
+                "--Logging:LogLevel:Default=Warning",
+            ], cancellationToken);
+            var seeded = await ShopSeeder.SeedIfEmptyAsync(server, userCount, NullLogger.Instance, cancellationToken);
+            Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
+            Console.WriteLine($"seeded {seeded!.Events:N0} events for {seeded.Users:N0} users; concurrency {concurrency}, {rounds} rounds x {duration.TotalSeconds:F0} s");
+
+            using var client = new GrpcClient(server.Address);
+            var echoMethod = EchoReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("EchoService").FindMethodByName("Echo");
+            var lookupMethod = SegmentsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("SegmentService").FindMethodByName("GetUserSegments");
+            var echoRequest = new EchoMessage { Text = SyntheticShop.UserId(42) };
+            Func<int, Task> echo = _ => client.UnaryAsync<EchoMessage, EchoMessage>(echoMethod, echoRequest);
+            Func<int, Task> lookup = i => client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(
+                lookupMethod, new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) });
+
+            await LoadRun.RunAsync(echo, concurrency, TimeSpan.FromSeconds(1), cancellationToken); // warm-up
+            await LoadRun.RunAsync(lookup, concurrency, TimeSpan.FromSeconds(1), cancellationToken);
+            var echoRuns = new List<LoadRun>();
+            var lookupRuns = new List<LoadRun>();
+            for (var r = 0; r < rounds; r++)
+            {
+                echoRuns.Add(await LoadRun.RunAsync(echo, concurrency, duration, cancellationToken));
+                lookupRuns.Add(await LoadRun.RunAsync(lookup, concurrency, duration, cancellationToken));
+            }
+
+            var echoBest = echoRuns.MaxBy(r => r.PerSecond)!;
+            var lookupBest = lookupRuns.MaxBy(r => r.PerSecond)!;
+            var table = new Table().AddColumns("method", "calls/s (best round)", "p50 ms", "p99 ms", "rounds calls/s");
+            table.AddRow("Echo (baseline)", $"{echoBest.PerSecond:N0}", $"{echoBest.P50:F2}", $"{echoBest.P99:F2}", string.Join(" ", echoRuns.Select(r => $"{r.PerSecond:N0}")));
+            table.AddRow("GetUserSegments", $"{lookupBest.PerSecond:N0}", $"{lookupBest.P50:F2}", $"{lookupBest.P99:F2}", string.Join(" ", lookupRuns.Select(r => $"{r.PerSecond:N0}")));
+            AnsiConsole.Write(table);
+            Console.WriteLine($"lookup/echo throughput ratio: {lookupBest.PerSecond / echoBest.PerSecond:F3} (best rounds); {lookupRuns.Average(r => r.PerSecond) / echoRuns.Average(r => r.PerSecond):F3} (mean of rounds)");
+
+            var ingest = await IngestRunAsync(client, ingestBatches, cancellationToken);
+            Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, 4 batches in flight)");
+
+            var grainCalls = await GrainCallRunAsync(server, userCount, concurrency, duration, cancellationToken);
+            Console.WriteLine($"in-process grain calls: {grainCalls:N0} calls/s (GetLifecycle on {userCount:N0} active user grains, {concurrency} callers)");
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(dataDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: a temp folder.
+            }
+        }
+    }
+
+    private static async Task<(long Events, double PerSecond)> IngestRunAsync(GrpcClient client, int batches, CancellationToken cancellationToken)
+    {
+        var method = EventsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("EventService").FindMethodByName("IngestEvents");
+        var start = TimeProvider.System.GetUtcNow() - TimeSpan.FromDays(1);
+        var requests = new IngestEventsRequest[batches];
+        for (var b = 0; b < batches; b++)
+        {
+            var request = new IngestEventsRequest();
+            for (var i = 0; i < 1_000; i++)
+            {
+                var n = (b * 1_000) + i;
+                request.Events.Add(new Event
+                {
+                    EventId = $"bench-{n}",
+                    UserId = $"bench-user-{n % 20_000}",
+                    Type = Contracts.V1.EventType.View,
+                    ItemId = $"sku-{n % 997}",
+                    Category = "home.kitchen",
+                    Price = 9.99,
+                    Timestamp = Timestamp.FromDateTimeOffset(start + TimeSpan.FromMilliseconds(n)),
+                });
+            }
+
+            requests[b] = request;
+        }
+
+        var next = -1;
+        var stopwatch = Stopwatch.StartNew();
+        long accepted = 0;
+        var workers = Enumerable.Range(0, 4).Select(async _ =>
+        {
+            int b;
+            while ((b = Interlocked.Increment(ref next)) < batches)
+            {
+                var response = await client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(method, requests[b], new CallOptions(CancellationToken: cancellationToken));
+                Interlocked.Add(ref accepted, response.Accepted);
+            }
+        });
+        await Task.WhenAll(workers);
+        return (accepted, accepted / stopwatch.Elapsed.TotalSeconds);
+    }
+
+    private static async Task<double> GrainCallRunAsync(SegmentationServer server, int users, int concurrency, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var now = server.DomainClock.GetUtcNow();
+        var run = await LoadRun.RunAsync(
+            i => server.Runtime.Get<Host.Grains.UserGrain>(SyntheticShop.UserId(i % users)).InvokeAsync(g => g.GetLifecycleAsync(now), cancellationToken),
+            concurrency,
+            duration,
+            cancellationToken);
+        return run.PerSecond;
+    }
+}

@@ -1,0 +1,103 @@
+using System.CommandLine;
+using System.Globalization;
+using Google.Protobuf;
+using Segmentation.Contracts.V1;
+using Segmentation.Rpc;
+using Spectre.Console;
+
+namespace Segmentation.Cli.Commands;
+
+/// <summary><c>seg profile USER</c> and <c>seg segments USER</c>.</summary>
+internal static class QueryCommands
+{
+    private static readonly JsonFormatter s_json = new(JsonFormatter.Settings.Default.WithIndentation());
+
+    public static Command Profile(Option<Uri> address, Option<bool> json)
+    {
+        var user = new Argument<string>("user") { Description = "The user id." };
+        var command = new Command("profile", "Show a user's live profile.") { user };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = new SegmentationClient(parse.GetValue(address)!);
+            return await RunAsync(async () =>
+            {
+                var profile = await client.GetProfileAsync(parse.GetValue(user)!, cancellationToken);
+                if (parse.GetValue(json))
+                {
+                    Console.WriteLine(s_json.Format(profile));
+                    return;
+                }
+
+                var table = new Table().AddColumns("field", "value").HideHeaders();
+                table.AddRow("user", Markup.Escape(profile.UserId));
+                table.AddRow("lifecycle", Markup.Escape($"{Stage(profile.Lifecycle.Stage)} since {Date(profile.Lifecycle.Since)}"));
+                table.AddRow("why", Markup.Escape(profile.Lifecycle.Explanation));
+                table.AddRow("seen", $"{Date(profile.FirstSeen)} .. {Date(profile.LastSeen)} ({profile.EventCount:N0} events)");
+                table.AddRow("events", Markup.Escape(string.Join(", ", profile.Counts.Select(c => $"{Type(c.Type)} {c.Count}"))));
+                table.AddRow("orders", $"{profile.Orders:N0}, spend {profile.Spend:N2}, returned {profile.Returned:N2}, AOV {profile.AverageOrderValue:N2}");
+                table.AddRow("RFM", $"recency {profile.Rfm.RecencyDays} d, frequency {profile.Rfm.Frequency}, monetary {profile.Rfm.Monetary:N2} → scores {profile.Rfm.RecencyScore}{profile.Rfm.FrequencyScore}{profile.Rfm.MonetaryScore}");
+                table.AddRow("categories", Markup.Escape(string.Join(", ", profile.TopCategories.Take(5).Select(c => $"{c.Category} {c.Share:P0}"))));
+                table.AddRow("recent", Markup.Escape(string.Join(", ", profile.RecentItems.Take(5).Select(i => $"{i.ItemId} ({Type(i.Type)})"))));
+                table.AddRow("as of", Date(profile.AsOf));
+                AnsiConsole.Write(table);
+            });
+        });
+        return command;
+    }
+
+    public static Command Segments(Option<Uri> address, Option<bool> json)
+    {
+        var user = new Argument<string>("user") { Description = "The user id." };
+        var command = new Command("segments", "Show which segments a user is in, and why.") { user };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = new SegmentationClient(parse.GetValue(address)!);
+            return await RunAsync(async () =>
+            {
+                var segments = await client.GetUserSegmentsAsync(parse.GetValue(user)!, cancellationToken);
+                if (parse.GetValue(json))
+                {
+                    Console.WriteLine(s_json.Format(segments));
+                    return;
+                }
+
+                Console.WriteLine($"user       {segments.UserId}");
+                Console.WriteLine($"lifecycle  {Stage(segments.Lifecycle.Stage)} (since {Date(segments.Lifecycle.Since)})");
+                Console.WriteLine($"why        {segments.Lifecycle.Explanation}");
+                Console.WriteLine($"as of      {Date(segments.AsOf)}");
+            });
+        });
+        return command;
+    }
+
+    /// <summary>Runs a call; a gRPC error becomes a one-line message and exit code 1.</summary>
+    public static async Task<int> RunAsync(Func<Task> call)
+    {
+        try
+        {
+            await call();
+            return 0;
+        }
+        catch (RpcException ex)
+        {
+            Console.Error.WriteLine($"error: {ex.StatusCode} ({(int)ex.StatusCode}): {ex.Detail}");
+            return 1;
+        }
+    }
+
+    private static string Stage(LifecycleStage stage) => stage switch
+    {
+        LifecycleStage.New => "new",
+        LifecycleStage.Active => "active",
+        LifecycleStage.AtRisk => "at-risk",
+        LifecycleStage.Churned => "churned",
+        LifecycleStage.Reactivated => "reactivated",
+        _ => "unknown",
+    };
+
+    private static string Type(EventType type) =>
+        string.Concat(type.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+    private static string Date(Google.Protobuf.WellKnownTypes.Timestamp? timestamp) =>
+        timestamp is null ? "-" : timestamp.ToDateTimeOffset().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
+}

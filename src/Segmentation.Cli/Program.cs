@@ -1,0 +1,20 @@
+using System.CommandLine;
+using Segmentation.Cli.Commands;
+
+var address = new Option<Uri>("--address", "-a")
+{
+    Description = "The server's gRPC address.",
+    DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("SEGMENTATION_ADDRESS") ?? "http://127.0.0.1:5000"),
+    Recursive = true,
+};
+var json = new Option<bool>("--json") { Description = "Print the response as JSON.", Recursive = true };
+var root = new RootCommand("seg: the Segmentation command line")
+{
+    IngestCommand.Create(address),
+    QueryCommands.Profile(address, json),
+    QueryCommands.Segments(address, json),
+    BenchCommand.Create(),
+};
+root.Options.Add(address);
+root.Options.Add(json);
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,79 @@
+namespace Segmentation.Core;
+
+/// <summary>
+/// Everything a <see cref="UserProfile"/> folds, as plain serializable data (a snapshot). Restoring it and applying
+/// more events gives exactly the state of applying all events from scratch.
+/// </summary>
+public sealed class ProfileState
+{
+    /// <summary>The user.</summary>
+    public string UserId { get; set; } = "";
+
+    /// <summary>Events folded.</summary>
+    public long EventCount { get; set; }
+
+    /// <summary>Events per type, indexed by <see cref="EventType"/> value.</summary>
+    public List<long> Counts { get; set; } = [];
+
+    /// <summary>Earliest event time.</summary>
+    public DateTimeOffset FirstSeen { get; set; }
+
+    /// <summary>Latest event time (last activity).</summary>
+    public DateTimeOffset LastSeen { get; set; }
+
+    /// <summary>When the user last came back after more than the at-risk gap; null if never.</summary>
+    public DateTimeOffset? ResumedAt { get; set; }
+
+    /// <summary>When the user last came back after more than the churn gap; null if never.</summary>
+    public DateTimeOffset? ReactivatedAt { get; set; }
+
+    /// <summary>Days of the gap before the last reactivation.</summary>
+    public int ReactivationGapDays { get; set; }
+
+    /// <summary>Orders (purchase lines grouped by order_id).</summary>
+    public long Orders { get; set; }
+
+    /// <summary>The order id of the last purchase folded ("" when it had none).</summary>
+    public string LastOrderId { get; set; } = "";
+
+    /// <summary>Gross purchase value.</summary>
+    public double Spend { get; set; }
+
+    /// <summary>Value of returns.</summary>
+    public double Returned { get; set; }
+
+    /// <summary>Latest purchase time; null if none.</summary>
+    public DateTimeOffset? LastPurchase { get; set; }
+
+    /// <summary>Decayed affinities as of each one's own time.</summary>
+    public List<CategoryState> Categories { get; set; } = [];
+
+    /// <summary>Distinct recent items, newest first.</summary>
+    public List<RecentItemState> RecentItems { get; set; } = [];
+}
+
+/// <summary>A category's affinity <see cref="Value"/> as of <see cref="AsOf"/>.</summary>
+public sealed class CategoryState
+{
+    /// <summary>Category path.</summary>
+    public string Category { get; set; } = "";
+
+    /// <summary>Affinity at <see cref="AsOf"/>.</summary>
+    public double Value { get; set; }
+
+    /// <summary>When <see cref="Value"/> was computed.</summary>
+    public DateTimeOffset AsOf { get; set; }
+}
+
+/// <summary>A recent item.</summary>
+public sealed class RecentItemState
+{
+    /// <summary>The item.</summary>
+    public string ItemId { get; set; } = "";
+
+    /// <summary>The event type that touched it last.</summary>
+    public EventType Type { get; set; }
+
+    /// <summary>When.</summary>
+    public DateTimeOffset At { get; set; }
+}

@@ -1,0 +1,316 @@
+using System.Globalization;
+
+namespace Segmentation.Core;
+
+/// <summary>
+/// A user's live profile: a fold of her events in event-log order. Stored values are those that do not depend on
+/// "now"; everything time-relative (recency, decay, lifecycle) is derived by <see cref="View"/> at a given time, so the
+/// same events give the same answers whenever they are replayed.
+/// </summary>
+/// <remarks>Not thread-safe: it lives inside one grain, which runs one turn at a time.</remarks>
+public sealed class UserProfile
+{
+    private const double TicksPerDay = TimeSpan.TicksPerDay;
+    private readonly ProfileOptions _options;
+    private readonly ProfileState _state;
+
+    /// <summary>Creates an empty profile.</summary>
+    public UserProfile(string userId, ProfileOptions options)
+        : this(new ProfileState { UserId = userId }, options)
+    {
+    }
+
+    private UserProfile(ProfileState state, ProfileOptions options)
+    {
+        _state = state;
+        _options = options;
+        while (_state.Counts.Count <= (int)EventType.Wishlist)
+        {
+            _state.Counts.Add(0);
+        }
+    }
+
+    /// <summary>The user.</summary>
+    public string UserId => _state.UserId;
+
+    /// <summary>Events folded.</summary>
+    public long EventCount => _state.EventCount;
+
+    /// <summary>Whether no event was folded.</summary>
+    public bool IsEmpty => _state.EventCount == 0;
+
+    /// <summary>Restores a profile from a snapshot (the state is copied).</summary>
+    public static UserProfile FromState(ProfileState state, ProfileOptions options) => new(Copy(state), options);
+
+    /// <summary>A copy of the fold state, for snapshots.</summary>
+    public ProfileState ToState() => Copy(_state);
+
+    /// <summary>
+    /// Folds one valid event. Events may arrive out of time order: first/last seen are minimum/maximum, and a gap is
+    /// measured from the latest activity seen before this event.
+    /// </summary>
+    public void Apply(BehaviorEvent e)
+    {
+        var s = _state;
+        var t = e.Timestamp;
+        if (s.EventCount == 0)
+        {
+            s.FirstSeen = t;
+            s.LastSeen = t;
+        }
+        else
+        {
+            var gap = t - s.LastSeen;
+            if (gap > TimeSpan.FromDays(_options.Lifecycle.ChurnedAfterDays))
+            {
+                s.ReactivatedAt = t;
+                s.ReactivationGapDays = (int)gap.TotalDays;
+            }
+
+            if (gap > TimeSpan.FromDays(_options.Lifecycle.AtRiskAfterDays))
+            {
+                s.ResumedAt = t;
+            }
+
+            if (t < s.FirstSeen)
+            {
+                s.FirstSeen = t;
+            }
+
+            if (t > s.LastSeen)
+            {
+                s.LastSeen = t;
+            }
+        }
+
+        s.EventCount++;
+        s.Counts[(int)e.Type]++;
+        var value = e.Price * e.Quantity;
+        if (e.Type == EventType.Purchase)
+        {
+            e.Attributes.TryGetValue("order_id", out var orderId);
+            orderId ??= "";
+            if (orderId.Length == 0 || orderId != s.LastOrderId)
+            {
+                s.Orders++;
+            }
+
+            s.LastOrderId = orderId;
+            s.Spend += value;
+            if (s.LastPurchase is null || t > s.LastPurchase)
+            {
+                s.LastPurchase = t;
+            }
+        }
+        else if (e.Type == EventType.Return)
+        {
+            s.Returned += value;
+        }
+
+        if (e.Category.Length > 0 && _options.EventWeights.TryGetValue(e.Type, out var weight) && weight != 0)
+        {
+            CreditCategories(e.Category, weight, t);
+        }
+
+        if (e.ItemId.Length > 0)
+        {
+            RememberItem(e.ItemId, e.Type, t);
+        }
+    }
+
+    /// <summary>The profile with every derived value as of <paramref name="now"/>.</summary>
+    public ProfileView View(DateTimeOffset now)
+    {
+        var s = _state;
+        var counts = new List<EventTypeCount>();
+        for (var type = EventType.View; type <= EventType.Wishlist; type++)
+        {
+            if (s.Counts[(int)type] > 0)
+            {
+                counts.Add(new EventTypeCount(type, s.Counts[(int)type]));
+            }
+        }
+
+        var decayed = s.Categories.Select(c => (c.Category, Value: Decay(c.Value, c.AsOf, now))).ToList();
+        // Shares are of the top-level categories' total, so a path and its parents do not count twice.
+        var total = decayed.Where(c => !c.Category.Contains('.', StringComparison.Ordinal)).Sum(c => c.Value);
+        var top = decayed
+            .OrderByDescending(c => c.Value)
+            .ThenBy(c => c.Category, StringComparer.Ordinal)
+            .Select(c => new CategoryAffinity(c.Category, c.Value, total > 0 ? Math.Min(1, c.Value / total) : 0))
+            .ToList();
+        var recent = s.RecentItems.Select(r => new RecentItem(r.ItemId, r.Type, r.At)).ToList();
+        return new ProfileView(
+            s.UserId,
+            s.FirstSeen,
+            s.LastSeen,
+            s.EventCount,
+            counts,
+            s.Orders,
+            s.Spend,
+            s.Returned,
+            s.Orders > 0 ? s.Spend / s.Orders : 0,
+            s.LastPurchase,
+            Rfm(now),
+            top,
+            recent,
+            AssessLifecycle(now),
+            now);
+    }
+
+    /// <summary>RFM at <paramref name="now"/>.</summary>
+    public RfmScore Rfm(DateTimeOffset now)
+    {
+        var s = _state;
+        var o = _options.Rfm;
+        var recencyDays = s.LastPurchase is { } last ? WholeDays(now - last) : -1;
+        var monetary = s.Spend - s.Returned;
+        var recencyScore = recencyDays < 0 ? 1 : 5 - o.RecencyDays.Count(b => recencyDays > b);
+        var frequencyScore = 1 + o.Frequency.Count(b => s.Orders >= b);
+        var monetaryScore = 1 + o.Monetary.Count(b => monetary >= b);
+        return new RfmScore(recencyDays, s.Orders, monetary, Math.Max(1, recencyScore), frequencyScore, monetaryScore);
+    }
+
+    /// <summary>
+    /// The lifecycle stage at <paramref name="now"/>: churned or at-risk by days since the last activity (any event);
+    /// otherwise reactivated (back after churning, for a while), new (first seen recently) or active.
+    /// </summary>
+    public LifecycleAssessment AssessLifecycle(DateTimeOffset now)
+    {
+        var s = _state;
+        var o = _options.Lifecycle;
+        var idle = WholeDays(now - s.LastSeen);
+        var activity = $"last activity {Ago(idle)}" + (s.LastPurchase is { } p && p != s.LastSeen ? $" (last purchase {Ago(WholeDays(now - p))})" : s.LastPurchase is null ? "" : " (a purchase)");
+        if (now - s.LastSeen > TimeSpan.FromDays(o.ChurnedAfterDays))
+        {
+            return new(LifecycleStage.Churned, s.LastSeen.AddDays(o.ChurnedAfterDays), $"{activity}; churned after {o.ChurnedAfterDays} days of inactivity");
+        }
+
+        if (now - s.LastSeen > TimeSpan.FromDays(o.AtRiskAfterDays))
+        {
+            return new(LifecycleStage.AtRisk, s.LastSeen.AddDays(o.AtRiskAfterDays), $"{activity}; at-risk after {o.AtRiskAfterDays} days of inactivity");
+        }
+
+        if (s.ReactivatedAt is { } back && now - back <= TimeSpan.FromDays(o.ReactivatedForDays))
+        {
+            return new(LifecycleStage.Reactivated, back, $"came back {Ago(WholeDays(now - back))} after {s.ReactivationGapDays} days away; {activity}");
+        }
+
+        if (now - s.FirstSeen <= TimeSpan.FromDays(o.NewForDays))
+        {
+            return new(LifecycleStage.New, s.FirstSeen, $"first seen {Ago(WholeDays(now - s.FirstSeen))}; new for the first {o.NewForDays} days; {activity}");
+        }
+
+        var since = s.FirstSeen.AddDays(o.NewForDays);
+        if (s.ResumedAt is { } resumed && resumed > since)
+        {
+            since = resumed;
+        }
+
+        if (s.ReactivatedAt is { } reactivated && reactivated.AddDays(o.ReactivatedForDays) > since)
+        {
+            since = reactivated.AddDays(o.ReactivatedForDays);
+        }
+
+        return new(LifecycleStage.Active, since, $"{activity}; active while inactivity stays under {o.AtRiskAfterDays} days");
+    }
+
+    private void CreditCategories(string category, double weight, DateTimeOffset t)
+    {
+        // Credit the path and each parent: "home.kitchen.mugs" also counts for "home.kitchen" and "home".
+        var end = category.Length;
+        while (end > 0)
+        {
+            Credit(category[..end], weight, t);
+            end = category.LastIndexOf('.', end - 1);
+        }
+
+        var max = Math.Max(1, _options.MaxCategories);
+        while (_state.Categories.Count > max)
+        {
+            var latest = _state.Categories.Max(c => c.AsOf);
+            var weakest = _state.Categories
+                .OrderBy(c => Decay(c.Value, c.AsOf, latest))
+                .ThenBy(c => c.Category, StringComparer.Ordinal)
+                .First();
+            _state.Categories.Remove(weakest);
+        }
+    }
+
+    private void Credit(string category, double weight, DateTimeOffset t)
+    {
+        var entry = _state.Categories.Find(c => c.Category == category);
+        if (entry is null)
+        {
+            entry = new CategoryState { Category = category, AsOf = t };
+            _state.Categories.Add(entry);
+        }
+
+        if (t >= entry.AsOf)
+        {
+            entry.Value = Math.Max(0, Decay(entry.Value, entry.AsOf, t) + weight);
+            entry.AsOf = t;
+        }
+        else
+        {
+            // A late event: its credit has decayed by the time the entry is at.
+            entry.Value = Math.Max(0, entry.Value + Decay(weight, t, entry.AsOf));
+        }
+    }
+
+    private void RememberItem(string itemId, EventType type, DateTimeOffset t)
+    {
+        var items = _state.RecentItems;
+        var existing = items.FindIndex(r => r.ItemId == itemId);
+        if (existing >= 0)
+        {
+            if (items[existing].At > t)
+            {
+                return;
+            }
+
+            items.RemoveAt(existing);
+        }
+
+        var position = items.FindIndex(r => r.At <= t);
+        items.Insert(position < 0 ? items.Count : position, new RecentItemState { ItemId = itemId, Type = type, At = t });
+        if (items.Count > Math.Max(1, _options.RecentItems))
+        {
+            items.RemoveAt(items.Count - 1);
+        }
+    }
+
+    private double Decay(double value, DateTimeOffset from, DateTimeOffset to)
+    {
+        var elapsed = (to - from).Ticks;
+        return elapsed <= 0 ? value : value * Math.Pow(2, -elapsed / (double)_options.AffinityHalfLife.Ticks);
+    }
+
+    private static int WholeDays(TimeSpan span) => span <= TimeSpan.Zero ? 0 : (int)(span.Ticks / TicksPerDay);
+
+    private static string Ago(int days) => days switch
+    {
+        0 => "today",
+        1 => "1 day ago",
+        _ => days.ToString(CultureInfo.InvariantCulture) + " days ago",
+    };
+
+    private static ProfileState Copy(ProfileState s) => new()
+    {
+        UserId = s.UserId,
+        EventCount = s.EventCount,
+        Counts = [.. s.Counts],
+        FirstSeen = s.FirstSeen,
+        LastSeen = s.LastSeen,
+        ResumedAt = s.ResumedAt,
+        ReactivatedAt = s.ReactivatedAt,
+        ReactivationGapDays = s.ReactivationGapDays,
+        Orders = s.Orders,
+        LastOrderId = s.LastOrderId,
+        Spend = s.Spend,
+        Returned = s.Returned,
+        LastPurchase = s.LastPurchase,
+        Categories = s.Categories.Select(c => new CategoryState { Category = c.Category, Value = c.Value, AsOf = c.AsOf }).ToList(),
+        RecentItems = s.RecentItems.Select(r => new RecentItemState { ItemId = r.ItemId, Type = r.Type, At = r.At }).ToList(),
+    };
+}

@@ -1,0 +1,100 @@
+using System.Runtime.CompilerServices;
+
+namespace Segmentation.Grains.Storage;
+
+/// <summary>
+/// An <see cref="IEventLog"/> in memory, for tests and benchmarks: the full contract except that "durable" means
+/// "until the process ends". Thread-safe (one lock).
+/// </summary>
+public sealed class InMemoryEventLog : IEventLog
+{
+    private readonly object _gate = new();
+    private readonly List<StoredRecord> _records = [];
+    private readonly HashSet<string> _eventIds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<StoredRecord>> _streams = new(StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public Task<AppendResult[]> AppendAsync(IReadOnlyList<LogRecord> records, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var results = new AppendResult[records.Count];
+        lock (_gate)
+        {
+            for (var i = 0; i < records.Count; i++)
+            {
+                var record = records[i];
+                if (!_eventIds.Add(record.EventId))
+                {
+                    results[i] = new AppendResult(AppendOutcome.Duplicate, 0);
+                    continue;
+                }
+
+                var stored = new StoredRecord(_records.Count + 1, record.StreamId, record.EventId, record.Payload.ToArray());
+                _records.Add(stored);
+                if (!_streams.TryGetValue(record.StreamId, out var stream))
+                {
+                    _streams[record.StreamId] = stream = [];
+                }
+
+                stream.Add(stored);
+                results[i] = new AppendResult(AppendOutcome.Appended, stored.Sequence);
+            }
+        }
+
+        return Task.FromResult(results);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<StoredRecord> ReadStreamAsync(string streamId, long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        StoredRecord[] records;
+        lock (_gate)
+        {
+            records = _streams.TryGetValue(streamId, out var stream) ? stream.Where(r => r.Sequence > afterSequence).ToArray() : [];
+        }
+
+        foreach (var record in records)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return record;
+        }
+
+        await Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<StoredRecord> ReadAllAsync(long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        StoredRecord[] records;
+        lock (_gate)
+        {
+            records = _records.Skip((int)Math.Clamp(afterSequence, 0, _records.Count)).ToArray();
+        }
+
+        foreach (var record in records)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return record;
+        }
+
+        await Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlySet<string>> ContainsAsync(IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlySet<string>>(eventIds.Where(_eventIds.Contains).ToHashSet(StringComparer.Ordinal));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<long> CountAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult((long)_records.Count);
+        }
+    }
+}

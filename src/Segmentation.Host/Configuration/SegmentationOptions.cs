@@ -1,0 +1,62 @@
+using Segmentation.Core;
+
+namespace Segmentation.Host.Configuration;
+
+/// <summary>
+/// The service's settings, bound from the "Segmentation" section of appsettings.json, environment variables
+/// (<c>Segmentation__DataDirectory</c>) and the command line (<c>--Segmentation:DataDirectory=/data</c>).
+/// </summary>
+public sealed class SegmentationOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Segmentation";
+
+    /// <summary>Where the SQLite event log and snapshots live (created if missing).</summary>
+    public string DataDirectory { get; set; } = "./data";
+
+    /// <summary>The h2c listen address, <c>host:port</c>; port 0 picks a free port.</summary>
+    public string Listen { get; set; } = "127.0.0.1:5000";
+
+    /// <summary>
+    /// Domain time. <see cref="ClockMode.EventTime"/> (default): "now" is the newest event time ingested, so replaying an
+    /// old dataset gives the lifecycle stages it had when it was lived. <see cref="ClockMode.System"/>: the wall clock.
+    /// </summary>
+    public ClockMode Clock { get; set; } = ClockMode.EventTime;
+
+    /// <summary>When the store is empty at start, seed a synthetic shop so a newcomer has something to query.</summary>
+    public bool SeedWhenEmpty { get; set; }
+
+    /// <summary>How many users the synthetic shop has.</summary>
+    public int SeedUsers { get; set; } = 2_000;
+
+    /// <summary>SQLite <c>synchronous</c> level: FULL (default; an acknowledged event survives power loss) or NORMAL (survives a process crash, may lose the last commits on power loss).</summary>
+    public string SqliteSynchronous { get; set; } = "FULL";
+
+    /// <summary>A user grain writes a snapshot after this many new events (and always when deactivated).</summary>
+    public int SnapshotEveryEvents { get; set; } = 200;
+
+    /// <summary>Deactivate user grains idle for this long (a snapshot is written first).</summary>
+    public TimeSpan GrainIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>At most this many live user grains; the least recently used are deactivated first.</summary>
+    public int MaxActiveGrains { get; set; } = 200_000;
+
+    /// <summary>Largest accepted gRPC message, in bytes.</summary>
+    public int MaxReceiveMessageSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Log every call (method, status, duration). Off by default: it costs throughput on the hot path.</summary>
+    public bool LogRequests { get; set; }
+
+    /// <summary>Profile folding, lifecycle and RFM thresholds.</summary>
+    public ProfileOptions Profiles { get; set; } = new();
+}
+
+/// <summary>Where domain "now" comes from.</summary>
+public enum ClockMode
+{
+    /// <summary>The newest event time ingested (see <see cref="EventTimeClock"/>).</summary>
+    EventTime,
+
+    /// <summary>The wall clock.</summary>
+    System,
+}

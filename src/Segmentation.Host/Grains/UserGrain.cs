@@ -1,0 +1,148 @@
+using Microsoft.Extensions.Logging;
+using Segmentation.Core;
+using Segmentation.Grains;
+using Segmentation.Grains.Storage;
+using Segmentation.Host.Configuration;
+using Segmentation.Host.Internal;
+using Segmentation.Host.Services;
+using V1 = Segmentation.Contracts.V1;
+
+namespace Segmentation.Host.Grains;
+
+/// <summary>An event that passed validation, with the bytes the event log stores for it.</summary>
+internal readonly record struct PendingEvent(BehaviorEvent Event, ReadOnlyMemory<byte> Payload);
+
+/// <summary>
+/// One user's live profile. The event log is the source of truth: the grain appends the user's events durably, then
+/// folds them into memory; on activation it loads the latest snapshot and replays the log after it.
+/// </summary>
+/// <remarks>
+/// Runs one turn at a time (grain runtime), so the fold order is the log order, and a replay gives the same state as
+/// living the events. Snapshots are written every <c>SnapshotEveryEvents</c> events
+/// and when the grain is deactivated; a snapshot rejected for a stale ETag means another activation owns the user, so
+/// this one stops writing and asks to be deactivated (it reloads on the next call).
+/// </remarks>
+internal sealed class UserGrain : Grain
+{
+    private readonly IEventLog _log;
+    private readonly ISnapshotStore _snapshots;
+    private readonly ProfileOptions _profileOptions;
+    private readonly EventTimeClock? _eventClock;
+    private readonly int _snapshotEvery;
+    private readonly ILogger _logger;
+
+    private UserProfile _profile = null!;
+    private string? _etag;
+    private long _sequence;
+    private int _unsnapshotted;
+    private bool _fenced;
+
+    public UserGrain(IEventLog log, ISnapshotStore snapshots, SegmentationOptions options, EventTimeClock? eventClock, ILogger logger)
+    {
+        _log = log;
+        _snapshots = snapshots;
+        _profileOptions = options.Profiles;
+        _snapshotEvery = options.SnapshotEveryEvents;
+        _eventClock = eventClock;
+        _logger = logger;
+    }
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var snapshot = await _snapshots.ReadAsync(SnapshotKey, cancellationToken);
+        if (snapshot is null)
+        {
+            _profile = new UserProfile(Key, _profileOptions);
+        }
+        else
+        {
+            _profile = UserProfile.FromState(SnapshotCodec.Decode(snapshot.Data.Span), _profileOptions);
+            _etag = snapshot.ETag;
+            _sequence = snapshot.Sequence;
+        }
+
+        await foreach (var record in _log.ReadStreamAsync(Key, _sequence, cancellationToken))
+        {
+            var e = ProtoMapper.ToDomain(V1.Event.Parser.ParseFrom(record.Payload.Span), out _);
+            Fold(e, record.Sequence);
+        }
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (reason != DeactivationReason.InconsistentState && !_fenced && _unsnapshotted > 0)
+        {
+            await TryWriteSnapshotAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Appends the events durably, folds the appended ones, and reports per event whether it was new or a duplicate.
+    /// The append is never cancelled half-way: once started, whatever the log stored is also folded, so memory and
+    /// log cannot disagree.
+    /// </summary>
+    public async Task<AppendOutcome[]> ApplyAsync(IReadOnlyList<PendingEvent> events)
+    {
+        var records = new LogRecord[events.Count];
+        for (var i = 0; i < events.Count; i++)
+        {
+            records[i] = new LogRecord(Key, events[i].Event.EventId, events[i].Payload);
+        }
+
+        var results = await _log.AppendAsync(records, CancellationToken.None);
+        var outcomes = new AppendOutcome[results.Length];
+        for (var i = 0; i < results.Length; i++)
+        {
+            outcomes[i] = results[i].Outcome;
+            if (results[i].Outcome == AppendOutcome.Appended)
+            {
+                Fold(events[i].Event, results[i].Sequence);
+            }
+        }
+
+        if (_unsnapshotted >= _snapshotEvery && !_fenced)
+        {
+            await TryWriteSnapshotAsync(CancellationToken.None);
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>The profile as of <paramref name="now"/>, or null when the user has no events.</summary>
+    public Task<ProfileView?> GetViewAsync(DateTimeOffset now) =>
+        Task.FromResult(_profile.IsEmpty ? null : _profile.View(now));
+
+    /// <summary>The lifecycle stage as of <paramref name="now"/>, or null when the user has no events.</summary>
+    public Task<LifecycleAssessment?> GetLifecycleAsync(DateTimeOffset now) =>
+        Task.FromResult(_profile.IsEmpty ? null : _profile.AssessLifecycle(now));
+
+    /// <summary>The fold state (for audits: compare with a from-scratch fold of the log).</summary>
+    public Task<ProfileState> GetStateAsync() => Task.FromResult(_profile.ToState());
+
+    private string SnapshotKey => "user/" + Key;
+
+    private void Fold(BehaviorEvent e, long sequence)
+    {
+        _profile.Apply(e);
+        _sequence = Math.Max(_sequence, sequence);
+        _unsnapshotted++;
+        _eventClock?.Observe(e.Timestamp);
+    }
+
+    private async Task TryWriteSnapshotAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var data = SnapshotCodec.Encode(_profile.ToState());
+            _etag = await _snapshots.WriteAsync(SnapshotKey, data, _sequence, _etag, cancellationToken);
+            _unsnapshotted = 0;
+        }
+        catch (InconsistentStateException ex)
+        {
+            // Another activation wrote this user's snapshot: ours is stale. Stop writing and reload on the next call.
+            _fenced = true;
+            HostLog.SnapshotFenced(_logger, Key, ex.ActualETag);
+            DeactivateOnIdle();
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Buffers.Binary;
+using Segmentation.Core;
+using Segmentation.Grains.Storage;
+
+namespace Segmentation.Host.Internal;
+
+/// <summary>
+/// Keeps the event-time clock's high-water mark across restarts: loaded at start, saved every few seconds while it
+/// moves and at shutdown. After a crash the clock may lag by the last few seconds of ingest; the next events move it on.
+/// </summary>
+internal sealed class ClockCheckpoint
+{
+    private const string Key = "clock/event-time";
+
+    private readonly ISnapshotStore _store;
+    private readonly EventTimeClock _clock;
+    private string? _etag;
+    private long _savedTicks = long.MinValue;
+
+    public ClockCheckpoint(ISnapshotStore store, EventTimeClock clock)
+    {
+        _store = store;
+        _clock = clock;
+    }
+
+    public async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        var snapshot = await _store.ReadAsync(Key, cancellationToken);
+        if (snapshot is null)
+        {
+            return;
+        }
+
+        _etag = snapshot.ETag;
+        _savedTicks = BinaryPrimitives.ReadInt64LittleEndian(snapshot.Data.Span);
+        _clock.Observe(new DateTimeOffset(_savedTicks, TimeSpan.Zero));
+    }
+
+    public async Task SaveAsync(CancellationToken cancellationToken)
+    {
+        var ticks = _clock.GetUtcNow().UtcTicks;
+        if (ticks == _savedTicks)
+        {
+            return;
+        }
+
+        var data = new byte[sizeof(long)];
+        BinaryPrimitives.WriteInt64LittleEndian(data, ticks);
+        _etag = await _store.WriteAsync(Key, data, 0, _etag, cancellationToken);
+        _savedTicks = ticks;
+    }
+
+    /// <summary>Saves every <paramref name="period"/> until cancelled.</summary>
+    public async Task RunAsync(TimeSpan period, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(period, timeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                await SaveAsync(cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+}

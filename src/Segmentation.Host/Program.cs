@@ -1,0 +1,26 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Segmentation.Host;
+using Segmentation.Host.Seeding;
+
+// The embedded default: every role in one process, SQLite under ./data, h2c on 127.0.0.1:5000.
+await using var server = await SegmentationServer.StartAsync(args);
+if (server.Options.SeedWhenEmpty)
+{
+    var summary = await ShopSeeder.SeedIfEmptyAsync(server, server.Options.SeedUsers, NullLogger.Instance, CancellationToken.None);
+    if (summary is not null)
+    {
+        Console.WriteLine($"Seeded a synthetic shop: {summary.Events:N0} events for {summary.Users:N0} users.");
+        Console.WriteLine("Try, in another terminal:");
+        foreach (var (persona, userId) in summary.ExampleUsers)
+        {
+            Console.WriteLine($"  ./seg segments {userId}      # persona: {persona}");
+        }
+
+        Console.WriteLine($"  ./seg profile {summary.ExampleUsers.Values.First()}");
+        Console.WriteLine("  ./seg ingest ../shared/datasets/online-retail-sample/online_retail.first19999.csv.gz --format online-retail");
+    }
+}
+
+Console.WriteLine($"Serving gRPC (h2c) on {server.Address}. Ctrl+C or SIGTERM stops gracefully.");
+await server.WaitForShutdownSignalAsync();
+await server.StopAsync();

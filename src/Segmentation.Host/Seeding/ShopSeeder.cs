@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using Google.Protobuf.Collections;
+using Microsoft.Extensions.Logging;
+using Segmentation.Contracts.V1;
+using Segmentation.Host.Internal;
+
+namespace Segmentation.Host.Seeding;
+
+/// <summary>What the seeder wrote.</summary>
+/// <param name="Events">Events accepted.</param>
+/// <param name="Users">Users created.</param>
+/// <param name="ExampleUsers">One user id per persona, to try with <c>seg</c>.</param>
+public sealed record SeedSummary(long Events, int Users, IReadOnlyDictionary<string, string> ExampleUsers);
+
+/// <summary>Fills an empty store with a <see cref="SyntheticShop"/>, through the normal ingest path.</summary>
+public static class ShopSeeder
+{
+    private const int BatchSize = 1_000;
+
+    /// <summary>Seeds when the event log is empty; returns null when there was data already.</summary>
+    public static async Task<SeedSummary?> SeedIfEmptyAsync(SegmentationServer server, int users, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (await server.EventLog.CountAsync(cancellationToken) > 0)
+        {
+            return null;
+        }
+
+        HostLog.Seeding(logger, users);
+        var stopwatch = Stopwatch.StartNew();
+        // The shop's history ends a minute ago on the wall clock, so the event-time clock and the wall clock agree.
+        var shop = new SyntheticShop(seed: 20_101_201, end: TimeProvider.System.GetUtcNow() - TimeSpan.FromMinutes(1));
+        var batch = new RepeatedField<Event>();
+        long accepted = 0;
+        var examples = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        for (var u = 0; u < users; u++)
+        {
+            examples.TryAdd(SyntheticShop.PersonaOf(u), SyntheticShop.UserId(u));
+            foreach (var e in shop.UserEvents(u))
+            {
+                batch.Add(e);
+                if (batch.Count == BatchSize)
+                {
+                    accepted += (await server.Ingestion.IngestAsync(batch, 0, cancellationToken)).Accepted;
+                    batch.Clear();
+                }
+            }
+        }
+
+        if (batch.Count > 0)
+        {
+            accepted += (await server.Ingestion.IngestAsync(batch, 0, cancellationToken)).Accepted;
+        }
+
+        HostLog.Seeded(logger, accepted, users, stopwatch.Elapsed.TotalSeconds);
+        return new SeedSummary(accepted, users, examples);
+    }
+}

@@ -1,0 +1,237 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Segmentation.Core;
+using Segmentation.Grains;
+using Segmentation.Grains.Storage;
+using Segmentation.Host.Configuration;
+using Segmentation.Host.Grains;
+using Segmentation.Host.Internal;
+using Segmentation.Host.Services;
+using Segmentation.Rpc;
+using Segmentation.Storage.Sqlite;
+
+namespace Segmentation.Host;
+
+/// <summary>
+/// The embedded deployment in one object: gRPC on Kestrel, the grain runtime, SQLite storage and the services, wired
+/// from configuration. Used by <c>Program</c>, and in-process by tests, benchmarks and the CLI.
+/// </summary>
+/// <remarks>
+/// Shutdown (SIGTERM or <see cref="StopAsync"/>): health turns NOT_SERVING and new calls get UNAVAILABLE at once;
+/// Kestrel waits for in-flight calls; then every user grain is deactivated (writing its snapshot), the event-time
+/// clock is checkpointed and the stores are closed.
+/// </remarks>
+public sealed class SegmentationServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly SqliteEventLog _eventLog;
+    private readonly SqliteSnapshotStore _snapshots;
+    private readonly ClockCheckpoint? _clockCheckpoint;
+    private readonly CancellationTokenSource _background = new();
+    private readonly ILogger _logger;
+    private Task _clockLoop = Task.CompletedTask;
+    private int _stopped;
+
+    private SegmentationServer(
+        WebApplication app,
+        SegmentationOptions options,
+        SqliteEventLog eventLog,
+        SqliteSnapshotStore snapshots,
+        GrainRuntime runtime,
+        EventIngestion ingestion,
+        GrpcDispatcher dispatcher,
+        HealthService health,
+        TimeProvider domainClock,
+        ClockCheckpoint? clockCheckpoint,
+        ILogger logger)
+    {
+        _app = app;
+        Options = options;
+        _eventLog = eventLog;
+        _snapshots = snapshots;
+        Runtime = runtime;
+        Ingestion = ingestion;
+        Dispatcher = dispatcher;
+        Health = health;
+        DomainClock = domainClock;
+        _clockCheckpoint = clockCheckpoint;
+        _logger = logger;
+    }
+
+    /// <summary>The settings in force.</summary>
+    public SegmentationOptions Options { get; }
+
+    /// <summary>Where clients connect, e.g. <c>http://127.0.0.1:5000</c> (the real port when configured with port 0).</summary>
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>The durable event log.</summary>
+    public IEventLog EventLog => _eventLog;
+
+    internal GrainRuntime Runtime { get; }
+
+    internal EventIngestion Ingestion { get; }
+
+    internal GrpcDispatcher Dispatcher { get; }
+
+    internal HealthService Health { get; }
+
+    internal TimeProvider DomainClock { get; }
+
+    /// <summary>Builds and starts the server from command-line style arguments (<c>--Segmentation:Listen=127.0.0.1:0</c>).</summary>
+    public static async Task<SegmentationServer> StartAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        var options = new SegmentationOptions();
+        builder.Configuration.GetSection(SegmentationOptions.SectionName).Bind(options);
+
+        var endpoint = ParseEndpoint(options.Listen);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // Larger flow-control windows let bulk ingest stream without stalls.
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
+            kestrel.Limits.Http2.InitialStreamWindowSize = 2 * 1024 * 1024;
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Listen(endpoint, GrpcKestrel.ConfigureEndpoint);
+        });
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(25));
+
+        var app = builder.Build();
+        var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
+        var logger = loggerFactory.CreateLogger("Segmentation.Host");
+
+        var dataDirectory = Path.GetFullPath(options.DataDirectory);
+        Directory.CreateDirectory(dataDirectory);
+        var storageOptions = new SqliteStorageOptions { Synchronous = options.SqliteSynchronous };
+        var eventLog = new SqliteEventLog(Path.Combine(dataDirectory, "events.db"), storageOptions, loggerFactory.CreateLogger<SqliteEventLog>());
+        var snapshots = new SqliteSnapshotStore(Path.Combine(dataDirectory, "snapshots.db"), storageOptions, loggerFactory.CreateLogger<SqliteSnapshotStore>());
+
+        var wallClock = TimeProvider.System;
+        EventTimeClock? eventClock = options.Clock == ClockMode.EventTime ? new EventTimeClock(wallClock) : null;
+        TimeProvider domainClock = eventClock ?? wallClock;
+        var clockCheckpoint = eventClock is null ? null : new ClockCheckpoint(snapshots, eventClock);
+        if (clockCheckpoint is not null)
+        {
+            await clockCheckpoint.LoadAsync(cancellationToken);
+        }
+
+        var runtime = new GrainRuntime(
+            new GrainRuntimeOptions
+            {
+                IdleTimeout = options.GrainIdleTimeout,
+                MaxActivations = options.MaxActiveGrains,
+                TimeProvider = wallClock,
+            },
+            loggerFactory);
+        var grainLogger = loggerFactory.CreateLogger<UserGrain>();
+        runtime.Register(key => new UserGrain(eventLog, snapshots, options, eventClock, grainLogger));
+
+        var ingestion = new EventIngestion(runtime, wallClock, loggerFactory.CreateLogger<EventIngestion>());
+        var users = new UserLookup(runtime, domainClock);
+        var registry = new GrpcServiceRegistry();
+        new EventApi(ingestion).Bind(registry);
+        new ProfileApi(users).Bind(registry);
+        new SegmentApi(users).Bind(registry);
+        EchoApi.Bind(registry);
+        var health = new HealthService();
+        health.Bind(registry);
+        new ReflectionService(registry.Services).Bind(registry);
+        if (options.LogRequests)
+        {
+            registry.AddInterceptor(new RequestLogInterceptor(logger, wallClock));
+        }
+
+        registry.EnsureAllBound();
+
+        var dispatcher = new GrpcDispatcher(registry, new GrpcServerOptions { MaxReceiveMessageSize = options.MaxReceiveMessageSize }, loggerFactory);
+        app.Run(dispatcher.HandleAsync);
+
+        var server = new SegmentationServer(app, options, eventLog, snapshots, runtime, ingestion, dispatcher, health, domainClock, clockCheckpoint, logger);
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStopping.Register(server.BeginDrain);
+
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        server.Address = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
+        if (clockCheckpoint is not null)
+        {
+            server._clockLoop = clockCheckpoint.RunAsync(TimeSpan.FromSeconds(5), wallClock, server._background.Token);
+        }
+
+        HostLog.Listening(logger, server.Address, dataDirectory, options.Clock.ToString());
+        return server;
+    }
+
+    /// <summary>Completes when the host is asked to stop (SIGTERM, Ctrl+C, or <see cref="StopAsync"/>).</summary>
+    public Task WaitForShutdownSignalAsync() =>
+        Task.Delay(Timeout.Infinite, _app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping)
+            .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+
+    /// <summary>Graceful stop: drain calls, stop Kestrel, deactivate grains (snapshots), checkpoint the clock, close storage.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
+        await _app.StopAsync(CancellationToken.None);
+        var activations = Runtime.ActivationCount;
+        await Runtime.DeactivateAllAsync(CancellationToken.None);
+        await _background.CancelAsync();
+        await _clockLoop;
+        if (_clockCheckpoint is not null)
+        {
+            await _clockCheckpoint.SaveAsync(CancellationToken.None);
+        }
+
+        await Runtime.DisposeAsync();
+        await _eventLog.DisposeAsync();
+        await _snapshots.DisposeAsync();
+        await _app.DisposeAsync();
+        HostLog.Stopped(_logger, activations);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _background.Dispose();
+    }
+
+    private void BeginDrain()
+    {
+        Health.SetAllNotServing();
+        Dispatcher.BeginDrain();
+        HostLog.Draining(_logger, Dispatcher.InFlight);
+    }
+
+    private static IPEndPoint ParseEndpoint(string listen)
+    {
+        var separator = listen.LastIndexOf(':');
+        if (separator <= 0
+            || !int.TryParse(listen.AsSpan(separator + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            || port > IPEndPoint.MaxPort)
+        {
+            throw new InvalidOperationException($"Segmentation:Listen must be host:port, e.g. 127.0.0.1:5000; got '{listen}'.");
+        }
+
+        var host = listen[..separator].Trim('[', ']');
+        var ip = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host, out var parsed) ? parsed
+            : throw new InvalidOperationException($"Segmentation:Listen host must be an IP address or localhost; got '{host}'.");
+        return new IPEndPoint(ip, port);
+    }
+}

@@ -1,0 +1,65 @@
+using Segmentation.Contracts.V1;
+using Segmentation.Rpc;
+
+namespace Segmentation.Host.Services;
+
+/// <summary><c>segmentation.v1.EventService</c>.</summary>
+internal sealed class EventApi
+{
+    private const int SampleRejections = 100;
+    private const int TopReasons = 10;
+
+    private readonly EventIngestion _ingestion;
+
+    public EventApi(EventIngestion ingestion) => _ingestion = ingestion;
+
+    public void Bind(GrpcServiceRegistry registry)
+    {
+        var service = EventsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("EventService");
+        registry.AddUnary<IngestEventsRequest, IngestEventsResponse>(service.FindMethodByName("IngestEvents"), IngestEventsAsync);
+        registry.AddClientStreaming<IngestEventsRequest, StreamEventsResponse>(service.FindMethodByName("StreamEvents"), StreamEventsAsync);
+    }
+
+    private Task<IngestEventsResponse> IngestEventsAsync(IngestEventsRequest request, ServerCallContext context) =>
+        _ingestion.IngestAsync(request.Events, 0, context.CancellationToken);
+
+    private async Task<StreamEventsResponse> StreamEventsAsync(IAsyncEnumerable<IngestEventsRequest> requests, ServerCallContext context)
+    {
+        var summary = new StreamEventsResponse();
+        var reasons = new Dictionary<string, long>(StringComparer.Ordinal);
+        await foreach (var batch in requests.WithCancellation(context.CancellationToken))
+        {
+            var response = await _ingestion.IngestAsync(batch.Events, summary.Received, context.CancellationToken);
+            summary.Received += batch.Events.Count;
+            summary.Accepted += response.Accepted;
+            summary.Duplicates += response.Duplicates;
+            summary.Rejected += response.Rejected;
+            if (response.Rejected == 0)
+            {
+                continue;
+            }
+
+            foreach (var result in response.Results)
+            {
+                if (result.Outcome != IngestOutcome.Rejected)
+                {
+                    continue;
+                }
+
+                var reason = result.Field + ": " + result.Reason;
+                reasons[reason] = reasons.GetValueOrDefault(reason) + 1;
+                if (summary.SampleRejections.Count < SampleRejections)
+                {
+                    summary.SampleRejections.Add(result);
+                }
+            }
+        }
+
+        foreach (var (reason, count) in reasons.OrderByDescending(r => r.Value).ThenBy(r => r.Key, StringComparer.Ordinal).Take(TopReasons))
+        {
+            summary.TopRejectionReasons.Add(new RejectionCount { Reason = reason, Count = count });
+        }
+
+        return summary;
+    }
+}

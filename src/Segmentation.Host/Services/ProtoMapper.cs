@@ -1,0 +1,106 @@
+using Google.Protobuf.WellKnownTypes;
+using Segmentation.Core;
+using V1 = Segmentation.Contracts.V1;
+
+namespace Segmentation.Host.Services;
+
+/// <summary>Maps between the public contract (protobuf) and the domain (Segmentation.Core).</summary>
+internal static class ProtoMapper
+{
+    private const long MinTimestampSeconds = -62_135_596_800; // 0001-01-01T00:00:00Z
+    private const long MaxTimestampSeconds = 253_402_300_799; // 9999-12-31T23:59:59Z
+
+    /// <summary>
+    /// Converts a wire event to a domain event. A timestamp the protobuf rules call invalid (seconds or nanos out
+    /// of range) is reported here, because the domain type cannot hold it.
+    /// </summary>
+    public static BehaviorEvent ToDomain(V1.Event e, out ValidationError? wireError)
+    {
+        wireError = null;
+        var timestamp = default(DateTimeOffset);
+        if (e.Timestamp is { } ts)
+        {
+            if (ts.Seconds is < MinTimestampSeconds or > MaxTimestampSeconds || ts.Nanos is < 0 or > 999_999_999)
+            {
+                wireError = new ValidationError("timestamp", "timestamp is not a valid google.protobuf.Timestamp");
+            }
+            else
+            {
+                timestamp = ts.ToDateTimeOffset();
+            }
+        }
+
+        return new BehaviorEvent
+        {
+            EventId = e.EventId,
+            UserId = e.UserId,
+            Type = (EventType)(int)e.Type,
+            ItemId = e.ItemId,
+            Category = e.Category,
+            Price = e.Price,
+            Quantity = e.Quantity,
+            Currency = e.Currency,
+            Rating = e.Rating,
+            Query = e.Query,
+            Timestamp = timestamp,
+            Attributes = e.Attributes,
+        };
+    }
+
+    public static V1.Lifecycle ToProto(LifecycleAssessment lifecycle) => new()
+    {
+        Stage = (V1.LifecycleStage)(int)lifecycle.Stage,
+        Since = Timestamp.FromDateTimeOffset(lifecycle.Since),
+        Explanation = lifecycle.Explanation,
+    };
+
+    public static V1.UserSegments ToUserSegments(string userId, LifecycleAssessment lifecycle, DateTimeOffset asOf) => new()
+    {
+        UserId = userId,
+        Lifecycle = ToProto(lifecycle),
+        AsOf = Timestamp.FromDateTimeOffset(asOf),
+    };
+
+    public static V1.Profile ToProto(ProfileView view)
+    {
+        var profile = new V1.Profile
+        {
+            UserId = view.UserId,
+            FirstSeen = Timestamp.FromDateTimeOffset(view.FirstSeen),
+            LastSeen = Timestamp.FromDateTimeOffset(view.LastSeen),
+            EventCount = view.EventCount,
+            Orders = view.Orders,
+            Spend = view.Spend,
+            Returned = view.Returned,
+            AverageOrderValue = view.AverageOrderValue,
+            LastPurchase = view.LastPurchase is { } lastPurchase ? Timestamp.FromDateTimeOffset(lastPurchase) : null,
+            Rfm = new V1.Rfm
+            {
+                RecencyDays = view.Rfm.RecencyDays,
+                Frequency = view.Rfm.Frequency,
+                Monetary = view.Rfm.Monetary,
+                RecencyScore = view.Rfm.RecencyScore,
+                FrequencyScore = view.Rfm.FrequencyScore,
+                MonetaryScore = view.Rfm.MonetaryScore,
+            },
+            Lifecycle = ToProto(view.Lifecycle),
+            AsOf = Timestamp.FromDateTimeOffset(view.AsOf),
+        };
+        foreach (var count in view.Counts)
+        {
+            profile.Counts.Add(new V1.EventTypeCount { Type = (V1.EventType)(int)count.Type, Count = count.Count });
+        }
+
+        foreach (var category in view.TopCategories)
+        {
+            profile.TopCategories.Add(new V1.CategoryAffinity { Category = category.Category, Affinity = category.Affinity, Share = category.Share });
+        }
+
+        foreach (var item in view.RecentItems)
+        {
+            profile.RecentItems.Add(new V1.RecentItem { ItemId = item.ItemId, Type = (V1.EventType)(int)item.Type, At = Timestamp.FromDateTimeOffset(item.At) });
+        }
+
+        return profile;
+    }
+}

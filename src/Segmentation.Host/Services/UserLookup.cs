@@ -1,0 +1,88 @@
+using System.Text;
+using Google.Protobuf.Collections;
+using Segmentation.Grains;
+using Segmentation.Host.Grains;
+using Segmentation.Rpc;
+
+namespace Segmentation.Host.Services;
+
+/// <summary>Reads from user grains for the query services: id checks, batch fan-out in request order.</summary>
+internal sealed class UserLookup
+{
+    /// <summary>Most ids one batch request may carry.</summary>
+    public const int MaxBatch = 1_000;
+
+    private const int MaxIdBytes = 128;
+
+    private readonly GrainRuntime _runtime;
+    private readonly TimeProvider _domainClock;
+
+    public UserLookup(GrainRuntime runtime, TimeProvider domainClock)
+    {
+        _runtime = runtime;
+        _domainClock = domainClock;
+    }
+
+    /// <summary>Domain "now" for derived values (recency, decay, lifecycle).</summary>
+    public DateTimeOffset Now => _domainClock.GetUtcNow();
+
+    /// <summary>Asks one user's grain; NOT_FOUND when the user has no events.</summary>
+    public async Task<T> GetAsync<T>(string field, string userId, Func<UserGrain, Task<T?>> call, CancellationToken cancellationToken)
+        where T : class
+    {
+        CheckId(field, userId);
+        return await _runtime.Get<UserGrain>(userId).InvokeAsync(call, cancellationToken)
+            ?? throw new RpcException(StatusCode.NotFound, $"{field}: user '{userId}' has no events");
+    }
+
+    /// <summary>Asks many users' grains at once; found results in request order, and the ids with no events.</summary>
+    public async Task<(List<T> Found, List<string> NotFound)> GetManyAsync<T>(RepeatedField<string> userIds, Func<UserGrain, Task<T?>> call, CancellationToken cancellationToken)
+        where T : class
+    {
+        if (userIds.Count > MaxBatch)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"user_ids: at most {MaxBatch:N0} ids per request, got {userIds.Count:N0}");
+        }
+
+        for (var i = 0; i < userIds.Count; i++)
+        {
+            CheckId($"user_ids[{i}]", userIds[i]);
+        }
+
+        var calls = new Task<T?>[userIds.Count];
+        for (var i = 0; i < userIds.Count; i++)
+        {
+            calls[i] = _runtime.Get<UserGrain>(userIds[i]).InvokeAsync(call, cancellationToken);
+        }
+
+        await Task.WhenAll(calls);
+        var found = new List<T>(calls.Length);
+        var notFound = new List<string>();
+        for (var i = 0; i < calls.Length; i++)
+        {
+            if (calls[i].Result is { } result)
+            {
+                found.Add(result);
+            }
+            else
+            {
+                notFound.Add(userIds[i]);
+            }
+        }
+
+        return (found, notFound);
+    }
+
+    private static void CheckId(string field, string userId)
+    {
+        if (userId.Length == 0)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"{field}: user id is empty");
+        }
+
+        if (userId.Length > MaxIdBytes && Encoding.UTF8.GetByteCount(userId) > MaxIdBytes)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"{field}: user id is longer than {MaxIdBytes} bytes");
+        }
+    }
+}

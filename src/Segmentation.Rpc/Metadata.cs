@@ -1,0 +1,95 @@
+using System.Collections;
+
+namespace Segmentation.Rpc;
+
+/// <summary>
+/// Custom metadata (headers or trailers) of a call. Keys are lower-case ASCII; a key ending in <c>-bin</c> carries
+/// bytes, sent base64-encoded. Not thread-safe.
+/// </summary>
+public sealed class Metadata : IEnumerable<Metadata.Entry>
+{
+    private readonly List<Entry> _entries = [];
+
+    /// <summary>Number of entries.</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>Adds a text entry.</summary>
+    public void Add(string key, string value)
+    {
+        key = NormalizeKey(key);
+        if (key.EndsWith(GrpcProtocol.BinaryHeaderSuffix, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Metadata key '{key}' ends in -bin: add a byte[] value.", nameof(key));
+        }
+
+        _entries.Add(new Entry(key, value, null));
+    }
+
+    /// <summary>Adds a binary entry (the key must end in <c>-bin</c>).</summary>
+    public void Add(string key, byte[] value)
+    {
+        key = NormalizeKey(key);
+        if (!key.EndsWith(GrpcProtocol.BinaryHeaderSuffix, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Binary metadata key '{key}' must end in -bin.", nameof(key));
+        }
+
+        _entries.Add(new Entry(key, null, value));
+    }
+
+    /// <summary>The first text value of a key, or null.</summary>
+    public string? GetValue(string key)
+    {
+        key = key.ToLowerInvariant();
+        return _entries.Find(e => e.Key == key).Value;
+    }
+
+    /// <summary>The first binary value of a key, or null.</summary>
+    public byte[]? GetValueBytes(string key)
+    {
+        key = key.ToLowerInvariant();
+        return _entries.Find(e => e.Key == key).ValueBytes;
+    }
+
+    /// <inheritdoc />
+    public IEnumerator<Entry> GetEnumerator() => _entries.GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>Decodes a base64 value, padded or not (the spec lets senders omit padding).</summary>
+    internal static byte[] DecodeBinary(string value)
+    {
+        var padded = (value.Length % 4) switch
+        {
+            2 => value + "==",
+            3 => value + "=",
+            _ => value,
+        };
+        return Convert.FromBase64String(padded);
+    }
+
+    private static string NormalizeKey(string key)
+    {
+        if (key.Length == 0)
+        {
+            throw new ArgumentException("Metadata keys must not be empty.", nameof(key));
+        }
+
+        foreach (var c in key)
+        {
+            if (c is not ((>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '-' or '_' or '.'))
+            {
+                throw new ArgumentException($"Metadata key '{key}' has a character outside [a-z0-9-_.].", nameof(key));
+            }
+        }
+
+        return key.ToLowerInvariant();
+    }
+
+    /// <summary>One entry: text (<see cref="Value"/>) or binary (<see cref="ValueBytes"/>).</summary>
+    public readonly record struct Entry(string Key, string? Value, byte[]? ValueBytes)
+    {
+        /// <summary>Whether the entry is binary.</summary>
+        public bool IsBinary => ValueBytes is not null;
+    }
+}

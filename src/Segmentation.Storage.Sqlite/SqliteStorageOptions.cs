@@ -1,0 +1,43 @@
+using Microsoft.Data.Sqlite;
+
+namespace Segmentation.Storage.Sqlite;
+
+/// <summary>Settings of the SQLite stores.</summary>
+public sealed class SqliteStorageOptions
+{
+    /// <summary>
+    /// SQLite <c>synchronous</c>: <c>FULL</c> (default) fsyncs the WAL on every commit, so an acknowledged event survives
+    /// power loss; <c>NORMAL</c> survives a process crash but may lose the last commits on power loss.
+    /// </summary>
+    public string Synchronous { get; set; } = "FULL";
+
+    /// <summary>Most records one group-commit transaction takes.</summary>
+    public int MaxRecordsPerCommit { get; set; } = 20_000;
+
+    internal string SynchronousPragma => Synchronous.ToUpperInvariant() switch
+    {
+        "FULL" => "FULL",
+        "NORMAL" => "NORMAL",
+        "EXTRA" => "EXTRA",
+        _ => throw new ArgumentException($"Synchronous must be FULL, NORMAL or EXTRA; got '{Synchronous}'."),
+    };
+
+    internal static string ConnectionString(string path) => new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Cache = SqliteCacheMode.Private,
+        Pooling = true,
+        DefaultTimeout = 30,
+    }.ToString();
+
+    internal async Task<SqliteConnection> OpenAsync(string path, CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(ConnectionString(path));
+        await connection.OpenAsync(cancellationToken);
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={SynchronousPragma}; PRAGMA busy_timeout=30000;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+}

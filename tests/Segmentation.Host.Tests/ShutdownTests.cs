@@ -1,0 +1,69 @@
+using Grpc.Health.V1;
+using Segmentation.Contracts.V1;
+using Segmentation.Rpc;
+
+namespace Segmentation.Host.Tests;
+
+/// <summary>Graceful shutdown and restart: nothing acknowledged is lost, snapshots are flushed.</summary>
+public sealed class ShutdownTests
+{
+    private static readonly DateTimeOffset s_now = TimeProvider.System.GetUtcNow();
+    private static readonly Google.Protobuf.Reflection.MethodDescriptor s_healthCheck =
+        HealthReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("Health").FindMethodByName("Check");
+
+    [Fact]
+    public async Task Stop_FlushesSnapshots_AndRestartServesTheSameProfiles()
+    {
+        var server = await TestServer.StartAsync();
+        try
+        {
+            var request = new IngestEventsRequest();
+            for (var i = 0; i < 300; i++)
+            {
+                request.Events.Add(Events.Make($"r-{i}", $"r-user-{i % 30}", i % 3 == 0 ? EventType.Purchase : EventType.View, s_now.AddMinutes(-300 + i), price: 3, quantity: 1));
+            }
+
+            await server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, request);
+            var ids = new BatchGetProfilesRequest();
+            ids.UserIds.Add(Enumerable.Range(0, 30).Select(i => $"r-user-{i}"));
+            var before = await server.Client.UnaryAsync<BatchGetProfilesRequest, BatchGetProfilesResponse>(Events.BatchGetProfiles, ids);
+            var activations = server.Server.Runtime.ActivationCount;
+            await server.StopAsync();
+            Assert.True(activations >= 30);
+
+            var snapshots = new Storage.Sqlite.SqliteSnapshotStore(Path.Combine(server.DataDirectory, "snapshots.db"));
+            await using (snapshots)
+            {
+                for (var i = 0; i < 30; i++)
+                {
+                    var snapshot = await snapshots.ReadAsync($"user/r-user-{i}", CancellationToken.None);
+                    Assert.NotNull(snapshot);
+                    Assert.True(snapshot.Sequence > 0);
+                }
+            }
+
+            await using var restarted = await TestServer.StartAsync(server.DataDirectory);
+            var after = await restarted.Client.UnaryAsync<BatchGetProfilesRequest, BatchGetProfilesResponse>(Events.BatchGetProfiles, ids);
+            Assert.Equal(before, after);
+        }
+        finally
+        {
+            TestServer.TryDelete(server.DataDirectory);
+        }
+    }
+
+    [Fact]
+    public async Task Drain_TurnsHealthNotServing_AndNewCallsGetUnavailable()
+    {
+        await using var server = await TestServer.StartAsync();
+        var healthy = await server.Client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(s_healthCheck, new HealthCheckRequest());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, healthy.Status);
+
+        server.Server.Health.SetAllNotServing();
+        server.Server.Dispatcher.BeginDrain();
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() =>
+            server.Client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(Events.GetUserSegments, new GetUserSegmentsRequest { UserId = "x" }));
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+    }
+}

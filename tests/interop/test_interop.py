@@ -1,0 +1,177 @@
+"""Drives a live Segmentation server with Python grpcio (stubs generated from our protos).
+
+Prints one line per test and ends with "interop: N passed, M failed".
+"""
+import os
+import sys
+import time
+import unittest
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from stdgrpc.health.v1 import health_pb2, health_pb2_grpc
+from stdgrpc.reflection.v1 import reflection_pb2 as refl_v1, reflection_pb2_grpc as refl_v1_grpc
+from stdgrpc.reflection.v1alpha import reflection_pb2 as refl_v1alpha, reflection_pb2_grpc as refl_v1alpha_grpc
+from segmentation.v1 import events_pb2, events_pb2_grpc, profiles_pb2, profiles_pb2_grpc, segments_pb2, segments_pb2_grpc
+
+ADDRESS = os.environ["SEGMENTATION_ADDRESS"]
+EXPECTED_SERVICES = {
+    "segmentation.v1.EventService",
+    "segmentation.v1.ProfileService",
+    "segmentation.v1.SegmentService",
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+}
+
+
+def ts(seconds_ago):
+    t = Timestamp()
+    t.FromSeconds(int(time.time() - seconds_ago))
+    return t
+
+
+def event(event_id, user, kind, item="sku-1", price=10.0, quantity=1, seconds_ago=3600, **extra):
+    e = events_pb2.Event(event_id=event_id, user_id=user, type=kind, item_id=item, category="home.kitchen",
+                         price=price, quantity=quantity, currency="EUR", timestamp=ts(seconds_ago), **extra)
+    return e
+
+
+class Interop(unittest.TestCase):
+    channel = None
+    run_id = str(int(time.time() * 1000))
+
+    @classmethod
+    def setUpClass(cls):
+        cls.channel = grpc.insecure_channel(ADDRESS)
+        grpc.channel_ready_future(cls.channel).result(timeout=60)
+        # The server may still be starting: wait until health says SERVING.
+        stub = health_pb2_grpc.HealthStub(cls.channel)
+        deadline = time.time() + 60
+        while True:
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+            except grpc.RpcError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("server never became SERVING")
+            time.sleep(0.2)
+        cls.events = events_pb2_grpc.EventServiceStub(cls.channel)
+        cls.profiles = profiles_pb2_grpc.ProfileServiceStub(cls.channel)
+        cls.segments = segments_pb2_grpc.SegmentServiceStub(cls.channel)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+
+    def uid(self, name):
+        return "py-%s-%s" % (self.run_id, name)
+
+    def test_health_check_serving(self):
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        self.assertEqual(stub.Check(health_pb2.HealthCheckRequest(service="")).status,
+                         health_pb2.HealthCheckResponse.SERVING)
+
+    def test_health_watch_streams_current_status(self):
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        call = stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
+        first = next(call)
+        self.assertEqual(first.status, health_pb2.HealthCheckResponse.SERVING)
+        call.cancel()
+
+    def test_reflection_lists_services_v1_and_v1alpha(self):
+        for pb, grpc_mod in ((refl_v1, refl_v1_grpc), (refl_v1alpha, refl_v1alpha_grpc)):
+            stub = grpc_mod.ServerReflectionStub(self.channel)
+            responses = list(stub.ServerReflectionInfo(iter([pb.ServerReflectionRequest(list_services="")]), timeout=10))
+            self.assertEqual(len(responses), 1)
+            names = {s.name for s in responses[0].list_services_response.service}
+            self.assertTrue(EXPECTED_SERVICES <= names, names)
+
+    def test_reflection_file_containing_symbol(self):
+        stub = refl_v1_grpc.ServerReflectionStub(self.channel)
+        req = refl_v1.ServerReflectionRequest(file_containing_symbol="segmentation.v1.EventService")
+        response = list(stub.ServerReflectionInfo(iter([req]), timeout=10))[0]
+        self.assertGreater(len(response.file_descriptor_response.file_descriptor_proto), 0)
+
+    def test_ingest_accepts_valid_and_rejects_invalid_with_field(self):
+        user = self.uid("ingest")
+        batch = events_pb2.IngestEventsRequest(events=[
+            event(user + "-1", user, events_pb2.EVENT_TYPE_VIEW),
+            event(user + "-2", user, events_pb2.EVENT_TYPE_PURCHASE, price=-5.0),
+            event(user + "-3", user, events_pb2.EVENT_TYPE_PURCHASE, price=25.0, quantity=2),
+        ])
+        response = self.events.IngestEvents(batch, timeout=30)
+        self.assertEqual((response.accepted, response.rejected, response.duplicates), (2, 1, 0))
+        self.assertEqual(response.results[1].outcome, events_pb2.INGEST_OUTCOME_REJECTED)
+        self.assertEqual(response.results[1].field, "price")
+        again = self.events.IngestEvents(batch, timeout=30)
+        self.assertEqual((again.accepted, again.duplicates, again.rejected), (0, 2, 1))
+
+    def test_profile_and_segments_reflect_ingested_events(self):
+        user = self.uid("profile")
+        self.events.IngestEvents(events_pb2.IngestEventsRequest(events=[
+            event(user + "-1", user, events_pb2.EVENT_TYPE_VIEW, seconds_ago=7200),
+            event(user + "-2", user, events_pb2.EVENT_TYPE_PURCHASE, price=12.5, quantity=2, seconds_ago=3600),
+        ]), timeout=30)
+        profile = self.profiles.GetProfile(profiles_pb2.GetProfileRequest(user_id=user), timeout=10)
+        self.assertEqual(profile.event_count, 2)
+        self.assertEqual(profile.orders, 1)
+        self.assertAlmostEqual(profile.spend, 25.0)
+        self.assertEqual(profile.top_categories[0].category.split(".")[0], "home")
+        segments = self.segments.GetUserSegments(segments_pb2.GetUserSegmentsRequest(user_id=user), timeout=10)
+        self.assertNotEqual(segments.lifecycle.stage, profiles_pb2.LIFECYCLE_STAGE_UNSPECIFIED)
+        self.assertTrue(segments.lifecycle.explanation)
+        batch = self.segments.BatchGetUserSegments(
+            segments_pb2.BatchGetUserSegmentsRequest(user_ids=[user, self.uid("nobody")]), timeout=10)
+        self.assertEqual([u.user_id for u in batch.users], [user])
+        self.assertEqual(list(batch.not_found), [self.uid("nobody")])
+
+    def test_unknown_user_is_not_found(self):
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.profiles.GetProfile(profiles_pb2.GetProfileRequest(user_id=self.uid("ghost")), timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
+
+    def test_empty_user_id_is_invalid_argument(self):
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.segments.GetUserSegments(segments_pb2.GetUserSegmentsRequest(user_id=""), timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("user_id", caught.exception.details())
+
+    def test_gzip_compressed_request(self):
+        user = self.uid("gzip")
+        batch = events_pb2.IngestEventsRequest(events=[
+            event("%s-%d" % (user, i), user, events_pb2.EVENT_TYPE_VIEW, item="sku-%d" % i) for i in range(50)])
+        response = self.events.IngestEvents(batch, timeout=30, compression=grpc.Compression.Gzip)
+        self.assertEqual(response.accepted, 50)
+
+    def test_client_streaming_bulk_ingest(self):
+        user = self.uid("stream")
+
+        def batches():
+            for b in range(5):
+                yield events_pb2.IngestEventsRequest(events=[
+                    event("%s-%d-%d" % (user, b, i), "%s-%d" % (user, i % 7), events_pb2.EVENT_TYPE_VIEW)
+                    for i in range(200)])
+            yield events_pb2.IngestEventsRequest(events=[event("", user, events_pb2.EVENT_TYPE_VIEW)])
+
+        summary = self.events.StreamEvents(batches(), timeout=60)
+        self.assertEqual((summary.received, summary.accepted, summary.rejected), (1001, 1000, 1))
+        self.assertIn("event_id", summary.top_rejection_reasons[0].reason)
+
+    def test_unknown_method_is_unimplemented(self):
+        call = self.channel.unary_unary("/segmentation.v1.EventService/NoSuchMethod",
+                                        request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        with self.assertRaises(grpc.RpcError) as caught:
+            call(b"", timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+
+
+if __name__ == "__main__":
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(Interop)
+    result = unittest.TextTestRunner(stream=sys.stdout, verbosity=2).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    passed = result.testsRun - failed - len(result.skipped)
+    print("interop: %d passed, %d failed" % (passed, failed))
+    sys.exit(0 if failed == 0 else 1)
