@@ -40,7 +40,7 @@ internal sealed class Activation
 
     public string Key { get; }
 
-    /// <summary>When the last turn ended (UTC ticks of the runtime's clock).</summary>
+    /// <summary>When the last turn started (UTC ticks of the runtime's clock).</summary>
     public long LastUsedTicks { get; private set; }
 
     /// <summary>Completes when the activation is gone and its state written.</summary>
@@ -146,9 +146,10 @@ internal sealed class Activation
                 if (!_queue.TryDequeue(out item))
                 {
                     _running = false;
-                    LastUsedTicks = Runtime.TimeProvider.GetUtcNow().UtcTicks;
                     return;
                 }
+
+                LastUsedTicks = Runtime.TimeProvider.GetUtcNow().UtcTicks;
             }
 
             if (_grain is null && !await TryActivateAsync(item))

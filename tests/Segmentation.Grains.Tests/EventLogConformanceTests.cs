@@ -1,0 +1,251 @@
+using System.Text;
+using Segmentation.Grains.Storage;
+
+namespace Segmentation.Grains.Tests;
+
+/// <summary>
+/// The <see cref="IEventLog"/> contract. Every implementation runs this suite by subclassing it and saying how to
+/// make a fresh, empty log (and how to reopen it, for durability).
+/// </summary>
+public abstract class EventLogConformanceTests : IAsyncLifetime
+{
+    private IEventLog _log = null!;
+
+    protected IEventLog Log => _log;
+
+    /// <summary>A fresh, empty log.</summary>
+    protected abstract Task<IEventLog> CreateAsync();
+
+    public async Task InitializeAsync() => _log = await CreateAsync();
+
+    public virtual async Task DisposeAsync()
+    {
+        if (_log is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync();
+        }
+    }
+
+    protected static LogRecord Record(string stream, string id, string payload = "") =>
+        new(stream, id, Encoding.UTF8.GetBytes(payload.Length > 0 ? payload : id));
+
+    private static async Task<List<StoredRecord>> ListAsync(IAsyncEnumerable<StoredRecord> records)
+    {
+        var list = new List<StoredRecord>();
+        await foreach (var record in records)
+        {
+            list.Add(record);
+        }
+
+        return list;
+    }
+
+    [Fact]
+    public async Task Append_ReturnsIncreasingSequences_InRecordOrder()
+    {
+        var first = await Log.AppendAsync([Record("a", "1"), Record("b", "2"), Record("a", "3")], CancellationToken.None);
+        var second = await Log.AppendAsync([Record("a", "4")], CancellationToken.None);
+
+        Assert.All(first, r => Assert.Equal(AppendOutcome.Appended, r.Outcome));
+        Assert.True(first[0].Sequence > 0);
+        Assert.True(first[0].Sequence < first[1].Sequence && first[1].Sequence < first[2].Sequence);
+        Assert.True(second[0].Sequence > first[2].Sequence);
+    }
+
+    [Fact]
+    public async Task ReadStream_ReturnsTheStreamsRecords_AfterASequence_InOrder()
+    {
+        var results = await Log.AppendAsync([Record("a", "1", "p1"), Record("b", "2"), Record("a", "3", "p3"), Record("a", "4", "p4")], CancellationToken.None);
+
+        var all = await ListAsync(Log.ReadStreamAsync("a", 0, CancellationToken.None));
+        var tail = await ListAsync(Log.ReadStreamAsync("a", results[2].Sequence, CancellationToken.None));
+
+        Assert.Equal(["1", "3", "4"], all.Select(r => r.EventId));
+        Assert.Equal(["p1", "p3", "p4"], all.Select(r => Encoding.UTF8.GetString(r.Payload.Span)));
+        Assert.Equal(["4"], tail.Select(r => r.EventId));
+        Assert.Empty(await ListAsync(Log.ReadStreamAsync("nobody", 0, CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task Duplicates_FromEarlierCalls_AreReported_AndNotStored()
+    {
+        await Log.AppendAsync([Record("a", "1", "original")], CancellationToken.None);
+        var again = await Log.AppendAsync([Record("a", "1", "changed"), Record("a", "2")], CancellationToken.None);
+
+        Assert.Equal(AppendOutcome.Duplicate, again[0].Outcome);
+        Assert.Equal(AppendOutcome.Appended, again[1].Outcome);
+        var stored = await ListAsync(Log.ReadStreamAsync("a", 0, CancellationToken.None));
+        Assert.Equal("original", Encoding.UTF8.GetString(stored[0].Payload.Span));
+        Assert.Equal(2, await Log.CountAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Duplicates_WithinOneCall_AndAcrossStreams_AreReported()
+    {
+        var results = await Log.AppendAsync([Record("a", "x"), Record("a", "x"), Record("b", "x")], CancellationToken.None);
+        Assert.Equal([AppendOutcome.Appended, AppendOutcome.Duplicate, AppendOutcome.Duplicate], results.Select(r => r.Outcome));
+        Assert.Equal(1, await Log.CountAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task ConcurrentAppends_OfTheSameId_StoreItOnce()
+    {
+        var calls = Enumerable.Range(0, 16).Select(_ => Task.Run(() => Log.AppendAsync([Record("a", "race")], CancellationToken.None))).ToArray();
+        var results = await Task.WhenAll(calls);
+        Assert.Equal(1, results.Count(r => r[0].Outcome == AppendOutcome.Appended));
+        Assert.Equal(1, await Log.CountAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task ManyConcurrentCallers_AreAllAcknowledged_AndAllReadable()
+    {
+        const int Callers = 32;
+        const int PerCaller = 50;
+        var calls = Enumerable.Range(0, Callers).Select(c => Task.Run(async () =>
+        {
+            var results = new List<AppendResult>();
+            for (var i = 0; i < PerCaller; i += 10)
+            {
+                var batch = Enumerable.Range(i, 10).Select(j => Record($"s{c}", $"{c}-{j}")).ToList();
+                results.AddRange(await Log.AppendAsync(batch, CancellationToken.None));
+            }
+
+            return results;
+        })).ToArray();
+        var all = (await Task.WhenAll(calls)).SelectMany(r => r).ToList();
+
+        Assert.All(all, r => Assert.Equal(AppendOutcome.Appended, r.Outcome));
+        Assert.Equal(Callers * PerCaller, all.Select(r => r.Sequence).Distinct().Count());
+        Assert.Equal(Callers * PerCaller, await Log.CountAsync(CancellationToken.None));
+        var everything = await ListAsync(Log.ReadAllAsync(0, CancellationToken.None));
+        Assert.Equal(everything.Select(r => r.Sequence).Order(), everything.Select(r => r.Sequence));
+        var stream = await ListAsync(Log.ReadStreamAsync("s7", 0, CancellationToken.None));
+        Assert.Equal(Enumerable.Range(0, PerCaller).Select(j => $"7-{j}"), stream.Select(r => r.EventId));
+    }
+
+    [Fact]
+    public async Task ReadAll_AfterASequence_ReturnsTheRestInOrder()
+    {
+        var results = await Log.AppendAsync([Record("a", "1"), Record("b", "2"), Record("c", "3")], CancellationToken.None);
+        var rest = await ListAsync(Log.ReadAllAsync(results[0].Sequence, CancellationToken.None));
+        Assert.Equal(["2", "3"], rest.Select(r => r.EventId));
+        Assert.Equal(["b", "c"], rest.Select(r => r.StreamId));
+    }
+
+    [Fact]
+    public async Task Contains_SaysWhichIdsAreStored()
+    {
+        await Log.AppendAsync(Enumerable.Range(0, 1200).Select(i => Record("a", $"id{i}")).ToList(), CancellationToken.None);
+        var asked = Enumerable.Range(1100, 200).Select(i => $"id{i}").ToList();
+        var found = await Log.ContainsAsync(asked, CancellationToken.None);
+        Assert.Equal(100, found.Count);
+        Assert.Contains("id1199", found);
+        Assert.DoesNotContain("id1200", found);
+    }
+
+    [Fact]
+    public async Task EmptyAppend_ReturnsNoResults() =>
+        Assert.Empty(await Log.AppendAsync([], CancellationToken.None));
+}
+
+/// <summary>The <see cref="ISnapshotStore"/> contract: ETag fencing. Subclass per implementation.</summary>
+public abstract class SnapshotStoreConformanceTests : IAsyncLifetime
+{
+    private ISnapshotStore _store = null!;
+
+    protected ISnapshotStore Store => _store;
+
+    protected abstract Task<ISnapshotStore> CreateAsync();
+
+    public async Task InitializeAsync() => _store = await CreateAsync();
+
+    public virtual async Task DisposeAsync()
+    {
+        if (_store is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task MissingKey_ReadsNull() => Assert.Null(await Store.ReadAsync("nope", CancellationToken.None));
+
+    [Fact]
+    public async Task FirstWrite_WithNullETag_ThenRead()
+    {
+        var etag = await Store.WriteAsync("k", new byte[] { 1, 2, 3 }, 42, null, CancellationToken.None);
+        var snapshot = await Store.ReadAsync("k", CancellationToken.None);
+        Assert.NotNull(snapshot);
+        Assert.Equal(new byte[] { 1, 2, 3 }, snapshot.Data.ToArray());
+        Assert.Equal((42L, etag), (snapshot.Sequence, snapshot.ETag));
+    }
+
+    [Fact]
+    public async Task Write_WithTheCurrentETag_ReturnsANewOne()
+    {
+        var first = await Store.WriteAsync("k", new byte[] { 1 }, 1, null, CancellationToken.None);
+        var second = await Store.WriteAsync("k", new byte[] { 2 }, 2, first, CancellationToken.None);
+        Assert.NotEqual(first, second);
+        Assert.Equal(2, (await Store.ReadAsync("k", CancellationToken.None))!.Sequence);
+    }
+
+    [Fact]
+    public async Task StaleETag_IsInconsistentState_AndChangesNothing()
+    {
+        var first = await Store.WriteAsync("k", new byte[] { 1 }, 1, null, CancellationToken.None);
+        var second = await Store.WriteAsync("k", new byte[] { 2 }, 2, first, CancellationToken.None);
+
+        var stale = await Assert.ThrowsAsync<InconsistentStateException>(() => Store.WriteAsync("k", new byte[] { 3 }, 3, first, CancellationToken.None));
+        Assert.Equal(second, stale.ActualETag);
+        var again = await Assert.ThrowsAsync<InconsistentStateException>(() => Store.WriteAsync("k", new byte[] { 3 }, 3, null, CancellationToken.None));
+        Assert.Equal(second, again.ActualETag);
+        var snapshot = await Store.ReadAsync("k", CancellationToken.None);
+        Assert.Equal(new byte[] { 2 }, snapshot!.Data.ToArray());
+        Assert.Equal(2L, snapshot.Sequence);
+    }
+
+    [Fact]
+    public async Task WriteWithAnETag_ToAMissingKey_IsInconsistentState()
+    {
+        var error = await Assert.ThrowsAsync<InconsistentStateException>(() => Store.WriteAsync("k", new byte[] { 1 }, 1, "made-up", CancellationToken.None));
+        Assert.Null(error.ActualETag);
+    }
+
+    [Fact]
+    public async Task ConcurrentWriters_WithTheSameETag_OnlyOneWins()
+    {
+        var etag = await Store.WriteAsync("k", new byte[] { 0 }, 0, null, CancellationToken.None);
+        var writers = Enumerable.Range(1, 8).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                await Store.WriteAsync("k", new[] { (byte)i }, i, etag, CancellationToken.None);
+                return true;
+            }
+            catch (InconsistentStateException)
+            {
+                return false;
+            }
+        }));
+        Assert.Equal(1, (await Task.WhenAll(writers)).Count(won => won));
+    }
+
+    [Fact]
+    public async Task Delete_NeedsTheCurrentETag()
+    {
+        var etag = await Store.WriteAsync("k", new byte[] { 1 }, 1, null, CancellationToken.None);
+        await Assert.ThrowsAsync<InconsistentStateException>(() => Store.DeleteAsync("k", "stale", CancellationToken.None));
+        await Store.DeleteAsync("k", etag, CancellationToken.None);
+        Assert.Null(await Store.ReadAsync("k", CancellationToken.None));
+    }
+}
+
+public sealed class InMemoryEventLogTests : EventLogConformanceTests
+{
+    protected override Task<IEventLog> CreateAsync() => Task.FromResult<IEventLog>(new InMemoryEventLog());
+}
+
+public sealed class InMemorySnapshotStoreTests : SnapshotStoreConformanceTests
+{
+    protected override Task<ISnapshotStore> CreateAsync() => Task.FromResult<ISnapshotStore>(new InMemorySnapshotStore());
+}

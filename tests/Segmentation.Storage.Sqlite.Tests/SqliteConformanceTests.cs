@@ -1,0 +1,95 @@
+using Segmentation.Grains.Storage;
+using Segmentation.Grains.Tests;
+
+namespace Segmentation.Storage.Sqlite.Tests;
+
+internal static class TempFiles
+{
+    public static string NewPath() => Path.Combine(Path.GetTempPath(), "seg-sqlite-" + Guid.NewGuid().ToString("N") + ".db");
+}
+
+public sealed class SqliteEventLogTests : EventLogConformanceTests
+{
+    private readonly string _path = TempFiles.NewPath();
+
+    protected override Task<IEventLog> CreateAsync() => Task.FromResult<IEventLog>(new SqliteEventLog(_path));
+
+    [Fact]
+    public async Task CommittedRecords_SurviveReopening()
+    {
+        await Log.AppendAsync([Record("a", "1"), Record("a", "2")], CancellationToken.None);
+        await ((SqliteEventLog)Log).DisposeAsync();
+
+        await using var reopened = new SqliteEventLog(_path);
+        Assert.Equal(2, await reopened.CountAsync(CancellationToken.None));
+        var again = await reopened.AppendAsync([Record("a", "2"), Record("a", "3")], CancellationToken.None);
+        Assert.Equal([AppendOutcome.Duplicate, AppendOutcome.Appended], again.Select(r => r.Outcome));
+    }
+
+    [Fact]
+    public async Task ReadersSeeCommittedData_WhileTheWriterWrites()
+    {
+        var writing = Task.Run(async () =>
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                await Log.AppendAsync(Enumerable.Range(0, 20).Select(j => Record("w", $"{i}-{j}")).ToList(), CancellationToken.None);
+            }
+        });
+        long last = 0;
+        while (!writing.IsCompleted)
+        {
+            var count = await Log.CountAsync(CancellationToken.None);
+            Assert.True(count >= last && count % 20 == 0, $"a reader saw {count} records: commits must be whole");
+            last = count;
+        }
+
+        await writing;
+        Assert.Equal(1000, await Log.CountAsync(CancellationToken.None));
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(_path + suffix);
+        }
+    }
+}
+
+public sealed class SqliteSnapshotStoreTests : SnapshotStoreConformanceTests
+{
+    private readonly string _path = TempFiles.NewPath();
+
+    protected override Task<ISnapshotStore> CreateAsync() => Task.FromResult<ISnapshotStore>(new SqliteSnapshotStore(_path));
+
+    [Fact]
+    public async Task Snapshots_SurviveReopening_WithTheirETags()
+    {
+        var etag = await Store.WriteAsync("k", new byte[] { 9 }, 7, null, CancellationToken.None);
+        await ((SqliteSnapshotStore)Store).DisposeAsync();
+
+        await using var reopened = new SqliteSnapshotStore(_path);
+        var snapshot = await reopened.ReadAsync("k", CancellationToken.None);
+        Assert.Equal((7L, etag), (snapshot!.Sequence, snapshot.ETag));
+        await reopened.WriteAsync("k", new byte[] { 10 }, 8, etag, CancellationToken.None);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        try
+        {
+            await base.DisposeAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already closed by a test that reopened the file.
+        }
+
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(_path + suffix);
+        }
+    }
+}
