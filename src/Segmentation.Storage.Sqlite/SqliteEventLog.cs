@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
@@ -141,7 +142,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
         SqliteConnection.ClearAllPools();
     }
 
-    private Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken) => _options.OpenAsync(_path, cancellationToken);
+    private Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken) => SqliteStorageOptions.OpenReaderAsync(_path, cancellationToken);
 
     private static StoredRecord Read(SqliteDataReader reader) =>
         new(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), (byte[])reader.GetValue(3));
@@ -150,13 +151,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     {
         await using (connection)
         {
-            await using var insert = connection.CreateCommand();
-            insert.CommandText = "INSERT INTO events (stream_id, event_id, payload) VALUES ($stream, $event, $payload) ON CONFLICT (event_id) DO NOTHING RETURNING seq";
-            var stream = insert.Parameters.Add("$stream", SqliteType.Text);
-            var eventId = insert.Parameters.Add("$event", SqliteType.Text);
-            var payload = insert.Parameters.Add("$payload", SqliteType.Blob);
-            insert.Prepare();
-
+            using var inserts = new RowInserter(connection);
             var group = new List<PendingAppend>();
             while (await _queue.Reader.WaitToReadAsync())
             {
@@ -171,21 +166,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                 try
                 {
                     await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-                    insert.Transaction = transaction;
-                    foreach (var pending in group)
-                    {
-                        for (var i = 0; i < pending.Records.Count; i++)
-                        {
-                            var record = pending.Records[i];
-                            stream.Value = record.StreamId;
-                            eventId.Value = record.EventId;
-                            payload.Value = record.Payload.ToArray();
-                            pending.Results[i] = insert.ExecuteScalar() is long sequence
-                                ? new AppendResult(AppendOutcome.Appended, sequence)
-                                : new AppendResult(AppendOutcome.Duplicate, 0);
-                        }
-                    }
-
+                    inserts.Insert(group, transaction);
                     await transaction.CommitAsync();
                 }
                 catch (Exception ex)
@@ -204,6 +185,102 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                     pending.Completion.TrySetResult(pending.Results);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Inserts a commit group with multi-row statements (<see cref="RowsPerStatement"/> rows each: one statement per row
+    /// costs about three times as much). <c>ON CONFLICT DO NOTHING RETURNING</c> reports the rows stored; a row not
+    /// reported is a duplicate of an earlier commit or of an earlier row in the same group.
+    /// </summary>
+    private sealed class RowInserter(SqliteConnection connection) : IDisposable
+    {
+        private const int RowsPerStatement = 128;
+        private readonly Dictionary<int, SqliteCommand> _statements = [];
+        private readonly Dictionary<string, (PendingAppend Pending, int Index)> _rows = new(StringComparer.Ordinal);
+        private readonly List<(PendingAppend Pending, int Index)> _chunk = new(RowsPerStatement);
+
+        public void Insert(List<PendingAppend> group, SqliteTransaction transaction)
+        {
+            foreach (var pending in group)
+            {
+                for (var i = 0; i < pending.Records.Count; i++)
+                {
+                    pending.Results[i] = new AppendResult(AppendOutcome.Duplicate, 0);
+                    _chunk.Add((pending, i));
+                    if (_chunk.Count == RowsPerStatement)
+                    {
+                        Flush(transaction);
+                    }
+                }
+            }
+
+            Flush(transaction);
+        }
+
+        public void Dispose()
+        {
+            foreach (var statement in _statements.Values)
+            {
+                statement.Dispose();
+            }
+        }
+
+        private void Flush(SqliteTransaction transaction)
+        {
+            if (_chunk.Count == 0)
+            {
+                return;
+            }
+
+            var command = Statement(_chunk.Count);
+            command.Transaction = transaction;
+            _rows.Clear();
+            for (var r = 0; r < _chunk.Count; r++)
+            {
+                var (pending, index) = _chunk[r];
+                var record = pending.Records[index];
+                command.Parameters[3 * r].Value = record.StreamId;
+                command.Parameters[(3 * r) + 1].Value = record.EventId;
+                command.Parameters[(3 * r) + 2].Value = MemoryMarshal.TryGetArray(record.Payload, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+                    ? segment.Array
+                    : record.Payload.ToArray();
+                _rows.TryAdd(record.EventId, (pending, index)); // The first row with an id is the one that can be stored.
+            }
+
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    var (pending, index) = _rows[reader.GetString(0)];
+                    pending.Results[index] = new AppendResult(AppendOutcome.Appended, reader.GetInt64(1));
+                }
+            }
+
+            _chunk.Clear();
+        }
+
+        private SqliteCommand Statement(int rows)
+        {
+            if (_statements.TryGetValue(rows, out var command))
+            {
+                return command;
+            }
+
+            command = connection.CreateCommand();
+            var sql = new StringBuilder("INSERT INTO events (stream_id, event_id, payload) VALUES ");
+            for (var r = 0; r < rows; r++)
+            {
+                sql.Append(r == 0 ? "" : ", ").Append($"($s{r}, $e{r}, $p{r})");
+                command.Parameters.Add($"$s{r}", SqliteType.Text);
+                command.Parameters.Add($"$e{r}", SqliteType.Text);
+                command.Parameters.Add($"$p{r}", SqliteType.Blob);
+            }
+
+            command.CommandText = sql.Append(" ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq").ToString();
+            command.Prepare();
+            _statements[rows] = command;
+            return command;
         }
     }
 

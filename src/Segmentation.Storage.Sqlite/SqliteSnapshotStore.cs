@@ -31,7 +31,7 @@ public sealed class SqliteSnapshotStore : ISnapshotStore, IAsyncDisposable
     /// <inheritdoc />
     public async Task<Snapshot?> ReadAsync(string key, CancellationToken cancellationToken)
     {
-        await using var connection = await _options.OpenAsync(_path, cancellationToken);
+        await using var connection = await SqliteStorageOptions.OpenReaderAsync(_path, cancellationToken);
         return await ReadAsync(connection, key, cancellationToken);
     }
 

@@ -31,6 +31,15 @@ public sealed class SqliteStorageOptions
         DefaultTimeout = 30,
     }.ToString();
 
+    /// <summary>A pooled connection for reads (WAL mode is a property of the file, set by the writer).</summary>
+    internal static async Task<SqliteConnection> OpenReaderAsync(string path, CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(ConnectionString(path));
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
+    /// <summary>A writer connection: WAL, the configured synchronous level, a busy timeout.</summary>
     internal async Task<SqliteConnection> OpenAsync(string path, CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(ConnectionString(path));

@@ -18,6 +18,8 @@ namespace Segmentation.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
+    private const int InFlightBatches = 4;
+
     public static Command Create()
     {
         var seconds = new Option<double>("--seconds") { Description = "Measuring time per round and method.", DefaultValueFactory = _ => 4 };
@@ -67,8 +69,9 @@ internal static class BenchCommand
             Func<int, Task> lookup = i => client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(
                 lookupMethod, new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) });
 
-            await LoadRun.RunAsync(echo, concurrency, TimeSpan.FromSeconds(1), cancellationToken); // warm-up
-            await LoadRun.RunAsync(lookup, concurrency, TimeSpan.FromSeconds(1), cancellationToken);
+            // Warm-up: let tiered compilation settle on both paths before measuring.
+            await LoadRun.RunAsync(echo, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
+            await LoadRun.RunAsync(lookup, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
             var echoRuns = new List<LoadRun>();
             var lookupRuns = new List<LoadRun>();
             for (var r = 0; r < rounds; r++)
@@ -86,7 +89,7 @@ internal static class BenchCommand
             Console.WriteLine($"lookup/echo throughput ratio: {lookupBest.PerSecond / echoBest.PerSecond:F3} (best rounds); {lookupRuns.Average(r => r.PerSecond) / echoRuns.Average(r => r.PerSecond):F3} (mean of rounds)");
 
             var ingest = await IngestRunAsync(client, ingestBatches, cancellationToken);
-            Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, 4 batches in flight)");
+            Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, {InFlightBatches} batches in flight)");
 
             var grainCalls = await GrainCallRunAsync(server, userCount, concurrency, duration, cancellationToken);
             Console.WriteLine($"in-process grain calls: {grainCalls:N0} calls/s (GetLifecycle on {userCount:N0} active user grains, {concurrency} callers)");
@@ -133,7 +136,7 @@ internal static class BenchCommand
         var next = -1;
         var stopwatch = Stopwatch.StartNew();
         long accepted = 0;
-        var workers = Enumerable.Range(0, 4).Select(async _ =>
+        var workers = Enumerable.Range(0, InFlightBatches).Select(async _ =>
         {
             int b;
             while ((b = Interlocked.Increment(ref next)) < batches)
