@@ -4,12 +4,12 @@ using System.Net;
 using System.Net.Sockets;
 using Grpc.Health.V1;
 using Segmentation.Contracts.V1;
-using ProfileOptions = Segmentation.Core.ProfileOptions;
-using UserProfile = Segmentation.Core.UserProfile;
 using Segmentation.Host.Services;
 using Segmentation.Rpc;
 using Segmentation.Storage.Sqlite;
 using Xunit.Abstractions;
+using ProfileOptions = Segmentation.Core.ProfileOptions;
+using UserProfile = Segmentation.Core.UserProfile;
 
 namespace Segmentation.Host.Tests;
 

@@ -32,7 +32,7 @@ internal static class IngestCommand
                 .StartAsync(async context =>
                 {
                     var task = context.AddTask($"ingest {Path.GetFileName(path)}", maxValue: Math.Max(1, total));
-                    var batches = Batches(EventFileReader.ReadAsync(path, fileFormat, cancellationToken), size, n => task.Increment(n), cancellationToken);
+                    var batches = BatchesAsync(EventFileReader.ReadAsync(path, fileFormat, cancellationToken), size, n => task.Increment(n), cancellationToken);
                     summary = await client.StreamAsync(batches, cancellationToken);
                     task.Value = task.MaxValue;
                 });
@@ -42,7 +42,7 @@ internal static class IngestCommand
         return command;
     }
 
-    private static async IAsyncEnumerable<IngestEventsRequest> Batches(
+    private static async IAsyncEnumerable<IngestEventsRequest> BatchesAsync(
         IAsyncEnumerable<Event> events, int size, Action<int> progress, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var batch = new IngestEventsRequest();
