@@ -131,7 +131,7 @@ public sealed class GrpcDispatcher
     {
         using var deadlineSource = timeout is null ? null : new CancellationTokenSource(timeout.Value);
         using var callSource = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadlineSource?.Token ?? CancellationToken.None);
-        var deadline = timeout is { } t ? DateTime.UtcNow.Add(t) : DateTime.MaxValue;
+        var deadline = timeout is { } t ? TimeProvider.System.GetUtcNow().UtcDateTime.Add(t) : DateTime.MaxValue;
         var call = new ServerCall(http, _options, compressed);
         var context = new ServerCallContext(http, method.Path, deadline, callSource.Token, ReadMetadata(http.Request.Headers));
         call.Context = context;

@@ -131,6 +131,37 @@ public sealed class CrashRecoveryTests
         }
     }
 
+    [Fact]
+    public async Task Sigterm_DrainsAndFlushesSnapshots_AndExitsCleanly()
+    {
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "seg-sigterm-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (var host = await ChildHost.StartAsync(dataDirectory))
+            using (var client = new GrpcClient(host.Address))
+            {
+                await WaitHealthyAsync(client);
+                var now = TimeProvider.System.GetUtcNow();
+                var response = await client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(
+                    Events.Make("term-1", "term-user", EventType.View, now.AddMinutes(-2)),
+                    Events.Make("term-2", "term-user", EventType.Purchase, now.AddMinutes(-1))));
+                Assert.Equal(2, response.Accepted);
+
+                Assert.Equal(0, await host.TerminateAsync());
+            }
+
+            // Fewer events than the snapshot cadence: only the shutdown flush can have written this snapshot.
+            await using var snapshots = new SqliteSnapshotStore(Path.Combine(dataDirectory, "snapshots.db"));
+            var snapshot = await snapshots.ReadAsync("user/term-user", CancellationToken.None);
+            Assert.NotNull(snapshot);
+            Assert.True(snapshot.Sequence >= 2);
+        }
+        finally
+        {
+            TestServer.TryDelete(dataDirectory);
+        }
+    }
+
     private static async Task WaitHealthyAsync(GrpcClient client)
     {
         var deadline = Stopwatch.StartNew();
@@ -193,6 +224,19 @@ public sealed class CrashRecoveryTests
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
             return Task.FromResult(new ChildHost(process, new Uri($"http://127.0.0.1:{port}")));
+        }
+
+        /// <summary>SIGTERM, as Kubernetes sends it; returns the exit code.</summary>
+        public async Task<int> TerminateAsync()
+        {
+            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await _process.WaitForExitAsync(timeout.Token);
+            return _process.ExitCode;
         }
 
         /// <summary>SIGKILL: no shutdown code runs.</summary>
