@@ -31,59 +31,46 @@ public sealed class ReflectionService
     {
         await foreach (var request in requests)
         {
-            var answer = Answer(request.MessageRequestCase.ToString(), request.FileByFilename, request.FileContainingSymbol, request.FileContainingExtension?.ContainingType, request.AllExtensionNumbersOfType);
-            var response = new V1.ServerReflectionResponse { ValidHost = request.Host, OriginalRequest = request };
-            switch (answer)
-            {
-                case ServicesAnswer s:
-                    response.ListServicesResponse = new V1.ListServiceResponse();
-                    response.ListServicesResponse.Service.Add(s.Names.Select(n => new V1.ServiceResponse { Name = n }));
-                    break;
-                case FilesAnswer f:
-                    response.FileDescriptorResponse = new V1.FileDescriptorResponse();
-                    response.FileDescriptorResponse.FileDescriptorProto.Add(f.Files);
-                    break;
-                case ExtensionsAnswer e:
-                    response.AllExtensionNumbersResponse = new V1.ExtensionNumberResponse { BaseTypeName = e.Type };
-                    break;
-                case ErrorAnswer e:
-                    response.ErrorResponse = new V1.ErrorResponse { ErrorCode = (int)e.Code, ErrorMessage = e.Message };
-                    break;
-            }
-
-            await writer.WriteAsync(response, context.CancellationToken);
+            await writer.WriteAsync(Respond(request), context.CancellationToken);
         }
     }
 
+    // v1alpha and v1 messages are the same on the wire (same fields, same numbers): translate through bytes.
     private async Task ServeV1AlphaAsync(IAsyncEnumerable<V1Alpha.ServerReflectionRequest> requests, IServerStreamWriter<V1Alpha.ServerReflectionResponse> writer, ServerCallContext context)
     {
         await foreach (var request in requests)
         {
-            var answer = Answer(request.MessageRequestCase.ToString(), request.FileByFilename, request.FileContainingSymbol, request.FileContainingExtension?.ContainingType, request.AllExtensionNumbersOfType);
-            var response = new V1Alpha.ServerReflectionResponse { ValidHost = request.Host, OriginalRequest = request };
-            switch (answer)
-            {
-                case ServicesAnswer s:
-                    response.ListServicesResponse = new V1Alpha.ListServiceResponse();
-                    response.ListServicesResponse.Service.Add(s.Names.Select(n => new V1Alpha.ServiceResponse { Name = n }));
-                    break;
-                case FilesAnswer f:
-                    response.FileDescriptorResponse = new V1Alpha.FileDescriptorResponse();
-                    response.FileDescriptorResponse.FileDescriptorProto.Add(f.Files);
-                    break;
-                case ExtensionsAnswer e:
-                    response.AllExtensionNumbersResponse = new V1Alpha.ExtensionNumberResponse { BaseTypeName = e.Type };
-                    break;
-                case ErrorAnswer e:
-                    response.ErrorResponse = new V1Alpha.ErrorResponse { ErrorCode = (int)e.Code, ErrorMessage = e.Message };
-                    break;
-            }
-
-            await writer.WriteAsync(response, context.CancellationToken);
+            var response = Respond(V1.ServerReflectionRequest.Parser.ParseFrom(request.ToByteString()));
+            await writer.WriteAsync(V1Alpha.ServerReflectionResponse.Parser.ParseFrom(response.ToByteString()), context.CancellationToken);
         }
     }
 
-    /// <summary>The version-independent answer to one request (the oneof case name is the same in both versions).</summary>
+    private V1.ServerReflectionResponse Respond(V1.ServerReflectionRequest request)
+    {
+        var answer = Answer(request.MessageRequestCase.ToString(), request.FileByFilename, request.FileContainingSymbol, request.FileContainingExtension?.ContainingType, request.AllExtensionNumbersOfType);
+        var response = new V1.ServerReflectionResponse { ValidHost = request.Host, OriginalRequest = request };
+        switch (answer)
+        {
+            case ServicesAnswer s:
+                response.ListServicesResponse = new V1.ListServiceResponse();
+                response.ListServicesResponse.Service.Add(s.Names.Select(n => new V1.ServiceResponse { Name = n }));
+                break;
+            case FilesAnswer f:
+                response.FileDescriptorResponse = new V1.FileDescriptorResponse();
+                response.FileDescriptorResponse.FileDescriptorProto.Add(f.Files);
+                break;
+            case ExtensionsAnswer e:
+                response.AllExtensionNumbersResponse = new V1.ExtensionNumberResponse { BaseTypeName = e.Type };
+                break;
+            case ErrorAnswer e:
+                response.ErrorResponse = new V1.ErrorResponse { ErrorCode = (int)e.Code, ErrorMessage = e.Message };
+                break;
+        }
+
+        return response;
+    }
+
+    /// <summary>The answer to one request.</summary>
     private object Answer(string kind, string fileName, string symbol, string? extensionType, string extensionNumbersType)
     {
         var files = AllFiles();
