@@ -143,8 +143,19 @@ public sealed class GrpcDispatcher
             var deadlineTask = Task.Delay(Timeout.Infinite, deadlineSource.Token);
             if (await Task.WhenAny(handler, deadlineTask) == deadlineTask && !handler.IsCompleted)
             {
-                _ = handler.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                 await call.FinishAsync(StatusCode.DeadlineExceeded, "Deadline exceeded.", null);
+                await http.Response.CompleteAsync();
+                // The client has its status. Wait for the handler before returning: Kestrel recycles the HttpContext
+                // once this method returns, and a late handler must not touch a context serving another call.
+                try
+                {
+                    await handler;
+                }
+                catch (Exception ex)
+                {
+                    RpcLog.LateHandlerEnded(_logger, method.Path, ex.GetType().Name);
+                }
+
                 return;
             }
         }
@@ -269,6 +280,9 @@ internal static partial class RpcLog
 {
     [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "Handler of {Method} threw; the client gets UNKNOWN")]
     public static partial void HandlerFailed(ILogger logger, string method, Exception exception);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Debug, Message = "Handler of {Method} ended after its deadline ({Exception})")]
+    public static partial void LateHandlerEnded(ILogger logger, string method, string exception);
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Call {Method} was cancelled by the client ({Exception})")]
     public static partial void CallCancelled(ILogger logger, string method, string exception);

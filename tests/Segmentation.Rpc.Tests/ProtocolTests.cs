@@ -188,7 +188,7 @@ public sealed class ProtocolTests : IClassFixture<TesterServer>
     {
         var key = method + Guid.NewGuid();
         using var http = Raw.NewHttpClient();
-        var result = await Raw.PostAsync(http, _server.Server.Address, $"/rpctest.v1.Tester/{method}", Raw.Frame(new Ping { Text = key, DelayMs = 30_000 }), headers: ("grpc-timeout", "200m"));
+        var result = await Raw.PostAsync(http, _server.Server.Address, $"/rpctest.v1.Tester/{method}", Raw.Frame(new Ping { Text = key, DelayMs = 3_000 }), headers: ("grpc-timeout", "200m"));
         Assert.Equal("4", result.Status);
         var fired = _server.TokenFired[key].Task;
         Assert.True(await fired.WaitAsync(TimeSpan.FromSeconds(10)));

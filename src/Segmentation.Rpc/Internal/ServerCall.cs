@@ -104,7 +104,7 @@ internal sealed class ServerCall
         {
             if (_finished)
             {
-                throw new InvalidOperationException("The call has already ended.");
+                throw new OperationCanceledException("The call has already ended (deadline or cancellation).");
             }
 
             _responseStarted = true;
