@@ -314,28 +314,9 @@ public sealed class GrpcClient : IDisposable
             var trailers = new Metadata();
             foreach (var (key, values) in headers)
             {
-                if (key.StartsWith("grpc-", StringComparison.OrdinalIgnoreCase) || key.Equals("content-type", StringComparison.OrdinalIgnoreCase))
-                {
-                    continue;
-                }
-
                 foreach (var value in values)
                 {
-                    try
-                    {
-                        if (key.EndsWith(GrpcProtocol.BinaryHeaderSuffix, StringComparison.OrdinalIgnoreCase))
-                        {
-                            trailers.Add(key, Metadata.DecodeBinary(value));
-                        }
-                        else
-                        {
-                            trailers.Add(key, value);
-                        }
-                    }
-                    catch (Exception ex) when (ex is FormatException or ArgumentException)
-                    {
-                        // Not valid metadata: left out.
-                    }
+                    trailers.AddFromWire(key, value);
                 }
             }
 

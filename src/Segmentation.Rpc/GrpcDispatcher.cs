@@ -216,37 +216,9 @@ public sealed class GrpcDispatcher
         var metadata = new Metadata();
         foreach (var (key, values) in headers)
         {
-            if (key.StartsWith(':') || key.StartsWith("grpc-", StringComparison.OrdinalIgnoreCase)
-                || key is "content-type" or "te" or "host" or "user-agent" or "accept-encoding" or "content-length" or "Content-Type" or "TE" or "Host" or "User-Agent")
-            {
-                continue;
-            }
-
             foreach (var value in values)
             {
-                if (value is null)
-                {
-                    continue;
-                }
-
-                try
-                {
-                    if (key.EndsWith(GrpcProtocol.BinaryHeaderSuffix, StringComparison.OrdinalIgnoreCase))
-                    {
-                        foreach (var part in value.Split(','))
-                        {
-                            metadata.Add(key, Metadata.DecodeBinary(part.Trim()));
-                        }
-                    }
-                    else
-                    {
-                        metadata.Add(key, value);
-                    }
-                }
-                catch (Exception ex) when (ex is FormatException or ArgumentException)
-                {
-                    // A header that is not valid metadata (odd characters, bad base64) is left out, not fatal.
-                }
+                metadata.AddFromWire(key, value);
             }
         }
 

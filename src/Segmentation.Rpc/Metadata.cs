@@ -56,6 +56,48 @@ public sealed class Metadata : IEnumerable<Metadata.Entry>
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
+    /// <summary>
+    /// Adds one wire header as metadata, unless it is a protocol header (pseudo-headers, <c>grpc-*</c>, content-type,
+    /// te, host, user-agent…). <c>-bin</c> values are base64 (padded or not) and may be comma-joined. A value that is
+    /// not valid metadata (odd key characters, bad base64) is left out: one bad header must not fail the call.
+    /// </summary>
+    internal void AddFromWire(string key, string? value)
+    {
+        if (value is null || IsProtocolHeader(key))
+        {
+            return;
+        }
+
+        try
+        {
+            if (key.EndsWith(GrpcProtocol.BinaryHeaderSuffix, StringComparison.OrdinalIgnoreCase))
+            {
+                foreach (var part in value.Split(','))
+                {
+                    Add(key, DecodeBinary(part.Trim()));
+                }
+            }
+            else
+            {
+                Add(key, value);
+            }
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException)
+        {
+            // Not valid metadata: left out.
+        }
+    }
+
+    private static bool IsProtocolHeader(string key) =>
+        key.StartsWith(':')
+        || key.StartsWith("grpc-", StringComparison.OrdinalIgnoreCase)
+        || key.Equals("content-type", StringComparison.OrdinalIgnoreCase)
+        || key.Equals("te", StringComparison.OrdinalIgnoreCase)
+        || key.Equals("host", StringComparison.OrdinalIgnoreCase)
+        || key.Equals("user-agent", StringComparison.OrdinalIgnoreCase)
+        || key.Equals("accept-encoding", StringComparison.OrdinalIgnoreCase)
+        || key.Equals("content-length", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Decodes a base64 value, padded or not (the spec lets senders omit padding).</summary>
     internal static byte[] DecodeBinary(string value)
     {
