@@ -108,14 +108,17 @@ public sealed class GrainRuntime : IAsyncDisposable
         var activation = _activations.GetOrAdd((type, key), created);
         if (ReferenceEquals(activation, created) && _activations.Count > _options.MaxActivations)
         {
-            EnforceCapacity();
+            EnforceCapacity(created);
         }
 
         return activation;
     }
 
-    /// <summary>Deactivates least recently used idle activations until the count is back under the bound.</summary>
-    private void EnforceCapacity()
+    /// <summary>
+    /// Deactivates least recently used idle activations until the live count is back under the bound. Activations
+    /// already deactivating do not count (they are on their way out), and the one just created is never chosen.
+    /// </summary>
+    private void EnforceCapacity(Activation created)
     {
         if (Interlocked.Exchange(ref _enforcingCapacity, 1) == 1)
         {
@@ -126,13 +129,14 @@ public sealed class GrainRuntime : IAsyncDisposable
         {
             // Go 5% under the bound so the sort is paid once per many new activations, not per activation.
             var target = _options.MaxActivations - (_options.MaxActivations / 20);
-            var excess = _activations.Count - target;
+            var live = _activations.Values.Where(a => !a.IsDeactivating).ToList();
+            var excess = live.Count - target;
             if (excess <= 0)
             {
                 return;
             }
 
-            foreach (var activation in _activations.Values.Where(a => a.IsIdle).OrderBy(a => a.LastUsedTicks).Take(excess))
+            foreach (var activation in live.Where(a => a != created && a.IsIdle).OrderBy(a => a.LastUsedTicks).Take(excess))
             {
                 activation.TryDeactivateIdle(DeactivationReason.CapacityExceeded);
             }

@@ -46,6 +46,18 @@ internal sealed class Activation
     /// <summary>Completes when the activation is gone and its state written.</summary>
     public Task Deactivated => _deactivated.Task;
 
+    /// <summary>Whether deactivation has started (the activation no longer takes calls).</summary>
+    public bool IsDeactivating
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _deactivating;
+            }
+        }
+    }
+
     /// <summary>Whether no turn is queued or running.</summary>
     public bool IsIdle
     {
