@@ -63,7 +63,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
         var pending = new PendingAppend(records);
         if (!_queue.Writer.TryWrite(pending))
         {
-            throw new ObjectDisposedException(nameof(SqliteEventLog));
+            throw new InvalidOperationException("The event log is closed or its writer failed; nothing was appended.");
         }
 
         return pending.Completion.Task;
@@ -149,42 +149,63 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
 
     private async Task WriteLoopAsync(SqliteConnection connection)
     {
-        await using (connection)
+        var group = new List<PendingAppend>();
+        try
         {
-            using var inserts = new RowInserter(connection);
-            var group = new List<PendingAppend>();
-            while (await _queue.Reader.WaitToReadAsync())
+            await using (connection)
             {
-                group.Clear();
-                var records = 0;
-                while (records < _options.MaxRecordsPerCommit && _queue.Reader.TryRead(out var pending))
+                using var inserts = new RowInserter(connection);
+                while (await _queue.Reader.WaitToReadAsync())
                 {
-                    group.Add(pending);
-                    records += pending.Records.Count;
-                }
-
-                try
-                {
-                    await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-                    inserts.Insert(group, transaction);
-                    await transaction.CommitAsync();
-                }
-                catch (Exception ex)
-                {
-                    SqliteLog.CommitFailed(_logger, group.Count, records, ex);
-                    foreach (var pending in group)
+                    group.Clear();
+                    var records = 0;
+                    while (records < _options.MaxRecordsPerCommit && _queue.Reader.TryRead(out var pending))
                     {
-                        pending.Completion.TrySetException(ex);
+                        group.Add(pending);
+                        records += pending.Records.Count;
                     }
 
-                    continue;
-                }
+                    try
+                    {
+                        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+                        inserts.Insert(group, transaction);
+                        await transaction.CommitAsync();
+                    }
+                    catch (Exception ex)
+                    {
+                        SqliteLog.CommitFailed(_logger, group.Count, records, ex);
+                        Fail(group, ex);
+                        continue;
+                    }
 
-                foreach (var pending in group)
-                {
-                    pending.Completion.TrySetResult(pending.Results);
+                    foreach (var pending in group)
+                    {
+                        pending.Completion.TrySetResult(pending.Results);
+                    }
+
+                    group.Clear();
                 }
             }
+        }
+        catch (Exception ex)
+        {
+            // The writer itself broke (not one commit): refuse new appends and fail every waiting caller, so no
+            // caller hangs and none is acknowledged.
+            SqliteLog.WriterFailed(_logger, ex);
+            _queue.Writer.TryComplete(ex);
+            Fail(group, ex);
+            while (_queue.Reader.TryRead(out var pending))
+            {
+                pending.Completion.TrySetException(ex);
+            }
+        }
+    }
+
+    private static void Fail(List<PendingAppend> group, Exception exception)
+    {
+        foreach (var pending in group)
+        {
+            pending.Completion.TrySetException(exception);
         }
     }
 
@@ -298,4 +319,7 @@ internal static partial class SqliteLog
 {
     [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Group commit of {Calls} appends ({Records} records) failed and was rolled back")]
     public static partial void CommitFailed(ILogger logger, int calls, int records, Exception exception);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Critical, Message = "The event log writer stopped; appends fail until the process restarts")]
+    public static partial void WriterFailed(ILogger logger, Exception exception);
 }
