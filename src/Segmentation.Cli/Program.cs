@@ -6,6 +6,17 @@ var address = new Option<Uri>("--address", "-a")
     Description = "The server's gRPC address.",
     DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("SEGMENTATION_ADDRESS") ?? "http://127.0.0.1:5000"),
     Recursive = true,
+    CustomParser = result =>
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+        {
+            return uri;
+        }
+
+        result.AddError($"--address must be an absolute http:// or https:// URI, e.g. http://127.0.0.1:5000; got '{text}'.");
+        return null;
+    },
 };
 var json = new Option<bool>("--json") { Description = "Print the response as JSON.", Recursive = true };
 var root = new RootCommand("seg: the Segmentation command line")

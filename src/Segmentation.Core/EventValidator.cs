@@ -28,14 +28,17 @@ public static class EventValidator
     /// <summary>Most UTF-8 bytes in an attribute value.</summary>
     public const int MaxAttributeValueBytes = 1024;
 
-    /// <summary>Earliest accepted event time.</summary>
+    /// <summary>Earliest accepted event time by default (configurable: historical datasets such as MovieLens-100k, 1997–98, need earlier).</summary>
     public static readonly DateTimeOffset EarliestTimestamp = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     /// <summary>How far past "now" an event time may be (clock skew allowance).</summary>
     public static readonly TimeSpan MaxFutureSkew = TimeSpan.FromDays(1);
 
     /// <summary>Checks an event against the rules at wall-clock time <paramref name="now"/>; null when valid.</summary>
-    public static ValidationError? Validate(BehaviorEvent e, DateTimeOffset now)
+    public static ValidationError? Validate(BehaviorEvent e, DateTimeOffset now) => Validate(e, now, EarliestTimestamp);
+
+    /// <summary>Checks an event, accepting event times from <paramref name="earliest"/> on; null when valid.</summary>
+    public static ValidationError? Validate(BehaviorEvent e, DateTimeOffset now, DateTimeOffset earliest)
     {
         if (CheckId("event_id", e.EventId) is { } eventId)
         {
@@ -92,9 +95,11 @@ public static class EventValidator
             return new("timestamp", "timestamp is required");
         }
 
-        if (e.Timestamp < EarliestTimestamp)
+        if (e.Timestamp < earliest)
         {
-            return new("timestamp", "timestamp is before 2000-01-01");
+            return new("timestamp", earliest == EarliestTimestamp
+                ? "timestamp is before 2000-01-01"
+                : "timestamp is before the configured earliest event time " + earliest.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
         }
 
         if (e.Timestamp > now + MaxFutureSkew)

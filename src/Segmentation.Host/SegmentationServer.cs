@@ -139,7 +139,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         var grainLogger = loggerFactory.CreateLogger<UserGrain>();
         runtime.Register(key => new UserGrain(eventLog, snapshots, options, eventClock, grainLogger));
 
-        var ingestion = new EventIngestion(runtime, wallClock, loggerFactory.CreateLogger<EventIngestion>());
+        var ingestion = new EventIngestion(runtime, wallClock, options.EarliestEventTime, loggerFactory.CreateLogger<EventIngestion>());
         var users = new UserLookup(runtime, domainClock);
         var registry = new GrpcServiceRegistry();
         new EventApi(ingestion).Bind(registry);

@@ -99,6 +99,16 @@ public sealed class EventValidatorTests
     }
 
     [Fact]
+    public void EarliestTimestamp_IsConfigurable_ForHistoricalData()
+    {
+        var movieLens = Valid(EventType.Rating) with { Timestamp = DateTimeOffset.FromUnixTimeSeconds(881250949) }; // 1997
+        Assert.Equal("timestamp", FieldOf(movieLens));
+        Assert.Null(EventValidator.Validate(movieLens, s_now, new DateTimeOffset(1995, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        var tooOld = EventValidator.Validate(movieLens with { Timestamp = new DateTimeOffset(1990, 1, 1, 0, 0, 0, TimeSpan.Zero) }, s_now, new DateTimeOffset(1995, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        Assert.Contains("1995-01-01", tooOld!.Value.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Attributes_AreBounded()
     {
         var many = Enumerable.Range(0, 65).ToDictionary(i => $"k{i}", i => "v");

@@ -22,22 +22,40 @@ internal static class IngestCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var path = parse.GetValue(file)!.FullName;
-            var fileFormat = EventFileReader.ParseFormat(parse.GetValue(format)!);
+            if (!File.Exists(path))
+            {
+                Console.Error.WriteLine($"error: file not found: {path}");
+                return 2;
+            }
+
+            EventFileFormat fileFormat;
+            try
+            {
+                fileFormat = EventFileReader.ParseFormat(parse.GetValue(format)!);
+            }
+            catch (ArgumentException ex)
+            {
+                Console.Error.WriteLine("error: " + ex.Message);
+                return 2;
+            }
+
             var size = Math.Clamp(parse.GetValue(batchSize), 1, 10_000);
             using var client = new SegmentationClient(parse.GetValue(address)!);
             var total = EventFileReader.CountRows(path, fileFormat);
             StreamEventsResponse? summary = null;
-            await AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .StartAsync(async context =>
-                {
-                    var task = context.AddTask($"ingest {Path.GetFileName(path)}", maxValue: Math.Max(1, total));
-                    var batches = BatchesAsync(EventFileReader.ReadAsync(path, fileFormat, cancellationToken), size, n => task.Increment(n), cancellationToken);
-                    summary = await client.StreamAsync(batches, cancellationToken);
-                    task.Value = task.MaxValue;
-                });
-            Print(summary!);
-            return 0;
+            return await QueryCommands.RunAsync(async () =>
+            {
+                await AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                    .StartAsync(async context =>
+                    {
+                        var task = context.AddTask($"ingest {Path.GetFileName(path)}", maxValue: Math.Max(1, total));
+                        var batches = BatchesAsync(EventFileReader.ReadAsync(path, fileFormat, cancellationToken), size, n => task.Increment(n), cancellationToken);
+                        summary = await client.StreamAsync(batches, cancellationToken);
+                        task.Value = task.MaxValue;
+                    });
+                Print(summary!);
+            });
         });
         return command;
     }

@@ -23,6 +23,12 @@ public sealed class SegmentationOptions
     /// </summary>
     public ClockMode Clock { get; set; } = ClockMode.EventTime;
 
+    /// <summary>
+    /// Events before this time are rejected (default 2000-01-01, which catches zeroed or garbage clocks). Lower it to load
+    /// historical datasets, e.g. <c>--Segmentation:EarliestEventTime=1995-01-01</c> for MovieLens-100k (1997–98).
+    /// </summary>
+    public DateTimeOffset EarliestEventTime { get; set; } = EventValidator.EarliestTimestamp;
+
     /// <summary>When the store is empty at start, seed a synthetic shop so a newcomer has something to query.</summary>
     public bool SeedWhenEmpty { get; set; }
 

@@ -23,12 +23,14 @@ internal sealed class EventIngestion
 
     private readonly GrainRuntime _runtime;
     private readonly TimeProvider _wallClock;
+    private readonly DateTimeOffset _earliest;
     private readonly ILogger _logger;
 
-    public EventIngestion(GrainRuntime runtime, TimeProvider wallClock, ILogger logger)
+    public EventIngestion(GrainRuntime runtime, TimeProvider wallClock, DateTimeOffset earliest, ILogger logger)
     {
         _runtime = runtime;
         _wallClock = wallClock;
+        _earliest = earliest;
         _logger = logger;
     }
 
@@ -48,7 +50,7 @@ internal sealed class EventIngestion
         {
             var wire = events[i];
             var domain = ProtoMapper.ToDomain(wire, out var wireError);
-            var error = wireError ?? EventValidator.Validate(domain, now);
+            var error = wireError ?? EventValidator.Validate(domain, now, _earliest);
             if (error is { } rejection)
             {
                 results[i] = Result(i + indexOffset, wire.EventId, V1.IngestOutcome.Rejected, rejection.Field, rejection.Reason);
