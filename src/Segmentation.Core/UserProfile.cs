@@ -7,7 +7,20 @@ namespace Segmentation.Core;
 /// "now"; everything time-relative (recency, decay, lifecycle) is derived by <see cref="View"/> at a given time, so the
 /// same events give the same answers whenever they are replayed.
 /// </summary>
-/// <remarks>Not thread-safe: it lives inside one grain, which runs one turn at a time.</remarks>
+/// <remarks>
+/// <para>Deterministic: the same events in the same order give an identical <see cref="ToState"/>, and restoring a
+/// snapshot then folding the rest equals folding everything.</para>
+/// <para>Orders: a purchase starts a new order unless its <c>order_id</c> attribute equals that of the previous purchase
+/// folded (invoice lines share an order id); a purchase without one is an order by itself. Spend adds price × quantity
+/// of purchases, Returned that of returns; monetary value is Spend − Returned; average order value is Spend / Orders.</para>
+/// <para>Category affinity: each event with a category credits its type's weight (<see cref="ProfileOptions.EventWeights"/>)
+/// to the path and every parent ("home.kitchen.mugs" also credits "home.kitchen" and "home"), decaying with half-life
+/// <see cref="ProfileOptions.AffinityHalfLife"/> in event time. Each entry keeps (value, as-of): an event at t ≥ as-of
+/// makes it value·2^(−(t−as-of)/h) + w at t; a late event adds w·2^(−(as-of−t)/h). Values are clamped at 0 and an entry
+/// at 0 is dropped; beyond <see cref="ProfileOptions.MaxCategories"/> the weakest entry (deepest path on ties) goes.</para>
+/// <para>Recent items: the <see cref="ProfileOptions.RecentItems"/> distinct items with the latest event times, newest first.</para>
+/// <para>Not thread-safe: it lives inside one grain, which runs one turn at a time.</para>
+/// </remarks>
 public sealed class UserProfile
 {
     private const double TicksPerDay = TimeSpan.TicksPerDay;
@@ -46,8 +59,9 @@ public sealed class UserProfile
     public ProfileState ToState() => Copy(_state);
 
     /// <summary>
-    /// Folds one valid event. Events may arrive out of time order: first/last seen are minimum/maximum, and a gap is
-    /// measured from the latest activity seen before this event.
+    /// Folds one event that passed <see cref="EventValidator"/>, in event-log order. Events may arrive out of time
+    /// order: first/last seen are minimum/maximum, and a gap (for reactivation) is measured from the latest activity
+    /// seen before this event, so a late event never counts as a return.
     /// </summary>
     public void Apply(BehaviorEvent e)
     {
@@ -165,20 +179,35 @@ public sealed class UserProfile
         var o = _options.Rfm;
         var recencyDays = s.LastPurchase is { } last ? WholeDays(now - last) : -1;
         var monetary = s.Spend - s.Returned;
-        var recencyScore = recencyDays < 0 ? 1 : 5 - o.RecencyDays.Count(b => recencyDays > b);
-        var frequencyScore = 1 + o.Frequency.Count(b => s.Orders >= b);
-        var monetaryScore = 1 + o.Monetary.Count(b => monetary >= b);
-        return new RfmScore(recencyDays, s.Orders, monetary, Math.Max(1, recencyScore), frequencyScore, monetaryScore);
+        var recencyScore = recencyDays < 0 ? 1 : 5 - (o.RecencyDays ?? RfmOptions.DefaultRecencyDays).Count(b => recencyDays > b);
+        var frequencyScore = 1 + (o.Frequency ?? RfmOptions.DefaultFrequency).Count(b => s.Orders >= b);
+        var monetaryScore = 1 + (o.Monetary ?? RfmOptions.DefaultMonetary).Count(b => monetary >= b);
+        return new RfmScore(recencyDays, s.Orders, monetary, Score(recencyScore), Score(frequencyScore), Score(monetaryScore));
     }
 
     /// <summary>
-    /// The lifecycle stage at <paramref name="now"/>: churned or at-risk by days since the last activity (any event);
-    /// otherwise reactivated (back after churning, for a while), new (first seen recently) or active.
+    /// The lifecycle stage at <paramref name="now"/>, the first that applies (any event counts as activity):
+    /// <list type="bullet">
+    /// <item>churned: more than <see cref="LifecycleOptions.ChurnedAfterDays"/> since the last activity (since = last activity + that many days);</item>
+    /// <item>at-risk: more than <see cref="LifecycleOptions.AtRiskAfterDays"/> since the last activity (since = last activity + that many days);</item>
+    /// <item>reactivated: an event came after a gap of more than the churn threshold, at most
+    /// <see cref="LifecycleOptions.ReactivatedForDays"/> ago (since = that event);</item>
+    /// <item>new: first seen at most <see cref="LifecycleOptions.NewForDays"/> ago (since = first seen);</item>
+    /// <item>active: since the start of the current active period (the end of the new or reactivated period, or the
+    /// return after an at-risk gap, whichever is latest).</item>
+    /// </list>
+    /// The explanation is one line, e.g. "last activity 47 days ago (last purchase 67 days ago); at-risk after 30 days
+    /// of inactivity". A profile without events is <see cref="LifecycleStage.Unspecified"/>.
     /// </summary>
     public LifecycleAssessment AssessLifecycle(DateTimeOffset now)
     {
         var s = _state;
         var o = _options.Lifecycle;
+        if (s.EventCount == 0)
+        {
+            return new(LifecycleStage.Unspecified, now, "no activity yet");
+        }
+
         var idle = WholeDays(now - s.LastSeen);
         var activity = $"last activity {Ago(idle)}" + (s.LastPurchase is { } p && p != s.LastSeen ? $" (last purchase {Ago(WholeDays(now - p))})" : s.LastPurchase is null ? "" : " (a purchase)");
         if (now - s.LastSeen > TimeSpan.FromDays(o.ChurnedAfterDays))
@@ -225,12 +254,15 @@ public sealed class UserProfile
             end = category.LastIndexOf('.', end - 1);
         }
 
+        _state.Categories.RemoveAll(c => c.Value <= 0);
         var max = Math.Max(1, _options.MaxCategories);
         while (_state.Categories.Count > max)
         {
+            // Compare all at one time; on ties drop the deeper path, so a parent outlives its children.
             var latest = _state.Categories.Max(c => c.AsOf);
             var weakest = _state.Categories
                 .OrderBy(c => Decay(c.Value, c.AsOf, latest))
+                .ThenByDescending(c => c.Category.Length)
                 .ThenBy(c => c.Category, StringComparer.Ordinal)
                 .First();
             _state.Categories.Remove(weakest);
@@ -285,6 +317,8 @@ public sealed class UserProfile
         var elapsed = (to - from).Ticks;
         return elapsed <= 0 ? value : value * Math.Pow(2, -elapsed / (double)_options.AffinityHalfLife.Ticks);
     }
+
+    private static int Score(int score) => Math.Clamp(score, 1, 5);
 
     private static int WholeDays(TimeSpan span) => span <= TimeSpan.Zero ? 0 : (int)(span.Ticks / TicksPerDay);
 

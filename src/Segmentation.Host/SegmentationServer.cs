@@ -97,6 +97,11 @@ public sealed class SegmentationServer : IAsyncDisposable
         var options = new SegmentationOptions();
         builder.Configuration.GetSection(SegmentationOptions.SectionName).Bind(options);
 
+        if (options.Profiles.Validate() is { Count: > 0 } problems)
+        {
+            throw new InvalidOperationException("Invalid Segmentation:Profiles settings: " + string.Join(" ", problems));
+        }
+
         var endpoint = ParseEndpoint(options.Listen);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -38,8 +38,9 @@ internal sealed class ClockCheckpoint
 
     public async Task SaveAsync(CancellationToken cancellationToken)
     {
+        // Before any event the clock reads the wall clock: saving that would pin a later replay of old data to today.
         var ticks = _clock.GetUtcNow().UtcTicks;
-        if (ticks == _savedTicks)
+        if (!_clock.HasObserved || ticks == _savedTicks)
         {
             return;
         }
