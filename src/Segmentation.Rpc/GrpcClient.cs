@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Net;
@@ -128,7 +129,7 @@ public sealed class GrpcClient : IDisposable
             Content = content,
         };
         content.Headers.ContentType = s_contentType;
-        request.Headers.TE.ParseAdd("trailers");
+        request.Headers.TryAddWithoutValidation(GrpcProtocol.TeHeader, "trailers");
         request.Headers.TryAddWithoutValidation(GrpcProtocol.AcceptEncodingHeader, GrpcProtocol.SupportedEncodings);
         if (Compress(options))
         {
@@ -166,6 +167,13 @@ public sealed class GrpcClient : IDisposable
                 throw error ?? new RpcException(StatusCode.Internal, "Trailers-only response with status OK and no message.");
             }
 
+            if (!GrpcProtocol.IsGrpcContentType(response.Content.Headers.ContentType?.MediaType))
+            {
+                var error = new RpcException(StatusCode.Internal, $"Response content-type '{response.Content.Headers.ContentType}' is not gRPC.");
+                call.Dispose();
+                throw error;
+            }
+
             return call;
         }
         catch (OperationCanceledException) when (options.Timeout is not null && !options.CancellationToken.IsCancellationRequested)
@@ -181,8 +189,22 @@ public sealed class GrpcClient : IDisposable
         catch (HttpRequestException ex)
         {
             cancellation.Dispose();
-            throw new RpcException(StatusCode.Unavailable, "Connection failed: " + ex.Message);
+            throw FromTransport(ex);
         }
+    }
+
+    /// <summary>A transport failure as a status: an HTTP/2 error code by the spec's mapping, else UNAVAILABLE.</summary>
+    private static RpcException FromTransport(Exception ex)
+    {
+        for (var inner = ex; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is HttpProtocolException protocol)
+            {
+                return new RpcException(GrpcProtocol.FromHttp2ErrorCode(protocol.ErrorCode), "HTTP/2 stream error: " + protocol.Message);
+            }
+        }
+
+        return new RpcException(StatusCode.Unavailable, "Connection failed: " + ex.Message);
     }
 
     /// <summary>One call's response side.</summary>
@@ -194,6 +216,7 @@ public sealed class GrpcClient : IDisposable
         private readonly int _maxReceive;
         private readonly CallOptions _options;
         private readonly bool _gzip;
+        private readonly byte[] _header = new byte[GrpcProtocol.FrameHeaderLength];
         private Stream? _body;
 
         public ClientCall(HttpRequestMessage request, HttpResponseMessage response, CancellationTokenSource cancellation, int maxReceive, CallOptions options)
@@ -203,63 +226,79 @@ public sealed class GrpcClient : IDisposable
             _cancellation = cancellation;
             _maxReceive = maxReceive;
             _options = options;
-            _gzip = response.Headers.TryGetValues(GrpcProtocol.EncodingHeader, out var encodings) && encodings.Contains(GrpcProtocol.GzipEncoding);
+            _gzip = response.Headers.TryGetValues(GrpcProtocol.EncodingHeader, out var encodings)
+                && encodings.Contains(GrpcProtocol.GzipEncoding, StringComparer.OrdinalIgnoreCase);
         }
 
         public async Task<T?> ReadMessageAsync<T>()
             where T : class, IMessage<T>, new()
         {
+            byte[]? rented = null;
             try
             {
                 _body ??= await _response.Content.ReadAsStreamAsync(_cancellation.Token);
-                var header = new byte[GrpcProtocol.FrameHeaderLength];
-                var read = await ReadFullyAsync(_body, header);
+                var read = await ReadFullyAsync(_body, _header);
                 if (read == 0)
                 {
                     return null;
                 }
 
-                if (read < header.Length || header[0] > 1)
+                if (read < _header.Length || _header[0] > 1)
                 {
                     throw new RpcException(StatusCode.Internal, "Response has a broken message frame.");
                 }
 
-                var length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(1));
+                var length = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(1));
                 if (length > (uint)_maxReceive)
                 {
                     throw new RpcException(StatusCode.ResourceExhausted, $"Received message larger than max ({length} vs. {_maxReceive}).");
                 }
 
-                var payload = new byte[length];
+                rented = ArrayPool<byte>.Shared.Rent((int)length);
+                var payload = rented.AsMemory(0, (int)length);
                 if (await ReadFullyAsync(_body, payload) < payload.Length)
                 {
                     throw new RpcException(StatusCode.Internal, "Response ended in the middle of a message.");
                 }
 
-                if (header[0] == 1)
+                if (_header[0] == 0)
                 {
-                    if (!_gzip)
-                    {
-                        throw new RpcException(StatusCode.Internal, "Compressed response message without grpc-encoding.");
-                    }
-
-                    using var zip = new GZipStream(new MemoryStream(payload), CompressionMode.Decompress);
-                    using var plain = new MemoryStream();
-                    await zip.CopyToAsync(plain, _cancellation.Token);
-                    payload = plain.ToArray();
+                    return Parsers<T>.Parser.ParseFrom(payload.Span);
                 }
 
-                var message = new T();
-                message.MergeFrom(payload);
-                return message;
+                if (!_gzip)
+                {
+                    throw new RpcException(StatusCode.Internal, "Compressed response message without grpc-encoding.");
+                }
+
+                using var zip = new GZipStream(new MemoryStream(rented, 0, (int)length), CompressionMode.Decompress);
+                using var plain = new MemoryStream();
+                await zip.CopyToAsync(plain, _cancellation.Token);
+                if (plain.Length > _maxReceive)
+                {
+                    throw new RpcException(StatusCode.ResourceExhausted, $"Decompressed message larger than max ({_maxReceive}).");
+                }
+
+                return Parsers<T>.Parser.ParseFrom(plain.GetBuffer().AsSpan(0, (int)plain.Length));
             }
             catch (InvalidProtocolBufferException)
             {
                 throw new RpcException(StatusCode.Internal, $"Failed to deserialize the response as {typeof(T).Name}.");
             }
+            catch (InvalidDataException)
+            {
+                throw new RpcException(StatusCode.Internal, "Failed to decompress the response (not valid gzip).");
+            }
             catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
             {
                 throw Translate(ex);
+            }
+            finally
+            {
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
             }
         }
 
@@ -343,15 +382,15 @@ public sealed class GrpcClient : IDisposable
                 return new RpcException(StatusCode.DeadlineExceeded, "Deadline exceeded.");
             }
 
-            return new RpcException(StatusCode.Unavailable, "Connection failed: " + ex.Message);
+            return FromTransport(ex);
         }
 
-        private async Task<int> ReadFullyAsync(Stream stream, byte[] buffer)
+        private async Task<int> ReadFullyAsync(Stream stream, Memory<byte> buffer)
         {
             var total = 0;
             while (total < buffer.Length)
             {
-                var read = await stream.ReadAsync(buffer.AsMemory(total), _cancellation.Token);
+                var read = await stream.ReadAsync(buffer[total..], _cancellation.Token);
                 if (read == 0)
                 {
                     break;
@@ -362,6 +401,13 @@ public sealed class GrpcClient : IDisposable
 
             return total;
         }
+    }
+
+    /// <summary>One parser per message type.</summary>
+    private static class Parsers<T>
+        where T : class, IMessage<T>, new()
+    {
+        public static readonly MessageParser<T> Parser = new(() => new T());
     }
 
     /// <summary>A request body of one prepared frame.</summary>

@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
 using Segmentation.Rpc.Internal;
@@ -17,15 +19,17 @@ namespace Segmentation.Rpc;
 /// </remarks>
 public sealed class GrpcDispatcher
 {
-    private static readonly StringValues s_contentType = new(GrpcProtocol.ContentType);
     private static readonly StringValues s_acceptEncoding = new(GrpcProtocol.SupportedEncodings);
 
     private readonly GrpcServiceRegistry _registry;
     private readonly GrpcServerOptions _options;
     private readonly ILogger _logger;
-    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _inFlight;
     private volatile bool _draining;
+
+    // Completed and cleared when the in-flight count reaches zero; null while nobody waits (the usual case, so the
+    // per-call path only reads a field).
+    private TaskCompletionSource? _idleWaiter;
 
     /// <summary>Creates the dispatcher over a finished registry.</summary>
     public GrpcDispatcher(GrpcServiceRegistry registry, GrpcServerOptions options, ILoggerFactory loggerFactory)
@@ -35,23 +39,41 @@ public sealed class GrpcDispatcher
         _logger = loggerFactory.CreateLogger<GrpcDispatcher>();
     }
 
-    /// <summary>Calls in flight.</summary>
+    /// <summary>Calls in flight (accepted and not yet finished).</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
-    /// <summary>Graceful shutdown: new calls get UNAVAILABLE from now on; calls in flight continue.</summary>
-    public void BeginDrain()
+    /// <summary>Graceful shutdown: new calls get UNAVAILABLE from now on; calls in flight continue. Idempotent.</summary>
+    public void BeginDrain() => _draining = true;
+
+    /// <summary>
+    /// Completes when no call is in flight: at once if none is, else when the count next reaches zero. Call it after
+    /// <see cref="BeginDrain"/>, or new calls may keep arriving.
+    /// </summary>
+    public Task WhenIdleAsync(CancellationToken cancellationToken)
     {
-        _draining = true;
         if (InFlight == 0)
         {
-            _idle.TrySetResult();
+            return Task.CompletedTask;
         }
+
+        var waiter = Volatile.Read(ref _idleWaiter);
+        if (waiter is null)
+        {
+            var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            waiter = Interlocked.CompareExchange(ref _idleWaiter, created, null) ?? created;
+        }
+
+        // The last call may have finished between the count check and publishing the waiter, and then saw no waiter:
+        // check again now that it is published (both sides use interlocked operations, so one of them sees the other).
+        if (InFlight == 0)
+        {
+            SignalIdle();
+        }
+
+        return waiter.Task.WaitAsync(cancellationToken);
     }
 
-    /// <summary>Completes when draining and no call is in flight.</summary>
-    public Task WhenIdleAsync(CancellationToken cancellationToken) => _idle.Task.WaitAsync(cancellationToken);
-
-    /// <summary>Serves one HTTP request as a gRPC call.</summary>
+    /// <summary>Serves one HTTP request as a gRPC call. Never throws for protocol errors: they become statuses.</summary>
     public async Task HandleAsync(HttpContext http)
     {
         var request = http.Request;
@@ -86,22 +108,21 @@ public sealed class GrpcDispatcher
             return;
         }
 
-        if (_draining)
+        var encoding = request.Headers[GrpcProtocol.EncodingHeader];
+        var compressed = false;
+        if (encoding.Count > 0 && !string.Equals(encoding.ToString(), GrpcProtocol.IdentityEncoding, StringComparison.OrdinalIgnoreCase))
         {
-            TrailersOnly(response, StatusCode.Unavailable, "The server is shutting down.");
-            return;
+            if (!string.Equals(encoding.ToString(), GrpcProtocol.GzipEncoding, StringComparison.OrdinalIgnoreCase))
+            {
+                TrailersOnly(response, StatusCode.Unimplemented, $"Unsupported grpc-encoding '{encoding}'; supported: {GrpcProtocol.SupportedEncodings}.");
+                return;
+            }
+
+            compressed = true;
         }
 
-        var encoding = request.Headers[GrpcProtocol.EncodingHeader].ToString();
-        var compressed = encoding.Length > 0 && !encoding.Equals(GrpcProtocol.IdentityEncoding, StringComparison.OrdinalIgnoreCase);
-        if (compressed && !encoding.Equals(GrpcProtocol.GzipEncoding, StringComparison.OrdinalIgnoreCase))
-        {
-            TrailersOnly(response, StatusCode.Unimplemented, $"Unsupported grpc-encoding '{encoding}'; supported: {GrpcProtocol.SupportedEncodings}.");
-            return;
-        }
-
-        var timeoutHeader = request.Headers[GrpcProtocol.TimeoutHeader];
         TimeSpan? timeout = null;
+        var timeoutHeader = request.Headers[GrpcProtocol.TimeoutHeader];
         if (timeoutHeader.Count > 0)
         {
             if (!GrpcProtocol.TryParseTimeout(timeoutHeader.ToString(), out var parsed))
@@ -110,34 +131,45 @@ public sealed class GrpcDispatcher
                 return;
             }
 
-            timeout = parsed;
+            timeout = parsed < GrpcProtocol.MaxDeadline ? parsed : null;
         }
 
+        // Count the call before looking at the drain flag: BeginDrain sets the flag before WhenIdleAsync reads the
+        // count, so a call either sees the flag and is refused, or is counted and waited for.
         Interlocked.Increment(ref _inFlight);
         try
         {
+            if (_draining)
+            {
+                TrailersOnly(response, StatusCode.Unavailable, "The server is shutting down.");
+                return;
+            }
+
+            ConfigureBodyLimits(http, method);
             await RunCallAsync(http, method, compressed, timeout);
         }
         finally
         {
-            if (Interlocked.Decrement(ref _inFlight) == 0 && _draining)
+            if (Interlocked.Decrement(ref _inFlight) == 0 && Volatile.Read(ref _idleWaiter) is not null)
             {
-                _idle.TrySetResult();
+                SignalIdle();
             }
         }
     }
 
+    private void SignalIdle() => Interlocked.Exchange(ref _idleWaiter, null)?.TrySetResult();
+
     private async Task RunCallAsync(HttpContext http, ServerMethod method, bool compressed, TimeSpan? timeout)
     {
-        using var deadlineSource = timeout is null ? null : new CancellationTokenSource(timeout.Value);
-        using var callSource = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadlineSource?.Token ?? CancellationToken.None);
-        var deadline = timeout is { } t ? TimeProvider.System.GetUtcNow().UtcDateTime.Add(t) : DateTime.MaxValue;
-        var call = new ServerCall(http, _options, compressed);
-        var context = new ServerCallContext(http, method.Path, deadline, callSource.Token, ReadMetadata(http.Request.Headers));
-        call.Context = context;
+        // Without a deadline the call's token is the request's own: no sources to allocate on the common path.
+        using var deadlineSource = timeout is { } t ? new CancellationTokenSource(t, _options.TimeProvider) : null;
+        using var callSource = deadlineSource is null ? null : CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadlineSource.Token);
+        var deadline = timeout is { } d ? _options.TimeProvider.GetUtcNow().UtcDateTime.Add(d) : DateTime.MaxValue;
+        var context = new ServerCallContext(http, method.Path, deadline, callSource?.Token ?? http.RequestAborted);
+        var call = new ServerCall(http, _options, compressed, context);
 
         var handler = Invoke(method, call, context, 0);
-        if (deadlineSource is not null)
+        if (deadlineSource is not null && !handler.IsCompleted)
         {
             // The status goes out at the deadline even if the handler ignores its token.
             var deadlineTask = Task.Delay(Timeout.Infinite, deadlineSource.Token);
@@ -163,25 +195,44 @@ public sealed class GrpcDispatcher
         try
         {
             await handler;
-            await call.FinishAsync(StatusCode.OK, "", context.ResponseTrailers);
+            await call.FinishAsync(StatusCode.OK, "", context.ResponseTrailersOrNull);
         }
         catch (RpcException ex)
         {
-            await call.FinishAsync(ex.StatusCode, ex.Detail, MergeTrailers(context.ResponseTrailers, ex.Trailers));
+            await call.FinishAsync(ex.StatusCode, ex.Detail, MergeTrailers(context.ResponseTrailersOrNull, ex.Trailers));
         }
         catch (OperationCanceledException) when (deadlineSource?.IsCancellationRequested == true)
         {
-            await call.FinishAsync(StatusCode.DeadlineExceeded, "Deadline exceeded.", null);
+            await call.FinishAsync(StatusCode.DeadlineExceeded, "Deadline exceeded.", context.ResponseTrailersOrNull);
         }
         catch (Exception ex) when (http.RequestAborted.IsCancellationRequested)
         {
+            // The client cancelled or went away (RST_STREAM, closed connection), or the server aborted the call:
+            // an expected end, not a server fault.
             RpcLog.CallCancelled(_logger, method.Path, ex.GetType().Name);
             await call.FinishAsync(StatusCode.Cancelled, "Call cancelled by the client.", null);
         }
         catch (Exception ex)
         {
             RpcLog.HandlerFailed(_logger, method.Path, ex);
-            await call.FinishAsync(StatusCode.Unknown, "Exception was thrown by handler.", null);
+            await call.FinishAsync(StatusCode.Unknown, "Exception was thrown by handler.", context.ResponseTrailersOrNull);
+        }
+    }
+
+    /// <summary>
+    /// gRPC frames its own messages, so Kestrel's whole-body size limit does not apply (the per-message limit does);
+    /// and a client-streaming call may rightly pause between messages, so no minimum upload rate either.
+    /// </summary>
+    private static void ConfigureBodyLimits(HttpContext http, ServerMethod method)
+    {
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } maxSize)
+        {
+            maxSize.MaxRequestBodySize = null;
+        }
+
+        if (method.Descriptor.IsClientStreaming && http.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } minRate)
+        {
+            minRate.MinDataRate = null;
         }
     }
 
@@ -207,29 +258,20 @@ public sealed class GrpcDispatcher
 
     private static void TrailersOnly(HttpResponse response, StatusCode status, string message)
     {
-        response.Headers[GrpcProtocol.StatusTrailer] = ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.Headers[GrpcProtocol.StatusTrailer] = GrpcProtocol.StatusToString(status);
         response.Headers[GrpcProtocol.MessageTrailer] = GrpcProtocol.EncodeMessage(message);
     }
 
-    private static Metadata ReadMetadata(IHeaderDictionary headers)
-    {
-        var metadata = new Metadata();
-        foreach (var (key, values) in headers)
-        {
-            foreach (var value in values)
-            {
-                metadata.AddFromWire(key, value);
-            }
-        }
-
-        return metadata;
-    }
-
-    private static Metadata MergeTrailers(Metadata context, Metadata exception)
+    private static Metadata? MergeTrailers(Metadata? context, Metadata exception)
     {
         if (exception.Count == 0)
         {
             return context;
+        }
+
+        if (context is null)
+        {
+            return exception;
         }
 
         foreach (var entry in exception)

@@ -42,6 +42,36 @@ public static class GrpcProtocol
     /// <summary>Default largest message a peer accepts.</summary>
     public const int DefaultMaxMessageSize = 4 * 1024 * 1024;
 
+    /// <summary>Request header a gRPC client sends (value <c>trailers</c>) to say it understands trailers.</summary>
+    public const string TeHeader = "te";
+
+    /// <summary>
+    /// The longest deadline we arm a timer for (about 24.8 days). A longer <c>grpc-timeout</c> (up to 99999999 hours is
+    /// legal) is treated as no deadline: no call lives that long, and a far-future deadline would overflow timers and
+    /// <see cref="DateTime"/>.
+    /// </summary>
+    public static readonly TimeSpan MaxDeadline = TimeSpan.FromMilliseconds(int.MaxValue);
+
+    // grpc-status values as sent on the wire, so the hot path formats no integers.
+    private static readonly string[] s_statusStrings = CreateStatusStrings();
+
+    /// <summary>The decimal wire form of a status code (<c>grpc-status</c>).</summary>
+    public static string StatusToString(StatusCode status) =>
+        (uint)status < (uint)s_statusStrings.Length
+            ? s_statusStrings[(int)status]
+            : ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string[] CreateStatusStrings()
+    {
+        var strings = new string[(int)StatusCode.Unauthenticated + 1];
+        for (var i = 0; i < strings.Length; i++)
+        {
+            strings[i] = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return strings;
+    }
+
     /// <summary>Whether a content-type is gRPC: <c>application/grpc</c>, optionally <c>+proto</c>/<c>+json</c> or parameters.</summary>
     public static bool IsGrpcContentType(string? contentType)
     {
@@ -171,6 +201,20 @@ public static class GrpcProtocol
 
         return System.Text.Encoding.UTF8.GetString(bytes.ToArray());
     }
+
+    /// <summary>
+    /// The gRPC status for an HTTP/2 RST_STREAM or GOAWAY error code (RFC 9113 section 7) that ended a call, as the
+    /// spec maps them: CANCEL → CANCELLED, REFUSED_STREAM → UNAVAILABLE, ENHANCE_YOUR_CALM → RESOURCE_EXHAUSTED,
+    /// INADEQUATE_SECURITY → PERMISSION_DENIED, anything else → INTERNAL.
+    /// </summary>
+    public static StatusCode FromHttp2ErrorCode(long errorCode) => errorCode switch
+    {
+        0x7 => StatusCode.Unavailable,
+        0x8 => StatusCode.Cancelled,
+        0xb => StatusCode.ResourceExhausted,
+        0xc => StatusCode.PermissionDenied,
+        _ => StatusCode.Internal,
+    };
 
     /// <summary>The gRPC status for an HTTP status a peer answered with instead of gRPC (spec: http-grpc-status-mapping.md).</summary>
     public static StatusCode FromHttpStatus(int httpStatus) => httpStatus switch

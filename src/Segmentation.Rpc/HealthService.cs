@@ -15,18 +15,25 @@ public sealed class HealthService
     private readonly ConcurrentDictionary<string, ServingStatus> _statuses = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Channel<ServingStatus>, string> _watchers = new();
 
+    // Serializes status changes with watcher registration, so watchers see changes in the order they were made and
+    // a new watcher misses none made after it read the current status.
+    private readonly Lock _changes = new();
+
     /// <summary>Creates the service with "" SERVING.</summary>
     public HealthService() => _statuses[""] = ServingStatus.Serving;
 
     /// <summary>Sets a service's status and tells its watchers.</summary>
     public void SetStatus(string service, ServingStatus status)
     {
-        _statuses[service] = status;
-        foreach (var (channel, watched) in _watchers)
+        lock (_changes)
         {
-            if (watched == service)
+            _statuses[service] = status;
+            foreach (var (channel, watched) in _watchers)
             {
-                channel.Writer.TryWrite(status);
+                if (watched == service)
+                {
+                    channel.Writer.TryWrite(status);
+                }
             }
         }
     }
@@ -55,11 +62,17 @@ public sealed class HealthService
 
     private async Task WatchAsync(HealthCheckRequest request, IServerStreamWriter<HealthCheckResponse> writer, ServerCallContext context)
     {
+        // A slow watcher only needs the latest status: older queued changes are dropped.
         var channel = Channel.CreateBounded<ServingStatus>(new BoundedChannelOptions(16) { FullMode = BoundedChannelFullMode.DropOldest });
-        _watchers[channel] = request.Service;
+        ServingStatus last;
+        lock (_changes)
+        {
+            _watchers[channel] = request.Service;
+            last = _statuses.GetValueOrDefault(request.Service, ServingStatus.ServiceUnknown);
+        }
+
         try
         {
-            var last = _statuses.GetValueOrDefault(request.Service, ServingStatus.ServiceUnknown);
             await writer.WriteAsync(new HealthCheckResponse { Status = last }, context.CancellationToken);
             await foreach (var status in channel.Reader.ReadAllAsync(context.CancellationToken))
             {

@@ -37,24 +37,31 @@ public sealed class Metadata : IEnumerable<Metadata.Entry>
         _entries.Add(new Entry(key, null, value));
     }
 
-    /// <summary>The first text value of a key, or null.</summary>
-    public string? GetValue(string key)
-    {
-        key = key.ToLowerInvariant();
-        return _entries.Find(e => e.Key == key).Value;
-    }
+    /// <summary>The first text value of a key (case-insensitive), or null.</summary>
+    public string? GetValue(string key) => Find(key).Value;
 
-    /// <summary>The first binary value of a key, or null.</summary>
-    public byte[]? GetValueBytes(string key)
-    {
-        key = key.ToLowerInvariant();
-        return _entries.Find(e => e.Key == key).ValueBytes;
-    }
+    /// <summary>The first binary value of a key (case-insensitive), or null.</summary>
+    public byte[]? GetValueBytes(string key) => Find(key).ValueBytes;
 
     /// <inheritdoc />
     public IEnumerator<Entry> GetEnumerator() => _entries.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>The custom metadata among HTTP headers or trailers (see <see cref="AddFromWire"/>).</summary>
+    internal static Metadata FromHeaders(IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> headers)
+    {
+        var metadata = new Metadata();
+        foreach (var (key, values) in headers)
+        {
+            foreach (var value in values)
+            {
+                metadata.AddFromWire(key, value);
+            }
+        }
+
+        return metadata;
+    }
 
     /// <summary>
     /// Adds one wire header as metadata, unless it is a protocol header (pseudo-headers, <c>grpc-*</c>, content-type,
@@ -86,6 +93,19 @@ public sealed class Metadata : IEnumerable<Metadata.Entry>
         {
             // Not valid metadata: left out.
         }
+    }
+
+    private Entry Find(string key)
+    {
+        foreach (var entry in _entries)
+        {
+            if (string.Equals(entry.Key, key, StringComparison.OrdinalIgnoreCase))
+            {
+                return entry;
+            }
+        }
+
+        return default;
     }
 
     private static bool IsProtocolHeader(string key) =>

@@ -47,53 +47,70 @@ public sealed class ReflectionService
 
     private V1.ServerReflectionResponse Respond(V1.ServerReflectionRequest request)
     {
-        var answer = Answer(request.MessageRequestCase.ToString(), request.FileByFilename, request.FileContainingSymbol, request.FileContainingExtension?.ContainingType, request.AllExtensionNumbersOfType);
         var response = new V1.ServerReflectionResponse { ValidHost = request.Host, OriginalRequest = request };
-        switch (answer)
+        var files = AllFiles();
+        switch (request.MessageRequestCase)
         {
-            case ServicesAnswer s:
+            case V1.ServerReflectionRequest.MessageRequestOneofCase.ListServices:
                 response.ListServicesResponse = new V1.ListServiceResponse();
-                response.ListServicesResponse.Service.Add(s.Names.Select(n => new V1.ServiceResponse { Name = n }));
+                foreach (var name in _services.Select(s => s.FullName).Distinct(StringComparer.Ordinal))
+                {
+                    response.ListServicesResponse.Service.Add(new V1.ServiceResponse { Name = name });
+                }
+
                 break;
-            case FilesAnswer f:
-                response.FileDescriptorResponse = new V1.FileDescriptorResponse();
-                response.FileDescriptorResponse.FileDescriptorProto.Add(f.Files);
+            case V1.ServerReflectionRequest.MessageRequestOneofCase.FileByFilename:
+                var byName = files.Find(f => f.Name == request.FileByFilename);
+                SetFiles(response, byName, $"File '{request.FileByFilename}' not found.");
                 break;
-            case ExtensionsAnswer e:
-                response.AllExtensionNumbersResponse = new V1.ExtensionNumberResponse { BaseTypeName = e.Type };
+            case V1.ServerReflectionRequest.MessageRequestOneofCase.FileContainingSymbol:
+                var containing = files.Find(f => Defines(f, request.FileContainingSymbol));
+                SetFiles(response, containing, $"Symbol '{request.FileContainingSymbol}' not found.");
                 break;
-            case ErrorAnswer e:
-                response.ErrorResponse = new V1.ErrorResponse { ErrorCode = (int)e.Code, ErrorMessage = e.Message };
+            case V1.ServerReflectionRequest.MessageRequestOneofCase.FileContainingExtension:
+                SetError(response, StatusCode.NotFound, $"No extensions of '{request.FileContainingExtension.ContainingType}' are known.");
+                break;
+            case V1.ServerReflectionRequest.MessageRequestOneofCase.AllExtensionNumbersOfType:
+                var type = request.AllExtensionNumbersOfType;
+                if (files.Exists(f => Defines(f, type)))
+                {
+                    // We define no extensions: a known type has none.
+                    response.AllExtensionNumbersResponse = new V1.ExtensionNumberResponse { BaseTypeName = type };
+                }
+                else
+                {
+                    SetError(response, StatusCode.NotFound, $"Type '{type}' not found.");
+                }
+
+                break;
+            default:
+                SetError(response, StatusCode.InvalidArgument, "The request names no known reflection query.");
                 break;
         }
 
         return response;
     }
 
-    /// <summary>The answer to one request.</summary>
-    private object Answer(string kind, string fileName, string symbol, string? extensionType, string extensionNumbersType)
+    private static void SetFiles(V1.ServerReflectionResponse response, FileDescriptor? file, string notFound)
     {
-        var files = AllFiles();
-        switch (kind)
+        if (file is null)
         {
-            case "ListServices":
-                return new ServicesAnswer(_services.Select(s => s.FullName).Distinct(StringComparer.Ordinal).ToList());
-            case "FileByFilename":
-                var byName = files.FirstOrDefault(f => f.Name == fileName);
-                return byName is null ? new ErrorAnswer(StatusCode.NotFound, $"File '{fileName}' not found.") : new FilesAnswer(WithDependencies(byName));
-            case "FileContainingSymbol":
-                var containing = files.FirstOrDefault(f => Defines(f, symbol));
-                return containing is null ? new ErrorAnswer(StatusCode.NotFound, $"Symbol '{symbol}' not found.") : new FilesAnswer(WithDependencies(containing));
-            case "FileContainingExtension":
-                return new ErrorAnswer(StatusCode.NotFound, $"No extensions of '{extensionType}' are known.");
-            case "AllExtensionNumbersOfType":
-                return files.Any(f => f.MessageTypes.Any(m => m.FullName == extensionNumbersType) || Defines(f, extensionNumbersType))
-                    ? new ExtensionsAnswer(extensionNumbersType)
-                    : new ErrorAnswer(StatusCode.NotFound, $"Type '{extensionNumbersType}' not found.");
-            default:
-                return new ErrorAnswer(StatusCode.InvalidArgument, "The request names no known reflection query.");
+            SetError(response, StatusCode.NotFound, notFound);
+            return;
+        }
+
+        // The file first, then everything it imports, transitively: a client can build descriptors from one answer.
+        var withDependencies = new List<FileDescriptor>();
+        Collect(file, withDependencies);
+        response.FileDescriptorResponse = new V1.FileDescriptorResponse();
+        foreach (var each in withDependencies)
+        {
+            response.FileDescriptorResponse.FileDescriptorProto.Add(each.SerializedData);
         }
     }
+
+    private static void SetError(V1.ServerReflectionResponse response, StatusCode code, string message) =>
+        response.ErrorResponse = new V1.ErrorResponse { ErrorCode = (int)code, ErrorMessage = message };
 
     private List<FileDescriptor> AllFiles()
     {
@@ -120,13 +137,6 @@ public sealed class ReflectionService
         }
     }
 
-    private static List<ByteString> WithDependencies(FileDescriptor file)
-    {
-        var files = new List<FileDescriptor>();
-        Collect(file, files);
-        return files.Select(f => f.SerializedData).ToList();
-    }
-
     private static bool Defines(FileDescriptor file, string symbol)
     {
         foreach (var service in file.Services)
@@ -145,12 +155,4 @@ public sealed class ReflectionService
         || message.Fields.InDeclarationOrder().Any(f => f.FullName == symbol)
         || message.EnumTypes.Any(e => e.FullName == symbol)
         || message.NestedTypes.Any(n => DefinesMessage(n, symbol));
-
-    private sealed record ServicesAnswer(List<string> Names);
-
-    private sealed record FilesAnswer(List<ByteString> Files);
-
-    private sealed record ExtensionsAnswer(string Type);
-
-    private sealed record ErrorAnswer(StatusCode Code, string Message);
 }

@@ -122,11 +122,26 @@ public sealed class ProtocolTests : IClassFixture<TesterServer>
     [Fact]
     public async Task OversizedMessage_IsResourceExhausted_FromTheHeaderAlone()
     {
+        // The header claims 1 GiB and only 10 bytes follow, and the body stays open: the answer can only come from
+        // the header, before any body is buffered (a server that waited for the body would never answer).
+        var bodyOpen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var content = new ScriptedContent(async stream =>
+        {
+            await stream.WriteAsync(Raw.Frame(0, new byte[10], declaredLength: 1024u * 1024 * 1024));
+            await stream.FlushAsync();
+            await bodyOpen.Task;
+        });
         using var http = Raw.NewHttpClient();
-        // The header claims 64 MiB but only 10 bytes follow: the server must refuse on the header, not wait for the body.
-        var body = Raw.Frame(0, new byte[10], declaredLength: 64u * 1024 * 1024);
-        var result = await Raw.PostAsync(http, _server.Server.Address, "/rpctest.v1.Tester/Echo", body);
-        Assert.Equal("8", result.Status);
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
+        var result = await Raw.PostAsync(http, _server.Server.Address, "/rpctest.v1.Tester/Echo", content);
+        var allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
+        bodyOpen.SetResult();
+
+        Assert.Equal((200, "8"), (result.Http, result.Status));
+        Assert.Contains("larger than max", result.Message, StringComparison.Ordinal);
+        Assert.True(result.Response.Headers.Contains("grpc-status"), "an error before any message is trailers-only");
+        // Nothing the size of the claimed message was allocated (the whole process allocates far less meanwhile).
+        Assert.True(allocated < 256L * 1024 * 1024, $"allocated {allocated} bytes");
         await AssertStillServingAsync();
     }
 
@@ -215,17 +230,18 @@ public sealed class ProtocolTests : IClassFixture<TesterServer>
     public async Task ClientCancellation_FiresTheHandlersToken()
     {
         var key = "cancel" + Guid.NewGuid();
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
-        var error = await Assert.ThrowsAsync<RpcException>(() =>
-            Client.UnaryAsync<Ping, Ping>(TesterServer.Method("Slow"), new Ping { Text = key, DelayMs = 30_000 }, new CallOptions(CancellationToken: cancel.Token)));
+        using var cancel = new CancellationTokenSource();
+        var call = Client.UnaryAsync<Ping, Ping>(TesterServer.Method("Slow"), new Ping { Text = key, DelayMs = 30_000 }, new CallOptions(CancellationToken: cancel.Token));
+        await _server.StartedSignal(key).Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await cancel.CancelAsync();
+        var error = await Assert.ThrowsAsync<RpcException>(() => call);
         Assert.Equal(StatusCode.Cancelled, error.StatusCode);
         Assert.True(await _server.TokenFired[key].Task.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
-    public async Task Metadata_RoundTrips_TextAndBinary()
+    public async Task Metadata_RoundTrips_TextAndBinary_AcceptingUnpaddedBase64()
     {
-        var headers = new Metadata { { "x-tenant", "shop-1" }, { "trace-bin", [0, 1, 254, 255] } };
         using var http = Raw.NewHttpClient();
         var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_server.Server.Address, "/rpctest.v1.Tester/Echo")) { Content = new ByteArrayContent(Raw.Frame(new Ping())), Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
         request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/grpc");
@@ -237,7 +253,6 @@ public sealed class ProtocolTests : IClassFixture<TesterServer>
         Assert.Equal("0", response.TrailingHeaders.GetValues("grpc-status").Single());
         Assert.Equal("shop-1", response.TrailingHeaders.GetValues("x-tenant").Single());
         Assert.Equal(new byte[] { 0, 1, 254, 255 }, Convert.FromBase64String(response.TrailingHeaders.GetValues("trace-bin").Single()));
-        _ = await EchoAsync(new Ping(), new CallOptions(Headers: headers));
     }
 
     [Fact]
@@ -257,6 +272,250 @@ public sealed class ProtocolTests : IClassFixture<TesterServer>
         Assert.Equal(StatusCode.Unknown, error.StatusCode);
         Assert.DoesNotContain("secret", error.Detail, StringComparison.Ordinal);
         await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task Http11Request_FromHttpClient_Is426_AndH2cStillWorksOnTheSameEndpoint()
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false })
+        {
+            DefaultRequestVersion = HttpVersion.Version11,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        using var content = new ByteArrayContent(Raw.Frame(new Ping()));
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/grpc");
+        using var response = await http.PostAsync(new Uri(_server.Server.Address, "/rpctest.v1.Tester/Echo"), content);
+
+        Assert.Equal(HttpStatusCode.UpgradeRequired, response.StatusCode);
+        Assert.Equal("h2c", response.Headers.Upgrade.Single().Name);
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task GetRequest_Is405()
+    {
+        using var http = Raw.NewHttpClient();
+        using var response = await http.GetAsync(new Uri(_server.Server.Address, "/rpctest.v1.Tester/Echo"));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(null, 415)]
+    [InlineData("text/plain", 415)]
+    [InlineData("application/grpc-web", 415)]
+    [InlineData("application/grpc+proto", 200)]
+    [InlineData("application/grpc; charset=utf-8", 200)]
+    public async Task ContentType_DecidesBetween415AndGrpc(string? contentType, int expectedHttp)
+    {
+        using var http = Raw.NewHttpClient();
+        var result = await Raw.PostAsync(http, _server.Server.Address, "/rpctest.v1.Tester/Echo", Raw.Frame(new Ping { Text = "ct" }), contentType);
+        Assert.Equal(expectedHttp, result.Http);
+        Assert.Equal(expectedHttp == 200 ? "0" : null, result.Status);
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/rpctest.v1.Tester")]
+    [InlineData("/rpctest.v1.Tester/")]
+    [InlineData("/rpctest.v1.tester/Echo")]
+    public async Task MalformedPaths_AreUnimplemented(string path)
+    {
+        using var http = Raw.NewHttpClient();
+        var result = await Raw.PostAsync(http, _server.Server.Address, path, Raw.Frame(new Ping()));
+        Assert.Equal((200, "12"), (result.Http, result.Status));
+    }
+
+    [Fact]
+    public async Task EmptyMessage_IsAValidRequest()
+    {
+        using var http = Raw.NewHttpClient();
+        var result = await Raw.PostAsync(http, _server.Server.Address, "/rpctest.v1.Tester/Echo", Raw.Frame(0, []));
+        Assert.Equal((200, "0"), (result.Http, result.Status));
+    }
+
+    [Fact]
+    public async Task MessageArrivingByteByByte_IsReassembled()
+    {
+        var frame = Raw.Frame(new Ping { Text = "drip", Payload = ByteString.CopyFrom(new byte[300]) });
+        var content = new ScriptedContent(async stream =>
+        {
+            for (var i = 0; i < frame.Length; i++)
+            {
+                await stream.WriteAsync(frame.AsMemory(i, 1));
+                await stream.FlushAsync();
+            }
+        });
+        using var http = Raw.NewHttpClient();
+        var result = await Raw.PostAsync(http, _server.Server.Address, "/rpctest.v1.Tester/Echo", content);
+        Assert.Equal((200, "0"), (result.Http, result.Status));
+    }
+
+    [Fact]
+    public async Task GzipFrame_FromARawClient_IsDecompressed_AndAcceptEncodingIsAdvertised()
+    {
+        var compressed = Raw.Frame(1, Raw.Gzip(new Ping { Text = "zipped" }.ToByteArray()));
+        using var http = Raw.NewHttpClient();
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_server.Server.Address, "/rpctest.v1.Tester/Echo"))
+        {
+            Content = new ByteArrayContent(compressed),
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/grpc");
+        request.Headers.TryAddWithoutValidation("grpc-encoding", "gzip");
+        using var response = await http.SendAsync(request);
+        var body = await response.Content.ReadAsByteArrayAsync();
+
+        Assert.Equal("0", Raw.Header(response, "grpc-status"));
+        Assert.Equal("zipped", Ping.Parser.ParseFrom(body.AsSpan(5)).Text);
+        Assert.Contains("gzip", response.Headers.GetValues("grpc-accept-encoding").Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CorruptGzip_IsInternal()
+    {
+        using var http = Raw.NewHttpClient();
+        var result = await Raw.PostAsync(http, _server.Server.Address, "/rpctest.v1.Tester/Echo", Raw.Frame(1, [1, 2, 3, 4, 5, 6]), headers: ("grpc-encoding", "gzip"));
+        Assert.Equal("13", result.Status);
+        await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task HandlerError_BeforeAnyMessage_IsTrailersOnly_WithPercentEncodedMessage()
+    {
+        using var http = Raw.NewHttpClient();
+        var result = await Raw.PostAsync(http, _server.Server.Address, "/rpctest.v1.Tester/Fail", Raw.Frame(new Ping { Text = "x" }));
+
+        Assert.Equal("3", result.Response.Headers.GetValues("grpc-status").Single());
+        Assert.Equal("text: x is not welcome %C3%BCn%C3%AFcode", result.Response.Headers.GetValues("grpc-message").Single());
+        Assert.Equal("because", result.Response.Headers.GetValues("why").Single());
+        Assert.Equal(new byte[] { 1, 2, 3 }, Convert.FromBase64String(result.Response.Headers.GetValues("detail-bin").Single()));
+        Assert.Empty(result.Response.TrailingHeaders);
+    }
+
+    [Fact]
+    public async Task Context_CarriesMethodPeerDeadlineAndMetadata()
+    {
+        var headers = new Metadata { { "x-tenant", "shop-1" }, { "trace-bin", [0, 1, 254, 255] } };
+        var withTimeout = await Client.UnaryAsync<Ping, Ping>(TesterServer.Method("Inspect"), new Ping(), new CallOptions(Timeout: TimeSpan.FromMinutes(5), Headers: headers));
+        var withoutTimeout = await Client.UnaryAsync<Ping, Ping>(TesterServer.Method("Inspect"), new Ping());
+
+        var parts = withTimeout.Text.Split('|');
+        Assert.Equal("/rpctest.v1.Tester/Inspect", parts[0]);
+        Assert.StartsWith("ipv4:127.0.0.1:", parts[1], StringComparison.Ordinal);
+        Assert.Contains("x-tenant=shop-1;", parts[2], StringComparison.Ordinal);
+        Assert.Contains("trace-bin=0001FEFF;", parts[2], StringComparison.Ordinal);
+        Assert.DoesNotContain("grpc-timeout", parts[2], StringComparison.Ordinal);
+        Assert.DoesNotContain("content-type", parts[2], StringComparison.Ordinal);
+        var remaining = withTimeout.Deadline.ToDateTime() - DateTime.UtcNow;
+        Assert.InRange(remaining, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5));
+        Assert.Null(withoutTimeout.Deadline);
+    }
+
+    [Theory]
+    [InlineData("99999999H")]
+    [InlineData("99999999S")]
+    public async Task FarDeadline_IsAcceptedAsNoDeadline(string timeout)
+    {
+        using var http = Raw.NewHttpClient();
+        var result = await Raw.PostAsync(http, _server.Server.Address, "/rpctest.v1.Tester/Inspect", Raw.Frame(new Ping()), headers: ("grpc-timeout", timeout));
+        Assert.Equal((200, "0"), (result.Http, result.Status));
+    }
+
+    [Fact]
+    public async Task LargeMessages_JustUnderTheLimit_RoundTrip()
+    {
+        var payload = new byte[(4 * 1024 * 1024) - 64];
+        new Random(7).NextBytes(payload);
+        var response = await EchoAsync(new Ping { Payload = ByteString.CopyFrom(payload) });
+        Assert.Equal(payload, response.Payload.ToByteArray());
+    }
+
+    [Fact]
+    public async Task ServerStreaming_ErrorAfterMessages_ArrivesInTrailers()
+    {
+        var received = 0;
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await foreach (var _ in Client.ServerStreamingAsync<Ping, Ping>(TesterServer.Method("Repeat"), new Ping { Text = "fail", Count = 3 }))
+            {
+                received++;
+            }
+        });
+
+        Assert.Equal(3, received);
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Equal("stopped after 3", error.Detail);
+        Assert.Equal("3", error.Trailers.GetValue("sent"));
+    }
+
+    [Fact]
+    public async Task DuplexStreaming_IsFullDuplex_EachReplyArrivesBeforeTheNextRequest()
+    {
+        var requests = System.Threading.Channels.Channel.CreateUnbounded<Ping>();
+        var replies = new List<string>();
+        await requests.Writer.WriteAsync(new Ping { Text = "one" });
+        await foreach (var reply in Client.DuplexStreamingAsync<Ping, Ping>(TesterServer.Method("Chat"), requests.Reader.ReadAllAsync()))
+        {
+            replies.Add(reply.Text);
+            // The next request is only produced once the previous reply is in: a half-duplex transport would hang.
+            if (replies.Count == 1)
+            {
+                await requests.Writer.WriteAsync(new Ping { Text = "two" });
+            }
+            else
+            {
+                requests.Writer.Complete();
+            }
+        }
+
+        Assert.Equal(["ONE", "TWO"], replies);
+    }
+
+    [Fact]
+    public async Task ClientStreaming_WithNoMessages_StillAnswers()
+    {
+        var sum = await Client.ClientStreamingAsync<Ping, Ping>(TesterServer.Method("Sum"), AsyncEnumerable.Empty<Ping>());
+        Assert.Equal(0, sum.Count);
+    }
+
+    [Fact]
+    public async Task ClientStreaming_Cancellation_FiresTheHandlersToken()
+    {
+        var key = "stream-cancel" + Guid.NewGuid();
+        var requests = System.Threading.Channels.Channel.CreateUnbounded<Ping>();
+        await requests.Writer.WriteAsync(new Ping { Text = key, Count = 1 });
+        using var cancel = new CancellationTokenSource();
+        var call = Client.ClientStreamingAsync<Ping, Ping>(TesterServer.Method("Sum"), requests.Reader.ReadAllAsync(), new CallOptions(CancellationToken: cancel.Token));
+
+        // Wait until the handler holds the first message, then cancel while the request stream is still open.
+        await _server.StartedSignal(key).Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await cancel.CancelAsync();
+        var error = await Assert.ThrowsAsync<RpcException>(() => call);
+        Assert.Equal(StatusCode.Cancelled, error.StatusCode);
+        Assert.True(await _server.Fired(key).Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Cancellation_IsLoggedAtInformation_AndCrashesAtError()
+    {
+        using var cancel = new CancellationTokenSource();
+        var key = "log-cancel" + Guid.NewGuid();
+        var call = Client.UnaryAsync<Ping, Ping>(TesterServer.Method("Slow"), new Ping { Text = key, DelayMs = 30_000 }, new CallOptions(CancellationToken: cancel.Token));
+        await _server.StartedSignal(key).Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await cancel.CancelAsync();
+        await Assert.ThrowsAsync<RpcException>(() => call);
+        await Assert.ThrowsAsync<RpcException>(() => Client.UnaryAsync<Ping, Ping>(TesterServer.Method("Crash"), new Ping()));
+
+        // The cancelled call's log entry is written when its handler unwinds: wait for it.
+        await TesterServer.WaitUntilAsync(() => _server.Logs.Entries.Any(e => e.EventId == 4002 && e.Message.Contains("/Slow", StringComparison.Ordinal)));
+
+        var cancelled = _server.Logs.Entries.First(e => e.EventId == 4002 && e.Message.Contains("/Slow", StringComparison.Ordinal));
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, cancelled.Level);
+        Assert.DoesNotContain(_server.Logs.Entries, e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error && e.Message.Contains("/Slow", StringComparison.Ordinal));
+        var crash = _server.Logs.Entries.First(e => e.Message.Contains("/Crash", StringComparison.Ordinal));
+        Assert.Equal((Microsoft.Extensions.Logging.LogLevel.Error, 4001), (crash.Level, crash.EventId));
+        Assert.Contains("secret internal detail", crash.Exception?.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -287,35 +546,5 @@ public sealed class ProtocolTests : IClassFixture<TesterServer>
         var unknown = await Assert.ThrowsAsync<RpcException>(() =>
             Client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(health.FindMethodByName("Check"), new HealthCheckRequest { Service = "nope" }));
         Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
-    }
-
-    [Fact]
-    public async Task Reflection_ListsServicesAndFindsSymbols_V1AndV1Alpha()
-    {
-        static async IAsyncEnumerable<T> One<T>(T item)
-        {
-            yield return item;
-            await Task.Yield();
-        }
-
-        var v1 = Grpc.Reflection.V1.ReflectionReflection.Descriptor.Services[0].FindMethodByName("ServerReflectionInfo");
-        var list = await Client.DuplexStreamingAsync<Grpc.Reflection.V1.ServerReflectionRequest, Grpc.Reflection.V1.ServerReflectionResponse>(
-            v1, One(new Grpc.Reflection.V1.ServerReflectionRequest { ListServices = "" })).SingleAsync();
-        Assert.Contains("rpctest.v1.Tester", list.ListServicesResponse.Service.Select(s => s.Name));
-        Assert.Contains("grpc.reflection.v1.ServerReflection", list.ListServicesResponse.Service.Select(s => s.Name));
-
-        var symbol = await Client.DuplexStreamingAsync<Grpc.Reflection.V1.ServerReflectionRequest, Grpc.Reflection.V1.ServerReflectionResponse>(
-            v1, One(new Grpc.Reflection.V1.ServerReflectionRequest { FileContainingSymbol = "rpctest.v1.Ping" })).SingleAsync();
-        var file = Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom(symbol.FileDescriptorResponse.FileDescriptorProto[0]);
-        Assert.Equal("Tester", file.Service[0].Name);
-
-        var missing = await Client.DuplexStreamingAsync<Grpc.Reflection.V1.ServerReflectionRequest, Grpc.Reflection.V1.ServerReflectionResponse>(
-            v1, One(new Grpc.Reflection.V1.ServerReflectionRequest { FileContainingSymbol = "no.Such" })).SingleAsync();
-        Assert.Equal((int)StatusCode.NotFound, missing.ErrorResponse.ErrorCode);
-
-        var alpha = Grpc.Reflection.V1Alpha.ReflectionReflection.Descriptor.Services[0].FindMethodByName("ServerReflectionInfo");
-        var alphaList = await Client.DuplexStreamingAsync<Grpc.Reflection.V1Alpha.ServerReflectionRequest, Grpc.Reflection.V1Alpha.ServerReflectionResponse>(
-            alpha, One(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" })).SingleAsync();
-        Assert.Contains("rpctest.v1.Tester", alphaList.ListServicesResponse.Service.Select(s => s.Name));
     }
 }

@@ -17,10 +17,32 @@ public sealed class TesterServer : IAsyncLifetime
 
     public HealthService Health { get; } = new();
 
+    /// <summary>What the server logged.</summary>
+    public LogCollector Logs { get; } = new();
+
     /// <summary>Per test key ("text" of the request): whether the handler's token fired.</summary>
     public ConcurrentDictionary<string, TaskCompletionSource<bool>> TokenFired { get; } = new();
 
+    /// <summary>Per test key: the handler has the request (so a cancellation now reaches a running handler).</summary>
+    public ConcurrentDictionary<string, TaskCompletionSource> Started { get; } = new();
+
     public int Intercepted;
+
+    public TaskCompletionSource<bool> Fired(string key) =>
+        TokenFired.GetOrAdd(key, _ => new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    public TaskCompletionSource StartedSignal(string key) =>
+        Started.GetOrAdd(key, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    /// <summary>Polls until <paramref name="condition"/> holds; fails the test after 10 s instead of hanging.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!condition())
+        {
+            await Task.Delay(20, limit.Token);
+        }
+    }
 
     public static MethodDescriptor Method(string name) => Service.FindMethodByName(name);
 
@@ -44,10 +66,27 @@ public sealed class TesterServer : IAsyncLifetime
 
             return Task.FromResult(response);
         });
+        registry.AddUnary<Ping, Ping>(Method("Inspect"), (request, context) =>
+        {
+            var headers = new System.Text.StringBuilder();
+            foreach (var entry in context.RequestHeaders)
+            {
+                headers.Append(entry.Key).Append('=').Append(entry.IsBinary ? Convert.ToHexString(entry.ValueBytes!) : entry.Value).Append(';');
+            }
+
+            var response = new Ping { Text = context.Method + "|" + context.Peer + "|" + headers };
+            if (context.Deadline != DateTime.MaxValue)
+            {
+                response.Deadline = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(context.Deadline);
+            }
+
+            return Task.FromResult(response);
+        });
         registry.AddUnary<Ping, Ping>(Method("Slow"), async (request, context) =>
         {
-            var fired = TokenFired.GetOrAdd(request.Text, _ => new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+            var fired = Fired(request.Text);
             using var registration = context.CancellationToken.Register(() => fired.TrySetResult(true));
+            StartedSignal(request.Text).TrySetResult();
             await Task.Delay(request.DelayMs, context.CancellationToken);
             return request;
         });
@@ -71,6 +110,13 @@ public sealed class TesterServer : IAsyncLifetime
             await foreach (var request in requests)
             {
                 sum += request.Count;
+                if (request.Text.Length > 0)
+                {
+                    // Lets a test see that cancelling a streaming call fires the handler's token.
+                    var fired = Fired(request.Text);
+                    context.CancellationToken.Register(() => fired.TrySetResult(true));
+                    StartedSignal(request.Text).TrySetResult();
+                }
             }
 
             return new Ping { Count = sum };
@@ -80,6 +126,12 @@ public sealed class TesterServer : IAsyncLifetime
             for (var i = 0; i < request.Count; i++)
             {
                 await writer.WriteAsync(new Ping { Text = request.Text, Count = i });
+            }
+
+            if (request.Text == "fail")
+            {
+                context.ResponseTrailers.Add("sent", request.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                throw new RpcException(StatusCode.FailedPrecondition, "stopped after " + request.Count);
             }
         });
         registry.AddDuplexStreaming<Ping, Ping>(Method("Chat"), async (requests, writer, context) =>
@@ -92,7 +144,7 @@ public sealed class TesterServer : IAsyncLifetime
         Health.Bind(registry);
         new ReflectionService(registry.Services).Bind(registry);
         registry.AddInterceptor(new CountingInterceptor(this));
-        Server = await GrpcServer.StartAsync(registry, new IPEndPoint(IPAddress.Loopback, 0));
+        Server = await GrpcServer.StartAsync(registry, new IPEndPoint(IPAddress.Loopback, 0), loggerFactory: Logs);
         Client = new GrpcClient(Server.Address);
     }
 
@@ -112,6 +164,30 @@ public sealed class TesterServer : IAsyncLifetime
     }
 }
 
+/// <summary>A logger factory that keeps every entry, so tests can check levels and event ids.</summary>
+public sealed class LogCollector : Microsoft.Extensions.Logging.ILoggerFactory, Microsoft.Extensions.Logging.ILogger
+{
+    public ConcurrentQueue<(Microsoft.Extensions.Logging.LogLevel Level, int EventId, string Message, Exception? Exception)> Entries { get; } = new();
+
+    public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+    public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        Entries.Enqueue((logLevel, eventId.Id, formatter(state, exception), exception));
+}
+
 /// <summary>Raw HTTP/2 requests for malformed input the GrpcClient would never send.</summary>
 internal static class Raw
 {
@@ -123,6 +199,17 @@ internal static class Raw
 
     public static byte[] Frame(IMessage message) => Frame(0, message.ToByteArray());
 
+    public static byte[] Gzip(byte[] data)
+    {
+        using var output = new MemoryStream();
+        using (var zip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            zip.Write(data);
+        }
+
+        return output.ToArray();
+    }
+
     public static byte[] Frame(byte flag, byte[] payload, uint? declaredLength = null)
     {
         var frame = new byte[5 + payload.Length];
@@ -132,25 +219,45 @@ internal static class Raw
         return frame;
     }
 
+    public static Task<(int Http, string? Status, string? Message, HttpResponseMessage Response)> PostAsync(
+        HttpClient http, Uri server, string path, byte[] body, string? contentType = "application/grpc", params (string Key, string Value)[] headers) =>
+        PostAsync(http, server, path, new ByteArrayContent(body), contentType, headers);
+
     public static async Task<(int Http, string? Status, string? Message, HttpResponseMessage Response)> PostAsync(
-        HttpClient http, Uri server, string path, byte[] body, string contentType = "application/grpc", params (string Key, string Value)[] headers)
+        HttpClient http, Uri server, string path, HttpContent body, string? contentType = "application/grpc", params (string Key, string Value)[] headers)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server, path)) { Content = new ByteArrayContent(body), Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server, path)) { Content = body, Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        if (contentType is not null)
+        {
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+
         request.Headers.TE.ParseAdd("trailers");
         foreach (var (key, value) in headers)
         {
             request.Headers.TryAddWithoutValidation(key, value);
         }
 
-        var response = await http.SendAsync(request);
+        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         await response.Content.ReadAsByteArrayAsync();
         var status = Header(response, "grpc-status");
         var message = Header(response, "grpc-message");
         return ((int)response.StatusCode, status, message, response);
     }
 
-    private static string? Header(HttpResponseMessage response, string name) =>
+    public static string? Header(HttpResponseMessage response, string name) =>
         response.Headers.TryGetValues(name, out var values) ? values.First()
         : response.TrailingHeaders.TryGetValues(name, out var trailers) ? trailers.First() : null;
+}
+
+/// <summary>A request body written by a script, so a test controls when bytes go out and when the body ends.</summary>
+internal sealed class ScriptedContent(Func<Stream, Task> script) : HttpContent
+{
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => script(stream);
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = 0;
+        return false;
+    }
 }

@@ -105,10 +105,18 @@ internal static class MessageCodec
     /// <summary>One whole frame as bytes, gzip-compressed when asked.</summary>
     public static byte[] Frame(IMessage message, bool gzip)
     {
-        var body = message.ToByteArray();
-        if (gzip)
+        if (!gzip)
         {
-            using var compressed = new MemoryStream();
+            var size = message.CalculateSize();
+            var plain = new byte[GrpcProtocol.FrameHeaderLength + size];
+            BinaryPrimitives.WriteUInt32BigEndian(plain.AsSpan(1), (uint)size);
+            message.WriteTo(plain.AsSpan(GrpcProtocol.FrameHeaderLength));
+            return plain;
+        }
+
+        var body = message.ToByteArray();
+        using (var compressed = new MemoryStream())
+        {
             using (var zip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
             {
                 zip.Write(body);
@@ -118,7 +126,7 @@ internal static class MessageCodec
         }
 
         var frame = new byte[GrpcProtocol.FrameHeaderLength + body.Length];
-        frame[0] = gzip ? (byte)1 : (byte)0;
+        frame[0] = 1;
         BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)body.Length);
         body.CopyTo(frame.AsSpan(GrpcProtocol.FrameHeaderLength));
         return frame;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
@@ -21,16 +22,17 @@ internal sealed class ServerCall
     private bool _responseStarted;
     private bool _finished;
 
-    public ServerCall(HttpContext http, GrpcServerOptions options, bool compressedRequests)
+    public ServerCall(HttpContext http, GrpcServerOptions options, bool compressedRequests, ServerCallContext context)
     {
         _http = http;
         _body = http.Request.BodyReader;
         _maxReceive = options.MaxReceiveMessageSize;
         _maxSend = options.MaxSendMessageSize;
         _compressedRequests = compressedRequests;
+        Context = context;
     }
 
-    public ServerCallContext Context { get; set; } = null!;
+    public ServerCallContext Context { get; }
 
     /// <summary>Reads the next request message; null at the end of the request stream.</summary>
     public async ValueTask<T?> ReadMessageAsync<T>(MessageParser<T> parser, CancellationToken cancellationToken)
@@ -40,7 +42,22 @@ internal sealed class ServerCall
         {
             var result = await _body.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
-            if (MessageCodec.TryReadFrame(buffer, _maxReceive, _compressedRequests, out var compressed, out var payload) == MessageCodec.FrameStatus.Complete)
+            MessageCodec.FrameStatus status;
+            ReadOnlySequence<byte> payload;
+            bool compressed;
+            try
+            {
+                // The header is judged as soon as its 5 bytes are here: an oversized or malformed frame ends the call
+                // before any of its body is buffered.
+                status = MessageCodec.TryReadFrame(buffer, _maxReceive, _compressedRequests, out compressed, out payload);
+            }
+            catch (RpcException)
+            {
+                _body.AdvanceTo(buffer.Start);
+                throw;
+            }
+
+            if (status == MessageCodec.FrameStatus.Complete)
             {
                 try
                 {
@@ -96,8 +113,11 @@ internal sealed class ServerCall
         }
     }
 
-    /// <summary>Sends one response message (headers go with the first).</summary>
-    public async Task WriteMessageAsync(IMessage message, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one response message (headers go with the first). <paramref name="flush"/> false leaves it buffered, so
+    /// the single response of a unary call leaves with its trailers in one write when the call completes.
+    /// </summary>
+    public async Task WriteMessageAsync(IMessage message, bool flush, CancellationToken cancellationToken)
     {
         await _responseGate.WaitAsync(cancellationToken);
         try
@@ -109,7 +129,10 @@ internal sealed class ServerCall
 
             _responseStarted = true;
             MessageCodec.WriteFrame(_http.Response.BodyWriter, message, _maxSend);
-            await _http.Response.BodyWriter.FlushAsync(cancellationToken);
+            if (flush)
+            {
+                await _http.Response.BodyWriter.FlushAsync(cancellationToken);
+            }
         }
         finally
         {
@@ -138,7 +161,7 @@ internal sealed class ServerCall
             }
 
             var target = _responseStarted ? _http.Response.GetTrailers() : _http.Response.Headers;
-            target[GrpcProtocol.StatusTrailer] = ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            target[GrpcProtocol.StatusTrailer] = GrpcProtocol.StatusToString(status);
             if (detail.Length > 0)
             {
                 target[GrpcProtocol.MessageTrailer] = GrpcProtocol.EncodeMessage(detail);
@@ -172,5 +195,5 @@ internal sealed class ServerStreamWriter<T>(ServerCall call) : IServerStreamWrit
     where T : IMessage<T>
 {
     public Task WriteAsync(T message, CancellationToken cancellationToken = default) =>
-        call.WriteMessageAsync(message, cancellationToken.CanBeCanceled ? cancellationToken : call.Context.CancellationToken);
+        call.WriteMessageAsync(message, flush: true, cancellationToken.CanBeCanceled ? cancellationToken : call.Context.CancellationToken);
 }

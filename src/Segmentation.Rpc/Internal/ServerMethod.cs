@@ -24,7 +24,7 @@ internal sealed class UnaryMethod<TRequest, TResponse>(MethodDescriptor descript
     {
         var request = await call.ReadSingleMessageAsync(s_parser, context.CancellationToken);
         var response = await handler(request, context);
-        await call.WriteMessageAsync(response, context.CancellationToken);
+        await call.WriteMessageAsync(response, flush: false, context.CancellationToken);
     }
 }
 
@@ -38,7 +38,7 @@ internal sealed class ClientStreamingMethod<TRequest, TResponse>(MethodDescripto
     public override async Task RunAsync(ServerCall call, ServerCallContext context)
     {
         var response = await handler(call.ReadAllAsync(s_parser, context.CancellationToken), context);
-        await call.WriteMessageAsync(response, context.CancellationToken);
+        await call.WriteMessageAsync(response, flush: false, context.CancellationToken);
     }
 }
 
