@@ -159,9 +159,14 @@ public sealed class SegmentationServer : IAsyncDisposable
             registry.AddInterceptor(new RequestLogInterceptor(logger, wallClock));
         }
 
+        // The dispatcher is created after the last binding; the admin service reads its counters through this box.
+        GrpcDispatcher? dispatcherBox = null;
+        var callStatistics = new GrpcCallStatistics();
+        new AdminApi(callStatistics, () => dispatcherBox?.InFlight ?? 0, runtime).Bind(registry);
         registry.EnsureAllBound();
 
-        var dispatcher = new GrpcDispatcher(registry, new GrpcServerOptions { MaxReceiveMessageSize = options.MaxReceiveMessageSize }, loggerFactory);
+        var dispatcher = dispatcherBox = new GrpcDispatcher(
+            registry, new GrpcServerOptions { MaxReceiveMessageSize = options.MaxReceiveMessageSize }, loggerFactory, callStatistics);
         app.Run(dispatcher.HandleAsync);
 
         var server = new SegmentationServer(app, options, eventLog, snapshots, runtime, ingestion, dispatcher, health, domainClock, clockCheckpoint, logger);

@@ -31,13 +31,17 @@ public sealed class GrpcDispatcher
     // per-call path only reads a field).
     private TaskCompletionSource? _idleWaiter;
 
-    /// <summary>Creates the dispatcher over a finished registry.</summary>
-    public GrpcDispatcher(GrpcServiceRegistry registry, GrpcServerOptions options, ILoggerFactory loggerFactory)
+    /// <summary>Creates the dispatcher over a finished registry; <paramref name="statistics"/> receives every call's status.</summary>
+    public GrpcDispatcher(GrpcServiceRegistry registry, GrpcServerOptions options, ILoggerFactory loggerFactory, GrpcCallStatistics? statistics = null)
     {
+        Statistics = statistics ?? new GrpcCallStatistics();
         _registry = registry;
         _options = options;
         _logger = loggerFactory.CreateLogger<GrpcDispatcher>();
     }
+
+    /// <summary>Finished calls by status code since the dispatcher was created.</summary>
+    public GrpcCallStatistics Statistics { get; }
 
     /// <summary>Calls in flight (accepted and not yet finished).</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -166,7 +170,7 @@ public sealed class GrpcDispatcher
         using var callSource = deadlineSource is null ? null : CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadlineSource.Token);
         var deadline = timeout is { } d ? _options.TimeProvider.GetUtcNow().UtcDateTime.Add(d) : DateTime.MaxValue;
         var context = new ServerCallContext(http, method.Path, deadline, callSource?.Token ?? http.RequestAborted);
-        var call = new ServerCall(http, _options, compressed, context);
+        var call = new ServerCall(http, _options, compressed, context, Statistics);
 
         var handler = Invoke(method, call, context, 0);
         if (deadlineSource is not null && !handler.IsCompleted)
@@ -256,8 +260,9 @@ public sealed class GrpcDispatcher
             : $"Service '{service}' is not implemented.";
     }
 
-    private static void TrailersOnly(HttpResponse response, StatusCode status, string message)
+    private void TrailersOnly(HttpResponse response, StatusCode status, string message)
     {
+        Statistics.Record(status);
         response.Headers[GrpcProtocol.StatusTrailer] = GrpcProtocol.StatusToString(status);
         response.Headers[GrpcProtocol.MessageTrailer] = GrpcProtocol.EncodeMessage(message);
     }

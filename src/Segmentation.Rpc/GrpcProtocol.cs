@@ -61,6 +61,29 @@ public static class GrpcProtocol
             ? s_statusStrings[(int)status]
             : ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>The canonical name of a status code, e.g. <c>INVALID_ARGUMENT</c> (the spec's spelling).</summary>
+    public static string StatusName(StatusCode status) => status switch
+    {
+        StatusCode.OK => "OK",
+        StatusCode.Cancelled => "CANCELLED",
+        StatusCode.Unknown => "UNKNOWN",
+        StatusCode.InvalidArgument => "INVALID_ARGUMENT",
+        StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
+        StatusCode.NotFound => "NOT_FOUND",
+        StatusCode.AlreadyExists => "ALREADY_EXISTS",
+        StatusCode.PermissionDenied => "PERMISSION_DENIED",
+        StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
+        StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
+        StatusCode.Aborted => "ABORTED",
+        StatusCode.OutOfRange => "OUT_OF_RANGE",
+        StatusCode.Unimplemented => "UNIMPLEMENTED",
+        StatusCode.Internal => "INTERNAL",
+        StatusCode.Unavailable => "UNAVAILABLE",
+        StatusCode.DataLoss => "DATA_LOSS",
+        StatusCode.Unauthenticated => "UNAUTHENTICATED",
+        _ => ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     private static string[] CreateStatusStrings()
     {
         var strings = new string[(int)StatusCode.Unauthenticated + 1];
@@ -142,9 +165,24 @@ public static class GrpcProtocol
         return s < 100_000_000 ? s.ToString(System.Globalization.CultureInfo.InvariantCulture) + "S" : "99999999S";
     }
 
-    /// <summary>Percent-encodes a status message: bytes outside printable ASCII, and '%', become %XX of their UTF-8.</summary>
+    /// <summary>
+    /// The longest status message sent, in characters. A message that quotes client input (an unknown service name,
+    /// an id) must not grow the trailers without bound: HTTP/2 peers cap header lists (.NET's client at 64 KB, gRPC
+    /// core at 8 KB by default) and would fail the call instead of showing the status.
+    /// </summary>
+    public const int MaxStatusMessageLength = 1_024;
+
+    /// <summary>
+    /// Percent-encodes a status message: bytes outside printable ASCII, and '%', become %XX of their UTF-8. Messages
+    /// longer than <see cref="MaxStatusMessageLength"/> are cut there and end with "...".
+    /// </summary>
     public static string EncodeMessage(string message)
     {
+        if (message.Length > MaxStatusMessageLength)
+        {
+            message = string.Concat(message.AsSpan(0, MaxStatusMessageLength - 3), "...");
+        }
+
         var needs = false;
         foreach (var c in message)
         {

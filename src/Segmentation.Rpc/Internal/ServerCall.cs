@@ -18,17 +18,19 @@ internal sealed class ServerCall
     private readonly int _maxReceive;
     private readonly int _maxSend;
     private readonly bool _compressedRequests;
+    private readonly GrpcCallStatistics _statistics;
     private readonly SemaphoreSlim _responseGate = new(1, 1);
     private bool _responseStarted;
     private bool _finished;
 
-    public ServerCall(HttpContext http, GrpcServerOptions options, bool compressedRequests, ServerCallContext context)
+    public ServerCall(HttpContext http, GrpcServerOptions options, bool compressedRequests, ServerCallContext context, GrpcCallStatistics statistics)
     {
         _http = http;
         _body = http.Request.BodyReader;
         _maxReceive = options.MaxReceiveMessageSize;
         _maxSend = options.MaxSendMessageSize;
         _compressedRequests = compressedRequests;
+        _statistics = statistics;
         Context = context;
     }
 
@@ -155,6 +157,7 @@ internal sealed class ServerCall
             }
 
             _finished = true;
+            _statistics.Record(status);
             if (_http.RequestAborted.IsCancellationRequested)
             {
                 return; // The client is gone: nobody to tell.

@@ -1,0 +1,124 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Segmentation.Bench;
+using Segmentation.Bench.Scenarios;
+using Segmentation.Bench.Target;
+
+// segbench: the measurement and fault harness. `bench/run.sh` runs `segbench report` with its defaults.
+var seconds = new Option<double>("--seconds") { Description = "Seconds per measured load run.", DefaultValueFactory = _ => 5 };
+var users = new Option<int>("--users") { Description = "Users seeded into the host under test.", DefaultValueFactory = _ => 2_000 };
+var soak = new Option<double>("--soak-seconds") { Description = "Soak length (3600 for the hour-long soak).", DefaultValueFactory = _ => 120 };
+var kills = new Option<int>("--kills") { Description = "SIGKILLs in the crash audit.", DefaultValueFactory = _ => 10 };
+var fuzz = new Option<int>("--fuzz-iterations") { Description = "Mutated requests the fuzzer sends.", DefaultValueFactory = _ => 20_000 };
+var abuse = new Option<double>("--abuse-seconds") { Description = "Seconds per HTTP/2 abuse scenario.", DefaultValueFactory = _ => 5 };
+var output = new Option<string>("--out") { Description = "Folder for report.md and report.json.", DefaultValueFactory = _ => Path.Combine(Paths.Root, "artifacts", "bench") };
+var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, crash, fuzz, abuse.", AllowMultipleArgumentsPerToken = true };
+
+var report = new Command("report", "Run every scenario and write the report (Markdown + JSON).") { seconds, users, soak, kills, fuzz, abuse, output, only };
+report.SetAction(async (parse, cancellationToken) =>
+{
+    var settings = new BenchSettings
+    {
+        Seconds = parse.GetValue(seconds),
+        Users = parse.GetValue(users),
+        SoakSeconds = parse.GetValue(soak),
+        Kills = parse.GetValue(kills),
+        FuzzIterations = parse.GetValue(fuzz),
+        AbuseSeconds = parse.GetValue(abuse),
+        OutputDirectory = parse.GetValue(output)!,
+    };
+    var parts = parse.GetValue(only) is { Length: > 0 } chosen ? chosen.ToHashSet(StringComparer.OrdinalIgnoreCase) : null;
+    return await Harness.RunAsync(settings, parts, string.Join(' ', ["bench/run.sh", .. args.Skip(1)]), cancellationToken);
+});
+
+var port = new Option<int>("--port") { Required = true };
+var plain = new Command("plain-server", "The bare Kestrel HTTP/2 baseline endpoint (started by the harness).") { port };
+plain.SetAction((parse, cancellationToken) => PlainServer.RunAsync(parse.GetValue(port), cancellationToken));
+
+var root = new RootCommand("segbench: load, soak, crash audit, fuzzing and HTTP/2 abuse against the Segmentation host") { report, plain };
+return await root.Parse(args).InvokeAsync();
+
+namespace Segmentation.Bench
+{
+    /// <summary>Runs the scenarios in order against one seeded host (the crash audit uses its own) and saves the report.</summary>
+    internal static class Harness
+    {
+        public static async Task<int> RunAsync(BenchSettings settings, HashSet<string>? parts, string command, CancellationToken cancellationToken)
+        {
+            bool Wants(string part) => parts is null || parts.Contains(part);
+            var report = new BenchReport();
+            report.Header(command);
+            var verdicts = new List<(string Part, bool Passed)>();
+            var total = Stopwatch.StartNew();
+            var dataDirectory = Path.Combine(Path.GetTempPath(), "segbench-" + Guid.NewGuid().ToString("N"));
+            try
+            {
+                using var host = ServerProcess.StartHost(dataDirectory, "--Segmentation:SeedWhenEmpty=true", $"--Segmentation:SeedUsers={settings.Users}", "--Segmentation:Clock=System");
+                using var plain = ServerProcess.StartPlain();
+                await host.WaitServingAsync(TimeSpan.FromMinutes(3));
+                await plain.WaitReadyAsync(grpcHealth: false, TimeSpan.FromSeconds(60));
+                report.Line($"- host under test: a separate process (pid {host.Id}), SQLite synchronous=FULL, {settings.Users:N0} seeded users; load generator in this process; both share this machine's cores.");
+
+                ThroughputSummary? throughput = null;
+                if (Wants("throughput") || Wants("h2load") || Wants("soak"))
+                {
+                    throughput = await Throughput.RunAsync(report, settings, host.Address, plain.Address, cancellationToken);
+                }
+
+                if (Wants("h2load") && throughput is not null)
+                {
+                    await H2LoadCrossCheck.RunAsync(report, settings, host.Address, throughput, cancellationToken);
+                }
+
+                if (Wants("soak") && throughput is not null)
+                {
+                    verdicts.Add(("soak", await Soak.RunAsync(report, settings, host, throughput, cancellationToken)));
+                }
+
+                if (Wants("fuzz"))
+                {
+                    verdicts.Add(("fuzz", await Fuzzer.ReportAsync(report, settings, host, cancellationToken)));
+                }
+
+                if (Wants("abuse"))
+                {
+                    verdicts.Add(("abuse", await Abuse.ReportAsync(report, settings, host, cancellationToken)));
+                }
+
+                if (host.HasExited)
+                {
+                    verdicts.Add(("host alive", false));
+                    report.Line($"The host process EXITED (code {host.ExitCode}): {host.StandardError}");
+                }
+            }
+            finally
+            {
+                TryDelete(dataDirectory);
+            }
+
+            if (Wants("crash"))
+            {
+                verdicts.Add(("crash audit", await CrashAudit.ReportAsync(report, settings, cancellationToken)));
+            }
+
+            report.Section("Verdict");
+            report.Line(string.Join("; ", verdicts.Select(v => $"{v.Part}: {(v.Passed ? "pass" : "FAIL")}")) + $". Total time {total.Elapsed.TotalMinutes:F1} min.");
+            report.Json["verdicts"] = new System.Text.Json.Nodes.JsonObject(verdicts.Select(v => KeyValuePair.Create(v.Part, (System.Text.Json.Nodes.JsonNode?)v.Passed)));
+            await report.SaveAsync(settings.OutputDirectory);
+            Console.WriteLine($"\nReport: {Path.Combine(settings.OutputDirectory, "report.md")} (and report.json)");
+            return verdicts.All(v => v.Passed) ? 0 : 1;
+        }
+
+        private static void TryDelete(string directory)
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A temp folder.
+            }
+        }
+    }
+}

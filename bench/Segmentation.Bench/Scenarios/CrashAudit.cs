@@ -1,0 +1,180 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Segmentation.Bench.Target;
+using Segmentation.Contracts.V1;
+using Segmentation.Host.Services;
+using Segmentation.Rpc;
+using Segmentation.Storage.Sqlite;
+using static Segmentation.Bench.BenchReport;
+using ProfileOptions = Segmentation.Core.ProfileOptions;
+using UserProfile = Segmentation.Core.UserProfile;
+
+namespace Segmentation.Bench.Scenarios;
+
+/// <summary>The outcome of a crash audit.</summary>
+public sealed record CrashAuditResult(int Kills, long Acknowledged, long Lost, long Indeterminate, long InLog, int ProfilesChecked, int ProfileMismatches, string? FirstMismatch)
+{
+    /// <summary>Nothing acknowledged was lost and every served profile equals a fold of the log.</summary>
+    public bool Passed => Acknowledged > 0 && Lost == 0 && ProfileMismatches == 0;
+}
+
+/// <summary>
+/// Crash audit: while writers ingest at full speed, the host is SIGKILLed at random moments and restarted on the same
+/// data, <c>kills</c> times. Then every acknowledged <c>event_id</c> must be in the log (calls that failed or timed out
+/// are indeterminate, not lost), and every profile the restarted host serves must equal a from-scratch fold of the log.
+/// </summary>
+public static class CrashAudit
+{
+    private const int Writers = 4;
+    private const int Users = 200;
+    private const int BatchSize = 100;
+
+    /// <summary>Runs the audit in its own data folder.</summary>
+    public static async Task<CrashAuditResult> RunAsync(int kills, int seed, CancellationToken cancellationToken)
+    {
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "segbench-crash-" + Guid.NewGuid().ToString("N"));
+        var random = new Random(seed);
+        var acknowledged = new ConcurrentDictionary<string, bool>();
+        long indeterminate = 0;
+        long nextEvent = 0;
+        var now = TimeProvider.System.GetUtcNow();
+        try
+        {
+            for (var cycle = 0; cycle < kills; cycle++)
+            {
+                using var host = ServerProcess.StartHost(dataDirectory);
+                await host.WaitReadyAsync(grpcHealth: true, TimeSpan.FromSeconds(60));
+                using var client = new GrpcClient(host.Address);
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var writers = Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
+                {
+                    var local = new Random((seed * 31) + (cycle * 100) + w);
+                    while (!stop.IsCancellationRequested)
+                    {
+                        var request = new IngestEventsRequest();
+                        for (var i = 0; i < BatchSize; i++)
+                        {
+                            var n = Interlocked.Increment(ref nextEvent);
+                            var type = (Contracts.V1.EventType)local.Next(1, 8);
+                            var e = new Event
+                            {
+                                EventId = $"crash-{n}",
+                                UserId = $"crash-u{local.Next(Users)}",
+                                Type = type,
+                                ItemId = $"sku-{local.Next(300)}",
+                                Category = $"dept{local.Next(6)}.aisle{local.Next(4)}",
+                                Price = Math.Round(local.NextDouble() * 100, 2),
+                                Quantity = type is Contracts.V1.EventType.AddToCart or Contracts.V1.EventType.RemoveFromCart
+                                    or Contracts.V1.EventType.Purchase or Contracts.V1.EventType.Return ? 1 + local.Next(3) : 0,
+                                Rating = type == Contracts.V1.EventType.Rating ? 1 + local.Next(5) : 0,
+                                Timestamp = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(now.AddMinutes(-local.Next(60 * 24 * 100))),
+                            };
+                            e.Attributes["order_id"] = $"o-{n / 3}";
+                            request.Events.Add(e);
+                        }
+
+                        try
+                        {
+                            var response = await client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(
+                                Workloads.IngestEvents, request, new CallOptions(Timeout: TimeSpan.FromSeconds(20)));
+                            foreach (var result in response.Results)
+                            {
+                                if (result.Outcome != IngestOutcome.Rejected)
+                                {
+                                    acknowledged[result.EventId] = true;
+                                }
+                            }
+                        }
+                        catch (Exception ex) when (ex is RpcException or HttpRequestException or IOException or OperationCanceledException)
+                        {
+                            Interlocked.Add(ref indeterminate, request.Events.Count);
+                            return;
+                        }
+                    }
+                })).ToArray();
+
+                await Task.Delay(random.Next(300, 1_500), cancellationToken);
+                host.Kill();
+                await stop.CancelAsync();
+                await Task.WhenAll(writers);
+            }
+
+            using var final = ServerProcess.StartHost(dataDirectory);
+            await final.WaitReadyAsync(grpcHealth: true, TimeSpan.FromSeconds(60));
+            using var finalClient = new GrpcClient(final.Address);
+            var request = new BatchGetProfilesRequest();
+            request.UserIds.Add(Enumerable.Range(0, Users).Select(u => $"crash-u{u}"));
+            var served = await finalClient.UnaryAsync<BatchGetProfilesRequest, BatchGetProfilesResponse>(
+                ProfilesReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("ProfileService").FindMethodByName("BatchGetProfiles"), request);
+            final.Kill();
+
+            await using var log = new SqliteEventLog(Path.Combine(dataDirectory, "events.db"));
+            var stored = await log.ContainsAsync(acknowledged.Keys.ToList(), cancellationToken);
+            var lost = acknowledged.Keys.Count(id => !stored.Contains(id));
+            var folds = new Dictionary<string, UserProfile>(StringComparer.Ordinal);
+            await foreach (var record in log.ReadAllAsync(0, cancellationToken))
+            {
+                if (!folds.TryGetValue(record.StreamId, out var profile))
+                {
+                    folds[record.StreamId] = profile = new UserProfile(record.StreamId, new ProfileOptions());
+                }
+
+                profile.Apply(ProtoMapper.ToDomain(Event.Parser.ParseFrom(record.Payload.Span), out _));
+            }
+
+            var mismatches = 0;
+            string? firstMismatch = null;
+            var servedIds = served.Profiles.Select(p => p.UserId).ToHashSet(StringComparer.Ordinal);
+            foreach (var missing in folds.Keys.Where(k => !servedIds.Contains(k)))
+            {
+                mismatches++;
+                firstMismatch ??= $"{missing}: in the log but not served";
+            }
+
+            foreach (var profile in served.Profiles)
+            {
+                if (!folds.TryGetValue(profile.UserId, out var fold) || !ProtoMapper.ToProto(fold.View(profile.AsOf.ToDateTimeOffset())).Equals(profile))
+                {
+                    mismatches++;
+                    firstMismatch ??= $"{profile.UserId}: served profile differs from the fold of the log";
+                }
+            }
+
+            return new CrashAuditResult(kills, acknowledged.Count, lost, indeterminate, await log.CountAsync(cancellationToken), served.Profiles.Count, mismatches, firstMismatch);
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(dataDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A temp folder.
+            }
+        }
+    }
+
+    /// <summary>Runs the audit and writes its section.</summary>
+    public static async Task<bool> ReportAsync(BenchReport report, BenchSettings settings, CancellationToken cancellationToken)
+    {
+        report.Section("Crash audit (SIGKILL during ingest)");
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var result = await RunAsync(settings.Kills, settings.Seed, cancellationToken);
+        report.Line($"**{result.Kills} kills: acknowledged {N(result.Acknowledged)}, lost {N(result.Lost)}, indeterminate {N(result.Indeterminate)}** "
+            + $"(events in the log {N(result.InLog)}); profiles served after restart checked against a fold of the log: {result.ProfilesChecked}, mismatches {result.ProfileMismatches}"
+            + (result.FirstMismatch is null ? "" : $" (first: {result.FirstMismatch})") + $"; {started.Elapsed.TotalSeconds:F0} s. {(result.Passed ? "PASS" : "FAIL")}");
+        report.Json["crash_audit"] = new JsonObject
+        {
+            ["kills"] = result.Kills,
+            ["acknowledged"] = result.Acknowledged,
+            ["lost"] = result.Lost,
+            ["indeterminate"] = result.Indeterminate,
+            ["in_log"] = result.InLog,
+            ["profiles_checked"] = result.ProfilesChecked,
+            ["profile_mismatches"] = result.ProfileMismatches,
+            ["passed"] = result.Passed,
+        };
+        return result.Passed;
+    }
+}
