@@ -9,7 +9,8 @@ namespace Segmentation.Core.Recommendations;
 /// <para>
 /// As a candidate source it serves cold start: candidates come from the request's segment keys in order, then from
 /// <see cref="Everyone"/>; an item's score is its popularity relative to the top item of the key that ranks it
-/// highest, and its reason names that key. A request's <see cref="RecommendationRequest.ContextCategory"/>
+/// highest (scores from <see cref="Everyone"/> are further multiplied by the everyone-weight, 0.5 by default, so a
+/// segment's own favourites come first), and its reason names that key. A request's <see cref="RecommendationRequest.ContextCategory"/>
 /// restricts candidates to that category. Thread-safety: all members are safe to call concurrently (one lock).
 /// </para>
 /// </summary>
@@ -22,11 +23,19 @@ public sealed class SegmentPopularity : ICandidateSource
     private readonly InteractionWeights _weights;
     private readonly ItemCatalog _catalog;
     private readonly ForwardDecay _decay;
+    private readonly double _everyoneWeight;
     private readonly Dictionary<string, Dictionary<string, double>> _segments = new(StringComparer.Ordinal);
 
     /// <summary>An empty table; <paramref name="catalog"/> resolves categories for context-category requests.</summary>
-    public SegmentPopularity(ItemCatalog catalog, TimeSpan? halfLife, InteractionWeights? weights = null)
+    /// <param name="catalog">Categories of items.</param>
+    /// <param name="halfLife">Half-life of popularity (null: counts never fade).</param>
+    /// <param name="weights">Interaction weights (default: <see cref="InteractionWeights.Default"/>).</param>
+    /// <param name="everyoneWeight">Multiplier (0..1] of scores that come from <see cref="Everyone"/> rather than the user's own segments.</param>
+    public SegmentPopularity(ItemCatalog catalog, TimeSpan? halfLife, InteractionWeights? weights = null, double everyoneWeight = 0.5)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(everyoneWeight);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(everyoneWeight, 1);
+        _everyoneWeight = everyoneWeight;
         _catalog = catalog;
         _weights = weights ?? InteractionWeights.Default;
         _decay = new ForwardDecay(halfLife);
@@ -103,10 +112,11 @@ public sealed class SegmentPopularity : ICandidateSource
                 }
 
                 var ranked = top.Drain();
+                var weight = segment == Everyone ? _everyoneWeight : 1;
                 foreach (var (item, popularity, _) in ranked)
                 {
                     // Relative to the segment's leader, so a small segment's favourites compete with the global ones.
-                    var score = popularity / ranked[0].Score;
+                    var score = weight * popularity / ranked[0].Score;
                     if (!best.TryGetValue(item, out var current) || score > current.Score)
                     {
                         best[item] = (score, segment);
