@@ -18,7 +18,7 @@ public sealed class SplitTests
     }
 
     [Fact]
-    public void ByUser_KeepsFloorOfRatioPerUser_AndPartitionsTheRows()
+    public void ByGroup_KeepsFloorOfRatioPerUser_AndPartitionsTheRows()
     {
         var rows = new List<(int User, int Row)>();
         var n = 0;
@@ -30,7 +30,7 @@ public sealed class SplitTests
             }
         }
 
-        var (train, test) = StratifiedSplit.ByUser(rows, r => r.User, 0.75, 42);
+        var (train, test) = StratifiedSplit.ByGroup(rows, r => r.User, 0.75, 42);
 
         Assert.Equal(rows.Count, train.Count + test.Count);
         Assert.Equal(rows.Select(r => r.Row).Order(), train.Concat(test).Select(r => r.Row).Order());
@@ -41,12 +41,12 @@ public sealed class SplitTests
     }
 
     [Fact]
-    public void ByUser_IsDeterministicForASeed_AndChangesWithIt()
+    public void ByGroup_IsDeterministicForASeed_AndChangesWithIt()
     {
         var rows = Enumerable.Range(0, 400).Select(i => (User: i % 7, Row: i)).ToList();
-        var first = StratifiedSplit.ByUser(rows, r => r.User, 0.75, 42).Test.Select(r => r.Row).Order();
-        var again = StratifiedSplit.ByUser(rows, r => r.User, 0.75, 42).Test.Select(r => r.Row).Order();
-        var other = StratifiedSplit.ByUser(rows, r => r.User, 0.75, 7).Test.Select(r => r.Row).Order();
+        var first = StratifiedSplit.ByGroup(rows, r => r.User, 0.75, 42).Test.Select(r => r.Row).Order();
+        var again = StratifiedSplit.ByGroup(rows, r => r.User, 0.75, 42).Test.Select(r => r.Row).Order();
+        var other = StratifiedSplit.ByGroup(rows, r => r.User, 0.75, 7).Test.Select(r => r.Row).Order();
         Assert.Equal(first, again);
         Assert.NotEqual(first, other);
     }

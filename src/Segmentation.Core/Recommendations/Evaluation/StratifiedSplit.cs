@@ -1,17 +1,17 @@
 namespace Segmentation.Core.Recommendations.Evaluation;
 
 /// <summary>
-/// The random per-user split of Microsoft Recommenders' <c>python_stratified_split(data, ratio, filter_by="user",
-/// seed)</c>, reproduced draw for draw: numpy's MT19937 seeded with <c>seed</c> gives every row, in input order, a
-/// uniform number; within each user rows are ordered by it; the row of rank r out of n goes to training when
-/// r / n ≤ ratio, else to test. Given rows in the order of the original file, the same seed yields the same split
-/// as the Python tool.
+/// The random stratified split of Microsoft Recommenders' <c>python_stratified_split(data, ratio, filter_by, seed)</c>,
+/// reproduced draw for draw: numpy's MT19937 seeded with <c>seed</c> gives every row, in input order, a uniform
+/// number; within each group (user for <c>filter_by="user"</c>, item for <c>"item"</c>) rows are ordered by it; the
+/// row of rank r out of n goes to training when r / n ≤ ratio, else to test. Given rows in the order of the original
+/// file, the same seed yields the same split as the Python tool.
 /// </summary>
 public static class StratifiedSplit
 {
-    /// <summary>Splits <paramref name="rows"/> per user; both parts are ordered by user, then by the random draw.</summary>
-    public static (List<T> Train, List<T> Test) ByUser<T, TUser>(IReadOnlyList<T> rows, Func<T, TUser> userOf, double ratio = 0.75, uint seed = 42)
-        where TUser : notnull
+    /// <summary>Splits <paramref name="rows"/> per group (e.g. per user); both parts are ordered by group, then by the random draw.</summary>
+    public static (List<T> Train, List<T> Test) ByGroup<T, TGroup>(IReadOnlyList<T> rows, Func<T, TGroup> groupOf, double ratio = 0.75, uint seed = 42)
+        where TGroup : notnull
     {
         ArgumentNullException.ThrowIfNull(rows);
         if (!(ratio > 0 && ratio < 1))
@@ -26,13 +26,13 @@ public static class StratifiedSplit
             draws[i] = random.NextDouble();
         }
 
-        var groups = new SortedDictionary<TUser, List<int>>();
+        var groups = new SortedDictionary<TGroup, List<int>>();
         for (var i = 0; i < rows.Count; i++)
         {
-            var user = userOf(rows[i]);
-            if (!groups.TryGetValue(user, out var list))
+            var group = groupOf(rows[i]);
+            if (!groups.TryGetValue(group, out var list))
             {
-                groups.Add(user, list = []);
+                groups.Add(group, list = []);
             }
 
             list.Add(i);
