@@ -119,6 +119,12 @@ public sealed class ItemCoOccurrence : ICandidateSource
             }
 
             var position = items.FindIndex(e => e.Item == item);
+            if (position < 0 && items.Count >= _options.MaxItemsPerUser)
+            {
+                // Most recent last: the oldest is forgotten before the new item pairs with the rest.
+                items.RemoveAt(0);
+            }
+
             var old = position >= 0 ? items[position].Strength : 0;
             if (weight > old)
             {
@@ -136,16 +142,35 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 }
             }
 
-            // Most recent last, so the oldest is the one forgotten.
             if (position >= 0)
             {
                 items.RemoveAt(position);
             }
 
             items.Add((item, Math.Max(old, weight)));
-            if (items.Count > _options.MaxItemsPerUser)
+        }
+    }
+
+    /// <summary>
+    /// Forgets what is remembered about <paramref name="userId"/>'s items (memory is O(users × items per user)); the
+    /// counts they contributed stay. A later interaction of theirs starts a fresh list. Returns whether they were known.
+    /// </summary>
+    public bool ForgetUser(string userId)
+    {
+        lock (_lock)
+        {
+            return _users.Remove(userId);
+        }
+    }
+
+    /// <summary>Users whose items are remembered.</summary>
+    public int UserCount
+    {
+        get
+        {
+            lock (_lock)
             {
-                items.RemoveAt(0);
+                return _users.Count;
             }
         }
     }

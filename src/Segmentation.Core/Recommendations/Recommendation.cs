@@ -5,7 +5,15 @@ namespace Segmentation.Core.Recommendations;
 /// <param name="Type">What happened (view, cart, purchase, rating, ...).</param>
 /// <param name="Timestamp">When it happened.</param>
 /// <param name="Rating">1 to 5 for <see cref="EventType.Rating"/>; otherwise ignored.</param>
-public readonly record struct Interaction(string ItemId, EventType Type, DateTimeOffset Timestamp, double Rating = 0);
+public readonly record struct Interaction(string ItemId, EventType Type, DateTimeOffset Timestamp, double Rating = 0)
+{
+    /// <summary>The interaction of a domain event (its item, type, time and rating).</summary>
+    public static Interaction From(BehaviorEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return new Interaction(e.ItemId, e.Type, e.Timestamp, e.Rating);
+    }
+}
 
 /// <summary>Why an item was recommended: the kind of evidence and what caused it.</summary>
 public enum ReasonKind

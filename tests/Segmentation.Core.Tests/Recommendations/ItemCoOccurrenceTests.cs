@@ -127,6 +127,33 @@ public sealed class ItemCoOccurrenceTests
     }
 
     [Fact]
+    public void MaxItemsPerUser_AndForgetUser_BoundMemory_WithoutTouchingCounts()
+    {
+        var model = new ItemCoOccurrence(new ItemCoOccurrenceOptions { Weights = InteractionWeights.Uniform, HalfLife = null, MaxItemsPerUser = 2 });
+        model.Record("u", Buy("a"));
+        model.Record("u", Buy("b"));
+        model.Record("u", Buy("c")); // "a" is forgotten for u: c pairs with b only.
+        Assert.Equal(1, model.CoOccurrence("b", "c", s_t0));
+        Assert.Equal(0, model.CoOccurrence("a", "c", s_t0));
+        Assert.Equal(1, model.CoOccurrence("a", "b", s_t0));
+
+        Assert.True(model.ForgetUser("u"));
+        Assert.Equal(0, model.UserCount);
+        Assert.False(model.ForgetUser("u"));
+        model.Record("u", Buy("d"));
+        Assert.Equal(0, model.CoOccurrence("c", "d", s_t0));
+        Assert.Equal(1, model.CoOccurrence("b", "c", s_t0));
+    }
+
+    [Fact]
+    public void DomainEvents_BecomeInteractions()
+    {
+        var e = new BehaviorEvent { EventId = "e1", UserId = "u", Type = EventType.Rating, ItemId = "m", Rating = 4, Timestamp = s_t0 };
+        Assert.Equal(new Interaction("m", EventType.Rating, s_t0, 4), Interaction.From(e));
+        Assert.Equal(4, InteractionWeights.Default.Of(Interaction.From(e)));
+    }
+
+    [Fact]
     public void ConcurrentUpdatesAndQueries_LoseNothing()
     {
         var model = Counting(ItemSimilarityKind.CoCount);
