@@ -9,8 +9,8 @@ namespace Segmentation.Core.Recommendations;
 /// With L2-normalised rows and query (the encoder's contract, DESIGN §7) the dot product is the cosine.
 /// <para>
 /// As a candidate source it scores items against the request's <see cref="RecommendationRequest.UserVector"/>, or,
-/// without one, against the mean embedding of the request's history and context item; each candidate's reason
-/// names the user's item most similar to it. Immutable after construction: thread-safe.
+/// without one, against the normalised sum of the embeddings of the context item and the 50 most recent history
+/// items; each candidate's reason names the one of those items most similar to it. Immutable after construction: thread-safe.
 /// </para>
 /// </summary>
 public sealed class ItemEmbeddingIndex : ICandidateSource
@@ -81,8 +81,10 @@ public sealed class ItemEmbeddingIndex : ICandidateSource
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var own = request.History.Select(x => x.ItemId).Append(request.ContextItemId ?? "")
-            .Where(_index.ContainsKey).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Take(MaxReasonItems).ToList();
+        // The context item, then the most recent history items (at most MaxReasonItems), in id order for determinism.
+        var own = request.History.OrderByDescending(x => x.Timestamp).ThenBy(x => x.ItemId, StringComparer.Ordinal).Select(x => x.ItemId)
+            .Prepend(request.ContextItemId ?? "").Where(_index.ContainsKey).Distinct(StringComparer.Ordinal).Take(MaxReasonItems)
+            .Order(StringComparer.Ordinal).ToList();
         float[] query;
         if (request.UserVector is { } vector)
         {
