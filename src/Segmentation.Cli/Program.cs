@@ -25,6 +25,7 @@ var root = new RootCommand("seg: the Segmentation command line")
     QueryCommands.Profile(address, json),
     QueryCommands.Segments(address, json),
     BenchCommand.Create(),
+    EvalCommand.Create(),
 };
 root.Options.Add(address);
 root.Options.Add(json);

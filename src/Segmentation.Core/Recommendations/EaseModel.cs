@@ -1,0 +1,147 @@
+using System.Numerics.Tensors;
+using Segmentation.Core.Recommendations.Internal;
+
+namespace Segmentation.Core.Recommendations;
+
+/// <summary>
+/// EASEᴿ (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019): a learned item-to-item weight
+/// matrix B with zero diagonal that minimises ‖X − X·B‖² + λ‖B‖² over the binary user × item matrix X, in closed
+/// form: P = (XᵀX + λI)⁻¹, B[j, i] = −P[j, i] / P[i, i]. A user's score for item i is Σⱼ B[j, i] over the items j
+/// they interacted with.
+/// <para>
+/// Batch-trained and immutable afterwards (thread-safe); retrain periodically from the event log. Dense: O(n²)
+/// memory and O(n³) training time for n items, so it suits catalogues up to a few thousand items (MovieLens-100k's
+/// 1,682 items train in about a second on two cores). Each candidate's reason names the user's item with the
+/// largest weight towards it.
+/// </para>
+/// </summary>
+public sealed class EaseModel : ICandidateSource
+{
+    private readonly string[] _ids;
+    private readonly Dictionary<string, int> _index;
+    private readonly float[] _weights;
+
+    private EaseModel(string[] ids, Dictionary<string, int> index, float[] weights)
+    {
+        _ids = ids;
+        _index = index;
+        _weights = weights;
+    }
+
+    /// <summary>Items known to the model.</summary>
+    public int ItemCount => _ids.Length;
+
+    /// <summary>
+    /// Trains on (user, item) pairs (duplicates count once) with L2 penalty <paramref name="lambda"/> (&gt; 0; a few
+    /// hundred suits MovieLens-sized data). Items are ordered by id, so the same pairs give the same model.
+    /// </summary>
+    public static EaseModel Train(IEnumerable<(string UserId, string ItemId)> interactions, double lambda, int maxDegreeOfParallelism = -1)
+    {
+        ArgumentNullException.ThrowIfNull(interactions);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(lambda);
+        var users = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        foreach (var (user, item) in interactions)
+        {
+            if (!users.TryGetValue(user, out var items))
+            {
+                users.Add(user, items = new HashSet<string>(StringComparer.Ordinal));
+            }
+
+            items.Add(item);
+        }
+
+        var ids = users.Values.SelectMany(s => s).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        var index = new Dictionary<string, int>(ids.Length, StringComparer.Ordinal);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            index.Add(ids[i], i);
+        }
+
+        var n = ids.Length;
+        var gram = new double[n * n];
+        foreach (var items in users.Values)
+        {
+            var rows = items.Select(i => index[i]).ToArray();
+            foreach (var a in rows)
+            {
+                var row = a * n;
+                foreach (var b in rows)
+                {
+                    gram[row + b] += 1;
+                }
+            }
+        }
+
+        for (var i = 0; i < n; i++)
+        {
+            gram[(i * n) + i] += lambda;
+        }
+
+        var degree = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
+        Cholesky.Factor(gram, n, degree);
+        var p = new double[n * n];
+        Cholesky.Invert(gram, n, p, degree);
+
+        var weights = new float[n * n];
+        for (var j = 0; j < n; j++)
+        {
+            for (var i = 0; i < n; i++)
+            {
+                weights[(j * n) + i] = i == j ? 0 : (float)(-p[(j * n) + i] / p[(i * n) + i]);
+            }
+        }
+
+        return new EaseModel(ids, index, weights);
+    }
+
+    /// <summary>The learned weight of item <paramref name="from"/> towards item <paramref name="to"/> (0 when either is unknown).</summary>
+    public float Weight(string from, string to) =>
+        _index.TryGetValue(from, out var j) && _index.TryGetValue(to, out var i) ? _weights[(j * _ids.Length) + i] : 0;
+
+    /// <summary>
+    /// Candidates scored from the request's history (every distinct item the user interacted with counts once, as in
+    /// training) plus its context item. Only positive scores are returned.
+    /// </summary>
+    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(allowed);
+        var own = request.History.Select(x => x.ItemId).Append(request.ContextItemId ?? "")
+            .Where(_index.ContainsKey).Distinct(StringComparer.Ordinal).Select(id => _index[id]).Order().ToArray();
+        if (own.Length == 0 || count <= 0)
+        {
+            return [];
+        }
+
+        var n = _ids.Length;
+        var scores = new float[n];
+        foreach (var j in own)
+        {
+            TensorPrimitives.Add(scores, _weights.AsSpan(j * n, n), scores);
+        }
+
+        var top = new TopK<byte>(count);
+        for (var i = 0; i < n; i++)
+        {
+            if (scores[i] > 0 && top.Admits(scores[i]) && allowed(_ids[i]))
+            {
+                top.Offer(_ids[i], scores[i], 0);
+            }
+        }
+
+        return top.Drain().ConvertAll(t =>
+        {
+            var i = _index[t.Id];
+            var cause = own[0];
+            foreach (var j in own)
+            {
+                if (_weights[(j * n) + i] > _weights[(cause * n) + i])
+                {
+                    cause = j;
+                }
+            }
+
+            return new Candidate(t.Id, t.Score, new RecommendationReason(ReasonKind.SimilarToViewed, _ids[cause]));
+        });
+    }
+}

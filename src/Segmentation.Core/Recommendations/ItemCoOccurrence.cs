@@ -1,0 +1,344 @@
+using System.Buffers;
+using Segmentation.Core.Recommendations.Internal;
+
+namespace Segmentation.Core.Recommendations;
+
+/// <summary>How co-occurrence counts become an item-to-item similarity (as in SAR).</summary>
+public enum ItemSimilarityKind
+{
+    /// <summary>The (decayed, weighted) co-occurrence count c(i, j) itself: favours popular items.</summary>
+    CoCount,
+
+    /// <summary>c(i, j) / (c(i) + c(j) − c(i, j)): balanced; SAR's usual choice.</summary>
+    Jaccard,
+
+    /// <summary>c(i, j) / (c(i) · c(j)): favours rare items (serendipity).</summary>
+    Lift,
+}
+
+/// <summary>Settings of an <see cref="ItemCoOccurrence"/>. Read when the model is built; do not change afterwards.</summary>
+public sealed class ItemCoOccurrenceOptions
+{
+    /// <summary>Strength of each interaction type (purchase &gt; cart &gt; view; ratings by stars).</summary>
+    public InteractionWeights Weights { get; init; } = InteractionWeights.Default;
+
+    /// <summary>Weights of the requesting user's interactions when scoring (null: <see cref="Weights"/>). SAR counts co-occurrence uniformly but weighs affinity by rating.</summary>
+    public InteractionWeights? AffinityWeights { get; init; }
+
+    /// <summary>Half-life of co-occurrence counts (null: counts never fade).</summary>
+    public TimeSpan? HalfLife { get; init; } = TimeSpan.FromDays(90);
+
+    /// <summary>Half-life of the requesting user's own interactions when scoring (SAR's time-decayed affinity; null: none).</summary>
+    public TimeSpan? AffinityHalfLife { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>How counts become similarities.</summary>
+    public ItemSimilarityKind Similarity { get; init; } = ItemSimilarityKind.Jaccard;
+
+    /// <summary>Most distinct items remembered per user; the oldest is forgotten (its counts stay).</summary>
+    public int MaxItemsPerUser { get; init; } = 500;
+
+    /// <summary>Pairs whose current co-count is below this are ignored when scoring (SAR's threshold).</summary>
+    public double MinCoCount { get; init; }
+}
+
+/// <summary>
+/// Item-to-item co-occurrence learned online, one interaction at a time, and a SAR-style recommender on top of it.
+/// <para>
+/// Model: each user holds a strength s(u, i) per item, the largest interaction weight seen (a purchase after a view
+/// raises it; nothing lowers it). The occurrence of an item is c(i) = Σᵤ s(u, i) and the co-occurrence of a pair is
+/// c(i, j) = Σᵤ min(s(u, i), s(u, j)); every increment is decayed from the time it was made with
+/// <see cref="ItemCoOccurrenceOptions.HalfLife"/>. With <see cref="InteractionWeights.Uniform"/> weights and no decay
+/// these are SAR's counts of users. A request is scored as SAR does: score(i) = Σⱼ a(j) · sim(j, i) over the
+/// user's items j, with affinity a(j) = Σ weight · 2^(−age/<see cref="ItemCoOccurrenceOptions.AffinityHalfLife"/>).
+/// </para>
+/// <para>
+/// Incremental: <see cref="Record"/> costs O(items remembered for that user), and its effect is visible to the
+/// next query. Thread-safety: every member is safe to call concurrently; updates and queries serialise on one lock
+/// (a query holds it for O(Σ neighbours of the request's items)).
+/// </para>
+/// </summary>
+public sealed class ItemCoOccurrence : ICandidateSource
+{
+    private readonly Lock _lock = new();
+    private readonly ItemCoOccurrenceOptions _options;
+    private readonly ForwardDecay _decay;
+    private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+    private readonly List<string> _ids = [];
+    private readonly List<double> _occurrence = [];
+    private readonly List<Dictionary<int, double>> _pairs = [];
+    private readonly Dictionary<string, List<(int Item, double Strength)>> _users = new(StringComparer.Ordinal);
+
+    /// <summary>An empty model.</summary>
+    public ItemCoOccurrence(ItemCoOccurrenceOptions? options = null)
+    {
+        _options = options ?? new ItemCoOccurrenceOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxItemsPerUser, 1, nameof(options));
+        _decay = new ForwardDecay(_options.HalfLife);
+    }
+
+    /// <summary>Distinct items seen.</summary>
+    public int ItemCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _ids.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Folds one interaction of <paramref name="userId"/> into the counts. Interactions whose weight is 0 (search,
+    /// returns, ...) are ignored. Interactions may arrive out of time order; each is decayed from its own time.
+    /// </summary>
+    public void Record(string userId, Interaction interaction)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        ArgumentException.ThrowIfNullOrEmpty(interaction.ItemId, nameof(interaction));
+        var weight = _options.Weights.Of(interaction);
+        if (weight <= 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            var rebase = _decay.Rebase(interaction.Timestamp);
+            if (rebase != 1)
+            {
+                Rescale(rebase);
+            }
+
+            var scale = _decay.Weight(interaction.Timestamp);
+            var item = Intern(interaction.ItemId);
+            if (!_users.TryGetValue(userId, out var items))
+            {
+                items = [];
+                _users.Add(userId, items);
+            }
+
+            var position = items.FindIndex(e => e.Item == item);
+            if (position < 0 && items.Count >= _options.MaxItemsPerUser)
+            {
+                // Most recent last: the oldest is forgotten before the new item pairs with the rest.
+                items.RemoveAt(0);
+            }
+
+            var old = position >= 0 ? items[position].Strength : 0;
+            if (weight > old)
+            {
+                _occurrence[item] += (weight - old) * scale;
+                var row = _pairs[item];
+                foreach (var (other, strength) in items)
+                {
+                    var delta = Math.Min(weight, strength) - Math.Min(old, strength);
+                    if (other != item && delta > 0)
+                    {
+                        var add = delta * scale;
+                        row[other] = row.GetValueOrDefault(other) + add;
+                        _pairs[other][item] = _pairs[other].GetValueOrDefault(item) + add;
+                    }
+                }
+            }
+
+            if (position >= 0)
+            {
+                items.RemoveAt(position);
+            }
+
+            items.Add((item, Math.Max(old, weight)));
+        }
+    }
+
+    /// <summary>
+    /// Forgets what is remembered about <paramref name="userId"/>'s items (memory is O(users × items per user)); the
+    /// counts they contributed stay. A later interaction of theirs starts a fresh list. Returns whether they were known.
+    /// </summary>
+    public bool ForgetUser(string userId)
+    {
+        lock (_lock)
+        {
+            return _users.Remove(userId);
+        }
+    }
+
+    /// <summary>Users whose items are remembered.</summary>
+    public int UserCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _users.Count;
+            }
+        }
+    }
+
+    /// <summary>The decayed occurrence c(i) as of <paramref name="now"/> (0 for unknown items).</summary>
+    public double Occurrence(string itemId, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            return _index.TryGetValue(itemId, out var i) ? _occurrence[i] / _decay.Divisor(now) : 0;
+        }
+    }
+
+    /// <summary>The decayed co-occurrence c(a, b) as of <paramref name="now"/> (0 for unknown items or a = b).</summary>
+    public double CoOccurrence(string a, string b, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            return _index.TryGetValue(a, out var i) && _index.TryGetValue(b, out var j) && _pairs[i].TryGetValue(j, out var c)
+                ? c / _decay.Divisor(now)
+                : 0;
+        }
+    }
+
+    /// <summary>The similarity sim(a, b) as of <paramref name="now"/> under the configured kind (0 when they never co-occurred).</summary>
+    public double Similarity(string a, string b, DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            return _index.TryGetValue(a, out var i) && _index.TryGetValue(b, out var j) && _pairs[i].TryGetValue(j, out var c)
+                ? Similarity(i, j, c, _decay.Divisor(now))
+                : 0;
+        }
+    }
+
+    /// <summary>The <paramref name="count"/> items most similar to <paramref name="itemId"/>, best first (reason: bought with it).</summary>
+    public IReadOnlyList<Candidate> SimilarItems(string itemId, int count, DateTimeOffset now) =>
+        GetCandidates(new RecommendationRequest { ContextItemId = itemId, Now = now }, count, static _ => true);
+
+    /// <summary>
+    /// SAR scores for the request's history plus its context item (which counts as a purchase): each candidate's
+    /// reason names the user's item that contributed most to its score.
+    /// </summary>
+    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(allowed);
+        lock (_lock)
+        {
+            var affinity = Affinity(request);
+            if (affinity.Count == 0 || count <= 0)
+            {
+                return [];
+            }
+
+            var n = _ids.Count;
+            var divisor = _decay.Divisor(request.Now);
+            var minCoCount = _options.MinCoCount * divisor;
+            var scores = ArrayPool<double>.Shared.Rent(n);
+            var best = ArrayPool<double>.Shared.Rent(n);
+            var cause = ArrayPool<int>.Shared.Rent(n);
+            var touched = new List<int>();
+            try
+            {
+                Array.Fill(cause, -1, 0, n);
+                foreach (var (j, a) in affinity)
+                {
+                    foreach (var (i, c) in _pairs[j])
+                    {
+                        if (c < minCoCount)
+                        {
+                            continue;
+                        }
+
+                        var s = a * Similarity(j, i, c, divisor);
+                        if (cause[i] < 0)
+                        {
+                            touched.Add(i);
+                            scores[i] = 0;
+                            best[i] = double.NegativeInfinity;
+                        }
+
+                        scores[i] += s;
+                        if (s > best[i])
+                        {
+                            best[i] = s;
+                            cause[i] = j;
+                        }
+                    }
+                }
+
+                var top = new TopK<int>(count);
+                foreach (var i in touched)
+                {
+                    if (scores[i] > 0 && top.Admits(scores[i]) && allowed(_ids[i]))
+                    {
+                        top.Offer(_ids[i], scores[i], cause[i]);
+                    }
+                }
+
+                return top.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, new RecommendationReason(ReasonKind.BoughtTogether, _ids[t.Value])));
+            }
+            finally
+            {
+                ArrayPool<double>.Shared.Return(scores);
+                ArrayPool<double>.Shared.Return(best);
+                ArrayPool<int>.Shared.Return(cause);
+            }
+        }
+    }
+
+    // Sorted by item id so that ties in "largest contribution" resolve the same way every time.
+    private List<(int Item, double Affinity)> Affinity(RecommendationRequest request)
+    {
+        var affinity = new Dictionary<int, double>();
+        foreach (var x in request.History)
+        {
+            if (x.ItemId is not null && _index.TryGetValue(x.ItemId, out var i))
+            {
+                var w = (_options.AffinityWeights ?? _options.Weights).Of(x) * ForwardDecay.Factor(request.Now - x.Timestamp, _options.AffinityHalfLife);
+                if (w > 0)
+                {
+                    affinity[i] = affinity.GetValueOrDefault(i) + w;
+                }
+            }
+        }
+
+        if (request.ContextItemId is { } context && _index.TryGetValue(context, out var ci))
+        {
+            affinity[ci] = affinity.GetValueOrDefault(ci) + (_options.AffinityWeights ?? _options.Weights).Purchase;
+        }
+
+        var list = affinity.Select(p => (p.Key, p.Value)).ToList();
+        list.Sort((x, y) => string.CompareOrdinal(_ids[x.Key], _ids[y.Key]));
+        return list;
+    }
+
+    private double Similarity(int i, int j, double c, double divisor) => _options.Similarity switch
+    {
+        ItemSimilarityKind.CoCount => c / divisor,
+        ItemSimilarityKind.Lift => c * divisor / (_occurrence[i] * _occurrence[j]),
+        _ => c / (_occurrence[i] + _occurrence[j] - c),
+    };
+
+    private int Intern(string itemId)
+    {
+        if (!_index.TryGetValue(itemId, out var i))
+        {
+            i = _ids.Count;
+            _index.Add(itemId, i);
+            _ids.Add(itemId);
+            _occurrence.Add(0);
+            _pairs.Add([]);
+        }
+
+        return i;
+    }
+
+    private void Rescale(double factor)
+    {
+        for (var i = 0; i < _occurrence.Count; i++)
+        {
+            _occurrence[i] *= factor;
+            var row = _pairs[i];
+            foreach (var key in row.Keys.ToList())
+            {
+                row[key] *= factor;
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+namespace Segmentation.Core.Recommendations;
+
+/// <summary>A candidate source and the weight of its (normalised) scores in the blend.</summary>
+/// <param name="Source">The source.</param>
+/// <param name="Weight">Its weight (&gt; 0); a source's best candidate contributes exactly this much.</param>
+public sealed record BlendedSource(ICandidateSource Source, double Weight);
+
+/// <summary>Rules of a <see cref="RecommendationBlender"/>. Immutable.</summary>
+public sealed record BlendOptions
+{
+    /// <summary>Candidates asked of each source: at least this many, and at least 3 × the requested count.</summary>
+    public int MinPoolSize { get; init; } = 50;
+
+    /// <summary>Category prefixes whose items may be recommended again after a purchase (consumables: "grocery", "beauty.soap").</summary>
+    public IReadOnlyList<string> RepurchasableCategories { get; init; } = [];
+
+    /// <summary>Category prefixes never recommended (out of scope for this placement).</summary>
+    public IReadOnlyList<string> ExcludedCategories { get; init; } = [];
+
+    /// <summary>Most items per category in one response (0: no cap). Items of unknown category are not capped.</summary>
+    public int MaxPerCategory { get; init; }
+
+    /// <summary>Levels of the dotted category path that define "a category" for the cap (1: "home" for "home.kitchen.mugs").</summary>
+    public int CategoryDepth { get; init; } = 1;
+}
+
+/// <summary>
+/// Blends candidate sources into one ranked, filtered, explained list.
+/// <para>
+/// Each source's scores are divided by its best score, so every source speaks on a 0..1 scale, then multiplied by
+/// the source's weight; an item's blended score is the sum over sources, and its reason is the one of the source
+/// that contributed most (the earlier source on a tie). Rules, applied before ranking so they never leave a hole:
+/// items in <see cref="RecommendationRequest.ExcludedItems"/>, the context item, items the user purchased (unless in
+/// a repurchasable category) and items in excluded categories are never returned. Ranking is score descending, then
+/// item id (ordinal): the same request on the same state gives the same answer. Finally at most
+/// <see cref="BlendOptions.MaxPerCategory"/> items per category are kept, in rank order.
+/// </para>
+/// <para>
+/// Cold start falls out of the sources: without history only popularity (by segment, then everyone) and, with a
+/// context item, its similar items have anything to say. Thread-safe when the sources are (all of ours are).
+/// </para>
+/// </summary>
+public sealed class RecommendationBlender
+{
+    private readonly BlendedSource[] _sources;
+    private readonly ItemCatalog _catalog;
+    private readonly BlendOptions _options;
+
+    /// <summary>A blender over <paramref name="sources"/>, in priority order for tied reasons.</summary>
+    public RecommendationBlender(IEnumerable<BlendedSource> sources, ItemCatalog catalog, BlendOptions? options = null)
+    {
+        _sources = [.. sources];
+        foreach (var s in _sources)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(s.Weight, nameof(sources));
+        }
+
+        _catalog = catalog;
+        _options = options ?? new BlendOptions();
+    }
+
+    /// <summary>Up to <see cref="RecommendationRequest.Count"/> recommendations, best first, each with its reason.</summary>
+    public IReadOnlyList<Recommendation> Recommend(RecommendationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Count <= 0)
+        {
+            return [];
+        }
+
+        var allowed = Filter(request);
+        var pool = Math.Max(_options.MinPoolSize, 3 * request.Count);
+        var blend = new Dictionary<string, (double Score, double Best, RecommendationReason Reason)>(StringComparer.Ordinal);
+        foreach (var (source, weight) in _sources)
+        {
+            var candidates = source.GetCandidates(request, pool, allowed);
+            if (candidates.Count == 0 || candidates[0].Score <= 0)
+            {
+                continue;
+            }
+
+            var top = candidates[0].Score;
+            foreach (var c in candidates)
+            {
+                var contribution = weight * c.Score / top;
+                if (blend.TryGetValue(c.ItemId, out var current))
+                {
+                    blend[c.ItemId] = contribution > current.Best
+                        ? (current.Score + contribution, contribution, c.Reason)
+                        : (current.Score + contribution, current.Best, current.Reason);
+                }
+                else
+                {
+                    blend[c.ItemId] = (contribution, contribution, c.Reason);
+                }
+            }
+        }
+
+        var ranked = blend.Select(p => new Recommendation(p.Key, p.Value.Score, _catalog.CategoryOf(p.Key), p.Value.Reason)).ToList();
+        ranked.Sort(static (a, b) =>
+        {
+            var c = b.Score.CompareTo(a.Score);
+            return c != 0 ? c : string.CompareOrdinal(a.ItemId, b.ItemId);
+        });
+
+        var result = new List<Recommendation>(request.Count);
+        var perCategory = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var r in ranked)
+        {
+            if (_options.MaxPerCategory > 0 && r.Category.Length > 0)
+            {
+                var key = ItemCatalog.Truncate(r.Category, _options.CategoryDepth);
+                var n = perCategory.GetValueOrDefault(key);
+                if (n >= _options.MaxPerCategory)
+                {
+                    continue;
+                }
+
+                perCategory[key] = n + 1;
+            }
+
+            result.Add(r);
+            if (result.Count == request.Count)
+            {
+                break;
+            }
+        }
+
+        return result;
+    }
+
+    private Func<string, bool> Filter(RecommendationRequest request)
+    {
+        var bought = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var x in request.History)
+        {
+            if (x.Type == EventType.Purchase && !_options.RepurchasableCategories.Any(c => ItemCatalog.IsIn(_catalog.CategoryOf(x.ItemId), c)))
+            {
+                bought.Add(x.ItemId);
+            }
+        }
+
+        var excluded = request.ExcludedItems;
+        var context = request.ContextItemId;
+        var outOfScope = _options.ExcludedCategories;
+        return item =>
+            !excluded.Contains(item) && !bought.Contains(item) && item != context &&
+            (outOfScope.Count == 0 || !outOfScope.Any(c => ItemCatalog.IsIn(_catalog.CategoryOf(item), c)));
+    }
+}

@@ -1,0 +1,171 @@
+using Segmentation.Core.Recommendations;
+
+namespace Segmentation.Core.Tests.Recommendations;
+
+public sealed class ItemCoOccurrenceTests
+{
+    private static readonly DateTimeOffset s_t0 = new(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static Interaction Buy(string item, int day = 0) => new(item, EventType.Purchase, s_t0.AddDays(day));
+
+    private static Interaction View(string item, int day = 0) => new(item, EventType.View, s_t0.AddDays(day));
+
+    private static ItemCoOccurrence Counting(ItemSimilarityKind kind = ItemSimilarityKind.Jaccard) =>
+        new(new ItemCoOccurrenceOptions { Weights = InteractionWeights.Uniform, HalfLife = null, AffinityHalfLife = null, Similarity = kind });
+
+    [Fact]
+    public void UniformWeights_CountUsers_AsSar()
+    {
+        var model = Counting();
+        model.Record("u1", Buy("a"));
+        model.Record("u1", Buy("b"));
+        model.Record("u1", Buy("b")); // Again: a user counts once.
+        model.Record("u2", Buy("a"));
+        model.Record("u2", Buy("b"));
+        model.Record("u2", Buy("c"));
+
+        Assert.Equal(2, model.Occurrence("a", s_t0));
+        Assert.Equal(2, model.CoOccurrence("a", "b", s_t0));
+        Assert.Equal(2, model.CoOccurrence("b", "a", s_t0));
+        Assert.Equal(1, model.CoOccurrence("a", "c", s_t0));
+        Assert.Equal(0, model.CoOccurrence("a", "a", s_t0));
+        Assert.Equal(1.0, model.Similarity("a", "b", s_t0), 12);          // 2 / (2 + 2 − 2)
+        Assert.Equal(0.5, model.Similarity("a", "c", s_t0), 12);          // 1 / (2 + 1 − 1)
+    }
+
+    [Theory]
+    [InlineData(ItemSimilarityKind.CoCount, 1.0)]
+    [InlineData(ItemSimilarityKind.Lift, 0.5)]      // 1 / (2 · 1)
+    [InlineData(ItemSimilarityKind.Jaccard, 0.5)]
+    public void SimilarityKinds_FollowTheirFormulas(ItemSimilarityKind kind, double expected)
+    {
+        var model = Counting(kind);
+        model.Record("u1", Buy("a"));
+        model.Record("u2", Buy("a"));
+        model.Record("u2", Buy("c"));
+        Assert.Equal(expected, model.Similarity("a", "c", s_t0), 12);
+    }
+
+    [Fact]
+    public void EventWeights_PairsCountTheWeakerSide_AndAPurchaseUpgradesAView()
+    {
+        var model = new ItemCoOccurrence(new ItemCoOccurrenceOptions { HalfLife = null }); // view 1, cart 3, purchase 5
+        model.Record("u", View("a"));
+        model.Record("u", Buy("b"));
+        Assert.Equal(1, model.CoOccurrence("a", "b", s_t0));
+        Assert.Equal(1, model.Occurrence("a", s_t0));
+
+        model.Record("u", new Interaction("a", EventType.AddToCart, s_t0));
+        Assert.Equal(3, model.CoOccurrence("a", "b", s_t0));
+        model.Record("u", Buy("a"));
+        Assert.Equal(5, model.CoOccurrence("a", "b", s_t0));
+        Assert.Equal(5, model.Occurrence("a", s_t0));
+
+        model.Record("u", View("a")); // Weaker than what is known: nothing changes.
+        Assert.Equal(5, model.CoOccurrence("a", "b", s_t0));
+        model.Record("u", new Interaction("a", EventType.Search, s_t0)); // Weight 0: ignored.
+        Assert.Equal(5, model.Occurrence("a", s_t0));
+    }
+
+    [Fact]
+    public void Counts_HalveEveryHalfLife_AndSurviveLongGaps()
+    {
+        var model = new ItemCoOccurrence(new ItemCoOccurrenceOptions { Weights = InteractionWeights.Uniform, HalfLife = TimeSpan.FromDays(10) });
+        model.Record("u", Buy("a"));
+        model.Record("u", Buy("b"));
+        Assert.Equal(1, model.CoOccurrence("a", "b", s_t0), 12);
+        Assert.Equal(0.5, model.CoOccurrence("a", "b", s_t0.AddDays(10)), 12);
+
+        // 100 years later: 2^3650 would overflow a double without rebasing.
+        var later = s_t0.AddYears(100);
+        model.Record("v", new Interaction("a", EventType.Purchase, later));
+        model.Record("v", new Interaction("c", EventType.Purchase, later));
+        Assert.Equal(1, model.CoOccurrence("a", "c", later), 9);
+        Assert.Equal(0, model.CoOccurrence("a", "b", later), 9);
+        Assert.True(double.IsFinite(model.Occurrence("a", later)));
+    }
+
+    [Fact]
+    public void Candidates_ScoreBySimilarityTimesAffinity_WithTheBestContributorAsReason()
+    {
+        var model = Counting(ItemSimilarityKind.CoCount);
+        model.Record("u1", Buy("a"));
+        model.Record("u1", Buy("x"));
+        model.Record("u2", Buy("a"));
+        model.Record("u2", Buy("x"));
+        model.Record("u3", Buy("b"));
+        model.Record("u3", Buy("y"));
+
+        var request = new RecommendationRequest { History = [Buy("a"), Buy("b")], Now = s_t0 };
+        var candidates = model.GetCandidates(request, 10, _ => true);
+
+        Assert.Equal(["x", "y"], candidates.Select(c => c.ItemId));
+        var x = candidates.Single(c => c.ItemId == "x");
+        Assert.Equal(2, x.Score, 12);
+        Assert.Equal(new RecommendationReason(ReasonKind.BoughtTogether, "a"), x.Reason);
+        Assert.Equal("often bought with a", x.Reason.Text);
+        Assert.Equal("b", candidates.Single(c => c.ItemId == "y").Reason.Cause);
+        Assert.Equal(["y"], model.GetCandidates(request, 10, id => id != "x").Select(c => c.ItemId));
+    }
+
+    [Fact]
+    public void SimilarItems_RankByJaccard_ThenId()
+    {
+        var model = Counting();
+        foreach (var user in new[] { "u1", "u2" })
+        {
+            model.Record(user, Buy("p"));
+            model.Record(user, Buy("q"));
+        }
+
+        model.Record("u3", Buy("p"));
+        model.Record("u3", Buy("s"));
+        model.Record("u3", Buy("r"));
+
+        Assert.Equal(["q", "r", "s"], model.SimilarItems("p", 5, s_t0).Select(c => c.ItemId));
+        Assert.Empty(model.SimilarItems("unknown", 5, s_t0));
+    }
+
+    [Fact]
+    public void MaxItemsPerUser_AndForgetUser_BoundMemory_WithoutTouchingCounts()
+    {
+        var model = new ItemCoOccurrence(new ItemCoOccurrenceOptions { Weights = InteractionWeights.Uniform, HalfLife = null, MaxItemsPerUser = 2 });
+        model.Record("u", Buy("a"));
+        model.Record("u", Buy("b"));
+        model.Record("u", Buy("c")); // "a" is forgotten for u: c pairs with b only.
+        Assert.Equal(1, model.CoOccurrence("b", "c", s_t0));
+        Assert.Equal(0, model.CoOccurrence("a", "c", s_t0));
+        Assert.Equal(1, model.CoOccurrence("a", "b", s_t0));
+
+        Assert.True(model.ForgetUser("u"));
+        Assert.Equal(0, model.UserCount);
+        Assert.False(model.ForgetUser("u"));
+        model.Record("u", Buy("d"));
+        Assert.Equal(0, model.CoOccurrence("c", "d", s_t0));
+        Assert.Equal(1, model.CoOccurrence("b", "c", s_t0));
+    }
+
+    [Fact]
+    public void DomainEvents_BecomeInteractions()
+    {
+        var e = new BehaviorEvent { EventId = "e1", UserId = "u", Type = EventType.Rating, ItemId = "m", Rating = 4, Timestamp = s_t0 };
+        Assert.Equal(new Interaction("m", EventType.Rating, s_t0, 4), Interaction.From(e));
+        Assert.Equal(4, InteractionWeights.Default.Of(Interaction.From(e)));
+    }
+
+    [Fact]
+    public void ConcurrentUpdatesAndQueries_LoseNothing()
+    {
+        var model = Counting(ItemSimilarityKind.CoCount);
+        Parallel.For(0, 400, new ParallelOptions { MaxDegreeOfParallelism = 4 }, u =>
+        {
+            var user = $"u{u}";
+            model.Record(user, Buy("a"));
+            _ = model.GetCandidates(new RecommendationRequest { History = [Buy("a")], Now = s_t0 }, 5, _ => true);
+            model.Record(user, Buy("b"));
+        });
+
+        Assert.Equal(400, model.CoOccurrence("a", "b", s_t0));
+        Assert.Equal(400, model.Occurrence("b", s_t0));
+    }
+}

@@ -1,0 +1,180 @@
+using Segmentation.Core.Recommendations;
+using Segmentation.Core.Recommendations.Internal;
+
+namespace Segmentation.Core.Tests.Recommendations;
+
+/// <summary>Popularity, embeddings, recent views and EASEᴿ on their own.</summary>
+public sealed class SourceTests
+{
+    private static readonly DateTimeOffset s_t0 = new(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static RecommendationRequest Request(params Interaction[] history) => new() { History = history, Now = s_t0 };
+
+    [Fact]
+    public void Popularity_DecaysWithTime_SoRecentInterestWins()
+    {
+        var popularity = new SegmentPopularity(new ItemCatalog(), TimeSpan.FromDays(7));
+        for (var i = 0; i < 3; i++)
+        {
+            popularity.Record(["ml:1"], new Interaction("old", EventType.Purchase, s_t0.AddDays(-28))); // 3 × 5 / 16
+        }
+
+        popularity.Record(["ml:1"], new Interaction("new", EventType.Purchase, s_t0.AddDays(-1)));
+
+        Assert.Equal(15.0 / 16, popularity.Popularity("ml:1", "old", s_t0), 9);
+        var top = popularity.GetCandidates(Request() with { SegmentKeys = ["ml:1"] }, 5, _ => true);
+        Assert.Equal(["new", "old"], top.Select(c => c.ItemId));
+        Assert.Equal(1, top[0].Score, 12);
+        Assert.Equal("popular in your segment 'ml:1'", top[0].Reason.Text);
+        Assert.Equal(0, popularity.Popularity("ml:2", "new", s_t0));
+    }
+
+    [Fact]
+    public void EmbeddingSearch_IsExactTopK_WithIdTieBreak()
+    {
+        const int n = 500, d = 24;
+        var random = new Random(5);
+        var matrix = new float[n * d];
+        for (var i = 0; i < matrix.Length; i++)
+        {
+            matrix[i] = (float)((random.NextDouble() * 2) - 1);
+        }
+
+        var ids = Enumerable.Range(0, n).Select(i => $"item{i:D3}").ToArray();
+        var index = new ItemEmbeddingIndex(ids, matrix, d);
+        var query = matrix.AsSpan(17 * d, d).ToArray();
+
+        var brute = ids.Select((id, i) => (Id: id, Score: Dot(matrix.AsSpan(i * d, d), query)))
+            .OrderByDescending(x => x.Score).ThenBy(x => x.Id, StringComparer.Ordinal).Take(10).Select(x => x.Id);
+        Assert.Equal(brute, index.Search(query, 10).Select(h => h.ItemId));
+        Assert.Equal("item017", index.Search(query, 1)[0].ItemId);
+        Assert.DoesNotContain(index.Search(query, 10, id => id != "item017"), h => h.ItemId == "item017");
+
+        // Equal rows tie: the smaller id wins.
+        var twins = new ItemEmbeddingIndex(["b", "a", "c"], [1, 0, 1, 0, 0, 1], 2);
+        Assert.Equal(["a", "b"], twins.Search([1, 0], 2).Select(h => h.ItemId));
+        Assert.Throws<ArgumentException>(() => twins.Search([1, 0, 0], 2));
+        Assert.Throws<ArgumentException>(() => new ItemEmbeddingIndex(["a"], [1, 0, 0], 2));
+    }
+
+    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        var sum = 0f;
+        for (var i = 0; i < a.Length; i++)
+        {
+            sum += a[i] * b[i];
+        }
+
+        return sum;
+    }
+
+    [Fact]
+    public void EmbeddingCandidates_NameTheClosestHistoryItem_OrTheTasteProfile()
+    {
+        // Unit vectors: x-ish items and y-ish items.
+        var index = new ItemEmbeddingIndex(["x1", "x2", "y1", "y2"], [1, 0, 0.8f, 0.6f, 0, 1, 0.6f, 0.8f], 2);
+
+        var fromHistory = index.GetCandidates(Request(new Interaction("x1", EventType.View, s_t0)), 5, id => id != "x1");
+        Assert.Equal("x2", fromHistory[0].ItemId);
+        Assert.Equal(new RecommendationReason(ReasonKind.SimilarToViewed, "x1"), fromHistory[0].Reason);
+
+        var fromVector = index.GetCandidates(Request() with { UserVector = [0, 1] }, 2, _ => true);
+        Assert.Equal(["y1", "y2"], fromVector.Select(c => c.ItemId));
+        Assert.All(fromVector, c => Assert.Equal(ReasonKind.MatchesTasteProfile, c.Reason.Kind));
+        Assert.Empty(index.GetCandidates(Request(), 5, _ => true));
+    }
+
+    [Fact]
+    public void RecentlyViewed_ProposesViewedButNotBought_MostRecentFirst()
+    {
+        var source = new RecentlyViewed(TimeSpan.FromDays(1));
+        var candidates = source.GetCandidates(
+            Request(
+                new Interaction("old", EventType.View, s_t0.AddDays(-3)),
+                new Interaction("fresh", EventType.View, s_t0.AddHours(-1)),
+                new Interaction("bought", EventType.View, s_t0.AddHours(-1)),
+                new Interaction("bought", EventType.Purchase, s_t0),
+                new Interaction("rated", EventType.Rating, s_t0, 5)),
+            5,
+            _ => true);
+
+        Assert.Equal(["fresh", "old"], candidates.Select(c => c.ItemId));
+        Assert.Equal(new RecommendationReason(ReasonKind.RecentlyViewed, "fresh"), candidates[0].Reason);
+    }
+
+    [Fact]
+    public void Cholesky_InvertsASymmetricPositiveDefiniteMatrix()
+    {
+        const int n = 150;
+        var random = new Random(3);
+        var m = new double[n * n];
+        for (var i = 0; i < m.Length; i++)
+        {
+            m[i] = random.NextDouble() - 0.5;
+        }
+
+        // A = MᵀM + I is symmetric positive definite.
+        var a = new double[n * n];
+        for (var i = 0; i < n; i++)
+        {
+            for (var j = 0; j < n; j++)
+            {
+                var sum = i == j ? 1.0 : 0.0;
+                for (var k = 0; k < n; k++)
+                {
+                    sum += m[(k * n) + i] * m[(k * n) + j];
+                }
+
+                a[(i * n) + j] = sum;
+            }
+        }
+
+        var factor = (double[])a.Clone();
+        Cholesky.Factor(factor, n, maxDegreeOfParallelism: 2);
+        var inverse = new double[n * n];
+        Cholesky.Invert(factor, n, inverse, maxDegreeOfParallelism: 2);
+
+        for (var i = 0; i < n; i++)
+        {
+            for (var j = 0; j < n; j++)
+            {
+                var sum = 0.0;
+                for (var k = 0; k < n; k++)
+                {
+                    sum += a[(i * n) + k] * inverse[(k * n) + j];
+                }
+
+                Assert.Equal(i == j ? 1 : 0, sum, 9);
+            }
+        }
+
+        var notPositive = new double[] { 1, 2, 2, 1 };
+        Assert.Throws<ArgumentException>(() => Cholesky.Factor(notPositive, 2, 1));
+    }
+
+    [Fact]
+    public void Ease_LearnsPositiveWeightsBetweenCoConsumedItems_AndExplainsThem()
+    {
+        var pairs = new List<(string, string)>();
+        for (var u = 0; u < 30; u++)
+        {
+            var group = u % 2 == 0 ? new[] { "a", "b", "c" } : ["x", "y", "z"];
+            pairs.AddRange(group.Where((_, i) => ((u / 2) + i) % 3 != 0).Select(item => ($"u{u}", item)));
+        }
+
+        var model = EaseModel.Train(pairs, lambda: 1, maxDegreeOfParallelism: 1);
+
+        Assert.Equal(6, model.ItemCount);
+        Assert.Equal(0, model.Weight("a", "a"));
+        Assert.True(model.Weight("a", "b") > 0.1);
+        Assert.True(model.Weight("a", "b") > model.Weight("a", "x"));
+
+        var candidates = model.GetCandidates(Request(new Interaction("a", EventType.View, s_t0)), 2, id => id != "a");
+        Assert.Equal(["b", "c"], candidates.Select(c => c.ItemId).Order(StringComparer.Ordinal));
+        Assert.All(candidates, c => Assert.Equal(new RecommendationReason(ReasonKind.SimilarToViewed, "a"), c.Reason));
+
+        // Same data, any parallelism: the same model.
+        var again = EaseModel.Train(pairs, lambda: 1, maxDegreeOfParallelism: 2);
+        Assert.Equal(model.Weight("b", "c"), again.Weight("b", "c"));
+    }
+}
