@@ -104,8 +104,11 @@ public sealed class Workloads : IDisposable
         }
     }
 
-    /// <summary>A batch of <paramref name="size"/> new valid events, call number <paramref name="call"/> of this run.</summary>
-    public IngestEventsRequest IngestRequest(long call, int size)
+    /// <summary>
+    /// A batch of <paramref name="size"/> new valid events, call number <paramref name="call"/> of this run: for the
+    /// seeded users, or, when <paramref name="freshUsers"/> is given, spread over that many users of their own.
+    /// </summary>
+    public IngestEventsRequest IngestRequest(long call, int size, int freshUsers = 0)
     {
         var request = new IngestEventsRequest();
         for (var k = 0; k < size; k++)
@@ -114,7 +117,7 @@ public sealed class Workloads : IDisposable
             request.Events.Add(new Event
             {
                 EventId = $"bench-{_runId}-{n}",
-                UserId = User(n * 7919),
+                UserId = freshUsers > 0 ? $"ingest-{_runId}-u{n % freshUsers}" : User(n * 7919),
                 Type = (n % 10) switch { 0 => Contracts.V1.EventType.Purchase, 1 or 2 => Contracts.V1.EventType.AddToCart, _ => Contracts.V1.EventType.View },
                 ItemId = $"sku-{n % 997:D5}",
                 Category = "home.essentials",
