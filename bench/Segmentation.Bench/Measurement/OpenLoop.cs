@@ -18,18 +18,28 @@ public static class OpenLoop
 {
     /// <summary>Sends <paramref name="call"/> at <paramref name="rate"/> calls/s for <paramref name="duration"/>.</summary>
     public static async Task<LoadResult> RunAsync(
-        string name, Func<long, Task> call, double rate, TimeSpan duration, CancellationToken cancellationToken, int maxOutstanding = 20_000)
+        string name, Func<long, Task> call, double rate, TimeSpan duration, CancellationToken cancellationToken, int maxOutstanding = 5_000)
     {
         var histogram = new LatencyHistogram();
         var lag = new LatencyHistogram();
         long errors = 0, outstanding = 0;
         string? firstError = null;
-        var pending = new List<Task>();
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var senderDone = 0;
         var stopwatch = Stopwatch.StartNew();
         var total = (long)(rate * duration.TotalSeconds);
         var ticksPerCall = Stopwatch.Frequency / rate;
 
-        async Task SendAsync(long i, long intended)
+        void Finished()
+        {
+            // The last call to finish after the sender is done completes the run.
+            if (Interlocked.Decrement(ref outstanding) == 0 && Volatile.Read(ref senderDone) == 1)
+            {
+                drained.TrySetResult();
+            }
+        }
+
+        async void SendAsync(long i, long intended)
         {
             try
             {
@@ -40,14 +50,13 @@ public static class OpenLoop
                 Interlocked.Increment(ref errors);
                 Interlocked.CompareExchange(ref firstError, $"{ex.GetType().Name}: {ex.Message}", null);
             }
-            finally
-            {
-                Interlocked.Decrement(ref outstanding);
-            }
 
             histogram.Record(ClosedLoop.TicksToNanoseconds(stopwatch.ElapsedTicks - intended));
+            Finished();
         }
 
+        // The sender holds one count of its own until it is done, so the run cannot drain early.
+        Interlocked.Increment(ref outstanding);
         var sender = new Thread(() =>
         {
             for (long i = 0; i < total && !cancellationToken.IsCancellationRequested;)
@@ -57,7 +66,7 @@ public static class OpenLoop
                 {
                     var intended = (long)(i * ticksPerCall);
                     lag.Record(ClosedLoop.TicksToNanoseconds(now - intended));
-                    if (Interlocked.Increment(ref outstanding) > maxOutstanding)
+                    if (Interlocked.Increment(ref outstanding) > maxOutstanding + 1)
                     {
                         Interlocked.Decrement(ref outstanding);
                         Interlocked.Increment(ref errors);
@@ -67,34 +76,22 @@ public static class OpenLoop
 
                     // The call starts on the thread pool: its synchronous part (serialising, queuing the HTTP/2
                     // request) must not serialise every call on this one sender thread.
-                    var (call, at) = (i, intended);
-                    var task = Task.Run(() => SendAsync(call, at), CancellationToken.None);
-                    lock (pending)
-                    {
-                        pending.Add(task);
-                    }
+                    var (index, at) = (i, intended);
+                    ThreadPool.UnsafeQueueUserWorkItem(_ => SendAsync(index, at), null);
                 }
 
                 Thread.Sleep(1);
             }
+
+            Volatile.Write(ref senderDone, 1);
+            Finished();
         })
         {
             IsBackground = true,
             Name = "open-loop sender",
         };
         sender.Start();
-        while (sender.IsAlive)
-        {
-            await Task.Delay(50, CancellationToken.None);
-        }
-
-        Task[] waiting;
-        lock (pending)
-        {
-            waiting = pending.ToArray();
-        }
-
-        await Task.WhenAll(waiting).WaitAsync(TimeSpan.FromSeconds(60), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+        await drained.Task.WaitAsync(duration + TimeSpan.FromSeconds(60), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
         return new LoadResult(name, histogram.Count, Interlocked.Read(ref errors), duration.TotalSeconds, histogram)
         {
             TargetRate = rate,

@@ -13,12 +13,12 @@ namespace Segmentation.Bench.Scenarios;
 /// </summary>
 public static class Soak
 {
-    /// <summary>Runs the soak against <paramref name="host"/> at 30 % of the lookup maximum (a load it can sustain for hours).</summary>
+    /// <summary>Runs the soak against <paramref name="host"/> at 20 % of the lookup maximum (a load it can sustain for hours).</summary>
     public static async Task<bool> RunAsync(BenchReport report, BenchSettings settings, ServerProcess host, ThroughputSummary throughput, CancellationToken cancellationToken)
     {
         report.Section("Soak");
         var duration = TimeSpan.FromSeconds(settings.SoakSeconds);
-        var rate = Math.Max(50, throughput.LookupMax * 0.3);
+        var rate = Math.Max(50, throughput.LookupMax * 0.2);
         using var load = new Workloads(host.Address, throughput.Connections, settings.Users);
         var samples = new List<(double Seconds, ProcessSample Process, ServerStats Stats)>();
         var errorsBefore = Errors(await StatsAsync(load));

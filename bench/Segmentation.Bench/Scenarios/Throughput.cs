@@ -67,12 +67,17 @@ public static class Throughput
 
         // Open loop at fixed fractions of each maximum: latency from the intended send time.
         var open = new List<LoadResult>();
+        // Each run gets fresh connections and a second's pause, so one run's backlog does not spill into the next.
         foreach (var fraction in new[] { 0.5, 0.8 })
         {
-            foreach (var (name, call, _) in workloads)
+            for (var w = 0; w < workloads.Count; w++)
             {
+                using var fresh = new Workloads(host, best.C, settings.Users);
+                var (name, call, _) = fresh.All()[w];
+                await fresh.EchoAsync(0);
                 var rate = Math.Max(10, closed[name].PerSecond * fraction);
                 open.Add(await OpenLoop.RunAsync($"{name} @ {fraction:P0}", call, rate, duration, cancellationToken));
+                await Task.Delay(1_000, cancellationToken);
             }
         }
 
