@@ -62,7 +62,7 @@ namespace Segmentation.Bench
                 ThroughputSummary? throughput = null;
                 if (Wants("throughput") || Wants("h2load") || Wants("soak"))
                 {
-                    throughput = await Throughput.RunAsync(report, settings, host.Address, plain.Address, cancellationToken);
+                    throughput = await Throughput.RunAsync(report, settings, host, plain.Address, cancellationToken);
                 }
 
                 if (Wants("h2load") && throughput is not null)

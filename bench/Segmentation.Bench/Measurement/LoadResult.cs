@@ -14,6 +14,12 @@ public sealed record LoadResult(string Name, long Calls, long Errors, double Sec
     /// <summary>For an open-loop run, how late the generator itself sent (p99, ms): the floor under every latency.</summary>
     public double SendLagP99Ms { get; init; }
 
+    /// <summary>CPU microseconds per successful call spent by the load generator (this process), when measured.</summary>
+    public double ClientCpuMicroseconds { get; init; }
+
+    /// <summary>CPU microseconds per successful call spent by the server process, when measured.</summary>
+    public double ServerCpuMicroseconds { get; init; }
+
     /// <summary>The first error message seen, to say what failed.</summary>
     public string? FirstError { get; init; }
 
@@ -32,6 +38,8 @@ public sealed record LoadResult(string Name, long Calls, long Errors, double Sec
         ["p999_ms"] = Math.Round(Latency.Milliseconds(0.999), 3),
         ["max_ms"] = Math.Round(Latency.Max / 1e6, 3),
         ["send_lag_p99_ms"] = Math.Round(SendLagP99Ms, 3),
+        ["client_cpu_us_per_call"] = Math.Round(ClientCpuMicroseconds, 1),
+        ["server_cpu_us_per_call"] = Math.Round(ServerCpuMicroseconds, 1),
         ["first_error"] = FirstError,
     };
 }

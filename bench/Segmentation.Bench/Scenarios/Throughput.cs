@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Segmentation.Bench.Measurement;
+using Segmentation.Bench.Target;
 using Segmentation.Contracts.V1;
 using static Segmentation.Bench.BenchReport;
 
@@ -19,9 +20,10 @@ public static class Throughput
     private static readonly (int Connections, int Streams)[] s_sweep = [(1, 16), (1, 64), (2, 32), (4, 32)];
 
     /// <summary>Runs the scenario against a seeded host and the plain baseline.</summary>
-    public static async Task<ThroughputSummary> RunAsync(BenchReport report, BenchSettings settings, Uri host, Uri plain, CancellationToken cancellationToken)
+    public static async Task<ThroughputSummary> RunAsync(BenchReport report, BenchSettings settings, ServerProcess server, Uri plain, CancellationToken cancellationToken)
     {
         var duration = TimeSpan.FromSeconds(settings.Seconds);
+        var host = server.Address;
         report.Section("Throughput and latency");
 
         // Which connection × stream shape gets the most lookups through?
@@ -60,7 +62,7 @@ public static class Throughput
         var rows = new List<IReadOnlyList<string>> { Row(plainResult, 1, echoMax) };
         rows.AddRange(workloads.Select(w => Row(closed[w.Name], w.ItemsPerCall, echoMax)));
         report.Line($"\nClosed loop, {best.C} connection(s) × {best.M} streams, {settings.Seconds:F0} s per run (best of 2 alternating rounds for echo and GetUserSegments):\n");
-        report.Table(["method", "calls/s", "items/s", "vs echo", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors"], rows);
+        report.Table(["method", "calls/s", "items/s", "vs echo", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors", "CPU µs/call client + server"], rows);
         var lookupRatio = lookupRounds.Average(r => r.PerSecond) / echoRounds.Average(r => r.PerSecond);
         var echoVsPlain = echoMax / plainResult.PerSecond;
         report.Line($"**Lookup (GetUserSegments) / echo throughput: {lookupRatio:F3}** (mean of rounds; best rounds {closed[workloads[1].Name].PerSecond / echoMax:F3}); gRPC echo / plain Kestrel HTTP/2: {echoVsPlain:F3}.");
@@ -76,15 +78,17 @@ public static class Throughput
                 var (name, call, _) = fresh.All()[w];
                 await fresh.EchoAsync(0);
                 var rate = Math.Max(10, closed[name].PerSecond * fraction);
-                open.Add(await OpenLoop.RunAsync($"{name} @ {fraction:P0}", call, rate, duration, cancellationToken));
+                open.Add(await WithCpuAsync(server, () => OpenLoop.RunAsync($"{name} @ {fraction:P0}", call, rate, duration, cancellationToken)));
                 await Task.Delay(1_000, cancellationToken);
             }
         }
 
         report.Line($"\nOpen loop (fixed arrival rate; latency from the intended send time, so stalls are not hidden), {settings.Seconds:F0} s per run:\n");
         report.Table(
-            ["method @ load", "target calls/s", "achieved", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "sender lag p99 ms"],
-            open.Select(r => (IReadOnlyList<string>)[r.Name, N(r.TargetRate), N(r.PerSecond), Ms(r, 0.5), Ms(r, 0.9), Ms(r, 0.99), Ms(r, 0.999), $"{r.Latency.Max / 1e6:F2}", N(r.Errors), $"{r.SendLagP99Ms:F2}"]));
+            ["method @ load", "target calls/s", "achieved", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "sender lag p99 ms", "CPU µs/call client + server", "cores demanded"],
+            open.Select(r => (IReadOnlyList<string>)[r.Name, N(r.TargetRate), N(r.PerSecond), Ms(r, 0.5), Ms(r, 0.9), Ms(r, 0.99), Ms(r, 0.999), $"{r.Latency.Max / 1e6:F2}", N(r.Errors), $"{r.SendLagP99Ms:F2}",
+                $"{r.ClientCpuMicroseconds:F0} + {r.ServerCpuMicroseconds:F0}", $"{(r.ClientCpuMicroseconds + r.ServerCpuMicroseconds) * r.TargetRate / 1e6:F2}"]));
+        report.Line($"(\"cores demanded\" = CPU per call × target rate, generator and server together; this machine has {Environment.ProcessorCount}. Where it exceeds them, the run measures the shared machine's saturation, not the server alone.)");
         var lookupAt50 = open.First(r => r.Name.StartsWith("GetUserSegments @ 50", StringComparison.Ordinal));
         report.Line($"**GetUserSegments p99 at 50 % load ({N(lookupAt50.TargetRate)}/s): {lookupAt50.Latency.Milliseconds(0.99):F2} ms** (p50 {lookupAt50.Latency.Milliseconds(0.5):F2} ms, p99.9 {lookupAt50.Latency.Milliseconds(0.999):F2} ms).");
 
@@ -108,7 +112,7 @@ public static class Throughput
         async Task<LoadResult> MeasureClosedAsync(string name, Func<long, Task> call)
         {
             await ClosedLoop.RunAsync("warm-up", call, callers, TimeSpan.FromSeconds(1), cancellationToken);
-            return await ClosedLoop.RunAsync(name, call, callers, duration, cancellationToken);
+            return await WithCpuAsync(server, () => ClosedLoop.RunAsync(name, call, callers, duration, cancellationToken));
         }
     }
 
@@ -136,8 +140,22 @@ public static class Throughput
         return (accepted, accepted / stopwatch.Elapsed.TotalSeconds);
     }
 
+    /// <summary>Runs <paramref name="run"/> and attributes the CPU both processes used to its successful calls.</summary>
+    private static async Task<LoadResult> WithCpuAsync(ServerProcess server, Func<Task<LoadResult>> run)
+    {
+        var client0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var server0 = server.CpuTime();
+        var result = await run();
+        var calls = Math.Max(1, result.Calls - result.Errors);
+        return result with
+        {
+            ClientCpuMicroseconds = (Process.GetCurrentProcess().TotalProcessorTime - client0).TotalMicroseconds / calls,
+            ServerCpuMicroseconds = (server.CpuTime() - server0).TotalMicroseconds / calls,
+        };
+    }
+
     private static IReadOnlyList<string> Row(LoadResult r, int items, double echo) =>
-        [r.Name, N(r.PerSecond), N(r.PerSecond * items), $"{r.PerSecond / echo:F2}", Ms(r, 0.5), Ms(r, 0.9), Ms(r, 0.99), Ms(r, 0.999), N(r.Errors)];
+        [r.Name, N(r.PerSecond), N(r.PerSecond * items), $"{r.PerSecond / echo:F2}", Ms(r, 0.5), Ms(r, 0.9), Ms(r, 0.99), Ms(r, 0.999), N(r.Errors), $"{r.ClientCpuMicroseconds:F0} + {r.ServerCpuMicroseconds:F0}"];
 
     private static string Ms(LoadResult r, double q) => r.Latency.Milliseconds(q).ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -144,6 +144,22 @@ public sealed class ServerProcess : IDisposable
         }
     }
 
+    /// <summary>CPU time (user + system) the process has used so far, from /proc; zero where unavailable.</summary>
+    public TimeSpan CpuTime()
+    {
+        try
+        {
+            // /proc/PID/stat: fields 14 and 15 (utime, stime) in clock ticks, counted after the ")" that ends the name.
+            var fields = File.ReadAllText($"/proc/{Id}/stat").Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromSeconds(ticks / 100.0);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return TimeSpan.Zero;
+        }
+    }
+
     /// <summary>SIGKILL: no shutdown code runs (a power cut, an OOM kill).</summary>
     public void Kill()
     {
