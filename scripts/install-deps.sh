@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine (idempotent; fast when everything is there):
 # Debian's python3-grpcio + python3-grpc-tools (a gRPC client nobody here wrote), kubectl (renders kustomize),
-# and the npm packages of the Kubernetes schema validator.
+# h2load (nghttp2-client: the harness's independent load generator) and the npm packages of the Kubernetes schema
+# validator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 /usr/bin/python3 -c 'import grpc, grpc_tools.protoc' 2>/dev/null || need+=(python3-grpcio python3-grpc-tools)
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
