@@ -5,7 +5,7 @@ namespace Segmentation.Core.Tests;
 public sealed class KMeansTests
 {
     /// <summary>N points around K well-separated centres in D dimensions, with their true labels.</summary>
-    private static (float[] Data, int[] Labels) Blobs(int n, int k, int d, int seed, double spread = 0.3)
+    internal static (float[] Data, int[] Labels) Blobs(int n, int k, int d, int seed, double spread = 0.3)
     {
         var random = new Random(seed);
         var centres = new double[k * d];
@@ -47,6 +47,115 @@ public sealed class KMeansTests
         Assert.Equal(a.Centroids, b.Centroids);
         Assert.Equal(a.Assignments, b.Assignments);
         Assert.Equal(a.Inertia, b.Inertia);
+    }
+
+    [Fact]
+    public void Fit_KMeansParallel_RecoversKnownClusters()
+    {
+        var (data, labels) = Blobs(n: 3_001, k: 7, d: 13, seed: 12);
+        var result = KMeans.Fit(data, 13, new KMeansOptions { K = 7, Seed = 5, Initialization = KMeansInitialization.KMeansParallel });
+        Assert.True(ClusterMetrics.AdjustedRandIndex(labels, result.Assignments) >= 0.95);
+        Assert.Equal(7, result.Centroids.Length / 13);
+    }
+
+    [Theory]
+    [InlineData(KMeansInitialization.KMeansPlusPlus)]
+    [InlineData(KMeansInitialization.KMeansParallel)]
+    public void Fit_SameSeed_SameResult_WhateverTheParallelism(KMeansInitialization initialization)
+    {
+        // 20,000 points: several slices, so threads really split the work.
+        var (data, _) = Blobs(n: 20_000, k: 12, d: 10, seed: 6, spread: 4);
+        KMeansResult Run(int threads) => KMeans.Fit(data, 10, new KMeansOptions
+        {
+            K = 12,
+            Seed = 3,
+            MaxIterations = 30,
+            Initialization = initialization,
+            MaxDegreeOfParallelism = threads,
+        });
+
+        var one = Run(1);
+        foreach (var threads in new[] { 2, 3, 8 })
+        {
+            var other = Run(threads);
+            Assert.Equal(one.Centroids, other.Centroids);
+            Assert.Equal(one.Assignments, other.Assignments);
+            Assert.Equal(one.Inertia, other.Inertia);
+            Assert.Equal(one.Iterations, other.Iterations);
+        }
+    }
+
+    [Fact]
+    public void Lloyd_MatchesAPlainReferenceImplementation()
+    {
+        var (data, _) = Blobs(n: 5_000, k: 9, d: 6, seed: 13, spread: 3);
+        const int d = 6, k = 9;
+        var initial = data.AsSpan(0, k * d).ToArray();
+        var result = KMeans.Lloyd(data, d, initial, new KMeansOptions { K = k, MaxIterations = 5, Tolerance = -1 });
+        Assert.Equal(5, result.Iterations);
+
+        // Textbook Lloyd: nearest by plain distance, mean in double.
+        var centroids = (float[])initial.Clone();
+        for (var iteration = 0; iteration < 5; iteration++)
+        {
+            var sums = new double[k * d];
+            var counts = new int[k];
+            for (var i = 0; i < 5_000; i++)
+            {
+                var c = KMeans.Nearest(data.AsSpan(i * d, d), centroids).Cluster;
+                counts[c]++;
+                for (var j = 0; j < d; j++)
+                {
+                    sums[(c * d) + j] += data[(i * d) + j];
+                }
+            }
+
+            for (var c = 0; c < k; c++)
+            {
+                Assert.True(counts[c] > 0);
+                for (var j = 0; j < d; j++)
+                {
+                    centroids[(c * d) + j] = (float)(sums[(c * d) + j] / counts[c]);
+                }
+            }
+        }
+
+        for (var i = 0; i < centroids.Length; i++)
+        {
+            Assert.Equal(centroids[i], result.Centroids[i], 1e-3f);
+        }
+
+        Assert.Equal(KMeans.Inertia(data, d, centroids), result.Inertia, result.Inertia * 1e-5);
+        Assert.Equal(result.Inertia, ClusterMetrics.Inertia(data, d, result.Centroids, result.Assignments), result.Inertia * 1e-5);
+    }
+
+    [Fact]
+    public void KMeansParallel_QualityComparableToPlusPlus()
+    {
+        var (data, labels) = Blobs(n: 20_000, k: 25, d: 8, seed: 17, spread: 1.5);
+        const int d = 8, k = 25;
+        var plusPlus = KMeans.InitializePlusPlus(data, d, k, new Random(9));
+        var parallel = KMeans.InitializeKMeansParallel(data, d, new KMeansOptions { K = k, Seed = 9 });
+        var plusPlusSeedInertia = KMeans.Inertia(data, d, plusPlus);
+        var parallelSeedInertia = KMeans.Inertia(data, d, parallel);
+        Assert.True(parallelSeedInertia <= plusPlusSeedInertia * 1.5, $"seeds: k-means|| {parallelSeedInertia:F0} vs k-means++ {plusPlusSeedInertia:F0}");
+
+        var options = new KMeansOptions { K = k };
+        var fromPlusPlus = KMeans.Lloyd(data, d, plusPlus, options);
+        var fromParallel = KMeans.Lloyd(data, d, parallel, options);
+        Assert.True(fromParallel.Inertia <= fromPlusPlus.Inertia * 1.02, $"k-means|| {fromParallel.Inertia:F0} vs k-means++ {fromPlusPlus.Inertia:F0}");
+        var ariParallel = ClusterMetrics.AdjustedRandIndex(labels, fromParallel.Assignments);
+        var ariPlusPlus = ClusterMetrics.AdjustedRandIndex(labels, fromPlusPlus.Assignments);
+        Assert.True(ariParallel >= ariPlusPlus - 0.05, $"ARI k-means|| {ariParallel:F3}, k-means++ {ariPlusPlus:F3}; inertia {fromParallel.Inertia:F0} vs {fromPlusPlus.Inertia:F0}");
+    }
+
+    [Fact]
+    public void Tolerance_NegativeRunsEveryIteration_ZeroStopsAtConvergence()
+    {
+        var (data, _) = Blobs(n: 2_000, k: 3, d: 2, seed: 1);
+        var initial = data.AsSpan(0, 6).ToArray();
+        Assert.Equal(40, KMeans.Lloyd(data, 2, initial, new KMeansOptions { K = 3, MaxIterations = 40, Tolerance = -1 }).Iterations);
+        Assert.True(KMeans.Lloyd(data, 2, initial, new KMeansOptions { K = 3, MaxIterations = 40, Tolerance = 0 }).Iterations < 40);
     }
 
     [Fact]

@@ -3,11 +3,13 @@ namespace Segmentation.Core.Clustering;
 /// <summary>
 /// Streaming k-means (Sculley 2010, "Web-scale k-means clustering"): each point pulls its nearest centroid towards it
 /// with a per-centroid learning rate 1 / (points that centroid has seen), so early points move centroids a lot and
-/// later points little. This is the online path: one user's new embedding updates one centroid in O(K·D).
+/// later points little. This is the online path: one user's new embedding updates one centroid in O(K·D) for the
+/// lookup (the <see cref="PackedCentroids"/> kernel) plus O(D) to move and repack the centroid.
 /// </summary>
 /// <remarks>Not thread-safe: owned by one segment grain (one turn at a time).</remarks>
 public sealed class MiniBatchKMeans
 {
+    private readonly PackedCentroids _packed;
     private readonly float[] _centroids;
     private readonly long[] _counts;
 
@@ -15,6 +17,7 @@ public sealed class MiniBatchKMeans
     public MiniBatchKMeans(float[] initialCentroids, int dimensions)
     {
         Dimensions = dimensions;
+        _packed = new PackedCentroids(initialCentroids, dimensions);
         _centroids = (float[])initialCentroids.Clone();
         _counts = new long[initialCentroids.Length / dimensions];
     }
@@ -31,14 +34,8 @@ public sealed class MiniBatchKMeans
     /// <summary>Assigns <paramref name="point"/> to its nearest centroid and moves that centroid towards it; returns the cluster.</summary>
     public int Update(ReadOnlySpan<float> point)
     {
-        var (cluster, _, _) = KMeans.Nearest(point, _centroids);
-        var rate = 1f / ++_counts[cluster];
-        var centroid = _centroids.AsSpan(cluster * Dimensions, Dimensions);
-        for (var j = 0; j < Dimensions; j++)
-        {
-            centroid[j] += rate * (point[j] - centroid[j]);
-        }
-
+        var cluster = _packed.Nearest(point).Cluster;
+        Move(cluster, point);
         return cluster;
     }
 
@@ -48,21 +45,27 @@ public sealed class MiniBatchKMeans
         var clusters = new int[batch.Count];
         for (var b = 0; b < batch.Count; b++)
         {
-            clusters[b] = KMeans.Nearest(data.AsSpan(batch[b] * Dimensions, Dimensions), _centroids).Cluster;
+            clusters[b] = _packed.Nearest(data.AsSpan(batch[b] * Dimensions, Dimensions)).Cluster;
         }
 
         for (var b = 0; b < batch.Count; b++)
         {
-            var rate = 1f / ++_counts[clusters[b]];
-            var centroid = _centroids.AsSpan(clusters[b] * Dimensions, Dimensions);
-            var point = data.AsSpan(batch[b] * Dimensions, Dimensions);
-            for (var j = 0; j < Dimensions; j++)
-            {
-                centroid[j] += rate * (point[j] - centroid[j]);
-            }
+            Move(clusters[b], data.AsSpan(batch[b] * Dimensions, Dimensions));
         }
     }
 
     /// <summary>A copy of the centroids.</summary>
     public float[] Snapshot() => (float[])_centroids.Clone();
+
+    private void Move(int cluster, ReadOnlySpan<float> point)
+    {
+        var rate = 1f / ++_counts[cluster];
+        var centroid = _centroids.AsSpan(cluster * Dimensions, Dimensions);
+        for (var j = 0; j < Dimensions; j++)
+        {
+            centroid[j] += rate * (point[j] - centroid[j]);
+        }
+
+        _packed.Set(cluster, centroid);
+    }
 }
