@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine (idempotent; fast when everything is there):
 # Debian's python3-grpcio + python3-grpc-tools (a gRPC client nobody here wrote), kubectl (renders kustomize),
-# h2load (nghttp2-client: the harness's independent load generator) and the npm packages of the Kubernetes schema
-# validator.
+# h2load (nghttp2-client: the harness's independent load generator), the npm packages of the Kubernetes schema
+# validator, Debian's ONNX backend test data (models nobody here wrote) and the ONNX Runtime native library
+# (scripts/fetch-onnxruntime.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ need=()
 /usr/bin/python3 -c 'import grpc, grpc_tools.protoc' 2>/dev/null || need+=(python3-grpcio python3-grpc-tools)
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
+[ -d /usr/share/libonnx-testdata/data/node ] || need+=(libonnx-testdata)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -21,3 +23,5 @@ if [ -f tests/k8s/package.json ] && [ ! -d tests/k8s/node_modules ]; then
   echo "install-deps: npm ci (tests/k8s)"
   (cd tests/k8s && npm ci --no-audit --no-fund --silent)
 fi
+
+bash scripts/fetch-onnxruntime.sh

@@ -1,0 +1,71 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+
+namespace Segmentation.Inference.Internal;
+
+/// <summary>Log messages of the inference library, with stable event ids.</summary>
+internal static partial class InferenceLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "ONNX Runtime {Version} loaded from {Path}; providers compiled in: {Providers}")]
+    public static partial void RuntimeLoaded(ILogger logger, string version, string path, string providers);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Model {Model} loaded on {Provider}: {Inputs} inputs, {Outputs} outputs")]
+    public static partial void SessionCreated(ILogger logger, string model, ExecutionProvider provider, int inputs, int outputs);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Execution provider 'auto' chose CPU for {Model}: CUDA is unusable here ({Reason})")]
+    public static partial void CudaFallback(ILogger logger, string model, string reason);
+
+    [LoggerMessage(EventId = 4, Message = "onnxruntime [{Category}] {Location}: {Message}")]
+    public static partial void Native(ILogger logger, LogLevel level, string category, string location, string message);
+}
+
+/// <summary>
+/// Forwards ORT's log lines to an <see cref="ILogger"/> (ORT would otherwise print them to stderr). The ORT environment
+/// is process-wide, so the sink is too: the most recent logger handed to <see cref="OnnxRuntime.Load"/> receives them.
+/// </summary>
+internal static unsafe class OrtLogBridge
+{
+    private static volatile ILogger? s_logger;
+
+    public static ILogger? Logger
+    {
+        get => s_logger;
+        set => s_logger = value;
+    }
+
+    public static delegate* unmanaged<nint, int, byte*, byte*, byte*, byte*, void> Callback => &OnLog;
+
+    // Signature of OrtLoggingFunction: (void* param, OrtLoggingLevel severity, const char* category,
+    // const char* logid, const char* code_location, const char* message). Called on ORT's threads; must not throw.
+    [UnmanagedCallersOnly]
+    private static void OnLog(nint param, int severity, byte* category, byte* logId, byte* codeLocation, byte* message)
+    {
+        try
+        {
+            var logger = s_logger;
+            if (logger is null)
+            {
+                return;
+            }
+            var level = severity switch
+            {
+                0 => LogLevel.Trace,
+                1 => LogLevel.Debug, // ORT's "info" is chatty (graph transforms, allocations)
+                2 => LogLevel.Warning,
+                3 => LogLevel.Error,
+                _ => LogLevel.Critical,
+            };
+            if (logger.IsEnabled(level))
+            {
+                InferenceLog.Native(logger, level,
+                    Marshal.PtrToStringUTF8((nint)category) ?? "",
+                    Marshal.PtrToStringUTF8((nint)codeLocation) ?? "",
+                    Marshal.PtrToStringUTF8((nint)message) ?? "");
+            }
+        }
+        catch
+        {
+            // An exception must never unwind into native code.
+        }
+    }
+}
