@@ -24,6 +24,15 @@ public sealed class ProfileOptions
     public int RecentItems { get; set; } = 20;
 
     /// <summary>
+    /// How many recent item interactions (views, carts, wishlists, purchases, ratings) are kept for the recommenders,
+    /// newest last; older ones are dropped.
+    /// </summary>
+    public int HistoryInteractions { get; set; } = 100;
+
+    /// <summary>How many distinct purchased items are remembered (so they are not recommended again); the oldest purchase is forgotten first.</summary>
+    public int PurchasedItems { get; set; } = 500;
+
+    /// <summary>
     /// Affinity credit per event type. Purchases say most about taste, views little, searches least; removals and
     /// returns take credit away (an affinity never goes below 0). A type missing here (or weighted 0) leaves affinities
     /// alone. Binding from configuration overrides the listed types and keeps the others.
@@ -60,6 +69,16 @@ public sealed class ProfileOptions
         if (RecentItems < 1)
         {
             problems.Add("RecentItems must be at least 1");
+        }
+
+        if (HistoryInteractions < 0)
+        {
+            problems.Add("HistoryInteractions must not be negative");
+        }
+
+        if (PurchasedItems < 0)
+        {
+            problems.Add("PurchasedItems must not be negative");
         }
 
         foreach (var (type, weight) in EventWeights)

@@ -6,6 +6,15 @@ namespace Segmentation.Core;
 /// </summary>
 public sealed class ProfileState
 {
+    /// <summary>
+    /// The layout of this state written by this build. A snapshot with another value was folded by a build that kept
+    /// different fields: it must not be restored; the user's events are replayed from the start instead.
+    /// </summary>
+    public const int CurrentFormat = 2;
+
+    /// <summary>The layout the snapshot was written with (absent in the first layout, so it reads as 0).</summary>
+    public int Format { get; set; }
+
     /// <summary>The user.</summary>
     public string UserId { get; set; } = "";
 
@@ -50,6 +59,28 @@ public sealed class ProfileState
 
     /// <summary>Distinct recent items, newest first.</summary>
     public List<RecentItemState> RecentItems { get; set; } = [];
+
+    /// <summary>Recent item interactions for the recommenders, in fold order (newest last).</summary>
+    public List<InteractionState> History { get; set; } = [];
+
+    /// <summary>Distinct purchased items with their latest purchase, least recently purchased first.</summary>
+    public List<InteractionState> Purchased { get; set; } = [];
+}
+
+/// <summary>An item interaction kept for the recommenders.</summary>
+public sealed class InteractionState
+{
+    /// <summary>The item.</summary>
+    public string ItemId { get; set; } = "";
+
+    /// <summary>What happened.</summary>
+    public EventType Type { get; set; }
+
+    /// <summary>When.</summary>
+    public DateTimeOffset At { get; set; }
+
+    /// <summary>Stars of a rating (0 for other types).</summary>
+    public double Rating { get; set; }
 }
 
 /// <summary>A category's affinity <see cref="Value"/> as of <see cref="AsOf"/>.</summary>

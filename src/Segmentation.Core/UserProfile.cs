@@ -29,7 +29,7 @@ public sealed class UserProfile
 
     /// <summary>Creates an empty profile.</summary>
     public UserProfile(string userId, ProfileOptions options)
-        : this(new ProfileState { UserId = userId }, options)
+        : this(new ProfileState { UserId = userId, Format = ProfileState.CurrentFormat }, options)
     {
     }
 
@@ -129,7 +129,33 @@ public sealed class UserProfile
         if (e.ItemId.Length > 0)
         {
             RememberItem(e.ItemId, e.Type, t);
+            RememberInteraction(e);
         }
+    }
+
+    /// <summary>
+    /// What the recommenders need to know of this user: every remembered purchase (up to
+    /// <see cref="ProfileOptions.PurchasedItems"/> distinct items, so they can be filtered out) and the last
+    /// <see cref="ProfileOptions.HistoryInteractions"/> item interactions. A purchase in both lists appears once per list.
+    /// </summary>
+    public IReadOnlyList<Recommendations.Interaction> RecommendationHistory()
+    {
+        var s = _state;
+        var result = new List<Recommendations.Interaction>(s.Purchased.Count + s.History.Count);
+        foreach (var p in s.Purchased)
+        {
+            result.Add(new Recommendations.Interaction(p.ItemId, EventType.Purchase, p.At));
+        }
+
+        foreach (var h in s.History)
+        {
+            if (h.Type != EventType.Purchase)
+            {
+                result.Add(new Recommendations.Interaction(h.ItemId, h.Type, h.At, h.Rating));
+            }
+        }
+
+        return result;
     }
 
     /// <summary>The profile with every derived value as of <paramref name="now"/>.</summary>
@@ -312,6 +338,43 @@ public sealed class UserProfile
         }
     }
 
+    private void RememberInteraction(BehaviorEvent e)
+    {
+        if (e.Type is not (EventType.View or EventType.AddToCart or EventType.Wishlist or EventType.Purchase or EventType.Rating))
+        {
+            return;
+        }
+
+        var history = _state.History;
+        if (_options.HistoryInteractions > 0)
+        {
+            if (history.Count >= _options.HistoryInteractions)
+            {
+                history.RemoveRange(0, history.Count - _options.HistoryInteractions + 1);
+            }
+
+            history.Add(new InteractionState { ItemId = e.ItemId, Type = e.Type, At = e.Timestamp, Rating = e.Rating });
+        }
+
+        if (e.Type == EventType.Purchase && _options.PurchasedItems > 0)
+        {
+            var purchased = _state.Purchased;
+            var existing = purchased.FindIndex(p => p.ItemId == e.ItemId);
+            var at = e.Timestamp;
+            if (existing >= 0)
+            {
+                at = purchased[existing].At > at ? purchased[existing].At : at;
+                purchased.RemoveAt(existing);
+            }
+            else if (purchased.Count >= _options.PurchasedItems)
+            {
+                purchased.RemoveAt(0);
+            }
+
+            purchased.Add(new InteractionState { ItemId = e.ItemId, Type = EventType.Purchase, At = at });
+        }
+    }
+
     private double Decay(double value, DateTimeOffset from, DateTimeOffset to)
     {
         var elapsed = (to - from).Ticks;
@@ -331,6 +394,7 @@ public sealed class UserProfile
 
     private static ProfileState Copy(ProfileState s) => new()
     {
+        Format = s.Format,
         UserId = s.UserId,
         EventCount = s.EventCount,
         Counts = [.. s.Counts],
@@ -346,5 +410,9 @@ public sealed class UserProfile
         LastPurchase = s.LastPurchase,
         Categories = s.Categories.Select(c => new CategoryState { Category = c.Category, Value = c.Value, AsOf = c.AsOf }).ToList(),
         RecentItems = s.RecentItems.Select(r => new RecentItemState { ItemId = r.ItemId, Type = r.Type, At = r.At }).ToList(),
+        History = s.History.Select(Copy).ToList(),
+        Purchased = s.Purchased.Select(Copy).ToList(),
     };
+
+    private static InteractionState Copy(InteractionState x) => new() { ItemId = x.ItemId, Type = x.Type, At = x.At, Rating = x.Rating };
 }

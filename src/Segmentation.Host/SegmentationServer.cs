@@ -15,6 +15,7 @@ using Segmentation.Grains.Storage;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Grains;
 using Segmentation.Host.Internal;
+using Segmentation.Host.Recommendations;
 using Segmentation.Host.Services;
 using Segmentation.Rpc;
 using Segmentation.Storage.Sqlite;
@@ -86,6 +87,8 @@ public sealed class SegmentationServer : IAsyncDisposable
 
     internal TimeProvider DomainClock { get; }
 
+    internal RecommendationApi Recommendations { get; private init; } = null!;
+
     /// <summary>Builds and starts the server from command-line style arguments (<c>--Segmentation:Listen=127.0.0.1:0</c>).</summary>
     public static async Task<SegmentationServer> StartAsync(string[] args, CancellationToken cancellationToken = default)
     {
@@ -100,6 +103,11 @@ public sealed class SegmentationServer : IAsyncDisposable
         if (options.Profiles.Validate() is { Count: > 0 } problems)
         {
             throw new InvalidOperationException("Invalid Segmentation:Profiles settings: " + string.Join(" ", problems));
+        }
+
+        if (options.Recommendations.Validate() is { Count: > 0 } recommendationProblems)
+        {
+            throw new InvalidOperationException("Invalid Segmentation:Recommendations settings: " + string.Join(" ", recommendationProblems));
         }
 
         var endpoint = ParseEndpoint(options.Listen);
@@ -142,8 +150,12 @@ public sealed class SegmentationServer : IAsyncDisposable
                 TimeProvider = wallClock,
             },
             loggerFactory);
+        // Derived from the log like the profiles: rebuilt before the first call is served.
+        var recommender = new LiveRecommender(options.Recommendations);
+        var (replayed, rebuildTime) = await recommender.RebuildAsync(eventLog, options.Profiles, cancellationToken);
+        HostLog.RecommenderRebuilt(logger, replayed, recommender.Catalog.Count, rebuildTime.TotalSeconds);
         var grainLogger = loggerFactory.CreateLogger<UserGrain>();
-        runtime.Register(key => new UserGrain(eventLog, snapshots, options, eventClock, grainLogger));
+        runtime.Register(key => new UserGrain(eventLog, snapshots, options, eventClock, recommender, grainLogger));
 
         var ingestion = new EventIngestion(runtime, wallClock, options.EarliestEventTime, loggerFactory.CreateLogger<EventIngestion>());
         var users = new UserLookup(runtime, domainClock);
@@ -151,6 +163,8 @@ public sealed class SegmentationServer : IAsyncDisposable
         new EventApi(ingestion).Bind(registry);
         new ProfileApi(users).Bind(registry);
         new SegmentApi(users).Bind(registry);
+        var recommendations = new RecommendationApi(users, recommender);
+        recommendations.Bind(registry);
         EchoApi.Bind(registry);
         var health = new HealthService();
         health.Bind(registry);
@@ -170,7 +184,10 @@ public sealed class SegmentationServer : IAsyncDisposable
             registry, new GrpcServerOptions { MaxReceiveMessageSize = options.MaxReceiveMessageSize }, loggerFactory, callStatistics);
         app.Run(dispatcher.HandleAsync);
 
-        var server = new SegmentationServer(app, options, eventLog, snapshots, runtime, ingestion, dispatcher, health, domainClock, clockCheckpoint, logger);
+        var server = new SegmentationServer(app, options, eventLog, snapshots, runtime, ingestion, dispatcher, health, domainClock, clockCheckpoint, logger)
+        {
+            Recommendations = recommendations,
+        };
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStopping.Register(server.BeginDrain);
 

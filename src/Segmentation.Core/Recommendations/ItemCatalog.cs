@@ -3,21 +3,36 @@ using System.Collections.Concurrent;
 namespace Segmentation.Core.Recommendations;
 
 /// <summary>
-/// What the recommenders know about items: their dotted category path, learned from events ("home.kitchen.mugs").
-/// Thread-safe; the last category observed for an item wins.
+/// What the recommenders know about items: which exist (an item is known once any event names it) and their dotted
+/// category path, learned from events ("home.kitchen.mugs"). Thread-safe; the last non-empty category observed wins.
 /// </summary>
 public sealed class ItemCatalog
 {
     private readonly ConcurrentDictionary<string, string> _categories = new(StringComparer.Ordinal);
 
-    /// <summary>Remembers the category of <paramref name="itemId"/> (an empty category is ignored).</summary>
+    /// <summary>Remembers <paramref name="itemId"/> and its category (an empty category keeps the one known).</summary>
     public void Observe(string itemId, string category)
     {
-        if (!string.IsNullOrEmpty(itemId) && !string.IsNullOrEmpty(category))
+        if (string.IsNullOrEmpty(itemId))
+        {
+            return;
+        }
+
+        if (string.IsNullOrEmpty(category))
+        {
+            _categories.TryAdd(itemId, "");
+        }
+        else
         {
             _categories[itemId] = category;
         }
     }
+
+    /// <summary>Whether any event named <paramref name="itemId"/>.</summary>
+    public bool Contains(string itemId) => _categories.ContainsKey(itemId);
+
+    /// <summary>Items known.</summary>
+    public int Count => _categories.Count;
 
     /// <summary>The category of <paramref name="itemId"/>, or "" when unknown.</summary>
     public string CategoryOf(string itemId) => _categories.TryGetValue(itemId, out var c) ? c : "";

@@ -13,6 +13,12 @@ namespace Segmentation.Core.Recommendations;
 /// segment's own favourites come first), and its reason names that key. A request's <see cref="RecommendationRequest.ContextCategory"/>
 /// restricts candidates to that category. Thread-safety: all members are safe to call concurrently (one lock).
 /// </para>
+/// <para>
+/// Cost: each key keeps its items ranked (the best <see cref="RankedItems"/>), re-ranked only after more than 1% of
+/// its items have changed since, so a query walks a short list instead of the whole catalogue. Scores are always
+/// read live; only which items are looked at may lag by that 1%. A category-restricted query, or one whose filter
+/// rejects the whole ranked list, scans every item of the key.
+/// </para>
 /// </summary>
 public sealed class SegmentPopularity : ICandidateSource
 {
@@ -24,7 +30,10 @@ public sealed class SegmentPopularity : ICandidateSource
     private readonly ItemCatalog _catalog;
     private readonly ForwardDecay _decay;
     private readonly double _everyoneWeight;
-    private readonly Dictionary<string, Dictionary<string, double>> _segments = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SegmentTable> _segments = new(StringComparer.Ordinal);
+
+    /// <summary>How many of a key's best items are kept ranked for queries.</summary>
+    public const int RankedItems = 1_024;
 
     /// <summary>An empty table; <paramref name="catalog"/> resolves categories for context-category requests.</summary>
     /// <param name="catalog">Categories of items.</param>
@@ -55,11 +64,12 @@ public sealed class SegmentPopularity : ICandidateSource
             var rebase = _decay.Rebase(interaction.Timestamp);
             if (rebase != 1)
             {
-                foreach (var items in _segments.Values)
+                // One factor for every value: rankings stay valid.
+                foreach (var table in _segments.Values)
                 {
-                    foreach (var key in items.Keys.ToList())
+                    foreach (var key in table.Items.Keys.ToList())
                     {
-                        items[key] *= rebase;
+                        table.Items[key] *= rebase;
                     }
                 }
             }
@@ -67,13 +77,14 @@ public sealed class SegmentPopularity : ICandidateSource
             var add = weight * _decay.Weight(interaction.Timestamp);
             foreach (var segment in segmentKeys.Distinct(StringComparer.Ordinal))
             {
-                if (!_segments.TryGetValue(segment, out var items))
+                if (!_segments.TryGetValue(segment, out var table))
                 {
-                    items = new Dictionary<string, double>(StringComparer.Ordinal);
-                    _segments.Add(segment, items);
+                    table = new SegmentTable();
+                    _segments.Add(segment, table);
                 }
 
-                items[interaction.ItemId] = items.GetValueOrDefault(interaction.ItemId) + add;
+                table.Items[interaction.ItemId] = table.Items.GetValueOrDefault(interaction.ItemId) + add;
+                table.ChangesSinceRanking++;
             }
         }
     }
@@ -83,7 +94,7 @@ public sealed class SegmentPopularity : ICandidateSource
     {
         lock (_lock)
         {
-            return _segments.TryGetValue(segmentKey, out var items) ? items.GetValueOrDefault(itemId) / _decay.Divisor(now) : 0;
+            return _segments.TryGetValue(segmentKey, out var table) ? table.Items.GetValueOrDefault(itemId) / _decay.Divisor(now) : 0;
         }
     }
 
@@ -97,21 +108,18 @@ public sealed class SegmentPopularity : ICandidateSource
         {
             foreach (var segment in request.SegmentKeys.Append(Everyone).Distinct(StringComparer.Ordinal))
             {
-                if (!_segments.TryGetValue(segment, out var items))
+                if (!_segments.TryGetValue(segment, out var table))
                 {
                     continue;
                 }
 
-                var top = new TopK<byte>(count);
-                foreach (var (item, popularity) in items)
+                var ranked = category.Length == 0 ? FromRanking(table, count, allowed) : null;
+                ranked ??= Scan(table.Items, count, item => ItemCatalog.IsIn(_catalog.CategoryOf(item), category) && allowed(item));
+                if (ranked.Count == 0)
                 {
-                    if (popularity > 0 && top.Admits(popularity) && ItemCatalog.IsIn(_catalog.CategoryOf(item), category) && allowed(item))
-                    {
-                        top.Offer(item, popularity, 0);
-                    }
+                    continue;
                 }
 
-                var ranked = top.Drain();
                 var weight = segment == Everyone ? _everyoneWeight : 1;
                 foreach (var (item, popularity, _) in ranked)
                 {
@@ -132,5 +140,56 @@ public sealed class SegmentPopularity : ICandidateSource
         }
 
         return result.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, new RecommendationReason(ReasonKind.PopularInSegment, t.Value)));
+    }
+
+    // The best `count` allowed items found by walking the key's ranking (re-ranked first when stale); null when the
+    // ranking holds fewer allowed items than asked while the key has more items (the caller scans them all).
+    private static List<(string Id, double Score, byte Value)>? FromRanking(SegmentTable table, int count, Func<string, bool> allowed)
+    {
+        if (table.Ranking is null || table.ChangesSinceRanking > table.Items.Count / 100)
+        {
+            table.Ranking = Scan(table.Items, RankedItems, static _ => true).ConvertAll(t => t.Id);
+            table.ChangesSinceRanking = 0;
+        }
+
+        var top = new TopK<byte>(count);
+        var found = 0;
+        foreach (var item in table.Ranking)
+        {
+            if (allowed(item))
+            {
+                top.Offer(item, table.Items[item], 0);
+                if (++found == count)
+                {
+                    break;
+                }
+            }
+        }
+
+        return found < count && table.Items.Count > table.Ranking.Count ? null : top.Drain();
+    }
+
+    private static List<(string Id, double Score, byte Value)> Scan(Dictionary<string, double> items, int count, Func<string, bool> allowed)
+    {
+        var top = new TopK<byte>(count);
+        foreach (var (item, popularity) in items)
+        {
+            if (popularity > 0 && top.Admits(popularity) && allowed(item))
+            {
+                top.Offer(item, popularity, 0);
+            }
+        }
+
+        return top.Drain();
+    }
+
+    private sealed class SegmentTable
+    {
+        public Dictionary<string, double> Items { get; } = new(StringComparer.Ordinal);
+
+        // Item ids, best first, as of the last ranking; null before the first query.
+        public List<string>? Ranking { get; set; }
+
+        public int ChangesSinceRanking { get; set; }
     }
 }

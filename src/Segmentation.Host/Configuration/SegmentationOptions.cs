@@ -62,6 +62,9 @@ public sealed class SegmentationOptions
 
     /// <summary>Profile folding, lifecycle and RFM thresholds.</summary>
     public ProfileOptions Profiles { get; set; } = new();
+
+    /// <summary>Recommendation sources, weights and placements.</summary>
+    public RecommendationOptions Recommendations { get; set; } = new();
 }
 
 /// <summary>Where domain "now" comes from.</summary>

@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
+using Segmentation.Core.Recommendations;
 using Segmentation.Grains;
 using Segmentation.Grains.Storage;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Internal;
+using Segmentation.Host.Recommendations;
 using Segmentation.Host.Services;
 using V1 = Segmentation.Contracts.V1;
 
@@ -11,6 +13,9 @@ namespace Segmentation.Host.Grains;
 
 /// <summary>An event that passed validation, with the bytes the event log stores for it.</summary>
 internal readonly record struct PendingEvent(BehaviorEvent Event, ReadOnlyMemory<byte> Payload);
+
+/// <summary>What a recommendation needs from a user, read in one turn: her history and lifecycle stage.</summary>
+internal sealed record RecommendationInput(IReadOnlyList<Interaction> History, LifecycleAssessment Lifecycle);
 
 /// <summary>
 /// One user's live profile. The event log is the source of truth: the grain appends the user's events durably, then
@@ -28,6 +33,7 @@ internal sealed class UserGrain : Grain
     private readonly ISnapshotStore _snapshots;
     private readonly ProfileOptions _profileOptions;
     private readonly EventTimeClock? _eventClock;
+    private readonly LiveRecommender? _recommender;
     private readonly int _snapshotEvery;
     private readonly ILogger _logger;
 
@@ -37,8 +43,9 @@ internal sealed class UserGrain : Grain
     private int _unsnapshotted;
     private bool _fenced;
 
-    public UserGrain(IEventLog log, ISnapshotStore snapshots, SegmentationOptions options, EventTimeClock? eventClock, ILogger logger)
+    public UserGrain(IEventLog log, ISnapshotStore snapshots, SegmentationOptions options, EventTimeClock? eventClock, LiveRecommender? recommender, ILogger logger)
     {
+        _recommender = recommender;
         _log = log;
         _snapshots = snapshots;
         _profileOptions = options.Profiles;
@@ -56,9 +63,20 @@ internal sealed class UserGrain : Grain
         }
         else
         {
-            _profile = UserProfile.FromState(SnapshotCodec.Decode(snapshot.Data.Span), _profileOptions);
+            var state = SnapshotCodec.Decode(snapshot.Data.Span);
             _etag = snapshot.ETag;
-            _sequence = snapshot.Sequence;
+            if (state.Format == ProfileState.CurrentFormat)
+            {
+                _profile = UserProfile.FromState(state, _profileOptions);
+                _sequence = snapshot.Sequence;
+            }
+            else
+            {
+                // Written by a build that folded other fields: the log is the truth, so fold it all again (the next
+                // snapshot write replaces this one; the ETag still fences it).
+                _profile = new UserProfile(Key, _profileOptions);
+                _unsnapshotted = 1;
+            }
         }
 
         await foreach (var record in _log.ReadStreamAsync(Key, _sequence, cancellationToken))
@@ -96,7 +114,13 @@ internal sealed class UserGrain : Grain
             outcomes[i] = results[i].Outcome;
             if (results[i].Outcome == AppendOutcome.Appended)
             {
-                Fold(events[i].Event, results[i].Sequence);
+                var e = events[i].Event;
+                Fold(e, results[i].Sequence);
+                if (_recommender is not null && e.ItemId.Length > 0)
+                {
+                    // Before the ack: the next recommendation already knows this event.
+                    _recommender.Observe(Key, e, _profile.AssessLifecycle(e.Timestamp).Stage);
+                }
             }
         }
 
@@ -115,6 +139,10 @@ internal sealed class UserGrain : Grain
     /// <summary>The lifecycle stage as of <paramref name="now"/>, or null when the user has no events.</summary>
     public Task<LifecycleAssessment?> GetLifecycleAsync(DateTimeOffset now) =>
         Task.FromResult(_profile.IsEmpty ? null : _profile.AssessLifecycle(now));
+
+    /// <summary>The user's history and lifecycle stage as of <paramref name="now"/>, or null when the user has no events.</summary>
+    public Task<RecommendationInput?> GetRecommendationInputAsync(DateTimeOffset now) =>
+        Task.FromResult(_profile.IsEmpty ? null : new RecommendationInput(_profile.RecommendationHistory(), _profile.AssessLifecycle(now)));
 
     /// <summary>The fold state (for audits: compare with a from-scratch fold of the log).</summary>
     public Task<ProfileState> GetStateAsync() => Task.FromResult(_profile.ToState());

@@ -28,4 +28,7 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "{Method} -> {Status} in {ElapsedMs:F2} ms")]
     public static partial void Call(ILogger logger, string method, string status, double elapsedMs);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Recommenders rebuilt from {Events} logged events ({Items} items) in {Seconds:F1} s")]
+    public static partial void RecommenderRebuilt(ILogger logger, long events, int items, double seconds);
 }

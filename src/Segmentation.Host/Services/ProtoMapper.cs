@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Segmentation.Core;
+using Segmentation.Core.Recommendations;
 using V1 = Segmentation.Contracts.V1;
 
 namespace Segmentation.Host.Services;
@@ -103,4 +104,23 @@ internal static class ProtoMapper
 
         return profile;
     }
+
+    /// <summary>The stage's name in segment keys and labels: "new", "active", "at-risk", "churned", "reactivated".</summary>
+    public static string StageName(LifecycleStage stage) => stage switch
+    {
+        LifecycleStage.New => "new",
+        LifecycleStage.Active => "active",
+        LifecycleStage.AtRisk => "at-risk",
+        LifecycleStage.Churned => "churned",
+        LifecycleStage.Reactivated => "reactivated",
+        _ => "unspecified",
+    };
+
+    public static V1.RecommendedItem ToProto(Recommendation r) => new()
+    {
+        ItemId = r.ItemId,
+        Score = r.Score,
+        Category = r.Category,
+        Reason = new V1.Reason { Kind = (V1.ReasonKind)(int)r.Reason.Kind, Cause = r.Reason.Cause, Text = r.Reason.Text },
+    };
 }

@@ -35,6 +35,14 @@ internal sealed class UserLookup
             ?? throw new RpcException(StatusCode.NotFound, $"{field}: user '{userId}' has no events");
     }
 
+    /// <summary>Asks one user's grain; null when the user has no events (the call decides what that means).</summary>
+    public Task<T?> FindAsync<T>(string field, string userId, Func<UserGrain, Task<T?>> call, CancellationToken cancellationToken)
+        where T : class
+    {
+        CheckId(field, userId);
+        return _runtime.Get<UserGrain>(userId).InvokeAsync(call, cancellationToken);
+    }
+
     /// <summary>Asks many users' grains at once; found results in request order, and the ids with no events.</summary>
     public async Task<(List<T> Found, List<string> NotFound)> GetManyAsync<T>(RepeatedField<string> userIds, Func<UserGrain, Task<T?>> call, CancellationToken cancellationToken)
         where T : class
@@ -73,7 +81,8 @@ internal sealed class UserLookup
         return (found, notFound);
     }
 
-    private static void CheckId(string field, string userId)
+    /// <summary>INVALID_ARGUMENT naming <paramref name="field"/> unless <paramref name="userId"/> is 1 to 128 UTF-8 bytes.</summary>
+    public static void CheckId(string field, string userId)
     {
         if (userId.Length == 0)
         {

@@ -1,0 +1,90 @@
+namespace Segmentation.Host.Configuration;
+
+/// <summary>
+/// How recommendations are blended and filtered (section <c>Segmentation:Recommendations</c>). Half-lives are in event
+/// time. Read at start; changing them needs a restart.
+/// </summary>
+public sealed class RecommendationOptions
+{
+    /// <summary>Weight of "often bought with" candidates (item-to-item co-occurrence, SAR-style).</summary>
+    public double CoOccurrenceWeight { get; set; } = 1.0;
+
+    /// <summary>Weight of "popular in your segment" candidates (time-decayed popularity per lifecycle stage and overall).</summary>
+    public double PopularityWeight { get; set; } = 0.3;
+
+    /// <summary>Weight of "you viewed it recently" candidates (viewed, carted or wishlisted, not bought).</summary>
+    public double RecentlyViewedWeight { get; set; } = 0.5;
+
+    /// <summary>Half-life of co-occurrence counts.</summary>
+    public TimeSpan CoOccurrenceHalfLife { get; set; } = TimeSpan.FromDays(90);
+
+    /// <summary>Half-life of the requesting user's own interactions when scoring co-occurrence.</summary>
+    public TimeSpan AffinityHalfLife { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Half-life of segment popularity.</summary>
+    public TimeSpan PopularityHalfLife { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>Half-life of "recently viewed" interest.</summary>
+    public TimeSpan RecentlyViewedHalfLife { get; set; } = TimeSpan.FromDays(3);
+
+    /// <summary>Most distinct items per user that feed co-occurrence (the oldest is forgotten; its counts stay).</summary>
+    public int MaxItemsPerUser { get; set; } = 100;
+
+    /// <summary>Category prefixes whose items may be recommended again after a purchase ("grocery", "beauty.soap").</summary>
+    public List<string> RepurchasableCategories { get; set; } = [];
+
+    /// <summary>The defaults of every request (a placement overrides what it sets).</summary>
+    public PlacementOptions Defaults { get; set; } = new();
+
+    /// <summary>Named placements ("home", "checkout", ...), chosen by a request's <c>context.placement</c>.</summary>
+    public Dictionary<string, PlacementOptions> Placements { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The problems with these options, one sentence each naming the setting; empty when usable.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        foreach (var (name, weight) in new[] { ("CoOccurrenceWeight", CoOccurrenceWeight), ("PopularityWeight", PopularityWeight), ("RecentlyViewedWeight", RecentlyViewedWeight) })
+        {
+            if (!double.IsFinite(weight) || weight < 0)
+            {
+                problems.Add($"{name} must be a finite number >= 0 (0 turns the source off)");
+            }
+        }
+
+        foreach (var (name, span) in new[] { ("CoOccurrenceHalfLife", CoOccurrenceHalfLife), ("AffinityHalfLife", AffinityHalfLife), ("PopularityHalfLife", PopularityHalfLife), ("RecentlyViewedHalfLife", RecentlyViewedHalfLife) })
+        {
+            if (span <= TimeSpan.Zero)
+            {
+                problems.Add($"{name} must be positive");
+            }
+        }
+
+        if (MaxItemsPerUser < 1)
+        {
+            problems.Add("MaxItemsPerUser must be at least 1");
+        }
+
+        foreach (var (name, placement) in Placements.Append(new KeyValuePair<string, PlacementOptions>("Defaults", Defaults)))
+        {
+            if (placement.MaxPerCategory is < 0 || placement.CategoryDepth is < 1)
+            {
+                problems.Add($"Placements[{name}]: MaxPerCategory must be >= 0 and CategoryDepth >= 1");
+            }
+        }
+
+        return problems;
+    }
+}
+
+/// <summary>Filters of one placement. Unset values fall back to <see cref="RecommendationOptions.Defaults"/>.</summary>
+public sealed class PlacementOptions
+{
+    /// <summary>Category prefixes never recommended on this placement (out of scope).</summary>
+    public List<string>? ExcludedCategories { get; set; }
+
+    /// <summary>Most items per category in one response (0: no cap).</summary>
+    public int? MaxPerCategory { get; set; }
+
+    /// <summary>Levels of the category path that define "a category" for the cap (1: "home" for "home.kitchen.mugs").</summary>
+    public int? CategoryDepth { get; set; }
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using Segmentation.Core;
+using Segmentation.Core.Recommendations;
+using Segmentation.Grains.Storage;
+using Segmentation.Host.Configuration;
+using Segmentation.Host.Services;
+using V1 = Segmentation.Contracts.V1;
+
+namespace Segmentation.Host.Recommendations;
+
+/// <summary>
+/// The recommenders of one host, learned online: every event a <see cref="Grains.UserGrain"/> appends is observed
+/// here before the ingest call is acknowledged, so the next recommendation already knows it. Sources: item
+/// co-occurrence ("often bought with"), popularity per lifecycle stage and overall ("popular in your segment"), and
+/// the user's own recent views ("you viewed it recently"), blended per placement (DESIGN.md section 8).
+/// </summary>
+/// <remarks>
+/// The models are derived state: <see cref="RebuildAsync"/> replays the whole event log into them at start, in log
+/// order, the same observations the live path made. Thread-safe: every source serialises on its own lock.
+/// </remarks>
+internal sealed class LiveRecommender
+{
+    /// <summary>Most items a request may exclude.</summary>
+    public const int MaxExcludedItems = 1_000;
+
+    private readonly ItemCoOccurrence _coOccurrence;
+    private readonly SegmentPopularity _popularity;
+    private readonly Dictionary<string, RecommendationBlender> _placements = new(StringComparer.Ordinal);
+    private readonly RecommendationBlender _similar;
+
+    public LiveRecommender(RecommendationOptions options)
+    {
+        _coOccurrence = new ItemCoOccurrence(new ItemCoOccurrenceOptions
+        {
+            HalfLife = options.CoOccurrenceHalfLife,
+            AffinityHalfLife = options.AffinityHalfLife,
+            MaxItemsPerUser = options.MaxItemsPerUser,
+        });
+        _popularity = new SegmentPopularity(Catalog, options.PopularityHalfLife);
+        var recent = new RecentlyViewed(options.RecentlyViewedHalfLife);
+        var sources = new List<BlendedSource>();
+        if (options.CoOccurrenceWeight > 0)
+        {
+            sources.Add(new BlendedSource(_coOccurrence, options.CoOccurrenceWeight));
+        }
+
+        if (options.RecentlyViewedWeight > 0)
+        {
+            sources.Add(new BlendedSource(recent, options.RecentlyViewedWeight));
+        }
+
+        if (options.PopularityWeight > 0)
+        {
+            sources.Add(new BlendedSource(_popularity, options.PopularityWeight));
+        }
+
+        _placements.Add("", new RecommendationBlender(sources, Catalog, BlendOptionsOf(options, options.Defaults)));
+        foreach (var (name, placement) in options.Placements)
+        {
+            _placements[name] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(options, placement, options.Defaults));
+        }
+
+        // Product pages: what is bought with this item; popularity in its category fills in when little is known.
+        _similar = new RecommendationBlender([new BlendedSource(_coOccurrence, 1), new BlendedSource(_popularity, 0.1)], Catalog);
+    }
+
+    /// <summary>Items known and their categories.</summary>
+    public ItemCatalog Catalog { get; } = new();
+
+    /// <summary>The segment key under which popularity of a lifecycle stage is kept, e.g. "lifecycle:at-risk".</summary>
+    public static string LifecycleKey(LifecycleStage stage) => "lifecycle:" + ProtoMapper.StageName(stage);
+
+    /// <summary>Whether a placement of that name is configured ("" always is).</summary>
+    public bool HasPlacement(string placement) => _placements.ContainsKey(placement);
+
+    /// <summary>Learns from one event of <paramref name="userId"/>, who was in <paramref name="stage"/> right after it.</summary>
+    public void Observe(string userId, BehaviorEvent e, LifecycleStage stage)
+    {
+        if (e.ItemId.Length == 0)
+        {
+            return;
+        }
+
+        Catalog.Observe(e.ItemId, e.Category);
+        var interaction = Interaction.From(e);
+        _coOccurrence.Record(userId, interaction);
+        _popularity.Record([LifecycleKey(stage), SegmentPopularity.Everyone], interaction);
+    }
+
+    /// <summary>Recommendations for <paramref name="request"/> under the rules of <paramref name="placement"/> (which must exist).</summary>
+    public IReadOnlyList<Recommendation> Recommend(string placement, RecommendationRequest request) =>
+        _placements[placement].Recommend(request);
+
+    /// <summary>Items bought with <paramref name="itemId"/>, then popular ones of its category; never the item itself.</summary>
+    public IReadOnlyList<Recommendation> SimilarItems(string itemId, int count, IReadOnlySet<string> excluded, DateTimeOffset now) =>
+        _similar.Recommend(new RecommendationRequest
+        {
+            ContextItemId = itemId,
+            ContextCategory = Catalog.CategoryOf(itemId) is { Length: > 0 } category ? category : null,
+            ExcludedItems = excluded,
+            Count = count,
+            Now = now,
+        });
+
+    /// <summary>
+    /// Replays every event in <paramref name="log"/> into the models, folding a light profile per user for the
+    /// lifecycle stage each event was made in. Returns the events observed and the time it took.
+    /// </summary>
+    public async Task<(long Events, TimeSpan Elapsed)> RebuildAsync(IEventLog log, ProfileOptions profileOptions, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var light = new ProfileOptions
+        {
+            Lifecycle = profileOptions.Lifecycle,
+            Rfm = profileOptions.Rfm,
+            AffinityHalfLife = profileOptions.AffinityHalfLife,
+            EventWeights = [],
+            MaxCategories = 1,
+            RecentItems = 1,
+            HistoryInteractions = 0,
+            PurchasedItems = 0,
+        };
+        var profiles = new Dictionary<string, UserProfile>(StringComparer.Ordinal);
+        long events = 0;
+        await foreach (var record in log.ReadAllAsync(0, cancellationToken))
+        {
+            var e = ProtoMapper.ToDomain(V1.Event.Parser.ParseFrom(record.Payload.Span), out _);
+            if (!profiles.TryGetValue(e.UserId, out var profile))
+            {
+                profile = new UserProfile(e.UserId, light);
+                profiles.Add(e.UserId, profile);
+            }
+
+            profile.Apply(e);
+            if (e.ItemId.Length > 0)
+            {
+                Observe(e.UserId, e, profile.AssessLifecycle(e.Timestamp).Stage);
+            }
+
+            events++;
+        }
+
+        return (events, stopwatch.Elapsed);
+    }
+
+    private static BlendOptions BlendOptionsOf(RecommendationOptions options, PlacementOptions placement, PlacementOptions? defaults = null) => new()
+    {
+        RepurchasableCategories = options.RepurchasableCategories,
+        ExcludedCategories = placement.ExcludedCategories ?? defaults?.ExcludedCategories ?? [],
+        MaxPerCategory = placement.MaxPerCategory ?? defaults?.MaxPerCategory ?? 0,
+        CategoryDepth = placement.CategoryDepth ?? defaults?.CategoryDepth ?? 1,
+    };
+}

@@ -1,0 +1,188 @@
+using Google.Protobuf.Collections;
+using Google.Protobuf.WellKnownTypes;
+using Segmentation.Contracts.V1;
+using Segmentation.Core.Recommendations;
+using Segmentation.Host.Grains;
+using Segmentation.Host.Recommendations;
+using Segmentation.Rpc;
+
+namespace Segmentation.Host.Services;
+
+/// <summary>
+/// <c>segmentation.v1.RecommendationService</c>: the user's history and lifecycle stage come from her grain (one turn),
+/// the candidates from the host's <see cref="LiveRecommender"/>, which learned every acknowledged event.
+/// </summary>
+internal sealed class RecommendationApi
+{
+    /// <summary>Most items one request may ask for.</summary>
+    public const int MaxCount = 100;
+
+    private const int MaxItemIdBytes = 128;
+
+    private readonly UserLookup _users;
+    private readonly LiveRecommender _recommender;
+
+    public RecommendationApi(UserLookup users, LiveRecommender recommender)
+    {
+        _users = users;
+        _recommender = recommender;
+    }
+
+    public void Bind(GrpcServiceRegistry registry)
+    {
+        var service = RecommendationsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("RecommendationService");
+        registry.AddUnary<RecommendRequest, RecommendResponse>(service.FindMethodByName("Recommend"), RecommendAsync);
+        registry.AddUnary<SimilarItemsRequest, SimilarItemsResponse>(service.FindMethodByName("SimilarItems"), SimilarItemsAsync);
+        registry.AddUnary<GetUserInsightRequest, UserInsight>(service.FindMethodByName("GetUserInsight"), GetUserInsightAsync);
+    }
+
+    /// <summary>The Recommend call without the wire (for in-process benchmarks and tests).</summary>
+    public async Task<RecommendResponse> RecommendAsync(RecommendRequest request, ServerCallContext? context)
+    {
+        var cancellationToken = context?.CancellationToken ?? CancellationToken.None;
+        CheckCount(request.Count);
+        var scope = CheckContext(request.Context);
+        var now = _users.Now;
+        RecommendationInput? input = null;
+        if (request.UserId.Length > 0)
+        {
+            input = await _users.FindAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now), cancellationToken);
+        }
+
+        if (input is null && !scope.HasContext)
+        {
+            throw request.UserId.Length == 0
+                ? new RpcException(StatusCode.InvalidArgument, "user_id: empty; an anonymous request needs context.item_id or context.category")
+                : new RpcException(StatusCode.NotFound, $"user_id: user '{request.UserId}' has no events; pass context.item_id or context.category to recommend without history");
+        }
+
+        return Recommend(request.UserId, request.Count, scope, input, now);
+    }
+
+    private Task<SimilarItemsResponse> SimilarItemsAsync(SimilarItemsRequest request, ServerCallContext context)
+    {
+        CheckCount(request.Count);
+        CheckItem("item_id", request.ItemId);
+        var excluded = CheckExcluded("excluded_item_ids", request.ExcludedItemIds);
+        var now = _users.Now;
+        var response = new SimilarItemsResponse { ItemId = request.ItemId, AsOf = Timestamp.FromDateTimeOffset(now) };
+        foreach (var r in _recommender.SimilarItems(request.ItemId, request.Count, excluded, now))
+        {
+            response.Items.Add(ProtoMapper.ToProto(r));
+        }
+
+        return Task.FromResult(response);
+    }
+
+    private async Task<UserInsight> GetUserInsightAsync(GetUserInsightRequest request, ServerCallContext context)
+    {
+        CheckCount(request.Count);
+        var scope = CheckContext(request.Context);
+        var now = _users.Now;
+        var input = await _users.GetAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now), context.CancellationToken);
+        return new UserInsight
+        {
+            Segments = ProtoMapper.ToUserSegments(request.UserId, input.Lifecycle, now),
+            Recommendations = Recommend(request.UserId, request.Count, scope, input, now),
+        };
+    }
+
+    private RecommendResponse Recommend(string userId, int count, Scope scope, RecommendationInput? input, DateTimeOffset now)
+    {
+        var request = new RecommendationRequest
+        {
+            UserId = userId,
+            History = input?.History ?? [],
+            SegmentKeys = input is null ? [] : [LiveRecommender.LifecycleKey(input.Lifecycle.Stage)],
+            ContextItemId = scope.ItemId,
+            ContextCategory = scope.Category,
+            ExcludedItems = scope.Excluded,
+            Count = count,
+            Now = now,
+        };
+        var response = new RecommendResponse
+        {
+            UserId = userId,
+            ColdStart = input is null || input.History.Count == 0,
+            Placement = scope.Placement,
+            AsOf = Timestamp.FromDateTimeOffset(now),
+        };
+        foreach (var r in _recommender.Recommend(scope.Placement, request))
+        {
+            response.Items.Add(ProtoMapper.ToProto(r));
+        }
+
+        return response;
+    }
+
+    private static void CheckCount(int count)
+    {
+        if (count is < 1 or > MaxCount)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"count: must be 1 to {MaxCount}, got {count}");
+        }
+    }
+
+    private Scope CheckContext(RecommendationContext? context)
+    {
+        if (context is null)
+        {
+            return new Scope("", null, null, new HashSet<string>());
+        }
+
+        if (!_recommender.HasPlacement(context.Placement))
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"context.placement: unknown placement '{context.Placement}'; configure it under Segmentation:Recommendations:Placements or send \"\"");
+        }
+
+        if (context.ItemId.Length > 0)
+        {
+            CheckItem("context.item_id", context.ItemId);
+        }
+
+        if (context.Category.Length > 256)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, "context.category: longer than 256 characters");
+        }
+
+        var excluded = CheckExcluded("context.excluded_item_ids", context.ExcludedItemIds);
+        return new Scope(
+            context.Placement,
+            context.ItemId.Length > 0 ? context.ItemId : null,
+            context.Category.Length > 0 ? context.Category : null,
+            excluded);
+    }
+
+    private void CheckItem(string field, string itemId)
+    {
+        if (itemId.Length == 0)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"{field}: item id is empty");
+        }
+
+        if (itemId.Length > MaxItemIdBytes && System.Text.Encoding.UTF8.GetByteCount(itemId) > MaxItemIdBytes)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"{field}: item id is longer than {MaxItemIdBytes} bytes");
+        }
+
+        if (!_recommender.Catalog.Contains(itemId))
+        {
+            throw new RpcException(StatusCode.NotFound, $"{field}: item '{itemId}' is unknown (no event has named it)");
+        }
+    }
+
+    private static HashSet<string> CheckExcluded(string field, RepeatedField<string> ids)
+    {
+        if (ids.Count > LiveRecommender.MaxExcludedItems)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"{field}: at most {LiveRecommender.MaxExcludedItems:N0} ids, got {ids.Count:N0}");
+        }
+
+        return new HashSet<string>(ids, StringComparer.Ordinal);
+    }
+
+    private sealed record Scope(string Placement, string? ItemId, string? Category, HashSet<string> Excluded)
+    {
+        public bool HasContext => ItemId is not null || Category is not null;
+    }
+}
