@@ -24,6 +24,8 @@ var root = new RootCommand("seg: the Segmentation command line")
     IngestCommand.Create(address),
     QueryCommands.Profile(address, json),
     QueryCommands.Segments(address, json),
+    QueryCommands.Recommend(address, json),
+    QueryCommands.Similar(address, json),
     BenchCommand.Create(),
     EvalCommand.Create(),
 };

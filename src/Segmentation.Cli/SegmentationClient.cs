@@ -11,6 +11,10 @@ internal sealed class SegmentationClient : IDisposable
     private static readonly ServiceDescriptor s_profiles = ProfilesReflection.Descriptor.FindTypeByName<ServiceDescriptor>("ProfileService");
     private static readonly ServiceDescriptor s_segments = SegmentsReflection.Descriptor.FindTypeByName<ServiceDescriptor>("SegmentService");
 
+    private static readonly ServiceDescriptor s_recommendations = RecommendationsReflection.Descriptor.FindTypeByName<ServiceDescriptor>("RecommendationService");
+
+    private static readonly MethodDescriptor s_recommend = s_recommendations.FindMethodByName("Recommend");
+    private static readonly MethodDescriptor s_similar = s_recommendations.FindMethodByName("SimilarItems");
     private static readonly MethodDescriptor s_ingest = s_events.FindMethodByName("IngestEvents");
     private static readonly MethodDescriptor s_stream = s_events.FindMethodByName("StreamEvents");
     private static readonly MethodDescriptor s_getProfile = s_profiles.FindMethodByName("GetProfile");
@@ -37,6 +41,12 @@ internal sealed class SegmentationClient : IDisposable
 
     public Task<BatchGetUserSegmentsResponse> BatchGetUserSegmentsAsync(BatchGetUserSegmentsRequest request, CancellationToken cancellationToken) =>
         _client.UnaryAsync<BatchGetUserSegmentsRequest, BatchGetUserSegmentsResponse>(s_batchGetSegments, request, new CallOptions(CancellationToken: cancellationToken));
+
+    public Task<RecommendResponse> RecommendAsync(RecommendRequest request, CancellationToken cancellationToken) =>
+        _client.UnaryAsync<RecommendRequest, RecommendResponse>(s_recommend, request, new CallOptions(CancellationToken: cancellationToken));
+
+    public Task<SimilarItemsResponse> SimilarItemsAsync(SimilarItemsRequest request, CancellationToken cancellationToken) =>
+        _client.UnaryAsync<SimilarItemsRequest, SimilarItemsResponse>(s_similar, request, new CallOptions(CancellationToken: cancellationToken));
 
     public void Dispose() => _client.Dispose();
 }

@@ -15,7 +15,7 @@ grpc_tools_proto=$($py -c 'import grpc_tools, os; print(os.path.join(os.path.dir
 # (module paths follow file paths; the proto packages, and so the wire names, stay grpc.health.v1 etc.).
 mkdir -p "$work/protos/stdgrpc" && cp -r "$root/protos/segmentation" "$work/protos/" && cp -r "$root/protos/grpc/." "$work/protos/stdgrpc/"
 (cd "$work/protos" && $py -m grpc_tools.protoc -I . -I "$grpc_tools_proto" --python_out="$gen" --grpc_python_out="$gen" \
-  segmentation/v1/events.proto segmentation/v1/profiles.proto segmentation/v1/segments.proto \
+  segmentation/v1/events.proto segmentation/v1/profiles.proto segmentation/v1/segments.proto segmentation/v1/recommendations.proto \
   stdgrpc/health/v1/health.proto stdgrpc/reflection/v1/reflection.proto stdgrpc/reflection/v1alpha/reflection.proto) \
   || { echo "interop: 0 passed, 1 failed"; exit 1; }
 

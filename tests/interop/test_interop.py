@@ -14,11 +14,13 @@ from stdgrpc.health.v1 import health_pb2, health_pb2_grpc
 from stdgrpc.reflection.v1 import reflection_pb2 as refl_v1, reflection_pb2_grpc as refl_v1_grpc
 from stdgrpc.reflection.v1alpha import reflection_pb2 as refl_v1alpha, reflection_pb2_grpc as refl_v1alpha_grpc
 from segmentation.v1 import events_pb2, events_pb2_grpc, profiles_pb2, profiles_pb2_grpc, segments_pb2, segments_pb2_grpc
+from segmentation.v1 import recommendations_pb2, recommendations_pb2_grpc
 
 ADDRESS = os.environ["SEGMENTATION_ADDRESS"]
 EXPECTED_SERVICES = {
     "segmentation.v1.EventService",
     "segmentation.v1.ProfileService",
+    "segmentation.v1.RecommendationService",
     "segmentation.v1.SegmentService",
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
@@ -61,6 +63,7 @@ class Interop(unittest.TestCase):
         cls.events = events_pb2_grpc.EventServiceStub(cls.channel)
         cls.profiles = profiles_pb2_grpc.ProfileServiceStub(cls.channel)
         cls.segments = segments_pb2_grpc.SegmentServiceStub(cls.channel)
+        cls.recommendations = recommendations_pb2_grpc.RecommendationServiceStub(cls.channel)
 
     @classmethod
     def tearDownClass(cls):
@@ -159,6 +162,39 @@ class Interop(unittest.TestCase):
         summary = self.events.StreamEvents(batches(), timeout=60)
         self.assertEqual((summary.received, summary.accepted, summary.rejected), (1001, 1000, 1))
         self.assertIn("event_id", summary.top_rejection_reasons[0].reason)
+
+    def test_recommend_learns_a_purchase_at_once_and_explains_every_item(self):
+        a, b, me = self.uid("rec-item-a"), self.uid("rec-item-b"), self.uid("rec-me")
+        shoppers = [self.uid("rec-shopper-%d" % i) for i in range(3)]
+        batch = []
+        for i, s in enumerate(shoppers):
+            batch.append(event(s + "-a", s, events_pb2.EVENT_TYPE_PURCHASE, item=a, seconds_ago=600 + i))
+            batch.append(event(s + "-b", s, events_pb2.EVENT_TYPE_PURCHASE, item=b, seconds_ago=500 + i))
+        batch.append(event(me + "-view", me, events_pb2.EVENT_TYPE_VIEW, item=self.uid("rec-other"), seconds_ago=400))
+        self.assertEqual(self.events.IngestEvents(events_pb2.IngestEventsRequest(events=batch), timeout=30).accepted, len(batch))
+        self.events.IngestEvents(events_pb2.IngestEventsRequest(events=[
+            event(me + "-buy", me, events_pb2.EVENT_TYPE_PURCHASE, item=a, seconds_ago=300)]), timeout=30)
+        response = self.recommendations.Recommend(recommendations_pb2.RecommendRequest(user_id=me, count=5), timeout=10)
+        items = [x.item_id for x in response.items]
+        self.assertNotIn(a, items)
+        self.assertEqual(items[0], b)
+        self.assertEqual(response.items[0].reason.kind, recommendations_pb2.REASON_KIND_BOUGHT_TOGETHER)
+        self.assertEqual(response.items[0].reason.cause, a)
+        self.assertTrue(all(x.reason.text for x in response.items))
+        similar = self.recommendations.SimilarItems(recommendations_pb2.SimilarItemsRequest(item_id=a, count=3), timeout=10)
+        self.assertEqual(similar.items[0].item_id, b)
+
+    def test_recommend_bad_requests_get_specific_statuses(self):
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.recommendations.Recommend(recommendations_pb2.RecommendRequest(user_id=self.uid("x"), count=0), timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertTrue(caught.exception.details().startswith("count:"))
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.recommendations.Recommend(recommendations_pb2.RecommendRequest(user_id=self.uid("ghost"), count=5), timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.recommendations.SimilarItems(recommendations_pb2.SimilarItemsRequest(item_id=self.uid("no-item"), count=5), timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
 
     def test_unknown_method_is_unimplemented(self):
         call = self.channel.unary_unary("/segmentation.v1.EventService/NoSuchMethod",

@@ -7,7 +7,7 @@ using Spectre.Console;
 
 namespace Segmentation.Cli.Commands;
 
-/// <summary><c>seg profile USER</c> and <c>seg segments USER</c>.</summary>
+/// <summary><c>seg profile USER</c>, <c>seg segments USER</c>, <c>seg recommend [USER]</c>, <c>seg similar ITEM</c>.</summary>
 internal static class QueryCommands
 {
     private static readonly JsonFormatter s_json = new(JsonFormatter.Settings.Default.WithIndentation());
@@ -68,6 +68,82 @@ internal static class QueryCommands
             });
         });
         return command;
+    }
+
+    public static Command Recommend(Option<Uri> address, Option<bool> json)
+    {
+        var user = new Argument<string>("user") { Description = "The user id; omit for an anonymous visitor (then give --item or --category).", Arity = ArgumentArity.ZeroOrOne };
+        var count = new Option<int>("--count", "-n") { Description = "How many items (1 to 100).", DefaultValueFactory = _ => 10 };
+        var item = new Option<string>("--item") { Description = "The item on screen (context)." };
+        var category = new Option<string>("--category") { Description = "The category on screen (context)." };
+        var placement = new Option<string>("--placement") { Description = "A configured placement (its caps and category scope)." };
+        var exclude = new Option<string[]>("--exclude") { Description = "Items not to recommend.", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("recommend", "Recommend items to a user now, each with the reason it was chosen.") { user, count, item, category, placement, exclude };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = new SegmentationClient(parse.GetValue(address)!);
+            return await RunAsync(async () =>
+            {
+                var request = new RecommendRequest
+                {
+                    UserId = parse.GetValue(user) ?? "",
+                    Count = parse.GetValue(count),
+                    Context = new RecommendationContext
+                    {
+                        ItemId = parse.GetValue(item) ?? "",
+                        Category = parse.GetValue(category) ?? "",
+                        Placement = parse.GetValue(placement) ?? "",
+                        ExcludedItemIds = { parse.GetValue(exclude) ?? [] },
+                    },
+                };
+                var response = await client.RecommendAsync(request, cancellationToken);
+                if (parse.GetValue(json))
+                {
+                    Console.WriteLine(s_json.Format(response));
+                    return;
+                }
+
+                var who = response.UserId.Length == 0 ? "an anonymous visitor" : response.UserId;
+                Console.WriteLine($"for {who}{(response.ColdStart ? " (no history: cold start)" : "")}, as of {Date(response.AsOf)}");
+                AnsiConsole.Write(ItemTable(response.Items));
+            });
+        });
+        return command;
+    }
+
+    public static Command Similar(Option<Uri> address, Option<bool> json)
+    {
+        var item = new Argument<string>("item") { Description = "The item id." };
+        var count = new Option<int>("--count", "-n") { Description = "How many items (1 to 100).", DefaultValueFactory = _ => 10 };
+        var command = new Command("similar", "Items often bought together with an item.") { item, count };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = new SegmentationClient(parse.GetValue(address)!);
+            return await RunAsync(async () =>
+            {
+                var response = await client.SimilarItemsAsync(new SimilarItemsRequest { ItemId = parse.GetValue(item)!, Count = parse.GetValue(count) }, cancellationToken);
+                if (parse.GetValue(json))
+                {
+                    Console.WriteLine(s_json.Format(response));
+                    return;
+                }
+
+                AnsiConsole.Write(ItemTable(response.Items));
+            });
+        });
+        return command;
+    }
+
+    private static Table ItemTable(IEnumerable<RecommendedItem> items)
+    {
+        var table = new Table().AddColumns("#", "item", "category", "score", "why");
+        var rank = 0;
+        foreach (var x in items)
+        {
+            table.AddRow($"{++rank}", Markup.Escape(x.ItemId), Markup.Escape(x.Category), x.Score.ToString("F3", CultureInfo.InvariantCulture), Markup.Escape(x.Reason.Text));
+        }
+
+        return table;
     }
 
     /// <summary>Runs a call; a gRPC error becomes a one-line message and exit code 1.</summary>
