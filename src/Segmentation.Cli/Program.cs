@@ -27,6 +27,7 @@ var root = new RootCommand("seg: the Segmentation command line")
     QueryCommands.Recommend(address, json),
     QueryCommands.Similar(address, json),
     BenchCommand.Create(),
+    RecommendBenchCommand.Create(),
     EvalCommand.Create(),
 };
 root.Options.Add(address);

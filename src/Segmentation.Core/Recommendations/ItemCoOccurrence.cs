@@ -39,6 +39,14 @@ public sealed class ItemCoOccurrenceOptions
 
     /// <summary>Pairs whose current co-count is below this are ignored when scoring (SAR's threshold).</summary>
     public double MinCoCount { get; init; }
+
+    /// <summary>
+    /// When &gt; 0, scoring reads at most this many neighbours of each of the user's items whose row is longer: the
+    /// most similar ones with their co-counts, taken when the row is first needed and again after more than 1% of
+    /// its entries have changed since (shorter rows are always read live). Bounds a query's cost on large
+    /// catalogues; 0 (default) reads every pair live.
+    /// </summary>
+    public int MaxNeighbours { get; init; }
 }
 
 /// <summary>
@@ -53,19 +61,22 @@ public sealed class ItemCoOccurrenceOptions
 /// </para>
 /// <para>
 /// Incremental: <see cref="Record"/> costs O(items remembered for that user), and its effect is visible to the
-/// next query. Thread-safety: every member is safe to call concurrently; updates and queries serialise on one lock
-/// (a query holds it for O(Σ neighbours of the request's items)).
+/// next query. Thread-safety: every member is safe to call concurrently; updates take a write lock, queries a read
+/// lock, so queries run in parallel with each other (each costs O(Σ neighbours read of the request's items), see
+/// <see cref="ItemCoOccurrenceOptions.MaxNeighbours"/>).
 /// </para>
 /// </summary>
 public sealed class ItemCoOccurrence : ICandidateSource
 {
-    private readonly Lock _lock = new();
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly ItemCoOccurrenceOptions _options;
     private readonly ForwardDecay _decay;
     private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
     private readonly List<string> _ids = [];
     private readonly List<double> _occurrence = [];
     private readonly List<Dictionary<int, double>> _pairs = [];
+    private readonly List<int> _rowChanges = [];
+    private readonly List<Neighbours?> _neighbours = [];
     private readonly Dictionary<string, List<(int Item, double Strength)>> _users = new(StringComparer.Ordinal);
 
     /// <summary>An empty model.</summary>
@@ -81,7 +92,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
     {
         get
         {
-            lock (_lock)
+            using (Read())
             {
                 return _ids.Count;
             }
@@ -102,7 +113,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
             return;
         }
 
-        lock (_lock)
+        using (Write())
         {
             var rebase = _decay.Rebase(interaction.Timestamp);
             if (rebase != 1)
@@ -138,6 +149,8 @@ public sealed class ItemCoOccurrence : ICandidateSource
                         var add = delta * scale;
                         row[other] = row.GetValueOrDefault(other) + add;
                         _pairs[other][item] = _pairs[other].GetValueOrDefault(item) + add;
+                        _rowChanges[item]++;
+                        _rowChanges[other]++;
                     }
                 }
             }
@@ -157,7 +170,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
     /// </summary>
     public bool ForgetUser(string userId)
     {
-        lock (_lock)
+        using (Write())
         {
             return _users.Remove(userId);
         }
@@ -168,7 +181,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
     {
         get
         {
-            lock (_lock)
+            using (Read())
             {
                 return _users.Count;
             }
@@ -178,7 +191,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
     /// <summary>The decayed occurrence c(i) as of <paramref name="now"/> (0 for unknown items).</summary>
     public double Occurrence(string itemId, DateTimeOffset now)
     {
-        lock (_lock)
+        using (Read())
         {
             return _index.TryGetValue(itemId, out var i) ? _occurrence[i] / _decay.Divisor(now) : 0;
         }
@@ -187,7 +200,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
     /// <summary>The decayed co-occurrence c(a, b) as of <paramref name="now"/> (0 for unknown items or a = b).</summary>
     public double CoOccurrence(string a, string b, DateTimeOffset now)
     {
-        lock (_lock)
+        using (Read())
         {
             return _index.TryGetValue(a, out var i) && _index.TryGetValue(b, out var j) && _pairs[i].TryGetValue(j, out var c)
                 ? c / _decay.Divisor(now)
@@ -198,7 +211,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
     /// <summary>The similarity sim(a, b) as of <paramref name="now"/> under the configured kind (0 when they never co-occurred).</summary>
     public double Similarity(string a, string b, DateTimeOffset now)
     {
-        lock (_lock)
+        using (Read())
         {
             return _index.TryGetValue(a, out var i) && _index.TryGetValue(b, out var j) && _pairs[i].TryGetValue(j, out var c)
                 ? Similarity(i, j, c, _decay.Divisor(now))
@@ -218,7 +231,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(allowed);
-        lock (_lock)
+        using (Read())
         {
             var affinity = Affinity(request);
             if (affinity.Count == 0 || count <= 0)
@@ -238,7 +251,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 Array.Fill(cause, -1, 0, n);
                 foreach (var (j, a) in affinity)
                 {
-                    foreach (var (i, c) in _pairs[j])
+                    foreach (var (i, c) in NeighboursOf(j))
                     {
                         if (c < minCoCount)
                         {
@@ -308,6 +321,64 @@ public sealed class ItemCoOccurrence : ICandidateSource
         return list;
     }
 
+    // The pairs of j read when scoring: the whole live row, or its MaxNeighbours most similar entries with their
+    // co-counts as of the last ranking. Called under the read lock: a stale list is rebuilt and published by
+    // reference (racing rebuilds agree).
+    private IEnumerable<KeyValuePair<int, double>> NeighboursOf(int j)
+    {
+        var row = _pairs[j];
+        var max = _options.MaxNeighbours;
+        if (max <= 0 || row.Count <= max)
+        {
+            return row;
+        }
+
+        var cached = _neighbours[j];
+        var changes = _rowChanges[j];
+        if (cached is null || changes - cached.ChangesAtRanking > row.Count / 100)
+        {
+            // The ranking is the same at any "now" (decay scales every count alike), so divisor 1 will do.
+            var top = new TopK<KeyValuePair<int, double>>(max);
+            foreach (var pair in row)
+            {
+                var s = Similarity(j, pair.Key, pair.Value, 1);
+                if (top.Admits(s))
+                {
+                    top.Offer(_ids[pair.Key], s, pair);
+                }
+            }
+
+            cached = new Neighbours([.. top.Drain().Select(t => t.Value)], changes);
+            _neighbours[j] = cached;
+        }
+
+        return cached.Pairs;
+    }
+
+    private ReadScope Read()
+    {
+        _lock.EnterReadLock();
+        return new ReadScope(_lock);
+    }
+
+    private WriteScope Write()
+    {
+        _lock.EnterWriteLock();
+        return new WriteScope(_lock);
+    }
+
+    private readonly struct ReadScope(ReaderWriterLockSlim held) : IDisposable
+    {
+        public void Dispose() => held.ExitReadLock();
+    }
+
+    private readonly struct WriteScope(ReaderWriterLockSlim held) : IDisposable
+    {
+        public void Dispose() => held.ExitWriteLock();
+    }
+
+    private sealed record Neighbours(KeyValuePair<int, double>[] Pairs, int ChangesAtRanking);
+
     private double Similarity(int i, int j, double c, double divisor) => _options.Similarity switch
     {
         ItemSimilarityKind.CoCount => c / divisor,
@@ -324,6 +395,8 @@ public sealed class ItemCoOccurrence : ICandidateSource
             _ids.Add(itemId);
             _occurrence.Add(0);
             _pairs.Add([]);
+            _rowChanges.Add(0);
+            _neighbours.Add(null);
         }
 
         return i;

@@ -30,6 +30,12 @@ public sealed class RecommendationOptions
     /// <summary>Most distinct items per user that feed co-occurrence (the oldest is forgotten; its counts stay).</summary>
     public int MaxItemsPerUser { get; set; } = 100;
 
+    /// <summary>
+    /// Most neighbours of each of the user's items read when scoring co-occurrence (the most similar ones; 0: all).
+    /// Bounds the cost of a request on large catalogues.
+    /// </summary>
+    public int MaxNeighbours { get; set; } = 200;
+
     /// <summary>Category prefixes whose items may be recommended again after a purchase ("grocery", "beauty.soap").</summary>
     public List<string> RepurchasableCategories { get; set; } = [];
 
@@ -57,6 +63,11 @@ public sealed class RecommendationOptions
             {
                 problems.Add($"{name} must be positive");
             }
+        }
+
+        if (MaxNeighbours < 0)
+        {
+            problems.Add("MaxNeighbours must be >= 0 (0 reads every neighbour)");
         }
 
         if (MaxItemsPerUser < 1)

@@ -35,6 +35,7 @@ internal sealed class LiveRecommender
             HalfLife = options.CoOccurrenceHalfLife,
             AffinityHalfLife = options.AffinityHalfLife,
             MaxItemsPerUser = options.MaxItemsPerUser,
+            MaxNeighbours = options.MaxNeighbours,
         });
         _popularity = new SegmentPopularity(Catalog, options.PopularityHalfLife);
         var recent = new RecentlyViewed(options.RecentlyViewedHalfLife);

@@ -18,7 +18,14 @@ public static class ShopSeeder
     private const int BatchSize = 1_000;
 
     /// <summary>Seeds when the event log is empty; returns null when there was data already.</summary>
-    public static async Task<SeedSummary?> SeedIfEmptyAsync(SegmentationServer server, int users, ILogger logger, CancellationToken cancellationToken)
+    /// <param name="server">The server to seed through its ingest path.</param>
+    /// <param name="users">Users of the shop.</param>
+    /// <param name="logger">Progress log.</param>
+    /// <param name="cancellationToken">Stops seeding.</param>
+    /// <param name="items">Items in the catalogue (popularity is Zipf over them, so the tail may see no events).</param>
+    /// <param name="visitEveryItem">Also add one view of every item by a one-off visitor (see <see cref="SyntheticShop.OneOffVisits"/>).</param>
+    public static async Task<SeedSummary?> SeedIfEmptyAsync(
+        SegmentationServer server, int users, ILogger logger, CancellationToken cancellationToken, int items = 1_000, bool visitEveryItem = false)
     {
         if (await server.EventLog.CountAsync(cancellationToken) > 0)
         {
@@ -28,7 +35,7 @@ public static class ShopSeeder
         HostLog.Seeding(logger, users);
         var stopwatch = Stopwatch.StartNew();
         // The shop's history ends a minute ago on the wall clock, so the event-time clock and the wall clock agree.
-        var shop = new SyntheticShop(seed: 20_101_201, end: TimeProvider.System.GetUtcNow() - TimeSpan.FromMinutes(1));
+        var shop = new SyntheticShop(seed: 20_101_201, end: TimeProvider.System.GetUtcNow() - TimeSpan.FromMinutes(1), items);
         var batch = new RepeatedField<Event>();
         long accepted = 0;
         var examples = new SortedDictionary<string, string>(StringComparer.Ordinal);
@@ -43,6 +50,16 @@ public static class ShopSeeder
                     accepted += (await server.Ingestion.IngestAsync(batch, 0, cancellationToken)).Accepted;
                     batch.Clear();
                 }
+            }
+        }
+
+        foreach (var e in visitEveryItem ? shop.OneOffVisits() : [])
+        {
+            batch.Add(e);
+            if (batch.Count == BatchSize)
+            {
+                accepted += (await server.Ingestion.IngestAsync(batch, 0, cancellationToken)).Accepted;
+                batch.Clear();
             }
         }
 

@@ -48,6 +48,22 @@ public sealed class SyntheticShop
     /// <summary>The id of the user with this index.</summary>
     public static string UserId(int userIndex) => $"u{userIndex:D5}";
 
+    /// <summary>Items in the catalogue.</summary>
+    public int ItemCount => _items.Length;
+
+    /// <summary>
+    /// One view of every catalogue item by a one-off visitor (<c>visitor-{i}</c>) in the shop's last day, so the whole
+    /// catalogue is known even where Zipf popularity gave the tail no events.
+    /// </summary>
+    public IEnumerable<Event> OneOffVisits()
+    {
+        for (var i = 0; i < _items.Length; i++)
+        {
+            var sequence = 0;
+            yield return NewEvent($"visitor-{i}", ref sequence, EventType.View, _items[i], Days(1, 0), "mobile");
+        }
+    }
+
     /// <summary>One user's events, oldest first.</summary>
     public List<Event> UserEvents(int userIndex)
     {

@@ -36,6 +36,9 @@ internal sealed class RecommendationApi
         registry.AddUnary<GetUserInsightRequest, UserInsight>(service.FindMethodByName("GetUserInsight"), GetUserInsightAsync);
     }
 
+    /// <summary>Items the recommenders know.</summary>
+    public int KnownItems => _recommender.Catalog.Count;
+
     /// <summary>The Recommend call without the wire (for in-process benchmarks and tests).</summary>
     public async Task<RecommendResponse> RecommendAsync(RecommendRequest request, ServerCallContext? context)
     {

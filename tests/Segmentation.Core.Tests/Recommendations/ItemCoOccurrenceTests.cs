@@ -168,4 +168,61 @@ public sealed class ItemCoOccurrenceTests
         Assert.Equal(400, model.CoOccurrence("a", "b", s_t0));
         Assert.Equal(400, model.Occurrence("b", s_t0));
     }
+
+    [Fact]
+    public void MaxNeighbours_ReadsOnlyTheMostSimilarPairs_AndKeepsTheirLiveCounts()
+    {
+        var random = new Random(11);
+        var full = new ItemCoOccurrence(new ItemCoOccurrenceOptions { HalfLife = null, AffinityHalfLife = null });
+        var pruned = new ItemCoOccurrence(new ItemCoOccurrenceOptions { HalfLife = null, AffinityHalfLife = null, MaxNeighbours = 30 });
+        for (var u = 0; u < 400; u++)
+        {
+            var basket = Enumerable.Range(0, 6).Select(_ => $"i{(int)Math.Pow(random.Next(1, 300), 1.3) % 300:D3}").ToList();
+            foreach (var item in basket)
+            {
+                full.Record($"u{u}", Buy(item));
+                pruned.Record($"u{u}", Buy(item));
+            }
+        }
+
+        var request = new RecommendationRequest { History = [Buy("i001"), Buy("i002")], Now = s_t0 };
+        var exact = full.GetCandidates(request, 100, _ => true);
+        var fast = pruned.GetCandidates(request, 10, _ => true);
+
+        // Every pruned score is a partial sum of the exact one (fewer pairs read, same counts: nothing changed since) ...
+        var exactScores = exact.ToDictionary(c => c.ItemId, c => c.Score);
+        Assert.All(fast, c => Assert.InRange(c.Score, 0, exactScores[c.ItemId] + 1e-12));
+
+        // ... and the best items, whose evidence lies in the most similar pairs, come out the same.
+        Assert.Equal(exact.Take(3).Select(c => c.ItemId), fast.Take(3).Select(c => c.ItemId));
+
+        // Rows no longer than the bound are read live: a new pair counts at once.
+        pruned.Record("late", Buy("rare-a"));
+        pruned.Record("late", Buy("rare-b"));
+        var rare = pruned.GetCandidates(new RecommendationRequest { History = [Buy("rare-a")], Now = s_t0 }, 3, _ => true);
+        Assert.Equal("rare-b", rare[0].ItemId);
+    }
+
+    [Fact]
+    public async Task ConcurrentRecordsAndQueries_DoNotCorruptTheModel()
+    {
+        var model = new ItemCoOccurrence(new ItemCoOccurrenceOptions { MaxNeighbours = 5 });
+        var writers = Enumerable.Range(0, 2).Select(w => Task.Run(() =>
+        {
+            for (var n = 0; n < 5_000; n++)
+            {
+                model.Record($"u{w}-{n % 50}", Buy($"i{(n * 7) % 97}", n % 30));
+            }
+        }));
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
+        {
+            for (var n = 0; n < 2_000; n++)
+            {
+                var got = model.GetCandidates(new RecommendationRequest { History = [Buy($"i{n % 97}")], Now = s_t0.AddDays(30) }, 5, _ => true);
+                Assert.True(got.Count <= 5);
+            }
+        }));
+        await Task.WhenAll([.. writers, .. readers]);
+        Assert.Equal(97, model.ItemCount);
+    }
 }
