@@ -31,7 +31,10 @@ internal static class UserEncoderModel
     public static readonly Dictionary<string, string> Metadata = new()
     {
         ["embedding_dim"] = "3",
-        ["dense_features"] = "recency_days,order_count",
+        // The graph accepts any history length; the metadata says which one the host should feed.
+        ["history_length"] = "4",
+        ["dense_features"] = "2",
+        ["feature_names"] = "recency_days,order_count",
         ["note"] = "héllo ✓",
     };
 
