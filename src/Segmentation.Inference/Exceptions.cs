@@ -36,3 +36,24 @@ public sealed class OnnxRuntimeNotFoundException : Exception
     /// <summary>Every path that was tried, in order.</summary>
     public IReadOnlyList<string> SearchedPaths { get; }
 }
+
+/// <summary>
+/// A model does not meet the user-encoder contract (<see cref="UserEncoderContract"/>): wrong input or output names,
+/// types or shapes, or metadata that is missing or disagrees with the graph.
+/// </summary>
+public sealed class UserEncoderContractException : Exception
+{
+    /// <summary>Creates the exception; the message names the model and lists every problem.</summary>
+    public UserEncoderContractException(string modelName, IReadOnlyList<string> problems)
+        : base($"'{modelName}' is not a usable user encoder: " + string.Join("; ", problems) + ".")
+    {
+        ModelName = modelName;
+        Problems = problems;
+    }
+
+    /// <summary>The model's file path or name.</summary>
+    public string ModelName { get; }
+
+    /// <summary>Each problem found, e.g. "input 'item_ids' has type float32; the user-encoder contract needs int64[batch, L]".</summary>
+    public IReadOnlyList<string> Problems { get; }
+}

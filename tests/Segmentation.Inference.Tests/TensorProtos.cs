@@ -5,7 +5,7 @@ using Onnx;
 namespace Segmentation.Inference.Tests;
 
 /// <summary>Reads ONNX <c>TensorProto</c> files (the backend test data's <c>input_*.pb</c>, <c>output_*.pb</c>).</summary>
-public static class TensorProtos
+internal static class TensorProtos
 {
     public sealed record Tensor(string Name, TensorElementType ElementType, long[] Shape, byte[] Data);
 

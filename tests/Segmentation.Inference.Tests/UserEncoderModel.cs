@@ -8,7 +8,7 @@ namespace Segmentation.Inference.Tests;
 /// (protos/onnx): item_ids int64[batch, length], item_weights float[batch, length], dense float[batch, 2]
 /// → embedding float[batch, 3] = L2-normalise(Σ_l weight_l · E[item_l] + dense · W).
 /// </summary>
-public static class UserEncoderModel
+internal static class UserEncoderModel
 {
     public const int Items = 4;
     public const int Dim = 3;
@@ -31,7 +31,10 @@ public static class UserEncoderModel
     public static readonly Dictionary<string, string> Metadata = new()
     {
         ["embedding_dim"] = "3",
-        ["dense_features"] = "recency_days,order_count",
+        // The graph accepts any history length; the metadata says which one the host should feed.
+        ["history_length"] = "4",
+        ["dense_features"] = "2",
+        ["feature_names"] = "recency_days,order_count",
         ["note"] = "héllo ✓",
     };
 
