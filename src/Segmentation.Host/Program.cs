@@ -19,6 +19,8 @@ if (server.Options.SeedWhenEmpty)
         }
 
         Console.WriteLine($"  ./seg profile {summary.ExampleUsers.Values.First()}");
+        Console.WriteLine($"  ./seg recommend {summary.ExampleUsers.Values.First()}    # what to show her now, and why");
+        Console.WriteLine("  ./seg similar sku-00001");
         Console.WriteLine("  ./seg ingest ../shared/datasets/online-retail-sample/online_retail.first19999.csv.gz --format online-retail");
     }
 }
