@@ -16,6 +16,7 @@ using Segmentation.Host.Configuration;
 using Segmentation.Host.Grains;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Recommendations;
+using Segmentation.Host.Segments;
 using Segmentation.Host.Services;
 using Segmentation.Rpc;
 using Segmentation.Storage.Sqlite;
@@ -162,8 +163,10 @@ public sealed class SegmentationServer : IAsyncDisposable
         var registry = new GrpcServiceRegistry();
         new EventApi(ingestion).Bind(registry);
         new ProfileApi(users).Bind(registry);
-        new SegmentApi(users).Bind(registry);
-        var recommendations = new RecommendationApi(users, recommender);
+        var rules = new RuleSegmentCatalog(snapshots, wallClock);
+        await rules.LoadAsync(cancellationToken);
+        new SegmentApi(users, rules).Bind(registry);
+        var recommendations = new RecommendationApi(users, recommender, rules);
         recommendations.Bind(registry);
         EchoApi.Bind(registry);
         var health = new HealthService();
@@ -177,7 +180,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         // The dispatcher is created after the last binding; the admin service reads its counters through this box.
         GrpcDispatcher? dispatcherBox = null;
         var callStatistics = new GrpcCallStatistics();
-        new AdminApi(callStatistics, () => dispatcherBox?.InFlight ?? 0, runtime).Bind(registry);
+        new AdminApi(callStatistics, () => dispatcherBox?.InFlight ?? 0, runtime, rules, eventLog, domainClock).Bind(registry);
         registry.EnsureAllBound();
 
         var dispatcher = dispatcherBox = new GrpcDispatcher(

@@ -101,6 +101,20 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    public async IAsyncEnumerable<string> ReadStreamIdsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        // Walks the (stream_id, seq) index: one step per stream.
+        command.CommandText = "SELECT DISTINCT stream_id FROM events ORDER BY stream_id";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return reader.GetString(0);
+        }
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlySet<string>> ContainsAsync(IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken)
     {
         const int Chunk = 500;

@@ -29,9 +29,9 @@ public abstract class EventLogConformanceTests : IAsyncLifetime
     protected static LogRecord Record(string stream, string id, string payload = "") =>
         new(stream, id, Encoding.UTF8.GetBytes(payload.Length > 0 ? payload : id));
 
-    private static async Task<List<StoredRecord>> ListAsync(IAsyncEnumerable<StoredRecord> records)
+    private static async Task<List<T>> ListAsync<T>(IAsyncEnumerable<T> records)
     {
-        var list = new List<StoredRecord>();
+        var list = new List<T>();
         await foreach (var record in records)
         {
             list.Add(record);
@@ -130,6 +130,15 @@ public abstract class EventLogConformanceTests : IAsyncLifetime
         var rest = await ListAsync(Log.ReadAllAsync(results[0].Sequence, CancellationToken.None));
         Assert.Equal(["2", "3"], rest.Select(r => r.EventId));
         Assert.Equal(["b", "c"], rest.Select(r => r.StreamId));
+    }
+
+    [Fact]
+    public async Task StreamIds_ListsEveryStreamOnce()
+    {
+        Assert.Empty(await ListAsync(Log.ReadStreamIdsAsync(CancellationToken.None)));
+        await Log.AppendAsync([Record("b", "1"), Record("a", "2"), Record("b", "3"), Record("ü-é", "4")], CancellationToken.None);
+        await Log.AppendAsync([Record("a", "2")], CancellationToken.None); // a duplicate adds nothing
+        Assert.Equal(["a", "b", "ü-é"], (await ListAsync(Log.ReadStreamIdsAsync(CancellationToken.None))).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -32,6 +32,9 @@ public interface IEventLog
     /// <summary>Reads every record with a sequence number greater than <paramref name="afterSequence"/>, in sequence order (audits, rebuilds).</summary>
     IAsyncEnumerable<StoredRecord> ReadAllAsync(long afterSequence, CancellationToken cancellationToken);
 
+    /// <summary>Every stream id that has at least one record, each once, in no specified order (sweeps over all grains).</summary>
+    IAsyncEnumerable<string> ReadStreamIdsAsync(CancellationToken cancellationToken);
+
     /// <summary>Which of the given event ids are stored.</summary>
     Task<IReadOnlySet<string>> ContainsAsync(IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken);
 

@@ -63,6 +63,24 @@ public sealed class InMemoryEventLog : IEventLog
     }
 
     /// <inheritdoc />
+    public async IAsyncEnumerable<string> ReadStreamIdsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string[] ids;
+        lock (_gate)
+        {
+            ids = [.. _streams.Keys];
+        }
+
+        foreach (var id in ids)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return id;
+        }
+
+        await Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public async IAsyncEnumerable<StoredRecord> ReadAllAsync(long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         StoredRecord[] records;

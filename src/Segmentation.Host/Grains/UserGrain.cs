@@ -1,11 +1,13 @@
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Recommendations;
+using Segmentation.Core.Rules;
 using Segmentation.Grains;
 using Segmentation.Grains.Storage;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Recommendations;
+using Segmentation.Host.Segments;
 using Segmentation.Host.Services;
 using V1 = Segmentation.Contracts.V1;
 
@@ -14,8 +16,11 @@ namespace Segmentation.Host.Grains;
 /// <summary>An event that passed validation, with the bytes the event log stores for it.</summary>
 internal readonly record struct PendingEvent(BehaviorEvent Event, ReadOnlyMemory<byte> Payload);
 
-/// <summary>What a recommendation needs from a user, read in one turn: her history and lifecycle stage.</summary>
-internal sealed record RecommendationInput(IReadOnlyList<Interaction> History, LifecycleAssessment Lifecycle);
+/// <summary>What a recommendation needs from a user, read in one turn: her history and segments.</summary>
+internal sealed record RecommendationInput(IReadOnlyList<Interaction> History, SegmentsView Segments);
+
+/// <summary>A user's segments as of one time: lifecycle stage and the rule segments she matches.</summary>
+internal sealed record SegmentsView(LifecycleAssessment Lifecycle, IReadOnlyList<RuleSegmentMatch> Rules);
 
 /// <summary>
 /// One user's live profile. The event log is the source of truth: the grain appends the user's events durably, then
@@ -140,14 +145,34 @@ internal sealed class UserGrain : Grain
     public Task<LifecycleAssessment?> GetLifecycleAsync(DateTimeOffset now) =>
         Task.FromResult(_profile.IsEmpty ? null : _profile.AssessLifecycle(now));
 
-    /// <summary>The user's history and lifecycle stage as of <paramref name="now"/>, or null when the user has no events.</summary>
-    public Task<RecommendationInput?> GetRecommendationInputAsync(DateTimeOffset now) =>
-        Task.FromResult(_profile.IsEmpty ? null : new RecommendationInput(_profile.RecommendationHistory(), _profile.AssessLifecycle(now)));
+    /// <summary>The user's segments as of <paramref name="now"/> under <paramref name="rules"/>, or null when the user has no events.</summary>
+    public Task<SegmentsView?> GetSegmentsAsync(DateTimeOffset now, IReadOnlyList<RuleSegmentDefinition> rules) =>
+        Task.FromResult(_profile.IsEmpty ? null : Segments(now, rules));
+
+    /// <summary>The user's history and segments as of <paramref name="now"/>, or null when the user has no events.</summary>
+    public Task<RecommendationInput?> GetRecommendationInputAsync(DateTimeOffset now, IReadOnlyList<RuleSegmentDefinition> rules) =>
+        Task.FromResult(_profile.IsEmpty ? null : new RecommendationInput(_profile.RecommendationHistory(), Segments(now, rules)));
 
     /// <summary>The fold state (for audits: compare with a from-scratch fold of the log).</summary>
     public Task<ProfileState> GetStateAsync() => Task.FromResult(_profile.ToState());
 
     private string SnapshotKey => "user/" + Key;
+
+    // Rules read traits of the full view; without rules the lifecycle alone is cheaper.
+    private SegmentsView Segments(DateTimeOffset now, IReadOnlyList<RuleSegmentDefinition> rules)
+    {
+        if (rules.Count == 0)
+        {
+            return new SegmentsView(_profile.AssessLifecycle(now), []);
+        }
+
+        var view = _profile.View(now);
+        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view));
+    }
+
+    /// <summary>Whether the user's profile as of <paramref name="now"/> matches <paramref name="rule"/>; null when the user has no events.</summary>
+    public Task<RuleMatch?> EvaluateAsync(SegmentRule rule, DateTimeOffset now) =>
+        Task.FromResult(_profile.IsEmpty ? null : rule.Evaluate(_profile.View(now)));
 
     private void Fold(BehaviorEvent e, long sequence)
     {

@@ -1,29 +1,100 @@
 using System.Diagnostics;
+using Google.Protobuf.WellKnownTypes;
 using Segmentation.Contracts.V1;
 using Segmentation.Grains;
+using Segmentation.Grains.Storage;
+using Segmentation.Host.Grains;
+using Segmentation.Host.Segments;
 using Segmentation.Rpc;
 
 namespace Segmentation.Host.Services;
 
-/// <summary><c>segmentation.v1.AdminService</c>: the process's vital signs (memory, GC, threads, handles, call statuses).</summary>
+/// <summary>
+/// <c>segmentation.v1.AdminService</c>: the process's vital signs (memory, GC, threads, handles, call statuses) and the
+/// management of rule segments.
+/// </summary>
 internal sealed class AdminApi
 {
+    private const int MaxSample = 100;
+    private const int DryRunParallelism = 32;
+
     private readonly GrpcCallStatistics _calls;
     private readonly Func<int> _callsInFlight;
     private readonly GrainRuntime _runtime;
+    private readonly RuleSegmentCatalog _rules;
+    private readonly IEventLog _log;
+    private readonly TimeProvider _domainClock;
     private readonly long _started = Stopwatch.GetTimestamp();
 
-    public AdminApi(GrpcCallStatistics calls, Func<int> callsInFlight, GrainRuntime runtime)
+    public AdminApi(GrpcCallStatistics calls, Func<int> callsInFlight, GrainRuntime runtime, RuleSegmentCatalog rules, IEventLog log, TimeProvider domainClock)
     {
         _calls = calls;
         _callsInFlight = callsInFlight;
         _runtime = runtime;
+        _rules = rules;
+        _log = log;
+        _domainClock = domainClock;
     }
 
     public void Bind(GrpcServiceRegistry registry)
     {
         var service = AdminReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("AdminService");
         registry.AddUnary<GetServerStatsRequest, ServerStats>(service.FindMethodByName("GetServerStats"), (_, _) => Task.FromResult(Sample()));
+        registry.AddUnary<CreateRuleSegmentRequest, RuleSegment>(service.FindMethodByName("CreateRuleSegment"), async (request, context) =>
+            ToProto(await _rules.CreateAsync(request.Id, request.Name, request.Expression, context.CancellationToken)));
+        registry.AddUnary<ListRuleSegmentsRequest, ListRuleSegmentsResponse>(service.FindMethodByName("ListRuleSegments"), (_, _) =>
+            Task.FromResult(new ListRuleSegmentsResponse { Rules = { _rules.Current.Select(ToProto) } }));
+        registry.AddUnary<DeleteRuleSegmentRequest, DeleteRuleSegmentResponse>(service.FindMethodByName("DeleteRuleSegment"), async (request, context) =>
+            new DeleteRuleSegmentResponse { Deleted = ToProto(await _rules.DeleteAsync(request.Id, context.CancellationToken)) });
+        registry.AddUnary<DryRunRuleSegmentRequest, DryRunRuleSegmentResponse>(service.FindMethodByName("DryRunRuleSegment"), DryRunAsync);
+    }
+
+    private static RuleSegment ToProto(RuleSegmentDefinition rule) => new()
+    {
+        Id = rule.Id,
+        Name = rule.Name,
+        Expression = rule.Rule.Text,
+        CreatedAt = Timestamp.FromDateTimeOffset(rule.CreatedAt),
+    };
+
+    // Every user with events is asked, a bounded number at a time; their grains answer from memory once active.
+    private async Task<DryRunRuleSegmentResponse> DryRunAsync(DryRunRuleSegmentRequest request, ServerCallContext context)
+    {
+        if (request.SampleSize is < 0 or > MaxSample)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"sample_size: must be 0 to {MaxSample}, got {request.SampleSize}");
+        }
+
+        var rule = RuleSegmentCatalog.Parse("expression", request.Expression);
+        var now = _domainClock.GetUtcNow();
+        long evaluated = 0, matched = 0;
+        var sample = new List<string>();
+        var sampleLock = new Lock();
+        await Parallel.ForEachAsync(
+            _log.ReadStreamIdsAsync(context.CancellationToken),
+            new ParallelOptions { MaxDegreeOfParallelism = DryRunParallelism, CancellationToken = context.CancellationToken },
+            async (userId, cancellationToken) =>
+            {
+                var match = await _runtime.Get<UserGrain>(userId).InvokeAsync(grain => grain.EvaluateAsync(rule, now), cancellationToken);
+                if (match is null)
+                {
+                    return;
+                }
+
+                Interlocked.Increment(ref evaluated);
+                if (match.Matched)
+                {
+                    Interlocked.Increment(ref matched);
+                    lock (sampleLock)
+                    {
+                        if (sample.Count < request.SampleSize)
+                        {
+                            sample.Add(userId);
+                        }
+                    }
+                }
+            });
+        return new DryRunRuleSegmentResponse { UsersEvaluated = evaluated, UsersMatched = matched, SampleUserIds = { sample } };
     }
 
     private ServerStats Sample()

@@ -55,12 +55,21 @@ internal static class ProtoMapper
         Explanation = lifecycle.Explanation,
     };
 
-    public static V1.UserSegments ToUserSegments(string userId, LifecycleAssessment lifecycle, DateTimeOffset asOf) => new()
+    public static V1.UserSegments ToUserSegments(string userId, Grains.SegmentsView segments, DateTimeOffset asOf)
     {
-        UserId = userId,
-        Lifecycle = ToProto(lifecycle),
-        AsOf = Timestamp.FromDateTimeOffset(asOf),
-    };
+        var result = new V1.UserSegments
+        {
+            UserId = userId,
+            Lifecycle = ToProto(segments.Lifecycle),
+            AsOf = Timestamp.FromDateTimeOffset(asOf),
+        };
+        foreach (var rule in segments.Rules)
+        {
+            result.RuleSegments.Add(new V1.RuleSegmentMembership { Id = rule.Id, Name = rule.Name, Reasons = { rule.Reasons } });
+        }
+
+        return result;
+    }
 
     public static V1.Profile ToProto(ProfileView view)
     {

@@ -4,6 +4,7 @@ using Segmentation.Contracts.V1;
 using Segmentation.Core.Recommendations;
 using Segmentation.Host.Grains;
 using Segmentation.Host.Recommendations;
+using Segmentation.Host.Segments;
 using Segmentation.Rpc;
 
 namespace Segmentation.Host.Services;
@@ -21,11 +22,13 @@ internal sealed class RecommendationApi
 
     private readonly UserLookup _users;
     private readonly LiveRecommender _recommender;
+    private readonly RuleSegmentCatalog _rules;
 
-    public RecommendationApi(UserLookup users, LiveRecommender recommender)
+    public RecommendationApi(UserLookup users, LiveRecommender recommender, RuleSegmentCatalog rules)
     {
         _users = users;
         _recommender = recommender;
+        _rules = rules;
     }
 
     public void Bind(GrpcServiceRegistry registry)
@@ -49,7 +52,7 @@ internal sealed class RecommendationApi
         RecommendationInput? input = null;
         if (request.UserId.Length > 0)
         {
-            input = await _users.FindAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now), cancellationToken);
+            input = await _users.FindAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now, []), cancellationToken);
         }
 
         if (input is null && !scope.HasContext)
@@ -82,10 +85,11 @@ internal sealed class RecommendationApi
         CheckCount(request.Count);
         var scope = CheckContext(request.Context);
         var now = _users.Now;
-        var input = await _users.GetAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now), context.CancellationToken);
+        var rules = _rules.Current;
+        var input = await _users.GetAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now, rules), context.CancellationToken);
         return new UserInsight
         {
-            Segments = ProtoMapper.ToUserSegments(request.UserId, input.Lifecycle, now),
+            Segments = ProtoMapper.ToUserSegments(request.UserId, input.Segments, now),
             Recommendations = Recommend(request.UserId, request.Count, scope, input, now),
         };
     }
@@ -96,7 +100,7 @@ internal sealed class RecommendationApi
         {
             UserId = userId,
             History = input?.History ?? [],
-            SegmentKeys = input is null ? [] : [LiveRecommender.LifecycleKey(input.Lifecycle.Stage)],
+            SegmentKeys = input is null ? [] : [LiveRecommender.LifecycleKey(input.Segments.Lifecycle.Stage)],
             ContextItemId = scope.ItemId,
             ContextCategory = scope.Category,
             ExcludedItems = scope.Excluded,

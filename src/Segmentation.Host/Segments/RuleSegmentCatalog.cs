@@ -1,0 +1,167 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using Segmentation.Core;
+using Segmentation.Core.Rules;
+using Segmentation.Grains.Storage;
+using Segmentation.Rpc;
+
+namespace Segmentation.Host.Segments;
+
+/// <summary>A rule segment in force: its id, name, parsed predicate and creation time.</summary>
+internal sealed record RuleSegmentDefinition(string Id, string Name, SegmentRule Rule, DateTimeOffset CreatedAt);
+
+/// <summary>A rule segment a user is in, with the comparisons that decided it.</summary>
+internal sealed record RuleSegmentMatch(string Id, string Name, IReadOnlyList<string> Reasons);
+
+/// <summary>
+/// The rule segments of this host: created, listed and deleted through <c>AdminService</c>, stored durably as one
+/// document in the snapshot store (compare-and-set on its ETag), and published as an immutable list that user grains
+/// read without locks. Changes are serialised; a change is visible to the next query once its call returns.
+/// </summary>
+internal sealed partial class RuleSegmentCatalog
+{
+    /// <summary>Most rule segments one host keeps.</summary>
+    public const int MaxRules = 1_000;
+
+    private const string Key = "config/rule-segments";
+    private readonly ISnapshotStore _store;
+    private readonly TimeProvider _wallClock;
+    private readonly SemaphoreSlim _changes = new(1, 1);
+    private string? _etag;
+
+    public RuleSegmentCatalog(ISnapshotStore store, TimeProvider wallClock)
+    {
+        _store = store;
+        _wallClock = wallClock;
+    }
+
+    /// <summary>The rules in force, in id order. Immutable: a change publishes a new list.</summary>
+    public IReadOnlyList<RuleSegmentDefinition> Current { get; private set; } = [];
+
+    /// <summary>Evaluates every rule in <paramref name="rules"/> on <paramref name="profile"/>; the matches, in id order.</summary>
+    public static IReadOnlyList<RuleSegmentMatch> Evaluate(IReadOnlyList<RuleSegmentDefinition> rules, ProfileView profile)
+    {
+        if (rules.Count == 0)
+        {
+            return [];
+        }
+
+        var matches = new List<RuleSegmentMatch>();
+        foreach (var rule in rules)
+        {
+            var result = rule.Rule.Evaluate(profile);
+            if (result.Matched)
+            {
+                matches.Add(new RuleSegmentMatch(rule.Id, rule.Name, result.Reasons));
+            }
+        }
+
+        return matches;
+    }
+
+    /// <summary>Parses <paramref name="expression"/>; INVALID_ARGUMENT naming the field and the position of the problem.</summary>
+    public static SegmentRule Parse(string field, string expression)
+    {
+        if (expression.Length > 4_096)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"{field}: longer than 4,096 characters");
+        }
+
+        try
+        {
+            return SegmentRule.Parse(expression);
+        }
+        catch (RuleSyntaxException ex)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"{field}: {ex.Message}");
+        }
+    }
+
+    /// <summary>Loads the stored rules (at start).</summary>
+    public async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        var stored = await _store.ReadAsync(Key, cancellationToken);
+        if (stored is null)
+        {
+            return;
+        }
+
+        _etag = stored.ETag;
+        var document = JsonSerializer.Deserialize(stored.Data.Span, RuleJsonContext.Default.ListStoredRule) ?? [];
+        Current = [.. document.Select(r => new RuleSegmentDefinition(r.Id, r.Name, SegmentRule.Parse(r.Expression), r.CreatedAt)).OrderBy(r => r.Id, StringComparer.Ordinal)];
+    }
+
+    /// <summary>Adds a rule segment durably. INVALID_ARGUMENT for a bad id, name or expression; ALREADY_EXISTS for a taken id.</summary>
+    public async Task<RuleSegmentDefinition> CreateAsync(string id, string name, string expression, CancellationToken cancellationToken)
+    {
+        if (!IdPattern().IsMatch(id))
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"id: '{Shorten(id)}' must be 1 to 64 characters of a-z, 0-9, '_' and '-'");
+        }
+
+        if (name.Length > 200)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, "name: longer than 200 characters");
+        }
+
+        var rule = Parse("expression", expression);
+        await _changes.WaitAsync(cancellationToken);
+        try
+        {
+            if (Current.Any(r => r.Id == id))
+            {
+                throw new RpcException(StatusCode.AlreadyExists, $"id: rule segment '{id}' already exists; delete it first to change it");
+            }
+
+            if (Current.Count >= MaxRules)
+            {
+                throw new RpcException(StatusCode.ResourceExhausted, $"id: at most {MaxRules:N0} rule segments; delete some first");
+            }
+
+            var created = new RuleSegmentDefinition(id, name.Length > 0 ? name : id, rule, _wallClock.GetUtcNow());
+            await PublishAsync([.. Current.Append(created).OrderBy(r => r.Id, StringComparer.Ordinal)], cancellationToken);
+            return created;
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    /// <summary>Removes a rule segment durably; NOT_FOUND when there is none with that id.</summary>
+    public async Task<RuleSegmentDefinition> DeleteAsync(string id, CancellationToken cancellationToken)
+    {
+        await _changes.WaitAsync(cancellationToken);
+        try
+        {
+            var existing = Current.FirstOrDefault(r => r.Id == id)
+                ?? throw new RpcException(StatusCode.NotFound, $"id: no rule segment '{Shorten(id)}'");
+            await PublishAsync([.. Current.Where(r => r.Id != id)], cancellationToken);
+            return existing;
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    private async Task PublishAsync(List<RuleSegmentDefinition> rules, CancellationToken cancellationToken)
+    {
+        var document = rules.Select(r => new StoredRule(r.Id, r.Name, r.Rule.Text, r.CreatedAt)).ToList();
+        var data = JsonSerializer.SerializeToUtf8Bytes(document, RuleJsonContext.Default.ListStoredRule);
+        _etag = await _store.WriteAsync(Key, data, 0, _etag, cancellationToken);
+        Current = rules;
+    }
+
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
+
+    [GeneratedRegex("^[a-z0-9_-]{1,64}$")]
+    private static partial Regex IdPattern();
+}
+
+/// <summary>A rule segment as stored.</summary>
+internal sealed record StoredRule(string Id, string Name, string Expression, DateTimeOffset CreatedAt);
+
+[JsonSerializable(typeof(List<StoredRule>))]
+internal sealed partial class RuleJsonContext : JsonSerializerContext;
