@@ -90,6 +90,8 @@ public sealed class SegmentationServer : IAsyncDisposable
 
     internal RecommendationApi Recommendations { get; private init; } = null!;
 
+    internal SegmentChangeFeed SegmentChanges { get; private init; } = null!;
+
     /// <summary>Builds and starts the server from command-line style arguments (<c>--Segmentation:Listen=127.0.0.1:0</c>).</summary>
     public static async Task<SegmentationServer> StartAsync(string[] args, CancellationToken cancellationToken = default)
     {
@@ -155,17 +157,19 @@ public sealed class SegmentationServer : IAsyncDisposable
         var recommender = new LiveRecommender(options.Recommendations);
         var (replayed, rebuildTime) = await recommender.RebuildAsync(eventLog, options.Profiles, cancellationToken);
         HostLog.RecommenderRebuilt(logger, replayed, recommender.Catalog.Count, rebuildTime.TotalSeconds);
+        var rules = new RuleSegmentCatalog(snapshots, wallClock);
+        await rules.LoadAsync(cancellationToken);
+        var changes = new SegmentChangeFeed();
+        var tracker = new SegmentTracker(rules, changes, domainClock);
         var grainLogger = loggerFactory.CreateLogger<UserGrain>();
-        runtime.Register(key => new UserGrain(eventLog, snapshots, options, eventClock, recommender, grainLogger));
+        runtime.Register(key => new UserGrain(eventLog, snapshots, options, eventClock, recommender, tracker, grainLogger));
 
         var ingestion = new EventIngestion(runtime, wallClock, options.EarliestEventTime, loggerFactory.CreateLogger<EventIngestion>());
         var users = new UserLookup(runtime, domainClock);
         var registry = new GrpcServiceRegistry();
         new EventApi(ingestion).Bind(registry);
         new ProfileApi(users).Bind(registry);
-        var rules = new RuleSegmentCatalog(snapshots, wallClock);
-        await rules.LoadAsync(cancellationToken);
-        new SegmentApi(users, rules).Bind(registry);
+        new SegmentApi(users, rules, changes).Bind(registry);
         var recommendations = new RecommendationApi(users, recommender, rules);
         recommendations.Bind(registry);
         EchoApi.Bind(registry);
@@ -190,6 +194,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         var server = new SegmentationServer(app, options, eventLog, snapshots, runtime, ingestion, dispatcher, health, domainClock, clockCheckpoint, logger)
         {
             Recommendations = recommendations,
+            SegmentChanges = changes,
         };
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStopping.Register(server.BeginDrain);
@@ -246,6 +251,7 @@ public sealed class SegmentationServer : IAsyncDisposable
     private void BeginDrain()
     {
         Health.SetAllNotServing();
+        SegmentChanges.Close();
         Dispatcher.BeginDrain();
         HostLog.Draining(_logger, Dispatcher.InFlight);
     }

@@ -39,6 +39,7 @@ internal sealed class UserGrain : Grain
     private readonly ProfileOptions _profileOptions;
     private readonly EventTimeClock? _eventClock;
     private readonly LiveRecommender? _recommender;
+    private readonly SegmentTracker? _segments;
     private readonly int _snapshotEvery;
     private readonly ILogger _logger;
 
@@ -47,10 +48,13 @@ internal sealed class UserGrain : Grain
     private long _sequence;
     private int _unsnapshotted;
     private bool _fenced;
+    private Dictionary<string, string> _memberships = [];
 
-    public UserGrain(IEventLog log, ISnapshotStore snapshots, SegmentationOptions options, EventTimeClock? eventClock, LiveRecommender? recommender, ILogger logger)
+    public UserGrain(
+        IEventLog log, ISnapshotStore snapshots, SegmentationOptions options, EventTimeClock? eventClock, LiveRecommender? recommender, SegmentTracker? segments, ILogger logger)
     {
         _recommender = recommender;
+        _segments = segments;
         _log = log;
         _snapshots = snapshots;
         _profileOptions = options.Profiles;
@@ -89,6 +93,9 @@ internal sealed class UserGrain : Grain
             var e = ProtoMapper.ToDomain(V1.Event.Parser.ParseFrom(record.Payload.Span), out _);
             Fold(e, record.Sequence);
         }
+
+        // The memberships she had before this activation's first new event; not published (nothing changed).
+        _memberships = _segments?.Memberships(_profile) ?? [];
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -114,6 +121,8 @@ internal sealed class UserGrain : Grain
 
         var results = await _log.AppendAsync(records, CancellationToken.None);
         var outcomes = new AppendOutcome[results.Length];
+        var appended = false;
+        var latest = DateTimeOffset.MinValue;
         for (var i = 0; i < results.Length; i++)
         {
             outcomes[i] = results[i].Outcome;
@@ -121,12 +130,19 @@ internal sealed class UserGrain : Grain
             {
                 var e = events[i].Event;
                 Fold(e, results[i].Sequence);
+                appended = true;
+                latest = e.Timestamp > latest ? e.Timestamp : latest;
                 if (_recommender is not null && e.ItemId.Length > 0)
                 {
                     // Before the ack: the next recommendation already knows this event.
                     _recommender.Observe(Key, e, _profile.AssessLifecycle(e.Timestamp).Stage);
                 }
             }
+        }
+
+        if (appended && _segments is not null)
+        {
+            _memberships = _segments.Update(Key, _profile, _memberships, latest);
         }
 
         if (_unsnapshotted >= _snapshotEvery && !_fenced)

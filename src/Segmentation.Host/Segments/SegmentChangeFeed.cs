@@ -1,0 +1,93 @@
+using System.Threading.Channels;
+using Segmentation.Rpc;
+
+namespace Segmentation.Host.Segments;
+
+/// <summary>A user entered or left a segment ("lifecycle:active", "rule:big-spenders").</summary>
+/// <param name="UserId">The user.</param>
+/// <param name="SegmentId">The segment, kind-prefixed.</param>
+/// <param name="Entered">True when she entered it, false when she left.</param>
+/// <param name="At">The domain time of the change (event time of the event that caused it).</param>
+/// <param name="Reason">Why, in a few words (the rule's deciding comparisons, the lifecycle explanation).</param>
+internal sealed record MembershipChange(string UserId, string SegmentId, bool Entered, DateTimeOffset At, string Reason);
+
+/// <summary>
+/// Fans membership changes out to watchers (<c>WatchUserSegments</c>, <c>WatchSegmentChanges</c>). Publishing never
+/// blocks the grain that publishes: each watcher has a bounded queue, and a watcher that falls a full queue behind is
+/// ended with RESOURCE_EXHAUSTED (it must reconnect and re-read the state) instead of holding memory or slowing ingest.
+/// Thread-safe: watchers come and go while changes are published (copy-on-write list).
+/// </summary>
+internal sealed class SegmentChangeFeed
+{
+    /// <summary>Changes one watcher may have queued before it is ended.</summary>
+    public const int WatcherCapacity = 10_000;
+
+    private readonly Lock _gate = new();
+    private Watcher[] _watchers = [];
+    private bool _closed;
+
+    /// <summary>Watchers now.</summary>
+    public int WatcherCount => Volatile.Read(ref _watchers).Length;
+
+    /// <summary>Hands <paramref name="change"/> to every watcher whose filter takes it.</summary>
+    public void Publish(MembershipChange change)
+    {
+        foreach (var watcher in Volatile.Read(ref _watchers))
+        {
+            if (watcher.Filter(change) && !watcher.Queue.Writer.TryWrite(change))
+            {
+                watcher.Queue.Writer.TryComplete(new RpcException(
+                    StatusCode.ResourceExhausted, $"watch fell {WatcherCapacity:N0} changes behind and was ended; reconnect and re-read the current segments"));
+            }
+        }
+    }
+
+    /// <summary>Streams the changes <paramref name="filter"/> takes until the call ends, the watcher overflows or the feed closes.</summary>
+    public async IAsyncEnumerable<MembershipChange> WatchAsync(Func<MembershipChange, bool> filter, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var watcher = new Watcher(filter, Channel.CreateBounded<MembershipChange>(new BoundedChannelOptions(WatcherCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of blocking the publisher
+            SingleReader = true,
+        }));
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                throw new RpcException(StatusCode.Unavailable, "server is shutting down");
+            }
+
+            _watchers = [.. _watchers, watcher];
+        }
+
+        try
+        {
+            await foreach (var change in watcher.Queue.Reader.ReadAllAsync(cancellationToken))
+            {
+                yield return change;
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _watchers = [.. _watchers.Where(w => w != watcher)];
+            }
+        }
+    }
+
+    /// <summary>Ends every watch with UNAVAILABLE (shutdown) and refuses new ones.</summary>
+    public void Close()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+            foreach (var watcher in _watchers)
+            {
+                watcher.Queue.Writer.TryComplete(new RpcException(StatusCode.Unavailable, "server is shutting down; reconnect to another instance"));
+            }
+        }
+    }
+
+    private sealed record Watcher(Func<MembershipChange, bool> Filter, Channel<MembershipChange> Queue);
+}

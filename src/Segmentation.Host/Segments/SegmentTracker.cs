@@ -1,0 +1,82 @@
+using Segmentation.Core;
+using Segmentation.Host.Services;
+
+namespace Segmentation.Host.Segments;
+
+/// <summary>
+/// Works out a user's segment memberships after her profile changed and publishes what changed to the
+/// <see cref="SegmentChangeFeed"/>. Used by each user grain inside its turn; shared and stateless otherwise.
+/// </summary>
+/// <remarks>
+/// Segment ids are kind-prefixed: <c>lifecycle:&lt;stage&gt;</c> and <c>rule:&lt;id&gt;</c>. Memberships are
+/// re-evaluated when events arrive, so a change that time alone causes (a user turning at-risk after 30 quiet days, a
+/// rule created later) is published with the user's next event; queries always evaluate at the current time.
+/// </remarks>
+internal sealed class SegmentTracker
+{
+    private readonly RuleSegmentCatalog _rules;
+    private readonly TimeProvider _domainClock;
+
+    public SegmentTracker(RuleSegmentCatalog rules, SegmentChangeFeed feed, TimeProvider domainClock)
+    {
+        _rules = rules;
+        Feed = feed;
+        _domainClock = domainClock;
+    }
+
+    /// <summary>Where changes go.</summary>
+    public SegmentChangeFeed Feed { get; }
+
+    /// <summary>The segment ids <paramref name="profile"/> is in now, with the reason for each.</summary>
+    public Dictionary<string, string> Memberships(UserProfile profile)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (profile.IsEmpty)
+        {
+            return result;
+        }
+
+        var now = _domainClock.GetUtcNow();
+        var rules = _rules.Current;
+        if (rules.Count == 0)
+        {
+            var lifecycle = profile.AssessLifecycle(now);
+            result.Add("lifecycle:" + ProtoMapper.StageName(lifecycle.Stage), lifecycle.Explanation);
+            return result;
+        }
+
+        var view = profile.View(now);
+        result.Add("lifecycle:" + ProtoMapper.StageName(view.Lifecycle.Stage), view.Lifecycle.Explanation);
+        foreach (var match in RuleSegmentCatalog.Evaluate(rules, view))
+        {
+            result.Add("rule:" + match.Id, string.Join("; ", match.Reasons));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Re-evaluates <paramref name="profile"/>, publishes every segment entered or left since <paramref name="before"/>
+    /// (left first, then entered, each in id order) stamped <paramref name="at"/>, and returns the new memberships.
+    /// </summary>
+    public Dictionary<string, string> Update(string userId, UserProfile profile, Dictionary<string, string> before, DateTimeOffset at)
+    {
+        var after = Memberships(profile);
+        if (Feed.WatcherCount == 0)
+        {
+            return after;
+        }
+
+        foreach (var left in before.Keys.Where(k => !after.ContainsKey(k)).Order(StringComparer.Ordinal))
+        {
+            Feed.Publish(new MembershipChange(userId, left, Entered: false, at, "no longer: " + before[left]));
+        }
+
+        foreach (var entered in after.Keys.Where(k => !before.ContainsKey(k)).Order(StringComparer.Ordinal))
+        {
+            Feed.Publish(new MembershipChange(userId, entered, Entered: true, at, after[entered]));
+        }
+
+        return after;
+    }
+}

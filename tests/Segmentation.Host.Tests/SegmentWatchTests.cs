@@ -1,0 +1,86 @@
+using Segmentation.Contracts.V1;
+using Segmentation.Rpc;
+
+namespace Segmentation.Host.Tests;
+
+/// <summary>WatchUserSegments / WatchSegmentChanges over real gRPC server streaming.</summary>
+public sealed class SegmentWatchTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset s_now = TimeProvider.System.GetUtcNow().AddHours(-1);
+    private static readonly Google.Protobuf.Reflection.ServiceDescriptor s_segments = SegmentsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("SegmentService");
+    private static readonly Google.Protobuf.Reflection.MethodDescriptor s_watchUser = s_segments.FindMethodByName("WatchUserSegments");
+    private static readonly Google.Protobuf.Reflection.MethodDescriptor s_watchSegment = s_segments.FindMethodByName("WatchSegmentChanges");
+    private TestServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await TestServer.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private async Task WaitForWatchersAsync(int count)
+    {
+        for (var i = 0; i < 500 && _server.Server.SegmentChanges.WatcherCount < count; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(count, _server.Server.SegmentChanges.WatcherCount);
+    }
+
+    private Task IngestAsync(params Event[] events) =>
+        _server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(events));
+
+    [Fact]
+    public async Task Watchers_SeeTheChangesTheirFilterTakes_AsEventsArrive()
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var options = new CallOptions(CancellationToken: cancel.Token);
+        await using var user = _server.Client.ServerStreamingAsync<WatchUserSegmentsRequest, SegmentChange>(s_watchUser, new WatchUserSegmentsRequest { UserId = "watched" }, options).GetAsyncEnumerator(cancel.Token);
+        await using var rules = _server.Client.ServerStreamingAsync<WatchSegmentChangesRequest, SegmentChange>(s_watchSegment, new WatchSegmentChangesRequest { SegmentId = "rule:" }, options).GetAsyncEnumerator(cancel.Token);
+        var userNext = user.MoveNextAsync().AsTask();
+        var rulesNext = rules.MoveNextAsync().AsTask();
+        await WaitForWatchersAsync(2);
+
+        await IngestAsync(Events.Make("w-1", "other", EventType.View, s_now));
+        await IngestAsync(Events.Make("w-2", "watched", EventType.View, s_now));
+        Assert.True(await userNext);
+        Assert.Equal(("watched", "lifecycle:new", true), (user.Current.UserId, user.Current.SegmentId, user.Current.Entered));
+        Assert.StartsWith("first seen", user.Current.Reason, StringComparison.Ordinal);
+        Assert.Equal(s_now, user.Current.At.ToDateTimeOffset());
+
+        var admin = AdminReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("AdminService");
+        await _server.Client.UnaryAsync<CreateRuleSegmentRequest, RuleSegment>(
+            admin.FindMethodByName("CreateRuleSegment"), new CreateRuleSegmentRequest { Id = "buyers", Expression = "purchases >= 1" });
+        await IngestAsync(Events.Make("w-3", "watched", EventType.Purchase, s_now.AddMinutes(1)));
+
+        Assert.True(await user.MoveNextAsync());
+        Assert.Equal(("rule:buyers", true), (user.Current.SegmentId, user.Current.Entered));
+        Assert.Contains("purchases 1 >= 1", user.Current.Reason, StringComparison.Ordinal);
+        Assert.True(await rulesNext);
+        Assert.Equal(("watched", "rule:buyers"), (rules.Current.UserId, rules.Current.SegmentId));
+    }
+
+    [Fact]
+    public async Task BadSegmentId_IsInvalidArgument_AndShutdownEndsWatchesWithUnavailable()
+    {
+        var bad = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await foreach (var _ in _server.Client.ServerStreamingAsync<WatchSegmentChangesRequest, SegmentChange>(s_watchSegment, new WatchSegmentChangesRequest { SegmentId = "vip" }))
+            {
+            }
+        });
+        Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
+        Assert.StartsWith("segment_id:", bad.Detail, StringComparison.Ordinal);
+
+        var watch = Task.Run(async () =>
+        {
+            await foreach (var _ in _server.Client.ServerStreamingAsync<WatchSegmentChangesRequest, SegmentChange>(s_watchSegment, new WatchSegmentChangesRequest()))
+            {
+            }
+        });
+        await WaitForWatchersAsync(1);
+        var stop = _server.Server.StopAsync();
+        var ended = await Assert.ThrowsAsync<RpcException>(() => watch);
+        Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
+        await stop;
+    }
+}
