@@ -29,6 +29,7 @@ var root = new RootCommand("seg: the Segmentation command line")
     BenchCommand.Create(),
     RecommendBenchCommand.Create(),
     EvalCommand.Create(),
+    TrainCommand.Create(),
 };
 root.Options.Add(address);
 root.Options.Add(json);

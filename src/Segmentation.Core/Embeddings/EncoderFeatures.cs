@@ -1,0 +1,197 @@
+using Segmentation.Core.Recommendations;
+
+namespace Segmentation.Core.Embeddings;
+
+/// <summary>
+/// The one definition of how a user becomes the inputs of a user encoder (DESIGN §7: <c>item_ids</c>,
+/// <c>item_weights</c>, <c>dense</c>), shared by the trainer (<see cref="UserEncoderTrainer"/>) and the host that
+/// serves the encoder, so both feed the model the same numbers for the same profile.
+/// </summary>
+/// <remarks>
+/// <para><b>History</b> (<see cref="History"/>): from <see cref="UserProfile.RecommendationHistory"/>, the interactions
+/// whose item the caller's index knows (index ≠ 0) and whose weight is positive are taken, the
+/// <see cref="HistoryLength"/> most recent of them (later timestamp first; on equal timestamps the later entry of the
+/// list first). Each weighs <see cref="Weights"/>.<see cref="InteractionWeights.Of(in Interaction)"/> ×
+/// 2^(−age / <see cref="HalfLife"/>), age = max(0, now − timestamp). Entries of the same item are merged (weights
+/// summed) at the position of its most recent entry, the weights are divided by their sum (so they sum to 1), and the
+/// rest of the L slots are padding: index 0, weight 0. Unknown items are dropped before choosing the most recent, so
+/// they never take a slot.</para>
+/// <para><b>Dense features</b> (<see cref="Dense"/>): <see cref="FeatureCount"/> columns named by
+/// <see cref="FeatureNames"/>, in this order, all 0 for a profile without events:
+/// <list type="number">
+/// <item><c>recency_days_log</c> = ln(1 + days since the last activity), days fractional, negative ages as 0;</item>
+/// <item><c>orders_log</c> = ln(1 + orders);</item>
+/// <item><c>monetary_log</c> = ln(1 + max(0, spend − returned));</item>
+/// <item><c>events_log</c> = ln(1 + events folded);</item>
+/// <item><c>purchase_share</c> = purchase events / (purchase events + view events), 0 when both are 0 (bounded, unlike
+/// purchases per view, which is unbounded for shops that send no views);</item>
+/// <item><c>tenure_days_log</c> = ln(1 + days since first seen).</item>
+/// </list></para>
+/// <para>Pure and immutable: safe to share between threads.</para>
+/// </remarks>
+public sealed class EncoderFeatures
+{
+    /// <summary>The default L: history entries per user.</summary>
+    public const int DefaultHistoryLength = 50;
+
+    /// <summary>F: dense features per user.</summary>
+    public const int FeatureCount = 6;
+
+    /// <summary>The default half-life of an interaction's weight (30 days).</summary>
+    public static readonly TimeSpan DefaultHalfLife = TimeSpan.FromDays(30);
+
+    /// <summary>The defaults: L = <see cref="DefaultHistoryLength"/>, half-life <see cref="DefaultHalfLife"/>, <see cref="InteractionWeights.Default"/>.</summary>
+    public static EncoderFeatures Default { get; } = new(DefaultHistoryLength, DefaultHalfLife, InteractionWeights.Default);
+
+    /// <summary>The dense features' names, in column order (stored in the model's metadata and manifest).</summary>
+    public static IReadOnlyList<string> FeatureNames { get; } =
+        ["recency_days_log", "orders_log", "monetary_log", "events_log", "purchase_share", "tenure_days_log"];
+
+    /// <summary>Creates a definition with L = <paramref name="historyLength"/> (≥ 1), a positive half-life and the event-type weights.</summary>
+    public EncoderFeatures(int historyLength, TimeSpan halfLife, InteractionWeights weights)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(historyLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(halfLife, TimeSpan.Zero);
+        ArgumentNullException.ThrowIfNull(weights);
+        HistoryLength = historyLength;
+        HalfLife = halfLife;
+        Weights = weights;
+    }
+
+    /// <summary>L: the length of <c>item_ids</c> and <c>item_weights</c>.</summary>
+    public int HistoryLength { get; }
+
+    /// <summary>Half-life of an interaction's weight, by its age at "now".</summary>
+    public TimeSpan HalfLife { get; }
+
+    /// <summary>Weight of an interaction by type (and stars for ratings) before decay.</summary>
+    public InteractionWeights Weights { get; }
+
+    /// <summary>
+    /// Fills <paramref name="itemIds"/> and <paramref name="itemWeights"/> (each exactly <see cref="HistoryLength"/>
+    /// long) from <paramref name="history"/> as described on the class, and returns the number of slots used (the rest
+    /// is padding). <paramref name="indexOf"/> maps an item id to its encoder index (≥ 1), or 0 when the model does not
+    /// know the item.
+    /// </summary>
+    public int History(IReadOnlyList<Interaction> history, DateTimeOffset now, Func<string, int> indexOf, Span<long> itemIds, Span<float> itemWeights)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        ArgumentNullException.ThrowIfNull(indexOf);
+        if (itemIds.Length != HistoryLength || itemWeights.Length != HistoryLength)
+        {
+            throw new ArgumentException($"item_ids and item_weights must hold {HistoryLength} entries (got {itemIds.Length} and {itemWeights.Length}).");
+        }
+
+        itemIds.Clear();
+        itemWeights.Clear();
+
+        // Known, positive entries, most recent first (later position first on ties).
+        var candidates = new List<(int Position, int Index, double Weight)>(Math.Min(history.Count, 4 * HistoryLength));
+        for (var i = 0; i < history.Count; i++)
+        {
+            var x = history[i];
+            var weight = Weights.Of(x);
+            if (!(weight > 0))
+            {
+                continue;
+            }
+
+            var index = indexOf(x.ItemId);
+            if (index > 0)
+            {
+                candidates.Add((i, index, weight * Decay(now - x.Timestamp)));
+            }
+        }
+
+        candidates.Sort((a, b) =>
+        {
+            var byTime = history[b.Position].Timestamp.CompareTo(history[a.Position].Timestamp);
+            return byTime != 0 ? byTime : b.Position.CompareTo(a.Position);
+        });
+
+        // Merge per item at the slot of its most recent entry; sum in double, store in float.
+        Span<double> sums = HistoryLength <= 256 ? stackalloc double[HistoryLength] : new double[HistoryLength];
+        var used = 0;
+        var total = 0.0;
+        var take = Math.Min(candidates.Count, HistoryLength);
+        for (var c = 0; c < take; c++)
+        {
+            var (_, index, weight) = candidates[c];
+            var slot = itemIds[..used].IndexOf(index);
+            if (slot < 0)
+            {
+                slot = used++;
+                itemIds[slot] = index;
+                sums[slot] = 0;
+            }
+
+            sums[slot] += weight;
+            total += weight;
+        }
+
+        if (!(total > 0))
+        {
+            // Every weight decayed to 0 (ages of thousands of half-lives): nothing to say.
+            itemIds.Clear();
+            return 0;
+        }
+
+        for (var s = 0; s < used; s++)
+        {
+            itemWeights[s] = (float)(sums[s] / total);
+        }
+
+        return used;
+    }
+
+    /// <summary>Fills <paramref name="dense"/> (exactly <see cref="FeatureCount"/> long) from <paramref name="view"/>, as of its <see cref="ProfileView.AsOf"/>.</summary>
+    public static void Dense(ProfileView view, Span<float> dense)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        if (dense.Length != FeatureCount)
+        {
+            throw new ArgumentException($"dense must hold {FeatureCount} features (got {dense.Length}).", nameof(dense));
+        }
+
+        dense.Clear();
+        if (view.EventCount == 0)
+        {
+            return;
+        }
+
+        long purchases = 0, views = 0;
+        foreach (var c in view.Counts)
+        {
+            if (c.Type == EventType.Purchase)
+            {
+                purchases = c.Count;
+            }
+            else if (c.Type == EventType.View)
+            {
+                views = c.Count;
+            }
+        }
+
+        dense[0] = (float)Math.Log(1 + Days(view.AsOf - view.LastSeen));
+        dense[1] = (float)Math.Log(1 + Math.Max(0, view.Orders));
+        dense[2] = (float)Math.Log(1 + Math.Max(0, view.Spend - view.Returned));
+        dense[3] = (float)Math.Log(1 + view.EventCount);
+        dense[4] = purchases + views == 0 ? 0 : (float)(purchases / (double)(purchases + views));
+        dense[5] = (float)Math.Log(1 + Days(view.AsOf - view.FirstSeen));
+    }
+
+    /// <summary>
+    /// All three inputs of one user at <paramref name="now"/>: <see cref="History"/> of her
+    /// <see cref="UserProfile.RecommendationHistory"/> and <see cref="Dense"/> of her <see cref="UserProfile.View"/>.
+    /// </summary>
+    public int Encode(UserProfile profile, DateTimeOffset now, Func<string, int> indexOf, Span<long> itemIds, Span<float> itemWeights, Span<float> dense)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        Dense(profile.View(now), dense);
+        return History(profile.RecommendationHistory(), now, indexOf, itemIds, itemWeights);
+    }
+
+    private double Decay(TimeSpan age) => age <= TimeSpan.Zero ? 1 : Math.Pow(2, -age.Ticks / (double)HalfLife.Ticks);
+
+    private static double Days(TimeSpan span) => span <= TimeSpan.Zero ? 0 : span.TotalDays;
+}
