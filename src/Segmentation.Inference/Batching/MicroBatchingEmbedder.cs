@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -26,6 +28,19 @@ namespace Segmentation.Inference.Batching;
 /// </remarks>
 public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDisposable
 {
+    /// <summary>Name of the <see cref="Meter"/> the embedder reports to (batch sizes, run and queue durations, refusals).</summary>
+    public const string MeterName = "Segmentation.Inference";
+
+    private static readonly Meter s_meter = new(MeterName);
+    private static readonly Histogram<int> s_batchSize = s_meter.CreateHistogram<int>(
+        "segmentation.inference.batch.size", "{user}", "Users per ONNX Runtime run of the micro-batcher.");
+    private static readonly Histogram<double> s_runDuration = s_meter.CreateHistogram<double>(
+        "segmentation.inference.batch.duration", "s", "Duration of one ONNX Runtime run of a micro-batch (packing excluded).");
+    private static readonly Histogram<double> s_queueDuration = s_meter.CreateHistogram<double>(
+        "segmentation.inference.queue.duration", "s", "Time a call waited, from EmbedAsync to the start of its batch's run.");
+    private static readonly Counter<long> s_refused = s_meter.CreateCounter<long>(
+        "segmentation.inference.queue.refused", "{call}", "Calls refused because the queue was full.");
+
     private readonly MicroBatchingOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -121,6 +136,7 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
                 return ValueTask.FromException<UserEmbedding>(new ObjectDisposedException(nameof(MicroBatchingEmbedder)));
             }
             Interlocked.Increment(ref _rejected);
+            s_refused.Add(1);
             return ValueTask.FromException<UserEmbedding>(new InferenceQueueFullException(_options.QueueCapacity));
         }
         return new ValueTask<UserEmbedding>(call.Task);
@@ -334,9 +350,20 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
                 }
                 owner.BatchClosed?.Invoke(rows, model.Version);
 
+                var started = Stopwatch.GetTimestamp();
+                if (s_queueDuration.Enabled)
+                {
+                    var now = owner._time.GetTimestamp();
+                    for (var i = 0; i < rows; i++)
+                    {
+                        s_queueDuration.Record(owner._time.GetElapsedTime(_batch[i].QueuedAt, now).TotalSeconds);
+                    }
+                }
                 try
                 {
                     model.Embed(_itemIds.AsSpan(0, rows * l), _weights.AsSpan(0, rows * l), _dense.AsSpan(0, rows * f), rows, _output.AsSpan(0, rows * d));
+                    s_runDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+                    s_batchSize.Record(rows);
                 }
                 catch (Exception e)
                 {
