@@ -3,7 +3,8 @@
 # Debian's python3-grpcio + python3-grpc-tools (a gRPC client nobody here wrote), kubectl (renders kustomize),
 # h2load (nghttp2-client: the harness's independent load generator), the npm packages of the Kubernetes schema
 # validator, Debian's ONNX backend test data (models nobody here wrote), Debian's python3-onnx (its checker judges the
-# models our exporter writes) and the ONNX Runtime native library (scripts/fetch-onnxruntime.sh).
+# models our exporter writes), Debian's python3-torch (tests export a drop-in PyTorch user encoder with it) and the ONNX
+# Runtime native library (scripts/fetch-onnxruntime.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 [ -d /usr/share/libonnx-testdata/data/node ] || need+=(libonnx-testdata)
 /usr/bin/python3 -c 'import onnx.checker' 2>/dev/null || need+=(python3-onnx)
+/usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -57,3 +57,41 @@ public sealed class UserEncoderContractException : Exception
     /// <summary>Each problem found, e.g. "input 'item_ids' has type float32; the user-encoder contract needs int64[batch, L]".</summary>
     public IReadOnlyList<string> Problems { get; }
 }
+
+/// <summary>
+/// The embedder's queue is full: the call was refused at once, without waiting, so memory stays bounded under
+/// overload. Retry later; the host maps it to gRPC RESOURCE_EXHAUSTED.
+/// </summary>
+public sealed class InferenceQueueFullException : Exception
+{
+    /// <summary>Creates the exception for a queue of <paramref name="capacity"/> calls.</summary>
+    public InferenceQueueFullException(int capacity)
+        : base($"The inference queue is full ({capacity} calls waiting); retry later.")
+    {
+        Capacity = capacity;
+    }
+
+    /// <summary>The queue's capacity.</summary>
+    public int Capacity { get; }
+}
+
+/// <summary>
+/// A request's item indices were computed with another model version than the one that would serve it (the model was
+/// swapped in between). Map the items with the serving model and call again.
+/// </summary>
+public sealed class UserEncoderChangedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public UserEncoderChangedException(long requestedVersion, long servingVersion)
+        : base($"The request's item indices are for model version {requestedVersion}, but version {servingVersion} serves it now; map the items again with version {servingVersion}.")
+    {
+        RequestedVersion = requestedVersion;
+        ServingVersion = servingVersion;
+    }
+
+    /// <summary>The version the request's indices were computed with.</summary>
+    public long RequestedVersion { get; }
+
+    /// <summary>The version that serves calls now.</summary>
+    public long ServingVersion { get; }
+}

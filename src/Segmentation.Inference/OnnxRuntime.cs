@@ -147,23 +147,21 @@ public sealed unsafe class OnnxRuntime
         return Wrap(data, elementType, size, shape);
     }
 
+    /// <summary>
+    /// Wraps memory that the caller keeps fixed (a <c>fixed</c> block, a pinned array, native memory) as a tensor without
+    /// copying or pinning: the tensor must be disposed, and every run using it finished, before the memory may move.
+    /// </summary>
+    internal OrtTensor CreateTensor<T>(T* data, int length, ReadOnlySpan<long> shape) where T : unmanaged
+    {
+        var elementType = OrtTensor.ElementTypeOf<T>();
+        var byteLength = CheckShape(elementType, sizeof(T), (long)length * sizeof(T), shape);
+        var value = OrtNative.CreateTensor(_cpuMemory, data, (nuint)byteLength, shape, elementType);
+        return new OrtTensor(OrtValueHandle.Own(value, default), elementType, shape.ToArray());
+    }
+
     private OrtTensor Wrap<T>(Memory<T> data, TensorElementType elementType, int elementSize, ReadOnlySpan<long> shape) where T : unmanaged
     {
-        long count = 1;
-        foreach (var d in shape)
-        {
-            if (d < 0)
-            {
-                throw new ArgumentException($"Tensor dimensions must be >= 0; got [{string.Join(", ", shape.ToArray())}].", nameof(shape));
-            }
-            count = checked(count * d);
-        }
-        var byteLength = (long)data.Length * sizeof(T);
-        if (count * elementSize != byteLength)
-        {
-            throw new ArgumentException(
-                $"Shape [{string.Join(", ", shape.ToArray())}] holds {count} {elementType} elements but the data holds {byteLength / elementSize}.", nameof(data));
-        }
+        var byteLength = CheckShape(elementType, elementSize, (long)data.Length * sizeof(T), shape);
         var pin = data.Pin();
         try
         {
@@ -175,6 +173,25 @@ public sealed unsafe class OnnxRuntime
             pin.Dispose();
             throw;
         }
+    }
+
+    private static long CheckShape(TensorElementType elementType, int elementSize, long byteLength, ReadOnlySpan<long> shape)
+    {
+        long count = 1;
+        foreach (var d in shape)
+        {
+            if (d < 0)
+            {
+                throw new ArgumentException($"Tensor dimensions must be >= 0; got [{string.Join(", ", shape.ToArray())}].", nameof(shape));
+            }
+            count = checked(count * d);
+        }
+        if (count * elementSize != byteLength)
+        {
+            throw new ArgumentException(
+                $"Shape [{string.Join(", ", shape.ToArray())}] holds {count} {elementType} elements but the data holds {byteLength / elementSize}.", "data");
+        }
+        return byteLength;
     }
 
     /// <summary>Round-trips a status through ORT (used by tests to prove the status slots).</summary>

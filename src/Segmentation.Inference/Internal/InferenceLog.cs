@@ -17,6 +17,16 @@ internal static partial class InferenceLog
 
     [LoggerMessage(EventId = 4, Message = "onnxruntime [{Category}] {Location}: {Message}")]
     public static partial void Native(ILogger logger, LogLevel level, string category, string location, string message);
+
+    // Models and batching: event ids from 100, apart from the binding's.
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "User encoder v{Version} loaded from {Folder} on {Provider}: D={Dimension}, L={HistoryLength}, F={Features}, {Items} items")]
+    public static partial void UserEncoderLoaded(ILogger logger, long version, string folder, int dimension, int historyLength, int features, int items, ExecutionProvider provider);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Embedder swapped user encoder v{Previous} for v{Current} ({Folder}); v{Previous} is released when its last batch finishes")]
+    public static partial void ModelSwapped(ILogger logger, long previous, long current, string folder);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "A batch of {Users} users failed on user encoder v{Version}; each of its calls gets the error")]
+    public static partial void BatchFailed(ILogger logger, int users, long version, Exception exception);
 }
 
 /// <summary>
