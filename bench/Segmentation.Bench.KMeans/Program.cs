@@ -2,8 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using Segmentation.Core.Clustering;
 
-// Verbs (each prints one line of JSON per measurement, for compare_sklearn.py):
+// Verbs (each prints one line of JSON per measurement; bench/kmeans/compare-sklearn.py reads fixed-init's):
 //   lloyd <file> <iterations> <repeats>   Lloyd from the file's data and initial centroids (int32 n, d, k; n·d floats; k·d floats)
+//   fixed-init --data X.f32 --init C.f32 --n N --d D --k K --iterations I [--repeats R] [--threads T] [--centroids-out F.f32]
+//                                         exactly I Lloyd iterations from the given centroids (raw little-endian float32,
+//                                         row-major, no header): median s/iteration, inertia, GFLOP/s of the distance GEMM;
+//                                         optionally writes the final centroids (same format) for an independent check
 //   online <k> <d> <lookups>              single-vector nearest-centroid lookups: packed kernel vs plain scan
 //   large <n> <d> <k> <iterations>        time per Lloyd iteration on generated data (no sklearn run: too slow to wait for)
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -13,6 +17,8 @@ switch (verb)
     case "lloyd":
         Lloyd(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
         break;
+    case "fixed-init":
+        return FixedInit(args.AsSpan(1));
     case "online":
         Online(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
         break;
@@ -20,7 +26,9 @@ switch (verb)
         Large(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture), int.Parse(args[4], CultureInfo.InvariantCulture));
         break;
     default:
-        Console.Error.WriteLine("usage: lloyd <file> <iterations> <repeats> | online <k> <d> <lookups> | large <n> <d> <k> <iterations>");
+        Console.Error.WriteLine(
+            "usage: lloyd <file> <iterations> <repeats> | fixed-init --data X.f32 --init C.f32 --n N --d D --k K --iterations I "
+            + "[--repeats R] [--threads T] [--centroids-out F.f32] | online <k> <d> <lookups> | large <n> <d> <k> <iterations>");
         return 2;
 }
 
@@ -44,6 +52,93 @@ static void Lloyd(string path, int iterations, int repeats)
         Console.WriteLine(FormattableString.Invariant(
             $"{{\"n\": {n}, \"d\": {d}, \"k\": {k}, \"iterations\": {result.Iterations}, \"seconds\": {seconds:R}, \"inertia\": {result.Inertia:R}}}"));
     }
+}
+
+// Times whole KMeans.Lloyd calls (point norms, I iterations, and the final assignment that yields the inertia), as
+// scikit-learn's fit() is timed, and divides by I; file reading and a 1-iteration JIT warm-up are outside the clock.
+// GFLOP/s counts only the distance GEMM of the I iterations (2·n·k·d each), so it slightly understates the kernel's rate.
+static int FixedInit(ReadOnlySpan<string> args)
+{
+    var named = new Dictionary<string, string>(StringComparer.Ordinal);
+    for (var a = 0; a + 1 < args.Length; a += 2)
+    {
+        if (!args[a].StartsWith("--", StringComparison.Ordinal))
+        {
+            Console.Error.WriteLine($"fixed-init: expected --name value, got '{args[a]}'");
+            return 2;
+        }
+
+        named[args[a][2..]] = args[a + 1];
+    }
+
+    string[] required = ["data", "init", "n", "d", "k", "iterations"];
+    if (args.Length % 2 != 0 || required.Any(name => !named.ContainsKey(name)))
+    {
+        Console.Error.WriteLine("fixed-init: needs --data --init --n --d --k --iterations (each with a value); optional --repeats --threads --centroids-out");
+        return 2;
+    }
+
+    int Int(string name, int fallback) =>
+        named.TryGetValue(name, out var text) ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
+    var (n, d, k, iterations) = (Int("n", 0), Int("d", 0), Int("k", 0), Int("iterations", 0));
+    var repeats = Int("repeats", 3);
+    var threads = Int("threads", Environment.ProcessorCount);
+    if (n < 1 || d < 1 || k < 1 || k > n || iterations < 1 || repeats < 1 || threads < 1)
+    {
+        Console.Error.WriteLine($"fixed-init: need n, d, iterations, repeats, threads ≥ 1 and 1 ≤ k ≤ n; got n={n} d={d} k={k} iterations={iterations} repeats={repeats} threads={threads}");
+        return 2;
+    }
+
+    var data = ReadRawFloats(named["data"], (long)n * d);
+    var initial = ReadRawFloats(named["init"], (long)k * d);
+
+    var options = new KMeansOptions { K = k, MaxIterations = iterations, Tolerance = -1, MaxDegreeOfParallelism = threads };
+    KMeans.Lloyd(data, d, initial, new KMeansOptions { K = k, MaxIterations = 1, Tolerance = -1, MaxDegreeOfParallelism = threads }); // warm-up (JIT)
+    var perIteration = new double[repeats];
+    KMeansResult? result = null;
+    for (var r = 0; r < repeats; r++)
+    {
+        var watch = Stopwatch.StartNew();
+        result = KMeans.Lloyd(data, d, initial, options);
+        perIteration[r] = watch.Elapsed.TotalSeconds / iterations;
+        if (result.Iterations != iterations)
+        {
+            throw new InvalidOperationException($"Ran {result.Iterations} iterations, asked for {iterations}.");
+        }
+    }
+
+    if (named.TryGetValue("centroids-out", out var centroidsOut))
+    {
+        File.WriteAllBytes(centroidsOut, System.Runtime.InteropServices.MemoryMarshal.AsBytes(result!.Centroids.AsSpan()).ToArray());
+    }
+
+    var median = perIteration.Order().ElementAt(repeats / 2);
+    var gflops = 2.0 * n * k * d / median / 1e9;
+    var runs = string.Join(", ", perIteration.Select(s => s.ToString("R", CultureInfo.InvariantCulture)));
+    Console.WriteLine(FormattableString.Invariant(
+        $"{{\"verb\": \"fixed-init\", \"n\": {n}, \"d\": {d}, \"k\": {k}, \"iterations\": {iterations}, \"threads\": {threads}, \"repeats\": {repeats}, ")
+        + FormattableString.Invariant(
+        $"\"seconds_per_iteration\": {median:R}, \"seconds_per_iteration_runs\": [{runs}], \"inertia\": {result!.Inertia:R}, \"gflops\": {gflops:R}}}"));
+    return 0;
+}
+
+static float[] ReadRawFloats(string path, long count)
+{
+    var length = new FileInfo(path).Length;
+    if (length != count * sizeof(float))
+    {
+        throw new InvalidDataException($"{path}: {length} bytes, expected {count} float32 values ({count * sizeof(float)} bytes).");
+    }
+
+    if (!BitConverter.IsLittleEndian)
+    {
+        throw new PlatformNotSupportedException("Raw float32 files are little-endian; this machine is not.");
+    }
+
+    var values = new float[count];
+    using var stream = File.OpenRead(path);
+    stream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+    return values;
 }
 
 static void Online(int k, int d, int lookups)
