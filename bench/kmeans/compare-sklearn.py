@@ -12,8 +12,10 @@ For each k it
   3. recomputes both final inertias here in float64 (each point to its nearest final centroid), so the inertia ratio
      does not rest on either side's own bookkeeping (sklearn sums its inertia_ in float32).
 Both timings are whole fits divided by iterations: they include the point norms and the final assignment pass. Our
-GFLOP/s counts the distance GEMM only (2·n·k·d per iteration) against the fp32 FMA peak (--peak-gflops-per-core ×
-threads; 61 GFLOP/s per AVX-512 core on the reference machine).
+GFLOP/s counts the distance GEMM only (2·n·k·d per iteration) and is shown as a fraction of two fp32 peaks: the nominal
+one (--peak-gflops-per-core × threads; 61 GFLOP/s per AVX-512 core, the issue's figure) and the one measured here by
+the bench's fma-peak verb (12 independent register-resident FMA chains per thread; the best of a run before and after
+the comparison, since other processes on the machine pull it down).
 
 Thread counts (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS) are set before numpy loads and printed, with
 threadpoolctl's view of the BLAS and OpenMP libraries actually loaded. Generated files go to --out (default under
@@ -105,6 +107,13 @@ def run_ours(data_path, init_path, k, iterations, centroids_path):
     return json.loads(lines[-1])
 
 
+def measure_peak():
+    command = ["dotnet", "run", "-c", "Release", "--no-build", "--project", str(PROJECT), "--",
+               "fma-peak", "--threads", str(ARGS.threads), "--seconds", "2"]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
+
+
 def run_sklearn(x, init, k):
     times, model = [], None
     for _ in range(ARGS.sklearn_repeats):
@@ -131,6 +140,10 @@ def main():
     print(f"building {PROJECT.relative_to(REPO)} (Release) ...", flush=True)
     subprocess.run(["dotnet", "build", str(PROJECT), "-c", "Release", "-nologo", "-v", "quiet"], check=True,
                    stdout=subprocess.DEVNULL)
+
+    peak_before = measure_peak()
+    print(f"measured fp32 FMA peak: {peak_before['gflops']:.1f} GFLOP/s with {ARGS.threads} threads "
+          f"({peak_before['vector_bits']}-bit vectors); nominal {peak:.0f}", flush=True)
 
     x, _ = make_blobs(n_samples=ARGS.n, n_features=ARGS.d, centers=ARGS.blobs, cluster_std=ARGS.cluster_std,
                       random_state=ARGS.seed)
@@ -164,28 +177,38 @@ def main():
             "ours_runs_s_per_iter": ours["seconds_per_iteration_runs"],
         })
 
+    peak_after = measure_peak()
+    measured = max(peak_before["gflops"], peak_after["gflops"])
+    print(f"measured fp32 FMA peak after: {peak_after['gflops']:.1f} GFLOP/s; using the best, {measured:.1f}")
+    for r in rows:
+        r["measured_peak_fraction"] = r["ours_gflops"] / measured
+
     print()
-    print(f"n={ARGS.n} d={ARGS.d}, threads={ARGS.threads}, peak {peak:.0f} GFLOP/s; inertias recomputed in float64")
+    print(f"n={ARGS.n} d={ARGS.d}, threads={ARGS.threads}; peak: nominal {peak:.0f} GFLOP/s, measured {measured:.0f}; "
+          "inertias recomputed in float64")
     header = (f"{'k':>4} {'iters':>5} {'sklearn s/it':>12} {'ours s/it':>10} {'ours/skl':>8} "
-              f"{'sklearn inertia':>16} {'ours inertia':>16} {'ratio':>8} {'GFLOP/s':>8} {'of peak':>7}")
+              f"{'sklearn inertia':>16} {'ours inertia':>16} {'ratio':>8} {'GFLOP/s':>8} {'%nominal':>8} {'%measured':>9}")
     print(header)
     print("-" * len(header))
     for r in rows:
         print(f"{r['k']:>4} {r['iterations']:>5} {r['sklearn_s_per_iter']:>12.4f} {r['ours_s_per_iter']:>10.4f} "
               f"{r['time_ratio']:>8.3f} {r['sklearn_inertia']:>16.6e} {r['ours_inertia']:>16.6e} "
-              f"{r['inertia_ratio']:>8.5f} {r['ours_gflops']:>8.1f} {r['peak_fraction']:>7.1%}")
+              f"{r['inertia_ratio']:>8.5f} {r['ours_gflops']:>8.1f} {r['peak_fraction']:>8.1%} {r['measured_peak_fraction']:>9.1%}")
     print()
     for r in rows:
         checks = [
             ("time <= 0.25x sklearn", r["time_ratio"] <= 0.25),
             ("inertia within 1%", abs(r["inertia_ratio"] - 1) <= 0.01),
-            (">= 40% of peak", r["peak_fraction"] >= 0.40),
+            (">= 40% of nominal peak", r["peak_fraction"] >= 0.40),
+            (">= 40% of measured peak", r["measured_peak_fraction"] >= 0.40),
         ]
         verdict = ", ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in checks)
         drift = abs(r["ours_inertia_reported"] / r["ours_inertia"] - 1)
         print(f"k={r['k']}: {verdict}; our own inertia vs recomputed: {drift:.1e} relative")
     results_path = ARGS.out / "results.json"
-    results_path.write_text(json.dumps({"args": {k: str(v) for k, v in vars(ARGS).items()}, "rows": rows}, indent=2))
+    results_path.write_text(json.dumps({"args": {k: str(v) for k, v in vars(ARGS).items()}, "nominal_peak_gflops": peak,
+                                        "measured_peak_gflops": [peak_before["gflops"], peak_after["gflops"]],
+                                        "rows": rows}, indent=2))
     print(f"results: {results_path}")
 
 
