@@ -13,6 +13,7 @@ using Segmentation.Core;
 using Segmentation.Grains;
 using Segmentation.Grains.Storage;
 using Segmentation.Host.Configuration;
+using Segmentation.Host.Embeddings;
 using Segmentation.Host.Grains;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Recommendations;
@@ -41,6 +42,8 @@ public sealed class SegmentationServer : IAsyncDisposable
     private readonly CancellationTokenSource _background = new();
     private readonly ILogger _logger;
     private Task _clockLoop = Task.CompletedTask;
+    private Task _segmentLoop = Task.CompletedTask;
+    private Task _sweep = Task.CompletedTask;
     private int _stopped;
 
     private SegmentationServer(
@@ -91,6 +94,12 @@ public sealed class SegmentationServer : IAsyncDisposable
     internal RecommendationApi Recommendations { get; private init; } = null!;
 
     internal SegmentChangeFeed SegmentChanges { get; private init; } = null!;
+
+    internal UserEmbeddings Embeddings { get; private init; } = null!;
+
+    internal MlSegmentation Segmentation { get; private init; } = null!;
+
+    internal Reclustering Reclustering { get; private init; } = null!;
 
     /// <summary>Builds and starts the server from command-line style arguments (<c>--Segmentation:Listen=127.0.0.1:0</c>).</summary>
     public static async Task<SegmentationServer> StartAsync(string[] args, CancellationToken cancellationToken = default)
@@ -161,15 +170,22 @@ public sealed class SegmentationServer : IAsyncDisposable
         await rules.LoadAsync(cancellationToken);
         var changes = new SegmentChangeFeed();
         var tracker = new SegmentTracker(rules, changes, domainClock);
-        var grainLogger = loggerFactory.CreateLogger<UserGrain>();
-        runtime.Register(key => new UserGrain(eventLog, snapshots, options, eventClock, recommender, tracker, grainLogger));
+        var embeddings = new UserEmbeddings(options.Embeddings, dataDirectory, options.Profiles, loggerFactory.CreateLogger("Segmentation.Embeddings"));
+        await embeddings.LoadActiveAsync();
+        var ml = new MlSegmentation(runtime, snapshots, wallClock);
+        await ml.LoadAsync(cancellationToken);
+        var reclustering = new Reclustering(runtime, eventLog, ml, wallClock);
+        var grainServices = new UserGrainServices(
+            eventLog, snapshots, options, eventClock, domainClock, recommender, tracker, embeddings, ml, loggerFactory.CreateLogger<UserGrain>());
+        runtime.Register(key => new UserGrain(grainServices));
+        runtime.Register(key => new SegmentGrain(ml.Members, ml.Current?.Dimensions ?? 1));
 
         var ingestion = new EventIngestion(runtime, wallClock, options.EarliestEventTime, loggerFactory.CreateLogger<EventIngestion>());
         var users = new UserLookup(runtime, domainClock);
         var registry = new GrpcServiceRegistry();
         new EventApi(ingestion).Bind(registry);
         new ProfileApi(users).Bind(registry);
-        new SegmentApi(users, rules, changes).Bind(registry);
+        new SegmentApi(users, rules, changes, ml).Bind(registry);
         var recommendations = new RecommendationApi(users, recommender, rules);
         recommendations.Bind(registry);
         EchoApi.Bind(registry);
@@ -184,7 +200,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         // The dispatcher is created after the last binding; the admin service reads its counters through this box.
         GrpcDispatcher? dispatcherBox = null;
         var callStatistics = new GrpcCallStatistics();
-        new AdminApi(callStatistics, () => dispatcherBox?.InFlight ?? 0, runtime, rules, eventLog, domainClock).Bind(registry);
+        new AdminApi(callStatistics, () => dispatcherBox?.InFlight ?? 0, runtime, rules, eventLog, domainClock, embeddings, reclustering).Bind(registry);
         registry.EnsureAllBound();
 
         var dispatcher = dispatcherBox = new GrpcDispatcher(
@@ -195,6 +211,9 @@ public sealed class SegmentationServer : IAsyncDisposable
         {
             Recommendations = recommendations,
             SegmentChanges = changes,
+            Embeddings = embeddings,
+            Segmentation = ml,
+            Reclustering = reclustering,
         };
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStopping.Register(server.BeginDrain);
@@ -205,6 +224,14 @@ public sealed class SegmentationServer : IAsyncDisposable
         if (clockCheckpoint is not null)
         {
             server._clockLoop = clockCheckpoint.RunAsync(TimeSpan.FromSeconds(5), wallClock, server._background.Token);
+        }
+
+        server._segmentLoop = ml.RunAsync(options.SegmentPublishInterval, wallClock, server._background.Token);
+        if (ml.Current is not null && embeddings.Version is not null)
+        {
+            // Members are derived: after a restart every user is assigned again, in the background.
+            server._sweep = reclustering.SweepAsync((grain, ct) => grain.InvokeAsync(g => g.RefreshSegmentAsync(), ct), server._background.Token)
+                .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
 
         HostLog.Listening(logger, server.Address, dataDirectory, options.Clock.ToString());
@@ -229,6 +256,9 @@ public sealed class SegmentationServer : IAsyncDisposable
         await Runtime.DeactivateAllAsync(CancellationToken.None);
         await _background.CancelAsync();
         await _clockLoop;
+        await _segmentLoop;
+        await _sweep;
+        await Embeddings.DisposeAsync();
         if (_clockCheckpoint is not null)
         {
             await _clockCheckpoint.SaveAsync(CancellationToken.None);

@@ -63,6 +63,12 @@ public sealed class SegmentationOptions
     /// <summary>Profile folding, lifecycle and RFM thresholds.</summary>
     public ProfileOptions Profiles { get; set; } = new();
 
+    /// <summary>The user encoder: models folder, ONNX Runtime, micro-batching.</summary>
+    public Embeddings.EmbeddingOptions Embeddings { get; set; } = new();
+
+    /// <summary>How often the ML segmentation publishes a new version from its segments' live means.</summary>
+    public TimeSpan SegmentPublishInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Recommendation sources, weights and placements.</summary>
     public RecommendationOptions Recommendations { get; set; } = new();
 }

@@ -1,14 +1,17 @@
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
+using Segmentation.Core.Clustering;
 using Segmentation.Core.Recommendations;
 using Segmentation.Core.Rules;
 using Segmentation.Grains;
 using Segmentation.Grains.Storage;
 using Segmentation.Host.Configuration;
+using Segmentation.Host.Embeddings;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
 using Segmentation.Host.Services;
+using Segmentation.Inference;
 using V1 = Segmentation.Contracts.V1;
 
 namespace Segmentation.Host.Grains;
@@ -19,8 +22,27 @@ internal readonly record struct PendingEvent(BehaviorEvent Event, ReadOnlyMemory
 /// <summary>What a recommendation needs from a user, read in one turn: her history and segments.</summary>
 internal sealed record RecommendationInput(IReadOnlyList<Interaction> History, SegmentsView Segments);
 
-/// <summary>A user's segments as of one time: lifecycle stage and the rule segments she matches.</summary>
-internal sealed record SegmentsView(LifecycleAssessment Lifecycle, IReadOnlyList<RuleSegmentMatch> Rules);
+/// <summary>A user's segments as of one time: lifecycle stage, the rule segments she matches, her ML segment.</summary>
+internal sealed record SegmentsView(LifecycleAssessment Lifecycle, IReadOnlyList<RuleSegmentMatch> Rules, MlMembership? Ml = null);
+
+/// <summary>A user's ML segment, the model version it was assigned with, and why.</summary>
+internal sealed record MlMembership(SegmentAssignment Assignment, long ModelVersion, IReadOnlyList<string> Explanation);
+
+/// <summary>A profile with the user's embedding (null when no user encoder is served) and the model version that computed it.</summary>
+internal sealed record ProfileWithEmbedding(ProfileView View, float[]? Embedding, long EmbeddingModelVersion);
+
+/// <summary>What every user grain works with (one instance per host).</summary>
+internal sealed record UserGrainServices(
+    IEventLog Log,
+    ISnapshotStore Snapshots,
+    SegmentationOptions Options,
+    EventTimeClock? EventClock,
+    TimeProvider DomainClock,
+    LiveRecommender? Recommender,
+    SegmentTracker? Segments,
+    UserEmbeddings? Embeddings,
+    MlSegmentation? Ml,
+    ILogger Logger);
 
 /// <summary>
 /// One user's live profile. The event log is the source of truth: the grain appends the user's events durably, then
@@ -38,8 +60,11 @@ internal sealed class UserGrain : Grain
     private readonly ISnapshotStore _snapshots;
     private readonly ProfileOptions _profileOptions;
     private readonly EventTimeClock? _eventClock;
+    private readonly TimeProvider _domainClock;
     private readonly LiveRecommender? _recommender;
     private readonly SegmentTracker? _segments;
+    private readonly UserEmbeddings? _embeddings;
+    private readonly MlSegmentation? _ml;
     private readonly int _snapshotEvery;
     private readonly ILogger _logger;
 
@@ -50,17 +75,26 @@ internal sealed class UserGrain : Grain
     private bool _fenced;
     private Dictionary<string, string> _memberships = [];
 
-    public UserGrain(
-        IEventLog log, ISnapshotStore snapshots, SegmentationOptions options, EventTimeClock? eventClock, LiveRecommender? recommender, SegmentTracker? segments, ILogger logger)
+    // Derived from the profile by the served user encoder and the published segmentation model; recomputed when
+    // either changes (never stored: the log and the models rebuild them).
+    private float[]? _embedding;
+    private long _embeddingVersion;
+    private bool _embeddingStale = true;
+    private MlMembership? _mlSegment;
+
+    public UserGrain(UserGrainServices services)
     {
-        _recommender = recommender;
-        _segments = segments;
-        _log = log;
-        _snapshots = snapshots;
-        _profileOptions = options.Profiles;
-        _snapshotEvery = options.SnapshotEveryEvents;
-        _eventClock = eventClock;
-        _logger = logger;
+        _recommender = services.Recommender;
+        _segments = services.Segments;
+        _embeddings = services.Embeddings;
+        _ml = services.Ml;
+        _log = services.Log;
+        _snapshots = services.Snapshots;
+        _profileOptions = services.Options.Profiles;
+        _snapshotEvery = services.Options.SnapshotEveryEvents;
+        _eventClock = services.EventClock;
+        _domainClock = services.DomainClock;
+        _logger = services.Logger;
     }
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -94,8 +128,9 @@ internal sealed class UserGrain : Grain
             Fold(e, record.Sequence);
         }
 
-        // The memberships she had before this activation's first new event; not published (nothing changed).
-        _memberships = _segments?.Memberships(_profile) ?? [];
+        // The memberships she had before this activation's first new event; not published (nothing changed). Her ML
+        // segment is known once her embedding is computed (first query, first event, or the start-up sweep).
+        _memberships = _segments?.Memberships(_profile, _mlSegment?.Assignment.SegmentId) ?? [];
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -140,9 +175,15 @@ internal sealed class UserGrain : Grain
             }
         }
 
-        if (appended && _segments is not null)
+        if (appended)
         {
-            _memberships = _segments.Update(Key, _profile, _memberships, latest);
+            // In the same call that ingests the events: a new embedding, and the segment it falls in.
+            _embeddingStale = true;
+            await RefreshSegmentAsync();
+            if (_segments is not null)
+            {
+                _memberships = _segments.Update(Key, _profile, _memberships, latest, _mlSegment?.Assignment.SegmentId);
+            }
         }
 
         if (_unsnapshotted >= _snapshotEvery && !_fenced)
@@ -162,12 +203,123 @@ internal sealed class UserGrain : Grain
         Task.FromResult(_profile.IsEmpty ? null : _profile.AssessLifecycle(now));
 
     /// <summary>The user's segments as of <paramref name="now"/> under <paramref name="rules"/>, or null when the user has no events.</summary>
-    public Task<SegmentsView?> GetSegmentsAsync(DateTimeOffset now, IReadOnlyList<RuleSegmentDefinition> rules) =>
-        Task.FromResult(_profile.IsEmpty ? null : Segments(now, rules));
+    public async Task<SegmentsView?> GetSegmentsAsync(DateTimeOffset now, IReadOnlyList<RuleSegmentDefinition> rules)
+    {
+        if (_profile.IsEmpty)
+        {
+            return null;
+        }
+
+        await EnsureFreshAsync();
+        return Segments(now, rules);
+    }
 
     /// <summary>The user's history and segments as of <paramref name="now"/>, or null when the user has no events.</summary>
-    public Task<RecommendationInput?> GetRecommendationInputAsync(DateTimeOffset now, IReadOnlyList<RuleSegmentDefinition> rules) =>
-        Task.FromResult(_profile.IsEmpty ? null : new RecommendationInput(_profile.RecommendationHistory(), Segments(now, rules)));
+    public async Task<RecommendationInput?> GetRecommendationInputAsync(DateTimeOffset now, IReadOnlyList<RuleSegmentDefinition> rules)
+    {
+        if (_profile.IsEmpty)
+        {
+            return null;
+        }
+
+        await EnsureFreshAsync();
+        return new RecommendationInput(_profile.RecommendationHistory(), Segments(now, rules));
+    }
+
+    /// <summary>The profile as of <paramref name="now"/> with the user's embedding, or null when the user has no events.</summary>
+    public async Task<ProfileWithEmbedding?> GetProfileAsync(DateTimeOffset now)
+    {
+        if (_profile.IsEmpty)
+        {
+            return null;
+        }
+
+        await EnsureFreshAsync();
+        return new ProfileWithEmbedding(_profile.View(now), _embedding, _embeddingVersion);
+    }
+
+    /// <summary>Her embedding and traits for re-clustering (computed now if stale); null without events or without a served encoder.</summary>
+    public async Task<SegmentationInput?> GetSegmentationInputAsync()
+    {
+        if (_profile.IsEmpty)
+        {
+            return null;
+        }
+
+        await EnsureFreshAsync();
+        return _embedding is null || _embedding.Length == 0
+            ? null
+            : new SegmentationInput(MemberTraits.Of(_profile.View(_domainClock.GetUtcNow()), _embedding), _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>
+    /// Computes her embedding again (when the profile or the served model changed) and puts her in the nearest segment
+    /// of the published model. A full embedder queue leaves the previous embedding in place, marked stale.
+    /// </summary>
+    public async Task RefreshSegmentAsync()
+    {
+        if (_profile.IsEmpty || _embeddings is null)
+        {
+            return;
+        }
+
+        var now = _domainClock.GetUtcNow();
+        if (_embeddingStale || _embeddings.Version != _embeddingVersion)
+        {
+            try
+            {
+                var embedding = await _embeddings.EmbedAsync(_profile, now, CancellationToken.None);
+                _embedding = embedding?.Vector;
+                _embeddingVersion = embedding?.ModelVersion ?? 0;
+                _embeddingStale = false;
+            }
+            catch (InferenceQueueFullException ex)
+            {
+                EmbeddingLog.Skipped(_logger, Key, ex.Message);
+                return;
+            }
+        }
+
+        if (_ml is null)
+        {
+            return;
+        }
+
+        var model = _ml.Current;
+        var version = _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (_embedding is null || _embedding.Length == 0 || model is null || model.EmbeddingModelVersion != version)
+        {
+            // No model, or one clustered over another encoder's vectors: no ML segment until re-clustering.
+            await _ml.LeaveAsync(Key, CancellationToken.None);
+            _mlSegment = null;
+            return;
+        }
+
+        var view = _profile.View(now);
+        var assignment = await _ml.AssignAsync(Key, MemberTraits.Of(view, _embedding), CancellationToken.None);
+        _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, Explain(view, assignment));
+    }
+
+    private async Task EnsureFreshAsync()
+    {
+        if (_embeddings is not null && (_embeddingStale || _embeddings.Version != _embeddingVersion || (_ml?.Current is { } m && m.Version != _mlSegment?.ModelVersion)))
+        {
+            await RefreshSegmentAsync();
+        }
+    }
+
+    private static IReadOnlyList<string> Explain(ProfileView view, SegmentAssignment assignment)
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        var top = view.TopCategories.FirstOrDefault(t => !t.Category.Contains('.', StringComparison.Ordinal));
+        return
+        [
+            string.Create(c, $"nearest centroid: '{assignment.Label}' at distance {assignment.Distance:F3}, the next one {assignment.Distance + assignment.Margin:F3} away"),
+            string.Create(c, $"her spend {view.Rfm.Monetary:F2} over {view.Orders} orders (order value {view.AverageOrderValue:F2})"),
+            top is null ? "no category engagement yet" : string.Create(c, $"her top category {top.Category} ({top.Share:P0} of her engagement)"),
+            "lifecycle " + ProtoMapper.StageName(view.Lifecycle.Stage),
+        ];
+    }
 
     /// <summary>The fold state (for audits: compare with a from-scratch fold of the log).</summary>
     public Task<ProfileState> GetStateAsync() => Task.FromResult(_profile.ToState());
@@ -179,11 +331,11 @@ internal sealed class UserGrain : Grain
     {
         if (rules.Count == 0)
         {
-            return new SegmentsView(_profile.AssessLifecycle(now), []);
+            return new SegmentsView(_profile.AssessLifecycle(now), [], _mlSegment);
         }
 
         var view = _profile.View(now);
-        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view));
+        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), _mlSegment);
     }
 
     /// <summary>Whether the user's profile as of <paramref name="now"/> matches <paramref name="rule"/>; null when the user has no events.</summary>

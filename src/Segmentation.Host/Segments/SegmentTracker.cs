@@ -8,7 +8,7 @@ namespace Segmentation.Host.Segments;
 /// <see cref="SegmentChangeFeed"/>. Used by each user grain inside its turn; shared and stateless otherwise.
 /// </summary>
 /// <remarks>
-/// Segment ids are kind-prefixed: <c>lifecycle:&lt;stage&gt;</c> and <c>rule:&lt;id&gt;</c>. Memberships are
+/// Segment ids are kind-prefixed: <c>lifecycle:&lt;stage&gt;</c>, <c>rule:&lt;id&gt;</c> and <c>ml:&lt;segment id&gt;</c>. Memberships are
 /// re-evaluated when events arrive, so a change that time alone causes (a user turning at-risk after 30 quiet days, a
 /// rule created later) is published with the user's next event; queries always evaluate at the current time.
 /// </remarks>
@@ -27,13 +27,18 @@ internal sealed class SegmentTracker
     /// <summary>Where changes go.</summary>
     public SegmentChangeFeed Feed { get; }
 
-    /// <summary>The segment ids <paramref name="profile"/> is in now, with the reason for each.</summary>
-    public Dictionary<string, string> Memberships(UserProfile profile)
+    /// <summary>The segment ids <paramref name="profile"/> is in now (and ML segment <paramref name="mlSegment"/>), with the reason for each.</summary>
+    public Dictionary<string, string> Memberships(UserProfile profile, int? mlSegment)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         if (profile.IsEmpty)
         {
             return result;
+        }
+
+        if (mlSegment is { } ml)
+        {
+            result.Add("ml:" + ml.ToString(System.Globalization.CultureInfo.InvariantCulture), "nearest centroid of the segmentation model");
         }
 
         var now = _domainClock.GetUtcNow();
@@ -59,9 +64,9 @@ internal sealed class SegmentTracker
     /// Re-evaluates <paramref name="profile"/>, publishes every segment entered or left since <paramref name="before"/>
     /// (left first, then entered, each in id order) stamped <paramref name="at"/>, and returns the new memberships.
     /// </summary>
-    public Dictionary<string, string> Update(string userId, UserProfile profile, Dictionary<string, string> before, DateTimeOffset at)
+    public Dictionary<string, string> Update(string userId, UserProfile profile, Dictionary<string, string> before, DateTimeOffset at, int? mlSegment)
     {
-        var after = Memberships(profile);
+        var after = Memberships(profile, mlSegment);
         if (Feed.WatcherCount == 0)
         {
             return after;

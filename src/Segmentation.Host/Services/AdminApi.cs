@@ -3,8 +3,10 @@ using Google.Protobuf.WellKnownTypes;
 using Segmentation.Contracts.V1;
 using Segmentation.Grains;
 using Segmentation.Grains.Storage;
+using Segmentation.Host.Embeddings;
 using Segmentation.Host.Grains;
 using Segmentation.Host.Segments;
+using Segmentation.Inference.Models;
 using Segmentation.Rpc;
 
 namespace Segmentation.Host.Services;
@@ -24,10 +26,15 @@ internal sealed class AdminApi
     private readonly RuleSegmentCatalog _rules;
     private readonly IEventLog _log;
     private readonly TimeProvider _domainClock;
+    private readonly UserEmbeddings _embeddings;
+    private readonly Reclustering _reclustering;
     private readonly long _started = Stopwatch.GetTimestamp();
 
-    public AdminApi(GrpcCallStatistics calls, Func<int> callsInFlight, GrainRuntime runtime, RuleSegmentCatalog rules, IEventLog log, TimeProvider domainClock)
+    public AdminApi(
+        GrpcCallStatistics calls, Func<int> callsInFlight, GrainRuntime runtime, RuleSegmentCatalog rules, IEventLog log, TimeProvider domainClock, UserEmbeddings embeddings, Reclustering reclustering)
     {
+        _embeddings = embeddings;
+        _reclustering = reclustering;
         _calls = calls;
         _callsInFlight = callsInFlight;
         _runtime = runtime;
@@ -47,6 +54,101 @@ internal sealed class AdminApi
         registry.AddUnary<DeleteRuleSegmentRequest, DeleteRuleSegmentResponse>(service.FindMethodByName("DeleteRuleSegment"), async (request, context) =>
             new DeleteRuleSegmentResponse { Deleted = ToProto(await _rules.DeleteAsync(request.Id, context.CancellationToken)) });
         registry.AddUnary<DryRunRuleSegmentRequest, DryRunRuleSegmentResponse>(service.FindMethodByName("DryRunRuleSegment"), DryRunAsync);
+        registry.AddUnary<TrainModelRequest, ModelVersion>(service.FindMethodByName("TrainModel"), TrainModelAsync);
+        registry.AddUnary<ListModelsRequest, ListModelsResponse>(service.FindMethodByName("ListModels"), (_, _) =>
+            Task.FromResult(new ListModelsResponse { Models = { _embeddings.List().Select(ToProto) } }));
+        registry.AddUnary<ActivateModelRequest, ModelVersion>(service.FindMethodByName("ActivateModel"), async (request, _) =>
+            ToProto(await _embeddings.ActivateAsync(request.Version)));
+        registry.AddUnary<ReclusterRequest, ReclusterResponse>(service.FindMethodByName("Recluster"), ReclusterAsync);
+    }
+
+    private ModelVersion ToProto(ModelManifest manifest)
+    {
+        var result = new ModelVersion
+        {
+            Version = manifest.Version,
+            CreatedAt = Timestamp.FromDateTimeOffset(manifest.CreatedAt),
+            Producer = manifest.Producer,
+            Dimension = manifest.Dimension,
+            HistoryLength = manifest.HistoryLength,
+            DenseFeatures = { manifest.DenseFeatures },
+            ItemCount = manifest.ItemCount,
+            TrainingDataFingerprint = manifest.TrainingDataFingerprint,
+            Active = _embeddings.Version == manifest.Version,
+        };
+        foreach (var (name, value) in manifest.Metrics)
+        {
+            result.Metrics[name] = value;
+        }
+
+        return result;
+    }
+
+    private async Task<ModelVersion> TrainModelAsync(TrainModelRequest request, ServerCallContext context)
+    {
+        if (request.Dimension is < 0 or > 1024)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"dimension: must be 0 (the configured default) to 1,024, got {request.Dimension}");
+        }
+
+        try
+        {
+            return ToProto(await _embeddings.TrainAsync(_log, _domainClock.GetUtcNow(), request.Dimension, request.Seed, request.Activate, context.CancellationToken));
+        }
+        catch (ArgumentException ex)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"events: cannot train: {ex.Message}");
+        }
+    }
+
+    private async Task<ReclusterResponse> ReclusterAsync(ReclusterRequest request, ServerCallContext context)
+    {
+        if (request.K is < 0 or > 4_096 || (request.K == 0 && (request.KMin < 2 || request.KMax < request.KMin || request.KMax > 64)))
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"k: give k (1 to 4,096), or k = 0 with 2 <= k_min <= k_max <= 64; got k {request.K}, k_min {request.KMin}, k_max {request.KMax}");
+        }
+
+        if (_embeddings.Version is null)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, "model: no user encoder is served; train one first (AdminService.TrainModel or seg train)");
+        }
+
+        ReclusterReport report;
+        try
+        {
+            report = await _reclustering.RunAsync(
+                new ReclusterSettings(request.K, request.KMin, request.KMax, request.DryRun, request.Seed == 0 ? 1 : request.Seed),
+                grain => grain.GetSegmentationInputAsync(),
+                context.CancellationToken);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, "users: " + ex.Message);
+        }
+
+        var response = new ReclusterResponse
+        {
+            ModelVersion = report.Version,
+            Published = report.Published,
+            K = report.K,
+            Users = report.Users,
+            UsersMoved = report.UsersMoved,
+            Inertia = report.Inertia,
+            Silhouette = report.Silhouette,
+            DaviesBouldin = report.DaviesBouldin,
+            Seconds = report.Elapsed.TotalSeconds,
+        };
+        foreach (var s in report.Segments)
+        {
+            response.Segments.Add(new ReclusteredSegment { SegmentId = s.SegmentId, Label = s.Label, Size = s.Size, PreviousSize = s.PreviousSize, Status = s.Status, CentroidShift = s.CentroidShift });
+        }
+
+        foreach (var (k, silhouette) in report.Candidates)
+        {
+            response.Candidates.Add(new KCandidate { K = k, Silhouette = silhouette });
+        }
+
+        return response;
     }
 
     private static RuleSegment ToProto(RuleSegmentDefinition rule) => new()

@@ -20,18 +20,29 @@ internal sealed class ProfileApi
     private async Task<Profile> GetProfileAsync(GetProfileRequest request, ServerCallContext context)
     {
         var now = _users.Now;
-        var view = await _users.GetAsync("user_id", request.UserId, grain => grain.GetViewAsync(now), context.CancellationToken);
-        return ProtoMapper.ToProto(view);
+        return ToProto(await _users.GetAsync("user_id", request.UserId, grain => grain.GetProfileAsync(now), context.CancellationToken));
+    }
+
+    private static Profile ToProto(Grains.ProfileWithEmbedding profile)
+    {
+        var result = ProtoMapper.ToProto(profile.View);
+        if (profile.Embedding is { } embedding)
+        {
+            result.Embedding.Add(embedding);
+            result.EmbeddingModelVersion = profile.EmbeddingModelVersion;
+        }
+
+        return result;
     }
 
     private async Task<BatchGetProfilesResponse> BatchGetProfilesAsync(BatchGetProfilesRequest request, ServerCallContext context)
     {
         var now = _users.Now;
-        var (found, notFound) = await _users.GetManyAsync(request.UserIds, grain => grain.GetViewAsync(now), context.CancellationToken);
+        var (found, notFound) = await _users.GetManyAsync(request.UserIds, grain => grain.GetProfileAsync(now), context.CancellationToken);
         var response = new BatchGetProfilesResponse();
-        foreach (var view in found)
+        foreach (var profile in found)
         {
-            response.Profiles.Add(ProtoMapper.ToProto(view));
+            response.Profiles.Add(ToProto(profile));
         }
 
         response.NotFound.Add(notFound);

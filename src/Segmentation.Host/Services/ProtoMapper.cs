@@ -68,6 +68,20 @@ internal static class ProtoMapper
             result.RuleSegments.Add(new V1.RuleSegmentMembership { Id = rule.Id, Name = rule.Name, Reasons = { rule.Reasons } });
         }
 
+        if (segments.Ml is { } ml)
+        {
+            result.MlSegment = new V1.MlSegment
+            {
+                SegmentId = ml.Assignment.SegmentId,
+                Label = ml.Assignment.Label,
+                ModelVersion = ml.ModelVersion,
+                Distance = ml.Assignment.Distance,
+                Margin = ml.Assignment.Margin,
+                Confidence = ml.Assignment.Confidence,
+                Explanation = { ml.Explanation },
+            };
+        }
+
         return result;
     }
 

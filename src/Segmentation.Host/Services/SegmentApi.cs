@@ -10,12 +10,14 @@ internal sealed class SegmentApi
     private readonly UserLookup _users;
     private readonly RuleSegmentCatalog _rules;
     private readonly SegmentChangeFeed _changes;
+    private readonly MlSegmentation _ml;
 
-    public SegmentApi(UserLookup users, RuleSegmentCatalog rules, SegmentChangeFeed changes)
+    public SegmentApi(UserLookup users, RuleSegmentCatalog rules, SegmentChangeFeed changes, MlSegmentation ml)
     {
         _users = users;
         _rules = rules;
         _changes = changes;
+        _ml = ml;
     }
 
     public void Bind(GrpcServiceRegistry registry)
@@ -31,9 +33,9 @@ internal sealed class SegmentApi
         registry.AddServerStreaming<WatchSegmentChangesRequest, SegmentChange>(service.FindMethodByName("WatchSegmentChanges"), (request, writer, context) =>
         {
             var id = request.SegmentId;
-            if (id.Length > 0 && !id.StartsWith("lifecycle:", StringComparison.Ordinal) && !id.StartsWith("rule:", StringComparison.Ordinal))
+            if (id.Length > 0 && !id.StartsWith("lifecycle:", StringComparison.Ordinal) && !id.StartsWith("rule:", StringComparison.Ordinal) && !id.StartsWith("ml:", StringComparison.Ordinal))
             {
-                throw new RpcException(StatusCode.InvalidArgument, $"segment_id: '{id}' is not a segment id; use \"lifecycle:<stage>\", \"rule:<id>\", a kind such as \"rule:\", or \"\" for all");
+                throw new RpcException(StatusCode.InvalidArgument, $"segment_id: '{id}' is not a segment id; use \"lifecycle:<stage>\", \"rule:<id>\", \"ml:<id>\", a kind such as \"rule:\", or \"\" for all");
             }
 
             Func<MembershipChange, bool> filter = id.Length == 0 ? static _ => true
@@ -41,6 +43,77 @@ internal sealed class SegmentApi
                 : change => change.SegmentId == id;
             return StreamAsync(filter, writer, context);
         });
+        registry.AddUnary<ListSegmentsRequest, ListSegmentsResponse>(service.FindMethodByName("ListSegments"), ListSegmentsAsync);
+        registry.AddUnary<GetSegmentRequest, Segment>(service.FindMethodByName("GetSegment"), GetSegmentAsync);
+        registry.AddServerStreaming<StreamSegmentMembersRequest, SegmentMember>(service.FindMethodByName("StreamSegmentMembers"), async (request, writer, context) =>
+        {
+            if (_ml.Current is not { } model || !model.Contains(request.SegmentId))
+            {
+                throw new RpcException(StatusCode.NotFound, $"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
+            }
+
+            foreach (var (userId, entry) in _ml.Members.InSegment(request.SegmentId))
+            {
+                await writer.WriteAsync(new SegmentMember { UserId = userId, Distance = entry.Distance }, context.CancellationToken);
+            }
+        });
+    }
+
+    private async Task<ListSegmentsResponse> ListSegmentsAsync(ListSegmentsRequest request, ServerCallContext context)
+    {
+        if (_ml.Current is not { } model)
+        {
+            return new ListSegmentsResponse();
+        }
+
+        var (segments, _) = await _ml.StatisticsAsync(context.CancellationToken);
+        var response = new ListSegmentsResponse { ModelVersion = model.Version, EmbeddingModelVersion = model.EmbeddingModelVersion };
+        foreach (var (id, statistics) in segments)
+        {
+            response.Segments.Add(new SegmentSummary { SegmentId = id, Label = model.LabelOf(id), Size = statistics.Size, Summary = statistics.Summary() });
+        }
+
+        return response;
+    }
+
+    private async Task<Segment> GetSegmentAsync(GetSegmentRequest request, ServerCallContext context)
+    {
+        if (_ml.Current is not { } model || !model.Contains(request.SegmentId))
+        {
+            throw new RpcException(StatusCode.NotFound, $"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
+        }
+
+        var (segments, _) = await _ml.StatisticsAsync(context.CancellationToken);
+        var statistics = segments.First(s => s.SegmentId == request.SegmentId).Statistics;
+        var result = new Segment
+        {
+            SegmentId = request.SegmentId,
+            Label = model.LabelOf(request.SegmentId),
+            ModelVersion = model.Version,
+            Size = statistics.Size,
+            Centroid = { model.Centroid(request.SegmentId).ToArray() },
+            MeanMonetary = statistics.MeanMonetary,
+            MeanOrders = statistics.MeanOrders,
+            MeanOrderValue = statistics.MeanOrderValue,
+            MeanRecencyDays = statistics.MeanRecencyDays,
+            BuyerShare = statistics.BuyerShare,
+        };
+        foreach (var (category, members) in statistics.TopCategories(5))
+        {
+            result.TopCategories.Add(new CategoryShare { Category = category, Members = members, Share = statistics.CategoryShare(category) });
+        }
+
+        foreach (var (item, buyers) in statistics.TopItems(10))
+        {
+            result.TopItems.Add(new ItemCount { ItemId = item, Buyers = buyers });
+        }
+
+        foreach (var (stage, members) in statistics.LifecycleMix)
+        {
+            result.LifecycleMix.Add(new LifecycleCount { Stage = (LifecycleStage)(int)stage, Members = members });
+        }
+
+        return result;
     }
 
     private async Task StreamAsync(Func<MembershipChange, bool> filter, IServerStreamWriter<SegmentChange> writer, ServerCallContext context)

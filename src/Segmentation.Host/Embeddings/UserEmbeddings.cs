@@ -1,0 +1,272 @@
+using Microsoft.Extensions.Logging;
+using Segmentation.Core;
+using Segmentation.Core.Embeddings;
+using Segmentation.Core.Recommendations;
+using Segmentation.Grains.Storage;
+using Segmentation.Host.Services;
+using Segmentation.Inference;
+using Segmentation.Inference.Batching;
+using Segmentation.Inference.Export;
+using Segmentation.Inference.Models;
+using Segmentation.Rpc;
+using V1 = Segmentation.Contracts.V1;
+
+namespace Segmentation.Host.Embeddings;
+
+/// <summary>Settings of the embedding tier (section <c>Segmentation:Embeddings</c>).</summary>
+public sealed class EmbeddingOptions
+{
+    /// <summary>Where versioned model folders live; "" means <c>{DataDirectory}/models</c>.</summary>
+    public string ModelsDirectory { get; set; } = "";
+
+    /// <summary>ONNX Runtime: library path, execution provider (cpu, cuda, auto), threads.</summary>
+    public InferenceOptions Inference { get; set; } = new();
+
+    /// <summary>The micro-batcher: max batch, max wait, queue capacity, workers.</summary>
+    public MicroBatchingOptions Batching { get; set; } = new();
+
+    /// <summary>D of models trained by <c>AdminService.TrainModel</c> without an explicit dimension.</summary>
+    public int TrainDimension { get; set; } = 32;
+}
+
+/// <summary>
+/// The user encoder this host serves (DESIGN.md section 7): the active version of the models folder, loaded through
+/// ONNX Runtime behind a <see cref="MicroBatchingEmbedder"/>, swapped without a restart by <see cref="ActivateAsync"/>
+/// (a model that fails to load leaves the previous one serving), and trained from the event log by
+/// <see cref="TrainAsync"/>. User grains ask it for their embedding whenever their profile changes.
+/// </summary>
+/// <remarks>Thread-safe. ONNX Runtime is loaded only once a model is to be served.</remarks>
+internal sealed class UserEmbeddings : IAsyncDisposable
+{
+    private readonly EmbeddingOptions _options;
+    private readonly ProfileOptions _profileOptions;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _changes = new(1, 1);
+    private OnnxRuntime? _runtime;
+    private Serving? _serving;
+
+    public UserEmbeddings(EmbeddingOptions options, string dataDirectory, ProfileOptions profileOptions, ILogger logger)
+    {
+        _options = options;
+        _profileOptions = profileOptions;
+        _logger = logger;
+        Root = Path.GetFullPath(options.ModelsDirectory.Length > 0 ? options.ModelsDirectory : Path.Combine(dataDirectory, "models"));
+    }
+
+    /// <summary>The models folder.</summary>
+    public string Root { get; }
+
+    /// <summary>The version served, or null when no model is loaded.</summary>
+    public long? Version => Volatile.Read(ref _serving)?.Model.Version;
+
+    /// <summary>The manifest of the model served, or null.</summary>
+    public ModelManifest? Active => Volatile.Read(ref _serving)?.Model.Manifest;
+
+    /// <summary>Loads the active version at start, if there is one; a model that fails to load is logged and skipped.</summary>
+    public async Task LoadActiveAsync()
+    {
+        string? folder;
+        try
+        {
+            folder = ModelFolder.ActiveFolder(Root);
+        }
+        catch (InvalidDataException ex)
+        {
+            EmbeddingLog.LoadFailed(_logger, Root, ex.Message);
+            return;
+        }
+
+        if (folder is null)
+        {
+            EmbeddingLog.NoModel(_logger, Root);
+            return;
+        }
+
+        try
+        {
+            await SwapToAsync(folder);
+        }
+        catch (Exception ex) when (ex is ModelLoadException or OrtException or ArgumentException or IOException)
+        {
+            EmbeddingLog.LoadFailed(_logger, folder, ex.Message);
+        }
+    }
+
+    /// <summary>The user's embedding now, or null when no model is served. Queue full: <see cref="InferenceQueueFullException"/>.</summary>
+    public async Task<UserEmbedding?> EmbedAsync(UserProfile profile, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var serving = Volatile.Read(ref _serving);
+            if (serving is null || profile.IsEmpty)
+            {
+                return null;
+            }
+
+            var model = serving.Embedder.CurrentModel;
+            var signature = serving.Embedder.Signature;
+            var ids = new long[signature.HistoryLength];
+            var weights = new float[signature.HistoryLength];
+            var dense = new float[signature.DenseFeatures];
+            serving.Features.Encode(profile, now, id => (int)model.IndexOf(id), ids, weights, dense);
+            try
+            {
+                return await serving.Embedder.EmbedAsync(new UserEmbeddingRequest(ids, weights, dense) { ModelVersion = model.Version }, cancellationToken);
+            }
+            catch (Exception ex) when (attempt < 2 && ex is UserEncoderChangedException or ObjectDisposedException)
+            {
+                // Swapped while queued: map the items again for the model now served.
+            }
+        }
+    }
+
+    /// <summary>Serves <paramref name="version"/> from now on (and records it as the active one). FAILED_PRECONDITION naming the problem when it cannot load; the previous model keeps serving.</summary>
+    public async Task<ModelManifest> ActivateAsync(long version)
+    {
+        var folder = Path.Combine(Root, ModelFolder.FolderName(version));
+        if (!File.Exists(Path.Combine(folder, ModelFolder.ManifestFile)))
+        {
+            throw new RpcException(StatusCode.NotFound, $"version: no model version {version} under {Root}");
+        }
+
+        try
+        {
+            var manifest = await SwapToAsync(folder);
+            ModelFolder.Activate(Root, version);
+            return manifest;
+        }
+        catch (Exception ex) when (ex is ModelLoadException or OrtException or ArgumentException or IOException)
+        {
+            EmbeddingLog.LoadFailed(_logger, folder, ex.Message);
+            throw new RpcException(StatusCode.FailedPrecondition, $"version: model {version} cannot be served: {ex.Message} The previous model keeps serving.");
+        }
+    }
+
+    /// <summary>The versions in the models folder, lowest first.</summary>
+    public IReadOnlyList<ModelManifest> List() => ModelFolder.List(Root);
+
+    /// <summary>
+    /// Trains a user encoder on every event in <paramref name="log"/> (profiles folded in log order, as of
+    /// <paramref name="now"/>), writes it as a new version and, when <paramref name="activate"/>, serves it.
+    /// </summary>
+    public async Task<ModelManifest> TrainAsync(IEventLog log, DateTimeOffset now, int dimension, int seed, bool activate, CancellationToken cancellationToken)
+    {
+        var interactions = new List<(string UserId, Interaction Interaction)>();
+        var profiles = new Dictionary<string, UserProfile>(StringComparer.Ordinal);
+        await foreach (var record in log.ReadAllAsync(0, cancellationToken))
+        {
+            var e = ProtoMapper.ToDomain(V1.Event.Parser.ParseFrom(record.Payload.Span), out _);
+            if (!profiles.TryGetValue(e.UserId, out var profile))
+            {
+                profiles.Add(e.UserId, profile = new UserProfile(e.UserId, _profileOptions));
+            }
+
+            profile.Apply(e);
+            if (e.ItemId.Length > 0)
+            {
+                interactions.Add((e.UserId, Interaction.From(e)));
+            }
+        }
+
+        var options = new UserEncoderTrainingOptions { Dimension = dimension > 0 ? dimension : _options.TrainDimension, Seed = seed };
+        var users = profiles.Values.Select(p => EncoderTrainingUser.From(p, now)).ToList();
+        var model = await Task.Run(() => UserEncoderTrainer.Train(interactions, users, now, options), cancellationToken);
+        var existing = ModelFolder.List(Root);
+        var version = existing.Count == 0 ? 1 : existing[^1].Version + 1;
+        var fingerprint = $"event-log:{interactions.Count}-interactions:{profiles.Count}-users:as-of-{now:O}";
+        var encoder = UserEncoderExporter.Export(model.EncoderTable(), model.DenseProjection, new UserEncoderExportOptions
+        {
+            EmbeddingDim = model.Dimension,
+            HistoryLength = model.Features.HistoryLength,
+            FeatureNames = EncoderFeatures.FeatureNames,
+            TrainingDataFingerprint = fingerprint,
+            ModelVersion = version,
+            Description = $"AdminService.TrainModel: {model.ItemIds.Count} items, D {model.Dimension}",
+        });
+        var manifest = ModelFolder.Write(
+            Root,
+            new ModelManifest
+            {
+                Producer = "AdminService.TrainModel",
+                Dimension = model.Dimension,
+                HistoryLength = model.Features.HistoryLength,
+                DenseFeatures = EncoderFeatures.FeatureNames,
+                ItemCount = model.ItemIds.Count,
+                TrainingDataFingerprint = fingerprint,
+                Training = new Dictionary<string, string> { ["seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture), ["users"] = profiles.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                Metrics = model.Metrics.ToDictionary(),
+            },
+            encoder,
+            model.ItemIds,
+            model.ItemVectors,
+            TimeProvider.System.GetUtcNow());
+        return activate ? await ActivateAsync(manifest.Version) : manifest;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        var serving = Interlocked.Exchange(ref _serving, null);
+        if (serving is not null)
+        {
+            await serving.Embedder.DisposeAsync();
+        }
+    }
+
+    private async Task<ModelManifest> SwapToAsync(string folder)
+    {
+        await _changes.WaitAsync();
+        try
+        {
+            _runtime ??= OnnxRuntime.Load(_options.Inference, _logger);
+            var model = UserEncoder.Load(_runtime, folder, _options.Inference, _logger);
+            var missing = model.Signature.FeatureNames.Except(EncoderFeatures.FeatureNames, StringComparer.Ordinal).ToList();
+            if (missing.Count > 0 || model.Signature.DenseFeatures != EncoderFeatures.FeatureCount)
+            {
+                model.Dispose();
+                throw new ModelLoadException(folder, ModelFolder.ManifestFile, $"its dense features [{string.Join(", ", model.Signature.FeatureNames)}] are not the ones this host computes [{string.Join(", ", EncoderFeatures.FeatureNames)}]");
+            }
+
+            var features = new EncoderFeatures(model.Signature.HistoryLength, EncoderFeatures.DefaultHalfLife, InteractionWeights.Default);
+            var current = Volatile.Read(ref _serving);
+            if (current is not null && current.Embedder.Signature.Equals(model.Signature))
+            {
+                current.Embedder.SwapModel(model);
+                Volatile.Write(ref _serving, current with { Model = model });
+            }
+            else
+            {
+                var embedder = new MicroBatchingEmbedder(model, _options.Batching, logger: _logger);
+                Volatile.Write(ref _serving, new Serving(model, embedder, features));
+                if (current is not null)
+                {
+                    await current.Embedder.DisposeAsync();
+                }
+            }
+
+            EmbeddingLog.Serving(_logger, model.Version, folder, model.ExecutionProvider.ToString());
+            return model.Manifest;
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    private sealed record Serving(UserEncoder Model, MicroBatchingEmbedder Embedder, EncoderFeatures Features);
+}
+
+/// <summary>Log messages of the embedding tier.</summary>
+internal static partial class EmbeddingLog
+{
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Serving user encoder v{Version} from {Folder} on {Provider}")]
+    public static partial void Serving(ILogger logger, long version, string folder, string provider);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Error, Message = "Model in {Folder} not served: {Problem}")]
+    public static partial void LoadFailed(ILogger logger, string folder, string problem);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Information, Message = "No user encoder under {Root} yet: profiles have no embeddings until one is trained (AdminService.TrainModel or seg train)")]
+    public static partial void NoModel(ILogger logger, string root);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Embedding of user {UserId} skipped: {Reason}")]
+    public static partial void Skipped(ILogger logger, string userId, string reason);
+}

@@ -1,0 +1,195 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Segmentation.Core.Clustering;
+using Segmentation.Grains;
+using Segmentation.Grains.Storage;
+
+namespace Segmentation.Host.Segments;
+
+/// <summary>
+/// The ML segmentation of this host: the published <see cref="SegmentationModel"/> that user grains assign against,
+/// the segment grains' live statistics, and the periodic publication of a new version whose centroids are the
+/// members' mean directions (online spherical k-means) and whose labels name what distinguishes each segment.
+/// </summary>
+/// <remarks>
+/// Versions are immutable; <see cref="Current"/> is swapped whole (readers never lock). Each published version is
+/// stored in the snapshot store, so a restart serves the last one at once; the members' statistics are rebuilt as the
+/// start-up sweep assigns every user again.
+/// </remarks>
+internal sealed class MlSegmentation
+{
+    private const string Key = "segmentation/model";
+
+    private readonly GrainRuntime _runtime;
+    private readonly ISnapshotStore _store;
+    private readonly TimeProvider _wallClock;
+    private readonly SemaphoreSlim _publishing = new(1, 1);
+    private SegmentationModel? _current;
+    private string? _etag;
+    private long _changesSincePublish;
+
+    public MlSegmentation(GrainRuntime runtime, ISnapshotStore store, TimeProvider wallClock)
+    {
+        _runtime = runtime;
+        _store = store;
+        _wallClock = wallClock;
+    }
+
+    /// <summary>Who is in which segment.</summary>
+    public SegmentMembers Members { get; } = new();
+
+    /// <summary>The model in force, or null before the first clustering.</summary>
+    public SegmentationModel? Current => Volatile.Read(ref _current);
+
+    /// <summary>Loads the last published model (at start).</summary>
+    public async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        var stored = await _store.ReadAsync(Key, cancellationToken);
+        if (stored is null)
+        {
+            return;
+        }
+
+        _etag = stored.ETag;
+        var m = JsonSerializer.Deserialize(stored.Data.Span, ModelJsonContext.Default.StoredModel)
+            ?? throw new InvalidDataException("The stored segmentation model is empty.");
+        Volatile.Write(ref _current, new SegmentationModel(m.Version, m.Dimensions, m.SegmentIds, m.Centroids, m.Labels, m.EmbeddingModelVersion, m.CreatedAt));
+    }
+
+    /// <summary>
+    /// Puts <paramref name="userId"/> in the segment nearest to <paramref name="traits"/>' embedding (leaving the one
+    /// she was in), and returns the assignment; null when there is no model or the embedding's length does not match it.
+    /// </summary>
+    public async Task<SegmentAssignment?> AssignAsync(string userId, MemberTraits traits, CancellationToken cancellationToken)
+    {
+        var model = Current;
+        if (model is null || traits.Embedding.Length != model.Dimensions)
+        {
+            await LeaveAsync(userId, cancellationToken);
+            return null;
+        }
+
+        var assignment = model.Assign(traits.Embedding);
+        if (Members.Of(userId) is { } previous && previous.SegmentId != assignment.SegmentId)
+        {
+            await _runtime.Get<SegmentGrain>(SegmentGrain.KeyOf(previous.SegmentId)).InvokeAsync(g => g.LeaveAsync(userId), cancellationToken);
+        }
+
+        await _runtime.Get<SegmentGrain>(SegmentGrain.KeyOf(assignment.SegmentId)).InvokeAsync(g => g.JoinAsync(userId, traits, assignment.Distance), cancellationToken);
+        Interlocked.Increment(ref _changesSincePublish);
+        return assignment;
+    }
+
+    /// <summary>Takes the user out of her segment, if any.</summary>
+    public async Task LeaveAsync(string userId, CancellationToken cancellationToken)
+    {
+        if (Members.Of(userId) is { } previous)
+        {
+            await _runtime.Get<SegmentGrain>(SegmentGrain.KeyOf(previous.SegmentId)).InvokeAsync(g => g.LeaveAsync(userId), cancellationToken);
+            Interlocked.Increment(ref _changesSincePublish);
+        }
+    }
+
+    /// <summary>The live statistics of every segment of the current model (id order) and of everyone.</summary>
+    public async Task<(IReadOnlyList<(int SegmentId, SegmentStatistics Statistics)> Segments, SegmentStatistics Everyone)> StatisticsAsync(CancellationToken cancellationToken)
+    {
+        var model = Current ?? throw new InvalidOperationException("no segmentation model yet");
+        var segments = new List<(int, SegmentStatistics)>();
+        var everyone = new SegmentStatistics(model.Dimensions);
+        foreach (var id in model.SegmentIds)
+        {
+            var statistics = await _runtime.Get<SegmentGrain>(SegmentGrain.KeyOf(id)).InvokeAsync(g => g.GetStatisticsAsync(), cancellationToken);
+            segments.Add((id, statistics));
+            if (statistics.MeanDirection().Length == model.Dimensions)
+            {
+                everyone.Merge(statistics);
+            }
+        }
+
+        return (segments, everyone);
+    }
+
+    /// <summary>
+    /// Publishes a new version when members changed since the last one: each centroid moves to its members' mean
+    /// direction (a segment without members keeps its centroid) and is labelled again. Returns the model in force.
+    /// </summary>
+    public async Task<SegmentationModel?> PublishAsync(CancellationToken cancellationToken)
+    {
+        await _publishing.WaitAsync(cancellationToken);
+        try
+        {
+            var model = Current;
+            if (model is null || Interlocked.Exchange(ref _changesSincePublish, 0) == 0)
+            {
+                return model;
+            }
+
+            var (segments, everyone) = await StatisticsAsync(cancellationToken);
+            var centroids = model.Centroids.ToArray();
+            var labels = new string[segments.Count];
+            for (var i = 0; i < segments.Count; i++)
+            {
+                var statistics = segments[i].Statistics;
+                if (statistics.Size > 0)
+                {
+                    statistics.MeanDirection().CopyTo(centroids.AsSpan(i * model.Dimensions, model.Dimensions));
+                }
+
+                labels[i] = statistics.Size > 0 ? SegmentLabeler.Label(statistics, everyone) : model.Labels[i];
+            }
+
+            var next = new SegmentationModel(model.Version + 1, model.Dimensions, model.SegmentIds, centroids, labels, model.EmbeddingModelVersion, _wallClock.GetUtcNow());
+            await StoreAsync(next, cancellationToken);
+            return next;
+        }
+        finally
+        {
+            _publishing.Release();
+        }
+    }
+
+    /// <summary>Publishes <paramref name="model"/> as the new version (re-clustering); its version must be higher.</summary>
+    public async Task ReplaceAsync(SegmentationModel model, CancellationToken cancellationToken)
+    {
+        await _publishing.WaitAsync(cancellationToken);
+        try
+        {
+            await StoreAsync(model, cancellationToken);
+            Interlocked.Exchange(ref _changesSincePublish, 0);
+        }
+        finally
+        {
+            _publishing.Release();
+        }
+    }
+
+    /// <summary>Publishes every <paramref name="interval"/> until <paramref name="cancellationToken"/> fires.</summary>
+    public async Task RunAsync(TimeSpan interval, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval, timeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                await PublishAsync(cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    private async Task StoreAsync(SegmentationModel model, CancellationToken cancellationToken)
+    {
+        var stored = new StoredModel(model.Version, model.Dimensions, [.. model.SegmentIds], model.Centroids.ToArray(), [.. model.Labels], model.EmbeddingModelVersion, model.CreatedAt);
+        _etag = await _store.WriteAsync(Key, JsonSerializer.SerializeToUtf8Bytes(stored, ModelJsonContext.Default.StoredModel), model.Version, _etag, cancellationToken);
+        Volatile.Write(ref _current, model);
+    }
+}
+
+/// <summary>A segmentation model as stored.</summary>
+internal sealed record StoredModel(long Version, int Dimensions, int[] SegmentIds, float[] Centroids, string[] Labels, string EmbeddingModelVersion, DateTimeOffset CreatedAt);
+
+[JsonSerializable(typeof(StoredModel))]
+internal sealed partial class ModelJsonContext : JsonSerializerContext;
