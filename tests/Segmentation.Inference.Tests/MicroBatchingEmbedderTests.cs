@@ -273,6 +273,22 @@ public sealed class MicroBatchingEmbedderTests(OrtFixture ort) : UserEmbedderCon
     }
 
     [Fact]
+    public async Task A_failed_run_fails_its_calls_and_the_worker_goes_on()
+    {
+        var broken = LoadModel(Folder);
+        await using var embedder = new MicroBatchingEmbedder(broken, new MicroBatchingOptions { MaxWait = TimeSpan.Zero }, logger: Ort.Log);
+        broken.Dispose(); // its Embed now throws
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await embedder.EmbedAsync(Request(1)).AsTask().WaitAsync(Patience));
+        embedder.SwapModel(LoadModel(Folder));
+        var result = await embedder.EmbedAsync(Request(2)).AsTask().WaitAsync(Patience);
+
+        AssertClose(Unbatched(Direct, Request(2)), result.Vector);
+        Assert.Equal((1L, 1L), (embedder.Statistics.Failed, embedder.Statistics.Batches));
+        Assert.Contains(Ort.Log.Entries, e => e.EventId.Id == 102 && e.Message.Contains("batch of 1 calls failed on user encoder v1", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Options_are_validated()
     {
         Assert.Contains("MaxBatchSize", Assert.Throws<ArgumentException>(() => new MicroBatchingOptions { MaxBatchSize = 0 }.Validate()).Message, StringComparison.Ordinal);

@@ -318,63 +318,22 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
         {
             var owner = _owner;
             var lease = owner.AcquireModel();
+            var model = lease.Model;
+            var rows = 0;
             try
             {
-                var model = lease.Model;
-                var signature = owner.Signature;
-                var (l, f, d) = (signature.HistoryLength, signature.DenseFeatures, signature.EmbeddingDim);
-
-                // Pack the live calls into rows 0..rows; calls whose indices are for another model version fail here.
-                var rows = 0;
-                for (var i = 0; i < count; i++)
-                {
-                    var call = _batch[i];
-                    var request = call.Request;
-                    if (request.ModelVersion is { } version && version != model.Version)
-                    {
-                        Complete(call, new UserEncoderChangedException(version, model.Version));
-                        continue;
-                    }
-                    var ids = _itemIds.AsSpan(rows * l, l);
-                    var weights = _weights.AsSpan(rows * l, l);
-                    request.ItemIds.Span.CopyTo(ids);
-                    request.Weights.Span.CopyTo(weights);
-                    ids[request.ItemIds.Length..].Clear();
-                    weights[request.Weights.Length..].Clear();
-                    request.Dense.Span.CopyTo(_dense.AsSpan(rows * f, f));
-                    _batch[rows++] = call;
-                }
+                rows = Pack(count, model.Version);
                 if (rows == 0)
                 {
                     return;
                 }
                 owner.BatchClosed?.Invoke(rows, model.Version);
-
+                RecordQueueDurations(rows);
+                var (l, f, d) = (owner.Signature.HistoryLength, owner.Signature.DenseFeatures, owner.Signature.EmbeddingDim);
                 var started = Stopwatch.GetTimestamp();
-                if (s_queueDuration.Enabled)
-                {
-                    var now = owner._time.GetTimestamp();
-                    for (var i = 0; i < rows; i++)
-                    {
-                        s_queueDuration.Record(owner._time.GetElapsedTime(_batch[i].QueuedAt, now).TotalSeconds);
-                    }
-                }
-                try
-                {
-                    model.Embed(_itemIds.AsSpan(0, rows * l), _weights.AsSpan(0, rows * l), _dense.AsSpan(0, rows * f), rows, _output.AsSpan(0, rows * d));
-                    s_runDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-                    s_batchSize.Record(rows);
-                }
-                catch (Exception e)
-                {
-                    InferenceLog.BatchFailed(owner._logger, rows, model.Version, e);
-                    for (var i = 0; i < rows; i++)
-                    {
-                        Complete(_batch[i], e);
-                    }
-                    return;
-                }
-
+                model.Embed(_itemIds.AsSpan(0, rows * l), _weights.AsSpan(0, rows * l), _dense.AsSpan(0, rows * f), rows, _output.AsSpan(0, rows * d));
+                s_runDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+                s_batchSize.Record(rows);
                 Interlocked.Increment(ref owner._batches);
                 Interlocked.Add(ref owner._embedded, rows);
                 for (var i = 0; i < rows; i++)
@@ -387,9 +346,64 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
                     }
                 }
             }
+            catch (Exception e)
+            {
+                // A failed run (or anything unexpected while packing): every call of the batch gets the error and the
+                // worker goes on with the next batch. Calls already completed (cancelled, refused) are left as they are.
+                InferenceLog.BatchFailed(owner._logger, count, model.Version, e);
+                for (var i = 0; i < count; i++)
+                {
+                    if (_batch[i] is { Task.IsCompleted: false } call)
+                    {
+                        Complete(call, e);
+                    }
+                }
+            }
             finally
             {
                 lease.Release();
+            }
+        }
+
+        // Copies the live calls' inputs into rows 0..rows of the buffers (and _batch); calls whose indices are for another
+        // model version fail here. Histories shorter than L are padded with item 0, weight 0.
+        private int Pack(int count, long version)
+        {
+            var signature = _owner.Signature;
+            var (l, f) = (signature.HistoryLength, signature.DenseFeatures);
+            var rows = 0;
+            for (var i = 0; i < count; i++)
+            {
+                var call = _batch[i];
+                var request = call.Request;
+                if (request.ModelVersion is { } wanted && wanted != version)
+                {
+                    Complete(call, new UserEncoderChangedException(wanted, version));
+                    continue;
+                }
+                var ids = _itemIds.AsSpan(rows * l, l);
+                var weights = _weights.AsSpan(rows * l, l);
+                request.ItemIds.Span.CopyTo(ids);
+                request.Weights.Span.CopyTo(weights);
+                ids[request.ItemIds.Length..].Clear();
+                weights[request.Weights.Length..].Clear();
+                request.Dense.Span.CopyTo(_dense.AsSpan(rows * f, f));
+                _batch[rows++] = call;
+            }
+            return rows;
+        }
+
+        private void RecordQueueDurations(int rows)
+        {
+            if (!s_queueDuration.Enabled)
+            {
+                return;
+            }
+            var time = _owner._time;
+            var now = time.GetTimestamp();
+            for (var i = 0; i < rows; i++)
+            {
+                s_queueDuration.Record(time.GetElapsedTime(_batch[i].QueuedAt, now).TotalSeconds);
             }
         }
 

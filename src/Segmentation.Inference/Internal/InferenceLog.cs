@@ -25,8 +25,8 @@ internal static partial class InferenceLog
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Embedder swapped user encoder v{Previous} for v{Current} ({Folder}); v{Previous} is released when its last batch finishes")]
     public static partial void ModelSwapped(ILogger logger, long previous, long current, string folder);
 
-    [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "A batch of {Users} users failed on user encoder v{Version}; each of its calls gets the error")]
-    public static partial void BatchFailed(ILogger logger, int users, long version, Exception exception);
+    [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "A batch of {Calls} calls failed on user encoder v{Version}; each of its calls gets the error")]
+    public static partial void BatchFailed(ILogger logger, int calls, long version, Exception exception);
 }
 
 /// <summary>
