@@ -130,7 +130,7 @@ internal sealed class UserGrain : Grain
 
         // The memberships she had before this activation's first new event; not published (nothing changed). Her ML
         // segment is known once her embedding is computed (first query, first event, or the start-up sweep).
-        _memberships = _segments?.Memberships(_profile, _mlSegment?.Assignment.SegmentId) ?? [];
+        _memberships = _segments?.Memberships(_profile, _ml?.Members.Of(Key)?.SegmentId) ?? [];
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -179,11 +179,7 @@ internal sealed class UserGrain : Grain
         {
             // In the same call that ingests the events: a new embedding, and the segment it falls in.
             _embeddingStale = true;
-            await RefreshSegmentAsync();
-            if (_segments is not null)
-            {
-                _memberships = _segments.Update(Key, _profile, _memberships, latest, _mlSegment?.Assignment.SegmentId);
-            }
+            await RefreshSegmentAsync(latest);
         }
 
         if (_unsnapshotted >= _snapshotEvery && !_fenced)
@@ -256,14 +252,29 @@ internal sealed class UserGrain : Grain
     /// Computes her embedding again (when the profile or the served model changed) and puts her in the nearest segment
     /// of the published model. A full embedder queue leaves the previous embedding in place, marked stale.
     /// </summary>
-    public async Task RefreshSegmentAsync()
+    /// <param name="at">The time to stamp published membership changes with (default: domain now).</param>
+    public async Task RefreshSegmentAsync(DateTimeOffset? at = null)
     {
-        if (_profile.IsEmpty || _embeddings is null)
+        if (_profile.IsEmpty)
         {
             return;
         }
 
         var now = _domainClock.GetUtcNow();
+        await AssignAsync(now);
+        if (_segments is not null)
+        {
+            _memberships = _segments.Update(Key, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId);
+        }
+    }
+
+    private async Task AssignAsync(DateTimeOffset now)
+    {
+        if (_embeddings is null)
+        {
+            return;
+        }
+
         if (_embeddingStale || _embeddings.Version != _embeddingVersion)
         {
             try

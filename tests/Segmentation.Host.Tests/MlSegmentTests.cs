@@ -1,0 +1,209 @@
+using Segmentation.Contracts.V1;
+using Segmentation.Core.Clustering;
+using Segmentation.Rpc;
+
+namespace Segmentation.Host.Tests;
+
+/// <summary>
+/// The embedding tier and ML segments over real gRPC and a real ONNX Runtime: a shop with two tastes (home lovers and
+/// toy buyers) trains a user encoder, is clustered, and its users land, move and stay in segments with stable ids.
+/// </summary>
+public sealed class MlSegmentTests : IAsyncLifetime
+{
+    private const int UsersPerTaste = 24;
+    private static readonly DateTimeOffset s_start = TimeProvider.System.GetUtcNow().AddDays(-3);
+    private static readonly Google.Protobuf.Reflection.ServiceDescriptor s_admin = AdminReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("AdminService");
+    private static readonly Google.Protobuf.Reflection.ServiceDescriptor s_segments = SegmentsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("SegmentService");
+    private TestServer _server = null!;
+    private int _event;
+
+    public async Task InitializeAsync()
+    {
+        _server = await TestServer.StartAsync(null, "--Segmentation:SegmentPublishInterval=00:00:00.200");
+        var events = new List<Event>();
+        for (var u = 0; u < UsersPerTaste; u++)
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                events.Add(Buy($"home-{u}", $"h{(u + i) % 10}", "home.decor", u + i));
+                events.Add(Buy($"toys-{u}", $"t{(u + i) % 10}", "toys.games", u + i));
+            }
+        }
+
+        await IngestAsync([.. events]);
+    }
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private Event Buy(string user, string item, string category, int hour) =>
+        Events.Make($"ml-{Interlocked.Increment(ref _event)}", user, EventType.Purchase, s_start.AddHours(hour), item, category: category);
+
+    private Task IngestAsync(params Event[] events) =>
+        _server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(events));
+
+    private Task<TResponse> CallAsync<TRequest, TResponse>(Google.Protobuf.Reflection.ServiceDescriptor service, string method, TRequest request)
+        where TRequest : class, Google.Protobuf.IMessage<TRequest>, new()
+        where TResponse : class, Google.Protobuf.IMessage<TResponse>, new() =>
+        _server.Client.UnaryAsync<TRequest, TResponse>(service.FindMethodByName(method), request);
+
+    private Task<UserSegments> SegmentsAsync(string user) =>
+        CallAsync<GetUserSegmentsRequest, UserSegments>(s_segments, "GetUserSegments", new GetUserSegmentsRequest { UserId = user });
+
+    private Task<ReclusterResponse> ReclusterAsync(bool dryRun) =>
+        CallAsync<ReclusterRequest, ReclusterResponse>(s_admin, "Recluster", new ReclusterRequest { K = 2, DryRun = dryRun, Seed = 7 });
+
+    private async Task TrainAsync()
+    {
+        var model = await CallAsync<TrainModelRequest, ModelVersion>(s_admin, "TrainModel", new TrainModelRequest { Dimension = 8, Seed = 3, Activate = true });
+        Assert.Equal((1L, 8, true), (model.Version, model.Dimension, model.Active));
+    }
+
+    [Fact]
+    public async Task Train_ServesEmbeddings_ReclusterSeparatesTheTastes_AndDryRunPublishesNothing()
+    {
+        var before = await CallAsync<ReclusterRequest, ReclusterResponse>(s_admin, "Recluster", new ReclusterRequest { K = 2 }).ContinueWith(t => t.Exception?.InnerException);
+        Assert.Equal(StatusCode.FailedPrecondition, Assert.IsType<RpcException>(before).StatusCode);
+
+        await TrainAsync();
+        var profile = await CallAsync<GetProfileRequest, Profile>(ProfilesReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("ProfileService"), "GetProfile", new GetProfileRequest { UserId = "home-3" });
+        Assert.Equal(8, profile.Embedding.Count);
+        Assert.Equal(1, profile.EmbeddingModelVersion);
+        Assert.Equal(1, Math.Sqrt(profile.Embedding.Sum(x => (double)x * x)), 4);
+
+        var dryRun = await ReclusterAsync(dryRun: true);
+        Assert.False(dryRun.Published);
+        Assert.Equal(2 * UsersPerTaste, dryRun.Users);
+        Assert.Equal(0, (await CallAsync<ListSegmentsRequest, ListSegmentsResponse>(s_segments, "ListSegments", new ListSegmentsRequest())).ModelVersion);
+        Assert.Null((await SegmentsAsync("home-3")).MlSegment);
+
+        var published = await ReclusterAsync(dryRun: false);
+        Assert.True(published.Published);
+        Assert.Equal(2, published.K);
+        Assert.True(published.Silhouette > 0.3, $"silhouette {published.Silhouette}");
+        Assert.All(published.Segments, s => Assert.Equal("new", s.Status));
+
+        var truth = new List<int>();
+        var found = new List<int>();
+        for (var u = 0; u < UsersPerTaste; u++)
+        {
+            foreach (var (user, taste) in new[] { ($"home-{u}", 0), ($"toys-{u}", 1) })
+            {
+                var ml = (await SegmentsAsync(user)).MlSegment;
+                Assert.NotNull(ml);
+                Assert.True(ml.ModelVersion >= published.ModelVersion); // live centroid updates publish newer versions
+                Assert.InRange(ml.Confidence, 0, 1);
+                Assert.NotEmpty(ml.Explanation);
+                truth.Add(taste);
+                found.Add(ml.SegmentId);
+            }
+        }
+
+        Assert.True(ClusterMetrics.AdjustedRandIndex(truth, found) >= 0.95, "the two tastes are the two segments");
+        var homeSegment = (await SegmentsAsync("home-0")).MlSegment.SegmentId;
+        var segment = await CallAsync<GetSegmentRequest, Segment>(s_segments, "GetSegment", new GetSegmentRequest { SegmentId = homeSegment });
+        Assert.Equal(UsersPerTaste, segment.Size);
+        Assert.Equal(8, segment.Centroid.Count);
+        Assert.Equal("home", segment.TopCategories[0].Category);
+        Assert.Contains("home", segment.Label, StringComparison.Ordinal);
+
+        var members = new List<string>();
+        await foreach (var member in _server.Client.ServerStreamingAsync<StreamSegmentMembersRequest, SegmentMember>(
+            s_segments.FindMethodByName("StreamSegmentMembers"), new StreamSegmentMembersRequest { SegmentId = homeSegment }))
+        {
+            members.Add(member.UserId);
+        }
+
+        Assert.Equal(Enumerable.Range(0, UsersPerTaste).Select(u => $"home-{u}").Order(StringComparer.Ordinal), members.Order(StringComparer.Ordinal));
+
+        // Unchanged data clustered again: ids stay (matched), and at least 95% of users keep their segment.
+        var again = await ReclusterAsync(dryRun: false);
+        Assert.All(again.Segments, s => Assert.Equal("matched", s.Status));
+        Assert.True(again.UsersMoved <= again.Users * 0.05, $"{again.UsersMoved} of {again.Users} moved");
+        Assert.Equal(homeSegment, (await SegmentsAsync("home-0")).MlSegment.SegmentId);
+
+        var missing = await Assert.ThrowsAsync<RpcException>(() => CallAsync<GetSegmentRequest, Segment>(s_segments, "GetSegment", new GetSegmentRequest { SegmentId = 99 }));
+        Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnEventThatMovesHerEmbedding_MovesHerSegmentInTheSameIngestCall()
+    {
+        await TrainAsync();
+        await ReclusterAsync(dryRun: false);
+        var home = (await SegmentsAsync("home-5")).MlSegment.SegmentId;
+        var toys = (await SegmentsAsync("toys-5")).MlSegment.SegmentId;
+        Assert.NotEqual(home, toys);
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var watch = _server.Client.ServerStreamingAsync<WatchUserSegmentsRequest, SegmentChange>(
+            s_segments.FindMethodByName("WatchUserSegments"), new WatchUserSegmentsRequest { UserId = "home-5" }, new CallOptions(CancellationToken: cancel.Token)).GetAsyncEnumerator(cancel.Token);
+        var next = watch.MoveNextAsync().AsTask();
+        for (var i = 0; i < 100 && _server.Server.SegmentChanges.WatcherCount == 0; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        // She discovers toys: many recent toy purchases outweigh her older home ones.
+        var binge = Enumerable.Range(0, 10).Select(i => Buy("home-5", $"t{i}", "toys.games", 60 + i)).ToArray();
+        await IngestAsync(binge);
+
+        // The ingest call has returned: the change was made and published inside it.
+        var changes = new List<SegmentChange>();
+        Assert.True(await next);
+        changes.Add(watch.Current);
+        while (changes.Count < 2 && await watch.MoveNextAsync())
+        {
+            changes.Add(watch.Current);
+        }
+
+        Assert.Contains(changes, c => c.SegmentId == $"ml:{home}" && !c.Entered);
+        Assert.Contains(changes, c => c.SegmentId == $"ml:{toys}" && c.Entered);
+        Assert.Equal(toys, (await SegmentsAsync("home-5")).MlSegment.SegmentId);
+    }
+
+    [Fact]
+    public async Task ModelsHotSwap_ABrokenVersionIsRefused_AndARestartServesTheActiveVersionAndSegmentsAgain()
+    {
+        await TrainAsync();
+        await ReclusterAsync(dryRun: false);
+        var second = await CallAsync<TrainModelRequest, ModelVersion>(s_admin, "TrainModel", new TrainModelRequest { Dimension = 4, Seed = 5, Activate = false });
+        Assert.Equal((2L, false), (second.Version, second.Active));
+
+        var swapped = await CallAsync<ActivateModelRequest, ModelVersion>(s_admin, "ActivateModel", new ActivateModelRequest { Version = 2 });
+        Assert.True(swapped.Active);
+        var profiles = ProfilesReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("ProfileService");
+        var profile = await CallAsync<GetProfileRequest, Profile>(profiles, "GetProfile", new GetProfileRequest { UserId = "toys-1" });
+        Assert.Equal((4, 2L), (profile.Embedding.Count, profile.EmbeddingModelVersion));
+        Assert.Null((await SegmentsAsync("toys-1")).MlSegment); // clustered over v1's vectors: none until re-clustering
+
+        // A truncated encoder: refused with the problem, v2 keeps serving.
+        var broken = Path.Combine(_server.DataDirectory, "models", "v000003");
+        Directory.CreateDirectory(broken);
+        foreach (var file in Directory.GetFiles(Path.Combine(_server.DataDirectory, "models", "v000002")))
+        {
+            File.Copy(file, Path.Combine(broken, Path.GetFileName(file)));
+        }
+
+        var manifest = Path.Combine(broken, "model.json");
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"version\": 2", "\"version\": 3", StringComparison.Ordinal));
+        var onnx = Path.Combine(broken, "user_encoder.onnx");
+        File.WriteAllBytes(onnx, File.ReadAllBytes(onnx)[..100]);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => CallAsync<ActivateModelRequest, ModelVersion>(s_admin, "ActivateModel", new ActivateModelRequest { Version = 3 }));
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Contains("user_encoder.onnx", refused.Detail, StringComparison.Ordinal);
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => CallAsync<ActivateModelRequest, ModelVersion>(s_admin, "ActivateModel", new ActivateModelRequest { Version = 42 }));
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal(2, (await CallAsync<GetProfileRequest, Profile>(profiles, "GetProfile", new GetProfileRequest { UserId = "toys-1" })).EmbeddingModelVersion);
+
+        var reclustered = await ReclusterAsync(dryRun: false);
+        var listed = await CallAsync<ListModelsRequest, ListModelsResponse>(s_admin, "ListModels", new ListModelsRequest());
+        Assert.Equal([1L, 2L, 3L], listed.Models.Select(m => m.Version));
+        Assert.Equal([false, true, false], listed.Models.Select(m => m.Active));
+
+        await _server.StopAsync();
+        _server = await TestServer.StartAsync(_server.DataDirectory);
+        var after = await SegmentsAsync("toys-1");
+        Assert.True(after.MlSegment.ModelVersion >= reclustered.ModelVersion);
+        Assert.Equal(2, (await CallAsync<GetProfileRequest, Profile>(profiles, "GetProfile", new GetProfileRequest { UserId = "toys-1" })).EmbeddingModelVersion);
+    }
+}
