@@ -64,6 +64,20 @@ internal static class QueryCommands
                 Console.WriteLine($"user       {segments.UserId}");
                 Console.WriteLine($"lifecycle  {Stage(segments.Lifecycle.Stage)} (since {Date(segments.Lifecycle.Since)})");
                 Console.WriteLine($"why        {segments.Lifecycle.Explanation}");
+                if (segments.MlSegment is { } ml)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ML segment {ml.SegmentId} '{ml.Label}' (model v{ml.ModelVersion}, confidence {ml.Confidence:F2})"));
+                    foreach (var line in ml.Explanation)
+                    {
+                        Console.WriteLine($"           {line}");
+                    }
+                }
+
+                foreach (var rule in segments.RuleSegments)
+                {
+                    Console.WriteLine($"rule       {rule.Id} ({rule.Name}): {string.Join("; ", rule.Reasons)}");
+                }
+
                 Console.WriteLine($"as of      {Date(segments.AsOf)}");
             });
         });

@@ -94,6 +94,9 @@ public sealed class SegmentStatistics
     public IReadOnlyList<(string ItemId, long Buyers)> TopItems(int count) =>
         [.. _items.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(count).Select(p => (p.Key, p.Value))];
 
+    /// <summary>Members who recently bought <paramref name="itemId"/>.</summary>
+    public long ItemBuyers(string itemId) => _items.GetValueOrDefault(itemId);
+
     /// <summary>The unit mean embedding of the members (zero when empty).</summary>
     public float[] MeanDirection()
     {
@@ -222,37 +225,59 @@ public static class SegmentLabeler
         {
             var spend = segment.MeanMonetary / everyone.MeanMonetary;
             var basket = everyone.MeanOrderValue > 0 ? segment.MeanOrderValue / everyone.MeanOrderValue : 1;
+            var orders = everyone.MeanOrders > 0 ? segment.MeanOrders / everyone.MeanOrders : 1;
             if (basket >= 1.4)
             {
                 words.Add("big-basket");
+            }
+            else if (basket <= 0.6)
+            {
+                words.Add("small-basket");
+            }
+
+            if (orders >= 1.5)
+            {
+                words.Add("frequent");
             }
             else if (spend >= 1.5)
             {
                 words.Add("big-spending");
             }
-            else if (everyone.MeanOrders > 0 && segment.MeanOrders / everyone.MeanOrders >= 1.5)
-            {
-                words.Add("frequent");
-            }
-            else if (spend <= 0.5)
+            else if (spend <= 0.5 && basket > 0.6)
             {
                 words.Add("low-spending");
             }
         }
 
-        // The category with the highest lift over everyone's share, if it is clearly this segment's thing.
+        // The category with the highest lift over everyone's share, if it is clearly this segment's thing; without
+        // categories (some shops send none), the item its members buy far more often than others do.
         var category = segment.TopCategories(5)
             .Select(c => (c.Category, Share: segment.CategoryShare(c.Category), Lift: segment.CategoryShare(c.Category) / Math.Max(1e-9, everyone.CategoryShare(c.Category))))
             .Where(c => c.Share >= 0.3 && c.Lift >= 1.3)
             .OrderByDescending(c => c.Lift).ThenBy(c => c.Category, StringComparer.Ordinal)
             .Select(c => c.Category)
             .FirstOrDefault();
+        string? signatureItem = null;
         if (category is not null)
         {
             words.Add(category);
         }
+        else if (everyone.Size > 0)
+        {
+            signatureItem = segment.TopItems(10)
+                .Select(i => (i.ItemId, Share: i.Buyers / (double)segment.Size, Lift: i.Buyers / (double)segment.Size / Math.Max(1e-9, everyone.ItemBuyers(i.ItemId) / (double)everyone.Size)))
+                .Where(i => i.Share >= 0.2 && i.Lift >= 2)
+                .OrderByDescending(i => i.Lift).ThenBy(i => i.ItemId, StringComparer.Ordinal)
+                .Select(i => i.ItemId)
+                .FirstOrDefault();
+        }
 
         words.Add(buyers ? "buyers" : "browsers");
+        if (signatureItem is not null)
+        {
+            words.Add("of " + signatureItem);
+        }
+
         var label = string.Join(' ', words);
         var (stage, members) = segment.LifecycleMix.OrderByDescending(p => p.Value).ThenBy(p => p.Key).FirstOrDefault();
         if (members * 2 > segment.Size)

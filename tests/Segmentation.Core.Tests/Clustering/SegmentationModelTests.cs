@@ -82,8 +82,20 @@ public sealed class SegmentationModelTests
         everyone.Merge(browsers);
         Assert.Equal(30, everyone.Size);
 
-        Assert.Equal("big-basket home buyers, mostly at-risk", SegmentLabeler.Label(bigHome, everyone));
-        Assert.Equal("low-spending toys buyers", SegmentLabeler.Label(browsers, everyone));
+        Assert.Equal("big-basket frequent home buyers, mostly at-risk", SegmentLabeler.Label(bigHome, everyone));
+        Assert.Equal("small-basket toys buyers", SegmentLabeler.Label(browsers, everyone));
         Assert.Equal("empty", SegmentLabeler.Label(new SegmentStatistics(2), everyone));
+
+        // Without categories, the item the segment buys far more often than everyone else names it.
+        var mugs = new SegmentStatistics(2);
+        var all = new SegmentStatistics(2);
+        for (var i = 0; i < 10; i++)
+        {
+            mugs.Add(Member(1, 0, 100, 1, LifecycleStage.Active, "", "mug", $"other-{i}"));
+            all.Add(Member(1, 0, 100, 1, LifecycleStage.Active, "", "mug", $"other-{i}"));
+            all.Add(Member(0, 1, 100, 1, LifecycleStage.Active, "", $"else-{i}"));
+        }
+
+        Assert.Equal("buyers of mug, mostly active", SegmentLabeler.Label(mugs, all));
     }
 }

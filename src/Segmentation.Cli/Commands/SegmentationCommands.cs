@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.Globalization;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using Segmentation.Contracts.V1;
+using Spectre.Console;
+
+namespace Segmentation.Cli.Commands;
+
+/// <summary>
+/// <c>seg model list|train|activate</c> (the user encoders a server serves), <c>seg recluster</c> and
+/// <c>seg segment list|show</c> (its ML segments).
+/// </summary>
+internal static class SegmentationCommands
+{
+    private static readonly ServiceDescriptor s_admin = AdminReflection.Descriptor.FindTypeByName<ServiceDescriptor>("AdminService");
+    private static readonly ServiceDescriptor s_segments = SegmentsReflection.Descriptor.FindTypeByName<ServiceDescriptor>("SegmentService");
+    private static readonly JsonFormatter s_json = new(JsonFormatter.Settings.Default.WithIndentation());
+
+    public static Command Model(Option<Uri> address, Option<bool> json)
+    {
+        var list = new Command("list", "The model versions in the server's models folder.");
+        list.SetAction((parse, ct) => CallAsync<ListModelsRequest, ListModelsResponse>(parse, address, json, "ListModels", new ListModelsRequest(), ct, PrintModels));
+
+        var dimension = new Option<int>("--dimension") { Description = "D (0: the server's default)." };
+        var seed = new Option<int>("--seed") { Description = "Training seed.", DefaultValueFactory = _ => 42 };
+        var activate = new Option<bool>("--activate") { Description = "Serve it at once (hot swap)." };
+        var train = new Command("train", "Train a user encoder on the server's event log.") { dimension, seed, activate };
+        train.SetAction((parse, ct) => CallAsync<TrainModelRequest, ModelVersion>(
+            parse, address, json, "TrainModel", new TrainModelRequest { Dimension = parse.GetValue(dimension), Seed = parse.GetValue(seed), Activate = parse.GetValue(activate) }, ct,
+            m => PrintModels(new ListModelsResponse { Models = { m } })));
+
+        var version = new Argument<long>("version") { Description = "The version to serve." };
+        var activateCommand = new Command("activate", "Serve another model version without a restart.") { version };
+        activateCommand.SetAction((parse, ct) => CallAsync<ActivateModelRequest, ModelVersion>(
+            parse, address, json, "ActivateModel", new ActivateModelRequest { Version = parse.GetValue(version) }, ct, m => PrintModels(new ListModelsResponse { Models = { m } })));
+        return new Command("model", "User-encoder models: list, train, activate.") { list, train, activateCommand };
+    }
+
+    public static Command Recluster(Option<Uri> address, Option<bool> json)
+    {
+        var k = new Option<int>("--k") { Description = "Segments (0: choose between --k-min and --k-max by silhouette).", DefaultValueFactory = _ => 8 };
+        var kMin = new Option<int>("--k-min") { DefaultValueFactory = _ => 2 };
+        var kMax = new Option<int>("--k-max") { DefaultValueFactory = _ => 12 };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Report what would change; publish nothing." };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
+        var command = new Command("recluster", "Full k-means over every user's embedding; ids stay stable.") { k, kMin, kMax, dryRun, seed };
+        command.SetAction((parse, ct) => CallAsync<ReclusterRequest, ReclusterResponse>(
+            parse, address, json, "Recluster",
+            new ReclusterRequest { K = parse.GetValue(k), KMin = parse.GetValue(kMin), KMax = parse.GetValue(kMax), DryRun = parse.GetValue(dryRun), Seed = parse.GetValue(seed) },
+            ct,
+            r =>
+            {
+                var c = CultureInfo.InvariantCulture;
+                Console.WriteLine(string.Create(c, $"{(r.Published ? "published" : "dry run, nothing published:")} segmentation v{r.ModelVersion}, k = {r.K}, {r.Users:N0} users, {r.UsersMoved:N0} moved, {r.Seconds:F1} s"));
+                Console.WriteLine(string.Create(c, $"inertia {r.Inertia:F2}, silhouette {r.Silhouette:F3}, Davies-Bouldin {r.DaviesBouldin:F3}"));
+                foreach (var candidate in r.Candidates)
+                {
+                    Console.WriteLine(string.Create(c, $"  k = {candidate.K}: silhouette {candidate.Silhouette:F3}"));
+                }
+
+                var table = new Table().AddColumns("id", "status", "size", "before", "shift", "label");
+                foreach (var s in r.Segments)
+                {
+                    table.AddRow(s.SegmentId.ToString(c), s.Status, s.Size.ToString("N0", c), s.PreviousSize.ToString("N0", c), double.IsNaN(s.CentroidShift) ? "" : s.CentroidShift.ToString("F3", c), Markup.Escape(s.Label));
+                }
+
+                AnsiConsole.Write(table);
+            }));
+        return command;
+    }
+
+    public static Command Segment(Option<Uri> address, Option<bool> json)
+    {
+        var list = new Command("list", "The ML segments in force with their live sizes and labels.");
+        list.SetAction((parse, ct) => CallAsync<ListSegmentsRequest, ListSegmentsResponse>(parse, address, json, "ListSegments", new ListSegmentsRequest(), ct, r =>
+        {
+            Console.WriteLine(r.ModelVersion == 0 ? "no segmentation yet: train a model (seg model train --activate), then seg recluster" : $"segmentation v{r.ModelVersion} over user encoder v{r.EmbeddingModelVersion}");
+            var table = new Table().AddColumns("id", "label", "size", "summary");
+            foreach (var s in r.Segments)
+            {
+                table.AddRow(s.SegmentId.ToString(CultureInfo.InvariantCulture), Markup.Escape(s.Label), s.Size.ToString("N0", CultureInfo.InvariantCulture), Markup.Escape(s.Summary));
+            }
+
+            AnsiConsole.Write(table);
+        }, s_segments));
+
+        var id = new Argument<int>("id") { Description = "The segment id." };
+        var show = new Command("show", "One ML segment: size, label, statistics.") { id };
+        show.SetAction((parse, ct) => CallAsync<GetSegmentRequest, Segment>(parse, address, json, "GetSegment", new GetSegmentRequest { SegmentId = parse.GetValue(id) }, ct, s =>
+        {
+            var c = CultureInfo.InvariantCulture;
+            Console.WriteLine(string.Create(c, $"segment {s.SegmentId} '{s.Label}' (model v{s.ModelVersion}): {s.Size:N0} users"));
+            Console.WriteLine(string.Create(c, $"buyers {s.BuyerShare:P0}, mean spend {s.MeanMonetary:F2}, orders {s.MeanOrders:F2}, order value {s.MeanOrderValue:F2}, last seen {s.MeanRecencyDays:F0} days ago"));
+            Console.WriteLine("top categories: " + string.Join(", ", s.TopCategories.Select(t => string.Create(c, $"{t.Category} {t.Share:P0}"))));
+            Console.WriteLine("top items: " + string.Join(", ", s.TopItems.Select(t => $"{t.ItemId} ({t.Buyers})")));
+            Console.WriteLine("lifecycle: " + string.Join(", ", s.LifecycleMix.Select(l => $"{l.Stage} {l.Members}")));
+        }, s_segments));
+        return new Command("segment", "ML segments: list, show.") { list, show };
+    }
+
+    private static async Task<int> CallAsync<TRequest, TResponse>(
+        ParseResult parse, Option<Uri> address, Option<bool> json, string method, TRequest request, CancellationToken cancellationToken, Action<TResponse> print, ServiceDescriptor? service = null)
+        where TRequest : class, IMessage<TRequest>, new()
+        where TResponse : class, IMessage<TResponse>, new()
+    {
+        using var client = new SegmentationClient(parse.GetValue(address)!);
+        return await QueryCommands.RunAsync(async () =>
+        {
+            var response = await client.Raw.UnaryAsync<TRequest, TResponse>((service ?? s_admin).FindMethodByName(method), request, new Rpc.CallOptions(CancellationToken: cancellationToken));
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(s_json.Format(response));
+            }
+            else
+            {
+                print(response);
+            }
+        });
+    }
+
+    private static void PrintModels(ListModelsResponse response)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var table = new Table().AddColumns("version", "active", "created", "producer", "D", "L", "items", "metrics");
+        foreach (var m in response.Models)
+        {
+            table.AddRow(
+                m.Version.ToString(c), m.Active ? "yes" : "", m.CreatedAt?.ToDateTimeOffset().ToString("yyyy-MM-dd HH:mm", c) ?? "", Markup.Escape(m.Producer),
+                m.Dimension.ToString(c), m.HistoryLength.ToString(c), m.ItemCount.ToString("N0", c),
+                Markup.Escape(string.Join(", ", m.Metrics.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => string.Create(c, $"{p.Key} {p.Value:G4}")))));
+        }
+
+        AnsiConsole.Write(table);
+    }
+}
