@@ -12,6 +12,23 @@ if (server.Options.SeedWhenEmpty)
     {
         var seconds = TimeProvider.System.GetElapsedTime(started).TotalSeconds;
         Console.WriteLine($"Seeded a synthetic shop: {summary.Events:N0} events for {summary.Users:N0} users in {seconds:F1} s ({summary.Events / seconds:N0} events/s, durable, in-process).");
+        try
+        {
+            // The ML segments a newcomer can look at: a user encoder trained on the shop, then k-means over its embeddings.
+            var model = await server.Embeddings.TrainAsync(server.EventLog, server.DomainClock.GetUtcNow(), 16, 42, activate: true, CancellationToken.None);
+            var report = await server.Reclustering.RunAsync(
+                new Segmentation.Host.Segments.ReclusterSettings(6, 0, 0, DryRun: false, Seed: 1), grain => grain.GetSegmentationInputAsync(), CancellationToken.None);
+            Console.WriteLine($"Trained user encoder v{model.Version} (D {model.Dimension}, {model.ItemCount:N0} items) and clustered {report.Users:N0} users into {report.K} ML segments (silhouette {report.Silhouette:F2}):");
+            foreach (var segment in report.Segments)
+            {
+                Console.WriteLine($"  segment {segment.SegmentId}: {segment.Label} ({segment.Size:N0} users)");
+            }
+        }
+        catch (Exception ex) when (ex is Segmentation.Inference.OrtException or InvalidOperationException or Segmentation.Rpc.RpcException)
+        {
+            Console.WriteLine($"No ML segments: {ex.Message}");
+        }
+
         Console.WriteLine("Try, in another terminal:");
         foreach (var (persona, userId) in summary.ExampleUsers)
         {
@@ -21,6 +38,7 @@ if (server.Options.SeedWhenEmpty)
         Console.WriteLine($"  ./seg profile {summary.ExampleUsers.Values.First()}");
         Console.WriteLine($"  ./seg recommend {summary.ExampleUsers.Values.First()}    # what to show her now, and why");
         Console.WriteLine("  ./seg similar sku-00001");
+        Console.WriteLine("  ./seg segment list                 # ML segments, live sizes and labels; seg recluster --k 8 --dry-run");
         Console.WriteLine("  ./seg ingest ../shared/datasets/online-retail-sample/online_retail.first19999.csv.gz --format online-retail");
     }
 }
