@@ -188,6 +188,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         new SegmentApi(users, rules, changes, ml).Bind(registry);
         var recommendations = new RecommendationApi(users, recommender, rules);
         recommendations.Bind(registry);
+        new InferenceApi(embeddings).Bind(registry);
         EchoApi.Bind(registry);
         var health = new HealthService();
         health.Bind(registry);

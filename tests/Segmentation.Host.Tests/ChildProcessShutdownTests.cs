@@ -48,7 +48,7 @@ public sealed class ChildProcessShutdownTests
         }
     }
 
-    private static async Task WaitHealthyAsync(GrpcClient client)
+    internal static async Task WaitHealthyAsync(GrpcClient client)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
@@ -72,7 +72,7 @@ public sealed class ChildProcessShutdownTests
     }
 
     /// <summary>The built host in its own process, on a free port.</summary>
-    private sealed class ChildHost : IDisposable
+    internal sealed class ChildHost : IDisposable
     {
         private readonly Process _process;
 
@@ -84,7 +84,7 @@ public sealed class ChildProcessShutdownTests
 
         public Uri Address { get; }
 
-        public static Task<ChildHost> StartAsync(string dataDirectory)
+        public static Task<ChildHost> StartAsync(string dataDirectory, params string[] extraArgs)
         {
             var port = FreePort();
             var start = new ProcessStartInfo("dotnet")
@@ -93,13 +93,14 @@ public sealed class ChildProcessShutdownTests
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (var arg in new[]
-            {
+            foreach (var arg in (string[])
+            [
                 Repository.HostDll,
                 $"--Segmentation:DataDirectory={dataDirectory}",
                 $"--Segmentation:Listen=127.0.0.1:{port}",
                 "--Logging:LogLevel:Default=Warning",
-            })
+                .. extraArgs,
+            ])
             {
                 start.ArgumentList.Add(arg);
             }

@@ -27,6 +27,13 @@ public sealed class EmbeddingOptions
 
     /// <summary>D of models trained by <c>AdminService.TrainModel</c> without an explicit dimension.</summary>
     public int TrainDimension { get; set; } = 32;
+
+    /// <summary>
+    /// The inference tier to use instead of running the encoder in this process, e.g. <c>http://inference:5000</c>
+    /// (any Segmentation host serving a model answers <c>InferenceService</c>). Its item numbering is read from the
+    /// served version's folder under <see cref="ModelsDirectory"/> (a volume shared with the inference pods).
+    /// </summary>
+    public string InferenceAddress { get; set; } = "";
 }
 
 /// <summary>
@@ -44,6 +51,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     private readonly SemaphoreSlim _changes = new(1, 1);
     private OnnxRuntime? _runtime;
     private Serving? _serving;
+    private GrpcClient? _remote;
 
     public UserEmbeddings(EmbeddingOptions options, string dataDirectory, ProfileOptions profileOptions, ILogger logger)
     {
@@ -57,14 +65,26 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     public string Root { get; }
 
     /// <summary>The version served, or null when no model is loaded.</summary>
-    public long? Version => Volatile.Read(ref _serving)?.Model.Version;
+    public long? Version => Volatile.Read(ref _serving)?.Version;
 
     /// <summary>The manifest of the model served, or null.</summary>
-    public ModelManifest? Active => Volatile.Read(ref _serving)?.Model.Manifest;
+    public ModelManifest? Active => Volatile.Read(ref _serving)?.Manifest;
+
+    /// <summary>The in-process embedder (null when none, or when the encoder runs on a remote inference tier).</summary>
+    public IUserEmbedder? LocalEmbedder => Volatile.Read(ref _serving) is { Embedder: MicroBatchingEmbedder local } ? local : null;
+
+    /// <summary>Whether the encoder runs on a remote inference tier.</summary>
+    public bool IsRemote => _options.InferenceAddress.Length > 0;
 
     /// <summary>Loads the active version at start, if there is one; a model that fails to load is logged and skipped.</summary>
     public async Task LoadActiveAsync()
     {
+        if (IsRemote)
+        {
+            await ConnectRemoteAsync();
+            return;
+        }
+
         string? folder;
         try
         {
@@ -103,19 +123,23 @@ internal sealed class UserEmbeddings : IAsyncDisposable
                 return null;
             }
 
-            var model = serving.Embedder.CurrentModel;
+            var (version, indexOf) = serving.Items();
             var signature = serving.Embedder.Signature;
             var ids = new long[signature.HistoryLength];
             var weights = new float[signature.HistoryLength];
             var dense = new float[signature.DenseFeatures];
-            serving.Features.Encode(profile, now, id => (int)model.IndexOf(id), ids, weights, dense);
+            serving.Features.Encode(profile, now, id => (int)indexOf(id), ids, weights, dense);
             try
             {
-                return await serving.Embedder.EmbedAsync(new UserEmbeddingRequest(ids, weights, dense) { ModelVersion = model.Version }, cancellationToken);
+                return await serving.Embedder.EmbedAsync(new UserEmbeddingRequest(ids, weights, dense) { ModelVersion = version }, cancellationToken);
             }
             catch (Exception ex) when (attempt < 2 && ex is UserEncoderChangedException or ObjectDisposedException)
             {
                 // Swapped while queued: map the items again for the model now served.
+                if (IsRemote)
+                {
+                    await ConnectRemoteAsync();
+                }
             }
         }
     }
@@ -123,6 +147,11 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     /// <summary>Serves <paramref name="version"/> from now on (and records it as the active one). FAILED_PRECONDITION naming the problem when it cannot load; the previous model keeps serving.</summary>
     public async Task<ModelManifest> ActivateAsync(long version)
     {
+        if (IsRemote)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"version: this host uses the inference tier at {_options.InferenceAddress}; activate models there");
+        }
+
         var folder = Path.Combine(Root, ModelFolder.FolderName(version));
         if (!File.Exists(Path.Combine(folder, ModelFolder.ManifestFile)))
         {
@@ -208,7 +237,53 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         var serving = Interlocked.Exchange(ref _serving, null);
         if (serving is not null)
         {
-            await serving.Embedder.DisposeAsync();
+            await serving.Owned.DisposeAsync();
+        }
+
+        _remote?.Dispose();
+    }
+
+    // Asks the inference tier which version it serves and reads that version's item numbering from the shared folder.
+    private async Task ConnectRemoteAsync()
+    {
+        await _changes.WaitAsync();
+        try
+        {
+            _remote ??= new GrpcClient(new Uri(_options.InferenceAddress));
+            var served = await RemoteUserEmbedder.GetServedModelAsync(_remote);
+            if (served.Version == 0)
+            {
+                EmbeddingLog.NoModel(_logger, _options.InferenceAddress);
+                return;
+            }
+
+            if (Volatile.Read(ref _serving) is { } current && current.Version == served.Version)
+            {
+                return;
+            }
+
+            var folder = Path.Combine(Root, ModelFolder.FolderName(served.Version));
+            var manifest = ModelFolder.ReadManifest(folder);
+            var index = new Dictionary<string, long>(StringComparer.Ordinal);
+            var ids = ModelFolder.ReadItemIds(folder);
+            for (var i = 0; i < ids.Length; i++)
+            {
+                index[ids[i]] = i + 1;
+            }
+
+            var signature = new UserEncoderSignature(served.Dimension, served.HistoryLength, served.DenseFeatures.Count, [.. served.DenseFeatures]);
+            var embedder = new RemoteUserEmbedder(_remote, signature);
+            var features = new EncoderFeatures(signature.HistoryLength, EncoderFeatures.DefaultHalfLife, InteractionWeights.Default);
+            Volatile.Write(ref _serving, new Serving(manifest, embedder, features, () => (manifest.Version, id => index.GetValueOrDefault(id)), embedder));
+            EmbeddingLog.Serving(_logger, manifest.Version, _options.InferenceAddress, "remote inference tier");
+        }
+        catch (Exception ex) when (ex is RpcException or IOException or InvalidDataException or HttpRequestException)
+        {
+            EmbeddingLog.LoadFailed(_logger, _options.InferenceAddress, ex.Message);
+        }
+        finally
+        {
+            _changes.Release();
         }
     }
 
@@ -228,18 +303,18 @@ internal sealed class UserEmbeddings : IAsyncDisposable
 
             var features = new EncoderFeatures(model.Signature.HistoryLength, EncoderFeatures.DefaultHalfLife, InteractionWeights.Default);
             var current = Volatile.Read(ref _serving);
-            if (current is not null && current.Embedder.Signature.Equals(model.Signature))
+            if (current is { Embedder: MicroBatchingEmbedder local } && local.Signature.Equals(model.Signature))
             {
-                current.Embedder.SwapModel(model);
-                Volatile.Write(ref _serving, current with { Model = model });
+                local.SwapModel(model);
+                Volatile.Write(ref _serving, current with { Manifest = model.Manifest });
             }
             else
             {
                 var embedder = new MicroBatchingEmbedder(model, _options.Batching, logger: _logger);
-                Volatile.Write(ref _serving, new Serving(model, embedder, features));
+                Volatile.Write(ref _serving, new Serving(model.Manifest, embedder, features, () => embedder.CurrentModel is var m ? (m.Version, m.IndexOf) : default, embedder));
                 if (current is not null)
                 {
-                    await current.Embedder.DisposeAsync();
+                    await current.Owned.DisposeAsync();
                 }
             }
 
@@ -252,7 +327,10 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         }
     }
 
-    private sealed record Serving(UserEncoder Model, MicroBatchingEmbedder Embedder, EncoderFeatures Features);
+    private sealed record Serving(ModelManifest Manifest, IUserEmbedder Embedder, EncoderFeatures Features, Func<(long Version, Func<string, long> IndexOf)> Items, IAsyncDisposable Owned)
+    {
+        public long Version => Manifest.Version;
+    }
 }
 
 /// <summary>Log messages of the embedding tier.</summary>

@@ -1,0 +1,60 @@
+using Google.Protobuf.Reflection;
+using Segmentation.Contracts.V1;
+using Segmentation.Inference;
+using Segmentation.Rpc;
+
+namespace Segmentation.Host.Embeddings;
+
+/// <summary>
+/// <see cref="IUserEmbedder"/> over the inference tier's <c>InferenceService</c>: one call per user, micro-batched
+/// across all callers by the inference host. Its errors come back as the in-process embedder's exceptions
+/// (RESOURCE_EXHAUSTED → <see cref="InferenceQueueFullException"/>, FAILED_PRECONDITION → <see cref="UserEncoderChangedException"/>).
+/// Thread-safe.
+/// </summary>
+internal sealed class RemoteUserEmbedder : IUserEmbedder, IAsyncDisposable
+{
+    private static readonly ServiceDescriptor s_service = InferenceReflection.Descriptor.FindTypeByName<ServiceDescriptor>("InferenceService");
+    private static readonly MethodDescriptor s_embed = s_service.FindMethodByName("Embed");
+    private static readonly MethodDescriptor s_served = s_service.FindMethodByName("GetServedModel");
+    private readonly GrpcClient _client;
+
+    public RemoteUserEmbedder(GrpcClient client, UserEncoderSignature signature)
+    {
+        _client = client;
+        Signature = signature;
+    }
+
+    /// <inheritdoc />
+    public UserEncoderSignature Signature { get; }
+
+    /// <summary>What the inference tier serves now.</summary>
+    public static Task<ServedModel> GetServedModelAsync(GrpcClient client) =>
+        client.UnaryAsync<GetServedModelRequest, ServedModel>(s_served, new GetServedModelRequest(), new CallOptions(Timeout: TimeSpan.FromSeconds(10)));
+
+    /// <inheritdoc />
+    public async ValueTask<UserEmbedding> EmbedAsync(UserEmbeddingRequest request, CancellationToken cancellationToken = default)
+    {
+        request.Validate(Signature);
+        var input = new EncoderInput();
+        input.ItemIds.Add(request.ItemIds.ToArray());
+        input.ItemWeights.Add(request.Weights.ToArray());
+        input.Dense.Add(request.Dense.ToArray());
+        var call = new EmbedRequest { ModelVersion = request.ModelVersion ?? 0, Users = { input } };
+        try
+        {
+            var response = await _client.UnaryAsync<EmbedRequest, EmbedResponse>(s_embed, call, new CallOptions(CancellationToken: cancellationToken));
+            return new UserEmbedding([.. response.Embeddings[0].Values], response.ModelVersion);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
+        {
+            throw new InferenceQueueFullException(0);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.FailedPrecondition)
+        {
+            throw new UserEncoderChangedException(request.ModelVersion ?? 0, 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the client belongs to UserEmbeddings
+}
