@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
+using Segmentation.Core.Recommendations;
 using Segmentation.Grains;
 using Segmentation.Grains.Storage;
 using Segmentation.Host.Configuration;
@@ -19,6 +20,7 @@ using Segmentation.Host.Internal;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
 using Segmentation.Host.Services;
+using Segmentation.Inference.Models;
 using Segmentation.Rpc;
 using Segmentation.Storage.Sqlite;
 
@@ -171,6 +173,12 @@ public sealed class SegmentationServer : IAsyncDisposable
         var changes = new SegmentChangeFeed();
         var tracker = new SegmentTracker(rules, changes, domainClock);
         var embeddings = new UserEmbeddings(options.Embeddings, dataDirectory, options.Profiles, loggerFactory.CreateLogger("Segmentation.Embeddings"));
+        embeddings.ModelServing = (folder, manifest) =>
+        {
+            // "Matches your taste profile": the served encoder's item vectors, in the space of the user embeddings.
+            var vectors = ModelFolder.ReadItemVectors(folder, manifest);
+            recommender.UseItemEmbeddings(vectors is null ? null : new ItemEmbeddingIndex(ModelFolder.ReadItemIds(folder), vectors, manifest.Dimension));
+        };
         await embeddings.LoadActiveAsync();
         var ml = new MlSegmentation(runtime, snapshots, wallClock);
         await ml.LoadAsync(cancellationToken);

@@ -20,6 +20,11 @@ public sealed class MlSegmentTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await TestServer.StartAsync(null, "--Segmentation:SegmentPublishInterval=00:00:00.200");
+        await InitializeShopAsync();
+    }
+
+    private async Task InitializeShopAsync()
+    {
         var events = new List<Event>();
         for (var u = 0; u < UsersPerTaste; u++)
         {
@@ -123,6 +128,33 @@ public sealed class MlSegmentTests : IAsyncLifetime
 
         var missing = await Assert.ThrowsAsync<RpcException>(() => CallAsync<GetSegmentRequest, Segment>(s_segments, "GetSegment", new GetSegmentRequest { SegmentId = 99 }));
         Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task TasteProfile_RecommendsTheItemsNearestHerEmbedding_OnceAnEncoderIsServed()
+    {
+        await _server.DisposeAsync();
+        _server = await TestServer.StartAsync(
+            null,
+            "--Segmentation:Recommendations:CoOccurrenceWeight=0",
+            "--Segmentation:Recommendations:PopularityWeight=0",
+            "--Segmentation:Recommendations:RecentlyViewedWeight=0");
+        await InitializeShopAsync();
+        var recommend = RecommendationsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("RecommendationService");
+        var request = new RecommendRequest { UserId = "home-3", Count = 4 };
+        Assert.Empty((await CallAsync<RecommendRequest, RecommendResponse>(recommend, "Recommend", request)).Items);
+
+        await TrainAsync();
+        var items = (await CallAsync<RecommendRequest, RecommendResponse>(recommend, "Recommend", request)).Items;
+        Assert.Equal(4, items.Count);
+        // Scored against her embedding; each reason names the item of hers most similar to it.
+        Assert.All(items, x => Assert.Equal(ReasonKind.SimilarToViewed, x.Reason.Kind));
+        Assert.All(items, x => Assert.Contains(x.Reason.Cause, new[] { "h3", "h4", "h5", "h6", "h7", "h8" }));
+        // She bought h3..h8: never one of those; home items she has not bought come first (a D = 8 toy model on 48
+        // users: the rest may be toys).
+        Assert.DoesNotContain(items, x => x.ItemId is "h3" or "h4" or "h5" or "h6" or "h7" or "h8");
+        Assert.StartsWith("h", items[0].ItemId, StringComparison.Ordinal);
+        Assert.True(items.Count(x => x.ItemId.StartsWith('h')) >= 2, string.Join(", ", items.Select(x => x.ItemId)));
     }
 
     [Fact]

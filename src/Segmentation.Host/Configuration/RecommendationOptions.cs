@@ -15,6 +15,9 @@ public sealed class RecommendationOptions
     /// <summary>Weight of "you viewed it recently" candidates (viewed, carted or wishlisted, not bought).</summary>
     public double RecentlyViewedWeight { get; set; } = 0.5;
 
+    /// <summary>Weight of "matches your taste profile" candidates: the user's embedding against the served encoder's item vectors (exact top-k).</summary>
+    public double EmbeddingWeight { get; set; } = 0.5;
+
     /// <summary>Half-life of co-occurrence counts.</summary>
     public TimeSpan CoOccurrenceHalfLife { get; set; } = TimeSpan.FromDays(90);
 
@@ -49,7 +52,7 @@ public sealed class RecommendationOptions
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        foreach (var (name, weight) in new[] { ("CoOccurrenceWeight", CoOccurrenceWeight), ("PopularityWeight", PopularityWeight), ("RecentlyViewedWeight", RecentlyViewedWeight) })
+        foreach (var (name, weight) in new[] { ("CoOccurrenceWeight", CoOccurrenceWeight), ("PopularityWeight", PopularityWeight), ("RecentlyViewedWeight", RecentlyViewedWeight), ("EmbeddingWeight", EmbeddingWeight) })
         {
             if (!double.IsFinite(weight) || weight < 0)
             {

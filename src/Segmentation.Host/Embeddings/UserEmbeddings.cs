@@ -73,6 +73,9 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     /// <summary>The in-process embedder (null when none, or when the encoder runs on a remote inference tier).</summary>
     public IUserEmbedder? LocalEmbedder => Volatile.Read(ref _serving) is { Embedder: MicroBatchingEmbedder local } ? local : null;
 
+    /// <summary>Called (folder, manifest) each time another model starts serving, e.g. to load its item vectors.</summary>
+    public Action<string, ModelManifest>? ModelServing { get; set; }
+
     /// <summary>Whether the encoder runs on a remote inference tier.</summary>
     public bool IsRemote => _options.InferenceAddress.Length > 0;
 
@@ -276,6 +279,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
             var features = new EncoderFeatures(signature.HistoryLength, EncoderFeatures.DefaultHalfLife, InteractionWeights.Default);
             Volatile.Write(ref _serving, new Serving(manifest, embedder, features, () => (manifest.Version, id => index.GetValueOrDefault(id)), embedder));
             EmbeddingLog.Serving(_logger, manifest.Version, _options.InferenceAddress, "remote inference tier");
+            ModelServing?.Invoke(folder, manifest);
         }
         catch (Exception ex) when (ex is RpcException or IOException or InvalidDataException or HttpRequestException)
         {
@@ -319,6 +323,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
             }
 
             EmbeddingLog.Serving(_logger, model.Version, folder, model.ExecutionProvider.ToString());
+            ModelServing?.Invoke(folder, model.Manifest);
             return model.Manifest;
         }
         finally

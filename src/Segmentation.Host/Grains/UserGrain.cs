@@ -19,8 +19,8 @@ namespace Segmentation.Host.Grains;
 /// <summary>An event that passed validation, with the bytes the event log stores for it.</summary>
 internal readonly record struct PendingEvent(BehaviorEvent Event, ReadOnlyMemory<byte> Payload);
 
-/// <summary>What a recommendation needs from a user, read in one turn: her history and segments.</summary>
-internal sealed record RecommendationInput(IReadOnlyList<Interaction> History, SegmentsView Segments);
+/// <summary>What a recommendation needs from a user, read in one turn: her history, segments and embedding.</summary>
+internal sealed record RecommendationInput(IReadOnlyList<Interaction> History, SegmentsView Segments, float[]? Embedding = null);
 
 /// <summary>A user's segments as of one time: lifecycle stage, the rule segments she matches, her ML segment.</summary>
 internal sealed record SegmentsView(LifecycleAssessment Lifecycle, IReadOnlyList<RuleSegmentMatch> Rules, MlMembership? Ml = null);
@@ -170,7 +170,7 @@ internal sealed class UserGrain : Grain
                 if (_recommender is not null && e.ItemId.Length > 0)
                 {
                     // Before the ack: the next recommendation already knows this event.
-                    _recommender.Observe(Key, e, _profile.AssessLifecycle(e.Timestamp).Stage);
+                    _recommender.Observe(Key, e, _profile.AssessLifecycle(e.Timestamp).Stage, _mlSegment?.Assignment.SegmentId);
                 }
             }
         }
@@ -219,7 +219,7 @@ internal sealed class UserGrain : Grain
         }
 
         await EnsureFreshAsync();
-        return new RecommendationInput(_profile.RecommendationHistory(), Segments(now, rules));
+        return new RecommendationInput(_profile.RecommendationHistory(), Segments(now, rules), _embedding);
     }
 
     /// <summary>The profile as of <paramref name="now"/> with the user's embedding, or null when the user has no events.</summary>

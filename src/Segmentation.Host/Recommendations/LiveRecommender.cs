@@ -27,6 +27,7 @@ internal sealed class LiveRecommender
     private readonly SegmentPopularity _popularity;
     private readonly Dictionary<string, RecommendationBlender> _placements = new(StringComparer.Ordinal);
     private readonly RecommendationBlender _similar;
+    private readonly SwappableEmbeddingIndex _embeddingIndex = new();
 
     public LiveRecommender(RecommendationOptions options)
     {
@@ -55,6 +56,11 @@ internal sealed class LiveRecommender
             sources.Add(new BlendedSource(_popularity, options.PopularityWeight));
         }
 
+        if (options.EmbeddingWeight > 0)
+        {
+            sources.Add(new BlendedSource(_embeddingIndex, options.EmbeddingWeight));
+        }
+
         _placements.Add("", new RecommendationBlender(sources, Catalog, BlendOptionsOf(options, options.Defaults)));
         foreach (var (name, placement) in options.Placements)
         {
@@ -68,14 +74,29 @@ internal sealed class LiveRecommender
     /// <summary>Items known and their categories.</summary>
     public ItemCatalog Catalog { get; } = new();
 
+    /// <summary>
+    /// Serves item embeddings (the served user encoder's item vectors) for "matches your taste profile" candidates;
+    /// null turns that source off. Swapped whole when another encoder is activated.
+    /// </summary>
+    public void UseItemEmbeddings(ItemEmbeddingIndex? index) => _embeddingIndex.Current = index;
+
+    /// <summary>The item embeddings in use (null when none).</summary>
+    public ItemEmbeddingIndex? ItemEmbeddings => _embeddingIndex.Current;
+
+    /// <summary>The segment key under which popularity of an ML segment is kept, e.g. "ml:3".</summary>
+    public static string MlSegmentKey(int segmentId) => "ml:" + segmentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The segment key under which popularity of a lifecycle stage is kept, e.g. "lifecycle:at-risk".</summary>
     public static string LifecycleKey(LifecycleStage stage) => "lifecycle:" + ProtoMapper.StageName(stage);
 
     /// <summary>Whether a placement of that name is configured ("" always is).</summary>
     public bool HasPlacement(string placement) => _placements.ContainsKey(placement);
 
-    /// <summary>Learns from one event of <paramref name="userId"/>, who was in <paramref name="stage"/> right after it.</summary>
-    public void Observe(string userId, BehaviorEvent e, LifecycleStage stage)
+    /// <summary>
+    /// Learns from one event of <paramref name="userId"/>, who was in <paramref name="stage"/> right after it and in ML
+    /// segment <paramref name="mlSegment"/> (if any) before it.
+    /// </summary>
+    public void Observe(string userId, BehaviorEvent e, LifecycleStage stage, int? mlSegment = null)
     {
         if (e.ItemId.Length == 0)
         {
@@ -85,7 +106,9 @@ internal sealed class LiveRecommender
         Catalog.Observe(e.ItemId, e.Category);
         var interaction = Interaction.From(e);
         _coOccurrence.Record(userId, interaction);
-        _popularity.Record([LifecycleKey(stage), SegmentPopularity.Everyone], interaction);
+        _popularity.Record(
+            mlSegment is { } ml ? [MlSegmentKey(ml), LifecycleKey(stage), SegmentPopularity.Everyone] : [LifecycleKey(stage), SegmentPopularity.Everyone],
+            interaction);
     }
 
     /// <summary>Recommendations for <paramref name="request"/> under the rules of <paramref name="placement"/> (which must exist).</summary>
@@ -151,4 +174,27 @@ internal sealed class LiveRecommender
         MaxPerCategory = placement.MaxPerCategory ?? defaults?.MaxPerCategory ?? 0,
         CategoryDepth = placement.CategoryDepth ?? defaults?.CategoryDepth ?? 1,
     };
+
+    // A candidate source that reads whichever item-embedding index is current (none: no candidates).
+    private sealed class SwappableEmbeddingIndex : ICandidateSource
+    {
+        private ItemEmbeddingIndex? _current;
+
+        public ItemEmbeddingIndex? Current
+        {
+            get => Volatile.Read(ref _current);
+            set => Volatile.Write(ref _current, value);
+        }
+
+        public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
+        {
+            var index = Current;
+            if (index is null || (request.UserVector is { } vector && vector.Length != index.Dimension))
+            {
+                return [];
+            }
+
+            return index.GetCandidates(request, count, allowed);
+        }
+    }
 }

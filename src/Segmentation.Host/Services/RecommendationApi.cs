@@ -100,7 +100,10 @@ internal sealed class RecommendationApi
         {
             UserId = userId,
             History = input?.History ?? [],
-            SegmentKeys = input is null ? [] : [LiveRecommender.LifecycleKey(input.Segments.Lifecycle.Stage)],
+            SegmentKeys = input is null ? []
+                : input.Segments.Ml is { } ml ? [LiveRecommender.MlSegmentKey(ml.Assignment.SegmentId), LiveRecommender.LifecycleKey(input.Segments.Lifecycle.Stage)]
+                : [LiveRecommender.LifecycleKey(input.Segments.Lifecycle.Stage)],
+            UserVector = input?.Embedding is { Length: > 0 } embedding && embedding.Any(x => x != 0) ? embedding : null,
             ContextItemId = scope.ItemId,
             ContextCategory = scope.Category,
             ExcludedItems = scope.Excluded,
