@@ -58,7 +58,7 @@ internal sealed record TrainOutcome(
 /// <see cref="UserProfile"/> per user with the default <see cref="ProfileOptions"/>; "now" is the last event time
 /// (DESIGN §5: event time, never the wall clock). Everything is held in memory.</para>
 /// <para>The model is trained by <see cref="UserEncoderTrainer"/>, exported with <see cref="UserEncoderExporter"/>
-/// and written with <see cref="ModelFolder.Write"/> (encoder, item ids, unit item vectors, manifest). The same file,
+/// and written with <see cref="ModelFolder.Write"/> through the host's TrainedModelWriter (encoder, item ids, unit item vectors, manifest). The same file,
 /// settings and seed give the same encoder bytes when written as the same version; the fingerprint is SHA-256 of the
 /// file's bytes and the settings.</para>
 /// </remarks>
@@ -302,34 +302,14 @@ internal static class TrainCommand
             metrics["holdout_users"] = hitRates.Users;
         }
 
-        // The encoder records its version, which ModelFolder.Write assigns: predict it (one above the highest).
-        var existing = ModelFolder.List(settings.Models);
-        var version = existing.Count == 0 ? 1 : existing[^1].Version + 1;
-        var encoder = UserEncoderExporter.Export(model.EncoderTable(), model.DenseProjection, new UserEncoderExportOptions
-        {
-            EmbeddingDim = model.Dimension,
-            HistoryLength = model.Features.HistoryLength,
-            FeatureNames = EncoderFeatures.FeatureNames,
-            TrainingDataFingerprint = fingerprint,
-            ModelVersion = version,
-            Description = $"{Producer}: {Path.GetFileName(settings.File)}, {model.ItemIds.Count} items, D {model.Dimension}, L {model.Features.HistoryLength}",
-        });
-        var manifest = ModelFolder.Write(
+        var (manifest, version) = Host.Embeddings.TrainedModelWriter.Write(
             settings.Models,
-            new ModelManifest
-            {
-                Producer = Producer,
-                Dimension = model.Dimension,
-                HistoryLength = model.Features.HistoryLength,
-                DenseFeatures = EncoderFeatures.FeatureNames,
-                ItemCount = model.ItemIds.Count,
-                TrainingDataFingerprint = fingerprint,
-                Training = training,
-                Metrics = metrics,
-            },
-            encoder,
-            model.ItemIds,
-            model.ItemVectors,
+            model,
+            Producer,
+            fingerprint,
+            $"{Producer}: {Path.GetFileName(settings.File)}, {model.ItemIds.Count} items, D {model.Dimension}, L {model.Features.HistoryLength}",
+            training,
+            metrics,
             wallClock);
         if (manifest.Version != version)
         {

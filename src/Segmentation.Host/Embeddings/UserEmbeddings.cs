@@ -6,7 +6,6 @@ using Segmentation.Grains.Storage;
 using Segmentation.Host.Services;
 using Segmentation.Inference;
 using Segmentation.Inference.Batching;
-using Segmentation.Inference.Export;
 using Segmentation.Inference.Models;
 using Segmentation.Rpc;
 using V1 = Segmentation.Contracts.V1;
@@ -203,34 +202,16 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         var options = new UserEncoderTrainingOptions { Dimension = dimension > 0 ? dimension : _options.TrainDimension, Seed = seed };
         var users = profiles.Values.Select(p => EncoderTrainingUser.From(p, now)).ToList();
         var model = await Task.Run(() => UserEncoderTrainer.Train(interactions, users, now, options), cancellationToken);
-        var existing = ModelFolder.List(Root);
-        var version = existing.Count == 0 ? 1 : existing[^1].Version + 1;
         var fingerprint = $"event-log:{interactions.Count}-interactions:{profiles.Count}-users:as-of-{now:O}";
-        var encoder = UserEncoderExporter.Export(model.EncoderTable(), model.DenseProjection, new UserEncoderExportOptions
-        {
-            EmbeddingDim = model.Dimension,
-            HistoryLength = model.Features.HistoryLength,
-            FeatureNames = EncoderFeatures.FeatureNames,
-            TrainingDataFingerprint = fingerprint,
-            ModelVersion = version,
-            Description = $"AdminService.TrainModel: {model.ItemIds.Count} items, D {model.Dimension}",
-        });
-        var manifest = ModelFolder.Write(
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        var (manifest, _) = TrainedModelWriter.Write(
             Root,
-            new ModelManifest
-            {
-                Producer = "AdminService.TrainModel",
-                Dimension = model.Dimension,
-                HistoryLength = model.Features.HistoryLength,
-                DenseFeatures = EncoderFeatures.FeatureNames,
-                ItemCount = model.ItemIds.Count,
-                TrainingDataFingerprint = fingerprint,
-                Training = new Dictionary<string, string> { ["seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture), ["users"] = profiles.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) },
-                Metrics = model.Metrics.ToDictionary(),
-            },
-            encoder,
-            model.ItemIds,
-            model.ItemVectors,
+            model,
+            "AdminService.TrainModel",
+            fingerprint,
+            $"AdminService.TrainModel: {model.ItemIds.Count} items, D {model.Dimension}",
+            new Dictionary<string, string> { ["seed"] = seed.ToString(c), ["users"] = profiles.Count.ToString(c) },
+            model.Metrics,
             TimeProvider.System.GetUtcNow());
         return activate ? await ActivateAsync(manifest.Version) : manifest;
     }
