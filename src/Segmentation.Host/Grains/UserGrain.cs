@@ -275,10 +275,12 @@ internal sealed class UserGrain : Grain
             return;
         }
 
+        var recomputed = false;
         if (_embeddingStale || _embeddings.Version != _embeddingVersion)
         {
             try
             {
+                recomputed = true;
                 var embedding = await _embeddings.EmbedAsync(_profile, now, CancellationToken.None);
                 _embedding = embedding?.Vector;
                 _embeddingVersion = embedding?.ModelVersion ?? 0;
@@ -303,6 +305,13 @@ internal sealed class UserGrain : Grain
             // No model, or one clustered over another encoder's vectors: no ML segment until re-clustering.
             await _ml.LeaveAsync(Key, CancellationToken.None);
             _mlSegment = null;
+            return;
+        }
+
+        if (!recomputed && _mlSegment is { } current && model.Assign(_embedding) is var moved && moved.SegmentId == current.Assignment.SegmentId)
+        {
+            // Only the centroids moved (a newer version), not her: same segment, nothing for the segment grains to learn.
+            _mlSegment = current with { Assignment = moved, ModelVersion = model.Version };
             return;
         }
 
