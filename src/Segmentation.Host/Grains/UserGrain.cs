@@ -81,6 +81,7 @@ internal sealed class UserGrain : Grain
     private long _embeddingVersion;
     private bool _embeddingStale = true;
     private MlMembership? _mlSegment;
+    private long _mlVersionSeen = -1;
 
     public UserGrain(UserGrainServices services)
     {
@@ -276,7 +277,7 @@ internal sealed class UserGrain : Grain
         }
 
         var recomputed = false;
-        if (_embeddingStale || _embeddings.Version != _embeddingVersion)
+        if (_embeddingStale || (_embeddings.Version ?? 0) != _embeddingVersion)
         {
             try
             {
@@ -299,6 +300,7 @@ internal sealed class UserGrain : Grain
         }
 
         var model = _ml.Current;
+        _mlVersionSeen = model?.Version ?? -1;
         var version = _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (_embedding is null || _embedding.Length == 0 || model is null || model.EmbeddingModelVersion != version)
         {
@@ -322,7 +324,7 @@ internal sealed class UserGrain : Grain
 
     private async Task EnsureFreshAsync()
     {
-        if (_embeddings is not null && (_embeddingStale || _embeddings.Version != _embeddingVersion || (_ml?.Current is { } m && m.Version != _mlSegment?.ModelVersion)))
+        if (_embeddings is not null && (_embeddingStale || (_embeddings.Version ?? 0) != _embeddingVersion || (_ml?.Current is { } m && m.Version != _mlVersionSeen)))
         {
             await RefreshSegmentAsync();
         }
