@@ -229,31 +229,25 @@ public sealed class UserProfile
     {
         var s = _state;
         var o = _options.Lifecycle;
-        if (s.EventCount == 0)
+        var stage = StageAt(now);
+        if (stage == LifecycleStage.Unspecified)
         {
             return new(LifecycleStage.Unspecified, now, "no activity yet");
         }
 
         var idle = WholeDays(now - s.LastSeen);
         var activity = $"last activity {Ago(idle)}" + (s.LastPurchase is { } p && p != s.LastSeen ? $" (last purchase {Ago(WholeDays(now - p))})" : s.LastPurchase is null ? "" : " (a purchase)");
-        if (now - s.LastSeen > TimeSpan.FromDays(o.ChurnedAfterDays))
+        switch (stage)
         {
-            return new(LifecycleStage.Churned, s.LastSeen.AddDays(o.ChurnedAfterDays), $"{activity}; churned after {o.ChurnedAfterDays} days of inactivity");
-        }
-
-        if (now - s.LastSeen > TimeSpan.FromDays(o.AtRiskAfterDays))
-        {
-            return new(LifecycleStage.AtRisk, s.LastSeen.AddDays(o.AtRiskAfterDays), $"{activity}; at-risk after {o.AtRiskAfterDays} days of inactivity");
-        }
-
-        if (s.ReactivatedAt is { } back && now - back <= TimeSpan.FromDays(o.ReactivatedForDays))
-        {
-            return new(LifecycleStage.Reactivated, back, $"came back {Ago(WholeDays(now - back))} after {s.ReactivationGapDays} days away; {activity}");
-        }
-
-        if (now - s.FirstSeen <= TimeSpan.FromDays(o.NewForDays))
-        {
-            return new(LifecycleStage.New, s.FirstSeen, $"first seen {Ago(WholeDays(now - s.FirstSeen))}; new for the first {o.NewForDays} days; {activity}");
+            case LifecycleStage.Churned:
+                return new(stage, s.LastSeen.AddDays(o.ChurnedAfterDays), $"{activity}; churned after {o.ChurnedAfterDays} days of inactivity");
+            case LifecycleStage.AtRisk:
+                return new(stage, s.LastSeen.AddDays(o.AtRiskAfterDays), $"{activity}; at-risk after {o.AtRiskAfterDays} days of inactivity");
+            case LifecycleStage.Reactivated:
+                var back = s.ReactivatedAt!.Value;
+                return new(stage, back, $"came back {Ago(WholeDays(now - back))} after {s.ReactivationGapDays} days away; {activity}");
+            case LifecycleStage.New:
+                return new(stage, s.FirstSeen, $"first seen {Ago(WholeDays(now - s.FirstSeen))}; new for the first {o.NewForDays} days; {activity}");
         }
 
         var since = s.FirstSeen.AddDays(o.NewForDays);
@@ -268,6 +262,34 @@ public sealed class UserProfile
         }
 
         return new(LifecycleStage.Active, since, $"{activity}; active while inactivity stays under {o.AtRiskAfterDays} days");
+    }
+
+    /// <summary>The lifecycle stage at <paramref name="now"/> (what <see cref="AssessLifecycle"/> decides, without building its explanation).</summary>
+    public LifecycleStage StageAt(DateTimeOffset now)
+    {
+        var s = _state;
+        var o = _options.Lifecycle;
+        if (s.EventCount == 0)
+        {
+            return LifecycleStage.Unspecified;
+        }
+
+        if (now - s.LastSeen > TimeSpan.FromDays(o.ChurnedAfterDays))
+        {
+            return LifecycleStage.Churned;
+        }
+
+        if (now - s.LastSeen > TimeSpan.FromDays(o.AtRiskAfterDays))
+        {
+            return LifecycleStage.AtRisk;
+        }
+
+        if (s.ReactivatedAt is { } back && now - back <= TimeSpan.FromDays(o.ReactivatedForDays))
+        {
+            return LifecycleStage.Reactivated;
+        }
+
+        return now - s.FirstSeen <= TimeSpan.FromDays(o.NewForDays) ? LifecycleStage.New : LifecycleStage.Active;
     }
 
     private void CreditCategories(string category, double weight, DateTimeOffset t)

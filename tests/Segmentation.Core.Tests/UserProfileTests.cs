@@ -60,6 +60,22 @@ public sealed class UserProfileTests
     }
 
     [Fact]
+    public void StageAt_DecidesWhatAssessLifecycleDecides_AtEveryTime()
+    {
+        var profile = new UserProfile("u", new ProfileOptions());
+        Assert.Equal(LifecycleStage.Unspecified, profile.StageAt(T0));
+        foreach (var e in MixedLog())
+        {
+            profile.Apply(e);
+            foreach (var days in new[] { 0, 5, 20, 40, 100, 200 })
+            {
+                var now = e.Timestamp.AddDays(days);
+                Assert.Equal(profile.AssessLifecycle(now).Stage, profile.StageAt(now));
+            }
+        }
+    }
+
+    [Fact]
     public void SameEvents_SameOrder_GiveIdenticalState()
     {
         Assert.Equal(Json(Fold(MixedLog()).ToState()), Json(Fold(MixedLog()).ToState()));

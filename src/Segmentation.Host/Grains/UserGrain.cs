@@ -171,7 +171,7 @@ internal sealed class UserGrain : Grain
                 if (_recommender is not null && e.ItemId.Length > 0)
                 {
                     // Before the ack: the next recommendation already knows this event.
-                    _recommender.Observe(Key, e, _profile.AssessLifecycle(e.Timestamp).Stage, _mlSegment?.Assignment.SegmentId);
+                    _recommender.Observe(Key, e, _profile.StageAt(e.Timestamp), _mlSegment?.Assignment.SegmentId);
                 }
             }
         }

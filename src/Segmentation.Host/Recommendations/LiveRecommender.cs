@@ -158,7 +158,7 @@ internal sealed class LiveRecommender
             profile.Apply(e);
             if (e.ItemId.Length > 0)
             {
-                Observe(e.UserId, e, profile.AssessLifecycle(e.Timestamp).Stage);
+                Observe(e.UserId, e, profile.StageAt(e.Timestamp));
             }
 
             events++;

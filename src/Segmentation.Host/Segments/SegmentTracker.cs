@@ -45,6 +45,13 @@ internal sealed class SegmentTracker
         var rules = _rules.Current;
         if (rules.Count == 0)
         {
+            // Reasons are read only by watchers: without any, the stage alone is enough (and much cheaper).
+            if (Feed.WatcherCount == 0)
+            {
+                result.Add("lifecycle:" + ProtoMapper.StageName(profile.StageAt(now)), "");
+                return result;
+            }
+
             var lifecycle = profile.AssessLifecycle(now);
             result.Add("lifecycle:" + ProtoMapper.StageName(lifecycle.Stage), lifecycle.Explanation);
             return result;
@@ -74,7 +81,7 @@ internal sealed class SegmentTracker
 
         foreach (var left in before.Keys.Where(k => !after.ContainsKey(k)).Order(StringComparer.Ordinal))
         {
-            Feed.Publish(new MembershipChange(userId, left, Entered: false, at, "no longer: " + before[left]));
+            Feed.Publish(new MembershipChange(userId, left, Entered: false, at, before[left].Length > 0 ? "no longer: " + before[left] : "no longer in it"));
         }
 
         foreach (var entered in after.Keys.Where(k => !before.ContainsKey(k)).Order(StringComparer.Ordinal))
