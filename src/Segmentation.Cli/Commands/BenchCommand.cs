@@ -47,64 +47,44 @@ internal static class BenchCommand
 
     private static async Task RunAsync(TimeSpan duration, int rounds, int concurrency, int userCount, int ingestBatches, CancellationToken cancellationToken)
     {
-        var dataDirectory = Path.Combine(Path.GetTempPath(), "seg-bench-" + Guid.NewGuid().ToString("N"));
-        try
+        await using var temporary = await TemporaryServer.StartAsync("seg-bench-", [], cancellationToken);
+        var server = temporary.Server;
+        var seeded = await ShopSeeder.SeedIfEmptyAsync(server, userCount, NullLogger.Instance, cancellationToken);
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
+        Console.WriteLine($"seeded {seeded!.Events:N0} events for {seeded.Users:N0} users; concurrency {concurrency}, {rounds} rounds x {duration.TotalSeconds:F0} s");
+
+        using var client = new GrpcClient(server.Address);
+        var echoMethod = EchoReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("EchoService").FindMethodByName("Echo");
+        var lookupMethod = SegmentsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("SegmentService").FindMethodByName("GetUserSegments");
+        var echoRequest = new EchoMessage { Text = SyntheticShop.UserId(42) };
+        Func<int, Task> echo = _ => client.UnaryAsync<EchoMessage, EchoMessage>(echoMethod, echoRequest);
+        Func<int, Task> lookup = i => client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(
+            lookupMethod, new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) });
+
+        // Warm-up: let tiered compilation settle on both paths before measuring.
+        await LoadRun.RunAsync(echo, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
+        await LoadRun.RunAsync(lookup, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
+        var echoRuns = new List<LoadRun>();
+        var lookupRuns = new List<LoadRun>();
+        for (var r = 0; r < rounds; r++)
         {
-            await using var server = await SegmentationServer.StartAsync(
-            [
-                $"--Segmentation:DataDirectory={dataDirectory}",
-                "--Segmentation:Listen=127.0.0.1:0",
-                "--Segmentation:Clock=System",
-                "--Logging:LogLevel:Default=Warning",
-            ], cancellationToken);
-            var seeded = await ShopSeeder.SeedIfEmptyAsync(server, userCount, NullLogger.Instance, cancellationToken);
-            Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
-            Console.WriteLine($"seeded {seeded!.Events:N0} events for {seeded.Users:N0} users; concurrency {concurrency}, {rounds} rounds x {duration.TotalSeconds:F0} s");
-
-            using var client = new GrpcClient(server.Address);
-            var echoMethod = EchoReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("EchoService").FindMethodByName("Echo");
-            var lookupMethod = SegmentsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("SegmentService").FindMethodByName("GetUserSegments");
-            var echoRequest = new EchoMessage { Text = SyntheticShop.UserId(42) };
-            Func<int, Task> echo = _ => client.UnaryAsync<EchoMessage, EchoMessage>(echoMethod, echoRequest);
-            Func<int, Task> lookup = i => client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(
-                lookupMethod, new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) });
-
-            // Warm-up: let tiered compilation settle on both paths before measuring.
-            await LoadRun.RunAsync(echo, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
-            await LoadRun.RunAsync(lookup, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
-            var echoRuns = new List<LoadRun>();
-            var lookupRuns = new List<LoadRun>();
-            for (var r = 0; r < rounds; r++)
-            {
-                echoRuns.Add(await LoadRun.RunAsync(echo, concurrency, duration, cancellationToken));
-                lookupRuns.Add(await LoadRun.RunAsync(lookup, concurrency, duration, cancellationToken));
-            }
-
-            var echoBest = echoRuns.MaxBy(r => r.PerSecond)!;
-            var lookupBest = lookupRuns.MaxBy(r => r.PerSecond)!;
-            var table = new Table().AddColumns("method", "calls/s (best round)", "p50 ms", "p99 ms", "rounds calls/s");
-            table.AddRow("Echo (baseline)", $"{echoBest.PerSecond:N0}", $"{echoBest.P50:F2}", $"{echoBest.P99:F2}", string.Join(" ", echoRuns.Select(r => $"{r.PerSecond:N0}")));
-            table.AddRow("GetUserSegments", $"{lookupBest.PerSecond:N0}", $"{lookupBest.P50:F2}", $"{lookupBest.P99:F2}", string.Join(" ", lookupRuns.Select(r => $"{r.PerSecond:N0}")));
-            AnsiConsole.Write(table);
-            Console.WriteLine($"lookup/echo throughput ratio: {lookupBest.PerSecond / echoBest.PerSecond:F3} (best rounds); {lookupRuns.Average(r => r.PerSecond) / echoRuns.Average(r => r.PerSecond):F3} (mean of rounds)");
-
-            var ingest = await IngestRunAsync(client, ingestBatches, cancellationToken);
-            Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, {InFlightBatches} batches in flight)");
-
-            var grainCalls = await GrainCallRunAsync(server, userCount, concurrency, duration, cancellationToken);
-            Console.WriteLine($"in-process grain calls: {grainCalls:N0} calls/s (GetLifecycle on {userCount:N0} active user grains, {concurrency} callers)");
+            echoRuns.Add(await LoadRun.RunAsync(echo, concurrency, duration, cancellationToken));
+            lookupRuns.Add(await LoadRun.RunAsync(lookup, concurrency, duration, cancellationToken));
         }
-        finally
-        {
-            try
-            {
-                Directory.Delete(dataDirectory, recursive: true);
-            }
-            catch (IOException)
-            {
-                // Best effort: a temp folder.
-            }
-        }
+
+        var echoBest = echoRuns.MaxBy(r => r.PerSecond)!;
+        var lookupBest = lookupRuns.MaxBy(r => r.PerSecond)!;
+        var table = new Table().AddColumns("method", "calls/s (best round)", "p50 ms", "p99 ms", "rounds calls/s");
+        table.AddRow("Echo (baseline)", $"{echoBest.PerSecond:N0}", $"{echoBest.P50:F2}", $"{echoBest.P99:F2}", string.Join(" ", echoRuns.Select(r => $"{r.PerSecond:N0}")));
+        table.AddRow("GetUserSegments", $"{lookupBest.PerSecond:N0}", $"{lookupBest.P50:F2}", $"{lookupBest.P99:F2}", string.Join(" ", lookupRuns.Select(r => $"{r.PerSecond:N0}")));
+        AnsiConsole.Write(table);
+        Console.WriteLine($"lookup/echo throughput ratio: {lookupBest.PerSecond / echoBest.PerSecond:F3} (best rounds); {lookupRuns.Average(r => r.PerSecond) / echoRuns.Average(r => r.PerSecond):F3} (mean of rounds)");
+
+        var ingest = await IngestRunAsync(client, ingestBatches, cancellationToken);
+        Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, {InFlightBatches} batches in flight)");
+
+        var grainCalls = await GrainCallRunAsync(server, userCount, concurrency, duration, cancellationToken);
+        Console.WriteLine($"in-process grain calls: {grainCalls:N0} calls/s (GetLifecycle on {userCount:N0} active user grains, {concurrency} callers)");
     }
 
     private static async Task<(long Events, double PerSecond)> IngestRunAsync(GrpcClient client, int batches, CancellationToken cancellationToken)

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging.Abstractions;
 using Segmentation.Contracts.V1;
-using Segmentation.Host;
 using Segmentation.Host.Seeding;
 using Segmentation.Rpc;
 using Spectre.Console;
@@ -45,73 +44,52 @@ internal static class RecommendBenchCommand
 
     private static async Task RunAsync(TimeSpan duration, int rounds, int concurrency, int userCount, int itemCount, int count, CancellationToken cancellationToken)
     {
-        var dataDirectory = Path.Combine(Path.GetTempPath(), "seg-bench-rec-" + Guid.NewGuid().ToString("N"));
-        try
+        await using var temporary = await TemporaryServer.StartAsync("seg-bench-rec-", ["--Segmentation:SqliteSynchronous=NORMAL"], cancellationToken);
+        var server = temporary.Server;
+        var started = TimeProvider.System.GetTimestamp();
+        var seeded = await ShopSeeder.SeedIfEmptyAsync(server, userCount, NullLogger.Instance, cancellationToken, itemCount, visitEveryItem: true);
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
+        Console.WriteLine(
+            $"seeded {seeded!.Events:N0} events ({userCount:N0} shop users + {itemCount:N0} one-off visitors) in {TimeProvider.System.GetElapsedTime(started).TotalSeconds:F0} s; " +
+            $"catalogue {server.Recommendations.KnownItems:N0} items; {count} items per call, concurrency {concurrency}, {rounds} rounds x {duration.TotalSeconds:F0} s");
+
+        using var client = new GrpcClient(server.Address);
+        var service = RecommendationsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("RecommendationService");
+        var recommendMethod = service.FindMethodByName("Recommend");
+        var lookupMethod = SegmentsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("SegmentService").FindMethodByName("GetUserSegments");
+        RecommendRequest Request(int i) => new() { UserId = SyntheticShop.UserId(i % userCount), Count = count };
+        Func<int, Task> inProcess = i => server.Recommendations.RecommendAsync(Request(i), null);
+        Func<int, Task> overGrpc = i => client.UnaryAsync<RecommendRequest, RecommendResponse>(recommendMethod, Request(i));
+        Func<int, Task> lookup = i => client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(lookupMethod, new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) });
+
+        // Every user's grain active and every path compiled before measuring.
+        foreach (var warm in new[] { lookup, inProcess, overGrpc })
         {
-            await using var server = await SegmentationServer.StartAsync(
-            [
-                $"--Segmentation:DataDirectory={dataDirectory}",
-                "--Segmentation:Listen=127.0.0.1:0",
-                "--Segmentation:Clock=System",
-                "--Segmentation:SqliteSynchronous=NORMAL",
-                "--Logging:LogLevel:Default=Warning",
-            ], cancellationToken);
-            var started = TimeProvider.System.GetTimestamp();
-            var seeded = await ShopSeeder.SeedIfEmptyAsync(server, userCount, NullLogger.Instance, cancellationToken, itemCount, visitEveryItem: true);
-            Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
-            Console.WriteLine(
-                $"seeded {seeded!.Events:N0} events ({userCount:N0} shop users + {itemCount:N0} one-off visitors) in {TimeProvider.System.GetElapsedTime(started).TotalSeconds:F0} s; " +
-                $"catalogue {server.Recommendations.KnownItems:N0} items; {count} items per call, concurrency {concurrency}, {rounds} rounds x {duration.TotalSeconds:F0} s");
-
-            using var client = new GrpcClient(server.Address);
-            var service = RecommendationsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("RecommendationService");
-            var recommendMethod = service.FindMethodByName("Recommend");
-            var lookupMethod = SegmentsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("SegmentService").FindMethodByName("GetUserSegments");
-            RecommendRequest Request(int i) => new() { UserId = SyntheticShop.UserId(i % userCount), Count = count };
-            Func<int, Task> inProcess = i => server.Recommendations.RecommendAsync(Request(i), null);
-            Func<int, Task> overGrpc = i => client.UnaryAsync<RecommendRequest, RecommendResponse>(recommendMethod, Request(i));
-            Func<int, Task> lookup = i => client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(lookupMethod, new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) });
-
-            // Every user's grain active and every path compiled before measuring.
-            foreach (var warm in new[] { lookup, inProcess, overGrpc })
-            {
-                await LoadRun.RunAsync(warm, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
-            }
-
-            var single = await LoadRun.RunAsync(inProcess, 1, duration, cancellationToken);
-            var runs = new Dictionary<string, List<LoadRun>> { ["Recommend in-process"] = [], ["Recommend gRPC"] = [], ["GetUserSegments gRPC"] = [] };
-            for (var r = 0; r < rounds; r++)
-            {
-                runs["Recommend in-process"].Add(await LoadRun.RunAsync(inProcess, concurrency, duration, cancellationToken));
-                runs["Recommend gRPC"].Add(await LoadRun.RunAsync(overGrpc, concurrency, duration, cancellationToken));
-                runs["GetUserSegments gRPC"].Add(await LoadRun.RunAsync(lookup, concurrency, duration, cancellationToken));
-            }
-
-            var table = new Table().AddColumns("method", "calls/s (best round)", "p50 ms", "p99 ms", "rounds calls/s");
-            table.AddRow("Recommend in-process, 1 caller", $"{single.PerSecond:N0}", $"{single.P50:F3}", $"{single.P99:F3}", "");
-            foreach (var (name, list) in runs)
-            {
-                var best = list.MaxBy(x => x.PerSecond)!;
-                table.AddRow(name, $"{best.PerSecond:N0}", $"{best.P50:F2}", $"{best.P99:F2}", string.Join(" ", list.Select(x => $"{x.PerSecond:N0}")));
-            }
-
-            AnsiConsole.Write(table);
-            var recommend = runs["Recommend gRPC"];
-            var segments = runs["GetUserSegments gRPC"];
-            Console.WriteLine(
-                $"Recommend / GetUserSegments throughput over gRPC: {recommend.Max(x => x.PerSecond) / segments.Max(x => x.PerSecond):F3} (best rounds); " +
-                $"{recommend.Average(x => x.PerSecond) / segments.Average(x => x.PerSecond):F3} (mean of rounds)");
+            await LoadRun.RunAsync(warm, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
         }
-        finally
+
+        var single = await LoadRun.RunAsync(inProcess, 1, duration, cancellationToken);
+        var runs = new Dictionary<string, List<LoadRun>> { ["Recommend in-process"] = [], ["Recommend gRPC"] = [], ["GetUserSegments gRPC"] = [] };
+        for (var r = 0; r < rounds; r++)
         {
-            try
-            {
-                Directory.Delete(dataDirectory, recursive: true);
-            }
-            catch (IOException)
-            {
-                // Best effort: a temp folder.
-            }
+            runs["Recommend in-process"].Add(await LoadRun.RunAsync(inProcess, concurrency, duration, cancellationToken));
+            runs["Recommend gRPC"].Add(await LoadRun.RunAsync(overGrpc, concurrency, duration, cancellationToken));
+            runs["GetUserSegments gRPC"].Add(await LoadRun.RunAsync(lookup, concurrency, duration, cancellationToken));
         }
+
+        var table = new Table().AddColumns("method", "calls/s (best round)", "p50 ms", "p99 ms", "rounds calls/s");
+        table.AddRow("Recommend in-process, 1 caller", $"{single.PerSecond:N0}", $"{single.P50:F3}", $"{single.P99:F3}", "");
+        foreach (var (name, list) in runs)
+        {
+            var best = list.MaxBy(x => x.PerSecond)!;
+            table.AddRow(name, $"{best.PerSecond:N0}", $"{best.P50:F2}", $"{best.P99:F2}", string.Join(" ", list.Select(x => $"{x.PerSecond:N0}")));
+        }
+
+        AnsiConsole.Write(table);
+        var recommend = runs["Recommend gRPC"];
+        var segments = runs["GetUserSegments gRPC"];
+        Console.WriteLine(
+            $"Recommend / GetUserSegments throughput over gRPC: {recommend.Max(x => x.PerSecond) / segments.Max(x => x.PerSecond):F3} (best rounds); " +
+            $"{recommend.Average(x => x.PerSecond) / segments.Average(x => x.PerSecond):F3} (mean of rounds)");
     }
 }

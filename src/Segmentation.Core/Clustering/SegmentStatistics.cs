@@ -61,6 +61,9 @@ public sealed class SegmentStatistics
     /// <summary>Empty statistics for embeddings of <paramref name="dimensions"/> values.</summary>
     public SegmentStatistics(int dimensions) => _embeddingSum = new double[dimensions];
 
+    /// <summary>Embedding length.</summary>
+    public int Dimensions => _embeddingSum.Length;
+
     /// <summary>Members.</summary>
     public long Size { get; private set; }
 

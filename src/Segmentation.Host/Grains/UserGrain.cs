@@ -191,10 +191,6 @@ internal sealed class UserGrain : Grain
         return outcomes;
     }
 
-    /// <summary>The profile as of <paramref name="now"/>, or null when the user has no events.</summary>
-    public Task<ProfileView?> GetViewAsync(DateTimeOffset now) =>
-        Task.FromResult(_profile.IsEmpty ? null : _profile.View(now));
-
     /// <summary>The lifecycle stage as of <paramref name="now"/>, or null when the user has no events.</summary>
     public Task<LifecycleAssessment?> GetLifecycleAsync(DateTimeOffset now) =>
         Task.FromResult(_profile.IsEmpty ? null : _profile.AssessLifecycle(now));

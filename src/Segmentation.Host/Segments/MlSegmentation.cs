@@ -98,9 +98,9 @@ internal sealed class MlSegmentation
         var everyone = new SegmentStatistics(model.Dimensions);
         foreach (var id in model.SegmentIds)
         {
-            var statistics = await _runtime.Get<SegmentGrain>(SegmentGrain.KeyOf(id)).InvokeAsync(g => g.GetStatisticsAsync(), cancellationToken);
+            var statistics = await StatisticsAsync(id, cancellationToken);
             segments.Add((id, statistics));
-            if (statistics.MeanDirection().Length == model.Dimensions)
+            if (statistics.Dimensions == model.Dimensions)
             {
                 everyone.Merge(statistics);
             }
@@ -108,6 +108,10 @@ internal sealed class MlSegmentation
 
         return (segments, everyone);
     }
+
+    /// <summary>The live statistics of one segment.</summary>
+    public Task<SegmentStatistics> StatisticsAsync(int segmentId, CancellationToken cancellationToken) =>
+        _runtime.Get<SegmentGrain>(SegmentGrain.KeyOf(segmentId)).InvokeAsync(g => g.GetStatisticsAsync(), cancellationToken);
 
     /// <summary>
     /// Publishes a new version when members changed since the last one: each centroid moves to its members' mean

@@ -4,7 +4,6 @@ using Segmentation.Contracts.V1;
 using Segmentation.Grains;
 using Segmentation.Grains.Storage;
 using Segmentation.Host.Embeddings;
-using Segmentation.Host.Grains;
 using Segmentation.Host.Segments;
 using Segmentation.Inference.Models;
 using Segmentation.Rpc;
@@ -18,7 +17,6 @@ namespace Segmentation.Host.Services;
 internal sealed class AdminApi
 {
     private const int MaxSample = 100;
-    private const int DryRunParallelism = 32;
 
     private readonly GrpcCallStatistics _calls;
     private readonly Func<int> _callsInFlight;
@@ -172,12 +170,10 @@ internal sealed class AdminApi
         long evaluated = 0, matched = 0;
         var sample = new List<string>();
         var sampleLock = new Lock();
-        await Parallel.ForEachAsync(
-            _log.ReadStreamIdsAsync(context.CancellationToken),
-            new ParallelOptions { MaxDegreeOfParallelism = DryRunParallelism, CancellationToken = context.CancellationToken },
-            async (userId, cancellationToken) =>
+        await _reclustering.SweepAsync(
+            async (user, cancellationToken) =>
             {
-                var match = await _runtime.Get<UserGrain>(userId).InvokeAsync(grain => grain.EvaluateAsync(rule, now), cancellationToken);
+                var match = await user.InvokeAsync(grain => grain.EvaluateAsync(rule, now), cancellationToken);
                 if (match is null)
                 {
                     return;
@@ -191,11 +187,12 @@ internal sealed class AdminApi
                     {
                         if (sample.Count < request.SampleSize)
                         {
-                            sample.Add(userId);
+                            sample.Add(user.Key);
                         }
                     }
                 }
-            });
+            },
+            context.CancellationToken);
         return new DryRunRuleSegmentResponse { UsersEvaluated = evaluated, UsersMatched = matched, SampleUserIds = { sample } };
     }
 

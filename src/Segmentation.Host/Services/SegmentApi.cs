@@ -83,8 +83,7 @@ internal sealed class SegmentApi
             throw new RpcException(StatusCode.NotFound, $"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
         }
 
-        var (segments, _) = await _ml.StatisticsAsync(context.CancellationToken);
-        var statistics = segments.First(s => s.SegmentId == request.SegmentId).Statistics;
+        var statistics = await _ml.StatisticsAsync(request.SegmentId, context.CancellationToken);
         var result = new Segment
         {
             SegmentId = request.SegmentId,
