@@ -4,6 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-[ -n "${SEGMENTATION_ORT_LIB:-}" ] || [ -s .ort/libonnxruntime.so.1 ] || bash scripts/fetch-onnxruntime.sh
 dotnet build src/Segmentation.Cli -c Release -nologo -v quiet
 exec dotnet src/Segmentation.Host/bin/Release/net10.0/Segmentation.Host.dll --Segmentation:SeedWhenEmpty=true "$@"

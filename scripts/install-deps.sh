@@ -3,8 +3,8 @@
 # Debian's python3-grpcio + python3-grpc-tools (a gRPC client nobody here wrote), kubectl (renders kustomize),
 # h2load (nghttp2-client: the harness's independent load generator), the npm packages of the Kubernetes schema
 # validator, Debian's ONNX backend test data (models nobody here wrote), Debian's python3-onnx (its checker judges the
-# models our exporter writes), Debian's python3-torch (tests export a drop-in PyTorch user encoder with it) and the ONNX
-# Runtime native library (scripts/fetch-onnxruntime.sh).
+# models our exporter writes) and Debian's python3-torch (tests export a drop-in PyTorch user encoder with it). ONNX
+# Runtime itself comes from NuGet (Microsoft.ML.OnnxRuntime*).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,4 +27,3 @@ if [ -f tests/k8s/package.json ] && [ ! -d tests/k8s/node_modules ]; then
   (cd tests/k8s && npm ci --no-audit --no-fund --silent)
 fi
 
-bash scripts/fetch-onnxruntime.sh

@@ -1,6 +1,12 @@
+using Microsoft.ML.OnnxRuntime;
+
 namespace Segmentation.Inference;
 
-/// <summary>An error reported by ONNX Runtime: its <see cref="OrtErrorCode"/> and message, with our context in front.</summary>
+/// <summary>
+/// An error reported by ONNX Runtime: its <see cref="OrtErrorCode"/> and message, with our
+/// context in front (which model, which execution provider and what is missing).
+/// </summary>
+/// <remarks>The <see cref="Exception.InnerException"/> is ORT's own <see cref="OnnxRuntimeException"/>, when there is one.</remarks>
 public sealed class OrtException : Exception
 {
     /// <summary>Creates an exception for an ORT status.</summary>
@@ -19,22 +25,6 @@ public sealed class OrtException : Exception
 
     private static string Format(OrtErrorCode code, string message, string? context) =>
         context is null ? $"ONNX Runtime error {code}: {message}" : $"{context}: ONNX Runtime error {code}: {message}";
-}
-
-/// <summary>The ONNX Runtime native library could not be found or loaded.</summary>
-public sealed class OnnxRuntimeNotFoundException : Exception
-{
-    /// <summary>Creates the exception; the message always says how to get the library.</summary>
-    public OnnxRuntimeNotFoundException(string problem, IReadOnlyList<string> searchedPaths, Exception? innerException = null)
-        : base($"{problem} Run {OnnxRuntime.FetchScript} (it downloads ONNX Runtime {OnnxRuntime.RequiredVersion} into .ort/), " +
-               $"or point the {OnnxRuntime.LibraryPathVariable} environment variable or InferenceOptions.LibraryPath at a libonnxruntime.so.1." +
-               (searchedPaths.Count > 0 ? " Looked at: " + string.Join(", ", searchedPaths) + "." : ""), innerException)
-    {
-        SearchedPaths = searchedPaths;
-    }
-
-    /// <summary>Every path that was tried, in order.</summary>
-    public IReadOnlyList<string> SearchedPaths { get; }
 }
 
 /// <summary>

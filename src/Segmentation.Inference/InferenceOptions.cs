@@ -3,19 +3,30 @@ namespace Segmentation.Inference;
 /// <summary>
 /// Configuration of ONNX inference, bound from the <see cref="SectionName"/> configuration section.
 /// </summary>
+/// <remarks>
+/// ONNX Runtime itself comes from NuGet (<c>Microsoft.ML.OnnxRuntime.Managed</c> with the natives of
+/// <c>Microsoft.ML.OnnxRuntime.Gpu.Linux</c> in the host, <c>Microsoft.ML.OnnxRuntime</c> in tests and tools), so
+/// there is no library path to configure: the natives sit in the application folder.
+/// </remarks>
 public sealed class InferenceOptions
 {
     /// <summary>Configuration section these options bind from.</summary>
     public const string SectionName = "Segmentation:Inference";
 
     /// <summary>
-    /// Path of <c>libonnxruntime.so.1</c>. When empty: the <c>SEGMENTATION_ORT_LIB</c> environment variable, then
-    /// the application folder, then <c>.ort/</c> in the application folder or any parent up to the repository root.
+    /// The former name of <see cref="Device"/>, still accepted from configuration (<c>ExecutionProvider</c>); both
+    /// properties read and write the same setting. When a configuration names both, <see cref="Device"/> wins because
+    /// it is declared (and so bound) after this one.
     /// </summary>
-    public string? LibraryPath { get; set; }
+    public ExecutionProvider ExecutionProvider
+    {
+        get => Device;
+        set => Device = value;
+    }
 
-    /// <summary><c>auto</c> (default: CUDA when usable, else CPU), <c>cpu</c> or <c>cuda</c>.</summary>
-    public ExecutionProvider ExecutionProvider { get; set; } = ExecutionProvider.Auto;
+    /// <summary><c>auto</c> (default: CUDA when usable, else CPU with the reason logged), <c>cpu</c> or <c>cuda</c>
+    /// (fail when CUDA cannot be used).</summary>
+    public ExecutionProvider Device { get; set; } = ExecutionProvider.Auto;
 
     /// <summary>CUDA device used by the CUDA provider.</summary>
     public int CudaDeviceId { get; set; }
@@ -27,7 +38,7 @@ public sealed class InferenceOptions
     public int InterOpThreads { get; set; }
 
     /// <summary>Graph optimisations applied when a model loads.</summary>
-    public GraphOptimizationLevel GraphOptimizationLevel { get; set; } = GraphOptimizationLevel.All;
+    public GraphOptimization GraphOptimizationLevel { get; set; } = GraphOptimization.All;
 
     /// <summary>
     /// Least severe ORT message forwarded to the logger. The ORT environment is process-wide: the level given to the
@@ -38,9 +49,9 @@ public sealed class InferenceOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        if (!Enum.IsDefined(ExecutionProvider))
+        if (!Enum.IsDefined(Device))
         {
-            throw new ArgumentException($"Inference:ExecutionProvider must be auto, cpu or cuda, not {ExecutionProvider}.");
+            throw new ArgumentException($"Inference:Device (formerly ExecutionProvider) must be auto, cpu or cuda, not {Device}.");
         }
         if (CudaDeviceId < 0)
         {

@@ -1,4 +1,6 @@
 using System.Globalization;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Segmentation.Inference;
 
@@ -63,19 +65,23 @@ public static class UserEncoderContract
     /// Checks that <paramref name="session"/>'s model meets the user-encoder contract and returns its dimensions.
     /// Every problem found is reported, not only the first.
     /// </summary>
+    /// <param name="session">An ORT session of the model.</param>
+    /// <param name="modelName">The model's file path or name, for the message.</param>
     /// <exception cref="UserEncoderContractException">The model does not meet the contract; the message names each
     /// input, output or metadata entry at fault and what the contract needs instead.</exception>
-    public static UserEncoderSignature Validate(InferenceSession session)
+    public static UserEncoderSignature Validate(InferenceSession session, string modelName = "model")
     {
         ArgumentNullException.ThrowIfNull(session);
         var problems = new List<string>();
-        var metadata = session.Metadata.CustomMetadata;
+        var metadata = session.ModelMetadata.CustomMetadataMap;
+        var inputs = Nodes(session.InputNames, session.InputMetadata);
+        var outputs = Nodes(session.OutputNames, session.OutputMetadata);
 
-        var ids = Find(session.Inputs, ItemIdsInput, "input", problems);
-        var weights = Find(session.Inputs, ItemWeightsInput, "input", problems);
-        var dense = Find(session.Inputs, DenseInput, "input", problems);
-        var embedding = Find(session.Outputs, EmbeddingOutput, "output", problems);
-        foreach (var extra in session.Inputs.Where(i => i.Name is not (ItemIdsInput or ItemWeightsInput or DenseInput)))
+        var ids = Find(inputs, ItemIdsInput, "input", problems);
+        var weights = Find(inputs, ItemWeightsInput, "input", problems);
+        var dense = Find(inputs, DenseInput, "input", problems);
+        var embedding = Find(outputs, EmbeddingOutput, "output", problems);
+        foreach (var extra in inputs.Where(i => i.Name is not (ItemIdsInput or ItemWeightsInput or DenseInput)))
         {
             problems.Add($"input '{extra.Name}' is not part of the contract (the host feeds only {ItemIdsInput}, {ItemWeightsInput} and {DenseInput})");
         }
@@ -94,12 +100,21 @@ public static class UserEncoderContract
 
         if (problems.Count > 0)
         {
-            throw new UserEncoderContractException(session.Name, problems);
+            throw new UserEncoderContractException(modelName, problems);
         }
         return new UserEncoderSignature(d!.Value, l!.Value, f!.Value, names);
     }
 
-    private static NodeMetadata? Find(IReadOnlyList<NodeMetadata> nodes, string name, string kind, List<string> problems)
+    // A graph input or output: ORT keeps names and metadata apart.
+    private sealed record Node(string Name, NodeMetadata Metadata)
+    {
+        public IReadOnlyList<int> Shape => Metadata.Dimensions;
+    }
+
+    private static List<Node> Nodes(IReadOnlyList<string> names, IReadOnlyDictionary<string, NodeMetadata> metadata) =>
+        names.Select(n => new Node(n, metadata[n])).ToList();
+
+    private static Node? Find(IReadOnlyList<Node> nodes, string name, string kind, List<string> problems)
     {
         var node = nodes.FirstOrDefault(n => n.Name == name);
         if (node is null)
@@ -111,21 +126,21 @@ public static class UserEncoderContract
     }
 
     // Type and rank, and a dynamic batch dimension; false when the node is absent or wrong (its sizes are then not read).
-    private static bool CheckTensor(NodeMetadata? node, string kind, TensorElementType type, string needed, List<string> problems)
+    private static bool CheckTensor(Node? node, string kind, TensorElementType type, string needed, List<string> problems)
     {
         if (node is null)
         {
             return false;
         }
         var what = $"{kind} '{node.Name}'";
-        if (node.ValueType != OnnxValueType.Tensor)
+        if (node.Metadata.OnnxValueType != OnnxValueType.ONNX_TYPE_TENSOR)
         {
-            problems.Add($"{what} is a {node.ValueType.ToString().ToLowerInvariant()}; the user-encoder contract needs a tensor {needed}");
+            problems.Add($"{what} is a {node.Metadata.OnnxValueType.ToString().Replace("ONNX_TYPE_", "", StringComparison.Ordinal).ToLowerInvariant()}; the user-encoder contract needs a tensor {needed}");
             return false;
         }
-        if (node.ElementType != type)
+        if (node.Metadata.ElementDataType != type)
         {
-            problems.Add($"{what} has type {TypeName(node.ElementType)}; the user-encoder contract needs {needed}");
+            problems.Add($"{what} has type {TypeName(node.Metadata.ElementDataType)}; the user-encoder contract needs {needed}");
             return false;
         }
         if (node.Shape.Count != 2)
@@ -143,7 +158,7 @@ public static class UserEncoderContract
 
     // The size of L, F or D: the fixed second dimension of each node that has one, and the metadata entry, all equal.
     private static int? Dimension(string key, string symbol, IReadOnlyDictionary<string, string> metadata, List<string> problems, int minimum,
-        params (NodeMetadata? Node, string Kind)[] nodes)
+        params (Node? Node, string Kind)[] nodes)
     {
         int? value = null;
         string? source = null;
@@ -211,9 +226,9 @@ public static class UserEncoderContract
         return names;
     }
 
-    private static string Shape(NodeMetadata node) =>
+    private static string Shape(Node node) =>
         "[" + string.Join(", ", node.Shape.Select((d, i) => d >= 0 ? d.ToString(CultureInfo.InvariantCulture)
-            : i < node.SymbolicShape.Count && node.SymbolicShape[i].Length > 0 ? node.SymbolicShape[i] : "?")) + "]";
+            : i < node.Metadata.SymbolicDimensions.Length && node.Metadata.SymbolicDimensions[i].Length > 0 ? node.Metadata.SymbolicDimensions[i] : "?")) + "]";
 
     private static string TypeName(TensorElementType type) => type switch
     {

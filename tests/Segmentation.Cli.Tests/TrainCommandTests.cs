@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using Microsoft.ML.OnnxRuntime;
 using Segmentation.Cli.Commands;
 using Segmentation.Cli.Formats;
 using Segmentation.Core.Embeddings;
@@ -44,7 +45,7 @@ public sealed class MovieLensTraining : IAsyncLifetime
 
 public sealed class TrainCommandTests : EventFiles, IClassFixture<MovieLensTraining>
 {
-    private static readonly InferenceOptions s_cpu = new() { ExecutionProvider = ExecutionProvider.Cpu, IntraOpThreads = 1 };
+    private static readonly InferenceOptions s_cpu = new() { Device = ExecutionProvider.Cpu, IntraOpThreads = 1 };
     private readonly MovieLensTraining _movieLens;
     private readonly ITestOutputHelper _log;
 
@@ -118,16 +119,17 @@ public sealed class TrainCommandTests : EventFiles, IClassFixture<MovieLensTrain
             outcome.Model.Features.Encode(outcome.Profiles[users[u]], outcome.AsOf, id => index.GetValueOrDefault(id), ids.AsSpan(u * L, L), weights.AsSpan(u * L, L), dense.AsSpan(u * F, F));
         }
 
-        using var idsTensor = runtime.CreateTensor<long>(ids, [users.Length, L]);
-        using var weightsTensor = runtime.CreateTensor<float>(weights, [users.Length, L]);
-        using var denseTensor = runtime.CreateTensor<float>(dense, [users.Length, F]);
-        using var outputs = session.Run(new Dictionary<string, OrtTensor>
+        using var idsTensor = OrtValue.CreateTensorValueFromMemory(ids, [users.Length, L]);
+        using var weightsTensor = OrtValue.CreateTensorValueFromMemory(weights, [users.Length, L]);
+        using var denseTensor = OrtValue.CreateTensorValueFromMemory(dense, [users.Length, F]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, new Dictionary<string, OrtValue>
         {
             [UserEncoderContract.ItemIdsInput] = idsTensor,
             [UserEncoderContract.ItemWeightsInput] = weightsTensor,
             [UserEncoderContract.DenseInput] = denseTensor,
         }, [UserEncoderContract.EmbeddingOutput]);
-        var actual = outputs[0].GetData<float>().ToArray();
+        var actual = outputs[0].GetTensorDataAsSpan<float>().ToArray();
 
         Assert.Equal(users.Length * D, actual.Length);
         var worst = 0f;

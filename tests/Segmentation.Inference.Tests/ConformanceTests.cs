@@ -1,8 +1,11 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
 namespace Segmentation.Inference.Tests;
 
 /// <summary>
 /// Runs ONNX's own backend test models (Debian libonnx-testdata: written by the ONNX project and PyTorch's exporter,
-/// not by us) through our binding and compares every output with the expected TensorProto.
+/// not by us) through ONNX Runtime's .NET API and compares every output with the expected TensorProto.
 /// </summary>
 [Collection(OrtCollection.Name)]
 public sealed class ConformanceTests(OrtFixture ort)
@@ -53,30 +56,30 @@ public sealed class ConformanceTests(OrtFixture ort)
     public void Model_matches_the_expected_outputs(string model)
     {
         var dir = Path.Combine(OrtFixture.TestData, model);
-        using var session = ort.Runtime.CreateSession(Path.Combine(dir, "model.onnx"), new InferenceOptions { ExecutionProvider = ExecutionProvider.Cpu, IntraOpThreads = 1 });
+        using var session = ort.Runtime.CreateSession(Path.Combine(dir, "model.onnx"), new InferenceOptions { Device = ExecutionProvider.Cpu, IntraOpThreads = 1 });
         var dataSets = Directory.GetDirectories(dir, "test_data_set_*").Order(StringComparer.Ordinal).ToArray();
         Assert.NotEmpty(dataSets);
 
         foreach (var dataSet in dataSets)
         {
-            var inputs = Enumerable.Range(0, session.Inputs.Count)
+            var inputs = Enumerable.Range(0, session.InputNames.Count)
                 .Select(i => TensorProtos.Read(Path.Combine(dataSet, $"input_{i}.pb")))
                 .ToArray();
-            var expected = Enumerable.Range(0, session.Outputs.Count)
+            var expected = Enumerable.Range(0, session.OutputNames.Count)
                 .Select(i => TensorProtos.Read(Path.Combine(dataSet, $"output_{i}.pb")))
                 .ToArray();
 
-            var tensors = inputs.Select(t => ort.Runtime.CreateTensor(t.Data, t.ElementType, t.Shape)).ToArray();
+            var tensors = inputs.Select(t => OrtTestValues.FromBytes(t.Data, t.ElementType, t.Shape)).ToArray();
             try
             {
-                using var outputs = session.Run(tensors);
+                using var outputs = OrtTestValues.Run(session, tensors);
                 Assert.Equal(expected.Length, outputs.Count);
                 for (var i = 0; i < expected.Length; i++)
                 {
-                    var where = $"{model}/{Path.GetFileName(dataSet)}/output_{i} ({outputs.Names[i]})";
-                    Assert.True(expected[i].ElementType == outputs[i].ElementType, $"{where}: type {outputs[i].ElementType}, expected {expected[i].ElementType}");
-                    Assert.True(expected[i].Shape.SequenceEqual(outputs[i].Shape),
-                        $"{where}: shape [{string.Join(",", outputs[i].Shape)}], expected [{string.Join(",", expected[i].Shape)}]");
+                    var where = $"{model}/{Path.GetFileName(dataSet)}/output_{i} ({session.OutputNames[i]})";
+                    Assert.True(expected[i].ElementType == outputs[i].ElementType(), $"{where}: type {outputs[i].ElementType()}, expected {expected[i].ElementType}");
+                    Assert.True(expected[i].Shape.SequenceEqual(outputs[i].Shape()),
+                        $"{where}: shape [{string.Join(",", outputs[i].Shape())}], expected [{string.Join(",", expected[i].Shape)}]");
                     AssertClose(where, expected[i], outputs[i]);
                 }
             }
@@ -107,18 +110,18 @@ public sealed class ConformanceTests(OrtFixture ort)
         Assert.Superset(new HashSet<string> { "Gemm", "MatMul", "Gather", "ReduceSum", "Concat", "LayerNormalization", "BatchNormalization", "Relu", "Sigmoid", "Tanh", "Softmax" }, ops);
     }
 
-    private static void AssertClose(string where, TensorProtos.Tensor expected, OrtTensor actual)
+    private static void AssertClose(string where, TensorProtos.Tensor expected, OrtValue actual)
     {
-        switch (actual.ElementType)
+        switch (actual.ElementType())
         {
             case TensorElementType.Float:
-                Compare(where, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(expected.Data), actual.GetData<float>(), v => v);
+                Compare(where, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(expected.Data), actual.GetTensorDataAsSpan<float>(), v => v);
                 break;
             case TensorElementType.Double:
-                Compare(where, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(expected.Data), actual.GetData<double>(), v => v);
+                Compare(where, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(expected.Data), actual.GetTensorDataAsSpan<double>(), v => v);
                 break;
             default:
-                Assert.True(expected.Data.AsSpan().SequenceEqual(actual.GetBytes()), $"{where}: {actual.ElementType} values differ");
+                Assert.True(expected.Data.AsSpan().SequenceEqual(actual.GetTensorMutableRawData()), $"{where}: {actual.ElementType()} values differ");
                 break;
         }
     }

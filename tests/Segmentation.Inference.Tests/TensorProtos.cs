@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using Onnx;
 
 namespace Segmentation.Inference.Tests;

@@ -19,7 +19,7 @@ public sealed class UserEncoderContractTests(OrtFixture ort) : IDisposable
         var path = Write("model.onnx", model);
         using var session = ort.Runtime.CreateSession(path, s_cpu);
 
-        var e = Assert.Throws<UserEncoderContractException>(() => UserEncoderContract.Validate(session));
+        var e = Assert.Throws<UserEncoderContractException>(() => UserEncoderContract.Validate(session, path));
 
         Assert.Equal(problems, e.Problems);
         Assert.Equal(path, e.ModelName);

@@ -1,3 +1,5 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using Onnx;
 using Segmentation.Inference.Export;
 
@@ -59,7 +61,7 @@ public sealed class UserEncoderExportTests(OrtFixture ort) : IDisposable
 
         var actual = Run(session, ids, weights, [], 3, 2, 0);
 
-        Assert.Equal([-1L, 0L], session.Inputs[2].Shape);
+        Assert.Equal([-1, 0], session.InputMetadata["dense"].Dimensions);
         AssertClose(encoder.Encode(ids, weights, [], 3), actual.Data, 1e-6f);
         Assert.Equal(new UserEncoderSignature(4, 2, 0, []), UserEncoderContract.Validate(session));
     }
@@ -73,17 +75,17 @@ public sealed class UserEncoderExportTests(OrtFixture ort) : IDisposable
         var signature = UserEncoderContract.Validate(session);
 
         Assert.Equal(new UserEncoderSignature(8, 5, 3, ["feature_0", "feature_1", "feature_2"]), signature);
-        Assert.Equal(["item_ids", "item_weights", "dense"], session.Inputs.Select(i => i.Name));
-        Assert.Equal([TensorElementType.Int64, TensorElementType.Float, TensorElementType.Float], session.Inputs.Select(i => i.ElementType));
-        Assert.Equal([-1L, 5L], session.Inputs[0].Shape);
-        Assert.Equal(["batch", ""], session.Inputs[0].SymbolicShape);
-        Assert.Equal([-1L, 3L], session.Inputs[2].Shape);
-        var output = Assert.Single(session.Outputs);
-        Assert.Equal(("embedding", TensorElementType.Float), (output.Name, output.ElementType));
-        Assert.Equal([-1L, 8L], output.Shape);
+        Assert.Equal(["item_ids", "item_weights", "dense"], session.InputNames);
+        Assert.Equal([TensorElementType.Int64, TensorElementType.Float, TensorElementType.Float], session.InputNames.Select(i => session.InputMetadata[i].ElementDataType));
+        Assert.Equal([-1, 5], session.InputMetadata["item_ids"].Dimensions);
+        Assert.Equal(["batch", ""], session.InputMetadata["item_ids"].SymbolicDimensions);
+        Assert.Equal([-1, 3], session.InputMetadata["dense"].Dimensions);
+        var output = Assert.Single(session.OutputNames);
+        Assert.Equal(("embedding", TensorElementType.Float), (output, session.OutputMetadata[output].ElementDataType));
+        Assert.Equal([-1, 8], session.OutputMetadata[output].Dimensions);
 
-        Assert.Equal("segmentation", session.Metadata.ProducerName);
-        Assert.Equal(7, session.Metadata.Version);
+        Assert.Equal("segmentation", session.ModelMetadata.ProducerName);
+        Assert.Equal(7, session.ModelMetadata.Version);
         Assert.Equal(new Dictionary<string, string>
         {
             ["embedding_dim"] = "8",
@@ -93,7 +95,7 @@ public sealed class UserEncoderExportTests(OrtFixture ort) : IDisposable
             ["item_count"] = "20",
             ["training_data_fingerprint"] = "sha256:00000003",
             ["model_version"] = "7",
-        }, session.Metadata.CustomMetadata);
+        }, session.ModelMetadata.CustomMetadataMap);
     }
 
     [Fact]
@@ -175,16 +177,16 @@ public sealed class UserEncoderExportTests(OrtFixture ort) : IDisposable
 
     private (long[] Shape, float[] Data) Run(InferenceSession session, long[] ids, float[] weights, float[] dense, int batch, int length, int features)
     {
-        using var idsTensor = ort.Runtime.CreateTensor<long>(ids, [batch, length]);
-        using var weightsTensor = ort.Runtime.CreateTensor<float>(weights, [batch, length]);
-        using var denseTensor = ort.Runtime.CreateTensor<float>(dense, [batch, features]);
-        using var outputs = session.Run(new Dictionary<string, OrtTensor>
+        using var idsTensor = OrtValue.CreateTensorValueFromMemory(ids, [batch, length]);
+        using var weightsTensor = OrtValue.CreateTensorValueFromMemory(weights, [batch, length]);
+        using var denseTensor = OrtValue.CreateTensorValueFromMemory(dense, [batch, features]);
+        using var outputs = OrtTestValues.Run(session, new Dictionary<string, OrtValue>
         {
             [UserEncoderContract.ItemIdsInput] = idsTensor,
             [UserEncoderContract.ItemWeightsInput] = weightsTensor,
             [UserEncoderContract.DenseInput] = denseTensor,
         }, [UserEncoderContract.EmbeddingOutput]);
-        return (outputs[0].Shape.ToArray(), outputs[0].GetData<float>().ToArray());
+        return (outputs[0].Shape(), outputs[0].GetTensorDataAsSpan<float>().ToArray());
     }
 
     private static void AssertClose(float[] expected, float[] actual, float tolerance)

@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Segmentation.Inference.Internal;
 
@@ -8,6 +8,9 @@ internal static partial class InferenceLog
 {
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "ONNX Runtime {Version} loaded from {Path}; providers compiled in: {Providers}")]
     public static partial void RuntimeLoaded(ILogger logger, string version, string path, string providers);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "The ONNX Runtime environment was created before OnnxRuntime.Load, so its log lines are not forwarded to the logger")]
+    public static partial void EnvironmentCreatedElsewhere(ILogger logger);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Model {Model} loaded on {Provider}: {Inputs} inputs, {Outputs} outputs")]
     public static partial void SessionCreated(ILogger logger, string model, ExecutionProvider provider, int inputs, int outputs);
@@ -33,7 +36,7 @@ internal static partial class InferenceLog
 /// Forwards ORT's log lines to an <see cref="ILogger"/> (ORT would otherwise print them to stderr). The ORT environment
 /// is process-wide, so the sink is too: the most recent logger handed to <see cref="OnnxRuntime.Load"/> receives them.
 /// </summary>
-internal static unsafe class OrtLogBridge
+internal static class OrtLogBridge
 {
     private static volatile ILogger? s_logger;
 
@@ -43,12 +46,11 @@ internal static unsafe class OrtLogBridge
         set => s_logger = value;
     }
 
-    public static delegate* unmanaged<nint, int, byte*, byte*, byte*, byte*, void> Callback => &OnLog;
+    /// <summary>The callback registered with the environment; a static field, so the delegate outlives every native call.</summary>
+    public static readonly DOrtLoggingFunction Callback = OnLog;
 
-    // Signature of OrtLoggingFunction: (void* param, OrtLoggingLevel severity, const char* category,
-    // const char* logid, const char* code_location, const char* message). Called on ORT's threads; must not throw.
-    [UnmanagedCallersOnly]
-    private static void OnLog(nint param, int severity, byte* category, byte* logId, byte* codeLocation, byte* message)
+    // Called on ORT's threads; must not throw into native code.
+    private static void OnLog(nint param, OrtLoggingLevel severity, string category, string logId, string codeLocation, string message)
     {
         try
         {
@@ -59,18 +61,15 @@ internal static unsafe class OrtLogBridge
             }
             var level = severity switch
             {
-                0 => LogLevel.Trace,
-                1 => LogLevel.Debug, // ORT's "info" is chatty (graph transforms, allocations)
-                2 => LogLevel.Warning,
-                3 => LogLevel.Error,
+                OrtLoggingLevel.ORT_LOGGING_LEVEL_VERBOSE => LogLevel.Trace,
+                OrtLoggingLevel.ORT_LOGGING_LEVEL_INFO => LogLevel.Debug, // ORT's "info" is chatty (graph transforms, allocations)
+                OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING => LogLevel.Warning,
+                OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR => LogLevel.Error,
                 _ => LogLevel.Critical,
             };
             if (logger.IsEnabled(level))
             {
-                InferenceLog.Native(logger, level,
-                    Marshal.PtrToStringUTF8((nint)category) ?? "",
-                    Marshal.PtrToStringUTF8((nint)codeLocation) ?? "",
-                    Marshal.PtrToStringUTF8((nint)message) ?? "");
+                InferenceLog.Native(logger, level, category ?? "", codeLocation ?? "", message ?? "");
             }
         }
         catch

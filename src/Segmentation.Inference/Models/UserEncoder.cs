@@ -2,6 +2,8 @@ using System.Collections.Frozen;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using Segmentation.Inference.Internal;
 
 namespace Segmentation.Inference.Models;
@@ -12,34 +14,42 @@ namespace Segmentation.Inference.Models;
 /// </summary>
 /// <remarks>
 /// Thread-safe: <see cref="Embed"/> and <see cref="IndexOf"/> may be called from many threads at once. Disposing while
-/// an <see cref="Embed"/> is in flight is safe (the native session is released when the last run returns), but later
+/// an <see cref="Embed"/> is in flight is safe (the ORT session is released when the last run returns), but later
 /// calls throw <see cref="ObjectDisposedException"/>.
 /// </remarks>
 public sealed unsafe class UserEncoder : IDisposable
 {
-    private readonly OnnxRuntime _runtime;
-    private readonly InferenceSession _session;
-    private readonly FrozenDictionary<string, int> _itemIndex;
-    // Positions of item_ids, item_weights and dense among the session's inputs, and of embedding among its outputs:
-    // a drop-in model may declare them in any order.
-    private readonly int _idsInput;
-    private readonly int _weightsInput;
-    private readonly int _denseInput;
-    private readonly int _embeddingOutput;
-    private volatile bool _disposed;
+    // The contract's input names in the order Embed passes its tensors, and its one output.
+    private static readonly string[] s_inputNames = [UserEncoderContract.ItemIdsInput, UserEncoderContract.ItemWeightsInput, UserEncoderContract.DenseInput];
+    private static readonly string[] s_outputNames = [UserEncoderContract.EmbeddingOutput];
 
-    private UserEncoder(OnnxRuntime runtime, string folder, ModelManifest manifest, InferenceSession session, UserEncoderSignature signature, FrozenDictionary<string, int> itemIndex)
+    // Per-thread argument arrays for InferenceSession.Run: it takes collections, and a batch's run is synchronous, so
+    // one set per thread serves every call without allocating.
+    [ThreadStatic]
+    private static OrtValue[]? s_threadInputs;
+    [ThreadStatic]
+    private static OrtValue[]? s_threadOutputs;
+
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly FrozenDictionary<string, int> _itemIndex;
+    // Tensor shapes by batch size ([b, L], [b, F], [b, D]): ORT copies a shape when it creates a tensor, so one
+    // immutable set per size is shared by all threads. Filled lazily; a race only builds an equal set twice.
+    private readonly BatchShapes?[] _shapes = new BatchShapes?[MaxCachedBatch + 1];
+    // 1 for the owner plus 1 per Embed in flight; the session is released when it reaches 0.
+    private int _references = 1;
+    private int _disposed;
+
+    private const int MaxCachedBatch = 1024;
+
+    private UserEncoder(string folder, ModelManifest manifest, InferenceSession session, ExecutionProvider provider, UserEncoderSignature signature, FrozenDictionary<string, int> itemIndex)
     {
-        _runtime = runtime;
         Folder = folder;
         Manifest = manifest;
         _session = session;
+        ExecutionProvider = provider;
         Signature = signature;
         _itemIndex = itemIndex;
-        _idsInput = InputIndex(UserEncoderContract.ItemIdsInput);
-        _weightsInput = InputIndex(UserEncoderContract.ItemWeightsInput);
-        _denseInput = InputIndex(UserEncoderContract.DenseInput);
-        _embeddingOutput = session.Outputs.Select(o => o.Name).ToList().IndexOf(UserEncoderContract.EmbeddingOutput);
     }
 
     /// <summary>The model folder, as a full path.</summary>
@@ -55,10 +65,10 @@ public sealed unsafe class UserEncoder : IDisposable
     public UserEncoderSignature Signature { get; }
 
     /// <summary>Where the session runs (CPU or CUDA).</summary>
-    public ExecutionProvider ExecutionProvider => _session.ExecutionProvider;
+    public ExecutionProvider ExecutionProvider { get; }
 
     /// <summary>True once <see cref="Dispose"/> was called.</summary>
-    public bool IsDisposed => _disposed;
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>Items the encoder knows; their indices are 1 to <see cref="ItemCount"/>.</summary>
     public int ItemCount => _itemIndex.Count;
@@ -70,7 +80,6 @@ public sealed unsafe class UserEncoder : IDisposable
     /// the folder is named for one), and reads <see cref="ModelFolder.ItemIdsFile"/>.
     /// </summary>
     /// <exception cref="ModelLoadException">Any of these steps fails; the message names the folder, the file and the problem.</exception>
-    /// <exception cref="OnnxRuntimeNotFoundException">Not a model problem: ONNX Runtime itself is missing (from <paramref name="runtime"/>'s loading).</exception>
     public static UserEncoder Load(OnnxRuntime runtime, string folder, InferenceOptions? options = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(runtime);
@@ -90,9 +99,10 @@ public sealed unsafe class UserEncoder : IDisposable
         }
 
         InferenceSession session;
+        ExecutionProvider provider;
         try
         {
-            session = runtime.CreateSession(encoderPath, options, logger);
+            session = runtime.CreateSession(encoderPath, options, logger, out provider);
         }
         catch (OrtException e)
         {
@@ -104,18 +114,19 @@ public sealed unsafe class UserEncoder : IDisposable
             UserEncoderSignature signature;
             try
             {
-                signature = UserEncoderContract.Validate(session);
+                signature = UserEncoderContract.Validate(session, encoderPath);
             }
             catch (UserEncoderContractException e)
             {
                 throw new ModelLoadException(folder, ModelFolder.EncoderFile, "not a usable user encoder: " + string.Join("; ", e.Problems), e);
             }
 
-            CheckManifest(folder, manifest, signature, session.Metadata.CustomMetadata);
-            var index = ReadItemIds(folder, manifest, session.Metadata.CustomMetadata);
-            var encoder = new UserEncoder(runtime, folder, manifest, session, signature, index);
+            var metadata = session.ModelMetadata.CustomMetadataMap;
+            CheckManifest(folder, manifest, signature, metadata);
+            var index = ReadItemIds(folder, manifest, metadata);
+            var encoder = new UserEncoder(folder, manifest, session, provider, signature, index);
             InferenceLog.UserEncoderLoaded(logger, manifest.Version, folder, signature.EmbeddingDim, signature.HistoryLength, signature.DenseFeatures,
-                index.Count, session.ExecutionProvider);
+                index.Count, provider);
             return encoder;
         }
         catch
@@ -136,13 +147,17 @@ public sealed unsafe class UserEncoder : IDisposable
     /// <c>itemIds[b·L .. b·L+L)</c> with <c>weights</c> alike, its features <c>dense[b·F .. b·F+F)</c>, and its embedding
     /// is written to <c>output[b·D .. b·D+D)</c>. Pad short histories with item 0 and weight 0.
     /// </summary>
+    /// <remarks>
+    /// No copies: the spans are pinned for the run and handed to ORT as tensors over their memory
+    /// (<see cref="OrtValue.CreateTensorValueWithData"/>), and ORT writes the embedding straight into
+    /// <paramref name="output"/>, which is bound as the pre-allocated output.
+    /// </remarks>
     /// <exception cref="ArgumentException">A span's length is not batch × L, batch × F or batch × D, or batch &lt; 1.</exception>
-    /// <exception cref="OrtException">ONNX Runtime failed while running the model.</exception>
-    /// <exception cref="UserEncoderContractException">The model returned an embedding of another shape than [batch, D].</exception>
+    /// <exception cref="OrtException">ONNX Runtime failed while running the model, or the model's embedding was not
+    /// float32[batch, D] (ORT refuses to write another shape into <paramref name="output"/>).</exception>
     /// <exception cref="ObjectDisposedException">The encoder was disposed.</exception>
     public void Embed(ReadOnlySpan<long> itemIds, ReadOnlySpan<float> weights, ReadOnlySpan<float> dense, int batch, Span<float> output)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         var (l, f, d) = (Signature.HistoryLength, Signature.DenseFeatures, Signature.EmbeddingDim);
         if (batch < 1)
         {
@@ -152,41 +167,97 @@ public sealed unsafe class UserEncoder : IDisposable
         CheckLength(weights.Length, (long)batch * l, "weights", "L", l, batch);
         CheckLength(dense.Length, (long)batch * f, "dense", "F", f, batch);
         CheckLength(output.Length, (long)batch * d, "output", "D", d, batch);
-
-        float empty = 0;
-        fixed (long* ids = itemIds)
-        fixed (float* w = weights, x = dense)
+        if (!TryAddReference())
         {
-            // A zero-length span (F = 0) may have no address; ORT wants one even for zero bytes.
-            using var idsTensor = _runtime.CreateTensor(ids, itemIds.Length, [batch, l]);
-            using var weightsTensor = _runtime.CreateTensor(w, weights.Length, [batch, l]);
-            using var denseTensor = _runtime.CreateTensor(x == null ? &empty : x, dense.Length, [batch, f]);
-            var inputs = new OrtTensor[3];
-            inputs[_idsInput] = idsTensor;
-            inputs[_weightsInput] = weightsTensor;
-            inputs[_denseInput] = denseTensor;
-            using var outputs = _session.Run(inputs);
-            var embedding = outputs[_embeddingOutput];
-            if (embedding.ElementType != TensorElementType.Float || embedding.Shape.Count != 2 || embedding.Shape[0] != batch || embedding.Shape[1] != d)
+            throw new ObjectDisposedException(ToString());
+        }
+
+        var shapes = ShapesFor(batch);
+        var inputs = s_threadInputs ??= new OrtValue[3];
+        var outputs = s_threadOutputs ??= new OrtValue[1];
+        float empty = 0;
+        try
+        {
+            fixed (long* ids = itemIds)
+            fixed (float* w = weights, x = dense, y = output)
             {
-                throw new UserEncoderContractException(_session.Name,
-                    [$"for a batch of {batch} the model returned '{UserEncoderContract.EmbeddingOutput}' as {embedding.ElementType}[{string.Join(", ", embedding.Shape)}]; the contract needs Float[{batch}, {d}]"]);
+                var memory = OrtMemoryInfo.DefaultInstance;
+                // A zero-length span (F = 0) may have no address; ORT wants one even for zero bytes.
+                using var idsTensor = OrtValue.CreateTensorValueWithData(memory, TensorElementType.Int64, shapes.History, (nint)ids, (long)itemIds.Length * sizeof(long));
+                using var weightsTensor = OrtValue.CreateTensorValueWithData(memory, TensorElementType.Float, shapes.History, (nint)w, (long)weights.Length * sizeof(float));
+                using var denseTensor = OrtValue.CreateTensorValueWithData(memory, TensorElementType.Float, shapes.Dense, (nint)(x == null ? &empty : x), (long)dense.Length * sizeof(float));
+                using var embedding = OrtValue.CreateTensorValueWithData(memory, TensorElementType.Float, shapes.Embedding, (nint)y, (long)output.Length * sizeof(float));
+                (inputs[0], inputs[1], inputs[2], outputs[0]) = (idsTensor, weightsTensor, denseTensor, embedding);
+                try
+                {
+                    _session.Run(_runOptions, s_inputNames, inputs, s_outputNames, outputs);
+                }
+                catch (OnnxRuntimeException e)
+                {
+                    throw OrtErrors.Wrap(e, $"Running {this} failed");
+                }
             }
-            embedding.GetData<float>().CopyTo(output);
+        }
+        finally
+        {
+            // The per-thread arrays must not keep disposed values (or this session's tensors) reachable.
+            Array.Clear(inputs);
+            Array.Clear(outputs);
+            ReleaseReference();
         }
     }
 
     /// <summary>Releases the ONNX session (once no run uses it any more).</summary>
     public void Dispose()
     {
-        _disposed = true;
-        _session.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            ReleaseReference();
+        }
     }
+
+    private bool TryAddReference()
+    {
+        var current = Volatile.Read(ref _references);
+        while (current > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _references, current + 1, current);
+            if (seen == current)
+            {
+                return true;
+            }
+            current = seen;
+        }
+        return false;
+    }
+
+    private void ReleaseReference()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+        {
+            _session.Dispose();
+            _runOptions.Dispose();
+        }
+    }
+
+    private BatchShapes ShapesFor(int batch)
+    {
+        if (batch <= MaxCachedBatch && _shapes[batch] is { } cached)
+        {
+            return cached;
+        }
+        var shapes = new BatchShapes([batch, Signature.HistoryLength], [batch, Signature.DenseFeatures], [batch, Signature.EmbeddingDim]);
+        if (batch <= MaxCachedBatch)
+        {
+            _shapes[batch] = shapes;
+        }
+        return shapes;
+    }
+
+    private sealed record BatchShapes(long[] History, long[] Dense, long[] Embedding);
 
     /// <inheritdoc />
     public override string ToString() => $"user encoder v{Version} ({Folder}; D={Signature.EmbeddingDim}, L={Signature.HistoryLength}, F={Signature.DenseFeatures})";
-
-    private int InputIndex(string name) => _session.Inputs.Select(i => i.Name).ToList().IndexOf(name);
 
     private static void CheckLength(int actual, long expected, string parameter, string symbol, int size, int batch)
     {
