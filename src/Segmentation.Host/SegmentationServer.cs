@@ -12,7 +12,6 @@ using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Recommendations;
 using Segmentation.Grains;
-using Segmentation.Grains.Storage;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Grains;
@@ -22,6 +21,7 @@ using Segmentation.Host.Segments;
 using Segmentation.Host.Services;
 using Segmentation.Inference.Models;
 using Segmentation.Rpc;
+using Segmentation.Storage;
 using Segmentation.Storage.Sqlite;
 
 namespace Segmentation.Host;

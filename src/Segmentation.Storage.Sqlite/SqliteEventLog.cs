@@ -5,7 +5,6 @@ using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Segmentation.Grains.Storage;
 
 namespace Segmentation.Storage.Sqlite;
 

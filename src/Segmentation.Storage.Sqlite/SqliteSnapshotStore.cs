@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
-using Segmentation.Grains.Storage;
 
 namespace Segmentation.Storage.Sqlite;
 

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Segmentation.Grains.Storage;
+using Segmentation.Storage;
 
 namespace Segmentation.Grains.Tests;
 

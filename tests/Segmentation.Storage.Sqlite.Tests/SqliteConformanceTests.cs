@@ -1,5 +1,5 @@
-using Segmentation.Grains.Storage;
-using Segmentation.Grains.Tests;
+using Segmentation.Storage;
+using Segmentation.Storage.Tests;
 
 namespace Segmentation.Storage.Sqlite.Tests;
 

@@ -4,6 +4,7 @@ using Segmentation.Bench.Target;
 using Segmentation.Contracts.V1;
 using Segmentation.Host.Services;
 using Segmentation.Rpc;
+using Segmentation.Storage;
 using Segmentation.Storage.Sqlite;
 using static Segmentation.Bench.BenchReport;
 using ProfileOptions = Segmentation.Core.ProfileOptions;
@@ -119,7 +120,7 @@ public static class CrashAudit
                     folds[record.StreamId] = profile = new UserProfile(record.StreamId, new ProfileOptions());
                 }
 
-                profile.Apply(ProtoMapper.ToDomain(Event.Parser.ParseFrom(record.Payload.Span), out _));
+                profile.Apply(EventCodec.Decode(record.Payload.Span));
             }
 
             var mismatches = 0;

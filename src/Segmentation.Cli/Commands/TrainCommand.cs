@@ -6,9 +6,9 @@ using Segmentation.Cli.Formats;
 using Segmentation.Core;
 using Segmentation.Core.Embeddings;
 using Segmentation.Core.Recommendations;
-using Segmentation.Host.Services;
 using Segmentation.Inference.Export;
 using Segmentation.Inference.Models;
+using Segmentation.Storage;
 using Spectre.Console;
 
 namespace Segmentation.Cli.Commands;
@@ -241,7 +241,7 @@ internal static class TrainCommand
         var batch = new Batch(path);
         await foreach (var wire in EventFileReader.ReadAsync(path, format, cancellationToken))
         {
-            var e = ProtoMapper.ToDomain(wire, out var wireError);
+            var e = EventCodec.FromWire(wire, out var wireError);
             if ((wireError ?? EventValidator.Validate(e, wallClock, EarliestEventTime)) is { } error)
             {
                 batch.Rejections[error.Reason] = batch.Rejections.GetValueOrDefault(error.Reason) + 1;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using Segmentation.Grains.Storage;
+using Segmentation.Storage;
 
 namespace Segmentation.Grains.Internal;
 

@@ -2,13 +2,11 @@ using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Embeddings;
 using Segmentation.Core.Recommendations;
-using Segmentation.Grains.Storage;
-using Segmentation.Host.Services;
 using Segmentation.Inference;
 using Segmentation.Inference.Batching;
 using Segmentation.Inference.Models;
 using Segmentation.Rpc;
-using V1 = Segmentation.Contracts.V1;
+using Segmentation.Storage;
 
 namespace Segmentation.Host.Embeddings;
 
@@ -186,7 +184,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         var profiles = new Dictionary<string, UserProfile>(StringComparer.Ordinal);
         await foreach (var record in log.ReadAllAsync(0, cancellationToken))
         {
-            var e = ProtoMapper.ToDomain(V1.Event.Parser.ParseFrom(record.Payload.Span), out _);
+            var e = EventCodec.Decode(record.Payload.Span);
             if (!profiles.TryGetValue(e.UserId, out var profile))
             {
                 profiles.Add(e.UserId, profile = new UserProfile(e.UserId, _profileOptions));

@@ -4,15 +4,13 @@ using Segmentation.Core.Clustering;
 using Segmentation.Core.Recommendations;
 using Segmentation.Core.Rules;
 using Segmentation.Grains;
-using Segmentation.Grains.Storage;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
-using Segmentation.Host.Services;
 using Segmentation.Inference;
-using V1 = Segmentation.Contracts.V1;
+using Segmentation.Storage;
 
 namespace Segmentation.Host.Grains;
 
@@ -125,7 +123,7 @@ internal sealed class UserGrain : Grain
 
         await foreach (var record in _log.ReadStreamAsync(Key, _sequence, cancellationToken))
         {
-            var e = ProtoMapper.ToDomain(V1.Event.Parser.ParseFrom(record.Payload.Span), out _);
+            var e = EventCodec.Decode(record.Payload.Span);
             Fold(e, record.Sequence);
         }
 
@@ -335,7 +333,7 @@ internal sealed class UserGrain : Grain
             string.Create(c, $"nearest centroid: '{assignment.Label}' at distance {assignment.Distance:F3}, the next one {assignment.Distance + assignment.Margin:F3} away"),
             string.Create(c, $"her spend {view.Rfm.Monetary:F2} over {view.Orders} orders (order value {view.AverageOrderValue:F2})"),
             top is null ? "no category engagement yet" : string.Create(c, $"her top category {top.Category} ({top.Share:P0} of her engagement)"),
-            "lifecycle " + ProtoMapper.StageName(view.Lifecycle.Stage),
+            "lifecycle " + LifecycleStageNames.Of(view.Lifecycle.Stage),
         ];
     }
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Segmentation.Core;
-using Segmentation.Grains.Storage;
+using Segmentation.Storage;
 
 namespace Segmentation.Host.Internal;
 

@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using Segmentation.Core;
 using Segmentation.Core.Recommendations;
-using Segmentation.Grains.Storage;
 using Segmentation.Host.Configuration;
-using Segmentation.Host.Services;
-using V1 = Segmentation.Contracts.V1;
+using Segmentation.Storage;
 
 namespace Segmentation.Host.Recommendations;
 
@@ -87,7 +85,7 @@ internal sealed class LiveRecommender
     public static string MlSegmentKey(int segmentId) => "ml:" + segmentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The segment key under which popularity of a lifecycle stage is kept, e.g. "lifecycle:at-risk".</summary>
-    public static string LifecycleKey(LifecycleStage stage) => "lifecycle:" + ProtoMapper.StageName(stage);
+    public static string LifecycleKey(LifecycleStage stage) => "lifecycle:" + LifecycleStageNames.Of(stage);
 
     /// <summary>Whether a placement of that name is configured ("" always is).</summary>
     public bool HasPlacement(string placement) => _placements.ContainsKey(placement);
@@ -148,7 +146,7 @@ internal sealed class LiveRecommender
         long events = 0;
         await foreach (var record in log.ReadAllAsync(0, cancellationToken))
         {
-            var e = ProtoMapper.ToDomain(V1.Event.Parser.ParseFrom(record.Payload.Span), out _);
+            var e = EventCodec.Decode(record.Payload.Span);
             if (!profiles.TryGetValue(e.UserId, out var profile))
             {
                 profile = new UserProfile(e.UserId, light);

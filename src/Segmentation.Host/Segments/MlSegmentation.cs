@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Segmentation.Core.Clustering;
 using Segmentation.Grains;
-using Segmentation.Grains.Storage;
+using Segmentation.Storage;
 
 namespace Segmentation.Host.Segments;
 

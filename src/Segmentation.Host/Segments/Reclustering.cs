@@ -1,7 +1,7 @@
 using Segmentation.Core.Clustering;
 using Segmentation.Grains;
-using Segmentation.Grains.Storage;
 using Segmentation.Host.Grains;
+using Segmentation.Storage;
 
 namespace Segmentation.Host.Segments;
 

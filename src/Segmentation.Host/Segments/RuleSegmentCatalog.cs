@@ -3,8 +3,8 @@ using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Segmentation.Core;
 using Segmentation.Core.Rules;
-using Segmentation.Grains.Storage;
 using Segmentation.Rpc;
+using Segmentation.Storage;
 
 namespace Segmentation.Host.Segments;
 

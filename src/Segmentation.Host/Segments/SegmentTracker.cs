@@ -1,5 +1,4 @@
 using Segmentation.Core;
-using Segmentation.Host.Services;
 
 namespace Segmentation.Host.Segments;
 
@@ -48,17 +47,17 @@ internal sealed class SegmentTracker
             // Reasons are read only by watchers: without any, the stage alone is enough (and much cheaper).
             if (Feed.WatcherCount == 0)
             {
-                result.Add("lifecycle:" + ProtoMapper.StageName(profile.StageAt(now)), "");
+                result.Add("lifecycle:" + LifecycleStageNames.Of(profile.StageAt(now)), "");
                 return result;
             }
 
             var lifecycle = profile.AssessLifecycle(now);
-            result.Add("lifecycle:" + ProtoMapper.StageName(lifecycle.Stage), lifecycle.Explanation);
+            result.Add("lifecycle:" + LifecycleStageNames.Of(lifecycle.Stage), lifecycle.Explanation);
             return result;
         }
 
         var view = profile.View(now);
-        result.Add("lifecycle:" + ProtoMapper.StageName(view.Lifecycle.Stage), view.Lifecycle.Explanation);
+        result.Add("lifecycle:" + LifecycleStageNames.Of(view.Lifecycle.Stage), view.Lifecycle.Explanation);
         foreach (var match in RuleSegmentCatalog.Evaluate(rules, view))
         {
             result.Add("rule:" + match.Id, string.Join("; ", match.Reasons));

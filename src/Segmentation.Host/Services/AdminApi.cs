@@ -2,11 +2,11 @@ using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
 using Segmentation.Contracts.V1;
 using Segmentation.Grains;
-using Segmentation.Grains.Storage;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Segments;
 using Segmentation.Inference.Models;
 using Segmentation.Rpc;
+using Segmentation.Storage;
 
 namespace Segmentation.Host.Services;
 

@@ -3,10 +3,10 @@ using Google.Protobuf.Collections;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Grains;
-using Segmentation.Grains.Storage;
 using Segmentation.Host.Grains;
 using Segmentation.Host.Internal;
 using Segmentation.Rpc;
+using Segmentation.Storage;
 using V1 = Segmentation.Contracts.V1;
 
 namespace Segmentation.Host.Services;

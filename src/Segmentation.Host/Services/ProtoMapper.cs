@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Segmentation.Core;
 using Segmentation.Core.Recommendations;
+using Segmentation.Storage;
 using V1 = Segmentation.Contracts.V1;
 
 namespace Segmentation.Host.Services;
@@ -8,45 +9,8 @@ namespace Segmentation.Host.Services;
 /// <summary>Maps between the public contract (protobuf) and the domain (Segmentation.Core).</summary>
 internal static class ProtoMapper
 {
-    private const long MinTimestampSeconds = -62_135_596_800; // 0001-01-01T00:00:00Z
-    private const long MaxTimestampSeconds = 253_402_300_799; // 9999-12-31T23:59:59Z
-
-    /// <summary>
-    /// Converts a wire event to a domain event. A timestamp the protobuf rules call invalid (seconds or nanos out
-    /// of range) is reported here, because the domain type cannot hold it.
-    /// </summary>
-    public static BehaviorEvent ToDomain(V1.Event e, out ValidationError? wireError)
-    {
-        wireError = null;
-        var timestamp = default(DateTimeOffset);
-        if (e.Timestamp is { } ts)
-        {
-            if (ts.Seconds is < MinTimestampSeconds or > MaxTimestampSeconds || ts.Nanos is < 0 or > 999_999_999)
-            {
-                wireError = new ValidationError("timestamp", "timestamp is not a valid google.protobuf.Timestamp");
-            }
-            else
-            {
-                timestamp = ts.ToDateTimeOffset();
-            }
-        }
-
-        return new BehaviorEvent
-        {
-            EventId = e.EventId,
-            UserId = e.UserId,
-            Type = (EventType)(int)e.Type,
-            ItemId = e.ItemId,
-            Category = e.Category,
-            Price = e.Price,
-            Quantity = e.Quantity,
-            Currency = e.Currency,
-            Rating = e.Rating,
-            Query = e.Query,
-            Timestamp = timestamp,
-            Attributes = e.Attributes,
-        };
-    }
+    /// <summary>Converts a wire event to a domain event (<see cref="EventCodec.FromWire"/>).</summary>
+    public static BehaviorEvent ToDomain(V1.Event e, out ValidationError? wireError) => EventCodec.FromWire(e, out wireError);
 
     public static V1.Lifecycle ToProto(LifecycleAssessment lifecycle) => new()
     {
@@ -128,16 +92,8 @@ internal static class ProtoMapper
         return profile;
     }
 
-    /// <summary>The stage's name in segment keys and labels: "new", "active", "at-risk", "churned", "reactivated".</summary>
-    public static string StageName(LifecycleStage stage) => stage switch
-    {
-        LifecycleStage.New => "new",
-        LifecycleStage.Active => "active",
-        LifecycleStage.AtRisk => "at-risk",
-        LifecycleStage.Churned => "churned",
-        LifecycleStage.Reactivated => "reactivated",
-        _ => "unspecified",
-    };
+    /// <summary>The stage's name in segment keys and labels (<see cref="LifecycleStageNames.Of"/>).</summary>
+    public static string StageName(LifecycleStage stage) => LifecycleStageNames.Of(stage);
 
     public static V1.RecommendedItem ToProto(Recommendation r) => new()
     {

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Segmentation.Grains.Storage;
+namespace Segmentation.Storage;
 
 /// <summary>
 /// An <see cref="IEventLog"/> in memory, for tests and benchmarks: the full contract except that "durable" means

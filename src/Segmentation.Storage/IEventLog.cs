@@ -1,4 +1,4 @@
-namespace Segmentation.Grains.Storage;
+namespace Segmentation.Storage;
 
 /// <summary>
 /// An append-only, durable log of events, partitioned into streams (one stream per grain key) and

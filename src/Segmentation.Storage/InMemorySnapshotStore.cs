@@ -1,4 +1,4 @@
-namespace Segmentation.Grains.Storage;
+namespace Segmentation.Storage;
 
 /// <summary>An <see cref="ISnapshotStore"/> in memory, for tests and benchmarks. Thread-safe (one lock).</summary>
 public sealed class InMemorySnapshotStore : ISnapshotStore

@@ -1,4 +1,4 @@
-namespace Segmentation.Grains.Storage;
+namespace Segmentation.Storage;
 
 /// <summary>
 /// Stores one snapshot per key (a grain's state up to an event-log sequence number), fenced by ETags.
