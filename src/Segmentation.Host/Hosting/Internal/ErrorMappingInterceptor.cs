@@ -94,8 +94,9 @@ internal sealed class ErrorMappingInterceptor : Interceptor
                 return new RpcException(new Status(rpc.StatusCode, Cap(rpc.Status.Detail)), rpc.Trailers);
             case RpcException:
                 return null;
-            case OperationCanceledException when context.GetHttpContext().RequestAborted.IsCancellationRequested:
-                // The client cancelled or went away (RST_STREAM, closed connection): an expected end.
+            case OperationCanceledException when context.CancellationToken.IsCancellationRequested && context.Deadline > DateTime.UtcNow:
+                // The call was aborted before its deadline: the client cancelled or went away (RST_STREAM, closed
+                // connection), or the server is stopping. An expected end, not a fault.
                 GrpcEdgeLog.CallCancelled(_logger, context.Method, exception.GetType().Name);
                 return new RpcException(new Status(StatusCode.Cancelled, "Call cancelled by the client."));
             case OperationCanceledException when context.Deadline <= DateTime.UtcNow:
