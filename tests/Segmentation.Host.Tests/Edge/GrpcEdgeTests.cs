@@ -55,9 +55,11 @@ public sealed class GrpcEdgeTests : IClassFixture<EdgeServerFixture>
     [Theory]
     [InlineData("application/json", 415)]
     [InlineData("text/plain", 415)]
+    [InlineData(null, 415)]
     [InlineData("application/grpc", 200)]
     [InlineData("application/grpc+proto", 200)]
-    public async Task ContentType_DecidesBetween415AndGrpc(string contentType, int expectedHttp)
+    [InlineData("application/grpc; charset=utf-8", 200)]
+    public async Task ContentType_DecidesBetween415AndGrpc(string? contentType, int expectedHttp)
     {
         using var http = RawGrpc.NewHttpClient();
         var result = await RawGrpc.PostAsync(http, Address, "/segmentation.bench.v1.EchoService/Echo", RawGrpc.Frame(new EchoMessage { Text = "x" }), contentType);
@@ -167,6 +169,28 @@ public sealed class GrpcEdgeTests : IClassFixture<EdgeServerFixture>
         var result = await RawGrpc.PostAsync(http, Address, "/segmentation.bench.v1.EchoService/Echo", body, headers: headers);
         Assert.Equal((200, "2"), (result.Http, result.Status));
         await AssertStillServingAsync();
+    }
+
+    [Fact]
+    public async Task CompressedMessage_ThatInflatesOverTheLimit_IsResourceExhausted()
+    {
+        // 5 MiB of zeros gzip to a few KiB: the limit applies to the inflated message, not to the bytes on the wire.
+        var bomb = RawGrpc.Gzip(new EchoMessage { Text = new string('0', 5 * 1024 * 1024) }.ToByteArray());
+        Assert.True(bomb.Length < 64 * 1024);
+        using var http = RawGrpc.NewHttpClient();
+        var result = await RawGrpc.PostAsync(http, Address, "/segmentation.bench.v1.EchoService/Echo", RawGrpc.Frame(1, bomb), headers: ("grpc-encoding", "gzip"));
+        Assert.Equal((200, "8"), (result.Http, result.Status));
+        await AssertStillServingAsync();
+    }
+
+    [Theory]
+    [InlineData("99999999S")]
+    [InlineData("99999999H")]
+    public async Task FarDeadline_IsAccepted(string timeout)
+    {
+        using var http = RawGrpc.NewHttpClient();
+        var result = await RawGrpc.PostAsync(http, Address, "/segmentation.bench.v1.EchoService/Echo", RawGrpc.Frame(new EchoMessage { Text = "later" }), headers: ("grpc-timeout", timeout));
+        Assert.Equal((200, "0"), (result.Http, result.Status));
     }
 
     [Fact]
