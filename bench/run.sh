@@ -4,6 +4,7 @@
 # Writes artifacts/bench/report.md and report.json (git-ignored). About 7 minutes on a 2-core machine with defaults.
 # Options: --seconds 5 --users 2000 --soak-seconds 120 (3600 for the hour) --kills 10 --fuzz-iterations 20000
 #          --abuse-seconds 5 --only throughput h2load soak fuzz abuse crash --out DIR
+#          --host-dll PATH (another build's src/Segmentation.Host/bin/Release/net10.0/Segmentation.Host.dll, for before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

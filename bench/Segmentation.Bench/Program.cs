@@ -12,11 +12,17 @@ var kills = new Option<int>("--kills") { Description = "SIGKILLs in the crash au
 var fuzz = new Option<int>("--fuzz-iterations") { Description = "Mutated requests the fuzzer sends.", DefaultValueFactory = _ => 20_000 };
 var abuse = new Option<double>("--abuse-seconds") { Description = "Seconds per HTTP/2 abuse scenario.", DefaultValueFactory = _ => 5 };
 var output = new Option<string>("--out") { Description = "Folder for report.md and report.json.", DefaultValueFactory = _ => Path.Combine(Paths.Root, "artifacts", "bench") };
+var hostDll = new Option<string>("--host-dll") { Description = $"The host under test (default: the one built beside this harness; also ${Paths.HostDllVariable})." };
 var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, crash, fuzz, abuse.", AllowMultipleArgumentsPerToken = true };
 
-var report = new Command("report", "Run every scenario and write the report (Markdown + JSON).") { seconds, users, soak, kills, fuzz, abuse, output, only };
+var report = new Command("report", "Run every scenario and write the report (Markdown + JSON).") { seconds, users, soak, kills, fuzz, abuse, output, only, hostDll };
 report.SetAction(async (parse, cancellationToken) =>
 {
+    if (parse.GetValue(hostDll) is { Length: > 0 } chosenHost)
+    {
+        Paths.UseHostDll(chosenHost);
+    }
+
     var settings = new BenchSettings
     {
         Seconds = parse.GetValue(seconds),
@@ -57,7 +63,7 @@ namespace Segmentation.Bench
                 using var plain = ServerProcess.StartPlain();
                 await host.WaitServingAsync(TimeSpan.FromMinutes(3));
                 await plain.WaitReadyAsync(grpcHealth: false, TimeSpan.FromSeconds(60));
-                report.Line($"- host under test: a separate process (pid {host.Id}), SQLite synchronous=FULL, {settings.Users:N0} seeded users; load generator in this process; both share this machine's cores.");
+                report.Line($"- host under test: {Paths.HostDll}, a separate process (pid {host.Id}), SQLite synchronous=FULL, {settings.Users:N0} seeded users; load generator in this process; both share this machine's cores.");
 
                 ThroughputSummary? throughput = null;
                 if (Wants("throughput") || Wants("h2load") || Wants("soak"))

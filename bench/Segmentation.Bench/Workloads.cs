@@ -1,9 +1,9 @@
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
+using Segmentation.Bench.Target;
 using Segmentation.Contracts.Bench.V1;
 using Segmentation.Contracts.V1;
 using Segmentation.Host.Seeding;
-using Segmentation.Rpc;
 
 namespace Segmentation.Bench;
 
@@ -26,7 +26,7 @@ public sealed class Workloads : IDisposable
     internal static readonly MethodDescriptor IngestEvents = Method(EventsReflection.Descriptor, "EventService", "IngestEvents");
     internal static readonly MethodDescriptor GetServerStats = Method(AdminReflection.Descriptor, "AdminService", "GetServerStats");
 
-    private readonly GrpcClient[] _clients;
+    private readonly ServiceClients[] _clients;
     private readonly HttpClient _plain;
     private readonly Uri? _plainAddress;
     private readonly int _users;
@@ -37,7 +37,7 @@ public sealed class Workloads : IDisposable
     /// <summary>Opens <paramref name="connections"/> clients to the host (and one to the plain baseline, if given).</summary>
     public Workloads(Uri host, int connections, int users, Uri? plain = null)
     {
-        _clients = Enumerable.Range(0, connections).Select(_ => new GrpcClient(host)).ToArray();
+        _clients = Enumerable.Range(0, connections).Select(_ => new ServiceClients(host)).ToArray();
         _users = users;
         _plainAddress = plain;
         _plain = new HttpClient(new SocketsHttpHandler { EnableMultipleHttp2Connections = true, UseProxy = false })
@@ -48,7 +48,7 @@ public sealed class Workloads : IDisposable
     }
 
     /// <summary>The first client, for single calls.</summary>
-    public GrpcClient Client => _clients[0];
+    public ServiceClients Client => _clients[0];
 
     /// <summary>The workloads by name, in report order.</summary>
     public IReadOnlyList<(string Name, Func<long, Task> Call, int ItemsPerCall)> All() =>
@@ -62,7 +62,7 @@ public sealed class Workloads : IDisposable
 
     /// <summary>A bare gRPC echo on the same stack.</summary>
     public Task EchoAsync(long i) =>
-        ClientFor(i).UnaryAsync<EchoMessage, EchoMessage>(Echo, new EchoMessage { Text = SyntheticShop.UserId((int)(i % _users)) });
+        ClientFor(i).Echo.EchoAsync(new EchoMessage { Text = SyntheticShop.UserId((int)(i % _users)) }).ResponseAsync;
 
     /// <summary>A plain HTTP/2 POST to the bare Kestrel endpoint (no gRPC).</summary>
     public async Task PlainAsync(long i)
@@ -75,7 +75,7 @@ public sealed class Workloads : IDisposable
 
     /// <summary>One user's segments.</summary>
     public Task GetUserSegmentsAsync(long i) =>
-        ClientFor(i).UnaryAsync<GetUserSegmentsRequest, UserSegments>(GetUserSegments, new GetUserSegmentsRequest { UserId = User(i) });
+        ClientFor(i).Segments.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = User(i) }).ResponseAsync;
 
     /// <summary><see cref="BatchSize"/> users' segments in one call.</summary>
     public Task BatchGetUserSegmentsAsync(long i)
@@ -86,18 +86,18 @@ public sealed class Workloads : IDisposable
             request.UserIds.Add(User((i * BatchSize) + k));
         }
 
-        return ClientFor(i).UnaryAsync<BatchGetUserSegmentsRequest, BatchGetUserSegmentsResponse>(BatchGetUserSegments, request);
+        return ClientFor(i).Segments.BatchGetUserSegmentsAsync(request).ResponseAsync;
     }
 
     /// <summary>One user's profile.</summary>
     public Task GetProfileAsync(long i) =>
-        ClientFor(i).UnaryAsync<GetProfileRequest, Profile>(GetProfile, new GetProfileRequest { UserId = User(i) });
+        ClientFor(i).Profiles.GetProfileAsync(new GetProfileRequest { UserId = User(i) }).ResponseAsync;
 
     /// <summary><see cref="IngestBatch"/> new events (unique ids) for existing users, durably stored before the answer.</summary>
     public async Task IngestAsync(long i)
     {
         var call = Interlocked.Increment(ref _ingestCall);
-        var response = await ClientFor(i).UnaryAsync<IngestEventsRequest, IngestEventsResponse>(IngestEvents, IngestRequest(call, IngestBatch));
+        var response = await ClientFor(i).Events.IngestEventsAsync(IngestRequest(call, IngestBatch));
         if (response.Accepted != IngestBatch)
         {
             throw new InvalidOperationException($"{IngestBatch - response.Accepted} of {IngestBatch} events were not accepted.");
@@ -141,7 +141,7 @@ public sealed class Workloads : IDisposable
         _plain.Dispose();
     }
 
-    private GrpcClient ClientFor(long i) => _clients[(int)(i % _clients.Length)];
+    private ServiceClients ClientFor(long i) => _clients[(int)(i % _clients.Length)];
 
     private string User(long i) => SyntheticShop.UserId((int)((i & long.MaxValue) % _users));
 

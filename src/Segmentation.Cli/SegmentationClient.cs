@@ -1,52 +1,63 @@
-using Google.Protobuf.Reflection;
+using Grpc.Net.Client;
 using Segmentation.Contracts.V1;
-using Segmentation.Rpc;
 
 namespace Segmentation.Cli;
 
-/// <summary>Typed calls to a Segmentation server over our HTTP/2 gRPC client.</summary>
+/// <summary>Typed calls to a Segmentation server: the generated clients over one Grpc.Net.Client channel (h2c).</summary>
 internal sealed class SegmentationClient : IDisposable
 {
-    private static readonly ServiceDescriptor s_events = EventsReflection.Descriptor.FindTypeByName<ServiceDescriptor>("EventService");
-    private static readonly ServiceDescriptor s_profiles = ProfilesReflection.Descriptor.FindTypeByName<ServiceDescriptor>("ProfileService");
-    private static readonly ServiceDescriptor s_segments = SegmentsReflection.Descriptor.FindTypeByName<ServiceDescriptor>("SegmentService");
+    private readonly GrpcChannel _channel;
 
-    private static readonly ServiceDescriptor s_recommendations = RecommendationsReflection.Descriptor.FindTypeByName<ServiceDescriptor>("RecommendationService");
+    public SegmentationClient(Uri address)
+    {
+        _channel = GrpcChannel.ForAddress(address);
+        Events = new EventService.EventServiceClient(_channel);
+        Profiles = new ProfileService.ProfileServiceClient(_channel);
+        Segments = new SegmentService.SegmentServiceClient(_channel);
+        Recommendations = new RecommendationService.RecommendationServiceClient(_channel);
+        Admin = new AdminService.AdminServiceClient(_channel);
+    }
 
-    private static readonly MethodDescriptor s_recommend = s_recommendations.FindMethodByName("Recommend");
-    private static readonly MethodDescriptor s_similar = s_recommendations.FindMethodByName("SimilarItems");
-    private static readonly MethodDescriptor s_ingest = s_events.FindMethodByName("IngestEvents");
-    private static readonly MethodDescriptor s_stream = s_events.FindMethodByName("StreamEvents");
-    private static readonly MethodDescriptor s_getProfile = s_profiles.FindMethodByName("GetProfile");
-    private static readonly MethodDescriptor s_getSegments = s_segments.FindMethodByName("GetUserSegments");
-    private static readonly MethodDescriptor s_batchGetSegments = s_segments.FindMethodByName("BatchGetUserSegments");
+    public EventService.EventServiceClient Events { get; }
 
-    private readonly GrpcClient _client;
+    public ProfileService.ProfileServiceClient Profiles { get; }
 
-    public SegmentationClient(Uri address) => _client = new GrpcClient(address);
+    public SegmentService.SegmentServiceClient Segments { get; }
 
-    public GrpcClient Raw => _client;
+    public RecommendationService.RecommendationServiceClient Recommendations { get; }
+
+    public AdminService.AdminServiceClient Admin { get; }
 
     public Task<IngestEventsResponse> IngestAsync(IngestEventsRequest request, CancellationToken cancellationToken) =>
-        _client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(s_ingest, request, new CallOptions(CancellationToken: cancellationToken));
+        Events.IngestEventsAsync(request, cancellationToken: cancellationToken).ResponseAsync;
 
-    public Task<StreamEventsResponse> StreamAsync(IAsyncEnumerable<IngestEventsRequest> batches, CancellationToken cancellationToken) =>
-        _client.ClientStreamingAsync<IngestEventsRequest, StreamEventsResponse>(s_stream, batches, new CallOptions(CancellationToken: cancellationToken));
+    /// <summary>Streams <paramref name="batches"/> in one <c>StreamEvents</c> call and returns the server's summary.</summary>
+    public async Task<StreamEventsResponse> StreamAsync(IAsyncEnumerable<IngestEventsRequest> batches, CancellationToken cancellationToken)
+    {
+        using var call = Events.StreamEvents(cancellationToken: cancellationToken);
+        await foreach (var batch in batches.WithCancellation(cancellationToken))
+        {
+            await call.RequestStream.WriteAsync(batch, cancellationToken);
+        }
+
+        await call.RequestStream.CompleteAsync();
+        return await call.ResponseAsync;
+    }
 
     public Task<Profile> GetProfileAsync(string userId, CancellationToken cancellationToken) =>
-        _client.UnaryAsync<GetProfileRequest, Profile>(s_getProfile, new GetProfileRequest { UserId = userId }, new CallOptions(CancellationToken: cancellationToken));
+        Profiles.GetProfileAsync(new GetProfileRequest { UserId = userId }, cancellationToken: cancellationToken).ResponseAsync;
 
     public Task<UserSegments> GetUserSegmentsAsync(string userId, CancellationToken cancellationToken) =>
-        _client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(s_getSegments, new GetUserSegmentsRequest { UserId = userId }, new CallOptions(CancellationToken: cancellationToken));
+        Segments.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = userId }, cancellationToken: cancellationToken).ResponseAsync;
 
     public Task<BatchGetUserSegmentsResponse> BatchGetUserSegmentsAsync(BatchGetUserSegmentsRequest request, CancellationToken cancellationToken) =>
-        _client.UnaryAsync<BatchGetUserSegmentsRequest, BatchGetUserSegmentsResponse>(s_batchGetSegments, request, new CallOptions(CancellationToken: cancellationToken));
+        Segments.BatchGetUserSegmentsAsync(request, cancellationToken: cancellationToken).ResponseAsync;
 
     public Task<RecommendResponse> RecommendAsync(RecommendRequest request, CancellationToken cancellationToken) =>
-        _client.UnaryAsync<RecommendRequest, RecommendResponse>(s_recommend, request, new CallOptions(CancellationToken: cancellationToken));
+        Recommendations.RecommendAsync(request, cancellationToken: cancellationToken).ResponseAsync;
 
     public Task<SimilarItemsResponse> SimilarItemsAsync(SimilarItemsRequest request, CancellationToken cancellationToken) =>
-        _client.UnaryAsync<SimilarItemsRequest, SimilarItemsResponse>(s_similar, request, new CallOptions(CancellationToken: cancellationToken));
+        Recommendations.SimilarItemsAsync(request, cancellationToken: cancellationToken).ResponseAsync;
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose() => _channel.Dispose();
 }

@@ -24,7 +24,7 @@ if (server.Options.SeedWhenEmpty)
                 Console.WriteLine($"  segment {segment.SegmentId}: {segment.Label} ({segment.Size:N0} users)");
             }
         }
-        catch (Exception ex) when (ex is Segmentation.Inference.OrtException or InvalidOperationException or Segmentation.Rpc.RpcException)
+        catch (Exception ex) when (ex is Segmentation.Inference.OrtException or InvalidOperationException or Segmentation.Core.Errors.SegmentationException)
         {
             Console.WriteLine($"No ML segments: {ex.Message}");
         }

@@ -15,22 +15,27 @@ using Segmentation.Grains;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Grains;
+using Segmentation.Host.Hosting;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
 using Segmentation.Host.Services;
 using Segmentation.Inference.Models;
-using Segmentation.Rpc;
 using Segmentation.Storage;
 using Segmentation.Storage.Sqlite;
 
 namespace Segmentation.Host;
 
 /// <summary>
-/// The embedded deployment in one object: gRPC on Kestrel, the grain runtime, SQLite storage and the services, wired
-/// from configuration. Used by <c>Program</c>, and in-process by tests, benchmarks and the CLI.
+/// The embedded deployment in one object: an ASP.NET Core host serving the gRPC edge (<see cref="GrpcEdge"/>) over
+/// the grain runtime, SQLite storage and the domain services, wired from configuration. Used by <c>Program</c>, and
+/// in-process by tests, benchmarks and the CLI.
 /// </summary>
 /// <remarks>
+/// Composition: the gRPC services and their dependencies are resolved from the host's DI container; the domain
+/// components (storage, grain runtime, recommender, rules, embeddings, ML segments) are built in one block of
+/// <see cref="StartAsync"/> after the container (they log through its logger factory) and before the server starts,
+/// and the container hands them out from there.
 /// Shutdown (SIGTERM or <see cref="StopAsync"/>): health turns NOT_SERVING and new calls get UNAVAILABLE at once;
 /// Kestrel waits for in-flight calls; then every user grain is deactivated (writing its snapshot), the event-time
 /// clock is checkpointed and the stores are closed.
@@ -55,8 +60,6 @@ public sealed class SegmentationServer : IAsyncDisposable
         SqliteSnapshotStore snapshots,
         GrainRuntime runtime,
         EventIngestion ingestion,
-        GrpcDispatcher dispatcher,
-        HealthService health,
         TimeProvider domainClock,
         ClockCheckpoint? clockCheckpoint,
         ILogger logger)
@@ -67,8 +70,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         _snapshots = snapshots;
         Runtime = runtime;
         Ingestion = ingestion;
-        Dispatcher = dispatcher;
-        Health = health;
+        Calls = app.Services.GetRequiredService<GrpcCallStatistics>();
         DomainClock = domainClock;
         _clockCheckpoint = clockCheckpoint;
         _logger = logger;
@@ -87,13 +89,12 @@ public sealed class SegmentationServer : IAsyncDisposable
 
     internal EventIngestion Ingestion { get; }
 
-    internal GrpcDispatcher Dispatcher { get; }
-
-    internal HealthService Health { get; }
+    /// <summary>The edge's call accounting: calls in flight, finished calls by status, the drain flag.</summary>
+    internal GrpcCallStatistics Calls { get; }
 
     internal TimeProvider DomainClock { get; }
 
-    internal RecommendationApi Recommendations { get; private init; } = null!;
+    internal RecommendationApi Recommendations => _app.Services.GetRequiredService<RecommendationApi>();
 
     internal SegmentChangeFeed SegmentChanges { get; private init; } = null!;
 
@@ -132,14 +133,32 @@ public sealed class SegmentationServer : IAsyncDisposable
             kestrel.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
             kestrel.Limits.Http2.InitialStreamWindowSize = 2 * 1024 * 1024;
             kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(endpoint, GrpcKestrel.ConfigureEndpoint);
+            kestrel.Listen(endpoint, GrpcEdge.ConfigureEndpoint);
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(25));
 
+        // The domain components are built below, after the container; the gRPC services resolve them at their first
+        // call, which cannot come before the server starts, by which time the slot is filled.
+        EmbeddedComponents? components = null;
+        EmbeddedComponents Components() => components ?? throw new InvalidOperationException("The domain components are resolved before the server has built them.");
+        builder.Services.AddSingleton<IEventLog>(_ => Components().EventLog);
+        builder.Services.AddSingleton(_ => Components().Runtime);
+        builder.Services.AddSingleton(_ => Components().Ingestion);
+        builder.Services.AddSingleton(_ => Components().Users);
+        builder.Services.AddSingleton(_ => Components().Rules);
+        builder.Services.AddSingleton(_ => Components().Changes);
+        builder.Services.AddSingleton(_ => Components().Ml);
+        builder.Services.AddSingleton(_ => Components().Recommender);
+        builder.Services.AddSingleton(_ => Components().Embeddings);
+        builder.Services.AddSingleton(_ => Components().Reclustering);
+        builder.Services.AddSegmentationGrpc(options);
+
         var app = builder.Build();
+        app.MapSegmentationGrpc();
         var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         var logger = loggerFactory.CreateLogger("Segmentation.Host");
 
+        // ---- Domain components (embedded default: in-process grain runtime, SQLite). Begin. ----
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
         Directory.CreateDirectory(dataDirectory);
         var eventLog = new SqliteEventLog(
@@ -190,35 +209,11 @@ public sealed class SegmentationServer : IAsyncDisposable
 
         var ingestion = new EventIngestion(runtime, wallClock, options.EarliestEventTime, loggerFactory.CreateLogger<EventIngestion>());
         var users = new UserLookup(runtime, domainClock);
-        var registry = new GrpcServiceRegistry();
-        new EventApi(ingestion).Bind(registry);
-        new ProfileApi(users).Bind(registry);
-        new SegmentApi(users, rules, changes, ml).Bind(registry);
-        var recommendations = new RecommendationApi(users, recommender, rules);
-        recommendations.Bind(registry);
-        new InferenceApi(embeddings).Bind(registry);
-        EchoApi.Bind(registry);
-        var health = new HealthService();
-        health.Bind(registry);
-        new ReflectionService(registry.Services).Bind(registry);
-        if (options.LogRequests)
+        components = new EmbeddedComponents(eventLog, runtime, ingestion, users, rules, changes, ml, recommender, embeddings, reclustering);
+        // ---- Domain components. End. ----
+
+        var server = new SegmentationServer(app, options, eventLog, snapshots, runtime, ingestion, domainClock, clockCheckpoint, logger)
         {
-            registry.AddInterceptor(new RequestLogInterceptor(logger, wallClock));
-        }
-
-        // The dispatcher is created after the last binding; the admin service reads its counters through this box.
-        GrpcDispatcher? dispatcherBox = null;
-        var callStatistics = new GrpcCallStatistics();
-        new AdminApi(callStatistics, () => dispatcherBox?.InFlight ?? 0, runtime, rules, eventLog, domainClock, embeddings, reclustering).Bind(registry);
-        registry.EnsureAllBound();
-
-        var dispatcher = dispatcherBox = new GrpcDispatcher(
-            registry, new GrpcServerOptions { MaxReceiveMessageSize = options.MaxReceiveMessageSize }, loggerFactory, callStatistics);
-        app.Run(dispatcher.HandleAsync);
-
-        var server = new SegmentationServer(app, options, eventLog, snapshots, runtime, ingestion, dispatcher, health, domainClock, clockCheckpoint, logger)
-        {
-            Recommendations = recommendations,
             SegmentChanges = changes,
             Embeddings = embeddings,
             Segmentation = ml,
@@ -287,12 +282,15 @@ public sealed class SegmentationServer : IAsyncDisposable
         _background.Dispose();
     }
 
-    private void BeginDrain()
+    /// <summary>
+    /// Starts the drain (on SIGTERM, before Kestrel stops): health turns NOT_SERVING, new calls get UNAVAILABLE, watch
+    /// streams end; calls in flight continue.
+    /// </summary>
+    internal void BeginDrain()
     {
-        Health.SetAllNotServing();
+        GrpcEdge.BeginDrain(_app.Services);
         SegmentChanges.Close();
-        Dispatcher.BeginDrain();
-        HostLog.Draining(_logger, Dispatcher.InFlight);
+        HostLog.Draining(_logger, Calls.InFlight);
     }
 
     private static IPEndPoint ParseEndpoint(string listen)

@@ -1,8 +1,8 @@
+using Grpc.Core;
 using Grpc.Health.V1;
 using Segmentation.Bench.Scenarios;
 using Segmentation.Bench.Target;
 using Segmentation.Host;
-using Segmentation.Rpc;
 using Xunit.Abstractions;
 
 namespace Segmentation.Bench.Tests;
@@ -46,8 +46,8 @@ public sealed class FaultScenarioTests
             Assert.Contains(result.Outcomes.Keys, k => k == "grpc-status OK");
             Assert.Contains(result.Outcomes.Keys, k => k == "grpc-status INTERNAL");
             Assert.Contains(result.Outcomes.Keys, k => k == "grpc-status RESOURCE_EXHAUSTED");
-            using var client = new GrpcClient(server.Address);
-            var health = await client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(HealthCheck, new HealthCheckRequest());
+            using var client = new ServiceClients(server.Address);
+            var health = await client.Health.CheckAsync(new HealthCheckRequest());
             Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
         }
         finally
@@ -61,18 +61,17 @@ public sealed class FaultScenarioTests
     public async Task StatusMessages_QuotingHugeClientInput_AreCut_SoTheClientCanStillReadTheStatus()
     {
         // Found by the fuzzer: Health.Check quoted a 5 MB service name in grpc-message, and the client's HPACK
-        // decoder (64 KB limit) failed the call instead of showing NOT_FOUND.
+        // decoder (64 KB limit) failed the call instead of showing NOT_FOUND. (grpc-dotnet's health service no longer
+        // quotes the name; the cap on messages that do quote input is checked in Segmentation.Host.Tests' GrpcEdgeTests.)
         var data = Path.Combine(Path.GetTempPath(), "segbench-msg-" + Guid.NewGuid().ToString("N"));
         await using var server = await SegmentationServer.StartAsync([$"--Segmentation:DataDirectory={data}", "--Segmentation:Listen=127.0.0.1:0", "--Logging:LogLevel:Default=None"]);
         try
         {
-            using var client = new GrpcClient(server.Address);
+            using var client = new ServiceClients(server.Address);
             var error = await Assert.ThrowsAsync<RpcException>(() =>
-                client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(HealthCheck, new HealthCheckRequest { Service = new string('s', 200_000) }));
+                client.Health.CheckAsync(new HealthCheckRequest { Service = new string('s', 200_000) }).ResponseAsync);
             Assert.Equal(StatusCode.NotFound, error.StatusCode);
-            Assert.StartsWith("Unknown service 'sss", error.Detail);
-            Assert.True(error.Detail.Length <= GrpcProtocol.MaxStatusMessageLength, $"message of {error.Detail.Length} characters");
-            Assert.EndsWith("...", error.Detail);
+            Assert.True(error.Status.Detail.Length <= 1_024, $"message of {error.Status.Detail.Length} characters");
         }
         finally
         {
@@ -146,7 +145,4 @@ public sealed class FaultScenarioTests
             Directory.Delete(data, recursive: true);
         }
     }
-
-    private static Google.Protobuf.Reflection.MethodDescriptor HealthCheck =>
-        HealthReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("Health").FindMethodByName("Check");
 }

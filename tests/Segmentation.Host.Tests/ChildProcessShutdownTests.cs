@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Grpc.Core;
 using Grpc.Health.V1;
+using Grpc.Net.Client;
 using Segmentation.Contracts.V1;
-using Segmentation.Rpc;
 using Segmentation.Storage.Sqlite;
+using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
 
@@ -24,7 +26,7 @@ public sealed class ChildProcessShutdownTests
         try
         {
             using (var host = await ChildHost.StartAsync(dataDirectory))
-            using (var client = new GrpcClient(host.Address))
+            using (var client = GrpcChannel.ForAddress(host.Address))
             {
                 await WaitHealthyAsync(client);
                 var now = TimeProvider.System.GetUtcNow();
@@ -48,14 +50,14 @@ public sealed class ChildProcessShutdownTests
         }
     }
 
-    internal static async Task WaitHealthyAsync(GrpcClient client)
+    internal static async Task WaitHealthyAsync(GrpcChannel client)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
         {
             try
             {
-                var response = await client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(s_healthCheck, new HealthCheckRequest(), new CallOptions(Timeout: TimeSpan.FromSeconds(2)));
+                var response = await client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(s_healthCheck, new HealthCheckRequest(), new CallSettings(Timeout: TimeSpan.FromSeconds(2)));
                 if (response.Status == HealthCheckResponse.Types.ServingStatus.Serving)
                 {
                     return;

@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Segmentation.Contracts.V1;
-using Segmentation.Rpc;
+using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
 
@@ -145,20 +146,20 @@ public sealed class EndToEndTests : IAsyncLifetime
         var empty = await Assert.ThrowsAsync<RpcException>(() =>
             _server.Client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(Events.GetUserSegments, new GetUserSegmentsRequest()));
         Assert.Equal(StatusCode.InvalidArgument, empty.StatusCode);
-        Assert.Contains("user_id", empty.Detail, StringComparison.Ordinal);
+        Assert.Contains("user_id", empty.Status.Detail, StringComparison.Ordinal);
 
         var tooMany = new BatchGetUserSegmentsRequest();
         tooMany.UserIds.Add(Enumerable.Range(0, 1_001).Select(i => $"u{i}"));
         var batch = await Assert.ThrowsAsync<RpcException>(() =>
             _server.Client.UnaryAsync<BatchGetUserSegmentsRequest, BatchGetUserSegmentsResponse>(Events.BatchGetUserSegments, tooMany));
         Assert.Equal(StatusCode.InvalidArgument, batch.StatusCode);
-        Assert.Contains("user_ids", batch.Detail, StringComparison.Ordinal);
+        Assert.Contains("user_ids", batch.Status.Detail, StringComparison.Ordinal);
 
         var huge = new IngestEventsRequest();
         huge.Events.Add(Enumerable.Range(0, 10_001).Select(i => new Event { EventId = $"h{i}" }));
         var events = await Assert.ThrowsAsync<RpcException>(() => IngestAsync(huge));
         Assert.Equal(StatusCode.InvalidArgument, events.StatusCode);
-        Assert.Contains("events", events.Detail, StringComparison.Ordinal);
+        Assert.Contains("events", events.Status.Detail, StringComparison.Ordinal);
 
         var ok = await IngestAsync(Events.Batch(Events.Make("after-bad", "after-bad", EventType.View, s_now.AddMinutes(-1))));
         Assert.Equal(1, ok.Accepted);

@@ -1,6 +1,7 @@
+using Grpc.Core;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Clustering;
-using Segmentation.Rpc;
+using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
 
@@ -168,7 +169,7 @@ public sealed class MlSegmentTests : IAsyncLifetime
 
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await using var watch = _server.Client.ServerStreamingAsync<WatchUserSegmentsRequest, SegmentChange>(
-            s_segments.FindMethodByName("WatchUserSegments"), new WatchUserSegmentsRequest { UserId = "home-5" }, new CallOptions(CancellationToken: cancel.Token)).GetAsyncEnumerator(cancel.Token);
+            s_segments.FindMethodByName("WatchUserSegments"), new WatchUserSegmentsRequest { UserId = "home-5" }, new CallSettings(CancellationToken: cancel.Token)).GetAsyncEnumerator(cancel.Token);
         var next = watch.MoveNextAsync().AsTask();
         for (var i = 0; i < 100 && _server.Server.SegmentChanges.WatcherCount == 0; i++)
         {
@@ -222,7 +223,7 @@ public sealed class MlSegmentTests : IAsyncLifetime
         File.WriteAllBytes(onnx, File.ReadAllBytes(onnx)[..100]);
         var refused = await Assert.ThrowsAsync<RpcException>(() => CallAsync<ActivateModelRequest, ModelVersion>(s_admin, "ActivateModel", new ActivateModelRequest { Version = 3 }));
         Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
-        Assert.Contains("user_encoder.onnx", refused.Detail, StringComparison.Ordinal);
+        Assert.Contains("user_encoder.onnx", refused.Status.Detail, StringComparison.Ordinal);
         var unknown = await Assert.ThrowsAsync<RpcException>(() => CallAsync<ActivateModelRequest, ModelVersion>(s_admin, "ActivateModel", new ActivateModelRequest { Version = 42 }));
         Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
         Assert.Equal(2, (await CallAsync<GetProfileRequest, Profile>(profiles, "GetProfile", new GetProfileRequest { UserId = "toys-1" })).EmbeddingModelVersion);

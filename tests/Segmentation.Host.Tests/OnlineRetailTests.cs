@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using Segmentation.Cli;
 using Segmentation.Cli.Formats;
 using Segmentation.Contracts.V1;
+using Segmentation.Testing;
 using Xunit.Abstractions;
 
 namespace Segmentation.Host.Tests;

@@ -1,5 +1,6 @@
+using Grpc.Core;
 using Segmentation.Contracts.V1;
-using Segmentation.Rpc;
+using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
 
@@ -167,12 +168,12 @@ public sealed class RecommendationTests : IAsyncLifetime
         var request = new RecommendRequest { UserId = user, Count = count, Context = new RecommendationContext { ItemId = item, Placement = placement } };
         var error = await Assert.ThrowsAsync<RpcException>(() => RecommendAsync(request));
         Assert.Equal(code, error.StatusCode);
-        Assert.StartsWith(field + ":", error.Detail, StringComparison.Ordinal);
+        Assert.StartsWith(field + ":", error.Status.Detail, StringComparison.Ordinal);
 
         var similar = await Assert.ThrowsAsync<RpcException>(() => _server.Client.UnaryAsync<SimilarItemsRequest, SimilarItemsResponse>(
             Methods.SimilarItems, new SimilarItemsRequest { ItemId = "no-such-item", Count = 3 }));
         Assert.Equal(StatusCode.NotFound, similar.StatusCode);
-        Assert.StartsWith("item_id:", similar.Detail, StringComparison.Ordinal);
+        Assert.StartsWith("item_id:", similar.Status.Detail, StringComparison.Ordinal);
 
         // The service keeps serving.
         Assert.NotEmpty((await RecommendAsync(new RecommendRequest { UserId = "camper-1", Count = 3 })).Items);

@@ -1,5 +1,7 @@
+using Grpc.Core;
+using Grpc.Net.Client;
 using Segmentation.Contracts.V1;
-using Segmentation.Rpc;
+using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
 
@@ -48,7 +50,7 @@ public sealed class RemoteInferenceTests
 
             // 2. The inference tier: the built host in its own process, serving the same folder.
             using var inference = await ChildProcessShutdownTests.ChildHost.StartAsync(Path.Combine(root, "inference"), $"--Segmentation:Embeddings:ModelsDirectory={models}");
-            using (var probe = new GrpcClient(inference.Address))
+            using (var probe = GrpcChannel.ForAddress(inference.Address))
             {
                 await ChildProcessShutdownTests.WaitHealthyAsync(probe);
             }
@@ -74,7 +76,7 @@ public sealed class RemoteInferenceTests
             Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
 
             // Bad calls to the inference tier itself get specific statuses.
-            using var direct = new GrpcClient(inference.Address);
+            using var direct = GrpcChannel.ForAddress(inference.Address);
             var embed = InferenceReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("InferenceService").FindMethodByName("Embed");
             var empty = await Assert.ThrowsAsync<RpcException>(() => direct.UnaryAsync<EmbedRequest, EmbedResponse>(embed, new EmbedRequest()));
             Assert.Equal(StatusCode.InvalidArgument, empty.StatusCode);

@@ -1,5 +1,6 @@
+using Grpc.Core;
 using Segmentation.Contracts.V1;
-using Segmentation.Rpc;
+using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
 
@@ -72,7 +73,7 @@ public sealed class RuleSegmentTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<RpcException>(() => AdminAsync<CreateRuleSegmentRequest, RuleSegment>(
             "CreateRuleSegment", new CreateRuleSegmentRequest { Id = "bad", Expression = expression }));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
-        Assert.StartsWith(start, error.Detail, StringComparison.Ordinal);
+        Assert.StartsWith(start, error.Status.Detail, StringComparison.Ordinal);
 
         var dryRun = await Assert.ThrowsAsync<RpcException>(() => AdminAsync<DryRunRuleSegmentRequest, DryRunRuleSegmentResponse>(
             "DryRunRuleSegment", new DryRunRuleSegmentRequest { Expression = expression }));
@@ -91,7 +92,7 @@ public sealed class RuleSegmentTests : IAsyncLifetime
         var badId = await Assert.ThrowsAsync<RpcException>(() => AdminAsync<CreateRuleSegmentRequest, RuleSegment>(
             "CreateRuleSegment", new CreateRuleSegmentRequest { Id = "Has Spaces", Expression = "orders >= 1" }));
         Assert.Equal(StatusCode.InvalidArgument, badId.StatusCode);
-        Assert.StartsWith("id:", badId.Detail, StringComparison.Ordinal);
+        Assert.StartsWith("id:", badId.Status.Detail, StringComparison.Ordinal);
 
         var missing = await Assert.ThrowsAsync<RpcException>(() => AdminAsync<DeleteRuleSegmentRequest, DeleteRuleSegmentResponse>(
             "DeleteRuleSegment", new DeleteRuleSegmentRequest { Id = "nope" }));

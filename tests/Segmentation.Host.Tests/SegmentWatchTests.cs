@@ -1,5 +1,6 @@
+using Grpc.Core;
 using Segmentation.Contracts.V1;
-using Segmentation.Rpc;
+using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
 
@@ -33,7 +34,7 @@ public sealed class SegmentWatchTests : IAsyncLifetime
     public async Task Watchers_SeeTheChangesTheirFilterTakes_AsEventsArrive()
     {
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var options = new CallOptions(CancellationToken: cancel.Token);
+        var options = new CallSettings(CancellationToken: cancel.Token);
         await using var user = _server.Client.ServerStreamingAsync<WatchUserSegmentsRequest, SegmentChange>(s_watchUser, new WatchUserSegmentsRequest { UserId = "watched" }, options).GetAsyncEnumerator(cancel.Token);
         await using var rules = _server.Client.ServerStreamingAsync<WatchSegmentChangesRequest, SegmentChange>(s_watchSegment, new WatchSegmentChangesRequest { SegmentId = "rule:" }, options).GetAsyncEnumerator(cancel.Token);
         var userNext = user.MoveNextAsync().AsTask();
@@ -69,7 +70,7 @@ public sealed class SegmentWatchTests : IAsyncLifetime
             }
         });
         Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
-        Assert.StartsWith("segment_id:", bad.Detail, StringComparison.Ordinal);
+        Assert.StartsWith("segment_id:", bad.Status.Detail, StringComparison.Ordinal);
 
         var watch = Task.Run(async () =>
         {

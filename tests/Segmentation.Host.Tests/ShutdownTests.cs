@@ -1,6 +1,7 @@
+using Grpc.Core;
 using Grpc.Health.V1;
 using Segmentation.Contracts.V1;
-using Segmentation.Rpc;
+using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
 
@@ -59,8 +60,9 @@ public sealed class ShutdownTests
         var healthy = await server.Client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(s_healthCheck, new HealthCheckRequest());
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, healthy.Status);
 
-        server.Server.Health.SetAllNotServing();
-        server.Server.Dispatcher.BeginDrain();
+        server.Server.BeginDrain();
+        var draining = await server.Client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(s_healthCheck, new HealthCheckRequest());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, draining.Status);
 
         var refused = await Assert.ThrowsAsync<RpcException>(() =>
             server.Client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(Events.GetUserSegments, new GetUserSegmentsRequest { UserId = "x" }));

@@ -1,11 +1,13 @@
-using Segmentation.Rpc;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
 
 /// <summary>A real server in this process: Kestrel on a free loopback port, SQLite in a temporary folder.</summary>
 internal sealed class TestServer : IAsyncDisposable
 {
-    private TestServer(SegmentationServer server, string dataDirectory, GrpcClient client)
+    private TestServer(SegmentationServer server, string dataDirectory, GrpcChannel client)
     {
         Server = server;
         DataDirectory = dataDirectory;
@@ -16,7 +18,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public string DataDirectory { get; }
 
-    public GrpcClient Client { get; }
+    public GrpcChannel Client { get; }
 
     public static async Task<TestServer> StartAsync(string? dataDirectory = null, params string[] extraArgs)
     {
@@ -29,7 +31,7 @@ internal sealed class TestServer : IAsyncDisposable
             .. extraArgs,
         ];
         var server = await SegmentationServer.StartAsync(args);
-        return new TestServer(server, dataDirectory, new GrpcClient(server.Address));
+        return new TestServer(server, dataDirectory, GrpcChannel.ForAddress(server.Address));
     }
 
     /// <summary>Stops the server but keeps the data folder (for restart tests).</summary>

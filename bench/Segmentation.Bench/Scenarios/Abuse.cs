@@ -139,7 +139,7 @@ public static class Abuse
             {
                 await load.GetUserSegmentsAsync(++calls).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
             }
-            catch (Exception ex) when (ex is Rpc.RpcException or HttpRequestException or IOException or TimeoutException)
+            catch (Exception ex) when (ex is Grpc.Core.RpcException or HttpRequestException or IOException or TimeoutException)
             {
                 errors++;
                 firstError ??= $"{ex.GetType().Name}: {ex.Message}";

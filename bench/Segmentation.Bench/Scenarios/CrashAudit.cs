@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
+using Grpc.Core;
 using Segmentation.Bench.Target;
 using Segmentation.Contracts.V1;
 using Segmentation.Host.Services;
-using Segmentation.Rpc;
 using Segmentation.Storage;
 using Segmentation.Storage.Sqlite;
 using static Segmentation.Bench.BenchReport;
@@ -45,7 +45,7 @@ public static class CrashAudit
             {
                 using var host = ServerProcess.StartHost(dataDirectory);
                 await host.WaitReadyAsync(grpcHealth: true, TimeSpan.FromSeconds(60));
-                using var client = new GrpcClient(host.Address);
+                using var client = new ServiceClients(host.Address);
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 var writers = Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
                 {
@@ -76,8 +76,7 @@ public static class CrashAudit
 
                         try
                         {
-                            var response = await client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(
-                                Workloads.IngestEvents, request, new CallOptions(Timeout: TimeSpan.FromSeconds(20)));
+                            var response = await client.Events.IngestEventsAsync(request, deadline: DateTime.UtcNow.AddSeconds(20));
                             foreach (var result in response.Results)
                             {
                                 if (result.Outcome != IngestOutcome.Rejected)
@@ -102,11 +101,10 @@ public static class CrashAudit
 
             using var final = ServerProcess.StartHost(dataDirectory);
             await final.WaitReadyAsync(grpcHealth: true, TimeSpan.FromSeconds(60));
-            using var finalClient = new GrpcClient(final.Address);
+            using var finalClient = new ServiceClients(final.Address);
             var request = new BatchGetProfilesRequest();
             request.UserIds.Add(Enumerable.Range(0, Users).Select(u => $"crash-u{u}"));
-            var served = await finalClient.UnaryAsync<BatchGetProfilesRequest, BatchGetProfilesResponse>(
-                ProfilesReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("ProfileService").FindMethodByName("BatchGetProfiles"), request);
+            var served = await finalClient.Profiles.BatchGetProfilesAsync(request, cancellationToken: cancellationToken);
             final.Kill();
 
             await using var log = new SqliteEventLog(Path.Combine(dataDirectory, "events.db"));

@@ -106,22 +106,9 @@ public sealed class Fuzzer
 
     internal static async Task<bool> IsServingAsync(ServerProcess host)
     {
-        try
-        {
-            using var client = new Rpc.GrpcClient(host.Address);
-            var health = HealthCheck();
-            var response = await client.UnaryAsync<Grpc.Health.V1.HealthCheckRequest, Grpc.Health.V1.HealthCheckResponse>(
-                health, new Grpc.Health.V1.HealthCheckRequest(), new Rpc.CallOptions(Timeout: TimeSpan.FromSeconds(5)));
-            return response.Status == Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving;
-        }
-        catch (Exception ex) when (ex is Rpc.RpcException or HttpRequestException or IOException)
-        {
-            return false;
-        }
+        using var client = new ServiceClients(host.Address);
+        return await client.IsServingAsync(TimeSpan.FromSeconds(5));
     }
-
-    private static Google.Protobuf.Reflection.MethodDescriptor HealthCheck() =>
-        Grpc.Health.V1.HealthReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("Health").FindMethodByName("Check");
 
     private async Task OneAsync(HttpClient http, Random random, CancellationToken cancellationToken)
     {
@@ -208,7 +195,7 @@ public sealed class Fuzzer
             await response.Content.CopyToAsync(Stream.Null, timeout.Token);
             var status = Header(response.Headers, "grpc-status") ?? Header(response.TrailingHeaders, "grpc-status");
             Count(_outcomes, status is not null
-                ? $"grpc-status {Rpc.GrpcProtocol.StatusName((Rpc.StatusCode)int.Parse(status, System.Globalization.CultureInfo.InvariantCulture))}"
+                ? $"grpc-status {Segmentation.Host.Hosting.GrpcCallStatistics.StatusName((Grpc.Core.StatusCode)int.Parse(status, System.Globalization.CultureInfo.InvariantCulture))}"
                 : $"HTTP {(int)response.StatusCode}");
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

@@ -94,7 +94,7 @@ public static class Soak
 
     private static async Task IngestSmallAsync(Workloads load, long i)
     {
-        var response = await load.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Workloads.IngestEvents, load.IngestRequest(5_000_000 + i, 10));
+        var response = await load.Client.Events.IngestEventsAsync(load.IngestRequest(5_000_000 + i, 10));
         if (response.Accepted != 10)
         {
             throw new InvalidOperationException("soak ingest: events not accepted");
@@ -102,7 +102,7 @@ public static class Soak
     }
 
     internal static Task<ServerStats> StatsAsync(Workloads load) =>
-        load.Client.UnaryAsync<GetServerStatsRequest, ServerStats>(Workloads.GetServerStats, new GetServerStatsRequest());
+        load.Client.Admin.GetServerStatsAsync(new GetServerStatsRequest()).ResponseAsync;
 
     /// <summary>Server-side non-OK statuses, not counting CANCELLED (clients that gave up) or NOT_FOUND.</summary>
     internal static long Errors(ServerStats stats) =>

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Segmentation.Bench.Measurement;
 using Segmentation.Bench.Target;
-using Segmentation.Contracts.V1;
 using static Segmentation.Bench.BenchReport;
 
 namespace Segmentation.Bench.Scenarios;
@@ -132,8 +131,7 @@ public static class Throughput
             int b;
             while ((b = Interlocked.Increment(ref next)) < batches)
             {
-                var response = await load.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(
-                    Workloads.IngestEvents, requests[b], new Rpc.CallOptions(CancellationToken: cancellationToken));
+                var response = await load.Client.Events.IngestEventsAsync(requests[b], cancellationToken: cancellationToken);
                 Interlocked.Add(ref accepted, response.Accepted);
             }
         }));

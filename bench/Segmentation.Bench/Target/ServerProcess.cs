@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Grpc.Health.V1;
-using Segmentation.Rpc;
 
 namespace Segmentation.Bench.Target;
 
@@ -13,9 +11,6 @@ namespace Segmentation.Bench.Target;
 /// </summary>
 public sealed class ServerProcess : IDisposable
 {
-    private static readonly Google.Protobuf.Reflection.MethodDescriptor s_healthCheck =
-        HealthReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("Health").FindMethodByName("Check");
-
     private readonly Process _process;
     private readonly System.Text.StringBuilder _errors = new();
     private readonly TaskCompletionSource _serving = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -76,7 +71,7 @@ public sealed class ServerProcess : IDisposable
     public async Task WaitReadyAsync(bool grpcHealth, TimeSpan timeout)
     {
         var stopwatch = Stopwatch.StartNew();
-        using var client = new GrpcClient(Address);
+        using var client = new ServiceClients(Address);
         while (true)
         {
             if (_process.HasExited)
@@ -93,14 +88,12 @@ public sealed class ServerProcess : IDisposable
                     return;
                 }
 
-                var response = await client.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(
-                    s_healthCheck, new HealthCheckRequest(), new CallOptions(Timeout: TimeSpan.FromSeconds(2)));
-                if (response.Status == HealthCheckResponse.Types.ServingStatus.Serving)
+                if (await client.IsServingAsync(TimeSpan.FromSeconds(2)))
                 {
                     return;
                 }
             }
-            catch (Exception ex) when (ex is RpcException or HttpRequestException or IOException or SocketException)
+            catch (Exception ex) when (ex is HttpRequestException or IOException or SocketException)
             {
                 // Not listening yet.
             }

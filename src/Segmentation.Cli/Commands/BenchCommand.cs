@@ -1,12 +1,12 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Net.Client;
 using Microsoft.Extensions.Logging.Abstractions;
 using Segmentation.Contracts.Bench.V1;
 using Segmentation.Contracts.V1;
 using Segmentation.Host;
 using Segmentation.Host.Seeding;
-using Segmentation.Rpc;
 using Spectre.Console;
 
 namespace Segmentation.Cli.Commands;
@@ -53,13 +53,12 @@ internal static class BenchCommand
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
         Console.WriteLine($"seeded {seeded!.Events:N0} events for {seeded.Users:N0} users; concurrency {concurrency}, {rounds} rounds x {duration.TotalSeconds:F0} s");
 
-        using var client = new GrpcClient(server.Address);
-        var echoMethod = EchoReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("EchoService").FindMethodByName("Echo");
-        var lookupMethod = SegmentsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("SegmentService").FindMethodByName("GetUserSegments");
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        var echoClient = new EchoService.EchoServiceClient(channel);
+        var segments = new SegmentService.SegmentServiceClient(channel);
         var echoRequest = new EchoMessage { Text = SyntheticShop.UserId(42) };
-        Func<int, Task> echo = _ => client.UnaryAsync<EchoMessage, EchoMessage>(echoMethod, echoRequest);
-        Func<int, Task> lookup = i => client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(
-            lookupMethod, new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) });
+        Func<int, Task> echo = _ => echoClient.EchoAsync(echoRequest).ResponseAsync;
+        Func<int, Task> lookup = i => segments.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) }).ResponseAsync;
 
         // Warm-up: let tiered compilation settle on both paths before measuring.
         await LoadRun.RunAsync(echo, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
@@ -80,16 +79,15 @@ internal static class BenchCommand
         AnsiConsole.Write(table);
         Console.WriteLine($"lookup/echo throughput ratio: {lookupBest.PerSecond / echoBest.PerSecond:F3} (best rounds); {lookupRuns.Average(r => r.PerSecond) / echoRuns.Average(r => r.PerSecond):F3} (mean of rounds)");
 
-        var ingest = await IngestRunAsync(client, ingestBatches, cancellationToken);
+        var ingest = await IngestRunAsync(new EventService.EventServiceClient(channel), ingestBatches, cancellationToken);
         Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, {InFlightBatches} batches in flight)");
 
         var grainCalls = await GrainCallRunAsync(server, userCount, concurrency, duration, cancellationToken);
         Console.WriteLine($"in-process grain calls: {grainCalls:N0} calls/s (GetLifecycle on {userCount:N0} active user grains, {concurrency} callers)");
     }
 
-    private static async Task<(long Events, double PerSecond)> IngestRunAsync(GrpcClient client, int batches, CancellationToken cancellationToken)
+    private static async Task<(long Events, double PerSecond)> IngestRunAsync(EventService.EventServiceClient client, int batches, CancellationToken cancellationToken)
     {
-        var method = EventsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("EventService").FindMethodByName("IngestEvents");
         var start = TimeProvider.System.GetUtcNow() - TimeSpan.FromDays(1);
         var requests = new IngestEventsRequest[batches];
         for (var b = 0; b < batches; b++)
@@ -121,7 +119,7 @@ internal static class BenchCommand
             int b;
             while ((b = Interlocked.Increment(ref next)) < batches)
             {
-                var response = await client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(method, requests[b], new CallOptions(CancellationToken: cancellationToken));
+                var response = await client.IngestEventsAsync(requests[b], cancellationToken: cancellationToken);
                 Interlocked.Add(ref accepted, response.Accepted);
             }
         });

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Google.Protobuf;
+using Grpc.Core;
 using Segmentation.Contracts.V1;
-using Segmentation.Rpc;
 using Spectre.Console;
 
 namespace Segmentation.Cli.Commands;
@@ -170,7 +170,7 @@ internal static class QueryCommands
         }
         catch (RpcException ex)
         {
-            Console.Error.WriteLine($"error: {ex.StatusCode} ({(int)ex.StatusCode}): {ex.Detail}");
+            Console.Error.WriteLine($"error: {ex.StatusCode} ({(int)ex.StatusCode}): {ex.Status.Detail}");
             return 1;
         }
     }

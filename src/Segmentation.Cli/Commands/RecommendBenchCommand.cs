@@ -1,8 +1,8 @@
 using System.CommandLine;
+using Grpc.Net.Client;
 using Microsoft.Extensions.Logging.Abstractions;
 using Segmentation.Contracts.V1;
 using Segmentation.Host.Seeding;
-using Segmentation.Rpc;
 using Spectre.Console;
 
 namespace Segmentation.Cli.Commands;
@@ -53,14 +53,13 @@ internal static class RecommendBenchCommand
             $"seeded {seeded!.Events:N0} events ({userCount:N0} shop users + {itemCount:N0} one-off visitors) in {TimeProvider.System.GetElapsedTime(started).TotalSeconds:F0} s; " +
             $"catalogue {server.Recommendations.KnownItems:N0} items; {count} items per call, concurrency {concurrency}, {rounds} rounds x {duration.TotalSeconds:F0} s");
 
-        using var client = new GrpcClient(server.Address);
-        var service = RecommendationsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("RecommendationService");
-        var recommendMethod = service.FindMethodByName("Recommend");
-        var lookupMethod = SegmentsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("SegmentService").FindMethodByName("GetUserSegments");
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        var recommendations = new RecommendationService.RecommendationServiceClient(channel);
+        var lookups = new SegmentService.SegmentServiceClient(channel);
         RecommendRequest Request(int i) => new() { UserId = SyntheticShop.UserId(i % userCount), Count = count };
-        Func<int, Task> inProcess = i => server.Recommendations.RecommendAsync(Request(i), null);
-        Func<int, Task> overGrpc = i => client.UnaryAsync<RecommendRequest, RecommendResponse>(recommendMethod, Request(i));
-        Func<int, Task> lookup = i => client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(lookupMethod, new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) });
+        Func<int, Task> inProcess = i => server.Recommendations.RecommendAsync(Request(i), CancellationToken.None);
+        Func<int, Task> overGrpc = i => recommendations.RecommendAsync(Request(i)).ResponseAsync;
+        Func<int, Task> lookup = i => lookups.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) }).ResponseAsync;
 
         // Every user's grain active and every path compiled before measuring.
         foreach (var warm in new[] { lookup, inProcess, overGrpc })

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Google.Protobuf;
-using Google.Protobuf.Reflection;
 using Segmentation.Contracts.V1;
 using Spectre.Console;
 
@@ -13,27 +12,25 @@ namespace Segmentation.Cli.Commands;
 /// </summary>
 internal static class SegmentationCommands
 {
-    private static readonly ServiceDescriptor s_admin = AdminReflection.Descriptor.FindTypeByName<ServiceDescriptor>("AdminService");
-    private static readonly ServiceDescriptor s_segments = SegmentsReflection.Descriptor.FindTypeByName<ServiceDescriptor>("SegmentService");
     private static readonly JsonFormatter s_json = new(JsonFormatter.Settings.Default.WithIndentation());
 
     public static Command Model(Option<Uri> address, Option<bool> json)
     {
         var list = new Command("list", "The model versions in the server's models folder.");
-        list.SetAction((parse, ct) => CallAsync<ListModelsRequest, ListModelsResponse>(parse, address, json, "ListModels", new ListModelsRequest(), ct, PrintModels));
+        list.SetAction((parse, ct) => CallAsync<ListModelsResponse>(parse, address, json, (client, token) => client.Admin.ListModelsAsync(new ListModelsRequest(), cancellationToken: token).ResponseAsync, ct, PrintModels));
 
         var dimension = new Option<int>("--dimension") { Description = "D (0: the server's default)." };
         var seed = new Option<int>("--seed") { Description = "Training seed.", DefaultValueFactory = _ => 42 };
         var activate = new Option<bool>("--activate") { Description = "Serve it at once (hot swap)." };
         var train = new Command("train", "Train a user encoder on the server's event log.") { dimension, seed, activate };
-        train.SetAction((parse, ct) => CallAsync<TrainModelRequest, ModelVersion>(
-            parse, address, json, "TrainModel", new TrainModelRequest { Dimension = parse.GetValue(dimension), Seed = parse.GetValue(seed), Activate = parse.GetValue(activate) }, ct,
+        train.SetAction((parse, ct) => CallAsync<ModelVersion>(
+            parse, address, json, (client, token) => client.Admin.TrainModelAsync(new TrainModelRequest { Dimension = parse.GetValue(dimension), Seed = parse.GetValue(seed), Activate = parse.GetValue(activate) }, cancellationToken: token).ResponseAsync, ct,
             m => PrintModels(new ListModelsResponse { Models = { m } })));
 
         var version = new Argument<long>("version") { Description = "The version to serve." };
         var activateCommand = new Command("activate", "Serve another model version without a restart.") { version };
-        activateCommand.SetAction((parse, ct) => CallAsync<ActivateModelRequest, ModelVersion>(
-            parse, address, json, "ActivateModel", new ActivateModelRequest { Version = parse.GetValue(version) }, ct, m => PrintModels(new ListModelsResponse { Models = { m } })));
+        activateCommand.SetAction((parse, ct) => CallAsync<ModelVersion>(
+            parse, address, json, (client, token) => client.Admin.ActivateModelAsync(new ActivateModelRequest { Version = parse.GetValue(version) }, cancellationToken: token).ResponseAsync, ct, m => PrintModels(new ListModelsResponse { Models = { m } })));
         return new Command("model", "User-encoder models: list, train, activate.") { list, train, activateCommand };
     }
 
@@ -45,9 +42,13 @@ internal static class SegmentationCommands
         var dryRun = new Option<bool>("--dry-run") { Description = "Report what would change; publish nothing." };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var command = new Command("recluster", "Full k-means over every user's embedding; ids stay stable.") { k, kMin, kMax, dryRun, seed };
-        command.SetAction((parse, ct) => CallAsync<ReclusterRequest, ReclusterResponse>(
-            parse, address, json, "Recluster",
-            new ReclusterRequest { K = parse.GetValue(k), KMin = parse.GetValue(kMin), KMax = parse.GetValue(kMax), DryRun = parse.GetValue(dryRun), Seed = parse.GetValue(seed) },
+        command.SetAction((parse, ct) => CallAsync<ReclusterResponse>(
+            parse,
+            address,
+            json,
+            (client, token) => client.Admin.ReclusterAsync(
+                new ReclusterRequest { K = parse.GetValue(k), KMin = parse.GetValue(kMin), KMax = parse.GetValue(kMax), DryRun = parse.GetValue(dryRun), Seed = parse.GetValue(seed) },
+                cancellationToken: token).ResponseAsync,
             ct,
             r =>
             {
@@ -73,7 +74,7 @@ internal static class SegmentationCommands
     public static Command Segment(Option<Uri> address, Option<bool> json)
     {
         var list = new Command("list", "The ML segments in force with their live sizes and labels.");
-        list.SetAction((parse, ct) => CallAsync<ListSegmentsRequest, ListSegmentsResponse>(parse, address, json, "ListSegments", new ListSegmentsRequest(), ct, r =>
+        list.SetAction((parse, ct) => CallAsync<ListSegmentsResponse>(parse, address, json, (client, token) => client.Segments.ListSegmentsAsync(new ListSegmentsRequest(), cancellationToken: token).ResponseAsync, ct, r =>
         {
             Console.WriteLine(r.ModelVersion == 0 ? "no segmentation yet: train a model (seg model train --activate), then seg recluster" : $"segmentation v{r.ModelVersion} over user encoder v{r.EmbeddingModelVersion}");
             var table = new Table().AddColumns("id", "label", "size", "summary");
@@ -83,11 +84,11 @@ internal static class SegmentationCommands
             }
 
             AnsiConsole.Write(table);
-        }, s_segments));
+        }));
 
         var id = new Argument<int>("id") { Description = "The segment id." };
         var show = new Command("show", "One ML segment: size, label, statistics.") { id };
-        show.SetAction((parse, ct) => CallAsync<GetSegmentRequest, Segment>(parse, address, json, "GetSegment", new GetSegmentRequest { SegmentId = parse.GetValue(id) }, ct, s =>
+        show.SetAction((parse, ct) => CallAsync<Segment>(parse, address, json, (client, token) => client.Segments.GetSegmentAsync(new GetSegmentRequest { SegmentId = parse.GetValue(id) }, cancellationToken: token).ResponseAsync, ct, s =>
         {
             var c = CultureInfo.InvariantCulture;
             Console.WriteLine(string.Create(c, $"segment {s.SegmentId} '{s.Label}' (model v{s.ModelVersion}): {s.Size:N0} users"));
@@ -95,19 +96,18 @@ internal static class SegmentationCommands
             Console.WriteLine("top categories: " + string.Join(", ", s.TopCategories.Select(t => string.Create(c, $"{t.Category} {t.Share:P0}"))));
             Console.WriteLine("top items: " + string.Join(", ", s.TopItems.Select(t => $"{t.ItemId} ({t.Buyers})")));
             Console.WriteLine("lifecycle: " + string.Join(", ", s.LifecycleMix.Select(l => $"{l.Stage} {l.Members}")));
-        }, s_segments));
+        }));
         return new Command("segment", "ML segments: list, show.") { list, show };
     }
 
-    private static async Task<int> CallAsync<TRequest, TResponse>(
-        ParseResult parse, Option<Uri> address, Option<bool> json, string method, TRequest request, CancellationToken cancellationToken, Action<TResponse> print, ServiceDescriptor? service = null)
-        where TRequest : class, IMessage<TRequest>, new()
-        where TResponse : class, IMessage<TResponse>, new()
+    private static async Task<int> CallAsync<TResponse>(
+        ParseResult parse, Option<Uri> address, Option<bool> json, Func<SegmentationClient, CancellationToken, Task<TResponse>> call, CancellationToken cancellationToken, Action<TResponse> print)
+        where TResponse : class, IMessage<TResponse>
     {
         using var client = new SegmentationClient(parse.GetValue(address)!);
         return await QueryCommands.RunAsync(async () =>
         {
-            var response = await client.Raw.UnaryAsync<TRequest, TResponse>((service ?? s_admin).FindMethodByName(method), request, new Rpc.CallOptions(CancellationToken: cancellationToken));
+            var response = await call(client, cancellationToken);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(s_json.Format(response));

@@ -60,6 +60,12 @@ public sealed class SegmentationOptions
     /// <summary>Log every call (method, status, duration). Off by default: it costs throughput on the hot path.</summary>
     public bool LogRequests { get; set; }
 
+    /// <summary>
+    /// Compression of responses for clients that accept it: <c>gzip</c>, or "" for none (the default: most answers are
+    /// small, and gzip would cost more CPU than it saves). Compressed requests are accepted either way.
+    /// </summary>
+    public string ResponseCompression { get; set; } = "";
+
     /// <summary>Profile folding, lifecycle and RFM thresholds.</summary>
     public ProfileOptions Profiles { get; set; } = new();
 

@@ -1,7 +1,6 @@
-using Google.Protobuf.Reflection;
+using Grpc.Core;
 using Segmentation.Contracts.V1;
 using Segmentation.Inference;
-using Segmentation.Rpc;
 
 namespace Segmentation.Host.Embeddings;
 
@@ -13,12 +12,9 @@ namespace Segmentation.Host.Embeddings;
 /// </summary>
 internal sealed class RemoteUserEmbedder : IUserEmbedder, IAsyncDisposable
 {
-    private static readonly ServiceDescriptor s_service = InferenceReflection.Descriptor.FindTypeByName<ServiceDescriptor>("InferenceService");
-    private static readonly MethodDescriptor s_embed = s_service.FindMethodByName("Embed");
-    private static readonly MethodDescriptor s_served = s_service.FindMethodByName("GetServedModel");
-    private readonly GrpcClient _client;
+    private readonly InferenceService.InferenceServiceClient _client;
 
-    public RemoteUserEmbedder(GrpcClient client, UserEncoderSignature signature)
+    public RemoteUserEmbedder(InferenceService.InferenceServiceClient client, UserEncoderSignature signature)
     {
         _client = client;
         Signature = signature;
@@ -28,8 +24,8 @@ internal sealed class RemoteUserEmbedder : IUserEmbedder, IAsyncDisposable
     public UserEncoderSignature Signature { get; }
 
     /// <summary>What the inference tier serves now.</summary>
-    public static Task<ServedModel> GetServedModelAsync(GrpcClient client) =>
-        client.UnaryAsync<GetServedModelRequest, ServedModel>(s_served, new GetServedModelRequest(), new CallOptions(Timeout: TimeSpan.FromSeconds(10)));
+    public static Task<ServedModel> GetServedModelAsync(InferenceService.InferenceServiceClient client) =>
+        client.GetServedModelAsync(new GetServedModelRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync;
 
     /// <inheritdoc />
     public async ValueTask<UserEmbedding> EmbedAsync(UserEmbeddingRequest request, CancellationToken cancellationToken = default)
@@ -42,7 +38,7 @@ internal sealed class RemoteUserEmbedder : IUserEmbedder, IAsyncDisposable
         var call = new EmbedRequest { ModelVersion = request.ModelVersion ?? 0, Users = { input } };
         try
         {
-            var response = await _client.UnaryAsync<EmbedRequest, EmbedResponse>(s_embed, call, new CallOptions(CancellationToken: cancellationToken));
+            var response = await _client.EmbedAsync(call, cancellationToken: cancellationToken);
             return new UserEmbedding([.. response.Embeddings[0].Values], response.ModelVersion);
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
@@ -56,5 +52,5 @@ internal sealed class RemoteUserEmbedder : IUserEmbedder, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the client belongs to UserEmbeddings
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the channel belongs to UserEmbeddings
 }

@@ -1,12 +1,13 @@
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Embeddings;
+using Segmentation.Core.Errors;
 using Segmentation.Core.Recommendations;
 using Segmentation.Inference;
 using Segmentation.Inference.Batching;
 using Segmentation.Inference.Models;
-using Segmentation.Rpc;
 using Segmentation.Storage;
+using V1 = Segmentation.Contracts.V1;
 
 namespace Segmentation.Host.Embeddings;
 
@@ -48,7 +49,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     private readonly SemaphoreSlim _changes = new(1, 1);
     private OnnxRuntime? _runtime;
     private Serving? _serving;
-    private GrpcClient? _remote;
+    private Grpc.Net.Client.GrpcChannel? _remote;
 
     public UserEmbeddings(EmbeddingOptions options, string dataDirectory, ProfileOptions profileOptions, ILogger logger)
     {
@@ -149,13 +150,13 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     {
         if (IsRemote)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"version: this host uses the inference tier at {_options.InferenceAddress}; activate models there");
+            throw new PreconditionFailedException($"version: this host uses the inference tier at {_options.InferenceAddress}; activate models there");
         }
 
         var folder = Path.Combine(Root, ModelFolder.FolderName(version));
         if (!File.Exists(Path.Combine(folder, ModelFolder.ManifestFile)))
         {
-            throw new RpcException(StatusCode.NotFound, $"version: no model version {version} under {Root}");
+            throw new NotFoundException($"version: no model version {version} under {Root}");
         }
 
         try
@@ -167,7 +168,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         catch (Exception ex) when (ex is ModelLoadException or OrtException or ArgumentException or IOException)
         {
             EmbeddingLog.LoadFailed(_logger, folder, ex.Message);
-            throw new RpcException(StatusCode.FailedPrecondition, $"version: model {version} cannot be served: {ex.Message} The previous model keeps serving.");
+            throw new PreconditionFailedException($"version: model {version} cannot be served: {ex.Message} The previous model keeps serving.");
         }
     }
 
@@ -231,8 +232,9 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         await _changes.WaitAsync();
         try
         {
-            _remote ??= new GrpcClient(new Uri(_options.InferenceAddress));
-            var served = await RemoteUserEmbedder.GetServedModelAsync(_remote);
+            _remote ??= Grpc.Net.Client.GrpcChannel.ForAddress(_options.InferenceAddress);
+            var client = new V1.InferenceService.InferenceServiceClient(_remote);
+            var served = await RemoteUserEmbedder.GetServedModelAsync(client);
             if (served.Version == 0)
             {
                 EmbeddingLog.NoModel(_logger, _options.InferenceAddress);
@@ -254,13 +256,13 @@ internal sealed class UserEmbeddings : IAsyncDisposable
             }
 
             var signature = new UserEncoderSignature(served.Dimension, served.HistoryLength, served.DenseFeatures.Count, [.. served.DenseFeatures]);
-            var embedder = new RemoteUserEmbedder(_remote, signature);
+            var embedder = new RemoteUserEmbedder(client, signature);
             var features = new EncoderFeatures(signature.HistoryLength, EncoderFeatures.DefaultHalfLife, InteractionWeights.Default);
             Volatile.Write(ref _serving, new Serving(manifest, embedder, features, () => (manifest.Version, id => index.GetValueOrDefault(id)), embedder));
             EmbeddingLog.Serving(_logger, manifest.Version, _options.InferenceAddress, "remote inference tier");
             ModelServing?.Invoke(folder, manifest);
         }
-        catch (Exception ex) when (ex is RpcException or IOException or InvalidDataException or HttpRequestException)
+        catch (Exception ex) when (ex is Grpc.Core.RpcException or IOException or InvalidDataException or HttpRequestException)
         {
             EmbeddingLog.LoadFailed(_logger, _options.InferenceAddress, ex.Message);
         }

@@ -2,8 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Segmentation.Core;
+using Segmentation.Core.Errors;
 using Segmentation.Core.Rules;
-using Segmentation.Rpc;
 using Segmentation.Storage;
 
 namespace Segmentation.Host.Segments;
@@ -65,7 +65,7 @@ internal sealed partial class RuleSegmentCatalog
     {
         if (expression.Length > 4_096)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"{field}: longer than 4,096 characters");
+            throw new InvalidRequestException($"{field}: longer than 4,096 characters");
         }
 
         try
@@ -74,7 +74,7 @@ internal sealed partial class RuleSegmentCatalog
         }
         catch (RuleSyntaxException ex)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"{field}: {ex.Message}");
+            throw new InvalidRequestException($"{field}: {ex.Message}");
         }
     }
 
@@ -97,12 +97,12 @@ internal sealed partial class RuleSegmentCatalog
     {
         if (!IdPattern().IsMatch(id))
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"id: '{Shorten(id)}' must be 1 to 64 characters of a-z, 0-9, '_' and '-'");
+            throw new InvalidRequestException($"id: '{Shorten(id)}' must be 1 to 64 characters of a-z, 0-9, '_' and '-'");
         }
 
         if (name.Length > 200)
         {
-            throw new RpcException(StatusCode.InvalidArgument, "name: longer than 200 characters");
+            throw new InvalidRequestException("name: longer than 200 characters");
         }
 
         var rule = Parse("expression", expression);
@@ -111,12 +111,12 @@ internal sealed partial class RuleSegmentCatalog
         {
             if (Current.Any(r => r.Id == id))
             {
-                throw new RpcException(StatusCode.AlreadyExists, $"id: rule segment '{id}' already exists; delete it first to change it");
+                throw new AlreadyExistsException($"id: rule segment '{id}' already exists; delete it first to change it");
             }
 
             if (Current.Count >= MaxRules)
             {
-                throw new RpcException(StatusCode.ResourceExhausted, $"id: at most {MaxRules:N0} rule segments; delete some first");
+                throw new CapacityExceededException($"id: at most {MaxRules:N0} rule segments; delete some first");
             }
 
             var created = new RuleSegmentDefinition(id, name.Length > 0 ? name : id, rule, _wallClock.GetUtcNow());
@@ -136,7 +136,7 @@ internal sealed partial class RuleSegmentCatalog
         try
         {
             var existing = Current.FirstOrDefault(r => r.Id == id)
-                ?? throw new RpcException(StatusCode.NotFound, $"id: no rule segment '{Shorten(id)}'");
+                ?? throw new NotFoundException($"id: no rule segment '{Shorten(id)}'");
             await PublishAsync([.. Current.Where(r => r.Id != id)], cancellationToken);
             return existing;
         }

@@ -1,5 +1,5 @@
 using System.Threading.Channels;
-using Segmentation.Rpc;
+using Segmentation.Core.Errors;
 
 namespace Segmentation.Host.Segments;
 
@@ -36,8 +36,7 @@ internal sealed class SegmentChangeFeed
         {
             if (watcher.Filter(change) && !watcher.Queue.Writer.TryWrite(change))
             {
-                watcher.Queue.Writer.TryComplete(new RpcException(
-                    StatusCode.ResourceExhausted, $"watch fell {WatcherCapacity:N0} changes behind and was ended; reconnect and re-read the current segments"));
+                watcher.Queue.Writer.TryComplete(new CapacityExceededException($"watch fell {WatcherCapacity:N0} changes behind and was ended; reconnect and re-read the current segments"));
             }
         }
     }
@@ -54,7 +53,7 @@ internal sealed class SegmentChangeFeed
         {
             if (_closed)
             {
-                throw new RpcException(StatusCode.Unavailable, "server is shutting down");
+                throw new ServiceUnavailableException("server is shutting down");
             }
 
             _watchers = [.. _watchers, watcher];
@@ -84,7 +83,7 @@ internal sealed class SegmentChangeFeed
             _closed = true;
             foreach (var watcher in _watchers)
             {
-                watcher.Queue.Writer.TryComplete(new RpcException(StatusCode.Unavailable, "server is shutting down; reconnect to another instance"));
+                watcher.Queue.Writer.TryComplete(new ServiceUnavailableException("server is shutting down; reconnect to another instance"));
             }
         }
     }

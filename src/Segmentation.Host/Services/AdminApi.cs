@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Segmentation.Contracts.V1;
+using Segmentation.Core.Errors;
 using Segmentation.Grains;
 using Segmentation.Host.Embeddings;
+using Segmentation.Host.Hosting;
 using Segmentation.Host.Segments;
 using Segmentation.Inference.Models;
-using Segmentation.Rpc;
 using Segmentation.Storage;
 
 namespace Segmentation.Host.Services;
@@ -14,51 +16,47 @@ namespace Segmentation.Host.Services;
 /// <c>segmentation.v1.AdminService</c>: the process's vital signs (memory, GC, threads, handles, call statuses) and the
 /// management of rule segments.
 /// </summary>
-internal sealed class AdminApi
+internal sealed class AdminApi : AdminService.AdminServiceBase
 {
     private const int MaxSample = 100;
 
     private readonly GrpcCallStatistics _calls;
-    private readonly Func<int> _callsInFlight;
     private readonly GrainRuntime _runtime;
     private readonly RuleSegmentCatalog _rules;
     private readonly IEventLog _log;
-    private readonly TimeProvider _domainClock;
+    private readonly UserLookup _users;
     private readonly UserEmbeddings _embeddings;
     private readonly Reclustering _reclustering;
     private readonly long _started = Stopwatch.GetTimestamp();
 
     public AdminApi(
-        GrpcCallStatistics calls, Func<int> callsInFlight, GrainRuntime runtime, RuleSegmentCatalog rules, IEventLog log, TimeProvider domainClock, UserEmbeddings embeddings, Reclustering reclustering)
+        GrpcCallStatistics calls, GrainRuntime runtime, RuleSegmentCatalog rules, IEventLog log, UserLookup users, UserEmbeddings embeddings, Reclustering reclustering)
     {
         _embeddings = embeddings;
         _reclustering = reclustering;
         _calls = calls;
-        _callsInFlight = callsInFlight;
         _runtime = runtime;
         _rules = rules;
         _log = log;
-        _domainClock = domainClock;
+        _users = users;
     }
 
-    public void Bind(GrpcServiceRegistry registry)
-    {
-        var service = AdminReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("AdminService");
-        registry.AddUnary<GetServerStatsRequest, ServerStats>(service.FindMethodByName("GetServerStats"), (_, _) => Task.FromResult(Sample()));
-        registry.AddUnary<CreateRuleSegmentRequest, RuleSegment>(service.FindMethodByName("CreateRuleSegment"), async (request, context) =>
-            ToProto(await _rules.CreateAsync(request.Id, request.Name, request.Expression, context.CancellationToken)));
-        registry.AddUnary<ListRuleSegmentsRequest, ListRuleSegmentsResponse>(service.FindMethodByName("ListRuleSegments"), (_, _) =>
-            Task.FromResult(new ListRuleSegmentsResponse { Rules = { _rules.Current.Select(ToProto) } }));
-        registry.AddUnary<DeleteRuleSegmentRequest, DeleteRuleSegmentResponse>(service.FindMethodByName("DeleteRuleSegment"), async (request, context) =>
-            new DeleteRuleSegmentResponse { Deleted = ToProto(await _rules.DeleteAsync(request.Id, context.CancellationToken)) });
-        registry.AddUnary<DryRunRuleSegmentRequest, DryRunRuleSegmentResponse>(service.FindMethodByName("DryRunRuleSegment"), DryRunAsync);
-        registry.AddUnary<TrainModelRequest, ModelVersion>(service.FindMethodByName("TrainModel"), TrainModelAsync);
-        registry.AddUnary<ListModelsRequest, ListModelsResponse>(service.FindMethodByName("ListModels"), (_, _) =>
-            Task.FromResult(new ListModelsResponse { Models = { _embeddings.List().Select(ToProto) } }));
-        registry.AddUnary<ActivateModelRequest, ModelVersion>(service.FindMethodByName("ActivateModel"), async (request, _) =>
-            ToProto(await _embeddings.ActivateAsync(request.Version)));
-        registry.AddUnary<ReclusterRequest, ReclusterResponse>(service.FindMethodByName("Recluster"), ReclusterAsync);
-    }
+    public override Task<ServerStats> GetServerStats(GetServerStatsRequest request, ServerCallContext context) => Task.FromResult(Sample());
+
+    public override async Task<RuleSegment> CreateRuleSegment(CreateRuleSegmentRequest request, ServerCallContext context) =>
+        ToProto(await _rules.CreateAsync(request.Id, request.Name, request.Expression, context.CancellationToken));
+
+    public override Task<ListRuleSegmentsResponse> ListRuleSegments(ListRuleSegmentsRequest request, ServerCallContext context) =>
+        Task.FromResult(new ListRuleSegmentsResponse { Rules = { _rules.Current.Select(ToProto) } });
+
+    public override async Task<DeleteRuleSegmentResponse> DeleteRuleSegment(DeleteRuleSegmentRequest request, ServerCallContext context) =>
+        new DeleteRuleSegmentResponse { Deleted = ToProto(await _rules.DeleteAsync(request.Id, context.CancellationToken)) };
+
+    public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context) =>
+        Task.FromResult(new ListModelsResponse { Models = { _embeddings.List().Select(ToProto) } });
+
+    public override async Task<ModelVersion> ActivateModel(ActivateModelRequest request, ServerCallContext context) =>
+        ToProto(await _embeddings.ActivateAsync(request.Version));
 
     private ModelVersion ToProto(ModelManifest manifest)
     {
@@ -82,33 +80,33 @@ internal sealed class AdminApi
         return result;
     }
 
-    private async Task<ModelVersion> TrainModelAsync(TrainModelRequest request, ServerCallContext context)
+    public override async Task<ModelVersion> TrainModel(TrainModelRequest request, ServerCallContext context)
     {
         if (request.Dimension is < 0 or > 1024)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"dimension: must be 0 (the configured default) to 1,024, got {request.Dimension}");
+            throw new InvalidRequestException($"dimension: must be 0 (the configured default) to 1,024, got {request.Dimension}");
         }
 
         try
         {
-            return ToProto(await _embeddings.TrainAsync(_log, _domainClock.GetUtcNow(), request.Dimension, request.Seed, request.Activate, context.CancellationToken));
+            return ToProto(await _embeddings.TrainAsync(_log, _users.Now, request.Dimension, request.Seed, request.Activate, context.CancellationToken));
         }
         catch (ArgumentException ex)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"events: cannot train: {ex.Message}");
+            throw new PreconditionFailedException($"events: cannot train: {ex.Message}");
         }
     }
 
-    private async Task<ReclusterResponse> ReclusterAsync(ReclusterRequest request, ServerCallContext context)
+    public override async Task<ReclusterResponse> Recluster(ReclusterRequest request, ServerCallContext context)
     {
         if (request.K is < 0 or > 4_096 || (request.K == 0 && (request.KMin < 2 || request.KMax < request.KMin || request.KMax > 64)))
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"k: give k (1 to 4,096), or k = 0 with 2 <= k_min <= k_max <= 64; got k {request.K}, k_min {request.KMin}, k_max {request.KMax}");
+            throw new InvalidRequestException($"k: give k (1 to 4,096), or k = 0 with 2 <= k_min <= k_max <= 64; got k {request.K}, k_min {request.KMin}, k_max {request.KMax}");
         }
 
         if (_embeddings.Version is null)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, "model: no user encoder is served; train one first (AdminService.TrainModel or seg train)");
+            throw new PreconditionFailedException("model: no user encoder is served; train one first (AdminService.TrainModel or seg train)");
         }
 
         ReclusterReport report;
@@ -121,7 +119,7 @@ internal sealed class AdminApi
         }
         catch (InvalidOperationException ex)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, "users: " + ex.Message);
+            throw new PreconditionFailedException("users: " + ex.Message);
         }
 
         var response = new ReclusterResponse
@@ -158,15 +156,15 @@ internal sealed class AdminApi
     };
 
     // Every user with events is asked, a bounded number at a time; their grains answer from memory once active.
-    private async Task<DryRunRuleSegmentResponse> DryRunAsync(DryRunRuleSegmentRequest request, ServerCallContext context)
+    public override async Task<DryRunRuleSegmentResponse> DryRunRuleSegment(DryRunRuleSegmentRequest request, ServerCallContext context)
     {
         if (request.SampleSize is < 0 or > MaxSample)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"sample_size: must be 0 to {MaxSample}, got {request.SampleSize}");
+            throw new InvalidRequestException($"sample_size: must be 0 to {MaxSample}, got {request.SampleSize}");
         }
 
         var rule = RuleSegmentCatalog.Parse("expression", request.Expression);
-        var now = _domainClock.GetUtcNow();
+        var now = _users.Now;
         long evaluated = 0, matched = 0;
         var sample = new List<string>();
         var sampleLock = new Lock();
@@ -213,12 +211,12 @@ internal sealed class AdminApi
             ThreadCount = process.Threads.Count,
             ThreadPoolThreads = ThreadPool.ThreadCount,
             OpenHandles = OpenHandles(process),
-            CallsInFlight = _callsInFlight(),
+            CallsInFlight = _calls.InFlight,
             ActiveUserGrains = _runtime.ActivationCount,
         };
         foreach (var (status, calls) in _calls.Snapshot())
         {
-            stats.CallsByStatus.Add(new StatusCount { Code = (int)status, Name = GrpcProtocol.StatusName(status), Calls = calls });
+            stats.CallsByStatus.Add(new StatusCount { Code = (int)status, Name = GrpcCallStatistics.StatusName(status), Calls = calls });
         }
 
         return stats;

@@ -1,10 +1,10 @@
+using Grpc.Core;
 using Segmentation.Contracts.V1;
-using Segmentation.Rpc;
 
 namespace Segmentation.Host.Services;
 
 /// <summary><c>segmentation.v1.EventService</c>.</summary>
-internal sealed class EventApi
+internal sealed class EventApi : EventService.EventServiceBase
 {
     private const int SampleRejections = 100;
     private const int TopReasons = 10;
@@ -13,21 +13,14 @@ internal sealed class EventApi
 
     public EventApi(EventIngestion ingestion) => _ingestion = ingestion;
 
-    public void Bind(GrpcServiceRegistry registry)
-    {
-        var service = EventsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("EventService");
-        registry.AddUnary<IngestEventsRequest, IngestEventsResponse>(service.FindMethodByName("IngestEvents"), IngestEventsAsync);
-        registry.AddClientStreaming<IngestEventsRequest, StreamEventsResponse>(service.FindMethodByName("StreamEvents"), StreamEventsAsync);
-    }
-
-    private Task<IngestEventsResponse> IngestEventsAsync(IngestEventsRequest request, ServerCallContext context) =>
+    public override Task<IngestEventsResponse> IngestEvents(IngestEventsRequest request, ServerCallContext context) =>
         _ingestion.IngestAsync(request.Events, 0, context.CancellationToken);
 
-    private async Task<StreamEventsResponse> StreamEventsAsync(IAsyncEnumerable<IngestEventsRequest> requests, ServerCallContext context)
+    public override async Task<StreamEventsResponse> StreamEvents(IAsyncStreamReader<IngestEventsRequest> requests, ServerCallContext context)
     {
         var summary = new StreamEventsResponse();
         var reasons = new Dictionary<string, long>(StringComparer.Ordinal);
-        await foreach (var batch in requests.WithCancellation(context.CancellationToken))
+        await foreach (var batch in requests.ReadAllAsync(context.CancellationToken))
         {
             var response = await _ingestion.IngestAsync(batch.Events, summary.Received, context.CancellationToken);
             summary.Received += batch.Events.Count;

@@ -2,10 +2,10 @@ using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
+using Segmentation.Core.Errors;
 using Segmentation.Grains;
 using Segmentation.Host.Grains;
 using Segmentation.Host.Internal;
-using Segmentation.Rpc;
 using Segmentation.Storage;
 using V1 = Segmentation.Contracts.V1;
 
@@ -39,7 +39,7 @@ internal sealed class EventIngestion
     {
         if (events.Count > MaxEventsPerRequest)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"events: at most {MaxEventsPerRequest:N0} events per request, got {events.Count:N0}");
+            throw new InvalidRequestException($"events: at most {MaxEventsPerRequest:N0} events per request, got {events.Count:N0}");
         }
 
         var results = new V1.EventResult[events.Count];
@@ -77,10 +77,10 @@ internal sealed class EventIngestion
         {
             await Task.WhenAll(calls);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException and not RpcException)
+        catch (Exception ex) when (ex is not OperationCanceledException and not SegmentationException)
         {
             HostLog.IngestFailed(_logger, ex);
-            throw new RpcException(StatusCode.Unavailable, "events: storage failed while appending; nothing in this batch is acknowledged. Retry it: event ids make retries idempotent.");
+            throw new ServiceUnavailableException("events: storage failed while appending; nothing in this batch is acknowledged. Retry it: event ids make retries idempotent.");
         }
 
         var response = new V1.IngestEventsResponse();

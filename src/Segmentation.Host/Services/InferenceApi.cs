@@ -1,7 +1,8 @@
+using Grpc.Core;
 using Segmentation.Contracts.V1;
+using Segmentation.Core.Errors;
 using Segmentation.Host.Embeddings;
 using Segmentation.Inference;
-using Segmentation.Rpc;
 
 namespace Segmentation.Host.Services;
 
@@ -9,7 +10,7 @@ namespace Segmentation.Host.Services;
 /// <c>segmentation.v1.InferenceService</c>: the inference tier. Every user of every call goes through this host's
 /// micro-batcher, so concurrent callers (other silos) share ONNX Runtime runs.
 /// </summary>
-internal sealed class InferenceApi
+internal sealed class InferenceApi : InferenceService.InferenceServiceBase
 {
     /// <summary>Most users per call.</summary>
     public const int MaxUsers = 4_096;
@@ -18,31 +19,26 @@ internal sealed class InferenceApi
 
     public InferenceApi(UserEmbeddings embeddings) => _embeddings = embeddings;
 
-    public void Bind(GrpcServiceRegistry registry)
+    public override Task<ServedModel> GetServedModel(GetServedModelRequest request, ServerCallContext context)
     {
-        var service = InferenceReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("InferenceService");
-        registry.AddUnary<EmbedRequest, EmbedResponse>(service.FindMethodByName("Embed"), EmbedAsync);
-        registry.AddUnary<GetServedModelRequest, ServedModel>(service.FindMethodByName("GetServedModel"), (_, _) =>
+        var served = new ServedModel();
+        if (_embeddings.LocalEmbedder is { } local && _embeddings.Active is { } manifest)
         {
-            var served = new ServedModel();
-            if (_embeddings.LocalEmbedder is { } local && _embeddings.Active is { } manifest)
-            {
-                served.Version = manifest.Version;
-                served.Dimension = local.Signature.EmbeddingDim;
-                served.HistoryLength = local.Signature.HistoryLength;
-                served.DenseFeatures.Add(local.Signature.FeatureNames);
-            }
+            served.Version = manifest.Version;
+            served.Dimension = local.Signature.EmbeddingDim;
+            served.HistoryLength = local.Signature.HistoryLength;
+            served.DenseFeatures.Add(local.Signature.FeatureNames);
+        }
 
-            return Task.FromResult(served);
-        });
+        return Task.FromResult(served);
     }
 
-    private async Task<EmbedResponse> EmbedAsync(EmbedRequest request, ServerCallContext context)
+    public override async Task<EmbedResponse> Embed(EmbedRequest request, ServerCallContext context)
     {
-        var embedder = _embeddings.LocalEmbedder ?? throw new RpcException(StatusCode.Unavailable, "model: this host serves no user encoder");
+        var embedder = _embeddings.LocalEmbedder ?? throw new ServiceUnavailableException("model: this host serves no user encoder");
         if (request.Users.Count is 0 or > MaxUsers)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"users: 1 to {MaxUsers:N0} per call, got {request.Users.Count:N0}");
+            throw new InvalidRequestException($"users: 1 to {MaxUsers:N0} per call, got {request.Users.Count:N0}");
         }
 
         var calls = new Task<UserEmbedding>[request.Users.Count];
@@ -56,7 +52,7 @@ internal sealed class InferenceApi
             }
             catch (ArgumentException ex)
             {
-                throw new RpcException(StatusCode.InvalidArgument, $"users[{i}]: {ex.Message}");
+                throw new InvalidRequestException($"users[{i}]: {ex.Message}");
             }
         }
 
@@ -66,11 +62,11 @@ internal sealed class InferenceApi
         }
         catch (InferenceQueueFullException ex)
         {
-            throw new RpcException(StatusCode.ResourceExhausted, "users: " + ex.Message);
+            throw new CapacityExceededException("users: " + ex.Message);
         }
         catch (UserEncoderChangedException ex)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, "model_version: " + ex.Message);
+            throw new PreconditionFailedException("model_version: " + ex.Message);
         }
 
         var response = new EmbedResponse { ModelVersion = calls[0].Result.ModelVersion };

@@ -1,11 +1,12 @@
 using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
 using Segmentation.Contracts.V1;
+using Segmentation.Core.Errors;
 using Segmentation.Core.Recommendations;
 using Segmentation.Host.Grains;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
-using Segmentation.Rpc;
 
 namespace Segmentation.Host.Services;
 
@@ -13,7 +14,7 @@ namespace Segmentation.Host.Services;
 /// <c>segmentation.v1.RecommendationService</c>: the user's history and lifecycle stage come from her grain (one turn),
 /// the candidates from the host's <see cref="LiveRecommender"/>, which learned every acknowledged event.
 /// </summary>
-internal sealed class RecommendationApi
+internal sealed class RecommendationApi : RecommendationService.RecommendationServiceBase
 {
     /// <summary>Most items one request may ask for.</summary>
     public const int MaxCount = 100;
@@ -31,21 +32,16 @@ internal sealed class RecommendationApi
         _rules = rules;
     }
 
-    public void Bind(GrpcServiceRegistry registry)
-    {
-        var service = RecommendationsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("RecommendationService");
-        registry.AddUnary<RecommendRequest, RecommendResponse>(service.FindMethodByName("Recommend"), RecommendAsync);
-        registry.AddUnary<SimilarItemsRequest, SimilarItemsResponse>(service.FindMethodByName("SimilarItems"), SimilarItemsAsync);
-        registry.AddUnary<GetUserInsightRequest, UserInsight>(service.FindMethodByName("GetUserInsight"), GetUserInsightAsync);
-    }
-
     /// <summary>Items the recommenders know.</summary>
     public int KnownItems => _recommender.Catalog.Count;
 
+    /// <inheritdoc />
+    public override Task<RecommendResponse> Recommend(RecommendRequest request, ServerCallContext context) =>
+        RecommendAsync(request, context.CancellationToken);
+
     /// <summary>The Recommend call without the wire (for in-process benchmarks and tests).</summary>
-    public async Task<RecommendResponse> RecommendAsync(RecommendRequest request, ServerCallContext? context)
+    public async Task<RecommendResponse> RecommendAsync(RecommendRequest request, CancellationToken cancellationToken)
     {
-        var cancellationToken = context?.CancellationToken ?? CancellationToken.None;
         CheckCount(request.Count);
         var scope = CheckContext(request.Context);
         var now = _users.Now;
@@ -58,14 +54,14 @@ internal sealed class RecommendationApi
         if (input is null && !scope.HasContext)
         {
             throw request.UserId.Length == 0
-                ? new RpcException(StatusCode.InvalidArgument, "user_id: empty; an anonymous request needs context.item_id or context.category")
-                : new RpcException(StatusCode.NotFound, $"user_id: user '{request.UserId}' has no events; pass context.item_id or context.category to recommend without history");
+                ? new InvalidRequestException("user_id: empty; an anonymous request needs context.item_id or context.category")
+                : new NotFoundException($"user_id: user '{request.UserId}' has no events; pass context.item_id or context.category to recommend without history");
         }
 
         return Recommend(request.UserId, request.Count, scope, input, now);
     }
 
-    private Task<SimilarItemsResponse> SimilarItemsAsync(SimilarItemsRequest request, ServerCallContext context)
+    public override Task<SimilarItemsResponse> SimilarItems(SimilarItemsRequest request, ServerCallContext context)
     {
         CheckCount(request.Count);
         CheckItem("item_id", request.ItemId);
@@ -80,7 +76,7 @@ internal sealed class RecommendationApi
         return Task.FromResult(response);
     }
 
-    private async Task<UserInsight> GetUserInsightAsync(GetUserInsightRequest request, ServerCallContext context)
+    public override async Task<UserInsight> GetUserInsight(GetUserInsightRequest request, ServerCallContext context)
     {
         CheckCount(request.Count);
         var scope = CheckContext(request.Context);
@@ -129,7 +125,7 @@ internal sealed class RecommendationApi
     {
         if (count is < 1 or > MaxCount)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"count: must be 1 to {MaxCount}, got {count}");
+            throw new InvalidRequestException($"count: must be 1 to {MaxCount}, got {count}");
         }
     }
 
@@ -142,7 +138,7 @@ internal sealed class RecommendationApi
 
         if (!_recommender.HasPlacement(context.Placement))
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"context.placement: unknown placement '{context.Placement}'; configure it under Segmentation:Recommendations:Placements or send \"\"");
+            throw new InvalidRequestException($"context.placement: unknown placement '{context.Placement}'; configure it under Segmentation:Recommendations:Placements or send \"\"");
         }
 
         if (context.ItemId.Length > 0)
@@ -152,7 +148,7 @@ internal sealed class RecommendationApi
 
         if (context.Category.Length > 256)
         {
-            throw new RpcException(StatusCode.InvalidArgument, "context.category: longer than 256 characters");
+            throw new InvalidRequestException("context.category: longer than 256 characters");
         }
 
         var excluded = CheckExcluded("context.excluded_item_ids", context.ExcludedItemIds);
@@ -167,17 +163,17 @@ internal sealed class RecommendationApi
     {
         if (itemId.Length == 0)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"{field}: item id is empty");
+            throw new InvalidRequestException($"{field}: item id is empty");
         }
 
         if (itemId.Length > MaxItemIdBytes && System.Text.Encoding.UTF8.GetByteCount(itemId) > MaxItemIdBytes)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"{field}: item id is longer than {MaxItemIdBytes} bytes");
+            throw new InvalidRequestException($"{field}: item id is longer than {MaxItemIdBytes} bytes");
         }
 
         if (!_recommender.Catalog.Contains(itemId))
         {
-            throw new RpcException(StatusCode.NotFound, $"{field}: item '{itemId}' is unknown (no event has named it)");
+            throw new NotFoundException($"{field}: item '{itemId}' is unknown (no event has named it)");
         }
     }
 
@@ -185,7 +181,7 @@ internal sealed class RecommendationApi
     {
         if (ids.Count > LiveRecommender.MaxExcludedItems)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"{field}: at most {LiveRecommender.MaxExcludedItems:N0} ids, got {ids.Count:N0}");
+            throw new InvalidRequestException($"{field}: at most {LiveRecommender.MaxExcludedItems:N0} ids, got {ids.Count:N0}");
         }
 
         return new HashSet<string>(ids, StringComparer.Ordinal);

@@ -1,11 +1,12 @@
+using Grpc.Core;
 using Segmentation.Contracts.V1;
+using Segmentation.Core.Errors;
 using Segmentation.Host.Segments;
-using Segmentation.Rpc;
 
 namespace Segmentation.Host.Services;
 
 /// <summary><c>segmentation.v1.SegmentService</c>: the lifecycle stage with its explanation and the rule segments matched.</summary>
-internal sealed class SegmentApi
+internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 {
     private readonly UserLookup _users;
     private readonly RuleSegmentCatalog _rules;
@@ -20,46 +21,40 @@ internal sealed class SegmentApi
         _ml = ml;
     }
 
-    public void Bind(GrpcServiceRegistry registry)
+    public override Task WatchUserSegments(WatchUserSegmentsRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
     {
-        var service = SegmentsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("SegmentService");
-        registry.AddUnary<GetUserSegmentsRequest, UserSegments>(service.FindMethodByName("GetUserSegments"), GetUserSegmentsAsync);
-        registry.AddUnary<BatchGetUserSegmentsRequest, BatchGetUserSegmentsResponse>(service.FindMethodByName("BatchGetUserSegments"), BatchGetUserSegmentsAsync);
-        registry.AddServerStreaming<WatchUserSegmentsRequest, SegmentChange>(service.FindMethodByName("WatchUserSegments"), (request, writer, context) =>
-        {
-            UserLookup.CheckId("user_id", request.UserId);
-            return StreamAsync(change => change.UserId == request.UserId, writer, context);
-        });
-        registry.AddServerStreaming<WatchSegmentChangesRequest, SegmentChange>(service.FindMethodByName("WatchSegmentChanges"), (request, writer, context) =>
-        {
-            var id = request.SegmentId;
-            if (id.Length > 0 && !id.StartsWith("lifecycle:", StringComparison.Ordinal) && !id.StartsWith("rule:", StringComparison.Ordinal) && !id.StartsWith("ml:", StringComparison.Ordinal))
-            {
-                throw new RpcException(StatusCode.InvalidArgument, $"segment_id: '{id}' is not a segment id; use \"lifecycle:<stage>\", \"rule:<id>\", \"ml:<id>\", a kind such as \"rule:\", or \"\" for all");
-            }
-
-            Func<MembershipChange, bool> filter = id.Length == 0 ? static _ => true
-                : id.EndsWith(':') ? change => change.SegmentId.StartsWith(id, StringComparison.Ordinal)
-                : change => change.SegmentId == id;
-            return StreamAsync(filter, writer, context);
-        });
-        registry.AddUnary<ListSegmentsRequest, ListSegmentsResponse>(service.FindMethodByName("ListSegments"), ListSegmentsAsync);
-        registry.AddUnary<GetSegmentRequest, Segment>(service.FindMethodByName("GetSegment"), GetSegmentAsync);
-        registry.AddServerStreaming<StreamSegmentMembersRequest, SegmentMember>(service.FindMethodByName("StreamSegmentMembers"), async (request, writer, context) =>
-        {
-            if (_ml.Current is not { } model || !model.Contains(request.SegmentId))
-            {
-                throw new RpcException(StatusCode.NotFound, $"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
-            }
-
-            foreach (var (userId, entry) in _ml.Members.InSegment(request.SegmentId))
-            {
-                await writer.WriteAsync(new SegmentMember { UserId = userId, Distance = entry.Distance }, context.CancellationToken);
-            }
-        });
+        UserLookup.CheckId("user_id", request.UserId);
+        return StreamAsync(change => change.UserId == request.UserId, responseStream, context);
     }
 
-    private async Task<ListSegmentsResponse> ListSegmentsAsync(ListSegmentsRequest request, ServerCallContext context)
+    public override Task WatchSegmentChanges(WatchSegmentChangesRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
+    {
+        var id = request.SegmentId;
+        if (id.Length > 0 && !id.StartsWith("lifecycle:", StringComparison.Ordinal) && !id.StartsWith("rule:", StringComparison.Ordinal) && !id.StartsWith("ml:", StringComparison.Ordinal))
+        {
+            throw new InvalidRequestException($"segment_id: '{id}' is not a segment id; use \"lifecycle:<stage>\", \"rule:<id>\", \"ml:<id>\", a kind such as \"rule:\", or \"\" for all");
+        }
+
+        Func<MembershipChange, bool> filter = id.Length == 0 ? static _ => true
+            : id.EndsWith(':') ? change => change.SegmentId.StartsWith(id, StringComparison.Ordinal)
+            : change => change.SegmentId == id;
+        return StreamAsync(filter, responseStream, context);
+    }
+
+    public override async Task StreamSegmentMembers(StreamSegmentMembersRequest request, IServerStreamWriter<SegmentMember> responseStream, ServerCallContext context)
+    {
+        if (_ml.Current is not { } model || !model.Contains(request.SegmentId))
+        {
+            throw new NotFoundException($"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
+        }
+
+        foreach (var (userId, entry) in _ml.Members.InSegment(request.SegmentId))
+        {
+            await responseStream.WriteAsync(new SegmentMember { UserId = userId, Distance = entry.Distance }, context.CancellationToken);
+        }
+    }
+
+    public override async Task<ListSegmentsResponse> ListSegments(ListSegmentsRequest request, ServerCallContext context)
     {
         if (_ml.Current is not { } model)
         {
@@ -76,11 +71,11 @@ internal sealed class SegmentApi
         return response;
     }
 
-    private async Task<Segment> GetSegmentAsync(GetSegmentRequest request, ServerCallContext context)
+    public override async Task<Segment> GetSegment(GetSegmentRequest request, ServerCallContext context)
     {
         if (_ml.Current is not { } model || !model.Contains(request.SegmentId))
         {
-            throw new RpcException(StatusCode.NotFound, $"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
+            throw new NotFoundException($"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
         }
 
         var statistics = await _ml.StatisticsAsync(request.SegmentId, context.CancellationToken);
@@ -132,7 +127,7 @@ internal sealed class SegmentApi
         }
     }
 
-    private async Task<UserSegments> GetUserSegmentsAsync(GetUserSegmentsRequest request, ServerCallContext context)
+    public override async Task<UserSegments> GetUserSegments(GetUserSegmentsRequest request, ServerCallContext context)
     {
         var now = _users.Now;
         var rules = _rules.Current;
@@ -140,7 +135,7 @@ internal sealed class SegmentApi
         return ProtoMapper.ToUserSegments(request.UserId, segments, now);
     }
 
-    private async Task<BatchGetUserSegmentsResponse> BatchGetUserSegmentsAsync(BatchGetUserSegmentsRequest request, ServerCallContext context)
+    public override async Task<BatchGetUserSegmentsResponse> BatchGetUserSegments(BatchGetUserSegmentsRequest request, ServerCallContext context)
     {
         var now = _users.Now;
         var rules = _rules.Current;

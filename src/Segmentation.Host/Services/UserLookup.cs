@@ -1,8 +1,8 @@
 using System.Text;
 using Google.Protobuf.Collections;
+using Segmentation.Core.Errors;
 using Segmentation.Grains;
 using Segmentation.Host.Grains;
-using Segmentation.Rpc;
 
 namespace Segmentation.Host.Services;
 
@@ -32,7 +32,7 @@ internal sealed class UserLookup
     {
         CheckId(field, userId);
         return await _runtime.Get<UserGrain>(userId).InvokeAsync(call, cancellationToken)
-            ?? throw new RpcException(StatusCode.NotFound, $"{field}: user '{userId}' has no events");
+            ?? throw new NotFoundException($"{field}: user '{userId}' has no events");
     }
 
     /// <summary>Asks one user's grain; null when the user has no events (the call decides what that means).</summary>
@@ -49,7 +49,7 @@ internal sealed class UserLookup
     {
         if (userIds.Count > MaxBatch)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"user_ids: at most {MaxBatch:N0} ids per request, got {userIds.Count:N0}");
+            throw new InvalidRequestException($"user_ids: at most {MaxBatch:N0} ids per request, got {userIds.Count:N0}");
         }
 
         for (var i = 0; i < userIds.Count; i++)
@@ -86,12 +86,12 @@ internal sealed class UserLookup
     {
         if (userId.Length == 0)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"{field}: user id is empty");
+            throw new InvalidRequestException($"{field}: user id is empty");
         }
 
         if (userId.Length > MaxIdBytes && Encoding.UTF8.GetByteCount(userId) > MaxIdBytes)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"{field}: user id is longer than {MaxIdBytes} bytes");
+            throw new InvalidRequestException($"{field}: user id is longer than {MaxIdBytes} bytes");
         }
     }
 }

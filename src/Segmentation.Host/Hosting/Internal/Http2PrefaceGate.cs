@@ -1,17 +1,8 @@
 using System.Buffers;
-using System.Net;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Segmentation.Rpc;
+namespace Segmentation.Host.Hosting.Internal;
 
 /// <summary>Kestrel set-up for gRPC over cleartext HTTP/2 (h2c with prior knowledge).</summary>
 /// <remarks>
@@ -20,7 +11,7 @@ namespace Segmentation.Rpc;
 /// So the endpoint is HTTP/2-only, and a small connection middleware looks at the first bytes: the HTTP/2 preface goes
 /// on to Kestrel, anything else (an HTTP/1.x request line) is answered <c>426 Upgrade Required</c> and closed.
 /// </remarks>
-public static class GrpcKestrel
+internal static class Http2PrefaceGate
 {
     // RFC 9113 section 3.4: every HTTP/2 connection starts with this preface.
     private static readonly byte[] s_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
@@ -32,7 +23,7 @@ public static class GrpcKestrel
     /// <summary>
     /// Makes an endpoint serve HTTP/2 with prior knowledge, and answer any connection that does not open with the
     /// HTTP/2 preface (an HTTP/1.x client) with <c>426 Upgrade Required</c> instead of a bare protocol error.
-    /// Call it on a cleartext endpoint (<c>kestrel.Listen(endpoint, GrpcKestrel.ConfigureEndpoint)</c>).
+    /// Call it on a cleartext endpoint (<c>kestrel.Listen(endpoint, Http2PrefaceGate.ConfigureEndpoint)</c>).
     /// </summary>
     public static void ConfigureEndpoint(ListenOptions listenOptions)
     {
@@ -97,58 +88,5 @@ public static class GrpcKestrel
         return System.Text.Encoding.ASCII.GetBytes(
             "HTTP/1.1 426 Upgrade Required\r\nUpgrade: h2c\r\nConnection: close\r\nContent-Type: text/plain\r\n"
             + $"Content-Length: {Body.Length}\r\n\r\n{Body}");
-    }
-}
-
-/// <summary>A whole gRPC server on one address, for tests, benchmarks and small tools.</summary>
-public sealed class GrpcServer : IAsyncDisposable
-{
-    private readonly WebApplication _app;
-
-    private GrpcServer(WebApplication app, GrpcDispatcher dispatcher, Uri address)
-    {
-        _app = app;
-        Dispatcher = dispatcher;
-        Address = address;
-    }
-
-    /// <summary>Where clients connect, e.g. <c>http://127.0.0.1:41234</c>.</summary>
-    public Uri Address { get; }
-
-    /// <summary>The dispatcher (drain, in-flight count).</summary>
-    public GrpcDispatcher Dispatcher { get; }
-
-    /// <summary>Starts a server for <paramref name="registry"/> on <paramref name="endpoint"/> (port 0 picks a free port).</summary>
-    public static async Task<GrpcServer> StartAsync(GrpcServiceRegistry registry, IPEndPoint endpoint, GrpcServerOptions? options = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
-    {
-        registry.EnsureAllBound();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(endpoint, GrpcKestrel.ConfigureEndpoint);
-        });
-        var app = builder.Build();
-        var dispatcher = new GrpcDispatcher(registry, options ?? new GrpcServerOptions(), loggerFactory ?? NullLoggerFactory.Instance);
-        app.Run(dispatcher.HandleAsync);
-        await app.StartAsync(cancellationToken);
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        return new GrpcServer(app, dispatcher, new Uri(address));
-    }
-
-    /// <summary>Drains (new calls get UNAVAILABLE), waits for calls in flight, and stops.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        Dispatcher.BeginDrain();
-        await _app.StopAsync(cancellationToken);
-    }
-
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync(CancellationToken.None);
-        await _app.DisposeAsync();
     }
 }

@@ -1,0 +1,95 @@
+using System.IO.Compression;
+using Grpc.HealthCheck;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Segmentation.Host.Configuration;
+using Segmentation.Host.Hosting.Internal;
+using Segmentation.Host.Services;
+
+namespace Segmentation.Host.Hosting;
+
+/// <summary>
+/// The gRPC edge on grpc-dotnet: the services of <c>protos/segmentation/v1</c> (and the benchmark echo), health,
+/// reflection, the error mapping and the call accounting. Register with <see cref="AddSegmentationGrpc"/>, map with
+/// <see cref="MapSegmentationGrpc"/>, and listen with <see cref="ConfigureEndpoint"/>.
+/// </summary>
+/// <remarks>
+/// The services take their dependencies (user lookup, ingestion, rules, recommender, embeddings…) from DI; the edge
+/// knows nothing of how those are built. Statuses: domain exceptions become statuses in one interceptor
+/// (<c>ErrorMappingInterceptor</c>); grpc-dotnet answers protocol errors itself (unknown method 12, non-gRPC
+/// content-type HTTP 415, a message over <see cref="SegmentationOptions.MaxReceiveMessageSize"/> 8, a broken frame 13,
+/// a deadline 4).
+/// </remarks>
+public static class GrpcEdge
+{
+    /// <summary>Registers grpc-dotnet, the services, interceptors, health and reflection.</summary>
+    public static IServiceCollection AddSegmentationGrpc(this IServiceCollection services, SegmentationOptions options)
+    {
+        services.AddSingleton<GrpcCallStatistics>();
+        services.AddSingleton<ErrorMappingInterceptor>();
+        services.AddSingleton<RequestLogInterceptor>();
+        services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = options.MaxReceiveMessageSize;
+            grpc.MaxSendMessageSize = null;
+            // gzip requests are always accepted (grpc-dotnet's default providers). Responses are compressed only when
+            // configured: most answers are a few hundred bytes, where gzip costs more CPU than it saves on the wire.
+            grpc.ResponseCompressionAlgorithm = options.ResponseCompression.Length > 0 ? options.ResponseCompression : null;
+            grpc.ResponseCompressionLevel = CompressionLevel.Fastest;
+            grpc.EnableDetailedErrors = false;
+            if (options.LogRequests)
+            {
+                // Outermost, so it logs the status after the error mapping.
+                grpc.Interceptors.Add<RequestLogInterceptor>();
+            }
+
+            grpc.Interceptors.Add<ErrorMappingInterceptor>();
+        });
+        services.AddGrpcReflection();
+        services.AddGrpcHealthChecks().AddCheck<DrainHealthCheck>("serving");
+
+        // One instance per service for the life of the host: they hold no per-call state.
+        services.AddSingleton<EventApi>();
+        services.AddSingleton<ProfileApi>();
+        services.AddSingleton<SegmentApi>();
+        services.AddSingleton<RecommendationApi>();
+        services.AddSingleton<InferenceApi>();
+        services.AddSingleton<AdminApi>();
+        services.AddSingleton<EchoApi>();
+        return services;
+    }
+
+    /// <summary>Maps every service, health and reflection, behind the call accounting.</summary>
+    public static IEndpointRouteBuilder MapSegmentationGrpc(this WebApplication app)
+    {
+        app.UseMiddleware<CallAccountingMiddleware>();
+        app.MapGrpcService<EventApi>();
+        app.MapGrpcService<ProfileApi>();
+        app.MapGrpcService<SegmentApi>();
+        app.MapGrpcService<RecommendationApi>();
+        app.MapGrpcService<InferenceApi>();
+        app.MapGrpcService<AdminApi>();
+        app.MapGrpcService<EchoApi>();
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+        return app;
+    }
+
+    /// <summary>
+    /// Makes a Kestrel endpoint serve gRPC over cleartext HTTP/2 with prior knowledge (h2c), answering HTTP/1.x clients
+    /// <c>426 Upgrade Required</c>: <c>kestrel.Listen(endpoint, GrpcEdge.ConfigureEndpoint)</c>.
+    /// </summary>
+    public static void ConfigureEndpoint(ListenOptions listenOptions) => Http2PrefaceGate.ConfigureEndpoint(listenOptions);
+
+    /// <summary>
+    /// Starts the drain: health turns NOT_SERVING (for Check at once; for Watch streams at once too, through the health
+    /// service's cache) and new calls other than health and reflection get UNAVAILABLE. Calls in flight continue.
+    /// </summary>
+    public static void BeginDrain(IServiceProvider services)
+    {
+        services.GetRequiredService<GrpcCallStatistics>().BeginDrain();
+        services.GetRequiredService<HealthServiceImpl>().SetStatus("", Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.NotServing);
+    }
+}

@@ -1,0 +1,76 @@
+using System.Runtime.CompilerServices;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Segmentation.Testing;
+
+/// <summary>Per-call settings for <see cref="ChannelCalls"/>: a timeout, headers, gzip of the request, cancellation.</summary>
+internal readonly record struct CallSettings(TimeSpan? Timeout = null, Metadata? Headers = null, bool Compress = false, CancellationToken CancellationToken = default)
+{
+    public CallOptions ToCallOptions()
+    {
+        var headers = Headers;
+        if (Compress)
+        {
+            // Grpc.Net.Client's way to ask for a compressed request message.
+            headers = headers is null ? [] : [.. headers];
+            headers.Add("grpc-internal-encoding-request", "gzip");
+        }
+
+        return new CallOptions(headers, Timeout is { } t ? DateTime.UtcNow.Add(t) : null, CancellationToken);
+    }
+}
+
+/// <summary>
+/// Calls any method of a generated contract by its protobuf descriptor, through Grpc.Net.Client's
+/// <see cref="CallInvoker"/>: for tests that pick methods from descriptors. Typed code uses the generated clients.
+/// </summary>
+internal static class ChannelCalls
+{
+    public static async Task<TResponse> UnaryAsync<TRequest, TResponse>(this GrpcChannel channel, MethodDescriptor method, TRequest request, CallSettings settings = default)
+        where TRequest : class, IMessage<TRequest>, new()
+        where TResponse : class, IMessage<TResponse>, new()
+    {
+        using var call = channel.CreateCallInvoker().AsyncUnaryCall(Method<TRequest, TResponse>(MethodType.Unary, method), null, settings.ToCallOptions(), request);
+        return await call.ResponseAsync;
+    }
+
+    public static async Task<TResponse> ClientStreamingAsync<TRequest, TResponse>(this GrpcChannel channel, MethodDescriptor method, IAsyncEnumerable<TRequest> requests, CallSettings settings = default)
+        where TRequest : class, IMessage<TRequest>, new()
+        where TResponse : class, IMessage<TResponse>, new()
+    {
+        using var call = channel.CreateCallInvoker().AsyncClientStreamingCall(Method<TRequest, TResponse>(MethodType.ClientStreaming, method), null, settings.ToCallOptions());
+        await foreach (var request in requests.WithCancellation(settings.CancellationToken))
+        {
+            await call.RequestStream.WriteAsync(request, settings.CancellationToken);
+        }
+
+        await call.RequestStream.CompleteAsync();
+        return await call.ResponseAsync;
+    }
+
+    public static async IAsyncEnumerable<TResponse> ServerStreamingAsync<TRequest, TResponse>(
+        this GrpcChannel channel, MethodDescriptor method, TRequest request, CallSettings settings = default, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        where TRequest : class, IMessage<TRequest>, new()
+        where TResponse : class, IMessage<TResponse>, new()
+    {
+        using var call = channel.CreateCallInvoker().AsyncServerStreamingCall(Method<TRequest, TResponse>(MethodType.ServerStreaming, method), null, settings.ToCallOptions(), request);
+        await foreach (var response in call.ResponseStream.ReadAllAsync(cancellationToken))
+        {
+            yield return response;
+        }
+    }
+
+    private static Method<TRequest, TResponse> Method<TRequest, TResponse>(MethodType type, MethodDescriptor method)
+        where TRequest : class, IMessage<TRequest>, new()
+        where TResponse : class, IMessage<TResponse>, new() =>
+        new(type, method.Service.FullName, method.Name, Codec<TRequest>.Instance, Codec<TResponse>.Instance);
+
+    private static class Codec<T>
+        where T : class, IMessage<T>, new()
+    {
+        public static readonly Marshaller<T> Instance = Marshallers.Create(static m => m.ToByteArray(), static bytes => new MessageParser<T>(() => new T()).ParseFrom(bytes));
+    }
+}
