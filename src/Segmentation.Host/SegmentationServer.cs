@@ -11,10 +11,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Recommendations;
-using Segmentation.Grains;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Grains;
+using Segmentation.Host.Hosting;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
@@ -32,7 +32,7 @@ namespace Segmentation.Host;
 /// </summary>
 /// <remarks>
 /// Shutdown (SIGTERM or <see cref="StopAsync"/>): health turns NOT_SERVING and new calls get UNAVAILABLE at once;
-/// Kestrel waits for in-flight calls; then every user grain is deactivated (writing its snapshot), the event-time
+/// Kestrel waits for in-flight calls; the silo deactivates every user grain (writing its snapshot); then the event-time
 /// clock is checkpointed and the stores are closed.
 /// </remarks>
 public sealed class SegmentationServer : IAsyncDisposable
@@ -53,7 +53,8 @@ public sealed class SegmentationServer : IAsyncDisposable
         SegmentationOptions options,
         SqliteEventLog eventLog,
         SqliteSnapshotStore snapshots,
-        GrainRuntime runtime,
+        IGrainFactory grains,
+        GrainServices grainServices,
         EventIngestion ingestion,
         GrpcDispatcher dispatcher,
         HealthService health,
@@ -65,7 +66,8 @@ public sealed class SegmentationServer : IAsyncDisposable
         Options = options;
         _eventLog = eventLog;
         _snapshots = snapshots;
-        Runtime = runtime;
+        Grains = grains;
+        GrainServices = grainServices;
         Ingestion = ingestion;
         Dispatcher = dispatcher;
         Health = health;
@@ -83,7 +85,14 @@ public sealed class SegmentationServer : IAsyncDisposable
     /// <summary>The durable event log.</summary>
     public IEventLog EventLog => _eventLog;
 
-    internal GrainRuntime Runtime { get; }
+    /// <summary>The host's services (the silo's serializer, for tests of grain messages).</summary>
+    internal IServiceProvider Services => _app.Services;
+
+    /// <summary>Grain references of the co-hosted silo.</summary>
+    internal IGrainFactory Grains { get; }
+
+    /// <summary>What this process's grains work with, and how many user grains are live.</summary>
+    internal GrainServices GrainServices { get; }
 
     internal EventIngestion Ingestion { get; }
 
@@ -135,6 +144,7 @@ public sealed class SegmentationServer : IAsyncDisposable
             kestrel.Listen(endpoint, GrpcKestrel.ConfigureEndpoint);
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(25));
+        builder.AddSegmentationSilo(options);
 
         var app = builder.Build();
         var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
@@ -156,14 +166,8 @@ public sealed class SegmentationServer : IAsyncDisposable
             await clockCheckpoint.LoadAsync(cancellationToken);
         }
 
-        var runtime = new GrainRuntime(
-            new GrainRuntimeOptions
-            {
-                IdleTimeout = options.GrainIdleTimeout,
-                MaxActivations = options.MaxActiveGrains,
-                TimeProvider = wallClock,
-            },
-            loggerFactory);
+        var grains = app.Services.GetRequiredService<IGrainFactory>();
+        var grainServices = app.Services.GetRequiredService<GrainServices>();
         // Derived from the log like the profiles: rebuilt before the first call is served.
         var recommender = new LiveRecommender(options.Recommendations);
         var (replayed, rebuildTime) = await recommender.RebuildAsync(eventLog, options.Profiles, cancellationToken);
@@ -180,16 +184,15 @@ public sealed class SegmentationServer : IAsyncDisposable
             recommender.UseItemEmbeddings(vectors is null ? null : new ItemEmbeddingIndex(ModelFolder.ReadItemIds(folder), vectors, manifest.Dimension));
         };
         await embeddings.LoadActiveAsync();
-        var ml = new MlSegmentation(runtime, snapshots, wallClock);
+        var ml = new MlSegmentation(grains, snapshots, wallClock);
         await ml.LoadAsync(cancellationToken);
-        var reclustering = new Reclustering(runtime, eventLog, ml, wallClock);
-        var grainServices = new UserGrainServices(
-            eventLog, snapshots, options, eventClock, domainClock, recommender, tracker, embeddings, ml, loggerFactory.CreateLogger<UserGrain>());
-        runtime.Register(key => new UserGrain(grainServices));
-        runtime.Register(key => new SegmentGrain(ml.Members, ml.Current?.Dimensions ?? 1));
+        var reclustering = new Reclustering(grains, eventLog, ml, wallClock);
+        // Grains activate once the silo starts (with the host, below); they take these from DI.
+        grainServices.Set(new UserGrainServices(
+            eventLog, snapshots, options, eventClock, domainClock, recommender, tracker, rules, embeddings, ml, loggerFactory.CreateLogger<UserGrain>()));
 
-        var ingestion = new EventIngestion(runtime, wallClock, options.EarliestEventTime, loggerFactory.CreateLogger<EventIngestion>());
-        var users = new UserLookup(runtime, domainClock);
+        var ingestion = new EventIngestion(grains, wallClock, options.EarliestEventTime, loggerFactory.CreateLogger<EventIngestion>());
+        var users = new UserLookup(grains, domainClock);
         var registry = new GrpcServiceRegistry();
         new EventApi(ingestion).Bind(registry);
         new ProfileApi(users).Bind(registry);
@@ -209,14 +212,14 @@ public sealed class SegmentationServer : IAsyncDisposable
         // The dispatcher is created after the last binding; the admin service reads its counters through this box.
         GrpcDispatcher? dispatcherBox = null;
         var callStatistics = new GrpcCallStatistics();
-        new AdminApi(callStatistics, () => dispatcherBox?.InFlight ?? 0, runtime, rules, eventLog, domainClock, embeddings, reclustering).Bind(registry);
+        new AdminApi(callStatistics, () => dispatcherBox?.InFlight ?? 0, () => grainServices.ActiveUserGrains, rules, eventLog, domainClock, embeddings, reclustering).Bind(registry);
         registry.EnsureAllBound();
 
         var dispatcher = dispatcherBox = new GrpcDispatcher(
             registry, new GrpcServerOptions { MaxReceiveMessageSize = options.MaxReceiveMessageSize }, loggerFactory, callStatistics);
         app.Run(dispatcher.HandleAsync);
 
-        var server = new SegmentationServer(app, options, eventLog, snapshots, runtime, ingestion, dispatcher, health, domainClock, clockCheckpoint, logger)
+        var server = new SegmentationServer(app, options, eventLog, snapshots, grains, grainServices, ingestion, dispatcher, health, domainClock, clockCheckpoint, logger)
         {
             Recommendations = recommendations,
             SegmentChanges = changes,
@@ -239,7 +242,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         if (ml.Current is not null && embeddings.Version is not null)
         {
             // Members are derived: after a restart every user is assigned again, in the background.
-            server._sweep = reclustering.SweepAsync((grain, ct) => grain.InvokeAsync(g => g.RefreshSegmentAsync(), ct), server._background.Token)
+            server._sweep = reclustering.SweepAsync((user, ct) => user.Grain.RefreshSegmentAsync().WaitAsync(ct), server._background.Token)
                 .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
 
@@ -260,20 +263,20 @@ public sealed class SegmentationServer : IAsyncDisposable
             return;
         }
 
-        await _app.StopAsync(CancellationToken.None);
-        var activations = Runtime.ActivationCount;
-        await Runtime.DeactivateAllAsync(CancellationToken.None);
+        // Background loops call grains: stop them while the silo still runs.
         await _background.CancelAsync();
         await _clockLoop;
         await _segmentLoop;
         await _sweep;
+        var activations = GrainServices.ActiveUserGrains;
+        // Stops Kestrel and the silo; the silo deactivates every grain, so user grains write their snapshots.
+        await _app.StopAsync(CancellationToken.None);
         await Embeddings.DisposeAsync();
         if (_clockCheckpoint is not null)
         {
             await _clockCheckpoint.SaveAsync(CancellationToken.None);
         }
 
-        await Runtime.DisposeAsync();
         await _eventLog.DisposeAsync();
         await _snapshots.DisposeAsync();
         await _app.DisposeAsync();

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
 using Segmentation.Contracts.V1;
-using Segmentation.Grains;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Segments;
 using Segmentation.Inference.Models;
@@ -20,7 +19,7 @@ internal sealed class AdminApi
 
     private readonly GrpcCallStatistics _calls;
     private readonly Func<int> _callsInFlight;
-    private readonly GrainRuntime _runtime;
+    private readonly Func<int> _activeUserGrains;
     private readonly RuleSegmentCatalog _rules;
     private readonly IEventLog _log;
     private readonly TimeProvider _domainClock;
@@ -29,13 +28,13 @@ internal sealed class AdminApi
     private readonly long _started = Stopwatch.GetTimestamp();
 
     public AdminApi(
-        GrpcCallStatistics calls, Func<int> callsInFlight, GrainRuntime runtime, RuleSegmentCatalog rules, IEventLog log, TimeProvider domainClock, UserEmbeddings embeddings, Reclustering reclustering)
+        GrpcCallStatistics calls, Func<int> callsInFlight, Func<int> activeUserGrains, RuleSegmentCatalog rules, IEventLog log, TimeProvider domainClock, UserEmbeddings embeddings, Reclustering reclustering)
     {
         _embeddings = embeddings;
         _reclustering = reclustering;
         _calls = calls;
         _callsInFlight = callsInFlight;
-        _runtime = runtime;
+        _activeUserGrains = activeUserGrains;
         _rules = rules;
         _log = log;
         _domainClock = domainClock;
@@ -173,7 +172,7 @@ internal sealed class AdminApi
         await _reclustering.SweepAsync(
             async (user, cancellationToken) =>
             {
-                var match = await user.InvokeAsync(grain => grain.EvaluateAsync(rule, now), cancellationToken);
+                var match = await user.Grain.EvaluateRuleAsync(rule.Text, now).WaitAsync(cancellationToken);
                 if (match is null)
                 {
                     return;
@@ -187,7 +186,7 @@ internal sealed class AdminApi
                     {
                         if (sample.Count < request.SampleSize)
                         {
-                            sample.Add(user.Key);
+                            sample.Add(user.UserId);
                         }
                     }
                 }
@@ -214,7 +213,7 @@ internal sealed class AdminApi
             ThreadPoolThreads = ThreadPool.ThreadCount,
             OpenHandles = OpenHandles(process),
             CallsInFlight = _callsInFlight(),
-            ActiveUserGrains = _runtime.ActivationCount,
+            ActiveUserGrains = _activeUserGrains(),
         };
         foreach (var (status, calls) in _calls.Snapshot())
         {
