@@ -11,7 +11,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Recommendations;
-using Segmentation.Grains;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Grains;
@@ -37,7 +36,7 @@ namespace Segmentation.Host;
 /// <see cref="StartAsync"/> after the container (they log through its logger factory) and before the server starts,
 /// and the container hands them out from there.
 /// Shutdown (SIGTERM or <see cref="StopAsync"/>): health turns NOT_SERVING and new calls get UNAVAILABLE at once;
-/// Kestrel waits for in-flight calls; then every user grain is deactivated (writing its snapshot), the event-time
+/// Kestrel waits for in-flight calls; the silo deactivates every user grain (writing its snapshot); then the event-time
 /// clock is checkpointed and the stores are closed.
 /// </remarks>
 public sealed class SegmentationServer : IAsyncDisposable
@@ -58,7 +57,8 @@ public sealed class SegmentationServer : IAsyncDisposable
         SegmentationOptions options,
         SqliteEventLog eventLog,
         SqliteSnapshotStore snapshots,
-        GrainRuntime runtime,
+        IGrainFactory grains,
+        GrainServices grainServices,
         EventIngestion ingestion,
         TimeProvider domainClock,
         ClockCheckpoint? clockCheckpoint,
@@ -68,7 +68,8 @@ public sealed class SegmentationServer : IAsyncDisposable
         Options = options;
         _eventLog = eventLog;
         _snapshots = snapshots;
-        Runtime = runtime;
+        Grains = grains;
+        GrainServices = grainServices;
         Ingestion = ingestion;
         Calls = app.Services.GetRequiredService<GrpcCallStatistics>();
         DomainClock = domainClock;
@@ -85,7 +86,14 @@ public sealed class SegmentationServer : IAsyncDisposable
     /// <summary>The durable event log.</summary>
     public IEventLog EventLog => _eventLog;
 
-    internal GrainRuntime Runtime { get; }
+    /// <summary>The host's services (the silo's serializer, for tests of grain messages).</summary>
+    internal IServiceProvider Services => _app.Services;
+
+    /// <summary>Grain references of the co-hosted silo.</summary>
+    internal IGrainFactory Grains { get; }
+
+    /// <summary>What this process's grains work with, and how many user grains are live.</summary>
+    internal GrainServices GrainServices { get; }
 
     internal EventIngestion Ingestion { get; }
 
@@ -136,13 +144,13 @@ public sealed class SegmentationServer : IAsyncDisposable
             kestrel.Listen(endpoint, GrpcEdge.ConfigureEndpoint);
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(25));
+        builder.AddSegmentationSilo(options);
 
         // The domain components are built below, after the container; the gRPC services resolve them at their first
         // call, which cannot come before the server starts, by which time the slot is filled.
         EmbeddedComponents? components = null;
         EmbeddedComponents Components() => components ?? throw new InvalidOperationException("The domain components are resolved before the server has built them.");
         builder.Services.AddSingleton<IEventLog>(_ => Components().EventLog);
-        builder.Services.AddSingleton(_ => Components().Runtime);
         builder.Services.AddSingleton(_ => Components().Ingestion);
         builder.Services.AddSingleton(_ => Components().Users);
         builder.Services.AddSingleton(_ => Components().Rules);
@@ -158,7 +166,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         var logger = loggerFactory.CreateLogger("Segmentation.Host");
 
-        // ---- Domain components (embedded default: in-process grain runtime, SQLite). Begin. ----
+        // ---- Domain components (embedded default: the co-hosted Orleans silo's grains, SQLite). Begin. ----
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
         Directory.CreateDirectory(dataDirectory);
         var eventLog = new SqliteEventLog(
@@ -175,14 +183,8 @@ public sealed class SegmentationServer : IAsyncDisposable
             await clockCheckpoint.LoadAsync(cancellationToken);
         }
 
-        var runtime = new GrainRuntime(
-            new GrainRuntimeOptions
-            {
-                IdleTimeout = options.GrainIdleTimeout,
-                MaxActivations = options.MaxActiveGrains,
-                TimeProvider = wallClock,
-            },
-            loggerFactory);
+        var grains = app.Services.GetRequiredService<IGrainFactory>();
+        var grainServices = app.Services.GetRequiredService<GrainServices>();
         // Derived from the log like the profiles: rebuilt before the first call is served.
         var recommender = new LiveRecommender(options.Recommendations);
         var (replayed, rebuildTime) = await recommender.RebuildAsync(eventLog, options.Profiles, cancellationToken);
@@ -199,20 +201,19 @@ public sealed class SegmentationServer : IAsyncDisposable
             recommender.UseItemEmbeddings(vectors is null ? null : new ItemEmbeddingIndex(ModelFolder.ReadItemIds(folder), vectors, manifest.Dimension));
         };
         await embeddings.LoadActiveAsync();
-        var ml = new MlSegmentation(runtime, snapshots, wallClock);
+        var ml = new MlSegmentation(grains, snapshots, wallClock);
         await ml.LoadAsync(cancellationToken);
-        var reclustering = new Reclustering(runtime, eventLog, ml, wallClock);
-        var grainServices = new UserGrainServices(
-            eventLog, snapshots, options, eventClock, domainClock, recommender, tracker, embeddings, ml, loggerFactory.CreateLogger<UserGrain>());
-        runtime.Register(key => new UserGrain(grainServices));
-        runtime.Register(key => new SegmentGrain(ml.Members, ml.Current?.Dimensions ?? 1));
+        var reclustering = new Reclustering(grains, eventLog, ml, wallClock);
+        // Grains activate once the silo starts (with the host, below); they take these from DI.
+        grainServices.Set(new UserGrainServices(
+            eventLog, snapshots, options, eventClock, domainClock, recommender, tracker, rules, embeddings, ml, loggerFactory.CreateLogger<UserGrain>()));
 
-        var ingestion = new EventIngestion(runtime, wallClock, options.EarliestEventTime, loggerFactory.CreateLogger<EventIngestion>());
-        var users = new UserLookup(runtime, domainClock);
-        components = new EmbeddedComponents(eventLog, runtime, ingestion, users, rules, changes, ml, recommender, embeddings, reclustering);
+        var ingestion = new EventIngestion(grains, wallClock, options.EarliestEventTime, loggerFactory.CreateLogger<EventIngestion>());
+        var users = new UserLookup(grains, domainClock);
+        components = new EmbeddedComponents(eventLog, ingestion, users, rules, changes, ml, recommender, embeddings, reclustering);
         // ---- Domain components. End. ----
 
-        var server = new SegmentationServer(app, options, eventLog, snapshots, runtime, ingestion, domainClock, clockCheckpoint, logger)
+        var server = new SegmentationServer(app, options, eventLog, snapshots, grains, grainServices, ingestion, domainClock, clockCheckpoint, logger)
         {
             SegmentChanges = changes,
             Embeddings = embeddings,
@@ -234,7 +235,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         if (ml.Current is not null && embeddings.Version is not null)
         {
             // Members are derived: after a restart every user is assigned again, in the background.
-            server._sweep = reclustering.SweepAsync((grain, ct) => grain.InvokeAsync(g => g.RefreshSegmentAsync(), ct), server._background.Token)
+            server._sweep = reclustering.SweepAsync((user, ct) => user.Grain.RefreshSegmentAsync().WaitAsync(ct), server._background.Token)
                 .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
 
@@ -255,20 +256,20 @@ public sealed class SegmentationServer : IAsyncDisposable
             return;
         }
 
-        await _app.StopAsync(CancellationToken.None);
-        var activations = Runtime.ActivationCount;
-        await Runtime.DeactivateAllAsync(CancellationToken.None);
+        // Background loops call grains: stop them while the silo still runs.
         await _background.CancelAsync();
         await _clockLoop;
         await _segmentLoop;
         await _sweep;
+        var activations = GrainServices.ActiveUserGrains;
+        // Stops Kestrel and the silo; the silo deactivates every grain, so user grains write their snapshots.
+        await _app.StopAsync(CancellationToken.None);
         await Embeddings.DisposeAsync();
         if (_clockCheckpoint is not null)
         {
             await _clockCheckpoint.SaveAsync(CancellationToken.None);
         }
 
-        await Runtime.DisposeAsync();
         await _eventLog.DisposeAsync();
         await _snapshots.DisposeAsync();
         await _app.DisposeAsync();

@@ -40,7 +40,7 @@ public sealed class ChildProcessShutdownTests
 
             // Fewer events than the snapshot cadence: only the shutdown flush can have written this snapshot.
             await using var snapshots = new SqliteSnapshotStore(Path.Combine(dataDirectory, "snapshots.db"));
-            var snapshot = await snapshots.ReadAsync("user/term-user", CancellationToken.None);
+            var snapshot = await snapshots.ReadAsync(Segmentation.Grains.TenantKeys.UserSnapshot(Segmentation.Grains.TenantKeys.User("term-user")), CancellationToken.None);
             Assert.NotNull(snapshot);
             Assert.True(snapshot.Sequence >= 2);
         }

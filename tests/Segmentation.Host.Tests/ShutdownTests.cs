@@ -28,7 +28,7 @@ public sealed class ShutdownTests
             var ids = new BatchGetProfilesRequest();
             ids.UserIds.Add(Enumerable.Range(0, 30).Select(i => $"r-user-{i}"));
             var before = await server.Client.UnaryAsync<BatchGetProfilesRequest, BatchGetProfilesResponse>(Events.BatchGetProfiles, ids);
-            var activations = server.Server.Runtime.ActivationCount;
+            var activations = server.Server.GrainServices.ActiveUserGrains;
             await server.StopAsync();
             Assert.True(activations >= 30);
 
@@ -37,7 +37,7 @@ public sealed class ShutdownTests
             {
                 for (var i = 0; i < 30; i++)
                 {
-                    var snapshot = await snapshots.ReadAsync($"user/r-user-{i}", CancellationToken.None);
+                    var snapshot = await snapshots.ReadAsync(Segmentation.Grains.TenantKeys.UserSnapshot(Segmentation.Grains.TenantKeys.User($"r-user-{i}")), CancellationToken.None);
                     Assert.NotNull(snapshot);
                     Assert.True(snapshot.Sequence > 0);
                 }

@@ -113,9 +113,11 @@ public static class CrashAudit
             var folds = new Dictionary<string, UserProfile>(StringComparer.Ordinal);
             await foreach (var record in log.ReadAllAsync(0, cancellationToken))
             {
-                if (!folds.TryGetValue(record.StreamId, out var profile))
+                // Streams are grain keys (tenant/user); the API and the folds name users by their plain id.
+                var userId = Segmentation.Grains.TenantKeys.UserIdOf(record.StreamId);
+                if (!folds.TryGetValue(userId, out var profile))
                 {
-                    folds[record.StreamId] = profile = new UserProfile(record.StreamId, new ProfileOptions());
+                    folds[userId] = profile = new UserProfile(userId, new ProfileOptions());
                 }
 
                 profile.Apply(EventCodec.Decode(record.Payload.Span));

@@ -131,7 +131,7 @@ internal static class BenchCommand
     {
         var now = server.DomainClock.GetUtcNow();
         var run = await LoadRun.RunAsync(
-            i => server.Runtime.Get<Host.Grains.UserGrain>(SyntheticShop.UserId(i % users)).InvokeAsync(g => g.GetLifecycleAsync(now), cancellationToken),
+            i => server.Grains.GetGrain<Segmentation.Grains.IUserGrain>(Segmentation.Grains.TenantKeys.User(SyntheticShop.UserId(i % users))).GetLifecycleAsync(now).WaitAsync(cancellationToken),
             concurrency,
             duration,
             cancellationToken);

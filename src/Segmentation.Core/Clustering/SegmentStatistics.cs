@@ -151,6 +151,36 @@ public sealed class SegmentStatistics
         _buyers += other._buyers;
     }
 
+    /// <summary>The running sums as plain data (to carry them across a process boundary); <see cref="FromState"/> inverts it.</summary>
+    public SegmentStatisticsState ToState() => new(
+        [.. _embeddingSum], [.. _stages], new(_categories, StringComparer.Ordinal), new(_items, StringComparer.Ordinal), Size, _monetary, _orders, _averageOrderValue, _recency, _buyers);
+
+    /// <summary>Statistics with the sums of <paramref name="state"/>.</summary>
+    public static SegmentStatistics FromState(SegmentStatisticsState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var statistics = new SegmentStatistics(state.EmbeddingSum.Length);
+        state.EmbeddingSum.CopyTo(statistics._embeddingSum, 0);
+        state.Stages.AsSpan(0, Math.Min(state.Stages.Length, statistics._stages.Length)).CopyTo(statistics._stages);
+        foreach (var (k, v) in state.Categories)
+        {
+            statistics._categories[k] = v;
+        }
+
+        foreach (var (k, v) in state.Items)
+        {
+            statistics._items[k] = v;
+        }
+
+        statistics.Size = state.Size;
+        statistics._monetary = state.Monetary;
+        statistics._orders = state.Orders;
+        statistics._averageOrderValue = state.AverageOrderValue;
+        statistics._recency = state.Recency;
+        statistics._buyers = state.Buyers;
+        return statistics;
+    }
+
     /// <summary>One line of numbers for people ("412 users, 38% buyers, mean spend 212.40, ...").</summary>
     public string Summary() => string.Create(
         CultureInfo.InvariantCulture,

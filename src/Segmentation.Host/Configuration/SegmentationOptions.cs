@@ -48,11 +48,15 @@ public sealed class SegmentationOptions
     /// <summary>A user grain writes a snapshot after this many new events (and always when deactivated).</summary>
     public int SnapshotEveryEvents { get; set; } = 200;
 
-    /// <summary>Deactivate user grains idle for this long (a snapshot is written first).</summary>
+    /// <summary>
+    /// Deactivate grains idle for this long (Orleans' <c>GrainCollectionOptions.CollectionAge</c>; a user grain writes its
+    /// snapshot first). There is no cap on live grains (Orleans has none): idle collection plus activation shedding under
+    /// memory pressure (<see cref="SiloOptions.MemoryUsageLimitPercentage"/>) bound memory instead.
+    /// </summary>
     public TimeSpan GrainIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>At most this many live user grains; the least recently used are deactivated first.</summary>
-    public int MaxActiveGrains { get; set; } = 200_000;
+    /// <summary>The co-hosted Orleans silo: ports, timeouts, memory-pressure shedding.</summary>
+    public SiloOptions Silo { get; set; } = new();
 
     /// <summary>Largest accepted gRPC message, in bytes.</summary>
     public int MaxReceiveMessageSize { get; set; } = 4 * 1024 * 1024;

@@ -1,77 +1,59 @@
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
-using Segmentation.Core.Recommendations;
 using Segmentation.Core.Rules;
 using Segmentation.Grains;
-using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Internal;
-using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
 using Segmentation.Inference;
 using Segmentation.Storage;
 
 namespace Segmentation.Host.Grains;
 
-/// <summary>An event that passed validation, with the bytes the event log stores for it.</summary>
-internal readonly record struct PendingEvent(BehaviorEvent Event, ReadOnlyMemory<byte> Payload);
-
-/// <summary>What a recommendation needs from a user, read in one turn: her history, segments and embedding.</summary>
-internal sealed record RecommendationInput(IReadOnlyList<Interaction> History, SegmentsView Segments, float[]? Embedding = null);
-
-/// <summary>A user's segments as of one time: lifecycle stage, the rule segments she matches, her ML segment.</summary>
-internal sealed record SegmentsView(LifecycleAssessment Lifecycle, IReadOnlyList<RuleSegmentMatch> Rules, MlMembership? Ml = null);
-
-/// <summary>A user's ML segment, the model version it was assigned with, and why.</summary>
-internal sealed record MlMembership(SegmentAssignment Assignment, long ModelVersion, IReadOnlyList<string> Explanation);
-
-/// <summary>A profile with the user's embedding (null when no user encoder is served) and the model version that computed it.</summary>
-internal sealed record ProfileWithEmbedding(ProfileView View, float[]? Embedding, long EmbeddingModelVersion);
-
-/// <summary>What every user grain works with (one instance per host).</summary>
-internal sealed record UserGrainServices(
-    IEventLog Log,
-    ISnapshotStore Snapshots,
-    SegmentationOptions Options,
-    EventTimeClock? EventClock,
-    TimeProvider DomainClock,
-    LiveRecommender? Recommender,
-    SegmentTracker? Segments,
-    UserEmbeddings? Embeddings,
-    MlSegmentation? Ml,
-    ILogger Logger);
-
 /// <summary>
-/// One user's live profile. The event log is the source of truth: the grain appends the user's events durably, then
-/// folds them into memory; on activation it loads the latest snapshot and replays the log after it.
+/// One user's live profile (key <c>tenant/userId</c>, which is also her event-log stream). The event log is the
+/// source of truth: the grain appends the user's events durably, then folds them into memory; on activation it loads
+/// the latest snapshot and replays the log after it.
 /// </summary>
 /// <remarks>
-/// Runs one turn at a time (grain runtime), so the fold order is the log order, and a replay gives the same state as
-/// living the events. Snapshots are written every <c>SnapshotEveryEvents</c> events
-/// and when the grain is deactivated; a snapshot rejected for a stale ETag means another activation owns the user, so
-/// this one stops writing and asks to be deactivated (it reloads on the next call).
+/// <para>Orleans runs one call at a time per activation, so no locks. Snapshots are written every
+/// <c>SnapshotEveryEvents</c> events and on deactivation, with the ETag read or last written: a write rejected for a
+/// stale ETag means another activation wrote this user's snapshot, so this one stops writing and deactivates (the next
+/// call activates afresh from that snapshot and the log).</para>
+/// <para>Duplicate activations (possible for a moment during a membership change) lose nothing and count nothing twice:
+/// the log is idempotent by event id, a profile is a function of its set of events whatever their order, and before
+/// each snapshot the grain folds the events other activations appended to its stream since it last read it, so a
+/// snapshot's sequence number always closes a complete prefix of the stream.</para>
 /// </remarks>
-internal sealed class UserGrain : Grain
+internal sealed class UserGrain : Grain, IUserGrain
 {
     private readonly IEventLog _log;
     private readonly ISnapshotStore _snapshots;
     private readonly ProfileOptions _profileOptions;
     private readonly EventTimeClock? _eventClock;
     private readonly TimeProvider _domainClock;
-    private readonly LiveRecommender? _recommender;
+    private readonly Recommendations.LiveRecommender? _recommender;
     private readonly SegmentTracker? _segments;
+    private readonly RuleSegmentCatalog? _rules;
     private readonly UserEmbeddings? _embeddings;
     private readonly MlSegmentation? _ml;
     private readonly int _snapshotEvery;
     private readonly ILogger _logger;
+    private readonly GrainServices _services;
 
+    // Sequences this activation appended after _readThrough: the catch-up read skips them (already folded).
+    private readonly HashSet<long> _ownAppends = [];
+
+    private string _key = "";
+    private string _userId = "";
     private UserProfile _profile = null!;
     private string? _etag;
-    private long _sequence;
+    private long _readThrough;
     private int _unsnapshotted;
     private bool _fenced;
     private Dictionary<string, string> _memberships = [];
+    private (string Text, SegmentRule Rule)? _lastRule;
 
     // Derived from the profile by the served user encoder and the published segmentation model; recomputed when
     // either changes (never stored: the log and the models rebuild them).
@@ -81,60 +63,63 @@ internal sealed class UserGrain : Grain
     private MlMembership? _mlSegment;
     private long _mlVersionSeen = -1;
 
-    public UserGrain(UserGrainServices services)
+    public UserGrain(GrainServices services)
     {
-        _recommender = services.Recommender;
-        _segments = services.Segments;
-        _embeddings = services.Embeddings;
-        _ml = services.Ml;
-        _log = services.Log;
-        _snapshots = services.Snapshots;
-        _profileOptions = services.Options.Profiles;
-        _snapshotEvery = services.Options.SnapshotEveryEvents;
-        _eventClock = services.EventClock;
-        _domainClock = services.DomainClock;
-        _logger = services.Logger;
+        _services = services;
+        var s = services.Users;
+        _recommender = s.Recommender;
+        _segments = s.Segments;
+        _rules = s.Rules;
+        _embeddings = s.Embeddings;
+        _ml = s.Ml;
+        _log = s.Log;
+        _snapshots = s.Snapshots;
+        _profileOptions = s.Options.Profiles;
+        _snapshotEvery = s.Options.SnapshotEveryEvents;
+        _eventClock = s.EventClock;
+        _domainClock = s.DomainClock;
+        _logger = s.Logger;
     }
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var snapshot = await _snapshots.ReadAsync(SnapshotKey, cancellationToken);
-        if (snapshot is null)
-        {
-            _profile = new UserProfile(Key, _profileOptions);
-        }
-        else
+        _key = this.GetPrimaryKeyString();
+        _userId = TenantKeys.UserIdOf(_key);
+        var snapshot = await _snapshots.ReadAsync(TenantKeys.UserSnapshot(_key), cancellationToken);
+        _profile = new UserProfile(_userId, _profileOptions);
+        if (snapshot is not null)
         {
             var state = SnapshotCodec.Decode(snapshot.Data.Span);
             _etag = snapshot.ETag;
             if (state.Format == ProfileState.CurrentFormat)
             {
                 _profile = UserProfile.FromState(state, _profileOptions);
-                _sequence = snapshot.Sequence;
+                _readThrough = snapshot.Sequence;
             }
             else
             {
                 // Written by a build that folded other fields: the log is the truth, so fold it all again (the next
                 // snapshot write replaces this one; the ETag still fences it).
-                _profile = new UserProfile(Key, _profileOptions);
                 _unsnapshotted = 1;
             }
         }
 
-        await foreach (var record in _log.ReadStreamAsync(Key, _sequence, cancellationToken))
+        await foreach (var record in _log.ReadStreamAsync(_key, _readThrough, cancellationToken))
         {
-            var e = EventCodec.Decode(record.Payload.Span);
-            Fold(e, record.Sequence);
+            Fold(EventCodec.Decode(record.Payload.Span));
+            _readThrough = record.Sequence;
         }
 
         // The memberships she had before this activation's first new event; not published (nothing changed). Her ML
         // segment is known once her embedding is computed (first query, first event, or the start-up sweep).
-        _memberships = _segments?.Memberships(_profile, _ml?.Members.Of(Key)?.SegmentId) ?? [];
+        _memberships = _segments?.Memberships(_profile, _ml?.Members.Of(_userId)?.SegmentId) ?? [];
+        _services.CountUserGrain(+1);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (reason != DeactivationReason.InconsistentState && !_fenced && _unsnapshotted > 0)
+        _services.CountUserGrain(-1);
+        if (!_fenced && _unsnapshotted > 0)
         {
             await TryWriteSnapshotAsync(cancellationToken);
         }
@@ -145,36 +130,42 @@ internal sealed class UserGrain : Grain
     /// The append is never cancelled half-way: once started, whatever the log stored is also folded, so memory and
     /// log cannot disagree.
     /// </summary>
-    public async Task<AppendOutcome[]> ApplyAsync(IReadOnlyList<PendingEvent> events)
+    public async Task<ApplyResult> ApplyAsync(EventBatch batch)
     {
-        var records = new LogRecord[events.Count];
-        for (var i = 0; i < events.Count; i++)
+        var events = new BehaviorEvent[batch.Payloads.Length];
+        var records = new LogRecord[events.Length];
+        for (var i = 0; i < events.Length; i++)
         {
-            records[i] = new LogRecord(Key, events[i].Event.EventId, events[i].Payload);
+            events[i] = EventCodec.Decode(batch.Payloads[i]);
+            records[i] = new LogRecord(_key, events[i].EventId, batch.Payloads[i]);
         }
 
         var results = await _log.AppendAsync(records, CancellationToken.None);
-        var outcomes = new AppendOutcome[results.Length];
-        var appended = false;
+        var appended = new bool[results.Length];
+        var any = false;
         var latest = DateTimeOffset.MinValue;
         for (var i = 0; i < results.Length; i++)
         {
-            outcomes[i] = results[i].Outcome;
-            if (results[i].Outcome == AppendOutcome.Appended)
+            if (results[i].Outcome != AppendOutcome.Appended)
             {
-                var e = events[i].Event;
-                Fold(e, results[i].Sequence);
-                appended = true;
-                latest = e.Timestamp > latest ? e.Timestamp : latest;
-                if (_recommender is not null && e.ItemId.Length > 0)
-                {
-                    // Before the ack: the next recommendation already knows this event.
-                    _recommender.Observe(Key, e, _profile.StageAt(e.Timestamp), _mlSegment?.Assignment.SegmentId);
-                }
+                continue;
+            }
+
+            var e = events[i];
+            appended[i] = any = true;
+            _ownAppends.Add(results[i].Sequence);
+            Fold(e);
+            latest = e.Timestamp > latest ? e.Timestamp : latest;
+            if (_recommender is not null && e.ItemId.Length > 0)
+            {
+                // Before the ack: the next recommendation already knows this event.
+                // Single-silo: the recommender sees the events of this process's user grains only; the cluster issue
+                // makes it cluster-wide.
+                _recommender.Observe(_userId, e, _profile.StageAt(e.Timestamp), _mlSegment?.Assignment.SegmentId);
             }
         }
 
-        if (appended)
+        if (any)
         {
             // In the same call that ingests the events: a new embedding, and the segment it falls in.
             _embeddingStale = true;
@@ -186,15 +177,13 @@ internal sealed class UserGrain : Grain
             await TryWriteSnapshotAsync(CancellationToken.None);
         }
 
-        return outcomes;
+        return new ApplyResult(appended);
     }
 
-    /// <summary>The lifecycle stage as of <paramref name="now"/>, or null when the user has no events.</summary>
     public Task<LifecycleAssessment?> GetLifecycleAsync(DateTimeOffset now) =>
         Task.FromResult(_profile.IsEmpty ? null : _profile.AssessLifecycle(now));
 
-    /// <summary>The user's segments as of <paramref name="now"/> under <paramref name="rules"/>, or null when the user has no events.</summary>
-    public async Task<SegmentsView?> GetSegmentsAsync(DateTimeOffset now, IReadOnlyList<RuleSegmentDefinition> rules)
+    public async Task<SegmentsView?> GetSegmentsAsync(DateTimeOffset now, bool includeRules)
     {
         if (_profile.IsEmpty)
         {
@@ -202,11 +191,10 @@ internal sealed class UserGrain : Grain
         }
 
         await EnsureFreshAsync();
-        return Segments(now, rules);
+        return Segments(now, includeRules);
     }
 
-    /// <summary>The user's history and segments as of <paramref name="now"/>, or null when the user has no events.</summary>
-    public async Task<RecommendationInput?> GetRecommendationInputAsync(DateTimeOffset now, IReadOnlyList<RuleSegmentDefinition> rules)
+    public async Task<RecommendationInput?> GetRecommendationInputAsync(DateTimeOffset now, bool includeRules)
     {
         if (_profile.IsEmpty)
         {
@@ -214,10 +202,9 @@ internal sealed class UserGrain : Grain
         }
 
         await EnsureFreshAsync();
-        return new RecommendationInput(_profile.RecommendationHistory(), Segments(now, rules), _embedding);
+        return new RecommendationInput(_profile.RecommendationHistory(), Segments(now, includeRules), _embedding);
     }
 
-    /// <summary>The profile as of <paramref name="now"/> with the user's embedding, or null when the user has no events.</summary>
     public async Task<ProfileWithEmbedding?> GetProfileAsync(DateTimeOffset now)
     {
         if (_profile.IsEmpty)
@@ -229,7 +216,6 @@ internal sealed class UserGrain : Grain
         return new ProfileWithEmbedding(_profile.View(now), _embedding, _embeddingVersion);
     }
 
-    /// <summary>Her embedding and traits for re-clustering (computed now if stale); null without events or without a served encoder.</summary>
     public async Task<SegmentationInput?> GetSegmentationInputAsync()
     {
         if (_profile.IsEmpty)
@@ -243,12 +229,31 @@ internal sealed class UserGrain : Grain
             : new SegmentationInput(MemberTraits.Of(_profile.View(_domainClock.GetUtcNow()), _embedding), _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    public Task RefreshSegmentAsync() => RefreshSegmentAsync(null);
+
+    public Task<RuleMatch?> EvaluateRuleAsync(string ruleText, DateTimeOffset now)
+    {
+        if (_profile.IsEmpty)
+        {
+            return Task.FromResult<RuleMatch?>(null);
+        }
+
+        // A dry run asks every user with the same text: compile it once per activation, not once per call.
+        if (_lastRule is not { } last || !string.Equals(last.Text, ruleText, StringComparison.Ordinal))
+        {
+            last = (ruleText, SegmentRule.Parse(ruleText));
+            _lastRule = last;
+        }
+
+        return Task.FromResult<RuleMatch?>(last.Rule.Evaluate(_profile.View(now)));
+    }
+
     /// <summary>
     /// Computes her embedding again (when the profile or the served model changed) and puts her in the nearest segment
     /// of the published model. A full embedder queue leaves the previous embedding in place, marked stale.
     /// </summary>
     /// <param name="at">The time to stamp published membership changes with (default: domain now).</param>
-    public async Task RefreshSegmentAsync(DateTimeOffset? at = null)
+    private async Task RefreshSegmentAsync(DateTimeOffset? at)
     {
         if (_profile.IsEmpty)
         {
@@ -259,7 +264,7 @@ internal sealed class UserGrain : Grain
         await AssignAsync(now);
         if (_segments is not null)
         {
-            _memberships = _segments.Update(Key, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId);
+            _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId);
         }
     }
 
@@ -283,7 +288,7 @@ internal sealed class UserGrain : Grain
             }
             catch (InferenceQueueFullException ex)
             {
-                EmbeddingLog.Skipped(_logger, Key, ex.Message);
+                EmbeddingLog.Skipped(_logger, _userId, ex.Message);
                 return;
             }
         }
@@ -299,7 +304,7 @@ internal sealed class UserGrain : Grain
         if (_embedding is null || _embedding.Length == 0 || model is null || model.EmbeddingModelVersion != version)
         {
             // No model, or one clustered over another encoder's vectors: no ML segment until re-clustering.
-            await _ml.LeaveAsync(Key, CancellationToken.None);
+            await _ml.LeaveAsync(_userId, CancellationToken.None);
             _mlSegment = null;
             return;
         }
@@ -312,7 +317,7 @@ internal sealed class UserGrain : Grain
         }
 
         var view = _profile.View(now);
-        var assignment = await _ml.AssignAsync(Key, MemberTraits.Of(view, _embedding), CancellationToken.None);
+        var assignment = await _ml.AssignAsync(_userId, MemberTraits.Of(view, _embedding), CancellationToken.None);
         _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, Explain(view, assignment));
     }
 
@@ -320,11 +325,11 @@ internal sealed class UserGrain : Grain
     {
         if (_embeddings is not null && (_embeddingStale || (_embeddings.Version ?? 0) != _embeddingVersion || (_ml?.Current is { } m && m.Version != _mlVersionSeen)))
         {
-            await RefreshSegmentAsync();
+            await RefreshSegmentAsync(null);
         }
     }
 
-    private static IReadOnlyList<string> Explain(ProfileView view, SegmentAssignment assignment)
+    private static string[] Explain(ProfileView view, SegmentAssignment assignment)
     {
         var c = System.Globalization.CultureInfo.InvariantCulture;
         var top = view.TopCategories.FirstOrDefault(t => !t.Category.Contains('.', StringComparison.Ordinal));
@@ -337,14 +342,11 @@ internal sealed class UserGrain : Grain
         ];
     }
 
-    /// <summary>The fold state (for audits: compare with a from-scratch fold of the log).</summary>
-    public Task<ProfileState> GetStateAsync() => Task.FromResult(_profile.ToState());
-
-    private string SnapshotKey => "user/" + Key;
-
     // Rules read traits of the full view; without rules the lifecycle alone is cheaper.
-    private SegmentsView Segments(DateTimeOffset now, IReadOnlyList<RuleSegmentDefinition> rules)
+    private SegmentsView Segments(DateTimeOffset now, bool includeRules)
     {
+        // Single-silo: the rule catalog is this process's copy; the cluster issue makes it cluster-wide.
+        var rules = includeRules ? _rules?.Current ?? [] : [];
         if (rules.Count == 0)
         {
             return new SegmentsView(_profile.AssessLifecycle(now), [], _mlSegment);
@@ -354,31 +356,48 @@ internal sealed class UserGrain : Grain
         return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), _mlSegment);
     }
 
-    /// <summary>Whether the user's profile as of <paramref name="now"/> matches <paramref name="rule"/>; null when the user has no events.</summary>
-    public Task<RuleMatch?> EvaluateAsync(SegmentRule rule, DateTimeOffset now) =>
-        Task.FromResult(_profile.IsEmpty ? null : rule.Evaluate(_profile.View(now)));
-
-    private void Fold(BehaviorEvent e, long sequence)
+    private void Fold(BehaviorEvent e)
     {
         _profile.Apply(e);
-        _sequence = Math.Max(_sequence, sequence);
         _unsnapshotted++;
+        // Single-silo: event time advances from this process's user grains only; the cluster issue makes it cluster-wide.
         _eventClock?.Observe(e.Timestamp);
+    }
+
+    /// <summary>
+    /// Folds what other activations appended to this stream since it was last read, so the snapshot's sequence closes a
+    /// complete prefix of the stream (see the remarks on the class).
+    /// </summary>
+    private async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        await foreach (var record in _log.ReadStreamAsync(_key, _readThrough, cancellationToken))
+        {
+            if (!_ownAppends.Remove(record.Sequence))
+            {
+                Fold(EventCodec.Decode(record.Payload.Span));
+            }
+
+            _readThrough = record.Sequence;
+        }
+
+        _ownAppends.Clear();
     }
 
     private async Task TryWriteSnapshotAsync(CancellationToken cancellationToken)
     {
         try
         {
+            await CatchUpAsync(cancellationToken);
             var data = SnapshotCodec.Encode(_profile.ToState());
-            _etag = await _snapshots.WriteAsync(SnapshotKey, data, _sequence, _etag, cancellationToken);
+            _etag = await _snapshots.WriteAsync(TenantKeys.UserSnapshot(_key), data, _readThrough, _etag, cancellationToken);
             _unsnapshotted = 0;
         }
         catch (InconsistentStateException ex)
         {
-            // Another activation wrote this user's snapshot: ours is stale. Stop writing and reload on the next call.
+            // Another activation wrote this user's snapshot: ours is stale. Stop writing, drop this activation; the next
+            // call activates afresh from that snapshot and the log.
             _fenced = true;
-            HostLog.SnapshotFenced(_logger, Key, ex.ActualETag);
+            HostLog.SnapshotFenced(_logger, _key, ex.ActualETag);
             DeactivateOnIdle();
         }
     }

@@ -1,9 +1,8 @@
-using Segmentation.Grains;
-using Segmentation.Grains.Storage;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
 using Segmentation.Host.Services;
+using Segmentation.Storage;
 
 namespace Segmentation.Host.Hosting;
 
@@ -13,7 +12,6 @@ namespace Segmentation.Host.Hosting;
 /// </summary>
 internal sealed record EmbeddedComponents(
     IEventLog EventLog,
-    GrainRuntime Runtime,
     EventIngestion Ingestion,
     UserLookup Users,
     RuleSegmentCatalog Rules,

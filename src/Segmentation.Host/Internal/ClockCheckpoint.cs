@@ -10,7 +10,7 @@ namespace Segmentation.Host.Internal;
 /// </summary>
 internal sealed class ClockCheckpoint
 {
-    private const string Key = "clock/event-time";
+    private static readonly string s_key = Segmentation.Grains.TenantKeys.Storage("clock/event-time");
 
     private readonly ISnapshotStore _store;
     private readonly EventTimeClock _clock;
@@ -25,7 +25,7 @@ internal sealed class ClockCheckpoint
 
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var snapshot = await _store.ReadAsync(Key, cancellationToken);
+        var snapshot = await _store.ReadAsync(s_key, cancellationToken);
         if (snapshot is null)
         {
             return;
@@ -47,7 +47,7 @@ internal sealed class ClockCheckpoint
 
         var data = new byte[sizeof(long)];
         BinaryPrimitives.WriteInt64LittleEndian(data, ticks);
-        _etag = await _store.WriteAsync(Key, data, 0, _etag, cancellationToken);
+        _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
         _savedTicks = ticks;
     }
 

@@ -16,11 +16,13 @@ namespace Segmentation.Host.Segments;
 /// stored in the snapshot store, so a restart serves the last one at once; the members' statistics are rebuilt as the
 /// start-up sweep assigns every user again.
 /// </remarks>
+// Single-silo: the published model and the change counter live in this process; the cluster issue broadcasts
+// models to every silo and publishes once per cluster.
 internal sealed class MlSegmentation
 {
-    private const string Key = "segmentation/model";
+    private static readonly string s_key = TenantKeys.Storage("segmentation/model");
 
-    private readonly GrainRuntime _runtime;
+    private readonly IGrainFactory _grains;
     private readonly ISnapshotStore _store;
     private readonly TimeProvider _wallClock;
     private readonly SemaphoreSlim _publishing = new(1, 1);
@@ -28,9 +30,9 @@ internal sealed class MlSegmentation
     private string? _etag;
     private long _changesSincePublish;
 
-    public MlSegmentation(GrainRuntime runtime, ISnapshotStore store, TimeProvider wallClock)
+    public MlSegmentation(IGrainFactory grains, ISnapshotStore store, TimeProvider wallClock)
     {
-        _runtime = runtime;
+        _grains = grains;
         _store = store;
         _wallClock = wallClock;
     }
@@ -44,7 +46,7 @@ internal sealed class MlSegmentation
     /// <summary>Loads the last published model (at start).</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var stored = await _store.ReadAsync(Key, cancellationToken);
+        var stored = await _store.ReadAsync(s_key, cancellationToken);
         if (stored is null)
         {
             return;
@@ -72,10 +74,10 @@ internal sealed class MlSegmentation
         var assignment = model.Assign(traits.Embedding);
         if (Members.Of(userId) is { } previous && previous.SegmentId != assignment.SegmentId)
         {
-            await _runtime.Get<SegmentGrain>(SegmentGrain.KeyOf(previous.SegmentId)).InvokeAsync(g => g.LeaveAsync(userId), cancellationToken);
+            await Segment(previous.SegmentId).LeaveAsync(userId).WaitAsync(cancellationToken);
         }
 
-        await _runtime.Get<SegmentGrain>(SegmentGrain.KeyOf(assignment.SegmentId)).InvokeAsync(g => g.JoinAsync(userId, traits, assignment.Distance), cancellationToken);
+        await Segment(assignment.SegmentId).JoinAsync(new SegmentJoin(userId, traits, assignment.Distance)).WaitAsync(cancellationToken);
         Interlocked.Increment(ref _changesSincePublish);
         return assignment;
     }
@@ -85,7 +87,7 @@ internal sealed class MlSegmentation
     {
         if (Members.Of(userId) is { } previous)
         {
-            await _runtime.Get<SegmentGrain>(SegmentGrain.KeyOf(previous.SegmentId)).InvokeAsync(g => g.LeaveAsync(userId), cancellationToken);
+            await Segment(previous.SegmentId).LeaveAsync(userId).WaitAsync(cancellationToken);
             Interlocked.Increment(ref _changesSincePublish);
         }
     }
@@ -111,7 +113,9 @@ internal sealed class MlSegmentation
 
     /// <summary>The live statistics of one segment.</summary>
     public Task<SegmentStatistics> StatisticsAsync(int segmentId, CancellationToken cancellationToken) =>
-        _runtime.Get<SegmentGrain>(SegmentGrain.KeyOf(segmentId)).InvokeAsync(g => g.GetStatisticsAsync(), cancellationToken);
+        Segment(segmentId).GetStatisticsAsync().WaitAsync(cancellationToken);
+
+    private ISegmentGrain Segment(int segmentId) => _grains.GetGrain<ISegmentGrain>(TenantKeys.Segment(segmentId));
 
     /// <summary>
     /// Publishes a new version when members changed since the last one: each centroid moves to its members' mean
@@ -187,7 +191,7 @@ internal sealed class MlSegmentation
     private async Task StoreAsync(SegmentationModel model, CancellationToken cancellationToken)
     {
         var stored = new StoredModel(model.Version, model.Dimensions, [.. model.SegmentIds], model.Centroids.ToArray(), [.. model.Labels], model.EmbeddingModelVersion, model.CreatedAt);
-        _etag = await _store.WriteAsync(Key, JsonSerializer.SerializeToUtf8Bytes(stored, ModelJsonContext.Default.StoredModel), model.Version, _etag, cancellationToken);
+        _etag = await _store.WriteAsync(s_key, JsonSerializer.SerializeToUtf8Bytes(stored, ModelJsonContext.Default.StoredModel), model.Version, _etag, cancellationToken);
         Volatile.Write(ref _current, model);
     }
 }

@@ -1,6 +1,5 @@
 using Segmentation.Core.Clustering;
 using Segmentation.Grains;
-using Segmentation.Host.Grains;
 using Segmentation.Storage;
 
 namespace Segmentation.Host.Segments;
@@ -49,22 +48,22 @@ internal sealed class Reclustering
 
     private const int SweepParallelism = 32;
 
-    private readonly GrainRuntime _runtime;
+    private readonly IGrainFactory _grains;
     private readonly IEventLog _log;
     private readonly MlSegmentation _segmentation;
     private readonly TimeProvider _wallClock;
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
 
-    public Reclustering(GrainRuntime runtime, IEventLog log, MlSegmentation segmentation, TimeProvider wallClock)
+    public Reclustering(IGrainFactory grains, IEventLog log, MlSegmentation segmentation, TimeProvider wallClock)
     {
-        _runtime = runtime;
+        _grains = grains;
         _log = log;
         _segmentation = segmentation;
         _wallClock = wallClock;
     }
 
     /// <summary>Runs one re-clustering (one at a time per host; a second call waits).</summary>
-    public async Task<ReclusterReport> RunAsync(ReclusterSettings request, Func<UserGrain, Task<SegmentationInput?>> collect, CancellationToken cancellationToken)
+    public async Task<ReclusterReport> RunAsync(ReclusterSettings request, Func<IUserGrain, Task<SegmentationInput?>> collect, CancellationToken cancellationToken)
     {
         await _oneAtATime.WaitAsync(cancellationToken);
         try
@@ -73,13 +72,13 @@ internal sealed class Reclustering
             var users = new List<(string UserId, SegmentationInput Input)>();
             var gate = new Lock();
             await SweepAsync(
-                async (grain, ct) =>
+                async (user, ct) =>
                 {
-                    if (await grain.InvokeAsync(collect, ct) is { } input)
+                    if (await collect(user.Grain).WaitAsync(ct) is { } input)
                     {
                         lock (gate)
                         {
-                            users.Add((grain.Key, input));
+                            users.Add((user.UserId, input));
                         }
                     }
                 },
@@ -190,7 +189,7 @@ internal sealed class Reclustering
             {
                 var model = new SegmentationModel(version, dimensions, ids, fit.Centroids, labels, embeddingVersion, _wallClock.GetUtcNow());
                 await _segmentation.ReplaceAsync(model, cancellationToken);
-                await SweepAsync((grain, ct) => grain.InvokeAsync(g => g.RefreshSegmentAsync(), ct), cancellationToken);
+                await SweepAsync((user, ct) => user.Grain.RefreshSegmentAsync().WaitAsync(ct), cancellationToken);
             }
 
             return new ReclusterReport(
@@ -212,16 +211,21 @@ internal sealed class Reclustering
         }
     }
 
-    /// <summary>Calls <paramref name="visit"/> for every user with events, a bounded number at a time.</summary>
-    public Task SweepAsync(Func<GrainReference<UserGrain>, CancellationToken, Task> visit, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Calls <paramref name="visit"/> for every user of the default tenant with events, a bounded number at a time.
+    /// Streams of data folders written before keys carried a tenant are skipped (such folders are not migrated).
+    /// </summary>
+    public Task SweepAsync(Func<SweptUser, CancellationToken, Task> visit, CancellationToken cancellationToken) =>
         Parallel.ForEachAsync(
             _log.ReadStreamIdsAsync(cancellationToken),
             new ParallelOptions { MaxDegreeOfParallelism = SweepParallelism, CancellationToken = cancellationToken },
-            (userId, ct) => new ValueTask(visit(_runtime.Get<UserGrain>(userId), ct)));
+            (streamId, ct) => streamId.StartsWith(TenantKeys.DefaultTenant + "/", StringComparison.Ordinal)
+                ? new ValueTask(visit(new SweptUser(TenantKeys.UserIdOf(streamId), _grains.GetGrain<IUserGrain>(streamId)), ct))
+                : ValueTask.CompletedTask);
 
     private static KMeansResult Fit(float[] data, int dimensions, int k, int seed) =>
         KMeans.Fit(data, dimensions, new KMeansOptions { K = k, Seed = seed, MaxIterations = 100 });
 }
 
-/// <summary>What re-clustering needs from one user: her embedding with her traits, and the model that computed it.</summary>
-internal sealed record SegmentationInput(MemberTraits Traits, string EmbeddingModelVersion);
+/// <summary>A user visited by a sweep: her id (as the public API names her) and her grain.</summary>
+internal readonly record struct SweptUser(string UserId, IUserGrain Grain);

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Segmentation.Core;
 using Segmentation.Core.Errors;
 using Segmentation.Core.Rules;
+using Segmentation.Grains;
 using Segmentation.Storage;
 
 namespace Segmentation.Host.Segments;
@@ -12,7 +13,6 @@ namespace Segmentation.Host.Segments;
 internal sealed record RuleSegmentDefinition(string Id, string Name, SegmentRule Rule, DateTimeOffset CreatedAt);
 
 /// <summary>A rule segment a user is in, with the comparisons that decided it.</summary>
-internal sealed record RuleSegmentMatch(string Id, string Name, IReadOnlyList<string> Reasons);
 
 /// <summary>
 /// The rule segments of this host: created, listed and deleted through <c>AdminService</c>, stored durably as one
@@ -24,7 +24,7 @@ internal sealed partial class RuleSegmentCatalog
     /// <summary>Most rule segments one host keeps.</summary>
     public const int MaxRules = 1_000;
 
-    private const string Key = "config/rule-segments";
+    private static readonly string s_key = TenantKeys.Storage("config/rule-segments");
     private readonly ISnapshotStore _store;
     private readonly TimeProvider _wallClock;
     private readonly SemaphoreSlim _changes = new(1, 1);
@@ -81,7 +81,7 @@ internal sealed partial class RuleSegmentCatalog
     /// <summary>Loads the stored rules (at start).</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var stored = await _store.ReadAsync(Key, cancellationToken);
+        var stored = await _store.ReadAsync(s_key, cancellationToken);
         if (stored is null)
         {
             return;
@@ -150,7 +150,7 @@ internal sealed partial class RuleSegmentCatalog
     {
         var document = rules.Select(r => new StoredRule(r.Id, r.Name, r.Rule.Text, r.CreatedAt)).ToList();
         var data = JsonSerializer.SerializeToUtf8Bytes(document, RuleJsonContext.Default.ListStoredRule);
-        _etag = await _store.WriteAsync(Key, data, 0, _etag, cancellationToken);
+        _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
         Current = rules;
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Segmentation.Core.Clustering;
 using Segmentation.Grains;
+using Segmentation.Host.Grains;
 
 namespace Segmentation.Host.Segments;
 
@@ -13,6 +14,8 @@ internal sealed record MemberEntry(int SegmentId, MemberTraits Traits, double Di
 /// read by anyone (member streams, re-clustering dry runs). Derived state: rebuilt after a restart by the start-up
 /// sweep, in which every user is assigned again.
 /// </summary>
+// Single-silo: this table is per process and sees only this silo's segment grains; the cluster issue makes it
+// cluster-wide.
 internal sealed class SegmentMembers
 {
     private readonly ConcurrentDictionary<string, MemberEntry> _entries = new(StringComparer.Ordinal);
@@ -37,28 +40,29 @@ internal sealed class SegmentMembers
 
 /// <summary>
 /// One ML segment's live statistics (size, embedding sum, trait means, lifecycle mix, top categories and items): users
-/// join and leave it as their embeddings move, one turn at a time, so the sums are exact. On activation it rebuilds its
+/// join and leave it as their embeddings move, one call at a time, so the sums are exact. On activation it rebuilds its
 /// sums from <see cref="SegmentMembers"/>, so an idle deactivation loses nothing.
 /// </summary>
-internal sealed class SegmentGrain : Grain
+internal sealed class SegmentGrain : Grain, ISegmentGrain
 {
+    // Single-silo: the member table is this process's; the cluster issue makes it cluster-wide (segment grains then
+    // keep their members in storage).
     private readonly SegmentMembers _members;
+    private readonly MlSegmentation _ml;
     private int _dimensions;
     private SegmentStatistics _statistics = null!;
     private int _segmentId;
 
-    public SegmentGrain(SegmentMembers members, int dimensions)
+    public SegmentGrain(GrainServices services)
     {
-        _members = members;
-        _dimensions = Math.Max(1, dimensions);
+        _ml = services.Users.Ml ?? throw new InvalidOperationException("Segment grains need the ML segmentation.");
+        _members = _ml.Members;
     }
-
-    /// <summary>The grain key of a segment.</summary>
-    public static string KeyOf(int segmentId) => "segment/" + segmentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _segmentId = int.Parse(Key.AsSpan("segment/".Length), System.Globalization.CultureInfo.InvariantCulture);
+        _segmentId = TenantKeys.SegmentIdOf(this.GetPrimaryKeyString());
+        _dimensions = Math.Max(1, _ml.Current?.Dimensions ?? 1);
         _statistics = new SegmentStatistics(_dimensions);
         foreach (var (_, entry) in _members.InSegment(_segmentId))
         {
@@ -68,27 +72,25 @@ internal sealed class SegmentGrain : Grain
         return Task.CompletedTask;
     }
 
-    /// <summary>Adds (or updates) a member: her previous contribution to this segment, if any, is replaced.</summary>
-    public Task JoinAsync(string userId, MemberTraits traits, double distance)
+    public Task JoinAsync(SegmentJoin join)
     {
-        if (_members.Remove(userId, _segmentId) is { } previous)
+        if (_members.Remove(join.UserId, _segmentId) is { } previous)
         {
             _statistics.Remove(previous.Traits);
         }
 
-        if (traits.Embedding.Length != _dimensions && _statistics.Size == 0)
+        if (join.Traits.Embedding.Length != _dimensions && _statistics.Size == 0)
         {
             // A new embedding model with another D: an empty segment starts over in the new space.
-            _dimensions = traits.Embedding.Length;
+            _dimensions = join.Traits.Embedding.Length;
             _statistics = new SegmentStatistics(_dimensions);
         }
 
-        _members.Set(userId, new MemberEntry(_segmentId, traits, distance));
-        _statistics.Add(traits);
+        _members.Set(join.UserId, new MemberEntry(_segmentId, join.Traits, join.Distance));
+        _statistics.Add(join.Traits);
         return Task.CompletedTask;
     }
 
-    /// <summary>Removes a member (nothing when she is not in this segment).</summary>
     public Task LeaveAsync(string userId)
     {
         if (_members.Remove(userId, _segmentId) is { } previous)
@@ -99,9 +101,9 @@ internal sealed class SegmentGrain : Grain
         return Task.CompletedTask;
     }
 
-    /// <summary>A copy of the statistics now.</summary>
     public Task<SegmentStatistics> GetStatisticsAsync()
     {
+        // A copy of our own: the caller must never share the running sums, whatever Orleans' copier decides.
         var copy = new SegmentStatistics(_dimensions);
         copy.Merge(_statistics);
         return Task.FromResult(copy);

@@ -3,8 +3,8 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Errors;
-using Segmentation.Grains;
 using Segmentation.Host.Embeddings;
+using Segmentation.Host.Grains;
 using Segmentation.Host.Hosting;
 using Segmentation.Host.Segments;
 using Segmentation.Inference.Models;
@@ -21,7 +21,7 @@ internal sealed class AdminApi : AdminService.AdminServiceBase
     private const int MaxSample = 100;
 
     private readonly GrpcCallStatistics _calls;
-    private readonly GrainRuntime _runtime;
+    private readonly GrainServices _grainServices;
     private readonly RuleSegmentCatalog _rules;
     private readonly IEventLog _log;
     private readonly UserLookup _users;
@@ -30,12 +30,12 @@ internal sealed class AdminApi : AdminService.AdminServiceBase
     private readonly long _started = Stopwatch.GetTimestamp();
 
     public AdminApi(
-        GrpcCallStatistics calls, GrainRuntime runtime, RuleSegmentCatalog rules, IEventLog log, UserLookup users, UserEmbeddings embeddings, Reclustering reclustering)
+        GrpcCallStatistics calls, GrainServices grainServices, RuleSegmentCatalog rules, IEventLog log, UserLookup users, UserEmbeddings embeddings, Reclustering reclustering)
     {
         _embeddings = embeddings;
         _reclustering = reclustering;
         _calls = calls;
-        _runtime = runtime;
+        _grainServices = grainServices;
         _rules = rules;
         _log = log;
         _users = users;
@@ -171,7 +171,7 @@ internal sealed class AdminApi : AdminService.AdminServiceBase
         await _reclustering.SweepAsync(
             async (user, cancellationToken) =>
             {
-                var match = await user.InvokeAsync(grain => grain.EvaluateAsync(rule, now), cancellationToken);
+                var match = await user.Grain.EvaluateRuleAsync(rule.Text, now).WaitAsync(cancellationToken);
                 if (match is null)
                 {
                     return;
@@ -185,7 +185,7 @@ internal sealed class AdminApi : AdminService.AdminServiceBase
                     {
                         if (sample.Count < request.SampleSize)
                         {
-                            sample.Add(user.Key);
+                            sample.Add(user.UserId);
                         }
                     }
                 }
@@ -212,7 +212,7 @@ internal sealed class AdminApi : AdminService.AdminServiceBase
             ThreadPoolThreads = ThreadPool.ThreadCount,
             OpenHandles = OpenHandles(process),
             CallsInFlight = _calls.InFlight,
-            ActiveUserGrains = _runtime.ActivationCount,
+            ActiveUserGrains = _grainServices.ActiveUserGrains,
         };
         foreach (var (status, calls) in _calls.Snapshot())
         {

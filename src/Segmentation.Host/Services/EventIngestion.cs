@@ -1,10 +1,8 @@
-using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Errors;
 using Segmentation.Grains;
-using Segmentation.Host.Grains;
 using Segmentation.Host.Internal;
 using Segmentation.Storage;
 using V1 = Segmentation.Contracts.V1;
@@ -13,7 +11,7 @@ namespace Segmentation.Host.Services;
 
 /// <summary>
 /// The ingest walk (DESIGN.md section 3): validate each event, group the valid ones by user, hand each group to its
-/// <see cref="UserGrain"/> (which appends durably and folds), and report a result per event. Returns only after every
+/// <see cref="IUserGrain"/> (which appends durably and folds), and report a result per event. Returns only after every
 /// accepted event is durable.
 /// </summary>
 internal sealed class EventIngestion
@@ -21,14 +19,14 @@ internal sealed class EventIngestion
     /// <summary>Most events one request may carry.</summary>
     public const int MaxEventsPerRequest = 10_000;
 
-    private readonly GrainRuntime _runtime;
+    private readonly IGrainFactory _grains;
     private readonly TimeProvider _wallClock;
     private readonly DateTimeOffset _earliest;
     private readonly ILogger _logger;
 
-    public EventIngestion(GrainRuntime runtime, TimeProvider wallClock, DateTimeOffset earliest, ILogger logger)
+    public EventIngestion(IGrainFactory grains, TimeProvider wallClock, DateTimeOffset earliest, ILogger logger)
     {
-        _runtime = runtime;
+        _grains = grains;
         _wallClock = wallClock;
         _earliest = earliest;
         _logger = logger;
@@ -64,7 +62,7 @@ internal sealed class EventIngestion
             }
 
             batch.Indexes.Add(i);
-            batch.Events.Add(new PendingEvent(domain, wire.ToByteArray()));
+            batch.Events.Add(EventCodec.Encode(wire));
         }
 
         var calls = new List<Task>(groups.Count);
@@ -89,7 +87,7 @@ internal sealed class EventIngestion
             for (var j = 0; j < batch.Indexes.Count; j++)
             {
                 var index = batch.Indexes[j];
-                var outcome = batch.Outcomes![j] == AppendOutcome.Appended ? V1.IngestOutcome.Accepted : V1.IngestOutcome.Duplicate;
+                var outcome = batch.Outcomes![j] ? V1.IngestOutcome.Accepted : V1.IngestOutcome.Duplicate;
                 results[index] = Result(index + indexOffset, events[index].EventId, outcome, "", "");
             }
         }
@@ -109,7 +107,7 @@ internal sealed class EventIngestion
     }
 
     private async Task ApplyAsync(string userId, UserBatch batch, CancellationToken cancellationToken) =>
-        batch.Outcomes = await _runtime.Get<UserGrain>(userId).InvokeAsync(grain => grain.ApplyAsync(batch.Events), cancellationToken);
+        batch.Outcomes = (await _grains.GetGrain<IUserGrain>(TenantKeys.User(userId)).ApplyAsync(new EventBatch([.. batch.Events])).WaitAsync(cancellationToken)).Appended;
 
     private static V1.EventResult Result(long index, string eventId, V1.IngestOutcome outcome, string field, string reason) => new()
     {
@@ -124,8 +122,8 @@ internal sealed class EventIngestion
     {
         public List<int> Indexes { get; } = [];
 
-        public List<PendingEvent> Events { get; } = [];
+        public List<byte[]> Events { get; } = [];
 
-        public AppendOutcome[]? Outcomes { get; set; }
+        public bool[]? Outcomes { get; set; }
     }
 }

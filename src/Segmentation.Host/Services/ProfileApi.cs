@@ -16,7 +16,7 @@ internal sealed class ProfileApi : ProfileService.ProfileServiceBase
         return ToProto(await _users.GetAsync("user_id", request.UserId, grain => grain.GetProfileAsync(now), context.CancellationToken));
     }
 
-    private static Profile ToProto(Grains.ProfileWithEmbedding profile)
+    private static Profile ToProto(Segmentation.Grains.ProfileWithEmbedding profile)
     {
         var result = ProtoMapper.ToProto(profile.View);
         if (profile.Embedding is { } embedding)

@@ -19,7 +19,7 @@ internal static class ProtoMapper
         Explanation = lifecycle.Explanation,
     };
 
-    public static V1.UserSegments ToUserSegments(string userId, Grains.SegmentsView segments, DateTimeOffset asOf)
+    public static V1.UserSegments ToUserSegments(string userId, Segmentation.Grains.SegmentsView segments, DateTimeOffset asOf)
     {
         var result = new V1.UserSegments
         {

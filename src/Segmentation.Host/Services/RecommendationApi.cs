@@ -4,7 +4,7 @@ using Grpc.Core;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Errors;
 using Segmentation.Core.Recommendations;
-using Segmentation.Host.Grains;
+using Segmentation.Grains;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
 
@@ -48,7 +48,7 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
         RecommendationInput? input = null;
         if (request.UserId.Length > 0)
         {
-            input = await _users.FindAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now, []), cancellationToken);
+            input = await _users.FindAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now, includeRules: false), cancellationToken);
         }
 
         if (input is null && !scope.HasContext)
@@ -81,8 +81,7 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
         CheckCount(request.Count);
         var scope = CheckContext(request.Context);
         var now = _users.Now;
-        var rules = _rules.Current;
-        var input = await _users.GetAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now, rules), context.CancellationToken);
+        var input = await _users.GetAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now, includeRules: true), context.CancellationToken);
         return new UserInsight
         {
             Segments = ProtoMapper.ToUserSegments(request.UserId, input.Segments, now),

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Errors;
+using Segmentation.Grains;
 using Segmentation.Host.Segments;
 
 namespace Segmentation.Host.Services;
@@ -130,18 +131,16 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
     public override async Task<UserSegments> GetUserSegments(GetUserSegmentsRequest request, ServerCallContext context)
     {
         var now = _users.Now;
-        var rules = _rules.Current;
-        var segments = await _users.GetAsync("user_id", request.UserId, grain => grain.GetSegmentsAsync(now, rules), context.CancellationToken);
+        var segments = await _users.GetAsync("user_id", request.UserId, grain => grain.GetSegmentsAsync(now, includeRules: true), context.CancellationToken);
         return ProtoMapper.ToUserSegments(request.UserId, segments, now);
     }
 
     public override async Task<BatchGetUserSegmentsResponse> BatchGetUserSegments(BatchGetUserSegmentsRequest request, ServerCallContext context)
     {
         var now = _users.Now;
-        var rules = _rules.Current;
         var (found, notFound) = await _users.GetManyAsync(
             request.UserIds,
-            async grain => await grain.GetSegmentsAsync(now, rules) is { } segments ? ProtoMapper.ToUserSegments(grain.Key, segments, now) : null,
+            async grain => await grain.GetSegmentsAsync(now, includeRules: true) is { } segments ? ProtoMapper.ToUserSegments(TenantKeys.UserIdOf(grain.GetPrimaryKeyString()), segments, now) : null,
             context.CancellationToken);
         var response = new BatchGetUserSegmentsResponse();
         response.Users.Add(found);

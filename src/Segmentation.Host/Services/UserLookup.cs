@@ -14,12 +14,12 @@ internal sealed class UserLookup
 
     private const int MaxIdBytes = 128;
 
-    private readonly GrainRuntime _runtime;
+    private readonly IGrainFactory _grains;
     private readonly TimeProvider _domainClock;
 
-    public UserLookup(GrainRuntime runtime, TimeProvider domainClock)
+    public UserLookup(IGrainFactory grains, TimeProvider domainClock)
     {
-        _runtime = runtime;
+        _grains = grains;
         _domainClock = domainClock;
     }
 
@@ -27,24 +27,24 @@ internal sealed class UserLookup
     public DateTimeOffset Now => _domainClock.GetUtcNow();
 
     /// <summary>Asks one user's grain; NOT_FOUND when the user has no events.</summary>
-    public async Task<T> GetAsync<T>(string field, string userId, Func<UserGrain, Task<T?>> call, CancellationToken cancellationToken)
+    public async Task<T> GetAsync<T>(string field, string userId, Func<IUserGrain, Task<T?>> call, CancellationToken cancellationToken)
         where T : class
     {
         CheckId(field, userId);
-        return await _runtime.Get<UserGrain>(userId).InvokeAsync(call, cancellationToken)
+        return await call(User(userId)).WaitAsync(cancellationToken)
             ?? throw new NotFoundException($"{field}: user '{userId}' has no events");
     }
 
     /// <summary>Asks one user's grain; null when the user has no events (the call decides what that means).</summary>
-    public Task<T?> FindAsync<T>(string field, string userId, Func<UserGrain, Task<T?>> call, CancellationToken cancellationToken)
+    public Task<T?> FindAsync<T>(string field, string userId, Func<IUserGrain, Task<T?>> call, CancellationToken cancellationToken)
         where T : class
     {
         CheckId(field, userId);
-        return _runtime.Get<UserGrain>(userId).InvokeAsync(call, cancellationToken);
+        return call(User(userId)).WaitAsync(cancellationToken);
     }
 
     /// <summary>Asks many users' grains at once; found results in request order, and the ids with no events.</summary>
-    public async Task<(List<T> Found, List<string> NotFound)> GetManyAsync<T>(RepeatedField<string> userIds, Func<UserGrain, Task<T?>> call, CancellationToken cancellationToken)
+    public async Task<(List<T> Found, List<string> NotFound)> GetManyAsync<T>(RepeatedField<string> userIds, Func<IUserGrain, Task<T?>> call, CancellationToken cancellationToken)
         where T : class
     {
         if (userIds.Count > MaxBatch)
@@ -60,7 +60,7 @@ internal sealed class UserLookup
         var calls = new Task<T?>[userIds.Count];
         for (var i = 0; i < userIds.Count; i++)
         {
-            calls[i] = _runtime.Get<UserGrain>(userIds[i]).InvokeAsync(call, cancellationToken);
+            calls[i] = call(User(userIds[i])).WaitAsync(cancellationToken);
         }
 
         await Task.WhenAll(calls);
@@ -80,6 +80,9 @@ internal sealed class UserLookup
 
         return (found, notFound);
     }
+
+    // The gRPC API takes plain user ids; grains are keyed by tenant (one tenant until authentication adds more).
+    private IUserGrain User(string userId) => _grains.GetGrain<IUserGrain>(TenantKeys.User(userId));
 
     /// <summary>INVALID_ARGUMENT naming <paramref name="field"/> unless <paramref name="userId"/> is 1 to 128 UTF-8 bytes.</summary>
     public static void CheckId(string field, string userId)

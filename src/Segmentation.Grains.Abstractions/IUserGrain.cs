@@ -1,0 +1,56 @@
+using Segmentation.Core;
+using Segmentation.Core.Rules;
+
+namespace Segmentation.Grains;
+
+/// <summary>
+/// One user's live profile (key <see cref="TenantKeys.User"/>: <c>tenant/userId</c>). The event log is the source of
+/// truth: <see cref="ApplyAsync"/> appends durably before it folds and acknowledges; queries answer from memory.
+/// </summary>
+/// <remarks>
+/// Calls run one at a time per activation (not reentrant), so the fold order of one activation is its log order.
+/// Methods returning null mean "the user has no events". Results are immutable: Orleans hands them over uncopied.
+/// </remarks>
+[Alias("segmentation.IUserGrain")]
+public interface IUserGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Appends the events (stored payloads of one user) durably, idempotent by event id, folds the new ones and reports
+    /// per event whether it was appended or a duplicate. Nothing is acknowledged before it is durable.
+    /// </summary>
+    [Alias("Apply")]
+    Task<ApplyResult> ApplyAsync(EventBatch batch);
+
+    /// <summary>The lifecycle stage as of <paramref name="now"/>.</summary>
+    [Alias("GetLifecycle")]
+    Task<LifecycleAssessment?> GetLifecycleAsync(DateTimeOffset now);
+
+    /// <summary>Her segments as of <paramref name="now"/>; rule segments (the catalog in force) only when <paramref name="includeRules"/>.</summary>
+    [Alias("GetSegments")]
+    Task<SegmentsView?> GetSegmentsAsync(DateTimeOffset now, bool includeRules);
+
+    /// <summary>Her history, segments and embedding for a recommendation.</summary>
+    [Alias("GetRecommendationInput")]
+    Task<RecommendationInput?> GetRecommendationInputAsync(DateTimeOffset now, bool includeRules);
+
+    /// <summary>The profile as of <paramref name="now"/> with her embedding.</summary>
+    [Alias("GetProfile")]
+    Task<ProfileWithEmbedding?> GetProfileAsync(DateTimeOffset now);
+
+    /// <summary>Her embedding and traits for re-clustering (computed now if stale); null also without a served encoder.</summary>
+    [Alias("GetSegmentationInput")]
+    Task<SegmentationInput?> GetSegmentationInputAsync();
+
+    /// <summary>Computes her embedding again if the profile or the served model changed, and assigns her ML segment.</summary>
+    [Alias("RefreshSegment")]
+    Task RefreshSegmentAsync();
+
+    /// <summary>
+    /// Whether her profile as of <paramref name="now"/> matches the rule written in <paramref name="ruleText"/> (the
+    /// rule language of <see cref="SegmentRule"/>; the grain compiles it). Rules cross grain calls as text, never as
+    /// compiled objects.
+    /// </summary>
+    /// <exception cref="RuleSyntaxException">The text is not a rule.</exception>
+    [Alias("EvaluateRule")]
+    Task<RuleMatch?> EvaluateRuleAsync(string ruleText, DateTimeOffset now);
+}

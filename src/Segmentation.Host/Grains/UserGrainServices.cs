@@ -1,0 +1,23 @@
+using Microsoft.Extensions.Logging;
+using Segmentation.Core;
+using Segmentation.Host.Configuration;
+using Segmentation.Host.Embeddings;
+using Segmentation.Host.Recommendations;
+using Segmentation.Host.Segments;
+using Segmentation.Storage;
+
+namespace Segmentation.Host.Grains;
+
+/// <summary>What every user grain works with (one instance per process).</summary>
+internal sealed record UserGrainServices(
+    IEventLog Log,
+    ISnapshotStore Snapshots,
+    SegmentationOptions Options,
+    EventTimeClock? EventClock,
+    TimeProvider DomainClock,
+    LiveRecommender? Recommender,
+    SegmentTracker? Segments,
+    RuleSegmentCatalog? Rules,
+    UserEmbeddings? Embeddings,
+    MlSegmentation? Ml,
+    ILogger Logger);

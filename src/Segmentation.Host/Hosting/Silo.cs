@@ -1,0 +1,54 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using Segmentation.Host.Configuration;
+using Segmentation.Host.Grains;
+
+namespace Segmentation.Host.Hosting;
+
+/// <summary>
+/// The Orleans silo co-hosted in the service's ASP.NET Core application (DESIGN.md section 2, embedded default):
+/// localhost clustering with itself alone, in-memory reminders, idle collection and memory-pressure shedding.
+/// </summary>
+internal static class Silo
+{
+    /// <summary>
+    /// Adds the silo to <paramref name="builder"/>. It starts and stops with the host: on stop every activation is
+    /// deactivated, so user grains write their snapshots before the stores close.
+    /// </summary>
+    public static void AddSegmentationSilo(this WebApplicationBuilder builder, SegmentationOptions options)
+    {
+        var silo = options.Silo;
+        var siloPort = silo.SiloPort == 0 ? FreeLoopbackPort() : silo.SiloPort;
+        builder.UseOrleans(orleans =>
+        {
+            orleans.UseLocalhostClustering(siloPort, silo.GatewayPort, serviceId: "segmentation", clusterId: "segmentation-embedded");
+            // Scheduled work (re-clustering on a schedule) uses reminders; one silo keeps them in memory.
+            orleans.UseInMemoryReminderService();
+            orleans.Configure<GrainCollectionOptions>(collection =>
+            {
+                collection.CollectionAge = options.GrainIdleTimeout;
+                collection.CollectionQuantum = silo.CollectionQuantum;
+                collection.ActivationTimeout = silo.ActivationTimeout;
+                collection.DeactivationTimeout = silo.DeactivationTimeout;
+                collection.EnableActivationSheddingOnMemoryPressure = true;
+                collection.MemoryUsageLimitPercentage = silo.MemoryUsageLimitPercentage;
+                collection.MemoryUsageTargetPercentage = silo.MemoryUsageTargetPercentage;
+            });
+            orleans.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = silo.ResponseTimeout);
+        });
+        builder.Services.AddSingleton<GrainServices>();
+    }
+
+    // Bind-and-release: another process could take the port before the silo binds it; on loopback in tests the window is
+    // tiny, and a configured port avoids it altogether.
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,136 @@
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
+using Segmentation.Contracts.V1;
+using Segmentation.Core.Clustering;
+using Segmentation.Grains;
+using Segmentation.Host.Internal;
+using Segmentation.Storage;
+
+namespace Segmentation.Host.Tests;
+
+/// <summary>The grains over the real co-hosted Orleans silo: every interface method, fencing, bounded memory.</summary>
+public sealed class GrainTests
+{
+    private static readonly DateTimeOffset s_now = TimeProvider.System.GetUtcNow();
+
+    // A grain-interface type without a serializer compiles and fails only at run time: call every method once, and
+    // round-trip every message through the silo's serializer (what a call between two silos does).
+    [Fact]
+    public async Task EveryGrainMethod_AnswersOverTheSilo_AndEveryMessageRoundTripsTheSerializer()
+    {
+        await using var server = await TestServer.StartAsync();
+        var grains = server.Server.Grains;
+        var serializer = server.Server.Services.GetRequiredService<Serializer>();
+        T RoundTrip<T>(T value)
+        {
+            var copy = serializer.Deserialize<T>(serializer.SerializeToArray(value));
+            Assert.Equal(JsonSerializer.Serialize(value), JsonSerializer.Serialize(copy));
+            return copy!;
+        }
+
+        var user = grains.GetGrain<IUserGrain>(TenantKeys.User("g-user"));
+        var batch = new EventBatch(
+        [
+            EventCodec.Encode(Events.Make("g-1", "g-user", EventType.Purchase, s_now.AddMinutes(-5), price: 3, quantity: 1)),
+            EventCodec.Encode(Events.Make("g-2", "g-user", EventType.View, s_now.AddMinutes(-4))),
+        ]);
+        var first = RoundTrip(await user.ApplyAsync(RoundTrip(batch)));
+        Assert.Equal(new[] { true, true }, first.Appended);
+        var again = await user.ApplyAsync(batch);
+        Assert.Equal(new[] { false, false }, again.Appended);
+
+        Assert.NotNull(RoundTrip(await user.GetLifecycleAsync(s_now)));
+        Assert.NotNull(RoundTrip(await user.GetSegmentsAsync(s_now, includeRules: true)));
+        Assert.Equal(2, RoundTrip(await user.GetRecommendationInputAsync(s_now, includeRules: false))!.History.Count);
+        Assert.Equal(2, RoundTrip(await user.GetProfileAsync(s_now))!.View.EventCount);
+        Assert.Null(await user.GetSegmentationInputAsync()); // no user encoder is served
+        await user.RefreshSegmentAsync();
+        Assert.True(RoundTrip(await user.EvaluateRuleAsync("orders >= 1", s_now))!.Matched);
+        Assert.False((await user.EvaluateRuleAsync("orders >= 2", s_now))!.Matched);
+        Assert.Null(await grains.GetGrain<IUserGrain>(TenantKeys.User("g-nobody")).GetProfileAsync(s_now));
+
+        var segment = grains.GetGrain<ISegmentGrain>(TenantKeys.Segment(7));
+        var traits = new MemberTraits([0.6f, 0.8f], 3, 1, 3, 0, Segmentation.Core.LifecycleStage.New, "home", ["sku-1"]);
+        await segment.JoinAsync(RoundTrip(new SegmentJoin("g-user", traits, 0.25)));
+        var statistics = await segment.GetStatisticsAsync();
+        var copied = serializer.Deserialize<SegmentStatistics>(serializer.SerializeToArray(statistics))!;
+        Assert.Equal((1L, statistics.Summary()), (copied.Size, copied.Summary()));
+        Assert.Equal(statistics.MeanDirection(), copied.MeanDirection());
+        await segment.LeaveAsync("g-user");
+        Assert.Equal(0, (await segment.GetStatisticsAsync()).Size);
+    }
+
+    // Another activation (say, on a silo that took the user over during a membership change) wrote her snapshot: this
+    // activation's next snapshot write is stale, so it drops itself; the next call reloads, and no event is lost or
+    // counted twice.
+    [Fact]
+    public async Task StaleSnapshotETag_DropsTheActivation_WhichReloadsWithEveryEventOnce()
+    {
+        await using var server = await TestServer.StartAsync(null, "--Segmentation:SnapshotEveryEvents=3");
+        var key = TenantKeys.User("f-user");
+        var user = server.Server.Grains.GetGrain<IUserGrain>(key);
+        byte[] Event(int i) => EventCodec.Encode(Events.Make($"f-{i}", "f-user", EventType.View, s_now.AddMinutes(-100 + i)));
+        await user.ApplyAsync(new EventBatch([Event(1), Event(2), Event(3)])); // a snapshot with ETag E1
+
+        // The other writer: appends f-4 to her stream and writes a snapshot of all four events over E1.
+        var log = server.Server.EventLog;
+        var snapshots = server.Server.GrainServices.Users.Snapshots;
+        var appended = await log.AppendAsync([new LogRecord(key, "f-4", Event(4))], CancellationToken.None);
+        var other = new Core.UserProfile("f-user", new Core.ProfileOptions());
+        await foreach (var record in log.ReadStreamAsync(key, 0, CancellationToken.None))
+        {
+            other.Apply(EventCodec.Decode(record.Payload.Span));
+        }
+
+        var snapshotKey = TenantKeys.UserSnapshot(key);
+        var current = await snapshots.ReadAsync(snapshotKey, CancellationToken.None);
+        await snapshots.WriteAsync(snapshotKey, SnapshotCodec.Encode(other.ToState()), appended[0].Sequence, current!.ETag, CancellationToken.None);
+
+        // Three more events: this activation's snapshot write meets the other writer's ETag, so it is fenced.
+        await user.ApplyAsync(new EventBatch([Event(5), Event(6), Event(7)]));
+        for (var i = 0; i < 200 && server.Server.GrainServices.ActiveUserGrains > 0; i++)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.Equal(0, server.Server.GrainServices.ActiveUserGrains); // the fenced activation went away
+        var profile = await user.GetProfileAsync(s_now);
+        Assert.Equal(7, profile!.View.EventCount);
+        Assert.Equal(1, server.Server.GrainServices.ActiveUserGrains);
+    }
+
+    // 200,000 users touched once must not keep 200,000 activations: idle collection deactivates them (snapshots
+    // written). Here 3,000 users in waves with a two-second collection age; the live count and the heap stay bounded.
+    [Fact]
+    public async Task UsersTouchedOnce_AreCollected_SoLiveGrainsStayBounded()
+    {
+        await using var server = await TestServer.StartAsync(
+            null, "--Segmentation:GrainIdleTimeout=00:00:02", "--Segmentation:Silo:CollectionQuantum=00:00:01");
+        const int Waves = 6, PerWave = 500;
+        var peak = 0;
+        for (var wave = 0; wave < Waves; wave++)
+        {
+            var request = new IngestEventsRequest();
+            for (var i = 0; i < PerWave; i++)
+            {
+                request.Events.Add(Events.Make($"m-{wave}-{i}", $"m-user-{wave}-{i}", EventType.View, s_now.AddMinutes(-10)));
+            }
+
+            var response = await server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, request);
+            Assert.Equal(PerWave, response.Accepted);
+            peak = Math.Max(peak, server.Server.GrainServices.ActiveUserGrains);
+            await Task.Delay(2_500); // past the collection age: this wave is now collectable
+        }
+
+        for (var i = 0; i < 200 && server.Server.GrainServices.ActiveUserGrains > PerWave; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(server.Server.GrainServices.ActiveUserGrains <= PerWave, $"{server.Server.GrainServices.ActiveUserGrains} user grains still live");
+        Assert.True(peak < Waves * PerWave / 2, $"peak {peak} live user grains of {Waves * PerWave} touched");
+        var snapshot = await server.Server.GrainServices.Users.Snapshots.ReadAsync(TenantKeys.UserSnapshot(TenantKeys.User("m-user-0-0")), CancellationToken.None);
+        Assert.NotNull(snapshot); // collected with its snapshot written
+    }
+}
