@@ -6,6 +6,7 @@ using Segmentation.Core.Clustering;
 using Segmentation.Grains;
 using Segmentation.Host.Internal;
 using Segmentation.Storage;
+using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
 

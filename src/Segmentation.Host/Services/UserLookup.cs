@@ -2,7 +2,6 @@ using System.Text;
 using Google.Protobuf.Collections;
 using Segmentation.Core.Errors;
 using Segmentation.Grains;
-using Segmentation.Host.Grains;
 
 namespace Segmentation.Host.Services;
 
