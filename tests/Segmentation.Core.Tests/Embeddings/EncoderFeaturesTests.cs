@@ -137,10 +137,11 @@ public sealed class EncoderFeaturesTests
     [InlineData(400)]
     public void Encode_DenseFeaturesEqualThoseOfTheProfileView(int daysAfter)
     {
-        // Purchases in one order and two, a return, a rating, a late event and no views after the first: every
+        // Purchases in one order and two, a return, a rating, a late cart and two views (no two type counts alike): every
         // column is non-trivial, and Encode (which reads the fold state) must match Dense of the full view bit for bit.
         var profile = Events.Fold(
             Events.Make(EventType.View, Events.T0.AddDays(5), item: "i1"),
+            Events.Make(EventType.View, Events.T0.AddDays(6), item: "i6"),
             Events.Make(EventType.Purchase, Events.T0.AddDays(9), item: "i2", price: 12.5, quantity: 3, order: "o1"),
             Events.Make(EventType.Purchase, Events.T0.AddDays(9), item: "i3", price: 7, order: "o1"),
             Events.Make(EventType.Return, Events.T0.AddDays(12), item: "i3", price: 7),
