@@ -46,6 +46,9 @@ public sealed class UserProfile
     /// <summary>The user.</summary>
     public string UserId => _state.UserId;
 
+    /// <summary>The live fold state, read in place by hot paths of this assembly (never modify it from outside the fold).</summary>
+    internal ProfileState State => _state;
+
     /// <summary>Events folded.</summary>
     public long EventCount => _state.EventCount;
 
@@ -171,15 +174,41 @@ public sealed class UserProfile
             }
         }
 
-        var decayed = s.Categories.Select(c => (c.Category, Value: Decay(c.Value, c.AsOf, now))).ToList();
-        // Shares are of the top-level categories' total, so a path and its parents do not count twice.
-        var total = decayed.Where(c => !c.Category.Contains('.', StringComparison.Ordinal)).Sum(c => c.Value);
-        var top = decayed
-            .OrderByDescending(c => c.Value)
-            .ThenBy(c => c.Category, StringComparer.Ordinal)
-            .Select(c => new CategoryAffinity(c.Category, c.Value, total > 0 ? Math.Min(1, c.Value / total) : 0))
-            .ToList();
-        var recent = s.RecentItems.Select(r => new RecentItem(r.ItemId, r.Type, r.At)).ToList();
+        // Runs in every ingest call (embedding inputs, segment traits, rules), so plain loops over arrays: the LINQ
+        // sort it replaced allocated a dozen iterators, delegates and buffers per call for the same order.
+        var categories = s.Categories;
+        var decayed = new (string Category, double Value)[categories.Count];
+        var total = 0.0;
+        for (var i = 0; i < decayed.Length; i++)
+        {
+            var c = categories[i];
+            decayed[i] = (c.Category, Decay(c.Value, c.AsOf, now));
+            // Shares are of the top-level categories' total, so a path and its parents do not count twice.
+            if (!c.Category.Contains('.', StringComparison.Ordinal))
+            {
+                total += decayed[i].Value;
+            }
+        }
+
+        // Largest value first, then by category (ordinal). Category paths are unique, so the order is total and an
+        // unstable sort gives the same order as the stable one.
+        Array.Sort(decayed, static (a, b) =>
+        {
+            var byValue = b.Value.CompareTo(a.Value);
+            return byValue != 0 ? byValue : string.CompareOrdinal(a.Category, b.Category);
+        });
+        var top = new List<CategoryAffinity>(decayed.Length);
+        foreach (var (category, value) in decayed)
+        {
+            top.Add(new CategoryAffinity(category, value, total > 0 ? Math.Min(1, value / total) : 0));
+        }
+
+        var recent = new List<RecentItem>(s.RecentItems.Count);
+        foreach (var r in s.RecentItems)
+        {
+            recent.Add(new RecentItem(r.ItemId, r.Type, r.At));
+        }
+
         return new ProfileView(
             s.UserId,
             s.FirstSeen,
@@ -205,9 +234,26 @@ public sealed class UserProfile
         var o = _options.Rfm;
         var recencyDays = s.LastPurchase is { } last ? WholeDays(now - last) : -1;
         var monetary = s.Spend - s.Returned;
-        var recencyScore = recencyDays < 0 ? 1 : 5 - (o.RecencyDays ?? RfmOptions.DefaultRecencyDays).Count(b => recencyDays > b);
-        var frequencyScore = 1 + (o.Frequency ?? RfmOptions.DefaultFrequency).Count(b => s.Orders >= b);
-        var monetaryScore = 1 + (o.Monetary ?? RfmOptions.DefaultMonetary).Count(b => monetary >= b);
+        // Loops, not LINQ's Count with capturing lambdas: this runs on every view, in the ingest call.
+        var recencyScore = 5;
+        foreach (var bound in o.RecencyDays ?? RfmOptions.DefaultRecencyDays)
+        {
+            recencyScore -= recencyDays > bound ? 1 : 0;
+        }
+
+        recencyScore = recencyDays < 0 ? 1 : recencyScore;
+        var frequencyScore = 1;
+        foreach (var bound in o.Frequency ?? RfmOptions.DefaultFrequency)
+        {
+            frequencyScore += s.Orders >= bound ? 1 : 0;
+        }
+
+        var monetaryScore = 1;
+        foreach (var bound in o.Monetary ?? RfmOptions.DefaultMonetary)
+        {
+            monetaryScore += monetary >= bound ? 1 : 0;
+        }
+
         return new RfmScore(recencyDays, s.Orders, monetary, Score(recencyScore), Score(frequencyScore), Score(monetaryScore));
     }
 
@@ -298,7 +344,7 @@ public sealed class UserProfile
         var end = category.Length;
         while (end > 0)
         {
-            Credit(category[..end], weight, t);
+            Credit(category, end, weight, t);
             end = category.LastIndexOf('.', end - 1);
         }
 
@@ -317,12 +363,24 @@ public sealed class UserProfile
         }
     }
 
-    private void Credit(string category, double weight, DateTimeOffset t)
+    // Credits the prefix category[..length]: matched as a span, so a parent path is allocated as a string only when
+    // its entry is created, not on every event.
+    private void Credit(string category, int length, double weight, DateTimeOffset t)
     {
-        var entry = _state.Categories.Find(c => c.Category == category);
+        var path = category.AsSpan(0, length);
+        CategoryState? entry = null;
+        foreach (var c in _state.Categories)
+        {
+            if (path.SequenceEqual(c.Category))
+            {
+                entry = c;
+                break;
+            }
+        }
+
         if (entry is null)
         {
-            entry = new CategoryState { Category = category, AsOf = t };
+            entry = new CategoryState { Category = length == category.Length ? category : category[..length], AsOf = t };
             _state.Categories.Add(entry);
         }
 
@@ -341,7 +399,12 @@ public sealed class UserProfile
     private void RememberItem(string itemId, EventType type, DateTimeOffset t)
     {
         var items = _state.RecentItems;
-        var existing = items.FindIndex(r => r.ItemId == itemId);
+        var existing = -1;
+        for (var i = 0; i < items.Count && existing < 0; i++)
+        {
+            existing = items[i].ItemId == itemId ? i : -1;
+        }
+
         if (existing >= 0)
         {
             if (items[existing].At > t)
@@ -352,7 +415,12 @@ public sealed class UserProfile
             items.RemoveAt(existing);
         }
 
-        var position = items.FindIndex(r => r.At <= t);
+        var position = -1;
+        for (var i = 0; i < items.Count && position < 0; i++)
+        {
+            position = items[i].At <= t ? i : -1;
+        }
+
         items.Insert(position < 0 ? items.Count : position, new RecentItemState { ItemId = itemId, Type = type, At = t });
         if (items.Count > Math.Max(1, _options.RecentItems))
         {
@@ -381,7 +449,12 @@ public sealed class UserProfile
         if (e.Type == EventType.Purchase && _options.PurchasedItems > 0)
         {
             var purchased = _state.Purchased;
-            var existing = purchased.FindIndex(p => p.ItemId == e.ItemId);
+            var existing = -1;
+            for (var i = 0; i < purchased.Count && existing < 0; i++)
+            {
+                existing = purchased[i].ItemId == e.ItemId ? i : -1;
+            }
+
             var at = e.Timestamp;
             if (existing >= 0)
             {

@@ -153,12 +153,6 @@ public sealed class EncoderFeatures
             throw new ArgumentException($"dense must hold {FeatureCount} features (got {dense.Length}).", nameof(dense));
         }
 
-        dense.Clear();
-        if (view.EventCount == 0)
-        {
-            return;
-        }
-
         long purchases = 0, views = 0;
         foreach (var c in view.Counts)
         {
@@ -172,12 +166,26 @@ public sealed class EncoderFeatures
             }
         }
 
-        dense[0] = (float)Math.Log(1 + Days(view.AsOf - view.LastSeen));
-        dense[1] = (float)Math.Log(1 + Math.Max(0, view.Orders));
-        dense[2] = (float)Math.Log(1 + Math.Max(0, view.Spend - view.Returned));
-        dense[3] = (float)Math.Log(1 + view.EventCount);
+        DenseOf(view.AsOf, view.FirstSeen, view.LastSeen, view.EventCount, view.Orders, view.Spend, view.Returned, purchases, views, dense);
+    }
+
+    // The one formula behind both entry points: Dense(view) for the trainer and Encode(profile) on the ingest path,
+    // which reads the fold state directly instead of building a whole ProfileView for six numbers.
+    private static void DenseOf(
+        DateTimeOffset asOf, DateTimeOffset firstSeen, DateTimeOffset lastSeen, long eventCount, long orders, double spend, double returned, long purchases, long views, Span<float> dense)
+    {
+        dense.Clear();
+        if (eventCount == 0)
+        {
+            return;
+        }
+
+        dense[0] = (float)Math.Log(1 + Days(asOf - lastSeen));
+        dense[1] = (float)Math.Log(1 + Math.Max(0, orders));
+        dense[2] = (float)Math.Log(1 + Math.Max(0, spend - returned));
+        dense[3] = (float)Math.Log(1 + eventCount);
         dense[4] = purchases + views == 0 ? 0 : (float)(purchases / (double)(purchases + views));
-        dense[5] = (float)Math.Log(1 + Days(view.AsOf - view.FirstSeen));
+        dense[5] = (float)Math.Log(1 + Days(asOf - firstSeen));
     }
 
     /// <summary>
@@ -187,7 +195,15 @@ public sealed class EncoderFeatures
     public int Encode(UserProfile profile, DateTimeOffset now, Func<string, int> indexOf, Span<long> itemIds, Span<float> itemWeights, Span<float> dense)
     {
         ArgumentNullException.ThrowIfNull(profile);
-        Dense(profile.View(now), dense);
+        if (dense.Length != FeatureCount)
+        {
+            throw new ArgumentException($"dense must hold {FeatureCount} features (got {dense.Length}).", nameof(dense));
+        }
+
+        // The same numbers as Dense(profile.View(now)), read from the fold state (View counts only types seen, which
+        // reads as 0 here too).
+        var s = profile.State;
+        DenseOf(now, s.FirstSeen, s.LastSeen, s.EventCount, s.Orders, s.Spend, s.Returned, s.Counts[(int)EventType.Purchase], s.Counts[(int)EventType.View], dense);
         return History(profile.RecommendationHistory(), now, indexOf, itemIds, itemWeights);
     }
 

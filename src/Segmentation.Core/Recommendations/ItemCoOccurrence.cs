@@ -129,7 +129,13 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 _users.Add(userId, items);
             }
 
-            var position = items.FindIndex(e => e.Item == item);
+            // A loop, not FindIndex with a capturing lambda: this runs for every ingested event.
+            var position = -1;
+            for (var i = 0; i < items.Count && position < 0; i++)
+            {
+                position = items[i].Item == item ? i : -1;
+            }
+
             if (position < 0 && items.Count >= _options.MaxItemsPerUser)
             {
                 // Most recent last: the oldest is forgotten before the new item pairs with the rest.

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Segmentation.Core.Recommendations.Internal;
 
 namespace Segmentation.Core.Recommendations;
@@ -53,6 +54,16 @@ public sealed class SegmentPopularity : ICandidateSource
     /// <summary>Adds one interaction under each of <paramref name="segmentKeys"/> (weight-0 interactions are ignored).</summary>
     public void Record(IEnumerable<string> segmentKeys, Interaction interaction)
     {
+        ArgumentNullException.ThrowIfNull(segmentKeys);
+        Record(segmentKeys as string[] ?? [.. segmentKeys], interaction);
+    }
+
+    /// <summary>
+    /// Adds one interaction under each of <paramref name="segmentKeys"/> (each distinct key once; weight-0 interactions
+    /// are ignored). The overload for the ingest path: the keys can live on the caller's stack.
+    /// </summary>
+    public void Record(ReadOnlySpan<string> segmentKeys, Interaction interaction)
+    {
         var weight = _weights.Of(interaction);
         if (weight <= 0 || string.IsNullOrEmpty(interaction.ItemId))
         {
@@ -75,15 +86,23 @@ public sealed class SegmentPopularity : ICandidateSource
             }
 
             var add = weight * _decay.Weight(interaction.Timestamp);
-            foreach (var segment in segmentKeys.Distinct(StringComparer.Ordinal))
+            for (var k = 0; k < segmentKeys.Length; k++)
             {
+                var segment = segmentKeys[k];
+                if (segmentKeys[..k].Contains(segment))
+                {
+                    // A key given twice counts once (a handful of keys: a scan beats a set).
+                    continue;
+                }
+
                 if (!_segments.TryGetValue(segment, out var table))
                 {
                     table = new SegmentTable();
                     _segments.Add(segment, table);
                 }
 
-                table.Items[interaction.ItemId] = table.Items.GetValueOrDefault(interaction.ItemId) + add;
+                ref var popularity = ref CollectionsMarshal.GetValueRefOrAddDefault(table.Items, interaction.ItemId, out _);
+                popularity += add;
                 table.ChangesSinceRanking++;
             }
         }

@@ -21,6 +21,10 @@ internal sealed class LiveRecommender
     /// <summary>Most items a request may exclude.</summary>
     public const int MaxExcludedItems = 1_000;
 
+    // The popularity keys of every lifecycle stage and of the first ML segment ids, made once instead of per event.
+    private static readonly string[] s_lifecycleKeys = [.. Enumerable.Range(0, (int)LifecycleStage.Reactivated + 1).Select(i => LifecycleKey((LifecycleStage)i))];
+    private static readonly string[] s_mlSegmentKeys = [.. Enumerable.Range(0, 1_024).Select(MlSegmentKey)];
+
     private readonly ItemCoOccurrence _coOccurrence;
     private readonly SegmentPopularity _popularity;
     private readonly Dictionary<string, RecommendationBlender> _placements = new(StringComparer.Ordinal);
@@ -87,6 +91,12 @@ internal sealed class LiveRecommender
     /// <summary>The segment key under which popularity of a lifecycle stage is kept, e.g. "lifecycle:at-risk".</summary>
     public static string LifecycleKey(LifecycleStage stage) => "lifecycle:" + LifecycleStageNames.Of(stage);
 
+    private static string CachedLifecycleKey(LifecycleStage stage) =>
+        (uint)stage < (uint)s_lifecycleKeys.Length ? s_lifecycleKeys[(int)stage] : LifecycleKey(stage);
+
+    private static string CachedMlSegmentKey(int segmentId) =>
+        (uint)segmentId < (uint)s_mlSegmentKeys.Length ? s_mlSegmentKeys[segmentId] : MlSegmentKey(segmentId);
+
     /// <summary>Whether a placement of that name is configured ("" always is).</summary>
     public bool HasPlacement(string placement) => _placements.ContainsKey(placement);
 
@@ -104,9 +114,16 @@ internal sealed class LiveRecommender
         Catalog.Observe(e.ItemId, e.Category);
         var interaction = Interaction.From(e);
         _coOccurrence.Record(userId, interaction);
-        _popularity.Record(
-            mlSegment is { } ml ? [MlSegmentKey(ml), LifecycleKey(stage), SegmentPopularity.Everyone] : [LifecycleKey(stage), SegmentPopularity.Everyone],
-            interaction);
+        // Keys from caches and on the stack: this runs for every ingested event.
+        var lifecycle = CachedLifecycleKey(stage);
+        if (mlSegment is { } ml)
+        {
+            _popularity.Record([CachedMlSegmentKey(ml), lifecycle, SegmentPopularity.Everyone], interaction);
+        }
+        else
+        {
+            _popularity.Record([lifecycle, SegmentPopularity.Everyone], interaction);
+        }
     }
 
     /// <summary>Recommendations for <paramref name="request"/> under the rules of <paramref name="placement"/> (which must exist).</summary>

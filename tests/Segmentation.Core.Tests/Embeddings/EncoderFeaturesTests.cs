@@ -131,6 +131,48 @@ public sealed class EncoderFeaturesTests
         Assert.Equal(MathF.Log(4), dense[3], 5);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    [InlineData(400)]
+    public void Encode_DenseFeaturesEqualThoseOfTheProfileView(int daysAfter)
+    {
+        // Purchases in one order and two, a return, a rating, a late cart and two views (no two type counts alike): every
+        // column is non-trivial, and Encode (which reads the fold state) must match Dense of the full view bit for bit.
+        var profile = Events.Fold(
+            Events.Make(EventType.View, Events.T0.AddDays(5), item: "i1"),
+            Events.Make(EventType.View, Events.T0.AddDays(6), item: "i6"),
+            Events.Make(EventType.Purchase, Events.T0.AddDays(9), item: "i2", price: 12.5, quantity: 3, order: "o1"),
+            Events.Make(EventType.Purchase, Events.T0.AddDays(9), item: "i3", price: 7, order: "o1"),
+            Events.Make(EventType.Return, Events.T0.AddDays(12), item: "i3", price: 7),
+            Events.Make(EventType.Rating, Events.T0.AddDays(13), item: "i2"),
+            Events.Make(EventType.AddToCart, Events.T0.AddDays(1), item: "i4"),
+            Events.Make(EventType.Purchase, Events.T0.AddDays(20), item: "i5", price: 99.99));
+        var now = Events.T0.AddDays(20 + daysAfter);
+        var features = new EncoderFeatures(8, TimeSpan.FromDays(30), InteractionWeights.Default);
+        var dense = new float[EncoderFeatures.FeatureCount];
+        var expected = new float[EncoderFeatures.FeatureCount];
+
+        features.Encode(profile, now, Known, new long[8], new float[8], dense);
+        EncoderFeatures.Dense(profile.View(now), expected);
+
+        Assert.Equal(expected, dense);
+        Assert.All(dense[1..], x => Assert.True(x > 0));
+        Assert.Equal(daysAfter == 0, dense[0] == 0);
+    }
+
+    [Fact]
+    public void Encode_AnEmptyProfileHasAllDenseFeaturesZero()
+    {
+        var features = new EncoderFeatures(2, TimeSpan.FromDays(30), InteractionWeights.Default);
+        var dense = Enumerable.Repeat(9f, EncoderFeatures.FeatureCount).ToArray();
+
+        var used = features.Encode(new UserProfile("u", new ProfileOptions()), s_now, Known, new long[2], new float[2], dense);
+
+        Assert.Equal(0, used);
+        Assert.All(dense, x => Assert.Equal(0f, x));
+    }
+
     [Fact]
     public void Dense_ComputesTheNamedFeaturesInOrder()
     {

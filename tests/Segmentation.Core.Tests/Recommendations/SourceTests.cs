@@ -30,6 +30,24 @@ public sealed class SourceTests
     }
 
     [Fact]
+    public void Popularity_CountsAKeyGivenTwiceOnce_FromASpanOrAList()
+    {
+        var fromSpan = new SegmentPopularity(new ItemCatalog(), TimeSpan.FromDays(7));
+        var fromList = new SegmentPopularity(new ItemCatalog(), TimeSpan.FromDays(7));
+        var view = new Interaction("sku", EventType.View, s_t0);
+
+        fromSpan.Record(["ml:1", "lifecycle:new", "ml:1", SegmentPopularity.Everyone, "lifecycle:new"], view);
+        fromList.Record(new List<string> { "ml:1", "lifecycle:new", "ml:1", SegmentPopularity.Everyone, "lifecycle:new" }, view);
+
+        foreach (var popularity in new[] { fromSpan, fromList })
+        {
+            Assert.Equal(1, popularity.Popularity("ml:1", "sku", s_t0), 12);
+            Assert.Equal(1, popularity.Popularity("lifecycle:new", "sku", s_t0), 12);
+            Assert.Equal(1, popularity.Popularity(SegmentPopularity.Everyone, "sku", s_t0), 12);
+        }
+    }
+
+    [Fact]
     public void EmbeddingSearch_IsExactTopK_WithIdTieBreak()
     {
         const int n = 500, d = 24;
