@@ -145,6 +145,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(25));
         builder.AddSegmentationSilo(options);
+        builder.AddSegmentationTelemetry();
 
         // The domain components are built below, after the container; the gRPC services resolve them at their first
         // call, which cannot come before the server starts, by which time the slot is filled.

@@ -140,7 +140,13 @@ internal sealed class UserGrain : Grain, IUserGrain
             records[i] = new LogRecord(_key, events[i].EventId, batch.Payloads[i]);
         }
 
-        var results = await _log.AppendAsync(records, CancellationToken.None);
+        AppendResult[] results;
+        using (SegmentationDiagnostics.Source.StartActivity("log append"))
+        {
+            results = await _log.AppendAsync(records, CancellationToken.None);
+        }
+
+        var fold = SegmentationDiagnostics.Source.StartActivity("fold");
         var appended = new bool[results.Length];
         var any = false;
         var latest = DateTimeOffset.MinValue;
@@ -165,6 +171,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             }
         }
 
+        fold?.Dispose();
         if (any)
         {
             // In the same call that ingests the events: a new embedding, and the segment it falls in.
@@ -281,6 +288,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             try
             {
                 recomputed = true;
+                using var span = SegmentationDiagnostics.Source.StartActivity("embed");
                 var embedding = await _embeddings.EmbedAsync(_profile, now, CancellationToken.None);
                 _embedding = embedding?.Vector;
                 _embeddingVersion = embedding?.ModelVersion ?? 0;
@@ -316,6 +324,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             return;
         }
 
+        using var assign = SegmentationDiagnostics.Source.StartActivity("assign");
         var view = _profile.View(now);
         var assignment = await _ml.AssignAsync(_userId, MemberTraits.Of(view, _embedding), CancellationToken.None);
         _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, Explain(view, assignment));

@@ -28,6 +28,8 @@ internal static class Silo
             orleans.UseLocalhostClustering(siloPort, silo.GatewayPort, serviceId: "segmentation", clusterId: "segmentation-embedded");
             // Scheduled work (re-clustering on a schedule) uses reminders; one silo keeps them in memory.
             orleans.UseInMemoryReminderService();
+            // Grain calls join the caller's trace (gRPC server span → grain call → our spans inside the turn).
+            orleans.AddActivityPropagation();
             orleans.Configure<GrainCollectionOptions>(collection =>
             {
                 collection.CollectionAge = options.GrainIdleTimeout;

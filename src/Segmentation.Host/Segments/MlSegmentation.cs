@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Segmentation.Core.Clustering;
 using Segmentation.Grains;
+using Segmentation.Host.Internal;
 using Segmentation.Storage;
 
 namespace Segmentation.Host.Segments;
@@ -148,6 +149,7 @@ internal sealed class MlSegmentation
 
             var next = new SegmentationModel(model.Version + 1, model.Dimensions, model.SegmentIds, centroids, labels, model.EmbeddingModelVersion, _wallClock.GetUtcNow());
             await StoreAsync(next, cancellationToken);
+            SegmentationDiagnostics.SegmentPublications.Add(1);
             return next;
         }
         finally

@@ -103,6 +103,10 @@ internal sealed class EventIngestion
         }
 
         response.Results.Add(results);
+        SegmentationDiagnostics.BatchSize.Record(events.Count);
+        SegmentationDiagnostics.EventsIngested.Add(response.Accepted);
+        SegmentationDiagnostics.EventsDuplicate.Add(response.Duplicates);
+        SegmentationDiagnostics.EventsRejected.Add(response.Rejected);
         return response;
     }
 

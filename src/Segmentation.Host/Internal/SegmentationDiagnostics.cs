@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Segmentation.Host.Internal;
+
+/// <summary>
+/// The host's own activity source and meter. Spans: <c>log append</c>, <c>fold</c>, <c>embed</c>, <c>assign</c> inside a
+/// user grain's ingest turn, so one ingest call reads end to end as gRPC server span → grain call → these.
+/// </summary>
+/// <remarks>
+/// With no listener (telemetry off), <see cref="ActivitySource.StartActivity(string, ActivityKind)"/> returns null and
+/// the instruments record nothing: the hot path pays a null check.
+/// </remarks>
+internal static class SegmentationDiagnostics
+{
+    /// <summary>Name of the activity source and meter.</summary>
+    public const string SourceName = "Segmentation";
+
+    /// <summary>Name of the meter.</summary>
+    public const string MeterName = "Segmentation";
+
+    /// <summary>The inference library's meter (micro-batcher queue and batch sizes).</summary>
+    public const string InferenceMeterName = "Segmentation.Inference";
+
+    public static readonly ActivitySource Source = new(SourceName);
+
+    private static readonly Meter s_meter = new(MeterName);
+
+    /// <summary>Events acknowledged as newly stored.</summary>
+    public static readonly Counter<long> EventsIngested = s_meter.CreateCounter<long>(
+        "segmentation.events.ingested", "{event}", "Events acknowledged as newly stored (durable).");
+
+    /// <summary>Events acknowledged as duplicates of stored ones (same event id).</summary>
+    public static readonly Counter<long> EventsDuplicate = s_meter.CreateCounter<long>(
+        "segmentation.events.duplicate", "{event}", "Events whose event id was already stored.");
+
+    /// <summary>Events rejected by validation.</summary>
+    public static readonly Counter<long> EventsRejected = s_meter.CreateCounter<long>(
+        "segmentation.events.rejected", "{event}", "Events rejected by validation, by field.");
+
+    /// <summary>Events per ingest request.</summary>
+    public static readonly Histogram<int> BatchSize = s_meter.CreateHistogram<int>(
+        "segmentation.ingest.batch_size", "{event}", "Events per ingest request.");
+
+    /// <summary>Segmentation model versions published.</summary>
+    public static readonly Counter<long> SegmentPublications = s_meter.CreateCounter<long>(
+        "segmentation.segments.publications", "{version}", "Segmentation model versions published.");
+}
