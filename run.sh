@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The run command: builds and starts the service on its embedded defaults (SQLite in ./data, h2c on 127.0.0.1:5000).
-# On an empty store it seeds a synthetic shop and prints `./seg` commands to try.
+# The Orleans dashboard is on http://127.0.0.1:8080/ (the admin port). On an empty store it seeds a synthetic shop and prints `./seg` commands to try.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build src/Segmentation.Cli -c Release -nologo -v quiet
-exec dotnet src/Segmentation.Host/bin/Release/net10.0/Segmentation.Host.dll --Segmentation:SeedWhenEmpty=true "$@"
+exec dotnet src/Segmentation.Host/bin/Release/net10.0/Segmentation.Host.dll --Segmentation:SeedWhenEmpty=true --Segmentation:AdminListen=127.0.0.1:8080 "$@"

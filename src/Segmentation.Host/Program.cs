@@ -44,5 +44,10 @@ if (server.Options.SeedWhenEmpty)
 }
 
 Console.WriteLine($"Serving gRPC (h2c) on {server.Address}. Ctrl+C or SIGTERM stops gracefully.");
+if (server.AdminAddress is { } admin)
+{
+    Console.WriteLine($"Orleans dashboard (grains, silos, calls) on {admin}");
+}
+
 await server.WaitForShutdownSignalAsync();
 await server.StopAsync();

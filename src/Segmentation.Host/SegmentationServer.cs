@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Orleans.Dashboard;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -83,6 +85,9 @@ public sealed class SegmentationServer : IAsyncDisposable
     /// <summary>Where clients connect, e.g. <c>http://127.0.0.1:5000</c> (the real port when configured with port 0).</summary>
     public Uri Address { get; private set; } = null!;
 
+    /// <summary>The admin port's address (the Orleans dashboard), or null when <c>Segmentation:AdminListen</c> is empty.</summary>
+    public Uri? AdminAddress { get; private set; }
+
     /// <summary>The durable event log.</summary>
     public IEventLog EventLog => _eventLog;
 
@@ -134,6 +139,13 @@ public sealed class SegmentationServer : IAsyncDisposable
         }
 
         var endpoint = ParseEndpoint(options.Listen);
+        var adminEndpoint = options.AdminListen.Length == 0 ? null : ParseEndpoint(options.AdminListen);
+        if (adminEndpoint is { Port: 0 })
+        {
+            // The dashboard's routes are bound to the admin port by number, so it must be known before the start.
+            adminEndpoint.Port = Hosting.Silo.FreeLoopbackPort();
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -142,6 +154,12 @@ public sealed class SegmentationServer : IAsyncDisposable
             kestrel.Limits.Http2.InitialStreamWindowSize = 2 * 1024 * 1024;
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Listen(endpoint, GrpcEdge.ConfigureEndpoint);
+            if (adminEndpoint is not null)
+            {
+                // A browser's port: HTTP/1.1 and HTTP/2 over TLS negotiation (plain HTTP/1.1 here), never gRPC.
+                kestrel.Listen(adminEndpoint, admin => admin.Protocols = HttpProtocols.Http1AndHttp2);
+            }
+
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(25));
         builder.AddSegmentationSilo(options);
@@ -164,6 +182,12 @@ public sealed class SegmentationServer : IAsyncDisposable
 
         var app = builder.Build();
         app.MapSegmentationGrpc();
+        if (adminEndpoint is not null)
+        {
+            // Only on the admin port: the public gRPC port does not serve the dashboard.
+            app.MapOrleansDashboard().RequireHost($"*:{adminEndpoint.Port}");
+        }
+
         var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
         var logger = loggerFactory.CreateLogger("Segmentation.Host");
 
@@ -227,6 +251,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         server.Address = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
+        server.AdminAddress = adminEndpoint is null ? null : new Uri($"http://{(adminEndpoint.Address.Equals(IPAddress.Any) ? IPAddress.Loopback : adminEndpoint.Address)}:{adminEndpoint.Port}/");
         if (clockCheckpoint is not null)
         {
             server._clockLoop = clockCheckpoint.RunAsync(TimeSpan.FromSeconds(5), wallClock, server._background.Token);

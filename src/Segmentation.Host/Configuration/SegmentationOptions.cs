@@ -18,6 +18,13 @@ public sealed class SegmentationOptions
     public string Listen { get; set; } = "127.0.0.1:5000";
 
     /// <summary>
+    /// The admin port, <c>host:port</c>, serving the Orleans dashboard over HTTP/1.1 at <c>/</c>; empty (the default)
+    /// turns it off, port 0 picks a free port. <c>run.sh</c> opens it on <c>127.0.0.1:8080</c>. It has no
+    /// authentication: keep it on loopback, or behind a port-forward.
+    /// </summary>
+    public string AdminListen { get; set; } = "";
+
+    /// <summary>
     /// Domain time. <see cref="ClockMode.EventTime"/> (default): "now" is the newest event time ingested, so replaying an
     /// old dataset gives the lifecycle stages it had when it was lived. <see cref="ClockMode.System"/>: the wall clock.
     /// </summary>

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Grains;
 
@@ -28,6 +29,12 @@ internal static class Silo
             orleans.UseLocalhostClustering(siloPort, silo.GatewayPort, serviceId: "segmentation", clusterId: "segmentation-embedded");
             // Scheduled work (re-clustering on a schedule) uses reminders; one silo keeps them in memory.
             orleans.UseInMemoryReminderService();
+            if (options.AdminListen.Length > 0)
+            {
+                // Grain and silo statistics for the dashboard, served on the admin port (SegmentationServer maps it).
+                orleans.AddDashboard();
+            }
+
             // Grain calls join the caller's trace (gRPC server span → grain call → our spans inside the turn).
             orleans.AddActivityPropagation();
             orleans.Configure<GrainCollectionOptions>(collection =>
@@ -47,7 +54,7 @@ internal static class Silo
 
     // Bind-and-release: another process could take the port before the silo binds it; on loopback in tests the window is
     // tiny, and a configured port avoids it altogether.
-    private static int FreeLoopbackPort()
+    internal static int FreeLoopbackPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
