@@ -138,6 +138,19 @@ public sealed class SegmentationServer : IAsyncDisposable
             throw new InvalidOperationException("Invalid Segmentation:Recommendations settings: " + string.Join(" ", recommendationProblems));
         }
 
+        if (options.Embeddings.Inference.Device == Inference.ExecutionProvider.Cuda && options.Embeddings.InferenceAddress.Length == 0)
+        {
+            // Asked for a GPU: fail at start, naming what is missing, rather than at the first model served.
+            try
+            {
+                Inference.OnnxRuntime.Load(options.Embeddings.Inference);
+            }
+            catch (Inference.OrtException ex)
+            {
+                throw new InvalidOperationException($"Segmentation:Embeddings:Inference:Device is cuda, but CUDA cannot be used: {ex.Message}", ex);
+            }
+        }
+
         var endpoint = ParseEndpoint(options.Listen);
         var adminEndpoint = options.AdminListen.Length == 0 ? null : ParseEndpoint(options.AdminListen);
         if (adminEndpoint is { Port: 0 })
