@@ -24,8 +24,9 @@ internal sealed class RemoteUserEmbedder : IUserEmbedder, IAsyncDisposable
     public UserEncoderSignature Signature { get; }
 
     /// <summary>What the inference tier serves now.</summary>
-    public static Task<ServedModel> GetServedModelAsync(InferenceService.InferenceServiceClient client) =>
-        client.GetServedModelAsync(new GetServedModelRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync;
+    /// <param name="clock">The wall clock the call's 10-second deadline is set on (transport time, not domain time).</param>
+    public static Task<ServedModel> GetServedModelAsync(InferenceService.InferenceServiceClient client, TimeProvider clock) =>
+        client.GetServedModelAsync(new GetServedModelRequest(), deadline: clock.GetUtcNow().UtcDateTime.AddSeconds(10)).ResponseAsync;
 
     /// <inheritdoc />
     public async ValueTask<UserEmbedding> EmbedAsync(UserEmbeddingRequest request, CancellationToken cancellationToken = default)

@@ -234,7 +234,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         {
             _remote ??= Grpc.Net.Client.GrpcChannel.ForAddress(_options.InferenceAddress);
             var client = new V1.InferenceService.InferenceServiceClient(_remote);
-            var served = await RemoteUserEmbedder.GetServedModelAsync(client);
+            var served = await RemoteUserEmbedder.GetServedModelAsync(client, TimeProvider.System);
             if (served.Version == 0)
             {
                 EmbeddingLog.NoModel(_logger, _options.InferenceAddress);

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Hosting.Internal;
 using Segmentation.Host.Services;
@@ -30,6 +31,8 @@ public static class GrpcEdge
         services.AddSingleton<GrpcCallStatistics>();
         services.AddSingleton<ErrorMappingInterceptor>();
         services.AddSingleton<RequestLogInterceptor>();
+        // The wall clock the edge measures deadlines against; injected so tests can supply their own.
+        services.TryAddSingleton(TimeProvider.System);
         services.AddGrpc(grpc =>
         {
             grpc.MaxReceiveMessageSize = options.MaxReceiveMessageSize;

@@ -20,8 +20,14 @@ internal sealed class ErrorMappingInterceptor : Interceptor
     private const string UnknownMessage = "Exception was thrown by handler.";
 
     private readonly ILogger _logger;
+    private readonly TimeProvider _clock;
 
-    public ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> logger) => _logger = logger;
+    /// <param name="clock">The wall clock that gRPC deadlines are measured against (transport time, not domain time).</param>
+    public ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> logger, TimeProvider? clock = null)
+    {
+        _logger = logger;
+        _clock = clock ?? TimeProvider.System;
+    }
 
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -94,12 +100,12 @@ internal sealed class ErrorMappingInterceptor : Interceptor
                 return new RpcException(new Status(rpc.StatusCode, Cap(rpc.Status.Detail)), rpc.Trailers);
             case RpcException:
                 return null;
-            case OperationCanceledException when context.CancellationToken.IsCancellationRequested && context.Deadline > DateTime.UtcNow:
+            case OperationCanceledException when context.CancellationToken.IsCancellationRequested && context.Deadline > _clock.GetUtcNow().UtcDateTime:
                 // The call was aborted before its deadline: the client cancelled or went away (RST_STREAM, closed
                 // connection), or the server is stopping. An expected end, not a fault.
                 GrpcEdgeLog.CallCancelled(_logger, context.Method, exception.GetType().Name);
                 return new RpcException(new Status(StatusCode.Cancelled, "Call cancelled by the client."));
-            case OperationCanceledException when context.Deadline <= DateTime.UtcNow:
+            case OperationCanceledException when context.Deadline <= _clock.GetUtcNow().UtcDateTime:
                 return null;
             default:
                 GrpcEdgeLog.HandlerFailed(_logger, context.Method, exception);
