@@ -150,7 +150,9 @@ public sealed class MicroBatchingEmbedderTests(OrtFixture ort) : UserEmbedderCon
         var callers = Enumerable.Range(0, 16).Select(caller => Task.Run(async () =>
         {
             var versions = new List<long>();
-            for (var call = 0; call < 100; call++)
+            // At least 100 calls each, and on until this caller has seen the swapped-in model: however the callers are
+            // scheduled (one may finish its first 100 before the swap), every caller ends on the new version.
+            for (var call = 0; call < 100 || versions[^1] != 2; call++)
             {
                 var request = Request((caller * 1000) + call);
                 var result = await embedder.EmbedAsync(request);
@@ -167,8 +169,8 @@ public sealed class MicroBatchingEmbedderTests(OrtFixture ort) : UserEmbedderCon
         embedder.SwapModel(LoadModel(folder2));
         var versions = await Task.WhenAll(callers).WaitAsync(Patience);
 
-        Assert.Equal(1600, versions.Sum(v => v.Count));
-        Assert.Equal(1600, embedder.Statistics.Embedded);
+        Assert.All(versions, v => Assert.True(v.Count >= 100));
+        Assert.Equal(versions.Sum(v => v.Count), embedder.Statistics.Embedded);
         Assert.Equal(0, embedder.Statistics.Failed);
         Assert.Contains(versions, v => v.Contains(1));
         // Each caller waits for one result before its next call, so once it has seen v2 it never sees v1 again.

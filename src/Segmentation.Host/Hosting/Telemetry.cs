@@ -5,6 +5,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Segmentation.Host.Internal;
+using Segmentation.Inference.Batching;
 
 namespace Segmentation.Host.Hosting;
 
@@ -56,7 +57,7 @@ public static class Telemetry
                 .AddAspNetCoreInstrumentation()
                 // Kestrel's connection and TLS meters, and the runtime's own meter (GC, thread pool, JIT) since .NET 9.
                 .AddMeter("Microsoft.AspNetCore.Server.Kestrel", "System.Runtime", "Microsoft.Orleans")
-                .AddMeter(SegmentationDiagnostics.MeterName, SegmentationDiagnostics.InferenceMeterName))
+                .AddMeter(SegmentationDiagnostics.MeterName, MicroBatchingEmbedder.MeterName))
             .UseOtlpExporter();
         return true;
     }

@@ -19,9 +19,6 @@ internal static class SegmentationDiagnostics
     /// <summary>Name of the meter.</summary>
     public const string MeterName = "Segmentation";
 
-    /// <summary>The inference library's meter (micro-batcher queue and batch sizes).</summary>
-    public const string InferenceMeterName = "Segmentation.Inference";
-
     public static readonly ActivitySource Source = new(SourceName);
 
     private static readonly Meter s_meter = new(MeterName);
