@@ -17,6 +17,8 @@ internal sealed record MembershipChange(string UserId, string SegmentId, bool En
 /// ended with RESOURCE_EXHAUSTED (it must reconnect and re-read the state) instead of holding memory or slowing ingest.
 /// Thread-safe: watchers come and go while changes are published (copy-on-write list).
 /// </summary>
+// Single-silo: watchers see the changes of this process's user grains only; the cluster issue fans changes out over
+// the cluster (a watcher connected to one gateway must see users whose grains live on another silo).
 internal sealed class SegmentChangeFeed
 {
     /// <summary>Changes one watcher may have queued before it is ended.</summary>
