@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
@@ -25,6 +26,12 @@ namespace Segmentation.Host.Grains;
 /// the log is idempotent by event id, a profile is a function of its set of events whatever their order, and before
 /// each snapshot the grain folds the events other activations appended to its stream since it last read it, so a
 /// snapshot's sequence number always closes a complete prefix of the stream.</para>
+/// <para>Derived state follows the events shortly after, not inside the ingest call: <see cref="ApplyAsync"/> returns
+/// once the events are durable, folded and observed by the recommenders, and arms a one-shot grain timer
+/// (<c>Segmentation:Segments:RefreshDelay</c>) that re-embeds her, assigns her ML segment, updates the segment
+/// statistics and publishes her membership changes, once for all the events that arrived meanwhile. The timer's
+/// callback is a grain turn like any call, so it never interleaves with an ingest. Every query refreshes first when a
+/// refresh is pending, so nobody reads segments older than the events already acknowledged.</para>
 /// </remarks>
 internal sealed class UserGrain : Grain, IUserGrain
 {
@@ -39,6 +46,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     private readonly UserEmbeddings? _embeddings;
     private readonly MlSegmentation? _ml;
     private readonly int _snapshotEvery;
+    private readonly TimeSpan _refreshDelay;
     private readonly ILogger _logger;
     private readonly GrainServices _services;
 
@@ -63,6 +71,15 @@ internal sealed class UserGrain : Grain, IUserGrain
     private MlMembership? _mlSegment;
     private long _mlVersionSeen = -1;
 
+    // A refresh is owed for events folded since the last one: counted in GrainServices.PendingSegmentRefreshes until it
+    // ran (or the activation ends). _pendingThrough is the newest event time among them (it stamps the published
+    // changes, as when they were made inside the ingest call); _pendingCause is the trace of the call that made the
+    // refresh owed, so the deferred embed and assign spans stay in the trace of the event that caused them.
+    private bool _refreshPending;
+    private DateTimeOffset _pendingThrough;
+    private ActivityContext _pendingCause;
+    private IGrainTimer? _refreshTimer;
+
     public UserGrain(GrainServices services)
     {
         _services = services;
@@ -76,6 +93,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         _snapshots = s.Snapshots;
         _profileOptions = s.Options.Profiles;
         _snapshotEvery = s.Options.SnapshotEveryEvents;
+        _refreshDelay = s.Options.Segments.RefreshDelay < TimeSpan.Zero ? TimeSpan.Zero : s.Options.Segments.RefreshDelay;
         _eventClock = s.EventClock;
         _domainClock = s.DomainClock;
         _logger = s.Logger;
@@ -119,6 +137,21 @@ internal sealed class UserGrain : Grain, IUserGrain
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _services.CountUserGrain(-1);
+        if (_refreshPending && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+        {
+            // Shed (memory pressure) or collected before the timer fired: publish what the refresh owes now. Not when
+            // the silo stops: the embedder may be gone, and the start-up sweep rebuilds all of it from the log.
+            try
+            {
+                await RefreshSegmentAsync(_pendingThrough).WaitAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                HostLog.RefreshFailed(_logger, _key, ex);
+            }
+        }
+
+        ClearPending();
         if (!_fenced && _unsnapshotted > 0)
         {
             await TryWriteSnapshotAsync(cancellationToken);
@@ -126,9 +159,10 @@ internal sealed class UserGrain : Grain, IUserGrain
     }
 
     /// <summary>
-    /// Appends the events durably, folds the appended ones, and reports per event whether it was new or a duplicate.
-    /// The append is never cancelled half-way: once started, whatever the log stored is also folded, so memory and
-    /// log cannot disagree.
+    /// Appends the events durably, folds the appended ones, lets the recommenders observe them, and reports per event
+    /// whether it was new or a duplicate. The append is never cancelled half-way: once started, whatever the log stored
+    /// is also folded, so memory and log cannot disagree. Embedding, ML assignment and membership publication follow in
+    /// the deferred refresh (see the remarks on the class).
     /// </summary>
     public async Task<ApplyResult> ApplyAsync(EventBatch batch)
     {
@@ -174,9 +208,9 @@ internal sealed class UserGrain : Grain, IUserGrain
         fold?.Dispose();
         if (any)
         {
-            // In the same call that ingests the events: a new embedding, and the segment it falls in.
+            // Shortly after the ack, once for every event until then: a new embedding, and the segment it falls in.
             _embeddingStale = true;
-            await RefreshSegmentAsync(latest);
+            ScheduleRefresh(latest);
         }
 
         if (_unsnapshotted >= _snapshotEvery && !_fenced)
@@ -236,7 +270,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             : new SegmentationInput(MemberTraits.Of(_profile.View(_domainClock.GetUtcNow()), _embedding), _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    public Task RefreshSegmentAsync() => RefreshSegmentAsync(null);
+    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_refreshPending ? _pendingThrough : null);
 
     public Task<RuleMatch?> EvaluateRuleAsync(string ruleText, DateTimeOffset now)
     {
@@ -264,6 +298,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     {
         if (_profile.IsEmpty)
         {
+            ClearPending();
             return;
         }
 
@@ -272,6 +307,57 @@ internal sealed class UserGrain : Grain, IUserGrain
         if (_segments is not null)
         {
             _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId);
+        }
+
+        ClearPending();
+    }
+
+    // Owes a refresh for events up to `latest` (event time); arms the timer when none was owed yet, so a burst of events
+    // costs one refresh.
+    private void ScheduleRefresh(DateTimeOffset latest)
+    {
+        if (_refreshPending)
+        {
+            _pendingThrough = latest > _pendingThrough ? latest : _pendingThrough;
+            return;
+        }
+
+        _refreshPending = true;
+        _pendingThrough = latest;
+        _pendingCause = Activity.Current?.Context ?? default;
+        _services.CountPendingRefresh(+1);
+        _refreshTimer ??= this.RegisterGrainTimer(RefreshDueAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+        _refreshTimer.Change(_refreshDelay, Timeout.InfiniteTimeSpan);
+    }
+
+    // The timer's turn: nothing to do when a query (or the sweep) refreshed in the meantime.
+    private async Task RefreshDueAsync(CancellationToken cancellationToken)
+    {
+        if (!_refreshPending)
+        {
+            return;
+        }
+
+        using var span = SegmentationDiagnostics.Source.StartActivity("segment refresh", ActivityKind.Internal, _pendingCause);
+        try
+        {
+            await RefreshSegmentAsync(_pendingThrough);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Still owed (a segment grain or the embedder failed): try again after another delay.
+            HostLog.RefreshFailed(_logger, _key, ex);
+            _refreshTimer?.Change(_refreshDelay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void ClearPending()
+    {
+        if (_refreshPending)
+        {
+            _refreshPending = false;
+            _pendingCause = default;
+            _services.CountPendingRefresh(-1);
         }
     }
 
@@ -332,7 +418,11 @@ internal sealed class UserGrain : Grain, IUserGrain
 
     private async Task EnsureFreshAsync()
     {
-        if (_embeddings is not null && (_embeddingStale || (_embeddings.Version ?? 0) != _embeddingVersion || (_ml?.Current is { } m && m.Version != _mlVersionSeen)))
+        if (_refreshPending)
+        {
+            await RefreshSegmentAsync(_pendingThrough);
+        }
+        else if (_embeddings is not null && (_embeddingStale || (_embeddings.Version ?? 0) != _embeddingVersion || (_ml?.Current is { } m && m.Version != _mlVersionSeen)))
         {
             await RefreshSegmentAsync(null);
         }
