@@ -68,7 +68,10 @@ internal sealed class UserGrain : Grain, IUserGrain
     private float[]? _embedding;
     private long _embeddingVersion;
     private bool _embeddingStale = true;
+    // Her ML segment; its explanation is written at the first query after an assignment (the refresh after every event
+    // would otherwise format four strings nobody reads): _mlExplained says whether _mlSegment carries it.
     private MlMembership? _mlSegment;
+    private bool _mlExplained;
     private long _mlVersionSeen = -1;
 
     // A refresh is owed for events folded since the last one: counted in GrainServices.PendingSegmentRefreshes until it
@@ -303,10 +306,11 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         var now = _domainClock.GetUtcNow();
-        await AssignAsync(now);
+        // One view per refresh: the assignment's traits and the rules read the same one.
+        var view = await AssignAsync(now);
         if (_segments is not null)
         {
-            _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId);
+            _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId, view);
         }
 
         ClearPending();
@@ -361,11 +365,12 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
     }
 
-    private async Task AssignAsync(DateTimeOffset now)
+    // Returns the profile view it built as of `now` (null when it needed none).
+    private async Task<ProfileView?> AssignAsync(DateTimeOffset now)
     {
         if (_embeddings is null)
         {
-            return;
+            return null;
         }
 
         var recomputed = false;
@@ -383,13 +388,13 @@ internal sealed class UserGrain : Grain, IUserGrain
             catch (InferenceQueueFullException ex)
             {
                 EmbeddingLog.Skipped(_logger, _userId, ex.Message);
-                return;
+                return null;
             }
         }
 
         if (_ml is null)
         {
-            return;
+            return null;
         }
 
         var model = _ml.Current;
@@ -400,20 +405,23 @@ internal sealed class UserGrain : Grain, IUserGrain
             // No model, or one clustered over another encoder's vectors: no ML segment until re-clustering.
             await _ml.LeaveAsync(_userId, CancellationToken.None);
             _mlSegment = null;
-            return;
+            return null;
         }
 
         if (!recomputed && _mlSegment is { } current && model.Assign(_embedding) is var moved && moved.SegmentId == current.Assignment.SegmentId)
         {
             // Only the centroids moved (a newer version), not her: same segment, nothing for the segment grains to learn.
             _mlSegment = current with { Assignment = moved, ModelVersion = model.Version };
-            return;
+            _mlExplained = false;
+            return null;
         }
 
         using var assign = SegmentationDiagnostics.Source.StartActivity("assign");
         var view = _profile.View(now);
         var assignment = await _ml.AssignAsync(_userId, MemberTraits.Of(view, _embedding), CancellationToken.None);
-        _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, Explain(view, assignment));
+        _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, []);
+        _mlExplained = false;
+        return view;
     }
 
     private async Task EnsureFreshAsync()
@@ -448,11 +456,24 @@ internal sealed class UserGrain : Grain, IUserGrain
         var rules = includeRules ? _rules?.Current ?? [] : [];
         if (rules.Count == 0)
         {
-            return new SegmentsView(_profile.AssessLifecycle(now), [], _mlSegment);
+            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now));
         }
 
         var view = _profile.View(now);
-        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), _mlSegment);
+        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now));
+    }
+
+    // Her ML segment with its explanation, written now if the last assignment has none yet (from the profile as of the
+    // query, which is at least as new as the one she was assigned with).
+    private MlMembership? Explained(ProfileView? view, DateTimeOffset now)
+    {
+        if (_mlSegment is { } ml && !_mlExplained)
+        {
+            _mlSegment = ml with { Explanation = Explain(view ?? _profile.View(now), ml.Assignment) };
+            _mlExplained = true;
+        }
+
+        return _mlSegment;
     }
 
     private void Fold(BehaviorEvent e)

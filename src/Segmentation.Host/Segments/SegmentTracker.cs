@@ -26,8 +26,11 @@ internal sealed class SegmentTracker
     /// <summary>Where changes go.</summary>
     public SegmentChangeFeed Feed { get; }
 
-    /// <summary>The segment ids <paramref name="profile"/> is in now (and ML segment <paramref name="mlSegment"/>), with the reason for each.</summary>
-    public Dictionary<string, string> Memberships(UserProfile profile, int? mlSegment)
+    /// <summary>
+    /// The segment ids <paramref name="profile"/> is in now (and ML segment <paramref name="mlSegment"/>), with the reason
+    /// for each. <paramref name="view"/>: the profile's view, when the caller has one already (its time is "now").
+    /// </summary>
+    public Dictionary<string, string> Memberships(UserProfile profile, int? mlSegment, ProfileView? view = null)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         if (profile.IsEmpty)
@@ -40,7 +43,7 @@ internal sealed class SegmentTracker
             result.Add("ml:" + ml.ToString(System.Globalization.CultureInfo.InvariantCulture), "nearest centroid of the segmentation model");
         }
 
-        var now = _domainClock.GetUtcNow();
+        var now = view?.AsOf ?? _domainClock.GetUtcNow();
         var rules = _rules.Current;
         if (rules.Count == 0)
         {
@@ -51,12 +54,12 @@ internal sealed class SegmentTracker
                 return result;
             }
 
-            var lifecycle = profile.AssessLifecycle(now);
+            var lifecycle = view?.Lifecycle ?? profile.AssessLifecycle(now);
             result.Add("lifecycle:" + LifecycleStageNames.Of(lifecycle.Stage), lifecycle.Explanation);
             return result;
         }
 
-        var view = profile.View(now);
+        view ??= profile.View(now);
         result.Add("lifecycle:" + LifecycleStageNames.Of(view.Lifecycle.Stage), view.Lifecycle.Explanation);
         foreach (var match in RuleSegmentCatalog.Evaluate(rules, view))
         {
@@ -69,10 +72,11 @@ internal sealed class SegmentTracker
     /// <summary>
     /// Re-evaluates <paramref name="profile"/>, publishes every segment entered or left since <paramref name="before"/>
     /// (left first, then entered, each in id order) stamped <paramref name="at"/>, and returns the new memberships.
+    /// <paramref name="view"/>: the profile's view, when the caller has one already.
     /// </summary>
-    public Dictionary<string, string> Update(string userId, UserProfile profile, Dictionary<string, string> before, DateTimeOffset at, int? mlSegment)
+    public Dictionary<string, string> Update(string userId, UserProfile profile, Dictionary<string, string> before, DateTimeOffset at, int? mlSegment, ProfileView? view = null)
     {
-        var after = Memberships(profile, mlSegment);
+        var after = Memberships(profile, mlSegment, view);
         if (Feed.WatcherCount == 0)
         {
             return after;
