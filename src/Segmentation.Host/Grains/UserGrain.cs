@@ -46,7 +46,6 @@ internal sealed class UserGrain : Grain, IUserGrain
     private readonly UserEmbeddings? _embeddings;
     private readonly MlSegmentation? _ml;
     private readonly int _snapshotEvery;
-    private readonly TimeSpan _refreshDelay;
     private readonly ILogger _logger;
     private readonly GrainServices _services;
 
@@ -68,20 +67,18 @@ internal sealed class UserGrain : Grain, IUserGrain
     private float[]? _embedding;
     private long _embeddingVersion;
     private bool _embeddingStale = true;
+
     // Her ML segment; its explanation is written at the first query after an assignment (the refresh after every event
     // would otherwise format four strings nobody reads): _mlExplained says whether _mlSegment carries it.
     private MlMembership? _mlSegment;
     private bool _mlExplained;
     private long _mlVersionSeen = -1;
 
-    // A refresh is owed for events folded since the last one: counted in GrainServices.PendingSegmentRefreshes until it
-    // ran (or the activation ends). _pendingThrough is the newest event time among them (it stamps the published
-    // changes, as when they were made inside the ingest call); _pendingCause is the trace of the call that made the
-    // refresh owed, so the deferred embed and assign spans stay in the trace of the event that caused them.
-    private bool _refreshPending;
-    private DateTimeOffset _pendingThrough;
-    private ActivityContext _pendingCause;
-    private IGrainTimer? _refreshTimer;
+    // Set while a refresh is owed for events folded since the last one (counted in
+    // GrainServices.PendingSegmentRefreshes until it ran or the activation ends); null otherwise, so an idle user
+    // carries no timer.
+    private PendingRefresh? _pending;
+
 
     public UserGrain(GrainServices services)
     {
@@ -96,7 +93,6 @@ internal sealed class UserGrain : Grain, IUserGrain
         _snapshots = s.Snapshots;
         _profileOptions = s.Options.Profiles;
         _snapshotEvery = s.Options.SnapshotEveryEvents;
-        _refreshDelay = s.Options.Segments.RefreshDelay < TimeSpan.Zero ? TimeSpan.Zero : s.Options.Segments.RefreshDelay;
         _eventClock = s.EventClock;
         _domainClock = s.DomainClock;
         _logger = s.Logger;
@@ -140,13 +136,13 @@ internal sealed class UserGrain : Grain, IUserGrain
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _services.CountUserGrain(-1);
-        if (_refreshPending && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+        if (_pending is { } pending && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
         {
             // Shed (memory pressure) or collected before the timer fired: publish what the refresh owes now. Not when
             // the silo stops: the embedder may be gone, and the start-up sweep rebuilds all of it from the log.
             try
             {
-                await RefreshSegmentAsync(_pendingThrough).WaitAsync(cancellationToken);
+                await RefreshSegmentAsync(pending.Through).WaitAsync(cancellationToken);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -273,7 +269,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             : new SegmentationInput(MemberTraits.Of(_profile.View(_domainClock.GetUtcNow()), _embedding), _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_refreshPending ? _pendingThrough : null);
+    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_pending?.Through);
 
     public Task<RuleMatch?> EvaluateRuleAsync(string ruleText, DateTimeOffset now)
     {
@@ -316,51 +312,51 @@ internal sealed class UserGrain : Grain, IUserGrain
         ClearPending();
     }
 
-    // Owes a refresh for events up to `latest` (event time); arms the timer when none was owed yet, so a burst of events
-    // costs one refresh.
+    // Owes a refresh for events up to `latest` (event time); arms a one-shot timer when none was owed yet, so a burst of
+    // events costs one refresh.
     private void ScheduleRefresh(DateTimeOffset latest)
     {
-        if (_refreshPending)
+        if (_pending is { } pending)
         {
-            _pendingThrough = latest > _pendingThrough ? latest : _pendingThrough;
+            pending.Through = latest > pending.Through ? latest : pending.Through;
             return;
         }
 
-        _refreshPending = true;
-        _pendingThrough = latest;
-        _pendingCause = Activity.Current?.Context ?? default;
+        var delay = _services.Users.Options.Segments.RefreshDelay;
+        pending = new PendingRefresh(latest, Activity.Current?.Context ?? default);
+        _pending = pending;
         _services.CountPendingRefresh(+1);
-        _refreshTimer ??= this.RegisterGrainTimer(RefreshDueAsync, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { KeepAlive = true });
-        _refreshTimer.Change(_refreshDelay, Timeout.InfiniteTimeSpan);
+        pending.Timer = this.RegisterGrainTimer(RefreshDueAsync, new GrainTimerCreationOptions(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
     }
 
     // The timer's turn: nothing to do when a query (or the sweep) refreshed in the meantime.
     private async Task RefreshDueAsync(CancellationToken cancellationToken)
     {
-        if (!_refreshPending)
+        if (_pending is not { } pending)
         {
             return;
         }
 
-        using var span = SegmentationDiagnostics.Source.StartActivity("segment refresh", ActivityKind.Internal, _pendingCause);
+        using var span = SegmentationDiagnostics.Source.StartActivity("segment refresh", ActivityKind.Internal, pending.Cause);
         try
         {
-            await RefreshSegmentAsync(_pendingThrough);
+            await RefreshSegmentAsync(pending.Through);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Still owed (a segment grain or the embedder failed): try again after another delay.
             HostLog.RefreshFailed(_logger, _key, ex);
-            _refreshTimer?.Change(_refreshDelay, Timeout.InfiniteTimeSpan);
+            var delay = _services.Users.Options.Segments.RefreshDelay;
+            pending.Timer?.Change(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
     }
 
     private void ClearPending()
     {
-        if (_refreshPending)
+        if (_pending is { } pending)
         {
-            _refreshPending = false;
-            _pendingCause = default;
+            _pending = null;
+            pending.Timer?.Dispose();
             _services.CountPendingRefresh(-1);
         }
     }
@@ -426,9 +422,9 @@ internal sealed class UserGrain : Grain, IUserGrain
 
     private async Task EnsureFreshAsync()
     {
-        if (_refreshPending)
+        if (_pending is { } pending)
         {
-            await RefreshSegmentAsync(_pendingThrough);
+            await RefreshSegmentAsync(pending.Through);
         }
         else if (_embeddings is not null && (_embeddingStale || (_embeddings.Version ?? 0) != _embeddingVersion || (_ml?.Current is { } m && m.Version != _mlVersionSeen)))
         {
@@ -520,5 +516,19 @@ internal sealed class UserGrain : Grain, IUserGrain
             HostLog.SnapshotFenced(_logger, _key, ex.ActualETag);
             DeactivateOnIdle();
         }
+    }
+
+    /// <summary>
+    /// A refresh owed: <see cref="Through"/> is the newest event time among the events it covers (it stamps the published
+    /// changes, as when they were made inside the ingest call); <see cref="Cause"/> is the trace of the call that made it
+    /// owed, so the deferred embed and assign spans stay in the trace of the event that caused them.
+    /// </summary>
+    private sealed class PendingRefresh(DateTimeOffset through, ActivityContext cause)
+    {
+        public DateTimeOffset Through { get; set; } = through;
+
+        public ActivityContext Cause { get; } = cause;
+
+        public IGrainTimer? Timer { get; set; }
     }
 }
