@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 
 namespace Segmentation.Storage.Sqlite;
@@ -22,14 +23,18 @@ public sealed class SqliteStorageOptions
         _ => throw new ArgumentException($"Synchronous must be FULL, NORMAL or EXTRA; got '{Synchronous}'."),
     };
 
-    internal static string ConnectionString(string path) => new SqliteConnectionStringBuilder
+    // Built once per file: readers open a pooled connection per read (two per user grain activation), and building the
+    // string through SqliteConnectionStringBuilder each time was a good part of the activation's allocations.
+    private static readonly ConcurrentDictionary<string, string> s_connectionStrings = new(StringComparer.Ordinal);
+
+    internal static string ConnectionString(string path) => s_connectionStrings.GetOrAdd(path, static p => new SqliteConnectionStringBuilder
     {
-        DataSource = path,
+        DataSource = p,
         Mode = SqliteOpenMode.ReadWriteCreate,
         Cache = SqliteCacheMode.Private,
         Pooling = true,
         DefaultTimeout = 30,
-    }.ToString();
+    }.ToString());
 
     /// <summary>A pooled connection for reads (WAL mode is a property of the file, set by the writer).</summary>
     internal static async Task<SqliteConnection> OpenReaderAsync(string path, CancellationToken cancellationToken)

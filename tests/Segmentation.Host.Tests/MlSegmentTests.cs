@@ -159,7 +159,7 @@ public sealed class MlSegmentTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AnEventThatMovesHerEmbedding_MovesHerSegmentInTheSameIngestCall()
+    public async Task AnEventThatMovesHerEmbedding_MovesHerSegmentShortlyAfterTheIngestCall()
     {
         await TrainAsync();
         await ReclusterAsync(dryRun: false);
@@ -180,7 +180,8 @@ public sealed class MlSegmentTests : IAsyncLifetime
         var binge = Enumerable.Range(0, 10).Select(i => Buy("home-5", $"t{i}", "toys.games", 60 + i)).ToArray();
         await IngestAsync(binge);
 
-        // The ingest call has returned: the change was made and published inside it.
+        // The ingest call has returned once the events were durable; her refresh (Segmentation:Segments:RefreshDelay
+        // later) re-embeds her, moves her and publishes the change.
         var changes = new List<SegmentChange>();
         Assert.True(await next);
         changes.Add(watch.Current);

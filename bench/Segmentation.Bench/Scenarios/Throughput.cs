@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Segmentation.Bench.Measurement;
 using Segmentation.Bench.Target;
+using Segmentation.Contracts.V1;
 using static Segmentation.Bench.BenchReport;
 
 namespace Segmentation.Bench.Scenarios;
@@ -91,8 +92,9 @@ public static class Throughput
         var lookupAt50 = open.First(r => r.Name.StartsWith("GetUserSegments @ 50", StringComparison.Ordinal));
         report.Line($"**GetUserSegments p99 at 50 % load ({N(lookupAt50.TargetRate)}/s): {lookupAt50.Latency.Milliseconds(0.99):F2} ms** (p50 {lookupAt50.Latency.Milliseconds(0.5):F2} ms, p99.9 {lookupAt50.Latency.Milliseconds(0.999):F2} ms).");
 
-        var (events, perSecond) = await DurableIngestAsync(load, settings.IngestBatches, cancellationToken);
-        report.Line($"**Durable ingest: {N(perSecond)} events/s** ({N(events)} events for {N(DurableIngestUsers)} users in batches of 1,000, 4 batches in flight, each acknowledged only after its SQLite commit with synchronous=FULL).");
+        var ingest = await DurableIngestAsync(load, server, settings.IngestBatches, cancellationToken);
+        report.Line($"**Durable ingest: {N(ingest.AckedPerSecond)} events/s** ({N(ingest.Events)} events for {N(DurableIngestUsers)} users in batches of 1,000, 4 batches in flight, each acknowledged only after its SQLite commit with synchronous=FULL); server CPU {ingest.AckCpuMicroseconds:F0} µs/event until the last ack.");
+        report.Line($"**Durable ingest with derived state caught up: {N(ingest.CaughtUpPerSecond)} events/s** (until no user's refresh (embedding, ML segment, statistics, membership changes) was pending, {ingest.CaughtUpAfter.TotalSeconds:F2} s after the last ack); server CPU {ingest.CaughtUpCpuMicroseconds:F0} µs/event in all.");
 
         report.Json["throughput"] = new JsonObject
         {
@@ -104,7 +106,10 @@ public static class Throughput
             ["lookup_to_echo_ratio"] = Math.Round(lookupRatio, 4),
             ["echo_to_plain_ratio"] = Math.Round(echoVsPlain, 4),
             ["lookup_p99_ms_at_50pct"] = Math.Round(lookupAt50.Latency.Milliseconds(0.99), 3),
-            ["durable_ingest_events_per_second"] = Math.Round(perSecond),
+            ["durable_ingest_events_per_second"] = Math.Round(ingest.AckedPerSecond),
+            ["durable_ingest_caught_up_events_per_second"] = Math.Round(ingest.CaughtUpPerSecond),
+            ["durable_ingest_server_cpu_us_per_event"] = Math.Round(ingest.AckCpuMicroseconds, 1),
+            ["durable_ingest_caught_up_server_cpu_us_per_event"] = Math.Round(ingest.CaughtUpCpuMicroseconds, 1),
         };
         return new ThroughputSummary(best.C, best.M, closed[workloads[1].Name].PerSecond, lookupAt50.Latency.Milliseconds(0.99), echoMax);
 
@@ -117,14 +122,19 @@ public static class Throughput
 
     private const int DurableIngestUsers = 20_000;
 
-    /// <summary>Batches of 1,000 new events, 4 in flight, until <paramref name="batches"/> are acknowledged.</summary>
-    internal static async Task<(long Events, double PerSecond)> DurableIngestAsync(Workloads load, int batches, CancellationToken cancellationToken)
+    /// <summary>
+    /// Batches of 1,000 new events, 4 in flight, until <paramref name="batches"/> are acknowledged; then until the server
+    /// reports no pending segment refresh (the derived state of every acknowledged event is in). Both rates, and the
+    /// server's CPU per event to each point.
+    /// </summary>
+    internal static async Task<DurableIngestResult> DurableIngestAsync(Workloads load, ServerProcess server, int batches, CancellationToken cancellationToken)
     {
         // Spread over 20,000 users, as a shop's traffic is: one user's appends are ordered (one grain turn at a time),
         // so a batch concentrated on a few users waits for their previous commits.
         var requests = Enumerable.Range(0, batches).Select(b => load.IngestRequest(1_000_000 + b, 1_000, freshUsers: DurableIngestUsers)).ToArray();
         var next = -1;
         long accepted = 0;
+        var cpu0 = server.CpuTime();
         var stopwatch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
         {
@@ -135,7 +145,21 @@ public static class Throughput
                 Interlocked.Add(ref accepted, response.Accepted);
             }
         }));
-        return (accepted, accepted / stopwatch.Elapsed.TotalSeconds);
+        var acked = stopwatch.Elapsed;
+        var ackCpu = server.CpuTime() - cpu0;
+        // A server without the counter (an older build) reports 0: caught up at the ack.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(TimeSpan.FromMinutes(5));
+        while ((await load.Client.Admin.GetServerStatsAsync(new GetServerStatsRequest(), cancellationToken: deadline.Token)).PendingSegmentRefreshes > 0)
+        {
+            await Task.Delay(10, deadline.Token);
+        }
+
+        var caughtUp = stopwatch.Elapsed;
+        var caughtUpCpu = server.CpuTime() - cpu0;
+        var events = Math.Max(1, accepted);
+        return new DurableIngestResult(
+            accepted, accepted / acked.TotalSeconds, accepted / caughtUp.TotalSeconds, caughtUp - acked, ackCpu.TotalMicroseconds / events, caughtUpCpu.TotalMicroseconds / events);
     }
 
     /// <summary>Runs <paramref name="run"/> and attributes the CPU both processes used to its successful calls.</summary>
@@ -157,3 +181,7 @@ public static class Throughput
 
     private static string Ms(LoadResult r, double q) => r.Latency.Milliseconds(q).ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
 }
+
+/// <summary>What the durable ingest run measured: acknowledged, and with every event's derived state caught up.</summary>
+internal sealed record DurableIngestResult(
+    long Events, double AckedPerSecond, double CaughtUpPerSecond, TimeSpan CaughtUpAfter, double AckCpuMicroseconds, double CaughtUpCpuMicroseconds);

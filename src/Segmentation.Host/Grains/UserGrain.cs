@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
@@ -25,6 +26,12 @@ namespace Segmentation.Host.Grains;
 /// the log is idempotent by event id, a profile is a function of its set of events whatever their order, and before
 /// each snapshot the grain folds the events other activations appended to its stream since it last read it, so a
 /// snapshot's sequence number always closes a complete prefix of the stream.</para>
+/// <para>Derived state follows the events shortly after, not inside the ingest call: <see cref="ApplyAsync"/> returns
+/// once the events are durable, folded and observed by the recommenders, and arms a one-shot grain timer
+/// (<c>Segmentation:Segments:RefreshDelay</c>) that re-embeds her, assigns her ML segment, updates the segment
+/// statistics and publishes her membership changes, once for all the events that arrived meanwhile. The timer's
+/// callback is a grain turn like any call, so it never interleaves with an ingest. Every query refreshes first when a
+/// refresh is pending, so nobody reads segments older than the events already acknowledged.</para>
 /// </remarks>
 internal sealed class UserGrain : Grain, IUserGrain
 {
@@ -60,8 +67,18 @@ internal sealed class UserGrain : Grain, IUserGrain
     private float[]? _embedding;
     private long _embeddingVersion;
     private bool _embeddingStale = true;
+
+    // Her ML segment; its explanation is written at the first query after an assignment (the refresh after every event
+    // would otherwise format four strings nobody reads): _mlExplained says whether _mlSegment carries it.
     private MlMembership? _mlSegment;
+    private bool _mlExplained;
     private long _mlVersionSeen = -1;
+
+    // Set while a refresh is owed for events folded since the last one (counted in
+    // GrainServices.PendingSegmentRefreshes until it ran or the activation ends); null otherwise, so an idle user
+    // carries no timer.
+    private PendingRefresh? _pending;
+
 
     public UserGrain(GrainServices services)
     {
@@ -119,6 +136,21 @@ internal sealed class UserGrain : Grain, IUserGrain
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _services.CountUserGrain(-1);
+        if (_pending is { } pending && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+        {
+            // Shed (memory pressure) or collected before the timer fired: publish what the refresh owes now. Not when
+            // the silo stops: the embedder may be gone, and the start-up sweep rebuilds all of it from the log.
+            try
+            {
+                await RefreshSegmentAsync(pending.Through).WaitAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                HostLog.RefreshFailed(_logger, _key, ex);
+            }
+        }
+
+        ClearPending();
         if (!_fenced && _unsnapshotted > 0)
         {
             await TryWriteSnapshotAsync(cancellationToken);
@@ -126,9 +158,10 @@ internal sealed class UserGrain : Grain, IUserGrain
     }
 
     /// <summary>
-    /// Appends the events durably, folds the appended ones, and reports per event whether it was new or a duplicate.
-    /// The append is never cancelled half-way: once started, whatever the log stored is also folded, so memory and
-    /// log cannot disagree.
+    /// Appends the events durably, folds the appended ones, lets the recommenders observe them, and reports per event
+    /// whether it was new or a duplicate. The append is never cancelled half-way: once started, whatever the log stored
+    /// is also folded, so memory and log cannot disagree. Embedding, ML assignment and membership publication follow in
+    /// the deferred refresh (see the remarks on the class).
     /// </summary>
     public async Task<ApplyResult> ApplyAsync(EventBatch batch)
     {
@@ -174,9 +207,9 @@ internal sealed class UserGrain : Grain, IUserGrain
         fold?.Dispose();
         if (any)
         {
-            // In the same call that ingests the events: a new embedding, and the segment it falls in.
+            // Shortly after the ack, once for every event until then: a new embedding, and the segment it falls in.
             _embeddingStale = true;
-            await RefreshSegmentAsync(latest);
+            ScheduleRefresh(latest);
         }
 
         if (_unsnapshotted >= _snapshotEvery && !_fenced)
@@ -236,7 +269,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             : new SegmentationInput(MemberTraits.Of(_profile.View(_domainClock.GetUtcNow()), _embedding), _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    public Task RefreshSegmentAsync() => RefreshSegmentAsync(null);
+    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_pending?.Through);
 
     public Task<RuleMatch?> EvaluateRuleAsync(string ruleText, DateTimeOffset now)
     {
@@ -264,22 +297,76 @@ internal sealed class UserGrain : Grain, IUserGrain
     {
         if (_profile.IsEmpty)
         {
+            ClearPending();
             return;
         }
 
         var now = _domainClock.GetUtcNow();
-        await AssignAsync(now);
+        // One view per refresh: the assignment's traits and the rules read the same one.
+        var view = await AssignAsync(now);
         if (_segments is not null)
         {
-            _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId);
+            _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId, view);
+        }
+
+        ClearPending();
+    }
+
+    // Owes a refresh for events up to `latest` (event time); arms a one-shot timer when none was owed yet, so a burst of
+    // events costs one refresh.
+    private void ScheduleRefresh(DateTimeOffset latest)
+    {
+        if (_pending is { } pending)
+        {
+            pending.Through = latest > pending.Through ? latest : pending.Through;
+            return;
+        }
+
+        var delay = _services.Users.Options.Segments.RefreshDelay;
+        pending = new PendingRefresh(latest, Activity.Current?.Context ?? default);
+        _pending = pending;
+        _services.CountPendingRefresh(+1);
+        pending.Timer = this.RegisterGrainTimer(RefreshDueAsync, new GrainTimerCreationOptions(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+    }
+
+    // The timer's turn: nothing to do when a query (or the sweep) refreshed in the meantime.
+    private async Task RefreshDueAsync(CancellationToken cancellationToken)
+    {
+        if (_pending is not { } pending)
+        {
+            return;
+        }
+
+        using var span = SegmentationDiagnostics.Source.StartActivity("segment refresh", ActivityKind.Internal, pending.Cause);
+        try
+        {
+            await RefreshSegmentAsync(pending.Through);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Still owed (a segment grain or the embedder failed): try again after another delay.
+            HostLog.RefreshFailed(_logger, _key, ex);
+            var delay = _services.Users.Options.Segments.RefreshDelay;
+            pending.Timer?.Change(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
     }
 
-    private async Task AssignAsync(DateTimeOffset now)
+    private void ClearPending()
+    {
+        if (_pending is { } pending)
+        {
+            _pending = null;
+            pending.Timer?.Dispose();
+            _services.CountPendingRefresh(-1);
+        }
+    }
+
+    // Returns the profile view it built as of `now` (null when it needed none).
+    private async Task<ProfileView?> AssignAsync(DateTimeOffset now)
     {
         if (_embeddings is null)
         {
-            return;
+            return null;
         }
 
         var recomputed = false;
@@ -297,13 +384,13 @@ internal sealed class UserGrain : Grain, IUserGrain
             catch (InferenceQueueFullException ex)
             {
                 EmbeddingLog.Skipped(_logger, _userId, ex.Message);
-                return;
+                return null;
             }
         }
 
         if (_ml is null)
         {
-            return;
+            return null;
         }
 
         var model = _ml.Current;
@@ -314,25 +401,32 @@ internal sealed class UserGrain : Grain, IUserGrain
             // No model, or one clustered over another encoder's vectors: no ML segment until re-clustering.
             await _ml.LeaveAsync(_userId, CancellationToken.None);
             _mlSegment = null;
-            return;
+            return null;
         }
 
         if (!recomputed && _mlSegment is { } current && model.Assign(_embedding) is var moved && moved.SegmentId == current.Assignment.SegmentId)
         {
             // Only the centroids moved (a newer version), not her: same segment, nothing for the segment grains to learn.
             _mlSegment = current with { Assignment = moved, ModelVersion = model.Version };
-            return;
+            _mlExplained = false;
+            return null;
         }
 
         using var assign = SegmentationDiagnostics.Source.StartActivity("assign");
         var view = _profile.View(now);
         var assignment = await _ml.AssignAsync(_userId, MemberTraits.Of(view, _embedding), CancellationToken.None);
-        _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, Explain(view, assignment));
+        _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, []);
+        _mlExplained = false;
+        return view;
     }
 
     private async Task EnsureFreshAsync()
     {
-        if (_embeddings is not null && (_embeddingStale || (_embeddings.Version ?? 0) != _embeddingVersion || (_ml?.Current is { } m && m.Version != _mlVersionSeen)))
+        if (_pending is { } pending)
+        {
+            await RefreshSegmentAsync(pending.Through);
+        }
+        else if (_embeddings is not null && (_embeddingStale || (_embeddings.Version ?? 0) != _embeddingVersion || (_ml?.Current is { } m && m.Version != _mlVersionSeen)))
         {
             await RefreshSegmentAsync(null);
         }
@@ -358,11 +452,24 @@ internal sealed class UserGrain : Grain, IUserGrain
         var rules = includeRules ? _rules?.Current ?? [] : [];
         if (rules.Count == 0)
         {
-            return new SegmentsView(_profile.AssessLifecycle(now), [], _mlSegment);
+            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now));
         }
 
         var view = _profile.View(now);
-        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), _mlSegment);
+        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now));
+    }
+
+    // Her ML segment with its explanation, written now if the last assignment has none yet (from the profile as of the
+    // query, which is at least as new as the one she was assigned with).
+    private MlMembership? Explained(ProfileView? view, DateTimeOffset now)
+    {
+        if (_mlSegment is { } ml && !_mlExplained)
+        {
+            _mlSegment = ml with { Explanation = Explain(view ?? _profile.View(now), ml.Assignment) };
+            _mlExplained = true;
+        }
+
+        return _mlSegment;
     }
 
     private void Fold(BehaviorEvent e)
@@ -409,5 +516,19 @@ internal sealed class UserGrain : Grain, IUserGrain
             HostLog.SnapshotFenced(_logger, _key, ex.ActualETag);
             DeactivateOnIdle();
         }
+    }
+
+    /// <summary>
+    /// A refresh owed: <see cref="Through"/> is the newest event time among the events it covers (it stamps the published
+    /// changes, as when they were made inside the ingest call); <see cref="Cause"/> is the trace of the call that made it
+    /// owed, so the deferred embed and assign spans stay in the trace of the event that caused them.
+    /// </summary>
+    private sealed class PendingRefresh(DateTimeOffset through, ActivityContext cause)
+    {
+        public DateTimeOffset Through { get; set; } = through;
+
+        public ActivityContext Cause { get; } = cause;
+
+        public IGrainTimer? Timer { get; set; }
     }
 }

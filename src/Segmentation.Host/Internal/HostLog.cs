@@ -31,4 +31,7 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Recommenders rebuilt from {Events} logged events ({Items} items) in {Seconds:F1} s")]
     public static partial void RecommenderRebuilt(ILogger logger, long events, int items, double seconds);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "Segment refresh of user {UserId} failed")]
+    public static partial void RefreshFailed(ILogger logger, string userId, Exception exception);
 }

@@ -23,7 +23,7 @@ internal sealed class MlSegmentation
 {
     private static readonly string s_key = TenantKeys.Storage("segmentation/model");
 
-    private readonly IGrainFactory _grains;
+    private readonly GrainReferences<ISegmentGrain> _segments;
     private readonly ISnapshotStore _store;
     private readonly TimeProvider _wallClock;
     private readonly SemaphoreSlim _publishing = new(1, 1);
@@ -33,7 +33,7 @@ internal sealed class MlSegmentation
 
     public MlSegmentation(IGrainFactory grains, ISnapshotStore store, TimeProvider wallClock)
     {
-        _grains = grains;
+        _segments = new GrainReferences<ISegmentGrain>(grains);
         _store = store;
         _wallClock = wallClock;
     }
@@ -116,7 +116,7 @@ internal sealed class MlSegmentation
     public Task<SegmentStatistics> StatisticsAsync(int segmentId, CancellationToken cancellationToken) =>
         Segment(segmentId).GetStatisticsAsync().WaitAsync(cancellationToken);
 
-    private ISegmentGrain Segment(int segmentId) => _grains.GetGrain<ISegmentGrain>(TenantKeys.Segment(segmentId));
+    private ISegmentGrain Segment(int segmentId) => _segments.Get(TenantKeys.Segment(segmentId));
 
     /// <summary>
     /// Publishes a new version when members changed since the last one: each centroid moves to its members' mean

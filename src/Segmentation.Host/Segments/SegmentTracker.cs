@@ -13,6 +13,11 @@ namespace Segmentation.Host.Segments;
 /// </remarks>
 internal sealed class SegmentTracker
 {
+    // The ids of every lifecycle stage and of the first ML segments, made once: memberships are worked out in every
+    // user's refresh.
+    private static readonly string[] s_lifecycleIds = [.. Enumerable.Range(0, (int)LifecycleStage.Reactivated + 1).Select(i => "lifecycle:" + LifecycleStageNames.Of((LifecycleStage)i))];
+    private static readonly string[] s_mlIds = [.. Enumerable.Range(0, 256).Select(i => "ml:" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
     private readonly RuleSegmentCatalog _rules;
     private readonly TimeProvider _domainClock;
 
@@ -26,8 +31,11 @@ internal sealed class SegmentTracker
     /// <summary>Where changes go.</summary>
     public SegmentChangeFeed Feed { get; }
 
-    /// <summary>The segment ids <paramref name="profile"/> is in now (and ML segment <paramref name="mlSegment"/>), with the reason for each.</summary>
-    public Dictionary<string, string> Memberships(UserProfile profile, int? mlSegment)
+    /// <summary>
+    /// The segment ids <paramref name="profile"/> is in now (and ML segment <paramref name="mlSegment"/>), with the reason
+    /// for each. <paramref name="view"/>: the profile's view, when the caller has one already (its time is "now").
+    /// </summary>
+    public Dictionary<string, string> Memberships(UserProfile profile, int? mlSegment, ProfileView? view = null)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         if (profile.IsEmpty)
@@ -37,27 +45,27 @@ internal sealed class SegmentTracker
 
         if (mlSegment is { } ml)
         {
-            result.Add("ml:" + ml.ToString(System.Globalization.CultureInfo.InvariantCulture), "nearest centroid of the segmentation model");
+            result.Add((uint)ml < (uint)s_mlIds.Length ? s_mlIds[ml] : "ml:" + ml.ToString(System.Globalization.CultureInfo.InvariantCulture), "nearest centroid of the segmentation model");
         }
 
-        var now = _domainClock.GetUtcNow();
+        var now = view?.AsOf ?? _domainClock.GetUtcNow();
         var rules = _rules.Current;
         if (rules.Count == 0)
         {
             // Reasons are read only by watchers: without any, the stage alone is enough (and much cheaper).
             if (Feed.WatcherCount == 0)
             {
-                result.Add("lifecycle:" + LifecycleStageNames.Of(profile.StageAt(now)), "");
+                result.Add(LifecycleId(profile.StageAt(now)), "");
                 return result;
             }
 
-            var lifecycle = profile.AssessLifecycle(now);
-            result.Add("lifecycle:" + LifecycleStageNames.Of(lifecycle.Stage), lifecycle.Explanation);
+            var lifecycle = view?.Lifecycle ?? profile.AssessLifecycle(now);
+            result.Add(LifecycleId(lifecycle.Stage), lifecycle.Explanation);
             return result;
         }
 
-        var view = profile.View(now);
-        result.Add("lifecycle:" + LifecycleStageNames.Of(view.Lifecycle.Stage), view.Lifecycle.Explanation);
+        view ??= profile.View(now);
+        result.Add(LifecycleId(view.Lifecycle.Stage), view.Lifecycle.Explanation);
         foreach (var match in RuleSegmentCatalog.Evaluate(rules, view))
         {
             result.Add("rule:" + match.Id, string.Join("; ", match.Reasons));
@@ -69,10 +77,11 @@ internal sealed class SegmentTracker
     /// <summary>
     /// Re-evaluates <paramref name="profile"/>, publishes every segment entered or left since <paramref name="before"/>
     /// (left first, then entered, each in id order) stamped <paramref name="at"/>, and returns the new memberships.
+    /// <paramref name="view"/>: the profile's view, when the caller has one already.
     /// </summary>
-    public Dictionary<string, string> Update(string userId, UserProfile profile, Dictionary<string, string> before, DateTimeOffset at, int? mlSegment)
+    public Dictionary<string, string> Update(string userId, UserProfile profile, Dictionary<string, string> before, DateTimeOffset at, int? mlSegment, ProfileView? view = null)
     {
-        var after = Memberships(profile, mlSegment);
+        var after = Memberships(profile, mlSegment, view);
         if (Feed.WatcherCount == 0)
         {
             return after;
@@ -90,4 +99,7 @@ internal sealed class SegmentTracker
 
         return after;
     }
+
+    private static string LifecycleId(LifecycleStage stage) =>
+        (uint)stage < (uint)s_lifecycleIds.Length ? s_lifecycleIds[(int)stage] : "lifecycle:" + LifecycleStageNames.Of(stage);
 }

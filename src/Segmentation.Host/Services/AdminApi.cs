@@ -213,6 +213,7 @@ internal sealed class AdminApi : AdminService.AdminServiceBase
             OpenHandles = OpenHandles(process),
             CallsInFlight = _calls.InFlight,
             ActiveUserGrains = _grainServices.ActiveUserGrains,
+            PendingSegmentRefreshes = _grainServices.PendingSegmentRefreshes,
         };
         foreach (var (status, calls) in _calls.Snapshot())
         {

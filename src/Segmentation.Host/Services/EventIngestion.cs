@@ -19,14 +19,14 @@ internal sealed class EventIngestion
     /// <summary>Most events one request may carry.</summary>
     public const int MaxEventsPerRequest = 10_000;
 
-    private readonly IGrainFactory _grains;
+    private readonly GrainReferences<IUserGrain> _users;
     private readonly TimeProvider _wallClock;
     private readonly DateTimeOffset _earliest;
     private readonly ILogger _logger;
 
     public EventIngestion(IGrainFactory grains, TimeProvider wallClock, DateTimeOffset earliest, ILogger logger)
     {
-        _grains = grains;
+        _users = new GrainReferences<IUserGrain>(grains);
         _wallClock = wallClock;
         _earliest = earliest;
         _logger = logger;
@@ -111,7 +111,7 @@ internal sealed class EventIngestion
     }
 
     private async Task ApplyAsync(string userId, UserBatch batch, CancellationToken cancellationToken) =>
-        batch.Outcomes = (await _grains.GetGrain<IUserGrain>(TenantKeys.User(userId)).ApplyAsync(new EventBatch([.. batch.Events])).WaitAsync(cancellationToken)).Appended;
+        batch.Outcomes = (await _users.Get(TenantKeys.User(userId)).ApplyAsync(new EventBatch([.. batch.Events])).WaitAsync(cancellationToken)).Appended;
 
     private static V1.EventResult Result(long index, string eventId, V1.IngestOutcome outcome, string field, string reason) => new()
     {

@@ -6,7 +6,8 @@ namespace Segmentation.Host.Tests.Telemetry;
 
 /// <summary>
 /// OpenTelemetry over real OTLP/HTTP: the host exports to a receiver in this process, and one ingest call is followable
-/// end to end in one trace (gRPC server span → user grain call → log append, fold, embed, assign).
+/// end to end in one trace (gRPC server span → user grain call → log append, fold, and the deferred refresh's embed,
+/// assign).
 /// </summary>
 public sealed class TelemetryTests
 {
@@ -44,6 +45,14 @@ public sealed class TelemetryTests
             var traced = await server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(
                 Events.Ingest, Events.Batch(Events.Make("traced-1", "home-0", EventType.Purchase, s_start.AddHours(30), "h9", category: "home.decor")));
             Assert.Equal(1, traced.Accepted);
+
+            // Embedding and assignment follow the ack in the user's deferred refresh, a child of the traced call: wait
+            // until no refresh is pending before the spans are flushed.
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            while ((await server.Client.UnaryAsync<GetServerStatsRequest, ServerStats>(s_admin.FindMethodByName("GetServerStats"), new GetServerStatsRequest())).PendingSegmentRefreshes > 0)
+            {
+                await Task.Delay(20, deadline.Token);
+            }
         }
         finally
         {
