@@ -5,6 +5,8 @@
 # Options: --seconds 5 --users 2000 --soak-seconds 120 (3600 for the hour) --kills 10 --fuzz-iterations 20000
 #          --abuse-seconds 5 --only throughput h2load soak fuzz abuse crash --out DIR
 #          --host-dll PATH (another build's src/Segmentation.Host/bin/Release/net10.0/Segmentation.Host.dll, for before/after)
+# Quick in-process benchmarks on a temporary server instead of the report: `bench/run.sh bench` (lookup vs echo, durable
+# ingest, grain calls) and `bench/run.sh bench-recommend` (Recommend on a 100,000-item catalogue); --help lists options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -14,4 +16,8 @@ if ! command -v h2load >/dev/null 2>&1; then
     || echo "bench: could not install nghttp2-client; the h2load cross-check will be skipped"
 fi
 dotnet build bench/Segmentation.Bench -c Release -nologo -v quiet
-exec dotnet bench/Segmentation.Bench/bin/Release/net10.0/segbench.dll report "$@"
+case "${1:-}" in
+  bench|bench-recommend|report) command=$1; shift ;;
+  *) command=report ;;
+esac
+exec dotnet bench/Segmentation.Bench/bin/Release/net10.0/segbench.dll "$command" "$@"

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Segmentation.Bench;
+using Segmentation.Bench.Commands;
 using Segmentation.Bench.Scenarios;
 using Segmentation.Bench.Target;
 
@@ -41,7 +42,14 @@ var port = new Option<int>("--port") { Required = true };
 var plain = new Command("plain-server", "The bare Kestrel HTTP/2 baseline endpoint (started by the harness).") { port };
 plain.SetAction((parse, cancellationToken) => PlainServer.RunAsync(parse.GetValue(port), cancellationToken));
 
-var root = new RootCommand("segbench: load, soak, crash audit, fuzzing and HTTP/2 abuse against the Segmentation host") { report, plain };
+var root = new RootCommand("segbench: load, soak, crash audit, fuzzing and HTTP/2 abuse against the Segmentation host")
+{
+    report,
+    plain,
+    // In-process benchmarks on a temporary server (they moved here from seg, which is a pure client).
+    BenchCommand.Create(),
+    RecommendBenchCommand.Create(),
+};
 return await root.Parse(args).InvokeAsync();
 
 namespace Segmentation.Bench

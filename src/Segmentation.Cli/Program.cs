@@ -29,8 +29,6 @@ var root = new RootCommand("seg: the Segmentation command line")
     SegmentationCommands.Model(address, json),
     SegmentationCommands.Recluster(address, json),
     SegmentationCommands.Segment(address, json),
-    BenchCommand.Create(),
-    RecommendBenchCommand.Create(),
     EvalCommand.Create(),
     TrainCommand.Create(),
 };

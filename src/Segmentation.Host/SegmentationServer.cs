@@ -11,72 +11,56 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Dashboard;
-using Segmentation.Core;
-using Segmentation.Core.Recommendations;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Grains;
 using Segmentation.Host.Hosting;
 using Segmentation.Host.Internal;
-using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
 using Segmentation.Host.Services;
-using Segmentation.Inference.Models;
 using Segmentation.Storage;
-using Segmentation.Storage.Sqlite;
 
 namespace Segmentation.Host;
 
 /// <summary>
-/// The embedded deployment in one object: an ASP.NET Core host serving the gRPC edge (<see cref="GrpcEdge"/>) over
-/// the grain runtime, SQLite storage and the domain services, wired from configuration. Used by <c>Program</c>, and
-/// in-process by tests, benchmarks and the CLI.
+/// The embedded deployment behind one façade: an ASP.NET Core generic host serving the gRPC edge
+/// (<see cref="GrpcEdge"/>) over the co-hosted Orleans silo, SQLite storage and the domain components, composed through
+/// DI from configuration. Started by <c>Program</c>, and in-process by tests and benchmarks.
 /// </summary>
 /// <remarks>
-/// Composition: the gRPC services and their dependencies are resolved from the host's DI container; the domain
-/// components (storage, grain runtime, recommender, rules, embeddings, ML segments) are built in one block of
-/// <see cref="StartAsync"/> after the container (they log through its logger factory) and before the server starts,
-/// and the container hands them out from there.
-/// Shutdown (SIGTERM or <see cref="StopAsync"/>): health turns NOT_SERVING and new calls get UNAVAILABLE at once;
-/// Kestrel waits for in-flight calls; the silo deactivates every user grain (writing its snapshot); then the event-time
-/// clock is checkpointed and the stores are closed.
+/// <para>Composition (<see cref="DomainServices"/>): the domain components are DI singletons; hosted services load them
+/// and run the periodic work. Start: every <c>IHostedLifecycleService.StartingAsync</c> runs first — the event-time clock
+/// checkpoint is read, recommenders are rebuilt from the log, rules, the served encoder and the last segmentation model
+/// are loaded — then the silo starts, then Kestrel (ASP.NET Core adds its server's hosted service last); once started,
+/// the segmentation model grain is activated (its grain timer publishes, its reminder re-clusters) and the start-up
+/// sweep re-assigns every user in the background.</para>
+/// <para>Shutdown (SIGTERM or <see cref="StopAsync"/>): health turns NOT_SERVING and new calls get UNAVAILABLE at once;
+/// the start-up sweep stops; Kestrel waits for in-flight calls; the silo deactivates every grain (user grains write their
+/// snapshots; the model grain's timer ends); then the event-time clock is checkpointed (<c>StoppedAsync</c>) and the
+/// container closes the encoder and the stores.</para>
 /// </remarks>
 public sealed class SegmentationServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly SqliteEventLog _eventLog;
-    private readonly SqliteSnapshotStore _snapshots;
-    private readonly ClockCheckpoint? _clockCheckpoint;
-    private readonly CancellationTokenSource _background = new();
     private readonly ILogger _logger;
-    private Task _clockLoop = Task.CompletedTask;
-    private Task _segmentLoop = Task.CompletedTask;
-    private Task _sweep = Task.CompletedTask;
     private int _stopped;
 
-    private SegmentationServer(
-        WebApplication app,
-        SegmentationOptions options,
-        SqliteEventLog eventLog,
-        SqliteSnapshotStore snapshots,
-        IGrainFactory grains,
-        GrainServices grainServices,
-        EventIngestion ingestion,
-        TimeProvider domainClock,
-        ClockCheckpoint? clockCheckpoint,
-        ILogger logger)
+    private SegmentationServer(WebApplication app, SegmentationOptions options, ILogger logger)
     {
         _app = app;
         Options = options;
-        _eventLog = eventLog;
-        _snapshots = snapshots;
-        Grains = grains;
-        GrainServices = grainServices;
-        Ingestion = ingestion;
-        Calls = app.Services.GetRequiredService<GrpcCallStatistics>();
-        DomainClock = domainClock;
-        _clockCheckpoint = clockCheckpoint;
         _logger = logger;
+        var services = app.Services;
+        EventLog = services.GetRequiredService<IEventLog>();
+        Grains = services.GetRequiredService<IGrainFactory>();
+        GrainServices = services.GetRequiredService<GrainServices>();
+        Ingestion = services.GetRequiredService<EventIngestion>();
+        Calls = services.GetRequiredService<GrpcCallStatistics>();
+        DomainClock = services.GetRequiredService<DomainClocks>().Domain;
+        SegmentChanges = services.GetRequiredService<SegmentChangeFeed>();
+        Embeddings = services.GetRequiredService<UserEmbeddings>();
+        Segmentation = services.GetRequiredService<MlSegmentation>();
+        Reclustering = services.GetRequiredService<Reclustering>();
     }
 
     /// <summary>The settings in force.</summary>
@@ -89,7 +73,7 @@ public sealed class SegmentationServer : IAsyncDisposable
     public Uri? AdminAddress { get; private set; }
 
     /// <summary>The durable event log.</summary>
-    public IEventLog EventLog => _eventLog;
+    public IEventLog EventLog { get; }
 
     /// <summary>The host's services (the silo's serializer, for tests of grain messages).</summary>
     internal IServiceProvider Services => _app.Services;
@@ -109,13 +93,13 @@ public sealed class SegmentationServer : IAsyncDisposable
 
     internal RecommendationApi Recommendations => _app.Services.GetRequiredService<RecommendationApi>();
 
-    internal SegmentChangeFeed SegmentChanges { get; private init; } = null!;
+    internal SegmentChangeFeed SegmentChanges { get; }
 
-    internal UserEmbeddings Embeddings { get; private init; } = null!;
+    internal UserEmbeddings Embeddings { get; }
 
-    internal MlSegmentation Segmentation { get; private init; } = null!;
+    internal MlSegmentation Segmentation { get; }
 
-    internal Reclustering Reclustering { get; private init; } = null!;
+    internal Reclustering Reclustering { get; }
 
     /// <summary>Builds and starts the server from command-line style arguments (<c>--Segmentation:Listen=127.0.0.1:0</c>).</summary>
     public static async Task<SegmentationServer> StartAsync(string[] args, CancellationToken cancellationToken = default)
@@ -151,6 +135,13 @@ public sealed class SegmentationServer : IAsyncDisposable
             }
         }
 
+        if (options.Segments.ReclusterEvery < TimeSpan.Zero
+            || (options.Segments.ReclusterEvery > TimeSpan.Zero && options.Segments.ReclusterEvery < options.Silo.MinimumReminderPeriod))
+        {
+            throw new InvalidOperationException(
+                $"Segmentation:Segments:ReclusterEvery must be 0 (off) or at least Segmentation:Silo:MinimumReminderPeriod ({options.Silo.MinimumReminderPeriod}); got {options.Segments.ReclusterEvery}.");
+        }
+
         var endpoint = ParseEndpoint(options.Listen);
         var adminEndpoint = options.AdminListen.Length == 0 ? null : ParseEndpoint(options.AdminListen);
         if (adminEndpoint is { Port: 0 })
@@ -175,22 +166,11 @@ public sealed class SegmentationServer : IAsyncDisposable
 
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(25));
+
+        // The domain components and the hosted services that load them; then the silo; then the edge.
+        builder.Services.AddSegmentationDomain(options);
         builder.AddSegmentationSilo(options);
         builder.AddSegmentationTelemetry();
-
-        // The domain components are built below, after the container; the gRPC services resolve them at their first
-        // call, which cannot come before the server starts, by which time the slot is filled.
-        EmbeddedComponents? components = null;
-        EmbeddedComponents Components() => components ?? throw new InvalidOperationException("The domain components are resolved before the server has built them.");
-        builder.Services.AddSingleton<IEventLog>(_ => Components().EventLog);
-        builder.Services.AddSingleton(_ => Components().Ingestion);
-        builder.Services.AddSingleton(_ => Components().Users);
-        builder.Services.AddSingleton(_ => Components().Rules);
-        builder.Services.AddSingleton(_ => Components().Changes);
-        builder.Services.AddSingleton(_ => Components().Ml);
-        builder.Services.AddSingleton(_ => Components().Recommender);
-        builder.Services.AddSingleton(_ => Components().Embeddings);
-        builder.Services.AddSingleton(_ => Components().Reclustering);
         builder.Services.AddSegmentationGrpc(options);
 
         var app = builder.Build();
@@ -201,84 +181,26 @@ public sealed class SegmentationServer : IAsyncDisposable
             app.MapOrleansDashboard().RequireHost($"*:{adminEndpoint.Port}");
         }
 
-        var loggerFactory = app.Services.GetRequiredService<ILoggerFactory>();
-        var logger = loggerFactory.CreateLogger("Segmentation.Host");
-
-        // ---- Domain components (embedded default: the co-hosted Orleans silo's grains, SQLite). Begin. ----
-        var dataDirectory = Path.GetFullPath(options.DataDirectory);
-        Directory.CreateDirectory(dataDirectory);
-        var eventLog = new SqliteEventLog(
-            Path.Combine(dataDirectory, "events.db"), new SqliteStorageOptions { Synchronous = options.SqliteSynchronous }, loggerFactory.CreateLogger<SqliteEventLog>());
-        var snapshots = new SqliteSnapshotStore(
-            Path.Combine(dataDirectory, "snapshots.db"), new SqliteStorageOptions { Synchronous = options.SnapshotSynchronous }, loggerFactory.CreateLogger<SqliteSnapshotStore>());
-
-        var wallClock = TimeProvider.System;
-        EventTimeClock? eventClock = options.Clock == ClockMode.EventTime ? new EventTimeClock(wallClock) : null;
-        TimeProvider domainClock = eventClock ?? wallClock;
-        var clockCheckpoint = eventClock is null ? null : new ClockCheckpoint(snapshots, eventClock);
-        if (clockCheckpoint is not null)
-        {
-            await clockCheckpoint.LoadAsync(cancellationToken);
-        }
-
-        var grains = app.Services.GetRequiredService<IGrainFactory>();
-        var grainServices = app.Services.GetRequiredService<GrainServices>();
-        // Derived from the log like the profiles: rebuilt before the first call is served.
-        var recommender = new LiveRecommender(options.Recommendations);
-        var (replayed, rebuildTime) = await recommender.RebuildAsync(eventLog, options.Profiles, cancellationToken);
-        HostLog.RecommenderRebuilt(logger, replayed, recommender.Catalog.Count, rebuildTime.TotalSeconds);
-        var rules = new RuleSegmentCatalog(snapshots, wallClock);
-        await rules.LoadAsync(cancellationToken);
-        var changes = new SegmentChangeFeed();
-        var tracker = new SegmentTracker(rules, changes, domainClock);
-        var embeddings = new UserEmbeddings(options.Embeddings, dataDirectory, options.Profiles, loggerFactory.CreateLogger("Segmentation.Embeddings"));
-        embeddings.ModelServing = (folder, manifest) =>
-        {
-            // "Matches your taste profile": the served encoder's item vectors, in the space of the user embeddings.
-            var vectors = ModelFolder.ReadItemVectors(folder, manifest);
-            recommender.UseItemEmbeddings(vectors is null ? null : new ItemEmbeddingIndex(ModelFolder.ReadItemIds(folder), vectors, manifest.Dimension));
-        };
-        await embeddings.LoadActiveAsync();
-        var ml = new MlSegmentation(grains, snapshots, wallClock);
-        await ml.LoadAsync(cancellationToken);
-        var reclustering = new Reclustering(grains, eventLog, ml, wallClock);
-        // Grains activate once the silo starts (with the host, below); they take these from DI.
-        grainServices.Set(new UserGrainServices(
-            eventLog, snapshots, options, eventClock, domainClock, recommender, tracker, rules, embeddings, ml, loggerFactory.CreateLogger<UserGrain>()));
-
-        var ingestion = new EventIngestion(grains, wallClock, options.EarliestEventTime, loggerFactory.CreateLogger<EventIngestion>());
-        var users = new UserLookup(grains, domainClock);
-        components = new EmbeddedComponents(eventLog, ingestion, users, rules, changes, ml, recommender, embeddings, reclustering);
-        // ---- Domain components. End. ----
-
-        var server = new SegmentationServer(app, options, eventLog, snapshots, grains, grainServices, ingestion, domainClock, clockCheckpoint, logger)
-        {
-            SegmentChanges = changes,
-            Embeddings = embeddings,
-            Segmentation = ml,
-            Reclustering = reclustering,
-        };
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Segmentation.Host");
+        var server = new SegmentationServer(app, options, logger);
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStopping.Register(server.BeginDrain);
 
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            // A load or a bind failed: close what the container opened (the stores) before reporting it.
+            await app.DisposeAsync();
+            throw;
+        }
+
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         server.Address = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
         server.AdminAddress = adminEndpoint is null ? null : new Uri($"http://{(adminEndpoint.Address.Equals(IPAddress.Any) ? IPAddress.Loopback : adminEndpoint.Address)}:{adminEndpoint.Port}/");
-        if (clockCheckpoint is not null)
-        {
-            server._clockLoop = clockCheckpoint.RunAsync(TimeSpan.FromSeconds(5), wallClock, server._background.Token);
-        }
-
-        server._segmentLoop = ml.RunAsync(options.SegmentPublishInterval, wallClock, server._background.Token);
-        if (ml.Current is not null && embeddings.Version is not null)
-        {
-            // Members are derived: after a restart every user is assigned again, in the background.
-            server._sweep = reclustering.SweepAsync((user, ct) => user.Grain.RefreshSegmentAsync().WaitAsync(ct), server._background.Token)
-                .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-        }
-
-        HostLog.Listening(logger, server.Address, dataDirectory, options.Clock.ToString());
+        HostLog.Listening(logger, server.Address, Path.GetFullPath(options.DataDirectory), options.Clock.ToString());
         return server;
     }
 
@@ -295,32 +217,16 @@ public sealed class SegmentationServer : IAsyncDisposable
             return;
         }
 
-        // Background loops call grains: stop them while the silo still runs.
-        await _background.CancelAsync();
-        await _clockLoop;
-        await _segmentLoop;
-        await _sweep;
         var activations = GrainServices.ActiveUserGrains;
-        // Stops Kestrel and the silo; the silo deactivates every grain, so user grains write their snapshots.
+        // Drain, the start-up sweep, Kestrel, the silo (grains write their snapshots), the clock checkpoint; then the
+        // container closes the encoder and the stores.
         await _app.StopAsync(CancellationToken.None);
-        await Embeddings.DisposeAsync();
-        if (_clockCheckpoint is not null)
-        {
-            await _clockCheckpoint.SaveAsync(CancellationToken.None);
-        }
-
-        await _eventLog.DisposeAsync();
-        await _snapshots.DisposeAsync();
         await _app.DisposeAsync();
         HostLog.Stopped(_logger, activations);
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync();
-        _background.Dispose();
-    }
+    public async ValueTask DisposeAsync() => await StopAsync();
 
     /// <summary>
     /// Starts the drain (on SIGTERM, before Kestrel stops): health turns NOT_SERVING, new calls get UNAVAILABLE, watch

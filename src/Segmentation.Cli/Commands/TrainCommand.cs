@@ -58,7 +58,7 @@ internal sealed record TrainOutcome(
 /// <see cref="UserProfile"/> per user with the default <see cref="ProfileOptions"/>; "now" is the last event time
 /// (DESIGN §5: event time, never the wall clock). Everything is held in memory.</para>
 /// <para>The model is trained by <see cref="UserEncoderTrainer"/>, exported with <see cref="UserEncoderExporter"/>
-/// and written with <see cref="ModelFolder.Write"/> through the host's TrainedModelWriter (encoder, item ids, unit item vectors, manifest). The same file,
+/// and written with <see cref="ModelFolder.Write"/> through <see cref="TrainedModelWriter"/> (encoder, item ids, unit item vectors, manifest). The same file,
 /// settings and seed give the same encoder bytes when written as the same version; the fingerprint is SHA-256 of the
 /// file's bytes and the settings.</para>
 /// </remarks>
@@ -302,7 +302,7 @@ internal static class TrainCommand
             metrics["holdout_users"] = hitRates.Users;
         }
 
-        var (manifest, version) = Host.Embeddings.TrainedModelWriter.Write(
+        var (manifest, version) = TrainedModelWriter.Write(
             settings.Models,
             model,
             Producer,

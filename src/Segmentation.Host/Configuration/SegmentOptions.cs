@@ -1,6 +1,9 @@
 namespace Segmentation.Host.Configuration;
 
-/// <summary>How a user's derived segment state follows her events (section <c>Segmentation:Segments</c>).</summary>
+/// <summary>
+/// How a user's derived segment state follows her events, and scheduled work on the ML segments (section
+/// <c>Segmentation:Segments</c>).
+/// </summary>
 public sealed class SegmentOptions
 {
     /// <summary>
@@ -10,4 +13,18 @@ public sealed class SegmentOptions
     /// never see stale segments. Zero refreshes as soon as the grain is idle.
     /// </summary>
     public TimeSpan RefreshDelay { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Re-cluster every this often (an Orleans reminder, <c>Segmentation:Segments:ReclusterEvery</c>, e.g.
+    /// <c>1.00:00:00</c> for daily); zero (the default) turns scheduled re-clustering off, leaving the admin call
+    /// (<c>seg recluster</c>). A run sweeps every user of the log, so keep it coarse; it must be at least
+    /// <see cref="SiloOptions.MinimumReminderPeriod"/>.
+    /// </summary>
+    public TimeSpan ReclusterEvery { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// Segments a scheduled re-clustering fits; 0 (the default) keeps the number of the model in force, or, when there is
+    /// none yet, chooses K in [2, 12] by silhouette.
+    /// </summary>
+    public int ReclusterK { get; set; }
 }

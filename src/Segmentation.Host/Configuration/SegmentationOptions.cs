@@ -83,11 +83,14 @@ public sealed class SegmentationOptions
     /// <summary>The user encoder: models folder, ONNX Runtime, micro-batching.</summary>
     public Embeddings.EmbeddingOptions Embeddings { get; set; } = new();
 
-    /// <summary>When a user's embedding, ML segment and published memberships follow her events.</summary>
-    public SegmentOptions Segments { get; set; } = new();
-
-    /// <summary>How often the ML segmentation publishes a new version from its segments' live means.</summary>
+    /// <summary>
+    /// How often the ML segmentation publishes a new version from its segments' live means (a grain timer of the
+    /// segmentation model grain).
+    /// </summary>
     public TimeSpan SegmentPublishInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>When a user's embedding, ML segment and published memberships follow her events; scheduled re-clustering.</summary>
+    public SegmentOptions Segments { get; set; } = new();
 
     /// <summary>Recommendation sources, weights and placements.</summary>
     public RecommendationOptions Recommendations { get; set; } = new();

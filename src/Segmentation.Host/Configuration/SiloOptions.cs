@@ -40,4 +40,10 @@ public sealed class SiloOptions
 
     /// <summary>Memory use that shedding brings the process back to.</summary>
     public double MemoryUsageTargetPercentage { get; set; } = 70;
+
+    /// <summary>
+    /// The shortest reminder period the silo accepts (Orleans' <c>ReminderOptions.MinimumReminderPeriod</c>, 1 minute by
+    /// default). Reminders are for coarse schedules; tests lower it to see a scheduled re-clustering within seconds.
+    /// </summary>
+    public TimeSpan MinimumReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
 }

@@ -1,18 +1,16 @@
 namespace Segmentation.Host.Grains;
 
-/// <summary>
-/// What the grains of this process work with, from DI. The server builds the stores, recommender and models before the
-/// silo starts and hands them over with <see cref="Set"/>; grains activate only after that.
-/// </summary>
-/// <remarks>Thread-safe: set once before the silo starts, read-only afterwards.</remarks>
+/// <summary>What the grains of this process work with (a DI singleton), and how many user grains are live.</summary>
+/// <remarks>Thread-safe: the services are set at construction; the count is updated atomically.</remarks>
 internal sealed class GrainServices
 {
-    private UserGrainServices? _users;
     private int _activeUserGrains;
     private int _pendingRefreshes;
 
+    public GrainServices(UserGrainServices users) => Users = users;
+
     /// <summary>The user grains' services.</summary>
-    public UserGrainServices Users => Volatile.Read(ref _users) ?? throw new InvalidOperationException("Grain services are set before the silo starts.");
+    public UserGrainServices Users { get; }
 
     /// <summary>
     /// Live user grain activations in this process (server statistics, tests of bounded memory).
@@ -31,7 +29,4 @@ internal sealed class GrainServices
 
     /// <summary>Counts a user grain in (its derived state fell behind) or out (refreshed, or deactivated).</summary>
     public void CountPendingRefresh(int delta) => Interlocked.Add(ref _pendingRefreshes, delta);
-
-    /// <summary>Sets the services (once, before the silo starts).</summary>
-    public void Set(UserGrainServices users) => Volatile.Write(ref _users, users);
 }

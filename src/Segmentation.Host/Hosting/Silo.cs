@@ -6,7 +6,6 @@ using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Segmentation.Host.Configuration;
-using Segmentation.Host.Grains;
 
 namespace Segmentation.Host.Hosting;
 
@@ -17,8 +16,9 @@ namespace Segmentation.Host.Hosting;
 internal static class Silo
 {
     /// <summary>
-    /// Adds the silo to <paramref name="builder"/>. It starts and stops with the host: on stop every activation is
-    /// deactivated, so user grains write their snapshots before the stores close.
+    /// Adds the silo to <paramref name="builder"/> (a hosted service: it starts after the services registered before it and
+    /// stops before them). It starts and stops with the host: on stop every activation is deactivated, so user grains
+    /// write their snapshots before the stores close.
     /// </summary>
     public static void AddSegmentationSilo(this WebApplicationBuilder builder, SegmentationOptions options)
     {
@@ -27,8 +27,10 @@ internal static class Silo
         builder.UseOrleans(orleans =>
         {
             orleans.UseLocalhostClustering(siloPort, silo.GatewayPort, serviceId: "segmentation", clusterId: "segmentation-embedded");
-            // Scheduled work (re-clustering on a schedule) uses reminders; one silo keeps them in memory.
+            // Scheduled work (re-clustering on a schedule, SegmentationModelGrain) uses reminders; one silo keeps them in
+            // memory, so a schedule is registered again at each start (from Segmentation:Segments:ReclusterEvery).
             orleans.UseInMemoryReminderService();
+            orleans.Configure<ReminderOptions>(reminders => reminders.MinimumReminderPeriod = silo.MinimumReminderPeriod);
             if (options.AdminListen.Length > 0)
             {
                 // Grain and silo statistics for the dashboard, served on the admin port (SegmentationServer maps it).
@@ -49,7 +51,6 @@ internal static class Silo
             });
             orleans.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = silo.ResponseTimeout);
         });
-        builder.Services.AddSingleton<GrainServices>();
     }
 
     // Bind-and-release: another process could take the port before the silo binds it; on loopback in tests the window is

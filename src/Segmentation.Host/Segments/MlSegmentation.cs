@@ -9,8 +9,9 @@ namespace Segmentation.Host.Segments;
 
 /// <summary>
 /// The ML segmentation of this host: the published <see cref="SegmentationModel"/> that user grains assign against,
-/// the segment grains' live statistics, and the periodic publication of a new version whose centroids are the
-/// members' mean directions (online spherical k-means) and whose labels name what distinguishes each segment.
+/// the segment grains' live statistics, and the publication of a new version whose centroids are the members' mean
+/// directions (online spherical k-means) and whose labels name what distinguishes each segment — periodically, on the
+/// timer of <see cref="SegmentationModelGrain"/>.
 /// </summary>
 /// <remarks>
 /// Versions are immutable; <see cref="Current"/> is swapped whole (readers never lock). Each published version is
@@ -170,23 +171,6 @@ internal sealed class MlSegmentation
         finally
         {
             _publishing.Release();
-        }
-    }
-
-    /// <summary>Publishes every <paramref name="interval"/> until <paramref name="cancellationToken"/> fires.</summary>
-    public async Task RunAsync(TimeSpan interval, TimeProvider timeProvider, CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(interval, timeProvider);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken))
-            {
-                await PublishAsync(cancellationToken);
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Shutting down.
         }
     }
 

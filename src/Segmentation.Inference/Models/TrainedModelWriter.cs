@@ -1,20 +1,27 @@
 using Segmentation.Core.Embeddings;
 using Segmentation.Inference.Export;
-using Segmentation.Inference.Models;
 
-namespace Segmentation.Host.Embeddings;
+namespace Segmentation.Inference.Models;
 
 /// <summary>
 /// Writes a trained user encoder as a new model version: the ONNX encoder (our exporter), the item ids and unit item
 /// vectors, and the manifest. Shared by <c>seg train</c> and <c>AdminService.TrainModel</c>.
 /// </summary>
-internal static class TrainedModelWriter
+public static class TrainedModelWriter
 {
     /// <summary>
     /// Writes <paramref name="model"/> under <paramref name="root"/>. The encoder's metadata records the version
     /// expected (one above the highest present); returns it with the manifest, whose version differs only if another
     /// writer took that version meanwhile.
     /// </summary>
+    /// <param name="root">The models folder.</param>
+    /// <param name="model">The trained encoder.</param>
+    /// <param name="producer">Who trained it (recorded in the manifest).</param>
+    /// <param name="fingerprint">A fingerprint of the training data.</param>
+    /// <param name="description">The encoder's description (ONNX metadata).</param>
+    /// <param name="training">Training settings, recorded in the manifest.</param>
+    /// <param name="metrics">Quality metrics, recorded in the manifest.</param>
+    /// <param name="createdAt">The version's creation time.</param>
     public static (ModelManifest Manifest, long EncoderVersion) Write(
         string root,
         TrainedUserEncoder model,

@@ -9,10 +9,10 @@ using Segmentation.Host;
 using Segmentation.Host.Seeding;
 using Spectre.Console;
 
-namespace Segmentation.Cli.Commands;
+namespace Segmentation.Bench.Commands;
 
 /// <summary>
-/// <c>seg bench</c>: starts a server in this process on a temporary store, seeds it, and measures, in one run,
+/// <c>segbench bench</c>: starts a server in this process on a temporary store, seeds it, and measures, in one run,
 /// the lookup against a bare echo on the same gRPC stack (ratio), durable ingest events/s with batches of 1,000,
 /// and in-process grain calls/s. Numbers, not thresholds.
 /// </summary>

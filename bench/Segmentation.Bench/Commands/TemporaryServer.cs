@@ -1,6 +1,6 @@
 using Segmentation.Host;
 
-namespace Segmentation.Cli.Commands;
+namespace Segmentation.Bench.Commands;
 
 /// <summary>
 /// A server in this process on a fresh temporary store (wall clock, a free loopback port, warnings only), for the

@@ -5,10 +5,10 @@ using Segmentation.Contracts.V1;
 using Segmentation.Host.Seeding;
 using Spectre.Console;
 
-namespace Segmentation.Cli.Commands;
+namespace Segmentation.Bench.Commands;
 
 /// <summary>
-/// <c>seg bench-recommend</c>: a synthetic shop with a large catalogue (100,000 items by default, every one of them
+/// <c>segbench bench-recommend</c>: a synthetic shop with a large catalogue (100,000 items by default, every one of them
 /// viewed at least once) in a server in this process; then, in alternating rounds, <c>Recommend</c> called in-process
 /// (no gRPC), <c>Recommend</c> over gRPC and <c>GetUserSegments</c> over gRPC on the same server. Prints calls/s and
 /// p50/p99 of each and the gRPC throughput ratio Recommend / GetUserSegments. Numbers, not thresholds.

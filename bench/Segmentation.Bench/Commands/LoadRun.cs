@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Segmentation.Cli.Commands;
+namespace Segmentation.Bench.Commands;
 
 /// <summary>A closed-loop load run: N callers each issue the next call as soon as the last returns.</summary>
 internal sealed record LoadRun(long Calls, double PerSecond, double P50, double P99)

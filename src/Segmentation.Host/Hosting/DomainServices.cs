@@ -1,0 +1,107 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Segmentation.Core.Recommendations;
+using Segmentation.Host.Configuration;
+using Segmentation.Host.Embeddings;
+using Segmentation.Host.Grains;
+using Segmentation.Host.Internal;
+using Segmentation.Host.Recommendations;
+using Segmentation.Host.Segments;
+using Segmentation.Host.Services;
+using Segmentation.Inference.Models;
+using Segmentation.Storage;
+using Segmentation.Storage.Sqlite;
+
+namespace Segmentation.Host.Hosting;
+
+/// <summary>
+/// The domain components of the embedded deployment as DI singletons built from <see cref="SegmentationOptions"/>:
+/// storage (SQLite), clocks, recommenders, rule catalogue, change feed, tracker, embeddings, ML segmentation,
+/// re-clustering, ingestion and lookup, and the hosted services that load them, keep the clock and start the segment
+/// work. Grains and gRPC services take them by constructor.
+/// </summary>
+/// <remarks>
+/// Lifetime: the container creates them when the host resolves its hosted services (at start) and disposes them when the
+/// host is disposed, after every hosted service has stopped — so the event log, the snapshot store and the encoder's
+/// sessions close after the silo has deactivated every grain (snapshots written) and the clock checkpoint is saved.
+/// </remarks>
+internal static class DomainServices
+{
+    /// <summary>
+    /// Registers the components, <see cref="ClockCheckpointService"/> and <see cref="DomainLoader"/> (which load before
+    /// anything starts), and <see cref="SegmentationStartup"/> (which runs once everything has started).
+    /// </summary>
+    public static IServiceCollection AddSegmentationDomain(this IServiceCollection services, SegmentationOptions options)
+    {
+        var dataDirectory = Path.GetFullPath(options.DataDirectory);
+        string DataDirectory()
+        {
+            Directory.CreateDirectory(dataDirectory);
+            return dataDirectory;
+        }
+
+        string DataFile(string name) => Path.Combine(DataDirectory(), name);
+
+        services.AddSingleton(options);
+        services.AddSingleton(new DomainClocks(options.Clock, TimeProvider.System));
+
+        // Only the interfaces are registered: the container disposes each instance it created once, at host disposal.
+        services.AddSingleton<IEventLog>(sp => new SqliteEventLog(
+            DataFile("events.db"), new SqliteStorageOptions { Synchronous = options.SqliteSynchronous }, sp.GetRequiredService<ILogger<SqliteEventLog>>()));
+        services.AddSingleton<ISnapshotStore>(sp => new SqliteSnapshotStore(
+            DataFile("snapshots.db"), new SqliteStorageOptions { Synchronous = options.SnapshotSynchronous }, sp.GetRequiredService<ILogger<SqliteSnapshotStore>>()));
+
+        services.AddSingleton(_ => new LiveRecommender(options.Recommendations));
+        services.AddSingleton(sp => new RuleSegmentCatalog(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
+        services.AddSingleton<SegmentChangeFeed>();
+        services.AddSingleton(sp => new SegmentTracker(sp.GetRequiredService<RuleSegmentCatalog>(), sp.GetRequiredService<SegmentChangeFeed>(), Domain(sp)));
+        services.AddSingleton(sp =>
+        {
+            var embeddings = new UserEmbeddings(
+                options.Embeddings, DataDirectory(), options.Profiles, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Segmentation.Embeddings"));
+            var recommender = sp.GetRequiredService<LiveRecommender>();
+            embeddings.ModelServing = (folder, manifest) =>
+            {
+                // "Matches your taste profile": the served encoder's item vectors, in the space of the user embeddings.
+                var vectors = ModelFolder.ReadItemVectors(folder, manifest);
+                recommender.UseItemEmbeddings(vectors is null ? null : new ItemEmbeddingIndex(ModelFolder.ReadItemIds(folder), vectors, manifest.Dimension));
+            };
+            return embeddings;
+        });
+        services.AddSingleton(sp => new MlSegmentation(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
+        services.AddSingleton(sp => new Reclustering(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<MlSegmentation>(), Wall(sp)));
+        services.AddSingleton(sp => new EventIngestion(
+            sp.GetRequiredService<IGrainFactory>(), Wall(sp), options.EarliestEventTime, sp.GetRequiredService<ILogger<EventIngestion>>()));
+        services.AddSingleton(sp => new UserLookup(sp.GetRequiredService<IGrainFactory>(), Domain(sp)));
+
+        // What the grains of this process take.
+        services.AddSingleton(sp =>
+        {
+            var clocks = sp.GetRequiredService<DomainClocks>();
+            return new UserGrainServices(
+                sp.GetRequiredService<IEventLog>(),
+                sp.GetRequiredService<ISnapshotStore>(),
+                options,
+                clocks.EventTime,
+                clocks.Domain,
+                sp.GetRequiredService<LiveRecommender>(),
+                sp.GetRequiredService<SegmentTracker>(),
+                sp.GetRequiredService<RuleSegmentCatalog>(),
+                sp.GetRequiredService<UserEmbeddings>(),
+                sp.GetRequiredService<MlSegmentation>(),
+                sp.GetRequiredService<ILogger<UserGrain>>());
+        });
+        services.AddSingleton<GrainServices>();
+
+        // Loading happens in StartingAsync (before any hosted service starts); the start-up work waits for
+        // ApplicationStarted. Their order relative to the silo's hosted service therefore does not matter.
+        services.AddHostedService<ClockCheckpointService>();
+        services.AddHostedService<DomainLoader>();
+        services.AddHostedService<SegmentationStartup>();
+        return services;
+    }
+
+    private static TimeProvider Wall(IServiceProvider services) => services.GetRequiredService<DomainClocks>().Wall;
+
+    private static TimeProvider Domain(IServiceProvider services) => services.GetRequiredService<DomainClocks>().Domain;
+}

@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Segmentation.Grains;
+using Segmentation.Host.Embeddings;
+using Segmentation.Host.Internal;
+
+namespace Segmentation.Host.Segments;
+
+/// <summary>
+/// Once the host has started (silo and Kestrel up): activates the segmentation model grain, whose timer publishes and
+/// whose reminder re-clusters, then — when a model and an encoder are served — sweeps every user of the log so that each
+/// is assigned again (members are derived state, rebuilt after a restart). Calls are served meanwhile.
+/// </summary>
+/// <remarks>
+/// It waits for <see cref="IHostApplicationLifetime.ApplicationStarted"/> rather than relying on being registered after
+/// the silo, and stops at <see cref="IHostApplicationLifetime.ApplicationStopping"/>, before the silo deactivates the
+/// grains it calls. A failure is logged, never rethrown: it must not stop the host.
+/// </remarks>
+internal sealed class SegmentationStartup : BackgroundService
+{
+    private readonly IGrainFactory _grains;
+    private readonly MlSegmentation _ml;
+    private readonly UserEmbeddings _embeddings;
+    private readonly Reclustering _reclustering;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger<SegmentationStartup> _logger;
+
+    public SegmentationStartup(
+        IGrainFactory grains, MlSegmentation ml, UserEmbeddings embeddings, Reclustering reclustering, IHostApplicationLifetime lifetime, ILogger<SegmentationStartup> logger)
+    {
+        _grains = grains;
+        _ml = ml;
+        _embeddings = embeddings;
+        _reclustering = reclustering;
+        _lifetime = lifetime;
+        _logger = logger;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _lifetime.ApplicationStopping);
+        var cancellationToken = stopping.Token;
+        try
+        {
+            await WhenStartedAsync(cancellationToken);
+            await _grains.GetGrain<ISegmentationModelGrain>(TenantKeys.DefaultTenant).EnsureStartedAsync().WaitAsync(cancellationToken);
+            if (_ml.Current is null || _embeddings.Version is null)
+            {
+                return;
+            }
+
+            var started = TimeProvider.System.GetTimestamp();
+            await _reclustering.SweepAsync((user, ct) => user.Grain.RefreshSegmentAsync().WaitAsync(ct), cancellationToken);
+            ScheduleLog.SweepDone(_logger, TimeProvider.System.GetElapsedTime(started).TotalSeconds);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+        catch (Exception ex)
+        {
+            ScheduleLog.SweepFailed(_logger, ex);
+        }
+    }
+
+    private async Task WhenStartedAsync(CancellationToken cancellationToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (_lifetime.ApplicationStarted.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), started))
+        {
+            await started.Task.WaitAsync(cancellationToken);
+        }
+    }
+}
