@@ -13,7 +13,7 @@ internal sealed class ProfileApi : ProfileService.ProfileServiceBase
     public override async Task<Profile> GetProfile(GetProfileRequest request, ServerCallContext context)
     {
         var now = _users.Now;
-        return ToProto(await _users.GetAsync("user_id", request.UserId, grain => grain.GetProfileAsync(now), context.CancellationToken));
+        return ToProto(await _users.GetAsync("user_id", request.UserId, now, static (grain, now) => grain.GetProfileAsync(now), context.CancellationToken));
     }
 
     private static Profile ToProto(Segmentation.Grains.ProfileWithEmbedding profile)

@@ -131,7 +131,7 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
     public override async Task<UserSegments> GetUserSegments(GetUserSegmentsRequest request, ServerCallContext context)
     {
         var now = _users.Now;
-        var segments = await _users.GetAsync("user_id", request.UserId, grain => grain.GetSegmentsAsync(now, includeRules: true), context.CancellationToken);
+        var segments = await _users.GetAsync("user_id", request.UserId, now, static (grain, now) => grain.GetSegmentsAsync(now, includeRules: true), context.CancellationToken);
         return ProtoMapper.ToUserSegments(request.UserId, segments, now);
     }
 

@@ -34,6 +34,18 @@ internal sealed class UserLookup
             ?? throw new NotFoundException($"{field}: user '{userId}' has no events");
     }
 
+    /// <summary>
+    /// Asks one user's grain, passing <paramref name="state"/> to <paramref name="call"/>; NOT_FOUND when the user has no
+    /// events. With a static lambda nothing is allocated for the call itself (the query paths are measured per call).
+    /// </summary>
+    public async Task<T> GetAsync<TState, T>(string field, string userId, TState state, Func<IUserGrain, TState, Task<T?>> call, CancellationToken cancellationToken)
+        where T : class
+    {
+        CheckId(field, userId);
+        return await call(User(userId), state).WaitAsync(cancellationToken)
+            ?? throw new NotFoundException($"{field}: user '{userId}' has no events");
+    }
+
     /// <summary>Asks one user's grain; null when the user has no events (the call decides what that means).</summary>
     public Task<T?> FindAsync<T>(string field, string userId, Func<IUserGrain, Task<T?>> call, CancellationToken cancellationToken)
         where T : class
