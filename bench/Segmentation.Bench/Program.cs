@@ -14,7 +14,7 @@ var fuzz = new Option<int>("--fuzz-iterations") { Description = "Mutated request
 var abuse = new Option<double>("--abuse-seconds") { Description = "Seconds per HTTP/2 abuse scenario.", DefaultValueFactory = _ => 5 };
 var output = new Option<string>("--out") { Description = "Folder for report.md and report.json.", DefaultValueFactory = _ => Path.Combine(Paths.Root, "artifacts", "bench") };
 var hostDll = new Option<string>("--host-dll") { Description = $"The host under test (default: the one built beside this harness; also ${Paths.HostDllVariable})." };
-var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, crash, fuzz, abuse.", AllowMultipleArgumentsPerToken = true };
+var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, grains, crash, fuzz, abuse.", AllowMultipleArgumentsPerToken = true };
 
 var report = new Command("report", "Run every scenario and write the report (Markdown + JSON).") { seconds, users, soak, kills, fuzz, abuse, output, only, hostDll };
 report.SetAction(async (parse, cancellationToken) =>
@@ -72,6 +72,18 @@ namespace Segmentation.Bench
                 await host.WaitServingAsync(TimeSpan.FromMinutes(3));
                 await plain.WaitReadyAsync(grpcHealth: false, TimeSpan.FromSeconds(60));
                 report.Line($"- host under test: {Paths.HostDll}, a separate process (pid {host.Id}), SQLite synchronous=FULL, {settings.Users:N0} seeded users; load generator in this process; both share this machine's cores.");
+                if (host.Sample() is { } seeded)
+                {
+                    // Read once the host reports serving: the shop is seeded (and, where the build does so, its encoder
+                    // trained and users clustered), before any load.
+                    report.Line($"- **host RSS after seeding the shop: {seeded.ResidentBytes / (1024.0 * 1024.0):F0} MiB** (VmRSS of pid {host.Id}; {seeded.Threads} threads).");
+                    report.Json["host_after_seeding"] = new System.Text.Json.Nodes.JsonObject
+                    {
+                        ["rss_bytes"] = seeded.ResidentBytes,
+                        ["threads"] = seeded.Threads,
+                        ["users"] = settings.Users,
+                    };
+                }
 
                 ThroughputSummary? throughput = null;
                 if (Wants("throughput") || Wants("h2load") || Wants("soak"))
@@ -108,6 +120,12 @@ namespace Segmentation.Bench
             finally
             {
                 TryDelete(dataDirectory);
+            }
+
+            if (Wants("grains"))
+            {
+                // After the host process has stopped: the in-process silo has the machine to itself.
+                await InProcessGrains.RunAsync(report, settings, cancellationToken);
             }
 
             if (Wants("crash"))

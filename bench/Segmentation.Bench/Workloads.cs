@@ -16,6 +16,9 @@ public sealed class Workloads : IDisposable
     /// <summary>Users per <c>BatchGetUserSegments</c> call.</summary>
     public const int BatchSize = 20;
 
+    /// <summary>Items per <c>Recommend</c> call.</summary>
+    public const int RecommendCount = 10;
+
     /// <summary>Events per <c>IngestEvents</c> call in the load runs.</summary>
     public const int IngestBatch = 100;
 
@@ -58,6 +61,7 @@ public sealed class Workloads : IDisposable
         ("BatchGetUserSegments", BatchGetUserSegmentsAsync, BatchSize),
         ("GetProfile", GetProfileAsync, 1),
         ("IngestEvents", IngestAsync, IngestBatch),
+        ("Recommend", RecommendAsync, RecommendCount),
     ];
 
     /// <summary>A bare gRPC echo on the same stack.</summary>
@@ -92,6 +96,10 @@ public sealed class Workloads : IDisposable
     /// <summary>One user's profile.</summary>
     public Task GetProfileAsync(long i) =>
         ClientFor(i).Profiles.GetProfileAsync(new GetProfileRequest { UserId = User(i) }).ResponseAsync;
+
+    /// <summary><see cref="RecommendCount"/> recommendations for one seeded user (items/s counts recommended items).</summary>
+    public Task RecommendAsync(long i) =>
+        ClientFor(i).Recommendations.RecommendAsync(new RecommendRequest { UserId = User(i), Count = RecommendCount }).ResponseAsync;
 
     /// <summary><see cref="IngestBatch"/> new events (unique ids) for existing users, durably stored before the answer.</summary>
     public async Task IngestAsync(long i)

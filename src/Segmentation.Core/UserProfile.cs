@@ -27,6 +27,11 @@ public sealed class UserProfile
     private readonly ProfileOptions _options;
     private readonly ProfileState _state;
 
+    // The last lifecycle assessment and the day counts it was decided from. Every query asks for the assessment; between
+    // two folds its stage, dates and explanation change only when one of those whole-day counts (or the stage) does, so
+    // a query on the same day hands back the same immutable object instead of formatting the explanation again.
+    private AssessmentMemo? _lastAssessment;
+
     /// <summary>Creates an empty profile.</summary>
     public UserProfile(string userId, ProfileOptions options)
         : this(new ProfileState { UserId = userId, Format = ProfileState.CurrentFormat }, options)
@@ -70,6 +75,7 @@ public sealed class UserProfile
     {
         var s = _state;
         var t = e.Timestamp;
+        _lastAssessment = null;
         if (s.EventCount == 0)
         {
             s.FirstSeen = t;
@@ -274,7 +280,6 @@ public sealed class UserProfile
     public LifecycleAssessment AssessLifecycle(DateTimeOffset now)
     {
         var s = _state;
-        var o = _options.Lifecycle;
         var stage = StageAt(now);
         if (stage == LifecycleStage.Unspecified)
         {
@@ -282,7 +287,25 @@ public sealed class UserProfile
         }
 
         var idle = WholeDays(now - s.LastSeen);
-        var activity = $"last activity {Ago(idle)}" + (s.LastPurchase is { } p && p != s.LastSeen ? $" (last purchase {Ago(WholeDays(now - p))})" : s.LastPurchase is null ? "" : " (a purchase)");
+        // Everything below reads the fold state (fixed until the next Apply), the options, the stage and these counts.
+        var purchaseDays = s.LastPurchase is { } purchased ? WholeDays(now - purchased) : -1;
+        var backDays = s.ReactivatedAt is { } returned ? WholeDays(now - returned) : -1;
+        var firstDays = WholeDays(now - s.FirstSeen);
+        if (_lastAssessment is { } memo && memo.Stage == stage && memo.Idle == idle && memo.Purchase == purchaseDays && memo.Back == backDays && memo.First == firstDays)
+        {
+            return memo.Result;
+        }
+
+        var result = Assess(stage, idle, purchaseDays, backDays, firstDays);
+        _lastAssessment = new AssessmentMemo(stage, idle, purchaseDays, backDays, firstDays, result);
+        return result;
+    }
+
+    private LifecycleAssessment Assess(LifecycleStage stage, int idle, int purchaseDays, int backDays, int firstDays)
+    {
+        var s = _state;
+        var o = _options.Lifecycle;
+        var activity = $"last activity {Ago(idle)}" + (s.LastPurchase is { } p && p != s.LastSeen ? $" (last purchase {Ago(purchaseDays)})" : s.LastPurchase is null ? "" : " (a purchase)");
         switch (stage)
         {
             case LifecycleStage.Churned:
@@ -290,10 +313,9 @@ public sealed class UserProfile
             case LifecycleStage.AtRisk:
                 return new(stage, s.LastSeen.AddDays(o.AtRiskAfterDays), $"{activity}; at-risk after {o.AtRiskAfterDays} days of inactivity");
             case LifecycleStage.Reactivated:
-                var back = s.ReactivatedAt!.Value;
-                return new(stage, back, $"came back {Ago(WholeDays(now - back))} after {s.ReactivationGapDays} days away; {activity}");
+                return new(stage, s.ReactivatedAt!.Value, $"came back {Ago(backDays)} after {s.ReactivationGapDays} days away; {activity}");
             case LifecycleStage.New:
-                return new(stage, s.FirstSeen, $"first seen {Ago(WholeDays(now - s.FirstSeen))}; new for the first {o.NewForDays} days; {activity}");
+                return new(stage, s.FirstSeen, $"first seen {Ago(firstDays)}; new for the first {o.NewForDays} days; {activity}");
         }
 
         var since = s.FirstSeen.AddDays(o.NewForDays);
@@ -477,6 +499,9 @@ public sealed class UserProfile
     }
 
     private static int Score(int score) => Math.Clamp(score, 1, 5);
+
+    /// <summary>An assessment and the inputs that vary with "now" it was made from (-1: no such date).</summary>
+    private sealed record AssessmentMemo(LifecycleStage Stage, int Idle, int Purchase, int Back, int First, LifecycleAssessment Result);
 
     private static int WholeDays(TimeSpan span) => span <= TimeSpan.Zero ? 0 : (int)(span.Ticks / TicksPerDay);
 

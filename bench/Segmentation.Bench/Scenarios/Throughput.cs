@@ -66,6 +66,9 @@ public static class Throughput
         var lookupRatio = lookupRounds.Average(r => r.PerSecond) / echoRounds.Average(r => r.PerSecond);
         var echoVsPlain = echoMax / plainResult.PerSecond;
         report.Line($"**Lookup (GetUserSegments) / echo throughput: {lookupRatio:F3}** (mean of rounds; best rounds {closed[workloads[1].Name].PerSecond / echoMax:F3}); gRPC echo / plain Kestrel HTTP/2: {echoVsPlain:F3}.");
+        var recommend = closed["Recommend"];
+        var recommendRatio = recommend.PerSecond / echoMax;
+        report.Line($"**Recommend: {N(recommend.PerSecond)} calls/s** closed loop ({Workloads.RecommendCount} items for a seeded user per call; {recommendRatio:F3} of echo's best round; server CPU {recommend.ServerCpuMicroseconds:F0} µs/call).");
 
         // Open loop at fixed fractions of each maximum: latency from the intended send time.
         var open = new List<LoadResult>();
@@ -105,6 +108,8 @@ public static class Throughput
             ["open_loop"] = new JsonArray(open.Select(r => (JsonNode)r.ToJson()).ToArray()),
             ["lookup_to_echo_ratio"] = Math.Round(lookupRatio, 4),
             ["echo_to_plain_ratio"] = Math.Round(echoVsPlain, 4),
+            ["recommend_per_second"] = Math.Round(recommend.PerSecond),
+            ["recommend_to_echo_ratio"] = Math.Round(recommendRatio, 4),
             ["lookup_p99_ms_at_50pct"] = Math.Round(lookupAt50.Latency.Milliseconds(0.99), 3),
             ["durable_ingest_events_per_second"] = Math.Round(ingest.AckedPerSecond),
             ["durable_ingest_caught_up_events_per_second"] = Math.Round(ingest.CaughtUpPerSecond),

@@ -30,6 +30,9 @@ public static class Paths
         }
     }
 
+    /// <summary>Whether <c>--host-dll</c> or <see cref="HostDllVariable"/> points the harness at another build's host.</summary>
+    public static bool UsesOtherHost => (s_hostDll ?? Environment.GetEnvironmentVariable(HostDllVariable)) is { Length: > 0 };
+
     /// <summary>Tests another build's host: <paramref name="path"/> is its <c>Segmentation.Host.dll</c>.</summary>
     public static void UseHostDll(string path)
     {

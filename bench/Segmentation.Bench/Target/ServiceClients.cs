@@ -18,6 +18,7 @@ public sealed class ServiceClients : IDisposable
         Events = new EventService.EventServiceClient(_channel);
         Profiles = new ProfileService.ProfileServiceClient(_channel);
         Segments = new SegmentService.SegmentServiceClient(_channel);
+        Recommendations = new RecommendationService.RecommendationServiceClient(_channel);
         Admin = new AdminService.AdminServiceClient(_channel);
         Health = new Health.HealthClient(_channel);
     }
@@ -33,6 +34,9 @@ public sealed class ServiceClients : IDisposable
 
     /// <summary><c>segmentation.v1.SegmentService</c>.</summary>
     public SegmentService.SegmentServiceClient Segments { get; }
+
+    /// <summary><c>segmentation.v1.RecommendationService</c>.</summary>
+    public RecommendationService.RecommendationServiceClient Recommendations { get; }
 
     /// <summary><c>segmentation.v1.AdminService</c>.</summary>
     public AdminService.AdminServiceClient Admin { get; }

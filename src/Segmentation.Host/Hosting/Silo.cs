@@ -37,8 +37,13 @@ internal static class Silo
                 orleans.AddDashboard();
             }
 
-            // Grain calls join the caller's trace (gRPC server span → grain call → our spans inside the turn).
-            orleans.AddActivityPropagation();
+            if (Telemetry.IsEnabled(builder.Configuration))
+            {
+                // Grain calls join the caller's trace (gRPC server span → grain call → our spans inside the turn). Only
+                // with telemetry on: the propagation filters run on every grain call, listener or not, and a query
+                // that does little else pays for them in its throughput.
+                orleans.AddActivityPropagation();
+            }
             orleans.Configure<GrainCollectionOptions>(collection =>
             {
                 collection.CollectionAge = options.GrainIdleTimeout;

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -24,6 +26,9 @@ public static class Telemetry
     /// <summary>The standard variable that turns export on.</summary>
     public const string EndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
+    // The logger behind ASP.NET Core's per-request Activity and logging scope.
+    private const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
     /// <summary>Orleans' sources and meter (from its own instrumentation).</summary>
     private static readonly string[] s_orleansSources =
     [
@@ -34,11 +39,23 @@ public static class Telemetry
         "Microsoft.Orleans.Storage",
     ];
 
+    /// <summary>Whether telemetry is on: <see cref="EndpointVariable"/> is set (environment or configuration).</summary>
+    public static bool IsEnabled(IConfiguration configuration) => !string.IsNullOrWhiteSpace(configuration[EndpointVariable]);
+
     /// <summary>Adds OpenTelemetry when <see cref="EndpointVariable"/> is set; returns whether it did.</summary>
     public static bool AddSegmentationTelemetry(this WebApplicationBuilder builder)
     {
-        if (string.IsNullOrWhiteSpace(builder.Configuration[EndpointVariable]))
+        if (!IsEnabled(builder.Configuration))
         {
+            // ASP.NET Core starts an Activity and a logging scope for every request whenever its hosting logger is on at
+            // any level, whether or not anything listens; nothing reads them here (its Information lines are filtered
+            // out by default), and on a lookup they cost as much as the handler's own work. An operator who sets this
+            // category's level gets it back.
+            if (builder.Configuration[$"Logging:LogLevel:{HostingDiagnosticsCategory}"] is null)
+            {
+                builder.Logging.AddFilter(HostingDiagnosticsCategory, LogLevel.None);
+            }
+
             return false;
         }
 

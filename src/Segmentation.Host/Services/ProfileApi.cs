@@ -13,7 +13,9 @@ internal sealed class ProfileApi : ProfileService.ProfileServiceBase
     public override async Task<Profile> GetProfile(GetProfileRequest request, ServerCallContext context)
     {
         var now = _users.Now;
-        return ToProto(await _users.GetAsync("user_id", request.UserId, grain => grain.GetProfileAsync(now), context.CancellationToken));
+        var profile = await _users.Grain("user_id", request.UserId).GetProfileAsync(now).WaitAsync(context.CancellationToken)
+            ?? throw UserLookup.NoEvents("user_id", request.UserId);
+        return ToProto(profile);
     }
 
     private static Profile ToProto(Segmentation.Grains.ProfileWithEmbedding profile)

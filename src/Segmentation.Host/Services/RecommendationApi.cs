@@ -81,7 +81,8 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
         CheckCount(request.Count);
         var scope = CheckContext(request.Context);
         var now = _users.Now;
-        var input = await _users.GetAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now, includeRules: true), context.CancellationToken);
+        var input = await _users.Grain("user_id", request.UserId).GetRecommendationInputAsync(now, includeRules: true).WaitAsync(context.CancellationToken)
+            ?? throw UserLookup.NoEvents("user_id", request.UserId);
         return new UserInsight
         {
             Segments = ProtoMapper.ToUserSegments(request.UserId, input.Segments, now),

@@ -131,7 +131,8 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
     public override async Task<UserSegments> GetUserSegments(GetUserSegmentsRequest request, ServerCallContext context)
     {
         var now = _users.Now;
-        var segments = await _users.GetAsync("user_id", request.UserId, grain => grain.GetSegmentsAsync(now, includeRules: true), context.CancellationToken);
+        var segments = await _users.Grain("user_id", request.UserId).GetSegmentsAsync(now, includeRules: true).WaitAsync(context.CancellationToken)
+            ?? throw UserLookup.NoEvents("user_id", request.UserId);
         return ProtoMapper.ToUserSegments(request.UserId, segments, now);
     }
 
