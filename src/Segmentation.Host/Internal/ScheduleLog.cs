@@ -11,8 +11,8 @@ internal static partial class ScheduleLog
     [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "Start-up sweep assigned every user of the log again in {Seconds:F1} s")]
     public static partial void SweepDone(ILogger logger, double seconds);
 
-    [LoggerMessage(EventId = 1203, Level = LogLevel.Warning, Message = "Start-up work (segmentation model grain, sweep) failed before it finished")]
-    public static partial void SweepFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Warning, Message = "Start-up work (segmentation model grain, sweep) failed; the model grain is called again within a minute")]
+    public static partial void StartupWorkFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 1204, Level = LogLevel.Information, Message = "Scheduled re-clustering every {Period}")]
     public static partial void ReclusterScheduled(ILogger logger, TimeSpan period);
