@@ -42,6 +42,24 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public void Assessment_IsReusedWithinADay_AndFollowsDayCountsAndNewEvents()
+    {
+        var profile = Fold(Make(EventType.Purchase, 0), Make(EventType.View, 20));
+        const string Rule = "; active while inactivity stays under 30 days";
+        var morning = profile.AssessLifecycle(T0.AddDays(25));
+        Assert.Equal("last activity 5 days ago (last purchase 25 days ago)" + Rule, morning.Explanation);
+        // Later the same day (and earlier again): nothing it depends on changed, so the same answer.
+        Assert.Same(morning, profile.AssessLifecycle(T0.AddDays(25).AddHours(20)));
+        Assert.Same(morning, profile.AssessLifecycle(T0.AddDays(25).AddHours(1)));
+
+        Assert.Equal("last activity 6 days ago (last purchase 26 days ago)" + Rule, profile.AssessLifecycle(T0.AddDays(26)).Explanation);
+        Assert.Equal("last activity 5 days ago (last purchase 25 days ago)" + Rule, profile.AssessLifecycle(T0.AddDays(25).AddHours(2)).Explanation);
+
+        profile.Apply(Make(EventType.View, 26));
+        Assert.Equal("last activity today (last purchase 26 days ago)" + Rule, profile.AssessLifecycle(T0.AddDays(26)).Explanation);
+    }
+
+    [Fact]
     public void EmptyProfile_HasNoStage()
     {
         var profile = new UserProfile("u", new ProfileOptions());
