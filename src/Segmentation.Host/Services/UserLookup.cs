@@ -2,6 +2,7 @@ using System.Text;
 using Google.Protobuf.Collections;
 using Segmentation.Core.Errors;
 using Segmentation.Grains;
+using Segmentation.Host.Internal;
 
 namespace Segmentation.Host.Services;
 
@@ -13,13 +14,12 @@ internal sealed class UserLookup
 
     private const int MaxIdBytes = 128;
 
-    private readonly IGrainFactory _grains;
+    private readonly GrainReferences<IUserGrain> _users;
     private readonly TimeProvider _domainClock;
-    private UserGrainType? _userGrainType;
 
     public UserLookup(IGrainFactory grains, TimeProvider domainClock)
     {
-        _grains = grains;
+        _users = new GrainReferences<IUserGrain>(grains);
         _domainClock = domainClock;
     }
 
@@ -87,23 +87,7 @@ internal sealed class UserLookup
     }
 
     // The gRPC API takes plain user ids; grains are keyed by tenant (one tenant until authentication adds more).
-    private IUserGrain User(string userId)
-    {
-        var key = TenantKeys.User(userId);
-        if (_userGrainType is { } type)
-        {
-            return (IUserGrain)_grains.GetGrain(GrainId.Create(type.Grain, key), type.Interface);
-        }
-
-        // GetGrain<IUserGrain>(key) resolves the interface's grain type again on every call (custom-attribute reflection
-        // and type-name formatting, in Orleans 10.4): more than a lookup's own work. The first reference gives the types;
-        // later ones are built from them. A race only resolves them twice, to the same values.
-        var first = (GrainReference)(object)_grains.GetGrain<IUserGrain>(key);
-        _userGrainType = new UserGrainType(first.GrainId.Type, first.InterfaceType);
-        return (IUserGrain)first;
-    }
-
-    private sealed record UserGrainType(GrainType Grain, GrainInterfaceType Interface);
+    private IUserGrain User(string userId) => _users.Get(TenantKeys.User(userId));
 
     /// <summary>INVALID_ARGUMENT naming <paramref name="field"/> unless <paramref name="userId"/> is 1 to 128 UTF-8 bytes.</summary>
     public static void CheckId(string field, string userId)
