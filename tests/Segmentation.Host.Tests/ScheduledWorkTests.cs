@@ -70,8 +70,10 @@ public sealed class ScheduledWorkTests
         Assert.Equal(published, await model.PublishAsync());
         Assert.Equal(published, (await ListSegmentsAsync(server)).ModelVersion);
 
-        // A purchase moves her embedding and re-assigns her: the next publication is a new version.
+        // A purchase moves her embedding and re-assigns her (in the refresh shortly after the ack): the next publication
+        // is a new version.
         await IngestAsync(server, Buy("home-0", "h9", "home.decor", 50, "moved-1"));
+        await WaitForRefreshesAsync(server);
         Assert.True(await model.PublishAsync() > published);
     }
 
@@ -95,6 +97,15 @@ public sealed class ScheduledWorkTests
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestServer.StartAsync(null, "--Segmentation:Segments:ReclusterEvery=00:00:10"));
         Assert.Contains("Segmentation:Segments:ReclusterEvery", error.Message, StringComparison.Ordinal);
         Assert.Contains("MinimumReminderPeriod", error.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task WaitForRefreshesAsync(TestServer server)
+    {
+        using var patience = new CancellationTokenSource(s_patience);
+        while (server.Server.GrainServices.PendingSegmentRefreshes > 0)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50), patience.Token);
+        }
     }
 
     private static async Task<ListSegmentsResponse> WaitForModelAsync(TestServer server, Func<ListSegmentsResponse, bool> ready)
