@@ -3,7 +3,7 @@
 # HTTP/2 endpoint and a gRPC echo), an h2load cross-check, a soak, fuzzing, HTTP/2 abuse and a SIGKILL crash audit.
 # Writes artifacts/bench/report.md and report.json (git-ignored). About 7 minutes on a 2-core machine with defaults.
 # Options: --seconds 5 --users 2000 --soak-seconds 120 (3600 for the hour) --kills 10 --fuzz-iterations 20000
-#          --abuse-seconds 5 --only throughput h2load soak fuzz abuse crash --out DIR
+#          --abuse-seconds 5 --memory-users 200000 --memory-events 5 --only throughput h2load soak fuzz abuse memory crash --out DIR
 #          --host-dll PATH (another build's src/Segmentation.Host/bin/Release/net10.0/Segmentation.Host.dll, for before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
