@@ -50,7 +50,7 @@ public static class Memory
             await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken);
             var seeded = await ReadAsync(host, client, gcdump, "seeded", settings.OutputDirectory, cancellationToken);
             report.Line($"- host: {Paths.HostDll} (pid {host.Id}), {settings.Users:N0} seeded users (the default shop), collection age 2 h; load generator in this process, {InFlight} calls in flight; load average {LoadAverage()}.");
-            report.Line($"- after seeding the default shop: RSS {Mb(seeded.Rss)}, GC heap {Mb(seeded.Heap)}{seeded.HeapNote}, {N(seeded.Grains)} live user grains.");
+            report.Line($"- after seeding the default shop: RSS {Mb(seeded.Rss)}, GC heap {Mb(seeded.Heap)}{seeded.HeapNote} (live objects {Mb(seeded.Live)}), {N(seeded.Grains)} live user grains.");
 
             var users = settings.MemoryUsers;
             var events = (long)users * settings.MemoryEventsPerUser;
@@ -96,8 +96,9 @@ public static class Memory
             var heapPerUser = (loaded.Heap - seeded.Heap) / (double)users;
             var rssPerUser = (loaded.Rss - seeded.Rss) / (double)users;
             report.Line($"- streamed {N(accepted)} of {N(events)} events ({N(users)} fresh users × {settings.MemoryEventsPerUser}, batches of {N(BatchSize)}) in {elapsed.TotalSeconds:F1} s = **{N(accepted / elapsed.TotalSeconds)} events/s**; load average {LoadAverage()}.");
-            report.Line($"- after: RSS {Mb(loaded.Rss)}, GC heap {Mb(loaded.Heap)}{loaded.HeapNote}, {N(loaded.Grains)} live user grains.");
-            report.Line($"- **per live user: GC heap {N(heapPerUser)} B, RSS {N(rssPerUser)} B** ((after − before) / {N(users)}).");
+            var livePerUser = (loaded.Live - seeded.Live) / (double)users;
+            report.Line($"- after: RSS {Mb(loaded.Rss)}, GC heap {Mb(loaded.Heap)}{loaded.HeapNote} (live objects {Mb(loaded.Live)}), {N(loaded.Grains)} live user grains.");
+            report.Line($"- **per live user: GC heap {N(heapPerUser)} B, live objects {N(livePerUser)} B, RSS {N(rssPerUser)} B** ((after − before) / {N(users)}).");
 
             // An empty activation: unknown users, asked once (each activates a grain with an empty profile and stays).
             var emptyRun = Guid.NewGuid().ToString("N")[..8];
@@ -119,7 +120,7 @@ public static class Memory
             var empty = await ReadAsync(host, client, gcdump, "empty", settings.OutputDirectory, cancellationToken);
             var emptyGrains = Math.Max(1, empty.Grains - loaded.Grains);
             var heapPerEmpty = (empty.Heap - loaded.Heap) / (double)emptyGrains;
-            report.Line($"- an empty activation (an unknown user asked once; {N(empty.Grains - loaded.Grains)} more live grains): GC heap {N(heapPerEmpty)} B, RSS {N((empty.Rss - loaded.Rss) / (double)emptyGrains)} B each — Orleans' own per-activation share plus an empty grain.");
+            report.Line($"- an empty activation (an unknown user asked once; {N(empty.Grains - loaded.Grains)} more live grains): GC heap {N(heapPerEmpty)} B, live objects {N((empty.Live - loaded.Live) / (double)emptyGrains)} B, RSS {N((empty.Rss - loaded.Rss) / (double)emptyGrains)} B each — Orleans' own per-activation share plus an empty grain.");
             // The types that grew most from seeded to loaded: where the bytes per user go.
             var growth = loaded.AllTypes
                 .Select(t => (t.Key, Seeded: seeded.AllTypes.GetValueOrDefault(t.Key), Loaded: t.Value))
@@ -151,6 +152,7 @@ public static class Memory
                 ["loaded_gc_heap"] = loaded.Heap,
                 ["live_user_grains"] = loaded.Grains,
                 ["gc_heap_per_user"] = Math.Round(heapPerUser),
+                ["live_bytes_per_user"] = Math.Round(livePerUser),
                 ["rss_per_user"] = Math.Round(rssPerUser),
                 ["gc_heap_per_empty_activation"] = Math.Round(heapPerEmpty),
                 ["heap_after_full_gc"] = gcdump is not null,
@@ -173,6 +175,7 @@ public static class Memory
     private static async Task<Reading> ReadAsync(ServerProcess host, ServiceClients client, string? gcdump, string label, string outputDirectory, CancellationToken cancellationToken)
     {
         var types = new List<(string Type, long Bytes, long Count)>();
+        long live = 0;
         if (gcdump is not null)
         {
             // Collecting the dump forces a full blocking GC in the host: the heap size read next is the live heap. The
@@ -183,11 +186,13 @@ public static class Memory
             var text = await RunAsync(gcdump, ["report", file], cancellationToken);
             await File.WriteAllTextAsync(Path.ChangeExtension(file, ".txt"), text, cancellationToken);
             types = ParseReport(text);
+            var header = text.Split('\n').FirstOrDefault(l => l.Contains("GC Heap bytes", StringComparison.Ordinal));
+            _ = long.TryParse(header?.Trim().Split(' ')[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out live);
         }
 
         var stats = await client.Admin.GetServerStatsAsync(new GetServerStatsRequest(), cancellationToken: cancellationToken);
         var rss = host.Sample()?.ResidentBytes ?? stats.WorkingSetBytes;
-        return new Reading(rss, stats.GcHeapBytes, stats.ActiveUserGrains, gcdump is null ? " (last GC's, no full GC forced: dotnet-gcdump not found)" : "", types);
+        return new Reading(rss, stats.GcHeapBytes, live, stats.ActiveUserGrains, gcdump is null ? " (last GC's, no full GC forced: dotnet-gcdump not found)" : "", types);
     }
 
     // "dotnet-gcdump report" rows: "  bytes-per-object  count  Type [assembly]", arrays split into size classes by a
@@ -250,7 +255,9 @@ public static class Memory
 
     private static string Mb(long bytes) => N(bytes / 1e6, 1) + " MB";
 
-    private sealed record Reading(long Rss, long Heap, int Grains, string HeapNote, List<(string Type, long Bytes, long Count)> Types)
+    // Heap: the host's GC heap size after the last (forced, full) collection, free space within it included; Live: the
+    // bytes of the objects the dump found reachable.
+    private sealed record Reading(long Rss, long Heap, long Live, int Grains, string HeapNote, List<(string Type, long Bytes, long Count)> Types)
     {
         public Dictionary<string, (long Bytes, long Count)> AllTypes { get; } =
             Types.GroupBy(t => t.Type).ToDictionary(g => g.Key, g => (g.Sum(t => t.Bytes), g.Sum(t => t.Count)));

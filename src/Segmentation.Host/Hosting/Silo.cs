@@ -47,6 +47,7 @@ internal static class Silo
                 collection.MemoryUsageLimitPercentage = silo.MemoryUsageLimitPercentage;
                 collection.MemoryUsageTargetPercentage = silo.MemoryUsageTargetPercentage;
             });
+            orleans.Configure<GrainDirectoryOptions>(directory => directory.CacheSize = silo.DirectoryCacheSize);
             orleans.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = silo.ResponseTimeout);
         });
         builder.Services.AddSingleton<GrainServices>();

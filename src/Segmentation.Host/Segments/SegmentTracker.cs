@@ -13,6 +13,11 @@ namespace Segmentation.Host.Segments;
 /// </remarks>
 internal sealed class SegmentTracker
 {
+    // Every live user holds her membership ids: one shared string per lifecycle stage and per ML segment id, not one per
+    // user.
+    private static readonly string[] s_lifecycleIds = [.. Enumerable.Range(0, (int)LifecycleStage.Reactivated + 1).Select(i => "lifecycle:" + LifecycleStageNames.Of((LifecycleStage)i))];
+    private static readonly string[] s_mlIds = [.. Enumerable.Range(0, 1_024).Select(i => "ml:" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
     private readonly RuleSegmentCatalog _rules;
     private readonly TimeProvider _domainClock;
 
@@ -37,7 +42,7 @@ internal sealed class SegmentTracker
 
         if (mlSegment is { } ml)
         {
-            result.Add("ml:" + ml.ToString(System.Globalization.CultureInfo.InvariantCulture), "nearest centroid of the segmentation model");
+            result.Add(MlId(ml), "nearest centroid of the segmentation model");
         }
 
         var now = _domainClock.GetUtcNow();
@@ -47,17 +52,17 @@ internal sealed class SegmentTracker
             // Reasons are read only by watchers: without any, the stage alone is enough (and much cheaper).
             if (Feed.WatcherCount == 0)
             {
-                result.Add("lifecycle:" + LifecycleStageNames.Of(profile.StageAt(now)), "");
+                result.Add(LifecycleId(profile.StageAt(now)), "");
                 return result;
             }
 
             var lifecycle = profile.AssessLifecycle(now);
-            result.Add("lifecycle:" + LifecycleStageNames.Of(lifecycle.Stage), lifecycle.Explanation);
+            result.Add(LifecycleId(lifecycle.Stage), lifecycle.Explanation);
             return result;
         }
 
         var view = profile.View(now);
-        result.Add("lifecycle:" + LifecycleStageNames.Of(view.Lifecycle.Stage), view.Lifecycle.Explanation);
+        result.Add(LifecycleId(view.Lifecycle.Stage), view.Lifecycle.Explanation);
         foreach (var match in RuleSegmentCatalog.Evaluate(rules, view))
         {
             result.Add("rule:" + match.Id, string.Join("; ", match.Reasons));
@@ -90,4 +95,10 @@ internal sealed class SegmentTracker
 
         return after;
     }
+
+    private static string LifecycleId(LifecycleStage stage) =>
+        (uint)stage < (uint)s_lifecycleIds.Length ? s_lifecycleIds[(int)stage] : "lifecycle:" + LifecycleStageNames.Of(stage);
+
+    private static string MlId(int segmentId) =>
+        (uint)segmentId < (uint)s_mlIds.Length ? s_mlIds[segmentId] : "ml:" + segmentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
