@@ -21,6 +21,12 @@ public sealed record BenchSettings
     /// <summary>Mutated requests the fuzzer sends.</summary>
     public int FuzzIterations { get; init; } = 20_000;
 
+    /// <summary>Fresh users streamed in by the memory scenario.</summary>
+    public int MemoryUsers { get; init; } = 200_000;
+
+    /// <summary>Events per fresh user in the memory scenario.</summary>
+    public int MemoryEventsPerUser { get; init; } = 5;
+
     /// <summary>Seconds per HTTP/2 abuse scenario.</summary>
     public double AbuseSeconds { get; init; } = 5;
 

@@ -14,9 +14,11 @@ var fuzz = new Option<int>("--fuzz-iterations") { Description = "Mutated request
 var abuse = new Option<double>("--abuse-seconds") { Description = "Seconds per HTTP/2 abuse scenario.", DefaultValueFactory = _ => 5 };
 var output = new Option<string>("--out") { Description = "Folder for report.md and report.json.", DefaultValueFactory = _ => Path.Combine(Paths.Root, "artifacts", "bench") };
 var hostDll = new Option<string>("--host-dll") { Description = $"The host under test (default: the one built beside this harness; also ${Paths.HostDllVariable})." };
-var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, grains, crash, fuzz, abuse.", AllowMultipleArgumentsPerToken = true };
+var memoryUsers = new Option<int>("--memory-users") { Description = "Fresh users the memory scenario streams in.", DefaultValueFactory = _ => 200_000 };
+var memoryEvents = new Option<int>("--memory-events") { Description = "Events per fresh user in the memory scenario.", DefaultValueFactory = _ => 5 };
+var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, grains, crash, fuzz, abuse, memory.", AllowMultipleArgumentsPerToken = true };
 
-var report = new Command("report", "Run every scenario and write the report (Markdown + JSON).") { seconds, users, soak, kills, fuzz, abuse, output, only, hostDll };
+var report = new Command("report", "Run every scenario and write the report (Markdown + JSON).") { seconds, users, soak, kills, fuzz, abuse, memoryUsers, memoryEvents, output, only, hostDll };
 report.SetAction(async (parse, cancellationToken) =>
 {
     if (parse.GetValue(hostDll) is { Length: > 0 } chosenHost)
@@ -32,6 +34,8 @@ report.SetAction(async (parse, cancellationToken) =>
         Kills = parse.GetValue(kills),
         FuzzIterations = parse.GetValue(fuzz),
         AbuseSeconds = parse.GetValue(abuse),
+        MemoryUsers = parse.GetValue(memoryUsers),
+        MemoryEventsPerUser = parse.GetValue(memoryEvents),
         OutputDirectory = parse.GetValue(output)!,
     };
     var parts = parse.GetValue(only) is { Length: > 0 } chosen ? chosen.ToHashSet(StringComparer.OrdinalIgnoreCase) : null;
@@ -54,7 +58,7 @@ return await root.Parse(args).InvokeAsync();
 
 namespace Segmentation.Bench
 {
-    /// <summary>Runs the scenarios in order against one seeded host (the crash audit uses its own) and saves the report.</summary>
+    /// <summary>Runs the scenarios in order against one seeded host (the memory scenario and the crash audit use their own) and saves the report.</summary>
     internal static class Harness
     {
         public static async Task<int> RunAsync(BenchSettings settings, HashSet<string>? parts, string command, CancellationToken cancellationToken)
@@ -67,54 +71,9 @@ namespace Segmentation.Bench
             var dataDirectory = Path.Combine(Path.GetTempPath(), "segbench-" + Guid.NewGuid().ToString("N"));
             try
             {
-                using var host = ServerProcess.StartHost(dataDirectory, "--Segmentation:SeedWhenEmpty=true", $"--Segmentation:SeedUsers={settings.Users}", "--Segmentation:Clock=System");
-                using var plain = ServerProcess.StartPlain();
-                await host.WaitServingAsync(TimeSpan.FromMinutes(3));
-                await plain.WaitReadyAsync(grpcHealth: false, TimeSpan.FromSeconds(60));
-                report.Line($"- host under test: {Paths.HostDll}, a separate process (pid {host.Id}), SQLite synchronous=FULL, {settings.Users:N0} seeded users; load generator in this process; both share this machine's cores.");
-                if (host.Sample() is { } seeded)
+                if (Wants("throughput") || Wants("h2load") || Wants("soak") || Wants("fuzz") || Wants("abuse"))
                 {
-                    // Read once the host reports serving: the shop is seeded (and, where the build does so, its encoder
-                    // trained and users clustered), before any load.
-                    report.Line($"- **host RSS after seeding the shop: {seeded.ResidentBytes / (1024.0 * 1024.0):F0} MiB** (VmRSS of pid {host.Id}; {seeded.Threads} threads).");
-                    report.Json["host_after_seeding"] = new System.Text.Json.Nodes.JsonObject
-                    {
-                        ["rss_bytes"] = seeded.ResidentBytes,
-                        ["threads"] = seeded.Threads,
-                        ["users"] = settings.Users,
-                    };
-                }
-
-                ThroughputSummary? throughput = null;
-                if (Wants("throughput") || Wants("h2load") || Wants("soak"))
-                {
-                    throughput = await Throughput.RunAsync(report, settings, host, plain.Address, cancellationToken);
-                }
-
-                if (Wants("h2load") && throughput is not null)
-                {
-                    await H2LoadCrossCheck.RunAsync(report, settings, host.Address, throughput, cancellationToken);
-                }
-
-                if (Wants("soak") && throughput is not null)
-                {
-                    verdicts.Add(("soak", await Soak.RunAsync(report, settings, host, throughput, cancellationToken)));
-                }
-
-                if (Wants("fuzz"))
-                {
-                    verdicts.Add(("fuzz", await Fuzzer.ReportAsync(report, settings, host, cancellationToken)));
-                }
-
-                if (Wants("abuse"))
-                {
-                    verdicts.Add(("abuse", await Abuse.ReportAsync(report, settings, host, cancellationToken)));
-                }
-
-                if (host.HasExited)
-                {
-                    verdicts.Add(("host alive", false));
-                    report.Line($"The host process EXITED (code {host.ExitCode}): {host.StandardError}");
+                    await SharedHostAsync(settings, Wants, report, verdicts, dataDirectory, cancellationToken);
                 }
             }
             finally
@@ -128,6 +87,11 @@ namespace Segmentation.Bench
                 await InProcessGrains.RunAsync(report, settings, cancellationToken);
             }
 
+            if (Wants("memory"))
+            {
+                verdicts.Add(("memory", await Memory.ReportAsync(report, settings, cancellationToken)));
+            }
+
             if (Wants("crash"))
             {
                 verdicts.Add(("crash audit", await CrashAudit.ReportAsync(report, settings, cancellationToken)));
@@ -139,6 +103,60 @@ namespace Segmentation.Bench
             await report.SaveAsync(settings.OutputDirectory);
             Console.WriteLine($"\nReport: {Path.Combine(settings.OutputDirectory, "report.md")} (and report.json)");
             return verdicts.All(v => v.Passed) ? 0 : 1;
+        }
+
+        // The scenarios that share one seeded host.
+        private static async Task SharedHostAsync(BenchSettings settings, Func<string, bool> wants, BenchReport report, List<(string Part, bool Passed)> verdicts, string dataDirectory, CancellationToken cancellationToken)
+        {
+            using var host = ServerProcess.StartHost(dataDirectory, "--Segmentation:SeedWhenEmpty=true", $"--Segmentation:SeedUsers={settings.Users}", "--Segmentation:Clock=System");
+            using var plain = ServerProcess.StartPlain();
+            await host.WaitServingAsync(TimeSpan.FromMinutes(3));
+            await plain.WaitReadyAsync(grpcHealth: false, TimeSpan.FromSeconds(60));
+            report.Line($"- host under test: {Paths.HostDll}, a separate process (pid {host.Id}), SQLite synchronous=FULL, {settings.Users:N0} seeded users; load generator in this process; both share this machine's cores.");
+            if (host.Sample() is { } seeded)
+            {
+                // Read once the host reports serving: the shop is seeded (and, where the build does so, its encoder
+                // trained and users clustered), before any load.
+                report.Line($"- **host RSS after seeding the shop: {seeded.ResidentBytes / (1024.0 * 1024.0):F0} MiB** (VmRSS of pid {host.Id}; {seeded.Threads} threads).");
+                report.Json["host_after_seeding"] = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["rss_bytes"] = seeded.ResidentBytes,
+                    ["threads"] = seeded.Threads,
+                    ["users"] = settings.Users,
+                };
+            }
+
+            ThroughputSummary? throughput = null;
+            if (wants("throughput") || wants("h2load") || wants("soak"))
+            {
+                throughput = await Throughput.RunAsync(report, settings, host, plain.Address, cancellationToken);
+            }
+
+            if (wants("h2load") && throughput is not null)
+            {
+                await H2LoadCrossCheck.RunAsync(report, settings, host.Address, throughput, cancellationToken);
+            }
+
+            if (wants("soak") && throughput is not null)
+            {
+                verdicts.Add(("soak", await Soak.RunAsync(report, settings, host, throughput, cancellationToken)));
+            }
+
+            if (wants("fuzz"))
+            {
+                verdicts.Add(("fuzz", await Fuzzer.ReportAsync(report, settings, host, cancellationToken)));
+            }
+
+            if (wants("abuse"))
+            {
+                verdicts.Add(("abuse", await Abuse.ReportAsync(report, settings, host, cancellationToken)));
+            }
+
+            if (host.HasExited)
+            {
+                verdicts.Add(("host alive", false));
+                report.Line($"The host process EXITED (code {host.ExitCode}): {host.StandardError}");
+            }
         }
 
         private static void TryDelete(string directory)

@@ -4,6 +4,12 @@ namespace Segmentation.Core;
 /// Everything a <see cref="UserProfile"/> folds, as plain serializable data (a snapshot). Restoring it and applying
 /// more events gives exactly the state of applying all events from scratch.
 /// </summary>
+/// <remarks>
+/// It is also the live state of every active user, so it is laid out for memory: the entries of its lists are structs
+/// (no object header or reference per entry), its strings are shared through <see cref="ProfileStrings"/>, and each
+/// list grows to its configured bound, never past it. The JSON of this layout is the same as that of format 2's
+/// classes, so snapshots of either read the same.
+/// </remarks>
 public sealed class ProfileState
 {
     /// <summary>
@@ -22,7 +28,7 @@ public sealed class ProfileState
     public long EventCount { get; set; }
 
     /// <summary>Events per type, indexed by <see cref="EventType"/> value.</summary>
-    public List<long> Counts { get; set; } = [];
+    public long[] Counts { get; set; } = [];
 
     /// <summary>Earliest event time.</summary>
     public DateTimeOffset FirstSeen { get; set; }
@@ -68,10 +74,10 @@ public sealed class ProfileState
 }
 
 /// <summary>An item interaction kept for the recommenders.</summary>
-public sealed class InteractionState
+public struct InteractionState
 {
     /// <summary>The item.</summary>
-    public string ItemId { get; set; } = "";
+    public string ItemId { get; set; }
 
     /// <summary>What happened.</summary>
     public EventType Type { get; set; }
@@ -84,10 +90,10 @@ public sealed class InteractionState
 }
 
 /// <summary>A category's affinity <see cref="Value"/> as of <see cref="AsOf"/>.</summary>
-public sealed class CategoryState
+public struct CategoryState
 {
     /// <summary>Category path.</summary>
-    public string Category { get; set; } = "";
+    public string Category { get; set; }
 
     /// <summary>Affinity at <see cref="AsOf"/>.</summary>
     public double Value { get; set; }
@@ -97,10 +103,10 @@ public sealed class CategoryState
 }
 
 /// <summary>A recent item.</summary>
-public sealed class RecentItemState
+public struct RecentItemState
 {
     /// <summary>The item.</summary>
-    public string ItemId { get; set; } = "";
+    public string ItemId { get; set; }
 
     /// <summary>The event type that touched it last.</summary>
     public EventType Type { get; set; }

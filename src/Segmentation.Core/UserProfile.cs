@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Segmentation.Core;
 
@@ -42,9 +43,11 @@ public sealed class UserProfile
     {
         _state = state;
         _options = options;
-        while (_state.Counts.Count <= (int)EventType.Wishlist)
+        if (_state.Counts.Length <= (int)EventType.Wishlist)
         {
-            _state.Counts.Add(0);
+            var counts = _state.Counts;
+            Array.Resize(ref counts, (int)EventType.Wishlist + 1);
+            _state.Counts = counts;
         }
     }
 
@@ -61,10 +64,10 @@ public sealed class UserProfile
     public bool IsEmpty => _state.EventCount == 0;
 
     /// <summary>Restores a profile from a snapshot (the state is copied).</summary>
-    public static UserProfile FromState(ProfileState state, ProfileOptions options) => new(Copy(state), options);
+    public static UserProfile FromState(ProfileState state, ProfileOptions options) => new(Copy(state, share: true), options);
 
     /// <summary>A copy of the fold state, for snapshots.</summary>
-    public ProfileState ToState() => Copy(_state);
+    public ProfileState ToState() => Copy(_state, share: false);
 
     /// <summary>
     /// Folds one event that passed <see cref="EventValidator"/>, in event-log order. Events may arrive out of time
@@ -137,8 +140,10 @@ public sealed class UserProfile
 
         if (e.ItemId.Length > 0)
         {
-            RememberItem(e.ItemId, e.Type, t);
-            RememberInteraction(e);
+            // Kept for as long as she is live: one shared copy of the id, not this event's own.
+            var itemId = ProfileStrings.Share(e.ItemId);
+            RememberItem(itemId, e.Type, t);
+            RememberInteraction(e, itemId);
         }
     }
 
@@ -370,18 +375,34 @@ public sealed class UserProfile
             end = category.LastIndexOf('.', end - 1);
         }
 
-        _state.Categories.RemoveAll(c => c.Value <= 0);
+        var categories = _state.Categories;
+        categories.RemoveAll(static c => c.Value <= 0);
         var max = Math.Max(1, _options.MaxCategories);
-        while (_state.Categories.Count > max)
+        while (categories.Count > max)
         {
-            // Compare all at one time; on ties drop the deeper path, so a parent outlives its children.
-            var latest = _state.Categories.Max(c => c.AsOf);
-            var weakest = _state.Categories
-                .OrderBy(c => Decay(c.Value, c.AsOf, latest))
-                .ThenByDescending(c => c.Category.Length)
-                .ThenBy(c => c.Category, StringComparer.Ordinal)
-                .First();
-            _state.Categories.Remove(weakest);
+            // Compare all at one time; on ties drop the deeper path, so a parent outlives its children (paths are
+            // unique, so the order is total).
+            var latest = categories[0].AsOf;
+            foreach (var c in categories)
+            {
+                latest = c.AsOf > latest ? c.AsOf : latest;
+            }
+
+            var weakest = 0;
+            var weakestValue = Decay(categories[0].Value, categories[0].AsOf, latest);
+            for (var i = 1; i < categories.Count; i++)
+            {
+                var value = Decay(categories[i].Value, categories[i].AsOf, latest);
+                var byValue = value.CompareTo(weakestValue);
+                var byDepth = categories[weakest].Category.Length.CompareTo(categories[i].Category.Length);
+                if (byValue < 0 || (byValue == 0 && (byDepth < 0 || (byDepth == 0 && string.CompareOrdinal(categories[i].Category, categories[weakest].Category) < 0))))
+                {
+                    weakest = i;
+                    weakestValue = value;
+                }
+            }
+
+            categories.RemoveAt(weakest);
         }
     }
 
@@ -390,22 +411,23 @@ public sealed class UserProfile
     private void Credit(string category, int length, double weight, DateTimeOffset t)
     {
         var path = category.AsSpan(0, length);
-        CategoryState? entry = null;
-        foreach (var c in _state.Categories)
+        var categories = _state.Categories;
+        var index = -1;
+        for (var i = 0; i < categories.Count && index < 0; i++)
         {
-            if (path.SequenceEqual(c.Category))
-            {
-                entry = c;
-                break;
-            }
+            index = path.SequenceEqual(categories[i].Category) ? i : -1;
         }
 
-        if (entry is null)
+        if (index < 0)
         {
-            entry = new CategoryState { Category = length == category.Length ? category : category[..length], AsOf = t };
-            _state.Categories.Add(entry);
+            // The pool hands out its shared copy of the path, allocating only the first time it sees one. The bound
+            // leaves room for the path's parents, pruned right after (CreditCategories).
+            EnsureRoom(categories, Math.Max(1, _options.MaxCategories) + 4);
+            categories.Add(new CategoryState { Category = ProfileStrings.Share(path), AsOf = t });
+            index = categories.Count - 1;
         }
 
+        ref var entry = ref CollectionsMarshal.AsSpan(categories)[index];
         if (t >= entry.AsOf)
         {
             entry.Value = Math.Max(0, Decay(entry.Value, entry.AsOf, t) + weight);
@@ -443,14 +465,25 @@ public sealed class UserProfile
             position = items[i].At <= t ? i : -1;
         }
 
-        items.Insert(position < 0 ? items.Count : position, new RecentItemState { ItemId = itemId, Type = type, At = t });
-        if (items.Count > Math.Max(1, _options.RecentItems))
+        // Inserting and then dropping the oldest beyond the bound: the same as dropping first (when full) and then
+        // inserting, which never grows the list past its bound.
+        var max = Math.Max(1, _options.RecentItems);
+        if (items.Count >= max)
         {
+            if (position < 0)
+            {
+                return; // older than every item kept
+            }
+
             items.RemoveAt(items.Count - 1);
+            position = Math.Min(position, items.Count);
         }
+
+        EnsureRoom(items, max);
+        items.Insert(position < 0 ? items.Count : position, new RecentItemState { ItemId = itemId, Type = type, At = t });
     }
 
-    private void RememberInteraction(BehaviorEvent e)
+    private void RememberInteraction(BehaviorEvent e, string itemId)
     {
         if (e.Type is not (EventType.View or EventType.AddToCart or EventType.Wishlist or EventType.Purchase or EventType.Rating))
         {
@@ -465,7 +498,8 @@ public sealed class UserProfile
                 history.RemoveRange(0, history.Count - _options.HistoryInteractions + 1);
             }
 
-            history.Add(new InteractionState { ItemId = e.ItemId, Type = e.Type, At = e.Timestamp, Rating = e.Rating });
+            EnsureRoom(history, _options.HistoryInteractions);
+            history.Add(new InteractionState { ItemId = itemId, Type = e.Type, At = e.Timestamp, Rating = e.Rating });
         }
 
         if (e.Type == EventType.Purchase && _options.PurchasedItems > 0)
@@ -474,7 +508,7 @@ public sealed class UserProfile
             var existing = -1;
             for (var i = 0; i < purchased.Count && existing < 0; i++)
             {
-                existing = purchased[i].ItemId == e.ItemId ? i : -1;
+                existing = purchased[i].ItemId == itemId ? i : -1;
             }
 
             var at = e.Timestamp;
@@ -488,7 +522,8 @@ public sealed class UserProfile
                 purchased.RemoveAt(0);
             }
 
-            purchased.Add(new InteractionState { ItemId = e.ItemId, Type = EventType.Purchase, At = at });
+            EnsureRoom(purchased, _options.PurchasedItems);
+            purchased.Add(new InteractionState { ItemId = itemId, Type = EventType.Purchase, At = at });
         }
     }
 
@@ -512,7 +547,18 @@ public sealed class UserProfile
         _ => days.ToString(CultureInfo.InvariantCulture) + " days ago",
     };
 
-    private static ProfileState Copy(ProfileState s) => new()
+    // A list grows by doubling, so one bounded at 100 entries would end at a capacity of 128 and one at 20 at 32: grow
+    // toward the bound, never past it. Live profiles are most of a silo's memory.
+    private static void EnsureRoom<T>(List<T> list, int bound)
+    {
+        if (list.Count == list.Capacity)
+        {
+            list.Capacity = Math.Max(list.Count + 1, Math.Min(Math.Max(4, list.Count * 2), bound));
+        }
+    }
+
+    // Restoring (share) puts the snapshot's strings through the pool, as folding does; a copy for a snapshot keeps them.
+    private static ProfileState Copy(ProfileState s, bool share) => new()
     {
         Format = s.Format,
         UserId = s.UserId,
@@ -528,11 +574,9 @@ public sealed class UserProfile
         Spend = s.Spend,
         Returned = s.Returned,
         LastPurchase = s.LastPurchase,
-        Categories = s.Categories.Select(c => new CategoryState { Category = c.Category, Value = c.Value, AsOf = c.AsOf }).ToList(),
-        RecentItems = s.RecentItems.Select(r => new RecentItemState { ItemId = r.ItemId, Type = r.Type, At = r.At }).ToList(),
-        History = s.History.Select(Copy).ToList(),
-        Purchased = s.Purchased.Select(Copy).ToList(),
+        Categories = share ? s.Categories.ConvertAll(static c => c with { Category = ProfileStrings.Share(c.Category) }) : [.. s.Categories],
+        RecentItems = share ? s.RecentItems.ConvertAll(static r => r with { ItemId = ProfileStrings.Share(r.ItemId) }) : [.. s.RecentItems],
+        History = share ? s.History.ConvertAll(static h => h with { ItemId = ProfileStrings.Share(h.ItemId) }) : [.. s.History],
+        Purchased = share ? s.Purchased.ConvertAll(static p => p with { ItemId = ProfileStrings.Share(p.ItemId) }) : [.. s.Purchased],
     };
-
-    private static InteractionState Copy(InteractionState x) => new() { ItemId = x.ItemId, Type = x.Type, At = x.At, Rating = x.Rating };
 }

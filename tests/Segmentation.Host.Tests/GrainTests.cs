@@ -10,7 +10,7 @@ using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
 
-/// <summary>The grains over the real co-hosted Orleans silo: every interface method, fencing, bounded memory.</summary>
+/// <summary>The grains over the real co-hosted Orleans silo: every interface method, fencing (bounded memory: <see cref="BoundedMemoryTests"/>).</summary>
 public sealed class GrainTests
 {
     private static readonly DateTimeOffset s_now = TimeProvider.System.GetUtcNow();
@@ -99,39 +99,5 @@ public sealed class GrainTests
         var profile = await user.GetProfileAsync(s_now);
         Assert.Equal(7, profile!.View.EventCount);
         Assert.Equal(1, server.Server.GrainServices.ActiveUserGrains);
-    }
-
-    // 200,000 users touched once must not keep 200,000 activations: idle collection deactivates them (snapshots
-    // written). Here 3,000 users in waves with a two-second collection age; the live count and the heap stay bounded.
-    [Fact]
-    public async Task UsersTouchedOnce_AreCollected_SoLiveGrainsStayBounded()
-    {
-        await using var server = await TestServer.StartAsync(
-            null, "--Segmentation:GrainIdleTimeout=00:00:02", "--Segmentation:Silo:CollectionQuantum=00:00:01");
-        const int Waves = 6, PerWave = 500;
-        var peak = 0;
-        for (var wave = 0; wave < Waves; wave++)
-        {
-            var request = new IngestEventsRequest();
-            for (var i = 0; i < PerWave; i++)
-            {
-                request.Events.Add(Events.Make($"m-{wave}-{i}", $"m-user-{wave}-{i}", EventType.View, s_now.AddMinutes(-10)));
-            }
-
-            var response = await server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, request);
-            Assert.Equal(PerWave, response.Accepted);
-            peak = Math.Max(peak, server.Server.GrainServices.ActiveUserGrains);
-            await Task.Delay(2_500); // past the collection age: this wave is now collectable
-        }
-
-        for (var i = 0; i < 200 && server.Server.GrainServices.ActiveUserGrains > PerWave; i++)
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.True(server.Server.GrainServices.ActiveUserGrains <= PerWave, $"{server.Server.GrainServices.ActiveUserGrains} user grains still live");
-        Assert.True(peak < Waves * PerWave / 2, $"peak {peak} live user grains of {Waves * PerWave} touched");
-        var snapshot = await server.Server.GrainServices.Users.Snapshots.ReadAsync(TenantKeys.UserSnapshot(TenantKeys.User("m-user-0-0")), CancellationToken.None);
-        Assert.NotNull(snapshot); // collected with its snapshot written
     }
 }

@@ -182,6 +182,75 @@ public sealed class ItemCoOccurrence : ICandidateSource
         }
     }
 
+    /// <summary>
+    /// Restores what is remembered about <paramref name="userId"/>'s items from her <paramref name="interactions"/>,
+    /// oldest first, without counting them again: the list that recording each of them would have left. For a user
+    /// whose list was forgotten (<see cref="ForgetUser"/>, to keep memory to the users who are live) and who is back:
+    /// her next interactions pair with these items as if she had never been forgotten, as far as the interactions
+    /// given reach back. Nothing changes when her list is remembered already. Returns whether it was restored.
+    /// </summary>
+    public bool RestoreUser(string userId, IEnumerable<Interaction> interactions)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        ArgumentNullException.ThrowIfNull(interactions);
+        using (Write())
+        {
+            if (_users.ContainsKey(userId))
+            {
+                return false;
+            }
+
+            var items = new List<(int Item, double Strength)>();
+            foreach (var interaction in interactions)
+            {
+                var weight = _options.Weights.Of(interaction);
+                if (weight <= 0 || string.IsNullOrEmpty(interaction.ItemId))
+                {
+                    continue;
+                }
+
+                // What Record does to the list, without the counts: the item moves to the end with its strongest weight.
+                var item = Intern(interaction.ItemId);
+                var position = -1;
+                for (var i = 0; i < items.Count && position < 0; i++)
+                {
+                    position = items[i].Item == item ? i : -1;
+                }
+
+                var old = 0.0;
+                if (position >= 0)
+                {
+                    old = items[position].Strength;
+                    items.RemoveAt(position);
+                }
+                else if (items.Count >= _options.MaxItemsPerUser)
+                {
+                    items.RemoveAt(0);
+                }
+
+                items.Add((item, Math.Max(old, weight)));
+            }
+
+            if (items.Count > 0)
+            {
+                items.TrimExcess();
+                _users.Add(userId, items);
+            }
+
+            return items.Count > 0;
+        }
+    }
+
+    /// <summary>Forgets every user's items (see <see cref="ForgetUser"/>); the counts stay.</summary>
+    public void ForgetAllUsers()
+    {
+        using (Write())
+        {
+            _users.Clear();
+            _users.TrimExcess();
+        }
+    }
+
     /// <summary>Users whose items are remembered.</summary>
     public int UserCount
     {

@@ -54,6 +54,7 @@ internal static class Silo
                 collection.MemoryUsageLimitPercentage = silo.MemoryUsageLimitPercentage;
                 collection.MemoryUsageTargetPercentage = silo.MemoryUsageTargetPercentage;
             });
+            orleans.Configure<GrainDirectoryOptions>(directory => directory.CacheSize = silo.DirectoryCacheSize);
             orleans.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = silo.ResponseTimeout);
         });
     }

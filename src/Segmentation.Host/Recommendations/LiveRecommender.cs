@@ -126,6 +126,27 @@ internal sealed class LiveRecommender
         }
     }
 
+    /// <summary>
+    /// A user's grain activated: the co-occurrence model remembers her items again, from her profile's interactions
+    /// (without counting them twice), so her next events pair with what she did before.
+    /// </summary>
+    /// <remarks>
+    /// The items remembered per user are the only part of the models that grows with users rather than items, so they
+    /// are kept for live users only (<see cref="UserDeactivated"/>): 200,000 users touched once cost nothing here once
+    /// their grains are collected. Her profile keeps every purchase and her last interactions, so the list restored is
+    /// the one she had, except for items she only viewed more than a profile's history ago.
+    /// </remarks>
+    public void UserActivated(string userId, UserProfile profile)
+    {
+        if (!profile.IsEmpty)
+        {
+            _coOccurrence.RestoreUser(userId, profile.RecommendationHistory().OrderBy(i => i.Timestamp));
+        }
+    }
+
+    /// <summary>A user's grain deactivated: her items are forgotten (see <see cref="UserActivated"/>); what they counted stays.</summary>
+    public void UserDeactivated(string userId) => _coOccurrence.ForgetUser(userId);
+
     /// <summary>Recommendations for <paramref name="request"/> under the rules of <paramref name="placement"/> (which must exist).</summary>
     public IReadOnlyList<Recommendation> Recommend(string placement, RecommendationRequest request) =>
         _placements[placement].Recommend(request);
@@ -179,6 +200,9 @@ internal sealed class LiveRecommender
             events++;
         }
 
+        // Counts are rebuilt; the items remembered per user are kept for live users only, and each user's come back
+        // from her profile when her grain activates (UserActivated).
+        _coOccurrence.ForgetAllUsers();
         return (events, stopwatch.Elapsed);
     }
 

@@ -13,10 +13,10 @@ namespace Segmentation.Host.Segments;
 /// </remarks>
 internal sealed class SegmentTracker
 {
-    // The ids of every lifecycle stage and of the first ML segments, made once: memberships are worked out in every
-    // user's refresh.
+    // Every live user holds her membership ids: one shared string per lifecycle stage and per ML segment id, not one per
+    // user.
     private static readonly string[] s_lifecycleIds = [.. Enumerable.Range(0, (int)LifecycleStage.Reactivated + 1).Select(i => "lifecycle:" + LifecycleStageNames.Of((LifecycleStage)i))];
-    private static readonly string[] s_mlIds = [.. Enumerable.Range(0, 256).Select(i => "ml:" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    private static readonly string[] s_mlIds = [.. Enumerable.Range(0, 1_024).Select(i => "ml:" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
     private readonly RuleSegmentCatalog _rules;
     private readonly TimeProvider _domainClock;
@@ -45,7 +45,7 @@ internal sealed class SegmentTracker
 
         if (mlSegment is { } ml)
         {
-            result.Add((uint)ml < (uint)s_mlIds.Length ? s_mlIds[ml] : "ml:" + ml.ToString(System.Globalization.CultureInfo.InvariantCulture), "nearest centroid of the segmentation model");
+            result.Add(MlId(ml), "nearest centroid of the segmentation model");
         }
 
         var now = view?.AsOf ?? _domainClock.GetUtcNow();
@@ -102,4 +102,7 @@ internal sealed class SegmentTracker
 
     private static string LifecycleId(LifecycleStage stage) =>
         (uint)stage < (uint)s_lifecycleIds.Length ? s_lifecycleIds[(int)stage] : "lifecycle:" + LifecycleStageNames.Of(stage);
+
+    private static string MlId(int segmentId) =>
+        (uint)segmentId < (uint)s_mlIds.Length ? s_mlIds[segmentId] : "ml:" + segmentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
