@@ -15,6 +15,11 @@ if ! command -v h2load >/dev/null 2>&1; then
   (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq >/dev/null && apt-get install -y -qq nghttp2-client >/dev/null) \
     || echo "bench: could not install nghttp2-client; the h2load cross-check will be skipped"
 fi
+if ! command -v dotnet-gcdump >/dev/null 2>&1 && [ ! -x "$HOME/.dotnet/tools/dotnet-gcdump" ]; then
+  echo "bench: dotnet tool install --global dotnet-gcdump (full-GC heap readings of the memory scenario)"
+  dotnet tool install --global dotnet-gcdump >/dev/null \
+    || echo "bench: could not install dotnet-gcdump; the memory scenario will read the last GC's heap instead"
+fi
 dotnet build bench/Segmentation.Bench -c Release -nologo -v quiet
 case "${1:-}" in
   bench|bench-recommend|report) command=$1; shift ;;

@@ -23,6 +23,9 @@ public sealed class TelemetryTests
             $"--OTEL_EXPORTER_OTLP_ENDPOINT={receiver.Endpoint.ToString().TrimEnd('/')}",
             "--OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
             "--OTEL_BSP_SCHEDULE_DELAY=200",
+            // The set-up (ingest, training, re-clustering's sweep) makes thousands of spans; under load the exporter
+            // falls behind, and the default queue (2,048) would drop some, among them the traced call's.
+            "--OTEL_BSP_MAX_QUEUE_SIZE=200000",
             "--OTEL_METRIC_EXPORT_INTERVAL=500",
             "--Segmentation:SegmentPublishInterval=00:00:00.200");
         try
