@@ -1,5 +1,6 @@
 using Segmentation.Core.Clustering;
 using Segmentation.Grains;
+using Segmentation.Host.Internal;
 using Segmentation.Storage;
 
 namespace Segmentation.Host.Segments;
@@ -48,7 +49,7 @@ internal sealed class Reclustering
 
     private const int SweepParallelism = 32;
 
-    private readonly IGrainFactory _grains;
+    private readonly GrainReferences<IUserGrain> _users;
     private readonly IEventLog _log;
     private readonly MlSegmentation _segmentation;
     private readonly TimeProvider _wallClock;
@@ -56,7 +57,7 @@ internal sealed class Reclustering
 
     public Reclustering(IGrainFactory grains, IEventLog log, MlSegmentation segmentation, TimeProvider wallClock)
     {
-        _grains = grains;
+        _users = new GrainReferences<IUserGrain>(grains);
         _log = log;
         _segmentation = segmentation;
         _wallClock = wallClock;
@@ -220,7 +221,7 @@ internal sealed class Reclustering
             _log.ReadStreamIdsAsync(cancellationToken),
             new ParallelOptions { MaxDegreeOfParallelism = SweepParallelism, CancellationToken = cancellationToken },
             (streamId, ct) => streamId.StartsWith(TenantKeys.DefaultTenant + "/", StringComparison.Ordinal)
-                ? new ValueTask(visit(new SweptUser(TenantKeys.UserIdOf(streamId), _grains.GetGrain<IUserGrain>(streamId)), ct))
+                ? new ValueTask(visit(new SweptUser(TenantKeys.UserIdOf(streamId), _users.Get(streamId)), ct))
                 : ValueTask.CompletedTask);
 
     private static KMeansResult Fit(float[] data, int dimensions, int k, int seed) =>
