@@ -320,7 +320,9 @@ public sealed class ItemCoOccurrence : ICandidateSource
             var scores = ArrayPool<double>.Shared.Rent(n);
             var best = ArrayPool<double>.Shared.Rent(n);
             var cause = ArrayPool<int>.Shared.Rent(n);
-            var touched = new List<int>();
+            // The items scored, in the order first reached: pooled like the rest, as a popular item reaches thousands.
+            var touched = ArrayPool<int>.Shared.Rent(n);
+            var reached = 0;
             try
             {
                 Array.Fill(cause, -1, 0, n);
@@ -336,7 +338,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                         var s = a * Similarity(j, i, c, divisor);
                         if (cause[i] < 0)
                         {
-                            touched.Add(i);
+                            touched[reached++] = i;
                             scores[i] = 0;
                             best[i] = double.NegativeInfinity;
                         }
@@ -351,7 +353,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 }
 
                 var top = new TopK<int>(count);
-                foreach (var i in touched)
+                foreach (var i in touched.AsSpan(0, reached))
                 {
                     if (scores[i] > 0 && top.Admits(scores[i]) && allowed(_ids[i]))
                     {
@@ -366,6 +368,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 ArrayPool<double>.Shared.Return(scores);
                 ArrayPool<double>.Shared.Return(best);
                 ArrayPool<int>.Shared.Return(cause);
+                ArrayPool<int>.Shared.Return(touched);
             }
         }
     }

@@ -12,7 +12,8 @@ namespace Segmentation.Core.Recommendations;
 /// <see cref="Everyone"/>; an item's score is its popularity relative to the top item of the key that ranks it
 /// highest (scores from <see cref="Everyone"/> are further multiplied by the everyone-weight, 0.5 by default, so a
 /// segment's own favourites come first), and its reason names that key. A request's <see cref="RecommendationRequest.ContextCategory"/>
-/// restricts candidates to that category. Thread-safety: all members are safe to call concurrently (one lock).
+/// restricts candidates to that category. Thread-safety: all members are safe to call concurrently (one reader-writer
+/// lock: queries read side by side; recording an interaction and re-ranking a key write).
 /// </para>
 /// <para>
 /// Cost: each key keeps its items ranked (the best <see cref="RankedItems"/>), re-ranked only after more than 1% of
@@ -26,7 +27,7 @@ public sealed class SegmentPopularity : ICandidateSource
     /// <summary>The key under which popularity over all users is kept (its reason reads "popular with everyone").</summary>
     public const string Everyone = "";
 
-    private readonly Lock _lock = new();
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly InteractionWeights _weights;
     private readonly ItemCatalog _catalog;
     private readonly ForwardDecay _decay;
@@ -70,7 +71,8 @@ public sealed class SegmentPopularity : ICandidateSource
             return;
         }
 
-        lock (_lock)
+        _lock.EnterWriteLock();
+        try
         {
             var rebase = _decay.Rebase(interaction.Timestamp);
             if (rebase != 1)
@@ -106,14 +108,23 @@ public sealed class SegmentPopularity : ICandidateSource
                 table.ChangesSinceRanking++;
             }
         }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
     }
 
     /// <summary>The decayed popularity of <paramref name="itemId"/> in <paramref name="segmentKey"/> as of <paramref name="now"/>.</summary>
     public double Popularity(string segmentKey, string itemId, DateTimeOffset now)
     {
-        lock (_lock)
+        _lock.EnterReadLock();
+        try
         {
             return _segments.TryGetValue(segmentKey, out var table) ? table.Items.GetValueOrDefault(itemId) / _decay.Divisor(now) : 0;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
         }
     }
 
@@ -123,9 +134,16 @@ public sealed class SegmentPopularity : ICandidateSource
         ArgumentNullException.ThrowIfNull(request);
         var best = new Dictionary<string, (double Score, string Segment)>(StringComparer.Ordinal);
         var category = request.ContextCategory ?? "";
-        lock (_lock)
+        var segments = request.SegmentKeys.Append(Everyone).Distinct(StringComparer.Ordinal).ToArray();
+        if (category.Length == 0)
         {
-            foreach (var segment in request.SegmentKeys.Append(Everyone).Distinct(StringComparer.Ordinal))
+            RankStale(segments);
+        }
+
+        _lock.EnterReadLock();
+        try
+        {
+            foreach (var segment in segments)
             {
                 if (!_segments.TryGetValue(segment, out var table))
                 {
@@ -151,6 +169,10 @@ public sealed class SegmentPopularity : ICandidateSource
                 }
             }
         }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
 
         var result = new TopK<string>(count);
         foreach (var (item, (score, segment)) in best)
@@ -161,14 +183,51 @@ public sealed class SegmentPopularity : ICandidateSource
         return result.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, new RecommendationReason(ReasonKind.PopularInSegment, t.Value)));
     }
 
-    // The best `count` allowed items found by walking the key's ranking (re-ranked first when stale); null when the
-    // ranking holds fewer allowed items than asked while the key has more items (the caller scans them all).
+    // Ranks again, under the write lock, the keys among `segments` whose ranking is missing or stale (more than 1% of
+    // their items changed since); queries then walk the rankings side by side under the read lock.
+    private void RankStale(string[] segments)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            if (!segments.Any(s => _segments.TryGetValue(s, out var t) && IsStale(t)))
+            {
+                return;
+            }
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+
+        _lock.EnterWriteLock();
+        try
+        {
+            foreach (var segment in segments)
+            {
+                if (_segments.TryGetValue(segment, out var table) && IsStale(table))
+                {
+                    table.Ranking = Scan(table.Items, RankedItems, static _ => true).ConvertAll(t => t.Id);
+                    table.ChangesSinceRanking = 0;
+                }
+            }
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    private static bool IsStale(SegmentTable table) => table.Ranking is null || table.ChangesSinceRanking > table.Items.Count / 100;
+
+    // The best `count` allowed items found by walking the key's ranking (possibly behind by the interactions recorded
+    // since RankStale); null when there is no ranking yet or it holds fewer allowed items than asked while the key has
+    // more items (the caller scans them all).
     private static List<(string Id, double Score, byte Value)>? FromRanking(SegmentTable table, int count, Func<string, bool> allowed)
     {
-        if (table.Ranking is null || table.ChangesSinceRanking > table.Items.Count / 100)
+        if (table.Ranking is null)
         {
-            table.Ranking = Scan(table.Items, RankedItems, static _ => true).ConvertAll(t => t.Id);
-            table.ChangesSinceRanking = 0;
+            return null;
         }
 
         var top = new TopK<byte>(count);

@@ -30,6 +30,49 @@ public sealed class SourceTests
     }
 
     [Fact]
+    public async Task Popularity_QueriedWhileRecorded_RanksAgainAndLosesNothing()
+    {
+        // Queries read side by side and re-rank stale keys while writers record: nothing may throw, every recorded
+        // interaction must count, and the final ranking must be the exact one.
+        var popularity = new SegmentPopularity(new ItemCatalog(), halfLife: null);
+        const int Writers = 4, Items = 300;
+        using var stop = new CancellationTokenSource();
+        var readers = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        {
+            var queries = 0;
+            while (!stop.IsCancellationRequested || queries == 0)
+            {
+                var top = popularity.GetCandidates(Request() with { SegmentKeys = ["ml:1"] }, 10, static id => !id.EndsWith('7'));
+                Assert.True(top.Count <= 10);
+                Assert.DoesNotContain(top, c => c.ItemId.EndsWith('7'));
+                queries++;
+            }
+
+            return queries;
+        })).ToArray();
+        await Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(() =>
+        {
+            // Each writer views item k k+1 times, so the final ranking has no ties.
+            for (var k = 0; k < Items; k++)
+            {
+                var item = $"sku-{k:D3}";
+                for (var r = 0; r <= k; r++)
+                {
+                    popularity.Record(["ml:1", SegmentPopularity.Everyone], new Interaction(item, EventType.View, s_t0));
+                }
+            }
+        })));
+        await stop.CancelAsync();
+        Assert.All(await Task.WhenAll(readers), q => Assert.True(q > 0));
+
+        var total = Enumerable.Range(0, Items).Sum(k => popularity.Popularity("ml:1", $"sku-{k:D3}", s_t0));
+        Assert.Equal(Writers * Items * (Items + 1) / 2, total, 6);
+        var expected = Enumerable.Range(0, Items).Reverse().Select(k => $"sku-{k:D3}").Where(id => !id.EndsWith('7')).Take(10);
+        var final = popularity.GetCandidates(Request() with { SegmentKeys = ["ml:1"] }, 10, static id => !id.EndsWith('7'));
+        Assert.Equal(expected, final.Select(c => c.ItemId));
+    }
+
+    [Fact]
     public void Popularity_CountsAKeyGivenTwiceOnce_FromASpanOrAList()
     {
         var fromSpan = new SegmentPopularity(new ItemCatalog(), TimeSpan.FromDays(7));
