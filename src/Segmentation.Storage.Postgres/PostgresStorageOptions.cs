@@ -1,0 +1,44 @@
+using System.Text.RegularExpressions;
+
+namespace Segmentation.Storage.Postgres;
+
+/// <summary>How a group commit hands its rows to PostgreSQL (both measured by <c>bench/storage/run.sh</c>).</summary>
+public enum PostgresBulkInsert
+{
+    /// <summary>
+    /// One multi-row statement per commit: <c>INSERT ... SELECT FROM unnest(text[], text[], bytea[]) ON CONFLICT DO
+    /// NOTHING RETURNING</c>, the three columns sent as binary array parameters.
+    /// </summary>
+    Unnest,
+
+    /// <summary>
+    /// Binary <c>COPY</c> into a session-local staging table, then <c>INSERT ... SELECT ... ON CONFLICT DO NOTHING
+    /// RETURNING</c> from it (COPY itself cannot skip duplicates).
+    /// </summary>
+    Copy,
+}
+
+/// <summary>Settings of the PostgreSQL stores.</summary>
+public sealed partial class PostgresStorageOptions
+{
+    /// <summary>
+    /// The schema that holds the tables (created at start if missing). Several deployments can share one database with
+    /// a schema each; group commits of different schemas do not wait for each other.
+    /// </summary>
+    public string Schema { get; set; } = "segmentation";
+
+    /// <summary>How group commits insert their rows.</summary>
+    public PostgresBulkInsert BulkInsert { get; set; } = PostgresBulkInsert.Unnest;
+
+    /// <summary>Most records one group-commit transaction takes (one call is never split, so a commit may hold more).</summary>
+    public int MaxRecordsPerCommit { get; set; } = 20_000;
+
+    /// <summary>The schema name, checked, ready to put into SQL.</summary>
+    internal string QuotedSchema => SchemaName().IsMatch(Schema)
+        ? $"\"{Schema}\""
+        : throw new ArgumentException($"Schema must be a lower-case SQL identifier (letters, digits, '_'; at most 63); got '{Schema}'.");
+
+    // Identifiers are spliced into SQL text (they cannot be parameters), so only plain names are accepted.
+    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
+    private static partial Regex SchemaName();
+}
