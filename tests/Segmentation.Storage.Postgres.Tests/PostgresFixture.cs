@@ -29,7 +29,7 @@ public sealed class PostgresFixture : IAsyncLifetime
     public NpgsqlDataSource NewDataSource() => NpgsqlDataSource.Create(Server.ConnectionString);
 
     /// <summary>Options with a schema no other test uses.</summary>
-    public PostgresStorageOptions NewOptions(PostgresBulkInsert bulkInsert = PostgresBulkInsert.Unnest) =>
+    public PostgresStorageOptions NewOptions(PostgresBulkInsert bulkInsert = PostgresBulkInsert.Copy) =>
         new() { Schema = $"test_{Interlocked.Increment(ref _schemas)}_{Guid.NewGuid():N}", BulkInsert = bulkInsert };
 }
 
