@@ -10,7 +10,7 @@ using V1 = Segmentation.Contracts.V1;
 
 // Durable appends of batches of events over many users by concurrent appenders (what the ingest path does after
 // grouping by user), for SQLite (the baseline, synchronous=FULL) and PostgreSQL (fsync and synchronous_commit on) with
-// each bulk path, interleaved in rounds so that a change in the machine's load hits all of them. Prints events/s, the
+// each bulk path (one commit in flight, the default) and with COPY two commits in flight ("copy x2"), interleaved in rounds so that a change in the machine's load hits all of them. Prints events/s, the
 // events per commit, and the load average around each figure. Numbers, never pass/fail.
 var settings = Settings.Parse(args);
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -37,9 +37,11 @@ var backends = new (string Name, Func<Task<IEventLog>> Open)[]
     ("sqlite (FULL)", () => Task.FromResult<IEventLog>(new SqliteEventLog(Path.Combine(sqliteFolder, "events.db")))),
     ("postgres unnest", async () => await PostgresEventLog.OpenAsync(dataSource, new PostgresStorageOptions { Schema = "bench_unnest", BulkInsert = PostgresBulkInsert.Unnest })),
     ("postgres copy", async () => await PostgresEventLog.OpenAsync(dataSource, new PostgresStorageOptions { Schema = "bench_copy", BulkInsert = PostgresBulkInsert.Copy })),
+    ("postgres copy x2", async () => await PostgresEventLog.OpenAsync(dataSource, new PostgresStorageOptions { Schema = "bench_copy2", BulkInsert = PostgresBulkInsert.Copy, CommitsInFlight = 2 })),
 };
 
 var results = backends.ToDictionary(b => b.Name, _ => new List<double>());
+var cpu = backends.ToDictionary(b => b.Name, _ => new List<double>());
 try
 {
     for (var round = 1; round <= settings.Rounds; round++)
@@ -49,12 +51,14 @@ try
             var log = await open();
             try
             {
-                var (events, commits, elapsed, loadBefore, loadAfter) = await MeasureAsync(log, settings);
+                var (events, commits, elapsed, loadBefore, loadAfter, clientCpu, serverCpu) = await MeasureAsync(log, settings, server);
                 var rate = events / elapsed.TotalSeconds;
+                var cpuPerEvent = (clientCpu + serverCpu).TotalMicroseconds / events;
                 results[name].Add(rate);
+                cpu[name].Add(cpuPerEvent);
                 var perCommit = commits > 0 ? (events / (double)commits).ToString("F0", CultureInfo.InvariantCulture) : "-";
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  round {round}  {name,-16} {rate,10:N0} events/s  ({events:N0} in {elapsed.TotalSeconds:F1} s, {perCommit} events/commit)  load {loadBefore} -> {loadAfter}"));
+                    $"  round {round}  {name,-16} {rate,10:N0} events/s  ({events:N0} in {elapsed.TotalSeconds:F1} s, {perCommit} events/commit)  CPU {cpuPerEvent:F1} us/event (client {clientCpu.TotalMicroseconds / events:F1}, server {serverCpu.TotalMicroseconds / events:F1})  load {loadBefore} -> {loadAfter}"));
             }
             finally
             {
@@ -69,10 +73,14 @@ finally
 }
 
 var baseline = Median(results[backends[0].Name]);
-Console.WriteLine("median over rounds, and ratio to the SQLite baseline of the same run:");
+// CPU per event does not depend on how much of the machine other work took; cores / (CPU per event) is what the
+// machine could sustain with nothing else running (the client's share includes generating the events).
+Console.WriteLine("median over rounds, ratio to the SQLite baseline of the same run, and CPU per event:");
 foreach (var (name, rates) in results)
 {
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-16} {Median(rates),10:N0} events/s  x{Median(rates) / baseline:F2}"));
+    var perEvent = Median(cpu[name]);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"  {name,-16} {Median(rates),10:N0} events/s  x{Median(rates) / baseline:F2}  {perEvent:F1} CPU-us/event (at most {Environment.ProcessorCount * 1e6 / perEvent:N0} events/s on {Environment.ProcessorCount} idle cores)"));
 }
 
 static double Median(List<double> values)
@@ -81,17 +89,23 @@ static double Median(List<double> values)
     return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
 }
 
-static async Task<(long Events, long Commits, TimeSpan Elapsed, string LoadBefore, string LoadAfter)> MeasureAsync(IEventLog log, Settings settings)
+static async Task<(long Events, long Commits, TimeSpan Elapsed, string LoadBefore, string LoadAfter, TimeSpan ClientCpu, TimeSpan ServerCpu)> MeasureAsync(
+    IEventLog log, Settings settings, LocalPostgres? server)
 {
     // One warm-up second (JIT, prepared statements, the writer's connection), then the measured window.
     await RunAsync(log, settings, TimeSpan.FromSeconds(1));
     var commitsBefore = (log as PostgresEventLog)?.Commits ?? 0;
     var loadBefore = LoadAverage();
+    var isPostgres = log is PostgresEventLog;
+    var clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
+    var serverBefore = isPostgres && server is not null ? server.ServerCpuTime() : TimeSpan.Zero;
     var clock = Stopwatch.StartNew();
     var events = await RunAsync(log, settings, TimeSpan.FromSeconds(settings.Seconds));
     var elapsed = clock.Elapsed;
+    var clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientBefore;
+    var serverCpu = isPostgres && server is not null ? server.ServerCpuTime() - serverBefore : TimeSpan.Zero;
     var commits = log is PostgresEventLog postgres ? postgres.Commits - commitsBefore : 0;
-    return (events, commits, elapsed, loadBefore, LoadAverage());
+    return (events, commits, elapsed, loadBefore, LoadAverage(), clientCpu, serverCpu);
 }
 
 static async Task<long> RunAsync(IEventLog log, Settings settings, TimeSpan duration)

@@ -1,4 +1,3 @@
-using System.Data;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -16,7 +15,9 @@ namespace Segmentation.Storage.Postgres;
 /// <para>Group commit: every <see cref="AppendAsync"/> call joins a queue; one writer loop per instance takes everything
 /// queued (up to <see cref="PostgresStorageOptions.MaxRecordsPerCommit"/> records), inserts it in one transaction (one
 /// multi-row statement or a binary COPY, <see cref="PostgresStorageOptions.BulkInsert"/>) and commits, and only then
-/// completes the callers. While one commit waits for its fsync, the next group gathers. Durable at commit: the writer
+/// completes the callers; while a commit waits for its fsync, the next group gathers. With
+/// <see cref="PostgresStorageOptions.CommitsInFlight"/> above 1, several groups are in flight, each on its own
+/// connection, the next one copied while the last one commits. Durable at commit: the writer
 /// session never runs with <c>synchronous_commit = off</c> (it turns a server default of off back on), so a completed
 /// call survives a crash of the server or its machine.</para>
 /// <para>Failures: a failed commit fails every call in it (nothing acknowledged). A commit whose outcome is unknown
@@ -34,7 +35,7 @@ public sealed class PostgresEventLog : IEventLog, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly string _schema;
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly GroupInsert _insert;
+    private readonly uint _schemaOid;
     private readonly Task _writer;
     private long _commits;
 
@@ -44,7 +45,7 @@ public sealed class PostgresEventLog : IEventLog, IAsyncDisposable
         _options = options;
         _logger = logger;
         _schema = options.QuotedSchema;
-        _insert = new GroupInsert(options, schemaOid);
+        _schemaOid = schemaOid;
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -162,13 +163,20 @@ public sealed class PostgresEventLog : IEventLog, IAsyncDisposable
 
     private async Task WriteLoopAsync()
     {
-        NpgsqlConnection? connection = null;
-        var group = new List<PendingAppend>();
+        // Lanes take turns: while one commit waits for the commit lock or its fsync, the next group is copied on another
+        // connection. The channel holds the idle ones.
+        var idle = Channel.CreateUnbounded<CommitLane>();
+        var lanes = Enumerable.Range(0, Math.Max(1, _options.CommitsInFlight))
+            .Select(_ => new CommitLane(_dataSource, new GroupInsert(_options, _schemaOid), _logger))
+            .ToList();
+        lanes.ForEach(lane => idle.Writer.TryWrite(lane));
         try
         {
             while (await _queue.Reader.WaitToReadAsync())
             {
-                group.Clear();
+                // Take a lane first, then the group: while every lane is busy, appends gather into a bigger group.
+                var lane = await idle.Reader.ReadAsync();
+                var group = new List<PendingAppend>();
                 var records = 0;
                 while (records < _options.MaxRecordsPerCommit && _queue.Reader.TryRead(out var pending))
                 {
@@ -176,66 +184,25 @@ public sealed class PostgresEventLog : IEventLog, IAsyncDisposable
                     records += pending.Records.Count;
                 }
 
-                try
-                {
-                    connection ??= await OpenWriterAsync();
-                    await using (var transaction = await connection.BeginTransactionAsync())
-                    {
-                        await _insert.InsertAsync(connection, group, records, CancellationToken.None);
-                        await transaction.CommitAsync();
-                    }
-
-                    Interlocked.Increment(ref _commits);
-                }
-                catch (Exception ex)
-                {
-                    PostgresLog.CommitFailed(_logger, group.Count, records, ex);
-                    foreach (var pending in group)
-                    {
-                        pending.Completion.TrySetException(ex);
-                    }
-
-                    if (connection is not null && connection.FullState != ConnectionState.Open)
-                    {
-                        PostgresLog.WriterReconnecting(_logger);
-                        await connection.DisposeAsync();
-                        connection = null;
-                    }
-
-                    continue;
-                }
-
-                foreach (var pending in group)
-                {
-                    pending.Completion.TrySetResult(pending.Results);
-                }
+                _ = CommitAsync(lane, group, records);
             }
         }
         finally
         {
-            if (connection is not null)
+            for (var i = 0; i < lanes.Count; i++)
             {
-                await connection.DisposeAsync();
+                await (await idle.Reader.ReadAsync()).DisposeAsync();
             }
         }
-    }
 
-    private async Task<NpgsqlConnection> OpenWriterAsync()
-    {
-        var connection = await _dataSource.OpenConnectionAsync();
-        try
+        async Task CommitAsync(CommitLane lane, List<PendingAppend> group, int records)
         {
-            // Acknowledge only what is flushed: a server (or role) default of off would otherwise weaken the promise
-            // silently. Any other level (local, on, remote_write, remote_apply) flushes locally; the operator's choice stays.
-            await using var durable = new NpgsqlCommand(
-                "SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'", connection);
-            await durable.ExecuteNonQueryAsync();
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
+            if (await lane.CommitAsync(group, records))
+            {
+                Interlocked.Increment(ref _commits);
+            }
+
+            idle.Writer.TryWrite(lane);
         }
     }
 }

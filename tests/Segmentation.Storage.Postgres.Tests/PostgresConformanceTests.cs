@@ -33,6 +33,26 @@ public sealed class PostgresCopyEventLogTests(PostgresFixture postgres) : EventL
     }
 }
 
+/// <summary>The event-log contract on PostgreSQL with two group commits in flight (two writer connections).</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresTwoLaneEventLogTests(PostgresFixture postgres) : EventLogConformanceTests
+{
+    private readonly NpgsqlDataSource _dataSource = postgres.NewDataSource();
+
+    protected override async Task<IEventLog> CreateAsync()
+    {
+        var options = postgres.NewOptions(PostgresBulkInsert.Copy);
+        options.CommitsInFlight = 2;
+        return await PostgresEventLog.OpenAsync(_dataSource, options);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _dataSource.DisposeAsync();
+    }
+}
+
 /// <summary>The snapshot contract (ETag fencing) on PostgreSQL.</summary>
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresSnapshotStoreTests(PostgresFixture postgres) : SnapshotStoreConformanceTests

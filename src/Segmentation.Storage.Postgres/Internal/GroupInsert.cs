@@ -16,7 +16,7 @@ namespace Segmentation.Storage.Postgres.Internal;
 /// skip 11's neighbour for ever. Holding a transaction-scoped advisory lock from the first sequence drawn until the
 /// commit is durable (PostgreSQL releases it after the commit record is flushed and visible) makes sequence order
 /// commit order across every process. Each holder writes a whole group, so the lock costs one turn per fsync, not per
-/// event. Not thread-safe: the writer loop owns it.
+/// event. Not thread-safe: each <see cref="CommitLane"/> has its own.
 /// </remarks>
 internal sealed class GroupInsert(PostgresStorageOptions options, uint schemaOid)
 {
