@@ -197,12 +197,18 @@ public sealed class PostgresEventLog : IEventLog, IAsyncDisposable
 
         async Task CommitAsync(CommitLane lane, List<PendingAppend> group, int records)
         {
-            if (await lane.CommitAsync(group, records))
+            try
             {
-                Interlocked.Increment(ref _commits);
+                if (await lane.CommitAsync(group, records))
+                {
+                    Interlocked.Increment(ref _commits);
+                }
             }
-
-            idle.Writer.TryWrite(lane);
+            finally
+            {
+                // Always back to idle, or disposal would wait for it for ever.
+                idle.Writer.TryWrite(lane);
+            }
         }
     }
 }

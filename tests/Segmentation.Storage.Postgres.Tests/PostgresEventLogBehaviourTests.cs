@@ -105,6 +105,23 @@ public sealed class PostgresEventLogBehaviourTests(PostgresFixture postgres) : I
         Assert.Equal(ids.Count, stored.Count);
     }
 
+    [Theory]
+    [InlineData(PostgresBulkInsert.Unnest)]
+    [InlineData(PostgresBulkInsert.Copy)]
+    public async Task AFailedCommit_FailsItsCalls_AndTheNextCommitOnTheSameConnectionSucceeds(PostgresBulkInsert bulkInsert)
+    {
+        _options.BulkInsert = bulkInsert;
+        await using var log = await PostgresEventLog.OpenAsync(_dataSource, _options);
+
+        // PostgreSQL text cannot hold U+0000 (the edge rejects such ids); here it makes the very first transaction of the
+        // writer's session fail, the one that also created the COPY staging table.
+        await Assert.ThrowsAsync<PostgresException>(() => log.AppendAsync([Record("a", "bad\0id")], CancellationToken.None));
+        var next = await log.AppendAsync([Record("a", "good")], CancellationToken.None);
+
+        Assert.Equal(AppendOutcome.Appended, next[0].Outcome);
+        Assert.Equal(1, await log.CountAsync(CancellationToken.None));
+    }
+
     [Fact]
     public async Task CommittedRecords_SurviveReopening()
     {

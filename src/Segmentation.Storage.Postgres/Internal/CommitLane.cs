@@ -28,6 +28,7 @@ internal sealed class CommitLane(NpgsqlDataSource dataSource, GroupInsert insert
         catch (Exception ex)
         {
             PostgresLog.CommitFailed(logger, group.Count, records, ex);
+            insert.Reset();
             foreach (var pending in group)
             {
                 pending.Completion.TrySetException(ex);

@@ -28,6 +28,12 @@ internal sealed class GroupInsert(PostgresStorageOptions options, uint schemaOid
     private string[] _eventIds = [];
     private byte[][] _payloads = [];
 
+    /// <summary>
+    /// Forgets what this session was known to hold: after a failed transaction the staging table's creation may have
+    /// been rolled back with it, and after a reconnect it belongs to a session that is gone.
+    /// </summary>
+    public void Reset() => _stagingCreatedOn = null;
+
     /// <summary>Inserts the group; the caller commits (or rolls back) the transaction and only then completes the calls.</summary>
     public async Task InsertAsync(NpgsqlConnection connection, IReadOnlyList<PendingAppend> group, int records, CancellationToken cancellationToken)
     {
