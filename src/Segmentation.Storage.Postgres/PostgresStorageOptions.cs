@@ -29,8 +29,9 @@ public sealed partial class PostgresStorageOptions
 
     /// <summary>
     /// How group commits insert their rows. COPY is the default: with batches of 1,000 over 20,000 users and 4
-    /// appenders it took 1.2-1.5x the events/s of unnest in the same run (<c>bench/storage/run.sh</c>); most of the
-    /// server's time is the three index insertions per row, which both paths pay.
+    /// appenders (<c>bench/storage/run.sh</c>, a shared 2-core machine) it took 1.1-1.5x the events/s of unnest in the
+    /// runs with load averages of 7-9, and the two were within noise of each other at 10-24. Both spend about 20 CPU-µs
+    /// per event in the server, mostly the three index insertions per row (event id, stream, sequence).
     /// </summary>
     public PostgresBulkInsert BulkInsert { get; set; } = PostgresBulkInsert.Copy;
 
