@@ -3,8 +3,10 @@
 # Debian's python3-grpcio + python3-grpc-tools (a gRPC client nobody here wrote), kubectl (renders kustomize),
 # h2load (nghttp2-client: the harness's independent load generator), the npm packages of the Kubernetes schema
 # validator, Debian's ONNX backend test data (models nobody here wrote), Debian's python3-onnx (its checker judges the
-# models our exporter writes) and Debian's python3-torch (tests export a drop-in PyTorch user encoder with it). ONNX
-# Runtime itself comes from NuGet (Microsoft.ML.OnnxRuntime*).
+# models our exporter writes), Debian's python3-torch (tests export a drop-in PyTorch user encoder with it) and Debian's
+# postgresql (the storage tests and benchmarks start a throw-away server from its binaries in /usr/lib/postgresql/<ver>/bin;
+# the cluster the package may create and start on port 5432 is not used). ONNX Runtime itself comes from NuGet
+# (Microsoft.ML.OnnxRuntime*).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,7 @@ command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 [ -d /usr/share/libonnx-testdata/data/node ] || need+=(libonnx-testdata)
 /usr/bin/python3 -c 'import onnx.checker' 2>/dev/null || need+=(python3-onnx)
 /usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -117,6 +117,13 @@ public static class EventValidator
             return new(field, $"{field} is empty");
         }
 
+        if (value.Contains('\0', StringComparison.Ordinal))
+        {
+            // Ids are keys in every store; PostgreSQL text cannot hold U+0000, so one such id would fail a whole group
+            // commit of other users' events. Rejected the same way whatever the store.
+            return new(field, $"{field} contains a NUL character");
+        }
+
         return TooLong(value, MaxIdBytes) ? new(field, $"{field} is longer than {MaxIdBytes} bytes") : null;
     }
 

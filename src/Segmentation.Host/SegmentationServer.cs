@@ -111,6 +111,15 @@ public sealed class SegmentationServer : IAsyncDisposable
         });
         var options = new SegmentationOptions();
         builder.Configuration.GetSection(SegmentationOptions.SectionName).Bind(options);
+        if (options.Storage.ConnectionString.Length == 0)
+        {
+            options.Storage.ConnectionString = builder.Configuration.GetConnectionString("Segmentation") ?? "";
+        }
+
+        if (options.Storage.Validate() is { } storageProblem)
+        {
+            throw new InvalidOperationException(storageProblem);
+        }
 
         if (options.Profiles.Validate() is { Count: > 0 } problems)
         {

@@ -73,6 +73,13 @@ public sealed class EventValidatorTests
     }
 
     [Fact]
+    public void Ids_WithANulCharacter_AreRejected()
+    {
+        Assert.Equal("event_id", FieldOf(Valid() with { EventId = "e\01" }));
+        Assert.Equal("user_id", FieldOf(Valid() with { UserId = "u\0" }));
+    }
+
+    [Fact]
     public void IdLength_CountsUtf8Bytes_NotCharacters()
     {
         Assert.Null(FieldOf(Valid() with { UserId = new string('é', 64) }));              // 128 bytes, 64 chars

@@ -11,8 +11,11 @@ public sealed class SegmentationOptions
     /// <summary>The configuration section name.</summary>
     public const string SectionName = "Segmentation";
 
-    /// <summary>Where the SQLite event log and snapshots live (created if missing).</summary>
+    /// <summary>Where the SQLite event log and snapshots live (created if missing), and the encoder's model folders.</summary>
     public string DataDirectory { get; set; } = "./data";
+
+    /// <summary>Which store holds the event log and snapshots: SQLite in <see cref="DataDirectory"/> (default) or PostgreSQL.</summary>
+    public StorageOptions Storage { get; set; } = new();
 
     /// <summary>The h2c listen address, <c>host:port</c>; port 0 picks a free port.</summary>
     public string Listen { get; set; } = "127.0.0.1:5000";

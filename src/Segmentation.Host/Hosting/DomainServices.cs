@@ -10,13 +10,12 @@ using Segmentation.Host.Segments;
 using Segmentation.Host.Services;
 using Segmentation.Inference.Models;
 using Segmentation.Storage;
-using Segmentation.Storage.Sqlite;
 
 namespace Segmentation.Host.Hosting;
 
 /// <summary>
 /// The domain components of the embedded deployment as DI singletons built from <see cref="SegmentationOptions"/>:
-/// storage (SQLite), clocks, recommenders, rule catalogue, change feed, tracker, embeddings, ML segmentation,
+/// storage (SQLite or PostgreSQL, <see cref="StorageServices"/>), clocks, recommenders, rule catalogue, change feed, tracker, embeddings, ML segmentation,
 /// re-clustering, ingestion and lookup, and the hosted services that load them, keep the clock and start the segment
 /// work. Grains and gRPC services take them by constructor.
 /// </summary>
@@ -46,10 +45,7 @@ internal static class DomainServices
         services.AddSingleton(new DomainClocks(options.Clock, TimeProvider.System));
 
         // Only the interfaces are registered: the container disposes each instance it created once, at host disposal.
-        services.AddSingleton<IEventLog>(sp => new SqliteEventLog(
-            DataFile("events.db"), new SqliteStorageOptions { Synchronous = options.SqliteSynchronous }, sp.GetRequiredService<ILogger<SqliteEventLog>>()));
-        services.AddSingleton<ISnapshotStore>(sp => new SqliteSnapshotStore(
-            DataFile("snapshots.db"), new SqliteStorageOptions { Synchronous = options.SnapshotSynchronous }, sp.GetRequiredService<ILogger<SqliteSnapshotStore>>()));
+        services.AddSegmentationStorage(options, DataFile);
 
         services.AddSingleton(_ => new LiveRecommender(options.Recommendations));
         services.AddSingleton(sp => new RuleSegmentCatalog(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
