@@ -28,8 +28,8 @@ namespace Segmentation.Host.Grains;
 /// snapshot's sequence number always closes a complete prefix of the stream.</para>
 /// <para>Derived state follows the events shortly after, not inside the ingest call: <see cref="ApplyAsync"/> returns
 /// once the events are durable, folded and observed by the recommenders, and arms a one-shot grain timer
-/// (<c>Segmentation:Segments:RefreshDelay</c>) that re-embeds her, assigns her ML segment, updates the segment
-/// statistics and publishes her membership changes, once for all the events that arrived meanwhile. The timer's
+/// (<c>Segmentation:Segments:RefreshDelay</c>) that re-embeds her, assigns her ML segment, records her move for the
+/// segment statistics and publishes her membership changes, once for all the events that arrived meanwhile. The timer's
 /// callback is a grain turn like any call, so it never interleaves with an ingest. Every query refreshes first when a
 /// refresh is pending, so nobody reads segments older than the events already acknowledged.</para>
 /// </remarks>
@@ -410,7 +410,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         if (_embedding is null || _embedding.Length == 0 || model is null || model.EmbeddingModelVersion != version)
         {
             // No model, or one clustered over another encoder's vectors: no ML segment until re-clustering.
-            await _ml.LeaveAsync(_userId, CancellationToken.None);
+            _ml.Leave(_userId);
             _mlSegment = null;
             return null;
         }
@@ -425,7 +425,7 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         using var assign = SegmentationDiagnostics.Source.StartActivity("assign");
         var view = _profile.View(now);
-        var assignment = await _ml.AssignAsync(_userId, MemberTraits.Of(view, _embedding), CancellationToken.None);
+        var assignment = _ml.Assign(_userId, MemberTraits.Of(view, _embedding));
         _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, []);
         _mlExplained = false;
         return view;

@@ -29,7 +29,8 @@ internal static class DomainServices
 {
     /// <summary>
     /// Registers the components, <see cref="ClockCheckpointService"/> and <see cref="DomainLoader"/> (which load before
-    /// anything starts), and <see cref="SegmentationStartup"/> (which runs once everything has started).
+    /// anything starts), <see cref="SegmentationStartup"/> (which runs once everything has started) and
+    /// <see cref="SegmentStatisticsFlusher"/>.
     /// </summary>
     public static IServiceCollection AddSegmentationDomain(this IServiceCollection services, SegmentationOptions options)
     {
@@ -98,6 +99,7 @@ internal static class DomainServices
         services.AddHostedService<ClockCheckpointService>();
         services.AddHostedService<DomainLoader>();
         services.AddHostedService<SegmentationStartup>();
+        services.AddHostedService<SegmentStatisticsFlusher>();
         return services;
     }
 
