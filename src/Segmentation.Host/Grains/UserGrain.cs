@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
@@ -148,7 +149,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             // the silo stops: the embedder may be gone, and the start-up sweep rebuilds all of it from the log.
             try
             {
-                await RefreshSegmentAsync(pending.Through).WaitAsync(cancellationToken);
+                await RefreshSegmentAsync(pending.Through).AsTask().WaitAsync(cancellationToken);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -284,7 +285,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             : new SegmentationInput(MemberTraits.Of(_profile.View(_domainClock.GetUtcNow()), _embedding), _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_pending?.Through);
+    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_pending?.Through).AsTask();
 
     public Task<RuleMatch?> EvaluateRuleAsync(string ruleText, DateTimeOffset now)
     {
@@ -308,7 +309,9 @@ internal sealed class UserGrain : Grain, IUserGrain
     /// of the published model. A full embedder queue leaves the previous embedding in place, marked stale.
     /// </summary>
     /// <param name="at">The time to stamp published membership changes with (default: domain now).</param>
-    private async Task RefreshSegmentAsync(DateTimeOffset? at)
+    // Pooled state machines here and in AssignAsync: one refresh per event runs through both.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask RefreshSegmentAsync(DateTimeOffset? at)
     {
         if (_profile.IsEmpty)
         {
@@ -376,7 +379,8 @@ internal sealed class UserGrain : Grain, IUserGrain
     }
 
     // Returns the profile view it built as of `now` (null when it needed none).
-    private async Task<ProfileView?> AssignAsync(DateTimeOffset now)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ProfileView?> AssignAsync(DateTimeOffset now)
     {
         if (_embeddings is null)
         {
