@@ -4,18 +4,22 @@ namespace Segmentation.Grains;
 
 /// <summary>
 /// One ML segment's live statistics (key <see cref="TenantKeys.Segment"/>: <c>tenant/segmentId</c>): users join and
-/// leave as their embeddings move, one call at a time, so the running sums are exact.
+/// leave as their embeddings move, in batches (each silo records its users' moves and sends them now and then), one call
+/// at a time, so the running sums are exact.
 /// </summary>
 [Alias("segmentation.ISegmentGrain")]
 public interface ISegmentGrain : IGrainWithStringKey
 {
-    /// <summary>Adds (or updates) a member: her previous contribution to this segment, if any, is replaced.</summary>
+    /// <summary>
+    /// Adds (or updates) members, in order: each one's previous contribution to this segment, if any, is replaced. A
+    /// user must have left her previous segment (<see cref="LeaveAsync"/> on that one) before she joins another.
+    /// </summary>
     [Alias("Join")]
-    Task JoinAsync(SegmentJoin join);
+    Task JoinAsync(SegmentJoin[] joins);
 
-    /// <summary>Removes a member (nothing when she is not in this segment).</summary>
+    /// <summary>Removes members (nothing for a user not in this segment).</summary>
     [Alias("Leave")]
-    Task LeaveAsync(string userId);
+    Task LeaveAsync(string[] userIds);
 
     /// <summary>A copy of the statistics now.</summary>
     [Alias("GetStatistics")]

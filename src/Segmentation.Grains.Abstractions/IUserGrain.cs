@@ -1,3 +1,4 @@
+using Orleans.Concurrency;
 using Segmentation.Core;
 using Segmentation.Core.Rules;
 
@@ -44,6 +45,13 @@ public interface IUserGrain : IGrainWithStringKey
     /// <summary>Computes her embedding again if the profile or the served model changed, and assigns her ML segment.</summary>
     [Alias("RefreshSegment")]
     Task RefreshSegmentAsync();
+
+    /// <summary>
+    /// Runs the segment refresh she owes for events already acknowledged, if she still owes one: what her silo's refresh
+    /// scheduler calls once the refresh delay has passed (one-way: a failed refresh stays owed and is scheduled again).
+    /// </summary>
+    [Alias("RefreshDue"), OneWay]
+    Task RefreshDueAsync();
 
     /// <summary>
     /// Whether her profile as of <paramref name="now"/> matches the rule written in <paramref name="ruleText"/> (the

@@ -53,12 +53,12 @@ public sealed class GrainTests
 
         var segment = grains.GetGrain<ISegmentGrain>(TenantKeys.Segment(7));
         var traits = new MemberTraits([0.6f, 0.8f], 3, 1, 3, 0, Segmentation.Core.LifecycleStage.New, "home", ["sku-1"]);
-        await segment.JoinAsync(RoundTrip(new SegmentJoin("g-user", traits, 0.25)));
+        await segment.JoinAsync([RoundTrip(new SegmentJoin("g-user", traits, 0.25))]);
         var statistics = await segment.GetStatisticsAsync();
         var copied = serializer.Deserialize<SegmentStatistics>(serializer.SerializeToArray(statistics))!;
         Assert.Equal((1L, statistics.Summary()), (copied.Size, copied.Summary()));
         Assert.Equal(statistics.MeanDirection(), copied.MeanDirection());
-        await segment.LeaveAsync("g-user");
+        await segment.LeaveAsync(["g-user"]);
         Assert.Equal(0, (await segment.GetStatisticsAsync()).Size);
     }
 

@@ -28,8 +28,32 @@ public sealed record MemberTraits(
     public static MemberTraits Of(ProfileView view, float[] embedding)
     {
         ArgumentNullException.ThrowIfNull(view);
-        var top = view.TopCategories.Where(c => !c.Category.Contains('.', StringComparison.Ordinal)).Select(c => c.Category).FirstOrDefault() ?? "";
-        var purchases = view.RecentItems.Where(r => r.Type == EventType.Purchase).Take(5).Select(r => r.ItemId).ToList();
+
+        // Loops rather than LINQ: every segment refresh takes her traits.
+        var top = "";
+        foreach (var c in view.TopCategories)
+        {
+            if (!c.Category.Contains('.', StringComparison.Ordinal))
+            {
+                top = c.Category;
+                break;
+            }
+        }
+
+        // Kept while she is a member: no list for the many who bought nothing.
+        List<string>? purchases = null;
+        foreach (var r in view.RecentItems)
+        {
+            if (r.Type == EventType.Purchase)
+            {
+                (purchases ??= new List<string>(MaxPurchases)).Add(r.ItemId);
+                if (purchases.Count == MaxPurchases)
+                {
+                    break;
+                }
+            }
+        }
+
         return new MemberTraits(
             embedding,
             view.Rfm.Monetary,
@@ -38,8 +62,11 @@ public sealed record MemberTraits(
             Math.Max(0, (view.AsOf - view.LastSeen).TotalDays),
             view.Lifecycle.Stage,
             top,
-            purchases);
+            purchases is null ? [] : purchases);
     }
+
+    // Items bought recently that a member contributes to her segment's top items.
+    private const int MaxPurchases = 5;
 }
 
 /// <summary>

@@ -15,6 +15,13 @@ public sealed class SegmentOptions
     public TimeSpan RefreshDelay { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
+    /// How often the users' segment moves recorded by their refreshes are sent to the segment grains, in one batch per
+    /// segment. Reads of segment statistics and members send them first, so this bounds only how stale the statistics
+    /// are for the model publication timer and what no read asked for.
+    /// </summary>
+    public TimeSpan StatisticsFlushInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
     /// Re-cluster every this often (an Orleans reminder, <c>Segmentation:Segments:ReclusterEvery</c>, e.g.
     /// <c>1.00:00:00</c> for daily); zero (the default) turns scheduled re-clustering off, leaving the admin call
     /// (<c>seg recluster</c>). A run sweeps every user of the log, so keep it coarse; it must be at least

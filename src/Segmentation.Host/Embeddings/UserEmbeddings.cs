@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Embeddings;
@@ -114,7 +116,12 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     }
 
     /// <summary>The user's embedding now, or null when no model is served. Queue full: <see cref="InferenceQueueFullException"/>.</summary>
-    public async Task<UserEmbedding?> EmbedAsync(UserProfile profile, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Runs once per segment refresh: the request's buffers are pooled (the embedder reads them until the call
+    /// completes, so they go back only then) and the returned task's state machine too. Await it exactly once.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<UserEmbedding?> EmbedAsync(UserProfile profile, DateTimeOffset now, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -124,15 +131,17 @@ internal sealed class UserEmbeddings : IAsyncDisposable
                 return null;
             }
 
-            var (version, indexOf) = serving.Items();
+            var numbering = serving.Items();
             var signature = serving.Embedder.Signature;
-            var ids = new long[signature.HistoryLength];
-            var weights = new float[signature.HistoryLength];
-            var dense = new float[signature.DenseFeatures];
-            serving.Features.Encode(profile, now, id => (int)indexOf(id), ids, weights, dense);
+            var (l, f) = (signature.HistoryLength, signature.DenseFeatures);
+            var ids = ArrayPool<long>.Shared.Rent(l);
+            var floats = ArrayPool<float>.Shared.Rent(l + f);
             try
             {
-                return await serving.Embedder.EmbedAsync(new UserEmbeddingRequest(ids, weights, dense) { ModelVersion = version }, cancellationToken);
+                var weights = floats.AsMemory(0, l);
+                var dense = floats.AsMemory(l, f);
+                serving.Features.Encode(profile, now, numbering.IndexOf, ids.AsSpan(0, l), weights.Span, dense.Span);
+                return await serving.Embedder.EmbedAsync(new UserEmbeddingRequest(ids.AsMemory(0, l), weights, dense) { ModelVersion = numbering.Version }, cancellationToken);
             }
             catch (Exception ex) when (attempt < 2 && ex is UserEncoderChangedException or ObjectDisposedException)
             {
@@ -141,6 +150,11 @@ internal sealed class UserEmbeddings : IAsyncDisposable
                 {
                     await ConnectRemoteAsync();
                 }
+            }
+            finally
+            {
+                ArrayPool<long>.Shared.Return(ids);
+                ArrayPool<float>.Shared.Return(floats);
             }
         }
     }
@@ -258,7 +272,8 @@ internal sealed class UserEmbeddings : IAsyncDisposable
             var signature = new UserEncoderSignature(served.Dimension, served.HistoryLength, served.DenseFeatures.Count, [.. served.DenseFeatures]);
             var embedder = new RemoteUserEmbedder(client, signature);
             var features = new EncoderFeatures(signature.HistoryLength, EncoderFeatures.DefaultHalfLife, InteractionWeights.Default);
-            Volatile.Write(ref _serving, new Serving(manifest, embedder, features, () => (manifest.Version, id => index.GetValueOrDefault(id)), embedder));
+            var numbering = new ItemNumbering(manifest.Version, id => (int)index.GetValueOrDefault(id));
+            Volatile.Write(ref _serving, new Serving(manifest, embedder, features, () => numbering, embedder));
             EmbeddingLog.Serving(_logger, manifest.Version, _options.InferenceAddress, "remote inference tier");
             ModelServing?.Invoke(folder, manifest);
         }
@@ -296,7 +311,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
             else
             {
                 var embedder = new MicroBatchingEmbedder(model, _options.Batching, logger: _logger);
-                Volatile.Write(ref _serving, new Serving(model.Manifest, embedder, features, () => embedder.CurrentModel is var m ? (m.Version, m.IndexOf) : default, embedder));
+                Volatile.Write(ref _serving, new Serving(model.Manifest, embedder, features, ItemNumbering.Of(embedder), embedder));
                 if (current is not null)
                 {
                     await current.Owned.DisposeAsync();
@@ -313,9 +328,32 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         }
     }
 
-    private sealed record Serving(ModelManifest Manifest, IUserEmbedder Embedder, EncoderFeatures Features, Func<(long Version, Func<string, long> IndexOf)> Items, IAsyncDisposable Owned)
+    private sealed record Serving(ModelManifest Manifest, IUserEmbedder Embedder, EncoderFeatures Features, Func<ItemNumbering> Items, IAsyncDisposable Owned)
     {
         public long Version => Manifest.Version;
+    }
+
+    /// <summary>The item numbering of one model version: what requests for it carry.</summary>
+    private sealed record ItemNumbering(long Version, Func<string, int> IndexOf, object? Model = null)
+    {
+        // The numbering of the model the embedder serves now, made once per model rather than once per request (a swap
+        // keeps the embedder, so the model is looked up at every call). Racing first calls after a swap make equal ones.
+        public static Func<ItemNumbering> Of(MicroBatchingEmbedder embedder)
+        {
+            var last = new StrongBox<ItemNumbering?>();
+            return () =>
+            {
+                var model = embedder.CurrentModel;
+                var known = Volatile.Read(ref last.Value);
+                if (known is null || !ReferenceEquals(known.Model, model))
+                {
+                    known = new ItemNumbering(model.Version, id => (int)model.IndexOf(id), model);
+                    Volatile.Write(ref last.Value, known);
+                }
+
+                return known;
+            };
+        }
     }
 }
 

@@ -7,10 +7,17 @@ internal sealed class GrainServices
     private int _activeUserGrains;
     private int _pendingRefreshes;
 
-    public GrainServices(UserGrainServices users) => Users = users;
+    public GrainServices(UserGrainServices users, SegmentRefreshScheduler refreshes)
+    {
+        Users = users;
+        Refreshes = refreshes;
+    }
 
     /// <summary>The user grains' services.</summary>
     public UserGrainServices Users { get; }
+
+    /// <summary>Where user grains queue the segment refreshes they owe.</summary>
+    public SegmentRefreshScheduler Refreshes { get; }
 
     /// <summary>
     /// Live user grain activations in this process (server statistics, tests of bounded memory).

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
@@ -27,10 +28,11 @@ namespace Segmentation.Host.Grains;
 /// each snapshot the grain folds the events other activations appended to its stream since it last read it, so a
 /// snapshot's sequence number always closes a complete prefix of the stream.</para>
 /// <para>Derived state follows the events shortly after, not inside the ingest call: <see cref="ApplyAsync"/> returns
-/// once the events are durable, folded and observed by the recommenders, and arms a one-shot grain timer
-/// (<c>Segmentation:Segments:RefreshDelay</c>) that re-embeds her, assigns her ML segment, updates the segment
-/// statistics and publishes her membership changes, once for all the events that arrived meanwhile. The timer's
-/// callback is a grain turn like any call, so it never interleaves with an ingest. Every query refreshes first when a
+/// once the events are durable, folded and observed by the recommenders, and queues a refresh with the silo's
+/// <see cref="SegmentRefreshScheduler"/>, which calls <see cref="RefreshDueAsync"/> after
+/// <c>Segmentation:Segments:RefreshDelay</c>: it re-embeds her, assigns her ML segment, records her move for the segment
+/// statistics and publishes her membership changes, once for all the events that arrived meanwhile. That call is a
+/// grain turn like any other, so it never interleaves with an ingest. Every query refreshes first when a
 /// refresh is pending, so nobody reads segments older than the events already acknowledged.</para>
 /// </remarks>
 internal sealed class UserGrain : Grain, IUserGrain
@@ -77,9 +79,12 @@ internal sealed class UserGrain : Grain, IUserGrain
     private long _mlVersionSeen = -1;
 
     // Set while a refresh is owed for events folded since the last one (counted in
-    // GrainServices.PendingSegmentRefreshes until it ran or the activation ends); null otherwise, so an idle user
-    // carries no timer.
+    // GrainServices.PendingSegmentRefreshes until it ran or the activation ends, and queued with the silo's
+    // SegmentRefreshScheduler); null otherwise, so an idle user carries nothing for it.
     private PendingRefresh? _pending;
+
+    // This activation as a grain reference (what the refresh scheduler calls), made at the first refresh owed.
+    private IUserGrain? _self;
 
 
     public UserGrain(GrainServices services)
@@ -140,11 +145,11 @@ internal sealed class UserGrain : Grain, IUserGrain
     {
         if (_pending is { } pending && reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
         {
-            // Shed (memory pressure) or collected before the timer fired: publish what the refresh owes now. Not when
+            // Shed (memory pressure) or collected before the refresh was due: publish what the refresh owes now. Not when
             // the silo stops: the embedder may be gone, and the start-up sweep rebuilds all of it from the log.
             try
             {
-                await RefreshSegmentAsync(pending.Through).WaitAsync(cancellationToken);
+                await RefreshSegmentAsync(pending.Through).AsTask().WaitAsync(cancellationToken);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -280,7 +285,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             : new SegmentationInput(MemberTraits.Of(_profile.View(_domainClock.GetUtcNow()), _embedding), _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_pending?.Through);
+    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_pending?.Through).AsTask();
 
     public Task<RuleMatch?> EvaluateRuleAsync(string ruleText, DateTimeOffset now)
     {
@@ -304,7 +309,9 @@ internal sealed class UserGrain : Grain, IUserGrain
     /// of the published model. A full embedder queue leaves the previous embedding in place, marked stale.
     /// </summary>
     /// <param name="at">The time to stamp published membership changes with (default: domain now).</param>
-    private async Task RefreshSegmentAsync(DateTimeOffset? at)
+    // Pooled state machines here and in AssignAsync: one refresh per event runs through both.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask RefreshSegmentAsync(DateTimeOffset? at)
     {
         if (_profile.IsEmpty)
         {
@@ -323,8 +330,8 @@ internal sealed class UserGrain : Grain, IUserGrain
         ClearPending();
     }
 
-    // Owes a refresh for events up to `latest` (event time); arms a one-shot timer when none was owed yet, so a burst of
-    // events costs one refresh.
+    // Owes a refresh for events up to `latest` (event time); queues it with the silo's refresh scheduler when none was
+    // owed yet, so a burst of events costs one refresh.
     private void ScheduleRefresh(DateTimeOffset latest)
     {
         if (_pending is { } pending)
@@ -333,15 +340,15 @@ internal sealed class UserGrain : Grain, IUserGrain
             return;
         }
 
-        var delay = _services.Users.Options.Segments.RefreshDelay;
-        pending = new PendingRefresh(latest, Activity.Current?.Context ?? default);
+        _self ??= this.AsReference<IUserGrain>();
+        pending = new PendingRefresh(_self, latest, Activity.Current?.Context ?? default);
         _pending = pending;
         _services.CountPendingRefresh(+1);
-        pending.Timer = this.RegisterGrainTimer(RefreshDueAsync, new GrainTimerCreationOptions(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+        _services.Refreshes.Schedule(pending);
     }
 
-    // The timer's turn: nothing to do when a query (or the sweep) refreshed in the meantime.
-    private async Task RefreshDueAsync(CancellationToken cancellationToken)
+    /// <summary>The scheduler's call: nothing to do when a query (or the sweep) refreshed in the meantime.</summary>
+    public async Task RefreshDueAsync()
     {
         if (_pending is not { } pending)
         {
@@ -355,10 +362,9 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // Still owed (a segment grain or the embedder failed): try again after another delay.
+            // Still owed (the embedder failed, say): try again after another delay.
             HostLog.RefreshFailed(_logger, _key, ex);
-            var delay = _services.Users.Options.Segments.RefreshDelay;
-            pending.Timer?.Change(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            _services.Refreshes.Schedule(pending);
         }
     }
 
@@ -367,13 +373,14 @@ internal sealed class UserGrain : Grain, IUserGrain
         if (_pending is { } pending)
         {
             _pending = null;
-            pending.Timer?.Dispose();
+            pending.Cancelled = true;
             _services.CountPendingRefresh(-1);
         }
     }
 
     // Returns the profile view it built as of `now` (null when it needed none).
-    private async Task<ProfileView?> AssignAsync(DateTimeOffset now)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ProfileView?> AssignAsync(DateTimeOffset now)
     {
         if (_embeddings is null)
         {
@@ -410,7 +417,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         if (_embedding is null || _embedding.Length == 0 || model is null || model.EmbeddingModelVersion != version)
         {
             // No model, or one clustered over another encoder's vectors: no ML segment until re-clustering.
-            await _ml.LeaveAsync(_userId, CancellationToken.None);
+            _ml.Leave(_userId);
             _mlSegment = null;
             return null;
         }
@@ -425,7 +432,7 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         using var assign = SegmentationDiagnostics.Source.StartActivity("assign");
         var view = _profile.View(now);
-        var assignment = await _ml.AssignAsync(_userId, MemberTraits.Of(view, _embedding), CancellationToken.None);
+        var assignment = _ml.Assign(_userId, MemberTraits.Of(view, _embedding));
         _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, []);
         _mlExplained = false;
         return view;
@@ -540,12 +547,10 @@ internal sealed class UserGrain : Grain, IUserGrain
     /// changes, as when they were made inside the ingest call); <see cref="Cause"/> is the trace of the call that made it
     /// owed, so the deferred embed and assign spans stay in the trace of the event that caused them.
     /// </summary>
-    private sealed class PendingRefresh(DateTimeOffset through, ActivityContext cause)
+    private sealed class PendingRefresh(IUserGrain grain, DateTimeOffset through, ActivityContext cause) : SegmentRefreshScheduler.Entry(grain)
     {
         public DateTimeOffset Through { get; set; } = through;
 
         public ActivityContext Cause { get; } = cause;
-
-        public IGrainTimer? Timer { get; set; }
     }
 }

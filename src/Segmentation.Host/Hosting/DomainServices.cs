@@ -28,7 +28,8 @@ internal static class DomainServices
 {
     /// <summary>
     /// Registers the components, <see cref="ClockCheckpointService"/> and <see cref="DomainLoader"/> (which load before
-    /// anything starts), and <see cref="SegmentationStartup"/> (which runs once everything has started).
+    /// anything starts), <see cref="SegmentationStartup"/> (which runs once everything has started),
+    /// <see cref="SegmentStatisticsFlusher"/> and <see cref="SegmentRefreshScheduler"/>.
     /// </summary>
     public static IServiceCollection AddSegmentationDomain(this IServiceCollection services, SegmentationOptions options)
     {
@@ -87,6 +88,7 @@ internal static class DomainServices
                 sp.GetRequiredService<MlSegmentation>(),
                 sp.GetRequiredService<ILogger<UserGrain>>());
         });
+        services.AddSingleton<SegmentRefreshScheduler>();
         services.AddSingleton<GrainServices>();
 
         // Loading happens in StartingAsync (before any hosted service starts); the start-up work waits for
@@ -94,6 +96,8 @@ internal static class DomainServices
         services.AddHostedService<ClockCheckpointService>();
         services.AddHostedService<DomainLoader>();
         services.AddHostedService<SegmentationStartup>();
+        services.AddHostedService<SegmentStatisticsFlusher>();
+        services.AddHostedService(sp => sp.GetRequiredService<SegmentRefreshScheduler>());
         return services;
     }
 

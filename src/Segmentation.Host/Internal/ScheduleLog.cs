@@ -25,4 +25,7 @@ internal static partial class ScheduleLog
 
     [LoggerMessage(EventId = 1207, Level = LogLevel.Warning, Message = "Segment publication failed; the next tick tries again")]
     public static partial void PublicationFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1208, Level = LogLevel.Warning, Message = "Segment statistics flush failed; the next one takes its changes")]
+    public static partial void StatisticsFlushFailed(ILogger logger, Exception exception);
 }

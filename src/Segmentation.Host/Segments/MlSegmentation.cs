@@ -9,7 +9,7 @@ namespace Segmentation.Host.Segments;
 
 /// <summary>
 /// The ML segmentation of this host: the published <see cref="SegmentationModel"/> that user grains assign against,
-/// the segment grains' live statistics, and the publication of a new version whose centroids are the members' mean
+/// the segment grains' live statistics (fed in batches from <see cref="Members"/>), and the publication of a new version whose centroids are the members' mean
 /// directions (online spherical k-means) and whose labels name what distinguishes each segment — periodically, on the
 /// timer of <see cref="SegmentationModelGrain"/>.
 /// </summary>
@@ -28,6 +28,7 @@ internal sealed class MlSegmentation
     private readonly ISnapshotStore _store;
     private readonly TimeProvider _wallClock;
     private readonly SemaphoreSlim _publishing = new(1, 1);
+    private readonly SemaphoreSlim _flushing = new(1, 1);
     private SegmentationModel? _current;
     private string? _etag;
     private long _changesSincePublish;
@@ -63,34 +64,87 @@ internal sealed class MlSegmentation
     /// <summary>
     /// Puts <paramref name="userId"/> in the segment nearest to <paramref name="traits"/>' embedding (leaving the one
     /// she was in), and returns the assignment; null when there is no model or the embedding's length does not match it.
+    /// The segment statistics count the move at the next <see cref="FlushAsync"/>.
     /// </summary>
-    public async Task<SegmentAssignment?> AssignAsync(string userId, MemberTraits traits, CancellationToken cancellationToken)
+    public SegmentAssignment? Assign(string userId, MemberTraits traits)
     {
         var model = Current;
         if (model is null || traits.Embedding.Length != model.Dimensions)
         {
-            await LeaveAsync(userId, cancellationToken);
+            Leave(userId);
             return null;
         }
 
         var assignment = model.Assign(traits.Embedding);
-        if (Members.Of(userId) is { } previous && previous.SegmentId != assignment.SegmentId)
-        {
-            await Segment(previous.SegmentId).LeaveAsync(userId).WaitAsync(cancellationToken);
-        }
-
-        await Segment(assignment.SegmentId).JoinAsync(new SegmentJoin(userId, traits, assignment.Distance)).WaitAsync(cancellationToken);
+        Members.Record(userId, new MemberEntry(assignment.SegmentId, traits, assignment.Distance));
         Interlocked.Increment(ref _changesSincePublish);
         return assignment;
     }
 
-    /// <summary>Takes the user out of her segment, if any.</summary>
-    public async Task LeaveAsync(string userId, CancellationToken cancellationToken)
+    /// <summary>Takes the user out of her segment, if any (counted at the next <see cref="FlushAsync"/>).</summary>
+    public void Leave(string userId)
     {
-        if (Members.Of(userId) is { } previous)
+        if (Members.Of(userId) is not null)
         {
-            await Segment(previous.SegmentId).LeaveAsync(userId).WaitAsync(cancellationToken);
+            Members.Record(userId, null);
             Interlocked.Increment(ref _changesSincePublish);
+        }
+    }
+
+    /// <summary>
+    /// Hands the moves users recorded since the last flush to the segment grains: first every leave, then every join, one
+    /// batch per segment each (a segment grain's join must not overwrite a member another segment still counts). Called
+    /// periodically (<see cref="SegmentStatisticsFlusher"/>) and before every read of statistics or counted members, so
+    /// a caller reads what the user grains of this process had recorded when it called. One flush at a time; a failed one
+    /// leaves its changes to the next.
+    /// </summary>
+    // Single-silo: a flush reads its own process's records; the cluster issue flushes every silo's before a cluster-wide
+    // read.
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        await _flushing.WaitAsync(cancellationToken);
+        var applied = false;
+        try
+        {
+            if (Members.BeginFlush() is not { } changes)
+            {
+                return;
+            }
+
+            var leaving = new Dictionary<int, List<string>>();
+            var joining = new Dictionary<int, List<SegmentJoin>>();
+            foreach (var (userId, wanted) in changes)
+            {
+                // Flushes are serialised and only they change the counted layer, so it is stable here.
+                if (Members.Counted(userId) is { } counted && counted.SegmentId != wanted?.SegmentId)
+                {
+                    Batch(leaving, counted.SegmentId).Add(userId);
+                }
+
+                if (wanted is not null)
+                {
+                    Batch(joining, wanted.SegmentId).Add(new SegmentJoin(userId, wanted.Traits, wanted.Distance));
+                }
+            }
+
+            await Task.WhenAll(leaving.Select(p => Segment(p.Key).LeaveAsync([.. p.Value]))).WaitAsync(cancellationToken);
+            await Task.WhenAll(joining.Select(p => Segment(p.Key).JoinAsync([.. p.Value]))).WaitAsync(cancellationToken);
+            applied = true;
+        }
+        finally
+        {
+            Members.EndFlush(applied);
+            _flushing.Release();
+        }
+
+        static List<T> Batch<T>(Dictionary<int, List<T>> batches, int segmentId)
+        {
+            if (!batches.TryGetValue(segmentId, out var batch))
+            {
+                batches.Add(segmentId, batch = []);
+            }
+
+            return batch;
         }
     }
 
@@ -98,11 +152,12 @@ internal sealed class MlSegmentation
     public async Task<(IReadOnlyList<(int SegmentId, SegmentStatistics Statistics)> Segments, SegmentStatistics Everyone)> StatisticsAsync(CancellationToken cancellationToken)
     {
         var model = Current ?? throw new InvalidOperationException("no segmentation model yet");
+        await FlushAsync(cancellationToken);
         var segments = new List<(int, SegmentStatistics)>();
         var everyone = new SegmentStatistics(model.Dimensions);
         foreach (var id in model.SegmentIds)
         {
-            var statistics = await StatisticsAsync(id, cancellationToken);
+            var statistics = await Segment(id).GetStatisticsAsync().WaitAsync(cancellationToken);
             segments.Add((id, statistics));
             if (statistics.Dimensions == model.Dimensions)
             {
@@ -114,8 +169,12 @@ internal sealed class MlSegmentation
     }
 
     /// <summary>The live statistics of one segment.</summary>
-    public Task<SegmentStatistics> StatisticsAsync(int segmentId, CancellationToken cancellationToken) =>
-        Segment(segmentId).GetStatisticsAsync().WaitAsync(cancellationToken);
+    public async Task<SegmentStatistics> StatisticsAsync(int segmentId, CancellationToken cancellationToken)
+    {
+        await FlushAsync(cancellationToken);
+        return await Segment(segmentId).GetStatisticsAsync().WaitAsync(cancellationToken);
+    }
+
 
     private ISegmentGrain Segment(int segmentId) => _segments.Get(TenantKeys.Segment(segmentId));
 

@@ -81,6 +81,13 @@ internal sealed class SegmentTracker
     /// </summary>
     public Dictionary<string, string> Update(string userId, UserProfile profile, Dictionary<string, string> before, DateTimeOffset at, int? mlSegment, ProfileView? view = null)
     {
+        if (Feed.WatcherCount == 0 && _rules.Current.Count == 0 && !profile.IsEmpty && SameStageAndMl(profile, before, mlSegment, view))
+        {
+            // Most refreshes move nobody: without watchers or rules her memberships are her stage and ML segment (reasons
+            // empty), so the ones she has stand, and no dictionary is built per refresh.
+            return before;
+        }
+
         var after = Memberships(profile, mlSegment, view);
         if (Feed.WatcherCount == 0)
         {
@@ -98,6 +105,18 @@ internal sealed class SegmentTracker
         }
 
         return after;
+    }
+
+    // Whether `before` is exactly what Memberships would answer without watchers or rules.
+    private bool SameStageAndMl(UserProfile profile, Dictionary<string, string> before, int? mlSegment, ProfileView? view)
+    {
+        if (before.Count != (mlSegment is null ? 1 : 2) || (mlSegment is { } ml && !before.ContainsKey(MlId(ml))))
+        {
+            return false;
+        }
+
+        var stage = profile.StageAt(view?.AsOf ?? _domainClock.GetUtcNow());
+        return before.TryGetValue(LifecycleId(stage), out var reason) && reason.Length == 0;
     }
 
     private static string LifecycleId(LifecycleStage stage) =>

@@ -49,6 +49,8 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
             throw new NotFoundException($"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
         }
 
+        // Counted members: every move recorded before this call first.
+        await _ml.FlushAsync(context.CancellationToken);
         foreach (var (userId, entry) in _ml.Members.InSegment(request.SegmentId))
         {
             await responseStream.WriteAsync(new SegmentMember { UserId = userId, Distance = entry.Distance }, context.CancellationToken);

@@ -1,0 +1,125 @@
+using System.Collections.Concurrent;
+using Segmentation.Core.Clustering;
+
+namespace Segmentation.Host.Segments;
+
+/// <summary>A user's membership of an ML segment: the segment and what she contributes to its statistics.</summary>
+internal sealed record MemberEntry(int SegmentId, MemberTraits Traits, double Distance);
+
+/// <summary>
+/// Who is in which ML segment, process-wide: user id → <see cref="MemberEntry"/>, in two layers. The <em>counted</em>
+/// layer is what the <see cref="SegmentGrain"/>s' statistics hold: written only inside the turns of the segment grain
+/// concerned, so a segment's statistics and its counted entries always agree. The <em>recorded</em> layer is what user
+/// grains decided since: each refresh records her latest entry (or her leaving) with <see cref="Record"/>, a dictionary
+/// write instead of a segment grain call, and <see cref="MlSegmentation.FlushAsync"/> hands the recorded changes to the
+/// segment grains in batches (periodically, and before anyone reads statistics or counted members).
+/// </summary>
+/// <remarks>
+/// Thread-safe. Derived state: rebuilt after a restart by the start-up sweep, in which every user is assigned again.
+/// Only a user's latest record matters (a user who moved twice between flushes is counted once, where she is now), so
+/// the recorded layer holds at most one entry per user.
+/// </remarks>
+// Single-silo: this table is per process and sees only this silo's user and segment grains; the cluster issue makes it
+// cluster-wide.
+internal sealed class SegmentMembers
+{
+    private readonly ConcurrentDictionary<string, MemberEntry> _counted = new(StringComparer.Ordinal);
+
+    // Recorded since the last flush began (null: she left), and the batch a flush is applying now: readers of Of look
+    // through both, so what a user grain recorded stays visible until the segment grains have counted it.
+    private readonly Lock _gate = new();
+    private Dictionary<string, MemberEntry?> _recorded = new(StringComparer.Ordinal);
+    private Dictionary<string, MemberEntry?>? _flushing;
+
+    /// <summary>Members of all segments, as counted.</summary>
+    public int Count => _counted.Count;
+
+    /// <summary>Users whose latest change the segment grains have not counted yet.</summary>
+    public int Uncounted
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _recorded.Count + (_flushing?.Count ?? 0);
+            }
+        }
+    }
+
+    /// <summary>The user's entry as last recorded (counted or not), if she is in a segment.</summary>
+    public MemberEntry? Of(string userId)
+    {
+        lock (_gate)
+        {
+            if (_recorded.TryGetValue(userId, out var recorded) || (_flushing?.TryGetValue(userId, out recorded) ?? false))
+            {
+                return recorded;
+            }
+        }
+
+        return Counted(userId);
+    }
+
+    /// <summary>The user's entry as the segment grains count it.</summary>
+    public MemberEntry? Counted(string userId) => _counted.TryGetValue(userId, out var entry) ? entry : null;
+
+    /// <summary>Every (user, entry) counted now (a moving snapshot: concurrent changes may or may not show).</summary>
+    public IEnumerable<KeyValuePair<string, MemberEntry>> All => _counted;
+
+    /// <summary>The counted members of one segment now.</summary>
+    public IEnumerable<KeyValuePair<string, MemberEntry>> InSegment(int segmentId) => _counted.Where(p => p.Value.SegmentId == segmentId);
+
+    /// <summary>Records where the user is now (null: in no segment), for the next flush to count.</summary>
+    public void Record(string userId, MemberEntry? entry)
+    {
+        lock (_gate)
+        {
+            _recorded[userId] = entry;
+        }
+    }
+
+    /// <summary>
+    /// Takes what was recorded for a flush to apply (null when nothing was); it stays visible to <see cref="Of"/> until
+    /// <see cref="EndFlush"/>. One flush at a time (the caller serialises them).
+    /// </summary>
+    internal Dictionary<string, MemberEntry?>? BeginFlush()
+    {
+        lock (_gate)
+        {
+            if (_recorded.Count == 0)
+            {
+                return null;
+            }
+
+            _flushing = _recorded;
+            _recorded = new Dictionary<string, MemberEntry?>(StringComparer.Ordinal);
+            return _flushing;
+        }
+    }
+
+    /// <summary>
+    /// Ends the flush: when it failed, its changes not recorded again since go back to be applied by the next one (a
+    /// segment grain's join replaces a member's previous contribution and a leave of a non-member is nothing, so applying
+    /// a change twice counts it once).
+    /// </summary>
+    internal void EndFlush(bool applied)
+    {
+        lock (_gate)
+        {
+            if (!applied && _flushing is { } failed)
+            {
+                foreach (var (userId, entry) in failed)
+                {
+                    _recorded.TryAdd(userId, entry);
+                }
+            }
+
+            _flushing = null;
+        }
+    }
+
+    internal void Set(string userId, MemberEntry entry) => _counted[userId] = entry;
+
+    internal MemberEntry? Remove(string userId, int segmentId) =>
+        _counted.TryGetValue(userId, out var entry) && entry.SegmentId == segmentId && _counted.TryRemove(new KeyValuePair<string, MemberEntry>(userId, entry)) ? entry : null;
+}
