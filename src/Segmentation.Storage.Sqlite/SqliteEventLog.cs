@@ -21,11 +21,14 @@ namespace Segmentation.Storage.Sqlite;
 /// </remarks>
 public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
 {
+    private const string StreamQuery = "SELECT seq, stream_id, event_id, payload FROM events WHERE stream_id = $stream AND seq > $after ORDER BY seq";
+
     private readonly string _path;
     private readonly SqliteStorageOptions _options;
     private readonly ILogger _logger;
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
+    private readonly SqliteReaderPool _readers;
     private int _queued;
 
     /// <summary>Opens (creating if needed) the log at <paramref name="path"/> and starts the writer.</summary>
@@ -48,6 +51,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             schema.ExecuteNonQuery();
         }
 
+        _readers = new SqliteReaderPool(path, Environment.ProcessorCount * 4);
         _writer = Task.Run(() => WriteLoopAsync(connection));
     }
 
@@ -71,19 +75,8 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<StoredRecord> ReadStreamAsync(string streamId, long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, stream_id, event_id, payload FROM events WHERE stream_id = $stream AND seq > $after ORDER BY seq";
-        command.Parameters.AddWithValue("$stream", streamId);
-        command.Parameters.AddWithValue("$after", afterSequence);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return Read(reader);
-        }
-    }
+    public IAsyncEnumerable<StoredRecord> ReadStreamAsync(string streamId, long afterSequence, CancellationToken cancellationToken) =>
+        ReadStream(streamId, afterSequence, cancellationToken).ToAsyncEnumerable();
 
     /// <inheritdoc />
     public async IAsyncEnumerable<StoredRecord> ReadAllAsync(long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -154,10 +147,35 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     {
         _queue.Writer.TryComplete();
         await _writer;
+        _readers.Dispose();
         SqliteConnection.ClearAllPools();
     }
 
     private Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken) => SqliteStorageOptions.OpenReaderAsync(_path, cancellationToken);
+
+    // Every user grain activation reads its stream: a pooled connection with the statement prepared (see
+    // SqliteReaderPool). Synchronous, as SQLite reads are under Microsoft.Data.Sqlite's async methods anyway.
+    private IEnumerable<StoredRecord> ReadStream(string streamId, long afterSequence, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var connection = _readers.Rent();
+        try
+        {
+            var command = connection.Command(StreamQuery, "$stream", "$after");
+            command.Parameters[0].Value = streamId;
+            command.Parameters[1].Value = afterSequence;
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                yield return Read(reader);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+        finally
+        {
+            _readers.Return(connection);
+        }
+    }
 
     private static StoredRecord Read(SqliteDataReader reader) =>
         new(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), (byte[])reader.GetValue(3));

@@ -10,28 +10,43 @@ namespace Segmentation.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteSnapshotStore : ISnapshotStore, IAsyncDisposable
 {
-    private readonly string _path;
     private readonly SqliteStorageOptions _options;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private const string ReadQuery = "SELECT data, seq, etag FROM snapshots WHERE key = $key";
+
     private readonly SqliteConnection _writer;
+    private readonly SqliteReaderPool _readers;
 
     /// <summary>Opens (creating if needed) the store at <paramref name="path"/>.</summary>
     public SqliteSnapshotStore(string path, SqliteStorageOptions? options = null, ILogger<SqliteSnapshotStore>? logger = null)
     {
         _ = logger;
-        _path = path;
         _options = options ?? new SqliteStorageOptions();
         _writer = _options.OpenAsync(path, CancellationToken.None).GetAwaiter().GetResult();
+        _readers = new SqliteReaderPool(path, Environment.ProcessorCount * 4);
         using var schema = _writer.CreateCommand();
         schema.CommandText = "CREATE TABLE IF NOT EXISTS snapshots (key TEXT PRIMARY KEY, data BLOB NOT NULL, seq INTEGER NOT NULL, etag TEXT NOT NULL)";
         schema.ExecuteNonQuery();
     }
 
     /// <inheritdoc />
-    public async Task<Snapshot?> ReadAsync(string key, CancellationToken cancellationToken)
+    public Task<Snapshot?> ReadAsync(string key, CancellationToken cancellationToken)
     {
-        await using var connection = await SqliteStorageOptions.OpenReaderAsync(_path, cancellationToken);
-        return await ReadAsync(connection, key, cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        // Every user grain activation reads her snapshot: a pooled connection with the statement prepared (see
+        // SqliteReaderPool). SQLite reads are synchronous under Microsoft.Data.Sqlite's async methods anyway.
+        var connection = _readers.Rent();
+        try
+        {
+            var command = connection.Command(ReadQuery, "$key");
+            command.Parameters[0].Value = key;
+            using var reader = command.ExecuteReader();
+            return Task.FromResult(reader.Read() ? Read(reader) : null);
+        }
+        finally
+        {
+            _readers.Return(connection);
+        }
     }
 
     /// <inheritdoc />
@@ -90,6 +105,7 @@ public sealed class SqliteSnapshotStore : ISnapshotStore, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _writeGate.WaitAsync();
+        _readers.Dispose();
         await _writer.DisposeAsync();
         _writeGate.Dispose();
     }
@@ -97,11 +113,11 @@ public sealed class SqliteSnapshotStore : ISnapshotStore, IAsyncDisposable
     private static async Task<Snapshot?> ReadAsync(SqliteConnection connection, string key, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT data, seq, etag FROM snapshots WHERE key = $key";
+        command.CommandText = ReadQuery;
         command.Parameters.AddWithValue("$key", key);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? new Snapshot((byte[])reader.GetValue(0), reader.GetInt64(1), reader.GetString(2))
-            : null;
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
+
+    private static Snapshot Read(SqliteDataReader reader) => new((byte[])reader.GetValue(0), reader.GetInt64(1), reader.GetString(2));
 }

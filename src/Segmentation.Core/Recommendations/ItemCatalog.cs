@@ -18,6 +18,13 @@ public sealed class ItemCatalog
             return;
         }
 
+        // Lock-free reads first: almost every event names an item already known with the same category, and the
+        // dictionary's writes (even TryAdd of a present key) take a bucket lock that every ingesting grain contends on.
+        if (_categories.TryGetValue(itemId, out var known) && (category.Length == 0 || string.Equals(known, category, StringComparison.Ordinal)))
+        {
+            return;
+        }
+
         if (string.IsNullOrEmpty(category))
         {
             _categories.TryAdd(itemId, "");

@@ -181,11 +181,11 @@ internal sealed class UserGrain : Grain, IUserGrain
     /// </summary>
     public async Task<ApplyResult> ApplyAsync(EventBatch batch)
     {
-        var events = new BehaviorEvent[batch.Payloads.Length];
+        // Decoded by the edge when the call came from within the silo (see EventBatch.Decoded); read, never written.
+        var events = batch.Decoded is { } decoded && decoded.Length == batch.Payloads.Length ? decoded : Decode(batch.Payloads);
         var records = new LogRecord[events.Length];
         for (var i = 0; i < events.Length; i++)
         {
-            events[i] = EventCodec.Decode(batch.Payloads[i]);
             records[i] = new LogRecord(_key, events[i].EventId, batch.Payloads[i]);
         }
 
@@ -488,6 +488,17 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         return _mlSegment;
+    }
+
+    private static BehaviorEvent[] Decode(byte[][] payloads)
+    {
+        var events = new BehaviorEvent[payloads.Length];
+        for (var i = 0; i < events.Length; i++)
+        {
+            events[i] = EventCodec.Decode(payloads[i]);
+        }
+
+        return events;
     }
 
     private void Fold(BehaviorEvent e)

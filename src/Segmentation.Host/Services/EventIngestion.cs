@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Google.Protobuf.Collections;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
@@ -41,7 +42,12 @@ internal sealed class EventIngestion
         }
 
         var results = new V1.EventResult[events.Count];
-        var groups = new Dictionary<string, UserBatch>(StringComparer.Ordinal);
+        // Two passes, so each user's arrays are allocated once at their final size: the first validates and numbers the
+        // users (group[i] is event i's user, -1 when rejected), the second fills one batch per user.
+        var group = new int[events.Count];
+        var decoded = new BehaviorEvent[events.Count];
+        var users = new Dictionary<string, int>(events.Count, StringComparer.Ordinal);
+        var sizes = new List<int>(events.Count);
         // Validation's "now" is the wall clock: it guards against clients with broken clocks (events from the future).
         var now = _wallClock.GetUtcNow();
         for (var i = 0; i < events.Count; i++)
@@ -51,29 +57,48 @@ internal sealed class EventIngestion
             var error = wireError ?? EventValidator.Validate(domain, now, _earliest);
             if (error is { } rejection)
             {
+                group[i] = -1;
                 results[i] = Result(i + indexOffset, wire.EventId, V1.IngestOutcome.Rejected, rejection.Field, rejection.Reason);
                 continue;
             }
 
-            if (!groups.TryGetValue(domain.UserId, out var batch))
+            ref var number = ref CollectionsMarshal.GetValueRefOrAddDefault(users, domain.UserId, out var known);
+            if (!known)
             {
-                batch = new UserBatch();
-                groups.Add(domain.UserId, batch);
+                number = sizes.Count;
+                sizes.Add(0);
             }
 
-            batch.Indexes.Add(i);
-            batch.Events.Add(EventCodec.Encode(wire));
+            group[i] = number;
+            sizes[number]++;
+            decoded[i] = domain;
         }
 
-        var calls = new List<Task>(groups.Count);
-        foreach (var (userId, batch) in groups)
+        var batches = new UserBatch[sizes.Count];
+        foreach (var (userId, number) in users)
         {
-            calls.Add(ApplyAsync(userId, batch, cancellationToken));
+            batches[number] = new UserBatch(userId, sizes[number]);
+        }
+
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (group[i] >= 0)
+            {
+                batches[group[i]].Add(i, EventCodec.Encode(events[i]), decoded[i]);
+            }
+        }
+
+        var calls = new Task<ApplyResult>[batches.Length];
+        for (var g = 0; g < batches.Length; g++)
+        {
+            var batch = batches[g];
+            calls[g] = _users.Get(TenantKeys.User(batch.UserId)).ApplyAsync(new EventBatch(batch.Payloads) { Decoded = batch.Events });
         }
 
         try
         {
-            await Task.WhenAll(calls);
+            // One wait for the whole request: a cancelled request stops waiting (the grains still finish their turns).
+            await Task.WhenAll(calls).WaitAsync(cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not SegmentationException)
         {
@@ -82,12 +107,14 @@ internal sealed class EventIngestion
         }
 
         var response = new V1.IngestEventsResponse();
-        foreach (var batch in groups.Values)
+        for (var g = 0; g < batches.Length; g++)
         {
-            for (var j = 0; j < batch.Indexes.Count; j++)
+            var indexes = batches[g].Indexes;
+            var appended = calls[g].Result.Appended;
+            for (var j = 0; j < indexes.Length; j++)
             {
-                var index = batch.Indexes[j];
-                var outcome = batch.Outcomes![j] ? V1.IngestOutcome.Accepted : V1.IngestOutcome.Duplicate;
+                var index = indexes[j];
+                var outcome = appended[j] ? V1.IngestOutcome.Accepted : V1.IngestOutcome.Duplicate;
                 results[index] = Result(index + indexOffset, events[index].EventId, outcome, "", "");
             }
         }
@@ -110,9 +137,6 @@ internal sealed class EventIngestion
         return response;
     }
 
-    private async Task ApplyAsync(string userId, UserBatch batch, CancellationToken cancellationToken) =>
-        batch.Outcomes = (await _users.Get(TenantKeys.User(userId)).ApplyAsync(new EventBatch([.. batch.Events])).WaitAsync(cancellationToken)).Appended;
-
     private static V1.EventResult Result(long index, string eventId, V1.IngestOutcome outcome, string field, string reason) => new()
     {
         Index = (int)Math.Min(index, int.MaxValue),
@@ -122,12 +146,25 @@ internal sealed class EventIngestion
         Reason = reason,
     };
 
-    private sealed class UserBatch
+    // One user's events of a request, in request order: where each came from, its stored bytes and its decoding.
+    private sealed class UserBatch(string userId, int size)
     {
-        public List<int> Indexes { get; } = [];
+        private int _count;
 
-        public List<byte[]> Events { get; } = [];
+        public string UserId { get; } = userId;
 
-        public bool[]? Outcomes { get; set; }
+        public int[] Indexes { get; } = new int[size];
+
+        public byte[][] Payloads { get; } = new byte[size][];
+
+        public BehaviorEvent[] Events { get; } = new BehaviorEvent[size];
+
+        public void Add(int index, byte[] payload, BehaviorEvent decoded)
+        {
+            Indexes[_count] = index;
+            Payloads[_count] = payload;
+            Events[_count] = decoded;
+            _count++;
+        }
     }
 }
