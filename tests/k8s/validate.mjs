@@ -39,15 +39,25 @@ async function schemaErrors(object) {
   }
 }
 
-/** One result per object: its schema errors, or (when it has none) its reference and contract errors. */
+/**
+ * One result per object: its schema errors, or (when it has none) its reference and contract errors. The references
+ * are resolved among the objects that meet their schema only, so that a malformed object is reported once, as itself.
+ */
 async function check(objects) {
-  const results = [];
-  for (const object of objects) {
-    const errors = await schemaErrors(object);
-    if (errors.length === 0) errors.push(...referenceErrors(object, objects), ...segmentationErrors(object, objects));
-    results.push({ name: nameOf(object), errors });
-  }
-  return results;
+  const schema = new Map();
+  for (const object of objects) schema.set(object, await schemaErrors(object));
+  const valid = objects.filter((o) => schema.get(o).length === 0);
+  return objects.map((object) => {
+    const errors = schema.get(object);
+    if (errors.length === 0) {
+      try {
+        errors.push(...referenceErrors(object, valid), ...segmentationErrors(object, valid));
+      } catch (error) {
+        errors.push(`the reference checks failed: ${error.stack}`);
+      }
+    }
+    return { name: nameOf(object), errors };
+  });
 }
 
 async function selfTest(renderings) {

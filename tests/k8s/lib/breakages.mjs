@@ -25,6 +25,12 @@ export const breakages = [
   [base, "Service targeting an undeclared port", ["Service"], (o) => { o.spec.ports[0].targetPort = "http"; }],
   [base, "probe on an undeclared port", ["StatefulSet"], (o) => { app(o).livenessProbe.grpc.port = 5001; }],
 
+  // k8s/overlays/cluster: schemas of the new kinds.
+  [cluster, "HPA maxReplicas as a string", ["HorizontalPodAutoscaler", "segmentation-gateway"], (o) => { o.spec.maxReplicas = "10"; }],
+  [cluster, "NetworkPolicy rule without its list", ["NetworkPolicy", "segmentation-silo"], (o) => { o.spec.ingress = o.spec.ingress[0]; }],
+  [cluster, "RoleBinding without a roleRef", ["RoleBinding", "segmentation-silo"], (o) => { delete o.roleRef; }],
+  [cluster, "container resources as a list", ["Deployment", "segmentation-inference"], (o) => { app(o).resources.limits = [{ "nvidia.com/gpu": 1 }]; }],
+
   // k8s/overlays/cluster: workloads, Services, autoscaling, budgets.
   [cluster, "Deployment selector not matching its pod labels", ["Deployment", "segmentation-gateway"],
     (o) => { o.spec.selector.matchLabels["app.kubernetes.io/component"] = "gateways"; }, "does not match the pod template's labels"],
