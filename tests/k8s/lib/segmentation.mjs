@@ -34,6 +34,13 @@ export function tierOf(object, all) {
   return postgres ? "postgres" : undefined;
 }
 
+// A TimeSpan setting in seconds; NaN (and an error) when it does not parse.
+function timeSpan(name, text, errors) {
+  const seconds = timeSpanSeconds(text);
+  if (text && Number.isNaN(seconds)) errors.push(`${name} '${text}' is not a TimeSpan (hh:mm:ss)`);
+  return seconds;
+}
+
 export function segmentationErrors(object, all) {
   if (!podSpecOf(object)) return [];
   const tier = tierOf(object, all);
@@ -61,12 +68,16 @@ function settingErrors(object, { container, env, roles }, all) {
 
   // The gRPC listener: a declared port, and the probes' target.
   const listen = hostPort(need("Segmentation__Listen"));
-  if (value("Segmentation__Listen") && !listen) errors.push(`Segmentation__Listen '${value("Segmentation__Listen")}' is not host:port`);
+  if (value("Segmentation__Listen") && !listen) {
+    errors.push(`Segmentation__Listen '${value("Segmentation__Listen")}' is not host:port`);
+  }
   if (listen && !(container.ports ?? []).some((p) => p.containerPort === listen.port)) {
     errors.push(`Segmentation__Listen port ${listen.port} is not a declared container port`);
   }
   for (const probe of ["readinessProbe", "livenessProbe"]) {
-    if (listen && container[probe]?.grpc?.port !== listen.port) errors.push(`${probe} is not a gRPC probe on the Segmentation__Listen port ${listen.port}`);
+    if (listen && container[probe]?.grpc?.port !== listen.port) {
+      errors.push(`${probe} is not a gRPC probe on the Segmentation__Listen port ${listen.port}`);
+    }
   }
 
   // The dashboard has no authentication: loopback (port-forward) only, or at least on no port a Service exposes.
@@ -99,8 +110,7 @@ function settingErrors(object, { container, env, roles }, all) {
 
   // Graceful termination: Kubernetes kills the process after the grace period, whatever the host is still doing.
   const grace = spec.terminationGracePeriodSeconds ?? 30;
-  const shutdown = timeSpanSeconds(need("Segmentation__ShutdownTimeout"));
-  if (value("Segmentation__ShutdownTimeout") && Number.isNaN(shutdown)) errors.push(`Segmentation__ShutdownTimeout '${value("Segmentation__ShutdownTimeout")}' is not a TimeSpan (hh:mm:ss)`);
+  const shutdown = timeSpan("Segmentation__ShutdownTimeout", need("Segmentation__ShutdownTimeout"), errors);
   if (shutdown >= grace) errors.push(`terminationGracePeriodSeconds ${grace} is not longer than Segmentation__ShutdownTimeout (${shutdown} s)`);
 
   if (roles.has("silo")) errors.push(...siloErrors(object, env, { clusterId, serviceId, grace }, all));
@@ -122,12 +132,20 @@ function siloErrors(object, env, { clusterId, serviceId, grace }, all) {
   else if (connection.value) errors.push(...connectionStringErrors(connection.value, all));
 
   // Orleans' Kubernetes hosting: the downward API, and the cluster identity three ways that must agree.
-  for (const [name, fieldPath] of [["POD_NAME", "metadata.name"], ["POD_NAMESPACE", "metadata.namespace"], ["POD_IP", "status.podIP"], ["Segmentation__Cluster__AdvertisedAddress", "status.podIP"]]) {
-    if (env.get(name)?.fieldPath !== fieldPath) errors.push(`${name} is not the downward API's ${fieldPath}`);
+  const downward = [
+    ["POD_NAME", "metadata.name"], ["POD_NAMESPACE", "metadata.namespace"], ["POD_IP", "status.podIP"],
+    ["Segmentation__Cluster__AdvertisedAddress", "status.podIP"],
+  ];
+  for (const [variable, fieldPath] of downward) {
+    if (env.get(variable)?.fieldPath !== fieldPath) errors.push(`${variable} is not the downward API's ${fieldPath}`);
   }
-  for (const [variable, label, id, setting] of [["ORLEANS_CLUSTER_ID", "orleans/clusterId", clusterId, "ClusterId"], ["ORLEANS_SERVICE_ID", "orleans/serviceId", serviceId, "ServiceId"]]) {
-    if (value(variable) !== id) errors.push(`${variable} '${value(variable) ?? ""}' is not Segmentation__Cluster__${setting} '${id}'`);
-    if (labels[label] !== id) errors.push(`pod label ${label} '${labels[label] ?? ""}' is not Segmentation__Cluster__${setting} '${id}'`);
+  const identity = [
+    ["ORLEANS_CLUSTER_ID", "orleans/clusterId", clusterId, "Segmentation__Cluster__ClusterId"],
+    ["ORLEANS_SERVICE_ID", "orleans/serviceId", serviceId, "Segmentation__Cluster__ServiceId"],
+  ];
+  for (const [variable, label, id, setting] of identity) {
+    if (value(variable) !== id) errors.push(`${variable} '${value(variable) ?? ""}' is not ${setting} '${id}'`);
+    if (labels[label] !== id) errors.push(`pod label ${label} '${labels[label] ?? ""}' is not ${setting} '${id}'`);
   }
   for (const name of ["Segmentation__Silo__SiloPort", "Segmentation__Silo__GatewayPort"]) {
     const port = Number(value(name));
@@ -136,9 +154,9 @@ function siloErrors(object, env, { clusterId, serviceId, grace }, all) {
   }
 
   // Grains hand off at shutdown: each deactivation (a snapshot write) must fit in the grace period.
-  const deactivation = value("Segmentation__Silo__DeactivationTimeout") === undefined ? defaultDeactivationSeconds : timeSpanSeconds(value("Segmentation__Silo__DeactivationTimeout"));
-  if (Number.isNaN(deactivation)) errors.push(`Segmentation__Silo__DeactivationTimeout '${value("Segmentation__Silo__DeactivationTimeout")}' is not a TimeSpan (hh:mm:ss)`);
-  if (deactivation >= grace) errors.push(`terminationGracePeriodSeconds ${grace} is not longer than Segmentation__Silo__DeactivationTimeout (${deactivation} s)`);
+  const name = "Segmentation__Silo__DeactivationTimeout";
+  const deactivation = value(name) === undefined ? defaultDeactivationSeconds : timeSpan(name, value(name), errors);
+  if (deactivation >= grace) errors.push(`terminationGracePeriodSeconds ${grace} is not longer than ${name} (${deactivation} s)`);
 
   errors.push(...kubernetesHostingAccessErrors(object, all));
   return errors;
@@ -165,20 +183,28 @@ function kubernetesHostingAccessErrors(object, all) {
     }
   }
   const missing = kubernetesHostingVerbs.filter((v) => !granted.has(v) && !granted.has("*"));
-  if (missing.length > 0) errors.push(`ServiceAccount '${accountName}' is not granted pods ${missing.join("/")} by a rendered Role (Orleans' Kubernetes hosting needs ${kubernetesHostingVerbs.join("/")})`);
+  if (missing.length > 0) {
+    errors.push(`ServiceAccount '${accountName}' is not granted pods ${missing.join("/")} by a rendered Role `
+      + `(Orleans' Kubernetes hosting needs ${kubernetesHostingVerbs.join("/")})`);
+  }
   return errors;
 }
 
 // A connection string naming a Service of this rendering (a bare name) must name one that serves its port.
 function connectionStringErrors(text, all) {
-  const pairs = new Map(text.split(";").map((p) => p.split("=")).filter((p) => p.length >= 2).map(([k, ...v]) => [k.trim().toLowerCase(), v.join("=").trim()]));
+  const pairs = new Map(text.split(";").map((p) => p.split("=")).filter((p) => p.length >= 2)
+    .map(([key, ...value]) => [key.trim().toLowerCase(), value.join("=").trim()]));
   const host = pairs.get("host") ?? pairs.get("server");
   if (!host) return ["ConnectionStrings__Segmentation names no Host"];
   if (host.includes(".") || host.includes(",")) return [];
   const service = named(all, "Service", host);
   const port = Number(pairs.get("port") ?? 5432);
-  if (!service) return [`ConnectionStrings__Segmentation Host '${host}' is not a rendered Service (an external database needs its full name)`];
-  if (!(service.spec?.ports ?? []).some((p) => p.port === port)) return [`ConnectionStrings__Segmentation port ${port} is not a port of ${nameOf(service)}`];
+  if (!service) {
+    return [`ConnectionStrings__Segmentation Host '${host}' is not a rendered Service (an external database needs its full name)`];
+  }
+  if (!(service.spec?.ports ?? []).some((p) => p.port === port)) {
+    return [`ConnectionStrings__Segmentation port ${port} is not a port of ${nameOf(service)}`];
+  }
   return [];
 }
 
@@ -186,7 +212,9 @@ function connectionStringErrors(text, all) {
 // Service's DNS records.
 function gatewayErrors(object, env, all) {
   const errors = [];
-  if (env.has("ConnectionStrings__Segmentation")) errors.push("a gateway gets ConnectionStrings__Segmentation (only silos reach PostgreSQL)");
+  if (env.has("ConnectionStrings__Segmentation")) {
+    errors.push("a gateway gets ConnectionStrings__Segmentation (only silos reach PostgreSQL)");
+  }
   const setting = env.get("Segmentation__Cluster__Gateways")?.value;
   const target = hostPort(setting);
   if (!target) return [...errors, `Segmentation__Cluster__Gateways '${setting ?? ""}' is not host:port`];
@@ -197,14 +225,17 @@ function gatewayErrors(object, env, all) {
   if (!service || (suffix !== "" && ![namespace, `${namespace}.svc`, `${namespace}.svc.cluster.local`].includes(suffix))) {
     return [...errors, `Segmentation__Cluster__Gateways host '${target.host}' is not a rendered Service`];
   }
-  if (service.spec?.clusterIP !== "None") errors.push(`Segmentation__Cluster__Gateways: ${nameOf(service)} is not headless (its DNS name must list every silo)`);
+  if (service.spec?.clusterIP !== "None") {
+    errors.push(`Segmentation__Cluster__Gateways: ${nameOf(service)} is not headless (its DNS name must list every silo)`);
+  }
   const port = (service.spec?.ports ?? []).find((p) => p.port === target.port);
   if (!port) return [...errors, `Segmentation__Cluster__Gateways port ${target.port} is not a port of ${nameOf(service)}`];
   for (const silo of podTemplates(all).filter((o) => matches(service.spec?.selector, podLabelsOf(o)))) {
     const gatewayPort = Number(appOf(silo, all)?.env.get("Segmentation__Silo__GatewayPort")?.value);
-    if (tierOf(silo, all) !== "silo") errors.push(`Segmentation__Cluster__Gateways: ${nameOf(service)} selects ${nameOf(silo)}, which is no silo`);
+    const where = `Segmentation__Cluster__Gateways: ${nameOf(service)}`;
+    if (tierOf(silo, all) !== "silo") errors.push(`${where} selects ${nameOf(silo)}, which is no silo`);
     else if (containerPort(podSpecOf(silo), port.targetPort ?? port.port)?.containerPort !== gatewayPort) {
-      errors.push(`Segmentation__Cluster__Gateways: ${nameOf(service)} port ${port.port} does not reach ${nameOf(silo)}'s Segmentation__Silo__GatewayPort`);
+      errors.push(`${where} port ${port.port} does not reach ${nameOf(silo)}'s Segmentation__Silo__GatewayPort`);
     }
   }
   return errors;
@@ -217,7 +248,9 @@ function inferenceErrors(object, container, env) {
   // Extended resources are scheduled by their limit (a request must equal it).
   const gpus = Number(container.resources?.limits?.["nvidia.com/gpu"] ?? 0);
   if (!(gpus >= 1)) errors.push(`container ${container.name} requests no nvidia.com/gpu (resources.limits)`);
-  if (Object.keys(spec.nodeSelector ?? {}).length === 0 && !spec.affinity?.nodeAffinity) errors.push("no nodeSelector or node affinity for GPU nodes");
+  if (Object.keys(spec.nodeSelector ?? {}).length === 0 && !spec.affinity?.nodeAffinity) {
+    errors.push("no nodeSelector or node affinity for GPU nodes");
+  }
   const tolerated = (spec.tolerations ?? []).some((t) => t.key === "nvidia.com/gpu" || (t.operator === "Exists" && t.key === undefined));
   if (!tolerated) errors.push("no toleration for the nvidia.com/gpu taint of GPU nodes");
   return errors;
@@ -263,7 +296,9 @@ function reachabilityErrors(object, tier, all) {
   for (const port of (podSpecOf(object).containers ?? []).flatMap((c) => c.ports ?? [])) {
     const what = `port ${port.containerPort}${port.name ? ` (${port.name})` : ""}`;
     if (tier === "gateway") {
-      if (port.containerPort === listenPort && !admits(object, port, OUTSIDE, all)) errors.push(`${what} is closed to clients outside the namespace (the gateways are the front door)`);
+      if (port.containerPort === listenPort && !admits(object, port, OUTSIDE, all)) {
+        errors.push(`${what} is closed to clients outside the namespace (the gateways are the front door)`);
+      }
       continue;
     }
     const allowed = tier === "postgres" ? new Set(["silo", "postgres"]) : new Set(["silo", "gateway"]);
