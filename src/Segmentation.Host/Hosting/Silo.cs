@@ -5,7 +5,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using Microsoft.Extensions.Logging;
 using Segmentation.Host.Configuration;
+using Segmentation.Host.Recommendations;
+using Segmentation.Host.Replication;
 
 namespace Segmentation.Host.Hosting;
 
@@ -54,10 +57,24 @@ internal static class Silo
                 collection.MemoryUsageLimitPercentage = silo.MemoryUsageLimitPercentage;
                 collection.MemoryUsageTargetPercentage = silo.MemoryUsageTargetPercentage;
             });
+            // Per-silo grains (the recommender replica of each silo) are placed on the silo their key names.
+            orleans.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
+            if (IsClustered(builder.Configuration))
+            {
+                // Several silos: each one's recommenders are a replica kept up to date by the others' changes.
+                orleans.Services.AddHostedService(sp => new RecommenderReplication(
+                    sp.GetRequiredService<LiveRecommender>(), sp.GetRequiredService<IClusterMembershipService>(), sp.GetRequiredService<ILocalSiloDetails>(),
+                    sp.GetRequiredService<IGrainFactory>(), options.Recommendations.ReplicationInterval, sp.GetRequiredService<ILogger<RecommenderReplication>>()));
+            }
+
             orleans.Configure<GrainDirectoryOptions>(directory => directory.CacheSize = silo.DirectoryCacheSize);
             orleans.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = silo.ResponseTimeout);
         });
     }
+
+    // Whether this silo may have peers (Segmentation:Cluster:Membership other than the single-silo "localhost").
+    private static bool IsClustered(Microsoft.Extensions.Configuration.IConfiguration configuration) =>
+        configuration["Segmentation:Cluster:Membership"] is { Length: > 0 } membership && !membership.Equals("localhost", StringComparison.OrdinalIgnoreCase);
 
     // Bind-and-release: another process could take the port before the silo binds it; on loopback in tests the window is
     // tiny, and a configured port avoids it altogether.
