@@ -9,6 +9,7 @@ using Orleans.Dashboard;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Replication;
+using Segmentation.Host.Segments;
 
 namespace Segmentation.Host.Hosting;
 
@@ -61,10 +62,11 @@ internal static class Silo
             orleans.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
             if (IsClustered(builder.Configuration))
             {
-                // Several silos: each one's recommenders are a replica kept up to date by the others' changes.
-                orleans.Services.AddHostedService(sp => new RecommenderReplication(
-                    sp.GetRequiredService<LiveRecommender>(), sp.GetRequiredService<IClusterMembershipService>(), sp.GetRequiredService<ILocalSiloDetails>(),
-                    sp.GetRequiredService<IGrainFactory>(), options.Recommendations.ReplicationInterval, sp.GetRequiredService<ILogger<RecommenderReplication>>()));
+                // Several silos: recommenders, the segmentation model and the rule segments kept the same on each.
+                orleans.Services.AddSingleton<SiloPeers>();
+                orleans.Services.AddHostedService(sp => new ClusterReplication(
+                    sp.GetRequiredService<SiloPeers>(), sp.GetRequiredService<LiveRecommender>(), sp.GetRequiredService<MlSegmentation>(),
+                    sp.GetRequiredService<RuleSegmentCatalog>(), options.Recommendations.ReplicationInterval, sp.GetRequiredService<ILogger<ClusterReplication>>()));
             }
 
             orleans.Configure<GrainDirectoryOptions>(directory => directory.CacheSize = silo.DirectoryCacheSize);

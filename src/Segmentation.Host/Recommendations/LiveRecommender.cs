@@ -117,7 +117,7 @@ internal sealed class LiveRecommender
     }
 
     /// <summary>
-    /// Where this silo's own changes go for the other silos' replicas (<see cref="Replication.RecommenderReplication"/>),
+    /// Where this silo's own changes go for the other silos' replicas (<see cref="Replication.ClusterReplication"/>),
     /// or null: the embedded default has no other silo and records nothing.
     /// </summary>
     public RecommenderOutbox? Outbox { get; set; }

@@ -42,13 +42,22 @@ public readonly record struct RecommenderInteraction(
     [property: Id(3)] double Rating);
 
 /// <summary>
-/// The recommender replica of one silo (key: that silo's address, <c>SiloAddress.ToParsableString</c>): it is placed on
-/// that silo only, and applies the changes the other silos' recommenders made, in the order each sender made them.
+/// The per-silo endpoint of one silo of a cluster (key: that silo's address, <c>SiloAddress.ToParsableString</c>): it is
+/// placed on that silo only, and the other silos call it to keep what every silo holds in memory the same cluster-wide:
+/// the recommenders (a replica of every silo's changes), the segmentation model in force and the rule segments.
 /// </summary>
-[Alias("segmentation.IRecommenderReplicaGrain")]
-public interface IRecommenderReplicaGrain : IGrainWithStringKey
+[Alias("segmentation.ISiloPeerGrain")]
+public interface ISiloPeerGrain : IGrainWithStringKey
 {
     /// <summary>Applies <paramref name="changes"/> (from one sender, in the order it made them) to this silo's recommenders.</summary>
-    [Alias("Apply")]
-    Task ApplyAsync(RecommenderChange[] changes);
+    [Alias("ApplyRecommenderChanges")]
+    Task ApplyRecommenderChangesAsync(RecommenderChange[] changes);
+
+    /// <summary>Another silo published a segmentation model version: this silo loads it from storage if it is newer.</summary>
+    [Alias("ReloadSegmentationModel")]
+    Task ReloadSegmentationModelAsync();
+
+    /// <summary>Another silo changed the rule segments: this silo loads them from storage.</summary>
+    [Alias("ReloadRuleSegments")]
+    Task ReloadRuleSegmentsAsync();
 }
