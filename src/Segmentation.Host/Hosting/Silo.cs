@@ -14,8 +14,9 @@ using Segmentation.Host.Segments;
 namespace Segmentation.Host.Hosting;
 
 /// <summary>
-/// The Orleans silo co-hosted in the service's ASP.NET Core application (DESIGN.md section 2, embedded default):
-/// localhost clustering with itself alone, in-memory reminders, idle collection and memory-pressure shedding.
+/// The Orleans silo co-hosted in the service's ASP.NET Core application (DESIGN.md section 2): membership and reminders
+/// from <c>Segmentation:Cluster</c> (<see cref="Clustering"/>; the embedded default is localhost clustering with itself
+/// alone and in-memory reminders), idle collection and memory-pressure shedding.
 /// </summary>
 internal static class Silo
 {
@@ -27,13 +28,13 @@ internal static class Silo
     public static void AddSegmentationSilo(this WebApplicationBuilder builder, SegmentationOptions options)
     {
         var silo = options.Silo;
-        var siloPort = silo.SiloPort == 0 ? FreeLoopbackPort() : silo.SiloPort;
         builder.UseOrleans(orleans =>
         {
-            orleans.UseLocalhostClustering(siloPort, silo.GatewayPort, serviceId: "segmentation", clusterId: "segmentation-embedded");
-            // Scheduled work (re-clustering on a schedule, SegmentationModelGrain) uses reminders; one silo keeps them in
-            // memory, so a schedule is registered again at each start (from Segmentation:Segments:ReclusterEvery).
-            orleans.UseInMemoryReminderService();
+            // Membership and reminders as Segmentation:Cluster says (Clustering.cs). Scheduled work (re-clustering on a
+            // schedule, SegmentationModelGrain) uses reminders: in memory for localhost and development clustering, so a
+            // schedule is registered again at each start (from Segmentation:Segments:ReclusterEvery); in PostgreSQL with
+            // postgres membership, where they outlive every silo.
+            orleans.UseSegmentationClustering(options);
             orleans.Configure<ReminderOptions>(reminders => reminders.MinimumReminderPeriod = silo.MinimumReminderPeriod);
             if (options.AdminListen.Length > 0)
             {
