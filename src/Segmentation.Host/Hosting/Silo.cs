@@ -61,7 +61,7 @@ internal static class Silo
             });
             // Per-silo grains (the recommender replica of each silo) are placed on the silo their key names.
             orleans.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
-            if (IsClustered(builder.Configuration))
+            if (!options.Cluster.IsLocalhost)
             {
                 // Several silos: recommenders, the segmentation model and the rule segments kept the same on each.
                 orleans.Services.AddSingleton<SiloPeers>();
@@ -74,10 +74,6 @@ internal static class Silo
             orleans.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = silo.ResponseTimeout);
         });
     }
-
-    // Whether this silo may have peers (Segmentation:Cluster:Membership other than the single-silo "localhost").
-    private static bool IsClustered(Microsoft.Extensions.Configuration.IConfiguration configuration) =>
-        configuration["Segmentation:Cluster:Membership"] is { Length: > 0 } membership && !membership.Equals("localhost", StringComparison.OrdinalIgnoreCase);
 
     // Bind-and-release: another process could take the port before the silo binds it; on loopback in tests the window is
     // tiny, and a configured port avoids it altogether.
