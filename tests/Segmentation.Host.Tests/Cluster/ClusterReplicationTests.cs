@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using MethodDescriptor = Google.Protobuf.Reflection.MethodDescriptor;
-using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
 using Microsoft.Extensions.DependencyInjection;
 using Segmentation.Contracts.V1;
 using Segmentation.Host.Replication;
 using Segmentation.Testing;
+using MethodDescriptor = Google.Protobuf.Reflection.MethodDescriptor;
+using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
 
 namespace Segmentation.Host.Tests.Cluster;
 
