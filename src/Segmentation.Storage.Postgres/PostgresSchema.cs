@@ -21,6 +21,13 @@ namespace Segmentation.Storage.Postgres;
 /// <item><c>snapshots(key PRIMARY KEY, data bytea, seq, etag)</c> — grain snapshots, and every other derived state
 /// stored through <see cref="ISnapshotStore"/> keys (published segmentation models, rule segments, the clock
 /// checkpoint).</item>
+/// <item><c>cluster_versions(cluster_id PRIMARY KEY, version)</c> and <c>cluster_members(cluster_id, address, port,
+/// generation, ..., etag)</c> — Orleans' membership table (<see cref="Cluster.PostgresMembershipTable"/>): one version
+/// row per cluster, one row per silo incarnation.</item>
+/// <item><c>reminders(service_id, grain_id, reminder_name, grain_hash, start_at, period, etag)</c> — Orleans'
+/// reminders (<see cref="Cluster.PostgresReminderTable"/>), keyed by service so they outlive a redeployment under a new
+/// cluster id; ETags come from the <c>reminder_etags</c> sequence, so a row deleted and registered again never reuses
+/// one.</item>
 /// </list>
 /// </remarks>
 public static class PostgresSchema
@@ -45,6 +52,37 @@ public static class PostgresSchema
                 data bytea NOT NULL,
                 seq bigint NOT NULL,
                 etag text NOT NULL);
+            """),
+        (2, "Orleans membership and reminders", """
+            CREATE TABLE {schema}.cluster_versions (
+                cluster_id text COLLATE "C" PRIMARY KEY,
+                version int NOT NULL);
+            CREATE TABLE {schema}.cluster_members (
+                cluster_id text COLLATE "C" NOT NULL REFERENCES {schema}.cluster_versions ON DELETE CASCADE,
+                address text COLLATE "C" NOT NULL,
+                port int NOT NULL,
+                generation int NOT NULL,
+                silo_name text NOT NULL,
+                host_name text NOT NULL,
+                status int NOT NULL,
+                proxy_port int NOT NULL,
+                suspecters text[] NOT NULL,
+                suspect_times timestamptz[] NOT NULL,
+                start_time timestamptz NOT NULL,
+                i_am_alive_time timestamptz NOT NULL,
+                etag int NOT NULL,
+                PRIMARY KEY (cluster_id, address, port, generation));
+            CREATE SEQUENCE {schema}.reminder_etags;
+            CREATE TABLE {schema}.reminders (
+                service_id text COLLATE "C" NOT NULL,
+                grain_id text COLLATE "C" NOT NULL,
+                reminder_name text COLLATE "C" NOT NULL,
+                grain_hash bigint NOT NULL,
+                start_at timestamptz NOT NULL,
+                period interval NOT NULL,
+                etag bigint NOT NULL DEFAULT nextval('{schema}.reminder_etags'),
+                PRIMARY KEY (service_id, grain_id, reminder_name));
+            CREATE INDEX reminders_by_hash ON {schema}.reminders (service_id, grain_hash);
             """),
     ];
 

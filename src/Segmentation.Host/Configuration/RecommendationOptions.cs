@@ -39,6 +39,13 @@ public sealed class RecommendationOptions
     /// </summary>
     public int MaxNeighbours { get; set; } = 200;
 
+    /// <summary>
+    /// How often a silo of a cluster sends the changes its users' events made to its recommenders to the other silos'
+    /// replicas: a <c>Recommend</c> answered on any silo reflects an event ingested on another within about this long.
+    /// Unused by a single silo.
+    /// </summary>
+    public TimeSpan ReplicationInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Category prefixes whose items may be recommended again after a purchase ("grocery", "beauty.soap").</summary>
     public List<string> RepurchasableCategories { get; set; } = [];
 

@@ -68,6 +68,9 @@ public sealed class SegmentationOptions
     /// <summary>The co-hosted Orleans silo: ports, timeouts, memory-pressure shedding.</summary>
     public SiloOptions Silo { get; set; } = new();
 
+    /// <summary>The Orleans cluster: membership (localhost, development or PostgreSQL), identity, failure-detection timings.</summary>
+    public MembershipOptions Cluster { get; set; } = new();
+
     /// <summary>Largest accepted gRPC message, in bytes.</summary>
     public int MaxReceiveMessageSize { get; set; } = 4 * 1024 * 1024;
 

@@ -213,9 +213,8 @@ internal sealed class UserGrain : Grain, IUserGrain
             latest = e.Timestamp > latest ? e.Timestamp : latest;
             if (_recommender is not null && e.ItemId.Length > 0)
             {
-                // Before the ack: the next recommendation already knows this event.
-                // Single-silo: the recommender sees the events of this process's user grains only; the cluster issue
-                // makes it cluster-wide.
+                // Before the ack: the next recommendation on this silo already knows this event; in a cluster the
+                // other silos' replicas learn it within Recommendations:ReplicationInterval (ClusterReplication).
                 _recommender.Observe(_userId, e, _profile.StageAt(e.Timestamp), _mlSegment?.Assignment.SegmentId);
             }
         }
@@ -505,7 +504,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     {
         _profile.Apply(e);
         _unsnapshotted++;
-        // Single-silo: event time advances from this process's user grains only; the cluster issue makes it cluster-wide.
+        // In a cluster, event time also advances from the other silos' events (SiloPeerGrain, with their recommender changes).
         _eventClock?.Observe(e.Timestamp);
     }
 

@@ -3,15 +3,20 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Segmentation.Host.Configuration;
+using Segmentation.Host.Recommendations;
+using Segmentation.Host.Replication;
+using Segmentation.Host.Segments;
 
 namespace Segmentation.Host.Hosting;
 
 /// <summary>
-/// The Orleans silo co-hosted in the service's ASP.NET Core application (DESIGN.md section 2, embedded default):
-/// localhost clustering with itself alone, in-memory reminders, idle collection and memory-pressure shedding.
+/// The Orleans silo co-hosted in the service's ASP.NET Core application (DESIGN.md section 2): membership and reminders
+/// from <c>Segmentation:Cluster</c> (<see cref="Clustering"/>; the embedded default is localhost clustering with itself
+/// alone and in-memory reminders), idle collection and memory-pressure shedding.
 /// </summary>
 internal static class Silo
 {
@@ -23,13 +28,13 @@ internal static class Silo
     public static void AddSegmentationSilo(this WebApplicationBuilder builder, SegmentationOptions options)
     {
         var silo = options.Silo;
-        var siloPort = silo.SiloPort == 0 ? FreeLoopbackPort() : silo.SiloPort;
         builder.UseOrleans(orleans =>
         {
-            orleans.UseLocalhostClustering(siloPort, silo.GatewayPort, serviceId: "segmentation", clusterId: "segmentation-embedded");
-            // Scheduled work (re-clustering on a schedule, SegmentationModelGrain) uses reminders; one silo keeps them in
-            // memory, so a schedule is registered again at each start (from Segmentation:Segments:ReclusterEvery).
-            orleans.UseInMemoryReminderService();
+            // Membership and reminders as Segmentation:Cluster says (Clustering.cs). Scheduled work (re-clustering on a
+            // schedule, SegmentationModelGrain) uses reminders: in memory for localhost and development clustering, so a
+            // schedule is registered again at each start (from Segmentation:Segments:ReclusterEvery); in PostgreSQL with
+            // postgres membership, where they outlive every silo.
+            orleans.UseSegmentationClustering(options);
             orleans.Configure<ReminderOptions>(reminders => reminders.MinimumReminderPeriod = silo.MinimumReminderPeriod);
             if (options.AdminListen.Length > 0)
             {
@@ -54,6 +59,17 @@ internal static class Silo
                 collection.MemoryUsageLimitPercentage = silo.MemoryUsageLimitPercentage;
                 collection.MemoryUsageTargetPercentage = silo.MemoryUsageTargetPercentage;
             });
+            // Per-silo grains (the recommender replica of each silo) are placed on the silo their key names.
+            orleans.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
+            if (!options.Cluster.IsLocalhost)
+            {
+                // Several silos: recommenders, the segmentation model and the rule segments kept the same on each.
+                orleans.Services.AddSingleton<SiloPeers>();
+                orleans.Services.AddHostedService(sp => new ClusterReplication(
+                    sp.GetRequiredService<SiloPeers>(), sp.GetRequiredService<LiveRecommender>(), sp.GetRequiredService<MlSegmentation>(),
+                    sp.GetRequiredService<RuleSegmentCatalog>(), options.Recommendations.ReplicationInterval, sp.GetRequiredService<ILogger<ClusterReplication>>()));
+            }
+
             orleans.Configure<GrainDirectoryOptions>(directory => directory.CacheSize = silo.DirectoryCacheSize);
             orleans.Configure<SiloMessagingOptions>(messaging => messaging.ResponseTimeout = silo.ResponseTimeout);
         });

@@ -7,6 +7,7 @@ namespace Segmentation.Host.Internal;
 /// <summary>
 /// Keeps the event-time clock's high-water mark across restarts: loaded at start, saved every few seconds while it
 /// moves and at shutdown. After a crash the clock may lag by the last few seconds of ingest; the next events move it on.
+/// In a cluster every silo keeps one and saves it; a save that meets another silo's newer one merges them (the later wins).
 /// </summary>
 internal sealed class ClockCheckpoint
 {
@@ -47,7 +48,25 @@ internal sealed class ClockCheckpoint
 
         var data = new byte[sizeof(long)];
         BinaryPrimitives.WriteInt64LittleEndian(data, ticks);
-        _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
+        try
+        {
+            _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
+        }
+        catch (InconsistentStateException)
+        {
+            // In a cluster every silo saves the mark: another one saved since this one read it. Its mark joins this
+            // clock (which only moves forward), and the later of the two is saved.
+            await LoadAsync(cancellationToken);
+            ticks = _clock.GetUtcNow().UtcTicks;
+            if (ticks == _savedTicks)
+            {
+                return;
+            }
+
+            BinaryPrimitives.WriteInt64LittleEndian(data, ticks);
+            _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
+        }
+
         _savedTicks = ticks;
     }
 

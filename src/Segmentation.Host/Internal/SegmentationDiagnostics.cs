@@ -42,4 +42,12 @@ internal static class SegmentationDiagnostics
     /// <summary>Segmentation model versions published.</summary>
     public static readonly Counter<long> SegmentPublications = s_meter.CreateCounter<long>(
         "segmentation.segments.publications", "{version}", "Segmentation model versions published.");
+
+    /// <summary>Recommender changes a silo sent to another silo's replica (counted once per receiving silo).</summary>
+    public static readonly Counter<long> RecommenderChangesReplicated = s_meter.CreateCounter<long>(
+        "segmentation.recommenders.changes_replicated", "{change}", "Recommender changes sent to other silos' replicas.");
+
+    /// <summary>Batches of recommender changes another silo did not take.</summary>
+    public static readonly Counter<long> RecommenderReplicationFailures = s_meter.CreateCounter<long>(
+        "segmentation.recommenders.replication_failures", "{batch}", "Batches of recommender changes another silo did not take.");
 }

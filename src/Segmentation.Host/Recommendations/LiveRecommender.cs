@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Segmentation.Core;
 using Segmentation.Core.Recommendations;
+using Segmentation.Grains;
 using Segmentation.Host.Configuration;
 using Segmentation.Storage;
 
@@ -111,8 +112,43 @@ internal sealed class LiveRecommender
             return;
         }
 
-        Catalog.Observe(e.ItemId, e.Category);
-        var interaction = Interaction.From(e);
+        Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Observed, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, stage, mlSegment ?? -1));
+        Learn(userId, e.ItemId, e.Category, Interaction.From(e), stage, mlSegment);
+    }
+
+    /// <summary>
+    /// Where this silo's own changes go for the other silos' replicas (<see cref="Replication.ClusterReplication"/>),
+    /// or null: the embedded default has no other silo and records nothing.
+    /// </summary>
+    public RecommenderOutbox? Outbox { get; set; }
+
+    /// <summary>
+    /// Applies changes another silo's recommenders made (its users' events, activations and deactivations), in the
+    /// order it made them, as if they were made here; they are not sent on again.
+    /// </summary>
+    public void Apply(IEnumerable<RecommenderChange> changes)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        foreach (var change in changes)
+        {
+            switch (change.Kind)
+            {
+                case RecommenderChangeKind.Observed when change.ItemId.Length > 0:
+                    Learn(change.UserId, change.ItemId, change.Category, new Interaction(change.ItemId, change.Type, change.Timestamp, change.Rating), change.Stage, change.MlSegment < 0 ? null : change.MlSegment);
+                    break;
+                case RecommenderChangeKind.Activated when change.History is { Length: > 0 } history:
+                    _coOccurrence.RestoreUser(change.UserId, history.Select(i => new Interaction(i.ItemId, i.Type, i.Timestamp, i.Rating)));
+                    break;
+                case RecommenderChangeKind.Deactivated:
+                    _coOccurrence.ForgetUser(change.UserId);
+                    break;
+            }
+        }
+    }
+
+    private void Learn(string userId, string itemId, string category, Interaction interaction, LifecycleStage stage, int? mlSegment)
+    {
+        Catalog.Observe(itemId, category);
         _coOccurrence.Record(userId, interaction);
         // Keys from caches and on the stack: this runs for every ingested event.
         var lifecycle = CachedLifecycleKey(stage);
@@ -140,12 +176,19 @@ internal sealed class LiveRecommender
     {
         if (!profile.IsEmpty)
         {
-            _coOccurrence.RestoreUser(userId, profile.RecommendationHistory().OrderBy(i => i.Timestamp));
+            var history = profile.RecommendationHistory().OrderBy(i => i.Timestamp).ToArray();
+            _coOccurrence.RestoreUser(userId, history);
+            Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Activated, userId,
+                History: Array.ConvertAll(history, i => new RecommenderInteraction(i.ItemId, i.Type, i.Timestamp, i.Rating))));
         }
     }
 
     /// <summary>A user's grain deactivated: her items are forgotten (see <see cref="UserActivated"/>); what they counted stays.</summary>
-    public void UserDeactivated(string userId) => _coOccurrence.ForgetUser(userId);
+    public void UserDeactivated(string userId)
+    {
+        _coOccurrence.ForgetUser(userId);
+        Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Deactivated, userId));
+    }
 
     /// <summary>Recommendations for <paramref name="request"/> under the rules of <paramref name="placement"/> (which must exist).</summary>
     public IReadOnlyList<Recommendation> Recommend(string placement, RecommendationRequest request) =>
@@ -194,7 +237,7 @@ internal sealed class LiveRecommender
             profile.Apply(e);
             if (e.ItemId.Length > 0)
             {
-                Observe(e.UserId, e, profile.StageAt(e.Timestamp));
+                Learn(e.UserId, e.ItemId, e.Category, Interaction.From(e), profile.StageAt(e.Timestamp), null); // every silo rebuilds: nothing to send
             }
 
             events++;

@@ -46,7 +46,7 @@ internal sealed class MlSegmentation
     /// <summary>The model in force, or null before the first clustering.</summary>
     public SegmentationModel? Current => Volatile.Read(ref _current);
 
-    /// <summary>Loads the last published model (at start).</summary>
+    /// <summary>Loads the last published model (at start, and in a cluster when another silo published one).</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
         var stored = await _store.ReadAsync(s_key, cancellationToken);
@@ -55,11 +55,29 @@ internal sealed class MlSegmentation
             return;
         }
 
-        _etag = stored.ETag;
         var m = JsonSerializer.Deserialize(stored.Data.Span, ModelJsonContext.Default.StoredModel)
             ?? throw new InvalidDataException("The stored segmentation model is empty.");
-        Volatile.Write(ref _current, new SegmentationModel(m.Version, m.Dimensions, m.SegmentIds, m.Centroids, m.Labels, m.EmbeddingModelVersion, m.CreatedAt));
+        await _publishing.WaitAsync(cancellationToken);
+        try
+        {
+            // In a cluster another silo's publication may be read here after a newer one of this silo's: keep the newer.
+            _etag = stored.ETag;
+            if (Current is not { } current || m.Version >= current.Version)
+            {
+                Volatile.Write(ref _current, new SegmentationModel(m.Version, m.Dimensions, m.SegmentIds, m.Centroids, m.Labels, m.EmbeddingModelVersion, m.CreatedAt));
+            }
+        }
+        finally
+        {
+            _publishing.Release();
+        }
     }
+
+    /// <summary>
+    /// Tells the other silos of the cluster that a version was published (each then <see cref="LoadAsync"/>s it), or
+    /// null with one silo. Called after the version is stored, before the publication returns.
+    /// </summary>
+    public Func<Task>? Published { get; set; }
 
     /// <summary>
     /// Puts <paramref name="userId"/> in the segment nearest to <paramref name="traits"/>' embedding (leaving the one
@@ -238,6 +256,10 @@ internal sealed class MlSegmentation
         var stored = new StoredModel(model.Version, model.Dimensions, [.. model.SegmentIds], model.Centroids.ToArray(), [.. model.Labels], model.EmbeddingModelVersion, model.CreatedAt);
         _etag = await _store.WriteAsync(s_key, JsonSerializer.SerializeToUtf8Bytes(stored, ModelJsonContext.Default.StoredModel), model.Version, _etag, cancellationToken);
         Volatile.Write(ref _current, model);
+        if (Published is { } published)
+        {
+            await published();
+        }
     }
 }
 

@@ -78,7 +78,7 @@ internal sealed partial class RuleSegmentCatalog
         }
     }
 
-    /// <summary>Loads the stored rules (at start).</summary>
+    /// <summary>Loads the stored rules (at start, and in a cluster when another silo changed them).</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
         var stored = await _store.ReadAsync(s_key, cancellationToken);
@@ -106,8 +106,7 @@ internal sealed partial class RuleSegmentCatalog
         }
 
         var rule = Parse("expression", expression);
-        await _changes.WaitAsync(cancellationToken);
-        try
+        return await ChangeAsync(() =>
         {
             if (Current.Any(r => r.Id == id))
             {
@@ -120,38 +119,63 @@ internal sealed partial class RuleSegmentCatalog
             }
 
             var created = new RuleSegmentDefinition(id, name.Length > 0 ? name : id, rule, _wallClock.GetUtcNow());
-            await PublishAsync([.. Current.Append(created).OrderBy(r => r.Id, StringComparer.Ordinal)], cancellationToken);
-            return created;
-        }
-        finally
-        {
-            _changes.Release();
-        }
+            return (created, [.. Current.Append(created).OrderBy(r => r.Id, StringComparer.Ordinal)]);
+        }, cancellationToken);
     }
 
     /// <summary>Removes a rule segment durably; NOT_FOUND when there is none with that id.</summary>
     public async Task<RuleSegmentDefinition> DeleteAsync(string id, CancellationToken cancellationToken)
     {
-        await _changes.WaitAsync(cancellationToken);
-        try
+        return await ChangeAsync(() =>
         {
             var existing = Current.FirstOrDefault(r => r.Id == id)
                 ?? throw new NotFoundException($"id: no rule segment '{Shorten(id)}'");
-            await PublishAsync([.. Current.Where(r => r.Id != id)], cancellationToken);
-            return existing;
+            return (existing, [.. Current.Where(r => r.Id != id)]);
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Another silo of the cluster that changed the rules (<see cref="LoadAsync"/> on each silo it calls), or null with
+    /// one silo. Called after a change is stored, before the call that made it returns.
+    /// </summary>
+    public Func<Task>? Changed { get; set; }
+
+    // Makes one change: `change` reads Current and returns what the call answers and the rules to store. Another silo of
+    // the cluster may have stored rules since this one loaded them (the ETag no longer matches): then they are loaded and
+    // the change is checked again against them, once.
+    private async Task<RuleSegmentDefinition> ChangeAsync(Func<(RuleSegmentDefinition Answer, List<RuleSegmentDefinition> Rules)> change, CancellationToken cancellationToken)
+    {
+        await _changes.WaitAsync(cancellationToken);
+        try
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                var (answer, rules) = change();
+                var document = rules.Select(r => new StoredRule(r.Id, r.Name, r.Rule.Text, r.CreatedAt)).ToList();
+                var data = JsonSerializer.SerializeToUtf8Bytes(document, RuleJsonContext.Default.ListStoredRule);
+                try
+                {
+                    _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
+                }
+                catch (InconsistentStateException) when (attempt == 1)
+                {
+                    await LoadAsync(cancellationToken);
+                    continue;
+                }
+
+                Current = rules;
+                if (Changed is { } changed)
+                {
+                    await changed();
+                }
+
+                return answer;
+            }
         }
         finally
         {
             _changes.Release();
         }
-    }
-
-    private async Task PublishAsync(List<RuleSegmentDefinition> rules, CancellationToken cancellationToken)
-    {
-        var document = rules.Select(r => new StoredRule(r.Id, r.Name, r.Rule.Text, r.CreatedAt)).ToList();
-        var data = JsonSerializer.SerializeToUtf8Bytes(document, RuleJsonContext.Default.ListStoredRule);
-        _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
-        Current = rules;
     }
 
     private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";

@@ -1,0 +1,63 @@
+using Segmentation.Core;
+
+namespace Segmentation.Grains;
+
+/// <summary>What a change to the recommenders of one silo was, so that every other silo's replica makes the same one.</summary>
+public enum RecommenderChangeKind
+{
+    /// <summary>An event of the user was observed (<see cref="RecommenderChange.ItemId"/> and the fields after it).</summary>
+    Observed = 1,
+
+    /// <summary>The user's grain activated: her past interactions are remembered again (<see cref="RecommenderChange.History"/>).</summary>
+    Activated = 2,
+
+    /// <summary>The user's grain deactivated: her remembered items are forgotten.</summary>
+    Deactivated = 3,
+}
+
+/// <summary>
+/// One change made to the recommenders of the silo that hosts the user's grain, as every other silo's replica applies
+/// it: an observed event (its item, category, type, time and rating, with her lifecycle stage right after it and her
+/// ML segment before it), or her grain activating (with the interactions remembered) or deactivating.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("segmentation.RecommenderChange")]
+public sealed record RecommenderChange(
+    [property: Id(0)] RecommenderChangeKind Kind,
+    [property: Id(1)] string UserId,
+    [property: Id(2)] string ItemId = "",
+    [property: Id(3)] string Category = "",
+    [property: Id(4)] EventType Type = EventType.Unspecified,
+    [property: Id(5)] DateTimeOffset Timestamp = default,
+    [property: Id(6)] double Rating = 0,
+    [property: Id(7)] LifecycleStage Stage = LifecycleStage.Unspecified,
+    [property: Id(8)] int MlSegment = -1,
+    [property: Id(9)] RecommenderInteraction[]? History = null);
+
+/// <summary>One remembered interaction of a user whose grain activated (see <see cref="RecommenderChange"/>).</summary>
+[GenerateSerializer, Immutable, Alias("segmentation.RecommenderInteraction")]
+public readonly record struct RecommenderInteraction(
+    [property: Id(0)] string ItemId,
+    [property: Id(1)] EventType Type,
+    [property: Id(2)] DateTimeOffset Timestamp,
+    [property: Id(3)] double Rating);
+
+/// <summary>
+/// The per-silo endpoint of one silo of a cluster (key: that silo's address, <c>SiloAddress.ToParsableString</c>): it is
+/// placed on that silo only, and the other silos call it to keep what every silo holds in memory the same cluster-wide:
+/// the recommenders (a replica of every silo's changes), the segmentation model in force and the rule segments.
+/// </summary>
+[Alias("segmentation.ISiloPeerGrain")]
+public interface ISiloPeerGrain : IGrainWithStringKey
+{
+    /// <summary>Applies <paramref name="changes"/> (from one sender, in the order it made them) to this silo's recommenders.</summary>
+    [Alias("ApplyRecommenderChanges")]
+    Task ApplyRecommenderChangesAsync(RecommenderChange[] changes);
+
+    /// <summary>Another silo published a segmentation model version: this silo loads it from storage if it is newer.</summary>
+    [Alias("ReloadSegmentationModel")]
+    Task ReloadSegmentationModelAsync();
+
+    /// <summary>Another silo changed the rule segments: this silo loads them from storage.</summary>
+    [Alias("ReloadRuleSegments")]
+    Task ReloadRuleSegmentsAsync();
+}

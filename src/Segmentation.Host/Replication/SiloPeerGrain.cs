@@ -1,0 +1,39 @@
+using Segmentation.Grains;
+using Segmentation.Host.Internal;
+using Segmentation.Host.Recommendations;
+using Segmentation.Host.Segments;
+
+namespace Segmentation.Host.Replication;
+
+/// <summary>
+/// This silo's endpoint for the other silos of the cluster (DESIGN.md section 2): they send it the changes their users'
+/// events made to their recommenders, which it makes to this silo's <see cref="LiveRecommender"/> (so a
+/// <c>Recommend</c> answered here reflects events ingested anywhere), and tell it when they published a segmentation
+/// model or changed the rule segments, which it then loads from storage. One call at a time, in arrival order: each
+/// sender waits for one batch to be applied before it sends the next, so a sender's changes apply in the order it made them.
+/// </summary>
+[SiloBoundPlacement]
+internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, DomainClocks clocks) : Grain, ISiloPeerGrain
+{
+    public Task ApplyRecommenderChangesAsync(RecommenderChange[] changes)
+    {
+        recommender.Apply(changes);
+        // Event time (the clock the lifecycle stages are judged by) advances with every silo's events, not only this one's.
+        if (clocks.EventTime is { } eventTime)
+        {
+            foreach (var change in changes)
+            {
+                if (change.Kind == RecommenderChangeKind.Observed)
+                {
+                    eventTime.Observe(change.Timestamp);
+                }
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task ReloadSegmentationModelAsync() => ml.LoadAsync(CancellationToken.None);
+
+    public Task ReloadRuleSegmentsAsync() => rules.LoadAsync(CancellationToken.None);
+}

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Segmentation.Contracts.V1;
+using Segmentation.Host.Replication;
+using Segmentation.Testing;
+using MethodDescriptor = Google.Protobuf.Reflection.MethodDescriptor;
+using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
+
+namespace Segmentation.Host.Tests.Cluster;
+
+/// <summary>
+/// Two silos (each also a gRPC front door) in one cluster over one PostgreSQL store: what one silo's users do reaches
+/// the other silo's recommenders within a second, and rule segments changed through one silo are in force on the other
+/// when the change returns (ClusterReplication, SiloPeerGrain).
+/// </summary>
+public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFixture<ClusterDatabase>
+{
+    private static readonly DateTimeOffset s_now = TimeProvider.System.GetUtcNow().AddHours(-1);
+    private static readonly MethodDescriptor s_recommend = RecommendationsReflection.Descriptor.FindTypeByName<ServiceDescriptor>("RecommendationService").FindMethodByName("Recommend");
+    private static readonly ServiceDescriptor s_admin = AdminReflection.Descriptor.FindTypeByName<ServiceDescriptor>("AdminService");
+
+    [Fact]
+    public async Task PurchaseIngestedThroughOneSilo_ChangesRecommendOnEverySilo_WithinASecond()
+    {
+        var schema = database.NewSchema("replication");
+        await using var cluster = await TwoSilosAsync(schema);
+        var (a, b) = cluster;
+        // She viewed the kettle; nobody has bought anything with it yet.
+        await IngestAsync(a, Events.Make("v-1", "shopper", EventType.View, s_now, item: "kettle", category: "home.kitchen"));
+        Assert.DoesNotContain(await RecommendedAsync(b, "shopper"), r => r.ItemId == "teapot");
+
+        // Another user buys the kettle with a teapot, through silo A; her grain lives on one of the two silos, so at
+        // least one of them learns it only from the other.
+        await IngestAsync(a,
+            Events.Make("p-1", "buyer", EventType.Purchase, s_now.AddMinutes(1), item: "kettle", category: "home.kitchen"),
+            Events.Make("p-2", "buyer", EventType.Purchase, s_now.AddMinutes(1), item: "teapot", category: "home.kitchen"));
+        var acknowledged = Stopwatch.StartNew();
+        var seenOnA = await UntilRecommendedAsync(a, "shopper", "teapot", acknowledged);
+        var seenOnB = await UntilRecommendedAsync(b, "shopper", "teapot", acknowledged);
+        Console.WriteLine($"teapot recommended with the kettle: on silo A {seenOnA.TotalMilliseconds:F0} ms, on silo B {seenOnB.TotalMilliseconds:F0} ms after the purchase was acknowledged");
+
+        // Both silos answer the same, score for score: one model, replicated.
+        var fromA = await RecommendedAsync(a, "shopper");
+        var fromB = await RecommendedAsync(b, "shopper");
+        Assert.Equal(fromA.Select(r => (r.ItemId, r.Score)), fromB.Select(r => (r.ItemId, r.Score)));
+    }
+
+    [Fact]
+    public async Task RuleSegmentCreatedThroughOneSilo_IsInForceOnTheOther_WhenTheCallReturns_AndCanBeDeletedThere()
+    {
+        var schema = database.NewSchema("rulesegments");
+        await using var cluster = await TwoSilosAsync(schema);
+        var (a, b) = cluster;
+        await a.Client.UnaryAsync<CreateRuleSegmentRequest, RuleSegment>(s_admin.FindMethodByName("CreateRuleSegment"),
+            new CreateRuleSegmentRequest { Id = "big-spenders", Name = "Big spenders", Expression = "monetary > 100" });
+
+        var onB = await b.Client.UnaryAsync<ListRuleSegmentsRequest, ListRuleSegmentsResponse>(s_admin.FindMethodByName("ListRuleSegments"), new ListRuleSegmentsRequest());
+        Assert.Contains(onB.Rules, s => s.Id == "big-spenders");
+
+        // B stores the next change on top of A's (its copy and ETag came with the reload), and A sees it.
+        await b.Client.UnaryAsync<DeleteRuleSegmentRequest, DeleteRuleSegmentResponse>(s_admin.FindMethodByName("DeleteRuleSegment"), new DeleteRuleSegmentRequest { Id = "big-spenders" });
+        var onA = await a.Client.UnaryAsync<ListRuleSegmentsRequest, ListRuleSegmentsResponse>(s_admin.FindMethodByName("ListRuleSegments"), new ListRuleSegmentsRequest());
+        Assert.DoesNotContain(onA.Rules, s => s.Id == "big-spenders");
+    }
+
+    private sealed class Cluster(TestServer a, TestServer b) : IAsyncDisposable
+    {
+        public void Deconstruct(out TestServer first, out TestServer second) => (first, second) = (a, b);
+
+        public async ValueTask DisposeAsync()
+        {
+            await b.DisposeAsync();
+            await a.DisposeAsync();
+        }
+    }
+
+    // Development membership around silo A's port; events, snapshots and rules in one PostgreSQL schema.
+    private async Task<Cluster> TwoSilosAsync(string schema)
+    {
+        var primaryPort = FreePort();
+        string[] args =
+        [
+            "--Segmentation:Storage:Provider=postgres",
+            $"--Segmentation:Storage:ConnectionString={database.Postgres.ConnectionString}",
+            $"--Segmentation:Storage:Schema={schema}",
+            "--Segmentation:Cluster:Membership=development",
+            $"--Segmentation:Cluster:ClusterId={schema}",
+            $"--Segmentation:Cluster:PrimarySilo=127.0.0.1:{primaryPort}",
+        ];
+        var a = await TestServer.StartAsync(extraArgs: [.. args, $"--Segmentation:Silo:SiloPort={primaryPort}"]);
+        var b = await TestServer.StartAsync(extraArgs: args);
+        // Both must see the other as active before either sends it anything.
+        var waited = Stopwatch.StartNew();
+        while (a.Server.Services.GetRequiredService<SiloPeers>().Others().Count < 1 || b.Server.Services.GetRequiredService<SiloPeers>().Others().Count < 1)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), "the two silos did not see each other as active within 60 s");
+            await Task.Delay(50);
+        }
+
+        return new Cluster(a, b);
+    }
+
+    private static async Task IngestAsync(TestServer server, params Event[] events)
+    {
+        var response = await server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(events));
+        Assert.Equal(events.Length, response.Accepted);
+    }
+
+    private static async Task<IReadOnlyList<RecommendedItem>> RecommendedAsync(TestServer server, string userId) =>
+        (await server.Client.UnaryAsync<RecommendRequest, RecommendResponse>(s_recommend, new RecommendRequest { UserId = userId, Count = 10 })).Items;
+
+    // How long after `since` started the item was first recommended (polled every 10 ms, for at most 30 s).
+    private static async Task<TimeSpan> UntilRecommendedAsync(TestServer server, string userId, string itemId, Stopwatch since)
+    {
+        while (!(await RecommendedAsync(server, userId)).Any(r => r.ItemId == itemId && r.Reason.Kind == ReasonKind.BoughtTogether))
+        {
+            Assert.True(since.Elapsed < TimeSpan.FromSeconds(30), $"{itemId} not recommended to {userId} on {server.Server.Address} within 30 s");
+            await Task.Delay(10);
+        }
+
+        return since.Elapsed;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,131 @@
+using Segmentation.Core;
+using Segmentation.Core.Recommendations;
+using Segmentation.Host.Configuration;
+using Segmentation.Host.Recommendations;
+
+namespace Segmentation.Host.Tests;
+
+/// <summary>
+/// Each silo of a cluster keeps a replica of the recommenders: the changes one silo's users make reach another silo's
+/// <see cref="LiveRecommender"/> through <see cref="LiveRecommender.Apply"/>, which must leave it answering exactly as
+/// the silo that made them.
+/// </summary>
+public sealed class RecommenderReplicationTests
+{
+    private static readonly DateTimeOffset s_start = new(2026, 3, 1, 9, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Replica_AppliedTheOriginsChanges_RecommendsExactlyWhatTheOriginDoes()
+    {
+        var origin = new LiveRecommender(new RecommendationOptions()) { Outbox = new RecommenderOutbox() };
+        var replica = new LiveRecommender(new RecommendationOptions());
+        var profiles = Feed(origin, users: 60, events: 3_000, seed: 7);
+
+        replica.Apply(origin.Outbox!.Drain());
+
+        AssertAnswersEqual(origin, replica, profiles);
+        Assert.Equal(origin.Catalog.Count, replica.Catalog.Count);
+    }
+
+    [Fact]
+    public void Replica_OfActivationsAndDeactivations_PairsLaterEventsAsTheOriginDoes()
+    {
+        var origin = new LiveRecommender(new RecommendationOptions()) { Outbox = new RecommenderOutbox() };
+        var replica = new LiveRecommender(new RecommendationOptions());
+        var profiles = Feed(origin, users: 30, events: 900, seed: 11);
+        // Half the users' grains go idle, then come back: the origin forgets their items and restores them from their
+        // profiles; the replica must do the same, or their next purchases would pair differently.
+        foreach (var (userId, profile) in profiles.Where((_, i) => i % 2 == 0))
+        {
+            origin.UserDeactivated(userId);
+            origin.UserActivated(userId, profile);
+        }
+
+        foreach (var (userId, _) in profiles.Where((_, i) => i % 3 == 0))
+        {
+            origin.UserDeactivated(userId);
+        }
+
+        Feed(origin, users: 30, events: 900, seed: 12, profiles);
+        replica.Apply(origin.Outbox!.Drain());
+
+        AssertAnswersEqual(origin, replica, profiles);
+    }
+
+    [Fact]
+    public void Replica_NeverSendsOnWhatItApplied_NorWhatARebuildReplayed()
+    {
+        var origin = new LiveRecommender(new RecommendationOptions()) { Outbox = new RecommenderOutbox() };
+        var replica = new LiveRecommender(new RecommendationOptions()) { Outbox = new RecommenderOutbox() };
+        Feed(origin, users: 5, events: 50, seed: 3);
+        var changes = origin.Outbox!.Drain();
+        Assert.Equal(50, changes.Length);
+
+        replica.Apply(changes);
+
+        Assert.Equal(0, replica.Outbox!.Count);
+        Assert.Empty(origin.Outbox.Drain());
+    }
+
+    // Events of `users` users over 40 items in 4 categories, a third of them purchases, observed as a user grain does.
+    private static Dictionary<string, UserProfile> Feed(LiveRecommender recommender, int users, int events, int seed, Dictionary<string, UserProfile>? profiles = null)
+    {
+        profiles ??= [];
+        var random = new Random(seed);
+        for (var i = 0; i < events; i++)
+        {
+            var userId = "u" + random.Next(users);
+            var item = random.Next(40);
+            var type = (random.Next(3)) switch { 0 => EventType.Purchase, 1 => EventType.AddToCart, _ => EventType.View };
+            var e = new BehaviorEvent
+            {
+                EventId = $"{seed}-{i}",
+                UserId = userId,
+                Type = type,
+                ItemId = $"sku-{item:D3}",
+                Category = $"c{item % 4}",
+                Price = 10,
+                Quantity = type == EventType.View ? 0 : 1,
+                Timestamp = s_start.AddMinutes(i),
+            };
+            if (!profiles.TryGetValue(userId, out var profile))
+            {
+                profile = new UserProfile(userId, new ProfileOptions());
+                profiles.Add(userId, profile);
+            }
+
+            profile.Apply(e);
+            recommender.Observe(userId, e, profile.StageAt(e.Timestamp), random.Next(4) == 0 ? null : item % 3);
+        }
+
+        return profiles;
+    }
+
+    private static void AssertAnswersEqual(LiveRecommender origin, LiveRecommender replica, Dictionary<string, UserProfile> profiles)
+    {
+        var now = s_start.AddDays(3);
+        foreach (var (userId, profile) in profiles)
+        {
+            var request = new RecommendationRequest
+            {
+                UserId = userId,
+                History = [.. profile.RecommendationHistory()],
+                SegmentKeys = [LiveRecommender.MlSegmentKey(1), LiveRecommender.LifecycleKey(profile.StageAt(now))],
+                Now = now,
+                Count = 10,
+            };
+            var expected = origin.Recommend("", request);
+            Assert.NotEmpty(expected);
+            Assert.Equal(Describe(expected), Describe(replica.Recommend("", request)));
+        }
+
+        for (var item = 0; item < 40; item += 7)
+        {
+            var id = $"sku-{item:D3}";
+            Assert.Equal(Describe(origin.SimilarItems(id, 10, new HashSet<string>(), now)), Describe(replica.SimilarItems(id, 10, new HashSet<string>(), now)));
+        }
+    }
+
+    private static string[] Describe(IReadOnlyList<Recommendation> recommendations) =>
+        [.. recommendations.Select(r => $"{r.ItemId} {r.Score:R} {r.Reason}")];
+}
