@@ -64,7 +64,10 @@ public sealed class MembershipOptions
     // spike); these take about 1–3 s. A probe goes to each monitored silo every ProbeTimeout, and a silo that misses
     // NumMissedProbesLimit of them in a row gets this silo's vote; on loopback or in one data centre a healthy silo
     // answers within milliseconds, so a 1 s probe with 2 misses flags a dead one in ~2 s without false alarms from a
-    // single lost probe. The cost is a small message per monitored silo per second.
+    // single lost probe. The cost is a small message per monitored silo per second. Measured by SiloFailoverTests (two
+    // hosts on loopback, the child SIGKILLed, a shared 2-core machine): declared dead after 1.4–1.9 s and its users
+    // answering again from the survivor after 1.7–1.9 s; with Orleans' defaults (the same test, the five settings below
+    // set back through Segmentation__Cluster__* variables) 12.8–15.0 s.
 
     /// <summary>
     /// How often a silo probes each silo it monitors, and its initial probe timeout (Orleans' <c>ProbeTimeout</c>,

@@ -31,6 +31,11 @@ namespace Segmentation.Storage.Postgres.Cluster;
 /// transaction: the version row's lock orders concurrent writers of a cluster, and either condition failing rolls both
 /// back. Reads are one statement (version row left-joined to the members), so they see one snapshot.
 /// </para>
+/// <para>
+/// Stored: every <see cref="MembershipEntry"/> field Orleans' membership protocol reads — address, status, suspicions
+/// (voter and time, as two parallel arrays), gateway port, host and silo names, start and heartbeat times. Not stored:
+/// <c>RoleName</c>, <c>UpdateZone</c> and <c>FaultZone</c>, Azure cloud-service fields that Orleans no longer sets.
+/// </para>
 /// Thread-safe: every call takes its own pooled connection.
 /// </remarks>
 public sealed class PostgresMembershipTable : IMembershipTable
