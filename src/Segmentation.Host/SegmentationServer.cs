@@ -111,6 +111,19 @@ public sealed class SegmentationServer : IAsyncDisposable
         });
         var options = new SegmentationOptions();
         builder.Configuration.GetSection(SegmentationOptions.SectionName).Bind(options);
+        options.Roles = ServerRoleNames.Read(builder.Configuration);
+        if (options.Cluster.Validate() is { } clusterProblem)
+        {
+            throw new InvalidOperationException(clusterProblem);
+        }
+
+        if ((options.Roles & ServerRoles.Silo) == 0 && !options.Cluster.IsDevelopment)
+        {
+            // A localhost cluster is this process alone: its user and segment grains would have nowhere to live.
+            throw new InvalidOperationException(
+                $"{ServerRoleNames.Setting} is {ServerRoleNames.Format(options.Roles)}, without silo, but Segmentation:Cluster:Membership is {options.Cluster.Membership}, a cluster of this process alone; add silo, or join a cluster with silos (Segmentation:Cluster:Membership=development and Segmentation:Cluster:PrimarySilo).");
+        }
+
         if (options.Storage.ConnectionString.Length == 0)
         {
             options.Storage.ConnectionString = builder.Configuration.GetConnectionString("Segmentation") ?? "";
@@ -131,7 +144,7 @@ public sealed class SegmentationServer : IAsyncDisposable
             throw new InvalidOperationException("Invalid Segmentation:Recommendations settings: " + string.Join(" ", recommendationProblems));
         }
 
-        if (options.Embeddings.Inference.Device == Inference.ExecutionProvider.Cuda && options.Embeddings.InferenceAddress.Length == 0)
+        if (options.Embeddings.Inference.Device == Inference.ExecutionProvider.Cuda && (options.Roles & ServerRoles.Inference) != 0)
         {
             // Asked for a GPU: fail at start, naming what is missing, rather than at the first model served.
             try
@@ -183,7 +196,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         builder.Services.AddSegmentationGrpc(options);
 
         var app = builder.Build();
-        app.MapSegmentationGrpc();
+        app.MapSegmentationGrpc(options.Roles);
         if (adminEndpoint is not null)
         {
             // Only on the admin port: the public gRPC port does not serve the dashboard.

@@ -1,17 +1,23 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using Orleans.Placement;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.Serialization;
 using Segmentation.Host.Configuration;
+using Segmentation.Host.Hosting.Placement;
 
 namespace Segmentation.Host.Hosting;
 
 /// <summary>
-/// The Orleans silo co-hosted in the service's ASP.NET Core application (DESIGN.md section 2, embedded default):
-/// localhost clustering with itself alone, in-memory reminders, idle collection and memory-pressure shedding.
+/// The Orleans silo co-hosted in the service's ASP.NET Core application (DESIGN.md section 2): the cluster of
+/// <c>Segmentation:Cluster</c> (<see cref="Clustering"/>; the embedded default is itself alone), its roles as silo
+/// metadata, in-memory reminders, idle collection and memory-pressure shedding.
 /// </summary>
 internal static class Silo
 {
@@ -26,7 +32,17 @@ internal static class Silo
         var siloPort = silo.SiloPort == 0 ? FreeLoopbackPort() : silo.SiloPort;
         builder.UseOrleans(orleans =>
         {
-            orleans.UseLocalhostClustering(siloPort, silo.GatewayPort, serviceId: "segmentation", clusterId: "segmentation-embedded");
+            orleans.UseSegmentationClustering(options, siloPort);
+            // Roles (Segmentation:Roles) as silo metadata, beside any Orleans:Metadata:* set in configuration; the role
+            // filter places user and segment grains on `silo` processes and embedder grains on `inference` ones.
+            var metadata = builder.Configuration.GetSection("Orleans:Metadata").Get<Dictionary<string, string>>() ?? [];
+            metadata[ClusterRoles.MetadataKey] = ServerRoleNames.Format(options.Roles);
+            orleans.UseSiloMetadata(metadata);
+            orleans.Services.AddSingleton<ClusterRoles>();
+            orleans.Services.AddPlacementFilter<SiloRoleFilter, SiloRoleFilterDirector>(ServiceLifetime.Transient);
+            // Our domain exceptions cross silos as themselves (Orleans sends other namespaces' as a fallback type), so a
+            // grain's ServiceUnavailableException reaches the gateway's error mapping as UNAVAILABLE, not UNKNOWN.
+            orleans.Services.Configure<ExceptionSerializationOptions>(exceptions => exceptions.SupportedNamespacePrefixes.Add("Segmentation"));
             // Scheduled work (re-clustering on a schedule, SegmentationModelGrain) uses reminders; one silo keeps them in
             // memory, so a schedule is registered again at each start (from Segmentation:Segments:ReclusterEvery).
             orleans.UseInMemoryReminderService();
