@@ -28,6 +28,10 @@ namespace Segmentation.Host;
 /// DI from configuration. Started by <c>Program</c>, and in-process by tests and benchmarks.
 /// </summary>
 /// <remarks>
+/// <para>Roles (<c>Segmentation:Roles</c>, <see cref="ServerRoles"/>): every process runs this composition and is an
+/// Orleans silo; its roles decide which grains may be placed on it (user and segment grains with <c>silo</c>, embedder
+/// grains with <c>inference</c>), whether it runs the encoder or calls the inference silos', and which gRPC services it
+/// maps (the public API with <c>gateway</c>). The embedded default has all three.</para>
 /// <para>Composition (<see cref="DomainServices"/>): the domain components are DI singletons; hosted services load them
 /// and run the periodic work. Start: every <c>IHostedLifecycleService.StartingAsync</c> runs first — the event-time clock
 /// checkpoint is read, recommenders are rebuilt from the log, rules, the served encoder and the last segmentation model
