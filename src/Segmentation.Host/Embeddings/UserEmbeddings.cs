@@ -50,11 +50,16 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     private readonly ProfileOptions _profileOptions;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _changes = new(1, 1);
-    private OnnxRuntime? _runtime;
     private readonly Func<InferenceSilos>? _inferenceSilos;
     private readonly Func<string> _siloName;
+    private OnnxRuntime? _runtime;
     private Serving? _serving;
     private KeyValuePair<string, object?>? _siloTag;
+    private long _computed;
+
+    // Without the inference role: when the inference silos said they serve no model, not before this timestamp
+    // (TimeProvider.System) are they asked again, so a cluster without a model does not ask once per user refresh.
+    private long _askAgainAfter;
 
     /// <param name="inferenceSilos">Null when this process serves the encoder; otherwise the cluster's inference silos (resolved at first use).</param>
     /// <param name="siloName">This process's silo, which tags the embeddings it computes (resolved at the first one).</param>
@@ -89,8 +94,6 @@ internal sealed class UserEmbeddings : IAsyncDisposable
 
     /// <summary>Embeddings this process's encoder computed (for its own users or, as an inference silo, for others).</summary>
     public long Computed => Interlocked.Read(ref _computed);
-
-    private long _computed;
 
     /// <summary>
     /// Loads the active version at start, if there is one; a model that fails to load is logged and skipped. Without the
@@ -146,7 +149,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
             }
 
             var serving = Volatile.Read(ref _serving);
-            if (serving is null && IsRemote)
+            if (serving is null && IsRemote && TimeProvider.System.GetTimestamp() >= Volatile.Read(ref _askAgainAfter))
             {
                 // Not connected yet, or no inference silo (or none serving a model) last time: ask again. Throws
                 // ServiceUnavailableException when the cluster has no inference silo.
@@ -326,6 +329,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
             {
                 EmbeddingLog.NoModel(_logger, "the inference silos");
                 Volatile.Write(ref _serving, null);
+                Volatile.Write(ref _askAgainAfter, TimeProvider.System.GetTimestamp() + (5 * TimeProvider.System.TimestampFrequency));
                 return;
             }
 
