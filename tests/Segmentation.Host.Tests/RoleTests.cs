@@ -144,6 +144,24 @@ public sealed class RoleTests(RoleTests.Database database) : IClassFixture<RoleT
         Assert.Equal(0, inference.Server.GrainServices.ActiveUserGrains);
     }
 
+    [Fact]
+    public async Task GatewayBeforeAnySilo_AnswersUnavailableNamingTheRole_ThenServesOnceOneJoins()
+    {
+        await using var cluster = new TestCluster(database.Postgres, "late");
+        var gateway = await cluster.StartAsync("gateway");
+        var ingest = Events.Batch(Events.Make("late-1", "late-user", EventType.Purchase, s_start));
+
+        var unavailable = await Assert.ThrowsAsync<RpcException>(() => gateway.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, ingest));
+        Assert.Equal(StatusCode.Unavailable, unavailable.StatusCode);
+        Assert.Contains("silo", unavailable.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains(ServerRoleNames.Setting, unavailable.Status.Detail, StringComparison.Ordinal);
+
+        var silo = await cluster.StartAsync("silo,inference");
+        var ingested = await EventuallyAsync(() => gateway.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, ingest));
+        Assert.Equal(1, ingested.Accepted + ingested.Duplicates);
+        Assert.Equal((0, 1), (gateway.Server.GrainServices.ActiveUserGrains, silo.Server.GrainServices.ActiveUserGrains));
+    }
+
     [Theory]
     [InlineData("gateway,cache", "'cache'")]
     [InlineData("", "is empty")]

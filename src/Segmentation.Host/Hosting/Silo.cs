@@ -40,6 +40,11 @@ internal static class Silo
             orleans.UseSiloMetadata(metadata);
             orleans.Services.AddSingleton<ClusterRoles>();
             orleans.Services.AddPlacementFilter<SiloRoleFilter, SiloRoleFilterDirector>(ServiceLifetime.Transient);
+            if ((options.Roles & ServerRoles.Silo) == 0)
+            {
+                orleans.AddOutgoingGrainCallFilter<MissingSiloCallFilter>();
+            }
+
             // Our domain exceptions cross silos as themselves (Orleans sends other namespaces' as a fallback type), so a
             // grain's ServiceUnavailableException reaches the gateway's error mapping as UNAVAILABLE, not UNKNOWN.
             orleans.Services.Configure<ExceptionSerializationOptions>(exceptions => exceptions.SupportedNamespacePrefixes.Add("Segmentation"));
