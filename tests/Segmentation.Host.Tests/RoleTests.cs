@@ -135,11 +135,15 @@ public sealed class RoleTests(RoleTests.Database database) : IClassFixture<RoleT
         var segments = await gateway.Client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(Events.GetUserSegments, new GetUserSegmentsRequest { UserId = "user-3" });
         Assert.NotNull(segments.Lifecycle);
 
-        // An inference silo joins: her stale embedding is computed at her next call, there.
+        // Every user's refresh (shortly after her ingest) found no inference silo: all wait, stale, on their silo.
+        await WaitUntilAsync(() => silo.Server.GrainServices.StaleEmbeddings.Count == 12);
+
+        // An inference silo joins: the silo refreshes the stale users by itself, and every embedding is computed there.
         var inference = await cluster.StartAsync("inference");
-        var profile = await EventuallyAsync(() => gateway.Client.UnaryAsync<GetProfileRequest, Profile>(Events.GetProfile, new GetProfileRequest { UserId = "user-3" }));
+        await WaitUntilAsync(() => silo.Server.GrainServices.StaleEmbeddings.Count == 0);
+        Assert.True(embeddings.Of(inference) >= 12, $"the inference silo computed {embeddings.Of(inference)}");
+        var profile = await gateway.Client.UnaryAsync<GetProfileRequest, Profile>(Events.GetProfile, new GetProfileRequest { UserId = "user-3" });
         Assert.Equal((1, 8), (profile.EmbeddingModelVersion, profile.Embedding.Count));
-        Assert.True(embeddings.Of(inference) >= 1);
         Assert.Equal((0L, 0L), (embeddings.Of(silo), embeddings.Of(gateway)));
         Assert.Equal(0, inference.Server.GrainServices.ActiveUserGrains);
     }
@@ -204,6 +208,17 @@ public sealed class RoleTests(RoleTests.Database database) : IClassFixture<RoleT
         Assert.Equal(12, server.Server.GrainServices.ActiveUserGrains);
         Assert.True(embeddings.Of(server) >= 1);
         Assert.Equal(embeddings.Of(server), server.Server.Embeddings.Computed);
+    }
+
+    // Waits (polling; no timing asserted) for what the cluster does in the background.
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), "the condition did not hold within 60 s");
+            await Task.Delay(100);
+        }
     }
 
     // Retries while the cluster settles (a joining silo's roles reach the others' metadata caches a moment later).

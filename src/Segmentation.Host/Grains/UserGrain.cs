@@ -77,8 +77,8 @@ internal sealed class UserGrain : Grain, IUserGrain
     private bool _embeddingStale = true;
 
     // Why her embedding could not be computed at the last try (no inference silo in the cluster), or null. Her last
-    // embedding stays, marked stale; every refresh tries again (her next event or query), so it is computed once an
-    // inference silo has joined.
+    // embedding stays, marked stale; every refresh tries again (her next event or query), and while it is set she waits
+    // in the silo's StaleEmbeddings, which refreshes her once an inference silo has joined.
     private string? _embeddingUnavailable;
 
     // Her ML segment; its explanation is written at the first query after an assignment (the refresh after every event
@@ -167,6 +167,11 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         ClearPending();
+        if (_embeddingUnavailable is not null)
+        {
+            _services.StaleEmbeddings.Remove(_key);
+        }
+
         try
         {
             if (!_fenced && _unsnapshotted > 0)
@@ -409,7 +414,11 @@ internal sealed class UserGrain : Grain, IUserGrain
                 _embedding = embedding?.Vector;
                 _embeddingVersion = embedding?.ModelVersion ?? 0;
                 _embeddingStale = false;
-                _embeddingUnavailable = null;
+                if (_embeddingUnavailable is not null)
+                {
+                    _embeddingUnavailable = null;
+                    _services.StaleEmbeddings.Remove(_key);
+                }
             }
             catch (InferenceQueueFullException ex)
             {
@@ -421,6 +430,12 @@ internal sealed class UserGrain : Grain, IUserGrain
                 // No inference silo: the rest of the refresh (lifecycle, rules) goes on with her last embedding, stale;
                 // calls that answer with the embedding itself report UNAVAILABLE (ThrowIfEmbeddingUnavailable).
                 EmbeddingLog.Skipped(_logger, _userId, ex.Message);
+                if (_embeddingUnavailable is null)
+                {
+                    // Refreshed by the silo as soon as an inference silo is there, if no event or query comes first.
+                    _services.StaleEmbeddings.Add(_key, _self ??= this.AsReference<IUserGrain>());
+                }
+
                 _embeddingUnavailable = ex.Message;
                 return null;
             }

@@ -99,6 +99,7 @@ internal static class DomainServices
                 sp.GetRequiredService<ILogger<UserGrain>>());
         });
         services.AddSingleton<SegmentRefreshScheduler>();
+        services.AddSingleton<StaleEmbeddings>();
         services.AddSingleton<GrainServices>();
 
         // Loading happens in StartingAsync (before any hosted service starts); the start-up work waits for
@@ -108,6 +109,7 @@ internal static class DomainServices
         services.AddHostedService<SegmentationStartup>();
         services.AddHostedService<SegmentStatisticsFlusher>();
         services.AddHostedService(sp => sp.GetRequiredService<SegmentRefreshScheduler>());
+        services.AddHostedService(sp => sp.GetRequiredService<StaleEmbeddings>());
         return services;
     }
 
