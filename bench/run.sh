@@ -3,7 +3,7 @@
 # HTTP/2 endpoint and a gRPC echo), an h2load cross-check, a soak, fuzzing, HTTP/2 abuse and a SIGKILL crash audit.
 # Writes artifacts/bench/report.md and report.json (git-ignored). About 7 minutes on a 2-core machine with defaults.
 # Options: --seconds 5 --users 2000 --soak-seconds 120 (3600 for the hour) --kills 10 --fuzz-iterations 20000
-#          --abuse-seconds 5 --memory-users 200000 --memory-events 5 --only throughput h2load soak grains fuzz abuse memory crash --out DIR
+#          --abuse-seconds 5 --memory-users 200000 --memory-events 5 --only throughput h2load soak grains gateway fuzz abuse memory crash --out DIR
 #          --host-dll PATH (another build's src/Segmentation.Host/bin/Release/net10.0/Segmentation.Host.dll, for before/after)
 # Quick in-process benchmarks on a temporary server instead of the report: `bench/run.sh bench` (lookup vs echo, durable
 # ingest, grain calls) and `bench/run.sh bench-recommend` (Recommend on a 100,000-item catalogue); --help lists options.

@@ -16,7 +16,7 @@ var output = new Option<string>("--out") { Description = "Folder for report.md a
 var hostDll = new Option<string>("--host-dll") { Description = $"The host under test (default: the one built beside this harness; also ${Paths.HostDllVariable})." };
 var memoryUsers = new Option<int>("--memory-users") { Description = "Fresh users the memory scenario streams in.", DefaultValueFactory = _ => 200_000 };
 var memoryEvents = new Option<int>("--memory-events") { Description = "Events per fresh user in the memory scenario.", DefaultValueFactory = _ => 5 };
-var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, grains, crash, fuzz, abuse, memory.", AllowMultipleArgumentsPerToken = true };
+var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, grains, gateway, crash, fuzz, abuse, memory.", AllowMultipleArgumentsPerToken = true };
 
 var report = new Command("report", "Run every scenario and write the report (Markdown + JSON).") { seconds, users, soak, kills, fuzz, abuse, memoryUsers, memoryEvents, output, only, hostDll };
 report.SetAction(async (parse, cancellationToken) =>
@@ -85,6 +85,12 @@ namespace Segmentation.Bench
             {
                 // After the host process has stopped: the in-process silo has the machine to itself.
                 await InProcessGrains.RunAsync(report, settings, cancellationToken);
+            }
+
+            if (Wants("gateway"))
+            {
+                // Orleans client or silo without user grains for the gateway role: the same lookups, side by side.
+                await GatewayLookup.RunAsync(report, settings, cancellationToken);
             }
 
             if (Wants("memory"))

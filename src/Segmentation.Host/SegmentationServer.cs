@@ -28,6 +28,10 @@ namespace Segmentation.Host;
 /// DI from configuration. Started by <c>Program</c>, and in-process by tests and benchmarks.
 /// </summary>
 /// <remarks>
+/// <para>Roles (<c>Segmentation:Roles</c>, <see cref="ServerRoles"/>): every process runs this composition and is an
+/// Orleans silo; its roles decide which grains may be placed on it (user and segment grains with <c>silo</c>, embedder
+/// grains with <c>inference</c>), whether it runs the encoder or calls the inference silos', and which gRPC services it
+/// maps (the public API with <c>gateway</c>). The embedded default has all three.</para>
 /// <para>Composition (<see cref="DomainServices"/>): the domain components are DI singletons; hosted services load them
 /// and run the periodic work. Start: every <c>IHostedLifecycleService.StartingAsync</c> runs first — the event-time clock
 /// checkpoint is read, recommenders are rebuilt from the log, rules, the served encoder and the last segmentation model
@@ -111,6 +115,14 @@ public sealed class SegmentationServer : IAsyncDisposable
         });
         var options = new SegmentationOptions();
         builder.Configuration.GetSection(SegmentationOptions.SectionName).Bind(options);
+        options.Roles = ServerRoleNames.Read(builder.Configuration);
+        if ((options.Roles & ServerRoles.Silo) == 0 && options.Cluster.IsLocalhost)
+        {
+            // A localhost cluster is this process alone: its user and segment grains would have nowhere to live.
+            throw new InvalidOperationException(
+                $"{ServerRoleNames.Setting} is {ServerRoleNames.Format(options.Roles)}, without silo, but Segmentation:Cluster:Membership is {options.Cluster.Membership}, a cluster of this process alone; add silo, or join a cluster with silos (Segmentation:Cluster:Membership=postgres, or development with Segmentation:Cluster:PrimarySilo).");
+        }
+
         if (options.Storage.ConnectionString.Length == 0)
         {
             options.Storage.ConnectionString = builder.Configuration.GetConnectionString("Segmentation") ?? "";
@@ -131,7 +143,7 @@ public sealed class SegmentationServer : IAsyncDisposable
             throw new InvalidOperationException("Invalid Segmentation:Recommendations settings: " + string.Join(" ", recommendationProblems));
         }
 
-        if (options.Embeddings.Inference.Device == Inference.ExecutionProvider.Cuda && options.Embeddings.InferenceAddress.Length == 0)
+        if (options.Embeddings.Inference.Device == Inference.ExecutionProvider.Cuda && (options.Roles & ServerRoles.Inference) != 0)
         {
             // Asked for a GPU: fail at start, naming what is missing, rather than at the first model served.
             try
@@ -183,7 +195,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         builder.Services.AddSegmentationGrpc(options);
 
         var app = builder.Build();
-        app.MapSegmentationGrpc();
+        app.MapSegmentationGrpc(options.Roles);
         if (adminEndpoint is not null)
         {
             // Only on the admin port: the public gRPC port does not serve the dashboard.

@@ -65,6 +65,14 @@ public sealed class SegmentationOptions
     /// </summary>
     public TimeSpan GrainIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// What this process does (<c>Segmentation:Roles</c>: <c>gateway</c>, <c>silo</c>, <c>inference</c>, as a
+    /// comma-separated string or an array); all three by default, the embedded deployment. Read by
+    /// <see cref="ServerRoleNames.Read"/>, which refuses unknown names, rather than by the binder: internal, because the
+    /// binder skips non-public properties (it would try to convert the string to the enum, and fail on a comma list).
+    /// </summary>
+    internal ServerRoles Roles { get; set; } = ServerRoles.All;
+
     /// <summary>The co-hosted Orleans silo: ports, timeouts, memory-pressure shedding.</summary>
     public SiloOptions Silo { get; set; } = new();
 

@@ -5,11 +5,12 @@ using Segmentation.Core;
 using Segmentation.Core.Embeddings;
 using Segmentation.Core.Errors;
 using Segmentation.Core.Recommendations;
+using Segmentation.Grains;
+using Segmentation.Host.Internal;
 using Segmentation.Inference;
 using Segmentation.Inference.Batching;
 using Segmentation.Inference.Models;
 using Segmentation.Storage;
-using V1 = Segmentation.Contracts.V1;
 
 namespace Segmentation.Host.Embeddings;
 
@@ -27,13 +28,6 @@ public sealed class EmbeddingOptions
 
     /// <summary>D of models trained by <c>AdminService.TrainModel</c> without an explicit dimension.</summary>
     public int TrainDimension { get; set; } = 32;
-
-    /// <summary>
-    /// The inference tier to use instead of running the encoder in this process, e.g. <c>http://inference:5000</c>
-    /// (any Segmentation host serving a model answers <c>InferenceService</c>). Its item numbering is read from the
-    /// served version's folder under <see cref="ModelsDirectory"/> (a volume shared with the inference pods).
-    /// </summary>
-    public string InferenceAddress { get; set; } = "";
 }
 
 /// <summary>
@@ -42,20 +36,39 @@ public sealed class EmbeddingOptions
 /// (a model that fails to load leaves the previous one serving), and trained from the event log by
 /// <see cref="TrainAsync"/>. User grains ask it for their embedding whenever their profile changes.
 /// </summary>
-/// <remarks>Thread-safe. ONNX Runtime is loaded only once a model is to be served.</remarks>
+/// <remarks>
+/// <para>Thread-safe. ONNX Runtime is loaded only once a model is to be served.</para>
+/// <para>In a process without the <c>inference</c> role (<c>Segmentation:Roles</c>) the encoder runs on the cluster's
+/// inference silos: requests go to their <see cref="IEmbedderGrain"/>s (<see cref="GrainUserEmbedder"/>), and the item
+/// numbering of the version they serve is read from the shared models folder. It connects at the first embedding (the
+/// silo is not up while the host loads); with no inference silo in the cluster, <see cref="EmbedAsync"/> fails at once
+/// with <see cref="ServiceUnavailableException"/> naming the role, and connects again at the next call.</para>
+/// </remarks>
 internal sealed class UserEmbeddings : IAsyncDisposable
 {
     private readonly EmbeddingOptions _options;
     private readonly ProfileOptions _profileOptions;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _changes = new(1, 1);
+    private readonly Func<InferenceSilos>? _inferenceSilos;
+    private readonly Func<string> _siloName;
     private OnnxRuntime? _runtime;
     private Serving? _serving;
-    private Grpc.Net.Client.GrpcChannel? _remote;
+    private KeyValuePair<string, object?>? _siloTag;
+    private long _computed;
 
-    public UserEmbeddings(EmbeddingOptions options, string dataDirectory, ProfileOptions profileOptions, ILogger logger)
+    // Without the inference role: when the inference silos said they serve no model, not before this timestamp
+    // (TimeProvider.System) are they asked again, so a cluster without a model does not ask once per user refresh.
+    private long _askAgainAfter;
+
+    /// <param name="inferenceSilos">Null when this process serves the encoder; otherwise the cluster's inference silos (resolved at first use).</param>
+    /// <param name="siloName">This process's silo, which tags the embeddings it computes (resolved at the first one).</param>
+    public UserEmbeddings(
+        EmbeddingOptions options, string dataDirectory, ProfileOptions profileOptions, ILogger logger, Func<InferenceSilos>? inferenceSilos, Func<string> siloName)
     {
         _options = options;
+        _inferenceSilos = inferenceSilos;
+        _siloName = siloName;
         _profileOptions = profileOptions;
         _logger = logger;
         Root = Path.GetFullPath(options.ModelsDirectory.Length > 0 ? options.ModelsDirectory : Path.Combine(dataDirectory, "models"));
@@ -70,21 +83,26 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     /// <summary>The manifest of the model served, or null.</summary>
     public ModelManifest? Active => Volatile.Read(ref _serving)?.Manifest;
 
-    /// <summary>The in-process embedder (null when none, or when the encoder runs on a remote inference tier).</summary>
+    /// <summary>The in-process embedder (null when none, or when the encoder runs on the cluster's inference silos).</summary>
     public IUserEmbedder? LocalEmbedder => Volatile.Read(ref _serving) is { Embedder: MicroBatchingEmbedder local } ? local : null;
 
     /// <summary>Called (folder, manifest) each time another model starts serving, e.g. to load its item vectors.</summary>
     public Action<string, ModelManifest>? ModelServing { get; set; }
 
-    /// <summary>Whether the encoder runs on a remote inference tier.</summary>
-    public bool IsRemote => _options.InferenceAddress.Length > 0;
+    /// <summary>Whether the encoder runs on the cluster's inference silos rather than in this process.</summary>
+    public bool IsRemote => _inferenceSilos is not null;
 
-    /// <summary>Loads the active version at start, if there is one; a model that fails to load is logged and skipped.</summary>
+    /// <summary>Embeddings this process's encoder computed (for its own users or, as an inference silo, for others).</summary>
+    public long Computed => Interlocked.Read(ref _computed);
+
+    /// <summary>
+    /// Loads the active version at start, if there is one; a model that fails to load is logged and skipped. Without the
+    /// inference role, nothing: the inference silos are asked at the first embedding.
+    /// </summary>
     public async Task LoadActiveAsync()
     {
         if (IsRemote)
         {
-            await ConnectRemoteAsync();
             return;
         }
 
@@ -125,8 +143,21 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     {
         for (var attempt = 0; ; attempt++)
         {
+            if (profile.IsEmpty)
+            {
+                return null;
+            }
+
             var serving = Volatile.Read(ref _serving);
-            if (serving is null || profile.IsEmpty)
+            if (serving is null && IsRemote && TimeProvider.System.GetTimestamp() >= Volatile.Read(ref _askAgainAfter))
+            {
+                // Not connected yet, or no inference silo (or none serving a model) last time: ask again. Throws
+                // ServiceUnavailableException when the cluster has no inference silo.
+                await ConnectRemoteAsync();
+                serving = Volatile.Read(ref _serving);
+            }
+
+            if (serving is null)
             {
                 return null;
             }
@@ -141,14 +172,20 @@ internal sealed class UserEmbeddings : IAsyncDisposable
                 var weights = floats.AsMemory(0, l);
                 var dense = floats.AsMemory(l, f);
                 serving.Features.Encode(profile, now, numbering.IndexOf, ids.AsSpan(0, l), weights.Span, dense.Span);
-                return await serving.Embedder.EmbedAsync(new UserEmbeddingRequest(ids.AsMemory(0, l), weights, dense) { ModelVersion = numbering.Version }, cancellationToken);
+                var embedding = await serving.Embedder.EmbedAsync(new UserEmbeddingRequest(ids.AsMemory(0, l), weights, dense) { ModelVersion = numbering.Version }, cancellationToken);
+                if (!IsRemote)
+                {
+                    CountComputed();
+                }
+
+                return embedding;
             }
             catch (Exception ex) when (attempt < 2 && ex is UserEncoderChangedException or ObjectDisposedException)
             {
                 // Swapped while queued: map the items again for the model now served.
                 if (IsRemote)
                 {
-                    await ConnectRemoteAsync();
+                    Volatile.Write(ref _serving, null);
                 }
             }
             finally
@@ -164,7 +201,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     {
         if (IsRemote)
         {
-            throw new PreconditionFailedException($"version: this host uses the inference tier at {_options.InferenceAddress}; activate models there");
+            throw new PreconditionFailedException("version: this process has no inference role (Segmentation:Roles); activate models on an inference silo");
         }
 
         var folder = Path.Combine(Root, ModelFolder.FolderName(version));
@@ -236,22 +273,63 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         {
             await serving.Owned.DisposeAsync();
         }
-
-        _remote?.Dispose();
     }
 
-    // Asks the inference tier which version it serves and reads that version's item numbering from the shared folder.
+    /// <summary>
+    /// An embedder grain's call: the embedding of encoder inputs another silo numbered, computed by this process's
+    /// micro-batcher (<see cref="EmbedderGrain"/>).
+    /// </summary>
+    public async Task<EncodedEmbedding> EmbedEncodedAsync(EncoderInput input)
+    {
+        var local = LocalEmbedder ?? throw new ServiceUnavailableException("model: this inference silo serves no user encoder");
+        try
+        {
+            var embedding = await local.EmbedAsync(new UserEmbeddingRequest(input.ItemIds, input.ItemWeights, input.Dense) { ModelVersion = input.ModelVersion == 0 ? null : input.ModelVersion });
+            CountComputed();
+            return new EncodedEmbedding(embedding.Vector, embedding.ModelVersion);
+        }
+        catch (UserEncoderChangedException ex)
+        {
+            return new EncodedEmbedding([], ex.ServingVersion);
+        }
+        catch (InferenceQueueFullException ex)
+        {
+            throw new CapacityExceededException("inference: " + ex.Message);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidRequestException("input: " + ex.Message);
+        }
+    }
+
+    /// <summary>What this process serves, for the inference silos' embedder grains (null when no model is served).</summary>
+    public ServedEncoder? Served() =>
+        LocalEmbedder is { } local && Active is { } manifest
+            ? new ServedEncoder(manifest.Version, local.Signature.EmbeddingDim, local.Signature.HistoryLength, [.. local.Signature.FeatureNames])
+            : null;
+
+    // Counted where the encoder ran, tagged with this silo, so a cluster's meters show which silos compute embeddings.
+    private void CountComputed()
+    {
+        Interlocked.Increment(ref _computed);
+        _siloTag ??= new KeyValuePair<string, object?>("silo", _siloName());
+        SegmentationDiagnostics.EmbeddingsComputed.Add(1, _siloTag.Value);
+    }
+
+    // Asks an inference silo which version it serves and reads that version's item numbering from the shared folder.
     private async Task ConnectRemoteAsync()
     {
+        var silos = _inferenceSilos!();
+        silos.ThrowIfNone();
         await _changes.WaitAsync();
         try
         {
-            _remote ??= Grpc.Net.Client.GrpcChannel.ForAddress(_options.InferenceAddress);
-            var client = new V1.InferenceService.InferenceServiceClient(_remote);
-            var served = await RemoteUserEmbedder.GetServedModelAsync(client, TimeProvider.System);
-            if (served.Version == 0)
+            var served = await silos.GetServedEncoderAsync();
+            if (served is null)
             {
-                EmbeddingLog.NoModel(_logger, _options.InferenceAddress);
+                EmbeddingLog.NoModel(_logger, "the inference silos");
+                Volatile.Write(ref _serving, null);
+                Volatile.Write(ref _askAgainAfter, TimeProvider.System.GetTimestamp() + (5 * TimeProvider.System.TimestampFrequency));
                 return;
             }
 
@@ -269,17 +347,17 @@ internal sealed class UserEmbeddings : IAsyncDisposable
                 index[ids[i]] = i + 1;
             }
 
-            var signature = new UserEncoderSignature(served.Dimension, served.HistoryLength, served.DenseFeatures.Count, [.. served.DenseFeatures]);
-            var embedder = new RemoteUserEmbedder(client, signature);
+            var signature = new UserEncoderSignature(served.Dimension, served.HistoryLength, served.DenseFeatures.Length, served.DenseFeatures);
+            var embedder = new GrainUserEmbedder(silos, signature);
             var features = new EncoderFeatures(signature.HistoryLength, EncoderFeatures.DefaultHalfLife, InteractionWeights.Default);
             var numbering = new ItemNumbering(manifest.Version, id => (int)index.GetValueOrDefault(id));
             Volatile.Write(ref _serving, new Serving(manifest, embedder, features, () => numbering, embedder));
-            EmbeddingLog.Serving(_logger, manifest.Version, _options.InferenceAddress, "remote inference tier");
+            EmbeddingLog.Serving(_logger, manifest.Version, folder, "the inference silos");
             ModelServing?.Invoke(folder, manifest);
         }
-        catch (Exception ex) when (ex is Grpc.Core.RpcException or IOException or InvalidDataException or HttpRequestException)
+        catch (Exception ex) when (ex is IOException or InvalidDataException)
         {
-            EmbeddingLog.LoadFailed(_logger, _options.InferenceAddress, ex.Message);
+            EmbeddingLog.LoadFailed(_logger, Root, ex.Message);
         }
         finally
         {

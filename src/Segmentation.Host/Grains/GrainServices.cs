@@ -7,10 +7,11 @@ internal sealed class GrainServices
     private int _activeUserGrains;
     private int _pendingRefreshes;
 
-    public GrainServices(UserGrainServices users, SegmentRefreshScheduler refreshes)
+    public GrainServices(UserGrainServices users, SegmentRefreshScheduler refreshes, StaleEmbeddings staleEmbeddings)
     {
         Users = users;
         Refreshes = refreshes;
+        StaleEmbeddings = staleEmbeddings;
     }
 
     /// <summary>The user grains' services.</summary>
@@ -18,6 +19,9 @@ internal sealed class GrainServices
 
     /// <summary>Where user grains queue the segment refreshes they owe.</summary>
     public SegmentRefreshScheduler Refreshes { get; }
+
+    /// <summary>Where user grains wait whose embedding needs an inference silo the cluster lacks.</summary>
+    public StaleEmbeddings StaleEmbeddings { get; }
 
     /// <summary>
     /// Live user grain activations in this process (server statistics, tests of bounded memory).

@@ -3,9 +3,12 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
+using Segmentation.Core.Errors;
 using Segmentation.Core.Rules;
 using Segmentation.Grains;
+using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
+using Segmentation.Host.Hosting.Placement;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Segments;
 using Segmentation.Inference;
@@ -35,6 +38,7 @@ namespace Segmentation.Host.Grains;
 /// grain turn like any other, so it never interleaves with an ingest. Every query refreshes first when a
 /// refresh is pending, so nobody reads segments older than the events already acknowledged.</para>
 /// </remarks>
+[RequiresRole(ServerRoles.Silo)]
 internal sealed class UserGrain : Grain, IUserGrain
 {
     private readonly IEventLog _log;
@@ -71,6 +75,11 @@ internal sealed class UserGrain : Grain, IUserGrain
     private float[]? _embedding;
     private long _embeddingVersion;
     private bool _embeddingStale = true;
+
+    // Why her embedding could not be computed at the last try (no inference silo in the cluster), or null. Her last
+    // embedding stays, marked stale; every refresh tries again (her next event or query), and while it is set she waits
+    // in the silo's StaleEmbeddings, which refreshes her once an inference silo has joined.
+    private string? _embeddingUnavailable;
 
     // Her ML segment; its explanation is written at the first query after an assignment (the refresh after every event
     // would otherwise format four strings nobody reads): _mlExplained says whether _mlSegment carries it.
@@ -158,6 +167,11 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         ClearPending();
+        if (_embeddingUnavailable is not null)
+        {
+            _services.StaleEmbeddings.Remove(_key);
+        }
+
         try
         {
             if (!_fenced && _unsnapshotted > 0)
@@ -268,6 +282,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         await EnsureFreshAsync();
+        ThrowIfEmbeddingUnavailable();
         return new ProfileWithEmbedding(_profile.View(now), _embedding, _embeddingVersion);
     }
 
@@ -279,6 +294,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         await EnsureFreshAsync();
+        ThrowIfEmbeddingUnavailable();
         return _embedding is null || _embedding.Length == 0
             ? null
             : new SegmentationInput(MemberTraits.Of(_profile.View(_domainClock.GetUtcNow()), _embedding), _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -397,10 +413,29 @@ internal sealed class UserGrain : Grain, IUserGrain
                 _embedding = embedding?.Vector;
                 _embeddingVersion = embedding?.ModelVersion ?? 0;
                 _embeddingStale = false;
+                if (_embeddingUnavailable is not null)
+                {
+                    _embeddingUnavailable = null;
+                    _services.StaleEmbeddings.Remove(_key);
+                }
             }
             catch (InferenceQueueFullException ex)
             {
                 EmbeddingLog.Skipped(_logger, _userId, ex.Message);
+                return null;
+            }
+            catch (ServiceUnavailableException ex)
+            {
+                // No inference silo: the rest of the refresh (lifecycle, rules) goes on with her last embedding, stale;
+                // calls that answer with the embedding itself report UNAVAILABLE (ThrowIfEmbeddingUnavailable).
+                EmbeddingLog.Skipped(_logger, _userId, ex.Message);
+                if (_embeddingUnavailable is null)
+                {
+                    // Refreshed by the silo as soon as an inference silo is there, if no event or query comes first.
+                    _services.StaleEmbeddings.Add(_key, _self ??= this.AsReference<IUserGrain>());
+                }
+
+                _embeddingUnavailable = ex.Message;
                 return null;
             }
         }
@@ -435,6 +470,14 @@ internal sealed class UserGrain : Grain, IUserGrain
         _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, []);
         _mlExplained = false;
         return view;
+    }
+
+    private void ThrowIfEmbeddingUnavailable()
+    {
+        if (_embeddingStale && _embeddingUnavailable is { } reason)
+        {
+            throw new ServiceUnavailableException(reason);
+        }
     }
 
     private async Task EnsureFreshAsync()

@@ -4,6 +4,7 @@ using Segmentation.Core.Recommendations;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Grains;
+using Segmentation.Host.Hosting.Placement;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
@@ -54,8 +55,17 @@ internal static class DomainServices
         services.AddSingleton(sp => new SegmentTracker(sp.GetRequiredService<RuleSegmentCatalog>(), sp.GetRequiredService<SegmentChangeFeed>(), Domain(sp)));
         services.AddSingleton(sp =>
         {
+            // Without the inference role, the encoder runs on the cluster's inference silos (their embedder grains).
+            Func<InferenceSilos>? inferenceSilos = (options.Roles & ServerRoles.Inference) != 0
+                ? null
+                : () => new InferenceSilos(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<ClusterRoles>());
             var embeddings = new UserEmbeddings(
-                options.Embeddings, DataDirectory(), options.Profiles, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Segmentation.Embeddings"));
+                options.Embeddings,
+                DataDirectory(),
+                options.Profiles,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("Segmentation.Embeddings"),
+                inferenceSilos,
+                () => sp.GetRequiredService<Orleans.Runtime.ILocalSiloDetails>().SiloAddress.ToString());
             var recommender = sp.GetRequiredService<LiveRecommender>();
             embeddings.ModelServing = (folder, manifest) =>
             {
@@ -89,6 +99,7 @@ internal static class DomainServices
                 sp.GetRequiredService<ILogger<UserGrain>>());
         });
         services.AddSingleton<SegmentRefreshScheduler>();
+        services.AddSingleton<StaleEmbeddings>();
         services.AddSingleton<GrainServices>();
 
         // Loading happens in StartingAsync (before any hosted service starts); the start-up work waits for
@@ -98,6 +109,7 @@ internal static class DomainServices
         services.AddHostedService<SegmentationStartup>();
         services.AddHostedService<SegmentStatisticsFlusher>();
         services.AddHostedService(sp => sp.GetRequiredService<SegmentRefreshScheduler>());
+        services.AddHostedService(sp => sp.GetRequiredService<StaleEmbeddings>());
         return services;
     }
 

@@ -64,17 +64,29 @@ public static class GrpcEdge
         return services;
     }
 
-    /// <summary>Maps every service, health and reflection, behind the call accounting.</summary>
-    public static IEndpointRouteBuilder MapSegmentationGrpc(this WebApplication app)
+    /// <summary>
+    /// Maps health, reflection and, behind the call accounting, the services of <paramref name="roles"/>: the public
+    /// API with <see cref="ServerRoles.Gateway"/>, <c>InferenceService</c> with <see cref="ServerRoles.Inference"/>. A
+    /// process with neither answers health and reflection only (probes).
+    /// </summary>
+    public static IEndpointRouteBuilder MapSegmentationGrpc(this WebApplication app, ServerRoles roles = ServerRoles.All)
     {
         app.UseMiddleware<CallAccountingMiddleware>();
-        app.MapGrpcService<EventApi>();
-        app.MapGrpcService<ProfileApi>();
-        app.MapGrpcService<SegmentApi>();
-        app.MapGrpcService<RecommendationApi>();
-        app.MapGrpcService<InferenceApi>();
-        app.MapGrpcService<AdminApi>();
-        app.MapGrpcService<EchoApi>();
+        if ((roles & ServerRoles.Gateway) != 0)
+        {
+            app.MapGrpcService<EventApi>();
+            app.MapGrpcService<ProfileApi>();
+            app.MapGrpcService<SegmentApi>();
+            app.MapGrpcService<RecommendationApi>();
+            app.MapGrpcService<AdminApi>();
+            app.MapGrpcService<EchoApi>();
+        }
+
+        if ((roles & ServerRoles.Inference) != 0)
+        {
+            app.MapGrpcService<InferenceApi>();
+        }
+
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;

@@ -1,12 +1,17 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Dashboard;
+using Orleans.Placement;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.Serialization;
 using Segmentation.Host.Configuration;
+using Segmentation.Host.Hosting.Placement;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Replication;
 using Segmentation.Host.Segments;
@@ -16,7 +21,7 @@ namespace Segmentation.Host.Hosting;
 /// <summary>
 /// The Orleans silo co-hosted in the service's ASP.NET Core application (DESIGN.md section 2): membership and reminders
 /// from <c>Segmentation:Cluster</c> (<see cref="Clustering"/>; the embedded default is localhost clustering with itself
-/// alone and in-memory reminders), idle collection and memory-pressure shedding.
+/// alone and in-memory reminders), its roles as silo metadata, idle collection and memory-pressure shedding.
 /// </summary>
 internal static class Silo
 {
@@ -35,6 +40,21 @@ internal static class Silo
             // schedule is registered again at each start (from Segmentation:Segments:ReclusterEvery); in PostgreSQL with
             // postgres membership, where they outlive every silo.
             orleans.UseSegmentationClustering(options);
+            // Roles (Segmentation:Roles) as silo metadata, beside any Orleans:Metadata:* set in configuration; the role
+            // filter places user and segment grains on `silo` processes and embedder grains on `inference` ones.
+            var metadata = builder.Configuration.GetSection("Orleans:Metadata").Get<Dictionary<string, string>>() ?? [];
+            metadata[ClusterRoles.MetadataKey] = ServerRoleNames.Format(options.Roles);
+            orleans.UseSiloMetadata(metadata);
+            orleans.Services.AddSingleton<ClusterRoles>();
+            orleans.Services.AddPlacementFilter<SiloRoleFilter, SiloRoleFilterDirector>(ServiceLifetime.Transient);
+            if ((options.Roles & ServerRoles.Silo) == 0)
+            {
+                orleans.AddOutgoingGrainCallFilter<MissingSiloCallFilter>();
+            }
+
+            // Our domain exceptions cross silos as themselves (Orleans sends other namespaces' as a fallback type), so a
+            // grain's ServiceUnavailableException reaches the gateway's error mapping as UNAVAILABLE, not UNKNOWN.
+            orleans.Services.Configure<ExceptionSerializationOptions>(exceptions => exceptions.SupportedNamespacePrefixes.Add("Segmentation"));
             orleans.Configure<ReminderOptions>(reminders => reminders.MinimumReminderPeriod = silo.MinimumReminderPeriod);
             if (options.AdminListen.Length > 0)
             {

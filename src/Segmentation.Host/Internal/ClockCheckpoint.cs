@@ -7,8 +7,11 @@ namespace Segmentation.Host.Internal;
 /// <summary>
 /// Keeps the event-time clock's high-water mark across restarts: loaded at start, saved every few seconds while it
 /// moves and at shutdown. After a crash the clock may lag by the last few seconds of ingest; the next events move it on.
-/// In a cluster every silo keeps one and saves it; a save that meets another silo's newer one merges them (the later wins).
 /// </summary>
+/// <remarks>
+/// Several silos of a cluster share the checkpoint: a write fenced by another process's (a stale ETag) reads theirs,
+/// keeps the later of the two marks (a high-water mark only moves forward) and writes again.
+/// </remarks>
 internal sealed class ClockCheckpoint
 {
     private static readonly string s_key = Segmentation.Grains.TenantKeys.Storage("clock/event-time");
@@ -46,28 +49,27 @@ internal sealed class ClockCheckpoint
             return;
         }
 
-        var data = new byte[sizeof(long)];
-        BinaryPrimitives.WriteInt64LittleEndian(data, ticks);
-        try
+        for (var attempt = 0; ; attempt++)
         {
-            _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
-        }
-        catch (InconsistentStateException)
-        {
-            // In a cluster every silo saves the mark: another one saved since this one read it. Its mark joins this
-            // clock (which only moves forward), and the later of the two is saved.
-            await LoadAsync(cancellationToken);
-            ticks = _clock.GetUtcNow().UtcTicks;
-            if (ticks == _savedTicks)
+            var data = new byte[sizeof(long)];
+            BinaryPrimitives.WriteInt64LittleEndian(data, ticks);
+            try
             {
+                _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
+                _savedTicks = ticks;
                 return;
             }
-
-            BinaryPrimitives.WriteInt64LittleEndian(data, ticks);
-            _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
+            catch (InconsistentStateException) when (attempt < 3)
+            {
+                // Another silo saved it since we read it: take its mark into our clock, then save the later one.
+                await LoadAsync(cancellationToken);
+                ticks = _clock.GetUtcNow().UtcTicks;
+                if (ticks == _savedTicks)
+                {
+                    return;
+                }
+            }
         }
-
-        _savedTicks = ticks;
     }
 
     /// <summary>Saves every <paramref name="period"/> until cancelled.</summary>

@@ -39,6 +39,13 @@ internal static class SegmentationDiagnostics
     public static readonly Histogram<int> BatchSize = s_meter.CreateHistogram<int>(
         "segmentation.ingest.batch_size", "{event}", "Events per ingest request.");
 
+    /// <summary>
+    /// User embeddings this process's encoder computed, tagged <c>silo</c> with its silo address: in a cluster, only the
+    /// inference silos count any (DESIGN.md section 2).
+    /// </summary>
+    public static readonly Counter<long> EmbeddingsComputed = s_meter.CreateCounter<long>(
+        "segmentation.embeddings.computed", "{embedding}", "User embeddings computed by this silo's encoder.");
+
     /// <summary>Segmentation model versions published.</summary>
     public static readonly Counter<long> SegmentPublications = s_meter.CreateCounter<long>(
         "segmentation.segments.publications", "{version}", "Segmentation model versions published.");

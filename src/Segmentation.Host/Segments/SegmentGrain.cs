@@ -1,6 +1,8 @@
 using Segmentation.Core.Clustering;
 using Segmentation.Grains;
+using Segmentation.Host.Configuration;
 using Segmentation.Host.Grains;
+using Segmentation.Host.Hosting.Placement;
 
 namespace Segmentation.Host.Segments;
 
@@ -10,6 +12,7 @@ namespace Segmentation.Host.Segments;
 /// time, so the sums are exact. On activation it rebuilds its sums from the members <see cref="SegmentMembers"/> counts
 /// in it, so an idle deactivation loses nothing.
 /// </summary>
+[RequiresRole(ServerRoles.Silo)]
 internal sealed class SegmentGrain : Grain, ISegmentGrain
 {
     // Single-silo: the member table is this process's; the cluster issue makes it cluster-wide (segment grains then

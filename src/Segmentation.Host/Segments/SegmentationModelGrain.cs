@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Segmentation.Grains;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
+using Segmentation.Host.Hosting.Placement;
 using Segmentation.Host.Internal;
 
 namespace Segmentation.Host.Segments;
@@ -22,6 +23,7 @@ namespace Segmentation.Host.Segments;
 /// </remarks>
 // Single-silo: MlSegmentation (the model in force) is this process's; the cluster issue broadcasts each version this
 // grain publishes to every silo.
+[RequiresRole(ServerRoles.Silo)]
 [KeepAlive]
 internal sealed class SegmentationModelGrain : Grain, ISegmentationModelGrain, IRemindable
 {
