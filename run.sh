@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+if [ "${1:-}" = "--cluster" ]; then
+  # A local cluster instead: PostgreSQL, N silos and a gateway on loopback (scripts/local-cluster.sh says more).
+  shift
+  exec bash scripts/local-cluster.sh "$@"
+fi
 # The host, and `seg` (a pure gRPC client since it stopped referencing the host) for the commands the host prints.
 dotnet build src/Segmentation.Host -c Release -nologo -v quiet
 dotnet build src/Segmentation.Cli -c Release -nologo -v quiet
