@@ -16,13 +16,15 @@ namespace Segmentation.Bench.Scenarios;
 /// <summary>
 /// How a <c>gateway</c> process should reach the user grains (issue 12, roles): as an Orleans client through a silo's
 /// gateway port, or as a silo that hosts no user grains (what <c>Segmentation:Roles=gateway</c> runs). Two hosts in
-/// this process form a development cluster on loopback: a <c>silo,inference</c> host, seeded, with a gateway port, and
-/// a <c>gateway</c> host; an Orleans client joins through the first one's gateway port. The same
-/// <see cref="IUserGrain.GetSegmentsAsync"/> lookups run from each, and from the silo itself as the floor.
+/// this process form a development cluster on loopback: two user silos (<c>silo,inference</c> with a gateway port,
+/// and <c>silo</c>) and a <c>gateway</c> host; an Orleans client joins through the first silo's gateway port. The shop is
+/// seeded through the gateway, so its users spread over both silos (each keeps the events of its users in its own
+/// SQLite folder: enough for lookups, which never move a grain). The same <see cref="IUserGrain.GetSegmentsAsync"/>
+/// lookups run from the client, from the gateway, and from the first silo as the floor.
 /// </summary>
 /// <remarks>
-/// Every user lives on the one user silo, so both ways take one network hop; with users on several silos a client's
-/// gateway forwards most calls once more, which a silo gateway does not (it addresses the owning silo directly).
+/// What differs: the client's gateway silo forwards the calls for users on the other silo once more, whereas a gateway
+/// silo addresses the owning silo directly (after its directory cache knows it).
 /// </remarks>
 public static class GatewayLookup
 {
@@ -50,8 +52,9 @@ public static class GatewayLookup
         try
         {
             await using var silo = await SegmentationServer.StartAsync(Args("silo", "silo,inference", siloPort, gatewayPort), cancellationToken);
-            await ShopSeeder.SeedIfEmptyAsync(silo, settings.Users, NullLogger.Instance, cancellationToken);
+            await using var silo2 = await SegmentationServer.StartAsync(Args("silo2", "silo", 0, 0), cancellationToken);
             await using var gateway = await SegmentationServer.StartAsync(Args("gateway", "gateway", 0, 0), cancellationToken);
+            await ShopSeeder.SeedIfEmptyAsync(gateway, settings.Users, NullLogger.Instance, cancellationToken);
 
             var options = new SegmentationOptions();
             options.Cluster.Membership = MembershipOptions.Development;
@@ -72,7 +75,7 @@ public static class GatewayLookup
             {
                 ("Orleans client (through the silo's gateway port)", client),
                 ("silo without user grains (Roles=gateway)", gateway.Grains),
-                ("the user silo itself (floor: no network)", silo.Grains),
+                ("the first user silo itself (its own users local)", silo.Grains),
             };
             var duration = TimeSpan.FromSeconds(settings.Seconds);
             var rows = new List<(string Name, int Callers, LoadResult Result)>();
@@ -87,7 +90,7 @@ public static class GatewayLookup
             }
 
             await clientHost.StopAsync(cancellationToken);
-            report.Line($"Two hosts and a client in this process (development clustering on loopback), {N(users)} seeded users on the one user silo, {settings.Seconds:F0} s per run, IUserGrain.GetSegments:\n");
+            report.Line($"Three hosts and a client in this process (development clustering on loopback), {N(users)} seeded users: {N(silo.GrainServices.ActiveUserGrains)} on the first silo (the client's gateway), {N(silo2.GrainServices.ActiveUserGrains)} on the second; {settings.Seconds:F0} s per run, IUserGrain.GetSegments:\n");
             report.Table(
                 ["caller", "callers", "calls/s", "p50 ms", "p99 ms", "errors"],
                 rows.Select(r => (IReadOnlyList<string>)[r.Name, N(r.Callers), N(r.Result.PerSecond), Ms(r.Result, 0.5), Ms(r.Result, 0.99), N(r.Result.Errors)]));
