@@ -53,6 +53,9 @@ common=(
   "--Segmentation:Storage:ConnectionString=Host=127.0.0.1;Port=$pgport;Username=postgres;Database=segmentation"
   --Segmentation:Cluster:Membership=postgres
   --Segmentation:Cluster:ClusterId=local
+  # Model folders: written by the inference silo, whose item numbering the other processes read to encode a user's
+  # inputs before they ask it for her embedding.
+  --Segmentation:Embeddings:ModelsDirectory="$root/models"
 )
 
 start() { # name, args...: starts one process, waits until it serves (or died)
