@@ -60,4 +60,22 @@ public interface ISiloPeerGrain : IGrainWithStringKey
     /// <summary>Another silo changed the rule segments: this silo loads them from storage.</summary>
     [Alias("ReloadRuleSegments")]
     Task ReloadRuleSegmentsAsync();
+
+    /// <summary>An inference silo started serving another user encoder version: this silo asks for it at its next embedding.</summary>
+    [Alias("UserEncoderChanged")]
+    Task UserEncoderChangedAsync();
+
+    /// <summary>
+    /// Hands the segment moves this silo's users recorded to the segment grains now (a cluster-wide read of segment
+    /// statistics or members asks every silo first).
+    /// </summary>
+    [Alias("FlushSegmentMoves")]
+    Task FlushSegmentMovesAsync();
+
+    /// <summary>
+    /// The members of ML segment <paramref name="segmentId"/> this silo has handed to its segment grain: a segment grain
+    /// that activates again (after idling, or after its silo died) rebuilds its sums from every silo's.
+    /// </summary>
+    [Alias("GetCountedMembers")]
+    Task<SegmentJoin[]> GetCountedMembersAsync(int segmentId);
 }

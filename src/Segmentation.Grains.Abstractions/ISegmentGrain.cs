@@ -24,4 +24,12 @@ public interface ISegmentGrain : IGrainWithStringKey
     /// <summary>A copy of the statistics now.</summary>
     [Alias("GetStatistics")]
     Task<SegmentStatistics> GetStatisticsAsync();
+
+    /// <summary>Who is counted in this segment now, with each one's distance to its centroid.</summary>
+    [Alias("GetMembers")]
+    Task<SegmentMember[]> GetMembersAsync();
 }
+
+/// <summary>A member of an ML segment and her distance to its centroid.</summary>
+[GenerateSerializer, Immutable, Alias("segmentation.SegmentMember")]
+public readonly record struct SegmentMember([property: Id(0)] string UserId, [property: Id(1)] double Distance);

@@ -89,6 +89,33 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     /// <summary>Called (folder, manifest) each time another model starts serving, e.g. to load its item vectors.</summary>
     public Action<string, ModelManifest>? ModelServing { get; set; }
 
+    /// <summary>
+    /// The version served now (null when none). Without the inference role, the inference silos are asked first when
+    /// this process has not learned of a version yet, so a re-clustering started here does not depend on an embedding
+    /// having happened here before.
+    /// </summary>
+    public async ValueTask<long?> ServedVersionAsync()
+    {
+        if (Version is null && IsRemote)
+        {
+            await ConnectRemoteAsync();
+        }
+
+        return Version;
+    }
+
+    /// <summary>
+    /// In a cluster: tells the other silos that this (inference) process serves another version now, awaited before an
+    /// activation returns; null with one silo. Set by the cluster's replication.
+    /// </summary>
+    public Func<Task>? ServingAnnounced { get; set; }
+
+    /// <summary>
+    /// An inference silo started serving another encoder version: the next embedding asks the inference silos what they
+    /// serve now, instead of waiting out the pause after they last said they served none.
+    /// </summary>
+    public void InferenceServingChanged() => Volatile.Write(ref _askAgainAfter, 0);
+
     /// <summary>Whether the encoder runs on the cluster's inference silos rather than in this process.</summary>
     public bool IsRemote => _inferenceSilos is not null;
 
@@ -398,6 +425,12 @@ internal sealed class UserEmbeddings : IAsyncDisposable
 
             EmbeddingLog.Serving(_logger, model.Version, folder, model.ExecutionProvider.ToString());
             ModelServing?.Invoke(folder, model.Manifest);
+            if (ServingAnnounced is { } announce)
+            {
+                // Before the activation returns: a re-clustering started right after it embeds every silo's users.
+                await announce();
+            }
+
             return model.Manifest;
         }
         finally

@@ -11,6 +11,7 @@ using Orleans.Placement;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Serialization;
 using Segmentation.Host.Configuration;
+using Segmentation.Host.Embeddings;
 using Segmentation.Host.Hosting.Placement;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Replication;
@@ -87,7 +88,7 @@ internal static class Silo
                 orleans.Services.AddSingleton<SiloPeers>();
                 orleans.Services.AddHostedService(sp => new ClusterReplication(
                     sp.GetRequiredService<SiloPeers>(), sp.GetRequiredService<LiveRecommender>(), sp.GetRequiredService<MlSegmentation>(),
-                    sp.GetRequiredService<RuleSegmentCatalog>(), options.Recommendations.ReplicationInterval, sp.GetRequiredService<ILogger<ClusterReplication>>()));
+                    sp.GetRequiredService<RuleSegmentCatalog>(), sp.GetRequiredService<UserEmbeddings>(), options.Recommendations.ReplicationInterval, sp.GetRequiredService<ILogger<ClusterReplication>>()));
             }
 
             orleans.Configure<GrainDirectoryOptions>(directory => directory.CacheSize = silo.DirectoryCacheSize);

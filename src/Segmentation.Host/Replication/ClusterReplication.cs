@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Segmentation.Grains;
+using Segmentation.Host.Embeddings;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
@@ -16,6 +17,9 @@ namespace Segmentation.Host.Replication;
 /// <see cref="RecommenderOutbox"/> and every <see cref="Interval"/> sent, in order, to every other active silo.</item>
 /// <item>The segmentation model in force and the rule segments: stored once (snapshot store, ETag-fenced); the silo that
 /// stored a new version tells the others, which load it, before its call returns.</item>
+/// <item>ML segment statistics: one <c>SegmentGrain</c> per segment for the cluster, fed by every silo's flushes of its
+/// users' moves; a read flushes every silo first, and a segment grain that activates again gathers every silo's
+/// counted members.</item>
 /// </list>
 /// A silo that joins loads all of them at start (recommenders rebuilt from the event log) and receives the others'
 /// changes from then on.
@@ -34,7 +38,7 @@ internal sealed partial class ClusterReplication : BackgroundService
     private readonly ILogger _logger;
     private readonly RecommenderOutbox _outbox = new();
 
-    public ClusterReplication(SiloPeers peers, LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, TimeSpan interval, ILogger<ClusterReplication> logger)
+    public ClusterReplication(SiloPeers peers, LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, UserEmbeddings embeddings, TimeSpan interval, ILogger<ClusterReplication> logger)
     {
         _peers = peers;
         _logger = logger;
@@ -44,6 +48,28 @@ internal sealed partial class ClusterReplication : BackgroundService
         recommender.Outbox = _outbox;
         ml.Published = () => TellAsync("segmentation model", peer => peer.ReloadSegmentationModelAsync());
         rules.Changed = () => TellAsync("rule segments", peer => peer.ReloadRuleSegmentsAsync());
+        // A user encoder version served by this (inference) silo: the others ask for it at their next embedding.
+        embeddings.ServingAnnounced = () => TellAsync("user encoder", peer => peer.UserEncoderChangedAsync());
+        // ML segment statistics: one segment grain per segment in the cluster, fed by every silo's flushes.
+        ml.FlushPeers = () => TellAsync("segment moves to flush", peer => peer.FlushSegmentMovesAsync());
+        ml.PeerCountedMembers = async segmentId =>
+        {
+            var members = new List<SegmentJoin>();
+            foreach (var silo in _peers.Others())
+            {
+                try
+                {
+                    members.AddRange(await _peers.Of(silo).GetCountedMembersAsync(segmentId));
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Its users come back into the segment's sums as they are assigned again.
+                    LogTellFailed(_logger, "segment members", silo.ToString(), ex);
+                }
+            }
+
+            return members;
+        };
     }
 
     /// <summary>How often recommender changes are sent (<c>Segmentation:Recommendations:ReplicationInterval</c>).</summary>

@@ -1,4 +1,5 @@
 using Segmentation.Grains;
+using Segmentation.Host.Embeddings;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Recommendations;
 using Segmentation.Host.Segments;
@@ -13,7 +14,7 @@ namespace Segmentation.Host.Replication;
 /// sender waits for one batch to be applied before it sends the next, so a sender's changes apply in the order it made them.
 /// </summary>
 [SiloBoundPlacement]
-internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, DomainClocks clocks) : Grain, ISiloPeerGrain
+internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, DomainClocks clocks, UserEmbeddings embeddings) : Grain, ISiloPeerGrain
 {
     public Task ApplyRecommenderChangesAsync(RecommenderChange[] changes)
     {
@@ -36,4 +37,14 @@ internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation 
     public Task ReloadSegmentationModelAsync() => ml.LoadAsync(CancellationToken.None);
 
     public Task ReloadRuleSegmentsAsync() => rules.LoadAsync(CancellationToken.None);
+
+    public Task UserEncoderChangedAsync()
+    {
+        embeddings.InferenceServingChanged();
+        return Task.CompletedTask;
+    }
+
+    public Task FlushSegmentMovesAsync() => ml.FlushAsync(CancellationToken.None);
+
+    public Task<SegmentJoin[]> GetCountedMembersAsync(int segmentId) => Task.FromResult(ml.CountedMembers(segmentId));
 }

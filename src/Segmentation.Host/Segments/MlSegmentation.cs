@@ -18,8 +18,6 @@ namespace Segmentation.Host.Segments;
 /// stored in the snapshot store, so a restart serves the last one at once; the members' statistics are rebuilt as the
 /// start-up sweep assigns every user again.
 /// </remarks>
-// Single-silo: the published model and the change counter live in this process; the cluster issue broadcasts
-// models to every silo and publishes once per cluster.
 internal sealed class MlSegmentation
 {
     private static readonly string s_key = TenantKeys.Storage("segmentation/model");
@@ -110,32 +108,43 @@ internal sealed class MlSegmentation
     }
 
     /// <summary>
-    /// Hands the moves users recorded since the last flush to the segment grains: first every leave, then every join, one
-    /// batch per segment each (a segment grain's join must not overwrite a member another segment still counts). Called
-    /// periodically (<see cref="SegmentStatisticsFlusher"/>) and before every read of statistics or counted members, so
-    /// a caller reads what the user grains of this process had recorded when it called. One flush at a time; a failed one
-    /// leaves its changes to the next.
+    /// Hands the moves this silo's users recorded since the last flush to the segment grains: first every leave, then
+    /// every join, one batch per segment each (a segment grain's join must not overwrite a member another segment still
+    /// counts). With one silo a user leaves the segment this silo last counted her in; in a cluster she may have been
+    /// counted by another silo she lived on before, so she leaves every other segment of the model in force. Called
+    /// periodically (<see cref="SegmentStatisticsFlusher"/>) and, on every silo, before a read of statistics or members
+    /// (<see cref="FlushEverywhereAsync"/>). One flush at a time; a failed one leaves its changes to the next.
     /// </summary>
-    // Single-silo: a flush reads its own process's records; the cluster issue flushes every silo's before a cluster-wide
-    // read.
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
         await _flushing.WaitAsync(cancellationToken);
         var applied = false;
+        Dictionary<string, MemberEntry?>? changes = null;
         try
         {
-            if (Members.BeginFlush() is not { } changes)
+            if ((changes = Members.BeginFlush()) is null)
             {
                 return;
             }
 
             var leaving = new Dictionary<int, List<string>>();
             var joining = new Dictionary<int, List<SegmentJoin>>();
+            var everySegment = ClusterWide ? Current?.SegmentIds : null;
             foreach (var (userId, wanted) in changes)
             {
-                // Flushes are serialised and only they change the counted layer, so it is stable here.
-                if (Members.Counted(userId) is { } counted && counted.SegmentId != wanted?.SegmentId)
+                if (everySegment is not null)
                 {
+                    foreach (var segmentId in everySegment)
+                    {
+                        if (segmentId != wanted?.SegmentId)
+                        {
+                            Batch(leaving, segmentId).Add(userId);
+                        }
+                    }
+                }
+                else if (Members.Counted(userId) is { } counted && counted.SegmentId != wanted?.SegmentId)
+                {
+                    // Flushes are serialised and only they change the counted layer, so it is stable here.
                     Batch(leaving, counted.SegmentId).Add(userId);
                 }
 
@@ -147,11 +156,20 @@ internal sealed class MlSegmentation
 
             await Task.WhenAll(leaving.Select(p => Segment(p.Key).LeaveAsync([.. p.Value]))).WaitAsync(cancellationToken);
             await Task.WhenAll(joining.Select(p => Segment(p.Key).JoinAsync([.. p.Value]))).WaitAsync(cancellationToken);
+            foreach (var (userId, wanted) in changes)
+            {
+                Members.SetCounted(userId, wanted);
+            }
+
             applied = true;
         }
         finally
         {
-            Members.EndFlush(applied);
+            if (changes is not null)
+            {
+                Members.EndFlush(applied);
+            }
+
             _flushing.Release();
         }
 
@@ -166,11 +184,46 @@ internal sealed class MlSegmentation
         }
     }
 
+    /// <summary>
+    /// In a cluster: makes every other silo flush (<see cref="FlushAsync"/> there), or null with one silo. Set by the
+    /// cluster's replication.
+    /// </summary>
+    public Func<Task>? FlushPeers { get; set; }
+
+    /// <summary>
+    /// In a cluster: the members of a segment every other silo has counted (its <see cref="CountedMembers"/>), or null
+    /// with one silo. Set by the cluster's replication.
+    /// </summary>
+    public Func<int, Task<IReadOnlyList<SegmentJoin>>>? PeerCountedMembers { get; set; }
+
+    private bool ClusterWide => PeerCountedMembers is not null;
+
+    /// <summary>Flushes this silo's recorded moves, then every other silo's: what a read that follows sees is current everywhere.</summary>
+    public async Task FlushEverywhereAsync(CancellationToken cancellationToken)
+    {
+        await FlushAsync(cancellationToken);
+        if (FlushPeers is { } peers)
+        {
+            await peers().WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>The members of <paramref name="segmentId"/> this silo has handed to the segment grains.</summary>
+    public SegmentJoin[] CountedMembers(int segmentId) =>
+        [.. Members.InSegment(segmentId).Select(p => new SegmentJoin(p.Key, p.Value.Traits, p.Value.Distance))];
+
+    /// <summary>The members of <paramref name="segmentId"/> every silo has handed to the segment grains (a user once).</summary>
+    public async Task<IReadOnlyList<SegmentJoin>> CountedMembersEverywhereAsync(int segmentId)
+    {
+        var members = CountedMembers(segmentId);
+        return PeerCountedMembers is { } peers ? [.. members, .. await peers(segmentId)] : members;
+    }
+
     /// <summary>The live statistics of every segment of the current model (id order) and of everyone.</summary>
     public async Task<(IReadOnlyList<(int SegmentId, SegmentStatistics Statistics)> Segments, SegmentStatistics Everyone)> StatisticsAsync(CancellationToken cancellationToken)
     {
         var model = Current ?? throw new InvalidOperationException("no segmentation model yet");
-        await FlushAsync(cancellationToken);
+        await FlushEverywhereAsync(cancellationToken);
         var segments = new List<(int, SegmentStatistics)>();
         var everyone = new SegmentStatistics(model.Dimensions);
         foreach (var id in model.SegmentIds)
@@ -189,8 +242,15 @@ internal sealed class MlSegmentation
     /// <summary>The live statistics of one segment.</summary>
     public async Task<SegmentStatistics> StatisticsAsync(int segmentId, CancellationToken cancellationToken)
     {
-        await FlushAsync(cancellationToken);
+        await FlushEverywhereAsync(cancellationToken);
         return await Segment(segmentId).GetStatisticsAsync().WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Who is in segment <paramref name="segmentId"/> now, cluster-wide (every silo's recorded moves flushed first).</summary>
+    public async Task<SegmentMember[]> MembersAsync(int segmentId, CancellationToken cancellationToken)
+    {
+        await FlushEverywhereAsync(cancellationToken);
+        return await Segment(segmentId).GetMembersAsync().WaitAsync(cancellationToken);
     }
 
 

@@ -9,15 +9,15 @@ namespace Segmentation.Host.Segments;
 /// <summary>
 /// One ML segment's live statistics (size, embedding sum, trait means, lifecycle mix, top categories and items): users
 /// join and leave it as their embeddings move, in the batches <see cref="MlSegmentation.FlushAsync"/> sends, one call at a
-/// time, so the sums are exact. On activation it rebuilds its sums from the members <see cref="SegmentMembers"/> counts
-/// in it, so an idle deactivation loses nothing.
+/// time, so the sums are exact. It keeps its members (user → what she contributes), from whichever silo they came. On
+/// activation it rebuilds them from what every silo handed it (<see cref="MlSegmentation.CountedMembersEverywhereAsync"/>),
+/// so an idle deactivation loses nothing; after its silo died, the members only a dead silo had handed it come back as
+/// their users are assigned again.
 /// </summary>
 [RequiresRole(ServerRoles.Silo)]
 internal sealed class SegmentGrain : Grain, ISegmentGrain
 {
-    // Single-silo: the member table is this process's; the cluster issue makes it cluster-wide (segment grains then
-    // keep their members in storage).
-    private readonly SegmentMembers _members;
+    private readonly Dictionary<string, MemberEntry> _members = new(StringComparer.Ordinal);
     private readonly MlSegmentation _ml;
     private int _dimensions;
     private SegmentStatistics _statistics = null!;
@@ -26,27 +26,27 @@ internal sealed class SegmentGrain : Grain, ISegmentGrain
     public SegmentGrain(GrainServices services)
     {
         _ml = services.Users.Ml ?? throw new InvalidOperationException("Segment grains need the ML segmentation.");
-        _members = _ml.Members;
     }
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _segmentId = TenantKeys.SegmentIdOf(this.GetPrimaryKeyString());
         _dimensions = Math.Max(1, _ml.Current?.Dimensions ?? 1);
         _statistics = new SegmentStatistics(_dimensions);
-        foreach (var (_, entry) in _members.InSegment(_segmentId))
+        foreach (var member in await _ml.CountedMembersEverywhereAsync(_segmentId))
         {
-            _statistics.Add(entry.Traits);
+            if (_members.TryAdd(member.UserId, new MemberEntry(_segmentId, member.Traits, member.Distance)))
+            {
+                _statistics.Add(member.Traits);
+            }
         }
-
-        return Task.CompletedTask;
     }
 
     public Task JoinAsync(SegmentJoin[] joins)
     {
         foreach (var join in joins)
         {
-            if (_members.Remove(join.UserId, _segmentId) is { } previous)
+            if (_members.Remove(join.UserId, out var previous))
             {
                 _statistics.Remove(previous.Traits);
             }
@@ -58,7 +58,7 @@ internal sealed class SegmentGrain : Grain, ISegmentGrain
                 _statistics = new SegmentStatistics(_dimensions);
             }
 
-            _members.Set(join.UserId, new MemberEntry(_segmentId, join.Traits, join.Distance));
+            _members[join.UserId] = new MemberEntry(_segmentId, join.Traits, join.Distance);
             _statistics.Add(join.Traits);
         }
 
@@ -69,7 +69,7 @@ internal sealed class SegmentGrain : Grain, ISegmentGrain
     {
         foreach (var userId in userIds)
         {
-            if (_members.Remove(userId, _segmentId) is { } previous)
+            if (_members.Remove(userId, out var previous))
             {
                 _statistics.Remove(previous.Traits);
             }
@@ -84,5 +84,17 @@ internal sealed class SegmentGrain : Grain, ISegmentGrain
         var copy = new SegmentStatistics(_dimensions);
         copy.Merge(_statistics);
         return Task.FromResult(copy);
+    }
+
+    public Task<SegmentMember[]> GetMembersAsync()
+    {
+        var members = new SegmentMember[_members.Count];
+        var i = 0;
+        foreach (var (userId, entry) in _members)
+        {
+            members[i++] = new SegmentMember(userId, entry.Distance);
+        }
+
+        return Task.FromResult(members);
     }
 }

@@ -7,9 +7,10 @@ namespace Segmentation.Host.Segments;
 internal sealed record MemberEntry(int SegmentId, MemberTraits Traits, double Distance);
 
 /// <summary>
-/// Who is in which ML segment, process-wide: user id → <see cref="MemberEntry"/>, in two layers. The <em>counted</em>
-/// layer is what the <see cref="SegmentGrain"/>s' statistics hold: written only inside the turns of the segment grain
-/// concerned, so a segment's statistics and its counted entries always agree. The <em>recorded</em> layer is what user
+/// Who is in which ML segment, as this silo's user grains decided: user id → <see cref="MemberEntry"/>, in two layers.
+/// The <em>counted</em> layer is what this silo has handed to the <see cref="SegmentGrain"/>s (written by
+/// <see cref="MlSegmentation.FlushAsync"/> once they took it; a segment grain that activates again rebuilds its
+/// members from every silo's counted layer). The <em>recorded</em> layer is what user
 /// grains decided since: each refresh records her latest entry (or her leaving) with <see cref="Record"/>, a dictionary
 /// write instead of a segment grain call, and <see cref="MlSegmentation.FlushAsync"/> hands the recorded changes to the
 /// segment grains in batches (periodically, and before anyone reads statistics or counted members).
@@ -19,8 +20,6 @@ internal sealed record MemberEntry(int SegmentId, MemberTraits Traits, double Di
 /// Only a user's latest record matters (a user who moved twice between flushes is counted once, where she is now), so
 /// the recorded layer holds at most one entry per user.
 /// </remarks>
-// Single-silo: this table is per process and sees only this silo's user and segment grains; the cluster issue makes it
-// cluster-wide.
 internal sealed class SegmentMembers
 {
     private readonly ConcurrentDictionary<string, MemberEntry> _counted = new(StringComparer.Ordinal);
@@ -118,8 +117,16 @@ internal sealed class SegmentMembers
         }
     }
 
-    internal void Set(string userId, MemberEntry entry) => _counted[userId] = entry;
-
-    internal MemberEntry? Remove(string userId, int segmentId) =>
-        _counted.TryGetValue(userId, out var entry) && entry.SegmentId == segmentId && _counted.TryRemove(new KeyValuePair<string, MemberEntry>(userId, entry)) ? entry : null;
+    /// <summary>Marks the user's entry (null: in no segment) as handed to the segment grains (by a flush that succeeded).</summary>
+    internal void SetCounted(string userId, MemberEntry? entry)
+    {
+        if (entry is null)
+        {
+            _counted.TryRemove(userId, out _);
+        }
+        else
+        {
+            _counted[userId] = entry;
+        }
+    }
 }

@@ -84,7 +84,7 @@ internal sealed class SegmentationModelGrain : Grain, ISegmentationModelGrain, I
             return;
         }
 
-        if (_embeddings.Version is null)
+        if (await _embeddings.ServedVersionAsync() is null)
         {
             ScheduleLog.ReclusterSkipped(_logger, "no user encoder is served");
             return;

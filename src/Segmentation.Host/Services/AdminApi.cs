@@ -104,7 +104,7 @@ internal sealed class AdminApi : AdminService.AdminServiceBase
             throw new InvalidRequestException($"k: give k (1 to 4,096), or k = 0 with 2 <= k_min <= k_max <= 64; got k {request.K}, k_min {request.KMin}, k_max {request.KMax}");
         }
 
-        if (_embeddings.Version is null)
+        if (await _embeddings.ServedVersionAsync() is null)
         {
             throw new PreconditionFailedException("model: no user encoder is served; train one first (AdminService.TrainModel or seg train)");
         }

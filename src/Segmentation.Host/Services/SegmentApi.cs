@@ -42,18 +42,17 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
         return StreamAsync(filter, responseStream, context);
     }
 
-    public override async Task StreamSegmentMembers(StreamSegmentMembersRequest request, IServerStreamWriter<SegmentMember> responseStream, ServerCallContext context)
+    public override async Task StreamSegmentMembers(StreamSegmentMembersRequest request, IServerStreamWriter<Contracts.V1.SegmentMember> responseStream, ServerCallContext context)
     {
         if (_ml.Current is not { } model || !model.Contains(request.SegmentId))
         {
             throw new NotFoundException($"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
         }
 
-        // Counted members: every move recorded before this call first.
-        await _ml.FlushAsync(context.CancellationToken);
-        foreach (var (userId, entry) in _ml.Members.InSegment(request.SegmentId))
+        // Counted members, cluster-wide: every move recorded before this call first.
+        foreach (var member in await _ml.MembersAsync(request.SegmentId, context.CancellationToken))
         {
-            await responseStream.WriteAsync(new SegmentMember { UserId = userId, Distance = entry.Distance }, context.CancellationToken);
+            await responseStream.WriteAsync(new Contracts.V1.SegmentMember { UserId = member.UserId, Distance = member.Distance }, context.CancellationToken);
         }
     }
 

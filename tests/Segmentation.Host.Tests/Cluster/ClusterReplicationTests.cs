@@ -65,6 +65,55 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
         Assert.DoesNotContain(onA.Rules, s => s.Id == "big-spenders");
     }
 
+    [Fact]
+    public async Task MlSegments_CountEveryUserOnce_WhicheverSiloSheLivesOn_AndEverySiloListsTheSame()
+    {
+        var schema = database.NewSchema("mlsegments");
+        var models = Path.Combine(Path.GetTempPath(), "seg-models-" + Guid.NewGuid().ToString("N"));
+        // A serves the encoder (inference); B embeds its users through A's embedder grains, reading the same models folder.
+        await using var cluster = await TwoSilosAsync(schema, [$"--Segmentation:Embeddings:ModelsDirectory={models}"],
+            [$"--Segmentation:Embeddings:ModelsDirectory={models}", "--Segmentation:Roles=gateway,silo"]);
+        var (a, b) = cluster;
+        var segments = SegmentsReflection.Descriptor.FindTypeByName<ServiceDescriptor>("SegmentService");
+        var events = new List<Event>();
+        for (var u = 0; u < 12; u++)
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                events.Add(Events.Make($"ml-h-{u}-{i}", $"home-{u}", EventType.Purchase, s_now.AddMinutes(-600 + u + i), $"h{(u + i) % 10}", category: "home.decor"));
+                events.Add(Events.Make($"ml-t-{u}-{i}", $"toys-{u}", EventType.Purchase, s_now.AddMinutes(-600 + u + i), $"t{(u + i) % 10}", category: "toys.games"));
+            }
+        }
+
+        await IngestAsync(a, [.. events]);
+        await a.Client.UnaryAsync<TrainModelRequest, ModelVersion>(s_admin.FindMethodByName("TrainModel"), new TrainModelRequest { Dimension = 8, Seed = 3, Activate = true });
+        var reclustered = await a.Client.UnaryAsync<ReclusterRequest, ReclusterResponse>(s_admin.FindMethodByName("Recluster"), new ReclusterRequest { K = 2, Seed = 7 });
+        Assert.Equal(24, reclustered.Users);
+        // Some users moved as the sweep assigned them, on both silos; a second sweep moves some again.
+        await b.Client.UnaryAsync<ReclusterRequest, ReclusterResponse>(s_admin.FindMethodByName("Recluster"), new ReclusterRequest { K = 2, Seed = 11 });
+
+        foreach (var server in new[] { a, b })
+        {
+            var listed = await server.Client.UnaryAsync<ListSegmentsRequest, ListSegmentsResponse>(segments.FindMethodByName("ListSegments"), new ListSegmentsRequest());
+            Assert.Equal(2, listed.Segments.Count);
+            Assert.Equal(24, listed.Segments.Sum(s => s.Size));
+            var members = new List<string>();
+            foreach (var segment in listed.Segments)
+            {
+                await foreach (var member in server.Client.ServerStreamingAsync<StreamSegmentMembersRequest, SegmentMember>(
+                    segments.FindMethodByName("StreamSegmentMembers"), new StreamSegmentMembersRequest { SegmentId = segment.SegmentId }))
+                {
+                    members.Add(member.UserId);
+                }
+            }
+
+            Assert.Equal(24, members.Distinct().Count());
+            Assert.Equal(24, members.Count);
+        }
+
+        TestServer.TryDelete(models);
+    }
+
     private sealed class Cluster(TestServer a, TestServer b) : IAsyncDisposable
     {
         public void Deconstruct(out TestServer first, out TestServer second) => (first, second) = (a, b);
@@ -77,7 +126,7 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
     }
 
     // Development membership around silo A's port; events, snapshots and rules in one PostgreSQL schema.
-    private async Task<Cluster> TwoSilosAsync(string schema)
+    private async Task<Cluster> TwoSilosAsync(string schema, string[]? firstArgs = null, string[]? secondArgs = null)
     {
         var primaryPort = FreePort();
         string[] args =
@@ -89,8 +138,8 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
             $"--Segmentation:Cluster:ClusterId={schema}",
             $"--Segmentation:Cluster:PrimarySilo=127.0.0.1:{primaryPort}",
         ];
-        var a = await TestServer.StartAsync(extraArgs: [.. args, $"--Segmentation:Silo:SiloPort={primaryPort}"]);
-        var b = await TestServer.StartAsync(extraArgs: args);
+        var a = await TestServer.StartAsync(extraArgs: [.. args, $"--Segmentation:Silo:SiloPort={primaryPort}", .. firstArgs ?? []]);
+        var b = await TestServer.StartAsync(extraArgs: [.. args, .. secondArgs ?? []]);
         // Both must see the other as active before either sends it anything.
         var waited = Stopwatch.StartNew();
         while (a.Server.Services.GetRequiredService<SiloPeers>().Others().Count < 1 || b.Server.Services.GetRequiredService<SiloPeers>().Others().Count < 1)
