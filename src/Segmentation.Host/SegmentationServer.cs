@@ -163,6 +163,11 @@ public sealed class SegmentationServer : IAsyncDisposable
                 $"Segmentation:Segments:ReclusterEvery must be 0 (off) or at least Segmentation:Silo:MinimumReminderPeriod ({options.Silo.MinimumReminderPeriod}); got {options.Segments.ReclusterEvery}.");
         }
 
+        if (options.ShutdownTimeout <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"Segmentation:ShutdownTimeout must be positive (hh:mm:ss, e.g. 00:01:30); got {options.ShutdownTimeout}.");
+        }
+
         var endpoint = ParseEndpoint(options.Listen);
         var adminEndpoint = options.AdminListen.Length == 0 ? null : ParseEndpoint(options.AdminListen);
         if (adminEndpoint is { Port: 0 })
@@ -186,7 +191,7 @@ public sealed class SegmentationServer : IAsyncDisposable
             }
 
         });
-        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(25));
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
 
         // The domain components and the hosted services that load them; then the silo; then the edge.
         builder.Services.AddSegmentationDomain(options);

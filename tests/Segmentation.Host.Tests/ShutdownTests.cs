@@ -1,5 +1,8 @@
 using Grpc.Core;
 using Grpc.Health.V1;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Segmentation.Contracts.V1;
 using Segmentation.Testing;
 
@@ -11,6 +14,33 @@ public sealed class ShutdownTests
     private static readonly DateTimeOffset s_now = TimeProvider.System.GetUtcNow();
     private static readonly Google.Protobuf.Reflection.MethodDescriptor s_healthCheck =
         HealthReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("Health").FindMethodByName("Check");
+
+    [Fact]
+    public async Task ShutdownTimeout_IsTheHostsGracefulStopBudget()
+    {
+        await using var server = await TestServer.StartAsync(extraArgs: "--Segmentation:ShutdownTimeout=00:01:30");
+
+        var host = server.Server.Services.GetRequiredService<IOptions<HostOptions>>().Value;
+        Assert.Equal(TimeSpan.FromSeconds(90), host.ShutdownTimeout);
+    }
+
+    [Fact]
+    public async Task ShutdownTimeout_DefaultsTo25Seconds()
+    {
+        await using var server = await TestServer.StartAsync();
+
+        Assert.Equal(TimeSpan.FromSeconds(25), server.Server.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
+    }
+
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("-00:00:05")]
+    public async Task ShutdownTimeout_NotPositive_FailsTheStartNamingTheSetting(string value)
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestServer.StartAsync(extraArgs: $"--Segmentation:ShutdownTimeout={value}"));
+
+        Assert.Contains("Segmentation:ShutdownTimeout must be positive", error.Message, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task Stop_FlushesSnapshots_AndRestartServesTheSameProfiles()

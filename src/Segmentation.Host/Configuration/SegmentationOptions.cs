@@ -11,6 +11,15 @@ public sealed class SegmentationOptions
     /// <summary>The configuration section name.</summary>
     public const string SectionName = "Segmentation";
 
+    /// <summary>
+    /// The whole graceful stop (<c>HostOptions.ShutdownTimeout</c>): draining in-flight calls, stopping Kestrel, the silo
+    /// leaving the membership and deactivating its grains (each writes its snapshot), the clock checkpoint. What is
+    /// still running when it expires is abandoned. 25 s by default, under Kubernetes' default 30 s grace period; a
+    /// silo holding many grains needs longer (the cluster overlay gives silos 90 s within a 120 s grace period).
+    /// Must be positive.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(25);
+
     /// <summary>Where the SQLite event log and snapshots live (created if missing), and the encoder's model folders.</summary>
     public string DataDirectory { get; set; } = "./data";
 

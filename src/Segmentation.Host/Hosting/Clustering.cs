@@ -23,12 +23,42 @@ namespace Segmentation.Host.Hosting;
 /// </remarks>
 internal static class Clustering
 {
+    /// <summary>The variable Kubernetes sets in every container it starts: the API server's address.</summary>
+    internal const string KubernetesServiceHostVariable = "KUBERNETES_SERVICE_HOST";
+
     /// <summary>
-    /// Configures the silo's membership, endpoints, cluster identity, reminders and membership timings.
-    /// <c>Segmentation:Silo:SiloPort</c> 0 takes a free port; <c>GatewayPort</c> 0 opens no gateway.
+    /// Configures the silo's membership, endpoints, cluster identity, reminders and membership timings, and Orleans'
+    /// Kubernetes hosting in a pod (<see cref="UsesKubernetesHosting"/>, from this process's
+    /// <c>KUBERNETES_SERVICE_HOST</c>). <c>Segmentation:Silo:SiloPort</c> 0 takes a free port; <c>GatewayPort</c> 0 opens
+    /// no gateway.
     /// </summary>
     /// <exception cref="InvalidOperationException">A <c>Segmentation:Cluster</c> setting is invalid (the message names it).</exception>
-    public static ISiloBuilder UseSegmentationClustering(this ISiloBuilder silo, SegmentationOptions options)
+    public static ISiloBuilder UseSegmentationClustering(this ISiloBuilder silo, SegmentationOptions options) =>
+        silo.UseSegmentationClustering(options, Environment.GetEnvironmentVariable(KubernetesServiceHostVariable));
+
+    /// <summary>
+    /// Whether a silo runs Orleans' Kubernetes hosting (<c>UseKubernetesHosting</c>, Microsoft.Orleans.Hosting.Kubernetes):
+    /// only in a pod — <paramref name="kubernetesServiceHost"/>, the value of <c>KUBERNETES_SERVICE_HOST</c>, is set —
+    /// and only in a cluster of several silos (<c>Segmentation:Cluster:Membership</c> not <c>localhost</c>). Outside a
+    /// pod it cannot reach an API server and fails the start; a localhost cluster has no peers whose pods to watch.
+    /// </summary>
+    /// <remarks>
+    /// In a pod it takes the silo's name from <c>POD_NAME</c>, watches the pods labelled <c>orleans/serviceId</c> and
+    /// <c>orleans/clusterId</c> (from <c>POD_NAMESPACE</c>, <c>ORLEANS_SERVICE_ID</c>, <c>ORLEANS_CLUSTER_ID</c>) and
+    /// declares a silo dead as soon as its pod is gone, rather than after missed probes. Every process is a silo, so
+    /// every pod of the cluster — gateways too — needs those variables and labels, and a service account that may get,
+    /// watch, list and patch pods: a silo whose pod the others cannot see among the labelled ones is declared dead.
+    /// Our endpoints and cluster ids are set explicitly above, so its defaults for them (<c>POD_IP</c>, the
+    /// <c>ORLEANS_*</c> ids) must agree with <c>Segmentation:Cluster</c>; the overlay's validator checks they do.
+    /// </remarks>
+    internal static bool UsesKubernetesHosting(MembershipOptions cluster, string? kubernetesServiceHost) =>
+        !string.IsNullOrWhiteSpace(kubernetesServiceHost) && !cluster.IsLocalhost;
+
+    /// <summary>
+    /// <see cref="UseSegmentationClustering(ISiloBuilder, SegmentationOptions)"/> with <c>KUBERNETES_SERVICE_HOST</c> given
+    /// (null or empty: not in a pod).
+    /// </summary>
+    internal static ISiloBuilder UseSegmentationClustering(this ISiloBuilder silo, SegmentationOptions options, string? kubernetesServiceHost)
     {
         var cluster = Validated(options);
         var siloPort = options.Silo.SiloPort == 0 ? Silo.FreeLoopbackPort() : options.Silo.SiloPort;
@@ -58,6 +88,10 @@ internal static class Clustering
             membership.IAmAliveTablePublishTimeout = cluster.IAmAliveTablePublishTimeout;
             membership.TableRefreshTimeout = cluster.TableRefreshTimeout;
         });
+        if (UsesKubernetesHosting(cluster, kubernetesServiceHost))
+        {
+            silo.UseKubernetesHosting();
+        }
 
         if (cluster.IsDevelopment)
         {

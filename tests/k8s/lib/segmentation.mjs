@@ -113,13 +113,17 @@ function settingErrors(object, { container, env, roles }, all) {
   const shutdown = timeSpan("Segmentation__ShutdownTimeout", need("Segmentation__ShutdownTimeout"), errors);
   if (shutdown >= grace) errors.push(`terminationGracePeriodSeconds ${grace} is not longer than Segmentation__ShutdownTimeout (${shutdown} s)`);
 
-  if (roles.has("silo")) errors.push(...siloErrors(object, env, { clusterId, serviceId, grace }, all));
-  else errors.push(...gatewayErrors(object, env, all));
+  // Every role is an Orleans silo (a gateway hosts no user grains, but joins the membership all the same).
+  errors.push(...memberErrors(object, container, env, { clusterId, serviceId }, all));
+  if (roles.has("silo")) errors.push(...grainHandOffErrors(env, grace));
   if (roles.has("inference")) errors.push(...inferenceErrors(object, container, env));
   return errors;
 }
 
-function siloErrors(object, env, { clusterId, serviceId, grace }, all) {
+// What every process of the cluster needs as an Orleans silo: membership and storage in PostgreSQL (the host checks
+// its store at start), the connection string from the Secret, the advertised pod IP and a declared silo port, Orleans'
+// Kubernetes hosting (its variables, labels and API access), and no Orleans client settings: nothing is a client.
+function memberErrors(object, container, env, { clusterId, serviceId }, all) {
   const errors = [];
   const spec = podSpecOf(object);
   const labels = podLabelsOf(object);
@@ -147,19 +151,47 @@ function siloErrors(object, env, { clusterId, serviceId, grace }, all) {
     if (value(variable) !== id) errors.push(`${variable} '${value(variable) ?? ""}' is not ${setting} '${id}'`);
     if (labels[label] !== id) errors.push(`pod label ${label} '${labels[label] ?? ""}' is not ${setting} '${id}'`);
   }
-  for (const name of ["Segmentation__Silo__SiloPort", "Segmentation__Silo__GatewayPort"]) {
-    const port = Number(value(name));
-    if (!Number.isInteger(port) || port <= 0) errors.push(`${name} '${value(name) ?? ""}' is not a port number`);
-    else if (containerPort(spec, port) === undefined) errors.push(`${name} ${port} is not a declared container port`);
+  const siloPort = Number(value("Segmentation__Silo__SiloPort"));
+  if (!Number.isInteger(siloPort) || siloPort <= 0) {
+    errors.push(`Segmentation__Silo__SiloPort '${value("Segmentation__Silo__SiloPort") ?? ""}' is not a port number`);
+  } else if (containerPort(spec, siloPort) === undefined) {
+    errors.push(`Segmentation__Silo__SiloPort ${siloPort} is not a declared container port`);
+  }
+  // Orleans client settings: no process is a client any more, so a gateway port would only be one more open port.
+  const gatewayPort = value("Segmentation__Silo__GatewayPort");
+  if (gatewayPort !== undefined && gatewayPort !== "" && Number(gatewayPort) !== 0) {
+    errors.push(`Segmentation__Silo__GatewayPort is ${gatewayPort}: no Orleans client uses it (gateways are silos); leave it unset`);
+  }
+  if (env.has("Segmentation__Cluster__Gateways")) {
+    errors.push("Segmentation__Cluster__Gateways is set: it is for Orleans clients, and gateways are silos that find the cluster in the membership table");
   }
 
-  // Grains hand off at shutdown: each deactivation (a snapshot write) must fit in the grace period.
-  const name = "Segmentation__Silo__DeactivationTimeout";
-  const deactivation = value(name) === undefined ? defaultDeactivationSeconds : timeSpan(name, value(name), errors);
-  if (deactivation >= grace) errors.push(`terminationGracePeriodSeconds ${grace} is not longer than ${name} (${deactivation} s)`);
-
+  errors.push(...dataDirectoryErrors(spec, container, value("Segmentation__DataDirectory")));
   errors.push(...kubernetesHostingAccessErrors(object, all));
   return errors;
+}
+
+// Grains hand off at shutdown: each deactivation (a snapshot write) must fit in the grace period.
+function grainHandOffErrors(env, grace) {
+  const errors = [];
+  const name = "Segmentation__Silo__DeactivationTimeout";
+  const text = env.get(name)?.value;
+  const deactivation = text === undefined ? defaultDeactivationSeconds : timeSpan(name, text, errors);
+  if (deactivation >= grace) errors.push(`terminationGracePeriodSeconds ${grace} is not longer than ${name} (${deactivation} s)`);
+  return errors;
+}
+
+// The host creates its data folder at start, whatever the storage: on a read-only root filesystem it must be (inside)
+// a mounted volume.
+function dataDirectoryErrors(spec, container, directory) {
+  if (!directory) return ["Segmentation__DataDirectory is not set (the default ./data is relative to the image's working directory)"];
+  if (!directory.startsWith("/")) return [`Segmentation__DataDirectory '${directory}' is not an absolute path`];
+  const readOnly = container.securityContext?.readOnlyRootFilesystem === true;
+  const mounted = (container.volumeMounts ?? []).some((m) => !m.readOnly
+    && (directory === m.mountPath || directory.startsWith(`${m.mountPath.replace(/\/$/, "")}/`)));
+  return readOnly && !mounted
+    ? [`Segmentation__DataDirectory '${directory}' is on the read-only root filesystem (mount a volume there)`]
+    : [];
 }
 
 // The pod's service account must be bound to a Role that lets Orleans' Kubernetes hosting read, watch and patch pods,
@@ -208,43 +240,11 @@ function connectionStringErrors(text, all) {
   return [];
 }
 
-// Gateways are Orleans clients that reach no database: they find the silos' gateway endpoints through a headless
-// Service's DNS records.
-function gatewayErrors(object, env, all) {
-  const errors = [];
-  if (env.has("ConnectionStrings__Segmentation")) {
-    errors.push("a gateway gets ConnectionStrings__Segmentation (only silos reach PostgreSQL)");
-  }
-  const setting = env.get("Segmentation__Cluster__Gateways")?.value;
-  const target = hostPort(setting);
-  if (!target) return [...errors, `Segmentation__Cluster__Gateways '${setting ?? ""}' is not host:port`];
-  const namespace = object.metadata?.namespace;
-  const [name, ...rest] = target.host.split(".");
-  const suffix = rest.join(".");
-  const service = named(all, "Service", name);
-  if (!service || (suffix !== "" && ![namespace, `${namespace}.svc`, `${namespace}.svc.cluster.local`].includes(suffix))) {
-    return [...errors, `Segmentation__Cluster__Gateways host '${target.host}' is not a rendered Service`];
-  }
-  if (service.spec?.clusterIP !== "None") {
-    errors.push(`Segmentation__Cluster__Gateways: ${nameOf(service)} is not headless (its DNS name must list every silo)`);
-  }
-  const port = (service.spec?.ports ?? []).find((p) => p.port === target.port);
-  if (!port) return [...errors, `Segmentation__Cluster__Gateways port ${target.port} is not a port of ${nameOf(service)}`];
-  for (const silo of podTemplates(all).filter((o) => matches(service.spec?.selector, podLabelsOf(o)))) {
-    const gatewayPort = Number(appOf(silo, all)?.env.get("Segmentation__Silo__GatewayPort")?.value);
-    const where = `Segmentation__Cluster__Gateways: ${nameOf(service)}`;
-    if (tierOf(silo, all) !== "silo") errors.push(`${where} selects ${nameOf(silo)}, which is no silo`);
-    else if (containerPort(podSpecOf(silo), port.targetPort ?? port.port)?.containerPort !== gatewayPort) {
-      errors.push(`${where} port ${port.port} does not reach ${nameOf(silo)}'s Segmentation__Silo__GatewayPort`);
-    }
-  }
-  return errors;
-}
-
 function inferenceErrors(object, container, env) {
   const errors = [];
   const spec = podSpecOf(object);
-  if (env.get("Segmentation__Inference__Device")?.value !== "cuda") errors.push("Segmentation__Inference__Device is not 'cuda'");
+  const device = "Segmentation__Embeddings__Inference__Device";
+  if (env.get(device)?.value !== "cuda") errors.push(`${device} is not 'cuda'`);
   // Extended resources are scheduled by their limit (a request must equal it).
   const gpus = Number(container.resources?.limits?.["nvidia.com/gpu"] ?? 0);
   if (!(gpus >= 1)) errors.push(`container ${container.name} requests no nvidia.com/gpu (resources.limits)`);
@@ -283,33 +283,32 @@ export function admits(destination, port, source, all) {
   }));
 }
 
-// Who may reach whom (issue 12): only silos (and PostgreSQL's own pods) reach PostgreSQL; only gateways and other
-// silos reach silos, the silos each other on the silo port and the gateways them on the gateway port; the gateways'
-// gRPC port is open to the outside. Reported on the destination.
+// Who may reach whom (issue 12): only the cluster's processes (silos, inference silos, gateways: every one an Orleans
+// silo) and PostgreSQL's own pods reach PostgreSQL, and every process needs to (membership); only the cluster's
+// processes reach its silos' ports, and each needs every other's silo port (Orleans silos talk both ways); the
+// gateways' gRPC port is open to the outside. Reported on the destination.
 function reachabilityErrors(object, tier, all) {
   const errors = [];
   const tiers = new Map(podTemplates(all).map((o) => [o, tierOf(o, all)]));
   const app = appOf(object, all);
   const siloPort = Number(app?.env.get("Segmentation__Silo__SiloPort")?.value);
-  const gatewayPort = Number(app?.env.get("Segmentation__Silo__GatewayPort")?.value);
   const listenPort = hostPort(app?.env.get("Segmentation__Listen")?.value)?.port;
+  const members = new Set(["silo", "gateway"]);
   for (const port of (podSpecOf(object).containers ?? []).flatMap((c) => c.ports ?? [])) {
     const what = `port ${port.containerPort}${port.name ? ` (${port.name})` : ""}`;
-    if (tier === "gateway") {
-      if (port.containerPort === listenPort && !admits(object, port, OUTSIDE, all)) {
-        errors.push(`${what} is closed to clients outside the namespace (the gateways are the front door)`);
-      }
+    if (tier === "gateway" && port.containerPort === listenPort) {
+      if (!admits(object, port, OUTSIDE, all)) errors.push(`${what} is closed to clients outside the namespace (the gateways are the front door)`);
       continue;
     }
-    const allowed = tier === "postgres" ? new Set(["silo", "postgres"]) : new Set(["silo", "gateway"]);
-    const rule = tier === "postgres" ? "only silos may reach PostgreSQL" : "only gateways and silos may reach silos";
+    const allowed = tier === "postgres" ? new Set([...members, "postgres"]) : members;
+    const rule = tier === "postgres"
+      ? "only the cluster's processes (silos, gateways) may reach PostgreSQL"
+      : "only the cluster's processes (silos, gateways) may reach a silo's ports";
     if (admits(object, port, OUTSIDE, all)) errors.push(`${what} admits traffic from outside the namespace: ${rule}`);
     for (const [source, sourceTier] of tiers) {
       const admitted = admits(object, port, source, all);
       if (admitted && !allowed.has(sourceTier)) errors.push(`${what} admits ${nameOf(source)}: ${rule}`);
-      const required = (tier === "postgres" && sourceTier === "silo")
-        || (tier === "silo" && sourceTier === "silo" && port.containerPort === siloPort)
-        || (tier === "silo" && sourceTier === "gateway" && port.containerPort === gatewayPort);
+      const required = members.has(sourceTier) && (tier === "postgres" || port.containerPort === siloPort);
       if (required && !admitted) errors.push(`${what} does not admit ${nameOf(source)}, which needs it`);
     }
   }
