@@ -1,6 +1,6 @@
 namespace Segmentation.Inference;
 
-/// <summary>Where inference runs (setting <c>Segmentation:Inference:Device</c>: <c>auto</c>, <c>cpu</c> or <c>cuda</c>).</summary>
+/// <summary>Where inference runs (setting <c>Segmentation:Embeddings:Inference:Device</c>: <c>auto</c>, <c>cpu</c> or <c>cuda</c>).</summary>
 public enum ExecutionProvider
 {
     /// <summary>CUDA when its provider and the CUDA libraries load, else CPU; the choice and its reason are logged.</summary>

@@ -99,7 +99,7 @@ internal static class SessionFactory
             $"Execution provider 'cuda' was requested for {what} but ONNX Runtime cannot use CUDA (device {options.CudaDeviceId}; " +
             $"{NativeLibraries.DescribeCudaFiles(runtime.NativeDirectory)}). The CUDA provider ships in Microsoft.ML.OnnxRuntime.Gpu.Linux " +
             "(the host's natives; tests and tools carry the CPU-only Microsoft.ML.OnnxRuntime) and needs CUDA 13 (cuBLAS, cudart) and cuDNN " +
-            "on the library path; otherwise set Segmentation:Inference:Device to 'cpu' or 'auto'";
+            "on the library path; otherwise set Segmentation:Embeddings:Inference:Device to 'cpu' or 'auto'";
         try
         {
             sessionOptions.AppendExecutionProvider_CUDA(options.CudaDeviceId);
