@@ -46,7 +46,7 @@ mkdir -p "$root/pgdata"
 pg "$pgbin/initdb" -D "$root/pgdata" -U postgres --auth=trust -E UTF8 --locale=C --no-instructions >/dev/null
 touch "$root/postgres.log"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$root/postgres.log"
 pg "$pgbin/pg_ctl" start -D "$root/pgdata" -l "$root/postgres.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -c port=$pgport -c unix_socket_directories=$root/pgdata -c max_connections=300" >/dev/null
+  -o "-c listen_addresses=127.0.0.1 -c port=$pgport -c unix_socket_directories=$root/pgdata -c max_connections=500" >/dev/null
 pg "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U postgres -qc 'CREATE DATABASE segmentation' >/dev/null
 echo "local cluster: PostgreSQL on 127.0.0.1:$pgport (data in $root/pgdata)"
 

@@ -115,7 +115,7 @@ namespace Segmentation.Bench
             }
 
             report.Section("Verdict");
-            report.Line(string.Join("; ", verdicts.Select(v => $"{v.Part}: {(v.Passed ? "pass" : "FAIL")}")) + $". Total time {total.Elapsed.TotalMinutes:F1} min.");
+            report.Line((verdicts.Count == 0 ? "No part with a verdict ran" : string.Join("; ", verdicts.Select(v => $"{v.Part}: {(v.Passed ? "pass" : "FAIL")}"))) + $". Total time {total.Elapsed.TotalMinutes:F1} min.");
             report.Json["verdicts"] = new System.Text.Json.Nodes.JsonObject(verdicts.Select(v => KeyValuePair.Create(v.Part, (System.Text.Json.Nodes.JsonNode?)v.Passed)));
             await report.SaveAsync(settings.OutputDirectory);
             Console.WriteLine($"\nReport: {Path.Combine(settings.OutputDirectory, "report.md")} (and report.json)");

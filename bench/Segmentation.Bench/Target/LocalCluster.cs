@@ -19,7 +19,8 @@ namespace Segmentation.Bench.Target;
 /// silos 2..N: <c>Segmentation:Roles=silo</c>, <c>Segmentation:SeedWhenEmpty=false</c>;</item>
 /// <item>the gateway: <c>Segmentation:Roles=gateway</c> (an Orleans silo hosting no user grains), started last;</item>
 /// <item>each: <c>Segmentation:DataDirectory=&lt;own folder&gt;</c>, <c>Segmentation:Listen=127.0.0.1:&lt;port&gt;</c>
-/// (the script gives the gateway 5000 and the silos free ports; here every port is free).</item>
+/// (the script gives the gateway 5000 and the silos free ports; here every port is free);</item>
+/// <item>PostgreSQL: <c>max_connections</c> <see cref="MaxConnections"/>.</item>
 /// </list>
 /// A restarted silo keeps its data folder and settings, and takes a new port (<see cref="SiloAddress"/> tells).
 /// Not thread-safe: one controller (the scenario) kills and restarts.
@@ -28,6 +29,13 @@ public sealed class LocalCluster : IAsyncDisposable
 {
     /// <summary>The cluster id both this target and <c>scripts/local-cluster.sh</c> use.</summary>
     public const string ClusterId = "local";
+
+    /// <summary>
+    /// PostgreSQL's <c>max_connections</c> here and in <c>scripts/local-cluster.sh</c>: every process has its own pools
+    /// (event log, snapshots, membership), and after a SIGKILL the survivors activate the dead silo's users at once; 200
+    /// ran out in the failover scenario ("53300: sorry, too many clients already" at a silo's restart).
+    /// </summary>
+    public const int MaxConnections = 500;
 
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromMinutes(3);
     private readonly LocalPostgres _postgres;
@@ -63,7 +71,7 @@ public sealed class LocalCluster : IAsyncDisposable
     public static async Task<LocalCluster> StartAsync(int silos, int seedUsers, IReadOnlyList<string> settings, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(silos, 1);
-        var postgres = await LocalPostgres.StartAsync();
+        var postgres = await LocalPostgres.StartAsync(MaxConnections);
         var root = Directory.CreateTempSubdirectory("segbench-cluster-").FullName;
         var cluster = new LocalCluster(postgres, root, silos, [.. settings, $"--Segmentation:SeedUsers={seedUsers}"]);
         try
