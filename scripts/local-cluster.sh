@@ -4,6 +4,8 @@
 # also `inference`, and the one that seeds the shop when the store is empty) and one gateway, all on PostgreSQL storage and
 # membership. Prints the gateway's address (./seg talks to it unchanged); Ctrl+C stops everything and removes the folder.
 # Logs: <folder>/silo<i>.log, gateway.log, postgres.log. Host settings after N go to every process.
+# The same per-process settings start the benchmark's cluster (bench/Segmentation.Bench/Target/LocalCluster.cs, used by
+# `bench/run.sh --only failover|cluster`): change them in both places.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -44,10 +46,11 @@ mkdir -p "$root/pgdata"
 pg "$pgbin/initdb" -D "$root/pgdata" -U postgres --auth=trust -E UTF8 --locale=C --no-instructions >/dev/null
 touch "$root/postgres.log"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$root/postgres.log"
 pg "$pgbin/pg_ctl" start -D "$root/pgdata" -l "$root/postgres.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -c port=$pgport -c unix_socket_directories=$root/pgdata -c max_connections=300" >/dev/null
+  -o "-c listen_addresses=127.0.0.1 -c port=$pgport -c unix_socket_directories=$root/pgdata -c max_connections=500" >/dev/null
 pg "$pgbin/psql" -h 127.0.0.1 -p "$pgport" -U postgres -qc 'CREATE DATABASE segmentation' >/dev/null
 echo "local cluster: PostgreSQL on 127.0.0.1:$pgport (data in $root/pgdata)"
 
+# Every process; LocalCluster.Common() in the bench lists the same.
 common=(
   --Segmentation:Storage:Provider=postgres
   "--Segmentation:Storage:ConnectionString=Host=127.0.0.1;Port=$pgport;Username=postgres;Database=segmentation"

@@ -9,14 +9,14 @@ using Segmentation.Bench.Target;
 var seconds = new Option<double>("--seconds") { Description = "Seconds per measured load run.", DefaultValueFactory = _ => 5 };
 var users = new Option<int>("--users") { Description = "Users seeded into the host under test.", DefaultValueFactory = _ => 2_000 };
 var soak = new Option<double>("--soak-seconds") { Description = "Soak length (3600 for the hour-long soak).", DefaultValueFactory = _ => 120 };
-var kills = new Option<int>("--kills") { Description = "SIGKILLs in the crash audit.", DefaultValueFactory = _ => 10 };
+var kills = new Option<int>("--kills") { Description = "SIGKILLs in the crash audit and in the failover scenario.", DefaultValueFactory = _ => 10 };
 var fuzz = new Option<int>("--fuzz-iterations") { Description = "Mutated requests the fuzzer sends.", DefaultValueFactory = _ => 20_000 };
 var abuse = new Option<double>("--abuse-seconds") { Description = "Seconds per HTTP/2 abuse scenario.", DefaultValueFactory = _ => 5 };
 var output = new Option<string>("--out") { Description = "Folder for report.md and report.json.", DefaultValueFactory = _ => Path.Combine(Paths.Root, "artifacts", "bench") };
 var hostDll = new Option<string>("--host-dll") { Description = $"The host under test (default: the one built beside this harness; also ${Paths.HostDllVariable})." };
 var memoryUsers = new Option<int>("--memory-users") { Description = "Fresh users the memory scenario streams in.", DefaultValueFactory = _ => 200_000 };
 var memoryEvents = new Option<int>("--memory-events") { Description = "Events per fresh user in the memory scenario.", DefaultValueFactory = _ => 5 };
-var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, grains, gateway, crash, fuzz, abuse, memory.", AllowMultipleArgumentsPerToken = true };
+var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, grains, gateway, crash, fuzz, abuse, memory; cluster and failover (local cluster on PostgreSQL) run only when named.", AllowMultipleArgumentsPerToken = true };
 
 var report = new Command("report", "Run every scenario and write the report (Markdown + JSON).") { seconds, users, soak, kills, fuzz, abuse, memoryUsers, memoryEvents, output, only, hostDll };
 report.SetAction(async (parse, cancellationToken) =>
@@ -103,8 +103,19 @@ namespace Segmentation.Bench
                 verdicts.Add(("crash audit", await CrashAudit.ReportAsync(report, settings, cancellationToken)));
             }
 
+            // The cluster parts start PostgreSQL and several host processes (minutes on 2 cores): only when named.
+            if (parts?.Contains("cluster") == true)
+            {
+                await ClusterThroughput.RunAsync(report, settings, cancellationToken);
+            }
+
+            if (parts?.Contains("failover") == true)
+            {
+                verdicts.Add(("failover", await Failover.ReportAsync(report, settings, cancellationToken)));
+            }
+
             report.Section("Verdict");
-            report.Line(string.Join("; ", verdicts.Select(v => $"{v.Part}: {(v.Passed ? "pass" : "FAIL")}")) + $". Total time {total.Elapsed.TotalMinutes:F1} min.");
+            report.Line((verdicts.Count == 0 ? "No part with a verdict ran" : string.Join("; ", verdicts.Select(v => $"{v.Part}: {(v.Passed ? "pass" : "FAIL")}"))) + $". Total time {total.Elapsed.TotalMinutes:F1} min.");
             report.Json["verdicts"] = new System.Text.Json.Nodes.JsonObject(verdicts.Select(v => KeyValuePair.Create(v.Part, (System.Text.Json.Nodes.JsonNode?)v.Passed)));
             await report.SaveAsync(settings.OutputDirectory);
             Console.WriteLine($"\nReport: {Path.Combine(settings.OutputDirectory, "report.md")} (and report.json)");

@@ -19,9 +19,11 @@ internal sealed class LocalPostgres : IAsyncDisposable
     private readonly string _root;
     private readonly string _data;
     private readonly bool _asPostgresUser;
+    private readonly int _maxConnections;
 
-    private LocalPostgres(string bin, string root, int port, bool asPostgresUser)
+    private LocalPostgres(string bin, string root, int port, bool asPostgresUser, int maxConnections)
     {
+        _maxConnections = maxConnections;
         _bin = bin;
         _root = root;
         _data = Path.Combine(root, "data");
@@ -40,14 +42,18 @@ internal sealed class LocalPostgres : IAsyncDisposable
     public TimeSpan StartupTime { get; private set; }
 
     /// <summary>Creates the cluster, starts the server and creates the test database.</summary>
+    /// <param name="maxConnections">
+    /// PostgreSQL's <c>max_connections</c>: 200 for one host; a local cluster of several host processes, each with its
+    /// own connection pools that grow while many users activate at once (after a failover), needs more.
+    /// </param>
     /// <exception cref="InvalidOperationException">PostgreSQL is not installed, or would not start (its log is in the message).</exception>
-    public static async Task<LocalPostgres> StartAsync()
+    public static async Task<LocalPostgres> StartAsync(int maxConnections = 200)
     {
         var clock = Stopwatch.StartNew();
         var bin = FindBinaries();
         var asPostgresUser = Environment.IsPrivilegedProcess;
         var root = Directory.CreateTempSubdirectory("seg-pg-").FullName;
-        var server = new LocalPostgres(bin, root, FreePort(), asPostgresUser);
+        var server = new LocalPostgres(bin, root, FreePort(), asPostgresUser, maxConnections);
         try
         {
             if (asPostgresUser)
@@ -82,7 +88,7 @@ internal sealed class LocalPostgres : IAsyncDisposable
     /// <summary>Starts the server again on the same port and data (after <see cref="CrashAsync"/>, it replays its WAL).</summary>
     public Task StartServerAsync() => PgAsync("pg_ctl", [
         "start", "-D", _data, "-w", "-t", "60", "-l", Path.Combine(_root, "server.log"),
-        "-o", $"-c listen_addresses=127.0.0.1 -c port={Port} -c unix_socket_directories={_root} -c fsync=on -c synchronous_commit=on -c max_connections=200",
+        "-o", $"-c listen_addresses=127.0.0.1 -c port={Port} -c unix_socket_directories={_root} -c fsync=on -c synchronous_commit=on -c max_connections={_maxConnections}",
     ]);
 
     /// <summary>

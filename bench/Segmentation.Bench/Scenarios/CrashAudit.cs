@@ -3,12 +3,8 @@ using System.Text.Json.Nodes;
 using Grpc.Core;
 using Segmentation.Bench.Target;
 using Segmentation.Contracts.V1;
-using Segmentation.Host.Services;
-using Segmentation.Storage;
 using Segmentation.Storage.Sqlite;
 using static Segmentation.Bench.BenchReport;
-using ProfileOptions = Segmentation.Core.ProfileOptions;
-using UserProfile = Segmentation.Core.UserProfile;
 
 namespace Segmentation.Bench.Scenarios;
 
@@ -56,22 +52,7 @@ public static class CrashAudit
                         for (var i = 0; i < BatchSize; i++)
                         {
                             var n = Interlocked.Increment(ref nextEvent);
-                            var type = (Contracts.V1.EventType)local.Next(1, 8);
-                            var e = new Event
-                            {
-                                EventId = $"crash-{n}",
-                                UserId = $"crash-u{local.Next(Users)}",
-                                Type = type,
-                                ItemId = $"sku-{local.Next(300)}",
-                                Category = $"dept{local.Next(6)}.aisle{local.Next(4)}",
-                                Price = Math.Round(local.NextDouble() * 100, 2),
-                                Quantity = type is Contracts.V1.EventType.AddToCart or Contracts.V1.EventType.RemoveFromCart
-                                    or Contracts.V1.EventType.Purchase or Contracts.V1.EventType.Return ? 1 + local.Next(3) : 0,
-                                Rating = type == Contracts.V1.EventType.Rating ? 1 + local.Next(5) : 0,
-                                Timestamp = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(now.AddMinutes(-local.Next(60 * 24 * 100))),
-                            };
-                            e.Attributes["order_id"] = $"o-{n / 3}";
-                            request.Events.Add(e);
+                            request.Events.Add(AuditEvents.Random(local, "crash", n, $"crash-u{local.Next(Users)}", now));
                         }
 
                         try
@@ -108,40 +89,9 @@ public static class CrashAudit
             final.Kill();
 
             await using var log = new SqliteEventLog(Path.Combine(dataDirectory, "events.db"));
-            var stored = await log.ContainsAsync(acknowledged.Keys.ToList(), cancellationToken);
-            var lost = acknowledged.Keys.Count(id => !stored.Contains(id));
-            var folds = new Dictionary<string, UserProfile>(StringComparer.Ordinal);
-            await foreach (var record in log.ReadAllAsync(0, cancellationToken))
-            {
-                // Streams are grain keys (tenant/user); the API and the folds name users by their plain id.
-                var userId = Segmentation.Grains.TenantKeys.UserIdOf(record.StreamId);
-                if (!folds.TryGetValue(userId, out var profile))
-                {
-                    folds[userId] = profile = new UserProfile(userId, new ProfileOptions());
-                }
-
-                profile.Apply(EventCodec.Decode(record.Payload.Span));
-            }
-
-            var mismatches = 0;
-            string? firstMismatch = null;
-            var servedIds = served.Profiles.Select(p => p.UserId).ToHashSet(StringComparer.Ordinal);
-            foreach (var missing in folds.Keys.Where(k => !servedIds.Contains(k)))
-            {
-                mismatches++;
-                firstMismatch ??= $"{missing}: in the log but not served";
-            }
-
-            foreach (var profile in served.Profiles)
-            {
-                if (!folds.TryGetValue(profile.UserId, out var fold) || !ProtoMapper.ToProto(fold.View(profile.AsOf.ToDateTimeOffset())).Equals(profile))
-                {
-                    mismatches++;
-                    firstMismatch ??= $"{profile.UserId}: served profile differs from the fold of the log";
-                }
-            }
-
-            return new CrashAuditResult(kills, acknowledged.Count, lost, indeterminate, await log.CountAsync(cancellationToken), served.Profiles.Count, mismatches, firstMismatch);
+            var users = Enumerable.Range(0, Users).Select(u => $"crash-u{u}").ToHashSet(StringComparer.Ordinal);
+            var audit = await LogAudit.RunAsync(log, acknowledged.Keys.ToList(), users, served.Profiles, cancellationToken);
+            return new CrashAuditResult(kills, acknowledged.Count, audit.Lost, indeterminate, audit.InLog, audit.ProfilesChecked, audit.ProfileMismatches, audit.FirstMismatch);
         }
         finally
         {

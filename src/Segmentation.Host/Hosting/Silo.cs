@@ -50,6 +50,9 @@ internal static class Silo
             orleans.Services.AddPlacementFilter<SiloRoleFilter, SiloRoleFilterDirector>(ServiceLifetime.Transient);
             if ((options.Roles & ServerRoles.Silo) == 0)
             {
+                // A gateway's user-grain calls survive a silo's death or hand-off (retried; the outer filter, so it sees
+                // Orleans' exceptions before MissingSiloCallFilter turns "no silo at all" into UNAVAILABLE).
+                orleans.AddOutgoingGrainCallFilter<SiloLossRetryFilter>();
                 orleans.AddOutgoingGrainCallFilter<MissingSiloCallFilter>();
             }
 

@@ -34,4 +34,7 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "Segment refresh of user {UserId} failed")]
     public static partial void RefreshFailed(ILogger logger, string userId, Exception exception);
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Information, Message = "Grain call {Method} to {Grain} failed on a silo that died or is leaving (attempt {Attempt}, {Exception}); sending it again")]
+    public static partial void GrainCallRetried(ILogger logger, string method, string grain, int attempt, string exception);
 }
