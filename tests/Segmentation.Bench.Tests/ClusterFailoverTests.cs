@@ -18,7 +18,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         Assert.True(File.Exists(Paths.HostDll), $"the host must be built first: {Paths.HostDll}");
         var options = new FailoverOptions { Silos = 2, Kills = 2, Writers = 2, Callers = 2, Users = 50, SeedUsers = 20, Graceful = false, Seed = 7 };
         var result = await Failover.RunAsync(options, output.WriteLine, CancellationToken.None);
-        output.WriteLine($"recoveries (s): {string.Join(", ", result.Kills.Select(k => k.Recovery.TotalSeconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}; {result.Audit}; acknowledged {result.Acknowledged}; first failure: {result.FirstError}");
+        output.WriteLine($"recoveries (s): {string.Join(", ", result.Kills.Select(k => k.Recovery.TotalSeconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}; {result.Audit}; acknowledged {result.Acknowledged}, indeterminate {result.Indeterminate}; first failure: {result.FirstError}");
 
         Assert.Equal(2, result.Kills.Count);
         Assert.All(result.Kills, k => Assert.True(k.Recovered, $"silo {k.Silo}'s users did not answer again"));

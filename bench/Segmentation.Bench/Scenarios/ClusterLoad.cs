@@ -81,7 +81,7 @@ internal sealed class ClusterLoad : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the writers and callers and waits for them (a writer's unacknowledged batch counts as indeterminate).</summary>
+    /// <summary>Stops the writers and callers and waits for them (each writer's batch in flight is answered first).</summary>
     public async Task StopAsync()
     {
         await _stop.CancelAsync();
@@ -92,11 +92,15 @@ internal sealed class ClusterLoad : IAsyncDisposable
     public async Task<bool> IngestUntilAcknowledgedAsync(ServiceClients client, IngestEventsRequest request, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+        var sent = false;
         while (!stop.IsCancellationRequested)
         {
+            sent = true;
             try
             {
-                var response = await client.Events.IngestEventsAsync(request, deadline: DateTime.UtcNow.AddSeconds(20), cancellationToken: stop.Token);
+                // Not cancelled when the load stops: a batch in flight finishes (or fails) on its own, so stopping the
+                // load leaves no batch indeterminate; the deadline bounds it.
+                var response = await client.Events.IngestEventsAsync(request, deadline: DateTime.UtcNow.AddSeconds(20), cancellationToken: cancellationToken);
                 foreach (var result in response.Results)
                 {
                     if (result.Outcome != IngestOutcome.Rejected)
@@ -124,7 +128,11 @@ internal sealed class ClusterLoad : IAsyncDisposable
             }
         }
 
-        Interlocked.Add(ref _unacknowledged, request.Events.Count);
+        if (sent)
+        {
+            Interlocked.Add(ref _unacknowledged, request.Events.Count);
+        }
+
         return false;
     }
 

@@ -103,7 +103,7 @@ internal sealed class EventIngestion
         catch (Exception ex) when (ex is not OperationCanceledException and not SegmentationException)
         {
             HostLog.IngestFailed(_logger, ex);
-            throw new ServiceUnavailableException("events: storage failed while appending; nothing in this batch is acknowledged. Retry it: event ids make retries idempotent.");
+            throw new ServiceUnavailableException("events: an append failed (storage, or the silo hosting a user was lost); nothing in this batch is acknowledged. Retry it: event ids make retries idempotent.");
         }
 
         var response = new V1.IngestEventsResponse();
