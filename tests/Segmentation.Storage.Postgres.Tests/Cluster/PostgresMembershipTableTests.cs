@@ -14,19 +14,12 @@ namespace Segmentation.Storage.Postgres.Tests.Cluster;
 /// only long-dead silos; the gateway list shows only active silos with a gateway.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresMembershipTableTests(PostgresFixture fixture) : IAsyncLifetime
+public sealed class PostgresMembershipTableTests(PostgresFixture fixture) : PostgresTableTest(fixture)
 {
-    private static readonly DateTime s_start = new(2026, 12, 1, 8, 0, 0, DateTimeKind.Utc);
-    private readonly NpgsqlDataSource _dataSource = fixture.NewDataSource();
-    private readonly PostgresStorageOptions _options = fixture.NewOptions();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync() => await _dataSource.DisposeAsync();
 
     private async Task<PostgresMembershipTable> TableAsync(string clusterId = "c1", bool initVersion = true)
     {
-        var table = new PostgresMembershipTable(_dataSource, _options, clusterId, NullLogger<PostgresMembershipTable>.Instance);
+        var table = new PostgresMembershipTable(DataSource, Options, clusterId, NullLogger<PostgresMembershipTable>.Instance);
         await table.InitializeMembershipTableAsync(initVersion, CancellationToken.None);
         return table;
     }
@@ -39,8 +32,8 @@ public sealed class PostgresMembershipTableTests(PostgresFixture fixture) : IAsy
         HostName = "host-" + port,
         SiloName = "silo-" + port,
         SuspectTimes = [],
-        StartTime = s_start,
-        IAmAliveTime = s_start,
+        StartTime = Start,
+        IAmAliveTime = Start,
     };
 
     [Fact]
@@ -61,7 +54,7 @@ public sealed class PostgresMembershipTableTests(PostgresFixture fixture) : IAsy
         var table = await TableAsync();
         var entry = Entry(11111, proxyPort: 30000);
         var voter = SiloAddress.New(IPAddress.Parse("10.0.0.7"), 11112, 42);
-        entry.SuspectTimes = [Tuple.Create(voter, s_start.AddSeconds(3))];
+        entry.SuspectTimes = [Tuple.Create(voter, Start.AddSeconds(3))];
         var empty = await table.ReadAllAsync(CancellationToken.None);
 
         Assert.True(await table.InsertRowAsync(entry, empty.Version.Next(), CancellationToken.None));
@@ -72,9 +65,9 @@ public sealed class PostgresMembershipTableTests(PostgresFixture fixture) : IAsy
         Assert.False(string.IsNullOrEmpty(etag));
         Assert.Equal(entry.SiloAddress, row.SiloAddress);
         Assert.Equal((SiloStatus.Joining, 30000, "host-11111", "silo-11111"), (row.Status, row.ProxyPort, row.HostName, row.SiloName));
-        Assert.Equal((s_start, s_start), (row.StartTime, row.IAmAliveTime));
+        Assert.Equal((Start, Start), (row.StartTime, row.IAmAliveTime));
         var (suspecter, time) = Assert.Single(row.SuspectTimes!);
-        Assert.Equal((voter, s_start.AddSeconds(3)), (suspecter, time));
+        Assert.Equal((voter, Start.AddSeconds(3)), (suspecter, time));
     }
 
     [Fact]
@@ -132,7 +125,7 @@ public sealed class PostgresMembershipTableTests(PostgresFixture fixture) : IAsy
 
         row.Status = SiloStatus.Active;
         row.ProxyPort = 30001;
-        row.SuspectTimes = [Tuple.Create(SiloAddress.New(IPAddress.Loopback, 22222, 2), s_start.AddSeconds(9))];
+        row.SuspectTimes = [Tuple.Create(SiloAddress.New(IPAddress.Loopback, 22222, 2), Start.AddSeconds(9))];
         Assert.True(await table.UpdateRowAsync(row, etag, read.Version.Next(), CancellationToken.None));
 
         var after = await table.ReadRowAsync(entry.SiloAddress, CancellationToken.None);
@@ -229,12 +222,12 @@ public sealed class PostgresMembershipTableTests(PostgresFixture fixture) : IAsy
         var before = await table.ReadRowAsync(entry.SiloAddress, CancellationToken.None);
 
         var beat = Entry(11111, status: SiloStatus.Dead); // Only the address and the time may be used.
-        beat.IAmAliveTime = s_start.AddMinutes(5);
+        beat.IAmAliveTime = Start.AddMinutes(5);
         await table.UpdateIAmAliveAsync(beat, CancellationToken.None);
 
         var after = await table.ReadRowAsync(entry.SiloAddress, CancellationToken.None);
         var (row, etag) = Assert.Single(after.Members);
-        Assert.Equal(s_start.AddMinutes(5), row.IAmAliveTime);
+        Assert.Equal(Start.AddMinutes(5), row.IAmAliveTime);
         Assert.Equal(SiloStatus.Active, row.Status);
         Assert.Equal(before.Members[0].Item2, etag);
         Assert.Equal(before.Version.Version, after.Version.Version);
@@ -249,9 +242,9 @@ public sealed class PostgresMembershipTableTests(PostgresFixture fixture) : IAsy
         var table = await TableAsync();
         var rows = new (int Port, SiloStatus Status, DateTime LastBeat)[]
         {
-            (11111, SiloStatus.Dead, s_start.AddHours(-2)),
-            (22222, SiloStatus.Dead, s_start.AddMinutes(-1)),
-            (33333, SiloStatus.Active, s_start.AddHours(-2)),
+            (11111, SiloStatus.Dead, Start.AddHours(-2)),
+            (22222, SiloStatus.Dead, Start.AddMinutes(-1)),
+            (33333, SiloStatus.Active, Start.AddHours(-2)),
         };
         foreach (var (port, status, lastBeat) in rows)
         {
@@ -260,7 +253,7 @@ public sealed class PostgresMembershipTableTests(PostgresFixture fixture) : IAsy
             Assert.True(await table.InsertRowAsync(entry, (await table.ReadAllAsync(CancellationToken.None)).Version.Next(), CancellationToken.None));
         }
 
-        await table.CleanupDefunctSiloEntriesAsync(new DateTimeOffset(s_start.AddHours(-1)), CancellationToken.None);
+        await table.CleanupDefunctSiloEntriesAsync(new DateTimeOffset(Start.AddHours(-1)), CancellationToken.None);
 
         var all = await table.ReadAllAsync(CancellationToken.None);
         Assert.Equal([22222, 33333], all.Members.Select(m => m.Item1.SiloAddress.Endpoint.Port).Order());
@@ -301,7 +294,7 @@ public sealed class PostgresMembershipTableTests(PostgresFixture fixture) : IAsy
         }
 
         Assert.True(await other.InsertRowAsync(Entry(16666, status: SiloStatus.Active, proxyPort: 30006), (await other.ReadAllAsync(CancellationToken.None)).Version.Next(), CancellationToken.None));
-        var gateways = new PostgresGatewayListProvider(_dataSource, _options, "c1", TimeSpan.FromSeconds(10));
+        var gateways = new PostgresGatewayListProvider(DataSource, Options, "c1", TimeSpan.FromSeconds(10));
 
         var list = await gateways.GetGatewaysAsync(CancellationToken.None);
 

@@ -12,19 +12,12 @@ namespace Segmentation.Storage.Postgres.Tests.Cluster;
 /// remove only with the current ETag, one service's rows invisible to another.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class PostgresReminderTableTests(PostgresFixture fixture) : IAsyncLifetime
+public sealed class PostgresReminderTableTests(PostgresFixture fixture) : PostgresTableTest(fixture)
 {
-    private static readonly DateTime s_start = new(2026, 12, 1, 8, 0, 0, DateTimeKind.Utc);
-    private readonly NpgsqlDataSource _dataSource = fixture.NewDataSource();
-    private readonly PostgresStorageOptions _options = fixture.NewOptions();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync() => await _dataSource.DisposeAsync();
 
     private async Task<PostgresReminderTable> TableAsync(string serviceId = "s1")
     {
-        var table = new PostgresReminderTable(_dataSource, _options, serviceId, NullLogger<PostgresReminderTable>.Instance);
+        var table = new PostgresReminderTable(DataSource, Options, serviceId, NullLogger<PostgresReminderTable>.Instance);
         await table.StartAsync(CancellationToken.None);
         return table;
     }
@@ -35,7 +28,7 @@ public sealed class PostgresReminderTableTests(PostgresFixture fixture) : IAsync
     {
         GrainId = grain,
         ReminderName = name,
-        StartAt = s_start,
+        StartAt = Start,
         Period = TimeSpan.FromSeconds(periodSeconds),
     };
 
@@ -49,7 +42,7 @@ public sealed class PostgresReminderTableTests(PostgresFixture fixture) : IAsync
 
         var read = await table.ReadRowAsync(grain, "daily", CancellationToken.None);
         Assert.NotNull(read);
-        Assert.Equal((grain, "daily", s_start, TimeSpan.FromDays(1), etag), (read.GrainId, read.ReminderName, read.StartAt, read.Period, read.ETag));
+        Assert.Equal((grain, "daily", Start, TimeSpan.FromDays(1), etag), (read.GrainId, read.ReminderName, read.StartAt, read.Period, read.ETag));
         Assert.Null(await table.ReadRowAsync(grain, "weekly", CancellationToken.None));
     }
 
