@@ -78,4 +78,25 @@ public interface ISiloPeerGrain : IGrainWithStringKey
     /// </summary>
     [Alias("GetCountedMembers")]
     Task<SegmentJoin[]> GetCountedMembersAsync(int segmentId);
+
+    /// <summary>
+    /// Another silo has watchers of segment changes (<paramref name="watching"/> true; repeated while it has them) or
+    /// no longer has any: this silo relays its users' membership changes to <paramref name="silo"/> (its endpoint's key)
+    /// from now on, or stops.
+    /// </summary>
+    [Alias("SegmentWatchersChanged")]
+    Task SegmentWatchersChangedAsync(string silo, bool watching);
+
+    /// <summary>Membership changes of another silo's users (in the order it made them), for this silo's watchers.</summary>
+    [Alias("DeliverSegmentChanges")]
+    Task DeliverSegmentChangesAsync(SegmentMembershipChange[] changes);
 }
+
+/// <summary>A user entered or left a segment on another silo, relayed to the silos that have watchers.</summary>
+[GenerateSerializer, Immutable, Alias("segmentation.SegmentMembershipChange")]
+public sealed record SegmentMembershipChange(
+    [property: Id(0)] string UserId,
+    [property: Id(1)] string SegmentId,
+    [property: Id(2)] bool Entered,
+    [property: Id(3)] DateTimeOffset At,
+    [property: Id(4)] string Reason);

@@ -111,10 +111,19 @@ internal sealed class UserEmbeddings : IAsyncDisposable
     public Func<Task>? ServingAnnounced { get; set; }
 
     /// <summary>
-    /// An inference silo started serving another encoder version: the next embedding asks the inference silos what they
-    /// serve now, instead of waiting out the pause after they last said they served none.
+    /// An inference silo started serving another encoder version: this process asks the inference silos what they serve
+    /// now, before the announcement returns, so that the users' next reads (a re-clustering started right after the
+    /// activation) see their embeddings as stale and compute them again. If asking fails, the next embedding asks again
+    /// instead of waiting out the pause after they last said they served none.
     /// </summary>
-    public void InferenceServingChanged() => Volatile.Write(ref _askAgainAfter, 0);
+    public async Task InferenceServingChangedAsync()
+    {
+        Volatile.Write(ref _askAgainAfter, 0);
+        if (IsRemote)
+        {
+            await ConnectRemoteAsync();
+        }
+    }
 
     /// <summary>Whether the encoder runs on the cluster's inference silos rather than in this process.</summary>
     public bool IsRemote => _inferenceSilos is not null;

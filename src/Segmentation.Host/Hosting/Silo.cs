@@ -89,9 +89,11 @@ internal static class Silo
             {
                 // Several silos: recommenders, the segmentation model and the rule segments kept the same on each.
                 orleans.Services.AddSingleton<SiloPeers>();
+                orleans.Services.AddSingleton(_ => new SegmentChangeRelay(TimeProvider.System));
                 orleans.Services.AddHostedService(sp => new ClusterReplication(
                     sp.GetRequiredService<SiloPeers>(), sp.GetRequiredService<LiveRecommender>(), sp.GetRequiredService<MlSegmentation>(),
-                    sp.GetRequiredService<RuleSegmentCatalog>(), sp.GetRequiredService<UserEmbeddings>(), options.Recommendations.ReplicationInterval, sp.GetRequiredService<ILogger<ClusterReplication>>()));
+                    sp.GetRequiredService<RuleSegmentCatalog>(), sp.GetRequiredService<UserEmbeddings>(), sp.GetRequiredService<SegmentChangeFeed>(),
+                    sp.GetRequiredService<SegmentChangeRelay>(), TimeProvider.System, options.Recommendations.ReplicationInterval, sp.GetRequiredService<ILogger<ClusterReplication>>()));
             }
 
             orleans.Configure<GrainDirectoryOptions>(directory => directory.CacheSize = silo.DirectoryCacheSize);

@@ -20,6 +20,8 @@ namespace Segmentation.Host.Replication;
 /// <item>ML segment statistics: one <c>SegmentGrain</c> per segment for the cluster, fed by every silo's flushes of its
 /// users' moves; a read flushes every silo first, and a segment grain that activates again gathers every silo's
 /// counted members.</item>
+/// <item>Segment membership changes: relayed every <see cref="Interval"/> to the silos that have watchers
+/// (<see cref="SegmentChangeRelay"/>), so a watcher connected to any silo or gateway sees every silo's users.</item>
 /// </list>
 /// A silo that joins loads all of them at start (recommenders rebuilt from the event log) and receives the others'
 /// changes from then on.
@@ -37,12 +39,22 @@ internal sealed partial class ClusterReplication : BackgroundService
     private readonly SiloPeers _peers;
     private readonly ILogger _logger;
     private readonly RecommenderOutbox _outbox = new();
+    private readonly SegmentChangeFeed _changes;
+    private readonly SegmentChangeRelay _relay;
+    private readonly TimeProvider _time;
+    private DateTimeOffset _announcedWatching = DateTimeOffset.MinValue;
 
-    public ClusterReplication(SiloPeers peers, LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, UserEmbeddings embeddings, TimeSpan interval, ILogger<ClusterReplication> logger)
+    public ClusterReplication(SiloPeers peers, LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, UserEmbeddings embeddings,
+        SegmentChangeFeed changes, SegmentChangeRelay relay, TimeProvider time, TimeSpan interval, ILogger<ClusterReplication> logger)
     {
         _peers = peers;
         _logger = logger;
+        _changes = changes;
+        _relay = relay;
+        _time = time;
         Interval = interval;
+        changes.Forward = relay.Record;
+        changes.WatchingChanged = watching => _ = AnnounceWatchingAsync(watching);
         // Recorded from the start, before the silo joins: a peer that is already up must receive every change this
         // silo makes once it serves.
         recommender.Outbox = _outbox;
@@ -83,6 +95,11 @@ internal sealed partial class ClusterReplication : BackgroundService
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 await SendRecommenderChangesAsync();
+                await RelaySegmentChangesAsync();
+                if (_changes.WatcherCount > 0 && _time.GetUtcNow() - _announcedWatching >= SegmentChangeRelay.AnnounceEvery)
+                {
+                    await AnnounceWatchingAsync(true);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -112,6 +129,52 @@ internal sealed partial class ClusterReplication : BackgroundService
         {
             SegmentationDiagnostics.RecommenderReplicationFailures.Add(1);
             LogSendFailed(_logger, changes.Length, silo.ToString(), error);
+        }
+    }
+
+    /// <summary>Sends the membership changes recorded since the last send to the active silos that have watchers.</summary>
+    internal async Task RelaySegmentChangesAsync()
+    {
+        var (silos, changes) = _relay.Drain();
+        if (changes.Length == 0)
+        {
+            return;
+        }
+
+        // A silo whose announcement still holds but that left the cluster is not called (the call would wait for a timeout).
+        var active = _peers.Others().Select(SiloBoundPlacement.KeyOf).ToHashSet(StringComparer.Ordinal);
+        var calls = silos.Where(active.Contains).Select(silo => (Silo: silo, Call: _peers.Of(silo).DeliverSegmentChangesAsync(changes))).ToList();
+        foreach (var (silo, pending) in calls)
+        {
+            try
+            {
+                await pending;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Its watchers miss these changes; they learn of the gap only by re-reading, as after an overflow.
+                LogTellFailed(_logger, "segment changes", silo, ex);
+            }
+        }
+    }
+
+    // Tells every other silo that this one has watchers (or no longer has), so that they relay their users' changes here.
+    private async Task AnnounceWatchingAsync(bool watching)
+    {
+        if (watching)
+        {
+            _announcedWatching = _time.GetUtcNow();
+        }
+
+        try
+        {
+            var self = _peers.SelfKey;
+            await TellAsync("watchers of segment changes", peer => peer.SegmentWatchersChangedAsync(self, watching));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The next announcement (every SegmentChangeRelay.AnnounceEvery while there are watchers) tries again.
+            LogTellFailed(_logger, "watchers of segment changes", "every", ex);
         }
     }
 

@@ -10,11 +10,13 @@ namespace Segmentation.Host.Replication;
 /// This silo's endpoint for the other silos of the cluster (DESIGN.md section 2): they send it the changes their users'
 /// events made to their recommenders, which it makes to this silo's <see cref="LiveRecommender"/> (so a
 /// <c>Recommend</c> answered here reflects events ingested anywhere), and tell it when they published a segmentation
-/// model or changed the rule segments, which it then loads from storage. One call at a time, in arrival order: each
+/// model or changed the rule segments, which it then loads from storage, and relay their users' segment membership
+/// changes while this silo has watchers. One call at a time, in arrival order: each
 /// sender waits for one batch to be applied before it sends the next, so a sender's changes apply in the order it made them.
 /// </summary>
 [SiloBoundPlacement]
-internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, DomainClocks clocks, UserEmbeddings embeddings) : Grain, ISiloPeerGrain
+internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, DomainClocks clocks, UserEmbeddings embeddings,
+    SegmentChangeFeed changes, SegmentChangeRelay relay) : Grain, ISiloPeerGrain
 {
     public Task ApplyRecommenderChangesAsync(RecommenderChange[] changes)
     {
@@ -38,13 +40,25 @@ internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation 
 
     public Task ReloadRuleSegmentsAsync() => rules.LoadAsync(CancellationToken.None);
 
-    public Task UserEncoderChangedAsync()
-    {
-        embeddings.InferenceServingChanged();
-        return Task.CompletedTask;
-    }
+    public Task UserEncoderChangedAsync() => embeddings.InferenceServingChangedAsync();
 
     public Task FlushSegmentMovesAsync() => ml.FlushAsync(CancellationToken.None);
 
     public Task<SegmentJoin[]> GetCountedMembersAsync(int segmentId) => Task.FromResult(ml.CountedMembers(segmentId));
+
+    public Task SegmentWatchersChangedAsync(string silo, bool watching)
+    {
+        relay.Announced(silo, watching);
+        return Task.CompletedTask;
+    }
+
+    public Task DeliverSegmentChangesAsync(SegmentMembershipChange[] relayed)
+    {
+        foreach (var change in relayed)
+        {
+            changes.Deliver(new MembershipChange(change.UserId, change.SegmentId, change.Entered, change.At, change.Reason));
+        }
+
+        return Task.CompletedTask;
+    }
 }

@@ -24,8 +24,14 @@ internal sealed class SiloPeers(IClusterMembershipService membership, ILocalSilo
         return others;
     }
 
+    /// <summary>The key of this silo's own endpoint, as the others address it.</summary>
+    public string SelfKey => SiloBoundPlacement.KeyOf(local.SiloAddress);
+
     /// <summary>The endpoint of <paramref name="silo"/>.</summary>
-    public ISiloPeerGrain Of(SiloAddress silo) => grains.GetGrain<ISiloPeerGrain>(SiloBoundPlacement.KeyOf(silo));
+    public ISiloPeerGrain Of(SiloAddress silo) => Of(SiloBoundPlacement.KeyOf(silo));
+
+    /// <summary>The endpoint whose key is <paramref name="key"/> (<see cref="SiloBoundPlacement.KeyOf"/>).</summary>
+    public ISiloPeerGrain Of(string key) => grains.GetGrain<ISiloPeerGrain>(key);
 
     /// <summary>
     /// Makes <paramref name="call"/> on every other active silo at once and waits for all; returns the silos that

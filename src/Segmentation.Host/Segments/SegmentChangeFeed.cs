@@ -17,8 +17,8 @@ internal sealed record MembershipChange(string UserId, string SegmentId, bool En
 /// ended with RESOURCE_EXHAUSTED (it must reconnect and re-read the state) instead of holding memory or slowing ingest.
 /// Thread-safe: watchers come and go while changes are published (copy-on-write list).
 /// </summary>
-// Single-silo: watchers see the changes of this process's user grains only; the cluster issue fans changes out over
-// the cluster (a watcher connected to one gateway must see users whose grains live on another silo).
+// In a cluster, ClusterReplication relays this silo's changes to the silos that have watchers (Forward) and hands the
+// changes relayed by others to this silo's watchers (Deliver), so a watcher sees every silo's users.
 internal sealed class SegmentChangeFeed
 {
     /// <summary>Changes one watcher may have queued before it is ended.</summary>
@@ -31,8 +31,27 @@ internal sealed class SegmentChangeFeed
     /// <summary>Watchers now.</summary>
     public int WatcherCount => Volatile.Read(ref _watchers).Length;
 
-    /// <summary>Hands <paramref name="change"/> to every watcher whose filter takes it.</summary>
+    /// <summary>
+    /// Where a change made by this silo's users also goes (the other silos' watchers, in a cluster); null on one silo.
+    /// Called on the publishing grain's turn: it must not block.
+    /// </summary>
+    public Action<MembershipChange>? Forward { get; set; }
+
+    /// <summary>
+    /// Told, outside any lock, when this silo's first watcher arrives (true) and its last one leaves (false), so that in
+    /// a cluster the other silos start or stop relaying their changes here.
+    /// </summary>
+    public Action<bool>? WatchingChanged { get; set; }
+
+    /// <summary>Hands a change made by this silo's users to every watcher whose filter takes it, here and (in a cluster) elsewhere.</summary>
     public void Publish(MembershipChange change)
+    {
+        Deliver(change);
+        Forward?.Invoke(change);
+    }
+
+    /// <summary>Hands <paramref name="change"/> to this silo's watchers whose filter takes it (and nowhere else).</summary>
+    public void Deliver(MembershipChange change)
     {
         foreach (var watcher in Volatile.Read(ref _watchers))
         {
@@ -46,6 +65,7 @@ internal sealed class SegmentChangeFeed
     /// <summary>Streams the changes <paramref name="filter"/> takes until the call ends, the watcher overflows or the feed closes.</summary>
     public async IAsyncEnumerable<MembershipChange> WatchAsync(Func<MembershipChange, bool> filter, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        bool first;
         var watcher = new Watcher(filter, Channel.CreateBounded<MembershipChange>(new BoundedChannelOptions(WatcherCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of blocking the publisher
@@ -59,6 +79,12 @@ internal sealed class SegmentChangeFeed
             }
 
             _watchers = [.. _watchers, watcher];
+            first = _watchers.Length == 1;
+        }
+
+        if (first)
+        {
+            WatchingChanged?.Invoke(true);
         }
 
         try
@@ -70,9 +96,16 @@ internal sealed class SegmentChangeFeed
         }
         finally
         {
+            bool last;
             lock (_gate)
             {
                 _watchers = [.. _watchers.Where(w => w != watcher)];
+                last = _watchers.Length == 0;
+            }
+
+            if (last)
+            {
+                WatchingChanged?.Invoke(false);
             }
         }
     }

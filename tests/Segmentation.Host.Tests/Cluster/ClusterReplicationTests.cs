@@ -114,6 +114,68 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
         TestServer.TryDelete(models);
     }
 
+    [Fact]
+    public async Task SegmentWatchers_OnEitherSilo_SeeEverySilosUsers()
+    {
+        var schema = database.NewSchema("watch");
+        await using var cluster = await TwoSilosAsync(schema);
+        var (a, b) = cluster;
+        var segments = SegmentsReflection.Descriptor.FindTypeByName<ServiceDescriptor>("SegmentService");
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var watchers = new[] { a, b }.Select(server => server.Client.ServerStreamingAsync<WatchSegmentChangesRequest, SegmentChange>(
+            segments.FindMethodByName("WatchSegmentChanges"), new WatchSegmentChangesRequest { SegmentId = "lifecycle:" }, new CallSettings(CancellationToken: cancel.Token)).GetAsyncEnumerator(cancel.Token)).ToArray();
+        var firsts = watchers.Select(w => w.MoveNextAsync().AsTask()).ToArray();
+        // Each silo relays its users' changes once it has heard that the other has watchers.
+        var waited = Stopwatch.StartNew();
+        while (a.Server.Services.GetRequiredService<SegmentChangeRelay>().WatchingSilos.Count < 1 || b.Server.Services.GetRequiredService<SegmentChangeRelay>().WatchingSilos.Count < 1)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the silos did not hear of each other's watchers within 30 s");
+            await Task.Delay(20);
+        }
+
+        // Twenty users, half through each silo: wherever their grains live, one of the two watchers learns of them only
+        // by relay. Each enters lifecycle:new.
+        const int users = 20;
+        for (var u = 0; u < users; u++)
+        {
+            await IngestAsync(u % 2 == 0 ? a : b, Events.Make($"wv-{u}", $"watched-{u}", EventType.View, s_now.AddMinutes(u), item: "kettle", category: "home.kitchen"));
+        }
+
+        var acknowledged = Stopwatch.StartNew();
+        for (var w = 0; w < watchers.Length; w++)
+        {
+            var entered = new HashSet<string>(StringComparer.Ordinal);
+            var more = await firsts[w];
+            while (more)
+            {
+                var change = watchers[w].Current;
+                Assert.Equal(("lifecycle:new", true), (change.SegmentId, change.Entered));
+                Assert.True(entered.Add(change.UserId), $"{change.UserId} entered lifecycle:new twice");
+                if (entered.Count == users)
+                {
+                    break;
+                }
+
+                more = await watchers[w].MoveNextAsync();
+            }
+
+            Console.WriteLine($"watcher on silo {(w == 0 ? 'A' : 'B')}: all {entered.Count} users, {acknowledged.ElapsedMilliseconds} ms after the last ingest returned");
+            Assert.Equal(Enumerable.Range(0, users).Select(u => $"watched-{u}").Order(), entered.Order());
+        }
+
+        await cancel.CancelAsync();
+        foreach (var watcher in watchers)
+        {
+            try
+            {
+                await watcher.DisposeAsync();
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or Grpc.Core.RpcException)
+            {
+            }
+        }
+    }
+
     private sealed class Cluster(TestServer a, TestServer b) : IAsyncDisposable
     {
         public void Deconstruct(out TestServer first, out TestServer second) => (first, second) = (a, b);
