@@ -53,6 +53,7 @@ var root = new RootCommand("segbench: load, soak, crash audit, fuzzing and HTTP/
     // In-process benchmarks on a temporary server (they moved here from seg, which is a pure client).
     BenchCommand.Create(),
     RecommendBenchCommand.Create(),
+    ReplicaBenchCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
 

