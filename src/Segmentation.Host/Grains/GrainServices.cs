@@ -25,7 +25,7 @@ internal sealed class GrainServices
 
     /// <summary>
     /// Live user grain activations in this process (server statistics, tests of bounded memory).
-    /// Single-silo: counts this silo's activations only; the cluster issue sums them over the cluster.
+    /// Counts this silo's activations only (in a cluster, each silo its own).
     /// </summary>
     public int ActiveUserGrains => Volatile.Read(ref _activeUserGrains);
 

@@ -19,7 +19,7 @@ namespace Segmentation.Host.Grains;
 /// <see cref="IHostApplicationLifetime.ApplicationStopping"/>: refreshes still owed then are not run (the silo's
 /// shutdown deactivates without refreshing; the start-up sweep rebuilds derived state).</para>
 /// </remarks>
-// Single-silo: schedules this process's user grains; each silo of a cluster runs its own.
+// Schedules this process's user grains; each silo of a cluster runs its own.
 internal sealed class SegmentRefreshScheduler : BackgroundService
 {
     private readonly System.Collections.Concurrent.ConcurrentQueue<Entry> _queue = new();

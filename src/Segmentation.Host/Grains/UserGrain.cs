@@ -508,7 +508,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     // Rules read traits of the full view; without rules the lifecycle alone is cheaper.
     private SegmentsView Segments(DateTimeOffset now, bool includeRules)
     {
-        // Single-silo: the rule catalog is this process's copy; the cluster issue makes it cluster-wide.
+        // The rule catalog is this process's copy, reloaded on every silo when any of them changes it (ClusterReplication).
         var rules = includeRules ? _rules?.Current ?? [] : [];
         if (rules.Count == 0)
         {

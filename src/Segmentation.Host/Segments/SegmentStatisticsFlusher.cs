@@ -16,7 +16,7 @@ namespace Segmentation.Host.Segments;
 /// what is still recorded then is lost with the process, as all derived state is (the start-up sweep rebuilds it). A
 /// failed flush is logged; its changes go with the next one.
 /// </remarks>
-// Single-silo: flushes this process's records; the cluster issue runs one per silo.
+// Flushes this process's records; each silo of a cluster runs its own.
 internal sealed class SegmentStatisticsFlusher : BackgroundService
 {
     private readonly MlSegmentation _ml;

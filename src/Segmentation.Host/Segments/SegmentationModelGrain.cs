@@ -21,8 +21,8 @@ namespace Segmentation.Host.Segments;
 /// is published between the new model and the sweep that assigns users to it. A re-clustering calls user grains and
 /// segment grains only; none of them calls back here, so the long turn cannot deadlock.</para>
 /// </remarks>
-// Single-silo: MlSegmentation (the model in force) is this process's; the cluster issue broadcasts each version this
-// grain publishes to every silo.
+// MlSegmentation (the model in force) is each process's copy; in a cluster every version this grain publishes is told
+// to every silo, which loads it from storage before the publication returns (ClusterReplication).
 [RequiresRole(ServerRoles.Silo)]
 [KeepAlive]
 internal sealed class SegmentationModelGrain : Grain, ISegmentationModelGrain, IRemindable
