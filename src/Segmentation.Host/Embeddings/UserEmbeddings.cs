@@ -40,7 +40,7 @@ public sealed class EmbeddingOptions
 /// <para>Thread-safe. ONNX Runtime is loaded only once a model is to be served.</para>
 /// <para>In a process without the <c>inference</c> role (<c>Segmentation:Roles</c>) the encoder runs on the cluster's
 /// inference silos: requests go to their <see cref="IEmbedderGrain"/>s (<see cref="GrainUserEmbedder"/>), and the item
-/// numbering of the version they serve is read from the shared models folder. It connects at the first embedding (the
+/// numbering of the version they serve is read from the models folder (filled from the store, <see cref="StoredModels"/>, on PostgreSQL). It connects at the first embedding (the
 /// silo is not up while the host loads); with no inference silo in the cluster, <see cref="EmbedAsync"/> fails at once
 /// with <see cref="ServiceUnavailableException"/> naming the role, and connects again at the next call.</para>
 /// </remarks>
@@ -76,6 +76,12 @@ internal sealed class UserEmbeddings : IAsyncDisposable
 
     /// <summary>The models folder.</summary>
     public string Root { get; }
+
+    /// <summary>
+    /// In a cluster on PostgreSQL, the store that keeps every version and the active one for all processes (the models
+    /// folder is then a cache of it); null with SQLite, where the models folder is the store.
+    /// </summary>
+    public StoredModels? Stored { get; set; }
 
     /// <summary>The version served, or null when no model is loaded.</summary>
     public long? Version => Volatile.Read(ref _serving)?.Version;
@@ -145,9 +151,15 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         string? folder;
         try
         {
+            if (Stored is { } stored)
+            {
+                // The cluster's versions and active one, whatever this pod's disk held before.
+                await stored.SyncAsync(CancellationToken.None);
+            }
+
             folder = ModelFolder.ActiveFolder(Root);
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (ex is InvalidDataException or IOException or System.Data.Common.DbException)
         {
             EmbeddingLog.LoadFailed(_logger, Root, ex.Message);
             return;
@@ -241,6 +253,11 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         }
 
         var folder = Path.Combine(Root, ModelFolder.FolderName(version));
+        if (Stored is { } stored)
+        {
+            await stored.EnsureLocalAsync(version, CancellationToken.None);
+        }
+
         if (!File.Exists(Path.Combine(folder, ModelFolder.ManifestFile)))
         {
             throw new NotFoundException($"version: no model version {version} under {Root}");
@@ -250,6 +267,11 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         {
             var manifest = await SwapToAsync(folder);
             ModelFolder.Activate(Root, version);
+            if (Stored is { } activated)
+            {
+                await activated.SetActiveAsync(version, CancellationToken.None);
+            }
+
             return manifest;
         }
         catch (Exception ex) when (ex is ModelLoadException or OrtException or ArgumentException or IOException)
@@ -288,6 +310,12 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         var options = new UserEncoderTrainingOptions { Dimension = dimension > 0 ? dimension : _options.TrainDimension, Seed = seed };
         var users = profiles.Values.Select(p => EncoderTrainingUser.From(p, now)).ToList();
         var model = await Task.Run(() => UserEncoderTrainer.Train(interactions, users, now, options), cancellationToken);
+        if (Stored is { } numbering)
+        {
+            // The next version number follows every version the cluster stored, not only the ones this disk holds.
+            await numbering.SyncAsync(cancellationToken);
+        }
+
         var fingerprint = $"event-log:{interactions.Count}-interactions:{profiles.Count}-users:as-of-{now:O}";
         var c = System.Globalization.CultureInfo.InvariantCulture;
         var (manifest, _) = TrainedModelWriter.Write(
@@ -299,6 +327,11 @@ internal sealed class UserEmbeddings : IAsyncDisposable
             new Dictionary<string, string> { ["seed"] = seed.ToString(c), ["users"] = profiles.Count.ToString(c) },
             model.Metrics,
             TimeProvider.System.GetUtcNow());
+        if (Stored is { } stored)
+        {
+            await stored.StoreAsync(manifest.Version, cancellationToken);
+        }
+
         return activate ? await ActivateAsync(manifest.Version) : manifest;
     }
 
@@ -375,6 +408,12 @@ internal sealed class UserEmbeddings : IAsyncDisposable
             }
 
             var folder = Path.Combine(Root, ModelFolder.FolderName(served.Version));
+            if (Stored is { } stored)
+            {
+                // Its item numbering, from the store when this process has not read that version yet.
+                await stored.EnsureLocalAsync(served.Version, CancellationToken.None);
+            }
+
             var manifest = ModelFolder.ReadManifest(folder);
             var index = new Dictionary<string, long>(StringComparer.Ordinal);
             var ids = ModelFolder.ReadItemIds(folder);
@@ -391,7 +430,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
             EmbeddingLog.Serving(_logger, manifest.Version, folder, "the inference silos");
             ModelServing?.Invoke(folder, manifest);
         }
-        catch (Exception ex) when (ex is IOException or InvalidDataException)
+        catch (Exception ex) when (ex is IOException or InvalidDataException or System.Data.Common.DbException)
         {
             EmbeddingLog.LoadFailed(_logger, Root, ex.Message);
         }

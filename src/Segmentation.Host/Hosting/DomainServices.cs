@@ -66,6 +66,12 @@ internal static class DomainServices
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("Segmentation.Embeddings"),
                 inferenceSilos,
                 () => sp.GetRequiredService<Orleans.Runtime.ILocalSiloDetails>().SiloAddress.ToString());
+            if (options.Storage.IsPostgres)
+            {
+                // Every version and the active one in the shared store; the models folder caches them.
+                embeddings.Stored = new StoredModels(sp.GetRequiredService<ISnapshotStore>(), embeddings.Root, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Segmentation.Embeddings"));
+            }
+
             var recommender = sp.GetRequiredService<LiveRecommender>();
             embeddings.ModelServing = (folder, manifest) =>
             {

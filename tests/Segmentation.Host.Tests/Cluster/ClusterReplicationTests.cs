@@ -70,9 +70,10 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
     {
         var schema = database.NewSchema("mlsegments");
         var models = Path.Combine(Path.GetTempPath(), "seg-models-" + Guid.NewGuid().ToString("N"));
-        // A serves the encoder (inference); B embeds its users through A's embedder grains, reading the same models folder.
-        await using var cluster = await TwoSilosAsync(schema, [$"--Segmentation:Embeddings:ModelsDirectory={models}"],
-            [$"--Segmentation:Embeddings:ModelsDirectory={models}", "--Segmentation:Roles=gateway,silo"]);
+        // A serves the encoder (inference); B embeds its users through A's embedder grains. Each has its own models
+        // folder: B reads the served version's item numbering from the store (StoredModels).
+        await using var cluster = await TwoSilosAsync(schema, [$"--Segmentation:Embeddings:ModelsDirectory={models}-a"],
+            [$"--Segmentation:Embeddings:ModelsDirectory={models}-b", "--Segmentation:Roles=gateway,silo"]);
         var (a, b) = cluster;
         var segments = SegmentsReflection.Descriptor.FindTypeByName<ServiceDescriptor>("SegmentService");
         var events = new List<Event>();
@@ -111,7 +112,40 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
             Assert.Equal(24, members.Count);
         }
 
-        TestServer.TryDelete(models);
+        TestServer.TryDelete(models + "-a");
+        TestServer.TryDelete(models + "-b");
+    }
+
+    [Fact]
+    public async Task UserEncoder_TrainedOnAnInferenceSilo_OutlivesItsDisk_AndIsServedByTheNextInferenceSiloThatStarts()
+    {
+        var schema = database.NewSchema("storedmodels");
+        var models = Path.Combine(Path.GetTempPath(), "seg-models-" + Guid.NewGuid().ToString("N"));
+        long trained;
+        string[] storeArgs =
+        [
+            "--Segmentation:Storage:Provider=postgres",
+            $"--Segmentation:Storage:ConnectionString={database.Postgres.ConnectionString}",
+            $"--Segmentation:Storage:Schema={schema}",
+        ];
+        await using (var first = await TestServer.StartAsync(extraArgs: [.. storeArgs, $"--Segmentation:Embeddings:ModelsDirectory={models}-first"]))
+        {
+            var events = Enumerable.Range(0, 8).Select(u => Events.Make($"sm-{u}", $"shopper-{u}", EventType.Purchase, s_now.AddMinutes(u), $"item-{u % 3}", category: "home.decor")).ToArray();
+            await IngestAsync(first, events);
+            trained = (await first.Client.UnaryAsync<TrainModelRequest, ModelVersion>(s_admin.FindMethodByName("TrainModel"), new TrainModelRequest { Dimension = 8, Seed = 3, Activate = true })).Version;
+        }
+
+        // Its pod and disk are gone; a new one starts on an empty models folder.
+        TestServer.TryDelete(models + "-first");
+        await using var next = await TestServer.StartAsync(extraArgs: [.. storeArgs, $"--Segmentation:Embeddings:ModelsDirectory={models}-next"]);
+        Assert.Equal(trained, next.Server.Embeddings.Version);
+        var listed = await next.Client.UnaryAsync<ListModelsRequest, ListModelsResponse>(s_admin.FindMethodByName("ListModels"), new ListModelsRequest());
+        Assert.Contains(listed.Models, m => m.Version == trained && m.Active);
+
+        // The next version trained there follows the stored one.
+        var again = await next.Client.UnaryAsync<TrainModelRequest, ModelVersion>(s_admin.FindMethodByName("TrainModel"), new TrainModelRequest { Dimension = 8, Seed = 4, Activate = false });
+        Assert.Equal(trained + 1, again.Version);
+        TestServer.TryDelete(models + "-next");
     }
 
     [Fact]
