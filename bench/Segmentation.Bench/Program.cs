@@ -16,7 +16,7 @@ var output = new Option<string>("--out") { Description = "Folder for report.md a
 var hostDll = new Option<string>("--host-dll") { Description = $"The host under test (default: the one built beside this harness; also ${Paths.HostDllVariable})." };
 var memoryUsers = new Option<int>("--memory-users") { Description = "Fresh users the memory scenario streams in.", DefaultValueFactory = _ => 200_000 };
 var memoryEvents = new Option<int>("--memory-events") { Description = "Events per fresh user in the memory scenario.", DefaultValueFactory = _ => 5 };
-var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, grains, gateway, crash, fuzz, abuse, memory; cluster and failover (local cluster on PostgreSQL) run only when named.", AllowMultipleArgumentsPerToken = true };
+var only = new Option<string[]>("--only") { Description = "Run only these parts: throughput, h2load, soak, grains, gateway, crash, fuzz, abuse, memory; cluster and failover (local cluster on PostgreSQL) and auth (keys on vs off, per-key quotas) run only when named.", AllowMultipleArgumentsPerToken = true };
 
 var report = new Command("report", "Run every scenario and write the report (Markdown + JSON).") { seconds, users, soak, kills, fuzz, abuse, memoryUsers, memoryEvents, output, only, hostDll };
 report.SetAction(async (parse, cancellationToken) =>
@@ -108,6 +108,12 @@ namespace Segmentation.Bench
             if (parts?.Contains("cluster") == true)
             {
                 await ClusterThroughput.RunAsync(report, settings, cancellationToken);
+            }
+
+            if (parts?.Contains("auth") == true)
+            {
+                // Authentication on vs off, and a noisy key's quota against another key's p99: only when named.
+                await AccessLoad.RunAsync(report, settings, cancellationToken);
             }
 
             if (parts?.Contains("failover") == true)

@@ -18,6 +18,12 @@ var address = new Option<Uri>("--address", "-a")
         return null;
     },
 };
+var key = new Option<string?>("--key", "-k")
+{
+    Description = "The API key to send (authorization: Bearer); default: the SEG_API_KEY environment variable.",
+    DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SEG_API_KEY"),
+    Recursive = true,
+};
 var json = new Option<bool>("--json") { Description = "Print the response as JSON.", Recursive = true };
 var root = new RootCommand("seg: the Segmentation command line")
 {
@@ -31,7 +37,12 @@ var root = new RootCommand("seg: the Segmentation command line")
     SegmentationCommands.Segment(address, json),
     EvalCommand.Create(),
     TrainCommand.Create(),
+    AccessCommands.Keys(address, json),
+    AccessCommands.Audit(address, json),
 };
 root.Options.Add(address);
+root.Options.Add(key);
 root.Options.Add(json);
-return await root.Parse(args).InvokeAsync();
+var parsed = root.Parse(args);
+Segmentation.Cli.SegmentationClient.ApiKey = parsed.GetValue(key);
+return await parsed.InvokeAsync();

@@ -1,3 +1,4 @@
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Segmentation.Contracts.V1;
 
@@ -11,12 +12,29 @@ internal sealed class SegmentationClient : IDisposable
     public SegmentationClient(Uri address)
     {
         _channel = GrpcChannel.ForAddress(address);
-        Events = new EventService.EventServiceClient(_channel);
-        Profiles = new ProfileService.ProfileServiceClient(_channel);
-        Segments = new SegmentService.SegmentServiceClient(_channel);
-        Recommendations = new RecommendationService.RecommendationServiceClient(_channel);
-        Admin = new AdminService.AdminServiceClient(_channel);
+        // The key travels as metadata on every call (an interceptor, not CallCredentials: those need TLS, and the
+        // embedded default is h2c on loopback).
+        var key = ApiKey;
+        var invoker = string.IsNullOrEmpty(key)
+            ? _channel.CreateCallInvoker()
+            : _channel.Intercept(metadata =>
+            {
+                metadata.Add("authorization", "Bearer " + key);
+                return metadata;
+            });
+        Events = new EventService.EventServiceClient(invoker);
+        Profiles = new ProfileService.ProfileServiceClient(invoker);
+        Segments = new SegmentService.SegmentServiceClient(invoker);
+        Recommendations = new RecommendationService.RecommendationServiceClient(invoker);
+        Admin = new AdminService.AdminServiceClient(invoker);
+        Access = new AccessService.AccessServiceClient(invoker);
     }
+
+    /// <summary>
+    /// The API key every client sends (<c>seg --key</c>, else <c>SEG_API_KEY</c>); null or empty sends none. Set once by
+    /// <c>Program</c> after parsing, before any command runs: one process, one caller.
+    /// </summary>
+    public static string? ApiKey { get; set; }
 
     public EventService.EventServiceClient Events { get; }
 
@@ -27,6 +45,8 @@ internal sealed class SegmentationClient : IDisposable
     public RecommendationService.RecommendationServiceClient Recommendations { get; }
 
     public AdminService.AdminServiceClient Admin { get; }
+
+    public AccessService.AccessServiceClient Access { get; }
 
     public Task<IngestEventsResponse> IngestAsync(IngestEventsRequest request, CancellationToken cancellationToken) =>
         Events.IngestEventsAsync(request, cancellationToken: cancellationToken).ResponseAsync;

@@ -43,7 +43,7 @@ if (server.Options.SeedWhenEmpty)
     }
 }
 
-Console.WriteLine($"Serving gRPC (h2c) on {server.Address}. Ctrl+C or SIGTERM stops gracefully.");
+Console.WriteLine($"Serving gRPC ({(server.Options.Tls.Enabled ? "TLS" : "h2c")}) on {server.Address}. Ctrl+C or SIGTERM stops gracefully.");
 if (server.AdminAddress is { } admin)
 {
     Console.WriteLine($"Orleans dashboard (grains, silos, calls) on {admin}");

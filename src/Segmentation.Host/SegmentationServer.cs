@@ -168,7 +168,13 @@ public sealed class SegmentationServer : IAsyncDisposable
             throw new InvalidOperationException($"Segmentation:ShutdownTimeout must be positive (hh:mm:ss, e.g. 00:01:30); got {options.ShutdownTimeout}.");
         }
 
+        if (options.Auth.Validate() is { } authProblem)
+        {
+            throw new InvalidOperationException(authProblem);
+        }
+
         var endpoint = ParseEndpoint(options.Listen);
+        var certificate = options.Tls.Enabled ? TlsCertificates.Load(options.Tls) : null;
         var adminEndpoint = options.AdminListen.Length == 0 ? null : ParseEndpoint(options.AdminListen);
         if (adminEndpoint is { Port: 0 })
         {
@@ -183,7 +189,17 @@ public sealed class SegmentationServer : IAsyncDisposable
             kestrel.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
             kestrel.Limits.Http2.InitialStreamWindowSize = 2 * 1024 * 1024;
             kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(endpoint, GrpcEdge.ConfigureEndpoint);
+            kestrel.Listen(endpoint, listen =>
+            {
+                if (certificate is null)
+                {
+                    GrpcEdge.ConfigureEndpoint(listen);
+                }
+                else
+                {
+                    TlsCertificates.ConfigureEndpoint(listen, certificate);
+                }
+            });
             if (adminEndpoint is not null)
             {
                 // A browser's port: HTTP/1.1 and HTTP/2 over TLS negotiation (plain HTTP/1.1 here), never gRPC.
@@ -193,7 +209,9 @@ public sealed class SegmentationServer : IAsyncDisposable
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
 
-        // The domain components and the hosted services that load them; then the silo; then the edge.
+        // Keys first (their start check refuses an open non-loopback port before anything loads); the domain components
+        // and the hosted services that load them; then the silo; then the edge.
+        builder.Services.AddSegmentationAccess(options, endpoint);
         builder.Services.AddSegmentationDomain(options);
         builder.AddSegmentationSilo(options);
         builder.AddSegmentationTelemetry();

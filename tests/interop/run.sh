@@ -19,13 +19,16 @@ mkdir -p "$work/protos/stdgrpc" && cp -r "$root/protos/segmentation" "$work/prot
   stdgrpc/health/v1/health.proto stdgrpc/reflection/v1/reflection.proto stdgrpc/reflection/v1alpha/reflection.proto) \
   || { echo "interop: 0 passed, 1 failed"; exit 1; }
 
+# Keys required: the server gets a bootstrap key (Segmentation:Auth:BootstrapKey), the suite sends it.
+api_key=$($py -c 'import secrets; print(secrets.token_hex(24))')
 port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 dotnet "$host_dll" --Segmentation:DataDirectory="$work/data" --Segmentation:Listen=127.0.0.1:$port \
+  --Segmentation:Auth:BootstrapKey="$api_key" \
   --Logging:LogLevel:Default=Warning > "$work/server.log" 2>&1 &
 server_pid=$!
 
 # The generated code is from protoc 3.5; Debian's protobuf runtime accepts it in its pure-Python implementation.
-PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python PYTHONPATH="$gen" SEGMENTATION_ADDRESS="127.0.0.1:$port" \
+PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python PYTHONPATH="$gen" SEGMENTATION_ADDRESS="127.0.0.1:$port" SEGMENTATION_API_KEY="$api_key" \
   $py "$root/tests/interop/test_interop.py"
 rc=$?
 if [ $rc -ne 0 ]; then echo "--- server log"; tail -50 "$work/server.log"; fi

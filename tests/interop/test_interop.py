@@ -2,6 +2,7 @@
 
 Prints one line per test and ends with "interop: N passed, M failed".
 """
+import collections
 import os
 import sys
 import time
@@ -17,6 +18,8 @@ from segmentation.v1 import events_pb2, events_pb2_grpc, profiles_pb2, profiles_
 from segmentation.v1 import recommendations_pb2, recommendations_pb2_grpc
 
 ADDRESS = os.environ["SEGMENTATION_ADDRESS"]
+# The server requires keys (run.sh starts it with a bootstrap key); every call but health and reflection sends it.
+API_KEY = os.environ["SEGMENTATION_API_KEY"]
 EXPECTED_SERVICES = {
     "segmentation.v1.EventService",
     "segmentation.v1.ProfileService",
@@ -40,6 +43,36 @@ def event(event_id, user, kind, item="sku-1", price=10.0, quantity=1, seconds_ag
     return e
 
 
+class _CallDetails(collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
+                   grpc.ClientCallDetails):
+    pass
+
+
+class ApiKeyInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                        grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds `authorization: Bearer <key>` metadata to every call (grpcio's call credentials need TLS)."""
+
+    def __init__(self, key):
+        self.key = key
+
+    def _details(self, details):
+        metadata = list(details.metadata or []) + [("authorization", "Bearer " + self.key)]
+        return _CallDetails(details.method, details.timeout, metadata, details.credentials,
+                            getattr(details, "wait_for_ready", None), getattr(details, "compression", None))
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
+
+
 class Interop(unittest.TestCase):
     channel = None
     run_id = str(int(time.time() * 1000))
@@ -60,10 +93,11 @@ class Interop(unittest.TestCase):
             if time.time() > deadline:
                 raise RuntimeError("server never became SERVING")
             time.sleep(0.2)
-        cls.events = events_pb2_grpc.EventServiceStub(cls.channel)
-        cls.profiles = profiles_pb2_grpc.ProfileServiceStub(cls.channel)
-        cls.segments = segments_pb2_grpc.SegmentServiceStub(cls.channel)
-        cls.recommendations = recommendations_pb2_grpc.RecommendationServiceStub(cls.channel)
+        cls.keyed = grpc.intercept_channel(cls.channel, ApiKeyInterceptor(API_KEY))
+        cls.events = events_pb2_grpc.EventServiceStub(cls.keyed)
+        cls.profiles = profiles_pb2_grpc.ProfileServiceStub(cls.keyed)
+        cls.segments = segments_pb2_grpc.SegmentServiceStub(cls.keyed)
+        cls.recommendations = recommendations_pb2_grpc.RecommendationServiceStub(cls.keyed)
 
     @classmethod
     def tearDownClass(cls):
@@ -196,8 +230,23 @@ class Interop(unittest.TestCase):
             self.recommendations.SimilarItems(recommendations_pb2.SimilarItemsRequest(item_id=self.uid("no-item"), count=5), timeout=10)
         self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
 
+    def test_call_without_key_is_unauthenticated_and_with_a_wrong_key_too(self):
+        anonymous = segments_pb2_grpc.SegmentServiceStub(self.channel)
+        with self.assertRaises(grpc.RpcError) as caught:
+            anonymous.GetUserSegments(segments_pb2.GetUserSegmentsRequest(user_id=self.uid("anyone")), timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertIn("no API key", caught.exception.details())
+        wrong = segments_pb2_grpc.SegmentServiceStub(grpc.intercept_channel(self.channel, ApiKeyInterceptor("seg_0123456789ab_" + "x" * 43)))
+        with self.assertRaises(grpc.RpcError) as caught:
+            wrong.GetUserSegments(segments_pb2.GetUserSegmentsRequest(user_id=self.uid("anyone")), timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        with self.assertRaises(grpc.RpcError) as caught:
+            segments_pb2_grpc.SegmentServiceStub(self.channel).GetUserSegments(
+                segments_pb2.GetUserSegmentsRequest(user_id=self.uid("anyone")), metadata=[("x-api-key", API_KEY)], timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
+
     def test_unknown_method_is_unimplemented(self):
-        call = self.channel.unary_unary("/segmentation.v1.EventService/NoSuchMethod",
+        call = self.keyed.unary_unary("/segmentation.v1.EventService/NoSuchMethod",
                                         request_serializer=lambda b: b, response_deserializer=lambda b: b)
         with self.assertRaises(grpc.RpcError) as caught:
             call(b"", timeout=10)

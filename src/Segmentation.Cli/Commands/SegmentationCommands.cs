@@ -100,7 +100,7 @@ internal static class SegmentationCommands
         return new Command("segment", "ML segments: list, show.") { list, show };
     }
 
-    private static async Task<int> CallAsync<TResponse>(
+    internal static async Task<int> CallAsync<TResponse>(
         ParseResult parse, Option<Uri> address, Option<bool> json, Func<SegmentationClient, CancellationToken, Task<TResponse>> call, CancellationToken cancellationToken, Action<TResponse> print)
         where TResponse : class, IMessage<TResponse>
     {

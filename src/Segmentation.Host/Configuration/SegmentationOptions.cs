@@ -117,6 +117,12 @@ public sealed class SegmentationOptions
 
     /// <summary>Recommendation sources, weights and placements.</summary>
     public RecommendationOptions Recommendations { get; set; } = new();
+
+    /// <summary>API keys, the bootstrap key, reflection and per-key quotas (<c>Segmentation:Auth</c>).</summary>
+    public AccessOptions Auth { get; set; } = new();
+
+    /// <summary>TLS on the public port from certificate files (<c>Segmentation:Tls</c>); h2c when unset.</summary>
+    public TlsOptions Tls { get; set; } = new();
 }
 
 /// <summary>Where domain "now" comes from.</summary>

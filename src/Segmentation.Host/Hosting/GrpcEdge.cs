@@ -48,6 +48,10 @@ public static class GrpcEdge
                 grpc.Interceptors.Add<RequestLogInterceptor>();
             }
 
+            // Quotas first (a refused call costs nothing more), then the audit, outside the error mapping so it records
+            // the status the caller gets.
+            grpc.Interceptors.Add<Access.RateLimitInterceptor>();
+            grpc.Interceptors.Add<Access.AuditInterceptor>();
             grpc.Interceptors.Add<ErrorMappingInterceptor>();
         });
         services.AddGrpcReflection();
@@ -61,6 +65,7 @@ public static class GrpcEdge
         services.AddSingleton<InferenceApi>();
         services.AddSingleton<AdminApi>();
         services.AddSingleton<EchoApi>();
+        services.AddSingleton<AccessApi>();
         return services;
     }
 
@@ -72,23 +77,33 @@ public static class GrpcEdge
     public static IEndpointRouteBuilder MapSegmentationGrpc(this WebApplication app, ServerRoles roles = ServerRoles.All)
     {
         app.UseMiddleware<CallAccountingMiddleware>();
+        // API keys and scopes (Hosting/Access.cs): each service's RPCs require the scope RpcAccess lists.
+        app.UseAuthentication();
+        app.UseAuthorization();
         if ((roles & ServerRoles.Gateway) != 0)
         {
-            app.MapGrpcService<EventApi>();
-            app.MapGrpcService<ProfileApi>();
-            app.MapGrpcService<SegmentApi>();
-            app.MapGrpcService<RecommendationApi>();
-            app.MapGrpcService<AdminApi>();
-            app.MapGrpcService<EchoApi>();
+            app.MapGrpcService<EventApi>().RequireScopes();
+            app.MapGrpcService<ProfileApi>().RequireScopes();
+            app.MapGrpcService<SegmentApi>().RequireScopes();
+            app.MapGrpcService<RecommendationApi>().RequireScopes();
+            app.MapGrpcService<AdminApi>().RequireScopes();
+            app.MapGrpcService<AccessApi>().RequireScopes();
+            app.MapGrpcService<EchoApi>().RequireScopes();
         }
 
         if ((roles & ServerRoles.Inference) != 0)
         {
-            app.MapGrpcService<InferenceApi>();
+            app.MapGrpcService<InferenceApi>().RequireScopes();
         }
 
+        // Probes and tooling: health needs no key; reflection needs none unless Segmentation:Auth:OpenReflection is false.
         app.MapGrpcHealthChecksService();
-        app.MapGrpcReflectionService();
+        var reflection = app.MapGrpcReflectionService();
+        if (!app.Services.GetRequiredService<SegmentationOptions>().Auth.OpenReflection)
+        {
+            reflection.RequireAuthorization(Access.ScopeRequirement.PolicyName(Access.AccessScope.None));
+        }
+
         return app;
     }
 

@@ -1,0 +1,180 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Segmentation.Bench.Measurement;
+using Segmentation.Contracts.Bench.V1;
+using Segmentation.Contracts.V1;
+using Segmentation.Host;
+using Segmentation.Host.Access;
+using Segmentation.Host.Seeding;
+using static Segmentation.Bench.BenchReport;
+
+namespace Segmentation.Bench.Scenarios;
+
+/// <summary>
+/// What API keys cost and what quotas buy (<c>--only auth</c>). Two hosts in this process, each seeded with the same
+/// shop: one open (no key exists, the loopback default) and one requiring keys. (1) <c>GetUserSegments</c> and
+/// <c>Echo</c> closed-loop throughput with authentication off and on, rounds alternating between the hosts, so both
+/// see the same machine. (2) A noisy tenant's key (its own query quota) in a closed loop against the keyed host while
+/// another tenant's key calls at a fixed rate (open loop): that caller's p99 unloaded, beside the noisy key limited,
+/// and beside a noisy key with no quota. Until tenant isolation the two "tenants" are two keys of tenant
+/// <c>default</c>: quotas are per key.
+/// </summary>
+public static class AccessLoad
+{
+    private const string BootstrapKey = "segbench-bootstrap-key-0123456789abcdef";
+
+    /// <summary>Starts both hosts, measures, stops them.</summary>
+    public static async Task RunAsync(BenchReport report, BenchSettings settings, CancellationToken cancellationToken)
+    {
+        report.Section("Authentication and per-key quotas");
+        var root = Path.Combine(Path.GetTempPath(), "segbench-auth-" + Guid.NewGuid().ToString("N"));
+        string[] Args(string folder, params string[] extra) =>
+        [
+            $"--Segmentation:DataDirectory={Path.Combine(root, folder)}",
+            "--Segmentation:Listen=127.0.0.1:0",
+            "--Segmentation:Clock=System",
+            "--Logging:LogLevel:Default=Warning",
+            .. extra,
+        ];
+
+        try
+        {
+            var load0 = Failover.LoadAverage();
+            await using var open = await SegmentationServer.StartAsync(Args("open"), cancellationToken);
+            await using var keyed = await SegmentationServer.StartAsync(Args("keyed", $"--Segmentation:Auth:BootstrapKey={BootstrapKey}"), cancellationToken);
+            await ShopSeeder.SeedIfEmptyAsync(open, settings.Users, NullLogger.Instance, cancellationToken);
+            await ShopSeeder.SeedIfEmptyAsync(keyed, settings.Users, NullLogger.Instance, cancellationToken);
+            var catalog = keyed.Services.GetRequiredService<ApiKeyCatalog>();
+            var (_, readKey) = await catalog.CreateAsync("default", ["read"], "bench reader", 0, 0, cancellationToken);
+
+            using var openChannel = GrpcChannel.ForAddress(open.Address);
+            using var keyedChannel = GrpcChannel.ForAddress(keyed.Address);
+            var users = settings.Users;
+            var duration = TimeSpan.FromSeconds(settings.Seconds);
+            var callers = 32;
+            Func<long, Task> Lookup(CallInvoker invoker)
+            {
+                var client = new SegmentService.SegmentServiceClient(invoker);
+                return i => client.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = SyntheticShop.UserId((int)(i % users)) }).ResponseAsync;
+            }
+
+            Func<long, Task> Echo(CallInvoker invoker)
+            {
+                var client = new EchoService.EchoServiceClient(invoker);
+                var message = new EchoMessage { Text = SyntheticShop.UserId(42) };
+                return _ => client.EchoAsync(message).ResponseAsync;
+            }
+
+            var paths = new (string Name, Func<long, Task> Call)[]
+            {
+                ("GetUserSegments, auth off", Lookup(openChannel.CreateCallInvoker())),
+                ("GetUserSegments, auth on", Lookup(WithKey(keyedChannel, readKey))),
+                ("Echo, auth off", Echo(openChannel.CreateCallInvoker())),
+                ("Echo, auth on", Echo(WithKey(keyedChannel, readKey))),
+            };
+            foreach (var (name, call) in paths)
+            {
+                await ClosedLoop.RunAsync("warm-up " + name, call, callers, TimeSpan.FromSeconds(Math.Max(1, settings.Seconds / 2)), cancellationToken);
+            }
+
+            const int Rounds = 3;
+            var results = paths.ToDictionary(p => p.Name, _ => new List<LoadResult>());
+            for (var round = 0; round < Rounds; round++)
+            {
+                foreach (var (name, call) in paths)
+                {
+                    results[name].Add(await ClosedLoop.RunAsync(name, call, callers, duration, cancellationToken));
+                }
+            }
+
+            double Mean(string name) => results[name].Average(r => r.PerSecond);
+            var lookupRatio = Mean("GetUserSegments, auth on") / Mean("GetUserSegments, auth off");
+            var echoRatio = Mean("Echo, auth on") / Mean("Echo, auth off");
+            report.Line($"Closed loop, {callers} callers on one connection, {Rounds} rounds × {settings.Seconds:F0} s alternating between an open host and a keyed host (same process, same seeded shop of {N(users)} users):\n");
+            report.Table(
+                ["call", "calls/s (mean of rounds)", "rounds", "p50 ms", "p99 ms", "errors"],
+                paths.Select(p =>
+                {
+                    var runs = results[p.Name];
+                    var best = runs.MaxBy(r => r.PerSecond)!;
+                    return (IReadOnlyList<string>)[p.Name, N(Mean(p.Name)), string.Join(" ", runs.Select(r => N(r.PerSecond))), Ms(best, 0.5), Ms(best, 0.99), N(runs.Sum(r => r.Errors))];
+                }));
+            report.Line($"\nauth on / off: lookups {lookupRatio.ToString("F3", CultureInfo.InvariantCulture)}, echo {echoRatio.ToString("F3", CultureInfo.InvariantCulture)}.");
+
+            // Quotas: the quiet tenant calls at a fixed rate; the noisy one floods with 64 callers.
+            var quietRate = 200.0;
+            var noisyQuota = 500.0;
+            var (_, quietKey) = await catalog.CreateAsync("default", ["read"], "quiet tenant", 0, 0, cancellationToken);
+            var (_, limitedNoisyKey) = await catalog.CreateAsync("default", ["read"], "noisy tenant, limited", 0, noisyQuota, cancellationToken);
+            var (_, unlimitedNoisyKey) = await catalog.CreateAsync("default", ["read"], "noisy tenant, no quota", 0, 0, cancellationToken);
+            using var noisyChannel = GrpcChannel.ForAddress(keyed.Address);
+            var quiet = Lookup(WithKey(keyedChannel, quietKey));
+            await OpenLoop.RunAsync("warm-up quiet", quiet, quietRate, TimeSpan.FromSeconds(2), cancellationToken);
+            var alone = await OpenLoop.RunAsync("quiet tenant alone", quiet, quietRate, duration, cancellationToken);
+            var (underLimited, limitedNoise) = await UnderNoiseAsync(quiet, Lookup(WithKey(noisyChannel, limitedNoisyKey)), quietRate, duration, cancellationToken);
+            var (underUnlimited, unlimitedNoise) = await UnderNoiseAsync(quiet, Lookup(WithKey(noisyChannel, unlimitedNoisyKey)), quietRate, duration, cancellationToken);
+            var load1 = Failover.LoadAverage();
+
+            report.Line($"\nA quiet tenant's key at {N(quietRate)} lookups/s (open loop, latency from the intended send time) while a noisy tenant's key floods with 64 callers on its own connection; the noisy key's quota is {N(noisyQuota)} queries/s, then none:\n");
+            report.Table(
+                ["quiet tenant", "p50 ms", "p99 ms", "p99 / alone", "quiet errors", "noisy served/s", "noisy refused/s (RESOURCE_EXHAUSTED)"],
+                [
+                    ["alone", Ms(alone, 0.5), Ms(alone, 0.99), "1.00", N(alone.Errors), "", ""],
+                    ["noisy key limited", Ms(underLimited, 0.5), Ms(underLimited, 0.99), Ratio(underLimited, alone), N(underLimited.Errors), N(limitedNoise.PerSecond), N(limitedNoise.Errors / limitedNoise.Seconds)],
+                    ["noisy key without quota", Ms(underUnlimited, 0.5), Ms(underUnlimited, 0.99), Ratio(underUnlimited, alone), N(underUnlimited.Errors), N(unlimitedNoise.PerSecond), N(unlimitedNoise.Errors / unlimitedNoise.Seconds)],
+                ]);
+            report.Line($"\nnoisy key's first refusal: {limitedNoise.FirstError ?? "(none)"}");
+            report.Line($"load average {load0} before, {load1} after.");
+            report.Json["auth"] = new JsonObject
+            {
+                ["lookup_on_off_ratio"] = lookupRatio,
+                ["echo_on_off_ratio"] = echoRatio,
+                ["quiet_p99_alone_ms"] = alone.Latency.Milliseconds(0.99),
+                ["quiet_p99_noisy_limited_ms"] = underLimited.Latency.Milliseconds(0.99),
+                ["quiet_p99_noisy_unlimited_ms"] = underUnlimited.Latency.Milliseconds(0.99),
+                ["noisy_limited_served_per_s"] = limitedNoise.PerSecond,
+                ["noisy_limited_refused"] = limitedNoise.Errors,
+                ["load_average"] = $"{load0} / {load1}",
+            };
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(root, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A temp folder.
+            }
+        }
+    }
+
+    private static async Task<(LoadResult Quiet, LoadResult Noisy)> UnderNoiseAsync(
+        Func<long, Task> quiet, Func<long, Task> noisy, double quietRate, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // The noise starts first and outlasts the quiet run by a margin on both sides.
+        var noise = ClosedLoop.RunAsync("noisy", noisy, 64, duration + TimeSpan.FromSeconds(2), cancellationToken);
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        var measured = await OpenLoop.RunAsync("quiet under noise", quiet, quietRate, duration, cancellationToken);
+        return (measured, await noise);
+    }
+
+    private static CallInvoker WithKey(GrpcChannel channel, string key) =>
+        channel.Intercept(metadata =>
+        {
+            metadata.Add("authorization", "Bearer " + key);
+            return metadata;
+        });
+
+    private static string Ratio(LoadResult measured, LoadResult baseline) =>
+        (measured.Latency.Milliseconds(0.99) / baseline.Latency.Milliseconds(0.99)).ToString("F2", CultureInfo.InvariantCulture);
+
+    private static string Ms(LoadResult r, double q) => r.Latency.Milliseconds(q).ToString("F3", CultureInfo.InvariantCulture);
+}

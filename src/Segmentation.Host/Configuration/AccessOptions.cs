@@ -1,0 +1,71 @@
+namespace Segmentation.Host.Configuration;
+
+/// <summary>
+/// Who may call (<c>Segmentation:Auth</c>): API keys, the bootstrap key, reflection, default quotas.
+/// </summary>
+/// <remarks>
+/// Calls are authenticated once any API key exists (created with <c>seg keys create</c>, revoked ones included), a
+/// <see cref="BootstrapKey"/> is configured, or <see cref="Required"/> is set. Until then a loopback listen address
+/// runs open (every call acts for tenant <c>default</c> with every scope), and any other listen address refuses to
+/// start.
+/// </remarks>
+public sealed class AccessOptions
+{
+    /// <summary>
+    /// An admin key for tenant <c>default</c> (scopes ingest, read and admin) given by configuration, e.g.
+    /// <c>Segmentation__Auth__BootstrapKey</c> from a Kubernetes Secret: the way in for a deployment that is not on
+    /// loopback, to create its real keys. At least 32 characters. Kept in memory as a hash only.
+    /// </summary>
+    public string BootstrapKey { get; set; } = "";
+
+    /// <summary>Require keys even on loopback with no key created yet (then only the bootstrap key gets in).</summary>
+    public bool Required { get; set; }
+
+    /// <summary>Serve server reflection to callers without a key (the default); false requires a valid key of any scope.</summary>
+    public bool OpenReflection { get; set; } = true;
+
+    /// <summary>
+    /// How often a process reads the key catalogue again from the store, which is how a key created or revoked
+    /// through another gateway of the cluster reaches this one (a key unknown here also triggers a read, at most once
+    /// per interval). 5 s by default.
+    /// </summary>
+    public TimeSpan KeyRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Quotas of keys created without their own.</summary>
+    public RateLimitOptions RateLimits { get; set; } = new();
+
+    /// <summary>Refusals of bad settings, each naming the setting.</summary>
+    public string? Validate()
+    {
+        if (BootstrapKey.Length is > 0 and < 32)
+        {
+            return $"Segmentation:Auth:BootstrapKey must be at least 32 characters (e.g. openssl rand -hex 24); got {BootstrapKey.Length}.";
+        }
+
+        if (KeyRefreshInterval <= TimeSpan.Zero)
+        {
+            return $"Segmentation:Auth:KeyRefreshInterval must be positive; got {KeyRefreshInterval}.";
+        }
+
+        return RateLimits.IngestEventsPerSecond < 0 || RateLimits.QueriesPerSecond < 0 || RateLimits.BurstSeconds <= 0
+            ? "Segmentation:Auth:RateLimits: IngestEventsPerSecond and QueriesPerSecond must be 0 (no limit) or positive, BurstSeconds positive."
+            : null;
+    }
+}
+
+/// <summary>
+/// Per-key quotas (<c>Segmentation:Auth:RateLimits</c>), token buckets of System.Threading.RateLimiting: a key may
+/// spend <c>rate × BurstSeconds</c> at once and refills at its rate. A call over its key's quota is answered
+/// RESOURCE_EXHAUSTED with a retry hint.
+/// </summary>
+public sealed class RateLimitOptions
+{
+    /// <summary>Events per second a key may ingest (each event of a batch counts); 0 = no limit (the default).</summary>
+    public double IngestEventsPerSecond { get; set; }
+
+    /// <summary>Calls per second a key may make to every other method; 0 = no limit (the default).</summary>
+    public double QueriesPerSecond { get; set; }
+
+    /// <summary>The bucket's depth in seconds of its rate (1 by default): how large a burst a quiet key may send at once.</summary>
+    public double BurstSeconds { get; set; } = 1;
+}
