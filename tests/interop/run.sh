@@ -14,7 +14,11 @@ grpc_tools_proto=$($py -c 'import grpc_tools, os; print(os.path.join(os.path.dir
 # The standard protos go under "stdgrpc/" so their Python modules do not collide with the grpc package itself
 # (module paths follow file paths; the proto packages, and so the wire names, stay grpc.health.v1 etc.).
 mkdir -p "$work/protos/stdgrpc" && cp -r "$root/protos/segmentation" "$work/protos/" && cp -r "$root/protos/grpc/." "$work/protos/stdgrpc/"
-(cd "$work/protos" && $py -m grpc_tools.protoc -I . -I "$grpc_tools_proto" --python_out="$gen" --grpc_python_out="$gen" \
+# google/api/annotations.proto and http.proto (the HTTP/JSON routes) from the restored Google.Api.CommonProtos package.
+nuget_root=${NUGET_PACKAGES:-$(dotnet nuget locals global-packages --list | sed 's/^global-packages: *//')}
+google_api_proto=$(ls -d "$nuget_root"/google.api.commonprotos/*/content/protos | sort -V | tail -1)
+(cd "$work/protos" && $py -m grpc_tools.protoc -I . -I "$grpc_tools_proto" -I "$google_api_proto" --python_out="$gen" --grpc_python_out="$gen" \
+  "$google_api_proto/google/api/annotations.proto" "$google_api_proto/google/api/http.proto" \
   segmentation/v1/events.proto segmentation/v1/profiles.proto segmentation/v1/segments.proto segmentation/v1/recommendations.proto \
   stdgrpc/health/v1/health.proto stdgrpc/reflection/v1/reflection.proto stdgrpc/reflection/v1alpha/reflection.proto) \
   || { echo "interop: 0 passed, 1 failed"; exit 1; }

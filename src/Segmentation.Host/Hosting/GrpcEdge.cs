@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.OpenApi.Models;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Hosting.Internal;
 using Segmentation.Host.Services;
@@ -13,7 +14,8 @@ namespace Segmentation.Host.Hosting;
 
 /// <summary>
 /// The gRPC edge on grpc-dotnet: the services of <c>protos/segmentation/v1</c> (and the benchmark echo), health,
-/// reflection, the error mapping and the call accounting. Register with <see cref="AddSegmentationGrpc"/>, map with
+/// reflection, the error mapping and the call accounting; the public services also over HTTP/JSON (gRPC JSON
+/// transcoding) with an OpenAPI document. Register with <see cref="AddSegmentationGrpc"/>, map with
 /// <see cref="MapSegmentationGrpc"/>, and listen with <see cref="ConfigureEndpoint"/>.
 /// </summary>
 /// <remarks>
@@ -25,6 +27,12 @@ namespace Segmentation.Host.Hosting;
 /// </remarks>
 public static class GrpcEdge
 {
+    /// <summary>The name (and version) of the HTTP/JSON API's OpenAPI document.</summary>
+    public const string OpenApiDocumentName = "v1";
+
+    /// <summary>Where the OpenAPI document of the HTTP/JSON API is served: <c>/openapi/v1.json</c>.</summary>
+    public const string OpenApiRoute = "/openapi/{documentName}.json";
+
     /// <summary>Registers grpc-dotnet, the services, interceptors, health and reflection.</summary>
     public static IServiceCollection AddSegmentationGrpc(this IServiceCollection services, SegmentationOptions options)
     {
@@ -33,7 +41,7 @@ public static class GrpcEdge
         services.AddSingleton<RequestLogInterceptor>();
         // The wall clock the edge measures deadlines against; injected so tests can supply their own.
         services.TryAddSingleton(TimeProvider.System);
-        services.AddGrpc(grpc =>
+        var grpcBuilder = services.AddGrpc(grpc =>
         {
             grpc.MaxReceiveMessageSize = options.MaxReceiveMessageSize;
             grpc.MaxSendMessageSize = null;
@@ -54,6 +62,17 @@ public static class GrpcEdge
             grpc.Interceptors.Add<Access.AuditInterceptor>();
             grpc.Interceptors.Add<ErrorMappingInterceptor>();
         });
+        // The public services also over HTTP/JSON (the google.api.http routes in protos/segmentation/v1), through the
+        // same service classes and interceptors: the same validation, and statuses mapped to HTTP codes (400, 404, 429…).
+        // Their OpenAPI document lists every transcoded method (MapSegmentationGrpc serves it).
+        grpcBuilder.AddJsonTranscoding();
+        services.AddGrpcSwagger();
+        services.AddSwaggerGen(swagger => swagger.SwaggerDoc(OpenApiDocumentName, new OpenApiInfo
+        {
+            Title = "Segmentation HTTP/JSON API",
+            Version = OpenApiDocumentName,
+            Description = "The gRPC services of protos/segmentation/v1 transcoded to HTTP/JSON (google.api.http).",
+        }));
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck<DrainHealthCheck>("serving");
 
@@ -104,6 +123,7 @@ public static class GrpcEdge
             reflection.RequireAuthorization(Access.ScopeRequirement.PolicyName(Access.AccessScope.None));
         }
 
+        app.MapSwagger(OpenApiRoute);
         return app;
     }
 
