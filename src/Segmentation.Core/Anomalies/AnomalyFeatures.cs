@@ -10,10 +10,16 @@ public static class AnomalyFeatures
     /// <summary>Inputs per user.</summary>
     public const int Count = 7;
 
+    /// <summary>
+    /// Score from which a user is flagged (<c>anomaly:flagged</c>). Liu et al. read scores well above 0.5 as anomalies;
+    /// 0.6 keeps ordinary heavy users out.
+    /// </summary>
+    public const double DefaultThreshold = 0.6;
+
     /// <summary>The inputs' names, in order.</summary>
     public static IReadOnlyList<string> Names { get; } =
     [
-        "events_per_active_hour",
+        "events_per_active_day",
         "views",
         "purchases_per_view",
         "orders",
@@ -27,19 +33,24 @@ public static class AnomalyFeatures
     {
         ArgumentNullException.ThrowIfNull(profile);
         var s = profile.State;
-        // The span of her activity, at least an hour (a day for orders), so one burst is a rate and not a division by 0.
-        var span = s.LastSeen - s.FirstSeen;
-        var hours = Math.Max(1, span.TotalHours);
-        var days = Math.Max(1, span.TotalDays);
+        // Rates per day she was active (distinct event days among the remembered interactions, at least 1), not per
+        // hour of her span: a person's one short session is not a burst, while a script's day holds hundreds of events.
+        var days = new HashSet<long>();
+        foreach (var h in s.History)
+        {
+            days.Add(h.At.UtcTicks / TimeSpan.TicksPerDay);
+        }
+
+        var activeDays = Math.Max(1, days.Count);
         double views = s.Counts[(int)EventType.View];
         double purchases = s.Counts[(int)EventType.Purchase];
         double carts = s.Counts[(int)EventType.AddToCart];
-        inputs[0] = Math.Log(1 + (s.EventCount / hours));
+        inputs[0] = Math.Log(1 + (s.EventCount / (double)activeDays));
         inputs[1] = Math.Log(1 + views);
         inputs[2] = purchases / (views + 1);
         inputs[3] = Math.Log(1 + s.Orders);
         inputs[4] = Math.Log(1 + (s.Orders > 0 ? s.Spend / s.Orders : 0));
-        inputs[5] = Math.Log(1 + (s.Orders / days));
+        inputs[5] = Math.Log(1 + (s.Orders / (double)activeDays));
         inputs[6] = carts / (views + 1);
     }
 }

@@ -7,6 +7,26 @@ namespace Segmentation.Core.Churn;
 /// <param name="Churned">No event in the horizon after the cut-off.</param>
 public sealed record ChurnExample(string UserId, double[] Inputs, double[] Raw, bool Churned)
 {
+    /// <summary>Cut-offs a model is trained on (see <see cref="TrainingCutoffs"/>).</summary>
+    public const int TrainingCutoffCount = 4;
+
+    /// <summary>Days between training cut-offs.</summary>
+    public const int CutoffStepDays = 15;
+
+    /// <summary>
+    /// The training cut-offs ending at <paramref name="latest"/>: <see cref="TrainingCutoffCount"/> of them,
+    /// <see cref="CutoffStepDays"/> apart. One cut-off sees the population at one age: users who joined together are
+    /// at the same point of their lives, and a model learns that cohort rather than churn. Several cut-offs, pooled,
+    /// average it out.
+    /// </summary>
+    public static DateTimeOffset[] TrainingCutoffs(DateTimeOffset latest) =>
+        [.. Enumerable.Range(0, TrainingCutoffCount).Select(i => latest - TimeSpan.FromDays(i * CutoffStepDays))];
+
+    /// <summary>The examples of every cut-off in <paramref name="cutoffs"/>, pooled (a user appears once per cut-off she was seen by).</summary>
+    public static List<ChurnExample> AtCutoffs(
+        IReadOnlyList<(string UserId, IReadOnlyList<BehaviorEvent> Events)> users, IEnumerable<DateTimeOffset> cutoffs, int horizonDays, ProfileOptions options) =>
+        [.. cutoffs.SelectMany(c => AtCutoff(users, c, horizonDays, options))];
+
     /// <summary>
     /// Labels from history: for every user with an event at or before <paramref name="cutoff"/>, her profile folded
     /// from those events only, and whether she had no event in (cutoff, cutoff + <paramref name="horizonDays"/>].

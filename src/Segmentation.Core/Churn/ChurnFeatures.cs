@@ -21,7 +21,7 @@ public static class ChurnFeatures
     [
         "days_since_last_activity",
         "days_since_last_purchase",
-        "tenure_days",
+        "events",
         "active_days_per_month",
         "recency_over_usual_gap",
         "orders",
@@ -46,9 +46,9 @@ public static class ChurnFeatures
 
         var s = profile.State;
         var idle = Days(now - s.LastSeen);
-        var tenure = Days(now - s.FirstSeen);
-        // A user who never bought is as far from a purchase as her whole tenure (not 0, which would read as "just bought").
-        var sincePurchase = s.LastPurchase is { } p ? Days(now - p) : tenure;
+        // A user who never bought counts as far from a purchase as from her last visit (not 0, which would read as "just
+        // bought", nor her tenure, which grows with the age of the shop rather than with her risk); orders = 0 says the rest.
+        var sincePurchase = s.LastPurchase is { } p ? Days(now - p) : idle;
         var activeDays = ActiveDays(s.History, s.LastSeen, out var recent, now);
         var span = Math.Max(1, Days(s.LastSeen - s.FirstSeen));
         var perMonth = activeDays * DaysPerMonth / Math.Max(DaysPerMonth, span);
@@ -60,7 +60,7 @@ public static class ChurnFeatures
 
         raw[0] = idle;
         raw[1] = sincePurchase;
-        raw[2] = tenure;
+        raw[2] = s.EventCount;
         raw[3] = perMonth;
         raw[4] = overdue;
         raw[5] = s.Orders;
@@ -80,7 +80,7 @@ public static class ChurnFeatures
         {
             0 => raw < 1 ? "active today" : string.Create(c, $"no visit for {raw:F0} days"),
             1 => string.Create(c, $"last purchase {raw:F0} days ago"),
-            2 => string.Create(c, $"customer for {raw:F0} days"),
+            2 => string.Create(c, $"{raw:F0} events"),
             3 => string.Create(c, $"{raw:F1} active days a month"),
             4 => string.Create(c, $"quiet for {raw:F1}× her usual gap"),
             5 => string.Create(c, $"{raw:F0} orders"),

@@ -20,11 +20,18 @@ public sealed record GaussianMixtureFit(double[] Weights, double[] Means, double
 
 /// <summary>
 /// Expectation–maximisation for a Gaussian mixture with full covariances, started from a k-means partition, with a
-/// small ridge on the covariances (scikit-learn's <c>reg_covar</c>, 1e-6) so a component on few points stays
-/// invertible. Written here because no maintained .NET package in our feed fits one; the dimension is small (RFM: 3).
+/// ridge on the covariances (<see cref="Ridge"/>; scikit-learn's <c>reg_covar</c>) so a component on few points or on
+/// one value stays invertible. Written here because no maintained .NET package in our feed fits one; the dimension is small (RFM: 3).
 /// </summary>
 public static class GaussianMixture
 {
+    /// <summary>
+    /// Added to every covariance's diagonal. RFM inputs are counts (most customers have exactly one order), so a
+    /// component can sit on one value of a coordinate, where scikit-learn's 1e-6 lets its density, and the BIC, run
+    /// away; on standardised inputs 1e-2 is a tenth of a standard deviation.
+    /// </summary>
+    public const double Ridge = 1e-2;
+
     /// <summary>Fits <paramref name="k"/> components to <paramref name="data"/> (n × d) starting from <paramref name="initialAssignments"/>.</summary>
     public static GaussianMixtureFit Fit(ReadOnlySpan<double> data, int dimensions, int k, IReadOnlyList<int> initialAssignments, int maxIterations = 200, double tolerance = 1e-6)
     {
@@ -179,7 +186,7 @@ public static class GaussianMixture
                     covariances[(c * d * d) + (a * d) + b] /= mass;
                 }
 
-                covariances[(c * d * d) + (a * d) + a] += 1e-6;
+                covariances[(c * d * d) + (a * d) + a] += Ridge;
             }
         }
     }
