@@ -12,6 +12,7 @@ public sealed class RecommendationTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset s_start = TimeProvider.System.GetUtcNow().AddDays(-2);
     private TestServer _server = null!;
+    private readonly List<Event> _ingested = [];
     private int _nextEvent;
 
     public async Task InitializeAsync()
@@ -88,6 +89,68 @@ public sealed class RecommendationTests : IAsyncLifetime
         });
         Assert.Equal(response.Items.Count, response.Items.Select(x => x.ItemId).Distinct().Count());
         Assert.Equal(response.Items.OrderByDescending(x => x.Score).Select(x => x.ItemId), response.Items.Select(x => x.ItemId));
+    }
+
+    [Fact]
+    public async Task EveryReason_IsTrue_BoughtWithOnlyForItemsSomeoneBoughtTogether()
+    {
+        // Window shoppers view kayaks with paddles but never buy both; a kayaker buys a kayak; someone carts a dry bag.
+        var window = new List<Event>();
+        for (var i = 0; i < 4; i++)
+        {
+            window.Add(View($"window-{i}", "kayak", "outdoor.water", 20));
+            window.Add(View($"window-{i}", "paddle", "outdoor.water", 20));
+            window.Add(View($"window-{i}", "tent", "outdoor.camping", 20));
+        }
+
+        window.Add(Buy("kayaker", "kayak", "outdoor.water", 21));
+        window.Add(Buy("kayaker", "milk", "grocery.dairy", 21));
+        window.Add(Events.Make($"r-{Interlocked.Increment(ref _nextEvent)}", "carter", EventType.AddToCart, s_start.AddHours(21), "drybag", category: "outdoor.water"));
+        await IngestAsync([.. window]);
+
+        var kayaker = await RecommendAsync(new RecommendRequest { UserId = "kayaker", Count = 20 });
+        var paddle = kayaker.Items.Single(x => x.ItemId == "paddle");
+        Assert.Equal(ReasonKind.ViewedTogether, paddle.Reason.Kind);
+        Assert.Equal("often viewed with kayak", paddle.Reason.Text);
+        Assert.Contains(kayaker.Items, x => x.Reason.Kind == ReasonKind.PopularInSegment && x.Reason.Text == "popular with new shoppers");
+        var drybag = (await RecommendAsync(new RecommendRequest { UserId = "carter", Count = 20 })).Items.Single(x => x.ItemId == "drybag");
+        Assert.Equal(ReasonKind.InCart, drybag.Reason.Kind);
+        Assert.Equal("in your cart", drybag.Reason.Text);
+
+        // Every reason of every user, checked against the events ingested: "bought with X" only when one user bought
+        // both, "viewed with X" only when one user viewed (or bought) both, and X is an item of hers.
+        var users = _ingested.Select(e => e.UserId).Distinct().ToList();
+        var bought = users.ToDictionary(u => u, u => _ingested.Where(e => e.UserId == u && e.Type == EventType.Purchase).Select(e => e.ItemId).ToHashSet());
+        var engaged = users.ToDictionary(u => u, u => _ingested.Where(e => e.UserId == u).Select(e => e.ItemId).ToHashSet());
+        var checkedReasons = 0;
+        foreach (var user in users)
+        {
+            foreach (var x in (await RecommendAsync(new RecommendRequest { UserId = user, Count = 20 })).Items)
+            {
+                var cause = x.Reason.Cause;
+                switch (x.Reason.Kind)
+                {
+                    case ReasonKind.BoughtTogether:
+                        Assert.Contains(cause, engaged[user]);
+                        Assert.True(users.Any(u => bought[u].Contains(x.ItemId) && bought[u].Contains(cause)), $"{user}: nobody bought both {x.ItemId} and {cause}");
+                        checkedReasons++;
+                        break;
+                    case ReasonKind.ViewedTogether:
+                        Assert.Contains(cause, engaged[user]);
+                        Assert.True(users.Any(u => engaged[u].Contains(x.ItemId) && engaged[u].Contains(cause)), $"{user}: nobody viewed both {x.ItemId} and {cause}");
+                        break;
+                    case ReasonKind.InCart:
+                        Assert.Contains(_ingested, e => e.UserId == user && e.ItemId == x.ItemId && e.Type == EventType.AddToCart);
+                        Assert.DoesNotContain(x.ItemId, bought[user]);
+                        break;
+                    case ReasonKind.RecentlyViewed:
+                        Assert.Contains(x.ItemId, engaged[user]);
+                        break;
+                }
+            }
+        }
+
+        Assert.True(checkedReasons > 0);
     }
 
     [Fact]
@@ -201,6 +264,7 @@ public sealed class RecommendationTests : IAsyncLifetime
     {
         var response = await _server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(events));
         Assert.Equal(events.Length, response.Accepted);
+        _ingested.AddRange(events);
     }
 
     private Event Buy(string user, string item, string category, int hour) =>

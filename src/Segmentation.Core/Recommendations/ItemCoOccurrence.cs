@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using Segmentation.Core.Recommendations.Internal;
 
 namespace Segmentation.Core.Recommendations;
@@ -14,6 +15,23 @@ public enum ItemSimilarityKind
 
     /// <summary>c(i, j) / (c(i) · c(j)): favours rare items (serendipity).</summary>
     Lift,
+}
+
+/// <summary>What one user did with both items of a pair (flags; any user, ever).</summary>
+[Flags]
+public enum PairEvidence : byte
+{
+    /// <summary>No user did the same kind of thing with both.</summary>
+    None = 0,
+
+    /// <summary>A user viewed, carted, wishlisted or bought both.</summary>
+    Viewed = 1,
+
+    /// <summary>A user bought both.</summary>
+    Bought = 2,
+
+    /// <summary>A user rated both.</summary>
+    Rated = 4,
 }
 
 /// <summary>Settings of an <see cref="ItemCoOccurrence"/>. Read when the model is built; do not change afterwards.</summary>
@@ -74,10 +92,10 @@ public sealed class ItemCoOccurrence : ICandidateSource
     private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
     private readonly List<string> _ids = [];
     private readonly List<double> _occurrence = [];
-    private readonly List<Dictionary<int, double>> _pairs = [];
+    private readonly List<Dictionary<int, PairCount>> _pairs = [];
     private readonly List<int> _rowChanges = [];
     private readonly List<Neighbours?> _neighbours = [];
-    private readonly Dictionary<string, List<(int Item, double Strength)>> _users = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<UserItem>> _users = new(StringComparer.Ordinal);
 
     /// <summary>An empty model.</summary>
     public ItemCoOccurrence(ItemCoOccurrenceOptions? options = null)
@@ -143,21 +161,38 @@ public sealed class ItemCoOccurrence : ICandidateSource
             }
 
             var old = position >= 0 ? items[position].Strength : 0;
+            var oldEvidence = position >= 0 ? items[position].Evidence : PairEvidence.None;
+            var evidence = oldEvidence | EvidenceOf(interaction.Type);
             if (weight > old)
             {
                 _occurrence[item] += (weight - old) * scale;
+            }
+
+            if (weight > old || evidence != oldEvidence)
+            {
                 var row = _pairs[item];
-                foreach (var (other, strength) in items)
+                foreach (var (other, strength, otherEvidence) in items)
                 {
-                    var delta = Math.Min(weight, strength) - Math.Min(old, strength);
-                    if (other != item && delta > 0)
+                    if (other == item)
                     {
-                        var add = delta * scale;
-                        row[other] = row.GetValueOrDefault(other) + add;
-                        _pairs[other][item] = _pairs[other].GetValueOrDefault(item) + add;
-                        _rowChanges[item]++;
-                        _rowChanges[other]++;
+                        continue;
                     }
+
+                    // The count grows by what the weaker side gained; the evidence records what this user did with
+                    // both items (bought both, viewed both, rated both), so a reason can name only what happened.
+                    var add = Math.Max(0, Math.Min(weight, strength) - Math.Min(old, strength)) * scale;
+                    var shared = evidence & otherEvidence;
+                    if (add <= 0 && (shared & ~(row.TryGetValue(other, out var known) ? known.Evidence : PairEvidence.None)) == 0)
+                    {
+                        continue;
+                    }
+
+                    ref var forward = ref CollectionsMarshal.GetValueRefOrAddDefault(row, other, out _);
+                    forward = new PairCount(forward.Count + add, forward.Evidence | shared);
+                    ref var backward = ref CollectionsMarshal.GetValueRefOrAddDefault(_pairs[other], item, out _);
+                    backward = new PairCount(backward.Count + add, backward.Evidence | shared);
+                    _rowChanges[item]++;
+                    _rowChanges[other]++;
                 }
             }
 
@@ -166,7 +201,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 items.RemoveAt(position);
             }
 
-            items.Add((item, Math.Max(old, weight)));
+            items.Add(new UserItem(item, Math.Max(old, weight), evidence));
         }
     }
 
@@ -200,7 +235,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 return false;
             }
 
-            var items = new List<(int Item, double Strength)>();
+            var items = new List<UserItem>();
             foreach (var interaction in interactions)
             {
                 var weight = _options.Weights.Of(interaction);
@@ -218,9 +253,11 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 }
 
                 var old = 0.0;
+                var evidence = EvidenceOf(interaction.Type);
                 if (position >= 0)
                 {
                     old = items[position].Strength;
+                    evidence |= items[position].Evidence;
                     items.RemoveAt(position);
                 }
                 else if (items.Count >= _options.MaxItemsPerUser)
@@ -228,7 +265,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                     items.RemoveAt(0);
                 }
 
-                items.Add((item, Math.Max(old, weight)));
+                items.Add(new UserItem(item, Math.Max(old, weight), evidence));
             }
 
             if (items.Count > 0)
@@ -278,7 +315,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
         using (Read())
         {
             return _index.TryGetValue(a, out var i) && _index.TryGetValue(b, out var j) && _pairs[i].TryGetValue(j, out var c)
-                ? c / _decay.Divisor(now)
+                ? c.Count / _decay.Divisor(now)
                 : 0;
         }
     }
@@ -289,18 +326,33 @@ public sealed class ItemCoOccurrence : ICandidateSource
         using (Read())
         {
             return _index.TryGetValue(a, out var i) && _index.TryGetValue(b, out var j) && _pairs[i].TryGetValue(j, out var c)
-                ? Similarity(i, j, c, _decay.Divisor(now))
+                ? Similarity(i, j, c.Count, _decay.Divisor(now))
                 : 0;
         }
     }
 
-    /// <summary>The <paramref name="count"/> items most similar to <paramref name="itemId"/>, best first (reason: bought with it).</summary>
+    /// <summary>
+    /// What some one user did with both <paramref name="a"/> and <paramref name="b"/>, as far as this model was told:
+    /// bought both, viewed (or carted, wishlisted, bought) both, rated both. A fact, not a count: it does not decay.
+    /// </summary>
+    public PairEvidence Evidence(string a, string b)
+    {
+        using (Read())
+        {
+            return _index.TryGetValue(a, out var i) && _index.TryGetValue(b, out var j) && _pairs[i].TryGetValue(j, out var c)
+                ? c.Evidence
+                : PairEvidence.None;
+        }
+    }
+
+    /// <summary>The <paramref name="count"/> items most similar to <paramref name="itemId"/>, best first (reason: bought, viewed or rated with it).</summary>
     public IReadOnlyList<Candidate> SimilarItems(string itemId, int count, DateTimeOffset now) =>
         GetCandidates(new RecommendationRequest { ContextItemId = itemId, Now = now }, count, static _ => true);
 
     /// <summary>
     /// SAR scores for the request's history plus its context item (which counts as a purchase): each candidate's
-    /// reason names the user's item that contributed most to its score.
+    /// reason names the user's item that contributed most to its score, and says what people did with both (see
+    /// <see cref="ReasonOf"/>): "bought with" only when a user bought both.
     /// </summary>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
     {
@@ -328,8 +380,9 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 Array.Fill(cause, -1, 0, n);
                 foreach (var (j, a) in affinity)
                 {
-                    foreach (var (i, c) in NeighboursOf(j))
+                    foreach (var (i, pair) in NeighboursOf(j))
                     {
+                        var c = pair.Count;
                         if (c < minCoCount)
                         {
                             continue;
@@ -361,7 +414,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                     }
                 }
 
-                return top.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, new RecommendationReason(ReasonKind.BoughtTogether, _ids[t.Value])));
+                return top.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, ReasonOf(t.Value, _index[t.Id])));
             }
             finally
             {
@@ -372,6 +425,27 @@ public sealed class ItemCoOccurrence : ICandidateSource
             }
         }
     }
+
+    // The reason for recommending item i because of the user's item j, from the evidence of the pair as it is now
+    // (the live row, not a ranked copy): bought together beats rated together beats viewed together. A pair whose
+    // users did different things with each (viewed one, rated the other) is only "similar".
+    private RecommendationReason ReasonOf(int j, int i)
+    {
+        var evidence = _pairs[j].TryGetValue(i, out var pair) ? pair.Evidence : PairEvidence.None;
+        var kind = (evidence & PairEvidence.Bought) != 0 ? ReasonKind.BoughtTogether
+            : (evidence & PairEvidence.Rated) != 0 ? ReasonKind.RatedTogether
+            : (evidence & PairEvidence.Viewed) != 0 ? ReasonKind.ViewedTogether
+            : ReasonKind.SimilarToViewed;
+        return new RecommendationReason(kind, _ids[j]);
+    }
+
+    private static PairEvidence EvidenceOf(EventType type) => type switch
+    {
+        EventType.Purchase => PairEvidence.Bought | PairEvidence.Viewed,
+        EventType.View or EventType.AddToCart or EventType.Wishlist => PairEvidence.Viewed,
+        EventType.Rating => PairEvidence.Rated,
+        _ => PairEvidence.None,
+    };
 
     // Sorted by item id so that ties in "largest contribution" resolve the same way every time.
     private List<(int Item, double Affinity)> Affinity(RecommendationRequest request)
@@ -402,7 +476,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
     // The pairs of j read when scoring: the whole live row, or its MaxNeighbours most similar entries with their
     // co-counts as of the last ranking. Called under the read lock: a stale list is rebuilt and published by
     // reference (racing rebuilds agree).
-    private IEnumerable<KeyValuePair<int, double>> NeighboursOf(int j)
+    private IEnumerable<KeyValuePair<int, PairCount>> NeighboursOf(int j)
     {
         var row = _pairs[j];
         var max = _options.MaxNeighbours;
@@ -416,10 +490,10 @@ public sealed class ItemCoOccurrence : ICandidateSource
         if (cached is null || changes - cached.ChangesAtRanking > row.Count / 100)
         {
             // The ranking is the same at any "now" (decay scales every count alike), so divisor 1 will do.
-            var top = new TopK<KeyValuePair<int, double>>(max);
+            var top = new TopK<KeyValuePair<int, PairCount>>(max);
             foreach (var pair in row)
             {
-                var s = Similarity(j, pair.Key, pair.Value, 1);
+                var s = Similarity(j, pair.Key, pair.Value.Count, 1);
                 if (top.Admits(s))
                 {
                     top.Offer(_ids[pair.Key], s, pair);
@@ -455,7 +529,13 @@ public sealed class ItemCoOccurrence : ICandidateSource
         public void Dispose() => held.ExitWriteLock();
     }
 
-    private sealed record Neighbours(KeyValuePair<int, double>[] Pairs, int ChangesAtRanking);
+    private sealed record Neighbours(KeyValuePair<int, PairCount>[] Pairs, int ChangesAtRanking);
+
+    // One pair's decayed co-count and what its users did with both items.
+    private readonly record struct PairCount(double Count, PairEvidence Evidence);
+
+    // One item remembered for a user: her strongest interaction weight with it and what she did with it.
+    private readonly record struct UserItem(int Item, double Strength, PairEvidence Evidence);
 
     private double Similarity(int i, int j, double c, double divisor) => _options.Similarity switch
     {
@@ -488,7 +568,8 @@ public sealed class ItemCoOccurrence : ICandidateSource
             var row = _pairs[i];
             foreach (var key in row.Keys.ToList())
             {
-                row[key] *= factor;
+                var pair = row[key];
+                row[key] = pair with { Count = pair.Count * factor };
             }
         }
     }

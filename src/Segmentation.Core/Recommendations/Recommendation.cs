@@ -18,7 +18,7 @@ public readonly record struct Interaction(string ItemId, EventType Type, DateTim
 /// <summary>Why an item was recommended: the kind of evidence and what caused it.</summary>
 public enum ReasonKind
 {
-    /// <summary>Often bought (or rated) together with <see cref="RecommendationReason.Cause"/>, an item of the user's.</summary>
+    /// <summary>Bought together with <see cref="RecommendationReason.Cause"/>, an item of the user's: some user bought both.</summary>
     BoughtTogether = 1,
 
     /// <summary>Popular in the segment named by <see cref="RecommendationReason.Cause"/>.</summary>
@@ -32,6 +32,15 @@ public enum ReasonKind
 
     /// <summary>Close to the user's taste vector; <see cref="RecommendationReason.Cause"/> is empty.</summary>
     MatchesTasteProfile = 5,
+
+    /// <summary>Viewed together with <see cref="RecommendationReason.Cause"/>, an item of the user's: some user viewed (or carted) both; no purchase of both is known.</summary>
+    ViewedTogether = 6,
+
+    /// <summary>The user put <see cref="RecommendationReason.Cause"/> (this very item) in her cart and has not bought it (nor taken it out).</summary>
+    InCart = 7,
+
+    /// <summary>Rated together with <see cref="RecommendationReason.Cause"/>, an item of the user's: some user rated both; no purchase of both is known.</summary>
+    RatedTogether = 8,
 }
 
 /// <summary>The explanation carried by every recommended item.</summary>
@@ -39,10 +48,20 @@ public enum ReasonKind
 /// <param name="Cause">The item id or segment key that caused it ("" for <see cref="ReasonKind.MatchesTasteProfile"/>).</param>
 public sealed record RecommendationReason(ReasonKind Kind, string Cause)
 {
+    /// <summary>
+    /// How people know the cause, when its key is not for people: a segment's label ("big-basket home buyers",
+    /// "active shoppers") for <see cref="ReasonKind.PopularInSegment"/>. Null: the text names the cause itself.
+    /// </summary>
+    public string? CauseLabel { get; init; }
+
     /// <summary>A short sentence for people, e.g. "often bought with X".</summary>
     public string Text => Kind switch
     {
         ReasonKind.BoughtTogether => $"often bought with {Cause}",
+        ReasonKind.ViewedTogether => $"often viewed with {Cause}",
+        ReasonKind.RatedTogether => $"often rated with {Cause}",
+        ReasonKind.InCart => "in your cart",
+        ReasonKind.PopularInSegment when CauseLabel is { Length: > 0 } label => $"popular with {label}",
         ReasonKind.PopularInSegment => Cause.Length == 0 ? "popular with everyone" : $"popular in your segment '{Cause}'",
         ReasonKind.SimilarToViewed => $"similar to what you viewed: {Cause}",
         ReasonKind.RecentlyViewed => $"you viewed {Cause} recently",

@@ -2,6 +2,7 @@ using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Segmentation.Contracts.V1;
+using Segmentation.Core;
 using Segmentation.Core.Errors;
 using Segmentation.Core.Recommendations;
 using Segmentation.Grains;
@@ -115,10 +116,28 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
         };
         foreach (var r in _recommender.Recommend(scope.Placement, request))
         {
-            response.Items.Add(ProtoMapper.ToProto(r));
+            response.Items.Add(ProtoMapper.ToProto(r.Reason.Kind == Core.Recommendations.ReasonKind.PopularInSegment ? r with { Reason = Labelled(r.Reason, input) } : r));
         }
 
         return response;
+    }
+
+    // "popular with big-basket home buyers", not "popular in your segment 'ml:3'": the user's own ML segment by its
+    // label (as of her assignment), a lifecycle stage by its name. Other keys (none today) keep their key.
+    private static RecommendationReason Labelled(RecommendationReason reason, RecommendationInput? input)
+    {
+        if (input is null || reason.Cause.Length == 0)
+        {
+            return reason;
+        }
+
+        if (input.Segments.Ml is { } ml && reason.Cause == LiveRecommender.MlSegmentKey(ml.Assignment.SegmentId) && ml.Assignment.Label.Length > 0)
+        {
+            return reason with { CauseLabel = ml.Assignment.Label };
+        }
+
+        var stage = input.Segments.Lifecycle.Stage;
+        return reason.Cause == LiveRecommender.LifecycleKey(stage) ? reason with { CauseLabel = LifecycleStageNames.Of(stage) + " shoppers" } : reason;
     }
 
     private static void CheckCount(int count)
