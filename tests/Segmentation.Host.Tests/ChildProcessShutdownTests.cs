@@ -68,7 +68,8 @@ public sealed class ChildProcessShutdownTests
                 // Still starting.
             }
 
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "the host did not become healthy within 60 s");
+            // Generous: a cold start beside a loaded machine (a build, other suites) can take a minute.
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(180), "the host did not become healthy within 180 s");
             await Task.Delay(50);
         }
     }

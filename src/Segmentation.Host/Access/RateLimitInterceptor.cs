@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Threading.RateLimiting;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Segmentation.Contracts.V1;
@@ -7,11 +6,11 @@ using Segmentation.Contracts.V1;
 namespace Segmentation.Host.Access;
 
 /// <summary>
-/// Spends the caller's quota before a call runs (<see cref="KeyRateLimiters"/>): each event of an ingest batch counts
-/// against the key's ingest bucket (for <c>StreamEvents</c>, batch by batch as they arrive), every other call one token
-/// of its query bucket. Over quota: RESOURCE_EXHAUSTED, with the wait in the message and in the
-/// <c>grpc-retry-pushback-ms</c> trailer (gRPC's server pushback). Batches of a stream before the refused one stay
-/// stored. Calls without a key (the open loopback default) are not limited.
+/// Spends the caller's ingest quota before an ingest call runs (<see cref="KeyRateLimiters"/>): each event of a batch
+/// counts (for <c>StreamEvents</c>, batch by batch as they arrive). Over quota: RESOURCE_EXHAUSTED, with the wait in the
+/// message and in the <c>grpc-retry-pushback-ms</c> trailer (gRPC's server pushback). Batches of a stream before the
+/// refused one stay stored. Other calls are metered before they reach grpc-dotnet (<see cref="QueryQuotaMiddleware"/>);
+/// calls without a key (the open loopback default) are not limited.
 /// </summary>
 internal sealed class RateLimitInterceptor : Interceptor
 {
@@ -22,66 +21,27 @@ internal sealed class RateLimitInterceptor : Interceptor
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        if (Bucket(context, out var ingest) is { } bucket)
+        if (IngestBucket(context) is { } bucket)
         {
-            Spend(bucket, ingest && request is IngestEventsRequest batch ? batch.Events.Count : 1, ingest, context);
+            Spend(bucket, request is IngestEventsRequest batch ? batch.Events.Count : 1, context);
         }
 
         return continuation(request, context);
     }
 
     public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        if (Bucket(context, out var ingest) is not { } bucket)
-        {
-            return continuation(requestStream, context);
-        }
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
+        IngestBucket(context) is { } bucket
+            ? continuation(new MeteredReader<TRequest>(requestStream, bucket, context), context)
+            : continuation(requestStream, context);
 
-        if (!ingest)
-        {
-            Spend(bucket, 1, ingest, context);
-            return continuation(requestStream, context);
-        }
+    // Only ingest methods are metered here, and both are unary or client-streaming.
+    private KeyBucket? IngestBucket(ServerCallContext context) =>
+        context.GetHttpContext().Features.Get<ApiCaller>()?.Key is { } key && RpcAccess.For(context.Method).Scope == AccessScope.Ingest
+            ? _limiters.For(key, ingest: true)
+            : null;
 
-        return continuation(new MeteredReader<TRequest>(requestStream, bucket, context), context);
-    }
-
-    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        if (Bucket(context, out var ingest) is { } bucket)
-        {
-            Spend(bucket, 1, ingest, context);
-        }
-
-        return continuation(request, responseStream, context);
-    }
-
-    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        if (Bucket(context, out var ingest) is { } bucket)
-        {
-            Spend(bucket, 1, ingest, context);
-        }
-
-        return continuation(requestStream, responseStream, context);
-    }
-
-    private KeyBucket? Bucket(ServerCallContext context, out bool ingest)
-    {
-        ingest = false;
-        if (context.GetHttpContext().Features.Get<ApiCaller>()?.Key is not { } key)
-        {
-            return null;
-        }
-
-        ingest = RpcAccess.For(context.Method).Scope == AccessScope.Ingest;
-        return _limiters.For(key, ingest);
-    }
-
-    internal static void Spend(KeyBucket bucket, int permits, bool ingest, ServerCallContext context)
+    private static void Spend(KeyBucket bucket, int permits, ServerCallContext context)
     {
         if (permits == 0)
         {
@@ -102,12 +62,10 @@ internal sealed class RateLimitInterceptor : Interceptor
             return;
         }
 
-        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
-        var pushbackMs = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalMilliseconds));
+        var pushbackMs = QuotaRefusal.PushbackMilliseconds(lease);
         throw new RpcException(
-            new Status(StatusCode.ResourceExhausted,
-                $"API key {caller.KeyId} is over its {(ingest ? "ingest quota (events/s)" : "query quota (calls/s)")}; retry after {pushbackMs} ms"),
-            new Metadata { { "grpc-retry-pushback-ms", pushbackMs.ToString(CultureInfo.InvariantCulture) } });
+            new Status(StatusCode.ResourceExhausted, QuotaRefusal.Message(caller, ingest: true, pushbackMs)),
+            new Metadata { { QuotaRefusal.PushbackHeader, pushbackMs.ToString(CultureInfo.InvariantCulture) } });
     }
 
     /// <summary>A request stream that spends each batch's events from the ingest bucket as it is read.</summary>
@@ -133,7 +91,7 @@ internal sealed class RateLimitInterceptor : Interceptor
                 return false;
             }
 
-            Spend(_bucket, _inner.Current is IngestEventsRequest batch ? batch.Events.Count : 1, ingest: true, _context);
+            Spend(_bucket, _inner.Current is IngestEventsRequest batch ? batch.Events.Count : 1, _context);
             return true;
         }
     }

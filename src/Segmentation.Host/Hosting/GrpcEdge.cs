@@ -99,6 +99,7 @@ public static class GrpcEdge
         // API keys and scopes (Hosting/Access.cs): each service's RPCs require the scope RpcAccess lists.
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMiddleware<Access.QueryQuotaMiddleware>();
         if ((roles & ServerRoles.Gateway) != 0)
         {
             app.MapGrpcService<EventApi>().RequireScopes();

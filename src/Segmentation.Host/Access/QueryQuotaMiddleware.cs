@@ -1,0 +1,64 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using Grpc.AspNetCore.Server;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http;
+
+namespace Segmentation.Host.Access;
+
+/// <summary>
+/// Spends one token of the caller's query bucket (<see cref="KeyRateLimiters"/>) for every call that is not ingest,
+/// right after authorization and before grpc-dotnet reads the request: a key flooding over its quota is refused at
+/// the least cost to everyone else (no message parsed, no handler run). Over quota: a trailers-only RESOURCE_EXHAUSTED
+/// with the wait in the message and in <c>grpc-retry-pushback-ms</c>. Ingest is metered per event by
+/// <see cref="RateLimitInterceptor"/>, which needs the message. Calls without a stored key's quota pass untouched.
+/// </summary>
+internal sealed class QueryQuotaMiddleware
+{
+    private readonly RequestDelegate _next;
+    private readonly KeyRateLimiters _limiters;
+
+    public QueryQuotaMiddleware(RequestDelegate next, KeyRateLimiters limiters)
+    {
+        _next = next;
+        _limiters = limiters;
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (context.Features.Get<ApiCaller>() is { Key: { } key } caller
+            && context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() is { } method
+            && RpcAccess.For(method.Method.FullName).Scope != AccessScope.Ingest
+            && _limiters.For(key, ingest: false) is { } bucket)
+        {
+            using var lease = bucket.Limiter.AttemptAcquire(1);
+            if (!lease.IsAcquired)
+            {
+                var pushbackMs = QuotaRefusal.PushbackMilliseconds(lease);
+                GrpcAuthorizationResultHandler.Refuse(context.Response, StatusCode.ResourceExhausted, QuotaRefusal.Message(caller, ingest: false, pushbackMs));
+                context.Response.Headers[QuotaRefusal.PushbackHeader] = pushbackMs.ToString(CultureInfo.InvariantCulture);
+                return Task.CompletedTask;
+            }
+        }
+
+        return _next(context);
+    }
+}
+
+/// <summary>How a call over its key's quota is told so.</summary>
+internal static class QuotaRefusal
+{
+    /// <summary>gRPC's server pushback: how long the client should wait before trying again.</summary>
+    public const string PushbackHeader = "grpc-retry-pushback-ms";
+
+    /// <summary>The wait the bucket asks for, in whole milliseconds (at least 1; 1 s when it does not say).</summary>
+    public static long PushbackMilliseconds(RateLimitLease lease)
+    {
+        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
+        return Math.Max(1, (long)Math.Ceiling(retryAfter.TotalMilliseconds));
+    }
+
+    /// <summary>The status message: which key, which quota, how long to wait.</summary>
+    public static string Message(ApiCaller caller, bool ingest, long pushbackMs) =>
+        $"API key {caller.KeyId} is over its {(ingest ? "ingest quota (events/s)" : "query quota (calls/s)")}; retry after {pushbackMs} ms";
+}
