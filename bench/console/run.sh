@@ -36,7 +36,12 @@ total() { curl -s "$base/v1/segments" | python3 -c 'import json,sys; print(sum(i
 previous=-1; now=$(total)
 while [ "$now" != "$previous" ]; do sleep 10; previous=$now; now=$(total); echo "clustered users: $now"; done
 segment=$(curl -s "$base/v1/segments" | python3 -c 'import json,sys; print(json.load(sys.stdin)["segments"][0]["segmentId"])')
-user=$(curl -s "$base/v1/segments/$segment/members" | python3 -c 'import json,sys; m = json.loads(sys.stdin.readline()); print(m.get("result", m)["userId"])')
+# A shopper to show: the first member streamed (newline-delimited JSON, or one JSON array).
+user=$(curl -s "$base/v1/segments/$segment/members" | python3 -c '
+import json, sys
+text = sys.stdin.read().strip()
+first = json.loads(text)[0] if text.startswith("[") else json.loads(text.splitlines()[0])
+print(first.get("result", first)["userId"])')
 measure() { # path: prints "median max" seconds over $runs fetches, after one warm-up
   local times=()
   curl -s -o /dev/null "$base$1"

@@ -47,6 +47,7 @@ Console.WriteLine($"Serving gRPC (h2c) on {server.Address}. Ctrl+C or SIGTERM st
 if (server.AdminAddress is { } admin)
 {
     Console.WriteLine($"Orleans dashboard (grains, silos, calls) on {admin}");
+    Console.WriteLine($"Web console (segments, map, shoppers, rules) on {admin}console");
 }
 
 await server.WaitForShutdownSignalAsync();
