@@ -18,12 +18,16 @@ command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 /usr/bin/python3 -c 'import onnx.checker' 2>/dev/null || need+=(python3-onnx)
 /usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# Headless Chromium for the console's browser test (ConsoleBrowserTests drives it over the DevTools protocol).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+bash scripts/install-console-assets.sh
 
 if [ -f tests/k8s/package.json ] && [ ! -d tests/k8s/node_modules ]; then
   echo "install-deps: npm ci (tests/k8s)"

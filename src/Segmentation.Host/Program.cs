@@ -47,6 +47,7 @@ Console.WriteLine($"Serving gRPC ({(server.Options.Tls.Enabled ? "TLS" : "h2c")}
 if (server.AdminAddress is { } admin)
 {
     Console.WriteLine($"Orleans dashboard (grains, silos, calls) on {admin}");
+    Console.WriteLine($"Web console (segments, map, shoppers, rules) on {admin}console");
 }
 
 await server.WaitForShutdownSignalAsync();

@@ -18,6 +18,7 @@ using Segmentation.Host.Hosting;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Segments;
 using Segmentation.Host.Services;
+using Segmentation.Host.WebConsole;
 using Segmentation.Storage;
 
 namespace Segmentation.Host;
@@ -216,6 +217,10 @@ public sealed class SegmentationServer : IAsyncDisposable
         builder.AddSegmentationSilo(options);
         builder.AddSegmentationTelemetry();
         builder.Services.AddSegmentationGrpc(options);
+        if (adminEndpoint is not null)
+        {
+            builder.Services.AddSegmentationConsole();
+        }
 
         var app = builder.Build();
         app.MapSegmentationGrpc(options.Roles);
@@ -223,6 +228,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         {
             // Only on the admin port: the public gRPC port does not serve the dashboard.
             app.MapOrleansDashboard().RequireHost($"*:{adminEndpoint.Port}");
+            app.MapSegmentationConsole(adminEndpoint.Port);
         }
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Segmentation.Host");
