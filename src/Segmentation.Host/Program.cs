@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Segmentation.Host;
 using Segmentation.Host.Seeding;
@@ -23,6 +24,9 @@ if (server.Options.SeedWhenEmpty)
             {
                 Console.WriteLine($"  segment {segment.SegmentId}: {segment.Label} ({segment.Size:N0} users)");
             }
+
+            var churn = await server.Services.GetRequiredService<Segmentation.Host.Churn.ChurnScoring>().TrainAsync(server.EventLog, server.DomainClock.GetUtcNow(), CancellationToken.None);
+            Console.WriteLine($"Trained churn model {churn.Version} on {churn.TrainingExamples:N0} labelled users (horizon {churn.HorizonDays} days); seg segments shows each user's risk and why.");
         }
         catch (Exception ex) when (ex is Segmentation.Inference.OrtException or InvalidOperationException or Segmentation.Core.Errors.SegmentationException)
         {

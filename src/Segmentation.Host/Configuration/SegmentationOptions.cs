@@ -117,6 +117,9 @@ public sealed class SegmentationOptions
 
     /// <summary>Recommendation sources, weights and placements.</summary>
     public RecommendationOptions Recommendations { get; set; } = new();
+
+    /// <summary>Churn risk: horizon, bands, where models are stored.</summary>
+    public ChurnOptions Churn { get; set; } = new();
 }
 
 /// <summary>Where domain "now" comes from.</summary>
