@@ -11,6 +11,7 @@ internal static class ValueEvaluation
         var now = data.Last;
         var options = new ProfileOptions();
         var customers = new List<RfmCustomer>();
+        var profiles = new List<UserProfile>();
         foreach (var (userId, events) in data.Users)
         {
             var profile = new UserProfile(userId, options);
@@ -23,6 +24,7 @@ internal static class ValueEvaluation
             if (rfm.Frequency > 0)
             {
                 customers.Add(new RfmCustomer(userId, rfm.RecencyDays, rfm.Frequency, rfm.Monetary));
+                profiles.Add(profile);
             }
         }
 
@@ -41,6 +43,14 @@ internal static class ValueEvaluation
         foreach (var s in result.Chosen.Segments.OrderBy(s => s.Id))
         {
             Report.Row(s.Id, s.Label, s.Size, s.RecencyDays, s.Frequency, s.Monetary, s.RScore, s.FmScore);
+        }
+
+        Console.WriteLine("business metrics per segment: users, conversion, AOV, revenue share, orders per buyer, 30-day retention, churned");
+        var metrics = Core.Statistics.BusinessMetrics.Compute(
+            profiles.Select((p, i) => ($"{result.Chosen.Segments[result.Chosen.Assignments[i]].Id} {result.Chosen.Segments[result.Chosen.Assignments[i]].Label}", p)), now);
+        foreach (var m in metrics)
+        {
+            Report.Row(m.Segment, m.Users, m.ConversionRate, m.AverageOrderValue, m.RevenueShare, m.PurchaseFrequency, m.Retention30Days, m.ChurnRate);
         }
 
         Console.WriteLine("customers (R, F, M; quintile scores; own label; segment label):");

@@ -35,6 +35,7 @@ var root = new RootCommand("seg: the Segmentation command line")
     SegmentationCommands.Model(address, json),
     SegmentationCommands.Recluster(address, json),
     SegmentationCommands.Segment(address, json),
+    SegmentationCommands.Churn(address, json),
     EvalCommand.Create(),
     TrainCommand.Create(),
     AccessCommands.Keys(address, json),

@@ -2,9 +2,14 @@ using Segmentation.Core;
 
 namespace Segmentation.Grains;
 
-/// <summary>A user's segments as of one time: lifecycle stage, the rule segments she matches, her ML segment.</summary>
+/// <summary>A user's segments as of one time: lifecycle stage, the rule segments she matches, her ML segment, her churn risk.</summary>
 [GenerateSerializer, Immutable, Alias("segmentation.SegmentsView")]
 public sealed record SegmentsView(
     [property: Id(0)] LifecycleAssessment Lifecycle,
     [property: Id(1)] IReadOnlyList<RuleSegmentMatch> Rules,
-    [property: Id(2)] MlMembership? Ml = null);
+    [property: Id(2)] MlMembership? Ml = null)
+{
+    /// <summary>Her churn risk, when a churn model is served.</summary>
+    [Id(3)]
+    public ChurnRisk? Churn { get; init; }
+}

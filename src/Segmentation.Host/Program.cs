@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Segmentation.Host;
 using Segmentation.Host.Seeding;
@@ -27,6 +28,17 @@ if (server.Options.SeedWhenEmpty)
         catch (Exception ex) when (ex is Segmentation.Inference.OrtException or InvalidOperationException or Segmentation.Core.Errors.SegmentationException)
         {
             Console.WriteLine($"No ML segments: {ex.Message}");
+        }
+
+        try
+        {
+            // Churn risk from the first query on: a model trained on the shop's own history (seg churn train retrains).
+            var churn = await server.Services.GetRequiredService<Segmentation.Host.Churn.ChurnScoring>().TrainAsync(server.EventLog, server.DomainClock.GetUtcNow(), CancellationToken.None);
+            Console.WriteLine($"Trained churn model {churn.Version} on {churn.TrainingExamples:N0} labelled users (horizon {churn.HorizonDays} days); seg segments shows each user's risk and why.");
+        }
+        catch (InvalidOperationException ex)
+        {
+            Console.WriteLine($"No churn model: {ex.Message}");
         }
 
         Console.WriteLine("Try, in another terminal:");

@@ -139,6 +139,11 @@ public sealed class SegmentationServer : IAsyncDisposable
             throw new InvalidOperationException("Invalid Segmentation:Profiles settings: " + string.Join(" ", problems));
         }
 
+        if (options.Churn.Problems().ToList() is { Count: > 0 } churnProblems)
+        {
+            throw new InvalidOperationException("Invalid settings: " + string.Join("; ", churnProblems));
+        }
+
         if (options.Recommendations.Validate() is { Count: > 0 } recommendationProblems)
         {
             throw new InvalidOperationException("Invalid Segmentation:Recommendations settings: " + string.Join(" ", recommendationProblems));

@@ -78,6 +78,15 @@ internal static class QueryCommands
                     Console.WriteLine($"rule       {rule.Id} ({rule.Name}): {string.Join("; ", rule.Reasons)}");
                 }
 
+                if (segments.Churn is { } churn)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"churn      churn:{churn.Band}, {churn.Probability:P0} chance of no activity in {churn.HorizonDays} days ({churn.ModelVersion})"));
+                    foreach (var reason in churn.Reasons)
+                    {
+                        Console.WriteLine($"           {reason}");
+                    }
+                }
+
                 Console.WriteLine($"as of      {Date(segments.AsOf)}");
             });
         });

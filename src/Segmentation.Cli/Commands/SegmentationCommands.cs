@@ -100,6 +100,28 @@ internal static class SegmentationCommands
         return new Command("segment", "ML segments: list, show.") { list, show };
     }
 
+    /// <summary><c>seg churn train</c>: the server trains its churn model on its own event log and serves it.</summary>
+    public static Command Churn(Option<Uri> address, Option<bool> json)
+    {
+        var train = new Command("train", "Train the churn model on the server's event log (labels from history) and serve it.");
+        train.SetAction((parse, ct) => CallAsync<ChurnModelInfo>(
+            parse,
+            address,
+            json,
+            (client, token) => client.Admin.TrainChurnModelAsync(new TrainChurnModelRequest(), cancellationToken: token).ResponseAsync,
+            ct,
+            m =>
+            {
+                var c = CultureInfo.InvariantCulture;
+                Console.WriteLine(string.Create(c, $"served churn model {m.Version}: horizon {m.HorizonDays} days, {m.Examples:N0} labelled users up to {m.Cutoff.ToDateTimeOffset():yyyy-MM-dd}, churn rate {m.ChurnRate:P1}"));
+                for (var i = 0; i < m.Features.Count; i++)
+                {
+                    Console.WriteLine(string.Create(c, $"  {m.Features[i],-28} {m.Weights[i],7:+0.000;-0.000} per standard deviation"));
+                }
+            }));
+        return new Command("churn", "The churn-risk model.") { train };
+    }
+
     internal static async Task<int> CallAsync<TResponse>(
         ParseResult parse, Option<Uri> address, Option<bool> json, Func<SegmentationClient, CancellationToken, Task<TResponse>> call, CancellationToken cancellationToken, Action<TResponse> print)
         where TResponse : class, IMessage<TResponse>

@@ -123,6 +123,9 @@ public sealed class SegmentationOptions
 
     /// <summary>TLS on the public port from certificate files (<c>Segmentation:Tls</c>); h2c when unset.</summary>
     public TlsOptions Tls { get; set; } = new();
+
+    /// <summary>Churn risk: horizon, bands, where models are stored.</summary>
+    public ChurnOptions Churn { get; set; } = new();
 }
 
 /// <summary>Where domain "now" comes from.</summary>

@@ -512,11 +512,11 @@ internal sealed class UserGrain : Grain, IUserGrain
         var rules = includeRules ? _rules?.Current ?? [] : [];
         if (rules.Count == 0)
         {
-            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now));
+            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now)) { Churn = _services.Users.Churn?.Score(_profile, now) };
         }
 
         var view = _profile.View(now);
-        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now));
+        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now)) { Churn = _services.Users.Churn?.Score(_profile, now) };
     }
 
     // Her ML segment with its explanation, written now if the last assignment has none yet (from the profile as of the

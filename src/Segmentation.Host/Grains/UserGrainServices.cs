@@ -20,4 +20,8 @@ internal sealed record UserGrainServices(
     RuleSegmentCatalog? Rules,
     UserEmbeddings? Embeddings,
     MlSegmentation? Ml,
-    ILogger Logger);
+    ILogger Logger)
+{
+    /// <summary>The churn model served (null: no churn risk in answers).</summary>
+    public Churn.ChurnScoring? Churn { get; init; }
+}

@@ -102,8 +102,10 @@ internal static class DomainServices
                 sp.GetRequiredService<RuleSegmentCatalog>(),
                 sp.GetRequiredService<UserEmbeddings>(),
                 sp.GetRequiredService<MlSegmentation>(),
-                sp.GetRequiredService<ILogger<UserGrain>>());
+                sp.GetRequiredService<ILogger<UserGrain>>())
+            { Churn = sp.GetRequiredService<Churn.ChurnScoring>() };
         });
+        services.AddSingleton(_ => new Churn.ChurnScoring(options));
         services.AddSingleton<SegmentRefreshScheduler>();
         services.AddSingleton<StaleEmbeddings>();
         services.AddSingleton<GrainServices>();
@@ -112,6 +114,7 @@ internal static class DomainServices
         // ApplicationStarted. Their order relative to the silo's hosted service therefore does not matter.
         services.AddHostedService<ClockCheckpointService>();
         services.AddHostedService<DomainLoader>();
+        services.AddHostedService<Churn.ChurnModelLoader>();
         services.AddHostedService<SegmentationStartup>();
         services.AddHostedService<SegmentStatisticsFlusher>();
         services.AddHostedService(sp => sp.GetRequiredService<SegmentRefreshScheduler>());

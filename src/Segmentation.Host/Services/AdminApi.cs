@@ -97,6 +97,31 @@ internal sealed class AdminApi : AdminService.AdminServiceBase
         }
     }
 
+    public override async Task<ChurnModelInfo> TrainChurnModel(TrainChurnModelRequest request, ServerCallContext context)
+    {
+        var churn = _grainServices.Users.Churn ?? throw new PreconditionFailedException("churn: this process has no churn scoring");
+        Core.Churn.ChurnModel model;
+        try
+        {
+            model = await churn.TrainAsync(_log, _users.Now, context.CancellationToken);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new PreconditionFailedException(ex.Message);
+        }
+
+        return new ChurnModelInfo
+        {
+            Version = model.Version,
+            HorizonDays = model.HorizonDays,
+            Cutoff = Timestamp.FromDateTimeOffset(model.TrainingCutoff),
+            Examples = model.TrainingExamples,
+            ChurnRate = model.TrainingChurnRate,
+            Features = { model.Features },
+            Weights = { model.Weights },
+        };
+    }
+
     public override async Task<ReclusterResponse> Recluster(ReclusterRequest request, ServerCallContext context)
     {
         if (request.K is < 0 or > 4_096 || (request.K == 0 && (request.KMin < 2 || request.KMax < request.KMin || request.KMax > 64)))

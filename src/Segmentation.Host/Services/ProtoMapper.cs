@@ -46,6 +46,18 @@ internal static class ProtoMapper
             };
         }
 
+        if (segments.Churn is { } churn)
+        {
+            result.Churn = new V1.ChurnRisk
+            {
+                Probability = churn.Probability,
+                Band = churn.Band,
+                Reasons = { churn.Reasons },
+                ModelVersion = churn.ModelVersion,
+                HorizonDays = churn.HorizonDays,
+            };
+        }
+
         return result;
     }
 

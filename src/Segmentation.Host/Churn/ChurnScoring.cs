@@ -1,0 +1,115 @@
+using System.Text.Json;
+using Segmentation.Core;
+using Segmentation.Core.Churn;
+using Segmentation.Grains;
+using Segmentation.Host.Configuration;
+using Segmentation.Storage;
+
+namespace Segmentation.Host.Churn;
+
+/// <summary>
+/// The churn model this process serves: trained on its own event log (labels from history, see
+/// <see cref="ChurnExample"/>), stored as one JSON file per version under the churn models folder, the newest loaded
+/// at start. Scoring reads <see cref="Current"/>, swapped atomically on (re)training; thread-safe.
+/// </summary>
+internal sealed class ChurnScoring
+{
+    private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true };
+    private readonly ChurnOptions _options;
+    private readonly ProfileOptions _profiles;
+    private volatile ChurnModel? _current;
+
+    public ChurnScoring(SegmentationOptions options)
+    {
+        _options = options.Churn;
+        _profiles = options.Profiles;
+        Directory = Path.GetFullPath(_options.ModelsDirectory.Length > 0 ? _options.ModelsDirectory : Path.Combine(options.DataDirectory, "models", "churn"));
+    }
+
+    /// <summary>The folder of stored versions.</summary>
+    public string Directory { get; }
+
+    /// <summary>The model served, or null before the first training.</summary>
+    public ChurnModel? Current => _current;
+
+    /// <summary>Loads the newest stored version, if any; a file that does not read as a model is named in the exception.</summary>
+    public ChurnModel? LoadNewest()
+    {
+        if (!System.IO.Directory.Exists(Directory))
+        {
+            return null;
+        }
+
+        var newest = System.IO.Directory.GetFiles(Directory, "churn-*.json").Order(StringComparer.Ordinal).LastOrDefault();
+        if (newest is null)
+        {
+            return null;
+        }
+
+        var model = JsonSerializer.Deserialize<ChurnModel>(File.ReadAllText(newest), s_json);
+        if (model is null || !model.Features.SequenceEqual(ChurnFeatures.Names) || model.Weights.Length != ChurnFeatures.Count)
+        {
+            throw new InvalidDataException($"{newest}: not a churn model over this build's inputs ({string.Join(", ", ChurnFeatures.Names)}).");
+        }
+
+        _current = model;
+        return model;
+    }
+
+    /// <summary>
+    /// Trains on the whole log as of <paramref name="now"/> (the latest cut-off whose horizon has passed, and three
+    /// before it), stores the version and serves it. Fails with <see cref="InvalidOperationException"/> when the log
+    /// has no user old enough to be labelled.
+    /// </summary>
+    public async Task<ChurnModel> TrainAsync(IEventLog log, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var byUser = new Dictionary<string, List<BehaviorEvent>>(StringComparer.Ordinal);
+        await foreach (var record in log.ReadAllAsync(0, cancellationToken))
+        {
+            var e = EventCodec.Decode(record.Payload.Span);
+            if (!byUser.TryGetValue(e.UserId, out var list))
+            {
+                byUser.Add(e.UserId, list = []);
+            }
+
+            list.Add(e);
+        }
+
+        var latest = now - TimeSpan.FromDays(_options.HorizonDays);
+        var users = byUser.Select(p => (p.Key, (IReadOnlyList<BehaviorEvent>)p.Value)).ToList();
+        var model = await Task.Run(
+            () =>
+            {
+                var examples = ChurnExample.AtCutoffs(users, ChurnExample.TrainingCutoffs(latest), _options.HorizonDays, _profiles);
+                if (examples.Count == 0 || examples.All(e => e.Churned) || examples.All(e => !e.Churned))
+                {
+                    throw new InvalidOperationException(
+                        $"churn: the event log has no labelled history to learn from (users seen by {latest:yyyy-MM-dd} with both outcomes in the {_options.HorizonDays} days after); ingest more history or shorten Segmentation:Churn:HorizonDays.");
+                }
+
+                var version = $"churn-{now.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}";
+                return ChurnTrainer.Train(examples, _options.HorizonDays, version, latest);
+            },
+            cancellationToken);
+        System.IO.Directory.CreateDirectory(Directory);
+        var path = Path.Combine(Directory, model.Version + ".json");
+        // Written aside and moved into place, so a reader at start never sees half a file.
+        await File.WriteAllTextAsync(path + ".tmp", JsonSerializer.Serialize(model, s_json), cancellationToken);
+        File.Move(path + ".tmp", path, overwrite: true);
+        _current = model;
+        return model;
+    }
+
+    /// <summary>The served model's view of <paramref name="profile"/> at <paramref name="now"/>, or null when no model is served.</summary>
+    public ChurnRisk? Score(UserProfile profile, DateTimeOffset now)
+    {
+        if (_current is not { } model || profile.IsEmpty)
+        {
+            return null;
+        }
+
+        var score = model.Score(profile, now);
+        var band = score.Probability >= _options.HighFrom ? "high" : score.Probability >= _options.MediumFrom ? "medium" : "low";
+        return new ChurnRisk(score.Probability, band, [.. score.Reasons.Take(3).Select(r => r.ToString())], model.Version, model.HorizonDays);
+    }
+}
