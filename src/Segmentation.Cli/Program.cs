@@ -29,7 +29,7 @@ var root = new RootCommand("seg: the Segmentation command line")
     SegmentationCommands.Model(address, json),
     SegmentationCommands.Recluster(address, json),
     SegmentationCommands.Segment(address, json),
-    EvalCommand.Create(),
+    EvalCommand.Create(address),
     TrainCommand.Create(),
 };
 root.Options.Add(address);

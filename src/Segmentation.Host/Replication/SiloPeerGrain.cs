@@ -14,7 +14,7 @@ namespace Segmentation.Host.Replication;
 /// sender waits for one batch to be applied before it sends the next, so a sender's changes apply in the order it made them.
 /// </summary>
 [SiloBoundPlacement]
-internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, DomainClocks clocks, UserEmbeddings embeddings) : Grain, ISiloPeerGrain
+internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, DomainClocks clocks, UserEmbeddings embeddings, ItemModels itemModels) : Grain, ISiloPeerGrain
 {
     public Task ApplyRecommenderChangesAsync(RecommenderChange[] changes)
     {
@@ -37,6 +37,8 @@ internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation 
     public Task ReloadSegmentationModelAsync() => ml.LoadAsync(CancellationToken.None);
 
     public Task ReloadRuleSegmentsAsync() => rules.LoadAsync(CancellationToken.None);
+
+    public Task ReloadItemModelAsync() => itemModels.LoadNewestAsync();
 
     public Task UserEncoderChangedAsync()
     {
