@@ -17,7 +17,11 @@ for s in "${splits[@]}"; do
     *) expanded+=("$s") ;;
   esac
 done
-port=${EVAL_PORT:-5077}
+port=${EVAL_PORT:-5391}
+if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+  echo "error: port $port is taken; set EVAL_PORT to a free one" >&2
+  exit 2
+fi
 uptime
 for split in "${expanded[@]}"; do
   data=$(mktemp -d)
@@ -30,6 +34,9 @@ for split in "${expanded[@]}"; do
     (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
     sleep 0.5
   done
+  if ! kill -0 "$host" 2>/dev/null; then
+    echo "error: the service did not start:" >&2; cat "$data/host.log" >&2; exit 2
+  fi
   status=0
   dotnet src/Segmentation.Cli/bin/Release/net10.0/seg.dll eval movielens --live "$split" --address "http://127.0.0.1:$port" || status=$?
   kill "$host"; wait "$host" || true
