@@ -36,7 +36,7 @@ var root = new RootCommand("seg: the Segmentation command line")
     SegmentationCommands.Recluster(address, json),
     SegmentationCommands.Segment(address, json),
     SegmentationCommands.Churn(address, json),
-    EvalCommand.Create(),
+    EvalCommand.Create(address),
     TrainCommand.Create(),
     AccessCommands.Keys(address, json),
     AccessCommands.Audit(address, json),

@@ -61,6 +61,10 @@ public interface ISiloPeerGrain : IGrainWithStringKey
     [Alias("ReloadRuleSegments")]
     Task ReloadRuleSegmentsAsync();
 
+    /// <summary>Another silo stored a new served item model: this silo loads the newest from the models folder and serves it.</summary>
+    [Alias("ReloadItemModel")]
+    Task ReloadItemModelAsync();
+
     /// <summary>An inference silo started serving another user encoder version: this silo asks for it at its next embedding.</summary>
     [Alias("UserEncoderChanged")]
     Task UserEncoderChangedAsync();

@@ -41,6 +41,13 @@ if (server.Options.SeedWhenEmpty)
             Console.WriteLine($"No churn model: {ex.Message}");
         }
 
+        if (server.Options.Recommendations.ItemModel.Enabled)
+        {
+            // The served item model (EASE^R) and its blend weights, tuned on the shop's held-out last interactions.
+            var version = await server.Grains.GetGrain<Segmentation.Grains.IItemModelGrain>(Segmentation.Grains.TenantKeys.DefaultTenant).TrainAsync();
+            Console.WriteLine(version > 0 ? $"Trained item model v{version} (EASE^R) for recommendations." : "No item model: too few users.");
+        }
+
         Console.WriteLine("Try, in another terminal:");
         foreach (var (persona, userId) in summary.ExampleUsers)
         {

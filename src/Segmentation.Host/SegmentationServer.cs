@@ -169,6 +169,12 @@ public sealed class SegmentationServer : IAsyncDisposable
                 $"Segmentation:Segments:ReclusterEvery must be 0 (off) or at least Segmentation:Silo:MinimumReminderPeriod ({options.Silo.MinimumReminderPeriod}); got {options.Segments.ReclusterEvery}.");
         }
 
+        if (options.Recommendations.ItemModel.RefreshEvery > TimeSpan.Zero && options.Recommendations.ItemModel.RefreshEvery < options.Silo.MinimumReminderPeriod)
+        {
+            throw new InvalidOperationException(
+                $"Segmentation:Recommendations:ItemModel:RefreshEvery must be 0 (off) or at least Segmentation:Silo:MinimumReminderPeriod ({options.Silo.MinimumReminderPeriod}); got {options.Recommendations.ItemModel.RefreshEvery}.");
+        }
+
         if (options.ShutdownTimeout <= TimeSpan.Zero)
         {
             throw new InvalidOperationException($"Segmentation:ShutdownTimeout must be positive (hh:mm:ss, e.g. 00:01:30); got {options.ShutdownTimeout}.");

@@ -46,8 +46,12 @@ public sealed class EvalCommandTests
     [Fact]
     public void BadArguments_AreRejected()
     {
-        var root = new RootCommand { EvalCommand.Create() };
+        var address = new Option<Uri>("--address") { DefaultValueFactory = _ => new Uri("http://127.0.0.1:1"), Recursive = true };
+        var root = new RootCommand { EvalCommand.Create(address) };
+        root.Options.Add(address);
         Assert.NotEmpty(root.Parse(["eval", "movielens", "--protocol", "everything"]).Errors);
+        Assert.NotEmpty(root.Parse(["eval", "movielens", "--live", "u9"]).Errors);
+        Assert.Empty(root.Parse(["eval", "movielens", "--live", "item"]).Errors);
         Assert.Empty(root.Parse(["eval", "movielens", "--protocol", "folds"]).Errors);
         var missing = Path.Combine(Path.GetTempPath(), "no-such-movielens-" + Guid.NewGuid().ToString("N"));
         Assert.Equal(2, root.Parse(["eval", "movielens", "--data", missing]).Invoke());

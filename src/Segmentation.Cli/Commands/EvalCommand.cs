@@ -31,7 +31,7 @@ internal static class EvalCommand
 
     internal const string FoldsProtocol = "u1..u5 folds, mean";
 
-    public static Command Create()
+    public static Command Create(Option<Uri> address)
     {
         var data = new Option<DirectoryInfo?>("--data")
         {
@@ -43,8 +43,13 @@ internal static class EvalCommand
             DefaultValueFactory = _ => "both",
         };
         protocol.AcceptOnlyFromAmong("folds", "split", "both");
-        var movielens = new Command("movielens", "Precision/recall/NDCG/MAP@10 on MovieLens-100k next to published numbers.") { data, protocol };
-        movielens.SetAction(parse =>
+        var live = new Option<string?>("--live")
+        {
+            Description = "Evaluate the served list through a running, empty service at --address instead, on one split: item (75/25 per item, the published table's), user, or u1..u5.",
+        };
+        live.AcceptOnlyFromAmong("item", "user", "u1", "u2", "u3", "u4", "u5");
+        var movielens = new Command("movielens", "Precision/recall/NDCG/MAP@10 on MovieLens-100k next to published numbers.") { data, protocol, live };
+        movielens.SetAction(async (parse, cancellationToken) =>
         {
             var directory = parse.GetValue(data)?.FullName ?? FindDataset();
             if (directory is null || !Directory.Exists(directory))
@@ -55,13 +60,26 @@ internal static class EvalCommand
 
             try
             {
-                Run(directory, parse.GetValue(protocol)!, Console.Out);
+                if (parse.GetValue(live) is { } split)
+                {
+                    await RunLiveAsync(directory, split, parse.GetValue(address)!, Console.Out, cancellationToken);
+                }
+                else
+                {
+                    Run(directory, parse.GetValue(protocol)!, Console.Out);
+                }
+
                 return 0;
             }
             catch (Exception ex) when (ex is IOException or FormatException or InvalidDataException)
             {
                 Console.Error.WriteLine("error: " + ex.Message);
                 return 2;
+            }
+            catch (Grpc.Core.RpcException ex)
+            {
+                Console.Error.WriteLine($"error: {ex.StatusCode}: {ex.Status.Detail}");
+                return 1;
             }
         });
         return new Command("eval", "Offline evaluation of the recommenders.") { movielens };
@@ -129,6 +147,51 @@ internal static class EvalCommand
         output.WriteLine("python_stratified_split's default; the u1..u5 folds are a different protocol again (20% test per fold): compare numbers only within a protocol.");
         output.WriteLine($"total {total.Elapsed.TotalSeconds:F1} s on {Environment.ProcessorCount} cores");
         return rows;
+    }
+
+    /// <summary>
+    /// The served list of one split through the live gRPC path, next to SAR, popularity and offline EASEᴿ on the same
+    /// split in the same run.
+    /// </summary>
+    internal static async Task<List<(string Model, RankingMetrics Metrics)>> RunLiveAsync(string directory, string split, Uri address, TextWriter output, CancellationToken cancellationToken)
+    {
+        var (train, test, label) = split switch
+        {
+            "item" => Split(MovieLensEvaluation.RandomSplit(Read(directory, "u.data"), StratifyBy.Item), ItemSplitProtocol),
+            "user" => Split(MovieLensEvaluation.RandomSplit(Read(directory, "u.data"), StratifyBy.User), UserSplitProtocol),
+            _ => (Read(directory, $"{split}.base"), Read(directory, $"{split}.test"), $"{split} fold"),
+        };
+        output.WriteLine($"MovieLens-100k {label}: {train.Count:N0} training and {test.Count:N0} test ratings; served list from {address}");
+        var rows = new List<(string Model, RankingMetrics Metrics)>
+        {
+            ("served: Recommend over gRPC (live)", await LiveEvaluation.RunAsync(address, train, test, output, cancellationToken)),
+        };
+        foreach (var model in new[] { MovieLensEvaluation.Sar, MovieLensEvaluation.Popularity, MovieLensEvaluation.Ease })
+        {
+            rows.Add((model.Name + ", offline", Measure(model, train, test).Metrics));
+        }
+
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        console.Profile.Width = 150;
+        var table = new Table().Title($"MovieLens-100k, {label}, k = {MovieLensEvaluation.K}, training items excluded")
+            .AddColumns("model", "P@10", "R@10", "NDCG@10", "MAP", "MAP@10", "users");
+        foreach (var (model, m) in rows)
+        {
+            table.AddRow(Markup.Escape(model), F(m.Precision), F(m.Recall), F(m.Ndcg), F(m.Map), F(m.MapAtK), m.Users.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (split == "item")
+        {
+            foreach (var (name, p, r, ndcg, map) in Published)
+            {
+                table.AddRow($"{name} (published)", F(p), F(r), F(ndcg), F(map), "", "");
+            }
+        }
+
+        console.Write(table);
+        return rows;
+
+        static (List<MovieLensRating>, List<MovieLensRating>, string) Split((List<MovieLensRating> Train, List<MovieLensRating> Test) s, string label) => (s.Train, s.Test, label);
     }
 
     private static (RankingMetrics Metrics, TimeSpan Train, TimeSpan Score) Measure(RecommenderUnderTest model, List<MovieLensRating> train, List<MovieLensRating> test)

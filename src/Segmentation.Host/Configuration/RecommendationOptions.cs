@@ -55,6 +55,9 @@ public sealed class RecommendationOptions
     /// <summary>Named placements ("home", "checkout", ...), chosen by a request's <c>context.placement</c>.</summary>
     public Dictionary<string, PlacementOptions> Placements { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>The served item model (EASEᴿ), trained from the event log and blended with the online sources.</summary>
+    public ItemModelOptions ItemModel { get; set; } = new();
+
     /// <summary>The problems with these options, one sentence each naming the setting; empty when usable.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -85,6 +88,7 @@ public sealed class RecommendationOptions
             problems.Add("MaxItemsPerUser must be at least 1");
         }
 
+        problems.AddRange(ItemModel.Validate());
         foreach (var (name, placement) in Placements.Append(new KeyValuePair<string, PlacementOptions>("Defaults", Defaults)))
         {
             if (placement.MaxPerCategory is < 0 || placement.CategoryDepth is < 1)

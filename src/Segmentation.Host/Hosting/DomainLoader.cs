@@ -27,10 +27,11 @@ internal sealed class DomainLoader : IHostedLifecycleService
     private readonly RuleSegmentCatalog _rules;
     private readonly UserEmbeddings _embeddings;
     private readonly MlSegmentation _ml;
+    private readonly ItemModels _itemModels;
     private readonly ILogger<DomainLoader> _logger;
 
     public DomainLoader(
-        IEventLog log, SegmentationOptions options, LiveRecommender recommender, RuleSegmentCatalog rules, UserEmbeddings embeddings, MlSegmentation ml, ILogger<DomainLoader> logger)
+        IEventLog log, SegmentationOptions options, LiveRecommender recommender, RuleSegmentCatalog rules, UserEmbeddings embeddings, MlSegmentation ml, ItemModels itemModels, ILogger<DomainLoader> logger)
     {
         _log = log;
         _options = options;
@@ -38,6 +39,7 @@ internal sealed class DomainLoader : IHostedLifecycleService
         _rules = rules;
         _embeddings = embeddings;
         _ml = ml;
+        _itemModels = itemModels;
         _logger = logger;
     }
 
@@ -47,6 +49,7 @@ internal sealed class DomainLoader : IHostedLifecycleService
         // Derived from the log like the profiles: rebuilt before the first call is served.
         var (replayed, rebuildTime) = await _recommender.RebuildAsync(_log, _options.Profiles, cancellationToken);
         HostLog.RecommenderRebuilt(_logger, replayed, _recommender.Catalog.Count, rebuildTime.TotalSeconds);
+        await _itemModels.LoadNewestAsync();
         await _rules.LoadAsync(cancellationToken);
         await _embeddings.LoadActiveAsync();
         await _ml.LoadAsync(cancellationToken);

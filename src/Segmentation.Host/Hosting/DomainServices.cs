@@ -50,6 +50,9 @@ internal static class DomainServices
         services.AddSegmentationStorage(options, DataFile);
 
         services.AddSingleton(_ => new LiveRecommender(options.Recommendations));
+        services.AddSingleton(options.Recommendations);
+        services.AddSingleton(_ => new ItemModelStore(Path.GetFullPath(options.Embeddings.ModelsDirectory.Length > 0 ? options.Embeddings.ModelsDirectory : Path.Combine(DataDirectory(), "models"))));
+        services.AddSingleton<ItemModels>();
         services.AddSingleton(sp => new RuleSegmentCatalog(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
         services.AddSingleton<SegmentChangeFeed>();
         services.AddSingleton(sp => new SegmentTracker(sp.GetRequiredService<RuleSegmentCatalog>(), sp.GetRequiredService<SegmentChangeFeed>(), Domain(sp)));
@@ -116,6 +119,7 @@ internal static class DomainServices
         services.AddHostedService<DomainLoader>();
         services.AddHostedService<Churn.ChurnModelLoader>();
         services.AddHostedService<SegmentationStartup>();
+        services.AddHostedService<ItemModelStartup>();
         services.AddHostedService<SegmentStatisticsFlusher>();
         services.AddHostedService(sp => sp.GetRequiredService<SegmentRefreshScheduler>());
         services.AddHostedService(sp => sp.GetRequiredService<StaleEmbeddings>());

@@ -11,7 +11,8 @@ namespace Segmentation.Host.Recommendations;
 /// The recommenders of one host, learned online: every event a <see cref="Grains.UserGrain"/> appends is observed
 /// here before the ingest call is acknowledged, so the next recommendation already knows it. Sources: item
 /// co-occurrence ("often bought with"), popularity per lifecycle stage and overall ("popular in your segment"), and
-/// the user's own recent views ("you viewed it recently"), blended per placement (DESIGN.md section 8).
+/// the user's own recent views ("you viewed it recently"), blended per placement (DESIGN.md section 8) with the served
+/// item model (EASEᴿ, <see cref="UseItemModel"/>) under the weights tuned for it.
 /// </summary>
 /// <remarks>
 /// The models are derived state: <see cref="RebuildAsync"/> replays the whole event log into them at start, in log
@@ -26,49 +27,23 @@ internal sealed class LiveRecommender
     private static readonly string[] s_lifecycleKeys = [.. Enumerable.Range(0, (int)LifecycleStage.Reactivated + 1).Select(i => LifecycleKey((LifecycleStage)i))];
     private static readonly string[] s_mlSegmentKeys = [.. Enumerable.Range(0, 1_024).Select(MlSegmentKey)];
 
+    private readonly RecommendationOptions _options;
     private readonly ItemCoOccurrence _coOccurrence;
     private readonly SegmentPopularity _popularity;
-    private readonly Dictionary<string, RecommendationBlender> _placements = new(StringComparer.Ordinal);
+    private readonly RecentlyViewed _recent;
     private readonly RecommendationBlender _similar;
     private readonly SwappableEmbeddingIndex _embeddingIndex = new();
 
+    // Replaced whole (with the served item model and its weights), read without a lock.
+    private volatile Served _served;
+
     public LiveRecommender(RecommendationOptions options)
     {
-        _coOccurrence = new ItemCoOccurrence(new ItemCoOccurrenceOptions
-        {
-            HalfLife = options.CoOccurrenceHalfLife,
-            AffinityHalfLife = options.AffinityHalfLife,
-            MaxItemsPerUser = options.MaxItemsPerUser,
-            MaxNeighbours = options.MaxNeighbours,
-        });
+        _options = options;
+        _coOccurrence = new ItemCoOccurrence(CoOccurrenceOptionsOf(options));
         _popularity = new SegmentPopularity(Catalog, options.PopularityHalfLife);
-        var recent = new RecentlyViewed(options.RecentlyViewedHalfLife);
-        var sources = new List<BlendedSource>();
-        if (options.CoOccurrenceWeight > 0)
-        {
-            sources.Add(new BlendedSource(_coOccurrence, options.CoOccurrenceWeight));
-        }
-
-        if (options.RecentlyViewedWeight > 0)
-        {
-            sources.Add(new BlendedSource(recent, options.RecentlyViewedWeight));
-        }
-
-        if (options.PopularityWeight > 0)
-        {
-            sources.Add(new BlendedSource(_popularity, options.PopularityWeight));
-        }
-
-        if (options.EmbeddingWeight > 0)
-        {
-            sources.Add(new BlendedSource(_embeddingIndex, options.EmbeddingWeight));
-        }
-
-        _placements.Add("", new RecommendationBlender(sources, Catalog, BlendOptionsOf(options, options.Defaults)));
-        foreach (var (name, placement) in options.Placements)
-        {
-            _placements[name] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(options, placement, options.Defaults));
-        }
+        _recent = new RecentlyViewed(options.RecentlyViewedHalfLife);
+        _served = Compose(null, null);
 
         // Product pages: what is bought with this item; popularity in its category fills in when little is known.
         _similar = new RecommendationBlender([new BlendedSource(_coOccurrence, 1), new BlendedSource(_popularity, 0.1)], Catalog);
@@ -76,6 +51,63 @@ internal sealed class LiveRecommender
 
     /// <summary>Items known and their categories.</summary>
     public ItemCatalog Catalog { get; } = new();
+
+    /// <summary>The co-occurrence settings of the live model (also those the item model's blend is tuned with).</summary>
+    public static ItemCoOccurrenceOptions CoOccurrenceOptionsOf(RecommendationOptions options) => new()
+    {
+        HalfLife = options.CoOccurrenceHalfLife,
+        AffinityHalfLife = options.AffinityHalfLife,
+        MaxItemsPerUser = options.MaxItemsPerUser,
+        MaxNeighbours = options.MaxNeighbours,
+    };
+
+    /// <summary>The served item model's manifest, or null when none is served.</summary>
+    public ItemModelManifest? ItemModel => _served.Manifest;
+
+    /// <summary>
+    /// Serves <paramref name="model"/> (EASEᴿ) blended under the weights its <paramref name="manifest"/> records (those
+    /// of co-occurrence, recency and popularity relative to the model's 1; the embedding keeps its configured
+    /// weight), or, with null, the online sources alone under the configured weights. A hot swap: calls in flight
+    /// finish on the blend they started with.
+    /// </summary>
+    public void UseItemModel(EaseModel? model, ItemModelManifest? manifest) =>
+        _served = model is null || manifest is null ? Compose(null, null) : Compose(model, manifest);
+
+    private Served Compose(EaseModel? model, ItemModelManifest? manifest)
+    {
+        double Weight(string name, double configured) =>
+            manifest is null ? configured : manifest.BlendWeights.GetValueOrDefault(name);
+
+        // Reasons tie towards the earlier source: the online evidence first, the learned model after it.
+        var sources = new List<BlendedSource>();
+        foreach (var (source, weight) in new (ICandidateSource, double)[]
+        {
+            (_coOccurrence, Weight("coOccurrence", _options.CoOccurrenceWeight)),
+            (_recent, Weight("recentlyViewed", _options.RecentlyViewedWeight)),
+            (model ?? (ICandidateSource)_recent, model is null ? 0 : Weight("ease", 1)),
+            (_popularity, Weight("popularity", _options.PopularityWeight)),
+            (_embeddingIndex, _options.EmbeddingWeight),
+        })
+        {
+            if (weight > 0)
+            {
+                sources.Add(new BlendedSource(source, weight));
+            }
+        }
+
+        var placements = new Dictionary<string, RecommendationBlender>(StringComparer.Ordinal)
+        {
+            [""] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(_options, _options.Defaults)),
+        };
+        foreach (var (name, placement) in _options.Placements)
+        {
+            placements[name] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(_options, placement, _options.Defaults));
+        }
+
+        return new Served(placements, manifest);
+    }
+
+    private sealed record Served(Dictionary<string, RecommendationBlender> Placements, ItemModelManifest? Manifest);
 
     /// <summary>
     /// Serves item embeddings (the served user encoder's item vectors) for "matches your taste profile" candidates;
@@ -99,7 +131,7 @@ internal sealed class LiveRecommender
         (uint)segmentId < (uint)s_mlSegmentKeys.Length ? s_mlSegmentKeys[segmentId] : MlSegmentKey(segmentId);
 
     /// <summary>Whether a placement of that name is configured ("" always is).</summary>
-    public bool HasPlacement(string placement) => _placements.ContainsKey(placement);
+    public bool HasPlacement(string placement) => _served.Placements.ContainsKey(placement);
 
     /// <summary>
     /// Learns from one event of <paramref name="userId"/>, who was in <paramref name="stage"/> right after it and in ML
@@ -192,7 +224,7 @@ internal sealed class LiveRecommender
 
     /// <summary>Recommendations for <paramref name="request"/> under the rules of <paramref name="placement"/> (which must exist).</summary>
     public IReadOnlyList<Recommendation> Recommend(string placement, RecommendationRequest request) =>
-        _placements[placement].Recommend(request);
+        _served.Placements[placement].Recommend(request);
 
     /// <summary>Items bought with <paramref name="itemId"/>, then popular ones of its category; never the item itself.</summary>
     public IReadOnlyList<Recommendation> SimilarItems(string itemId, int count, IReadOnlySet<string> excluded, DateTimeOffset now) =>

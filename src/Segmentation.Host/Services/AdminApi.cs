@@ -16,7 +16,7 @@ namespace Segmentation.Host.Services;
 /// <c>segmentation.v1.AdminService</c>: the process's vital signs (memory, GC, threads, handles, call statuses) and the
 /// management of rule segments.
 /// </summary>
-internal sealed class AdminApi : AdminService.AdminServiceBase
+internal sealed partial class AdminApi : AdminService.AdminServiceBase
 {
     private const int MaxSample = 100;
 

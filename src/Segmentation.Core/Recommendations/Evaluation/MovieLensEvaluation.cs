@@ -78,6 +78,18 @@ public static class MovieLensEvaluation
     /// <summary>The recommenders the CLI reports, strongest last.</summary>
     public static IReadOnlyList<RecommenderUnderTest> Default { get; } = [Sar, Ease];
 
+    /// <summary>Popularity: items by how many users rated them in training, the same list for everyone.</summary>
+    public static RecommenderUnderTest Popularity { get; } = new("popularity (users per item)", train =>
+    {
+        var popularity = new SegmentPopularity(new ItemCatalog(), halfLife: null, InteractionWeights.Uniform, everyoneWeight: 1);
+        foreach (var r in train)
+        {
+            popularity.Record([SegmentPopularity.Everyone], r.ToInteraction());
+        }
+
+        return popularity;
+    });
+
     /// <summary>EASEᴿ with a given λ.</summary>
     public static RecommenderUnderTest EaseWith(double lambda) => CreateEase(lambda);
 

@@ -1,0 +1,21 @@
+namespace Segmentation.Grains;
+
+/// <summary>
+/// The served item model of a tenant (EASEᴿ, <c>Segmentation:Recommendations:ItemModel</c>): trains it from the event
+/// log, stores it in the shared models folder and has every silo serve it. One activation in the cluster, so one
+/// training at a time; retrains on a reminder every <c>ItemModel:RefreshEvery</c>.
+/// </summary>
+[Alias("segmentation.IItemModelGrain")]
+public interface IItemModelGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Activates the grain (its refresh schedule starts with the activation) and, when <c>ItemModel:TrainAtStart</c>
+    /// is set and no model is stored, trains one; idempotent.
+    /// </summary>
+    [Alias("EnsureStarted")]
+    Task EnsureStartedAsync();
+
+    /// <summary>Trains a model from the whole log now, stores it and serves it on every silo; returns its version (0: too little data).</summary>
+    [Alias("Train")]
+    Task<long> TrainAsync();
+}

@@ -1,0 +1,33 @@
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Segmentation.Contracts.V1;
+using Segmentation.Grains;
+using Segmentation.Host.Recommendations;
+
+namespace Segmentation.Host.Services;
+
+/// <summary><c>AdminService.TrainItemModel</c>: the served item model, trained now by its grain (one training at a time in the cluster).</summary>
+internal sealed partial class AdminApi
+{
+    public override async Task<ItemModelInfo> TrainItemModel(TrainItemModelRequest request, ServerCallContext context)
+    {
+        var services = context.GetHttpContext().RequestServices;
+        var version = await services.GetRequiredService<IGrainFactory>().GetGrain<IItemModelGrain>(TenantKeys.DefaultTenant).TrainAsync()
+            .WaitAsync(context.CancellationToken);
+        if (version == 0 || services.GetRequiredService<LiveRecommender>().ItemModel is not { } manifest || manifest.Version != version)
+        {
+            return new ItemModelInfo { Version = version };
+        }
+
+        return new ItemModelInfo
+        {
+            Version = manifest.Version,
+            Items = manifest.Items,
+            WeightBytes = manifest.WeightBytes,
+            BlendWeights = { manifest.BlendWeights },
+            ValidationCases = manifest.ValidationCases,
+            ValidationNdcg = manifest.ValidationNdcg,
+            TrainingSeconds = manifest.TrainingSeconds,
+        };
+    }
+}

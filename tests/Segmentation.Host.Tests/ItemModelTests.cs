@@ -1,0 +1,147 @@
+using Microsoft.Extensions.DependencyInjection;
+using Segmentation.Contracts.V1;
+using Segmentation.Grains;
+using Segmentation.Host.Recommendations;
+using Segmentation.Testing;
+
+namespace Segmentation.Host.Tests;
+
+/// <summary>
+/// The served item model over a real silo: trained from the log by its grain, stored with its tuned blend weights,
+/// served (a purchase still changes the very next answer), loaded again at restart, retrained on its reminder, and a
+/// broken stored version refused while the one in force keeps serving.
+/// </summary>
+public sealed class ItemModelTests
+{
+    private static readonly DateTimeOffset s_start = TimeProvider.System.GetUtcNow().AddDays(-3);
+
+    // Generous: a guard against hanging, not a timing assertion.
+    private static readonly TimeSpan s_patience = TimeSpan.FromMinutes(3);
+
+    private int _nextEvent;
+
+    [Fact]
+    public async Task TrainedModel_IsStoredWithTunedWeights_Served_AndLoadedAgainAtRestart()
+    {
+        var server = await TestServer.StartAsync(null, "--Segmentation:Recommendations:ItemModel:MinUsers=5");
+        try
+        {
+            await IngestShopAsync(server);
+            var recommender = server.Server.Services.GetRequiredService<LiveRecommender>();
+            Assert.Null(recommender.ItemModel);
+
+            var version = await server.Server.Grains.GetGrain<IItemModelGrain>(TenantKeys.DefaultTenant).TrainAsync();
+            Assert.Equal(1, version);
+            var manifest = recommender.ItemModel;
+            Assert.NotNull(manifest);
+            Assert.Equal(1, manifest.Version);
+            Assert.Equal(1, manifest.BlendWeights["ease"]);
+            Assert.Equal(["ease", "coOccurrence", "recentlyViewed", "popularity"], manifest.BlendWeights.Keys);
+            Assert.True(manifest.ValidationCases > 0);
+            Assert.Equal(manifest.Items * manifest.Items * 4L, manifest.WeightBytes);
+            var folder = Path.Combine(server.DataDirectory, "models", "recommender", "1");
+            Assert.True(File.Exists(Path.Combine(folder, "model.json")));
+            Assert.Contains("\"blendWeights\"", await File.ReadAllTextAsync(Path.Combine(folder, "model.json")), StringComparison.Ordinal);
+
+            // Freshness with the model served: the purchase goes, and the next answer changes.
+            await IngestAsync(server, View("fresh", "home-1", "home.kitchen", 40), View("fresh", "home-2", "home.kitchen", 40));
+            var before = await RecommendAsync(server, "fresh");
+            Assert.Contains(before.Items, x => x.ItemId == "home-3");
+            await IngestAsync(server, Buy("fresh", "home-3", "home.kitchen", 41));
+            var after = await RecommendAsync(server, "fresh");
+            Assert.DoesNotContain(after.Items, x => x.ItemId == "home-3");
+            Assert.NotEqual(before.Items.Select(x => (x.ItemId, x.Score)), after.Items.Select(x => (x.ItemId, x.Score)));
+
+            // Restart: the stored version is served again (no training at start), and answers the same.
+            await server.StopAsync();
+            server = await TestServer.StartAsync(server.DataDirectory, "--Segmentation:Recommendations:ItemModel:MinUsers=5");
+            recommender = server.Server.Services.GetRequiredService<LiveRecommender>();
+            Assert.Equal(1, recommender.ItemModel?.Version);
+            var restarted = await RecommendAsync(server, "fresh");
+            Assert.Equal(after.Items.Select(x => (x.ItemId, x.Reason.Text)), restarted.Items.Select(x => (x.ItemId, x.Reason.Text)));
+
+            // A broken newer version is refused; version 1 keeps serving.
+            var broken = Path.Combine(server.DataDirectory, "models", "recommender", "2");
+            Directory.CreateDirectory(broken);
+            await File.WriteAllTextAsync(Path.Combine(broken, "model.json"), "{\"version\": 2, \"blendWeights\": {\"ease\": 1}}");
+            await File.WriteAllTextAsync(Path.Combine(broken, "ease.bin"), "not a model");
+            await server.Server.Services.GetRequiredService<ItemModels>().LoadNewestAsync();
+            Assert.Equal(1, recommender.ItemModel?.Version);
+            Assert.NotEmpty((await RecommendAsync(server, "fresh")).Items);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Reminder_TrainsWithoutAnAdminCall_AndAgainEachPeriod()
+    {
+        await using var server = await TestServer.StartAsync(
+            null,
+            "--Segmentation:Recommendations:ItemModel:MinUsers=5",
+            "--Segmentation:Recommendations:ItemModel:RefreshEvery=00:00:01",
+            "--Segmentation:Silo:MinimumReminderPeriod=00:00:01");
+        await IngestShopAsync(server);
+        var recommender = server.Server.Services.GetRequiredService<LiveRecommender>();
+        using var timeout = new CancellationTokenSource(s_patience);
+        while ((recommender.ItemModel?.Version ?? 0) < 2)
+        {
+            await Task.Delay(100, timeout.Token);
+        }
+
+        Assert.True(Directory.Exists(Path.Combine(server.DataDirectory, "models", "recommender", "2")));
+    }
+
+    [Fact]
+    public async Task TooLittleData_TrainsNothing_AndRecommendationsStillAnswer()
+    {
+        await using var server = await TestServer.StartAsync(null);
+        await IngestAsync(server, View("lonely", "home-1", "home.kitchen", 1), View("lonely", "home-2", "home.kitchen", 2));
+        Assert.Equal(0, await server.Server.Grains.GetGrain<IItemModelGrain>(TenantKeys.DefaultTenant).TrainAsync());
+        Assert.Null(server.Server.Services.GetRequiredService<LiveRecommender>().ItemModel);
+        Assert.NotEmpty((await RecommendAsync(server, "lonely")).Items);
+    }
+
+    // Two tastes: home shoppers view and buy home-1..home-6, toy shoppers toys-1..toys-6, each a different subset.
+    private async Task IngestShopAsync(TestServer server)
+    {
+        var events = new List<Event>();
+        for (var u = 0; u < 24; u++)
+        {
+            var (user, prefix, category) = u % 2 == 0 ? ($"home-{u}", "home", "home.kitchen") : ($"toys-{u}", "toys", "toys.games");
+            for (var i = 1; i <= 6; i++)
+            {
+                if ((u + i) % 4 != 0)
+                {
+                    events.Add(View(user, $"{prefix}-{i}", category, u + i));
+                }
+
+                if ((u + i) % 3 == 0)
+                {
+                    events.Add(Buy(user, $"{prefix}-{i}", category, u + i + 1));
+                }
+            }
+        }
+
+        await IngestAsync(server, [.. events]);
+    }
+
+    private static async Task<RecommendResponse> RecommendAsync(TestServer server, string user) =>
+        await server.Client.UnaryAsync<RecommendRequest, RecommendResponse>(
+            RecommendationsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("RecommendationService").FindMethodByName("Recommend"),
+            new RecommendRequest { UserId = user, Count = 10 });
+
+    private static async Task IngestAsync(TestServer server, params Event[] events)
+    {
+        var response = await server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(events));
+        Assert.Equal(events.Length, response.Accepted);
+    }
+
+    private Event Buy(string user, string item, string category, int hour) =>
+        Events.Make($"m-{Interlocked.Increment(ref _nextEvent)}", user, EventType.Purchase, s_start.AddHours(hour), item, category: category);
+
+    private Event View(string user, string item, string category, int hour) =>
+        Events.Make($"m-{Interlocked.Increment(ref _nextEvent)}", user, EventType.View, s_start.AddHours(hour), item, category: category);
+}
