@@ -59,7 +59,7 @@ internal static class ReplicaBenchCommand
         recommender.Outbox = null;
         var changes = outbox.Drain();
         var observed = changes.Count(c => c.Kind == RecommenderChangeKind.Observed);
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()}; seeded {seeded!.Events:N0} events of {userCount:N0} users: {changes.Length:N0} recommender changes ({observed:N0} observed events)");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {Scenarios.Failover.LoadAverage()}; seeded {seeded!.Events:N0} events of {userCount:N0} users: {changes.Length:N0} recommender changes ({observed:N0} observed events)");
 
         // Replica, write side: serialization of the batches sent and Apply on a fresh replica, best of three.
         var serializer = server.Services.GetRequiredService<Serializer>();
@@ -139,7 +139,4 @@ internal static class ReplicaBenchCommand
         Console.WriteLine($"sharded ({shards} item shards): remote calls per Recommend median {touched[touched.Length / 2]}, p90 {touched[touched.Length * 9 / 10]}, mean {meanCalls:F1} over {touched.Length:N0} users; at {hopCpuMicros:F0} µs CPU and {hopMillis:F2} ms per remote call: {shardedCpu:F0} µs CPU per Recommend (calls in parallel: at least {hopMillis:F2} ms added latency)");
         Console.WriteLine($"break-even: replicas cost less CPU while Recommend calls per ingested event exceed {replicaPerEvent / shardedCpu:F4} (one Recommend per {shardedCpu / replicaPerEvent:F0} events)");
     }
-
-    private static string LoadAverage() =>
-        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

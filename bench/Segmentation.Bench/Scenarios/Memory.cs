@@ -49,7 +49,7 @@ public static class Memory
             // Let start-up work (the seeding's last snapshots, the first idle timers) settle before the baseline.
             await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken);
             var seeded = await ReadAsync(host, client, gcdump, "seeded", settings.OutputDirectory, cancellationToken);
-            report.Line($"- host: {Paths.HostDll} (pid {host.Id}), {settings.Users:N0} seeded users (the default shop), collection age 2 h; load generator in this process, {InFlight} calls in flight; load average {LoadAverage()}.");
+            report.Line($"- host: {Paths.HostDll} (pid {host.Id}), {settings.Users:N0} seeded users (the default shop), collection age 2 h; load generator in this process, {InFlight} calls in flight; load average {Failover.LoadAverage()}.");
             report.Line($"- after seeding the default shop: RSS {Mb(seeded.Rss)}, GC heap {Mb(seeded.Heap)}{seeded.HeapNote} (live objects {Mb(seeded.Live)}), {N(seeded.Grains)} live user grains.");
 
             var users = settings.MemoryUsers;
@@ -95,7 +95,7 @@ public static class Memory
             var loaded = await ReadAsync(host, client, gcdump, "loaded", settings.OutputDirectory, cancellationToken);
             var heapPerUser = (loaded.Heap - seeded.Heap) / (double)users;
             var rssPerUser = (loaded.Rss - seeded.Rss) / (double)users;
-            report.Line($"- streamed {N(accepted)} of {N(events)} events ({N(users)} fresh users × {settings.MemoryEventsPerUser}, batches of {N(BatchSize)}) in {elapsed.TotalSeconds:F1} s = **{N(accepted / elapsed.TotalSeconds)} events/s**; load average {LoadAverage()}.");
+            report.Line($"- streamed {N(accepted)} of {N(events)} events ({N(users)} fresh users × {settings.MemoryEventsPerUser}, batches of {N(BatchSize)}) in {elapsed.TotalSeconds:F1} s = **{N(accepted / elapsed.TotalSeconds)} events/s**; load average {Failover.LoadAverage()}.");
             var livePerUser = (loaded.Live - seeded.Live) / (double)users;
             report.Line($"- after: RSS {Mb(loaded.Rss)}, GC heap {Mb(loaded.Heap)}{loaded.HeapNote} (live objects {Mb(loaded.Live)}), {N(loaded.Grains)} live user grains.");
             report.Line($"- **per live user: GC heap {N(heapPerUser)} B, live objects {N(livePerUser)} B, RSS {N(rssPerUser)} B** ((after − before) / {N(users)}).");
@@ -239,18 +239,6 @@ public static class Memory
         var candidates = new[] { Path.Combine(home, ".dotnet", "tools", "dotnet-gcdump") }
             .Concat((Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Where(p => p.Length > 0).Select(p => Path.Combine(p, "dotnet-gcdump")));
         return candidates.FirstOrDefault(File.Exists);
-    }
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (IOException)
-        {
-            return "n/a";
-        }
     }
 
     private static string Mb(long bytes) => N(bytes / 1e6, 1) + " MB";
