@@ -40,6 +40,7 @@ var root = new RootCommand("seg: the Segmentation command line")
     TrainCommand.Create(),
     AccessCommands.Keys(address, json),
     AccessCommands.Audit(address, json),
+    ExperimentCommands.Create(address, json),
 };
 root.Options.Add(address);
 root.Options.Add(key);

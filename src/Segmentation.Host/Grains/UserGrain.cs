@@ -1,13 +1,16 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
 using Segmentation.Core.Errors;
+using Segmentation.Core.Experiments;
 using Segmentation.Core.Rules;
 using Segmentation.Grains;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
+using Segmentation.Host.Experiments;
 using Segmentation.Host.Hosting.Placement;
 using Segmentation.Host.Internal;
 using Segmentation.Host.Segments;
@@ -94,6 +97,9 @@ internal sealed class UserGrain : Grain, IUserGrain
 
     // This activation as a grain reference (what the refresh scheduler calls), made at the first refresh owed.
     private IUserGrain? _self;
+
+    // Her part in her tenant's experiments, made at her first event while any experiment runs.
+    private ExperimentParticipation? _experiments;
 
 
     public UserGrain(GrainServices services)
@@ -234,6 +240,13 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         fold?.Dispose();
+        if (any && _services.Users.Experiments is { } catalog && await catalog.CurrentAsync(TenantKeys.TenantOf(_key)) is { Count: > 0 } experiments)
+        {
+            // Before the ack, like the log append: an exposure or conversion these events make is counted once they are.
+            _experiments ??= new ExperimentParticipation(GrainFactory, TenantKeys.TenantOf(_key), _userId);
+            await _experiments.ObserveAsync(experiments, events, appended, IsMember);
+        }
+
         if (any)
         {
             // Shortly after the ack, once for every event until then: a new embedding, and the segment it falls in.
@@ -503,6 +516,34 @@ internal sealed class UserGrain : Grain, IUserGrain
             top is null ? "no category engagement yet" : string.Create(c, $"her top category {top.Category} ({top.Share:P0} of her engagement)"),
             "lifecycle " + LifecycleStageNames.Of(view.Lifecycle.Stage),
         ];
+    }
+
+    // Whether she was in the experiment's segment at `at`: her stage then, her ML segment and churn band now (both are
+    // derived after the ack), a rule on her view then.
+    private bool IsMember(Experiment experiment, DateTimeOffset at)
+    {
+        var segment = experiment.Segment;
+        if (segment.Length == 0)
+        {
+            return true;
+        }
+
+        if (segment.StartsWith("lifecycle:", StringComparison.Ordinal))
+        {
+            return segment.AsSpan("lifecycle:".Length).SequenceEqual(LifecycleStageNames.Of(_profile.StageAt(at)));
+        }
+
+        if (segment.StartsWith("ml:", StringComparison.Ordinal))
+        {
+            return _mlSegment is { } ml && segment.AsSpan("ml:".Length).SequenceEqual(ml.Assignment.SegmentId.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (segment.StartsWith("churn:", StringComparison.Ordinal))
+        {
+            return _services.Users.Churn?.Score(_profile, at) is { } risk && segment.AsSpan("churn:".Length).SequenceEqual(risk.Band);
+        }
+
+        return ExperimentCatalog.IsMember(experiment, Segments(at, includeRules: true));
     }
 
     // Rules read traits of the full view; without rules the lifecycle alone is cheaper.

@@ -24,4 +24,7 @@ internal sealed record UserGrainServices(
 {
     /// <summary>The churn model served (null: no churn risk in answers).</summary>
     public Churn.ChurnScoring? Churn { get; init; }
+
+    /// <summary>The tenants' experiments (null: user grains report to none).</summary>
+    public Experiments.ExperimentCatalog? Experiments { get; init; }
 }

@@ -106,9 +106,10 @@ internal static class DomainServices
                 sp.GetRequiredService<UserEmbeddings>(),
                 sp.GetRequiredService<MlSegmentation>(),
                 sp.GetRequiredService<ILogger<UserGrain>>())
-            { Churn = sp.GetRequiredService<Churn.ChurnScoring>() };
+            { Churn = sp.GetRequiredService<Churn.ChurnScoring>(), Experiments = sp.GetRequiredService<Experiments.ExperimentCatalog>() };
         });
         services.AddSingleton(_ => new Churn.ChurnScoring(options));
+        services.AddSingleton(sp => new Experiments.ExperimentCatalog(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
         services.AddSingleton<SegmentRefreshScheduler>();
         services.AddSingleton<StaleEmbeddings>();
         services.AddSingleton<GrainServices>();

@@ -26,11 +26,14 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
     private readonly LiveRecommender _recommender;
     private readonly RuleSegmentCatalog _rules;
 
-    public RecommendationApi(UserLookup users, LiveRecommender recommender, RuleSegmentCatalog rules)
+    private readonly Experiments.ExperimentCatalog _experiments;
+
+    public RecommendationApi(UserLookup users, LiveRecommender recommender, RuleSegmentCatalog rules, Experiments.ExperimentCatalog experiments)
     {
         _users = users;
         _recommender = recommender;
         _rules = rules;
+        _experiments = experiments;
     }
 
     /// <summary>Items the recommenders know.</summary>
@@ -88,6 +91,7 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
         {
             Segments = ProtoMapper.ToUserSegments(request.UserId, input.Segments, now),
             Recommendations = Recommend(request.UserId, request.Count, scope, input, now),
+            Experiments = { await ExperimentApi.AssignmentsAsync(_experiments, ExperimentApi.Tenant(context), request.UserId, input.Segments) },
         };
     }
 
