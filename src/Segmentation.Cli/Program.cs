@@ -36,6 +36,7 @@ var root = new RootCommand("seg: the Segmentation command line")
     SegmentationCommands.Recluster(address, json),
     SegmentationCommands.Segment(address, json),
     SegmentationCommands.Churn(address, json),
+    SegmentationCommands.Anomaly(address, json),
     EvalCommand.Create(address),
     TrainCommand.Create(),
     AccessCommands.Keys(address, json),

@@ -12,4 +12,8 @@ public sealed record SegmentsView(
     /// <summary>Her churn risk, when a churn model is served.</summary>
     [Id(3)]
     public ChurnRisk? Churn { get; init; }
+
+    /// <summary>Her anomaly score, when an anomaly model is served.</summary>
+    [Id(4)]
+    public AnomalyFlag? Anomaly { get; init; }
 }

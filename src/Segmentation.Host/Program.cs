@@ -41,6 +41,17 @@ if (server.Options.SeedWhenEmpty)
             Console.WriteLine($"No churn model: {ex.Message}");
         }
 
+        try
+        {
+            // Anomaly flags from the first query on (bots, card testers): an Isolation Forest over the shop's profiles.
+            var (anomalyVersion, users, flagged) = await server.Services.GetRequiredService<Segmentation.Host.Anomalies.AnomalyScoring>().TrainAsync(server.EventLog, server.DomainClock.GetUtcNow(), CancellationToken.None);
+            Console.WriteLine($"Trained anomaly model {anomalyVersion} on {users:N0} users; {flagged:N0} flagged (anomaly:flagged, shown by seg segments).");
+        }
+        catch (InvalidOperationException ex)
+        {
+            Console.WriteLine($"No anomaly model: {ex.Message}");
+        }
+
         if (server.Options.Recommendations.ItemModel.Enabled)
         {
             // The served item model (EASE^R) and its blend weights, tuned on the shop's held-out last interactions.

@@ -87,6 +87,15 @@ internal static class QueryCommands
                     }
                 }
 
+                if (segments.Anomaly is { } anomaly)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"anomaly    {(anomaly.Flagged ? "anomaly:flagged" : "not flagged")}, score {anomaly.Score:0.000} ({anomaly.ModelVersion})"));
+                    foreach (var reason in anomaly.Flagged ? anomaly.Reasons : [])
+                    {
+                        Console.WriteLine($"           {reason}");
+                    }
+                }
+
                 Console.WriteLine($"as of      {Date(segments.AsOf)}");
             });
         });

@@ -122,6 +122,19 @@ internal static class SegmentationCommands
         return new Command("churn", "The churn-risk model.") { train };
     }
 
+    public static Command Anomaly(Option<Uri> address, Option<bool> json)
+    {
+        var train = new Command("train", "Grow the anomaly model (an Isolation Forest over every user's profile rates) and serve it.");
+        train.SetAction((parse, ct) => CallAsync<AnomalyModelInfo>(
+            parse,
+            address,
+            json,
+            (client, token) => client.Admin.TrainAnomalyModelAsync(new TrainAnomalyModelRequest(), cancellationToken: token).ResponseAsync,
+            ct,
+            m => Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"served anomaly model {m.Version}: {m.Users:N0} users, {m.Flagged:N0} flagged at score {m.FlagThreshold} or more (segment anomaly:flagged); inputs {string.Join(", ", m.Features)}"))));
+        return new Command("anomaly", "The anomaly model (bots, card testing).") { train };
+    }
+
     internal static async Task<int> CallAsync<TResponse>(
         ParseResult parse, Option<Uri> address, Option<bool> json, Func<SegmentationClient, CancellationToken, Task<TResponse>> call, CancellationToken cancellationToken, Action<TResponse> print)
         where TResponse : class, IMessage<TResponse>

@@ -53,4 +53,7 @@ public static class AnomalyFeatures
         inputs[5] = Math.Log(1 + (s.Orders / (double)activeDays));
         inputs[6] = carts / (views + 1);
     }
+
+    /// <summary>Input <paramref name="index"/> as a person reads it: the count or amount behind a log-scaled input, a ratio as it is.</summary>
+    public static double Readable(int index, double input) => index is 2 or 6 ? input : Math.Exp(input) - 1;
 }

@@ -33,12 +33,15 @@ public sealed record AnomalyContribution(string Feature, double Share);
 /// </remarks>
 public sealed class IsolationForest
 {
+    private const int FormatVersion = 1;
     private readonly Node[][] _trees;
     private readonly double _averagePath;
+    private readonly int _sampleSize;
 
     private IsolationForest(Node[][] trees, int dimensions, int sampleSize, IReadOnlyList<string> features)
     {
         _trees = trees;
+        _sampleSize = sampleSize;
         Dimensions = dimensions;
         _averagePath = AveragePath(sampleSize);
         Features = features;
@@ -82,6 +85,80 @@ public sealed class IsolationForest
         }
 
         return new IsolationForest(trees, dimensions, sampleSize, features);
+    }
+
+    /// <summary>Writes the forest (a format of this class: version, sizes, feature names, then every node).</summary>
+    public void Write(Stream stream)
+    {
+        using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        writer.Write(FormatVersion);
+        writer.Write(Dimensions);
+        writer.Write(_sampleSize);
+        foreach (var name in Features)
+        {
+            writer.Write(name);
+        }
+
+        writer.Write(_trees.Length);
+        foreach (var tree in _trees)
+        {
+            writer.Write(tree.Length);
+            foreach (var n in tree)
+            {
+                writer.Write(n.Feature);
+                writer.Write(n.Threshold);
+                writer.Write(n.Left);
+                writer.Write(n.Right);
+                writer.Write(n.Size);
+            }
+        }
+    }
+
+    /// <summary>Reads a forest <see cref="Write"/> wrote; <see cref="InvalidDataException"/> says what does not fit.</summary>
+    public static IsolationForest Read(Stream stream)
+    {
+        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        try
+        {
+            if (reader.ReadInt32() is var version && version != FormatVersion)
+            {
+                throw new InvalidDataException($"isolation forest format {version}, this build reads {FormatVersion}");
+            }
+
+            var dimensions = reader.ReadInt32();
+            var sampleSize = reader.ReadInt32();
+            if (dimensions is < 1 or > 1_024 || sampleSize < 1)
+            {
+                throw new InvalidDataException($"isolation forest of {dimensions} inputs and sample size {sampleSize}");
+            }
+
+            var features = new string[dimensions];
+            for (var j = 0; j < dimensions; j++)
+            {
+                features[j] = reader.ReadString();
+            }
+
+            var trees = new Node[reader.ReadInt32()][];
+            for (var t = 0; t < trees.Length; t++)
+            {
+                var tree = trees[t] = new Node[reader.ReadInt32()];
+                for (var i = 0; i < tree.Length; i++)
+                {
+                    tree[i] = new Node { Feature = reader.ReadInt32(), Threshold = reader.ReadDouble(), Left = reader.ReadInt32(), Right = reader.ReadInt32(), Size = reader.ReadInt32() };
+                    var n = tree[i];
+                    if (n.Feature >= dimensions || (n.Feature >= 0 && (n.Left <= i || n.Right <= i || n.Left >= tree.Length || n.Right >= tree.Length)))
+                    {
+                        throw new InvalidDataException($"isolation forest tree {t} node {i}: a child must come after its node, inside the tree");
+                    }
+                }
+            }
+
+            return new IsolationForest(trees, dimensions, sampleSize, features);
+        }
+        catch (EndOfStreamException ex)
+        {
+            throw new InvalidDataException("isolation forest: the data ends early", ex);
+        }
     }
 
     /// <summary>The anomaly score of <paramref name="point"/>, in (0, 1).</summary>

@@ -47,6 +47,7 @@ public static class RpcAccess
         ["/segmentation.v1.AdminService/TrainModel"] = s_adminChange,
         ["/segmentation.v1.AdminService/ActivateModel"] = s_adminChange,
         ["/segmentation.v1.AdminService/Recluster"] = s_adminChange,
+        ["/segmentation.v1.AdminService/TrainAnomalyModel"] = s_adminChange,
         ["/segmentation.v1.ExperimentService/GetExperiment"] = s_read,
         ["/segmentation.v1.ExperimentService/ListExperiments"] = s_read,
         ["/segmentation.v1.ExperimentService/CreateExperiment"] = s_adminChange,

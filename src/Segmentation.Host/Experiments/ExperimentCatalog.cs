@@ -145,6 +145,7 @@ internal sealed partial class ExperimentCatalog
             "ml" => segments.Ml is { } ml && ml.Assignment.SegmentId.ToString(CultureInfo.InvariantCulture) == name,
             "churn" => segments.Churn?.Band == name,
             "rule" => segments.Rules.Any(r => r.Id == name),
+            "anomaly" => segments.Anomaly?.Flagged == true,
             _ => false,
         };
     }
@@ -192,10 +193,11 @@ internal sealed partial class ExperimentCatalog
             "ml" => int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id >= 0,
             "churn" => s_churnBands.Contains(name),
             "rule" => RuleIdPattern().IsMatch(name),
+            "anomaly" => name == "flagged",
             _ => false,
         };
         return valid ? null
-            : $"segment: '{Shorten(segment)}' is not a segment id; use lifecycle:new|active|at-risk|churned|reactivated, ml:<n>, churn:high|medium|low, rule:<id>, or leave it empty for everyone";
+            : $"segment: '{Shorten(segment)}' is not a segment id; use lifecycle:new|active|at-risk|churned|reactivated, ml:<n>, churn:high|medium|low, anomaly:flagged, rule:<id>, or leave it empty for everyone";
     }
 
     private void RefreshInBackground(string tenant, TenantExperiments known)

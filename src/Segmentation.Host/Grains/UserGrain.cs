@@ -101,6 +101,9 @@ internal sealed class UserGrain : Grain, IUserGrain
     // Her part in her tenant's experiments, made at her first event while any experiment runs.
     private ExperimentParticipation? _experiments;
 
+    // Her anomaly score under the forest served (its version), computed at the first query after her events changed.
+    private AnomalyFlag? _anomaly;
+
 
     public UserGrain(GrainServices services)
     {
@@ -352,7 +355,9 @@ internal sealed class UserGrain : Grain, IUserGrain
         var view = await AssignAsync(now);
         if (_segments is not null)
         {
-            _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId, view);
+            // Churn band and anomaly flag as segments, for watchers (a win-back campaign subscribes to churn:high).
+            var scored = _segments.Feed.WatcherCount > 0 ? ScoredMemberships(now) : null;
+            _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId, view, scored);
         }
 
         ClearPending();
@@ -553,11 +558,44 @@ internal sealed class UserGrain : Grain, IUserGrain
         var rules = includeRules ? _rules?.Current ?? [] : [];
         if (rules.Count == 0)
         {
-            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now)) { Churn = _services.Users.Churn?.Score(_profile, now) };
+            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now)) { Churn = _services.Users.Churn?.Score(_profile, now), Anomaly = Anomaly() };
         }
 
         var view = _profile.View(now);
-        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now)) { Churn = _services.Users.Churn?.Score(_profile, now) };
+        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now)) { Churn = _services.Users.Churn?.Score(_profile, now), Anomaly = Anomaly() };
+    }
+
+    // The segments the served churn and anomaly models put her in now, with their reasons.
+    private List<KeyValuePair<string, string>> ScoredMemberships(DateTimeOffset now)
+    {
+        var scored = new List<KeyValuePair<string, string>>(2);
+        if (_services.Users.Churn?.Score(_profile, now) is { } churn)
+        {
+            scored.Add(new("churn:" + churn.Band, string.Create(CultureInfo.InvariantCulture, $"churn risk {churn.Probability:P0}: {string.Join("; ", churn.Reasons)}")));
+        }
+
+        if (Anomaly() is { Flagged: true } anomaly)
+        {
+            scored.Add(new("anomaly:flagged", string.Create(CultureInfo.InvariantCulture, $"anomaly score {anomaly.Score:0.000}: {string.Join("; ", anomaly.Reasons)}")));
+        }
+
+        return scored;
+    }
+
+    // Her anomaly score: a function of her events and the forest served, so it is kept until either changes.
+    private AnomalyFlag? Anomaly()
+    {
+        if (_services.Users.Anomalies is not { Current: { } served } anomalies)
+        {
+            return null;
+        }
+
+        if (_anomaly is null || !ReferenceEquals(_anomaly.ModelVersion, served.Version))
+        {
+            _anomaly = anomalies.Score(_profile);
+        }
+
+        return _anomaly;
     }
 
     // Her ML segment with its explanation, written now if the last assignment has none yet (from the profile as of the
@@ -587,6 +625,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     private void Fold(BehaviorEvent e)
     {
         _profile.Apply(e);
+        _anomaly = null;
         _unsnapshotted++;
         // In a cluster, event time also advances from the other silos' events (SiloPeerGrain, with their recommender changes).
         _eventClock?.Observe(e.Timestamp);

@@ -27,4 +27,7 @@ internal sealed record UserGrainServices(
 
     /// <summary>The tenants' experiments (null: user grains report to none).</summary>
     public Experiments.ExperimentCatalog? Experiments { get; init; }
+
+    /// <summary>The anomaly model served (null: no anomaly score in answers).</summary>
+    public Anomalies.AnomalyScoring? Anomalies { get; init; }
 }

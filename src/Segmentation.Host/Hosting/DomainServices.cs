@@ -106,9 +106,10 @@ internal static class DomainServices
                 sp.GetRequiredService<UserEmbeddings>(),
                 sp.GetRequiredService<MlSegmentation>(),
                 sp.GetRequiredService<ILogger<UserGrain>>())
-            { Churn = sp.GetRequiredService<Churn.ChurnScoring>(), Experiments = sp.GetRequiredService<Experiments.ExperimentCatalog>() };
+            { Churn = sp.GetRequiredService<Churn.ChurnScoring>(), Experiments = sp.GetRequiredService<Experiments.ExperimentCatalog>(), Anomalies = sp.GetRequiredService<Anomalies.AnomalyScoring>() };
         });
         services.AddSingleton(_ => new Churn.ChurnScoring(options));
+        services.AddSingleton(sp => new Anomalies.AnomalyScoring(sp.GetRequiredService<ISnapshotStore>(), options.Profiles));
         services.AddSingleton(sp => new Experiments.ExperimentCatalog(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
         services.AddSingleton<SegmentRefreshScheduler>();
         services.AddSingleton<StaleEmbeddings>();
@@ -119,6 +120,7 @@ internal static class DomainServices
         services.AddHostedService<ClockCheckpointService>();
         services.AddHostedService<DomainLoader>();
         services.AddHostedService<Churn.ChurnModelLoader>();
+        services.AddHostedService<Anomalies.AnomalyModelLoader>();
         services.AddHostedService<SegmentationStartup>();
         services.AddHostedService<ItemModelStartup>();
         services.AddHostedService<SegmentStatisticsFlusher>();

@@ -35,12 +35,17 @@ internal sealed class SegmentTracker
     /// The segment ids <paramref name="profile"/> is in now (and ML segment <paramref name="mlSegment"/>), with the reason
     /// for each. <paramref name="view"/>: the profile's view, when the caller has one already (its time is "now").
     /// </summary>
-    public Dictionary<string, string> Memberships(UserProfile profile, int? mlSegment, ProfileView? view = null)
+    public Dictionary<string, string> Memberships(UserProfile profile, int? mlSegment, ProfileView? view = null, IReadOnlyList<KeyValuePair<string, string>>? scored = null)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         if (profile.IsEmpty)
         {
             return result;
+        }
+
+        foreach (var (id, reason) in scored ?? [])
+        {
+            result[id] = reason;
         }
 
         if (mlSegment is { } ml)
@@ -77,9 +82,11 @@ internal sealed class SegmentTracker
     /// <summary>
     /// Re-evaluates <paramref name="profile"/>, publishes every segment entered or left since <paramref name="before"/>
     /// (left first, then entered, each in id order) stamped <paramref name="at"/>, and returns the new memberships.
-    /// <paramref name="view"/>: the profile's view, when the caller has one already.
+    /// <paramref name="view"/>: the profile's view, when the caller has one already. <paramref name="scored"/>: the
+    /// segments a served model puts her in (<c>churn:&lt;band&gt;</c>, <c>anomaly:flagged</c>) with their reasons, which
+    /// the caller scores only while someone watches.
     /// </summary>
-    public Dictionary<string, string> Update(string userId, UserProfile profile, Dictionary<string, string> before, DateTimeOffset at, int? mlSegment, ProfileView? view = null)
+    public Dictionary<string, string> Update(string userId, UserProfile profile, Dictionary<string, string> before, DateTimeOffset at, int? mlSegment, ProfileView? view = null, IReadOnlyList<KeyValuePair<string, string>>? scored = null)
     {
         if (Feed.WatcherCount == 0 && _rules.Current.Count == 0 && !profile.IsEmpty && SameStageAndMl(profile, before, mlSegment, view))
         {
@@ -88,7 +95,7 @@ internal sealed class SegmentTracker
             return before;
         }
 
-        var after = Memberships(profile, mlSegment, view);
+        var after = Memberships(profile, mlSegment, view, scored);
         if (Feed.WatcherCount == 0)
         {
             return after;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -89,7 +90,20 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
 
         try
         {
-            return ToProto(await _embeddings.TrainAsync(_log, _users.Now, request.Dimension, request.Seed, request.Activate, context.CancellationToken));
+            var trained = ToProto(await _embeddings.TrainAsync(_log, _users.Now, request.Dimension, request.Seed, request.Activate, context.CancellationToken));
+            if (request.Activate && context.GetHttpContext().RequestServices.GetService<Anomalies.AnomalyScoring>() is { } anomalies)
+            {
+                // The anomaly model is retrained with the user encoder it sits beside (a log of too few users keeps the old one).
+                try
+                {
+                    await TrainAnomaliesAsync(anomalies, context.CancellationToken);
+                }
+                catch (PreconditionFailedException)
+                {
+                }
+            }
+
+            return trained;
         }
         catch (ArgumentException ex)
         {

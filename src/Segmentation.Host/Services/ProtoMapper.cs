@@ -58,6 +58,11 @@ internal static class ProtoMapper
             };
         }
 
+        if (segments.Anomaly is { } anomaly)
+        {
+            result.Anomaly = new V1.AnomalyScore { Score = anomaly.Score, Flagged = anomaly.Flagged, Reasons = { anomaly.Reasons }, ModelVersion = anomaly.ModelVersion };
+        }
+
         return result;
     }
 

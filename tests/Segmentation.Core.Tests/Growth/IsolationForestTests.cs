@@ -44,6 +44,25 @@ public sealed class IsolationForestTests
         Assert.Throws<ArgumentException>(() => IsolationForest.Fit(data, 2, ["x"]));
     }
 
+    [Fact]
+    public void WrittenForest_ReadsBackScoringTheSame_AndDamagedBytesAreRefusedWithAReason()
+    {
+        var data = Enumerable.Range(0, 900).Select(i => (double)((i * 7) % 41)).ToArray();
+        var forest = IsolationForest.Fit(data, 3, ["x", "y", "z"], new IsolationForestOptions { Seed = 9 });
+        using var stream = new MemoryStream();
+        forest.Write(stream);
+        var bytes = stream.ToArray();
+
+        var read = IsolationForest.Read(new MemoryStream(bytes));
+        Assert.Equal(["x", "y", "z"], read.Features);
+        Assert.Equal(forest.Explain([1, 40, 3]), read.Explain([1, 40, 3]), (a, b) => a.Score == b.Score && a.Contributions.SequenceEqual(b.Contributions));
+
+        Assert.Contains("ends early", Assert.Throws<InvalidDataException>(() => IsolationForest.Read(new MemoryStream(bytes[..(bytes.Length / 2)]))).Message, StringComparison.Ordinal);
+        var otherFormat = (byte[])bytes.Clone();
+        otherFormat[0] = 7;
+        Assert.Contains("format 7", Assert.Throws<InvalidDataException>(() => IsolationForest.Read(new MemoryStream(otherFormat))).Message, StringComparison.Ordinal);
+    }
+
     private static double Gaussian(Random random) =>
         Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 }
