@@ -1,7 +1,7 @@
-using Microsoft.Extensions.DependencyInjection;
 using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Errors;
 using Segmentation.Host.Embeddings;
