@@ -37,6 +37,7 @@ var root = new RootCommand("seg: the Segmentation command line")
     SegmentationCommands.Segment(address, json),
     SegmentationCommands.Churn(address, json),
     SegmentationCommands.Anomaly(address, json),
+    SegmentationCommands.Value(address, json),
     EvalCommand.Create(address),
     TrainCommand.Create(),
     AccessCommands.Keys(address, json),

@@ -16,4 +16,8 @@ public sealed record SegmentsView(
     /// <summary>Her anomaly score, when an anomaly model is served.</summary>
     [Id(4)]
     public AnomalyFlag? Anomaly { get; init; }
+
+    /// <summary>Her value (RFM) segment, when a value segmentation is served and she has bought.</summary>
+    [Id(5)]
+    public ValueMembership? Value { get; init; }
 }

@@ -43,6 +43,17 @@ if (server.Options.SeedWhenEmpty)
 
         try
         {
+            // Value segments (RFM, in marketers' words) from the first query on.
+            var (value, _) = await server.Services.GetRequiredService<Segmentation.Host.ValueSegments.ValueSegmentScoring>().TrainAsync(server.EventLog, server.DomainClock.GetUtcNow(), CancellationToken.None);
+            Console.WriteLine($"Value segments ({value.Method}, k {value.K}, {value.Customers:N0} buyers): {string.Join(", ", value.Segments.OrderByDescending(s => s.Size).Select(s => $"{s.Label} {s.Size:N0}"))}.");
+        }
+        catch (InvalidOperationException ex)
+        {
+            Console.WriteLine($"No value segments: {ex.Message}");
+        }
+
+        try
+        {
             // Anomaly flags from the first query on (bots, card testers): an Isolation Forest over the shop's profiles.
             var (anomalyVersion, users, flagged) = await server.Services.GetRequiredService<Segmentation.Host.Anomalies.AnomalyScoring>().TrainAsync(server.EventLog, server.DomainClock.GetUtcNow(), CancellationToken.None);
             Console.WriteLine($"Trained anomaly model {anomalyVersion} on {users:N0} users; {flagged:N0} flagged (anomaly:flagged, shown by seg segments).");

@@ -87,6 +87,11 @@ internal static class QueryCommands
                     }
                 }
 
+                if (segments.ValueSegment is { } value)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"value      value:{value.SegmentId} {value.Label}: last order {value.RecencyDays:0} days ago, {value.Frequency} orders, {value.Monetary:0.00} spent ({value.ModelVersion})"));
+                }
+
                 if (segments.Anomaly is { } anomaly)
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"anomaly    {(anomaly.Flagged ? "anomaly:flagged" : "not flagged")}, score {anomaly.Score:0.000} ({anomaly.ModelVersion})"));

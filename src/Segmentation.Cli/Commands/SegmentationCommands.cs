@@ -135,6 +135,33 @@ internal static class SegmentationCommands
         return new Command("anomaly", "The anomaly model (bots, card testing).") { train };
     }
 
+    public static Command Value(Option<Uri> address, Option<bool> json)
+    {
+        var train = new Command("train", "Segment the buyers by value (RFM: k-means and a Gaussian mixture) and serve it.");
+        train.SetAction((parse, ct) => CallAsync<ValueSegmentationInfo>(
+            parse,
+            address,
+            json,
+            (client, token) => client.Admin.TrainValueSegmentsAsync(new TrainValueSegmentsRequest(), cancellationToken: token).ResponseAsync,
+            ct,
+            m =>
+            {
+                var c = CultureInfo.InvariantCulture;
+                Console.WriteLine(string.Create(c, $"served value segmentation {m.Version}: {m.Method}, k {m.K}, silhouette {m.Silhouette:0.000}, Davies-Bouldin {m.DaviesBouldin:0.000}, {m.Customers:N0} buyers"));
+                foreach (var s in m.Segments.OrderByDescending(s => s.Size))
+                {
+                    Console.WriteLine(string.Create(c, $"  value:{s.SegmentId,-3} {s.Label,-20} {s.Size,7:N0} buyers  last order {s.RecencyDays,6:0} days ago  {s.Frequency,6:0.0} orders  {s.Monetary,10:0.00} spent"));
+                }
+
+                Console.WriteLine("candidates (k-means best by silhouette, mixture best by BIC; the higher silhouette of the two is served):");
+                foreach (var candidate in m.Candidates)
+                {
+                    Console.WriteLine(string.Create(c, $"  {candidate.Method,-7} k {candidate.K}  silhouette {candidate.Silhouette:0.000}  Davies-Bouldin {candidate.DaviesBouldin:0.000}{(candidate.Method == "gmm" ? $"  BIC {candidate.Bic:0}" : "")}"));
+                }
+            }));
+        return new Command("value", "The value (RFM) segmentation.") { train };
+    }
+
     internal static async Task<int> CallAsync<TResponse>(
         ParseResult parse, Option<Uri> address, Option<bool> json, Func<SegmentationClient, CancellationToken, Task<TResponse>> call, CancellationToken cancellationToken, Action<TResponse> print)
         where TResponse : class, IMessage<TResponse>

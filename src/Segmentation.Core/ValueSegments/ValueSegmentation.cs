@@ -59,9 +59,7 @@ public static class ValueSegmentation
         for (var i = 0; i < n; i++)
         {
             var c = customers[i];
-            logs[(i * 3) + 0] = Math.Log(1 + Math.Max(0, c.RecencyDays));
-            logs[(i * 3) + 1] = Math.Log(1 + Math.Max(0, c.Frequency));
-            logs[(i * 3) + 2] = Math.Log(1 + Math.Max(0, c.Monetary));
+            LogPoint(c.RecencyDays, c.Frequency, c.Monetary, logs.AsSpan(i * 3, 3));
         }
 
         var standard = Standardise(logs);
@@ -165,10 +163,24 @@ public static class ValueSegmentation
         return new ValueClustering(method, clusters, compact, silhouette, daviesBouldin, bic, segments, centroids);
     }
 
-    private static double[] Standardise(double[] logs)
+    /// <summary>A buyer's point before standardising: log(1 + recency days), log(1 + orders), log(1 + monetary).</summary>
+    public static void LogPoint(double recencyDays, long frequency, double monetary, Span<double> point)
+    {
+        point[0] = Math.Log(1 + Math.Max(0, recencyDays));
+        point[1] = Math.Log(1 + Math.Max(0, frequency));
+        point[2] = Math.Log(1 + Math.Max(0, monetary));
+    }
+
+    /// <summary>
+    /// Each dimension's mean and scale over <paramref name="logs"/> (n × 3, from <see cref="LogPoint"/>): a point is
+    /// standardised as (value − mean) / scale. A dimension that does not vary (every customer one order) gets scale 1,
+    /// so it stays at 0 instead of dividing by zero.
+    /// </summary>
+    public static (double[] Means, double[] Scales) Scaling(ReadOnlySpan<double> logs)
     {
         var n = logs.Length / Dimensions;
-        var result = new double[logs.Length];
+        var means = new double[Dimensions];
+        var scales = new double[Dimensions];
         for (var j = 0; j < Dimensions; j++)
         {
             var mean = 0.0;
@@ -184,12 +196,20 @@ public static class ValueSegmentation
                 variance += d * d / n;
             }
 
-            // A column that does not vary (every customer one order) stays at 0 instead of dividing by zero.
-            var scale = variance > 1e-12 ? Math.Sqrt(variance) : 1;
-            for (var i = 0; i < n; i++)
-            {
-                result[(i * 3) + j] = (logs[(i * 3) + j] - mean) / scale;
-            }
+            means[j] = mean;
+            scales[j] = variance > 1e-12 ? Math.Sqrt(variance) : 1;
+        }
+
+        return (means, scales);
+    }
+
+    private static double[] Standardise(double[] logs)
+    {
+        var (means, scales) = Scaling(logs);
+        var result = new double[logs.Length];
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = (logs[i] - means[i % Dimensions]) / scales[i % Dimensions];
         }
 
         return result;

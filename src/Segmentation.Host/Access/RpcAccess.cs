@@ -48,6 +48,7 @@ public static class RpcAccess
         ["/segmentation.v1.AdminService/ActivateModel"] = s_adminChange,
         ["/segmentation.v1.AdminService/Recluster"] = s_adminChange,
         ["/segmentation.v1.AdminService/TrainAnomalyModel"] = s_adminChange,
+        ["/segmentation.v1.AdminService/TrainValueSegments"] = s_adminChange,
         ["/segmentation.v1.ExperimentService/GetExperiment"] = s_read,
         ["/segmentation.v1.ExperimentService/ListExperiments"] = s_read,
         ["/segmentation.v1.ExperimentService/CreateExperiment"] = s_adminChange,

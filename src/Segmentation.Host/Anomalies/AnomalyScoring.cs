@@ -3,6 +3,7 @@ using System.Text;
 using Segmentation.Core;
 using Segmentation.Core.Anomalies;
 using Segmentation.Grains;
+using Segmentation.Host.Internal;
 using Segmentation.Storage;
 
 namespace Segmentation.Host.Anomalies;
@@ -13,7 +14,7 @@ namespace Segmentation.Host.Anomalies;
 /// so every silo of a cluster on one store finds the same bytes at start), and loaded at start. Scoring reads
 /// <see cref="Current"/>, swapped atomically on (re)training; thread-safe.
 /// </summary>
-internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profiles)
+internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profileOptions)
 {
     /// <summary>Users needed to grow a forest.</summary>
     public const int MinUsers = 16;
@@ -61,42 +62,25 @@ internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profil
     /// </summary>
     public async Task<(string Version, int Users, int Flagged)> TrainAsync(IEventLog log, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var byUser = new Dictionary<string, List<BehaviorEvent>>(StringComparer.Ordinal);
-        await foreach (var record in log.ReadAllAsync(0, cancellationToken))
+        var profiles = await LogProfiles.FoldAllAsync(log, profileOptions, cancellationToken);
+        if (profiles.Count < MinUsers)
         {
-            var e = EventCodec.Decode(record.Payload.Span);
-            if (!byUser.TryGetValue(record.StreamId, out var list))
-            {
-                byUser.Add(record.StreamId, list = []);
-            }
-
-            list.Add(e);
-        }
-
-        if (byUser.Count < MinUsers)
-        {
-            throw new InvalidOperationException($"anomalies: {byUser.Count} users in the event log; a forest needs at least {MinUsers}");
+            throw new InvalidOperationException($"anomalies: {profiles.Count} users in the event log; a forest needs at least {MinUsers}");
         }
 
         var (forest, flagged) = await Task.Run(
             () =>
             {
-                var rows = new double[byUser.Count * AnomalyFeatures.Count];
+                var rows = new double[profiles.Count * AnomalyFeatures.Count];
                 var row = 0;
-                foreach (var (key, events) in byUser)
+                foreach (var profile in profiles.Values)
                 {
-                    var profile = new UserProfile(TenantKeys.UserIdOf(key), profiles);
-                    foreach (var e in events.OrderBy(e => e.Timestamp).ThenBy(e => e.EventId, StringComparer.Ordinal))
-                    {
-                        profile.Apply(e);
-                    }
-
                     AnomalyFeatures.Compute(profile, rows.AsSpan(row++ * AnomalyFeatures.Count, AnomalyFeatures.Count));
                 }
 
                 var grown = IsolationForest.Fit(rows, AnomalyFeatures.Count, AnomalyFeatures.Names);
                 var count = 0;
-                for (var i = 0; i < byUser.Count; i++)
+                for (var i = 0; i < profiles.Count; i++)
                 {
                     count += grown.Score(rows.AsSpan(i * AnomalyFeatures.Count, AnomalyFeatures.Count)) >= FlagThreshold ? 1 : 0;
                 }
@@ -127,7 +111,7 @@ internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profil
         }
 
         _current = new Served(forest, version);
-        return (version, byUser.Count, flagged);
+        return (version, profiles.Count, flagged);
     }
 
     /// <summary>The served forest's view of <paramref name="profile"/>, or null when none is served.</summary>

@@ -146,6 +146,7 @@ internal sealed partial class ExperimentCatalog
             "churn" => segments.Churn?.Band == name,
             "rule" => segments.Rules.Any(r => r.Id == name),
             "anomaly" => segments.Anomaly?.Flagged == true,
+            "value" => segments.Value is { } value && value.SegmentId.ToString(CultureInfo.InvariantCulture) == name,
             _ => false,
         };
     }
@@ -194,10 +195,11 @@ internal sealed partial class ExperimentCatalog
             "churn" => s_churnBands.Contains(name),
             "rule" => RuleIdPattern().IsMatch(name),
             "anomaly" => name == "flagged",
+            "value" => int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var valueId) && valueId >= 0,
             _ => false,
         };
         return valid ? null
-            : $"segment: '{Shorten(segment)}' is not a segment id; use lifecycle:new|active|at-risk|churned|reactivated, ml:<n>, churn:high|medium|low, anomaly:flagged, rule:<id>, or leave it empty for everyone";
+            : $"segment: '{Shorten(segment)}' is not a segment id; use lifecycle:new|active|at-risk|churned|reactivated, ml:<n>, churn:high|medium|low, anomaly:flagged, value:<n>, rule:<id>, or leave it empty for everyone";
     }
 
     private void RefreshInBackground(string tenant, TenantExperiments known)

@@ -543,6 +543,11 @@ internal sealed class UserGrain : Grain, IUserGrain
             return _mlSegment is { } ml && segment.AsSpan("ml:".Length).SequenceEqual(ml.Assignment.SegmentId.ToString(CultureInfo.InvariantCulture));
         }
 
+        if (segment.StartsWith("value:", StringComparison.Ordinal))
+        {
+            return _services.Users.Values?.Score(_profile, at) is { } value && segment.AsSpan("value:".Length).SequenceEqual(value.SegmentId.ToString(CultureInfo.InvariantCulture));
+        }
+
         if (segment.StartsWith("churn:", StringComparison.Ordinal))
         {
             return _services.Users.Churn?.Score(_profile, at) is { } risk && segment.AsSpan("churn:".Length).SequenceEqual(risk.Band);
@@ -558,20 +563,25 @@ internal sealed class UserGrain : Grain, IUserGrain
         var rules = includeRules ? _rules?.Current ?? [] : [];
         if (rules.Count == 0)
         {
-            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now)) { Churn = _services.Users.Churn?.Score(_profile, now), Anomaly = Anomaly() };
+            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now)) { Churn = _services.Users.Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = _services.Users.Values?.Score(_profile, now) };
         }
 
         var view = _profile.View(now);
-        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now)) { Churn = _services.Users.Churn?.Score(_profile, now), Anomaly = Anomaly() };
+        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now)) { Churn = _services.Users.Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = _services.Users.Values?.Score(_profile, now) };
     }
 
-    // The segments the served churn and anomaly models put her in now, with their reasons.
+    // The segments the served churn, value and anomaly models put her in now, with their reasons.
     private List<KeyValuePair<string, string>> ScoredMemberships(DateTimeOffset now)
     {
         var scored = new List<KeyValuePair<string, string>>(2);
         if (_services.Users.Churn?.Score(_profile, now) is { } churn)
         {
             scored.Add(new("churn:" + churn.Band, string.Create(CultureInfo.InvariantCulture, $"churn risk {churn.Probability:P0}: {string.Join("; ", churn.Reasons)}")));
+        }
+
+        if (_services.Users.Values?.Score(_profile, now) is { } value)
+        {
+            scored.Add(new("value:" + value.SegmentId.ToString(CultureInfo.InvariantCulture), string.Create(CultureInfo.InvariantCulture, $"{value.Label}: last order {value.RecencyDays:0} days ago, {value.Frequency} orders, {value.Monetary:0.00} spent")));
         }
 
         if (Anomaly() is { Flagged: true } anomaly)

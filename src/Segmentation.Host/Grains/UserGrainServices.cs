@@ -30,4 +30,7 @@ internal sealed record UserGrainServices(
 
     /// <summary>The anomaly model served (null: no anomaly score in answers).</summary>
     public Anomalies.AnomalyScoring? Anomalies { get; init; }
+
+    /// <summary>The value segmentation served (null: no value segment in answers).</summary>
+    public ValueSegments.ValueSegmentScoring? Values { get; init; }
 }

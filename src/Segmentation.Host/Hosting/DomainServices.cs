@@ -106,10 +106,11 @@ internal static class DomainServices
                 sp.GetRequiredService<UserEmbeddings>(),
                 sp.GetRequiredService<MlSegmentation>(),
                 sp.GetRequiredService<ILogger<UserGrain>>())
-            { Churn = sp.GetRequiredService<Churn.ChurnScoring>(), Experiments = sp.GetRequiredService<Experiments.ExperimentCatalog>(), Anomalies = sp.GetRequiredService<Anomalies.AnomalyScoring>() };
+            { Churn = sp.GetRequiredService<Churn.ChurnScoring>(), Experiments = sp.GetRequiredService<Experiments.ExperimentCatalog>(), Anomalies = sp.GetRequiredService<Anomalies.AnomalyScoring>(), Values = sp.GetRequiredService<ValueSegments.ValueSegmentScoring>() };
         });
         services.AddSingleton(_ => new Churn.ChurnScoring(options));
         services.AddSingleton(sp => new Anomalies.AnomalyScoring(sp.GetRequiredService<ISnapshotStore>(), options.Profiles));
+        services.AddSingleton(sp => new ValueSegments.ValueSegmentScoring(sp.GetRequiredService<ISnapshotStore>(), options.Profiles));
         services.AddSingleton(sp => new Experiments.ExperimentCatalog(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
         services.AddSingleton<SegmentRefreshScheduler>();
         services.AddSingleton<StaleEmbeddings>();
@@ -120,7 +121,7 @@ internal static class DomainServices
         services.AddHostedService<ClockCheckpointService>();
         services.AddHostedService<DomainLoader>();
         services.AddHostedService<Churn.ChurnModelLoader>();
-        services.AddHostedService<Anomalies.AnomalyModelLoader>();
+        services.AddHostedService<Anomalies.ServedModelsLoader>();
         services.AddHostedService<SegmentationStartup>();
         services.AddHostedService<ItemModelStartup>();
         services.AddHostedService<SegmentStatisticsFlusher>();

@@ -58,6 +58,19 @@ internal static class ProtoMapper
             };
         }
 
+        if (segments.Value is { } value)
+        {
+            result.ValueSegment = new V1.ValueSegmentMembership
+            {
+                SegmentId = value.SegmentId,
+                Label = value.Label,
+                RecencyDays = value.RecencyDays,
+                Frequency = value.Frequency,
+                Monetary = value.Monetary,
+                ModelVersion = value.ModelVersion,
+            };
+        }
+
         if (segments.Anomaly is { } anomaly)
         {
             result.Anomaly = new V1.AnomalyScore { Score = anomaly.Score, Flagged = anomaly.Flagged, Reasons = { anomaly.Reasons }, ModelVersion = anomaly.ModelVersion };

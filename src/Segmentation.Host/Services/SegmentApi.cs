@@ -28,15 +28,15 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
         return StreamAsync(change => change.UserId == request.UserId, responseStream, context);
     }
 
-    // The segment kinds a watcher may filter on (churn bands and the anomaly flag are published while someone watches).
-    private static readonly string[] s_watchableKinds = ["lifecycle:", "rule:", "ml:", "churn:", "anomaly:"];
+    // The segment kinds a watcher may filter on (churn bands, value segments and the anomaly flag are published while someone watches).
+    private static readonly string[] s_watchableKinds = ["lifecycle:", "rule:", "ml:", "churn:", "anomaly:", "value:"];
 
     public override Task WatchSegmentChanges(WatchSegmentChangesRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
     {
         var id = request.SegmentId;
         if (id.Length > 0 && !s_watchableKinds.Any(kind => id.StartsWith(kind, StringComparison.Ordinal)))
         {
-            throw new InvalidRequestException($"segment_id: '{id}' is not a segment id; use \"lifecycle:<stage>\", \"rule:<id>\", \"ml:<id>\", \"churn:<band>\", \"anomaly:flagged\", a kind such as \"rule:\", or \"\" for all");
+            throw new InvalidRequestException($"segment_id: '{id}' is not a segment id; use \"lifecycle:<stage>\", \"rule:<id>\", \"ml:<id>\", \"churn:<band>\", \"anomaly:flagged\", \"value:<id>\", a kind such as \"rule:\", or \"\" for all");
         }
 
         Func<MembershipChange, bool> filter = id.Length == 0 ? static _ => true
