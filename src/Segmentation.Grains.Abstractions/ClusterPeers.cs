@@ -65,6 +65,10 @@ public interface ISiloPeerGrain : IGrainWithStringKey
     [Alias("ReloadItemModel")]
     Task ReloadItemModelAsync();
 
+    /// <summary>Another silo trained a churn model, value segmentation or anomaly forest: this silo serves what the store holds.</summary>
+    [Alias("ReloadGrowthModels")]
+    Task ReloadGrowthModelsAsync();
+
     /// <summary>An inference silo started serving another user encoder version: this silo asks for it at its next embedding.</summary>
     [Alias("UserEncoderChanged")]
     Task UserEncoderChangedAsync();

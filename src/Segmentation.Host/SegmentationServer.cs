@@ -175,6 +175,12 @@ public sealed class SegmentationServer : IAsyncDisposable
                 $"Segmentation:Recommendations:ItemModel:RefreshEvery must be 0 (off) or at least Segmentation:Silo:MinimumReminderPeriod ({options.Silo.MinimumReminderPeriod}); got {options.Recommendations.ItemModel.RefreshEvery}.");
         }
 
+        if (options.Churn.RetrainEvery > TimeSpan.Zero && options.Churn.RetrainEvery < options.Silo.MinimumReminderPeriod)
+        {
+            throw new InvalidOperationException(
+                $"Segmentation:Churn:RetrainEvery must be 0 (off) or at least Segmentation:Silo:MinimumReminderPeriod ({options.Silo.MinimumReminderPeriod}); got {options.Churn.RetrainEvery}.");
+        }
+
         if (options.ShutdownTimeout <= TimeSpan.Zero)
         {
             throw new InvalidOperationException($"Segmentation:ShutdownTimeout must be positive (hh:mm:ss, e.g. 00:01:30); got {options.ShutdownTimeout}.");

@@ -23,11 +23,10 @@ public sealed class ValueSegmentServingTests : IAsyncLifetime
 
     private AdminService.AdminServiceClient Admin => new(_server.Client);
 
-    [Fact]
-    public async Task Buyers_GetLabelledValueSegments_StableAcrossARerun_AndAfterARestart()
+    // 30 loyal buyers (10–19 orders of 80–170 in the last 60 days), 30 lapsed ones (one order of 5–15, 300–400 days
+    // ago), 10 who only looked.
+    private static async Task IngestBuyersAsync(TestServer server)
     {
-        // 30 loyal buyers (10–19 orders of 80–170 in the last 60 days), 30 lapsed ones (one order of 5–15, 300–400 days
-        // ago), 10 who only looked.
         var events = new List<Event>();
         for (var u = 0; u < 30; u++)
         {
@@ -42,8 +41,14 @@ public sealed class ValueSegmentServingTests : IAsyncLifetime
         events.AddRange(Enumerable.Range(0, 10).Select(i => Events.Make($"look-{i}", $"looker-{i}", EventType.View, s_now.AddDays(-i), "sku-2")));
         foreach (var chunk in events.Chunk(500))
         {
-            await _server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(chunk));
+            await server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(chunk));
         }
+    }
+
+    [Fact]
+    public async Task Buyers_GetLabelledValueSegments_StableAcrossARerun_AndAfterARestart()
+    {
+        await IngestBuyersAsync(_server);
 
         Assert.Null((await SegmentsAsync("loyal-0")).ValueSegment);
         var trained = await Admin.TrainValueSegmentsAsync(new TrainValueSegmentsRequest());
@@ -77,6 +82,33 @@ public sealed class ValueSegmentServingTests : IAsyncLifetime
             Arms = { new ExperimentArm { Name = "holdout", Share = 1 }, new ExperimentArm { Name = "coupon", Share = 1 } },
         });
         Assert.Equal($"value:{lapsed.SegmentId}", experiment.Experiment.Segment);
+    }
+
+    [Fact]
+    public async Task TheRetrainReminder_TrainsChurnValueSegmentsAndAnomalies_WithoutAnAdminCall()
+    {
+        await using var server = await TestServer.StartAsync(null, "--Segmentation:Churn:RetrainEvery=00:00:01", "--Segmentation:Silo:MinimumReminderPeriod=00:00:01");
+        await IngestBuyersAsync(server);
+        using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        UserSegments segments;
+        do
+        {
+            await Task.Delay(200, patience.Token);
+            segments = await server.Client.UnaryAsync<GetUserSegmentsRequest, UserSegments>(Events.GetUserSegments, new GetUserSegmentsRequest { UserId = "lapsed-4" });
+        }
+        while (segments.ValueSegment is null || segments.Anomaly is null || segments.Churn is null);
+
+        Assert.StartsWith("value-", segments.ValueSegment.ModelVersion, StringComparison.Ordinal);
+        Assert.StartsWith("anomaly-", segments.Anomaly.ModelVersion, StringComparison.Ordinal);
+        Assert.StartsWith("churn-", segments.Churn.ModelVersion, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ARetrainPeriodBelowTheReminderMinimum_FailsAtStart_NamingTheSettings()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestServer.StartAsync(null, "--Segmentation:Churn:RetrainEvery=00:00:10"));
+        Assert.Contains("Segmentation:Churn:RetrainEvery", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MinimumReminderPeriod", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

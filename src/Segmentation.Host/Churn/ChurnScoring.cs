@@ -9,18 +9,23 @@ namespace Segmentation.Host.Churn;
 
 /// <summary>
 /// The churn model this process serves: trained on its own event log (labels from history, see
-/// <see cref="ChurnExample"/>), stored as one JSON file per version under the churn models folder, the newest loaded
-/// at start. Scoring reads <see cref="Current"/>, swapped atomically on (re)training; thread-safe.
+/// <see cref="ChurnExample"/>), stored as one JSON file per version under the churn models folder and, the version
+/// served, in the snapshot store (<c>default/models/churn</c>), which every silo on one store loads at start (and when
+/// another silo trained one); the folder's newest is served when the store holds none. Scoring reads
+/// <see cref="Current"/>, swapped atomically on (re)training; thread-safe.
 /// </summary>
 internal sealed class ChurnScoring
 {
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true };
+    private static readonly string s_key = TenantKeys.Storage("models/churn");
     private readonly ChurnOptions _options;
     private readonly ProfileOptions _profiles;
+    private readonly ISnapshotStore? _store;
     private volatile ChurnModel? _current;
 
-    public ChurnScoring(SegmentationOptions options)
+    public ChurnScoring(SegmentationOptions options, ISnapshotStore? store = null)
     {
+        _store = store;
         _options = options.Churn;
         _profiles = options.Profiles;
         Directory = Path.GetFullPath(_options.ModelsDirectory.Length > 0 ? _options.ModelsDirectory : Path.Combine(options.DataDirectory, "models", "churn"));
@@ -50,6 +55,27 @@ internal sealed class ChurnScoring
         if (model is null || !model.Features.SequenceEqual(ChurnFeatures.Names) || model.Weights.Length != ChurnFeatures.Count)
         {
             throw new InvalidDataException($"{newest}: not a churn model over this build's inputs ({string.Join(", ", ChurnFeatures.Names)}).");
+        }
+
+        _current = model;
+        return model;
+    }
+
+    /// <summary>
+    /// Serves the model the snapshot store holds, or else the folder's newest (<see cref="LoadNewest"/>); returns it.
+    /// A stored model that does not read fails, naming the key.
+    /// </summary>
+    public async Task<ChurnModel?> LoadAsync(CancellationToken cancellationToken)
+    {
+        if (_store is null || await _store.ReadAsync(s_key, cancellationToken) is not { } stored)
+        {
+            return LoadNewest();
+        }
+
+        var model = JsonSerializer.Deserialize<ChurnModel>(stored.Data.Span, s_json);
+        if (model is null || !model.Features.SequenceEqual(ChurnFeatures.Names) || model.Weights.Length != ChurnFeatures.Count)
+        {
+            throw new InvalidDataException($"stored churn model '{s_key}': not a churn model over this build's inputs ({string.Join(", ", ChurnFeatures.Names)}).");
         }
 
         _current = model;
@@ -96,6 +122,24 @@ internal sealed class ChurnScoring
         // Written aside and moved into place, so a reader at start never sees half a file.
         await File.WriteAllTextAsync(path + ".tmp", JsonSerializer.Serialize(model, s_json), cancellationToken);
         File.Move(path + ".tmp", path, overwrite: true);
+        if (_store is not null)
+        {
+            var data = JsonSerializer.SerializeToUtf8Bytes(model, s_json);
+            for (var attempt = 1; ; attempt++)
+            {
+                // The newest training wins; one that raced another silo's writes after it.
+                var etag = (await _store.ReadAsync(s_key, cancellationToken))?.ETag;
+                try
+                {
+                    await _store.WriteAsync(s_key, data, 0, etag, cancellationToken);
+                    break;
+                }
+                catch (InconsistentStateException) when (attempt < 3)
+                {
+                }
+            }
+        }
+
         _current = model;
         return model;
     }

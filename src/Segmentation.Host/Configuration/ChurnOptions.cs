@@ -12,6 +12,12 @@ public sealed class ChurnOptions
     /// <summary>Probability from which a user is in <c>churn:medium</c> (below: <c>churn:low</c>). Default 0.4.</summary>
     public double MediumFrom { get; set; } = 0.4;
 
+    /// <summary>
+    /// Retrain the churn model, the value segments and the anomaly forest on an Orleans reminder this often (0: never,
+    /// the default; at least <c>Silo:MinimumReminderPeriod</c>).
+    /// </summary>
+    public TimeSpan RetrainEvery { get; set; }
+
     /// <summary>Where versions are stored; empty: <c>&lt;DataDirectory&gt;/models/churn</c>.</summary>
     public string ModelsDirectory { get; set; } = "";
 
@@ -21,6 +27,11 @@ public sealed class ChurnOptions
         if (HorizonDays is < 1 or > 3_650)
         {
             yield return $"Segmentation:Churn:HorizonDays must be 1 to 3650 days, got {HorizonDays}";
+        }
+
+        if (RetrainEvery < TimeSpan.Zero)
+        {
+            yield return $"Segmentation:Churn:RetrainEvery must be 0 (off) or positive, got {RetrainEvery}";
         }
 
         if (!(MediumFrom > 0 && MediumFrom < HighFrom && HighFrom < 1))

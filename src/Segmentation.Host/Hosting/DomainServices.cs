@@ -108,7 +108,7 @@ internal static class DomainServices
                 sp.GetRequiredService<ILogger<UserGrain>>())
             { Churn = sp.GetRequiredService<Churn.ChurnScoring>(), Experiments = sp.GetRequiredService<Experiments.ExperimentCatalog>(), Anomalies = sp.GetRequiredService<Anomalies.AnomalyScoring>(), Values = sp.GetRequiredService<ValueSegments.ValueSegmentScoring>() };
         });
-        services.AddSingleton(_ => new Churn.ChurnScoring(options));
+        services.AddSingleton(sp => new Churn.ChurnScoring(options, sp.GetRequiredService<ISnapshotStore>()));
         services.AddSingleton(sp => new Anomalies.AnomalyScoring(sp.GetRequiredService<ISnapshotStore>(), options.Profiles));
         services.AddSingleton(sp => new ValueSegments.ValueSegmentScoring(sp.GetRequiredService<ISnapshotStore>(), options.Profiles));
         services.AddSingleton(sp => new Experiments.ExperimentCatalog(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
@@ -124,6 +124,8 @@ internal static class DomainServices
         services.AddHostedService<Anomalies.ServedModelsLoader>();
         services.AddHostedService<SegmentationStartup>();
         services.AddHostedService<ItemModelStartup>();
+        services.AddSingleton<Growth.GrowthModels>();
+        services.AddHostedService<Growth.GrowthModelsStartup>();
         services.AddHostedService<SegmentStatisticsFlusher>();
         services.AddHostedService(sp => sp.GetRequiredService<SegmentRefreshScheduler>());
         services.AddHostedService(sp => sp.GetRequiredService<StaleEmbeddings>());

@@ -16,7 +16,7 @@ namespace Segmentation.Host.Replication;
 /// </summary>
 [SiloBoundPlacement]
 internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, DomainClocks clocks, UserEmbeddings embeddings,
-    SegmentChangeFeed changes, SegmentChangeRelay relay, ItemModels itemModels) : Grain, ISiloPeerGrain
+    SegmentChangeFeed changes, SegmentChangeRelay relay, ItemModels itemModels, Growth.GrowthModels growth) : Grain, ISiloPeerGrain
 {
     public Task ApplyRecommenderChangesAsync(RecommenderChange[] changes)
     {
@@ -41,6 +41,8 @@ internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation 
     public Task ReloadRuleSegmentsAsync() => rules.LoadAsync(CancellationToken.None);
 
     public Task ReloadItemModelAsync() => itemModels.LoadNewestAsync();
+
+    public Task ReloadGrowthModelsAsync() => growth.LoadAsync(CancellationToken.None);
 
     public Task UserEncoderChangedAsync() => embeddings.InferenceServingChangedAsync();
 

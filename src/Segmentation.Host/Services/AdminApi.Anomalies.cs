@@ -10,8 +10,13 @@ namespace Segmentation.Host.Services;
 /// <summary><c>AdminService.TrainAnomalyModel</c>: grows the Isolation Forest on every user's profile and serves it.</summary>
 internal sealed partial class AdminApi
 {
-    public override async Task<AnomalyModelInfo> TrainAnomalyModel(TrainAnomalyModelRequest request, ServerCallContext context) =>
-        await TrainAnomaliesAsync(context.GetHttpContext().RequestServices.GetRequiredService<AnomalyScoring>(), context.CancellationToken);
+    public override async Task<AnomalyModelInfo> TrainAnomalyModel(TrainAnomalyModelRequest request, ServerCallContext context)
+    {
+        var services = context.GetHttpContext().RequestServices;
+        var info = await TrainAnomaliesAsync(services.GetRequiredService<AnomalyScoring>(), context.CancellationToken);
+        await services.GetRequiredService<Growth.GrowthModels>().AnnounceAsync();
+        return info;
+    }
 
     private async Task<AnomalyModelInfo> TrainAnomaliesAsync(AnomalyScoring anomalies, CancellationToken cancellationToken)
     {

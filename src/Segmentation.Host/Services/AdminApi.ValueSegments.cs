@@ -13,7 +13,9 @@ internal sealed partial class AdminApi
     {
         try
         {
-            var (model, result) = await context.GetHttpContext().RequestServices.GetRequiredService<ValueSegmentScoring>().TrainAsync(_log, _users.Now, context.CancellationToken);
+            var services = context.GetHttpContext().RequestServices;
+            var (model, result) = await services.GetRequiredService<ValueSegmentScoring>().TrainAsync(_log, _users.Now, context.CancellationToken);
+            await services.GetRequiredService<Growth.GrowthModels>().AnnounceAsync();
             return new ValueSegmentationInfo
             {
                 Version = model.Version,

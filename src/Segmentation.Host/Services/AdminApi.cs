@@ -97,6 +97,7 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
                 try
                 {
                     await TrainAnomaliesAsync(anomalies, context.CancellationToken);
+                    await context.GetHttpContext().RequestServices.GetRequiredService<Growth.GrowthModels>().AnnounceAsync();
                 }
                 catch (PreconditionFailedException)
                 {
@@ -118,6 +119,7 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
         try
         {
             model = await churn.TrainAsync(_log, _users.Now, context.CancellationToken);
+            await context.GetHttpContext().RequestServices.GetRequiredService<Growth.GrowthModels>().AnnounceAsync();
         }
         catch (InvalidOperationException ex)
         {
