@@ -38,14 +38,14 @@ internal sealed class GrowthModels(ChurnScoring churn, ValueSegmentScoring value
     public async Task<string[]> RetrainAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         var outcomes = new List<string>(3);
-        outcomes.Add(await Outcome("churn", async () => (await churn.TrainAsync(log, now, cancellationToken)).Version));
-        outcomes.Add(await Outcome("value segments", async () => (await values.TrainAsync(log, now, cancellationToken)).Model.Version));
-        outcomes.Add(await Outcome("anomalies", async () => (await anomalies.TrainAsync(log, now, cancellationToken)).Version));
+        outcomes.Add(await OutcomeAsync("churn", async () => (await churn.TrainAsync(log, now, cancellationToken)).Version));
+        outcomes.Add(await OutcomeAsync("value segments", async () => (await values.TrainAsync(log, now, cancellationToken)).Model.Version));
+        outcomes.Add(await OutcomeAsync("anomalies", async () => (await anomalies.TrainAsync(log, now, cancellationToken)).Version));
         await AnnounceAsync();
         return [.. outcomes];
     }
 
-    private static async Task<string> Outcome(string name, Func<Task<string>> train)
+    private static async Task<string> OutcomeAsync(string name, Func<Task<string>> train)
     {
         try
         {
