@@ -25,7 +25,8 @@ public sealed record KChoice(int K, IReadOnlyList<KCandidateScore> Candidates, i
 /// noisy across k (0.02 to 0.05 for every k on 43 users), so its maximum falls anywhere, often at the top of the range,
 /// and a dozen segments with near-identical profiles follow. Here a larger k must earn its keep: the choice is the
 /// <i>smallest</i> k whose silhouette is within <see cref="MinimumGain"/> of the best eligible one, so a step up in k
-/// is taken only when it buys a real improvement in separation.</para>
+/// is taken only when it buys a real improvement in separation. When even the best silhouette is below
+/// <see cref="ClearStructure"/>, the differences between k are noise, and the smallest eligible k is taken.</para>
 /// <para>Why silhouette rather than the gap statistic or BIC: it needs no reference distribution (the gap statistic's
 /// uniform boxes are a poor null for unit-length embeddings, and it costs B extra fits per k) and no likelihood model
 /// (BIC assumes spherical Gaussians of one variance, which cosine-geometry embeddings are not); it is bounded and
@@ -52,7 +53,7 @@ public static class KSelection
     /// <summary>The one-sentence description of the criterion that <see cref="Choose"/> applies.</summary>
     public static string Criterion(int minimumSegmentSize) => string.Create(
         CultureInfo.InvariantCulture,
-        $"silhouette with a minimum gain: the smallest k within {MinimumGain:F2} of the best silhouette, among the k whose every segment has at least {minimumSegmentSize} users");
+        $"silhouette with a minimum gain: the smallest k within {MinimumGain:F2} of the best silhouette (the smallest k when the best is below {ClearStructure:F2}), among the k whose every segment has at least {minimumSegmentSize} users");
 
     /// <summary>
     /// Chooses k from the fitted <paramref name="candidates"/> (any order; at least one) of <paramref name="users"/> users;
@@ -84,8 +85,22 @@ public static class KSelection
         else
         {
             var best = eligible.MaxBy(s => s.Silhouette)!;
-            chosen = eligible.First(s => s.Silhouette >= best.Silhouette - MinimumGain).K;
-            if (chosen != best.K)
+            if (best.Silhouette < ClearStructure)
+            {
+                // Without structure the silhouettes of all k sit within noise of each other (a threshold 0.02 below the
+                // best then picks whichever k happens to land on it): the fewest segments is the honest split.
+                chosen = eligible[0].K;
+                if (chosen != best.K)
+                {
+                    warnings.Add(string.Create(c, $"k = {chosen}, the smallest eligible, chosen over k = {best.K} (silhouette {best.Silhouette:F3}, the highest): below {ClearStructure:F2} the differences between k are noise"));
+                }
+            }
+            else
+            {
+                chosen = eligible.First(s => s.Silhouette >= best.Silhouette - MinimumGain).K;
+            }
+
+            if (chosen != best.K && best.Silhouette >= ClearStructure)
             {
                 var at = eligible.First(s => s.K == chosen);
                 warnings.Add(string.Create(c, $"k = {chosen} (silhouette {at.Silhouette:F3}) chosen over k = {best.K} ({best.Silhouette:F3}): the larger k gains less than {MinimumGain:F2}"));

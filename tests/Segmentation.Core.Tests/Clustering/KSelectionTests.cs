@@ -14,12 +14,21 @@ public sealed class KSelectionTests
 
         Assert.Equal(5, choice.MinimumSegmentSize);
         Assert.Equal(8, KSelection.LargestSupportedK(43));
-        Assert.Equal(3, choice.K); // 0.0255 is within 0.02 of the best eligible, 0.0435 at k = 7; k = 2's 0.021 is not
+        Assert.Equal(2, choice.K); // below 0.25 the differences are noise: the smallest eligible k
         Assert.Contains(choice.Warnings, w => w.StartsWith("no clear cluster structure: the best silhouette is 0.048", StringComparison.Ordinal));
         Assert.Contains(choice.Warnings, w => w.StartsWith("k = 8–12 not eligible", StringComparison.Ordinal)); // k = 8 leaves 4 users
-        Assert.Contains(choice.Warnings, w => w.StartsWith("k = 3 (silhouette 0.02", StringComparison.Ordinal) && w.Contains("chosen over k = 7", StringComparison.Ordinal));
+        Assert.Contains(choice.Warnings, w => w.StartsWith("k = 2, the smallest eligible, chosen over k = 7", StringComparison.Ordinal));
         Assert.Equal(7, choice.Candidates.Count);
         Assert.False(choice.Candidates.Single(c => c.K == 8).Eligible);
+    }
+
+    [Fact]
+    public void WithStructure_ALargerK_MustGainAtLeastTheMinimum()
+    {
+        var choice = KSelection.Choose([(2, 0.40, 40), (3, 0.55, 30), (4, 0.565, 20), (5, 0.50, 12)], 100, []);
+
+        Assert.Equal(3, choice.K); // k = 4 adds 0.015, less than 0.02
+        Assert.Contains(choice.Warnings, w => w.StartsWith("k = 3 (silhouette 0.550) chosen over k = 4 (0.565)", StringComparison.Ordinal));
     }
 
     [Fact]
