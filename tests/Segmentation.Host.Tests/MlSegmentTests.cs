@@ -215,16 +215,18 @@ public sealed class MlSegmentTests : IAsyncLifetime
         Assert.Null(second.Segmentation); // not activated: the segments are not touched
         var request = new BatchGetUserSegmentsRequest { UserIds = { Enumerable.Range(0, UsersPerTaste).SelectMany(u => new[] { $"home-{u}", $"toys-{u}" }) } };
 
-        // One caller polls every user's segments, back to back, before, during and after the activation.
-        var swapping = 0;
+        // Two callers poll every user's segments, back to back, before, during and after the activation. A poll
+        // overlaps the swap when it started before the activation returned and ended after it was called.
+        var swapStarted = 0;
+        var swapEnded = 0;
         long polls = 0, pollsDuringSwap = 0;
         var missing = new System.Collections.Concurrent.ConcurrentQueue<string>();
         using var stop = new CancellationTokenSource();
-        var poller = Task.Run(async () =>
+        var pollers = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested || Interlocked.Read(ref polls) == 0)
             {
-                var startedInSwap = Volatile.Read(ref swapping) == 1;
+                var startedBeforeEnd = Volatile.Read(ref swapEnded) == 0;
                 var answer = await CallAsync<BatchGetUserSegmentsRequest, BatchGetUserSegmentsResponse>(s_segments, "BatchGetUserSegments", request);
                 Assert.Equal(request.UserIds.Count, answer.Users.Count);
                 foreach (var user in answer.Users.Where(u => u.MlSegment is null))
@@ -233,34 +235,34 @@ public sealed class MlSegmentTests : IAsyncLifetime
                 }
 
                 Interlocked.Increment(ref polls);
-                if (startedInSwap && Volatile.Read(ref swapping) == 1)
+                if (startedBeforeEnd && Volatile.Read(ref swapStarted) == 1)
                 {
                     Interlocked.Increment(ref pollsDuringSwap);
                 }
             }
-        });
+        })).ToArray();
 
-        while (Interlocked.Read(ref polls) == 0)
+        while (Interlocked.Read(ref polls) < 2)
         {
             await Task.Delay(5);
         }
 
-        Volatile.Write(ref swapping, 1);
+        Volatile.Write(ref swapStarted, 1);
         var activated = await CallAsync<ActivateModelRequest, ModelVersion>(s_admin, "ActivateModel", new ActivateModelRequest { Version = second.Version });
-        Volatile.Write(ref swapping, 0);
+        Volatile.Write(ref swapEnded, 1);
         var after = Interlocked.Read(ref polls);
-        while (Interlocked.Read(ref polls) < after + 2)
+        while (Interlocked.Read(ref polls) < after + 4)
         {
             await Task.Delay(5);
         }
 
         await stop.CancelAsync();
-        await poller;
+        await Task.WhenAll(pollers);
 
         Assert.Equal("reclustered", activated.Segmentation.Outcome);
         Assert.Equal(2, activated.Segmentation.K); // as many segments as the segmentation it replaces
         Assert.Contains("re-clustered over encoder v2", activated.Segmentation.Message, StringComparison.Ordinal);
-        Assert.True(Interlocked.Read(ref pollsDuringSwap) > 0, "no poll ran while the activation was in flight");
+        Assert.True(Interlocked.Read(ref pollsDuringSwap) > 0, "no poll overlapped the activation");
         Assert.Empty(missing);
         Assert.Equal("2", (await CallAsync<ListSegmentsRequest, ListSegmentsResponse>(s_segments, "ListSegments", new ListSegmentsRequest())).EmbeddingModelVersion);
         var final = await CallAsync<BatchGetUserSegmentsRequest, BatchGetUserSegmentsResponse>(s_segments, "BatchGetUserSegments", request);
