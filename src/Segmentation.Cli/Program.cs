@@ -27,7 +27,7 @@ var key = new Option<string?>("--key", "-k")
 var json = new Option<bool>("--json") { Description = "Print the response as JSON.", Recursive = true };
 var root = new RootCommand("seg: the Segmentation command line")
 {
-    IngestCommand.Create(address),
+    IngestCommand.Create(address, json),
     QueryCommands.Profile(address, json),
     QueryCommands.Segments(address, json),
     QueryCommands.Recommend(address, json),

@@ -88,6 +88,17 @@ public sealed class MlSegmentTests : IAsyncLifetime
         Assert.True(published.Silhouette > 0.3, $"silhouette {published.Silhouette}");
         Assert.All(published.Segments, s => Assert.Equal("new", s.Status));
 
+        // k = 0 finds the two tastes: the smallest k near the best silhouette, among k with segments of 5 users or more.
+        var chosen = await CallAsync<ReclusterRequest, ReclusterResponse>(s_admin, "Recluster", new ReclusterRequest { K = 0, KMin = 2, KMax = 12, DryRun = true, Seed = 7 });
+        Assert.Equal(2, chosen.K);
+        Assert.Equal(5, chosen.MinSegmentSize);
+        Assert.Contains("minimum gain", chosen.Criterion, StringComparison.Ordinal);
+        Assert.Equal(Enumerable.Range(2, 8), chosen.Candidates.Select(c => c.K)); // 48 users support at most 9 segments of 5
+        Assert.Contains(chosen.Warnings, w => w.Contains("–12 not eligible: a segment would have fewer than 5 users", StringComparison.Ordinal)); // 10–12 never fitted
+        Assert.All(chosen.Candidates, c => Assert.Equal(c.SmallestSegment >= 5, c.Eligible));
+        Assert.DoesNotContain(chosen.Warnings, w => w.StartsWith("no clear cluster structure", StringComparison.Ordinal));
+        Assert.Equal(chosen.Segments.Count, chosen.Segments.Select(s => s.Label).Distinct().Count());
+
         var truth = new List<int>();
         var found = new List<int>();
         for (var u = 0; u < UsersPerTaste; u++)
@@ -196,6 +207,69 @@ public sealed class MlSegmentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ActivatingANewEncoder_Reclusters_AndEveryPollDuringTheSwapSeesAnMlSegment()
+    {
+        await TrainAsync();
+        await ReclusterAsync(dryRun: false);
+        var second = await CallAsync<TrainModelRequest, ModelVersion>(s_admin, "TrainModel", new TrainModelRequest { Dimension = 8, Seed = 11, Activate = false });
+        Assert.Null(second.Segmentation); // not activated: the segments are not touched
+        var request = new BatchGetUserSegmentsRequest { UserIds = { Enumerable.Range(0, UsersPerTaste).SelectMany(u => new[] { $"home-{u}", $"toys-{u}" }) } };
+
+        // Two callers poll every user's segments, back to back, before, during and after the activation. A poll
+        // overlaps the swap when it started before the activation returned and ended after it was called.
+        var swapStarted = 0;
+        var swapEnded = 0;
+        long polls = 0, pollsDuringSwap = 0;
+        var missing = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource();
+        var pollers = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested || Interlocked.Read(ref polls) == 0)
+            {
+                var startedBeforeEnd = Volatile.Read(ref swapEnded) == 0;
+                var answer = await CallAsync<BatchGetUserSegmentsRequest, BatchGetUserSegmentsResponse>(s_segments, "BatchGetUserSegments", request);
+                Assert.Equal(request.UserIds.Count, answer.Users.Count);
+                foreach (var user in answer.Users.Where(u => u.MlSegment is null))
+                {
+                    missing.Enqueue(user.UserId);
+                }
+
+                Interlocked.Increment(ref polls);
+                if (startedBeforeEnd && Volatile.Read(ref swapStarted) == 1)
+                {
+                    Interlocked.Increment(ref pollsDuringSwap);
+                }
+            }
+        })).ToArray();
+
+        while (Interlocked.Read(ref polls) < 2)
+        {
+            await Task.Delay(5);
+        }
+
+        Volatile.Write(ref swapStarted, 1);
+        var activated = await CallAsync<ActivateModelRequest, ModelVersion>(s_admin, "ActivateModel", new ActivateModelRequest { Version = second.Version });
+        Volatile.Write(ref swapEnded, 1);
+        var after = Interlocked.Read(ref polls);
+        while (Interlocked.Read(ref polls) < after + 4)
+        {
+            await Task.Delay(5);
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(pollers);
+
+        Assert.Equal("reclustered", activated.Segmentation.Outcome);
+        Assert.Equal(2, activated.Segmentation.K); // as many segments as the segmentation it replaces
+        Assert.Contains("re-clustered over encoder v2", activated.Segmentation.Message, StringComparison.Ordinal);
+        Assert.True(Interlocked.Read(ref pollsDuringSwap) > 0, "no poll overlapped the activation");
+        Assert.Empty(missing);
+        Assert.Equal("2", (await CallAsync<ListSegmentsRequest, ListSegmentsResponse>(s_segments, "ListSegments", new ListSegmentsRequest())).EmbeddingModelVersion);
+        var final = await CallAsync<BatchGetUserSegmentsRequest, BatchGetUserSegmentsResponse>(s_segments, "BatchGetUserSegments", request);
+        Assert.All(final.Users, u => Assert.True(u.MlSegment.ModelVersion >= activated.Segmentation.ModelVersion, $"{u.UserId}: segmentation v{u.MlSegment.ModelVersion}"));
+    }
+
+    [Fact]
     public async Task ModelsHotSwap_ABrokenVersionIsRefused_AndARestartServesTheActiveVersionAndSegmentsAgain()
     {
         await TrainAsync();
@@ -208,7 +282,11 @@ public sealed class MlSegmentTests : IAsyncLifetime
         var profiles = ProfilesReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("ProfileService");
         var profile = await CallAsync<GetProfileRequest, Profile>(profiles, "GetProfile", new GetProfileRequest { UserId = "toys-1" });
         Assert.Equal((4, 2L), (profile.Embedding.Count, profile.EmbeddingModelVersion));
-        Assert.Null((await SegmentsAsync("toys-1")).MlSegment); // clustered over v1's vectors: none until re-clustering
+        // Activation re-clustered over v2's vectors: new segment ids, the old ones retired.
+        Assert.Equal("reclustered", swapped.Segmentation.Outcome);
+        var overV2 = await SegmentsAsync("toys-1");
+        Assert.True(overV2.MlSegment.ModelVersion >= swapped.Segmentation.ModelVersion);
+        Assert.Equal("2", (await CallAsync<ListSegmentsRequest, ListSegmentsResponse>(s_segments, "ListSegments", new ListSegmentsRequest())).EmbeddingModelVersion);
 
         // A truncated encoder: refused with the problem, v2 keeps serving.
         var broken = Path.Combine(_server.DataDirectory, "models", "v000003");

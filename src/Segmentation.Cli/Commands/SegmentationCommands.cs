@@ -25,18 +25,18 @@ internal static class SegmentationCommands
         var train = new Command("train", "Train a user encoder on the server's event log.") { dimension, seed, activate };
         train.SetAction((parse, ct) => CallAsync<ModelVersion>(
             parse, address, json, (client, token) => client.Admin.TrainModelAsync(new TrainModelRequest { Dimension = parse.GetValue(dimension), Seed = parse.GetValue(seed), Activate = parse.GetValue(activate) }, cancellationToken: token).ResponseAsync, ct,
-            m => PrintModels(new ListModelsResponse { Models = { m } })));
+            PrintActivated));
 
         var version = new Argument<long>("version") { Description = "The version to serve." };
         var activateCommand = new Command("activate", "Serve another model version without a restart.") { version };
         activateCommand.SetAction((parse, ct) => CallAsync<ModelVersion>(
-            parse, address, json, (client, token) => client.Admin.ActivateModelAsync(new ActivateModelRequest { Version = parse.GetValue(version) }, cancellationToken: token).ResponseAsync, ct, m => PrintModels(new ListModelsResponse { Models = { m } })));
+            parse, address, json, (client, token) => client.Admin.ActivateModelAsync(new ActivateModelRequest { Version = parse.GetValue(version) }, cancellationToken: token).ResponseAsync, ct, PrintActivated));
         return new Command("model", "User-encoder models: list, train, activate.") { list, train, activateCommand };
     }
 
     public static Command Recluster(Option<Uri> address, Option<bool> json)
     {
-        var k = new Option<int>("--k") { Description = "Segments (0: choose between --k-min and --k-max by silhouette).", DefaultValueFactory = _ => 8 };
+        var k = new Option<int>("--k") { Description = "Segments (0: choose between --k-min and --k-max: the smallest k within 0.02 of the best silhouette whose segments all have the minimum size).", DefaultValueFactory = _ => 8 };
         var kMin = new Option<int>("--k-min") { DefaultValueFactory = _ => 2 };
         var kMax = new Option<int>("--k-max") { DefaultValueFactory = _ => 12 };
         var dryRun = new Option<bool>("--dry-run") { Description = "Report what would change; publish nothing." };
@@ -55,9 +55,19 @@ internal static class SegmentationCommands
                 var c = CultureInfo.InvariantCulture;
                 Console.WriteLine(string.Create(c, $"{(r.Published ? "published" : "dry run, nothing published:")} segmentation v{r.ModelVersion}, k = {r.K}, {r.Users:N0} users, {r.UsersMoved:N0} moved, {r.Seconds:F1} s"));
                 Console.WriteLine(string.Create(c, $"inertia {r.Inertia:F2}, silhouette {r.Silhouette:F3}, Davies-Bouldin {r.DaviesBouldin:F3}"));
+                if (r.Criterion.Length > 0)
+                {
+                    Console.WriteLine("k chosen by " + r.Criterion);
+                }
+
                 foreach (var candidate in r.Candidates)
                 {
-                    Console.WriteLine(string.Create(c, $"  k = {candidate.K}: silhouette {candidate.Silhouette:F3}"));
+                    Console.WriteLine(string.Create(c, $"  k = {candidate.K,2}: silhouette {candidate.Silhouette:F3}, smallest segment {candidate.SmallestSegment:N0}{(candidate.Eligible ? "" : " (under the minimum)")}{(candidate.K == r.K ? "  <- chosen" : "")}"));
+                }
+
+                foreach (var warning in r.Warnings)
+                {
+                    Console.WriteLine("warning: " + warning);
                 }
 
                 var table = new Table().AddColumns("id", "status", "size", "before", "shift", "label");
@@ -179,6 +189,16 @@ internal static class SegmentationCommands
                 print(response);
             }
         });
+    }
+
+    /// <summary>The model, and what its activation did to the ML segments.</summary>
+    private static void PrintActivated(ModelVersion model)
+    {
+        PrintModels(new ListModelsResponse { Models = { model } });
+        if (model.Segmentation is { } segmentation)
+        {
+            Console.WriteLine($"ML segments: {segmentation.Message}");
+        }
     }
 
     private static void PrintModels(ListModelsResponse response)

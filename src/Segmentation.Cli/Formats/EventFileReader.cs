@@ -14,9 +14,10 @@ namespace Segmentation.Cli.Formats;
 /// </summary>
 /// <remarks>
 /// <para>Every non-empty line after the header yields exactly one event. A row that cannot be mapped (a wrong number of
-/// columns, a number or date that does not parse) is still yielded, with the fields it could not read left empty or
-/// zero (an unparseable price is NaN), so the server rejects it and says why: the server is the one judge of validity,
-/// and the reader never drops a data row. Empty lines are not rows; a header is recognised on the first line only.</para>
+/// columns, a number or date that does not parse, bytes that are not UTF-8) is still yielded, with the fields it could
+/// not read left empty or zero (an unparseable price is NaN); <see cref="ReadRowsAsync"/> also says what is wrong with
+/// it and on which line, so <c>seg ingest</c> reports it without sending it. The reader never drops a data row. Empty
+/// lines are not rows; a header is recognised on the first line only.</para>
 /// <para>Event ids are derived from the row (see each format), so reading a file twice gives the same ids and ingesting
 /// it again is reported as duplicates. The mapping of each format is documented on <see cref="EventFileFormat"/>'s
 /// members and in <c>Formats/Internal/*Mapper.cs</c>; numbers and dates are read culture-invariantly.</para>
@@ -53,21 +54,74 @@ public static class EventFileReader
     /// <exception cref="IOException">The file cannot be read (missing, not valid gzip, ...), thrown while enumerating.</exception>
     public static async IAsyncEnumerable<Event> ReadAsync(string path, EventFileFormat format, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await foreach (var row in ReadRowsAsync(path, format, cancellationToken).ConfigureAwait(false))
+        {
+            yield return row.Event;
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="ReadAsync"/>, with each event's line number and, for a row that cannot be an event, the true
+    /// problem: a wrong number of columns, a field that does not parse (named, with its text), bytes that are not
+    /// UTF-8 (the first bad byte and where it is), or a last line the file ends inside (truncated). Rows the reader
+    /// finds nothing wrong with may still be rejected by the server.
+    /// </summary>
+    public static async IAsyncEnumerable<EventRow> ReadRowsAsync(string path, EventFileFormat format, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(path);
         var mapper = RowMapper.Create(format);
-        using var reader = new StreamReader(Open(path, FileOptions.Asynchronous), Encoding.UTF8, detectEncodingFromByteOrderMarks: true, BufferSize);
-        long lineNumber = 0;
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        using var lines = new LineReader(Open(path, FileOptions.Asynchronous));
+        while (await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
         {
             cancellationToken.ThrowIfCancellationRequested(); // Lines served from the buffer do not look at the token.
-            lineNumber++;
-            if (line.Length == 0 || (lineNumber == 1 && mapper.IsHeader(line)))
+            if (line.Text.Length == 0 || (line.Number == 1 && mapper.IsHeader(line.Text)))
             {
                 continue;
             }
 
-            yield return mapper.Map(line, lineNumber);
+            var e = mapper.Map(line.Text, line.Number, out var problem);
+            if (line.InvalidByteIndex >= 0)
+            {
+                // The root cause: whatever else is wrong with the row follows from reading its bytes as something they are not.
+                problem = new RowProblem("not valid UTF-8", FormattableString.Invariant($"not valid UTF-8: byte 0x{line.InvalidByte:X2} at byte {line.InvalidByteIndex + 1:N0} of the line (save the file as UTF-8)"));
+            }
+            else if (problem is not null && !line.Terminated)
+            {
+                problem = new RowProblem("truncated line (the file ends inside it)", problem.Detail + ", and the file ends inside this line: it looks cut off");
+            }
+
+            yield return new EventRow(line.Number, e, problem);
         }
+    }
+
+    /// <summary>
+    /// Decides the format of the file at <paramref name="path"/> from its first lines: the one <paramref name="given"/>
+    /// (<c>--format</c>) when they read as that format, else the one they read as (a header, or a clean row).
+    /// </summary>
+    /// <exception cref="EventFileFormatException">
+    /// The file is empty or holds no rows; no format reads its first lines; or they read as another format than the one
+    /// given. The message says which, showing the first line.
+    /// </exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static Task<FormatDecision> DecideFormatAsync(string path, EventFileFormat? given, CancellationToken cancellationToken) =>
+        FormatDetection.DecideAsync(path, given, cancellationToken);
+
+    /// <summary>Up to <paramref name="count"/> non-empty lines from the start of the file, and how many lines (blank ones too) were read.</summary>
+    internal static async Task<(List<TextLine> Lines, long LinesRead)> SampleAsync(string path, int count, CancellationToken cancellationToken)
+    {
+        var sample = new List<TextLine>(count);
+        using var lines = new LineReader(Open(path, FileOptions.Asynchronous));
+        long read = 0;
+        while (sample.Count < count && await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            read++;
+            if (line.Text.Length > 0)
+            {
+                sample.Add(line);
+            }
+        }
+
+        return (sample, read);
     }
 
     /// <summary>

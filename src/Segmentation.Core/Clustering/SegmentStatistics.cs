@@ -269,6 +269,57 @@ public sealed class SegmentStatistics
 /// </summary>
 public static class SegmentLabeler
 {
+    /// <summary>
+    /// Labels for every segment of one segmentation, all different: segments whose <see cref="Label"/> coincides are
+    /// told apart by the trait in which they differ most (relative to everyone's mean), with its value, e.g.
+    /// "browsers, mostly new (last seen 3 days ago)" and "browsers, mostly new (last seen 41 days ago)"; when even
+    /// that coincides, by their position ("#2"). Deterministic.
+    /// </summary>
+    public static string[] LabelAll(IReadOnlyList<SegmentStatistics> segments, SegmentStatistics everyone)
+    {
+        ArgumentNullException.ThrowIfNull(segments);
+        ArgumentNullException.ThrowIfNull(everyone);
+        var labels = segments.Select(s => Label(s, everyone)).ToArray();
+        foreach (var group in Enumerable.Range(0, labels.Length).GroupBy(i => labels[i], StringComparer.Ordinal).Where(g => g.Count() > 1).ToList())
+        {
+            var members = group.ToArray();
+            var trait = s_traits.MaxBy(t => Spread(t, members.Select(i => segments[i]), everyone))!;
+            foreach (var i in members)
+            {
+                labels[i] += " (" + trait.Describe(segments[i]) + ")";
+            }
+        }
+
+        // Two segments equal even in their most different trait (rounded): their position keeps the labels apart.
+        foreach (var group in Enumerable.Range(0, labels.Length).GroupBy(i => labels[i], StringComparer.Ordinal).Where(g => g.Count() > 1).ToList())
+        {
+            var n = 1;
+            foreach (var i in group)
+            {
+                labels[i] += " #" + n++.ToString(CultureInfo.InvariantCulture);
+            }
+        }
+
+        return labels;
+    }
+
+    /// <summary>Traits that tell segments apart, with how each reads in a label.</summary>
+    private static readonly (Func<SegmentStatistics, double> Value, Func<SegmentStatistics, string> Describe)[] s_traits =
+    [
+        (s => s.MeanMonetary, s => string.Create(CultureInfo.InvariantCulture, $"mean spend {s.MeanMonetary:F0}")),
+        (s => s.MeanOrders, s => string.Create(CultureInfo.InvariantCulture, $"{s.MeanOrders:F1} orders each")),
+        (s => s.MeanOrderValue, s => string.Create(CultureInfo.InvariantCulture, $"order value {s.MeanOrderValue:F0}")),
+        (s => s.MeanRecencyDays, s => string.Create(CultureInfo.InvariantCulture, $"last seen {s.MeanRecencyDays:F0} days ago")),
+        (s => s.BuyerShare, s => string.Create(CultureInfo.InvariantCulture, $"{s.BuyerShare:P0} buyers")),
+    ];
+
+    /// <summary>How far apart the segments are in one trait, relative to everyone's mean of it (0 when they agree).</summary>
+    private static double Spread((Func<SegmentStatistics, double> Value, Func<SegmentStatistics, string> Describe) trait, IEnumerable<SegmentStatistics> segments, SegmentStatistics everyone)
+    {
+        var values = segments.Select(trait.Value).ToArray();
+        return (values.Max() - values.Min()) / Math.Max(1e-9, Math.Abs(trait.Value(everyone)));
+    }
+
     /// <summary>A label for <paramref name="segment"/> compared with <paramref name="everyone"/>.</summary>
     public static string Label(SegmentStatistics segment, SegmentStatistics everyone)
     {

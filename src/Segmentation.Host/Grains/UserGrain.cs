@@ -466,9 +466,18 @@ internal sealed class UserGrain : Grain, IUserGrain
         var model = _ml.Current;
         _mlVersionSeen = model?.Version ?? -1;
         var version = _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (_embedding is not null && _embedding.Length > 0 && model is not null && model.EmbeddingModelVersion != version && _mlSegment is not null)
+        {
+            // A new encoder is served, and the segmentation in force was clustered over the previous one's vectors. Her
+            // membership under it still answers (and still counts in its segment) until the segmentation over the new
+            // encoder is published: activation re-clusters at once (AdminApi.ActivateModel), whose sweep refreshes her.
+            return null;
+        }
+
         if (_embedding is null || _embedding.Length == 0 || model is null || model.EmbeddingModelVersion != version)
         {
-            // No model, or one clustered over another encoder's vectors: no ML segment until re-clustering.
+            // No model, or one clustered over another encoder's vectors that she was never assigned under: no ML
+            // segment until re-clustering.
             _ml.Leave(_userId);
             _mlSegment = null;
             return null;

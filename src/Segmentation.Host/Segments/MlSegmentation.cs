@@ -273,7 +273,7 @@ internal sealed class MlSegmentation
 
             var (segments, everyone) = await StatisticsAsync(cancellationToken);
             var centroids = model.Centroids.ToArray();
-            var labels = new string[segments.Count];
+            var labels = SegmentLabeler.LabelAll([.. segments.Select(s => s.Statistics)], everyone);
             for (var i = 0; i < segments.Count; i++)
             {
                 var statistics = segments[i].Statistics;
@@ -281,8 +281,10 @@ internal sealed class MlSegmentation
                 {
                     statistics.MeanDirection().CopyTo(centroids.AsSpan(i * model.Dimensions, model.Dimensions));
                 }
-
-                labels[i] = statistics.Size > 0 ? SegmentLabeler.Label(statistics, everyone) : model.Labels[i];
+                else
+                {
+                    labels[i] = model.Labels[i];
+                }
             }
 
             var next = new SegmentationModel(model.Version + 1, model.Dimensions, model.SegmentIds, centroids, labels, model.EmbeddingModelVersion, _wallClock.GetUtcNow());

@@ -6,7 +6,7 @@ using Segmentation.Storage;
 namespace Segmentation.Host.Segments;
 
 /// <summary>What a re-clustering should do.</summary>
-/// <param name="K">Segments wanted; 0 to choose in [<paramref name="KMin"/>, <paramref name="KMax"/>] by silhouette.</param>
+/// <param name="K">Segments wanted; 0 to choose in [<paramref name="KMin"/>, <paramref name="KMax"/>] (<see cref="KSelection"/>).</param>
 /// <param name="KMin">Smallest K tried when <paramref name="K"/> is 0.</param>
 /// <param name="KMax">Largest K tried when <paramref name="K"/> is 0.</param>
 /// <param name="DryRun">Report what would change and publish nothing.</param>
@@ -33,8 +33,18 @@ internal sealed record ReclusterReport(
     double Silhouette,
     double DaviesBouldin,
     IReadOnlyList<ReclusterSegmentResult> Segments,
-    IReadOnlyList<(int K, double Silhouette)> Candidates,
-    TimeSpan Elapsed);
+    IReadOnlyList<KCandidateScore> Candidates,
+    TimeSpan Elapsed)
+{
+    /// <summary>How k was chosen, in one sentence.</summary>
+    public string Criterion { get; init; } = "";
+
+    /// <summary>The smallest segment a chosen k may have for this many users (<see cref="KSelection.MinimumSegmentSizeFor"/>).</summary>
+    public int MinimumSegmentSize { get; init; }
+
+    /// <summary>What the numbers say about the data (no clear structure, k ruled out, a segment under the minimum size).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}
 
 /// <summary>
 /// A full re-clustering: every user's current embedding is collected (a sweep over the users in the event log), k-means
@@ -99,26 +109,40 @@ internal sealed class Reclustering
                 users[i].Input.Traits.Embedding.CopyTo(data, i * dimensions);
             }
 
-            var candidates = new List<(int K, double Silhouette)>();
+            KChoice? choice = null;
+            var warnings = new List<string>();
             KMeansResult fit;
             if (request.K > 0)
             {
                 fit = Fit(data, dimensions, Math.Min(request.K, users.Count), request.Seed);
+                var minimum = KSelection.MinimumSegmentSizeFor(users.Count);
+                if (Smallest(fit, fit.Centroids.Length / dimensions) is var smallest && smallest < minimum)
+                {
+                    warnings.Add($"k = {fit.Centroids.Length / dimensions} as asked, but a segment has only {smallest} users (fewer than {minimum}, the minimum segment size for {users.Count:N0} users); recluster --k 0 chooses a k the data supports");
+                }
             }
             else
             {
-                fit = null!;
-                var best = double.NegativeInfinity;
-                for (var k = Math.Max(2, request.KMin); k <= Math.Min(request.KMax, users.Count - 1); k++)
+                // k the data cannot support (a segment under the minimum size whatever the fit) are not fitted at all.
+                var fits = new Dictionary<int, KMeansResult>();
+                var scores = new List<(int K, double Silhouette, long SmallestSegment)>();
+                var largest = Math.Min(request.KMax, Math.Min(users.Count - 1, KSelection.LargestSupportedK(users.Count)));
+                var from = Math.Max(2, request.KMin);
+                for (var k = from; k <= Math.Max(from, largest) && k < users.Count; k++)
                 {
-                    var candidate = Fit(data, dimensions, k, request.Seed);
-                    var silhouette = ClusterMetrics.Silhouette(data, dimensions, candidate.Assignments);
-                    candidates.Add((k, silhouette));
-                    if (silhouette > best)
-                    {
-                        (best, fit) = (silhouette, candidate);
-                    }
+                    var candidate = fits[k] = Fit(data, dimensions, k, request.Seed);
+                    scores.Add((k, ClusterMetrics.Silhouette(data, dimensions, candidate.Assignments), Smallest(candidate, k)));
                 }
+
+                if (scores.Count == 0)
+                {
+                    throw new InvalidOperationException($"re-clustering needs more users than the smallest k tried ({from}); found {users.Count}");
+                }
+
+                var skipped = Enumerable.Range(from, Math.Max(0, Math.Min(request.KMax, users.Count - 1) - from + 1)).Where(k => !fits.ContainsKey(k)).ToList();
+                choice = KSelection.Choose(scores, users.Count, skipped);
+                fit = fits[choice.K];
+                warnings.AddRange(choice.Warnings);
             }
 
             var k2 = fit.Centroids.Length / dimensions;
@@ -127,16 +151,27 @@ internal sealed class Reclustering
                 SegmentationModel.Normalise(fit.Centroids.AsSpan(i * dimensions, dimensions));
             }
 
-            var previous = _segmentation.Current is { } p && p.Dimensions == dimensions ? p : null;
+            // Centroids are matched (and ids continued) only within one encoder's space: over another encoder's vectors
+            // a centroid distance means nothing, so the new segments take new ids and the old ones retire. New ids also
+            // keep the old segments' grains, whose members still answer until they are re-assigned, apart from the new.
+            var embeddingVersion = users[0].Input.EmbeddingModelVersion;
+            var inForce = _segmentation.Current;
+            var previous = inForce is { } p && p.Dimensions == dimensions && p.EmbeddingModelVersion == embeddingVersion ? p : null;
             var ids = new int[k2];
             var shifts = new double[k2];
             var retired = new List<int>();
             if (previous is null)
             {
+                var firstId = inForce is null ? 1 : inForce.SegmentIds.Max() + 1;
                 for (var i = 0; i < k2; i++)
                 {
-                    ids[i] = i + 1;
+                    ids[i] = firstId + i;
                     shifts[i] = double.NaN;
+                }
+
+                if (inForce is not null)
+                {
+                    retired.AddRange(inForce.SegmentIds);
                 }
             }
             else
@@ -173,7 +208,7 @@ internal sealed class Reclustering
                 }
             }
 
-            var labels = statistics.Select(s => SegmentLabeler.Label(s, everyone)).ToArray();
+            var labels = SegmentLabeler.LabelAll(statistics, everyone);
             var segments = new List<ReclusterSegmentResult>();
             for (var i = 0; i < k2; i++)
             {
@@ -181,16 +216,21 @@ internal sealed class Reclustering
                 segments.Add(new ReclusterSegmentResult(ids[i], labels[i], statistics[i].Size, before.GetValueOrDefault(ids[i]), matched ? "matched" : "new", shifts[i]));
             }
 
-            segments.AddRange(retired.Select(id => new ReclusterSegmentResult(id, previous!.LabelOf(id), 0, before.GetValueOrDefault(id), "retired", double.NaN)));
+            segments.AddRange(retired.Select(id => new ReclusterSegmentResult(id, inForce!.LabelOf(id), 0, before.GetValueOrDefault(id), "retired", double.NaN)));
             segments.Sort((a, b) => a.SegmentId.CompareTo(b.SegmentId));
 
-            var version = (previous?.Version ?? _segmentation.Current?.Version ?? 0) + 1;
-            var embeddingVersion = users[0].Input.EmbeddingModelVersion;
+            var version = (inForce?.Version ?? 0) + 1;
             if (!request.DryRun)
             {
                 var model = new SegmentationModel(version, dimensions, ids, fit.Centroids, labels, embeddingVersion, _wallClock.GetUtcNow());
                 await _segmentation.ReplaceAsync(model, cancellationToken);
                 await SweepAsync((user, ct) => user.Grain.RefreshSegmentAsync().WaitAsync(ct), cancellationToken);
+            }
+
+            var silhouette = ClusterMetrics.Silhouette(data, dimensions, fit.Assignments);
+            if (choice is null && silhouette < KSelection.ClearStructure)
+            {
+                warnings.Add($"no clear cluster structure: silhouette {silhouette.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)} (below {KSelection.ClearStructure.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)}); the segments split a continuum of users rather than separate groups");
             }
 
             return new ReclusterReport(
@@ -200,16 +240,38 @@ internal sealed class Reclustering
                 users.Count,
                 moved,
                 fit.Inertia,
-                ClusterMetrics.Silhouette(data, dimensions, fit.Assignments),
+                silhouette,
                 ClusterMetrics.DaviesBouldin(data, dimensions, fit.Assignments),
                 segments,
-                candidates,
-                _wallClock.GetElapsedTime(started));
+                choice?.Candidates ?? [],
+                _wallClock.GetElapsedTime(started))
+            {
+                Criterion = choice?.Criterion ?? $"k = {k2} as asked",
+                MinimumSegmentSize = KSelection.MinimumSegmentSizeFor(users.Count),
+                Warnings = warnings,
+            };
         }
         finally
         {
             _oneAtATime.Release();
         }
+    }
+
+    /// <summary>
+    /// After a user encoder was activated: when the segmentation in force was clustered over another encoder's vectors,
+    /// re-clusters at once with as many segments (k-means seed 1) and publishes, so users move from the old segments to
+    /// the new ones without a moment in between (until the publication they keep their old membership: see
+    /// <c>UserGrain</c>). Null when there is no segmentation yet, or it already is over <paramref name="encoderVersion"/>.
+    /// </summary>
+    public async Task<ReclusterReport?> AfterEncoderActivatedAsync(long encoderVersion, Func<IUserGrain, Task<SegmentationInput?>> collect, CancellationToken cancellationToken)
+    {
+        var version = encoderVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (_segmentation.Current is not { } model || model.EmbeddingModelVersion == version)
+        {
+            return null;
+        }
+
+        return await RunAsync(new ReclusterSettings(model.SegmentIds.Count, 2, 2, DryRun: false, Seed: 1), collect, cancellationToken);
     }
 
     /// <summary>
@@ -223,6 +285,17 @@ internal sealed class Reclustering
             (streamId, ct) => streamId.StartsWith(TenantKeys.DefaultTenant + "/", StringComparison.Ordinal)
                 ? new ValueTask(visit(new SweptUser(TenantKeys.UserIdOf(streamId), _users.Get(streamId)), ct))
                 : ValueTask.CompletedTask);
+
+    private static long Smallest(KMeansResult fit, int k)
+    {
+        var sizes = new long[k];
+        foreach (var a in fit.Assignments)
+        {
+            sizes[a]++;
+        }
+
+        return sizes.Min();
+    }
 
     private static KMeansResult Fit(float[] data, int dimensions, int k, int seed) =>
         KMeans.Fit(data, dimensions, new KMeansOptions { K = k, Seed = seed, MaxIterations = 100 });

@@ -51,11 +51,22 @@ internal sealed class SegmentGrain : Grain, ISegmentGrain
                 _statistics.Remove(previous.Traits);
             }
 
-            if (join.Traits.Embedding.Length != _dimensions && _statistics.Size == 0)
+            if (join.Traits.Embedding.Length != _dimensions)
             {
-                // A new embedding model with another D: an empty segment starts over in the new space.
+                // A new embedding model with another D: the segment starts over in the new space. Members still counted
+                // in the old one (a segment id reused across encoders) are dropped: they are being re-assigned, and a
+                // later leave of theirs finds nothing to remove.
                 _dimensions = join.Traits.Embedding.Length;
                 _statistics = new SegmentStatistics(_dimensions);
+                foreach (var (userId, _) in _members.Where(m => m.Value.Traits.Embedding.Length != _dimensions).ToList())
+                {
+                    _members.Remove(userId);
+                }
+
+                foreach (var (_, entry) in _members)
+                {
+                    _statistics.Add(entry.Traits);
+                }
             }
 
             _members[join.UserId] = new MemberEntry(_segmentId, join.Traits, join.Distance);

@@ -56,8 +56,49 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
     public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context) =>
         Task.FromResult(new ListModelsResponse { Models = { _embeddings.List().Select(ToProto) } });
 
-    public override async Task<ModelVersion> ActivateModel(ActivateModelRequest request, ServerCallContext context) =>
-        ToProto(await _embeddings.ActivateAsync(request.Version));
+    public override async Task<ModelVersion> ActivateModel(ActivateModelRequest request, ServerCallContext context)
+    {
+        var activated = ToProto(await _embeddings.ActivateAsync(request.Version));
+        activated.Segmentation = await ReclusterAfterActivationAsync(activated.Version, context.CancellationToken);
+        return activated;
+    }
+
+    /// <summary>
+    /// Re-clusters over the encoder just activated when the segmentation in force is over another one
+    /// (<see cref="Reclustering.AfterEncoderActivatedAsync"/>), and says what happened.
+    /// </summary>
+    private async Task<SegmentationAfterActivation> ReclusterAfterActivationAsync(long encoderVersion, CancellationToken cancellationToken)
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        try
+        {
+            var report = await _reclustering.AfterEncoderActivatedAsync(encoderVersion, grain => grain.GetSegmentationInputAsync(), cancellationToken);
+            if (report is null)
+            {
+                return _grainServices.Users.Ml?.Current is null
+                    ? new SegmentationAfterActivation { Outcome = "none", Message = "no ML segmentation yet: seg recluster clusters the users over this encoder" }
+                    : new SegmentationAfterActivation { Outcome = "unchanged", Message = string.Create(c, $"the ML segmentation in force is already over encoder v{encoderVersion}") };
+            }
+
+            return new SegmentationAfterActivation
+            {
+                Outcome = "reclustered",
+                ModelVersion = report.Version,
+                K = report.K,
+                Users = report.Users,
+                Silhouette = report.Silhouette,
+                Message = string.Create(c, $"re-clustered over encoder v{encoderVersion}: segmentation v{report.Version}, k = {report.K}, {report.Users:N0} users (silhouette {report.Silhouette:F3}); every user kept her previous segment until it was published"),
+            };
+        }
+        catch (InvalidOperationException ex)
+        {
+            return new SegmentationAfterActivation
+            {
+                Outcome = "failed",
+                Message = string.Create(c, $"re-clustering over encoder v{encoderVersion} failed: {ex.Message}; users keep their segments under the previous encoder until a re-clustering succeeds (seg recluster)"),
+            };
+        }
+    }
 
     private ModelVersion ToProto(ModelManifest manifest)
     {
@@ -88,10 +129,20 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
             throw new InvalidRequestException($"dimension: must be 0 (the configured default) to 1,024, got {request.Dimension}");
         }
 
+        ModelVersion trained;
         try
         {
-            var trained = ToProto(await _embeddings.TrainAsync(_log, _users.Now, request.Dimension, request.Seed, request.Activate, context.CancellationToken));
-            if (request.Activate && context.GetHttpContext().RequestServices.GetService<Anomalies.AnomalyScoring>() is { } anomalies)
+            trained = ToProto(await _embeddings.TrainAsync(_log, _users.Now, request.Dimension, request.Seed, request.Activate, context.CancellationToken));
+        }
+        catch (ArgumentException ex)
+        {
+            throw new PreconditionFailedException($"events: cannot train: {ex.Message}");
+        }
+
+        if (request.Activate)
+        {
+            trained.Segmentation = await ReclusterAfterActivationAsync(trained.Version, context.CancellationToken);
+            if (context.GetHttpContext().RequestServices.GetService<Anomalies.AnomalyScoring>() is { } anomalies)
             {
                 // The anomaly model is retrained with the user encoder it sits beside (a log of too few users keeps the old one).
                 try
@@ -103,13 +154,9 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
                 {
                 }
             }
+        }
 
-            return trained;
-        }
-        catch (ArgumentException ex)
-        {
-            throw new PreconditionFailedException($"events: cannot train: {ex.Message}");
-        }
+        return trained;
     }
 
     public override async Task<ChurnModelInfo> TrainChurnModel(TrainChurnModelRequest request, ServerCallContext context)
@@ -174,15 +221,18 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
             Silhouette = report.Silhouette,
             DaviesBouldin = report.DaviesBouldin,
             Seconds = report.Elapsed.TotalSeconds,
+            Criterion = report.Criterion,
+            Warnings = { report.Warnings },
+            MinSegmentSize = report.MinimumSegmentSize,
         };
         foreach (var s in report.Segments)
         {
             response.Segments.Add(new ReclusteredSegment { SegmentId = s.SegmentId, Label = s.Label, Size = s.Size, PreviousSize = s.PreviousSize, Status = s.Status, CentroidShift = s.CentroidShift });
         }
 
-        foreach (var (k, silhouette) in report.Candidates)
+        foreach (var candidate in report.Candidates)
         {
-            response.Candidates.Add(new KCandidate { K = k, Silhouette = silhouette });
+            response.Candidates.Add(new KCandidate { K = candidate.K, Silhouette = candidate.Silhouette, SmallestSegment = candidate.SmallestSegment, Eligible = candidate.Eligible });
         }
 
         return response;

@@ -13,6 +13,10 @@ internal static class FieldParsers
     public static int Int32OrZero(ReadOnlySpan<char> text) =>
         int.TryParse(text, NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) ? value : 0;
 
+    /// <summary>Whether <paramref name="text"/> is an integer (surrounding blanks allowed).</summary>
+    public static bool IsInteger(ReadOnlySpan<char> text) =>
+        long.TryParse(text, NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _);
+
     /// <summary>A price; 0 ("unknown") when empty, NaN when not a number so that the server rejects the row rather than storing a made-up price.</summary>
     public static double PriceOrNaN(ReadOnlySpan<char> text)
     {

@@ -13,14 +13,18 @@ internal sealed class JsonlMapper : RowMapper
 {
     private static readonly JsonParser s_parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(false));
 
-    public override Event Map(string line, long lineNumber)
+    public override string Name => "jsonl";
+
+    public override Event Map(string line, long lineNumber, out RowProblem? problem)
     {
+        problem = null;
         try
         {
             return s_parser.Parse<Event>(line);
         }
         catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or FormatException or OverflowException)
         {
+            problem = new RowProblem("not a segmentation.v1.Event in protobuf JSON", "not a segmentation.v1.Event in protobuf JSON: " + ex.Message);
             return new Event { EventId = $"jsonl-line-{lineNumber}" };
         }
     }

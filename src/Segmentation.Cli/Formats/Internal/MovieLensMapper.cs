@@ -15,15 +15,21 @@ internal sealed class MovieLensMapper : RowMapper
     private readonly StringPool _users = new(1 << 18, Csv.Text);
     private readonly StringPool _items = new(1 << 17, Csv.Text);
 
+    public override string Name => "movielens";
+
+    public override string Header => "userId,movieId,rating,timestamp";
+
     public override bool IsHeader(ReadOnlySpan<char> line) => line.StartsWith("userId,", StringComparison.Ordinal);
 
-    public override Event Map(string line, long lineNumber)
+    public override Event Map(string line, long lineNumber, out RowProblem? problem)
     {
+        problem = null;
         var text = line.AsSpan();
         Span<Range> fields = stackalloc Range[Columns + 1];
         var count = Csv.Split(text, text.Contains('\t') ? '\t' : ',', fields);
         if (count != Columns)
         {
+            problem = WrongColumns(count, Columns);
             return new Event { EventId = _ids.Next(text, text[fields[0]]) };
         }
 
@@ -38,9 +44,18 @@ internal sealed class MovieLensMapper : RowMapper
             ItemId = _items.Get(item),
             Rating = FieldParsers.RatingOrZero(Csv.Unquote(text[fields[2]])),
         };
+        if (e.Rating == 0 && !double.TryParse(Csv.Unquote(text[fields[2]]), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _))
+        {
+            problem = BadField("rating", Csv.Unquote(text[fields[2]]), "a number");
+        }
+
         if (FieldParsers.UnixSeconds(seconds) is { } time)
         {
             e.Timestamp = time;
+        }
+        else
+        {
+            problem ??= BadField("timestamp", seconds, "whole seconds since 1970");
         }
 
         return e;

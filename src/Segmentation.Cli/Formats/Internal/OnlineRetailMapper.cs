@@ -15,7 +15,7 @@ namespace Segmentation.Cli.Formats.Internal;
 /// <item><c>InvoiceDate</c> is UK local time, converted to UTC with the <c>Europe/London</c> zone (GMT in winter, BST in
 /// summer); an hour skipped by the spring change is read as the hour after it, an hour repeated in autumn as GMT.
 /// Without a time zone database the time is taken as UTC, which is exact from late October to late March.</item>
-/// <item>A missing <c>CustomerID</c> gives an empty user id, which the server rejects. A CustomerID written as a float
+/// <item>A missing <c>CustomerID</c> gives an empty user id and the row's problem (the server would reject it too). A CustomerID written as a float
 /// by some exports ("17850.0") is read as "17850".</item>
 /// <item>Non-product codes (POST, M, D, bank charges) and negative "Adjust bad debt" prices pass through unchanged;
 /// the server decides (a negative price is rejected).</item>
@@ -39,31 +39,58 @@ internal sealed class OnlineRetailMapper : RowMapper
     /// <summary>The zone <c>InvoiceDate</c> is read in: <c>Europe/London</c>, or UTC where the system has no time zone data.</summary>
     internal static TimeZoneInfo UkTime { get; } = FindUkTime();
 
+    public override string Name => "online-retail";
+
+    public override string Header => "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
+
     public override bool IsHeader(ReadOnlySpan<char> line) => line.StartsWith("InvoiceNo,", StringComparison.Ordinal);
 
-    public override Event Map(string line, long lineNumber)
+    public override Event Map(string line, long lineNumber, out RowProblem? problem)
     {
+        problem = null;
         var text = line.AsSpan();
         Span<Range> fields = stackalloc Range[Columns + 1];
         var count = Csv.Split(text, fields);
         var e = new Event { EventId = _ids.Next(text, text[fields[0]]) };
         if (count != Columns)
         {
-            return e; // Not an invoice line: left without user, type or item for the server to reject.
+            problem = WrongColumns(count, Columns);
+            return e; // Not an invoice line: left without user, type or item.
         }
 
         var invoice = Csv.Unquote(text[fields[0]]);
-        var quantity = FieldParsers.Int32OrZero(Csv.Unquote(text[fields[3]]));
+        var quantityText = Csv.Unquote(text[fields[3]]);
+        var quantity = FieldParsers.Int32OrZero(quantityText);
+        if (quantity == 0 && !FieldParsers.IsInteger(quantityText))
+        {
+            problem = BadField("Quantity", quantityText, "a whole number");
+        }
+
         e.Type = invoice.StartsWith('C') || quantity < 0 ? EventType.Return : EventType.Purchase;
         e.Quantity = quantity == int.MinValue ? 0 : Math.Abs(quantity);
         e.UserId = _customers.Get(text[fields[6]]);
+        if (e.UserId.Length == 0)
+        {
+            // A quarter of the UCI file: guest checkouts, which no user can be credited with.
+            problem ??= new RowProblem("CustomerID is empty (no customer to credit the row to)", "CustomerID is empty (no customer to credit the row to)");
+        }
+
         e.ItemId = _stockCodes.Get(text[fields[1]]);
         e.Category = _categories.Get(text[fields[2]]);
         e.Price = FieldParsers.PriceOrNaN(Csv.Unquote(text[fields[5]]));
+        if (double.IsNaN(e.Price))
+        {
+            problem ??= BadField("UnitPrice", Csv.Unquote(text[fields[5]]), "a number");
+        }
+
         e.Currency = "GBP";
         if (Time(text[fields[4]]) is { } time)
         {
             e.Timestamp = time;
+        }
+        else
+        {
+            problem ??= BadField("InvoiceDate", Csv.Unquote(text[fields[4]]), "a date like 12/1/10 8:26");
         }
 
         e.Attributes.Add("order_id", _orders.Get(text[fields[0]]));

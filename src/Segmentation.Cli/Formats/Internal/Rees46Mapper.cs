@@ -23,16 +23,22 @@ internal sealed class Rees46Mapper : RowMapper
     private string _lastTimeText = "";
     private Timestamp? _lastTime;
 
+    public override string Name => "rees46";
+
+    public override string Header => "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session";
+
     public override bool IsHeader(ReadOnlySpan<char> line) => line.StartsWith("event_time,", StringComparison.Ordinal);
 
-    public override Event Map(string line, long lineNumber)
+    public override Event Map(string line, long lineNumber, out RowProblem? problem)
     {
+        problem = null;
         var text = line.AsSpan();
         Span<Range> fields = stackalloc Range[Columns + 1];
         var count = Csv.Split(text, fields);
         var e = new Event { EventId = _ids.Next(text, text[fields[0]]) };
         if (count != Columns)
         {
+            problem = WrongColumns(count, Columns);
             return e;
         }
 
@@ -44,15 +50,29 @@ internal sealed class Rees46Mapper : RowMapper
             "purchase" => EventType.Purchase,
             _ => EventType.Unspecified,
         };
+        if (e.Type == EventType.Unspecified)
+        {
+            problem = BadField("event_type", Csv.Unquote(text[fields[1]]), "view, cart, remove_from_cart or purchase");
+        }
+
         e.Quantity = e.Type is EventType.AddToCart or EventType.RemoveFromCart or EventType.Purchase ? 1 : 0;
         e.ItemId = _products.Get(text[fields[2]]);
         var code = text[fields[4]];
         e.Category = _categories.Get(Csv.Unquote(code).IsEmpty ? text[fields[3]] : code);
         e.Price = FieldParsers.PriceOrNaN(Csv.Unquote(text[fields[6]]));
+        if (double.IsNaN(e.Price))
+        {
+            problem ??= BadField("price", Csv.Unquote(text[fields[6]]), "a number");
+        }
+
         e.UserId = _users.Get(text[fields[7]]);
         if (Time(text[fields[0]]) is { } time)
         {
             e.Timestamp = time;
+        }
+        else
+        {
+            problem ??= BadField("event_time", Csv.Unquote(text[fields[0]]), "a time like 2019-10-01 00:00:00 UTC");
         }
 
         var brand = _brands.Get(text[fields[5]]);

@@ -17,14 +17,18 @@ internal sealed class TaobaoMapper : RowMapper
     private readonly StringPool _items = new(1 << 17, Csv.Text);
     private readonly StringPool _categories = new(1 << 16, Csv.Text);
 
-    public override Event Map(string line, long lineNumber)
+    public override string Name => "taobao";
+
+    public override Event Map(string line, long lineNumber, out RowProblem? problem)
     {
+        problem = null;
         var text = line.AsSpan();
         Span<Range> fields = stackalloc Range[Columns + 1];
         var count = Csv.Split(text, fields);
         var e = new Event { EventId = _ids.Next(text, text[fields[0]]) };
         if (count != Columns)
         {
+            problem = WrongColumns(count, Columns);
             return e;
         }
 
@@ -39,10 +43,19 @@ internal sealed class TaobaoMapper : RowMapper
             "fav" => EventType.Wishlist,
             _ => EventType.Unspecified,
         };
+        if (e.Type == EventType.Unspecified)
+        {
+            problem = BadField("behavior_type", Csv.Unquote(text[fields[3]]), "pv, buy, cart or fav");
+        }
+
         e.Quantity = e.Type is EventType.Purchase or EventType.AddToCart ? 1 : 0;
         if (FieldParsers.UnixSeconds(Csv.Unquote(text[fields[4]])) is { } time)
         {
             e.Timestamp = time;
+        }
+        else
+        {
+            problem ??= BadField("timestamp", Csv.Unquote(text[fields[4]]), "whole seconds since 1970");
         }
 
         return e;
