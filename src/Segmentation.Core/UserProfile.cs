@@ -4,7 +4,8 @@ using System.Runtime.InteropServices;
 namespace Segmentation.Core;
 
 /// <summary>
-/// A user's live profile: a fold of her events in event-log order. Stored values are those that do not depend on
+/// A user's live profile: a fold of her events in event-time order (<see cref="FoldOrder"/>: time, then event id), so it
+/// is a function of her set of events, not of their arrival order. Stored values are those that do not depend on
 /// "now"; everything time-relative (recency, decay, lifecycle) is derived by <see cref="View"/> at a given time, so the
 /// same events give the same answers whenever they are replayed.
 /// </summary>
@@ -63,6 +64,32 @@ public sealed class UserProfile
     /// <summary>Whether no event was folded.</summary>
     public bool IsEmpty => _state.EventCount == 0;
 
+    /// <summary>
+    /// The order profiles are folded in: event time, then event id (ordinal) between equal times, so equal timestamps
+    /// (invoice lines, a batch stamped at once) fold the same way whatever order they arrived in.
+    /// </summary>
+    public static Comparison<BehaviorEvent> FoldOrder { get; } = static (a, b) =>
+    {
+        var byTime = a.Timestamp.UtcTicks.CompareTo(b.Timestamp.UtcTicks);
+        return byTime != 0 ? byTime : string.CompareOrdinal(a.EventId, b.EventId);
+    };
+
+    /// <summary>
+    /// Whether <paramref name="e"/> sorts after every event folded so far (<see cref="FoldOrder"/>), so folding it now
+    /// gives the same state as folding all of them in order. False for a late event.
+    /// </summary>
+    public bool FoldsAfter(BehaviorEvent e)
+    {
+        var s = _state;
+        if (s.EventCount == 0)
+        {
+            return true;
+        }
+
+        var byTime = e.Timestamp.UtcTicks.CompareTo(s.LastSeen.UtcTicks);
+        return byTime > 0 || (byTime == 0 && string.CompareOrdinal(e.EventId, s.LastEventId) > 0);
+    }
+
     /// <summary>Restores a profile from a snapshot (the state is copied).</summary>
     public static UserProfile FromState(ProfileState state, ProfileOptions options) => new(Copy(state, share: true), options);
 
@@ -70,15 +97,20 @@ public sealed class UserProfile
     public ProfileState ToState() => Copy(_state, share: false);
 
     /// <summary>
-    /// Folds one event that passed <see cref="EventValidator"/>, in event-log order. Events may arrive out of time
-    /// order: first/last seen are minimum/maximum, and a gap (for reactivation) is measured from the latest activity
-    /// seen before this event, so a late event never counts as a return.
+    /// Folds one event that passed <see cref="EventValidator"/>. Gives a function of the set of events only when called
+    /// in <see cref="FoldOrder"/> (see the remarks on the class); out of order it still keeps first/last seen as
+    /// minimum/maximum, and a late event never counts as a return.
     /// </summary>
     public void Apply(BehaviorEvent e)
     {
         var s = _state;
         var t = e.Timestamp;
         _lastAssessment = null;
+        if (FoldsAfter(e))
+        {
+            s.LastEventId = e.EventId;
+        }
+
         if (s.EventCount == 0)
         {
             s.FirstSeen = t;
@@ -566,6 +598,7 @@ public sealed class UserProfile
         Counts = [.. s.Counts],
         FirstSeen = s.FirstSeen,
         LastSeen = s.LastSeen,
+        LastEventId = s.LastEventId,
         ResumedAt = s.ResumedAt,
         ReactivatedAt = s.ReactivatedAt,
         ReactivationGapDays = s.ReactivationGapDays,
