@@ -100,7 +100,7 @@ public sealed class EventTimeClock : TimeProvider
 
             var watermark = Supported();
             Volatile.Write(ref _watermarkTicks, watermark);
-            if (!_live && watermark >= (_wall.GetUtcNow() - _options.LiveWithin).UtcTicks)
+            if (!_live && _options.LiveWithin > TimeSpan.Zero && watermark >= (_wall.GetUtcNow() - _options.LiveWithin).UtcTicks)
             {
                 _live = true;
             }
@@ -170,7 +170,10 @@ public sealed class EventTimeClockOptions
     /// <summary>How close below a time the backing users' newest events must be (default 1 day).</summary>
     public TimeSpan SupportWindow { get; set; } = TimeSpan.FromDays(1);
 
-    /// <summary>A shop whose watermark comes this close to the wall clock is live: it runs on the wall clock from then on (default 1 hour).</summary>
+    /// <summary>
+    /// A shop whose watermark comes this close to the wall clock is live: it runs on the wall clock from then on (default
+    /// 1 hour; 0: never live, always the watermark).
+    /// </summary>
     public TimeSpan LiveWithin { get; set; } = TimeSpan.FromHours(1);
 }
 

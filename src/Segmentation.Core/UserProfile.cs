@@ -65,14 +65,37 @@ public sealed class UserProfile
     public bool IsEmpty => _state.EventCount == 0;
 
     /// <summary>
-    /// The order profiles are folded in: event time, then event id (ordinal) between equal times, so equal timestamps
-    /// (invoice lines, a batch stamped at once) fold the same way whatever order they arrived in.
+    /// The order profiles are folded in: event time, then <see cref="EventKey"/> of the event id, then the id itself
+    /// (ordinal) between equal times, so equal timestamps (invoice lines, a batch stamped at once) fold the same way
+    /// whatever order they arrived in.
     /// </summary>
     public static Comparison<BehaviorEvent> FoldOrder { get; } = static (a, b) =>
     {
         var byTime = a.Timestamp.UtcTicks.CompareTo(b.Timestamp.UtcTicks);
-        return byTime != 0 ? byTime : string.CompareOrdinal(a.EventId, b.EventId);
+        if (byTime != 0)
+        {
+            return byTime;
+        }
+
+        var byKey = EventKey(a.EventId).CompareTo(EventKey(b.EventId));
+        return byKey != 0 ? byKey : string.CompareOrdinal(a.EventId, b.EventId);
     };
+
+    /// <summary>
+    /// A stable 64-bit key of an event id (FNV-1a over its UTF-16 code units; the same in every process and build), the
+    /// tie-break of <see cref="FoldOrder"/> that a profile remembers in 8 bytes (<see cref="ProfileState.LastEventKey"/>).
+    /// Hand-written: the BCL's string hashes are randomised per process, and a package for five lines is not worth it.
+    /// </summary>
+    public static long EventKey(string eventId)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var c in eventId)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return unchecked((long)hash);
+    }
 
     /// <summary>
     /// Whether <paramref name="e"/> sorts after every event folded so far (<see cref="FoldOrder"/>), so folding it now
@@ -86,8 +109,9 @@ public sealed class UserProfile
             return true;
         }
 
+        // Equal keys (a collision of two ids at one instant) count as late: the re-fold sorts them by id.
         var byTime = e.Timestamp.UtcTicks.CompareTo(s.LastSeen.UtcTicks);
-        return byTime > 0 || (byTime == 0 && string.CompareOrdinal(e.EventId, s.LastEventId) > 0);
+        return byTime > 0 || (byTime == 0 && EventKey(e.EventId) > s.LastEventKey);
     }
 
     /// <summary>Restores a profile from a snapshot (the state is copied).</summary>
@@ -108,7 +132,7 @@ public sealed class UserProfile
         _lastAssessment = null;
         if (FoldsAfter(e))
         {
-            s.LastEventId = e.EventId;
+            s.LastEventKey = EventKey(e.EventId);
         }
 
         if (s.EventCount == 0)
@@ -598,7 +622,7 @@ public sealed class UserProfile
         Counts = [.. s.Counts],
         FirstSeen = s.FirstSeen,
         LastSeen = s.LastSeen,
-        LastEventId = s.LastEventId,
+        LastEventKey = s.LastEventKey,
         ResumedAt = s.ResumedAt,
         ReactivatedAt = s.ReactivatedAt,
         ReactivationGapDays = s.ReactivationGapDays,

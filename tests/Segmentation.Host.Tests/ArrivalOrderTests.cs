@@ -44,9 +44,12 @@ public sealed class ArrivalOrderTests
             var random = new Random(seed);
             var order = seed % 2 == 1 ? Shuffled(events, random) : WithStragglers(sorted, random);
             var refolds = Segmentation.Host.Internal.SegmentationDiagnostics.Refolds;
-            var actual = await RunAsync(Batches(order, random), users);
+            var calls = Batches(order, random);
+            var batches = calls.Count;
+            var actual = await RunAsync(calls, users);
             var after = Segmentation.Host.Internal.SegmentationDiagnostics.Refolds;
-            _output.WriteLine($"{dataset} order {seed} ({(seed % 2 == 1 ? "shuffled" : "sorted with 5% late")}): {events.Count} events, {users.Count} users; re-folds {after.Refolds - refolds.Refolds}, events re-folded {after.Events - refolds.Events}");
+            _output.WriteLine($"{dataset} order {seed} ({(seed % 2 == 1 ? "shuffled" : "sorted with 5% late")}): {events.Count} events, {users.Count} users, {batches} calls; "
+                + $"re-folds {after.Refolds - refolds.Refolds}, events re-folded {after.Events - refolds.Events}; ingest took {actual.Ingest.TotalSeconds / expected.Ingest.TotalSeconds:F2}x the sorted load's; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
 
             Assert.Equal(expected.Profiles.Count, actual.Profiles.Count);
             for (var i = 0; i < expected.Profiles.Count; i++)
@@ -64,15 +67,18 @@ public sealed class ArrivalOrderTests
         }
     }
 
-    private sealed record Outcome(List<Profile> Profiles, List<(string User, LifecycleStage Stage, DateTimeOffset Since)> Stages, List<RecommendResponse> Recommendations);
+    private sealed record Outcome(List<Profile> Profiles, List<(string User, LifecycleStage Stage, DateTimeOffset Since)> Stages, List<RecommendResponse> Recommendations, TimeSpan Ingest);
 
     private static async Task<Outcome> RunAsync(List<IngestEventsRequest> batches, List<string> users)
     {
         await using var server = await TestServer.StartAsync(null, "--Segmentation:EarliestEventTime=1995-01-01");
+        var ingest = System.Diagnostics.Stopwatch.StartNew();
         foreach (var batch in batches)
         {
             await server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, batch);
         }
+
+        ingest.Stop();
 
         var profiles = new BatchGetProfilesRequest();
         profiles.UserIds.Add(users);
@@ -89,7 +95,8 @@ public sealed class ArrivalOrderTests
         return new Outcome(
             [.. gotProfiles.Profiles],
             [.. gotSegments.Users.Select(u => (u.UserId, u.Lifecycle.Stage, u.Lifecycle.Since.ToDateTimeOffset()))],
-            recommendations);
+            recommendations,
+            ingest.Elapsed);
     }
 
     // Every event once, in a random order.
