@@ -16,7 +16,7 @@ public sealed class ProfileState
     /// The layout of this state written by this build. A snapshot with another value was folded by a build that kept
     /// different fields: it must not be restored; the user's events are replayed from the start instead.
     /// </summary>
-    public const int CurrentFormat = 2;
+    public const int CurrentFormat = 3;
 
     /// <summary>The layout the snapshot was written with (absent in the first layout, so it reads as 0).</summary>
     public int Format { get; set; }
@@ -35,6 +35,14 @@ public sealed class ProfileState
 
     /// <summary>Latest event time (last activity).</summary>
     public DateTimeOffset LastSeen { get; set; }
+
+    /// <summary>
+    /// The event key (<see cref="UserProfile.EventKey"/>) of the last event in fold order, the greatest folded at
+    /// <see cref="LastSeen"/> (see <see cref="UserProfile.FoldOrder"/>): an event that sorts after it folds on; one that
+    /// sorts before it is late and the profile is folded again in order. A hash, not the id: 8 bytes in every live
+    /// profile instead of a string. Added in format 3.
+    /// </summary>
+    public long LastEventKey { get; set; }
 
     /// <summary>When the user last came back after more than the at-risk gap; null if never.</summary>
     public DateTimeOffset? ResumedAt { get; set; }

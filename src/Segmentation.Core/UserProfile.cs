@@ -4,7 +4,8 @@ using System.Runtime.InteropServices;
 namespace Segmentation.Core;
 
 /// <summary>
-/// A user's live profile: a fold of her events in event-log order. Stored values are those that do not depend on
+/// A user's live profile: a fold of her events in event-time order (<see cref="FoldOrder"/>: time, then event id), so it
+/// is a function of her set of events, not of their arrival order. Stored values are those that do not depend on
 /// "now"; everything time-relative (recency, decay, lifecycle) is derived by <see cref="View"/> at a given time, so the
 /// same events give the same answers whenever they are replayed.
 /// </summary>
@@ -63,6 +64,56 @@ public sealed class UserProfile
     /// <summary>Whether no event was folded.</summary>
     public bool IsEmpty => _state.EventCount == 0;
 
+    /// <summary>
+    /// The order profiles are folded in: event time, then <see cref="EventKey"/> of the event id, then the id itself
+    /// (ordinal) between equal times, so equal timestamps (invoice lines, a batch stamped at once) fold the same way
+    /// whatever order they arrived in.
+    /// </summary>
+    public static Comparison<BehaviorEvent> FoldOrder { get; } = static (a, b) =>
+    {
+        var byTime = a.Timestamp.UtcTicks.CompareTo(b.Timestamp.UtcTicks);
+        if (byTime != 0)
+        {
+            return byTime;
+        }
+
+        var byKey = EventKey(a.EventId).CompareTo(EventKey(b.EventId));
+        return byKey != 0 ? byKey : string.CompareOrdinal(a.EventId, b.EventId);
+    };
+
+    /// <summary>
+    /// A stable 64-bit key of an event id (FNV-1a over its UTF-16 code units; the same in every process and build), the
+    /// tie-break of <see cref="FoldOrder"/> that a profile remembers in 8 bytes (<see cref="ProfileState.LastEventKey"/>).
+    /// Hand-written: the BCL's string hashes are randomised per process, and a package for five lines is not worth it.
+    /// </summary>
+    public static long EventKey(string eventId)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var c in eventId)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return unchecked((long)hash);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="e"/> sorts after every event folded so far (<see cref="FoldOrder"/>), so folding it now
+    /// gives the same state as folding all of them in order. False for a late event.
+    /// </summary>
+    public bool FoldsAfter(BehaviorEvent e)
+    {
+        var s = _state;
+        if (s.EventCount == 0)
+        {
+            return true;
+        }
+
+        // Equal keys (a collision of two ids at one instant) count as late: the re-fold sorts them by id.
+        var byTime = e.Timestamp.UtcTicks.CompareTo(s.LastSeen.UtcTicks);
+        return byTime > 0 || (byTime == 0 && EventKey(e.EventId) > s.LastEventKey);
+    }
+
     /// <summary>Restores a profile from a snapshot (the state is copied).</summary>
     public static UserProfile FromState(ProfileState state, ProfileOptions options) => new(Copy(state, share: true), options);
 
@@ -70,15 +121,20 @@ public sealed class UserProfile
     public ProfileState ToState() => Copy(_state, share: false);
 
     /// <summary>
-    /// Folds one event that passed <see cref="EventValidator"/>, in event-log order. Events may arrive out of time
-    /// order: first/last seen are minimum/maximum, and a gap (for reactivation) is measured from the latest activity
-    /// seen before this event, so a late event never counts as a return.
+    /// Folds one event that passed <see cref="EventValidator"/>. Gives a function of the set of events only when called
+    /// in <see cref="FoldOrder"/> (see the remarks on the class); out of order it still keeps first/last seen as
+    /// minimum/maximum, and a late event never counts as a return.
     /// </summary>
     public void Apply(BehaviorEvent e)
     {
         var s = _state;
         var t = e.Timestamp;
         _lastAssessment = null;
+        if (FoldsAfter(e))
+        {
+            s.LastEventKey = EventKey(e.EventId);
+        }
+
         if (s.EventCount == 0)
         {
             s.FirstSeen = t;
@@ -566,6 +622,7 @@ public sealed class UserProfile
         Counts = [.. s.Counts],
         FirstSeen = s.FirstSeen,
         LastSeen = s.LastSeen,
+        LastEventKey = s.LastEventKey,
         ResumedAt = s.ResumedAt,
         ReactivatedAt = s.ReactivatedAt,
         ReactivationGapDays = s.ReactivationGapDays,

@@ -13,6 +13,12 @@ public enum RecommenderChangeKind
 
     /// <summary>The user's grain deactivated: her remembered items are forgotten.</summary>
     Deactivated = 3,
+
+    /// <summary>
+    /// A late event of hers changed the lifecycle stage an earlier-observed event was made in: its popularity moves from
+    /// <see cref="RecommenderChange.FromStage"/> to <see cref="RecommenderChange.Stage"/>.
+    /// </summary>
+    Restaged = 4,
 }
 
 /// <summary>
@@ -31,7 +37,12 @@ public sealed record RecommenderChange(
     [property: Id(6)] double Rating = 0,
     [property: Id(7)] LifecycleStage Stage = LifecycleStage.Unspecified,
     [property: Id(8)] int MlSegment = -1,
-    [property: Id(9)] RecommenderInteraction[]? History = null);
+    [property: Id(9)] RecommenderInteraction[]? History = null)
+{
+    /// <summary>For <see cref="RecommenderChangeKind.Restaged"/>: the stage the event was counted in before.</summary>
+    [Id(10)]
+    public LifecycleStage FromStage { get; init; }
+}
 
 /// <summary>One remembered interaction of a user whose grain activated (see <see cref="RecommenderChange"/>).</summary>
 [GenerateSerializer, Immutable, Alias("segmentation.RecommenderInteraction")]

@@ -186,6 +186,12 @@ public sealed class SegmentationServer : IAsyncDisposable
             throw new InvalidOperationException($"Segmentation:ShutdownTimeout must be positive (hh:mm:ss, e.g. 00:01:30); got {options.ShutdownTimeout}.");
         }
 
+        if (options.EventClock.Support < 1 || options.EventClock.SupportWindow < TimeSpan.Zero)
+        {
+            throw new InvalidOperationException(
+                $"Segmentation:EventClock:Support must be at least 1 and SupportWindow not negative; got {options.EventClock.Support} and {options.EventClock.SupportWindow}.");
+        }
+
         if (options.Auth.Validate() is { } authProblem)
         {
             throw new InvalidOperationException(authProblem);

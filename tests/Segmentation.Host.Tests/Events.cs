@@ -13,6 +13,7 @@ internal static class Events
     public static readonly MethodDescriptor BatchGetProfiles = Method(ProfilesReflection.Descriptor, "ProfileService", "BatchGetProfiles");
     public static readonly MethodDescriptor GetUserSegments = Method(SegmentsReflection.Descriptor, "SegmentService", "GetUserSegments");
     public static readonly MethodDescriptor BatchGetUserSegments = Method(SegmentsReflection.Descriptor, "SegmentService", "BatchGetUserSegments");
+    public static readonly MethodDescriptor Recommend = Method(RecommendationsReflection.Descriptor, "RecommendationService", "Recommend");
     public static readonly MethodDescriptor GetServerStats = Method(AdminReflection.Descriptor, "AdminService", "GetServerStats");
 
     public static Event Make(string id, string user, EventType type, DateTimeOffset at, string item = "sku-1", double price = 10, int quantity = 1, string category = "home.kitchen")

@@ -45,7 +45,10 @@ public sealed class ShutdownTests
     [Fact]
     public async Task Stop_FlushesSnapshots_AndRestartServesTheSameProfiles()
     {
-        var server = await TestServer.StartAsync();
+        // Compared as of the same event time: a live shop's "now" is the wall clock, which moves between the two calls,
+        // so the store is kept on its event-time watermark (LiveWithin 0: never live).
+        const string NeverLive = "--Segmentation:EventClock:LiveWithin=00:00:00";
+        var server = await TestServer.StartAsync(null, NeverLive);
         try
         {
             var request = new IngestEventsRequest();
@@ -73,7 +76,7 @@ public sealed class ShutdownTests
                 }
             }
 
-            await using var restarted = await TestServer.StartAsync(server.DataDirectory);
+            await using var restarted = await TestServer.StartAsync(server.DataDirectory, NeverLive);
             var after = await restarted.Client.UnaryAsync<BatchGetProfilesRequest, BatchGetProfilesResponse>(Events.BatchGetProfiles, ids);
             Assert.Equal(before, after);
         }

@@ -71,9 +71,13 @@ public sealed class ItemCoOccurrenceOptions
 /// Item-to-item co-occurrence learned online, one interaction at a time, and a SAR-style recommender on top of it.
 /// <para>
 /// Model: each user holds a strength s(u, i) per item, the largest interaction weight seen (a purchase after a view
-/// raises it; nothing lowers it). The occurrence of an item is c(i) = Σᵤ s(u, i) and the co-occurrence of a pair is
-/// c(i, j) = Σᵤ min(s(u, i), s(u, j)); every increment is decayed from the time it was made with
-/// <see cref="ItemCoOccurrenceOptions.HalfLife"/>. With <see cref="InteractionWeights.Uniform"/> weights and no decay
+/// raises it; nothing lowers it), reached at t(u, i), the earliest time she interacted with that weight. The occurrence
+/// of an item is c(i) = Σᵤ s(u, i), decayed from t(u, i), and the co-occurrence of a pair is
+/// c(i, j) = Σᵤ min(s(u, i), s(u, j)), decayed from the later of t(u, i) and t(u, j), with
+/// <see cref="ItemCoOccurrenceOptions.HalfLife"/>. Both are functions of each user's interactions, not of the order they
+/// arrive in (up to floating-point rounding), as long as she has at most
+/// <see cref="ItemCoOccurrenceOptions.MaxItemsPerUser"/> distinct items (beyond it the first-remembered are forgotten,
+/// in arrival order) and her list is remembered (a deactivated user's list comes back from her profile's history). With <see cref="InteractionWeights.Uniform"/> weights and no decay
 /// these are SAR's counts of users. A request is scored as SAR does: score(i) = Σⱼ a(j) · sim(j, i) over the
 /// user's items j, with affinity a(j) = Σ weight · 2^(−age/<see cref="ItemCoOccurrenceOptions.AffinityHalfLife"/>).
 /// </para>
@@ -119,7 +123,8 @@ public sealed class ItemCoOccurrence : ICandidateSource
 
     /// <summary>
     /// Folds one interaction of <paramref name="userId"/> into the counts. Interactions whose weight is 0 (search,
-    /// returns, ...) are ignored. Interactions may arrive out of time order; each is decayed from its own time.
+    /// returns, ...) are ignored. Interactions may arrive out of time order: a change to her strength or its time takes
+    /// back what the old one counted and counts the new one.
     /// </summary>
     public void Record(string userId, Interaction interaction)
     {
@@ -139,7 +144,6 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 Rescale(rebase);
             }
 
-            var scale = _decay.Weight(interaction.Timestamp);
             var item = Intern(interaction.ItemId);
             if (!_users.TryGetValue(userId, out var items))
             {
@@ -160,39 +164,50 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 items.RemoveAt(0);
             }
 
-            var old = position >= 0 ? items[position].Strength : 0;
-            var oldEvidence = position >= 0 ? items[position].Evidence : PairEvidence.None;
-            var evidence = oldEvidence | EvidenceOf(interaction.Type);
-            if (weight > old)
+            // Her strength for the item is the largest weight, reached at the earliest time she interacted with that
+            // weight; each count is decayed from when it came to be (a pair: the later of its two items' times). Both
+            // are functions of her interactions, not of their arrival order: a late view that adds no strength changes
+            // nothing, and a late interaction that reaches the same strength earlier moves its time back.
+            var old = position >= 0 ? items[position] : new UserItem(item, 0, PairEvidence.None, interaction.Timestamp);
+            var strength = Math.Max(old.Strength, weight);
+            var at = weight > old.Strength ? interaction.Timestamp
+                : weight == old.Strength && interaction.Timestamp < old.At ? interaction.Timestamp
+                : old.At;
+            var evidence = old.Evidence | EvidenceOf(interaction.Type);
+            var changed = strength != old.Strength || at != old.At;
+            if (changed)
             {
-                _occurrence[item] += (weight - old) * scale;
+                _occurrence[item] += (strength * _decay.Weight(at)) - (old.Strength * _decay.Weight(old.At));
             }
 
-            if (weight > old || evidence != oldEvidence)
+            if (changed || evidence != old.Evidence)
             {
                 var row = _pairs[item];
-                foreach (var (other, strength, otherEvidence) in items)
+                foreach (var other in items)
                 {
-                    if (other == item)
+                    if (other.Item == item)
                     {
                         continue;
                     }
 
-                    // The count grows by what the weaker side gained; the evidence records what this user did with
-                    // both items (bought both, viewed both, rated both), so a reason can name only what happened.
-                    var add = Math.Max(0, Math.Min(weight, strength) - Math.Min(old, strength)) * scale;
-                    var shared = evidence & otherEvidence;
-                    if (add <= 0 && (shared & ~(row.TryGetValue(other, out var known) ? known.Evidence : PairEvidence.None)) == 0)
+                    // The count is what the weaker side gives, as of the later side's time; the evidence records what
+                    // this user did with both items (bought both, viewed both, rated both), so a reason can name only
+                    // what happened.
+                    var add = changed
+                        ? (Math.Min(strength, other.Strength) * _decay.Weight(Later(at, other.At))) - (Math.Min(old.Strength, other.Strength) * _decay.Weight(Later(old.At, other.At)))
+                        : 0;
+                    var shared = evidence & other.Evidence;
+                    if (add == 0 && (shared & ~(row.TryGetValue(other.Item, out var known) ? known.Evidence : PairEvidence.None)) == 0)
                     {
                         continue;
                     }
 
-                    ref var forward = ref CollectionsMarshal.GetValueRefOrAddDefault(row, other, out _);
+                    ref var forward = ref CollectionsMarshal.GetValueRefOrAddDefault(row, other.Item, out _);
                     forward = new PairCount(forward.Count + add, forward.Evidence | shared);
-                    ref var backward = ref CollectionsMarshal.GetValueRefOrAddDefault(_pairs[other], item, out _);
+                    ref var backward = ref CollectionsMarshal.GetValueRefOrAddDefault(_pairs[other.Item], item, out _);
                     backward = new PairCount(backward.Count + add, backward.Evidence | shared);
                     _rowChanges[item]++;
-                    _rowChanges[other]++;
+                    _rowChanges[other.Item]++;
                 }
             }
 
@@ -201,9 +216,11 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 items.RemoveAt(position);
             }
 
-            items.Add(new UserItem(item, Math.Max(old, weight), evidence));
+            items.Add(new UserItem(item, strength, evidence, at));
         }
     }
+
+    private static DateTimeOffset Later(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     /// <summary>
     /// Forgets what is remembered about <paramref name="userId"/>'s items (memory is O(users × items per user)); the
@@ -253,10 +270,12 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 }
 
                 var old = 0.0;
+                var at = interaction.Timestamp;
                 var evidence = EvidenceOf(interaction.Type);
                 if (position >= 0)
                 {
                     old = items[position].Strength;
+                    at = weight > old ? at : weight == old && at < items[position].At ? at : items[position].At;
                     evidence |= items[position].Evidence;
                     items.RemoveAt(position);
                 }
@@ -265,7 +284,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                     items.RemoveAt(0);
                 }
 
-                items.Add(new UserItem(item, Math.Max(old, weight), evidence));
+                items.Add(new UserItem(item, Math.Max(old, weight), evidence, at));
             }
 
             if (items.Count > 0)
@@ -397,7 +416,9 @@ public sealed class ItemCoOccurrence : ICandidateSource
                         }
 
                         scores[i] += s;
-                        if (s > best[i])
+                        // The reason names her item that contributes most, the first by id among equals (at ranking
+                        // precision, TopK.Rank): rounding from the arrival order never picks it.
+                        if (TopK<int>.Rank(s) > TopK<int>.Rank(best[i]))
                         {
                             best[i] = s;
                             cause[i] = j;
@@ -535,7 +556,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
     private readonly record struct PairCount(double Count, PairEvidence Evidence);
 
     // One item remembered for a user: her strongest interaction weight with it and what she did with it.
-    private readonly record struct UserItem(int Item, double Strength, PairEvidence Evidence);
+    private readonly record struct UserItem(int Item, double Strength, PairEvidence Evidence, DateTimeOffset At);
 
     private double Similarity(int i, int j, double c, double divisor) => _options.Similarity switch
     {

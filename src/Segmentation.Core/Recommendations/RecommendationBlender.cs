@@ -85,7 +85,7 @@ public sealed class RecommendationBlender
                 var contribution = weight * c.Score / top;
                 if (blend.TryGetValue(c.ItemId, out var current))
                 {
-                    blend[c.ItemId] = contribution > current.Best
+                    blend[c.ItemId] = Internal.TopK<byte>.Rank(contribution) > Internal.TopK<byte>.Rank(current.Best)
                         ? (current.Score + contribution, contribution, c.Reason)
                         : (current.Score + contribution, current.Best, current.Reason);
                 }
@@ -99,7 +99,8 @@ public sealed class RecommendationBlender
         var ranked = blend.Select(p => new Recommendation(p.Key, p.Value.Score, _catalog.CategoryOf(p.Key), p.Value.Reason)).ToList();
         ranked.Sort(static (a, b) =>
         {
-            var c = b.Score.CompareTo(a.Score);
+            // At ranking precision, so arrival order's rounding never decides between two items (TopK.Rank).
+            var c = Internal.TopK<byte>.Rank(b.Score).CompareTo(Internal.TopK<byte>.Rank(a.Score));
             return c != 0 ? c : string.CompareOrdinal(a.ItemId, b.ItemId);
         });
 

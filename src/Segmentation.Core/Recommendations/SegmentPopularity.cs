@@ -114,6 +114,46 @@ public sealed class SegmentPopularity : ICandidateSource
         }
     }
 
+    /// <summary>
+    /// Moves one interaction recorded under <paramref name="from"/> to <paramref name="to"/> (a late event changed the
+    /// segment it was made in). What is left of the item under <paramref name="from"/> is dropped when it is only
+    /// rounding error of the subtraction, so the key ranks as if the interaction had never been recorded there.
+    /// </summary>
+    public void Move(string from, string to, Interaction interaction)
+    {
+        var weight = _weights.Of(interaction);
+        if (weight <= 0 || string.IsNullOrEmpty(interaction.ItemId) || string.Equals(from, to, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        _lock.EnterWriteLock();
+        try
+        {
+            var add = weight * _decay.Weight(interaction.Timestamp);
+            if (_segments.TryGetValue(from, out var old) && old.Items.TryGetValue(interaction.ItemId, out var value))
+            {
+                var left = value - add;
+                if (left <= add * 1e-9)
+                {
+                    old.Items.Remove(interaction.ItemId);
+                }
+                else
+                {
+                    old.Items[interaction.ItemId] = left;
+                }
+
+                old.ChangesSinceRanking++;
+            }
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+
+        Record([to], interaction);
+    }
+
     /// <summary>The decayed popularity of <paramref name="itemId"/> in <paramref name="segmentKey"/> as of <paramref name="now"/>.</summary>
     public double Popularity(string segmentKey, string itemId, DateTimeOffset now)
     {
@@ -234,9 +274,10 @@ public sealed class SegmentPopularity : ICandidateSource
         var found = 0;
         foreach (var item in table.Ranking)
         {
-            if (allowed(item))
+            // An item moved out of the key since the ranking (Move) is skipped.
+            if (table.Items.TryGetValue(item, out var popularity) && allowed(item))
             {
-                top.Offer(item, table.Items[item], 0);
+                top.Offer(item, popularity, 0);
                 if (++found == count)
                 {
                     break;

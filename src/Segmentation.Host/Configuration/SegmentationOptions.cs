@@ -37,10 +37,15 @@ public sealed class SegmentationOptions
     public string AdminListen { get; set; } = "";
 
     /// <summary>
-    /// Domain time. <see cref="ClockMode.EventTime"/> (default): "now" is the newest event time ingested, so replaying an
-    /// old dataset gives the lifecycle stages it had when it was lived. <see cref="ClockMode.System"/>: the wall clock.
+    /// Domain time. <see cref="ClockMode.EventTime"/> (default): "now" is each tenant's event-time watermark, so replaying
+    /// an old dataset gives the lifecycle stages it had when it was lived, a live shop runs on the wall clock, and one
+    /// outlying event moves nobody (<see cref="EventTimeClock"/>, tuned by <see cref="EventClock"/>).
+    /// <see cref="ClockMode.System"/>: the wall clock.
     /// </summary>
     public ClockMode Clock { get; set; } = ClockMode.EventTime;
+
+    /// <summary>How the event-time clock decides "now": <c>Support</c>, <c>SupportWindow</c>, <c>LiveWithin</c>.</summary>
+    public EventTimeClockOptions EventClock { get; set; } = new();
 
     /// <summary>
     /// Events before this time are rejected (default 2000-01-01, which catches zeroed or garbage clocks). Lower it to load
@@ -131,7 +136,7 @@ public sealed class SegmentationOptions
 /// <summary>Where domain "now" comes from.</summary>
 public enum ClockMode
 {
-    /// <summary>The newest event time ingested (see <see cref="EventTimeClock"/>).</summary>
+    /// <summary>Each tenant's event-time watermark, or the wall clock once the tenant is live (see <see cref="EventTimeClock"/>).</summary>
     EventTime,
 
     /// <summary>The wall clock.</summary>

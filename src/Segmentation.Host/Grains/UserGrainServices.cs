@@ -13,7 +13,7 @@ internal sealed record UserGrainServices(
     IEventLog Log,
     ISnapshotStore Snapshots,
     SegmentationOptions Options,
-    EventTimeClock? EventClock,
+    EventTimeClocks? EventClock,
     TimeProvider DomainClock,
     LiveRecommender? Recommender,
     SegmentTracker? Segments,

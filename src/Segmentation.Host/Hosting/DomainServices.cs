@@ -44,7 +44,7 @@ internal static class DomainServices
         string DataFile(string name) => Path.Combine(DataDirectory(), name);
 
         services.AddSingleton(options);
-        services.AddSingleton(new DomainClocks(options.Clock, TimeProvider.System));
+        services.AddSingleton(new DomainClocks(options.Clock, TimeProvider.System, options.EventClock));
 
         // Only the interfaces are registered: the container disposes each instance it created once, at host disposal.
         services.AddSegmentationStorage(options, DataFile);

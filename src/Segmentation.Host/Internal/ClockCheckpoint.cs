@@ -1,30 +1,34 @@
 using System.Buffers.Binary;
+using System.Text.Json;
 using Segmentation.Core;
 using Segmentation.Storage;
 
 namespace Segmentation.Host.Internal;
 
 /// <summary>
-/// Keeps the event-time clock's high-water mark across restarts: loaded at start, saved every few seconds while it
-/// moves and at shutdown. After a crash the clock may lag by the last few seconds of ingest; the next events move it on.
+/// Keeps the event-time clocks across restarts: every tenant's kept votes (user, newest event time; see
+/// <see cref="EventTimeClock"/>), loaded at start, saved every few seconds while they change and at shutdown. After a
+/// crash a clock may lag by the last few seconds of ingest; the next events move it on.
 /// </summary>
 /// <remarks>
-/// Several silos of a cluster share the checkpoint: a write fenced by another process's (a stale ETag) reads theirs,
-/// keeps the later of the two marks (a high-water mark only moves forward) and writes again.
+/// <para>Format: JSON <c>{"tenant": [["user", ticks], …], …}</c> under one key; the first format (8 bytes, the newest
+/// event time of the one tenant) still loads, as one vote of the default tenant.</para>
+/// <para>Several silos of a cluster share the checkpoint: a write fenced by another process's (a stale ETag) reads theirs,
+/// adds its votes to ours (each user's newest counts) and writes again.</para>
 /// </remarks>
 internal sealed class ClockCheckpoint
 {
     private static readonly string s_key = Segmentation.Grains.TenantKeys.Storage("clock/event-time");
 
     private readonly ISnapshotStore _store;
-    private readonly EventTimeClock _clock;
+    private readonly EventTimeClocks _clocks;
     private string? _etag;
-    private long _savedTicks = long.MinValue;
+    private string _saved = "";
 
-    public ClockCheckpoint(ISnapshotStore store, EventTimeClock clock)
+    public ClockCheckpoint(ISnapshotStore store, EventTimeClocks clocks)
     {
         _store = store;
-        _clock = clock;
+        _clocks = clocks;
     }
 
     public async Task LoadAsync(CancellationToken cancellationToken)
@@ -36,40 +40,70 @@ internal sealed class ClockCheckpoint
         }
 
         _etag = snapshot.ETag;
-        _savedTicks = BinaryPrimitives.ReadInt64LittleEndian(snapshot.Data.Span);
-        _clock.Observe(new DateTimeOffset(_savedTicks, TimeSpan.Zero));
+        var data = snapshot.Data.Span;
+        if (data.Length == sizeof(long))
+        {
+            _clocks.For(Segmentation.Grains.TenantKeys.DefaultTenant).Observe(new DateTimeOffset(BinaryPrimitives.ReadInt64LittleEndian(data), TimeSpan.Zero));
+            return;
+        }
+
+        var tenants = JsonSerializer.Deserialize<Dictionary<string, List<JsonElement[]>>>(data) ?? [];
+        foreach (var (tenant, votes) in tenants)
+        {
+            var clock = _clocks.For(tenant);
+            foreach (var vote in votes)
+            {
+                clock.Observe(vote[0].GetString() ?? "", new DateTimeOffset(vote[1].GetInt64(), TimeSpan.Zero));
+            }
+        }
+
+        _saved = Encode();
     }
 
     public async Task SaveAsync(CancellationToken cancellationToken)
     {
-        // Before any event the clock reads the wall clock: saving that would pin a later replay of old data to today.
-        var ticks = _clock.GetUtcNow().UtcTicks;
-        if (!_clock.HasObserved || ticks == _savedTicks)
+        // Before any event a clock reads the wall clock: saving that would pin a later replay of old data to today, so
+        // only votes are saved.
+        var json = Encode();
+        if (json == _saved || json == "{}")
         {
             return;
         }
 
         for (var attempt = 0; ; attempt++)
         {
-            var data = new byte[sizeof(long)];
-            BinaryPrimitives.WriteInt64LittleEndian(data, ticks);
             try
             {
-                _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
-                _savedTicks = ticks;
+                _etag = await _store.WriteAsync(s_key, System.Text.Encoding.UTF8.GetBytes(json), 0, _etag, cancellationToken);
+                _saved = json;
                 return;
             }
             catch (InconsistentStateException) when (attempt < 3)
             {
-                // Another silo saved it since we read it: take its mark into our clock, then save the later one.
+                // Another silo saved since we read: take its votes into our clocks, then save the union.
                 await LoadAsync(cancellationToken);
-                ticks = _clock.GetUtcNow().UtcTicks;
-                if (ticks == _savedTicks)
+                json = Encode();
+                if (json == _saved)
                 {
                     return;
                 }
             }
         }
+    }
+
+    private string Encode()
+    {
+        var tenants = new SortedDictionary<string, object[][]>(StringComparer.Ordinal);
+        foreach (var (tenant, clock) in _clocks.All)
+        {
+            var votes = clock.Votes();
+            if (votes.Count > 0)
+            {
+                tenants[tenant] = [.. votes.Select(v => new object[] { v.User, v.Time.UtcTicks })];
+            }
+        }
+
+        return JsonSerializer.Serialize(tenants);
     }
 
     /// <summary>Saves every <paramref name="period"/> until cancelled.</summary>

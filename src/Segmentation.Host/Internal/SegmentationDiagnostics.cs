@@ -57,4 +57,27 @@ internal static class SegmentationDiagnostics
     /// <summary>Batches of recommender changes another silo did not take.</summary>
     public static readonly Counter<long> RecommenderReplicationFailures = s_meter.CreateCounter<long>(
         "segmentation.recommenders.replication_failures", "{batch}", "Batches of recommender changes another silo did not take.");
+
+    /// <summary>Profiles folded again from the log because a late event came (see UserGrain.RefoldAsync).</summary>
+    public static readonly Counter<long> ProfileRefolds = s_meter.CreateCounter<long>(
+        "segmentation.profiles.refolds", "{refold}", "Profiles folded again in event-time order because a late event came.");
+
+    /// <summary>Events folded again by those re-folds.</summary>
+    public static readonly Counter<long> ProfileRefoldedEvents = s_meter.CreateCounter<long>(
+        "segmentation.profiles.refolded_events", "{event}", "Events folded again by re-folds for late events.");
+
+    private static long s_refolds;
+    private static long s_refoldedEvents;
+
+    /// <summary>Re-folds and events re-folded by this process since it started (for benchmarks and tests).</summary>
+    public static (long Refolds, long Events) Refolds => (Interlocked.Read(ref s_refolds), Interlocked.Read(ref s_refoldedEvents));
+
+    /// <summary>Counts one re-fold of <paramref name="events"/> events.</summary>
+    public static void CountRefold(int events)
+    {
+        Interlocked.Increment(ref s_refolds);
+        Interlocked.Add(ref s_refoldedEvents, events);
+        ProfileRefolds.Add(1);
+        ProfileRefoldedEvents.Add(events);
+    }
 }

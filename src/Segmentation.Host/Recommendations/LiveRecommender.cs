@@ -149,6 +149,22 @@ internal sealed class LiveRecommender
     }
 
     /// <summary>
+    /// A late event of <paramref name="userId"/> changed the lifecycle stage <paramref name="e"/> (observed earlier) was
+    /// made in, from <paramref name="from"/> to <paramref name="to"/>: its popularity moves to the new stage's key, so
+    /// popularity per stage counts each event under the stage her events in time order give it (see UserGrain's re-fold).
+    /// </summary>
+    public void Restage(string userId, BehaviorEvent e, LifecycleStage from, LifecycleStage to)
+    {
+        if (e.ItemId.Length == 0 || from == to)
+        {
+            return;
+        }
+
+        Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Restaged, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, to) { FromStage = from });
+        _popularity.Move(CachedLifecycleKey(from), CachedLifecycleKey(to), Interaction.From(e));
+    }
+
+    /// <summary>
     /// Where this silo's own changes go for the other silos' replicas (<see cref="Replication.ClusterReplication"/>),
     /// or null: the embedded default has no other silo and records nothing.
     /// </summary>
@@ -170,6 +186,9 @@ internal sealed class LiveRecommender
                     break;
                 case RecommenderChangeKind.Activated when change.History is { Length: > 0 } history:
                     _coOccurrence.RestoreUser(change.UserId, history.Select(i => new Interaction(i.ItemId, i.Type, i.Timestamp, i.Rating)));
+                    break;
+                case RecommenderChangeKind.Restaged when change.ItemId.Length > 0:
+                    _popularity.Move(CachedLifecycleKey(change.FromStage), CachedLifecycleKey(change.Stage), new Interaction(change.ItemId, change.Type, change.Timestamp, change.Rating));
                     break;
                 case RecommenderChangeKind.Deactivated:
                     _coOccurrence.ForgetUser(change.UserId);

@@ -22,13 +22,14 @@ internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation 
     {
         recommender.Apply(changes);
         // Event time (the clock the lifecycle stages are judged by) advances with every silo's events, not only this one's.
-        if (clocks.EventTime is { } eventTime)
+        // The changes carry plain user ids: until the recommenders are per tenant, their events are the default tenant's.
+        if (clocks.EventTime?.For(TenantKeys.DefaultTenant) is { } eventTime)
         {
             foreach (var change in changes)
             {
                 if (change.Kind == RecommenderChangeKind.Observed)
                 {
-                    eventTime.Observe(change.Timestamp);
+                    eventTime.Observe(change.UserId, change.Timestamp);
                 }
             }
         }

@@ -2,13 +2,15 @@ namespace Segmentation.Core.Recommendations.Internal;
 
 /// <summary>
 /// Keeps the best k of a stream of (id, score, value) with a bounded min-heap: O(n log k). "Best" is score
-/// descending, then id ascending (ordinal), so results are deterministic whatever the input order. Not thread-safe.
+/// descending, then id ascending (ordinal), so results are deterministic whatever the input order. Scores are compared
+/// at <see cref="Rank"/>'s precision, so sums that are equal but were added in another order tie and fall to the id.
+/// Not thread-safe.
 /// </summary>
 internal sealed class TopK<T>
 {
     private static readonly Comparer<(double Score, string Id)> s_worseFirst = Comparer<(double Score, string Id)>.Create(static (a, b) =>
     {
-        var c = a.Score.CompareTo(b.Score);
+        var c = Rank(a.Score).CompareTo(Rank(b.Score));
         return c != 0 ? c : string.CompareOrdinal(b.Id, a.Id);
     });
 
@@ -22,7 +24,24 @@ internal sealed class TopK<T>
     }
 
     /// <summary>Whether an item with <paramref name="score"/> could still enter (cheap pre-check before building its value).</summary>
-    public bool Admits(double score) => _heap.Count < _k || (_heap.TryPeek(out _, out var worst) && score >= worst.Score);
+    public bool Admits(double score) => _heap.Count < _k || (_heap.TryPeek(out _, out var worst) && Rank(score) >= Rank(worst.Score));
+
+    /// <summary>
+    /// A score as ranked: rounded to 40 of a double's 52 fraction bits (about 12 significant digits). The learned
+    /// scores are sums of decayed counts whose last bits depend on the order the events arrived in; rounding them away
+    /// makes a ranking a function of the events (up to a tie straddling a rounding boundary, about 1 in 4,000).
+    /// </summary>
+    public static double Rank(double score)
+    {
+        if (!double.IsFinite(score))
+        {
+            return score;
+        }
+
+        const long half = 1L << 11;
+        const long mask = ~((1L << 12) - 1);
+        return BitConverter.Int64BitsToDouble((BitConverter.DoubleToInt64Bits(score) + half) & mask);
+    }
 
     public void Offer(string id, double score, T value)
     {
