@@ -40,6 +40,9 @@ var root = new RootCommand("seg: the Segmentation command line")
     TrainCommand.Create(),
     AccessCommands.Keys(address, json),
     AccessCommands.Audit(address, json),
+    PrivacyCommands.Erase(address, json),
+    PrivacyCommands.Export(address, json),
+    PrivacyCommands.Erasures(address, json),
 };
 root.Options.Add(address);
 root.Options.Add(key);

@@ -28,6 +28,7 @@ internal sealed class SegmentationClient : IDisposable
         Recommendations = new RecommendationService.RecommendationServiceClient(invoker);
         Admin = new AdminService.AdminServiceClient(invoker);
         Access = new AccessService.AccessServiceClient(invoker);
+        Privacy = new PrivacyService.PrivacyServiceClient(invoker);
     }
 
     /// <summary>
@@ -47,6 +48,8 @@ internal sealed class SegmentationClient : IDisposable
     public AdminService.AdminServiceClient Admin { get; }
 
     public AccessService.AccessServiceClient Access { get; }
+
+    public PrivacyService.PrivacyServiceClient Privacy { get; }
 
     public Task<IngestEventsResponse> IngestAsync(IngestEventsRequest request, CancellationToken cancellationToken) =>
         Events.IngestEventsAsync(request, cancellationToken: cancellationToken).ResponseAsync;

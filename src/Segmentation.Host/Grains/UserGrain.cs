@@ -229,7 +229,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             {
                 // Before the ack: the next recommendation on this silo already knows this event; in a cluster the
                 // other silos' replicas learn it within Recommendations:ReplicationInterval (ClusterReplication).
-                _recommender.Observe(_userId, e, _profile.StageAt(e.Timestamp), _mlSegment?.Assignment.SegmentId);
+                _recommender.Observe(_userId, e, _profile.StageAt(e.Timestamp), _mlSegment?.Assignment.SegmentId, results[i].Sequence);
             }
         }
 
@@ -317,6 +317,63 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         return Task.FromResult<RuleMatch?>(last.Rule.Evaluate(_profile.View(now)));
+    }
+
+    public async Task<UserErasure> ForgetAsync(bool deleteEvents)
+    {
+        ClearPending();
+        if (_embeddingUnavailable is not null)
+        {
+            _services.StaleEmbeddings.Remove(_key);
+            _embeddingUnavailable = null;
+        }
+
+        // The log first: were the process to die before the snapshot goes too, the erasure did not return and is asked
+        // again, and the snapshot alone is not replayed without its stream.
+        var events = deleteEvents ? await _log.DeleteStreamAsync(_key, CancellationToken.None) : 0;
+        var snapshot = await DeleteSnapshotAsync();
+        var inSegment = _mlSegment is not null || _ml?.Members.Of(_userId) is not null;
+        var result = new UserErasure(events, snapshot, _embedding is { Length: > 0 }, inSegment,
+            _memberships.Keys.Count(k => k.StartsWith("rule:", StringComparison.Ordinal)), !_profile.IsEmpty);
+        _ml?.Leave(_userId);
+        _recommender?.UserDeactivated(_userId);
+
+        // Nothing of her stays in this activation, which answers as a user without events until it is gone, and writes no
+        // snapshot on its way out (the same flag as a fenced activation).
+        _profile = new UserProfile(_userId, _profileOptions);
+        _embedding = null;
+        _embeddingStale = true;
+        _mlSegment = null;
+        _memberships = [];
+        _ownAppends = [];
+        _unsnapshotted = 0;
+        _fenced = true;
+        DeactivateOnIdle();
+        return result;
+    }
+
+    // Deletes her snapshot whatever its ETag (this activation's may be stale); whether there was one.
+    private async Task<bool> DeleteSnapshotAsync()
+    {
+        var key = TenantKeys.UserSnapshot(_key);
+        for (var attempt = 0; ; attempt++)
+        {
+            if (await _snapshots.ReadAsync(key, CancellationToken.None) is not { } stored)
+            {
+                return false;
+            }
+
+            try
+            {
+                await _snapshots.DeleteAsync(key, stored.ETag, CancellationToken.None);
+                _etag = null;
+                return true;
+            }
+            catch (InconsistentStateException) when (attempt < 5)
+            {
+                // Written by another activation between the read and the delete: read again.
+            }
+        }
     }
 
     /// <summary>

@@ -85,6 +85,7 @@ public static class GrpcEdge
         services.AddSingleton<AdminApi>();
         services.AddSingleton<EchoApi>();
         services.AddSingleton<AccessApi>();
+        services.AddSingleton<PrivacyApi>();
         return services;
     }
 
@@ -108,6 +109,7 @@ public static class GrpcEdge
             app.MapGrpcService<RecommendationApi>().RequireScopes();
             app.MapGrpcService<AdminApi>().RequireScopes();
             app.MapGrpcService<AccessApi>().RequireScopes();
+            app.MapGrpcService<PrivacyApi>().RequireScopes();
             app.MapGrpcService<EchoApi>().RequireScopes();
         }
 
