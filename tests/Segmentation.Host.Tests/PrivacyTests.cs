@@ -216,6 +216,33 @@ public sealed class PrivacyTests(ITestOutputHelper output)
         Assert.Equal(0, server.Server.Services.GetRequiredService<LiveRecommender>().CoOccurrence.CoOccurrence("old-a", "old-b", now));
     }
 
+    [Fact]
+    public async Task SegExportEraseAndErasures_AsAUserRunsThem()
+    {
+        await using var server = await TestServer.StartAsync();
+        await IngestAsync(server, Events.Make("seg-1", "seg-erased", EventType.Purchase, s_start, item: "lamp", price: 40));
+        var address = server.Server.Address.ToString();
+        var file = Path.Combine(server.DataDirectory, "export.json");
+
+        var export = await Access.SegKeysCommandTests.SegAsync(null, "-a", address, "export", "seg-erased", "-o", file);
+        Assert.Equal(0, export.ExitCode);
+        Assert.Contains("\"seg-1\"", await File.ReadAllTextAsync(file), StringComparison.Ordinal);
+
+        var erase = await Access.SegKeysCommandTests.SegAsync(null, "-a", address, "erase", "seg-erased");
+        Assert.Equal(0, erase.ExitCode);
+        Assert.Contains("erased: 1 events", erase.Output, StringComparison.Ordinal);
+        Assert.Contains(PrivacyLog.HashOf("default/seg-erased"), erase.Output, StringComparison.Ordinal);
+
+        var again = await Access.SegKeysCommandTests.SegAsync(null, "-a", address, "erase", "seg-erased");
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("NotFound (5)", again.Error, StringComparison.Ordinal);
+
+        var records = await Access.SegKeysCommandTests.SegAsync(null, "-a", address, "erasures", "--json");
+        Assert.Equal(0, records.ExitCode);
+        Assert.Contains("\"kind\": \"erase\"", records.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("seg-erased", records.Output, StringComparison.Ordinal);
+    }
+
     private async Task IngestShopAsync(TestServer server)
     {
         var events = new List<Event>();
