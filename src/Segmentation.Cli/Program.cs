@@ -43,6 +43,9 @@ var root = new RootCommand("seg: the Segmentation command line")
     AccessCommands.Keys(address, json),
     AccessCommands.Audit(address, json),
     ExperimentCommands.Create(address, json),
+    PrivacyCommands.Erase(address, json),
+    PrivacyCommands.Export(address, json),
+    PrivacyCommands.Erasures(address, json),
 };
 root.Options.Add(address);
 root.Options.Add(key);

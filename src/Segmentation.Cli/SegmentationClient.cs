@@ -29,6 +29,7 @@ internal sealed class SegmentationClient : IDisposable
         Admin = new AdminService.AdminServiceClient(invoker);
         Access = new AccessService.AccessServiceClient(invoker);
         Experiments = new ExperimentService.ExperimentServiceClient(invoker);
+        Privacy = new PrivacyService.PrivacyServiceClient(invoker);
     }
 
     /// <summary>
@@ -50,6 +51,7 @@ internal sealed class SegmentationClient : IDisposable
     public AccessService.AccessServiceClient Access { get; }
 
     public ExperimentService.ExperimentServiceClient Experiments { get; }
+    public PrivacyService.PrivacyServiceClient Privacy { get; }
 
     public Task<IngestEventsResponse> IngestAsync(IngestEventsRequest request, CancellationToken cancellationToken) =>
         Events.IngestEventsAsync(request, cancellationToken: cancellationToken).ResponseAsync;

@@ -24,7 +24,8 @@ public enum RecommenderChangeKind
 /// <summary>
 /// One change made to the recommenders of the silo that hosts the user's grain, as every other silo's replica applies
 /// it: an observed event (its item, category, type, time and rating, with her lifecycle stage right after it and her
-/// ML segment before it), or her grain activating (with the interactions remembered) or deactivating.
+/// ML segment before it, and the event's log sequence number), or her grain activating (with the interactions
+/// remembered) or deactivating.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("segmentation.RecommenderChange")]
 public sealed record RecommenderChange(
@@ -37,10 +38,11 @@ public sealed record RecommenderChange(
     [property: Id(6)] double Rating = 0,
     [property: Id(7)] LifecycleStage Stage = LifecycleStage.Unspecified,
     [property: Id(8)] int MlSegment = -1,
-    [property: Id(9)] RecommenderInteraction[]? History = null)
+    [property: Id(9)] RecommenderInteraction[]? History = null,
+    [property: Id(10)] long Sequence = 0)
 {
     /// <summary>For <see cref="RecommenderChangeKind.Restaged"/>: the stage the event was counted in before.</summary>
-    [Id(10)]
+    [Id(11)]
     public LifecycleStage FromStage { get; init; }
 }
 
@@ -105,6 +107,14 @@ public interface ISiloPeerGrain : IGrainWithStringKey
     /// </summary>
     [Alias("SegmentWatchersChanged")]
     Task SegmentWatchersChangedAsync(string silo, bool watching);
+
+    /// <summary>
+    /// Users were erased, or their old events dropped by retention (<paramref name="userKeys"/>: <c>tenant/userId</c>;
+    /// their events are already gone from the log): this silo forgets them (ML segment membership, remembered items,
+    /// watchers) and rebuilds its recommenders from the log without their deleted events, before the call returns.
+    /// </summary>
+    [Alias("UsersErased")]
+    Task UsersErasedAsync(string[] userKeys, bool erased);
 
     /// <summary>Membership changes of another silo's users (in the order it made them), for this silo's watchers.</summary>
     [Alias("DeliverSegmentChanges")]

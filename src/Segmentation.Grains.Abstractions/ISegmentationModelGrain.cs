@@ -19,4 +19,11 @@ public interface ISegmentationModelGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Publish")]
     Task<long> PublishAsync();
+
+    /// <summary>
+    /// Publishes a new version now whatever the count of changes (after an erasure or retention, so that no centroid keeps
+    /// the mean of members that are gone), and returns the version in force (0 when there is no model).
+    /// </summary>
+    [Alias("PublishNow")]
+    Task<long> PublishNowAsync();
 }

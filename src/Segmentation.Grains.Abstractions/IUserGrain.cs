@@ -61,4 +61,13 @@ public interface IUserGrain : IGrainWithStringKey
     /// <exception cref="RuleSyntaxException">The text is not a rule.</exception>
     [Alias("EvaluateRule")]
     Task<RuleMatch?> EvaluateRuleAsync(string ruleText, DateTimeOffset now);
+
+    /// <summary>
+    /// Forgets her (erasure, retention): deletes her events from the log when <paramref name="deleteEvents"/> (an
+    /// erasure; retention deletes the old ones itself first), deletes her snapshot, leaves her ML segment, forgets her
+    /// remembered items and in-memory state, and deactivates without writing a snapshot. The next call activates afresh
+    /// from what the log holds then: nothing, after an erasure.
+    /// </summary>
+    [Alias("Forget")]
+    Task<UserErasure> ForgetAsync(bool deleteEvents);
 }

@@ -181,6 +181,11 @@ public sealed class SegmentationServer : IAsyncDisposable
                 $"Segmentation:Churn:RetrainEvery must be 0 (off) or at least Segmentation:Silo:MinimumReminderPeriod ({options.Silo.MinimumReminderPeriod}); got {options.Churn.RetrainEvery}.");
         }
 
+        if (options.Privacy.Problems(options.Silo.MinimumReminderPeriod).ToList() is { Count: > 0 } privacyProblems)
+        {
+            throw new InvalidOperationException("Invalid settings: " + string.Join(" ", privacyProblems));
+        }
+
         if (options.ShutdownTimeout <= TimeSpan.Zero)
         {
             throw new InvalidOperationException($"Segmentation:ShutdownTimeout must be positive (hh:mm:ss, e.g. 00:01:30); got {options.ShutdownTimeout}.");

@@ -151,6 +151,41 @@ public sealed class PostgresEventLog : IEventLog, IAsyncDisposable
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
+    /// <inheritdoc />
+    /// <remarks>One statement, then a <c>VACUUM</c> of the table, so the rows do not stay behind as dead tuples.</remarks>
+    public async Task<long> DeleteStreamAsync(string streamId, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand($"DELETE FROM {_schema}.events WHERE stream_id = $1");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = streamId });
+        return await VacuumAfterAsync(await command.ExecuteNonQueryAsync(cancellationToken), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One statement, then a <c>VACUUM</c> of the table, as <see cref="DeleteStreamAsync"/>.</remarks>
+    public async Task<long> DeleteAsync(IReadOnlyCollection<long> sequences, CancellationToken cancellationToken)
+    {
+        if (sequences.Count == 0)
+        {
+            return 0;
+        }
+
+        await using var command = _dataSource.CreateCommand($"DELETE FROM {_schema}.events WHERE seq = ANY($1)");
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. sequences] });
+        return await VacuumAfterAsync(await command.ExecuteNonQueryAsync(cancellationToken), cancellationToken);
+    }
+
+    // VACUUM cannot run inside a transaction: its own statement, after the delete committed.
+    private async Task<long> VacuumAfterAsync(long deleted, CancellationToken cancellationToken)
+    {
+        if (deleted > 0)
+        {
+            await using var vacuum = _dataSource.CreateCommand($"VACUUM {_schema}.events");
+            await vacuum.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return deleted;
+    }
+
     /// <summary>Stops taking appends, commits what is queued, and closes the writer connection (not the data source).</summary>
     public async ValueTask DisposeAsync()
     {

@@ -78,6 +78,7 @@ public sealed class PostgresSnapshotStore : ISnapshotStore
     }
 
     /// <inheritdoc />
+    /// <remarks>Then vacuums the table, so neither the deleted row nor older versions of it stay as dead tuples.</remarks>
     public async Task DeleteAsync(string key, string expectedETag, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand($"DELETE FROM {_schema}.snapshots WHERE key = $1 AND etag = $2");
@@ -87,5 +88,8 @@ public sealed class PostgresSnapshotStore : ISnapshotStore
         {
             throw new InconsistentStateException(key, expectedETag, (await ReadAsync(key, cancellationToken))?.ETag);
         }
+
+        await using var vacuum = _dataSource.CreateCommand($"VACUUM {_schema}.snapshots");
+        await vacuum.ExecuteNonQueryAsync(cancellationToken);
     }
 }

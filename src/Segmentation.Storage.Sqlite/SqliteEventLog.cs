@@ -29,6 +29,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
     private readonly SqliteReaderPool _readers;
+    private readonly SemaphoreSlim _erasing = new(1, 1);
     private int _queued;
 
     /// <summary>Opens (creating if needed) the log at <paramref name="path"/> and starts the writer.</summary>
@@ -140,6 +141,72 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT count(*) FROM events";
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// On a connection of its own (SQLite serialises it with the group commit through the busy timeout), with
+    /// <c>secure_delete</c> on, so the rows' bytes (payloads, ids and index entries) are overwritten with zeros; then the
+    /// WAL is checkpointed and truncated, so no older copy of those pages stays in it.
+    /// </remarks>
+    public Task<long> DeleteStreamAsync(string streamId, CancellationToken cancellationToken) =>
+        EraseAsync(async (connection, transaction) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "DELETE FROM events WHERE stream_id = $stream";
+            command.Parameters.AddWithValue("$stream", streamId);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>As <see cref="DeleteStreamAsync"/>: zeroed pages, a truncated WAL; in chunks of 500 within one transaction.</remarks>
+    public Task<long> DeleteAsync(IReadOnlyCollection<long> sequences, CancellationToken cancellationToken) =>
+        EraseAsync(async (connection, transaction) =>
+        {
+            const int Chunk = 500;
+            long deleted = 0;
+            foreach (var chunk in sequences.Chunk(Chunk))
+            {
+                await using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = "DELETE FROM events WHERE seq IN (" + string.Join(", ", Enumerable.Range(0, chunk.Length).Select(i => "$p" + i)) + ")";
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    command.Parameters.AddWithValue("$p" + i, chunk[i]);
+                }
+
+                deleted += await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            return deleted;
+        }, cancellationToken);
+
+    // One erasure at a time, on its own writer connection; committed, then the WAL truncated.
+    private async Task<long> EraseAsync(Func<SqliteConnection, SqliteTransaction, Task<long>> delete, CancellationToken cancellationToken)
+    {
+        await _erasing.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = await _options.OpenAsync(_path, cancellationToken);
+            long deleted;
+            await using (var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
+            {
+                deleted = await delete(connection, transaction);
+                await transaction.CommitAsync(cancellationToken);
+            }
+
+            if (deleted > 0)
+            {
+                await SqliteStorageOptions.TruncateWalAsync(connection, cancellationToken);
+            }
+
+            return deleted;
+        }
+        finally
+        {
+            _erasing.Release();
+        }
     }
 
     /// <summary>Stops taking appends, commits what is queued, and closes the database.</summary>

@@ -80,6 +80,7 @@ public sealed class SqliteSnapshotStore : ISnapshotStore, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>The row's bytes are overwritten with zeros and the WAL truncated, so nothing of it stays in the files.</remarks>
     public async Task DeleteAsync(string key, string expectedETag, CancellationToken cancellationToken)
     {
         await _writeGate.WaitAsync(cancellationToken);
@@ -94,6 +95,9 @@ public sealed class SqliteSnapshotStore : ISnapshotStore, IAsyncDisposable
                 var actual = await ReadAsync(_writer, key, cancellationToken);
                 throw new InconsistentStateException(key, expectedETag, actual?.ETag);
             }
+
+            // The row's pages were zeroed (secure_delete); older copies of them may still be in the WAL: truncate it.
+            await SqliteStorageOptions.TruncateWalAsync(_writer, cancellationToken);
         }
         finally
         {

@@ -44,14 +44,45 @@ public sealed class SqliteStorageOptions
         return connection;
     }
 
-    /// <summary>A writer connection: WAL, the configured synchronous level, a busy timeout.</summary>
+    /// <summary>
+    /// A writer connection: WAL, the configured synchronous level, a busy timeout, and <c>secure_delete</c>, so whatever a
+    /// write frees (a snapshot replaced, an erased user's records) is overwritten with zeros rather than left in free
+    /// pages where it could be read back from the file.
+    /// </summary>
     internal async Task<SqliteConnection> OpenAsync(string path, CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(ConnectionString(path));
         await connection.OpenAsync(cancellationToken);
         await using var pragma = connection.CreateCommand();
-        pragma.CommandText = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={SynchronousPragma}; PRAGMA busy_timeout=30000;";
+        pragma.CommandText = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={SynchronousPragma}; PRAGMA busy_timeout=30000; PRAGMA secure_delete=ON;";
         await pragma.ExecuteNonQueryAsync(cancellationToken);
         return connection;
+    }
+
+    /// <summary>
+    /// Copies every page of the WAL into the database file and truncates the WAL to zero bytes, so pages that held deleted
+    /// data (older versions of zeroed pages) are gone from both files. Waits (busy timeout) for writers and for readers of
+    /// older snapshots; tries again a few times when it could not finish.
+    /// </summary>
+    internal static async Task TruncateWalAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            await using var checkpoint = connection.CreateCommand();
+            checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+            await using var reader = await checkpoint.ExecuteReaderAsync(cancellationToken);
+            // One row: busy (1 when it could not finish), frames in the WAL, frames checkpointed.
+            if (!await reader.ReadAsync(cancellationToken) || reader.GetInt32(0) == 0)
+            {
+                return;
+            }
+
+            if (attempt == 20)
+            {
+                throw new InvalidOperationException("The WAL could not be checkpointed and truncated: readers or a writer held it for too long.");
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
     }
 }

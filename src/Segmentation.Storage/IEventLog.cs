@@ -18,6 +18,11 @@ namespace Segmentation.Storage;
 /// <item>Order: sequence numbers are positive, unique across the log and increase in commit order;
 /// within one call they follow the order of the records. A stream read returns its records in
 /// sequence order.</item>
+/// <item>Erasure: <see cref="DeleteStreamAsync"/> and <see cref="DeleteAsync"/> are the only ways a record leaves the log
+/// (a user's right to be forgotten, retention). Once they complete, no read returns the deleted records, their event
+/// ids are free again (an append of the same id is a new record), and the store has done what it can to remove their
+/// bytes from its files (SQLite: zeroed pages and a truncated WAL; PostgreSQL: the dead rows vacuumed). Sequence
+/// numbers are never reused.</item>
 /// <item>Thread-safety: all members may be called concurrently.</item>
 /// </list>
 /// </remarks>
@@ -40,6 +45,12 @@ public interface IEventLog
 
     /// <summary>The number of records in the log.</summary>
     Task<long> CountAsync(CancellationToken cancellationToken);
+
+    /// <summary>Deletes every record of one stream durably (erasure of a user); returns how many there were.</summary>
+    Task<long> DeleteStreamAsync(string streamId, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the records with these sequence numbers durably (retention); unknown ones are skipped. Returns how many were deleted.</summary>
+    Task<long> DeleteAsync(IReadOnlyCollection<long> sequences, CancellationToken cancellationToken);
 }
 
 /// <summary>A record to append.</summary>

@@ -12,6 +12,7 @@ public sealed class InMemoryEventLog : IEventLog
     private readonly List<StoredRecord> _records = [];
     private readonly HashSet<string> _eventIds = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<StoredRecord>> _streams = new(StringComparer.Ordinal);
+    private long _lastSequence;
 
     /// <inheritdoc />
     public Task<AppendResult[]> AppendAsync(IReadOnlyList<LogRecord> records, CancellationToken cancellationToken)
@@ -29,7 +30,7 @@ public sealed class InMemoryEventLog : IEventLog
                     continue;
                 }
 
-                var stored = new StoredRecord(_records.Count + 1, record.StreamId, record.EventId, record.Payload.ToArray());
+                var stored = new StoredRecord(++_lastSequence, record.StreamId, record.EventId, record.Payload.ToArray());
                 _records.Add(stored);
                 if (!_streams.TryGetValue(record.StreamId, out var stream))
                 {
@@ -86,7 +87,7 @@ public sealed class InMemoryEventLog : IEventLog
         StoredRecord[] records;
         lock (_gate)
         {
-            records = _records.Skip((int)Math.Clamp(afterSequence, 0, _records.Count)).ToArray();
+            records = _records.Where(r => r.Sequence > afterSequence).ToArray();
         }
 
         foreach (var record in records)
@@ -114,5 +115,57 @@ public sealed class InMemoryEventLog : IEventLog
         {
             return Task.FromResult((long)_records.Count);
         }
+    }
+
+    /// <inheritdoc />
+    public Task<long> DeleteStreamAsync(string streamId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!_streams.Remove(streamId, out var stream))
+            {
+                return Task.FromResult(0L);
+            }
+
+            var gone = stream.Select(r => r.Sequence).ToHashSet();
+            return Task.FromResult(Remove(gone));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<long> DeleteAsync(IReadOnlyCollection<long> sequences, CancellationToken cancellationToken)
+    {
+        var gone = sequences.ToHashSet();
+        lock (_gate)
+        {
+            foreach (var (id, stream) in _streams.ToList())
+            {
+                stream.RemoveAll(r => gone.Contains(r.Sequence));
+                if (stream.Count == 0)
+                {
+                    _streams.Remove(id);
+                }
+            }
+
+            return Task.FromResult(Remove(gone));
+        }
+    }
+
+    // Under the lock: drops the records and frees their event ids.
+    private long Remove(HashSet<long> sequences)
+    {
+        var removed = 0L;
+        _records.RemoveAll(r =>
+        {
+            if (!sequences.Contains(r.Sequence))
+            {
+                return false;
+            }
+
+            _eventIds.Remove(r.EventId);
+            removed++;
+            return true;
+        });
+        return removed;
     }
 }

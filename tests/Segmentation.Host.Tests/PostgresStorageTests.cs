@@ -108,4 +108,65 @@ public sealed class PostgresStorageTests(PostgresStorageTests.Server server) : I
         await using var count = dataSource.CreateCommand("SELECT count(*) FROM section.events WHERE event_id = 'cs-1'");
         Assert.Equal(1L, await count.ExecuteScalarAsync());
     }
+
+    [Fact]
+    public async Task EraseUser_LeavesNoRowOfHers_InAnyTableOfTheSchema_AndARestartDoesNotBringHerBack()
+    {
+        const string Her = "pg-erase-me-8d21e0";
+        const string Schema = "erasure";
+        await using (var first = await TestServer.StartAsync(extraArgs: [.. PostgresArgs(Schema), "--Segmentation:SnapshotEveryEvents=2"]))
+        {
+            await first.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(
+                Events.Make($"{Her}-1", Her, EventType.Purchase, s_now, item: "pg-her-a"),
+                Events.Make($"{Her}-2", Her, EventType.Purchase, s_now.AddMinutes(1), item: "pg-her-b"),
+                Events.Make($"{Her}-3", Her, EventType.Purchase, s_now.AddMinutes(2), item: "shared"),
+                Events.Make("pg-other-1", "pg-other", EventType.Purchase, s_now, item: "shared")));
+            Assert.True(await SchemaContainsAsync(Schema, Her), "her id must be in the tables before the erasure");
+
+            var erased = await new PrivacyService.PrivacyServiceClient(first.Client).EraseUserAsync(new EraseUserRequest { UserId = Her });
+
+            Assert.Equal(3, erased.Events);
+            Assert.Contains("snapshot", erased.Removed);
+            Assert.False(await SchemaContainsAsync(Schema, Her), "a row of a table still holds her id");
+            var gone = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => first.Client.UnaryAsync<GetProfileRequest, Profile>(Events.GetProfile, new GetProfileRequest { UserId = Her }));
+            Assert.Equal(Grpc.Core.StatusCode.NotFound, gone.StatusCode);
+        }
+
+        // Another process on the same database replays the log: she does not come back; the other user does.
+        await using var second = await TestServer.StartAsync(extraArgs: PostgresArgs(Schema));
+        var again = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => second.Client.UnaryAsync<GetProfileRequest, Profile>(Events.GetProfile, new GetProfileRequest { UserId = Her }));
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, again.StatusCode);
+        Assert.Equal(1, (await second.Client.UnaryAsync<GetProfileRequest, Profile>(Events.GetProfile, new GetProfileRequest { UserId = "pg-other" })).EventCount);
+        Assert.False(await SchemaContainsAsync(Schema, Her));
+    }
+
+    // Whether any row of any table of the schema holds the text: bytea columns byte for byte, the others as text.
+    private async Task<bool> SchemaContainsAsync(string schema, string text)
+    {
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(_postgres.ConnectionString);
+        var columns = new List<(string Table, string Column, bool Bytes)>();
+        await using (var list = dataSource.CreateCommand("SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = $1"))
+        {
+            list.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = schema });
+            await using var reader = await list.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                columns.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2) == "bytea"));
+            }
+        }
+
+        Assert.Contains(columns, c => c.Table == "events" && c.Bytes);
+        foreach (var (table, column, bytes) in columns)
+        {
+            var predicate = bytes ? $"position(convert_to($1, 'UTF8') in \"{column}\") > 0" : $"strpos(\"{column}\"::text, $1) > 0";
+            await using var count = dataSource.CreateCommand($"SELECT count(*) FROM \"{schema}\".\"{table}\" WHERE {predicate}");
+            count.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = text });
+            if ((long)(await count.ExecuteScalarAsync())! > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

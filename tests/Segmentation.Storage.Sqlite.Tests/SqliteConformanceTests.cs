@@ -48,6 +48,33 @@ public sealed class SqliteEventLogTests : EventLogConformanceTests
         Assert.Equal(1000, await Log.CountAsync(CancellationToken.None));
     }
 
+    [Fact]
+    public async Task DeleteStream_LeavesNoneOfItsBytes_InTheDatabaseOrTheWal()
+    {
+        const string Marker = "erase-me-7f3a9c";
+        await Log.AppendAsync([.. Enumerable.Range(0, 200).Select(i => Record("kept", $"k{i}", new string('k', 300)))], CancellationToken.None);
+        await Log.AppendAsync([.. Enumerable.Range(0, 50).Select(i => Record(Marker, $"{Marker}-{i}", $"payload of {Marker} {i}"))], CancellationToken.None);
+        await Log.AppendAsync([.. Enumerable.Range(200, 200).Select(i => Record("kept", $"k{i}", new string('k', 300)))], CancellationToken.None);
+        Assert.True(FilesContain(Marker), "the marker must be in the files before the erasure, or the check below proves nothing");
+
+        Assert.Equal(50, await Log.DeleteStreamAsync(Marker, CancellationToken.None));
+
+        Assert.False(FilesContain(Marker), "the erased stream's bytes are still in the database file or its WAL");
+        Assert.Equal(400, await Log.CountAsync(CancellationToken.None));
+    }
+
+    private bool FilesContain(string text)
+    {
+        var needle = System.Text.Encoding.UTF8.GetBytes(text);
+        return new[] { "", "-wal" }.Select(suffix => _path + suffix).Where(File.Exists).Any(file =>
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            return copy.GetBuffer().AsSpan(0, (int)copy.Length).IndexOf(needle) >= 0;
+        });
+    }
+
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();

@@ -154,4 +154,38 @@ public abstract class EventLogConformanceTests : IAsyncLifetime
     [Fact]
     public async Task EmptyAppend_ReturnsNoResults() =>
         Assert.Empty(await Log.AppendAsync([], CancellationToken.None));
+
+    [Fact]
+    public async Task DeleteStream_RemovesOnlyThatStream_FromEveryRead_AndFreesItsIds()
+    {
+        var before = await Log.AppendAsync([Record("gone", "g1"), Record("kept", "k1"), Record("gone", "g2"), Record("kept", "k2")], CancellationToken.None);
+
+        Assert.Equal(2, await Log.DeleteStreamAsync("gone", CancellationToken.None));
+
+        Assert.Empty(await ListAsync(Log.ReadStreamAsync("gone", 0, CancellationToken.None)));
+        Assert.Equal(["k1", "k2"], (await ListAsync(Log.ReadAllAsync(0, CancellationToken.None))).Select(r => r.EventId));
+        Assert.Equal(["kept"], await ListAsync(Log.ReadStreamIdsAsync(CancellationToken.None)));
+        Assert.Empty(await Log.ContainsAsync(["g1", "g2"], CancellationToken.None));
+        Assert.Equal(2, await Log.CountAsync(CancellationToken.None));
+        Assert.Equal(0, await Log.DeleteStreamAsync("gone", CancellationToken.None));
+
+        // The id is free again: appended anew, with a sequence after every earlier one (sequences are never reused).
+        var again = await Log.AppendAsync([Record("gone", "g1")], CancellationToken.None);
+        Assert.Equal(AppendOutcome.Appended, again[0].Outcome);
+        Assert.True(again[0].Sequence > before[^1].Sequence);
+    }
+
+    [Fact]
+    public async Task Delete_BySequence_RemovesThoseRecords_AndSkipsUnknownOnes()
+    {
+        var results = await Log.AppendAsync([Record("a", "1"), Record("b", "2"), Record("a", "3"), Record("b", "4")], CancellationToken.None);
+
+        var deleted = await Log.DeleteAsync([results[0].Sequence, results[3].Sequence, results[3].Sequence + 1_000], CancellationToken.None);
+
+        Assert.Equal(2, deleted);
+        Assert.Equal(["3"], (await ListAsync(Log.ReadStreamAsync("a", 0, CancellationToken.None))).Select(r => r.EventId));
+        Assert.Equal(["2", "3"], (await ListAsync(Log.ReadAllAsync(0, CancellationToken.None))).Select(r => r.EventId));
+        Assert.Equal(["2"], await Log.ContainsAsync(["1", "2", "4"], CancellationToken.None));
+        Assert.Equal(0, await Log.DeleteAsync([], CancellationToken.None));
+    }
 }

@@ -92,14 +92,16 @@ public sealed class ItemCoOccurrence : ICandidateSource
 {
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly ItemCoOccurrenceOptions _options;
-    private readonly ForwardDecay _decay;
-    private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
-    private readonly List<string> _ids = [];
-    private readonly List<double> _occurrence = [];
-    private readonly List<Dictionary<int, PairCount>> _pairs = [];
-    private readonly List<int> _rowChanges = [];
-    private readonly List<Neighbours?> _neighbours = [];
     private readonly Dictionary<string, List<UserItem>> _users = new(StringComparer.Ordinal);
+
+    // The counts: replaced whole, under the write lock, by ReplaceCountsWith.
+    private ForwardDecay _decay;
+    private Dictionary<string, int> _index = new(StringComparer.Ordinal);
+    private List<string> _ids = [];
+    private List<double> _occurrence = [];
+    private List<Dictionary<int, PairCount>> _pairs = [];
+    private List<int> _rowChanges = [];
+    private List<Neighbours?> _neighbours = [];
 
     /// <summary>An empty model.</summary>
     public ItemCoOccurrence(ItemCoOccurrenceOptions? options = null)
@@ -294,6 +296,45 @@ public sealed class ItemCoOccurrence : ICandidateSource
             }
 
             return items.Count > 0;
+        }
+    }
+
+    /// <summary>
+    /// Takes the counts of <paramref name="rebuilt"/> (a model of the same options, replayed from a log) in place of this
+    /// one's, in one step under the write lock: queries see either the old counts or the new ones. The items remembered
+    /// per user stay this model's (they follow the live users), except <paramref name="forgottenUsers"/>'. Afterwards
+    /// <paramref name="rebuilt"/> must not be used. For erasure and retention: counts without the deleted events.
+    /// </summary>
+    public void ReplaceCountsWith(ItemCoOccurrence rebuilt, IReadOnlySet<string> forgottenUsers)
+    {
+        ArgumentNullException.ThrowIfNull(rebuilt);
+        ArgumentNullException.ThrowIfNull(forgottenUsers);
+        using (Write())
+        {
+            rebuilt._lock.EnterWriteLock();
+            try
+            {
+                // Remembered items point into this model's item numbering: carry them over by id.
+                var oldIds = _ids;
+                (_decay, _index, _ids, _occurrence, _pairs, _rowChanges, _neighbours) =
+                    (rebuilt._decay, rebuilt._index, rebuilt._ids, rebuilt._occurrence, rebuilt._pairs, rebuilt._rowChanges, rebuilt._neighbours);
+                foreach (var user in forgottenUsers)
+                {
+                    _users.Remove(user);
+                }
+
+                foreach (var items in _users.Values)
+                {
+                    for (var i = 0; i < items.Count; i++)
+                    {
+                        items[i] = items[i] with { Item = Intern(oldIds[items[i].Item]) };
+                    }
+                }
+            }
+            finally
+            {
+                rebuilt._lock.ExitWriteLock();
+            }
         }
     }
 

@@ -30,9 +30,11 @@ public sealed class SegmentPopularity : ICandidateSource
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly InteractionWeights _weights;
     private readonly ItemCatalog _catalog;
-    private readonly ForwardDecay _decay;
     private readonly double _everyoneWeight;
-    private readonly Dictionary<string, SegmentTable> _segments = new(StringComparer.Ordinal);
+
+    // Replaced whole, under the write lock, by ReplaceWith.
+    private ForwardDecay _decay;
+    private Dictionary<string, SegmentTable> _segments = new(StringComparer.Ordinal);
 
     /// <summary>How many of a key's best items are kept ranked for queries.</summary>
     public const int RankedItems = 1_024;
@@ -152,6 +154,25 @@ public sealed class SegmentPopularity : ICandidateSource
         }
 
         Record([to], interaction);
+    }
+
+    /// <summary>
+    /// Takes the popularity of <paramref name="rebuilt"/> (a table of the same settings, replayed from a log) in place of
+    /// this one's, in one step under the write lock; afterwards <paramref name="rebuilt"/> must not be used. For erasure
+    /// and retention: popularity without the deleted events.
+    /// </summary>
+    public void ReplaceWith(SegmentPopularity rebuilt)
+    {
+        ArgumentNullException.ThrowIfNull(rebuilt);
+        _lock.EnterWriteLock();
+        try
+        {
+            (_decay, _segments) = (rebuilt._decay, rebuilt._segments);
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
     }
 
     /// <summary>The decayed popularity of <paramref name="itemId"/> in <paramref name="segmentKey"/> as of <paramref name="now"/>.</summary>

@@ -56,6 +56,10 @@ public static class RpcAccess
         ["/segmentation.v1.AccessService/ListAuditEntries"] = s_adminRead,
         ["/segmentation.v1.AccessService/CreateApiKey"] = s_adminChange,
         ["/segmentation.v1.AccessService/RevokeApiKey"] = s_adminChange,
+        // Changes data, but its request holds the user id the admin audit log would keep: PrivacyLog records it, hashed.
+        ["/segmentation.v1.PrivacyService/EraseUser"] = s_adminRead,
+        ["/segmentation.v1.PrivacyService/ExportUser"] = s_adminRead,
+        ["/segmentation.v1.PrivacyService/ListErasures"] = s_adminRead,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>What <paramref name="fullMethodName"/> requires; admin and audited when it is not listed.</summary>

@@ -131,6 +131,9 @@ public sealed class SegmentationOptions
 
     /// <summary>Churn risk: horizon, bands, where models are stored.</summary>
     public ChurnOptions Churn { get; set; } = new();
+
+    /// <summary>Data retention per tenant (<c>Segmentation:Privacy</c>).</summary>
+    public PrivacyOptions Privacy { get; set; } = new();
 }
 
 /// <summary>Where domain "now" comes from.</summary>

@@ -231,7 +231,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         var appended = new bool[results.Length];
         var any = false;
         var latest = DateTimeOffset.MinValue;
-        List<BehaviorEvent>? fresh = null;
+        List<(BehaviorEvent Event, long Sequence)>? fresh = null;
         for (var i = 0; i < results.Length; i++)
         {
             if (results[i].Outcome != AppendOutcome.Appended)
@@ -242,7 +242,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             var e = events[i];
             appended[i] = any = true;
             _ownAppends.Add(results[i].Sequence);
-            (fresh ??= new List<BehaviorEvent>(results.Length)).Add(e);
+            (fresh ??= new List<(BehaviorEvent Event, long Sequence)>(results.Length)).Add((e, results[i].Sequence));
             latest = e.Timestamp > latest ? e.Timestamp : latest;
         }
 
@@ -250,17 +250,17 @@ internal sealed class UserGrain : Grain, IUserGrain
         {
             // In event-time order (UserProfile.FoldOrder), whatever order the batch came in: a batch entirely after what
             // she has folds on; one with a late event folds her again from the log (RefoldAsync).
-            fresh.Sort(UserProfile.FoldOrder);
-            if (_profile.FoldsAfter(fresh[0]))
+            fresh.Sort(static (a, b) => UserProfile.FoldOrder(a.Event, b.Event));
+            if (_profile.FoldsAfter(fresh[0].Event))
             {
-                foreach (var e in fresh)
+                foreach (var (e, sequence) in fresh)
                 {
                     Fold(e);
                     if (_recommender is not null && e.ItemId.Length > 0)
                     {
                         // Before the ack: the next recommendation on this silo already knows this event; in a cluster the
                         // other silos' replicas learn it within Recommendations:ReplicationInterval (ClusterReplication).
-                        _recommender.Observe(_userId, e, _profile.StageAt(e.Timestamp), _mlSegment?.Assignment.SegmentId);
+                        _recommender.Observe(_userId, e, _profile.StageAt(e.Timestamp), _mlSegment?.Assignment.SegmentId, sequence);
                     }
                 }
             }
@@ -361,6 +361,63 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         return Task.FromResult<RuleMatch?>(last.Rule.Evaluate(_profile.View(now)));
+    }
+
+    public async Task<UserErasure> ForgetAsync(bool deleteEvents)
+    {
+        ClearPending();
+        if (_embeddingUnavailable is not null)
+        {
+            _services.StaleEmbeddings.Remove(_key);
+            _embeddingUnavailable = null;
+        }
+
+        // The log first: were the process to die before the snapshot goes too, the erasure did not return and is asked
+        // again, and the snapshot alone is not replayed without its stream.
+        var events = deleteEvents ? await _log.DeleteStreamAsync(_key, CancellationToken.None) : 0;
+        var snapshot = await DeleteSnapshotAsync();
+        var inSegment = _mlSegment is not null || _ml?.Members.Of(_userId) is not null;
+        var result = new UserErasure(events, snapshot, _embedding is { Length: > 0 }, inSegment,
+            _memberships.Keys.Count(k => k.StartsWith("rule:", StringComparison.Ordinal)), !_profile.IsEmpty);
+        _ml?.Leave(_userId);
+        _recommender?.UserDeactivated(_userId);
+
+        // Nothing of her stays in this activation, which answers as a user without events until it is gone, and writes no
+        // snapshot on its way out (the same flag as a fenced activation).
+        _profile = new UserProfile(_userId, _profileOptions);
+        _embedding = null;
+        _embeddingStale = true;
+        _mlSegment = null;
+        _memberships = [];
+        _ownAppends = [];
+        _unsnapshotted = 0;
+        _fenced = true;
+        DeactivateOnIdle();
+        return result;
+    }
+
+    // Deletes her snapshot whatever its ETag (this activation's may be stale); whether there was one.
+    private async Task<bool> DeleteSnapshotAsync()
+    {
+        var key = TenantKeys.UserSnapshot(_key);
+        for (var attempt = 0; ; attempt++)
+        {
+            if (await _snapshots.ReadAsync(key, CancellationToken.None) is not { } stored)
+            {
+                return false;
+            }
+
+            try
+            {
+                await _snapshots.DeleteAsync(key, stored.ETag, CancellationToken.None);
+                _etag = null;
+                return true;
+            }
+            catch (InconsistentStateException) when (attempt < 5)
+            {
+                // Written by another activation between the read and the delete: read again.
+            }
+        }
     }
 
     /// <summary>
@@ -746,23 +803,23 @@ internal sealed class UserGrain : Grain, IUserGrain
     /// event makes later ones no longer "new") move from the old stage's popularity to the new one's
     /// (<see cref="Recommendations.LiveRecommender.Restage"/>), so popularity per stage is also a function of the events.</para>
     /// </remarks>
-    private async Task RefoldAsync(List<BehaviorEvent>? fresh, CancellationToken cancellationToken)
+    private async Task RefoldAsync(List<(BehaviorEvent Event, long Sequence)>? fresh, CancellationToken cancellationToken)
     {
-        var stream = new List<BehaviorEvent>();
+        var stream = new List<(BehaviorEvent Event, long Sequence)>();
         var through = _readThrough;
         await foreach (var record in _log.ReadStreamAsync(_key, 0, cancellationToken))
         {
-            stream.Add(EventCodec.Decode(record.Payload.Span));
+            stream.Add((EventCodec.Decode(record.Payload.Span), record.Sequence));
             through = Math.Max(through, record.Sequence);
         }
 
-        stream.Sort(UserProfile.FoldOrder);
+        stream.Sort(static (a, b) => UserProfile.FoldOrder(a.Event, b.Event));
         HashSet<string>? freshIds = null;
         UserProfile? before = null;
         if (fresh is not null && _recommender is not null)
         {
             freshIds = new HashSet<string>(fresh.Count, StringComparer.Ordinal);
-            foreach (var e in fresh)
+            foreach (var (e, _) in fresh)
             {
                 freshIds.Add(e.EventId);
             }
@@ -781,7 +838,7 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         var profile = new UserProfile(_userId, _profileOptions);
         var ml = _mlSegment?.Assignment.SegmentId;
-        foreach (var e in stream)
+        foreach (var (e, sequence) in stream)
         {
             profile.Apply(e);
             _eventClock?.Observe(_userId, e.Timestamp);
@@ -794,7 +851,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             {
                 if (e.ItemId.Length > 0)
                 {
-                    _recommender!.Observe(_userId, e, profile.StageAt(e.Timestamp), ml);
+                    _recommender!.Observe(_userId, e, profile.StageAt(e.Timestamp), ml, sequence);
                 }
 
                 continue;

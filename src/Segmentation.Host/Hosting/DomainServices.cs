@@ -116,6 +116,17 @@ internal static class DomainServices
         services.AddSingleton<StaleEmbeddings>();
         services.AddSingleton<GrainServices>();
 
+        // Erasure, export and retention (Privacy/).
+        services.AddSingleton(options.Privacy);
+        services.AddSingleton(sp => new Privacy.PrivacyLog(sp.GetRequiredService<ISnapshotStore>()));
+        services.AddSingleton<Privacy.SiloForgetting>();
+        services.AddSingleton(sp => new Privacy.Erasure(
+            sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<Privacy.SiloForgetting>(), sp.GetRequiredService<Privacy.PrivacyLog>(), Wall(sp)));
+        services.AddSingleton(sp => new Privacy.UserExport(sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<IGrainFactory>(), Domain(sp), Wall(sp)));
+        services.AddSingleton(sp => new Privacy.Retention(
+            sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<Privacy.SiloForgetting>(),
+            sp.GetRequiredService<Privacy.PrivacyLog>(), options.Privacy, Domain(sp), Wall(sp)));
+
         // Loading happens in StartingAsync (before any hosted service starts); the start-up work waits for
         // ApplicationStarted. Their order relative to the silo's hosted service therefore does not matter.
         services.AddHostedService<ClockCheckpointService>();
@@ -127,6 +138,7 @@ internal static class DomainServices
         services.AddSingleton<Growth.GrowthModels>();
         services.AddHostedService<Growth.GrowthModelsStartup>();
         services.AddHostedService<SegmentStatisticsFlusher>();
+        services.AddHostedService<Privacy.RetentionStartup>();
         services.AddHostedService(sp => sp.GetRequiredService<SegmentRefreshScheduler>());
         services.AddHostedService(sp => sp.GetRequiredService<StaleEmbeddings>());
         return services;

@@ -86,6 +86,7 @@ public static class GrpcEdge
         services.AddSingleton<EchoApi>();
         services.AddSingleton<AccessApi>();
         services.AddSingleton<ExperimentApi>();
+        services.AddSingleton<PrivacyApi>();
         return services;
     }
 
@@ -110,6 +111,7 @@ public static class GrpcEdge
             app.MapGrpcService<AdminApi>().RequireScopes();
             app.MapGrpcService<AccessApi>().RequireScopes();
             app.MapGrpcService<ExperimentApi>().RequireScopes();
+            app.MapGrpcService<PrivacyApi>().RequireScopes();
             app.MapGrpcService<EchoApi>().RequireScopes();
         }
 

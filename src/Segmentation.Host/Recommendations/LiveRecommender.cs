@@ -34,6 +34,15 @@ internal sealed class LiveRecommender
     private readonly RecommendationBlender _similar;
     private readonly SwappableEmbeddingIndex _embeddingIndex = new();
 
+    // The live path's gate around a rebuild (RebuildWithoutAsync): learning, the journal kept while a rebuild runs, the
+    // sequence the last rebuild read through, and erased users whose observations are ignored (user id → until when,
+    // Environment.TickCount64). Every source has its own lock besides; this one only orders learning against a swap.
+    private readonly Lock _learning = new();
+    private readonly SemaphoreSlim _rebuilding = new(1, 1);
+    private readonly Dictionary<string, long> _forgotten = new(StringComparer.Ordinal);
+    private List<Observation>? _journal;
+    private long _rebuiltThrough;
+
     // Replaced whole (with the served item model and its weights), read without a lock.
     private volatile Served _served;
 
@@ -51,6 +60,12 @@ internal sealed class LiveRecommender
 
     /// <summary>Items known and their categories.</summary>
     public ItemCatalog Catalog { get; } = new();
+
+    /// <summary>The co-occurrence model (for checks against a replay of the log).</summary>
+    internal ItemCoOccurrence CoOccurrence => _coOccurrence;
+
+    /// <summary>The popularity model (for checks against a replay of the log).</summary>
+    internal SegmentPopularity Popularity => _popularity;
 
     /// <summary>The co-occurrence settings of the live model (also those the item model's blend is tuned with).</summary>
     public static ItemCoOccurrenceOptions CoOccurrenceOptionsOf(RecommendationOptions options) => new()
@@ -135,17 +150,24 @@ internal sealed class LiveRecommender
 
     /// <summary>
     /// Learns from one event of <paramref name="userId"/>, who was in <paramref name="stage"/> right after it and in ML
-    /// segment <paramref name="mlSegment"/> (if any) before it.
+    /// segment <paramref name="mlSegment"/> (if any) before it; <paramref name="sequence"/> is its event-log sequence
+    /// number (0: unknown), which lets a rebuild that runs meanwhile (<see cref="RebuildWithoutAsync"/>) count it once.
     /// </summary>
-    public void Observe(string userId, BehaviorEvent e, LifecycleStage stage, int? mlSegment = null)
+    public void Observe(string userId, BehaviorEvent e, LifecycleStage stage, int? mlSegment = null, long sequence = 0)
     {
         if (e.ItemId.Length == 0)
         {
             return;
         }
 
-        Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Observed, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, stage, mlSegment ?? -1));
-        Learn(userId, e.ItemId, e.Category, Interaction.From(e), stage, mlSegment);
+        var observed = new Observation(userId, e.ItemId, e.Category, Interaction.From(e), stage, mlSegment, sequence);
+        lock (_learning)
+        {
+            if (Learn(observed))
+            {
+                Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Observed, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, stage, mlSegment ?? -1, Sequence: sequence));
+            }
+        }
     }
 
     /// <summary>
@@ -182,9 +204,14 @@ internal sealed class LiveRecommender
             switch (change.Kind)
             {
                 case RecommenderChangeKind.Observed when change.ItemId.Length > 0:
-                    Learn(change.UserId, change.ItemId, change.Category, new Interaction(change.ItemId, change.Type, change.Timestamp, change.Rating), change.Stage, change.MlSegment < 0 ? null : change.MlSegment);
+                    lock (_learning)
+                    {
+                        Learn(new Observation(change.UserId, change.ItemId, change.Category, new Interaction(change.ItemId, change.Type, change.Timestamp, change.Rating),
+                            change.Stage, change.MlSegment < 0 ? null : change.MlSegment, change.Sequence));
+                    }
+
                     break;
-                case RecommenderChangeKind.Activated when change.History is { Length: > 0 } history:
+                case RecommenderChangeKind.Activated when change.History is { Length: > 0 } history && !IsForgotten(change.UserId):
                     _coOccurrence.RestoreUser(change.UserId, history.Select(i => new Interaction(i.ItemId, i.Type, i.Timestamp, i.Rating)));
                     break;
                 case RecommenderChangeKind.Restaged when change.ItemId.Length > 0:
@@ -197,19 +224,38 @@ internal sealed class LiveRecommender
         }
     }
 
-    private void Learn(string userId, string itemId, string category, Interaction interaction, LifecycleStage stage, int? mlSegment)
+    // Under _learning: the live path's gate around a rebuild (see RebuildWithoutAsync). Returns whether it was learned.
+    private bool Learn(Observation o)
+    {
+        if (o.Sequence > 0 && o.Sequence <= _rebuiltThrough)
+        {
+            // Read from the log by the last rebuild, which counted it already (an observation that was on its way then).
+            return false;
+        }
+
+        if (_forgotten.Count > 0 && IsForgotten(o.UserId))
+        {
+            return false;
+        }
+
+        _journal?.Add(o);
+        Learn(_coOccurrence, _popularity, o.UserId, o.ItemId, o.Category, o.Interaction, o.Stage, o.MlSegment);
+        return true;
+    }
+
+    private void Learn(ItemCoOccurrence coOccurrence, SegmentPopularity popularity, string userId, string itemId, string category, Interaction interaction, LifecycleStage stage, int? mlSegment)
     {
         Catalog.Observe(itemId, category);
-        _coOccurrence.Record(userId, interaction);
+        coOccurrence.Record(userId, interaction);
         // Keys from caches and on the stack: this runs for every ingested event.
         var lifecycle = CachedLifecycleKey(stage);
         if (mlSegment is { } ml)
         {
-            _popularity.Record([CachedMlSegmentKey(ml), lifecycle, SegmentPopularity.Everyone], interaction);
+            popularity.Record([CachedMlSegmentKey(ml), lifecycle, SegmentPopularity.Everyone], interaction);
         }
         else
         {
-            _popularity.Record([lifecycle, SegmentPopularity.Everyone], interaction);
+            popularity.Record([lifecycle, SegmentPopularity.Everyone], interaction);
         }
     }
 
@@ -225,7 +271,7 @@ internal sealed class LiveRecommender
     /// </remarks>
     public void UserActivated(string userId, UserProfile profile)
     {
-        if (!profile.IsEmpty)
+        if (!profile.IsEmpty && !IsForgotten(userId))
         {
             var history = profile.RecommendationHistory().OrderBy(i => i.Timestamp).ToArray();
             _coOccurrence.RestoreUser(userId, history);
@@ -263,6 +309,122 @@ internal sealed class LiveRecommender
     public async Task<(long Events, TimeSpan Elapsed)> RebuildAsync(IEventLog log, ProfileOptions profileOptions, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
+        var (events, _) = await ReplayAsync(log, profileOptions, _coOccurrence, _popularity, cancellationToken);
+
+        // Counts are rebuilt; the items remembered per user are kept for live users only, and each user's come back
+        // from her profile when her grain activates (UserActivated).
+        _coOccurrence.ForgetAllUsers();
+        return (events, stopwatch.Elapsed);
+    }
+
+    /// <summary>
+    /// Rebuilds co-occurrence and popularity from <paramref name="log"/>, from which some events were just deleted (an
+    /// erasure, retention), and swaps the result in while the live path keeps learning: the counts then equal a replay of
+    /// the log as it is now. <paramref name="forgottenUsers"/> (user ids) are erased: their remembered items go, and
+    /// their observations still on their way (another silo's batch, an outbox) are ignored until
+    /// <see cref="ForgetFor"/> after the swap. Rebuilds run one at a time.
+    /// </summary>
+    /// <remarks>
+    /// Why a rebuild rather than subtracting her events: the counts are not sums of per-event terms that can be taken
+    /// back. A pair's count grows by what the weaker side gained given the items she had then (at most
+    /// <c>MaxItemsPerUser</c>, forgotten and restored with her grain), a pair's evidence ("bought together") is a flag
+    /// that other users may share, and both are decayed from when they were made. Only a replay is exact. Its cost is a
+    /// read of the whole log (a few seconds per million events), paid by the erasure call.
+    /// <para>Events learned during the replay are not lost and not counted twice: while it runs, every observation is
+    /// also journaled with its log sequence number; at the swap (under the same gate as learning) the journaled ones the
+    /// replay did not read (sequence above the last it read) are applied to the new counts, and any observation that
+    /// arrives later with a sequence the replay read is skipped.</para>
+    /// <para>The ML-segment popularity ("popular with &lt;segment&gt;") is not in the log: the replay rebuilds the
+    /// lifecycle and overall popularity, as at start, and ML-segment popularity grows again from new events.</para>
+    /// </remarks>
+    public async Task<(long Events, TimeSpan Elapsed)> RebuildWithoutAsync(IEventLog log, ProfileOptions profileOptions, IReadOnlyCollection<string> forgottenUsers, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var forgotten = forgottenUsers.ToHashSet(StringComparer.Ordinal);
+        await _rebuilding.WaitAsync(cancellationToken);
+        try
+        {
+            lock (_learning)
+            {
+                foreach (var user in forgotten)
+                {
+                    _forgotten[user] = long.MaxValue;
+                }
+
+                _journal = [];
+            }
+
+            var coOccurrence = new ItemCoOccurrence(CoOccurrenceOptionsOf(_options));
+            var popularity = new SegmentPopularity(Catalog, _options.PopularityHalfLife);
+            try
+            {
+                var (events, through) = await ReplayAsync(log, profileOptions, coOccurrence, popularity, cancellationToken);
+                lock (_learning)
+                {
+                    foreach (var o in _journal)
+                    {
+                        if ((o.Sequence == 0 || o.Sequence > through) && !IsForgotten(o.UserId))
+                        {
+                            Learn(coOccurrence, popularity, o.UserId, o.ItemId, o.Category, o.Interaction, o.Stage, o.MlSegment);
+                        }
+                    }
+
+                    _coOccurrence.ReplaceCountsWith(coOccurrence, forgotten);
+                    _popularity.ReplaceWith(popularity);
+                    _rebuiltThrough = Math.Max(_rebuiltThrough, through);
+                    var until = Environment.TickCount64 + (long)ForgetFor.TotalMilliseconds;
+                    foreach (var user in forgotten)
+                    {
+                        _forgotten[user] = until;
+                    }
+                }
+
+                return (events, stopwatch.Elapsed);
+            }
+            finally
+            {
+                lock (_learning)
+                {
+                    _journal = null;
+                }
+            }
+        }
+        finally
+        {
+            _rebuilding.Release();
+        }
+    }
+
+    /// <summary>
+    /// How long after a rebuild the observations of an erased user are still ignored: long enough for a batch of another
+    /// silo's changes that was on its way (sent every <c>ReplicationInterval</c>) to arrive. Her new events in that time
+    /// are stored and folded, but learned by the recommenders only at the next start.
+    /// </summary>
+    public static TimeSpan ForgetFor { get; } = TimeSpan.FromSeconds(10);
+
+    // Under _learning (or for a quick look without it: entries only expire).
+    private bool IsForgotten(string userId)
+    {
+        lock (_learning)
+        {
+            if (!_forgotten.TryGetValue(userId, out var until))
+            {
+                return false;
+            }
+
+            if (until > Environment.TickCount64)
+            {
+                return true;
+            }
+
+            _forgotten.Remove(userId);
+            return false;
+        }
+    }
+
+    // Replays the log into the given models; returns the events read and the last sequence number read.
+    private async Task<(long Events, long Through)> ReplayAsync(IEventLog log, ProfileOptions profileOptions, ItemCoOccurrence coOccurrence, SegmentPopularity popularity, CancellationToken cancellationToken)
+    {
         var light = new ProfileOptions
         {
             Lifecycle = profileOptions.Lifecycle,
@@ -276,6 +438,7 @@ internal sealed class LiveRecommender
         };
         var profiles = new Dictionary<string, UserProfile>(StringComparer.Ordinal);
         long events = 0;
+        long through = 0;
         await foreach (var record in log.ReadAllAsync(0, cancellationToken))
         {
             var e = EventCodec.Decode(record.Payload.Span);
@@ -288,17 +451,18 @@ internal sealed class LiveRecommender
             profile.Apply(e);
             if (e.ItemId.Length > 0)
             {
-                Learn(e.UserId, e.ItemId, e.Category, Interaction.From(e), profile.StageAt(e.Timestamp), null); // every silo rebuilds: nothing to send
+                Learn(coOccurrence, popularity, e.UserId, e.ItemId, e.Category, Interaction.From(e), profile.StageAt(e.Timestamp), null); // every silo rebuilds: nothing to send
             }
 
             events++;
+            through = record.Sequence;
         }
 
-        // Counts are rebuilt; the items remembered per user are kept for live users only, and each user's come back
-        // from her profile when her grain activates (UserActivated).
-        _coOccurrence.ForgetAllUsers();
-        return (events, stopwatch.Elapsed);
+        return (events, through);
     }
+
+    // One observation, as journaled while a rebuild runs.
+    private sealed record Observation(string UserId, string ItemId, string Category, Interaction Interaction, LifecycleStage Stage, int? MlSegment, long Sequence);
 
     private static BlendOptions BlendOptionsOf(RecommendationOptions options, PlacementOptions placement, PlacementOptions? defaults = null) => new()
     {

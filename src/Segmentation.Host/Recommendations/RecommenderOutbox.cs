@@ -32,6 +32,15 @@ internal sealed class RecommenderOutbox
         }
     }
 
+    /// <summary>Drops the changes of <paramref name="userIds"/> not sent yet (they were erased); returns how many.</summary>
+    public int RemoveUsers(IReadOnlySet<string> userIds)
+    {
+        lock (_lock)
+        {
+            return _changes.RemoveAll(c => userIds.Contains(c.UserId));
+        }
+    }
+
     /// <summary>Takes every change recorded so far, oldest first (empty when there is none).</summary>
     public RecommenderChange[] Drain()
     {

@@ -16,7 +16,7 @@ namespace Segmentation.Host.Replication;
 /// </summary>
 [SiloBoundPlacement]
 internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, DomainClocks clocks, UserEmbeddings embeddings,
-    SegmentChangeFeed changes, SegmentChangeRelay relay, ItemModels itemModels, Growth.GrowthModels growth) : Grain, ISiloPeerGrain
+    SegmentChangeFeed changes, SegmentChangeRelay relay, ItemModels itemModels, Growth.GrowthModels growth, Privacy.SiloForgetting forgetting) : Grain, ISiloPeerGrain
 {
     public Task ApplyRecommenderChangesAsync(RecommenderChange[] changes)
     {
@@ -56,6 +56,8 @@ internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation 
         relay.Announced(silo, watching);
         return Task.CompletedTask;
     }
+
+    public Task UsersErasedAsync(string[] userKeys, bool erased) => forgetting.ForgetAsync(userKeys, erased, CancellationToken.None);
 
     public Task DeliverSegmentChangesAsync(SegmentMembershipChange[] relayed)
     {

@@ -97,6 +97,9 @@ internal sealed class MlSegmentation
         return assignment;
     }
 
+    /// <summary>Makes the next <see cref="PublishAsync"/> publish a version even if no member moved here (members left elsewhere).</summary>
+    public void MarkChanged() => Interlocked.Increment(ref _changesSincePublish);
+
     /// <summary>Takes the user out of her segment, if any (counted at the next <see cref="FlushAsync"/>).</summary>
     public void Leave(string userId)
     {

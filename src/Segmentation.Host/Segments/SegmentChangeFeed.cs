@@ -62,11 +62,14 @@ internal sealed class SegmentChangeFeed
         }
     }
 
-    /// <summary>Streams the changes <paramref name="filter"/> takes until the call ends, the watcher overflows or the feed closes.</summary>
-    public async IAsyncEnumerable<MembershipChange> WatchAsync(Func<MembershipChange, bool> filter, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams the changes <paramref name="filter"/> takes until the call ends, the watcher overflows or the feed closes;
+    /// <paramref name="userId"/>: the one user it watches, if so (<see cref="EndWatchesOf"/>).
+    /// </summary>
+    public async IAsyncEnumerable<MembershipChange> WatchAsync(Func<MembershipChange, bool> filter, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, string? userId = null)
     {
         bool first;
-        var watcher = new Watcher(filter, Channel.CreateBounded<MembershipChange>(new BoundedChannelOptions(WatcherCapacity)
+        var watcher = new Watcher(filter, userId, Channel.CreateBounded<MembershipChange>(new BoundedChannelOptions(WatcherCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of blocking the publisher
             SingleReader = true,
@@ -110,6 +113,21 @@ internal sealed class SegmentChangeFeed
         }
     }
 
+    /// <summary>Ends the watches of one user's segments with NOT_FOUND (she was erased); returns how many there were.</summary>
+    public int EndWatchesOf(string userId)
+    {
+        var ended = 0;
+        foreach (var watcher in Volatile.Read(ref _watchers))
+        {
+            if (watcher.UserId == userId && watcher.Queue.Writer.TryComplete(new NotFoundException("user_id: the user was erased")))
+            {
+                ended++;
+            }
+        }
+
+        return ended;
+    }
+
     /// <summary>Ends every watch with UNAVAILABLE (shutdown) and refuses new ones.</summary>
     public void Close()
     {
@@ -123,5 +141,5 @@ internal sealed class SegmentChangeFeed
         }
     }
 
-    private sealed record Watcher(Func<MembershipChange, bool> Filter, Channel<MembershipChange> Queue);
+    private sealed record Watcher(Func<MembershipChange, bool> Filter, string? UserId, Channel<MembershipChange> Queue);
 }

@@ -77,6 +77,12 @@ internal sealed class SegmentationModelGrain : Grain, ISegmentationModelGrain, I
 
     public async Task<long> PublishAsync() => (await _ml.PublishAsync(CancellationToken.None))?.Version ?? 0;
 
+    public async Task<long> PublishNowAsync()
+    {
+        _ml.MarkChanged();
+        return (await _ml.PublishAsync(CancellationToken.None))?.Version ?? 0;
+    }
+
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (reminderName != ReclusterReminder)

@@ -25,7 +25,7 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
     public override Task WatchUserSegments(WatchUserSegmentsRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
     {
         UserLookup.CheckId("user_id", request.UserId);
-        return StreamAsync(change => change.UserId == request.UserId, responseStream, context);
+        return StreamAsync(change => change.UserId == request.UserId, responseStream, context, request.UserId);
     }
 
     // The segment kinds a watcher may filter on (churn bands, value segments and the anomaly flag are published while someone watches).
@@ -115,9 +115,9 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
         return result;
     }
 
-    private async Task StreamAsync(Func<MembershipChange, bool> filter, IServerStreamWriter<SegmentChange> writer, ServerCallContext context)
+    private async Task StreamAsync(Func<MembershipChange, bool> filter, IServerStreamWriter<SegmentChange> writer, ServerCallContext context, string? userId = null)
     {
-        await foreach (var change in _changes.WatchAsync(filter, context.CancellationToken))
+        await foreach (var change in _changes.WatchAsync(filter, context.CancellationToken, userId))
         {
             await writer.WriteAsync(
                 new SegmentChange

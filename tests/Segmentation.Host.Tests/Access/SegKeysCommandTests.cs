@@ -39,7 +39,8 @@ public sealed partial class SegKeysCommandTests
         Assert.Contains("/segmentation.v1.AccessService/RevokeApiKey", audit.Output, StringComparison.Ordinal);
     }
 
-    private static async Task<(int ExitCode, string Output, string Error)> SegAsync(string? environmentKey, params string[] args)
+    /// <summary>Runs the built <c>seg</c> with <paramref name="args"/> (and <c>SEG_API_KEY</c> when given); its exit code and output.</summary>
+    internal static async Task<(int ExitCode, string Output, string Error)> SegAsync(string? environmentKey, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // The CLI's own build (the copy beside the tests runs with the tests' dependency manifest, not its own).

@@ -222,6 +222,38 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
     }
 
     // Development membership around silo A's port; events, snapshots and rules in one PostgreSQL schema.
+    [Fact]
+    public async Task UserErasedThroughOneSilo_IsGoneFromEverySilosRecommenders_WhenTheCallReturns()
+    {
+        var schema = database.NewSchema("erasure");
+        await using var cluster = await TwoSilosAsync(schema);
+        var (a, b) = cluster;
+        await IngestAsync(a, Events.Make("e-v", "shopper", EventType.View, s_now, item: "kettle", category: "home.kitchen"));
+        await IngestAsync(a,
+            Events.Make("e-1", "to-erase", EventType.Purchase, s_now.AddMinutes(1), item: "kettle", category: "home.kitchen"),
+            Events.Make("e-2", "to-erase", EventType.Purchase, s_now.AddMinutes(1), item: "teapot", category: "home.kitchen"),
+            Events.Make("e-3", "stays", EventType.Purchase, s_now.AddMinutes(2), item: "kettle", category: "home.kitchen"),
+            Events.Make("e-4", "stays", EventType.Purchase, s_now.AddMinutes(2), item: "mug", category: "home.kitchen"));
+        var acknowledged = Stopwatch.StartNew();
+        await UntilRecommendedAsync(a, "shopper", "teapot", acknowledged);
+        await UntilRecommendedAsync(b, "shopper", "teapot", acknowledged);
+
+        // Through silo B: her grain lives on one of the two, so at least one silo forgets her only because it was told.
+        var erased = await new PrivacyService.PrivacyServiceClient(b.Client).EraseUserAsync(new EraseUserRequest { UserId = "to-erase" });
+
+        Assert.Equal(2, erased.Events);
+        foreach (var silo in new[] { a, b })
+        {
+            var recommender = silo.Server.Services.GetRequiredService<Recommendations.LiveRecommender>();
+            var now = silo.Server.DomainClock.GetUtcNow();
+            Assert.Equal(0, recommender.CoOccurrence.CoOccurrence("kettle", "teapot", now));
+            Assert.True(recommender.CoOccurrence.CoOccurrence("kettle", "mug", now) > 0, "the user who stays must still count");
+            Assert.DoesNotContain(await RecommendedAsync(silo, "shopper"), r => r.ItemId == "teapot");
+            var gone = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => silo.Client.UnaryAsync<GetProfileRequest, Profile>(Events.GetProfile, new GetProfileRequest { UserId = "to-erase" }));
+            Assert.Equal(Grpc.Core.StatusCode.NotFound, gone.StatusCode);
+        }
+    }
+
     private async Task<Cluster> TwoSilosAsync(string schema, string[]? firstArgs = null, string[]? secondArgs = null)
     {
         var primaryPort = FreePort();

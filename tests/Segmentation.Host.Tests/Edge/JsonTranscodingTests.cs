@@ -119,6 +119,26 @@ public sealed class JsonTranscodingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ExportAndErase_OverJson_OnTheirRoutes()
+    {
+        var at = s_start.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        using var ingest = await _admin.PostAsync("/v1/events", new StringContent(
+            $"{{\"events\":[{{\"eventId\":\"json-erase-1\",\"userId\":\"json-erased\",\"type\":\"EVENT_TYPE_VIEW\",\"itemId\":\"sku-1\",\"timestamp\":\"{at}\"}}]}}",
+            Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, ingest.StatusCode);
+
+        using var exported = JsonDocument.Parse(await _admin.GetStringAsync("/v1/users/json-erased:export"));
+        Assert.Contains("json-erase-1", exported.RootElement.GetProperty("document").GetString(), StringComparison.Ordinal);
+
+        using var erase = await _admin.DeleteAsync("/v1/users/json-erased");
+        Assert.Equal(HttpStatusCode.OK, erase.StatusCode);
+        using var erased = JsonDocument.Parse(await erase.Content.ReadAsStringAsync());
+        Assert.Equal(1, erased.RootElement.GetProperty("events").GetInt64());
+        using var profile = await _admin.GetAsync("/v1/users/json-erased/profile");
+        Assert.Equal(HttpStatusCode.NotFound, profile.StatusCode);
+    }
+
+    [Fact]
     public async Task OpenApiDocument_ListsEveryTranscodedMethod()
     {
         using var document = JsonDocument.Parse(await _admin.GetStringAsync("/openapi/v1.json"));
@@ -136,6 +156,7 @@ public sealed class JsonTranscodingTests : IAsyncLifetime
         foreach (var service in new[]
         {
             EventService.Descriptor, ProfileService.Descriptor, SegmentService.Descriptor, RecommendationService.Descriptor, AdminService.Descriptor,
+            PrivacyService.Descriptor,
         })
         {
             foreach (var method in service.Methods)
