@@ -107,6 +107,23 @@ public sealed class EventTimeClock : TimeProvider
         }
     }
 
+    /// <summary>
+    /// Takes <paramref name="userId"/>'s name off her vote (an erasure): the vote keeps its time, so "now" does not move,
+    /// under a name that identifies nobody; her later events vote as anyone's would.
+    /// </summary>
+    public void Forget(string userId)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        lock (_gate)
+        {
+            var at = _votes.FindIndex(v => string.Equals(v.User, userId, StringComparison.Ordinal));
+            if (at >= 0)
+            {
+                _votes[at] = ("erased-" + Guid.NewGuid().ToString("N"), _votes[at].Ticks);
+            }
+        }
+    }
+
     /// <summary>The votes kept (user, newest time), newest first: what a checkpoint saves and <see cref="Observe(string, DateTimeOffset)"/> restores.</summary>
     public IReadOnlyList<(string User, DateTimeOffset Time)> Votes()
     {

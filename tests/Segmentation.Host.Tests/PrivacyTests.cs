@@ -178,6 +178,9 @@ public sealed class PrivacyTests(ITestOutputHelper output)
             null,
             "--Segmentation:Privacy:RetentionDays=30",
             "--Segmentation:Privacy:RetentionEvery=00:00:01",
+            // "Now" from the wall clock: on event time three users' newest events must back a time before it counts
+            // (Segmentation:EventClock:Support), and here the stalest of the three is 100 days old.
+            "--Segmentation:Clock=System",
             "--Segmentation:Silo:MinimumReminderPeriod=00:00:01",
             "--Segmentation:SnapshotEveryEvents=1");
         var privacy = new PrivacyService.PrivacyServiceClient(server.Client);

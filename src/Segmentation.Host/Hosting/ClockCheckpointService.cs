@@ -33,6 +33,10 @@ internal sealed class ClockCheckpointService : BackgroundService, IHostedLifecyc
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>Erased users leave the event-time clocks' votes and the stored checkpoint (nothing without an event-time clock).</summary>
+    public Task ForgetAsync(IReadOnlyCollection<string> userKeys, CancellationToken cancellationToken) =>
+        _checkpoint?.ForgetAsync(userKeys, cancellationToken) ?? Task.CompletedTask;
+
     public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     // Not cancelled by the host's stop token: the stores are still open, and one small write must not be lost.

@@ -129,7 +129,8 @@ internal static class DomainServices
 
         // Loading happens in StartingAsync (before any hosted service starts); the start-up work waits for
         // ApplicationStarted. Their order relative to the silo's hosted service therefore does not matter.
-        services.AddHostedService<ClockCheckpointService>();
+        services.AddSingleton<ClockCheckpointService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClockCheckpointService>());
         services.AddHostedService<DomainLoader>();
         services.AddHostedService<Churn.ChurnModelLoader>();
         services.AddHostedService<Anomalies.ServedModelsLoader>();

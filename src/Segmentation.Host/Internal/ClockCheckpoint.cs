@@ -91,6 +91,38 @@ internal sealed class ClockCheckpoint
         }
     }
 
+    /// <summary>
+    /// Takes erased users' names off their clocks' votes (<see cref="EventTimeClock.Forget"/>) and replaces the stored
+    /// checkpoint: deleted (the stores scrub a deleted snapshot's bytes) and written again without them.
+    /// </summary>
+    public async Task ForgetAsync(IReadOnlyCollection<string> userKeys, CancellationToken cancellationToken)
+    {
+        foreach (var key in userKeys)
+        {
+            _clocks.For(Segmentation.Grains.TenantKeys.TenantOf(key)).Forget(Segmentation.Grains.TenantKeys.UserIdOf(key));
+        }
+
+        if (await _store.ReadAsync(s_key, cancellationToken) is { } stored)
+        {
+            try
+            {
+                await _store.DeleteAsync(s_key, stored.ETag, cancellationToken);
+            }
+            catch (InconsistentStateException)
+            {
+                // Another silo saved meanwhile: delete what it saved (its own copy of the erasure forgets her there too).
+                if (await _store.ReadAsync(s_key, cancellationToken) is { } again)
+                {
+                    await _store.DeleteAsync(s_key, again.ETag, cancellationToken);
+                }
+            }
+        }
+
+        _etag = null;
+        _saved = "";
+        await SaveAsync(cancellationToken);
+    }
+
     private string Encode()
     {
         var tenants = new SortedDictionary<string, object[][]>(StringComparer.Ordinal);

@@ -33,6 +33,11 @@ internal sealed class SiloForgetting(LiveRecommender recommender, MlSegmentation
         if (erased)
         {
             recommender.Outbox?.RemoveUsers(userIds);
+            // The event-time clock names the users whose newest events back "now": not her any more.
+            if (services.GetService<Hosting.ClockCheckpointService>() is { } clock)
+            {
+                await clock.ForgetAsync(userKeys, cancellationToken);
+            }
         }
 
         // Retention keeps the users (their grains forget and restore their remembered items themselves); erasure forgets them.
