@@ -29,7 +29,7 @@ public static class LogAudit
     {
         var stored = await log.ContainsAsync(acknowledged, cancellationToken);
         var lost = acknowledged.Count(id => !stored.Contains(id));
-        var folds = new Dictionary<string, UserProfile>(StringComparer.Ordinal);
+        var events = new Dictionary<string, List<Segmentation.Core.BehaviorEvent>>(StringComparer.Ordinal);
         await foreach (var record in log.ReadAllAsync(0, cancellationToken))
         {
             // Streams are grain keys (tenant/user); the API and the folds name users by their plain id.
@@ -39,12 +39,24 @@ public static class LogAudit
                 continue;
             }
 
-            if (!folds.TryGetValue(userId, out var profile))
+            if (!events.TryGetValue(userId, out var list))
             {
-                folds[userId] = profile = new UserProfile(userId, new ProfileOptions());
+                events[userId] = list = [];
             }
 
-            profile.Apply(EventCodec.Decode(record.Payload.Span));
+            list.Add(EventCodec.Decode(record.Payload.Span));
+        }
+
+        // A profile is the fold of her events in event-time order (UserProfile.FoldOrder), whatever the log's order.
+        var folds = new Dictionary<string, UserProfile>(StringComparer.Ordinal);
+        foreach (var (userId, list) in events)
+        {
+            list.Sort(UserProfile.FoldOrder);
+            var profile = folds[userId] = new UserProfile(userId, new ProfileOptions());
+            foreach (var e in list)
+            {
+                profile.Apply(e);
+            }
         }
 
         var mismatches = 0;
