@@ -100,4 +100,30 @@ public sealed class GrainTests
         Assert.Equal(7, profile!.View.EventCount);
         Assert.Equal(1, server.Server.GrainServices.ActiveUserGrains);
     }
+
+    // Before each snapshot the grain reads her stream again from where it last read: what another activation appended
+    // meanwhile is folded once, and what this one appended itself (already folded) is skipped, however the two interleave.
+    [Fact]
+    public async Task SnapshotCatchUp_FoldsAnotherWritersAppendOnce_AndSkipsItsOwn()
+    {
+        await using var server = await TestServer.StartAsync(null, "--Segmentation:SnapshotEveryEvents=5");
+        var key = TenantKeys.User("c-user");
+        var user = server.Server.Grains.GetGrain<IUserGrain>(key);
+        byte[] Event(int i) => EventCodec.Encode(Events.Make($"c-{i}", "c-user", EventType.View, s_now.AddMinutes(-100 + i)));
+        await user.ApplyAsync(new EventBatch([Event(1), Event(2)]));
+        await server.Server.EventLog.AppendAsync([new LogRecord(key, "c-other", Event(99))], CancellationToken.None);
+        await user.ApplyAsync(new EventBatch([Event(3)]));
+        await server.Server.EventLog.AppendAsync([new LogRecord(key, "c-other-2", Event(98))], CancellationToken.None);
+        // Five of her own since the last read: the snapshot is written, after folding the two appended by the other writer.
+        await user.ApplyAsync(new EventBatch([Event(4), Event(5)]));
+
+        Assert.Equal(7, (await user.GetProfileAsync(s_now))!.View.EventCount);
+        var snapshot = await server.Server.GrainServices.Users.Snapshots.ReadAsync(TenantKeys.UserSnapshot(key), CancellationToken.None);
+        Assert.NotNull(snapshot);
+        Assert.Equal(7, SnapshotCodec.Decode(snapshot.Data.Span).EventCount);
+
+        // Two more of her own after the snapshot: nothing left over from the catch-up is skipped or folded twice.
+        await user.ApplyAsync(new EventBatch([Event(6), Event(7)]));
+        Assert.Equal(9, (await user.GetProfileAsync(s_now))!.View.EventCount);
+    }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -23,7 +24,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var seconds = new Option<double>("--seconds") { Description = "Measuring time per round and method.", DefaultValueFactory = _ => 4 };
-        var rounds = new Option<int>("--rounds") { Description = "Alternating echo/lookup rounds.", DefaultValueFactory = _ => 3 };
+        var rounds = new Option<int>("--rounds") { Description = "Alternating echo/lookup rounds (0: none, ingest and grain calls only).", DefaultValueFactory = _ => 3 };
         var concurrency = new Option<int>("--concurrency") { Description = "Calls in flight.", DefaultValueFactory = _ => 32 };
         var users = new Option<int>("--users") { Description = "Seeded users.", DefaultValueFactory = _ => 2_000 };
         var ingestBatches = new Option<int>("--ingest-batches") { Description = "Batches of 1,000 events for the ingest run.", DefaultValueFactory = _ => 200 };
@@ -60,33 +61,46 @@ internal static class BenchCommand
         Func<int, Task> echo = _ => echoClient.EchoAsync(echoRequest).ResponseAsync;
         Func<int, Task> lookup = i => segments.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) }).ResponseAsync;
 
-        // Warm-up: let tiered compilation settle on both paths before measuring.
-        await LoadRun.RunAsync(echo, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
-        await LoadRun.RunAsync(lookup, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
-        var echoRuns = new List<LoadRun>();
-        var lookupRuns = new List<LoadRun>();
-        for (var r = 0; r < rounds; r++)
+        // --rounds 0: ingest and grain calls only.
+        if (rounds > 0)
         {
-            echoRuns.Add(await LoadRun.RunAsync(echo, concurrency, duration, cancellationToken));
-            lookupRuns.Add(await LoadRun.RunAsync(lookup, concurrency, duration, cancellationToken));
+            // Warm-up: let tiered compilation settle on both paths before measuring.
+            await LoadRun.RunAsync(echo, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
+            await LoadRun.RunAsync(lookup, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
+            var echoRuns = new List<LoadRun>();
+            var lookupRuns = new List<LoadRun>();
+            for (var r = 0; r < rounds; r++)
+            {
+                echoRuns.Add(await LoadRun.RunAsync(echo, concurrency, duration, cancellationToken));
+                lookupRuns.Add(await LoadRun.RunAsync(lookup, concurrency, duration, cancellationToken));
+            }
+
+            var echoBest = echoRuns.MaxBy(r => r.PerSecond)!;
+            var lookupBest = lookupRuns.MaxBy(r => r.PerSecond)!;
+            var table = new Table().AddColumns("method", "calls/s (best round)", "p50 ms", "p99 ms", "rounds calls/s");
+            table.AddRow("Echo (baseline)", $"{echoBest.PerSecond:N0}", $"{echoBest.P50:F2}", $"{echoBest.P99:F2}", string.Join(" ", echoRuns.Select(r => $"{r.PerSecond:N0}")));
+            table.AddRow("GetUserSegments", $"{lookupBest.PerSecond:N0}", $"{lookupBest.P50:F2}", $"{lookupBest.P99:F2}", string.Join(" ", lookupRuns.Select(r => $"{r.PerSecond:N0}")));
+            AnsiConsole.Write(table);
+            Console.WriteLine($"lookup/echo throughput ratio: {lookupBest.PerSecond / echoBest.PerSecond:F3} (best rounds); {lookupRuns.Average(r => r.PerSecond) / echoRuns.Average(r => r.PerSecond):F3} (mean of rounds)");
         }
 
-        var echoBest = echoRuns.MaxBy(r => r.PerSecond)!;
-        var lookupBest = lookupRuns.MaxBy(r => r.PerSecond)!;
-        var table = new Table().AddColumns("method", "calls/s (best round)", "p50 ms", "p99 ms", "rounds calls/s");
-        table.AddRow("Echo (baseline)", $"{echoBest.PerSecond:N0}", $"{echoBest.P50:F2}", $"{echoBest.P99:F2}", string.Join(" ", echoRuns.Select(r => $"{r.PerSecond:N0}")));
-        table.AddRow("GetUserSegments", $"{lookupBest.PerSecond:N0}", $"{lookupBest.P50:F2}", $"{lookupBest.P99:F2}", string.Join(" ", lookupRuns.Select(r => $"{r.PerSecond:N0}")));
-        AnsiConsole.Write(table);
-        Console.WriteLine($"lookup/echo throughput ratio: {lookupBest.PerSecond / echoBest.PerSecond:F3} (best rounds); {lookupRuns.Average(r => r.PerSecond) / echoRuns.Average(r => r.PerSecond):F3} (mean of rounds)");
-
-        var ingest = await IngestRunAsync(new EventService.EventServiceClient(channel), ingestBatches, cancellationToken);
+        Console.WriteLine($"load average before ingest: {Scenarios.Failover.LoadAverage()}");
+        var ingest = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "bench", ingestBatches, countCalls: false, cancellationToken);
         Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, {InFlightBatches} batches in flight)");
+        Console.WriteLine($"durable ingest, derived state caught up (no segment refresh pending): {ingest.CaughtUpPerSecond:N0} events/s");
+        Console.WriteLine($"durable ingest cost per event until caught up (this process: gRPC client and server): {ingest.AllocatedBytesPerEvent:N0} B allocated, {ingest.CpuMicrosecondsPerEvent:F1} µs CPU");
+        // A second run of the same shape (new events, the same users), with a listener on Orleans' grain-call spans: counting them
+        // costs an Activity per call, so it is kept out of the timed run above.
+        var counted = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "count", Math.Max(1, ingestBatches / 4), countCalls: true, cancellationToken);
+        Console.WriteLine($"grain calls per ingested event: {counted.GrainCallsPerEvent:F2} ({counted.Events:N0} more events, requests Orleans delivered (orleans-messaging-processing-dispatcher-received) until caught up)");
+        Console.WriteLine($"load average after ingest: {Scenarios.Failover.LoadAverage()}");
 
         var grainCalls = await GrainCallRunAsync(server, userCount, concurrency, duration, cancellationToken);
         Console.WriteLine($"in-process grain calls: {grainCalls:N0} calls/s (GetLifecycle on {userCount:N0} active user grains, {concurrency} callers)");
     }
 
-    private static async Task<(long Events, double PerSecond)> IngestRunAsync(EventService.EventServiceClient client, int batches, CancellationToken cancellationToken)
+    private static async Task<IngestRun> IngestRunAsync(
+        SegmentationServer server, EventService.EventServiceClient client, string prefix, int batches, bool countCalls, CancellationToken cancellationToken)
     {
         var start = TimeProvider.System.GetUtcNow() - TimeSpan.FromDays(1);
         var requests = new IngestEventsRequest[batches];
@@ -98,7 +112,7 @@ internal static class BenchCommand
                 var n = (b * 1_000) + i;
                 request.Events.Add(new Event
                 {
-                    EventId = $"bench-{n}",
+                    EventId = $"{prefix}-{n}",
                     UserId = $"bench-user-{n % 20_000}",
                     Type = Contracts.V1.EventType.View,
                     ItemId = $"sku-{n % 997}",
@@ -111,7 +125,30 @@ internal static class BenchCommand
             requests[b] = request;
         }
 
+        // Grain calls: Orleans counts the messages it delivers within the silo (requests, and the responses to those
+        // that expect one) on its meter, as observable totals read at the start and the end.
+        var orleans = new System.Collections.Concurrent.ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        var sign = -1;
+        using var listener = countCalls ? new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "Microsoft.Orleans" && instrument.Name.StartsWith("orleans-messaging", StringComparison.Ordinal))
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        } : null;
+        listener?.SetMeasurementEventCallback<int>((instrument, value, _, _) => orleans.AddOrUpdate(instrument.Name, sign * value, (_, n) => n + (sign * value)));
+        listener?.SetMeasurementEventCallback<long>((instrument, value, _, _) => orleans.AddOrUpdate(instrument.Name, sign * value, (_, n) => n + (sign * value)));
+        listener?.Start();
+        listener?.RecordObservableInstruments();
+        sign = 1;
+        using var allocations = countCalls ? new Measurement.AllocationSampler() : null;
+
         var next = -1;
+        var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var stopwatch = Stopwatch.StartNew();
         long accepted = 0;
         var workers = Enumerable.Range(0, InFlightBatches).Select(async _ =>
@@ -124,8 +161,40 @@ internal static class BenchCommand
             }
         });
         await Task.WhenAll(workers);
-        return (accepted, accepted / stopwatch.Elapsed.TotalSeconds);
+        var acked = stopwatch.Elapsed;
+        // Until the deferred work of every acknowledged event (embedding, ML segment, memberships) has run.
+        while (server.GrainServices.PendingSegmentRefreshes > 0)
+        {
+            await Task.Delay(5, cancellationToken);
+        }
+
+        var caughtUp = stopwatch.Elapsed;
+        var events = Math.Max(1, accepted);
+        listener?.RecordObservableInstruments();
+        if (countCalls)
+        {
+            Console.WriteLine("Orleans messaging counters per event: " + string.Join(", ", orleans.OrderBy(o => o.Key).Select(o => $"{o.Key} {o.Value / (double)events:F2}")));
+        }
+
+        if (allocations is not null)
+        {
+            Console.WriteLine("types allocated most in the counting run (sampled every ~100 KB, bytes per event):");
+            foreach (var (type, bytes) in allocations.Top(25))
+            {
+                Console.WriteLine($"{bytes / (double)events,8:N0}  {type}");
+            }
+        }
+
+        return new IngestRun(
+            accepted,
+            accepted / acked.TotalSeconds,
+            accepted / caughtUp.TotalSeconds,
+            (GC.GetTotalAllocatedBytes(precise: true) - allocated0) / (double)events,
+            (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMicroseconds / events,
+            orleans.GetValueOrDefault("orleans-messaging-processing-dispatcher-received") / (double)events);
     }
+
+    private sealed record IngestRun(long Events, double PerSecond, double CaughtUpPerSecond, double AllocatedBytesPerEvent, double CpuMicrosecondsPerEvent, double GrainCallsPerEvent);
 
     private static async Task<double> GrainCallRunAsync(SegmentationServer server, int users, int concurrency, TimeSpan duration, CancellationToken cancellationToken)
     {
