@@ -23,8 +23,10 @@ internal sealed class Erasure(IGrainFactory grains, SiloForgetting forgetting, P
     public async Task<ErasureRecord> EraseAsync(string userKey, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
-        // Not the call's token from here on: an erasure once begun runs to its end, whatever the caller does.
-        var forgotten = await grains.GetGrain<IUserGrain>(userKey).ForgetAsync(deleteEvents: true).WaitAsync(cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        // Never the call's token once begun: an erasure runs to its end whatever the caller does, or her events would be
+        // gone while her contributions stayed.
+        var forgotten = await grains.GetGrain<IUserGrain>(userKey).ForgetAsync(deleteEvents: true);
         if (!forgotten.WasActive && forgotten.Events == 0 && !forgotten.Snapshot)
         {
             throw new NotFoundException($"user_id: user '{TenantKeys.UserIdOf(userKey)}' has no events");

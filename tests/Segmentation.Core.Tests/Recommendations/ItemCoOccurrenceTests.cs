@@ -225,4 +225,27 @@ public sealed class ItemCoOccurrenceTests
         await Task.WhenAll([.. writers, .. readers]);
         Assert.Equal(97, model.ItemCount);
     }
+
+    [Fact]
+    public void ReplaceCountsWith_TakesTheRebuiltCounts_KeepsLiveUsersItems_AndDropsTheForgotten()
+    {
+        var live = Counting();
+        live.Record("erased", Buy("a"));
+        live.Record("erased", Buy("b"));
+        live.Record("stays", Buy("a"));
+        var rebuilt = Counting(); // the log without "erased"
+        rebuilt.Record("stays", Buy("a"));
+
+        live.ReplaceCountsWith(rebuilt, new HashSet<string> { "erased" });
+
+        Assert.Equal((0.0, 0.0, 1.0), (live.CoOccurrence("a", "b", s_t0), live.Occurrence("b", s_t0), live.Occurrence("a", s_t0)));
+        Assert.Equal(PairEvidence.None, live.Evidence("a", "b"));
+        Assert.Equal(1, live.UserCount);
+
+        // Her remembered items are gone; his are carried over into the rebuilt numbering and still pair with what comes next.
+        live.Record("stays", Buy("c"));
+        live.Record("erased", Buy("c"));
+        Assert.Equal(1, live.CoOccurrence("a", "c", s_t0));
+        Assert.Equal(0, live.CoOccurrence("b", "c", s_t0));
+    }
 }
