@@ -19,7 +19,7 @@ nuget_root=${NUGET_PACKAGES:-$(dotnet nuget locals global-packages --list | sed 
 google_api_proto=$(ls -d "$nuget_root"/google.api.commonprotos/*/content/protos | sort -V | tail -1)
 (cd "$work/protos" && $py -m grpc_tools.protoc -I . -I "$grpc_tools_proto" -I "$google_api_proto" --python_out="$gen" --grpc_python_out="$gen" \
   "$google_api_proto/google/api/annotations.proto" "$google_api_proto/google/api/http.proto" \
-  segmentation/v1/events.proto segmentation/v1/profiles.proto segmentation/v1/segments.proto segmentation/v1/recommendations.proto \
+  segmentation/v1/events.proto segmentation/v1/profiles.proto segmentation/v1/segments.proto segmentation/v1/experiments.proto segmentation/v1/recommendations.proto segmentation/v1/privacy.proto \
   stdgrpc/health/v1/health.proto stdgrpc/reflection/v1/reflection.proto stdgrpc/reflection/v1alpha/reflection.proto) \
   || { echo "interop: 0 passed, 1 failed"; exit 1; }
 
