@@ -96,19 +96,8 @@ internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profil
         }
 
         forest.Write(data);
-        for (var attempt = 1; ; attempt++)
-        {
-            // The newest training wins; one that raced another silo's writes after it.
-            var etag = (await store.ReadAsync(s_key, cancellationToken))?.ETag;
-            try
-            {
-                await store.WriteAsync(s_key, data.ToArray(), 0, etag, cancellationToken);
-                break;
-            }
-            catch (InconsistentStateException) when (attempt < 3)
-            {
-            }
-        }
+        // The newest training wins.
+        await store.OverwriteAsync(s_key, data.ToArray(), cancellationToken);
 
         _current = new Served(forest, version);
         return (version, profiles.Count, flagged);

@@ -125,19 +125,8 @@ internal sealed class ChurnScoring
         if (_store is not null)
         {
             var data = JsonSerializer.SerializeToUtf8Bytes(model, s_json);
-            for (var attempt = 1; ; attempt++)
-            {
-                // The newest training wins; one that raced another silo's writes after it.
-                var etag = (await _store.ReadAsync(s_key, cancellationToken))?.ETag;
-                try
-                {
-                    await _store.WriteAsync(s_key, data, 0, etag, cancellationToken);
-                    break;
-                }
-                catch (InconsistentStateException) when (attempt < 3)
-                {
-                }
-            }
+            // The newest training wins.
+            await _store.OverwriteAsync(s_key, data, cancellationToken);
         }
 
         _current = model;

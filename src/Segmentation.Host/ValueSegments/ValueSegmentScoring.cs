@@ -87,19 +87,8 @@ internal sealed class ValueSegmentScoring(ISnapshotStore store, ProfileOptions p
         }).ToList();
         var model = new StoredValueModel($"value-{now.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}", chosen.Method, chosen.K, chosen.Silhouette, chosen.DaviesBouldin, customers.Count, means, scales, segments);
         var data = JsonSerializer.SerializeToUtf8Bytes(model, ValueJsonContext.Default.StoredValueModel);
-        for (var attempt = 1; ; attempt++)
-        {
-            // The newest fit wins; one that raced another silo's writes after it.
-            var etag = (await store.ReadAsync(s_key, cancellationToken))?.ETag;
-            try
-            {
-                await store.WriteAsync(s_key, data, 0, etag, cancellationToken);
-                break;
-            }
-            catch (InconsistentStateException) when (attempt < 3)
-            {
-            }
-        }
+        // The newest training wins.
+        await store.OverwriteAsync(s_key, data, cancellationToken);
 
         _current = model;
         return (model, result);

@@ -1,0 +1,27 @@
+namespace Segmentation.Storage;
+
+/// <summary>Writes that replace whatever a key holds, for documents where the newest write wins (a model just trained).</summary>
+public static class SnapshotOverwrite
+{
+    /// <summary>
+    /// Writes <paramref name="data"/> under <paramref name="key"/> over whatever is stored: reads the ETag and writes with
+    /// it, and when another writer got in between, tries again (three times in all, then the
+    /// <see cref="InconsistentStateException"/> stands).
+    /// </summary>
+    public static async Task OverwriteAsync(this ISnapshotStore store, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        for (var attempt = 1; ; attempt++)
+        {
+            var etag = (await store.ReadAsync(key, cancellationToken))?.ETag;
+            try
+            {
+                await store.WriteAsync(key, data, 0, etag, cancellationToken);
+                return;
+            }
+            catch (InconsistentStateException) when (attempt < 3)
+            {
+            }
+        }
+    }
+}
