@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Segmentation.Grains;
 using Segmentation.Host.Configuration;
+using Segmentation.Host.Hosting;
 
 namespace Segmentation.Host.Growth;
 
@@ -18,11 +19,7 @@ internal sealed class GrowthModelsStartup(IGrainFactory grains, SegmentationOpti
             return;
         }
 
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (lifetime.ApplicationStarted.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), started))
-        {
-            await started.Task.WaitAsync(stoppingToken);
-        }
+        await lifetime.WaitForStartAsync(stoppingToken);
 
         await grains.GetGrain<IGrowthModelsGrain>(TenantKeys.DefaultTenant).EnsureStartedAsync().WaitAsync(stoppingToken);
     }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Segmentation.Grains;
 using Segmentation.Host.Configuration;
+using Segmentation.Host.Hosting;
 
 namespace Segmentation.Host.Recommendations;
 
@@ -23,11 +24,7 @@ internal sealed class ItemModelStartup(IGrainFactory grains, RecommendationOptio
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStopping);
         try
         {
-            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using (lifetime.ApplicationStarted.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), started))
-            {
-                await started.Task.WaitAsync(stopping.Token);
-            }
+            await lifetime.WaitForStartAsync(stopping.Token);
 
             await grains.GetGrain<IItemModelGrain>(TenantKeys.DefaultTenant).EnsureStartedAsync().WaitAsync(stopping.Token);
         }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Segmentation.Grains;
 using Segmentation.Host.Embeddings;
+using Segmentation.Host.Hosting;
 using Segmentation.Host.Internal;
 
 namespace Segmentation.Host.Segments;
@@ -97,10 +98,6 @@ internal sealed class SegmentationStartup : BackgroundService
 
     private async Task WhenStartedAsync(CancellationToken cancellationToken)
     {
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (_lifetime.ApplicationStarted.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), started))
-        {
-            await started.Task.WaitAsync(cancellationToken);
-        }
+        await _lifetime.WaitForStartAsync(cancellationToken);
     }
 }
