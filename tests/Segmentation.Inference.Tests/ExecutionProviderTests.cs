@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
+using Segmentation.Inference.Internal;
 
 namespace Segmentation.Inference.Tests;
 
@@ -65,6 +66,25 @@ public sealed class ExecutionProviderTests(OrtFixture ort)
         using var x = OrtValue.CreateTensorValueFromMemory(Enumerable.Range(-30, 60).Select(i => (float)i).ToArray(), [3, 4, 5]);
         using var y = OrtTestValues.Run(session, x);
         Assert.Equal(Enumerable.Range(-30, 60).Select(i => (float)Math.Max(i, 0)), y[0].GetTensorDataAsSpan<float>().ToArray());
+    }
+
+    [Fact]
+    public void While_auto_tries_cuda_ORTs_errors_on_that_thread_are_information_and_afterwards_errors_again()
+    {
+        // The host's GPU natives ship the CUDA provider library; on a machine without CUDA its failed load is logged
+        // by ORT at error level while 'auto' tries it, which is expected there, not a failure.
+        Assert.Equal(LogLevel.Error, OrtLogBridge.LevelOf(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR));
+        using (OrtLogBridge.Tentatively())
+        {
+            Assert.Equal(LogLevel.Information, OrtLogBridge.LevelOf(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR));
+            Assert.Equal(LogLevel.Critical, OrtLogBridge.LevelOf(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL));
+            var elsewhere = LogLevel.None;
+            var thread = new Thread(() => elsewhere = OrtLogBridge.LevelOf(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR));
+            thread.Start();
+            thread.Join();
+            Assert.Equal(LogLevel.Error, elsewhere);
+        }
+        Assert.Equal(LogLevel.Error, OrtLogBridge.LevelOf(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR));
     }
 
     [Fact]

@@ -40,14 +40,43 @@ internal static class OrtLogBridge
 {
     private static volatile ILogger? s_logger;
 
+    [ThreadStatic]
+    private static bool t_tentative;
+
     public static ILogger? Logger
     {
         get => s_logger;
         set => s_logger = value;
     }
 
+    /// <summary>
+    /// While the returned scope is open, ORT's errors on this thread are logged as information: 'auto' tries CUDA
+    /// first, and a machine without it is expected, not a failure (the fallback line says what was chosen and why).
+    /// </summary>
+    public static TentativeScope Tentatively()
+    {
+        t_tentative = true;
+        return default;
+    }
+
+    /// <summary>Ends <see cref="Tentatively"/>.</summary>
+    public readonly struct TentativeScope : IDisposable
+    {
+        public void Dispose() => t_tentative = false;
+    }
+
     /// <summary>The callback registered with the environment; a static field, so the delegate outlives every native call.</summary>
     public static readonly DOrtLoggingFunction Callback = OnLog;
+
+    /// <summary>The logger level for an ORT severity on this thread (see <see cref="Tentatively"/>).</summary>
+    public static LogLevel LevelOf(OrtLoggingLevel severity) => severity switch
+    {
+        OrtLoggingLevel.ORT_LOGGING_LEVEL_VERBOSE => LogLevel.Trace,
+        OrtLoggingLevel.ORT_LOGGING_LEVEL_INFO => LogLevel.Debug, // ORT's "info" is chatty (graph transforms, allocations)
+        OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING => LogLevel.Warning,
+        OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR => t_tentative ? LogLevel.Information : LogLevel.Error,
+        _ => LogLevel.Critical,
+    };
 
     // Called on ORT's threads; must not throw into native code.
     private static void OnLog(nint param, OrtLoggingLevel severity, string category, string logId, string codeLocation, string message)
@@ -59,14 +88,7 @@ internal static class OrtLogBridge
             {
                 return;
             }
-            var level = severity switch
-            {
-                OrtLoggingLevel.ORT_LOGGING_LEVEL_VERBOSE => LogLevel.Trace,
-                OrtLoggingLevel.ORT_LOGGING_LEVEL_INFO => LogLevel.Debug, // ORT's "info" is chatty (graph transforms, allocations)
-                OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING => LogLevel.Warning,
-                OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR => LogLevel.Error,
-                _ => LogLevel.Critical,
-            };
+            var level = LevelOf(severity);
             if (logger.IsEnabled(level))
             {
                 InferenceLog.Native(logger, level, category ?? "", codeLocation ?? "", message ?? "");

@@ -37,7 +37,10 @@ internal static class SessionFactory
             default:
                 try
                 {
-                    session = Open(name, create, options, cuda: runtime);
+                    using (OrtLogBridge.Tentatively())
+                    {
+                        session = Open(name, create, options, cuda: runtime);
+                    }
                     provider = ExecutionProvider.Cuda;
                 }
                 catch (OrtException e)
