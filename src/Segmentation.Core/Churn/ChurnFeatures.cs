@@ -78,8 +78,9 @@ public static class ChurnFeatures
         var c = CultureInfo.InvariantCulture;
         return index switch
         {
-            0 => raw < 1 ? "active today" : string.Create(c, $"no visit for {raw:F0} days"),
-            1 => string.Create(c, $"last purchase {raw:F0} days ago"),
+            // Whole days elapsed, as the lifecycle explanation counts them (91.6 days is "91 days ago" in both).
+            0 => raw < 1 ? "active today" : string.Create(c, $"no visit for {Math.Floor(raw):F0} days"),
+            1 => string.Create(c, $"last purchase {Math.Floor(raw):F0} days ago"),
             2 => string.Create(c, $"{raw:F0} events"),
             3 => string.Create(c, $"{raw:F1} active days a month"),
             4 => string.Create(c, $"quiet for {raw:F1}× her usual gap"),

@@ -75,6 +75,17 @@ public sealed class ChurnModelTests
     }
 
     [Fact]
+    public void Reasons_CountWholeDays_AsTheLifecycleExplanationDoes()
+    {
+        var profile = Fold("u", [Events.Make(EventType.Purchase, 0), Events.Make(EventType.View, 1)]);
+        var now = Events.T0.AddDays(92.7); // 92.7 days after her purchase, 91.7 after her visit
+
+        Assert.Equal("last purchase 92 days ago", ChurnFeatures.Describe(1, 92.7));
+        Assert.Equal("no visit for 91 days", ChurnFeatures.Describe(0, 91.7));
+        Assert.Contains("last activity 91 days ago (last purchase 92 days ago)", profile.AssessLifecycle(now).Explanation, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void RecencyBaseline_UsesRecencyAlone()
     {
         var (train, cutoff) = Population(seed: 3);
