@@ -44,6 +44,10 @@ public sealed record RecommenderChange(
     /// <summary>For <see cref="RecommenderChangeKind.Restaged"/>: the stage the event was counted in before.</summary>
     [Id(11)]
     public LifecycleStage FromStage { get; init; }
+
+    /// <summary>The tenant of the user (each tenant has its own recommenders).</summary>
+    [Id(12)]
+    public string Tenant { get; init; } = TenantKeys.DefaultTenant;
 }
 
 /// <summary>One remembered interaction of a user whose grain activated (see <see cref="RecommenderChange"/>).</summary>

@@ -8,15 +8,25 @@ await using var server = await SegmentationServer.StartAsync(args);
 if (server.Options.SeedWhenEmpty)
 {
     var started = TimeProvider.System.GetTimestamp();
-    var summary = await ShopSeeder.SeedIfEmptyAsync(server, server.Options.SeedUsers, NullLogger.Instance, CancellationToken.None);
+    var tenant = server.Options.SeedTenant;
+    var isDefault = tenant == Segmentation.Grains.TenantKeys.DefaultTenant;
+    var summary = await ShopSeeder.SeedIfEmptyAsync(server, server.Options.SeedUsers, NullLogger.Instance, CancellationToken.None, tenant: tenant);
     if (summary is not null)
     {
+        // `seg` names the tenant of the shop unless it is the default one.
+        var seg = isDefault ? "./seg" : $"./seg --tenant {tenant}";
         var seconds = TimeProvider.System.GetElapsedTime(started).TotalSeconds;
-        Console.WriteLine($"Seeded a synthetic shop: {summary.Events:N0} events for {summary.Users:N0} users in {seconds:F1} s ({summary.Events / seconds:N0} events/s, durable, in-process).");
+        Console.WriteLine($"Seeded a synthetic shop into tenant '{tenant}': {summary.Events:N0} events for {summary.Users:N0} users in {seconds:F1} s ({summary.Events / seconds:N0} events/s, durable, in-process).");
         try
         {
             // The ML segments a newcomer can look at: a user encoder trained on the shop, then k-means over its embeddings.
             var model = await server.Embeddings.TrainAsync(server.EventLog, server.DomainClock.GetUtcNow(), 16, 42, activate: true, CancellationToken.None);
+            if (!isDefault)
+            {
+                // The ML segmentation serves tenant default only in this release (README, Tenants).
+                throw new InvalidOperationException($"the ML segmentation serves tenant 'default' only; the shop is tenant '{tenant}' (trained user encoder v{model.Version} for the profiles' embeddings)");
+            }
+
             var report = await server.Reclustering.RunAsync(
                 new Segmentation.Host.Segments.ReclusterSettings(6, 0, 0, DryRun: false, Seed: 1), grain => grain.GetSegmentationInputAsync(), CancellationToken.None);
             Console.WriteLine($"Trained user encoder v{model.Version} (D {model.Dimension}, {model.ItemCount:N0} items) and clustered {report.Users:N0} users into {report.K} ML segments (silhouette {report.Silhouette:F2}):");
@@ -63,7 +73,7 @@ if (server.Options.SeedWhenEmpty)
             Console.WriteLine($"No anomaly model: {ex.Message}");
         }
 
-        if (server.Options.Recommendations.ItemModel.Enabled)
+        if (server.Options.Recommendations.ItemModel.Enabled && isDefault)
         {
             // The served item model (EASE^R) and its blend weights, tuned on the shop's held-out last interactions.
             var version = await server.Grains.GetGrain<Segmentation.Grains.IItemModelGrain>(Segmentation.Grains.TenantKeys.DefaultTenant).TrainAsync();
@@ -73,14 +83,18 @@ if (server.Options.SeedWhenEmpty)
         Console.WriteLine("Try, in another terminal:");
         foreach (var (persona, userId) in summary.ExampleUsers)
         {
-            Console.WriteLine($"  ./seg segments {userId}      # persona: {persona}");
+            Console.WriteLine($"  {seg} segments {userId}      # persona: {persona}");
         }
 
-        Console.WriteLine($"  ./seg profile {summary.ExampleUsers.Values.First()}");
-        Console.WriteLine($"  ./seg recommend {summary.ExampleUsers.Values.First()}    # what to show her now, and why");
-        Console.WriteLine("  ./seg similar sku-00001");
-        Console.WriteLine("  ./seg segment list                 # ML segments, live sizes and labels; seg recluster --k 8 --dry-run");
-        Console.WriteLine("  ./seg ingest ../shared/datasets/online-retail-sample/online_retail.first19999.csv.gz --format online-retail");
+        Console.WriteLine($"  {seg} profile {summary.ExampleUsers.Values.First()}");
+        Console.WriteLine($"  {seg} recommend {summary.ExampleUsers.Values.First()}    # what to show her now, and why");
+        Console.WriteLine($"  {seg} similar sku-00001");
+        if (isDefault)
+        {
+            Console.WriteLine("  ./seg segment list                 # ML segments, live sizes and labels; seg recluster --k 8 --dry-run");
+        }
+
+        Console.WriteLine("  ./seg ingest ../shared/datasets/online-retail-sample/online_retail.first19999.csv.gz --format online-retail" + (isDefault ? "" : "   # real data: tenant 'default', apart from the shop"));
     }
 }
 

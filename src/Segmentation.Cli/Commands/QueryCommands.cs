@@ -194,6 +194,12 @@ internal static class QueryCommands
         catch (RpcException ex)
         {
             Console.Error.WriteLine($"error: {ex.StatusCode} ({(int)ex.StatusCode}): {ex.Status.Detail}");
+            if (ex.StatusCode == StatusCode.NotFound && string.IsNullOrEmpty(SegmentationClient.Tenant) && string.IsNullOrEmpty(SegmentationClient.ApiKey))
+            {
+                // The newcomer's first try: the users ./run.sh printed live in tenant demo, apart from real data.
+                Console.Error.WriteLine("hint: this asked tenant 'default'; the synthetic shop ./run.sh seeds is tenant 'demo': add --tenant demo (or export SEG_TENANT=demo)");
+            }
+
             return 1;
         }
     }

@@ -47,13 +47,16 @@ internal sealed class UserGrain : Grain, IUserGrain
     private readonly IEventLog _log;
     private readonly ISnapshotStore _snapshots;
     private readonly ProfileOptions _profileOptions;
+    // Her tenant's (set at activation, from the tenant of her key): the clock, recommenders and rule segments are per
+    // tenant; the ML segmentation and the segment watches (tracker) serve tenant default only, so other tenants' users
+    // have none rather than default's.
     private EventTimeClock? _eventClock;
     private TimeProvider _domainClock;
-    private readonly Recommendations.LiveRecommender? _recommender;
-    private readonly SegmentTracker? _segments;
-    private readonly RuleSegmentCatalog? _rules;
+    private Recommendations.LiveRecommender? _recommender;
+    private SegmentTracker? _segments;
+    private RuleSegmentCatalog? _rules;
     private readonly UserEmbeddings? _embeddings;
-    private readonly MlSegmentation? _ml;
+    private MlSegmentation? _ml;
     private readonly int _snapshotEvery;
     private readonly ILogger _logger;
     private readonly GrainServices _services;
@@ -64,6 +67,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     private List<long> _ownAppends = [];
 
     private string _key = "";
+    private string _tenant = TenantKeys.DefaultTenant;
     private string _userId = "";
     private UserProfile _profile = null!;
     private string? _etag;
@@ -122,17 +126,34 @@ internal sealed class UserGrain : Grain, IUserGrain
         _logger = s.Logger;
     }
 
+    // The constructor took tenant default's; a user of another tenant takes her tenant's.
+    private async ValueTask UseTenantAsync(string tenant)
+    {
+        // Her shop's clock: "now" and the event-time votes are per tenant.
+        var s = _services.Users;
+        if (s.EventClock is { } clocks)
+        {
+            _eventClock = clocks.For(tenant);
+            _domainClock = _eventClock;
+        }
+
+        if (tenant == TenantKeys.DefaultTenant)
+        {
+            return;
+        }
+
+        _recommender = _recommender is null ? null : s.Recommenders?.For(tenant);
+        _rules = _rules is null || s.RuleCatalogs is null ? null : await s.RuleCatalogs.ForAsync(tenant);
+        _segments = null;
+        _ml = null;
+    }
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _key = this.GetPrimaryKeyString();
         _userId = TenantKeys.UserIdOf(_key);
-        // Her shop's clock: "now" and the event-time votes are per tenant.
-        if (_services.Users.EventClock is { } clocks)
-        {
-            _eventClock = clocks.For(TenantKeys.TenantOf(_key));
-            _domainClock = _eventClock;
-        }
-
+        _tenant = TenantKeys.TenantOf(_key);
+        await UseTenantAsync(_tenant);
         var snapshot = await _snapshots.ReadAsync(TenantKeys.UserSnapshot(_key), cancellationToken);
         _profile = new UserProfile(_userId, _profileOptions);
         if (snapshot is not null)
@@ -218,7 +239,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         var records = new LogRecord[events.Length];
         for (var i = 0; i < events.Length; i++)
         {
-            records[i] = new LogRecord(_key, events[i].EventId, batch.Payloads[i]);
+            records[i] = new LogRecord(_key, TenantKeys.EventKey(_tenant, events[i].EventId), batch.Payloads[i]);
         }
 
         AppendResult[] results;

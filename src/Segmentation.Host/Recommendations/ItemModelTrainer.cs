@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Segmentation.Core;
 using Segmentation.Core.Recommendations;
+using Segmentation.Grains;
 using Segmentation.Host.Configuration;
 using Segmentation.Storage;
 
@@ -23,7 +24,11 @@ internal static class ItemModelTrainer
     // A validation user needs interactions to keep and to hold out.
     private const int MinInteractions = 4;
 
-    /// <summary>Trains on <paramref name="log"/>; null when it holds fewer than <see cref="ItemModelOptions.MinUsers"/> users with four interactions.</summary>
+    /// <summary>
+    /// Trains on tenant default's events in <paramref name="log"/> (the item model is served to tenant default only: trained
+    /// on every tenant's events, it would recommend one tenant's items to another's users); null when it holds fewer than
+    /// <see cref="ItemModelOptions.MinUsers"/> users with four interactions.
+    /// </summary>
     public static async Task<(EaseModel Model, ItemModelManifest Manifest)?> TrainAsync(
         IEventLog log, RecommendationOptions options, CancellationToken cancellationToken)
     {
@@ -31,8 +36,14 @@ internal static class ItemModelTrainer
         var weights = InteractionWeights.Default;
         var users = new Dictionary<string, List<Interaction>>(StringComparer.Ordinal);
         long interactions = 0;
+        var tenantPrefix = TenantKeys.DefaultTenant + "/";
         await foreach (var record in log.ReadAllAsync(0, cancellationToken))
         {
+            if (!record.StreamId.StartsWith(tenantPrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             var e = EventCodec.Decode(record.Payload.Span);
             var x = Interaction.From(e);
             if (e.ItemId.Length == 0 || weights.Of(x) <= 0)

@@ -45,7 +45,7 @@ internal sealed partial class ClusterReplication : BackgroundService
     private readonly TimeProvider _time;
     private DateTimeOffset _announcedWatching = DateTimeOffset.MinValue;
 
-    public ClusterReplication(SiloPeers peers, LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, UserEmbeddings embeddings,
+    public ClusterReplication(SiloPeers peers, TenantRecommenders recommenders, MlSegmentation ml, TenantRules rules, UserEmbeddings embeddings,
         SegmentChangeFeed changes, SegmentChangeRelay relay, TimeProvider time, TimeSpan interval, ILogger<ClusterReplication> logger)
     {
         _peers = peers;
@@ -58,7 +58,7 @@ internal sealed partial class ClusterReplication : BackgroundService
         changes.WatchingChanged = watching => _ = AnnounceWatchingAsync(watching);
         // Recorded from the start, before the silo joins: a peer that is already up must receive every change this
         // silo makes once it serves.
-        recommender.Outbox = _outbox;
+        recommenders.Outbox = _outbox;
         ml.Published = () => TellAsync("segmentation model", peer => peer.ReloadSegmentationModelAsync());
         rules.Changed = () => TellAsync("rule segments", peer => peer.ReloadRuleSegmentsAsync());
         // A user encoder version served by this (inference) silo: the others ask for it at their next embedding.

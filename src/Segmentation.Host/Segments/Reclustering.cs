@@ -279,10 +279,14 @@ internal sealed class Reclustering
     /// Streams of data folders written before keys carried a tenant are skipped (such folders are not migrated).
     /// </summary>
     public Task SweepAsync(Func<SweptUser, CancellationToken, Task> visit, CancellationToken cancellationToken) =>
+        SweepAsync(TenantKeys.DefaultTenant, visit, cancellationToken);
+
+    /// <summary>Calls <paramref name="visit"/> for every user of <paramref name="tenant"/> with events, a bounded number at a time.</summary>
+    public Task SweepAsync(string tenant, Func<SweptUser, CancellationToken, Task> visit, CancellationToken cancellationToken) =>
         Parallel.ForEachAsync(
             _log.ReadStreamIdsAsync(cancellationToken),
             new ParallelOptions { MaxDegreeOfParallelism = SweepParallelism, CancellationToken = cancellationToken },
-            (streamId, ct) => streamId.StartsWith(TenantKeys.DefaultTenant + "/", StringComparison.Ordinal)
+            (streamId, ct) => streamId.StartsWith(tenant + "/", StringComparison.Ordinal)
                 ? new ValueTask(visit(new SweptUser(TenantKeys.UserIdOf(streamId), _users.Get(streamId)), ct))
                 : ValueTask.CompletedTask);
 

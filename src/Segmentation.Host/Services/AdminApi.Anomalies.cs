@@ -12,6 +12,7 @@ internal sealed partial class AdminApi
 {
     public override async Task<AnomalyModelInfo> TrainAnomalyModel(TrainAnomalyModelRequest request, ServerCallContext context)
     {
+        DeploymentWide(context, "the anomaly model");
         var services = context.GetHttpContext().RequestServices;
         var info = await TrainAnomaliesAsync(services.GetRequiredService<AnomalyScoring>(), context.CancellationToken);
         await services.GetRequiredService<Growth.GrowthModels>().AnnounceAsync();

@@ -11,6 +11,7 @@ internal sealed partial class AdminApi
 {
     public override async Task<ItemModelInfo> TrainItemModel(TrainItemModelRequest request, ServerCallContext context)
     {
+        DeploymentWide(context, "the item model");
         var services = context.GetHttpContext().RequestServices;
         var version = await services.GetRequiredService<IGrainFactory>().GetGrain<IItemModelGrain>(TenantKeys.DefaultTenant).TrainAsync()
             .WaitAsync(context.CancellationToken);

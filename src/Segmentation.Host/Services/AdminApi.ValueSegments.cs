@@ -11,6 +11,7 @@ internal sealed partial class AdminApi
 {
     public override async Task<ValueSegmentationInfo> TrainValueSegments(TrainValueSegmentsRequest request, ServerCallContext context)
     {
+        DeploymentWide(context, "the value segmentation");
         try
         {
             var services = context.GetHttpContext().RequestServices;

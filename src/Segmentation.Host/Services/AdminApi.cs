@@ -4,6 +4,8 @@ using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Errors;
+using Segmentation.Grains;
+using Segmentation.Host.Access;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Grains;
 using Segmentation.Host.Hosting;
@@ -17,13 +19,18 @@ namespace Segmentation.Host.Services;
 /// <c>segmentation.v1.AdminService</c>: the process's vital signs (memory, GC, threads, handles, call statuses) and the
 /// management of rule segments.
 /// </summary>
+/// <remarks>
+/// Rule segments are the caller's tenant's. The user encoder, the churn model, the item model and the ML segmentation
+/// serve the whole deployment or tenant default (README, Tenants), so the calls that change them
+/// (<see cref="DeploymentWide"/>) are refused with PERMISSION_DENIED to other tenants' callers.
+/// </remarks>
 internal sealed partial class AdminApi : AdminService.AdminServiceBase
 {
     private const int MaxSample = 100;
 
     private readonly GrpcCallStatistics _calls;
     private readonly GrainServices _grainServices;
-    private readonly RuleSegmentCatalog _rules;
+    private readonly TenantRules _rules;
     private readonly IEventLog _log;
     private readonly UserLookup _users;
     private readonly UserEmbeddings _embeddings;
@@ -31,7 +38,7 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
     private readonly long _started = Stopwatch.GetTimestamp();
 
     public AdminApi(
-        GrpcCallStatistics calls, GrainServices grainServices, RuleSegmentCatalog rules, IEventLog log, UserLookup users, UserEmbeddings embeddings, Reclustering reclustering)
+        GrpcCallStatistics calls, GrainServices grainServices, TenantRules rules, IEventLog log, UserLookup users, UserEmbeddings embeddings, Reclustering reclustering)
     {
         _embeddings = embeddings;
         _reclustering = reclustering;
@@ -45,19 +52,20 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
     public override Task<ServerStats> GetServerStats(GetServerStatsRequest request, ServerCallContext context) => Task.FromResult(Sample());
 
     public override async Task<RuleSegment> CreateRuleSegment(CreateRuleSegmentRequest request, ServerCallContext context) =>
-        ToProto(await _rules.CreateAsync(request.Id, request.Name, request.Expression, context.CancellationToken));
+        ToProto(await (await _rules.ForAsync(CallTenant.Of(context))).CreateAsync(request.Id, request.Name, request.Expression, context.CancellationToken));
 
-    public override Task<ListRuleSegmentsResponse> ListRuleSegments(ListRuleSegmentsRequest request, ServerCallContext context) =>
-        Task.FromResult(new ListRuleSegmentsResponse { Rules = { _rules.Current.Select(ToProto) } });
+    public override async Task<ListRuleSegmentsResponse> ListRuleSegments(ListRuleSegmentsRequest request, ServerCallContext context) =>
+        new ListRuleSegmentsResponse { Rules = { (await _rules.ForAsync(CallTenant.Of(context))).Current.Select(ToProto) } };
 
     public override async Task<DeleteRuleSegmentResponse> DeleteRuleSegment(DeleteRuleSegmentRequest request, ServerCallContext context) =>
-        new DeleteRuleSegmentResponse { Deleted = ToProto(await _rules.DeleteAsync(request.Id, context.CancellationToken)) };
+        new DeleteRuleSegmentResponse { Deleted = ToProto(await (await _rules.ForAsync(CallTenant.Of(context))).DeleteAsync(request.Id, context.CancellationToken)) };
 
     public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context) =>
         Task.FromResult(new ListModelsResponse { Models = { _embeddings.List().Select(ToProto) } });
 
     public override async Task<ModelVersion> ActivateModel(ActivateModelRequest request, ServerCallContext context)
     {
+        DeploymentWide(context, "the user encoder");
         var activated = ToProto(await _embeddings.ActivateAsync(request.Version));
         activated.Segmentation = await ReclusterAfterActivationAsync(activated.Version, context.CancellationToken);
         return activated;
@@ -100,6 +108,17 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
         }
     }
 
+    // A change to what serves every tenant, or tenant default only: refused to another tenant's caller.
+    private static void DeploymentWide(ServerCallContext context, string what)
+    {
+        var tenant = CallTenant.Of(context);
+        if (tenant != TenantKeys.DefaultTenant)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"{CallTenant.Header}: {what} serves the whole deployment; only tenant '{TenantKeys.DefaultTenant}' may change it, not tenant '{tenant}'"));
+        }
+    }
+
     private ModelVersion ToProto(ModelManifest manifest)
     {
         var result = new ModelVersion
@@ -124,6 +143,7 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
 
     public override async Task<ModelVersion> TrainModel(TrainModelRequest request, ServerCallContext context)
     {
+        DeploymentWide(context, "the user encoder");
         if (request.Dimension is < 0 or > 1024)
         {
             throw new InvalidRequestException($"dimension: must be 0 (the configured default) to 1,024, got {request.Dimension}");
@@ -161,6 +181,7 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
 
     public override async Task<ChurnModelInfo> TrainChurnModel(TrainChurnModelRequest request, ServerCallContext context)
     {
+        DeploymentWide(context, "the churn model");
         var churn = _grainServices.Users.Churn ?? throw new PreconditionFailedException("churn: this process has no churn scoring");
         Core.Churn.ChurnModel model;
         try
@@ -187,6 +208,7 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
 
     public override async Task<ReclusterResponse> Recluster(ReclusterRequest request, ServerCallContext context)
     {
+        DeploymentWide(context, "the ML segmentation");
         if (request.K is < 0 or > 4_096 || (request.K == 0 && (request.KMin < 2 || request.KMax < request.KMin || request.KMax > 64)))
         {
             throw new InvalidRequestException($"k: give k (1 to 4,096), or k = 0 with 2 <= k_min <= k_max <= 64; got k {request.K}, k_min {request.KMin}, k_max {request.KMax}");
@@ -255,11 +277,13 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
         }
 
         var rule = RuleSegmentCatalog.Parse("expression", request.Expression);
-        var now = _users.Now;
+        var tenant = CallTenant.Of(context);
+        var now = _users.NowOf(tenant);
         long evaluated = 0, matched = 0;
         var sample = new List<string>();
         var sampleLock = new Lock();
         await _reclustering.SweepAsync(
+            tenant,
             async (user, cancellationToken) =>
             {
                 var match = await user.Grain.EvaluateRuleAsync(rule.Text, now).WaitAsync(cancellationToken);

@@ -2,6 +2,7 @@ using Grpc.Core;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Errors;
 using Segmentation.Grains;
+using Segmentation.Host.Access;
 using Segmentation.Host.Segments;
 
 namespace Segmentation.Host.Services;
@@ -25,6 +26,7 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
     public override Task WatchUserSegments(WatchUserSegmentsRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
     {
         UserLookup.CheckId("user_id", request.UserId);
+        DefaultTenantOnly(context, "segment watches");
         return StreamAsync(change => change.UserId == request.UserId, responseStream, context, request.UserId);
     }
 
@@ -33,6 +35,7 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override Task WatchSegmentChanges(WatchSegmentChangesRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
     {
+        DefaultTenantOnly(context, "segment watches");
         var id = request.SegmentId;
         if (id.Length > 0 && !s_watchableKinds.Any(kind => id.StartsWith(kind, StringComparison.Ordinal)))
         {
@@ -47,7 +50,7 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task StreamSegmentMembers(StreamSegmentMembersRequest request, IServerStreamWriter<Contracts.V1.SegmentMember> responseStream, ServerCallContext context)
     {
-        if (_ml.Current is not { } model || !model.Contains(request.SegmentId))
+        if (MlOf(context)?.Current is not { } model || !model.Contains(request.SegmentId))
         {
             throw new NotFoundException($"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
         }
@@ -61,7 +64,7 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task<ListSegmentsResponse> ListSegments(ListSegmentsRequest request, ServerCallContext context)
     {
-        if (_ml.Current is not { } model)
+        if (MlOf(context)?.Current is not { } model)
         {
             return new ListSegmentsResponse();
         }
@@ -78,7 +81,7 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task<Segment> GetSegment(GetSegmentRequest request, ServerCallContext context)
     {
-        if (_ml.Current is not { } model || !model.Contains(request.SegmentId))
+        if (MlOf(context)?.Current is not { } model || !model.Contains(request.SegmentId))
         {
             throw new NotFoundException($"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
         }
@@ -115,6 +118,21 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
         return result;
     }
 
+    // The ML segmentation serves tenant default only (its model, segment grains and statistics are not yet per tenant):
+    // another tenant's caller sees no model rather than default's.
+    private MlSegmentation? MlOf(ServerCallContext context) => CallTenant.Of(context) == TenantKeys.DefaultTenant ? _ml : null;
+
+    // The change feed carries tenant default's users only (other tenants' user grains publish no changes): another tenant's
+    // watcher is refused rather than shown default's users.
+    private static void DefaultTenantOnly(ServerCallContext context, string what)
+    {
+        var tenant = CallTenant.Of(context);
+        if (tenant != TenantKeys.DefaultTenant)
+        {
+            throw new PreconditionFailedException($"{CallTenant.Header}: {what} serve tenant '{TenantKeys.DefaultTenant}' only in this release, not tenant '{tenant}'");
+        }
+    }
+
     private async Task StreamAsync(Func<MembershipChange, bool> filter, IServerStreamWriter<SegmentChange> writer, ServerCallContext context, string? userId = null)
     {
         await foreach (var change in _changes.WatchAsync(filter, context.CancellationToken, userId))
@@ -134,17 +152,20 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task<UserSegments> GetUserSegments(GetUserSegmentsRequest request, ServerCallContext context)
     {
-        var now = _users.Now;
-        var segments = await _users.Grain("user_id", request.UserId).GetSegmentsAsync(now, includeRules: true).WaitAsync(context.CancellationToken)
+        var tenant = CallTenant.Of(context);
+        var now = _users.NowOf(tenant);
+        var segments = await _users.Grain("user_id", request.UserId, tenant).GetSegmentsAsync(now, includeRules: true).WaitAsync(context.CancellationToken)
             ?? throw UserLookup.NoEvents("user_id", request.UserId);
         return ProtoMapper.ToUserSegments(request.UserId, segments, now);
     }
 
     public override async Task<BatchGetUserSegmentsResponse> BatchGetUserSegments(BatchGetUserSegmentsRequest request, ServerCallContext context)
     {
-        var now = _users.Now;
+        var tenant = CallTenant.Of(context);
+        var now = _users.NowOf(tenant);
         var (found, notFound) = await _users.GetManyAsync(
             request.UserIds,
+            tenant,
             async grain => await grain.GetSegmentsAsync(now, includeRules: true) is { } segments ? ProtoMapper.ToUserSegments(TenantKeys.UserIdOf(grain.GetPrimaryKeyString()), segments, now) : null,
             context.CancellationToken);
         var response = new BatchGetUserSegmentsResponse();
