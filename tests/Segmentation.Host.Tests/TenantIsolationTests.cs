@@ -53,8 +53,8 @@ public sealed class TenantIsolationTests
                 Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
                 Assert.StartsWith(CallTenant.Header + ":", bad.Status.Detail, StringComparison.Ordinal);
 
-                // What serves the whole deployment is changed by tenant default only.
-                var denied = await Assert.ThrowsAsync<RpcException>(() => adminA.ReclusterAsync(new ReclusterRequest { K = 2 }).ResponseAsync);
+                // The user encoder serves the whole deployment: tenant default only may train or activate one.
+                var denied = await Assert.ThrowsAsync<RpcException>(() => adminA.TrainModelAsync(new TrainModelRequest { Activate = true }).ResponseAsync);
                 Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
             }
             finally
@@ -67,6 +67,15 @@ public sealed class TenantIsolationTests
             await using (var restarted = await TestServer.StartAsync(data))
             {
                 await AssertIsolatedAsync(restarted, rules: true);
+
+                // Erasing u1 of shop-a leaves shop-b's u1 whole, and shop-b's "bought together" untouched.
+                await new PrivacyService.PrivacyServiceClient(Invoker(restarted, "shop-a")).EraseUserAsync(new EraseUserRequest { UserId = "u1" });
+                var erased = await Assert.ThrowsAsync<RpcException>(() => new ProfileService.ProfileServiceClient(Invoker(restarted, "shop-a")).GetProfileAsync(new GetProfileRequest { UserId = "u1" }).ResponseAsync);
+                Assert.Equal(StatusCode.NotFound, erased.StatusCode);
+                var kept = await new ProfileService.ProfileServiceClient(Invoker(restarted, "shop-b")).GetProfileAsync(new GetProfileRequest { UserId = "u1" });
+                Assert.Equal((2L, 2L), (kept.EventCount, kept.Orders));
+                var similarB = await new RecommendationService.RecommendationServiceClient(Invoker(restarted, "shop-b")).SimilarItemsAsync(new SimilarItemsRequest { ItemId = "b-1", Count = 10 });
+                Assert.Equal("b-2", similarB.Items[0].ItemId);
             }
         }
         finally
@@ -103,11 +112,41 @@ public sealed class TenantIsolationTests
     }
 
     [Fact]
-    public async Task DemoShop_InItsOwnTenant_LeavesARealFileItsOwnClockLifecycleRecommendationsAndSegments()
+    public async Task DemoShop_InItsOwnTenant_HasEveryModel_AndARealFileKeepsItsOwnClockLifecycleRecommendationsSegmentsAndModels()
     {
         await using var server = await TestServer.StartAsync();
-        var demo = await ShopSeeder.SeedIfEmptyAsync(server.Server, 60, NullLogger.Instance, CancellationToken.None, tenant: "demo");
+
+        // The first run: the synthetic shop seeded into tenant demo and every model trained on it (what ./run.sh does).
+        var demo = await ShopSeeder.SeedIfEmptyAsync(server.Server, 300, NullLogger.Instance, CancellationToken.None, tenant: "demo");
         Assert.NotNull(demo);
+        var firstRun = new StringWriter();
+        await ShopModels.TrainAsync(server.Server, "demo", firstRun);
+        _output.WriteLine(firstRun.ToString());
+        Assert.DoesNotContain("No ", firstRun.ToString(), StringComparison.Ordinal);
+
+        // Tenant demo shows what a newcomer saw before tenants: ML segments with unique labels, value segments, churn
+        // risk and anomaly scores.
+        var demoSegments = new SegmentService.SegmentServiceClient(Invoker(server, "demo"));
+        var demoList = await demoSegments.ListSegmentsAsync(new ListSegmentsRequest());
+        Assert.True(demoList.ModelVersion > 0 && demoList.Segments.Count >= 2, $"demo segmentation v{demoList.ModelVersion}, {demoList.Segments.Count} segments");
+        Assert.Equal(demoList.Segments.Count, demoList.Segments.Select(x => x.Label).Distinct().Count());
+        var demoUser = demo.ExampleUsers.Values.First();
+        var demoView = await demoSegments.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = demoUser });
+        Assert.NotNull(demoView.MlSegment);
+        Assert.NotNull(demoView.Churn);
+        Assert.NotNull(demoView.Anomaly);
+        var buyers = 0;
+        foreach (var user in demo.ExampleUsers.Values)
+        {
+            buyers += (await demoSegments.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = user })).ValueSegment is null ? 0 : 1;
+        }
+
+        Assert.True(buyers > 0, "no example user of the demo has a value segment");
+        // The demo keeps its own "now" (its history ends a minute before it was seeded).
+        Assert.True(demoView.AsOf.ToDateTimeOffset() > DateTimeOffset.UtcNow.AddDays(-1), $"demo as of {demoView.AsOf}");
+
+        // Tenant default has none of it.
+        Assert.Equal(0, (await new SegmentService.SegmentServiceClient(server.Client).ListSegmentsAsync(new ListSegmentsRequest())).ModelVersion);
 
         // A slice of the real Online Retail sample (December 2010) into tenant default, as `seg ingest` sends it.
         var path = Path.Combine(Repository.Datasets, "online-retail-sample", "online_retail.first19999.csv.gz");
@@ -124,7 +163,8 @@ public sealed class TenantIsolationTests
 
         var ingested = await new EventService.EventServiceClient(server.Client).IngestEventsAsync(batch);
         Assert.True(ingested.Accepted > 1_000, $"accepted {ingested.Accepted}");
-        var customers = batch.Events.Where(e => e.UserId.Length > 0).Select(e => e.UserId).Distinct().Take(50).ToList();
+        var allCustomers = batch.Events.Where(e => e.UserId.Length > 0).Select(e => e.UserId).Distinct().ToList();
+        var customers = allCustomers.Take(50).ToList();
 
         // Their lifecycle is as of their own last event (December 2010), not the demo's "now" (no "last activity 2,622
         // days ago").
@@ -137,11 +177,8 @@ public sealed class TenantIsolationTests
         Assert.True(last.Year == 2010 && last.Month == 12 && last <= newest, $"as of {last:u}, newest row {newest:u}");
         Assert.All(segments.Users, u => Assert.Equal(last, u.AsOf.ToDateTimeOffset()));
         Assert.All(segments.Users, u => Assert.NotEqual(LifecycleStage.Churned, u.Lifecycle.Stage));
-
-        // The demo keeps its own "now" (its history ends a minute before it was seeded).
-        var demoUser = demo.ExampleUsers.Values.First();
-        var demoSegments = await new SegmentService.SegmentServiceClient(Invoker(server, "demo")).GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = demoUser });
-        Assert.True(demoSegments.AsOf.ToDateTimeOffset() > DateTimeOffset.UtcNow.AddDays(-1), $"demo as of {demoSegments.AsOf}");
+        // No model of the demo's reaches them: until tenant default is clustered and trained, they have none.
+        Assert.All(segments.Users, u => Assert.True(u.MlSegment is null && u.Churn is null && u.Anomaly is null && u.ValueSegment is null, u.UserId));
         var notInDefault = await Assert.ThrowsAsync<RpcException>(() => new SegmentService.SegmentServiceClient(server.Client).GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = demoUser }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, notInDefault.StatusCode);
 
@@ -156,25 +193,34 @@ public sealed class TenantIsolationTests
         Assert.NotEmpty(items);
         Assert.DoesNotContain(items, i => i.StartsWith("sku-", StringComparison.Ordinal));
 
-        // ...nor in the statistics of the ML segments (a user encoder trained on the whole log, demo included, then
-        // tenant default's users clustered).
-        var now = server.Server.DomainClock.GetUtcNow();
-        await server.Server.Embeddings.TrainAsync(server.Server.EventLog, now, 8, 42, activate: true, CancellationToken.None);
-        var report = await server.Server.Reclustering.RunAsync(
-            new Segments.ReclusterSettings(3, 0, 0, DryRun: false, Seed: 1), grain => grain.GetSegmentationInputAsync(), CancellationToken.None);
-        Assert.True(report.Users >= customers.Count, $"clustered {report.Users} users");
+        // ...nor in the statistics of tenant default's own ML segments, which `seg recluster` makes over the shared encoder.
+        var admin = new AdminService.AdminServiceClient(server.Client);
+        var reclustered = await admin.ReclusterAsync(new ReclusterRequest { K = 0, KMin = 2, KMax = 6 });
+        Assert.True(reclustered.Published && reclustered.Users >= customers.Count && reclustered.Users <= allCustomers.Count, $"clustered {reclustered.Users} users of {allCustomers.Count}");
         var segmentClient = new SegmentService.SegmentServiceClient(server.Client);
+        var defaultList = await segmentClient.ListSegmentsAsync(new ListSegmentsRequest());
+        Assert.Equal(reclustered.Users, defaultList.Segments.Sum(x => x.Size));
         var topItems = new List<string>();
-        foreach (var summary in (await segmentClient.ListSegmentsAsync(new ListSegmentsRequest())).Segments)
+        foreach (var summary in defaultList.Segments)
         {
             topItems.AddRange((await segmentClient.GetSegmentAsync(new GetSegmentRequest { SegmentId = summary.SegmentId })).TopItems.Select(i => i.ItemId));
         }
 
-        _output.WriteLine($"{ingested.Accepted} real events as of {last:u}; {report.K} ML segments over {report.Users} users; top items {string.Join(", ", topItems.Take(10))}");
+        _output.WriteLine($"{ingested.Accepted} real events as of {last:u}; default: {reclustered.K} ML segments over {reclustered.Users} users ({reclustered.Criterion}); top items {string.Join(", ", topItems.Take(10))}");
         Assert.NotEmpty(topItems);
         Assert.DoesNotContain(topItems, i => i.StartsWith("sku-", StringComparison.Ordinal));
-        // The demo tenant sees no ML segmentation of tenant default's.
-        Assert.Empty((await new SegmentService.SegmentServiceClient(Invoker(server, "demo")).ListSegmentsAsync(new ListSegmentsRequest())).Segments);
+
+        // Tenant default's models are its own: its value segmentation counts its buyers only, and the demo's models are
+        // as they were (same segmentation, same users in it).
+        var value = await admin.TrainValueSegmentsAsync(new TrainValueSegmentsRequest());
+        Assert.True(value.Customers <= allCustomers.Count, $"value segmentation over {value.Customers} buyers, default has {allCustomers.Count} customers");
+        var demoAfter = await demoSegments.ListSegmentsAsync(new ListSegmentsRequest());
+        Assert.Equal(demoList.Segments.Sum(x => x.Size), demoAfter.Segments.Sum(x => x.Size));
+        Assert.Equal(demoList.Segments.Select(x => x.SegmentId), demoAfter.Segments.Select(x => x.SegmentId));
+        Assert.Equal(demoView.ValueSegment?.ModelVersion, (await demoSegments.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = demoUser })).ValueSegment?.ModelVersion);
+        var customerView = await segmentClient.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = customers[0] });
+        Assert.NotNull(customerView.MlSegment);
+        Assert.Contains(customerView.MlSegment.SegmentId, defaultList.Segments.Select(x => x.SegmentId));
     }
 
     // Three users per tenant, the same ids in both: u1 and u2 buy items 1 and 2 together, u3 views item 3. Items are
@@ -219,6 +265,13 @@ public sealed class TenantIsolationTests
             var other = prefix == "a" ? "b-1" : "a-1";
             var unknown = await Assert.ThrowsAsync<RpcException>(() => recommendations.SimilarItemsAsync(new SimilarItemsRequest { ItemId = other, Count = 10 }).ResponseAsync);
             Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+
+            // Her export (Art. 15/20) is this tenant's u1: her two events and this tenant's items, never the other's.
+            var export = await new PrivacyService.PrivacyServiceClient(invoker).ExportUserAsync(new ExportUserRequest { UserId = "u1" });
+            Assert.Equal(2, export.Events);
+            Assert.Contains($"\"{prefix}-1\"", export.Document, StringComparison.Ordinal);
+            Assert.DoesNotContain($"\"{other}\"", export.Document, StringComparison.Ordinal);
+            Assert.DoesNotContain(prefix == "a" ? "\"b-2\"" : "\"a-2\"", export.Document, StringComparison.Ordinal);
         }
     }
 

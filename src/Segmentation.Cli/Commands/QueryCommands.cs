@@ -72,6 +72,10 @@ internal static class QueryCommands
                         Console.WriteLine($"           {line}");
                     }
                 }
+                else
+                {
+                    Console.WriteLine("ML segment none: her tenant has no ML segmentation yet (seg recluster --k 0 makes one), or she has no embedding yet");
+                }
 
                 foreach (var rule in segments.RuleSegments)
                 {

@@ -47,14 +47,15 @@ internal sealed class UserGrain : Grain, IUserGrain
     private readonly IEventLog _log;
     private readonly ISnapshotStore _snapshots;
     private readonly ProfileOptions _profileOptions;
-    // Her tenant's (set at activation, from the tenant of her key): the clock, recommenders and rule segments are per
-    // tenant; the ML segmentation and the segment watches (tracker) serve tenant default only, so other tenants' users
-    // have none rather than default's.
+    // Her tenant's (set at activation, from the tenant of her key): the clock, recommenders, rule segments, ML
+    // segmentation and growth models are per tenant; the segment watches (tracker) serve tenant default only, so other
+    // tenants' users publish no membership changes rather than mix with default's.
     private EventTimeClock? _eventClock;
     private TimeProvider _domainClock;
     private Recommendations.LiveRecommender? _recommender;
     private SegmentTracker? _segments;
     private RuleSegmentCatalog? _rules;
+    private global::Segmentation.Host.Growth.GrowthModels? _growth;
     private readonly UserEmbeddings? _embeddings;
     private MlSegmentation? _ml;
     private readonly int _snapshotEvery;
@@ -137,6 +138,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             _domainClock = _eventClock;
         }
 
+        _growth = s.Growth is null ? null : await s.Growth.ForAsync(tenant);
         if (tenant == TenantKeys.DefaultTenant)
         {
             return;
@@ -144,9 +146,17 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         _recommender = _recommender is null ? null : s.Recommenders?.For(tenant);
         _rules = _rules is null || s.RuleCatalogs is null ? null : await s.RuleCatalogs.ForAsync(tenant);
+        _ml = _ml is null || s.Segmentations is null ? null : (await s.Segmentations.ForAsync(tenant)).Ml;
+        // The change feed (segment watches) serves tenant default's users only: another tenant's publish no changes.
         _segments = null;
-        _ml = null;
     }
+
+    // Her tenant's growth models (or, without per-tenant ones, the process's).
+    private global::Segmentation.Host.Churn.ChurnScoring? Churn => _growth?.Churn ?? _services.Users.Churn;
+
+    private global::Segmentation.Host.ValueSegments.ValueSegmentScoring? Values => _growth?.Values ?? _services.Users.Values;
+
+    private global::Segmentation.Host.Anomalies.AnomalyScoring? Anomalies => _growth?.Anomalies ?? _services.Users.Anomalies;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -660,12 +670,12 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         if (segment.StartsWith("value:", StringComparison.Ordinal))
         {
-            return _services.Users.Values?.Score(_profile, at) is { } value && segment.AsSpan("value:".Length).SequenceEqual(value.SegmentId.ToString(CultureInfo.InvariantCulture));
+            return Values?.Score(_profile, at) is { } value && segment.AsSpan("value:".Length).SequenceEqual(value.SegmentId.ToString(CultureInfo.InvariantCulture));
         }
 
         if (segment.StartsWith("churn:", StringComparison.Ordinal))
         {
-            return _services.Users.Churn?.Score(_profile, at) is { } risk && segment.AsSpan("churn:".Length).SequenceEqual(risk.Band);
+            return Churn?.Score(_profile, at) is { } risk && segment.AsSpan("churn:".Length).SequenceEqual(risk.Band);
         }
 
         return ExperimentCatalog.IsMember(experiment, Segments(at, includeRules: true));
@@ -678,23 +688,23 @@ internal sealed class UserGrain : Grain, IUserGrain
         var rules = includeRules ? _rules?.Current ?? [] : [];
         if (rules.Count == 0)
         {
-            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now)) { Churn = _services.Users.Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = _services.Users.Values?.Score(_profile, now) };
+            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now)) { Churn = Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = Values?.Score(_profile, now) };
         }
 
         var view = _profile.View(now);
-        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now)) { Churn = _services.Users.Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = _services.Users.Values?.Score(_profile, now) };
+        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now)) { Churn = Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = Values?.Score(_profile, now) };
     }
 
     // The segments the served churn, value and anomaly models put her in now, with their reasons.
     private List<KeyValuePair<string, string>> ScoredMemberships(DateTimeOffset now)
     {
         var scored = new List<KeyValuePair<string, string>>(2);
-        if (_services.Users.Churn?.Score(_profile, now) is { } churn)
+        if (Churn?.Score(_profile, now) is { } churn)
         {
             scored.Add(new("churn:" + churn.Band, string.Create(CultureInfo.InvariantCulture, $"churn risk {churn.Probability:P0}: {string.Join("; ", churn.Reasons)}")));
         }
 
-        if (_services.Users.Values?.Score(_profile, now) is { } value)
+        if (Values?.Score(_profile, now) is { } value)
         {
             scored.Add(new("value:" + value.SegmentId.ToString(CultureInfo.InvariantCulture), string.Create(CultureInfo.InvariantCulture, $"{value.Label}: last order {value.RecencyDays:0} days ago, {value.Frequency} orders, {value.Monetary:0.00} spent")));
         }
@@ -710,7 +720,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     // Her anomaly score: a function of her events and the forest served, so it is kept until either changes.
     private AnomalyFlag? Anomaly()
     {
-        if (_services.Users.Anomalies is not { Current: { } served } anomalies)
+        if (Anomalies is not { Current: { } served } anomalies)
         {
             return null;
         }

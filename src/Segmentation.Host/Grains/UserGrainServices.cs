@@ -43,4 +43,10 @@ internal sealed record UserGrainServices(
 
     /// <summary>Every tenant's rule segments (null: <see cref="Rules"/> for tenant default, none for others).</summary>
     public TenantRules? RuleCatalogs { get; init; }
+
+    /// <summary>Every tenant's ML segmentation (null: <see cref="Ml"/> for tenant default, none for others).</summary>
+    public TenantSegmentations? Segmentations { get; init; }
+
+    /// <summary>Every tenant's churn, value and anomaly models (null: <see cref="Churn"/>, <see cref="Values"/> and <see cref="Anomalies"/> for every tenant).</summary>
+    public Growth.TenantGrowthModels? Growth { get; init; }
 }

@@ -53,8 +53,12 @@ internal static class DomainServices
         services.AddSingleton(_ => new TenantRecommenders(options.Recommendations));
         services.AddSingleton(sp => sp.GetRequiredService<TenantRecommenders>().Default);
         services.AddSingleton(options.Recommendations);
-        services.AddSingleton(_ => new ItemModelStore(Path.GetFullPath(options.Embeddings.ModelsDirectory.Length > 0 ? options.Embeddings.ModelsDirectory : Path.Combine(DataDirectory(), "models"))));
-        services.AddSingleton<ItemModels>();
+        services.AddSingleton(sp => new TenantItemModels(
+            sp.GetRequiredService<IEventLog>(), options.Recommendations, sp.GetRequiredService<TenantRecommenders>(),
+            Path.GetFullPath(options.Embeddings.ModelsDirectory.Length > 0 ? options.Embeddings.ModelsDirectory : Path.Combine(DataDirectory(), "models")),
+            sp.GetRequiredService<ILogger<ItemModels>>()));
+        services.AddSingleton(sp => sp.GetRequiredService<TenantItemModels>().Default);
+        services.AddSingleton(sp => sp.GetRequiredService<ItemModels>().Store);
         services.AddSingleton(sp => new TenantRules(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
         services.AddSingleton(sp => sp.GetRequiredService<TenantRules>().Default);
         services.AddSingleton<SegmentChangeFeed>();
@@ -87,8 +91,10 @@ internal static class DomainServices
             };
             return embeddings;
         });
-        services.AddSingleton(sp => new MlSegmentation(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
-        services.AddSingleton(sp => new Reclustering(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<MlSegmentation>(), Wall(sp)));
+        // Per tenant, made on first use; tenant default's segmentation and re-clustering are also registered alone.
+        services.AddSingleton(sp => new TenantSegmentations(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
+        services.AddSingleton(sp => sp.GetRequiredService<TenantSegmentations>().Default.Ml);
+        services.AddSingleton(sp => sp.GetRequiredService<TenantSegmentations>().Default.Reclustering);
         services.AddSingleton(sp => new EventIngestion(
             sp.GetRequiredService<IGrainFactory>(), Wall(sp), options.EarliestEventTime, sp.GetRequiredService<ILogger<EventIngestion>>()));
         services.AddSingleton(sp => new UserLookup(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<DomainClocks>()));
@@ -116,11 +122,16 @@ internal static class DomainServices
                 Values = sp.GetRequiredService<ValueSegments.ValueSegmentScoring>(),
                 Recommenders = sp.GetRequiredService<TenantRecommenders>(),
                 RuleCatalogs = sp.GetRequiredService<TenantRules>(),
+                Segmentations = sp.GetRequiredService<TenantSegmentations>(),
+                Growth = sp.GetRequiredService<Growth.TenantGrowthModels>(),
             };
         });
-        services.AddSingleton(sp => new Churn.ChurnScoring(options, sp.GetRequiredService<ISnapshotStore>()));
-        services.AddSingleton(sp => new Anomalies.AnomalyScoring(sp.GetRequiredService<ISnapshotStore>(), options.Profiles));
-        services.AddSingleton(sp => new ValueSegments.ValueSegmentScoring(sp.GetRequiredService<ISnapshotStore>(), options.Profiles));
+        // Per tenant, made on first use; tenant default's growth models are also registered alone.
+        services.AddSingleton(sp => new Growth.TenantGrowthModels(options, sp.GetRequiredService<ISnapshotStore>(), sp.GetRequiredService<IEventLog>(), sp));
+        services.AddSingleton(sp => sp.GetRequiredService<Growth.TenantGrowthModels>().Default);
+        services.AddSingleton(sp => sp.GetRequiredService<Growth.GrowthModels>().Churn);
+        services.AddSingleton(sp => sp.GetRequiredService<Growth.GrowthModels>().Anomalies);
+        services.AddSingleton(sp => sp.GetRequiredService<Growth.GrowthModels>().Values);
         services.AddSingleton(sp => new Experiments.ExperimentCatalog(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
         services.AddSingleton<SegmentRefreshScheduler>();
         services.AddSingleton<StaleEmbeddings>();
@@ -146,7 +157,6 @@ internal static class DomainServices
         services.AddHostedService<Anomalies.ServedModelsLoader>();
         services.AddHostedService<SegmentationStartup>();
         services.AddHostedService<ItemModelStartup>();
-        services.AddSingleton<Growth.GrowthModels>();
         services.AddHostedService<Growth.GrowthModelsStartup>();
         services.AddHostedService<SegmentStatisticsFlusher>();
         services.AddHostedService<Privacy.RetentionStartup>();

@@ -16,7 +16,7 @@ namespace Segmentation.Host.Privacy;
 /// <see cref="ForgetEverywhereAsync"/> does it here and on every other silo (<see cref="ISiloPeerGrain.UsersErasedAsync"/>)
 /// before it returns.
 /// </summary>
-internal sealed class SiloForgetting(TenantRecommenders recommenders, MlSegmentation ml, SegmentChangeFeed feed, IEventLog log, SegmentationOptions options, IServiceProvider services)
+internal sealed class SiloForgetting(TenantRecommenders recommenders, TenantSegmentations segmentations, SegmentChangeFeed feed, IEventLog log, SegmentationOptions options, IServiceProvider services)
 {
     /// <summary>Forgets the users on this silo; returns how many watches of theirs it ended.</summary>
     public async Task<int> ForgetAsync(IReadOnlyCollection<string> userKeys, bool erased, CancellationToken cancellationToken)
@@ -33,13 +33,12 @@ internal sealed class SiloForgetting(TenantRecommenders recommenders, MlSegmenta
         {
             var recommender = recommenders.For(tenantUsers.Key);
             var userIds = tenantUsers.Select(TenantKeys.UserIdOf).ToHashSet(StringComparer.Ordinal);
+            var ml = segmentations.For(tenantUsers.Key).Ml;
             foreach (var userId in userIds)
             {
-                if (tenantUsers.Key == TenantKeys.DefaultTenant)
-                {
-                    ml.Leave(userId);
-                    watches += erased ? feed.EndWatchesOf(userId) : 0;
-                }
+                ml.Leave(userId);
+                // The change feed carries tenant default's users only.
+                watches += erased && tenantUsers.Key == TenantKeys.DefaultTenant ? feed.EndWatchesOf(userId) : 0;
             }
 
             if (erased)
@@ -80,15 +79,14 @@ internal sealed class SiloForgetting(TenantRecommenders recommenders, MlSegmenta
     /// </summary>
     public async Task RepublishSegmentsAsync(IEnumerable<string> tenants, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        await ml.FlushEverywhereAsync(cancellationToken);
-        if (ml.Current is null)
-        {
-            return;
-        }
-
         foreach (var tenant in tenants.Distinct(StringComparer.Ordinal))
         {
-            await grains.GetGrain<ISegmentationModelGrain>(tenant).PublishNowAsync().WaitAsync(cancellationToken);
+            var ml = segmentations.For(tenant).Ml;
+            await ml.FlushEverywhereAsync(cancellationToken);
+            if (ml.Current is not null)
+            {
+                await grains.GetGrain<ISegmentationModelGrain>(tenant).PublishNowAsync().WaitAsync(cancellationToken);
+            }
         }
     }
 }

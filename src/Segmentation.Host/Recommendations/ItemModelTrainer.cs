@@ -25,18 +25,18 @@ internal static class ItemModelTrainer
     private const int MinInteractions = 4;
 
     /// <summary>
-    /// Trains on tenant default's events in <paramref name="log"/> (the item model is served to tenant default only: trained
+    /// Trains on <paramref name="tenant"/>'s events in <paramref name="log"/> (each tenant has its own item model: trained
     /// on every tenant's events, it would recommend one tenant's items to another's users); null when it holds fewer than
     /// <see cref="ItemModelOptions.MinUsers"/> users with four interactions.
     /// </summary>
     public static async Task<(EaseModel Model, ItemModelManifest Manifest)?> TrainAsync(
-        IEventLog log, RecommendationOptions options, CancellationToken cancellationToken)
+        IEventLog log, RecommendationOptions options, CancellationToken cancellationToken, string tenant = TenantKeys.DefaultTenant)
     {
         var stopwatch = Stopwatch.StartNew();
         var weights = InteractionWeights.Default;
         var users = new Dictionary<string, List<Interaction>>(StringComparer.Ordinal);
         long interactions = 0;
-        var tenantPrefix = TenantKeys.DefaultTenant + "/";
+        var tenantPrefix = tenant + "/";
         await foreach (var record in log.ReadAllAsync(0, cancellationToken))
         {
             if (!record.StreamId.StartsWith(tenantPrefix, StringComparison.Ordinal))

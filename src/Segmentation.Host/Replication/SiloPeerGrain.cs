@@ -15,8 +15,8 @@ namespace Segmentation.Host.Replication;
 /// sender waits for one batch to be applied before it sends the next, so a sender's changes apply in the order it made them.
 /// </summary>
 [SiloBoundPlacement]
-internal sealed class SiloPeerGrain(TenantRecommenders recommenders, MlSegmentation ml, TenantRules rules, DomainClocks clocks, UserEmbeddings embeddings,
-    SegmentChangeFeed changes, SegmentChangeRelay relay, ItemModels itemModels, Growth.GrowthModels growth, Privacy.SiloForgetting forgetting) : Grain, ISiloPeerGrain
+internal sealed class SiloPeerGrain(TenantRecommenders recommenders, TenantSegmentations segmentations, TenantRules rules, DomainClocks clocks, UserEmbeddings embeddings,
+    SegmentChangeFeed changes, SegmentChangeRelay relay, TenantItemModels itemModels, Growth.TenantGrowthModels growth, Privacy.SiloForgetting forgetting) : Grain, ISiloPeerGrain
 {
     public Task ApplyRecommenderChangesAsync(RecommenderChange[] changes)
     {
@@ -37,19 +37,19 @@ internal sealed class SiloPeerGrain(TenantRecommenders recommenders, MlSegmentat
         return Task.CompletedTask;
     }
 
-    public Task ReloadSegmentationModelAsync() => ml.LoadAsync(CancellationToken.None);
+    public Task ReloadSegmentationModelAsync() => segmentations.ReloadAllAsync(CancellationToken.None);
 
     public Task ReloadRuleSegmentsAsync() => rules.ReloadAllAsync(CancellationToken.None);
 
-    public Task ReloadItemModelAsync() => itemModels.LoadNewestAsync();
+    public Task ReloadItemModelAsync() => itemModels.LoadAllNewestAsync();
 
-    public Task ReloadGrowthModelsAsync() => growth.LoadAsync(CancellationToken.None);
+    public Task ReloadGrowthModelsAsync() => growth.ReloadAllAsync(CancellationToken.None);
 
     public Task UserEncoderChangedAsync() => embeddings.InferenceServingChangedAsync();
 
-    public Task FlushSegmentMovesAsync() => ml.FlushAsync(CancellationToken.None);
+    public Task FlushSegmentMovesAsync() => segmentations.FlushAllAsync(CancellationToken.None);
 
-    public Task<SegmentJoin[]> GetCountedMembersAsync(int segmentId) => Task.FromResult(ml.CountedMembers(segmentId));
+    public Task<SegmentJoin[]> GetCountedMembersAsync(string tenant, int segmentId) => Task.FromResult(segmentations.For(tenant).Ml.CountedMembers(segmentId));
 
     public Task SegmentWatchersChangedAsync(string silo, bool watching)
     {

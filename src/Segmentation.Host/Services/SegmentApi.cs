@@ -13,14 +13,14 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
     private readonly UserLookup _users;
     private readonly RuleSegmentCatalog _rules;
     private readonly SegmentChangeFeed _changes;
-    private readonly MlSegmentation _ml;
+    private readonly TenantSegmentations _segmentations;
 
-    public SegmentApi(UserLookup users, RuleSegmentCatalog rules, SegmentChangeFeed changes, MlSegmentation ml)
+    public SegmentApi(UserLookup users, RuleSegmentCatalog rules, SegmentChangeFeed changes, TenantSegmentations segmentations)
     {
         _users = users;
         _rules = rules;
         _changes = changes;
-        _ml = ml;
+        _segmentations = segmentations;
     }
 
     public override Task WatchUserSegments(WatchUserSegmentsRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
@@ -50,13 +50,14 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task StreamSegmentMembers(StreamSegmentMembersRequest request, IServerStreamWriter<Contracts.V1.SegmentMember> responseStream, ServerCallContext context)
     {
-        if (MlOf(context)?.Current is not { } model || !model.Contains(request.SegmentId))
+        var ml = await MlOfAsync(context);
+        if (ml.Current is not { } model || !model.Contains(request.SegmentId))
         {
             throw new NotFoundException($"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
         }
 
         // Counted members, cluster-wide: every move recorded before this call first.
-        foreach (var member in await _ml.MembersAsync(request.SegmentId, context.CancellationToken))
+        foreach (var member in await ml.MembersAsync(request.SegmentId, context.CancellationToken))
         {
             await responseStream.WriteAsync(new Contracts.V1.SegmentMember { UserId = member.UserId, Distance = member.Distance }, context.CancellationToken);
         }
@@ -64,12 +65,13 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task<ListSegmentsResponse> ListSegments(ListSegmentsRequest request, ServerCallContext context)
     {
-        if (MlOf(context)?.Current is not { } model)
+        var ml = await MlOfAsync(context);
+        if (ml.Current is not { } model)
         {
             return new ListSegmentsResponse();
         }
 
-        var (segments, _) = await _ml.StatisticsAsync(context.CancellationToken);
+        var (segments, _) = await ml.StatisticsAsync(context.CancellationToken);
         var response = new ListSegmentsResponse { ModelVersion = model.Version, EmbeddingModelVersion = model.EmbeddingModelVersion };
         foreach (var (id, statistics) in segments)
         {
@@ -81,12 +83,13 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task<Segment> GetSegment(GetSegmentRequest request, ServerCallContext context)
     {
-        if (MlOf(context)?.Current is not { } model || !model.Contains(request.SegmentId))
+        var ml = await MlOfAsync(context);
+        if (ml.Current is not { } model || !model.Contains(request.SegmentId))
         {
             throw new NotFoundException($"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
         }
 
-        var statistics = await _ml.StatisticsAsync(request.SegmentId, context.CancellationToken);
+        var statistics = await ml.StatisticsAsync(request.SegmentId, context.CancellationToken);
         var result = new Segment
         {
             SegmentId = request.SegmentId,
@@ -118,9 +121,9 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
         return result;
     }
 
-    // The ML segmentation serves tenant default only (its model, segment grains and statistics are not yet per tenant):
-    // another tenant's caller sees no model rather than default's.
-    private MlSegmentation? MlOf(ServerCallContext context) => CallTenant.Of(context) == TenantKeys.DefaultTenant ? _ml : null;
+    // The caller's tenant's ML segmentation (model, segment grains and statistics are per tenant).
+    private async Task<MlSegmentation> MlOfAsync(ServerCallContext context) =>
+        (await _segmentations.ForAsync(CallTenant.Of(context), context.CancellationToken)).Ml;
 
     // The change feed carries tenant default's users only (other tenants' user grains publish no changes): another tenant's
     // watcher is refused rather than shown default's users.
