@@ -70,8 +70,8 @@ public sealed class AuthorizationMatrixTests
             Assert.True(wrong == StatusCode.Unauthenticated, $"{path} with a wrong key: {wrong}");
             Assert.True(revokedStatus == StatusCode.Unauthenticated, $"{path} with a revoked key: {revokedStatus}");
             Assert.True(tenant == StatusCode.PermissionDenied, $"{path} with another tenant's key naming tenant default: {tenant}");
-            // On its own tenant the key is served, except for what serves the whole deployment (encoder, churn and item
-            // models, the ML segmentation), which only tenant default may change.
+            // On its own tenant the key is served (its own ML segmentation, churn, value, anomaly and item models), except
+            // for the user encoder, which serves the whole deployment and only tenant default may change.
             Assert.True(
                 s_deploymentWide.Contains(method.Name) ? ownTenant == StatusCode.PermissionDenied : ownTenant is not (StatusCode.Unauthenticated or StatusCode.PermissionDenied or StatusCode.Unimplemented),
                 $"{path} with another tenant's key on its own tenant: {ownTenant}");
@@ -94,7 +94,7 @@ public sealed class AuthorizationMatrixTests
         Assert.False(await reflection.ResponseStream.MoveNext(CancellationToken.None));
     }
 
-    private static readonly HashSet<string> s_deploymentWide = ["TrainModel", "ActivateModel", "TrainChurnModel", "Recluster", "TrainItemModel", "TrainValueSegments", "TrainAnomalyModel"];
+    private static readonly HashSet<string> s_deploymentWide = ["TrainModel", "ActivateModel"];
 
     private static async Task<StatusCode> CallAsync(KeyedServer server, MethodDescriptor descriptor, string? key, Metadata? headers = null)
     {
