@@ -24,6 +24,12 @@ var key = new Option<string?>("--key", "-k")
     DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SEG_API_KEY"),
     Recursive = true,
 };
+var tenant = new Option<string?>("--tenant", "-t")
+{
+    Description = "The tenant to act for on a server without API keys (x-tenant metadata; a key acts for its own tenant); default: the SEG_TENANT environment variable, else the server's 'default'. The first run's synthetic shop is tenant 'demo'.",
+    DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SEG_TENANT"),
+    Recursive = true,
+};
 var json = new Option<bool>("--json") { Description = "Print the response as JSON.", Recursive = true };
 var root = new RootCommand("seg: the Segmentation command line")
 {
@@ -49,7 +55,9 @@ var root = new RootCommand("seg: the Segmentation command line")
 };
 root.Options.Add(address);
 root.Options.Add(key);
+root.Options.Add(tenant);
 root.Options.Add(json);
 var parsed = root.Parse(args);
 Segmentation.Cli.SegmentationClient.ApiKey = parsed.GetValue(key);
+Segmentation.Cli.SegmentationClient.Tenant = parsed.GetValue(tenant);
 return await parsed.InvokeAsync();

@@ -15,11 +15,21 @@ internal sealed class SegmentationClient : IDisposable
         // The key travels as metadata on every call (an interceptor, not CallCredentials: those need TLS, and the
         // embedded default is h2c on loopback).
         var key = ApiKey;
-        var invoker = string.IsNullOrEmpty(key)
+        var tenant = Tenant;
+        var invoker = string.IsNullOrEmpty(key) && string.IsNullOrEmpty(tenant)
             ? _channel.CreateCallInvoker()
             : _channel.Intercept(metadata =>
             {
-                metadata.Add("authorization", "Bearer " + key);
+                if (!string.IsNullOrEmpty(key))
+                {
+                    metadata.Add("authorization", "Bearer " + key);
+                }
+
+                if (!string.IsNullOrEmpty(tenant))
+                {
+                    metadata.Add("x-tenant", tenant);
+                }
+
                 return metadata;
             });
         Events = new EventService.EventServiceClient(invoker);
@@ -37,6 +47,12 @@ internal sealed class SegmentationClient : IDisposable
     /// <c>Program</c> after parsing, before any command runs: one process, one caller.
     /// </summary>
     public static string? ApiKey { get; set; }
+
+    /// <summary>
+    /// The tenant every client names (<c>seg --tenant</c>, else <c>SEG_TENANT</c>) as <c>x-tenant</c> metadata; null or
+    /// empty names none (the server's default, or the key's tenant). Set once by <c>Program</c>, like <see cref="ApiKey"/>.
+    /// </summary>
+    public static string? Tenant { get; set; }
 
     public EventService.EventServiceClient Events { get; }
 

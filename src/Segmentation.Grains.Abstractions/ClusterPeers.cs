@@ -44,6 +44,10 @@ public sealed record RecommenderChange(
     /// <summary>For <see cref="RecommenderChangeKind.Restaged"/>: the stage the event was counted in before.</summary>
     [Id(11)]
     public LifecycleStage FromStage { get; init; }
+
+    /// <summary>The tenant of the user (each tenant has its own recommenders).</summary>
+    [Id(12)]
+    public string Tenant { get; init; } = TenantKeys.DefaultTenant;
 }
 
 /// <summary>One remembered interaction of a user whose grain activated (see <see cref="RecommenderChange"/>).</summary>
@@ -66,7 +70,7 @@ public interface ISiloPeerGrain : IGrainWithStringKey
     [Alias("ApplyRecommenderChanges")]
     Task ApplyRecommenderChangesAsync(RecommenderChange[] changes);
 
-    /// <summary>Another silo published a segmentation model version: this silo loads it from storage if it is newer.</summary>
+    /// <summary>Another silo published a segmentation model version: this silo loads every tenant's it serves from storage, where newer.</summary>
     [Alias("ReloadSegmentationModel")]
     Task ReloadSegmentationModelAsync();
 
@@ -94,11 +98,11 @@ public interface ISiloPeerGrain : IGrainWithStringKey
     Task FlushSegmentMovesAsync();
 
     /// <summary>
-    /// The members of ML segment <paramref name="segmentId"/> this silo has handed to its segment grain: a segment grain
+    /// The members of <paramref name="tenant"/>'s ML segment <paramref name="segmentId"/> this silo has handed to its segment grain: a segment grain
     /// that activates again (after idling, or after its silo died) rebuilds its sums from every silo's.
     /// </summary>
     [Alias("GetCountedMembers")]
-    Task<SegmentJoin[]> GetCountedMembersAsync(int segmentId);
+    Task<SegmentJoin[]> GetCountedMembersAsync(string tenant, int segmentId);
 
     /// <summary>
     /// Another silo has watchers of segment changes (<paramref name="watching"/> true; repeated while it has them) or

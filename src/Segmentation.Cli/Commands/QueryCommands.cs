@@ -72,6 +72,10 @@ internal static class QueryCommands
                         Console.WriteLine($"           {line}");
                     }
                 }
+                else
+                {
+                    Console.WriteLine("ML segment none: her tenant has no ML segmentation yet (seg recluster --k 0 makes one), or she has no embedding yet");
+                }
 
                 foreach (var rule in segments.RuleSegments)
                 {
@@ -194,6 +198,12 @@ internal static class QueryCommands
         catch (RpcException ex)
         {
             Console.Error.WriteLine($"error: {ex.StatusCode} ({(int)ex.StatusCode}): {ex.Status.Detail}");
+            if (ex.StatusCode == StatusCode.NotFound && string.IsNullOrEmpty(SegmentationClient.Tenant) && string.IsNullOrEmpty(SegmentationClient.ApiKey))
+            {
+                // The newcomer's first try: the users ./run.sh printed live in tenant demo, apart from real data.
+                Console.Error.WriteLine("hint: this asked tenant 'default'; the synthetic shop ./run.sh seeds is tenant 'demo': add --tenant demo (or export SEG_TENANT=demo)");
+            }
+
             return 1;
         }
     }

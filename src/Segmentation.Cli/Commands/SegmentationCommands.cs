@@ -86,7 +86,7 @@ internal static class SegmentationCommands
         var list = new Command("list", "The ML segments in force with their live sizes and labels.");
         list.SetAction((parse, ct) => CallAsync<ListSegmentsResponse>(parse, address, json, (client, token) => client.Segments.ListSegmentsAsync(new ListSegmentsRequest(), cancellationToken: token).ResponseAsync, ct, r =>
         {
-            Console.WriteLine(r.ModelVersion == 0 ? "no segmentation yet: train a model (seg model train --activate), then seg recluster" : $"segmentation v{r.ModelVersion} over user encoder v{r.EmbeddingModelVersion}");
+            Console.WriteLine(r.ModelVersion == 0 ? "no ML segmentation for this tenant yet: seg recluster --k 0 clusters its users (with no user encoder served, seg model train --activate first)" : $"segmentation v{r.ModelVersion} over user encoder v{r.EmbeddingModelVersion}");
             var table = new Table().AddColumns("id", "label", "size", "summary");
             foreach (var s in r.Segments)
             {

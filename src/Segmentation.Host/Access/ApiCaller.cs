@@ -8,7 +8,7 @@ namespace Segmentation.Host.Access;
 /// </summary>
 /// <param name="KeyId">The key's id; <see cref="Anonymous"/>'s is <c>anonymous</c>.</param>
 /// <param name="KeyName">The key's label.</param>
-/// <param name="Tenant">The tenant the key acts for.</param>
+/// <param name="Tenant">The tenant the key acts for (on the open loopback default, the one the call names: <see cref="CallTenant"/>).</param>
 /// <param name="Scopes">What the key may do.</param>
 /// <param name="Key">The stored key (its quotas), or null for the open loopback default.</param>
 internal sealed record ApiCaller(string KeyId, string KeyName, string Tenant, AccessScope Scopes, StoredApiKey? Key)

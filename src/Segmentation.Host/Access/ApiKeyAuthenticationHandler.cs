@@ -54,6 +54,14 @@ internal sealed class ApiKeyAuthenticationHandler : AuthenticationHandler<Authen
         {
             if (!_keys.KeysRequired)
             {
+                // Open loopback: the caller picks its tenant (checked where the services read it, CallTenant.Of).
+                if (CallTenant.Requested(Context) is { } tenant && tenant != ApiCaller.Anonymous.Tenant)
+                {
+                    var chosen = ApiCaller.Anonymous with { Tenant = tenant };
+                    Context.Features.Set(chosen);
+                    return Task.FromResult(AuthenticateResult.Success(Ticket(chosen)));
+                }
+
                 Context.Features.Set(ApiCaller.Anonymous);
                 return Task.FromResult(AuthenticateResult.Success(s_anonymousTicket));
             }

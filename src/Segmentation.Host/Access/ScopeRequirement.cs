@@ -1,11 +1,10 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
-using Segmentation.Grains;
 
 namespace Segmentation.Host.Access;
 
 /// <summary>
-/// An authorization requirement: the caller's key acts for a tenant this deployment serves and carries
+/// An authorization requirement: the caller's key acts for the tenant the call names (if it names one) and carries
 /// <see cref="Scope"/> (<see cref="AccessScope.None"/>: any valid key). Policies are named by <see cref="PolicyName"/>.
 /// </summary>
 internal sealed class ScopeRequirement : AuthorizationHandler<ScopeRequirement>, IAuthorizationRequirement
@@ -26,12 +25,11 @@ internal sealed class ScopeRequirement : AuthorizationHandler<ScopeRequirement>,
             return Task.CompletedTask;
         }
 
-        if (caller.Tenant != TenantKeys.DefaultTenant)
+        if (caller.Key is not null && CallTenant.Requested(http) is { } requested && requested != caller.Tenant)
         {
-            // Until every store is keyed by the caller's tenant (issue 13 item 1), serving another tenant's key would
-            // show it tenant default's data: refuse it.
+            // A key sees its own tenant only: naming another is refused, not quietly answered with the key's tenant.
             context.Fail(new AuthorizationFailureReason(this,
-                $"API key {caller.KeyId} acts for tenant '{caller.Tenant}', which this deployment does not serve (it serves tenant '{TenantKeys.DefaultTenant}')"));
+                $"{CallTenant.Header}: names tenant '{(requested.Length <= 64 ? requested : requested[..64] + "...")}', but API key {caller.KeyId} acts for tenant '{caller.Tenant}'"));
         }
         else if ((caller.Scopes & requirement.Scope) != requirement.Scope)
         {

@@ -9,17 +9,17 @@ using Segmentation.Storage;
 namespace Segmentation.Host.Anomalies;
 
 /// <summary>
-/// The anomaly model this process serves: an Isolation Forest grown on every user's profile rates
+/// The anomaly model this process serves to one tenant: an Isolation Forest grown on every one of its users' profile rates
 /// (<see cref="AnomalyFeatures"/>) folded from the event log, stored in the snapshot store (<c>tenant/models/anomaly</c>,
 /// so every silo of a cluster on one store finds the same bytes at start), and loaded at start. Scoring reads
 /// <see cref="Current"/>, swapped atomically on (re)training; thread-safe.
 /// </summary>
-internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profileOptions)
+internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profileOptions, string tenant = TenantKeys.DefaultTenant)
 {
     /// <summary>Users needed to grow a forest.</summary>
     public const int MinUsers = 16;
 
-    private static readonly string s_key = TenantKeys.Storage("models/anomaly");
+    private readonly string _key = TenantKeys.Storage("models/anomaly", tenant);
     private volatile Served? _current;
 
     /// <summary>The forest served and its version, or null before the first training.</summary>
@@ -31,7 +31,7 @@ internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profil
     /// <summary>Loads the stored forest, if any; returns its version. A stored forest that does not read fails, naming the key.</summary>
     public async Task<string?> LoadAsync(CancellationToken cancellationToken)
     {
-        if (await store.ReadAsync(s_key, cancellationToken) is not { } stored)
+        if (await store.ReadAsync(_key, cancellationToken) is not { } stored)
         {
             return null;
         }
@@ -52,7 +52,7 @@ internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profil
         }
         catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
         {
-            throw new InvalidDataException($"stored anomaly model '{s_key}': {ex.Message}", ex);
+            throw new InvalidDataException($"stored anomaly model '{_key}': {ex.Message}", ex);
         }
     }
 
@@ -62,7 +62,7 @@ internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profil
     /// </summary>
     public async Task<(string Version, int Users, int Flagged)> TrainAsync(IEventLog log, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var profiles = await LogProfiles.FoldAllAsync(log, profileOptions, cancellationToken);
+        var profiles = await LogProfiles.FoldAllAsync(log, profileOptions, cancellationToken, tenant);
         if (profiles.Count < MinUsers)
         {
             throw new InvalidOperationException($"anomalies: {profiles.Count} users in the event log; a forest needs at least {MinUsers}");
@@ -97,7 +97,7 @@ internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profil
 
         forest.Write(data);
         // The newest training wins.
-        await store.OverwriteAsync(s_key, data.ToArray(), cancellationToken);
+        await store.OverwriteAsync(_key, data.ToArray(), cancellationToken);
 
         _current = new Served(forest, version);
         return (version, profiles.Count, flagged);

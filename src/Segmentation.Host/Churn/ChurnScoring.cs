@@ -8,27 +8,35 @@ using Segmentation.Storage;
 namespace Segmentation.Host.Churn;
 
 /// <summary>
-/// The churn model this process serves: trained on its own event log (labels from history, see
+/// The churn model this process serves to one tenant: trained on that tenant's events in the event log (labels from history, see
 /// <see cref="ChurnExample"/>), stored as one JSON file per version under the churn models folder and, the version
-/// served, in the snapshot store (<c>default/models/churn</c>), which every silo on one store loads at start (and when
+/// served, in the snapshot store (<c>tenant/models/churn</c>), which every silo on one store loads at start (and when
 /// another silo trained one); the folder's newest is served when the store holds none. Scoring reads
 /// <see cref="Current"/>, swapped atomically on (re)training; thread-safe.
 /// </summary>
 internal sealed class ChurnScoring
 {
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = true };
-    private static readonly string s_key = TenantKeys.Storage("models/churn");
+    private readonly string _key;
+    private readonly string _tenant;
     private readonly ChurnOptions _options;
     private readonly ProfileOptions _profiles;
     private readonly ISnapshotStore? _store;
     private volatile ChurnModel? _current;
 
-    public ChurnScoring(SegmentationOptions options, ISnapshotStore? store = null)
+    public ChurnScoring(SegmentationOptions options, ISnapshotStore? store = null, string tenant = TenantKeys.DefaultTenant)
     {
         _store = store;
+        _tenant = tenant;
+        _key = TenantKeys.Storage("models/churn", tenant);
         _options = options.Churn;
         _profiles = options.Profiles;
         Directory = Path.GetFullPath(_options.ModelsDirectory.Length > 0 ? _options.ModelsDirectory : Path.Combine(options.DataDirectory, "models", "churn"));
+        if (tenant != TenantKeys.DefaultTenant)
+        {
+            // Tenant default's versions where they always were; another tenant's in a folder of its own.
+            Directory = Path.Combine(Directory, "tenants", tenant);
+        }
     }
 
     /// <summary>The folder of stored versions.</summary>
@@ -67,7 +75,7 @@ internal sealed class ChurnScoring
     /// </summary>
     public async Task<ChurnModel?> LoadAsync(CancellationToken cancellationToken)
     {
-        if (_store is null || await _store.ReadAsync(s_key, cancellationToken) is not { } stored)
+        if (_store is null || await _store.ReadAsync(_key, cancellationToken) is not { } stored)
         {
             return LoadNewest();
         }
@@ -75,7 +83,7 @@ internal sealed class ChurnScoring
         var model = JsonSerializer.Deserialize<ChurnModel>(stored.Data.Span, s_json);
         if (model is null || !model.Features.SequenceEqual(ChurnFeatures.Names) || model.Weights.Length != ChurnFeatures.Count)
         {
-            throw new InvalidDataException($"stored churn model '{s_key}': not a churn model over this build's inputs ({string.Join(", ", ChurnFeatures.Names)}).");
+            throw new InvalidDataException($"stored churn model '{_key}': not a churn model over this build's inputs ({string.Join(", ", ChurnFeatures.Names)}).");
         }
 
         _current = model;
@@ -90,8 +98,14 @@ internal sealed class ChurnScoring
     public async Task<ChurnModel> TrainAsync(IEventLog log, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var byUser = new Dictionary<string, List<BehaviorEvent>>(StringComparer.Ordinal);
+        var prefix = _tenant + "/";
         await foreach (var record in log.ReadAllAsync(0, cancellationToken))
         {
+            if (!record.StreamId.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             var e = EventCodec.Decode(record.Payload.Span);
             if (!byUser.TryGetValue(e.UserId, out var list))
             {
@@ -126,7 +140,7 @@ internal sealed class ChurnScoring
         {
             var data = JsonSerializer.SerializeToUtf8Bytes(model, s_json);
             // The newest training wins.
-            await _store.OverwriteAsync(s_key, data, cancellationToken);
+            await _store.OverwriteAsync(_key, data, cancellationToken);
         }
 
         _current = model;

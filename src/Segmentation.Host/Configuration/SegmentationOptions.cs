@@ -59,6 +59,12 @@ public sealed class SegmentationOptions
     /// <summary>How many users the synthetic shop has.</summary>
     public int SeedUsers { get; set; } = 2_000;
 
+    /// <summary>
+    /// The tenant the synthetic shop is seeded into (default <c>default</c>; <c>./run.sh</c> sets <c>demo</c>, so real data
+    /// ingested into <c>default</c> never mixes with it).
+    /// </summary>
+    public string SeedTenant { get; set; } = Segmentation.Grains.TenantKeys.DefaultTenant;
+
     /// <summary>SQLite <c>synchronous</c> level: FULL (default; an acknowledged event survives power loss) or NORMAL (survives a process crash, may lose the last commits on power loss).</summary>
     public string SqliteSynchronous { get; set; } = "FULL";
 

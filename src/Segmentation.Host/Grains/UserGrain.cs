@@ -47,13 +47,17 @@ internal sealed class UserGrain : Grain, IUserGrain
     private readonly IEventLog _log;
     private readonly ISnapshotStore _snapshots;
     private readonly ProfileOptions _profileOptions;
+    // Her tenant's (set at activation, from the tenant of her key): the clock, recommenders, rule segments, ML
+    // segmentation and growth models are per tenant; the segment watches (tracker) serve tenant default only, so other
+    // tenants' users publish no membership changes rather than mix with default's.
     private EventTimeClock? _eventClock;
     private TimeProvider _domainClock;
-    private readonly Recommendations.LiveRecommender? _recommender;
-    private readonly SegmentTracker? _segments;
-    private readonly RuleSegmentCatalog? _rules;
+    private Recommendations.LiveRecommender? _recommender;
+    private SegmentTracker? _segments;
+    private RuleSegmentCatalog? _rules;
+    private global::Segmentation.Host.Growth.GrowthModels? _growth;
     private readonly UserEmbeddings? _embeddings;
-    private readonly MlSegmentation? _ml;
+    private MlSegmentation? _ml;
     private readonly int _snapshotEvery;
     private readonly ILogger _logger;
     private readonly GrainServices _services;
@@ -64,6 +68,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     private List<long> _ownAppends = [];
 
     private string _key = "";
+    private string _tenant = TenantKeys.DefaultTenant;
     private string _userId = "";
     private UserProfile _profile = null!;
     private string? _etag;
@@ -122,17 +127,43 @@ internal sealed class UserGrain : Grain, IUserGrain
         _logger = s.Logger;
     }
 
+    // The constructor took tenant default's; a user of another tenant takes her tenant's.
+    private async ValueTask UseTenantAsync(string tenant)
+    {
+        // Her shop's clock: "now" and the event-time votes are per tenant.
+        var s = _services.Users;
+        if (s.EventClock is { } clocks)
+        {
+            _eventClock = clocks.For(tenant);
+            _domainClock = _eventClock;
+        }
+
+        _growth = s.Growth is null ? null : await s.Growth.ForAsync(tenant);
+        if (tenant == TenantKeys.DefaultTenant)
+        {
+            return;
+        }
+
+        _recommender = _recommender is null ? null : s.Recommenders?.For(tenant);
+        _rules = _rules is null || s.RuleCatalogs is null ? null : await s.RuleCatalogs.ForAsync(tenant);
+        _ml = _ml is null || s.Segmentations is null ? null : (await s.Segmentations.ForAsync(tenant)).Ml;
+        // The change feed (segment watches) serves tenant default's users only: another tenant's publish no changes.
+        _segments = null;
+    }
+
+    // Her tenant's growth models (or, without per-tenant ones, the process's).
+    private global::Segmentation.Host.Churn.ChurnScoring? Churn => _growth?.Churn ?? _services.Users.Churn;
+
+    private global::Segmentation.Host.ValueSegments.ValueSegmentScoring? Values => _growth?.Values ?? _services.Users.Values;
+
+    private global::Segmentation.Host.Anomalies.AnomalyScoring? Anomalies => _growth?.Anomalies ?? _services.Users.Anomalies;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _key = this.GetPrimaryKeyString();
         _userId = TenantKeys.UserIdOf(_key);
-        // Her shop's clock: "now" and the event-time votes are per tenant.
-        if (_services.Users.EventClock is { } clocks)
-        {
-            _eventClock = clocks.For(TenantKeys.TenantOf(_key));
-            _domainClock = _eventClock;
-        }
-
+        _tenant = TenantKeys.TenantOf(_key);
+        await UseTenantAsync(_tenant);
         var snapshot = await _snapshots.ReadAsync(TenantKeys.UserSnapshot(_key), cancellationToken);
         _profile = new UserProfile(_userId, _profileOptions);
         if (snapshot is not null)
@@ -218,7 +249,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         var records = new LogRecord[events.Length];
         for (var i = 0; i < events.Length; i++)
         {
-            records[i] = new LogRecord(_key, events[i].EventId, batch.Payloads[i]);
+            records[i] = new LogRecord(_key, TenantKeys.EventKey(_tenant, events[i].EventId), batch.Payloads[i]);
         }
 
         AppendResult[] results;
@@ -639,12 +670,12 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         if (segment.StartsWith("value:", StringComparison.Ordinal))
         {
-            return _services.Users.Values?.Score(_profile, at) is { } value && segment.AsSpan("value:".Length).SequenceEqual(value.SegmentId.ToString(CultureInfo.InvariantCulture));
+            return Values?.Score(_profile, at) is { } value && segment.AsSpan("value:".Length).SequenceEqual(value.SegmentId.ToString(CultureInfo.InvariantCulture));
         }
 
         if (segment.StartsWith("churn:", StringComparison.Ordinal))
         {
-            return _services.Users.Churn?.Score(_profile, at) is { } risk && segment.AsSpan("churn:".Length).SequenceEqual(risk.Band);
+            return Churn?.Score(_profile, at) is { } risk && segment.AsSpan("churn:".Length).SequenceEqual(risk.Band);
         }
 
         return ExperimentCatalog.IsMember(experiment, Segments(at, includeRules: true));
@@ -657,23 +688,23 @@ internal sealed class UserGrain : Grain, IUserGrain
         var rules = includeRules ? _rules?.Current ?? [] : [];
         if (rules.Count == 0)
         {
-            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now)) { Churn = _services.Users.Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = _services.Users.Values?.Score(_profile, now) };
+            return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now)) { Churn = Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = Values?.Score(_profile, now) };
         }
 
         var view = _profile.View(now);
-        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now)) { Churn = _services.Users.Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = _services.Users.Values?.Score(_profile, now) };
+        return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now)) { Churn = Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = Values?.Score(_profile, now) };
     }
 
     // The segments the served churn, value and anomaly models put her in now, with their reasons.
     private List<KeyValuePair<string, string>> ScoredMemberships(DateTimeOffset now)
     {
         var scored = new List<KeyValuePair<string, string>>(2);
-        if (_services.Users.Churn?.Score(_profile, now) is { } churn)
+        if (Churn?.Score(_profile, now) is { } churn)
         {
             scored.Add(new("churn:" + churn.Band, string.Create(CultureInfo.InvariantCulture, $"churn risk {churn.Probability:P0}: {string.Join("; ", churn.Reasons)}")));
         }
 
-        if (_services.Users.Values?.Score(_profile, now) is { } value)
+        if (Values?.Score(_profile, now) is { } value)
         {
             scored.Add(new("value:" + value.SegmentId.ToString(CultureInfo.InvariantCulture), string.Create(CultureInfo.InvariantCulture, $"{value.Label}: last order {value.RecencyDays:0} days ago, {value.Frequency} orders, {value.Monetary:0.00} spent")));
         }
@@ -689,7 +720,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     // Her anomaly score: a function of her events and the forest served, so it is kept until either changes.
     private AnomalyFlag? Anomaly()
     {
-        if (_services.Users.Anomalies is not { Current: { } served } anomalies)
+        if (Anomalies is not { Current: { } served } anomalies)
         {
             return null;
         }

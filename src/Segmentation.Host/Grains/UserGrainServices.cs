@@ -8,7 +8,11 @@ using Segmentation.Storage;
 
 namespace Segmentation.Host.Grains;
 
-/// <summary>What every user grain works with (one instance per process).</summary>
+/// <summary>
+/// What every user grain works with (one instance per process). <see cref="EventClock"/> holds every tenant's clock; the
+/// recommender and rule catalogue given positionally are tenant <c>default</c>'s, and a grain of another tenant takes its
+/// own from <see cref="Recommenders"/> and <see cref="RuleCatalogs"/> (by the tenant of its key).
+/// </summary>
 internal sealed record UserGrainServices(
     IEventLog Log,
     ISnapshotStore Snapshots,
@@ -33,4 +37,16 @@ internal sealed record UserGrainServices(
 
     /// <summary>The value segmentation served (null: no value segment in answers).</summary>
     public ValueSegments.ValueSegmentScoring? Values { get; init; }
+
+    /// <summary>Every tenant's recommenders (null: <see cref="Recommender"/> for tenant default, none for others).</summary>
+    public TenantRecommenders? Recommenders { get; init; }
+
+    /// <summary>Every tenant's rule segments (null: <see cref="Rules"/> for tenant default, none for others).</summary>
+    public TenantRules? RuleCatalogs { get; init; }
+
+    /// <summary>Every tenant's ML segmentation (null: <see cref="Ml"/> for tenant default, none for others).</summary>
+    public TenantSegmentations? Segmentations { get; init; }
+
+    /// <summary>Every tenant's churn, value and anomaly models (null: <see cref="Churn"/>, <see cref="Values"/> and <see cref="Anomalies"/> for every tenant).</summary>
+    public Growth.TenantGrowthModels? Growth { get; init; }
 }

@@ -8,18 +8,48 @@ using Segmentation.Storage;
 namespace Segmentation.Host.Growth;
 
 /// <summary>
-/// This process's growth models — churn risk, value segments, the anomaly forest — as one: retrained together on the
-/// reminder, loaded from the store together, and announced together to the other silos after any of them was trained
-/// here (so every silo serves the same versions).
+/// One tenant's growth models on this process (<see cref="TenantGrowthModels"/>) — churn risk, value segments, the
+/// anomaly forest, each trained on that tenant's users only and stored under its keys — as one: retrained together on
+/// the reminder, loaded from the store together, and announced together to the other silos after any of them was
+/// trained here (so every silo serves the same versions).
 /// </summary>
-internal sealed class GrowthModels(ChurnScoring churn, ValueSegmentScoring values, AnomalyScoring anomalies, IEventLog log, IServiceProvider services)
+internal sealed class GrowthModels(string tenant, ChurnScoring churn, ValueSegmentScoring values, AnomalyScoring anomalies, IEventLog log, IServiceProvider services)
 {
+    private readonly Lock _loadLock = new();
+    private Task? _loaded;
+
+    /// <summary>The tenant these models serve.</summary>
+    public string Tenant => tenant;
+
+    /// <summary>The churn model.</summary>
+    public ChurnScoring Churn => churn;
+
+    /// <summary>The value segmentation.</summary>
+    public ValueSegmentScoring Values => values;
+
+    /// <summary>The anomaly forest.</summary>
+    public AnomalyScoring Anomalies => anomalies;
+
     /// <summary>Serves what the store holds for each model.</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
         await churn.LoadAsync(cancellationToken);
         await values.LoadAsync(cancellationToken);
         await anomalies.LoadAsync(cancellationToken);
+    }
+
+    /// <summary>Loads the stored models once per process; a failed load is tried again by the next caller.</summary>
+    public Task EnsureLoadedAsync(CancellationToken cancellationToken)
+    {
+        lock (_loadLock)
+        {
+            if (_loaded is null || _loaded.IsFaulted || _loaded.IsCanceled)
+            {
+                _loaded = LoadAsync(CancellationToken.None);
+            }
+
+            return _loaded.WaitAsync(cancellationToken);
+        }
     }
 
     /// <summary>Has every other silo of the cluster serve what the store holds (nothing with one silo).</summary>
@@ -34,7 +64,7 @@ internal sealed class GrowthModels(ChurnScoring churn, ValueSegmentScoring value
         }
     }
 
-    /// <summary>Retrains the three on the whole log as of <paramref name="now"/>; what each did, a failure named, not thrown.</summary>
+    /// <summary>Retrains the three on the tenant's events as of <paramref name="now"/>; what each did, a failure named, not thrown.</summary>
     public async Task<string[]> RetrainAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         var outcomes = new List<string>(3);

@@ -11,7 +11,8 @@ namespace Segmentation.Host.Growth;
 /// cannot deadlock.
 /// </summary>
 [RequiresRole(ServerRoles.Silo)]
-internal sealed partial class GrowthModelsGrain(GrowthModels models, SegmentationOptions options, Internal.DomainClocks clocks, ILogger<GrowthModelsGrain> logger)
+// Keyed by tenant: it retrains that tenant's models, as of that tenant's "now".
+internal sealed partial class GrowthModelsGrain(TenantGrowthModels tenants, SegmentationOptions options, Internal.DomainClocks clocks, ILogger<GrowthModelsGrain> logger)
     : Grain, IGrowthModelsGrain, IRemindable
 {
     /// <summary>The reminder that retrains.</summary>
@@ -37,7 +38,12 @@ internal sealed partial class GrowthModelsGrain(GrowthModels models, Segmentatio
         }
     }
 
-    public Task<string[]> RetrainAsync() => models.RetrainAsync(clocks.Domain.GetUtcNow(), CancellationToken.None);
+    public async Task<string[]> RetrainAsync()
+    {
+        var tenant = this.GetPrimaryKeyString();
+        var models = await tenants.ForAsync(tenant);
+        return await models.RetrainAsync(clocks.For(tenant).GetUtcNow(), CancellationToken.None);
+    }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {

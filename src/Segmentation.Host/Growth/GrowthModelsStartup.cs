@@ -6,11 +6,12 @@ using Segmentation.Host.Hosting;
 namespace Segmentation.Host.Growth;
 
 /// <summary>
-/// Once the host has started, with <see cref="ChurnOptions.RetrainEvery"/> set: activates the default tenant's growth
-/// models grain, which registers the retraining reminder. A failure stops the host: a schedule the operator asked
+/// Once the host has started, with <see cref="ChurnOptions.RetrainEvery"/> set: activates the growth models grain of
+/// tenant default and of every tenant with events, which registers the tenant's retraining reminder (a tenant whose first
+/// events arrive later gets its reminder at the next start). A failure stops the host: a schedule the operator asked
 /// for must not silently not run.
 /// </summary>
-internal sealed class GrowthModelsStartup(IGrainFactory grains, SegmentationOptions options, IHostApplicationLifetime lifetime) : BackgroundService
+internal sealed class GrowthModelsStartup(IGrainFactory grains, Storage.IEventLog log, SegmentationOptions options, IHostApplicationLifetime lifetime) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -21,6 +22,10 @@ internal sealed class GrowthModelsStartup(IGrainFactory grains, SegmentationOpti
 
         await lifetime.WaitForStartAsync(stoppingToken);
 
-        await grains.GetGrain<IGrowthModelsGrain>(TenantKeys.DefaultTenant).EnsureStartedAsync().WaitAsync(stoppingToken);
+        var tenants = await Segments.TenantSegmentations.TenantsInAsync(log, stoppingToken);
+        foreach (var tenant in tenants.Append(TenantKeys.DefaultTenant).Distinct(StringComparer.Ordinal))
+        {
+            await grains.GetGrain<IGrowthModelsGrain>(tenant).EnsureStartedAsync().WaitAsync(stoppingToken);
+        }
     }
 }

@@ -23,7 +23,8 @@ internal sealed class DomainLoader : IHostedLifecycleService
 {
     private readonly IEventLog _log;
     private readonly SegmentationOptions _options;
-    private readonly LiveRecommender _recommender;
+    private readonly TenantRecommenders _recommenders;
+    private readonly DomainClocks _clocks;
     private readonly RuleSegmentCatalog _rules;
     private readonly UserEmbeddings _embeddings;
     private readonly MlSegmentation _ml;
@@ -31,11 +32,12 @@ internal sealed class DomainLoader : IHostedLifecycleService
     private readonly ILogger<DomainLoader> _logger;
 
     public DomainLoader(
-        IEventLog log, SegmentationOptions options, LiveRecommender recommender, RuleSegmentCatalog rules, UserEmbeddings embeddings, MlSegmentation ml, ItemModels itemModels, ILogger<DomainLoader> logger)
+        IEventLog log, SegmentationOptions options, TenantRecommenders recommenders, DomainClocks clocks, RuleSegmentCatalog rules, UserEmbeddings embeddings, MlSegmentation ml, ItemModels itemModels, ILogger<DomainLoader> logger)
     {
         _log = log;
         _options = options;
-        _recommender = recommender;
+        _recommenders = recommenders;
+        _clocks = clocks;
         _rules = rules;
         _embeddings = embeddings;
         _ml = ml;
@@ -47,10 +49,12 @@ internal sealed class DomainLoader : IHostedLifecycleService
     {
         var started = TimeProvider.System.GetTimestamp();
         // Derived from the log like the profiles: rebuilt before the first call is served.
-        var (replayed, rebuildTime) = await _recommender.RebuildAsync(_log, _options.Profiles, cancellationToken);
-        HostLog.RecommenderRebuilt(_logger, replayed, _recommender.Catalog.Count, rebuildTime.TotalSeconds);
+        // Each tenant's recommenders learn its own users' events (every tenant's event-time clock is checkpointed:
+        // ClockCheckpointService).
+        var (replayed, rebuildTime) = await LiveRecommender.RebuildAsync(_log, _options.Profiles, _recommenders.For, cancellationToken);
+        HostLog.RecommenderRebuilt(_logger, replayed, _recommenders.All.Sum(r => r.Catalog.Count), rebuildTime.TotalSeconds);
         await _itemModels.LoadNewestAsync();
-        await _rules.LoadAsync(cancellationToken);
+        await _rules.EnsureLoadedAsync().WaitAsync(cancellationToken);
         await _embeddings.LoadActiveAsync();
         await _ml.LoadAsync(cancellationToken);
         ScheduleLog.Loaded(_logger, TimeProvider.System.GetElapsedTime(started).TotalSeconds, _embeddings.Version?.ToString() ?? "none", _ml.Current?.Version ?? 0);

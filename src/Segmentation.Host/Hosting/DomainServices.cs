@@ -49,11 +49,18 @@ internal static class DomainServices
         // Only the interfaces are registered: the container disposes each instance it created once, at host disposal.
         services.AddSegmentationStorage(options, DataFile);
 
-        services.AddSingleton(_ => new LiveRecommender(options.Recommendations));
+        // Per tenant, made on first use; tenant default's recommender and rule catalogue are also registered alone.
+        services.AddSingleton(_ => new TenantRecommenders(options.Recommendations));
+        services.AddSingleton(sp => sp.GetRequiredService<TenantRecommenders>().Default);
         services.AddSingleton(options.Recommendations);
-        services.AddSingleton(_ => new ItemModelStore(Path.GetFullPath(options.Embeddings.ModelsDirectory.Length > 0 ? options.Embeddings.ModelsDirectory : Path.Combine(DataDirectory(), "models"))));
-        services.AddSingleton<ItemModels>();
-        services.AddSingleton(sp => new RuleSegmentCatalog(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
+        services.AddSingleton(sp => new TenantItemModels(
+            sp.GetRequiredService<IEventLog>(), options.Recommendations, sp.GetRequiredService<TenantRecommenders>(),
+            Path.GetFullPath(options.Embeddings.ModelsDirectory.Length > 0 ? options.Embeddings.ModelsDirectory : Path.Combine(DataDirectory(), "models")),
+            sp.GetRequiredService<ILogger<ItemModels>>()));
+        services.AddSingleton(sp => sp.GetRequiredService<TenantItemModels>().Default);
+        services.AddSingleton(sp => sp.GetRequiredService<ItemModels>().Store);
+        services.AddSingleton(sp => new TenantRules(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
+        services.AddSingleton(sp => sp.GetRequiredService<TenantRules>().Default);
         services.AddSingleton<SegmentChangeFeed>();
         services.AddSingleton(sp => new SegmentTracker(sp.GetRequiredService<RuleSegmentCatalog>(), sp.GetRequiredService<SegmentChangeFeed>(), Domain(sp)));
         services.AddSingleton(sp =>
@@ -75,20 +82,22 @@ internal static class DomainServices
                 embeddings.Stored = new StoredModels(sp.GetRequiredService<ISnapshotStore>(), embeddings.Root, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Segmentation.Embeddings"));
             }
 
-            var recommender = sp.GetRequiredService<LiveRecommender>();
+            var recommenders = sp.GetRequiredService<TenantRecommenders>();
             embeddings.ModelServing = (folder, manifest) =>
             {
                 // "Matches your taste profile": the served encoder's item vectors, in the space of the user embeddings.
                 var vectors = ModelFolder.ReadItemVectors(folder, manifest);
-                recommender.UseItemEmbeddings(vectors is null ? null : new ItemEmbeddingIndex(ModelFolder.ReadItemIds(folder), vectors, manifest.Dimension));
+                recommenders.UseItemEmbeddings(vectors is null ? null : new ItemEmbeddingIndex(ModelFolder.ReadItemIds(folder), vectors, manifest.Dimension));
             };
             return embeddings;
         });
-        services.AddSingleton(sp => new MlSegmentation(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
-        services.AddSingleton(sp => new Reclustering(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<MlSegmentation>(), Wall(sp)));
+        // Per tenant, made on first use; tenant default's segmentation and re-clustering are also registered alone.
+        services.AddSingleton(sp => new TenantSegmentations(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
+        services.AddSingleton(sp => sp.GetRequiredService<TenantSegmentations>().Default.Ml);
+        services.AddSingleton(sp => sp.GetRequiredService<TenantSegmentations>().Default.Reclustering);
         services.AddSingleton(sp => new EventIngestion(
             sp.GetRequiredService<IGrainFactory>(), Wall(sp), options.EarliestEventTime, sp.GetRequiredService<ILogger<EventIngestion>>()));
-        services.AddSingleton(sp => new UserLookup(sp.GetRequiredService<IGrainFactory>(), Domain(sp)));
+        services.AddSingleton(sp => new UserLookup(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<DomainClocks>()));
 
         // What the grains of this process take.
         services.AddSingleton(sp =>
@@ -106,11 +115,23 @@ internal static class DomainServices
                 sp.GetRequiredService<UserEmbeddings>(),
                 sp.GetRequiredService<MlSegmentation>(),
                 sp.GetRequiredService<ILogger<UserGrain>>())
-            { Churn = sp.GetRequiredService<Churn.ChurnScoring>(), Experiments = sp.GetRequiredService<Experiments.ExperimentCatalog>(), Anomalies = sp.GetRequiredService<Anomalies.AnomalyScoring>(), Values = sp.GetRequiredService<ValueSegments.ValueSegmentScoring>() };
+            {
+                Churn = sp.GetRequiredService<Churn.ChurnScoring>(),
+                Experiments = sp.GetRequiredService<Experiments.ExperimentCatalog>(),
+                Anomalies = sp.GetRequiredService<Anomalies.AnomalyScoring>(),
+                Values = sp.GetRequiredService<ValueSegments.ValueSegmentScoring>(),
+                Recommenders = sp.GetRequiredService<TenantRecommenders>(),
+                RuleCatalogs = sp.GetRequiredService<TenantRules>(),
+                Segmentations = sp.GetRequiredService<TenantSegmentations>(),
+                Growth = sp.GetRequiredService<Growth.TenantGrowthModels>(),
+            };
         });
-        services.AddSingleton(sp => new Churn.ChurnScoring(options, sp.GetRequiredService<ISnapshotStore>()));
-        services.AddSingleton(sp => new Anomalies.AnomalyScoring(sp.GetRequiredService<ISnapshotStore>(), options.Profiles));
-        services.AddSingleton(sp => new ValueSegments.ValueSegmentScoring(sp.GetRequiredService<ISnapshotStore>(), options.Profiles));
+        // Per tenant, made on first use; tenant default's growth models are also registered alone.
+        services.AddSingleton(sp => new Growth.TenantGrowthModels(options, sp.GetRequiredService<ISnapshotStore>(), sp.GetRequiredService<IEventLog>(), sp));
+        services.AddSingleton(sp => sp.GetRequiredService<Growth.TenantGrowthModels>().Default);
+        services.AddSingleton(sp => sp.GetRequiredService<Growth.GrowthModels>().Churn);
+        services.AddSingleton(sp => sp.GetRequiredService<Growth.GrowthModels>().Anomalies);
+        services.AddSingleton(sp => sp.GetRequiredService<Growth.GrowthModels>().Values);
         services.AddSingleton(sp => new Experiments.ExperimentCatalog(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
         services.AddSingleton<SegmentRefreshScheduler>();
         services.AddSingleton<StaleEmbeddings>();
@@ -136,7 +157,6 @@ internal static class DomainServices
         services.AddHostedService<Anomalies.ServedModelsLoader>();
         services.AddHostedService<SegmentationStartup>();
         services.AddHostedService<ItemModelStartup>();
-        services.AddSingleton<Growth.GrowthModels>();
         services.AddHostedService<Growth.GrowthModelsStartup>();
         services.AddHostedService<SegmentStatisticsFlusher>();
         services.AddHostedService<Privacy.RetentionStartup>();

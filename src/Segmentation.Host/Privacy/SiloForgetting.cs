@@ -16,32 +16,40 @@ namespace Segmentation.Host.Privacy;
 /// <see cref="ForgetEverywhereAsync"/> does it here and on every other silo (<see cref="ISiloPeerGrain.UsersErasedAsync"/>)
 /// before it returns.
 /// </summary>
-internal sealed class SiloForgetting(LiveRecommender recommender, MlSegmentation ml, SegmentChangeFeed feed, IEventLog log, SegmentationOptions options, IServiceProvider services)
+internal sealed class SiloForgetting(TenantRecommenders recommenders, TenantSegmentations segmentations, SegmentChangeFeed feed, IEventLog log, SegmentationOptions options, IServiceProvider services)
 {
     /// <summary>Forgets the users on this silo; returns how many watches of theirs it ended.</summary>
     public async Task<int> ForgetAsync(IReadOnlyCollection<string> userKeys, bool erased, CancellationToken cancellationToken)
     {
-        // The recommenders and segment records know users by id within the (single, for now) tenant.
-        var userIds = userKeys.Select(TenantKeys.UserIdOf).ToHashSet(StringComparer.Ordinal);
         var watches = 0;
-        foreach (var userId in userIds)
+        if (erased && services.GetService<Hosting.ClockCheckpointService>() is { } clock)
         {
-            ml.Leave(userId);
-            watches += erased ? feed.EndWatchesOf(userId) : 0;
-        }
-
-        if (erased)
-        {
-            recommender.Outbox?.RemoveUsers(userIds);
             // The event-time clock names the users whose newest events back "now": not her any more.
-            if (services.GetService<Hosting.ClockCheckpointService>() is { } clock)
-            {
-                await clock.ForgetAsync(userKeys, cancellationToken);
-            }
+            await clock.ForgetAsync(userKeys, cancellationToken);
         }
 
-        // Retention keeps the users (their grains forget and restore their remembered items themselves); erasure forgets them.
-        await recommender.RebuildWithoutAsync(log, options.Profiles, erased ? userIds : [], cancellationToken);
+        // The recommenders and segment records know users by id within their tenant: each tenant's are rebuilt alone.
+        foreach (var tenantUsers in userKeys.GroupBy(TenantKeys.TenantOf, StringComparer.Ordinal))
+        {
+            var recommender = recommenders.For(tenantUsers.Key);
+            var userIds = tenantUsers.Select(TenantKeys.UserIdOf).ToHashSet(StringComparer.Ordinal);
+            var ml = segmentations.For(tenantUsers.Key).Ml;
+            foreach (var userId in userIds)
+            {
+                ml.Leave(userId);
+                // The change feed carries tenant default's users only.
+                watches += erased && tenantUsers.Key == TenantKeys.DefaultTenant ? feed.EndWatchesOf(userId) : 0;
+            }
+
+            if (erased)
+            {
+                recommender.Outbox?.RemoveUsers(tenantUsers.Key, userIds);
+            }
+
+            // Retention keeps the users (their grains forget and restore their remembered items themselves); erasure forgets them.
+            await recommender.RebuildWithoutAsync(log, options.Profiles, erased ? userIds : [], cancellationToken);
+        }
+
         return watches;
     }
 
@@ -71,15 +79,14 @@ internal sealed class SiloForgetting(LiveRecommender recommender, MlSegmentation
     /// </summary>
     public async Task RepublishSegmentsAsync(IEnumerable<string> tenants, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        await ml.FlushEverywhereAsync(cancellationToken);
-        if (ml.Current is null)
-        {
-            return;
-        }
-
         foreach (var tenant in tenants.Distinct(StringComparer.Ordinal))
         {
-            await grains.GetGrain<ISegmentationModelGrain>(tenant).PublishNowAsync().WaitAsync(cancellationToken);
+            var ml = segmentations.For(tenant).Ml;
+            await ml.FlushEverywhereAsync(cancellationToken);
+            if (ml.Current is not null)
+            {
+                await grains.GetGrain<ISegmentationModelGrain>(tenant).PublishNowAsync().WaitAsync(cancellationToken);
+            }
         }
     }
 }

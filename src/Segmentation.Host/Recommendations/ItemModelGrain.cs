@@ -19,13 +19,17 @@ namespace Segmentation.Host.Recommendations;
 /// the trainer) and calls no grain, so the long turn cannot deadlock; other grains do not call this one.
 /// </remarks>
 [RequiresRole(ServerRoles.Silo)]
-internal sealed class ItemModelGrain(ItemModels models, RecommendationOptions options, IServiceProvider services, ILogger<ItemModelGrain> logger) : Grain, IItemModelGrain, IRemindable
+// Keyed by tenant: it trains that tenant's item model.
+internal sealed class ItemModelGrain(TenantItemModels tenants, RecommendationOptions options, IServiceProvider services, ILogger<ItemModelGrain> logger) : Grain, IItemModelGrain, IRemindable
 {
     /// <summary>The reminder that retrains.</summary>
     internal const string RefreshReminder = "item-model";
 
+    private ItemModels _models = null!;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _models = tenants.For(this.GetPrimaryKeyString());
         // Registered only when new or changed, so a re-activation does not push the next run back by a whole period.
         var every = options.ItemModel.RefreshEvery;
         var existing = await this.GetReminder(RefreshReminder, cancellationToken);
@@ -46,7 +50,7 @@ internal sealed class ItemModelGrain(ItemModels models, RecommendationOptions op
 
     public async Task EnsureStartedAsync()
     {
-        if (options.ItemModel.TrainAtStart && models.Store.Versions().Count == 0)
+        if (options.ItemModel.TrainAtStart && _models.Store.Versions().Count == 0)
         {
             await TrainAsync();
         }
@@ -54,7 +58,7 @@ internal sealed class ItemModelGrain(ItemModels models, RecommendationOptions op
 
     public async Task<long> TrainAsync()
     {
-        var manifest = await models.TrainAsync(CancellationToken.None);
+        var manifest = await _models.TrainAsync(CancellationToken.None);
         if (manifest is null)
         {
             return 0;

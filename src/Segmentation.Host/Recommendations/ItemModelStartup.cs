@@ -7,11 +7,11 @@ using Segmentation.Host.Hosting;
 namespace Segmentation.Host.Recommendations;
 
 /// <summary>
-/// Once the host has started: activates the item model grain of the default tenant, which registers the refresh
-/// reminder and, with <see cref="ItemModelOptions.TrainAtStart"/>, trains a first model when none is stored. Calls
+/// Once the host has started, for tenant default and every tenant with events: serves the tenant's newest stored item
+/// model and activates the tenant's item model grain, which registers the refresh reminder and, with <see cref="ItemModelOptions.TrainAtStart"/>, trains a first model when none is stored. Calls
 /// are served meanwhile (by the online sources until a model is served). A failure is logged, never rethrown.
 /// </summary>
-internal sealed class ItemModelStartup(IGrainFactory grains, RecommendationOptions options, IHostApplicationLifetime lifetime, ILogger<ItemModelStartup> logger) : BackgroundService
+internal sealed class ItemModelStartup(IGrainFactory grains, TenantItemModels models, Storage.IEventLog log, RecommendationOptions options, IHostApplicationLifetime lifetime, ILogger<ItemModelStartup> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -26,7 +26,12 @@ internal sealed class ItemModelStartup(IGrainFactory grains, RecommendationOptio
         {
             await lifetime.WaitForStartAsync(stopping.Token);
 
-            await grains.GetGrain<IItemModelGrain>(TenantKeys.DefaultTenant).EnsureStartedAsync().WaitAsync(stopping.Token);
+            var tenants = await Segments.TenantSegmentations.TenantsInAsync(log, stopping.Token);
+            foreach (var tenant in tenants.Append(TenantKeys.DefaultTenant).Distinct(StringComparer.Ordinal))
+            {
+                await models.For(tenant).LoadNewestAsync();
+                await grains.GetGrain<IItemModelGrain>(tenant).EnsureStartedAsync().WaitAsync(stopping.Token);
+            }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Segmentation.Core;
 using Segmentation.Core.Recommendations;
+using Segmentation.Grains;
 using Segmentation.Host.Configuration;
 using Segmentation.Storage;
 
@@ -23,16 +24,26 @@ internal static class ItemModelTrainer
     // A validation user needs interactions to keep and to hold out.
     private const int MinInteractions = 4;
 
-    /// <summary>Trains on <paramref name="log"/>; null when it holds fewer than <see cref="ItemModelOptions.MinUsers"/> users with four interactions.</summary>
+    /// <summary>
+    /// Trains on <paramref name="tenant"/>'s events in <paramref name="log"/> (each tenant has its own item model: trained
+    /// on every tenant's events, it would recommend one tenant's items to another's users); null when it holds fewer than
+    /// <see cref="ItemModelOptions.MinUsers"/> users with four interactions.
+    /// </summary>
     public static async Task<(EaseModel Model, ItemModelManifest Manifest)?> TrainAsync(
-        IEventLog log, RecommendationOptions options, CancellationToken cancellationToken)
+        IEventLog log, RecommendationOptions options, CancellationToken cancellationToken, string tenant = TenantKeys.DefaultTenant)
     {
         var stopwatch = Stopwatch.StartNew();
         var weights = InteractionWeights.Default;
         var users = new Dictionary<string, List<Interaction>>(StringComparer.Ordinal);
         long interactions = 0;
+        var tenantPrefix = tenant + "/";
         await foreach (var record in log.ReadAllAsync(0, cancellationToken))
         {
+            if (!record.StreamId.StartsWith(tenantPrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             var e = EventCodec.Decode(record.Payload.Span);
             var x = Interaction.From(e);
             if (e.ItemId.Length == 0 || weights.Of(x) <= 0)

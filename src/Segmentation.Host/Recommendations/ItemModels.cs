@@ -5,13 +5,16 @@ using Segmentation.Storage;
 namespace Segmentation.Host.Recommendations;
 
 /// <summary>
-/// This process's side of the served item model: loads the newest stored version into the <see cref="LiveRecommender"/>
+/// This process's side of one tenant's served item model (<see cref="TenantItemModels"/>): loads the newest stored version into the <see cref="LiveRecommender"/>
 /// (at start, and when another silo stored one), and trains, stores and serves a new one (for
 /// <see cref="global::Segmentation.Grains.IItemModelGrain"/>, which makes sure one training runs at a time in the cluster). Thread-safe:
 /// loads are serialised, and a version older than the one served is never loaded over it.
 /// </summary>
 internal sealed class ItemModels(IEventLog log, RecommendationOptions options, LiveRecommender recommender, ItemModelStore store, ILogger<ItemModels> logger)
 {
+    /// <summary>The tenant whose events the model is trained on and whose recommender serves it.</summary>
+    public string Tenant => recommender.Tenant;
+
     private readonly SemaphoreSlim _loading = new(1, 1);
 
     /// <summary>The store of versions.</summary>
@@ -52,7 +55,7 @@ internal sealed class ItemModels(IEventLog log, RecommendationOptions options, L
     /// <summary>Trains from the whole log, stores and serves the model here; null when the log holds too little.</summary>
     public async Task<ItemModelManifest?> TrainAsync(CancellationToken cancellationToken)
     {
-        var trained = await ItemModelTrainer.TrainAsync(log, options, cancellationToken);
+        var trained = await ItemModelTrainer.TrainAsync(log, options, cancellationToken, Tenant);
         if (trained is not { } result)
         {
             ItemModelLog.TooLittleData(logger, options.ItemModel.MinUsers);

@@ -8,7 +8,7 @@ using Segmentation.Storage;
 namespace Segmentation.Host.Recommendations;
 
 /// <summary>
-/// The recommenders of one host, learned online: every event a <see cref="Grains.UserGrain"/> appends is observed
+/// The recommenders of one tenant on one host (<see cref="TenantRecommenders"/>), learned online: every event a <see cref="Grains.UserGrain"/> appends is observed
 /// here before the ingest call is acknowledged, so the next recommendation already knows it. Sources: item
 /// co-occurrence ("often bought with"), popularity per lifecycle stage and overall ("popular in your segment"), and
 /// the user's own recent views ("you viewed it recently"), blended per placement (DESIGN.md section 8) with the served
@@ -32,7 +32,7 @@ internal sealed class LiveRecommender
     private readonly SegmentPopularity _popularity;
     private readonly RecentlyViewed _recent;
     private readonly RecommendationBlender _similar;
-    private readonly SwappableEmbeddingIndex _embeddingIndex = new();
+    private readonly SwappableEmbeddingIndex _embeddingIndex;
 
     // The live path's gate around a rebuild (RebuildWithoutAsync): learning, the journal kept while a rebuild runs, the
     // sequence the last rebuild read through, and erased users whose observations are ignored (user id → until when,
@@ -46,9 +46,11 @@ internal sealed class LiveRecommender
     // Replaced whole (with the served item model and its weights), read without a lock.
     private volatile Served _served;
 
-    public LiveRecommender(RecommendationOptions options)
+    public LiveRecommender(RecommendationOptions options, string tenant = TenantKeys.DefaultTenant)
     {
         _options = options;
+        Tenant = tenant;
+        _embeddingIndex = new SwappableEmbeddingIndex(Catalog);
         _coOccurrence = new ItemCoOccurrence(CoOccurrenceOptionsOf(options));
         _popularity = new SegmentPopularity(Catalog, options.PopularityHalfLife);
         _recent = new RecentlyViewed(options.RecentlyViewedHalfLife);
@@ -66,6 +68,8 @@ internal sealed class LiveRecommender
 
     /// <summary>The popularity model (for checks against a replay of the log).</summary>
     internal SegmentPopularity Popularity => _popularity;
+    /// <summary>The tenant whose users' events this recommender learns (and only theirs).</summary>
+    public string Tenant { get; }
 
     /// <summary>The co-occurrence settings of the live model (also those the item model's blend is tuned with).</summary>
     public static ItemCoOccurrenceOptions CoOccurrenceOptionsOf(RecommendationOptions options) => new()
@@ -165,7 +169,7 @@ internal sealed class LiveRecommender
         {
             if (Learn(observed))
             {
-                Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Observed, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, stage, mlSegment ?? -1, Sequence: sequence));
+                Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Observed, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, stage, mlSegment ?? -1, Sequence: sequence) { Tenant = Tenant });
             }
         }
     }
@@ -182,7 +186,7 @@ internal sealed class LiveRecommender
             return;
         }
 
-        Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Restaged, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, to) { FromStage = from });
+        Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Restaged, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, to) { FromStage = from, Tenant = Tenant });
         _popularity.Move(CachedLifecycleKey(from), CachedLifecycleKey(to), Interaction.From(e));
     }
 
@@ -276,7 +280,8 @@ internal sealed class LiveRecommender
             var history = profile.RecommendationHistory().OrderBy(i => i.Timestamp).ToArray();
             _coOccurrence.RestoreUser(userId, history);
             Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Activated, userId,
-                History: Array.ConvertAll(history, i => new RecommenderInteraction(i.ItemId, i.Type, i.Timestamp, i.Rating))));
+                History: Array.ConvertAll(history, i => new RecommenderInteraction(i.ItemId, i.Type, i.Timestamp, i.Rating)))
+            { Tenant = Tenant });
         }
     }
 
@@ -284,7 +289,7 @@ internal sealed class LiveRecommender
     public void UserDeactivated(string userId)
     {
         _coOccurrence.ForgetUser(userId);
-        Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Deactivated, userId));
+        Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Deactivated, userId) { Tenant = Tenant });
     }
 
     /// <summary>Recommendations for <paramref name="request"/> under the rules of <paramref name="placement"/> (which must exist).</summary>
@@ -303,17 +308,28 @@ internal sealed class LiveRecommender
         });
 
     /// <summary>
-    /// Replays every event in <paramref name="log"/> into the models, folding a light profile per user for the
-    /// lifecycle stage each event was made in. Returns the events observed and the time it took.
+    /// Replays every event in <paramref name="log"/> into the models of its tenant (<paramref name="recommenderOf"/>, by
+    /// the tenant of the event's stream), in one read of the log, folding a light profile per user for the lifecycle
+    /// stage each event was made in. Returns the events observed and the time it took.
     /// </summary>
-    public async Task<(long Events, TimeSpan Elapsed)> RebuildAsync(IEventLog log, ProfileOptions profileOptions, CancellationToken cancellationToken)
+    public static async Task<(long Events, TimeSpan Elapsed)> RebuildAsync(
+        IEventLog log, ProfileOptions profileOptions, Func<string, LiveRecommender> recommenderOf, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
-        var (events, _) = await ReplayAsync(log, profileOptions, _coOccurrence, _popularity, cancellationToken);
+        var rebuilt = new Dictionary<string, Replayed?>(StringComparer.Ordinal);
+        var (events, _) = await ReplayAsync(log, profileOptions, tenant =>
+        {
+            var recommender = recommenderOf(tenant);
+            return new Replayed(recommender, recommender._coOccurrence, recommender._popularity);
+        }, rebuilt, cancellationToken);
 
         // Counts are rebuilt; the items remembered per user are kept for live users only, and each user's come back
         // from her profile when her grain activates (UserActivated).
-        _coOccurrence.ForgetAllUsers();
+        foreach (var replayed in rebuilt.Values)
+        {
+            replayed?.CoOccurrence.ForgetAllUsers();
+        }
+
         return (events, stopwatch.Elapsed);
     }
 
@@ -358,7 +374,9 @@ internal sealed class LiveRecommender
             var popularity = new SegmentPopularity(Catalog, _options.PopularityHalfLife);
             try
             {
-                var (events, through) = await ReplayAsync(log, profileOptions, coOccurrence, popularity, cancellationToken);
+                // Only this tenant's streams: another tenant's events are not this recommender's to learn.
+                var (events, through) = await ReplayAsync(
+                    log, profileOptions, tenant => tenant == Tenant ? new Replayed(this, coOccurrence, popularity) : null, [], cancellationToken);
                 lock (_learning)
                 {
                     foreach (var o in _journal)
@@ -422,8 +440,13 @@ internal sealed class LiveRecommender
         }
     }
 
-    // Replays the log into the given models; returns the events read and the last sequence number read.
-    private async Task<(long Events, long Through)> ReplayAsync(IEventLog log, ProfileOptions profileOptions, ItemCoOccurrence coOccurrence, SegmentPopularity popularity, CancellationToken cancellationToken)
+    // The models a replay learns one tenant's events into, and the recommender whose catalogue they share.
+    private sealed record Replayed(LiveRecommender Recommender, ItemCoOccurrence CoOccurrence, SegmentPopularity Popularity);
+
+    // Replays the log into the models targetOf gives each tenant (null: that tenant's events are skipped, and not counted),
+    // remembered in targets by tenant; returns the events learned and the last sequence number read.
+    private static async Task<(long Events, long Through)> ReplayAsync(
+        IEventLog log, ProfileOptions profileOptions, Func<string, Replayed?> targetOf, Dictionary<string, Replayed?> targets, CancellationToken cancellationToken)
     {
         var light = new ProfileOptions
         {
@@ -436,26 +459,41 @@ internal sealed class LiveRecommender
             HistoryInteractions = 0,
             PurchasedItems = 0,
         };
-        var profiles = new Dictionary<string, UserProfile>(StringComparer.Ordinal);
+
+        // By stream (tenant/user): the same user id in two tenants is two users.
+        var profiles = new Dictionary<string, (UserProfile Profile, Replayed Target)>(StringComparer.Ordinal);
         long events = 0;
         long through = 0;
         await foreach (var record in log.ReadAllAsync(0, cancellationToken))
         {
-            var e = EventCodec.Decode(record.Payload.Span);
-            if (!profiles.TryGetValue(e.UserId, out var profile))
+            through = record.Sequence;
+            if (!profiles.TryGetValue(record.StreamId, out var user))
             {
-                profile = new UserProfile(e.UserId, light);
-                profiles.Add(e.UserId, profile);
+                var tenant = TenantKeys.TenantOf(record.StreamId);
+                if (!targets.TryGetValue(tenant, out var target))
+                {
+                    target = targetOf(tenant);
+                    targets.Add(tenant, target);
+                }
+
+                if (target is null)
+                {
+                    continue;
+                }
+
+                user = (new UserProfile(TenantKeys.UserIdOf(record.StreamId), light), target);
+                profiles.Add(record.StreamId, user);
             }
 
-            profile.Apply(e);
+            var e = EventCodec.Decode(record.Payload.Span);
+            user.Profile.Apply(e);
             if (e.ItemId.Length > 0)
             {
-                Learn(coOccurrence, popularity, e.UserId, e.ItemId, e.Category, Interaction.From(e), profile.StageAt(e.Timestamp), null); // every silo rebuilds: nothing to send
+                // Every silo rebuilds: nothing to send.
+                user.Target.Recommender.Learn(user.Target.CoOccurrence, user.Target.Popularity, e.UserId, e.ItemId, e.Category, Interaction.From(e), user.Profile.StageAt(e.Timestamp), null);
             }
 
             events++;
-            through = record.Sequence;
         }
 
         return (events, through);
@@ -472,8 +510,10 @@ internal sealed class LiveRecommender
         CategoryDepth = placement.CategoryDepth ?? defaults?.CategoryDepth ?? 1,
     };
 
-    // A candidate source that reads whichever item-embedding index is current (none: no candidates).
-    private sealed class SwappableEmbeddingIndex : ICandidateSource
+    // A candidate source that reads whichever item-embedding index is current (none: no candidates). The encoder is
+    // shared by every tenant of the deployment (trained on the whole log), so its index may hold other tenants' items:
+    // only items this tenant's catalogue knows are candidates.
+    private sealed class SwappableEmbeddingIndex(ItemCatalog catalog) : ICandidateSource
     {
         private ItemEmbeddingIndex? _current;
 
@@ -491,7 +531,7 @@ internal sealed class LiveRecommender
                 return [];
             }
 
-            return index.GetCandidates(request, count, allowed);
+            return index.GetCandidates(request, count, item => catalog.Contains(item) && allowed(item));
         }
     }
 }

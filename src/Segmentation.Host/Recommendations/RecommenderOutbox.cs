@@ -32,12 +32,12 @@ internal sealed class RecommenderOutbox
         }
     }
 
-    /// <summary>Drops the changes of <paramref name="userIds"/> not sent yet (they were erased); returns how many.</summary>
-    public int RemoveUsers(IReadOnlySet<string> userIds)
+    /// <summary>Drops the changes of <paramref name="userIds"/> of <paramref name="tenant"/> not sent yet (they were erased); returns how many.</summary>
+    public int RemoveUsers(string tenant, IReadOnlySet<string> userIds)
     {
         lock (_lock)
         {
-            return _changes.RemoveAll(c => userIds.Contains(c.UserId));
+            return _changes.RemoveAll(c => c.Tenant == tenant && userIds.Contains(c.UserId));
         }
     }
 

@@ -45,7 +45,7 @@ internal sealed partial class ClusterReplication : BackgroundService
     private readonly TimeProvider _time;
     private DateTimeOffset _announcedWatching = DateTimeOffset.MinValue;
 
-    public ClusterReplication(SiloPeers peers, LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, UserEmbeddings embeddings,
+    public ClusterReplication(SiloPeers peers, TenantRecommenders recommenders, TenantSegmentations segmentations, TenantRules rules, UserEmbeddings embeddings,
         SegmentChangeFeed changes, SegmentChangeRelay relay, TimeProvider time, TimeSpan interval, ILogger<ClusterReplication> logger)
     {
         _peers = peers;
@@ -58,31 +58,35 @@ internal sealed partial class ClusterReplication : BackgroundService
         changes.WatchingChanged = watching => _ = AnnounceWatchingAsync(watching);
         // Recorded from the start, before the silo joins: a peer that is already up must receive every change this
         // silo makes once it serves.
-        recommender.Outbox = _outbox;
-        ml.Published = () => TellAsync("segmentation model", peer => peer.ReloadSegmentationModelAsync());
+        recommenders.Outbox = _outbox;
         rules.Changed = () => TellAsync("rule segments", peer => peer.ReloadRuleSegmentsAsync());
         // A user encoder version served by this (inference) silo: the others ask for it at their next embedding.
         embeddings.ServingAnnounced = () => TellAsync("user encoder", peer => peer.UserEncoderChangedAsync());
-        // ML segment statistics: one segment grain per segment in the cluster, fed by every silo's flushes.
-        ml.FlushPeers = () => TellAsync("segment moves to flush", peer => peer.FlushSegmentMovesAsync());
-        ml.PeerCountedMembers = async segmentId =>
+        // Every tenant's segmentation: a published version is loaded by every silo; ML segment statistics: one segment
+        // grain per segment in the cluster, fed by every silo's flushes.
+        segmentations.ConfigureEach(ml =>
         {
-            var members = new List<SegmentJoin>();
-            foreach (var silo in _peers.Others())
+            ml.Published = () => TellAsync("segmentation model", peer => peer.ReloadSegmentationModelAsync());
+            ml.FlushPeers = () => TellAsync("segment moves to flush", peer => peer.FlushSegmentMovesAsync());
+            ml.PeerCountedMembers = async segmentId =>
             {
-                try
+                var members = new List<SegmentJoin>();
+                foreach (var silo in _peers.Others())
                 {
-                    members.AddRange(await _peers.Of(silo).GetCountedMembersAsync(segmentId));
+                    try
+                    {
+                        members.AddRange(await _peers.Of(silo).GetCountedMembersAsync(ml.Tenant, segmentId));
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        // Its users come back into the segment's sums as they are assigned again.
+                        LogTellFailed(_logger, "segment members", silo.ToString(), ex);
+                    }
                 }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
-                {
-                    // Its users come back into the segment's sums as they are assigned again.
-                    LogTellFailed(_logger, "segment members", silo.ToString(), ex);
-                }
-            }
 
-            return members;
-        };
+                return members;
+            };
+        });
     }
 
     /// <summary>How often recommender changes are sent (<c>Segmentation:Recommendations:ReplicationInterval</c>).</summary>

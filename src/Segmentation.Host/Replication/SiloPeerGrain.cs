@@ -15,21 +15,21 @@ namespace Segmentation.Host.Replication;
 /// sender waits for one batch to be applied before it sends the next, so a sender's changes apply in the order it made them.
 /// </summary>
 [SiloBoundPlacement]
-internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, DomainClocks clocks, UserEmbeddings embeddings,
-    SegmentChangeFeed changes, SegmentChangeRelay relay, ItemModels itemModels, Growth.GrowthModels growth, Privacy.SiloForgetting forgetting) : Grain, ISiloPeerGrain
+internal sealed class SiloPeerGrain(TenantRecommenders recommenders, TenantSegmentations segmentations, TenantRules rules, DomainClocks clocks, UserEmbeddings embeddings,
+    SegmentChangeFeed changes, SegmentChangeRelay relay, TenantItemModels itemModels, Growth.TenantGrowthModels growth, Privacy.SiloForgetting forgetting) : Grain, ISiloPeerGrain
 {
     public Task ApplyRecommenderChangesAsync(RecommenderChange[] changes)
     {
-        recommender.Apply(changes);
-        // Event time (the clock the lifecycle stages are judged by) advances with every silo's events, not only this one's.
-        // The changes carry plain user ids: until the recommenders are per tenant, their events are the default tenant's.
-        if (clocks.EventTime?.For(TenantKeys.DefaultTenant) is { } eventTime)
+        recommenders.Apply(changes);
+        // Event time (the clock the lifecycle stages are judged by) advances with every silo's events, not only this
+        // one's: each change moves its tenant's clock.
+        if (clocks.EventTime is { } eventTime)
         {
             foreach (var change in changes)
             {
                 if (change.Kind == RecommenderChangeKind.Observed)
                 {
-                    eventTime.Observe(change.UserId, change.Timestamp);
+                    eventTime.For(change.Tenant).Observe(change.UserId, change.Timestamp);
                 }
             }
         }
@@ -37,19 +37,19 @@ internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation 
         return Task.CompletedTask;
     }
 
-    public Task ReloadSegmentationModelAsync() => ml.LoadAsync(CancellationToken.None);
+    public Task ReloadSegmentationModelAsync() => segmentations.ReloadAllAsync(CancellationToken.None);
 
-    public Task ReloadRuleSegmentsAsync() => rules.LoadAsync(CancellationToken.None);
+    public Task ReloadRuleSegmentsAsync() => rules.ReloadAllAsync(CancellationToken.None);
 
-    public Task ReloadItemModelAsync() => itemModels.LoadNewestAsync();
+    public Task ReloadItemModelAsync() => itemModels.LoadAllNewestAsync();
 
-    public Task ReloadGrowthModelsAsync() => growth.LoadAsync(CancellationToken.None);
+    public Task ReloadGrowthModelsAsync() => growth.ReloadAllAsync(CancellationToken.None);
 
     public Task UserEncoderChangedAsync() => embeddings.InferenceServingChangedAsync();
 
-    public Task FlushSegmentMovesAsync() => ml.FlushAsync(CancellationToken.None);
+    public Task FlushSegmentMovesAsync() => segmentations.FlushAllAsync(CancellationToken.None);
 
-    public Task<SegmentJoin[]> GetCountedMembersAsync(int segmentId) => Task.FromResult(ml.CountedMembers(segmentId));
+    public Task<SegmentJoin[]> GetCountedMembersAsync(string tenant, int segmentId) => Task.FromResult(segmentations.For(tenant).Ml.CountedMembers(segmentId));
 
     public Task SegmentWatchersChangedAsync(string silo, bool watching)
     {

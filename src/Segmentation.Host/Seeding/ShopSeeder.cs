@@ -24,8 +24,10 @@ public static class ShopSeeder
     /// <param name="cancellationToken">Stops seeding.</param>
     /// <param name="items">Items in the catalogue (popularity is Zipf over them, so the tail may see no events).</param>
     /// <param name="visitEveryItem">Also add one view of every item by a one-off visitor (see <see cref="SyntheticShop.OneOffVisits"/>).</param>
+    /// <param name="tenant">The tenant whose users the shop's are (<c>./run.sh</c>: <c>demo</c>).</param>
     public static async Task<SeedSummary?> SeedIfEmptyAsync(
-        SegmentationServer server, int users, ILogger logger, CancellationToken cancellationToken, int items = 1_000, bool visitEveryItem = false)
+        SegmentationServer server, int users, ILogger logger, CancellationToken cancellationToken, int items = 1_000, bool visitEveryItem = false,
+        string tenant = Segmentation.Grains.TenantKeys.DefaultTenant)
     {
         if (await server.EventLog.CountAsync(cancellationToken) > 0)
         {
@@ -47,7 +49,7 @@ public static class ShopSeeder
                 batch.Add(e);
                 if (batch.Count == BatchSize)
                 {
-                    accepted += (await server.Ingestion.IngestAsync(batch, 0, cancellationToken)).Accepted;
+                    accepted += (await server.Ingestion.IngestAsync(batch, 0, tenant, cancellationToken)).Accepted;
                     batch.Clear();
                 }
             }
@@ -58,14 +60,14 @@ public static class ShopSeeder
             batch.Add(e);
             if (batch.Count == BatchSize)
             {
-                accepted += (await server.Ingestion.IngestAsync(batch, 0, cancellationToken)).Accepted;
+                accepted += (await server.Ingestion.IngestAsync(batch, 0, tenant, cancellationToken)).Accepted;
                 batch.Clear();
             }
         }
 
         if (batch.Count > 0)
         {
-            accepted += (await server.Ingestion.IngestAsync(batch, 0, cancellationToken)).Accepted;
+            accepted += (await server.Ingestion.IngestAsync(batch, 0, tenant, cancellationToken)).Accepted;
         }
 
         HostLog.Seeded(logger, accepted, users, stopwatch.Elapsed.TotalSeconds);

@@ -8,7 +8,7 @@ using Segmentation.Storage;
 namespace Segmentation.Host.Segments;
 
 /// <summary>
-/// The ML segmentation of this host: the published <see cref="SegmentationModel"/> that user grains assign against,
+/// The ML segmentation of one tenant on this host (<see cref="TenantSegmentations"/>): the published <see cref="SegmentationModel"/> that user grains assign against,
 /// the segment grains' live statistics (fed in batches from <see cref="Members"/>), and the publication of a new version whose centroids are the members' mean
 /// directions (online spherical k-means) and whose labels name what distinguishes each segment — periodically, on the
 /// timer of <see cref="SegmentationModelGrain"/>.
@@ -20,8 +20,7 @@ namespace Segmentation.Host.Segments;
 /// </remarks>
 internal sealed class MlSegmentation
 {
-    private static readonly string s_key = TenantKeys.Storage("segmentation/model");
-
+    private readonly string _key;
     private readonly GrainReferences<ISegmentGrain> _segments;
     private readonly ISnapshotStore _store;
     private readonly TimeProvider _wallClock;
@@ -31,12 +30,17 @@ internal sealed class MlSegmentation
     private string? _etag;
     private long _changesSincePublish;
 
-    public MlSegmentation(IGrainFactory grains, ISnapshotStore store, TimeProvider wallClock)
+    public MlSegmentation(IGrainFactory grains, ISnapshotStore store, TimeProvider wallClock, string tenant = TenantKeys.DefaultTenant)
     {
+        Tenant = tenant;
+        _key = TenantKeys.Storage("segmentation/model", tenant);
         _segments = new GrainReferences<ISegmentGrain>(grains);
         _store = store;
         _wallClock = wallClock;
     }
+
+    /// <summary>The tenant whose users this segmentation segments (its model key, its segment grains).</summary>
+    public string Tenant { get; }
 
     /// <summary>Who is in which segment.</summary>
     public SegmentMembers Members { get; } = new();
@@ -47,7 +51,7 @@ internal sealed class MlSegmentation
     /// <summary>Loads the last published model (at start, and in a cluster when another silo published one).</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var stored = await _store.ReadAsync(s_key, cancellationToken);
+        var stored = await _store.ReadAsync(_key, cancellationToken);
         if (stored is null)
         {
             return;
@@ -257,7 +261,7 @@ internal sealed class MlSegmentation
     }
 
 
-    private ISegmentGrain Segment(int segmentId) => _segments.Get(TenantKeys.Segment(segmentId));
+    private ISegmentGrain Segment(int segmentId) => _segments.Get(TenantKeys.Segment(segmentId, Tenant));
 
     /// <summary>
     /// Publishes a new version when members changed since the last one: each centroid moves to its members' mean
@@ -319,7 +323,7 @@ internal sealed class MlSegmentation
     private async Task StoreAsync(SegmentationModel model, CancellationToken cancellationToken)
     {
         var stored = new StoredModel(model.Version, model.Dimensions, [.. model.SegmentIds], model.Centroids.ToArray(), [.. model.Labels], model.EmbeddingModelVersion, model.CreatedAt);
-        _etag = await _store.WriteAsync(s_key, JsonSerializer.SerializeToUtf8Bytes(stored, ModelJsonContext.Default.StoredModel), model.Version, _etag, cancellationToken);
+        _etag = await _store.WriteAsync(_key, JsonSerializer.SerializeToUtf8Bytes(stored, ModelJsonContext.Default.StoredModel), model.Version, _etag, cancellationToken);
         Volatile.Write(ref _current, model);
         if (Published is { } published)
         {

@@ -47,7 +47,7 @@ internal sealed record ReclusterReport(
 }
 
 /// <summary>
-/// A full re-clustering: every user's current embedding is collected (a sweep over the users in the event log), k-means
+/// A full re-clustering of one tenant's ML segmentation (<see cref="TenantSegmentations"/>): every user's current embedding is collected (a sweep over the users in the event log), k-means
 /// (k-means++ / k-means||, seeded) is fitted, the new centroids are matched to the old ones (Hungarian assignment on
 /// centroid distance, <see cref="CentroidMatching"/>) so continuing segments keep their ids, and the quality metrics are
 /// computed. Unless it is a dry run, the new version is published and every user is re-assigned by a sweep.
@@ -73,7 +73,10 @@ internal sealed class Reclustering
         _wallClock = wallClock;
     }
 
-    /// <summary>Runs one re-clustering (one at a time per host; a second call waits).</summary>
+    /// <summary>The segmentation this re-clustering replaces.</summary>
+    public MlSegmentation Segmentation => _segmentation;
+
+    /// <summary>Runs one re-clustering (one at a time per tenant and host; a second call waits).</summary>
     public async Task<ReclusterReport> RunAsync(ReclusterSettings request, Func<IUserGrain, Task<SegmentationInput?>> collect, CancellationToken cancellationToken)
     {
         await _oneAtATime.WaitAsync(cancellationToken);
@@ -275,14 +278,18 @@ internal sealed class Reclustering
     }
 
     /// <summary>
-    /// Calls <paramref name="visit"/> for every user of the default tenant with events, a bounded number at a time.
-    /// Streams of data folders written before keys carried a tenant are skipped (such folders are not migrated).
+    /// Calls <paramref name="visit"/> for every user with events of the tenant this re-clustering segments, a bounded
+    /// number at a time. Streams of data folders written before keys carried a tenant are skipped (not migrated).
     /// </summary>
     public Task SweepAsync(Func<SweptUser, CancellationToken, Task> visit, CancellationToken cancellationToken) =>
+        SweepAsync(_segmentation.Tenant, visit, cancellationToken);
+
+    /// <summary>Calls <paramref name="visit"/> for every user of <paramref name="tenant"/> with events, a bounded number at a time.</summary>
+    public Task SweepAsync(string tenant, Func<SweptUser, CancellationToken, Task> visit, CancellationToken cancellationToken) =>
         Parallel.ForEachAsync(
             _log.ReadStreamIdsAsync(cancellationToken),
             new ParallelOptions { MaxDegreeOfParallelism = SweepParallelism, CancellationToken = cancellationToken },
-            (streamId, ct) => streamId.StartsWith(TenantKeys.DefaultTenant + "/", StringComparison.Ordinal)
+            (streamId, ct) => streamId.StartsWith(tenant + "/", StringComparison.Ordinal)
                 ? new ValueTask(visit(new SweptUser(TenantKeys.UserIdOf(streamId), _users.Get(streamId)), ct))
                 : ValueTask.CompletedTask);
 

@@ -15,7 +15,7 @@ internal sealed record RuleSegmentDefinition(string Id, string Name, SegmentRule
 /// <summary>A rule segment a user is in, with the comparisons that decided it.</summary>
 
 /// <summary>
-/// The rule segments of this host: created, listed and deleted through <c>AdminService</c>, stored durably as one
+/// The rule segments of one tenant on this host (<see cref="TenantRules"/>): created, listed and deleted through <c>AdminService</c>, stored durably as one
 /// document in the snapshot store (compare-and-set on its ETag), and published as an immutable list that user grains
 /// read without locks. Changes are serialised; a change is visible to the next query once its call returns.
 /// </summary>
@@ -24,16 +24,35 @@ internal sealed partial class RuleSegmentCatalog
     /// <summary>Most rule segments one host keeps.</summary>
     public const int MaxRules = 1_000;
 
-    private static readonly string s_key = TenantKeys.Storage("config/rule-segments");
+    private readonly string _key;
     private readonly ISnapshotStore _store;
     private readonly TimeProvider _wallClock;
     private readonly SemaphoreSlim _changes = new(1, 1);
     private string? _etag;
+    private Task? _firstLoad;
 
-    public RuleSegmentCatalog(ISnapshotStore store, TimeProvider wallClock)
+    public RuleSegmentCatalog(ISnapshotStore store, TimeProvider wallClock, string tenant = TenantKeys.DefaultTenant)
     {
         _store = store;
         _wallClock = wallClock;
+        _key = TenantKeys.Storage("config/rule-segments", tenant);
+    }
+
+    /// <summary>
+    /// Loads the stored rules unless they were loaded already (a tenant's catalogue is made on first use and loaded by its
+    /// first user); a failed load is tried again at the next call.
+    /// </summary>
+    public Task EnsureLoadedAsync()
+    {
+        // Two first callers may both load: the same document, read twice, is harmless.
+        var load = Volatile.Read(ref _firstLoad);
+        if (load is null || load.IsFaulted || load.IsCanceled)
+        {
+            load = LoadAsync(CancellationToken.None);
+            Volatile.Write(ref _firstLoad, load);
+        }
+
+        return load;
     }
 
     /// <summary>The rules in force, in id order. Immutable: a change publishes a new list.</summary>
@@ -81,7 +100,7 @@ internal sealed partial class RuleSegmentCatalog
     /// <summary>Loads the stored rules (at start, and in a cluster when another silo changed them).</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var stored = await _store.ReadAsync(s_key, cancellationToken);
+        var stored = await _store.ReadAsync(_key, cancellationToken);
         if (stored is null)
         {
             return;
@@ -155,7 +174,7 @@ internal sealed partial class RuleSegmentCatalog
                 var data = JsonSerializer.SerializeToUtf8Bytes(document, RuleJsonContext.Default.ListStoredRule);
                 try
                 {
-                    _etag = await _store.WriteAsync(s_key, data, 0, _etag, cancellationToken);
+                    _etag = await _store.WriteAsync(_key, data, 0, _etag, cancellationToken);
                 }
                 catch (InconsistentStateException) when (attempt == 1)
                 {

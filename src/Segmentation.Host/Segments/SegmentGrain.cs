@@ -18,19 +18,25 @@ namespace Segmentation.Host.Segments;
 internal sealed class SegmentGrain : Grain, ISegmentGrain
 {
     private readonly Dictionary<string, MemberEntry> _members = new(StringComparer.Ordinal);
-    private readonly MlSegmentation _ml;
+    private readonly GrainServices _services;
+    private MlSegmentation _ml = null!;
     private int _dimensions;
     private SegmentStatistics _statistics = null!;
     private int _segmentId;
 
     public SegmentGrain(GrainServices services)
     {
-        _ml = services.Users.Ml ?? throw new InvalidOperationException("Segment grains need the ML segmentation.");
+        _services = services;
     }
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _segmentId = TenantKeys.SegmentIdOf(this.GetPrimaryKeyString());
+        var key = this.GetPrimaryKeyString();
+        _segmentId = TenantKeys.SegmentIdOf(key);
+        // The segmentation of the segment's tenant.
+        _ml = _services.Users.Segmentations is { } segmentations
+            ? (await segmentations.ForAsync(TenantKeys.TenantOf(key), cancellationToken)).Ml
+            : _services.Users.Ml ?? throw new InvalidOperationException("Segment grains need the ML segmentation.");
         _dimensions = Math.Max(1, _ml.Current?.Dimensions ?? 1);
         _statistics = new SegmentStatistics(_dimensions);
         foreach (var member in await _ml.CountedMembersEverywhereAsync(_segmentId))

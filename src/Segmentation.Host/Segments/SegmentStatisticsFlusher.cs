@@ -19,14 +19,14 @@ namespace Segmentation.Host.Segments;
 // Flushes this process's records; each silo of a cluster runs its own.
 internal sealed class SegmentStatisticsFlusher : BackgroundService
 {
-    private readonly MlSegmentation _ml;
+    private readonly TenantSegmentations _segmentations;
     private readonly TimeSpan _interval;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger<SegmentStatisticsFlusher> _logger;
 
-    public SegmentStatisticsFlusher(MlSegmentation ml, SegmentationOptions options, IHostApplicationLifetime lifetime, ILogger<SegmentStatisticsFlusher> logger)
+    public SegmentStatisticsFlusher(TenantSegmentations segmentations, SegmentationOptions options, IHostApplicationLifetime lifetime, ILogger<SegmentStatisticsFlusher> logger)
     {
-        _ml = ml;
+        _segmentations = segmentations;
         // PeriodicTimer takes no zero period.
         _interval = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, options.Segments.StatisticsFlushInterval.Ticks));
         _lifetime = lifetime;
@@ -44,7 +44,7 @@ internal sealed class SegmentStatisticsFlusher : BackgroundService
             {
                 try
                 {
-                    await _ml.FlushAsync(cancellationToken);
+                    await _segmentations.FlushAllAsync(cancellationToken);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

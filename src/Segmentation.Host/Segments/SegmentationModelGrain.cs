@@ -33,16 +33,16 @@ internal sealed class SegmentationModelGrain : Grain, ISegmentationModelGrain, I
     private const int ChosenKMin = 2;
     private const int ChosenKMax = 12;
 
-    private readonly MlSegmentation _ml;
-    private readonly Reclustering _reclustering;
+    private readonly TenantSegmentations _segmentations;
+    private MlSegmentation _ml = null!;
+    private Reclustering _reclustering = null!;
     private readonly UserEmbeddings _embeddings;
     private readonly SegmentationOptions _options;
     private readonly ILogger<SegmentationModelGrain> _logger;
 
-    public SegmentationModelGrain(MlSegmentation ml, Reclustering reclustering, UserEmbeddings embeddings, SegmentationOptions options, ILogger<SegmentationModelGrain> logger)
+    public SegmentationModelGrain(TenantSegmentations segmentations, UserEmbeddings embeddings, SegmentationOptions options, ILogger<SegmentationModelGrain> logger)
     {
-        _ml = ml;
-        _reclustering = reclustering;
+        _segmentations = segmentations;
         _embeddings = embeddings;
         _options = options;
         _logger = logger;
@@ -50,6 +50,10 @@ internal sealed class SegmentationModelGrain : Grain, ISegmentationModelGrain, I
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        // The grain's key is its tenant: it publishes and re-clusters that tenant's segmentation.
+        var segmentation = await _segmentations.ForAsync(this.GetPrimaryKeyString(), cancellationToken);
+        _ml = segmentation.Ml;
+        _reclustering = segmentation.Reclustering;
         var interval = _options.SegmentPublishInterval;
         this.RegisterGrainTimer(static (self, ct) => self.PublishOnTimerAsync(ct), this, new GrainTimerCreationOptions(interval, interval) { KeepAlive = true });
 

@@ -4,39 +4,42 @@ using Segmentation.Grains;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Hosting;
 using Segmentation.Host.Internal;
+using Segmentation.Storage;
 
 namespace Segmentation.Host.Segments;
 
 /// <summary>
-/// Once the host has started (silo and Kestrel up): activates the segmentation model grain, whose timer publishes and
-/// whose reminder re-clusters, then — when a model and an encoder are served — sweeps every user of the log so that each
-/// is assigned again (members are derived state, rebuilt after a restart), then calls the model grain every minute so
-/// that it is active while the silo runs. Calls are served meanwhile.
+/// Once the host has started (silo and Kestrel up), for every tenant with events and tenant default: activates the
+/// tenant's segmentation model grain, whose timer publishes and whose reminder re-clusters, then — when the tenant has
+/// a model and an encoder is served — sweeps the tenant's users so that each is assigned again (members are derived
+/// state, rebuilt after a restart), then calls every model grain every minute so that it is active while the silo
+/// runs. Calls are served meanwhile.
 /// </summary>
 /// <remarks>
 /// It waits for <see cref="IHostApplicationLifetime.ApplicationStarted"/> rather than relying on being registered after
 /// the silo, and stops at <see cref="IHostApplicationLifetime.ApplicationStopping"/>, before the silo deactivates the
-/// grains it calls. A failure is logged, never rethrown: it must not stop the host.
+/// grains it calls. A failure is logged, never rethrown: it must not stop the host. A tenant whose first events arrive
+/// after the start gets its model grain (and its timer) at its first re-clustering, and from then on here.
 /// </remarks>
 internal sealed class SegmentationStartup : BackgroundService
 {
-    /// <summary>How often the segmentation model grain is called to keep it active.</summary>
+    /// <summary>How often the segmentation model grains are called to keep them active.</summary>
     private static readonly TimeSpan s_keepAlivePeriod = TimeSpan.FromMinutes(1);
 
     private readonly IGrainFactory _grains;
-    private readonly MlSegmentation _ml;
+    private readonly TenantSegmentations _segmentations;
+    private readonly IEventLog _log;
     private readonly UserEmbeddings _embeddings;
-    private readonly Reclustering _reclustering;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger<SegmentationStartup> _logger;
 
     public SegmentationStartup(
-        IGrainFactory grains, MlSegmentation ml, UserEmbeddings embeddings, Reclustering reclustering, IHostApplicationLifetime lifetime, ILogger<SegmentationStartup> logger)
+        IGrainFactory grains, TenantSegmentations segmentations, IEventLog log, UserEmbeddings embeddings, IHostApplicationLifetime lifetime, ILogger<SegmentationStartup> logger)
     {
         _grains = grains;
-        _ml = ml;
+        _segmentations = segmentations;
+        _log = log;
         _embeddings = embeddings;
-        _reclustering = reclustering;
         _lifetime = lifetime;
         _logger = logger;
     }
@@ -48,15 +51,31 @@ internal sealed class SegmentationStartup : BackgroundService
         try
         {
             await WhenStartedAsync(cancellationToken);
-            await EnsureModelGrainAsync(cancellationToken);
-            await SweepAsync(cancellationToken);
+            IReadOnlyList<string> tenants = [TenantKeys.DefaultTenant];
+            try
+            {
+                tenants = [.. (await TenantSegmentations.TenantsInAsync(_log, cancellationToken)).Append(TenantKeys.DefaultTenant).Distinct(StringComparer.Ordinal)];
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                ScheduleLog.StartupWorkFailed(_logger, ex);
+            }
 
-            // The model grain is never collected when idle, but an activation can still be lost (shedding under memory
+            foreach (var tenant in tenants)
+            {
+                await EnsureModelGrainAsync(tenant, cancellationToken);
+                await SweepAsync(tenant, cancellationToken);
+            }
+
+            // The model grains are never collected when idle, but an activation can still be lost (shedding under memory
             // pressure, a failed turn): a call now and then activates it again, and with it the publication timer.
             using var timer = new PeriodicTimer(s_keepAlivePeriod, TimeProvider.System);
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
-                await EnsureModelGrainAsync(cancellationToken);
+                foreach (var segmentation in _segmentations.All.Where(s => s.Tenant == TenantKeys.DefaultTenant || s.Ml.Current is not null).ToList())
+                {
+                    await EnsureModelGrainAsync(segmentation.Tenant, cancellationToken);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -65,11 +84,11 @@ internal sealed class SegmentationStartup : BackgroundService
         }
     }
 
-    private async Task EnsureModelGrainAsync(CancellationToken cancellationToken)
+    private async Task EnsureModelGrainAsync(string tenant, CancellationToken cancellationToken)
     {
         try
         {
-            await _grains.GetGrain<ISegmentationModelGrain>(TenantKeys.DefaultTenant).EnsureStartedAsync().WaitAsync(cancellationToken);
+            await _grains.GetGrain<ISegmentationModelGrain>(tenant).EnsureStartedAsync().WaitAsync(cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -77,17 +96,18 @@ internal sealed class SegmentationStartup : BackgroundService
         }
     }
 
-    private async Task SweepAsync(CancellationToken cancellationToken)
+    private async Task SweepAsync(string tenant, CancellationToken cancellationToken)
     {
-        if (_ml.Current is null || _embeddings.Version is null)
-        {
-            return;
-        }
-
         try
         {
+            var segmentation = await _segmentations.ForAsync(tenant, cancellationToken);
+            if (segmentation.Ml.Current is null || _embeddings.Version is null)
+            {
+                return;
+            }
+
             var started = TimeProvider.System.GetTimestamp();
-            await _reclustering.SweepAsync((user, ct) => user.Grain.RefreshSegmentAsync().WaitAsync(ct), cancellationToken);
+            await segmentation.Reclustering.SweepAsync((user, ct) => user.Grain.RefreshSegmentAsync().WaitAsync(ct), cancellationToken);
             ScheduleLog.SweepDone(_logger, TimeProvider.System.GetElapsedTime(started).TotalSeconds);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

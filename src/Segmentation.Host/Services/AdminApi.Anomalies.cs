@@ -1,5 +1,5 @@
 using Grpc.Core;
-using Microsoft.Extensions.DependencyInjection;
+using Segmentation.Host.Access;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Anomalies;
 using Segmentation.Core.Errors;
@@ -12,17 +12,18 @@ internal sealed partial class AdminApi
 {
     public override async Task<AnomalyModelInfo> TrainAnomalyModel(TrainAnomalyModelRequest request, ServerCallContext context)
     {
-        var services = context.GetHttpContext().RequestServices;
-        var info = await TrainAnomaliesAsync(services.GetRequiredService<AnomalyScoring>(), context.CancellationToken);
-        await services.GetRequiredService<Growth.GrowthModels>().AnnounceAsync();
+        var tenant = CallTenant.Of(context);
+        var models = await _growth.ForAsync(tenant, context.CancellationToken);
+        var info = await TrainAnomaliesAsync(models.Anomalies, tenant, context.CancellationToken);
+        await models.AnnounceAsync();
         return info;
     }
 
-    private async Task<AnomalyModelInfo> TrainAnomaliesAsync(AnomalyScoring anomalies, CancellationToken cancellationToken)
+    private async Task<AnomalyModelInfo> TrainAnomaliesAsync(AnomalyScoring anomalies, string tenant, CancellationToken cancellationToken)
     {
         try
         {
-            var (version, users, flagged) = await anomalies.TrainAsync(_log, _users.Now, cancellationToken);
+            var (version, users, flagged) = await anomalies.TrainAsync(_log, _users.NowOf(tenant), cancellationToken);
             return new AnomalyModelInfo { Version = version, Users = users, Flagged = flagged, FlagThreshold = AnomalyScoring.FlagThreshold, Features = { AnomalyFeatures.Names } };
         }
         catch (InvalidOperationException ex)

@@ -11,10 +11,11 @@ internal sealed partial class AdminApi
 {
     public override async Task<ItemModelInfo> TrainItemModel(TrainItemModelRequest request, ServerCallContext context)
     {
+        var tenant = Access.CallTenant.Of(context);
         var services = context.GetHttpContext().RequestServices;
-        var version = await services.GetRequiredService<IGrainFactory>().GetGrain<IItemModelGrain>(TenantKeys.DefaultTenant).TrainAsync()
+        var version = await services.GetRequiredService<IGrainFactory>().GetGrain<IItemModelGrain>(tenant).TrainAsync()
             .WaitAsync(context.CancellationToken);
-        if (version == 0 || services.GetRequiredService<LiveRecommender>().ItemModel is not { } manifest || manifest.Version != version)
+        if (version == 0 || services.GetRequiredService<TenantRecommenders>().For(tenant).ItemModel is not { } manifest || manifest.Version != version)
         {
             return new ItemModelInfo { Version = version };
         }

@@ -1,8 +1,7 @@
 using Grpc.Core;
-using Microsoft.Extensions.DependencyInjection;
+using Segmentation.Host.Access;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Errors;
-using Segmentation.Host.ValueSegments;
 
 namespace Segmentation.Host.Services;
 
@@ -11,11 +10,12 @@ internal sealed partial class AdminApi
 {
     public override async Task<ValueSegmentationInfo> TrainValueSegments(TrainValueSegmentsRequest request, ServerCallContext context)
     {
+        var tenant = CallTenant.Of(context);
         try
         {
-            var services = context.GetHttpContext().RequestServices;
-            var (model, result) = await services.GetRequiredService<ValueSegmentScoring>().TrainAsync(_log, _users.Now, context.CancellationToken);
-            await services.GetRequiredService<Growth.GrowthModels>().AnnounceAsync();
+            var models = await _growth.ForAsync(tenant, context.CancellationToken);
+            var (model, result) = await models.Values.TrainAsync(_log, _users.NowOf(tenant), context.CancellationToken);
+            await models.AnnounceAsync();
             return new ValueSegmentationInfo
             {
                 Version = model.Version,

@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Errors;
+using Segmentation.Grains;
+using Segmentation.Host.Access;
 using Segmentation.Host.Embeddings;
 using Segmentation.Host.Grains;
 using Segmentation.Host.Hosting;
@@ -17,24 +18,32 @@ namespace Segmentation.Host.Services;
 /// <c>segmentation.v1.AdminService</c>: the process's vital signs (memory, GC, threads, handles, call statuses) and the
 /// management of rule segments.
 /// </summary>
+/// <remarks>
+/// Rule segments, the ML segmentation, the churn, value, anomaly and item models are the caller's tenant's. The user
+/// encoder serves the whole deployment (README, Tenants), so the calls that change it (<see cref="DeploymentWide"/>) are
+/// refused with PERMISSION_DENIED to other tenants' callers.
+/// </remarks>
 internal sealed partial class AdminApi : AdminService.AdminServiceBase
 {
     private const int MaxSample = 100;
 
     private readonly GrpcCallStatistics _calls;
     private readonly GrainServices _grainServices;
-    private readonly RuleSegmentCatalog _rules;
+    private readonly TenantRules _rules;
     private readonly IEventLog _log;
     private readonly UserLookup _users;
     private readonly UserEmbeddings _embeddings;
-    private readonly Reclustering _reclustering;
+    private readonly TenantSegmentations _segmentations;
+    private readonly Growth.TenantGrowthModels _growth;
     private readonly long _started = Stopwatch.GetTimestamp();
 
     public AdminApi(
-        GrpcCallStatistics calls, GrainServices grainServices, RuleSegmentCatalog rules, IEventLog log, UserLookup users, UserEmbeddings embeddings, Reclustering reclustering)
+        GrpcCallStatistics calls, GrainServices grainServices, TenantRules rules, IEventLog log, UserLookup users, UserEmbeddings embeddings,
+        TenantSegmentations segmentations, Growth.TenantGrowthModels growth)
     {
         _embeddings = embeddings;
-        _reclustering = reclustering;
+        _segmentations = segmentations;
+        _growth = growth;
         _calls = calls;
         _grainServices = grainServices;
         _rules = rules;
@@ -45,37 +54,61 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
     public override Task<ServerStats> GetServerStats(GetServerStatsRequest request, ServerCallContext context) => Task.FromResult(Sample());
 
     public override async Task<RuleSegment> CreateRuleSegment(CreateRuleSegmentRequest request, ServerCallContext context) =>
-        ToProto(await _rules.CreateAsync(request.Id, request.Name, request.Expression, context.CancellationToken));
+        ToProto(await (await _rules.ForAsync(CallTenant.Of(context))).CreateAsync(request.Id, request.Name, request.Expression, context.CancellationToken));
 
-    public override Task<ListRuleSegmentsResponse> ListRuleSegments(ListRuleSegmentsRequest request, ServerCallContext context) =>
-        Task.FromResult(new ListRuleSegmentsResponse { Rules = { _rules.Current.Select(ToProto) } });
+    public override async Task<ListRuleSegmentsResponse> ListRuleSegments(ListRuleSegmentsRequest request, ServerCallContext context) =>
+        new ListRuleSegmentsResponse { Rules = { (await _rules.ForAsync(CallTenant.Of(context))).Current.Select(ToProto) } };
 
     public override async Task<DeleteRuleSegmentResponse> DeleteRuleSegment(DeleteRuleSegmentRequest request, ServerCallContext context) =>
-        new DeleteRuleSegmentResponse { Deleted = ToProto(await _rules.DeleteAsync(request.Id, context.CancellationToken)) };
+        new DeleteRuleSegmentResponse { Deleted = ToProto(await (await _rules.ForAsync(CallTenant.Of(context))).DeleteAsync(request.Id, context.CancellationToken)) };
 
     public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context) =>
         Task.FromResult(new ListModelsResponse { Models = { _embeddings.List().Select(ToProto) } });
 
     public override async Task<ModelVersion> ActivateModel(ActivateModelRequest request, ServerCallContext context)
     {
+        DeploymentWide(context, "the user encoder");
         var activated = ToProto(await _embeddings.ActivateAsync(request.Version));
-        activated.Segmentation = await ReclusterAfterActivationAsync(activated.Version, context.CancellationToken);
+        activated.Segmentation = await ReclusterAfterActivationAsync(activated.Version, CallTenant.Of(context), context.CancellationToken);
         return activated;
     }
 
     /// <summary>
-    /// Re-clusters over the encoder just activated when the segmentation in force is over another one
-    /// (<see cref="Reclustering.AfterEncoderActivatedAsync"/>), and says what happened.
+    /// Re-clusters every tenant's segmentation that is over another encoder than the one just activated (the encoder is
+    /// shared by every tenant: <see cref="Reclustering.AfterEncoderActivatedAsync"/>), and says what happened to
+    /// <paramref name="callerTenant"/>'s, with a word on the others.
     /// </summary>
-    private async Task<SegmentationAfterActivation> ReclusterAfterActivationAsync(long encoderVersion, CancellationToken cancellationToken)
+    private async Task<SegmentationAfterActivation> ReclusterAfterActivationAsync(long encoderVersion, string callerTenant, CancellationToken cancellationToken)
+    {
+        var others = new List<string>();
+        foreach (var tenant in await TenantSegmentations.TenantsInAsync(_log, cancellationToken))
+        {
+            if (tenant != callerTenant)
+            {
+                var outcome = await ReclusterAfterActivationOfAsync(encoderVersion, tenant, cancellationToken);
+                others.Add($"tenant '{tenant}': {outcome.Outcome}");
+            }
+        }
+
+        var own = await ReclusterAfterActivationOfAsync(encoderVersion, callerTenant, cancellationToken);
+        if (others.Count > 0)
+        {
+            own.Message += "; other tenants: " + string.Join(", ", others);
+        }
+
+        return own;
+    }
+
+    private async Task<SegmentationAfterActivation> ReclusterAfterActivationOfAsync(long encoderVersion, string tenant, CancellationToken cancellationToken)
     {
         var c = System.Globalization.CultureInfo.InvariantCulture;
+        var segmentation = await _segmentations.ForAsync(tenant, cancellationToken);
         try
         {
-            var report = await _reclustering.AfterEncoderActivatedAsync(encoderVersion, grain => grain.GetSegmentationInputAsync(), cancellationToken);
+            var report = await segmentation.Reclustering.AfterEncoderActivatedAsync(encoderVersion, grain => grain.GetSegmentationInputAsync(), cancellationToken);
             if (report is null)
             {
-                return _grainServices.Users.Ml?.Current is null
+                return segmentation.Ml.Current is null
                     ? new SegmentationAfterActivation { Outcome = "none", Message = "no ML segmentation yet: seg recluster clusters the users over this encoder" }
                     : new SegmentationAfterActivation { Outcome = "unchanged", Message = string.Create(c, $"the ML segmentation in force is already over encoder v{encoderVersion}") };
             }
@@ -97,6 +130,17 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
                 Outcome = "failed",
                 Message = string.Create(c, $"re-clustering over encoder v{encoderVersion} failed: {ex.Message}; users keep their segments under the previous encoder until a re-clustering succeeds (seg recluster)"),
             };
+        }
+    }
+
+    // A change to what serves every tenant, or tenant default only: refused to another tenant's caller.
+    private static void DeploymentWide(ServerCallContext context, string what)
+    {
+        var tenant = CallTenant.Of(context);
+        if (tenant != TenantKeys.DefaultTenant)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"{CallTenant.Header}: {what} serves the whole deployment; only tenant '{TenantKeys.DefaultTenant}' may change it, not tenant '{tenant}'"));
         }
     }
 
@@ -124,6 +168,7 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
 
     public override async Task<ModelVersion> TrainModel(TrainModelRequest request, ServerCallContext context)
     {
+        DeploymentWide(context, "the user encoder");
         if (request.Dimension is < 0 or > 1024)
         {
             throw new InvalidRequestException($"dimension: must be 0 (the configured default) to 1,024, got {request.Dimension}");
@@ -141,14 +186,16 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
 
         if (request.Activate)
         {
-            trained.Segmentation = await ReclusterAfterActivationAsync(trained.Version, context.CancellationToken);
-            if (context.GetHttpContext().RequestServices.GetService<Anomalies.AnomalyScoring>() is { } anomalies)
+            trained.Segmentation = await ReclusterAfterActivationAsync(trained.Version, CallTenant.Of(context), context.CancellationToken);
+            // Each tenant's anomaly model is retrained with the user encoder it sits beside (a tenant of too few users
+            // keeps its old one).
+            foreach (var tenant in await TenantSegmentations.TenantsInAsync(_log, context.CancellationToken))
             {
-                // The anomaly model is retrained with the user encoder it sits beside (a log of too few users keeps the old one).
+                var models = await _growth.ForAsync(tenant, context.CancellationToken);
                 try
                 {
-                    await TrainAnomaliesAsync(anomalies, context.CancellationToken);
-                    await context.GetHttpContext().RequestServices.GetRequiredService<Growth.GrowthModels>().AnnounceAsync();
+                    await TrainAnomaliesAsync(models.Anomalies, tenant, context.CancellationToken);
+                    await models.AnnounceAsync();
                 }
                 catch (PreconditionFailedException)
                 {
@@ -161,12 +208,13 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
 
     public override async Task<ChurnModelInfo> TrainChurnModel(TrainChurnModelRequest request, ServerCallContext context)
     {
-        var churn = _grainServices.Users.Churn ?? throw new PreconditionFailedException("churn: this process has no churn scoring");
+        var tenant = CallTenant.Of(context);
+        var models = await _growth.ForAsync(tenant, context.CancellationToken);
         Core.Churn.ChurnModel model;
         try
         {
-            model = await churn.TrainAsync(_log, _users.Now, context.CancellationToken);
-            await context.GetHttpContext().RequestServices.GetRequiredService<Growth.GrowthModels>().AnnounceAsync();
+            model = await models.Churn.TrainAsync(_log, _users.NowOf(tenant), context.CancellationToken);
+            await models.AnnounceAsync();
         }
         catch (InvalidOperationException ex)
         {
@@ -197,10 +245,12 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
             throw new PreconditionFailedException("model: no user encoder is served; train one first (AdminService.TrainModel or seg train)");
         }
 
+        // The caller's tenant's segmentation, over the shared encoder's embeddings of its users.
+        var segmentation = await _segmentations.ForAsync(CallTenant.Of(context), context.CancellationToken);
         ReclusterReport report;
         try
         {
-            report = await _reclustering.RunAsync(
+            report = await segmentation.Reclustering.RunAsync(
                 new ReclusterSettings(request.K, request.KMin, request.KMax, request.DryRun, request.Seed == 0 ? 1 : request.Seed),
                 grain => grain.GetSegmentationInputAsync(),
                 context.CancellationToken);
@@ -255,11 +305,12 @@ internal sealed partial class AdminApi : AdminService.AdminServiceBase
         }
 
         var rule = RuleSegmentCatalog.Parse("expression", request.Expression);
-        var now = _users.Now;
+        var tenant = CallTenant.Of(context);
+        var now = _users.NowOf(tenant);
         long evaluated = 0, matched = 0;
         var sample = new List<string>();
         var sampleLock = new Lock();
-        await _reclustering.SweepAsync(
+        await _segmentations.For(tenant).Reclustering.SweepAsync(
             async (user, cancellationToken) =>
             {
                 var match = await user.Grain.EvaluateRuleAsync(rule.Text, now).WaitAsync(cancellationToken);

@@ -14,15 +14,16 @@ internal sealed class EventApi : EventService.EventServiceBase
     public EventApi(EventIngestion ingestion) => _ingestion = ingestion;
 
     public override Task<IngestEventsResponse> IngestEvents(IngestEventsRequest request, ServerCallContext context) =>
-        _ingestion.IngestAsync(request.Events, 0, context.CancellationToken);
+        _ingestion.IngestAsync(request.Events, 0, Access.CallTenant.Of(context), context.CancellationToken);
 
     public override async Task<StreamEventsResponse> StreamEvents(IAsyncStreamReader<IngestEventsRequest> requests, ServerCallContext context)
     {
+        var tenant = Access.CallTenant.Of(context);
         var summary = new StreamEventsResponse();
         var reasons = new Dictionary<string, long>(StringComparer.Ordinal);
         await foreach (var batch in requests.ReadAllAsync(context.CancellationToken))
         {
-            var response = await _ingestion.IngestAsync(batch.Events, summary.Received, context.CancellationToken);
+            var response = await _ingestion.IngestAsync(batch.Events, summary.Received, tenant, context.CancellationToken);
             summary.Received += batch.Events.Count;
             summary.Accepted += response.Accepted;
             summary.Duplicates += response.Duplicates;

@@ -33,8 +33,15 @@ internal sealed class EventIngestion
         _logger = logger;
     }
 
-    /// <summary>Ingests one batch. <paramref name="indexOffset"/> is added to each result's index (streams count from their start).</summary>
-    public async Task<V1.IngestEventsResponse> IngestAsync(RepeatedField<V1.Event> events, long indexOffset, CancellationToken cancellationToken)
+    /// <summary>Ingests one batch into tenant <c>default</c> (see the overload with a tenant).</summary>
+    public Task<V1.IngestEventsResponse> IngestAsync(RepeatedField<V1.Event> events, long indexOffset, CancellationToken cancellationToken) =>
+        IngestAsync(events, indexOffset, TenantKeys.DefaultTenant, cancellationToken);
+
+    /// <summary>
+    /// Ingests one batch into <paramref name="tenant"/>'s users. <paramref name="indexOffset"/> is added to each result's
+    /// index (streams count from their start).
+    /// </summary>
+    public async Task<V1.IngestEventsResponse> IngestAsync(RepeatedField<V1.Event> events, long indexOffset, string tenant, CancellationToken cancellationToken)
     {
         if (events.Count > MaxEventsPerRequest)
         {
@@ -92,7 +99,7 @@ internal sealed class EventIngestion
         for (var g = 0; g < batches.Length; g++)
         {
             var batch = batches[g];
-            calls[g] = _users.Get(TenantKeys.User(batch.UserId)).ApplyAsync(new EventBatch(batch.Payloads) { Decoded = batch.Events });
+            calls[g] = _users.Get(TenantKeys.User(batch.UserId, tenant)).ApplyAsync(new EventBatch(batch.Payloads) { Decoded = batch.Events });
         }
 
         try

@@ -94,8 +94,7 @@ internal sealed class ExperimentApi : ExperimentService.ExperimentServiceBase
             .Select(a => new ExperimentAssignment { ExperimentId = a.Experiment.Id, Arm = a.Arm, Holdout = a.Arm == "holdout" });
 
     /// <summary>The caller's tenant (the open loopback default acts for <c>default</c>).</summary>
-    public static string Tenant(ServerCallContext context) =>
-        (context.GetHttpContext().Features.Get<ApiCaller>() ?? ApiCaller.Anonymous).Tenant;
+    public static string Tenant(ServerCallContext context) => CallTenant.Of(context);
 
     private static ExperimentDefinition ToProto(Experiment e)
     {

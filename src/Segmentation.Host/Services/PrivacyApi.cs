@@ -21,7 +21,7 @@ internal sealed class PrivacyApi(Erasure erasure, UserExport export, PrivacyLog 
     public override async Task<EraseUserResponse> EraseUser(EraseUserRequest request, ServerCallContext context)
     {
         UserLookup.CheckId("user_id", request.UserId);
-        var record = await erasure.EraseAsync(UserKey(request.UserId), context.CancellationToken);
+        var record = await erasure.EraseAsync(UserKey(request.UserId, context), context.CancellationToken);
         PrivacyLogMessages.Erased(logger, record.UserHash, record.Tenant, record.Events, string.Join(",", record.Removed), record.ElapsedSeconds);
         return new EraseUserResponse { Events = record.Events, Removed = { record.Removed }, ElapsedSeconds = record.ElapsedSeconds, UserHash = record.UserHash };
     }
@@ -29,7 +29,7 @@ internal sealed class PrivacyApi(Erasure erasure, UserExport export, PrivacyLog 
     public override async Task<ExportUserResponse> ExportUser(ExportUserRequest request, ServerCallContext context)
     {
         UserLookup.CheckId("user_id", request.UserId);
-        var (document, events) = await export.ExportAsync(UserKey(request.UserId), context.CancellationToken);
+        var (document, events) = await export.ExportAsync(UserKey(request.UserId, context), context.CancellationToken);
         return new ExportUserResponse { Document = document, Events = events };
     }
 
@@ -40,7 +40,7 @@ internal sealed class PrivacyApi(Erasure erasure, UserExport export, PrivacyLog 
             throw new InvalidRequestException($"limit: must be 0 (for {DefaultLimit}) to {MaxLimit:N0}; got {request.Limit}");
         }
 
-        var list = await records.ListAsync(Tenant, request.Limit == 0 ? DefaultLimit : request.Limit, context.CancellationToken);
+        var list = await records.ListAsync(Access.CallTenant.Of(context), request.Limit == 0 ? DefaultLimit : request.Limit, context.CancellationToken);
         return new ListErasuresResponse
         {
             Records =
@@ -60,8 +60,6 @@ internal sealed class PrivacyApi(Erasure erasure, UserExport export, PrivacyLog 
         };
     }
 
-    // The caller's tenant: the single one until callers are resolved to tenants (the one place to change).
-    private static string Tenant => TenantKeys.DefaultTenant;
-
-    private static string UserKey(string userId) => TenantKeys.User(userId, Tenant);
+    // The user of the caller's tenant.
+    private static string UserKey(string userId, ServerCallContext context) => TenantKeys.User(userId, Access.CallTenant.Of(context));
 }

@@ -12,8 +12,9 @@ internal sealed class ProfileApi : ProfileService.ProfileServiceBase
 
     public override async Task<Profile> GetProfile(GetProfileRequest request, ServerCallContext context)
     {
-        var now = _users.Now;
-        var profile = await _users.Grain("user_id", request.UserId).GetProfileAsync(now).WaitAsync(context.CancellationToken)
+        var tenant = Access.CallTenant.Of(context);
+        var now = _users.NowOf(tenant);
+        var profile = await _users.Grain("user_id", request.UserId, tenant).GetProfileAsync(now).WaitAsync(context.CancellationToken)
             ?? throw UserLookup.NoEvents("user_id", request.UserId);
         return ToProto(profile);
     }
@@ -32,8 +33,9 @@ internal sealed class ProfileApi : ProfileService.ProfileServiceBase
 
     public override async Task<BatchGetProfilesResponse> BatchGetProfiles(BatchGetProfilesRequest request, ServerCallContext context)
     {
-        var now = _users.Now;
-        var (found, notFound) = await _users.GetManyAsync(request.UserIds, grain => grain.GetProfileAsync(now), context.CancellationToken);
+        var tenant = Access.CallTenant.Of(context);
+        var now = _users.NowOf(tenant);
+        var (found, notFound) = await _users.GetManyAsync(request.UserIds, tenant, grain => grain.GetProfileAsync(now), context.CancellationToken);
         var response = new BatchGetProfilesResponse();
         foreach (var profile in found)
         {

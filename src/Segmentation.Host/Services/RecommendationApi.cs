@@ -7,13 +7,13 @@ using Segmentation.Core.Errors;
 using Segmentation.Core.Recommendations;
 using Segmentation.Grains;
 using Segmentation.Host.Recommendations;
-using Segmentation.Host.Segments;
 
 namespace Segmentation.Host.Services;
 
 /// <summary>
 /// <c>segmentation.v1.RecommendationService</c>: the user's history and lifecycle stage come from her grain (one turn),
-/// the candidates from the host's <see cref="LiveRecommender"/>, which learned every acknowledged event.
+/// the candidates from the host's <see cref="LiveRecommender"/> of the caller's tenant, which learned every acknowledged
+/// event of that tenant (and no other's).
 /// </summary>
 internal sealed class RecommendationApi : RecommendationService.RecommendationServiceBase
 {
@@ -23,36 +23,39 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
     private const int MaxItemIdBytes = 128;
 
     private readonly UserLookup _users;
-    private readonly LiveRecommender _recommender;
-    private readonly RuleSegmentCatalog _rules;
+    private readonly TenantRecommenders _recommenders;
 
     private readonly Experiments.ExperimentCatalog _experiments;
 
-    public RecommendationApi(UserLookup users, LiveRecommender recommender, RuleSegmentCatalog rules, Experiments.ExperimentCatalog experiments)
+    public RecommendationApi(UserLookup users, TenantRecommenders recommenders, Experiments.ExperimentCatalog experiments)
     {
         _users = users;
-        _recommender = recommender;
-        _rules = rules;
+        _recommenders = recommenders;
         _experiments = experiments;
     }
 
-    /// <summary>Items the recommenders know.</summary>
-    public int KnownItems => _recommender.Catalog.Count;
+    /// <summary>Items tenant default's recommenders know.</summary>
+    public int KnownItems => _recommenders.Default.Catalog.Count;
 
     /// <inheritdoc />
     public override Task<RecommendResponse> Recommend(RecommendRequest request, ServerCallContext context) =>
-        RecommendAsync(request, context.CancellationToken);
+        RecommendAsync(request, Access.CallTenant.Of(context), context.CancellationToken);
 
-    /// <summary>The Recommend call without the wire (for in-process benchmarks and tests).</summary>
-    public async Task<RecommendResponse> RecommendAsync(RecommendRequest request, CancellationToken cancellationToken)
+    /// <summary>The Recommend call without the wire, for tenant default (for in-process benchmarks and tests).</summary>
+    public Task<RecommendResponse> RecommendAsync(RecommendRequest request, CancellationToken cancellationToken) =>
+        RecommendAsync(request, TenantKeys.DefaultTenant, cancellationToken);
+
+    /// <summary>The Recommend call without the wire, for <paramref name="tenant"/>.</summary>
+    public async Task<RecommendResponse> RecommendAsync(RecommendRequest request, string tenant, CancellationToken cancellationToken)
     {
+        var recommender = _recommenders.For(tenant);
         CheckCount(request.Count);
-        var scope = CheckContext(request.Context);
-        var now = _users.Now;
+        var scope = CheckContext(recommender, request.Context);
+        var now = _users.NowOf(tenant);
         RecommendationInput? input = null;
         if (request.UserId.Length > 0)
         {
-            input = await _users.FindAsync("user_id", request.UserId, grain => grain.GetRecommendationInputAsync(now, includeRules: false), cancellationToken);
+            input = await _users.FindAsync("user_id", request.UserId, tenant, grain => grain.GetRecommendationInputAsync(now, includeRules: false), cancellationToken);
         }
 
         if (input is null && !scope.HasContext)
@@ -62,17 +65,19 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
                 : new NotFoundException($"user_id: user '{request.UserId}' has no events; pass context.item_id or context.category to recommend without history");
         }
 
-        return Recommend(request.UserId, request.Count, scope, input, now);
+        return Recommend(recommender, request.UserId, request.Count, scope, input, now);
     }
 
     public override Task<SimilarItemsResponse> SimilarItems(SimilarItemsRequest request, ServerCallContext context)
     {
+        var tenant = Access.CallTenant.Of(context);
+        var recommender = _recommenders.For(tenant);
         CheckCount(request.Count);
-        CheckItem("item_id", request.ItemId);
+        CheckItem(recommender, "item_id", request.ItemId);
         var excluded = CheckExcluded("excluded_item_ids", request.ExcludedItemIds);
-        var now = _users.Now;
+        var now = _users.NowOf(tenant);
         var response = new SimilarItemsResponse { ItemId = request.ItemId, AsOf = Timestamp.FromDateTimeOffset(now) };
-        foreach (var r in _recommender.SimilarItems(request.ItemId, request.Count, excluded, now))
+        foreach (var r in recommender.SimilarItems(request.ItemId, request.Count, excluded, now))
         {
             response.Items.Add(ProtoMapper.ToProto(r));
         }
@@ -82,20 +87,22 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
 
     public override async Task<UserInsight> GetUserInsight(GetUserInsightRequest request, ServerCallContext context)
     {
+        var tenant = Access.CallTenant.Of(context);
+        var recommender = _recommenders.For(tenant);
         CheckCount(request.Count);
-        var scope = CheckContext(request.Context);
-        var now = _users.Now;
-        var input = await _users.Grain("user_id", request.UserId).GetRecommendationInputAsync(now, includeRules: true).WaitAsync(context.CancellationToken)
+        var scope = CheckContext(recommender, request.Context);
+        var now = _users.NowOf(tenant);
+        var input = await _users.Grain("user_id", request.UserId, tenant).GetRecommendationInputAsync(now, includeRules: true).WaitAsync(context.CancellationToken)
             ?? throw UserLookup.NoEvents("user_id", request.UserId);
         return new UserInsight
         {
             Segments = ProtoMapper.ToUserSegments(request.UserId, input.Segments, now),
-            Recommendations = Recommend(request.UserId, request.Count, scope, input, now),
-            Experiments = { await ExperimentApi.AssignmentsAsync(_experiments, ExperimentApi.Tenant(context), request.UserId, input.Segments) },
+            Recommendations = Recommend(recommender, request.UserId, request.Count, scope, input, now),
+            Experiments = { await ExperimentApi.AssignmentsAsync(_experiments, tenant, request.UserId, input.Segments) },
         };
     }
 
-    private RecommendResponse Recommend(string userId, int count, Scope scope, RecommendationInput? input, DateTimeOffset now)
+    private static RecommendResponse Recommend(LiveRecommender recommender, string userId, int count, Scope scope, RecommendationInput? input, DateTimeOffset now)
     {
         var request = new RecommendationRequest
         {
@@ -118,7 +125,7 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
             Placement = scope.Placement,
             AsOf = Timestamp.FromDateTimeOffset(now),
         };
-        foreach (var r in _recommender.Recommend(scope.Placement, request))
+        foreach (var r in recommender.Recommend(scope.Placement, request))
         {
             response.Items.Add(ProtoMapper.ToProto(r.Reason.Kind == Core.Recommendations.ReasonKind.PopularInSegment ? r with { Reason = Labelled(r.Reason, input) } : r));
         }
@@ -152,21 +159,21 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
         }
     }
 
-    private Scope CheckContext(RecommendationContext? context)
+    private static Scope CheckContext(LiveRecommender recommender, RecommendationContext? context)
     {
         if (context is null)
         {
             return new Scope("", null, null, new HashSet<string>());
         }
 
-        if (!_recommender.HasPlacement(context.Placement))
+        if (!recommender.HasPlacement(context.Placement))
         {
             throw new InvalidRequestException($"context.placement: unknown placement '{context.Placement}'; configure it under Segmentation:Recommendations:Placements or send \"\"");
         }
 
         if (context.ItemId.Length > 0)
         {
-            CheckItem("context.item_id", context.ItemId);
+            CheckItem(recommender, "context.item_id", context.ItemId);
         }
 
         if (context.Category.Length > 256)
@@ -182,7 +189,7 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
             excluded);
     }
 
-    private void CheckItem(string field, string itemId)
+    private static void CheckItem(LiveRecommender recommender, string field, string itemId)
     {
         if (itemId.Length == 0)
         {
@@ -194,7 +201,7 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
             throw new InvalidRequestException($"{field}: item id is longer than {MaxItemIdBytes} bytes");
         }
 
-        if (!_recommender.Catalog.Contains(itemId))
+        if (!recommender.Catalog.Contains(itemId))
         {
             throw new NotFoundException($"{field}: item '{itemId}' is unknown (no event has named it)");
         }

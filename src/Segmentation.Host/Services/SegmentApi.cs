@@ -2,6 +2,7 @@ using Grpc.Core;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Errors;
 using Segmentation.Grains;
+using Segmentation.Host.Access;
 using Segmentation.Host.Segments;
 
 namespace Segmentation.Host.Services;
@@ -12,19 +13,20 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
     private readonly UserLookup _users;
     private readonly RuleSegmentCatalog _rules;
     private readonly SegmentChangeFeed _changes;
-    private readonly MlSegmentation _ml;
+    private readonly TenantSegmentations _segmentations;
 
-    public SegmentApi(UserLookup users, RuleSegmentCatalog rules, SegmentChangeFeed changes, MlSegmentation ml)
+    public SegmentApi(UserLookup users, RuleSegmentCatalog rules, SegmentChangeFeed changes, TenantSegmentations segmentations)
     {
         _users = users;
         _rules = rules;
         _changes = changes;
-        _ml = ml;
+        _segmentations = segmentations;
     }
 
     public override Task WatchUserSegments(WatchUserSegmentsRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
     {
         UserLookup.CheckId("user_id", request.UserId);
+        DefaultTenantOnly(context, "segment watches");
         return StreamAsync(change => change.UserId == request.UserId, responseStream, context, request.UserId);
     }
 
@@ -33,6 +35,7 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override Task WatchSegmentChanges(WatchSegmentChangesRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
     {
+        DefaultTenantOnly(context, "segment watches");
         var id = request.SegmentId;
         if (id.Length > 0 && !s_watchableKinds.Any(kind => id.StartsWith(kind, StringComparison.Ordinal)))
         {
@@ -47,13 +50,14 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task StreamSegmentMembers(StreamSegmentMembersRequest request, IServerStreamWriter<Contracts.V1.SegmentMember> responseStream, ServerCallContext context)
     {
-        if (_ml.Current is not { } model || !model.Contains(request.SegmentId))
+        var ml = await MlOfAsync(context);
+        if (ml.Current is not { } model || !model.Contains(request.SegmentId))
         {
             throw new NotFoundException($"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
         }
 
         // Counted members, cluster-wide: every move recorded before this call first.
-        foreach (var member in await _ml.MembersAsync(request.SegmentId, context.CancellationToken))
+        foreach (var member in await ml.MembersAsync(request.SegmentId, context.CancellationToken))
         {
             await responseStream.WriteAsync(new Contracts.V1.SegmentMember { UserId = member.UserId, Distance = member.Distance }, context.CancellationToken);
         }
@@ -61,12 +65,13 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task<ListSegmentsResponse> ListSegments(ListSegmentsRequest request, ServerCallContext context)
     {
-        if (_ml.Current is not { } model)
+        var ml = await MlOfAsync(context);
+        if (ml.Current is not { } model)
         {
             return new ListSegmentsResponse();
         }
 
-        var (segments, _) = await _ml.StatisticsAsync(context.CancellationToken);
+        var (segments, _) = await ml.StatisticsAsync(context.CancellationToken);
         var response = new ListSegmentsResponse { ModelVersion = model.Version, EmbeddingModelVersion = model.EmbeddingModelVersion };
         foreach (var (id, statistics) in segments)
         {
@@ -78,12 +83,13 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task<Segment> GetSegment(GetSegmentRequest request, ServerCallContext context)
     {
-        if (_ml.Current is not { } model || !model.Contains(request.SegmentId))
+        var ml = await MlOfAsync(context);
+        if (ml.Current is not { } model || !model.Contains(request.SegmentId))
         {
             throw new NotFoundException($"segment_id: no ML segment {request.SegmentId} in the segmentation model in force");
         }
 
-        var statistics = await _ml.StatisticsAsync(request.SegmentId, context.CancellationToken);
+        var statistics = await ml.StatisticsAsync(request.SegmentId, context.CancellationToken);
         var result = new Segment
         {
             SegmentId = request.SegmentId,
@@ -115,6 +121,21 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
         return result;
     }
 
+    // The caller's tenant's ML segmentation (model, segment grains and statistics are per tenant).
+    private async Task<MlSegmentation> MlOfAsync(ServerCallContext context) =>
+        (await _segmentations.ForAsync(CallTenant.Of(context), context.CancellationToken)).Ml;
+
+    // The change feed carries tenant default's users only (other tenants' user grains publish no changes): another tenant's
+    // watcher is refused rather than shown default's users.
+    private static void DefaultTenantOnly(ServerCallContext context, string what)
+    {
+        var tenant = CallTenant.Of(context);
+        if (tenant != TenantKeys.DefaultTenant)
+        {
+            throw new PreconditionFailedException($"{CallTenant.Header}: {what} serve tenant '{TenantKeys.DefaultTenant}' only in this release, not tenant '{tenant}'");
+        }
+    }
+
     private async Task StreamAsync(Func<MembershipChange, bool> filter, IServerStreamWriter<SegmentChange> writer, ServerCallContext context, string? userId = null)
     {
         await foreach (var change in _changes.WatchAsync(filter, context.CancellationToken, userId))
@@ -134,17 +155,20 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task<UserSegments> GetUserSegments(GetUserSegmentsRequest request, ServerCallContext context)
     {
-        var now = _users.Now;
-        var segments = await _users.Grain("user_id", request.UserId).GetSegmentsAsync(now, includeRules: true).WaitAsync(context.CancellationToken)
+        var tenant = CallTenant.Of(context);
+        var now = _users.NowOf(tenant);
+        var segments = await _users.Grain("user_id", request.UserId, tenant).GetSegmentsAsync(now, includeRules: true).WaitAsync(context.CancellationToken)
             ?? throw UserLookup.NoEvents("user_id", request.UserId);
         return ProtoMapper.ToUserSegments(request.UserId, segments, now);
     }
 
     public override async Task<BatchGetUserSegmentsResponse> BatchGetUserSegments(BatchGetUserSegmentsRequest request, ServerCallContext context)
     {
-        var now = _users.Now;
+        var tenant = CallTenant.Of(context);
+        var now = _users.NowOf(tenant);
         var (found, notFound) = await _users.GetManyAsync(
             request.UserIds,
+            tenant,
             async grain => await grain.GetSegmentsAsync(now, includeRules: true) is { } segments ? ProtoMapper.ToUserSegments(TenantKeys.UserIdOf(grain.GetPrimaryKeyString()), segments, now) : null,
             context.CancellationToken);
         var response = new BatchGetUserSegmentsResponse();

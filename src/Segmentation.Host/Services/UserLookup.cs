@@ -6,7 +6,10 @@ using Segmentation.Host.Internal;
 
 namespace Segmentation.Host.Services;
 
-/// <summary>Reads from user grains for the query services: id checks, batch fan-out in request order.</summary>
+/// <summary>
+/// Reads from user grains for the query services: id checks, batch fan-out in request order. Every read names the
+/// caller's tenant (<see cref="Access.CallTenant"/>): a user id is looked up in that tenant only.
+/// </summary>
 internal sealed class UserLookup
 {
     /// <summary>Most ids one batch request may carry.</summary>
@@ -15,41 +18,44 @@ internal sealed class UserLookup
     private const int MaxIdBytes = 128;
 
     private readonly GrainReferences<IUserGrain> _users;
-    private readonly TimeProvider _domainClock;
+    private readonly DomainClocks _clocks;
 
-    public UserLookup(IGrainFactory grains, TimeProvider domainClock)
+    public UserLookup(IGrainFactory grains, DomainClocks clocks)
     {
         _users = new GrainReferences<IUserGrain>(grains);
-        _domainClock = domainClock;
+        _clocks = clocks;
     }
 
-    /// <summary>Domain "now" for derived values (recency, decay, lifecycle).</summary>
-    public DateTimeOffset Now => _domainClock.GetUtcNow();
+    /// <summary>Tenant default's domain "now" for derived values (recency, decay, lifecycle).</summary>
+    public DateTimeOffset Now => _clocks.Domain.GetUtcNow();
+
+    /// <summary>Domain "now" of <paramref name="tenant"/> (each tenant's own event time).</summary>
+    public DateTimeOffset NowOf(string tenant) => _clocks.For(tenant).GetUtcNow();
 
     /// <summary>
     /// One user's grain, for a query that awaits the call itself (no delegate or extra async step on the single-user
     /// query paths, which are measured per call); INVALID_ARGUMENT for a bad id. A null answer means "no events":
     /// answer <see cref="NoEvents"/>.
     /// </summary>
-    public IUserGrain Grain(string field, string userId)
+    public IUserGrain Grain(string field, string userId, string tenant)
     {
         CheckId(field, userId);
-        return User(userId);
+        return User(userId, tenant);
     }
 
     /// <summary>The NOT_FOUND answer for a user with no events.</summary>
     public static NotFoundException NoEvents(string field, string userId) => new($"{field}: user '{userId}' has no events");
 
     /// <summary>Asks one user's grain; null when the user has no events (the call decides what that means).</summary>
-    public Task<T?> FindAsync<T>(string field, string userId, Func<IUserGrain, Task<T?>> call, CancellationToken cancellationToken)
+    public Task<T?> FindAsync<T>(string field, string userId, string tenant, Func<IUserGrain, Task<T?>> call, CancellationToken cancellationToken)
         where T : class
     {
         CheckId(field, userId);
-        return call(User(userId)).WaitAsync(cancellationToken);
+        return call(User(userId, tenant)).WaitAsync(cancellationToken);
     }
 
     /// <summary>Asks many users' grains at once; found results in request order, and the ids with no events.</summary>
-    public async Task<(List<T> Found, List<string> NotFound)> GetManyAsync<T>(RepeatedField<string> userIds, Func<IUserGrain, Task<T?>> call, CancellationToken cancellationToken)
+    public async Task<(List<T> Found, List<string> NotFound)> GetManyAsync<T>(RepeatedField<string> userIds, string tenant, Func<IUserGrain, Task<T?>> call, CancellationToken cancellationToken)
         where T : class
     {
         if (userIds.Count > MaxBatch)
@@ -65,7 +71,7 @@ internal sealed class UserLookup
         var calls = new Task<T?>[userIds.Count];
         for (var i = 0; i < userIds.Count; i++)
         {
-            calls[i] = call(User(userIds[i])).WaitAsync(cancellationToken);
+            calls[i] = call(User(userIds[i], tenant)).WaitAsync(cancellationToken);
         }
 
         await Task.WhenAll(calls);
@@ -86,8 +92,8 @@ internal sealed class UserLookup
         return (found, notFound);
     }
 
-    // The gRPC API takes plain user ids; grains are keyed by tenant (one tenant until authentication adds more).
-    private IUserGrain User(string userId) => _users.Get(TenantKeys.User(userId));
+    // The gRPC API takes plain user ids; grains are keyed by tenant.
+    private IUserGrain User(string userId, string tenant) => _users.Get(TenantKeys.User(userId, tenant));
 
     /// <summary>INVALID_ARGUMENT naming <paramref name="field"/> unless <paramref name="userId"/> is 1 to 128 UTF-8 bytes.</summary>
     public static void CheckId(string field, string userId)

@@ -15,12 +15,12 @@ namespace Segmentation.Host.ValueSegments;
 /// is nearest to her standardised log R, F and M as of the query (for a mixture, its components' member means), so she
 /// moves as her recency grows. Thread-safe: the served model is swapped whole.
 /// </summary>
-internal sealed class ValueSegmentScoring(ISnapshotStore store, ProfileOptions profileOptions)
+internal sealed class ValueSegmentScoring(ISnapshotStore store, ProfileOptions profileOptions, string tenant = TenantKeys.DefaultTenant)
 {
     /// <summary>Buyers needed to fit.</summary>
     public const int MinCustomers = 20;
 
-    private static readonly string s_key = TenantKeys.Storage("models/value-segments");
+    private readonly string _key = TenantKeys.Storage("models/value-segments", tenant);
     private volatile StoredValueModel? _current;
 
     /// <summary>The served segmentation, or null before the first.</summary>
@@ -29,7 +29,7 @@ internal sealed class ValueSegmentScoring(ISnapshotStore store, ProfileOptions p
     /// <summary>Loads the stored segmentation, if any; returns its version. One that does not read fails, naming the key.</summary>
     public async Task<string?> LoadAsync(CancellationToken cancellationToken)
     {
-        if (await store.ReadAsync(s_key, cancellationToken) is not { } stored)
+        if (await store.ReadAsync(_key, cancellationToken) is not { } stored)
         {
             return null;
         }
@@ -38,7 +38,7 @@ internal sealed class ValueSegmentScoring(ISnapshotStore store, ProfileOptions p
         if (model is null || model.Means.Length != ValueSegmentation.Dimensions || model.Scales.Length != ValueSegmentation.Dimensions
             || model.Segments.Count == 0 || model.Segments.Any(s => s.Centroid.Length != ValueSegmentation.Dimensions))
         {
-            throw new InvalidDataException($"stored value segmentation '{s_key}': not a segmentation over R, F and M");
+            throw new InvalidDataException($"stored value segmentation '{_key}': not a segmentation over R, F and M");
         }
 
         _current = model;
@@ -51,7 +51,7 @@ internal sealed class ValueSegmentScoring(ISnapshotStore store, ProfileOptions p
     /// </summary>
     public async Task<(StoredValueModel Model, ValueSegmentationResult Result)> TrainAsync(IEventLog log, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var profiles = await LogProfiles.FoldAllAsync(log, profileOptions, cancellationToken);
+        var profiles = await LogProfiles.FoldAllAsync(log, profileOptions, cancellationToken, tenant);
         var customers = new List<RfmCustomer>();
         foreach (var profile in profiles.Values)
         {
@@ -88,7 +88,7 @@ internal sealed class ValueSegmentScoring(ISnapshotStore store, ProfileOptions p
         var model = new StoredValueModel($"value-{now.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}", chosen.Method, chosen.K, chosen.Silhouette, chosen.DaviesBouldin, customers.Count, means, scales, segments);
         var data = JsonSerializer.SerializeToUtf8Bytes(model, ValueJsonContext.Default.StoredValueModel);
         // The newest training wins.
-        await store.OverwriteAsync(s_key, data, cancellationToken);
+        await store.OverwriteAsync(_key, data, cancellationToken);
 
         _current = model;
         return (model, result);
