@@ -29,6 +29,7 @@ public sealed class ClusterTlsTests : IDisposable
     {
         using var ca = new ClusterCertificates(_folder, "cluster-ca");
         using var rogue = new ClusterCertificates(_folder, "rogue-ca");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var primaryPort = Hosting.Silo.FreeLoopbackPort();
         var gatewayPort = Hosting.Silo.FreeLoopbackPort();
         string[] development = ["--Segmentation:Cluster:Membership=development", $"--Segmentation:Cluster:PrimarySilo=127.0.0.1:{primaryPort}"];
@@ -36,6 +37,7 @@ public sealed class ClusterTlsTests : IDisposable
             [.. development, $"--Segmentation:Silo:SiloPort={primaryPort}", $"--Segmentation:Silo:GatewayPort={gatewayPort}", .. TlsArgs(ca.Issue("silo-0"), ca.CaFile)]);
         await using var secondary = await TestServer.StartAsync(extraArgs: [.. development, .. TlsArgs(ca.Issue("silo-1"), ca.CaFile)]);
 
+        _output.WriteLine($"two silos up after {clock.Elapsed.TotalSeconds:F1} s");
         // Membership went over TLS: each silo sees both.
         var hosts = await secondary.Server.Grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
         Assert.Equal(2, hosts.Count);
@@ -57,6 +59,7 @@ public sealed class ClusterTlsTests : IDisposable
             Assert.Equal(2, profile.EventCount);
         }
 
+        _output.WriteLine($"served across silos after {clock.Elapsed.TotalSeconds:F1} s");
         // An Orleans client with a certificate of the cluster's CA connects through the gateway.
         using (var client = await StartClientAsync(gatewayPort, primaryPort, Tls(ca.Issue("client"), ca.CaFile)))
         {
@@ -67,10 +70,10 @@ public sealed class ClusterTlsTests : IDisposable
 
         // Another CA's certificate, or no TLS at all: the gateway ends the connection, the client cannot start.
         var foreign = await Assert.ThrowsAnyAsync<Exception>(() => StartClientAsync(gatewayPort, primaryPort, Tls(rogue.Issue("intruder"), rogue.CaFile)));
-        _output.WriteLine($"client with another CA's certificate: {foreign.GetType().Name}: {foreign.Message}");
+        _output.WriteLine($"client with another CA's certificate, after {clock.Elapsed.TotalSeconds:F1} s: {foreign.GetType().Name}: {foreign.Message}");
         Assert.IsNotType<InvalidOperationException>(foreign);
         var plain = await Assert.ThrowsAnyAsync<Exception>(() => StartClientAsync(gatewayPort, primaryPort, new ClusterTlsOptions()));
-        _output.WriteLine($"client without TLS: {plain.GetType().Name}: {plain.Message}");
+        _output.WriteLine($"client without TLS, after {clock.Elapsed.TotalSeconds:F1} s: {plain.GetType().Name}: {plain.Message}");
         Assert.IsNotType<InvalidOperationException>(plain);
 
         // The cluster is unharmed by the attempts.
