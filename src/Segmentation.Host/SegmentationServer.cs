@@ -260,7 +260,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         if (adminEndpoint is not null)
         {
             // Only on the admin port: the public gRPC port does not serve the dashboard.
-            app.MapOrleansDashboard().RequireHost($"*:{adminEndpoint.Port}");
+            app.MapOrleansDashboard().RequireHost($"*:{adminEndpoint.Port}").RequireAuthorization(Access.ConsoleAccess.PolicyName);
             app.MapSegmentationConsole(adminEndpoint.Port);
         }
 

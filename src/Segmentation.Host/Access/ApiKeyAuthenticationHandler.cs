@@ -1,8 +1,10 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Segmentation.Grains;
 
 namespace Segmentation.Host.Access;
 
@@ -12,11 +14,16 @@ namespace Segmentation.Host.Access;
 /// tenant (<c>tenant</c>) and one <c>scope</c> claim per scope. Failure (no key, an unknown key, a revoked one) carries
 /// a message that <see cref="GrpcAuthorizationResultHandler"/> sends with UNAUTHENTICATED. While the catalogue needs no
 /// keys (<see cref="ApiKeyCatalog.KeysRequired"/>), every call is <see cref="ApiCaller.Anonymous"/>.
+/// The console's scheme (<see cref="ConsoleSchemeName"/>) also reads the key from the cookie its sign-in page sets, and
+/// sends a browser without one to that page.
 /// </summary>
-internal sealed class ApiKeyAuthenticationHandler : AuthenticationHandler<AuthenticationSchemeOptions>
+internal sealed class ApiKeyAuthenticationHandler : AuthenticationHandler<ApiKeySchemeOptions>
 {
     /// <summary>The scheme's name.</summary>
     public const string SchemeName = "ApiKey";
+
+    /// <summary>The admin port's scheme: a key from the header or the console's cookie (<see cref="ApiKeySchemeOptions.CookieName"/>).</summary>
+    public const string ConsoleSchemeName = "ApiKeyOrConsoleCookie";
 
     private const string BearerPrefix = "Bearer ";
 
@@ -24,7 +31,7 @@ internal sealed class ApiKeyAuthenticationHandler : AuthenticationHandler<Authen
 
     private readonly ApiKeyCatalog _keys;
 
-    public ApiKeyAuthenticationHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyCatalog keys)
+    public ApiKeyAuthenticationHandler(IOptionsMonitor<ApiKeySchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyCatalog keys)
         : base(options, logger, encoder)
     {
         _keys = keys;
@@ -48,6 +55,11 @@ internal sealed class ApiKeyAuthenticationHandler : AuthenticationHandler<Authen
         else if (headers.TryGetValue("x-api-key", out var apiKey) && apiKey.Count > 0)
         {
             text = apiKey[0]?.Trim();
+        }
+
+        if (string.IsNullOrEmpty(text) && Options.CookieName is { } cookie)
+        {
+            text = Request.Cookies[cookie];
         }
 
         if (string.IsNullOrEmpty(text))
@@ -84,10 +96,42 @@ internal sealed class ApiKeyAuthenticationHandler : AuthenticationHandler<Authen
         return Task.FromResult(AuthenticateResult.Success(Ticket(caller)));
     }
 
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        // A browser asking for a console page without a key goes to the sign-in form and comes back after it.
+        if (Options.LoginPath is { } login && HttpMethods.IsGet(Request.Method))
+        {
+            Response.Redirect(login + QueryString.Create("returnUrl", Request.PathBase + Request.Path + Request.QueryString));
+            return Task.CompletedTask;
+        }
+
+        return base.HandleChallengeAsync(properties);
+    }
+
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status403Forbidden;
+        if (Options.LoginPath is { } login)
+        {
+            Response.ContentType = "text/plain; charset=utf-8";
+            await Response.WriteAsync($"403: this page needs an API key with scope admin for tenant {TenantKeys.DefaultTenant}; sign in with one at {login}", Context.RequestAborted);
+        }
+    }
+
     private static AuthenticationTicket Ticket(ApiCaller caller)
     {
         var claims = new List<Claim> { new(ClaimTypes.NameIdentifier, caller.KeyId), new("tenant", caller.Tenant) };
         claims.AddRange(AccessScopeNames.Format(caller.Scopes).Select(scope => new Claim("scope", scope)));
         return new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName);
     }
+}
+
+/// <summary>The API-key scheme's options: where the console keeps a signed-in key, and where it signs in.</summary>
+internal sealed class ApiKeySchemeOptions : AuthenticationSchemeOptions
+{
+    /// <summary>A cookie read when no key is in the headers (the console's scheme only); null for the API's.</summary>
+    public string? CookieName { get; set; }
+
+    /// <summary>Where a browser without a key is sent (the console's sign-in page); null answers 401.</summary>
+    public string? LoginPath { get; set; }
 }

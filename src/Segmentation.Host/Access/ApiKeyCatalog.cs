@@ -49,10 +49,10 @@ internal sealed partial class ApiKeyCatalog
 
     /// <summary>
     /// Whether calls need a key: once any key was ever created (revoking every key does not reopen the door), a
-    /// bootstrap key is configured, or <see cref="AccessOptions.Required"/>. Otherwise callers act for tenant
+    /// bootstrap key is configured, JWT bearer is on, or <see cref="AccessOptions.Required"/>. Otherwise callers act for tenant
     /// <c>default</c> with every scope (loopback only; the start refuses other listen addresses).
     /// </summary>
-    public bool KeysRequired => _options.Required || _bootstrap is not null || _published.Keys.Count > 0;
+    public bool KeysRequired => _options.Required || _options.Jwt.Enabled || _bootstrap is not null || _published.Keys.Count > 0;
 
     /// <summary>Every stored key, revoked ones included, by creation time.</summary>
     public IReadOnlyList<StoredApiKey> All => [.. _published.Keys.Values.OrderBy(k => k.CreatedAt).ThenBy(k => k.Id, StringComparer.Ordinal)];

@@ -5,7 +5,7 @@ namespace Segmentation.Host.Configuration;
 /// </summary>
 /// <remarks>
 /// Calls are authenticated once any API key exists (created with <c>seg keys create</c>, revoked ones included), a
-/// <see cref="BootstrapKey"/> is configured, or <see cref="Required"/> is set. Until then a loopback listen address
+/// <see cref="BootstrapKey"/> is configured, JWT bearer is on (<see cref="Jwt"/>), or <see cref="Required"/> is set. Until then a loopback listen address
 /// runs open (every call acts for tenant <c>default</c> with every scope), and any other listen address refuses to
 /// start.
 /// </remarks>
@@ -31,6 +31,9 @@ public sealed class AccessOptions
     /// </summary>
     public TimeSpan KeyRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Optional JWT bearer tokens beside the keys (<c>Segmentation:Auth:Jwt</c>); off unless its issuer is set.</summary>
+    public JwtOptions Jwt { get; set; } = new();
+
     /// <summary>Quotas of keys created without their own.</summary>
     public RateLimitOptions RateLimits { get; set; } = new();
 
@@ -45,6 +48,11 @@ public sealed class AccessOptions
         if (KeyRefreshInterval <= TimeSpan.Zero)
         {
             return $"Segmentation:Auth:KeyRefreshInterval must be positive; got {KeyRefreshInterval}.";
+        }
+
+        if (Jwt.Validate() is { } jwtProblem)
+        {
+            return jwtProblem;
         }
 
         return RateLimits.IngestEventsPerSecond < 0 || RateLimits.QueriesPerSecond < 0 || RateLimits.BurstSeconds <= 0

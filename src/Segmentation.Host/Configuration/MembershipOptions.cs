@@ -110,6 +110,9 @@ public sealed class MembershipOptions
     /// </summary>
     public TimeSpan GatewayListRefreshPeriod { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Mutual TLS between the cluster's processes (<c>Segmentation:Cluster:Tls</c>); off by default.</summary>
+    public ClusterTlsOptions Tls { get; set; } = new();
+
     /// <summary>True when <see cref="Membership"/> is <c>localhost</c>.</summary>
     internal bool IsLocalhost => string.Equals(Membership, Localhost, StringComparison.OrdinalIgnoreCase);
 
@@ -155,6 +158,7 @@ public sealed class MembershipOptions
             problems.Add($"Segmentation:Cluster:Gateways must be comma-separated host:port; got '{Gateways}'.");
         }
 
+        problems.AddRange(Tls.Problems());
         if (ServiceId.Length == 0)
         {
             problems.Add("Segmentation:Cluster:ServiceId must not be empty.");

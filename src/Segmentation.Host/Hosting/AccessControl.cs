@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,7 +10,8 @@ using Segmentation.Storage;
 namespace Segmentation.Host.Hosting;
 
 /// <summary>
-/// Who may call, on ASP.NET Core authentication and authorization: the API-key scheme, one policy per scope, the gRPC
+/// Who may call, on ASP.NET Core authentication and authorization: the API-key scheme (and JWT bearer, when
+/// <c>Segmentation:Auth:Jwt</c> is set), one policy per scope, the gRPC
 /// statuses for refusals, the key catalogue and its refresh, per-key quotas and the audit log. Register with
 /// <see cref="AddSegmentationAccess"/> before the domain (its start check runs first); <see cref="GrpcEdge"/> maps the
 /// policies onto the RPCs (<see cref="RequireScopes"/>) and adds the quota and audit interceptors.
@@ -32,13 +32,37 @@ public static class AccessControl
         services.AddHostedService(sp => new ApiKeyRefresher(
             sp.GetRequiredService<ApiKeyCatalog>(), options, listen, sp.GetRequiredService<ILogger<ApiKeyRefresher>>()));
 
-        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        var jwt = options.Auth.Jwt;
+        // Read now, so a key file that holds no key fails the start rather than the first call.
+        var signingKeys = jwt.Enabled ? JwtCallers.SigningKeys(jwt) : [];
+        // Without JWT bearer the key scheme is the default itself (no forwarding on the lookup path); with it, a policy
+        // scheme sends JWT-shaped bearer values to JwtBearer and everything else to the key handler.
+        var authentication = services.AddAuthentication(jwt.Enabled ? JwtCallers.CallerScheme : ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<ApiKeySchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            // The admin port's pages: the same keys, also from the cookie the console's sign-in sets. Only these
+            // endpoints read the cookie, so a browser that signed in to the console cannot be made to call the public
+            // port's HTTP/JSON API with it (cookies are per host, not per port).
+            .AddScheme<ApiKeySchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.ConsoleSchemeName, console =>
+            {
+                console.CookieName = ConsoleAccess.CookieName;
+                console.LoginPath = ConsoleAccess.LoginPath;
+            });
+        if (jwt.Enabled)
+        {
+            authentication
+                .AddPolicyScheme(JwtCallers.CallerScheme, null, policy => policy.ForwardDefaultSelector = JwtCallers.SelectScheme)
+                .AddJwtBearer(bearer => JwtCallers.Configure(bearer, jwt, signingKeys));
+        }
+
         var authorization = services.AddAuthorizationBuilder();
         foreach (var scope in new[] { AccessScope.None, AccessScope.Ingest, AccessScope.Read, AccessScope.Admin })
         {
             authorization.AddPolicy(ScopeRequirement.PolicyName(scope), policy => policy.AddRequirements(new ScopeRequirement(scope)));
         }
+
+        authorization.AddPolicy(ConsoleAccess.PolicyName, policy => policy
+            .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.ConsoleSchemeName)
+            .AddRequirements(new ScopeRequirement(AccessScope.Admin)));
 
         services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, GrpcAuthorizationResultHandler>();
         return services;

@@ -61,6 +61,11 @@ internal static class Clustering
     internal static ISiloBuilder UseSegmentationClustering(this ISiloBuilder silo, SegmentationOptions options, string? kubernetesServiceHost)
     {
         var cluster = Validated(options);
+        if (cluster.Tls.Enabled)
+        {
+            silo.UseClusterTls(cluster.Tls);
+        }
+
         var siloPort = options.Silo.SiloPort == 0 ? Silo.FreeLoopbackPort() : options.Silo.SiloPort;
         var gatewayPort = options.Silo.GatewayPort;
         if (cluster.IsLocalhost)
@@ -130,6 +135,11 @@ internal static class Clustering
     public static IClientBuilder UseSegmentationClustering(this IClientBuilder client, SegmentationOptions options)
     {
         var cluster = Validated(options);
+        if (cluster.Tls.Enabled)
+        {
+            client.UseClusterTls(cluster.Tls);
+        }
+
         client.Configure<ClusterOptions>(ids =>
         {
             ids.ClusterId = cluster.EffectiveClusterId;

@@ -14,7 +14,9 @@ public static class TlsCertificates
     /// <see cref="TlsOptions.KeyFile"/> or in the certificate file, encrypted when <see cref="TlsOptions.Password"/> is
     /// set). A missing file, a wrong password or a certificate without its private key fails, naming the setting.
     /// </summary>
-    public static X509Certificate2 Load(TlsOptions tls)
+    /// <param name="tls">The files.</param>
+    /// <param name="section">Where they were configured, for the messages (<c>Segmentation:Tls</c>, <c>Segmentation:Cluster:Tls</c>).</param>
+    public static X509Certificate2 Load(TlsOptions tls, string section = "Segmentation:Tls")
     {
         var keyFile = tls.KeyFile.Length > 0 ? tls.KeyFile : null;
         try
@@ -27,12 +29,12 @@ public static class TlsCertificates
                     : X509Certificate2.CreateFromPemFile(tls.CertificateFile, keyFile);
             return certificate.HasPrivateKey
                 ? certificate
-                : throw new InvalidOperationException($"Segmentation:Tls:CertificateFile '{tls.CertificateFile}' has no private key; give it in Segmentation:Tls:KeyFile.");
+                : throw new InvalidOperationException($"{section}:CertificateFile '{tls.CertificateFile}' has no private key; give it in {section}:KeyFile.");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
         {
             throw new InvalidOperationException(
-                $"Segmentation:Tls: cannot load the certificate '{tls.CertificateFile}'{(keyFile is null ? "" : $" with key '{keyFile}'")}: {ex.Message}", ex);
+                $"{section}: cannot load the certificate '{tls.CertificateFile}'{(keyFile is null ? "" : $" with key '{keyFile}'")}: {ex.Message}", ex);
         }
     }
 

@@ -2,12 +2,14 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Segmentation.Host.Access;
 
 namespace Segmentation.Host.WebConsole;
 
 /// <summary>
 /// The web console on the admin port (<c>/console</c>): server-rendered Razor Pages over <see cref="ConsoleData"/>, with
-/// Chart.js (from npm, served as a static file) drawing the charts from numbers the page carries.
+/// Chart.js (from npm, served as a static file) drawing the charts from numbers the page carries. Once keys are
+/// required, every page needs an admin key (<see cref="ConsoleAccess"/>; sign-in at <c>/console/login</c>).
 /// </summary>
 /// <remarks>
 /// Razor Pages rather than Blazor static rendering: every page is one GET that reads live state and renders HTML (plus
@@ -25,7 +27,12 @@ public static class ConsoleEndpoints
         services.AddSingleton<ConsoleActivity>();
         services.AddHostedService(provider => provider.GetRequiredService<ConsoleActivity>());
         services.AddSingleton<ConsoleData>();
-        services.AddRazorPages(pages => pages.RootDirectory = "/WebConsole/Pages")
+        services.AddRazorPages(pages =>
+            {
+                pages.RootDirectory = "/WebConsole/Pages";
+                // Behind admin keys once keys are required (Access/ConsoleAccess.cs); the sign-in form is open.
+                pages.Conventions.AuthorizeFolder("/", ConsoleAccess.PolicyName).AllowAnonymousToPage("/Login");
+            })
             // Tests and tools host the server in their own process: the pages are found in this assembly, not the entry one.
             .AddApplicationPart(typeof(ConsoleEndpoints).Assembly);
         return services;
@@ -40,6 +47,7 @@ public static class ConsoleEndpoints
         app.MapGet(RoutePrefix + "/assets/chart.umd.min.js", () => File.Exists(chartJs)
                 ? Results.File(chartJs, "text/javascript")
                 : Results.Problem("Chart.js is not installed: run scripts/install-console-assets.sh, then build the host again.", statusCode: StatusCodes.Status404NotFound))
-            .RequireHost(host);
+            .RequireHost(host)
+            .RequireAuthorization(ConsoleAccess.PolicyName);
     }
 }

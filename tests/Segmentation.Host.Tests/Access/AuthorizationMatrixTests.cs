@@ -94,9 +94,60 @@ public sealed class AuthorizationMatrixTests
         Assert.False(await reflection.ResponseStream.MoveNext(CancellationToken.None));
     }
 
+    /// <summary>
+    /// The JWT rows: with <c>Segmentation:Auth:Jwt</c> set, every RPC called with a valid token, an expired one, one
+    /// signed with another key, one for another audience, one without the scope the RPC needs, and one of another tenant
+    /// gets the same statuses as the key of the same standing (another tenant's token is served on its own tenant only).
+    /// </summary>
+    [Fact]
+    public async Task EveryRpc_AnswersEachJwt_WithItsExactStatus()
+    {
+        var (idp, key) = JwtMinter.Symmetric();
+        var (stranger, _) = JwtMinter.Symmetric();
+        await using var server = await KeyedServer.StartAsync(JwtMinter.ServerArgs("SigningKey=" + key));
+        var methods = AllMethods();
+        var valid = idp.Mint();
+        var expired = idp.Mint(expiresIn: TimeSpan.FromMinutes(-10));
+        var wrongSignature = stranger.Mint();
+        var wrongAudience = idp.Mint(audience: "another-api");
+        var otherTenant = idp.Mint(tenant: "acme");
+        var withoutScope = new Dictionary<AccessScope, string>();
+        foreach (var scope in new[] { AccessScope.Ingest, AccessScope.Read, AccessScope.Admin })
+        {
+            withoutScope[scope] = idp.Mint(scopes: string.Join(' ', AccessScopeNames.Format(AccessScope.All & ~scope)));
+        }
+
+        var report = new StringBuilder("method | scope | valid JWT | expired | wrong signature | wrong audience | without scope | other tenant, x-tenant default | other tenant, own tenant\n");
+        foreach (var method in methods)
+        {
+            var path = $"/{method.Service.FullName}/{method.Name}";
+            var scope = RpcAccess.For(path).Scope;
+            var validStatus = await CallAsync(server, method, valid);
+            var expiredStatus = await CallAsync(server, method, expired);
+            var signature = await CallAsync(server, method, wrongSignature);
+            var audience = await CallAsync(server, method, wrongAudience);
+            var missingScope = await CallAsync(server, method, withoutScope[scope]);
+            var tenant = await CallAsync(server, method, otherTenant, new Metadata { { CallTenant.Header, "default" } });
+            var ownTenant = await CallAsync(server, method, otherTenant);
+            report.Append(CultureInfo.InvariantCulture, $"{path} | {string.Join(",", AccessScopeNames.Format(scope))} | {validStatus} | {expiredStatus} | {signature} | {audience} | {missingScope} | {tenant} | {ownTenant}\n");
+
+            Assert.True(validStatus is not (StatusCode.Unauthenticated or StatusCode.PermissionDenied or StatusCode.Unimplemented), $"{path} with a valid JWT: {validStatus}");
+            Assert.True(expiredStatus == StatusCode.Unauthenticated, $"{path} with an expired JWT: {expiredStatus}");
+            Assert.True(signature == StatusCode.Unauthenticated, $"{path} with a JWT signed by another key: {signature}");
+            Assert.True(audience == StatusCode.Unauthenticated, $"{path} with a JWT for another audience: {audience}");
+            Assert.True(missingScope == StatusCode.PermissionDenied, $"{path} with a JWT without {scope}: {missingScope}");
+            Assert.True(tenant == StatusCode.PermissionDenied, $"{path} with another tenant's JWT naming tenant default: {tenant}");
+            Assert.True(
+                s_deploymentWide.Contains(method.Name) ? ownTenant == StatusCode.PermissionDenied : ownTenant is not (StatusCode.Unauthenticated or StatusCode.PermissionDenied or StatusCode.Unimplemented),
+                $"{path} with another tenant's JWT on its own tenant: {ownTenant}");
+        }
+
+        _output.WriteLine(report.ToString());
+    }
+
     private static readonly HashSet<string> s_deploymentWide = ["TrainModel", "ActivateModel"];
 
-    private static async Task<StatusCode> CallAsync(KeyedServer server, MethodDescriptor descriptor, string? key, Metadata? headers = null)
+    internal static async Task<StatusCode> CallAsync(KeyedServer server, MethodDescriptor descriptor, string? key, Metadata? headers = null)
     {
         var type = (descriptor.IsClientStreaming, descriptor.IsServerStreaming) switch
         {
