@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging.Abstractions;
+using Segmentation.Host.Access;
 using Segmentation.Host.Seeding;
 using Segmentation.Host.Segments;
-using Segmentation.Host.Access;
 using Segmentation.Host.Tests.Access;
 
 namespace Segmentation.Host.Tests.WebConsole;
