@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Segmentation.Grains;
 
 namespace Segmentation.Host.Access;
 
@@ -114,7 +113,7 @@ internal sealed class ApiKeyAuthenticationHandler : AuthenticationHandler<ApiKey
         if (Options.LoginPath is { } login)
         {
             Response.ContentType = "text/plain; charset=utf-8";
-            await Response.WriteAsync($"403: this page needs an API key with scope admin for tenant {TenantKeys.DefaultTenant}; sign in with one at {login}", Context.RequestAborted);
+            await Response.WriteAsync($"403: this page needs an API key with scope admin for the tenant it shows; sign in with one at {login}", Context.RequestAborted);
         }
     }
 

@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+
 namespace Segmentation.Host.Access;
 
 /// <summary>
@@ -24,4 +27,31 @@ internal static class ConsoleAccess
 
     /// <summary>How long a sign-in lasts in the browser.</summary>
     public static readonly TimeSpan SignInLifetime = TimeSpan.FromHours(12);
+}
+
+/// <summary>
+/// An authorization requirement of the admin port's pages: a key acts for the tenant the console shows
+/// (<c>Segmentation:ConsoleTenant</c>), so an admin of one shop never sees another's. Open (no key) passes.
+/// </summary>
+internal sealed class ConsoleTenantRequirement(string tenant) : AuthorizationHandler<ConsoleTenantRequirement>, IAuthorizationRequirement
+{
+    /// <summary>The tenant the console shows.</summary>
+    public string Tenant { get; } = tenant;
+
+    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, ConsoleTenantRequirement requirement)
+    {
+        if (context.Resource is HttpContext http && http.Features.Get<ApiCaller>() is { } caller)
+        {
+            if (caller.Key is null || caller.Tenant == requirement.Tenant)
+            {
+                context.Succeed(requirement);
+            }
+            else
+            {
+                context.Fail(new AuthorizationFailureReason(this, $"API key {caller.KeyId} acts for tenant '{caller.Tenant}'; this console shows tenant '{requirement.Tenant}'"));
+            }
+        }
+
+        return Task.CompletedTask;
+    }
 }

@@ -62,7 +62,7 @@ public static class AccessControl
 
         authorization.AddPolicy(ConsoleAccess.PolicyName, policy => policy
             .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.ConsoleSchemeName)
-            .AddRequirements(new ScopeRequirement(AccessScope.Admin)));
+            .AddRequirements(new ScopeRequirement(AccessScope.Admin), new ConsoleTenantRequirement(options.ConsoleTenant)));
 
         services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, GrpcAuthorizationResultHandler>();
         return services;

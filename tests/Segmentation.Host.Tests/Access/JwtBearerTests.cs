@@ -34,7 +34,12 @@ public sealed class JwtBearerTests : IDisposable
         await AssertRefusedAsync(server, idp.Mint(issuer: "https://elsewhere.invalid/"), StatusCode.Unauthenticated, "JWT issuer is not");
         await AssertRefusedAsync(server, idp.Mint(tenant: ""), StatusCode.Unauthenticated, "JWT has no 'tenant' claim");
         await AssertRefusedAsync(server, idp.Mint(scopes: "ingest openid"), StatusCode.PermissionDenied, "needs read");
-        await AssertRefusedAsync(server, idp.Mint(tenant: "acme"), StatusCode.PermissionDenied, "tenant 'acme'");
+        // Another tenant's token is served on its own tenant, and refused when it names tenant default.
+        Assert.Equal(StatusCode.NotFound, await LookupAsync(server, idp.Mint(tenant: "acme")));
+        var naming = await Assert.ThrowsAsync<RpcException>(() => server.Segments(idp.Mint(tenant: "acme"))
+            .GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = "nobody" }, new Metadata { { "x-tenant", "default" } }).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, naming.StatusCode);
+        Assert.Contains("acts for tenant 'acme'", naming.Status.Detail, StringComparison.Ordinal);
         // A token's bearer text is never taken for an API key, nor a key for a token.
         await AssertRefusedAsync(server, "seg_0123456789ab_" + new string('x', 43), StatusCode.Unauthenticated, "API key not recognised");
     }

@@ -27,6 +27,8 @@ public sealed partial class ConsoleAccessTests
         await host.Reclustering.RunAsync(new ReclusterSettings(3, 0, 0, DryRun: false, Seed: 1), grain => grain.GetSegmentationInputAsync(), CancellationToken.None);
         var adminKey = await server.CreateKeyAsync("default", AccessScope.Admin);
         var readKey = await server.CreateKeyAsync("default", AccessScope.Read | AccessScope.Ingest);
+        // An admin of another shop: the console shows tenant default (Segmentation:ConsoleTenant), not hers.
+        var otherShopsAdmin = await server.CreateKeyAsync("acme", AccessScope.All);
         using var anonymous = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = admin };
 
         foreach (var page in new[] { "/console", "/console/segments", "/console/map", "/console/rules", "/console/assets/chart.umd.min.js", "/" })
@@ -37,6 +39,7 @@ public sealed partial class ConsoleAccessTests
             Assert.Equal($"/console/login?returnUrl={Uri.EscapeDataString(page)}", noKey.Headers.Location!.OriginalString);
 
             Assert.Equal(HttpStatusCode.Forbidden, (await SendAsync(anonymous, page, readKey)).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await SendAsync(anonymous, page, otherShopsAdmin)).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await SendAsync(anonymous, page, adminKey)).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await SendAsync(anonymous, page, adminKey, "x-api-key")).StatusCode);
         }
@@ -52,6 +55,12 @@ public sealed partial class ConsoleAccessTests
         {
             Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
             Assert.Contains("key: not recognised", await wrong.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var other = await SignInAsync(browser, otherShopsAdmin, "/console/map"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
+            Assert.Contains("(tenant acme, scope ingest, read, admin) cannot open the console: it needs scope admin for tenant default", WebUtility.HtmlDecode(await other.Content.ReadAsStringAsync()), StringComparison.Ordinal);
         }
 
         using (var read = await SignInAsync(browser, readKey, "/console/map"))

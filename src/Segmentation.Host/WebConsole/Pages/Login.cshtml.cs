@@ -1,8 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
-using Segmentation.Grains;
 using Segmentation.Host.Access;
+using Segmentation.Host.Configuration;
 
 namespace Segmentation.Host.WebConsole.Pages;
 
@@ -14,8 +14,13 @@ namespace Segmentation.Host.WebConsole.Pages;
 internal sealed class LoginModel : PageModel
 {
     private readonly ApiKeyCatalog _keys;
+    private readonly string _tenant;
 
-    public LoginModel(ApiKeyCatalog keys) => _keys = keys;
+    public LoginModel(ApiKeyCatalog keys, SegmentationOptions options)
+    {
+        _keys = keys;
+        _tenant = options.ConsoleTenant;
+    }
 
     /// <summary>Why the last attempt was refused, or null.</summary>
     public string? Problem { get; private set; }
@@ -49,11 +54,11 @@ internal sealed class LoginModel : PageModel
             return Refuse(StatusCodes.Status401Unauthorized, $"key: API key {stored.Id} was revoked at {revokedAt:u}");
         }
 
-        if ((stored.Scopes & AccessScope.Admin) == 0 || stored.Tenant != TenantKeys.DefaultTenant)
+        if ((stored.Scopes & AccessScope.Admin) == 0 || stored.Tenant != _tenant)
         {
             var scopes = AccessScopeNames.Format(stored.Scopes);
             return Refuse(StatusCodes.Status403Forbidden,
-                $"key: API key {stored.Id} (tenant {stored.Tenant}, scope {(scopes.Count == 0 ? "(none)" : string.Join(", ", scopes))}) cannot open the console: it needs scope admin for tenant {TenantKeys.DefaultTenant}");
+                $"key: API key {stored.Id} (tenant {stored.Tenant}, scope {(scopes.Count == 0 ? "(none)" : string.Join(", ", scopes))}) cannot open the console: it needs scope admin for tenant {_tenant}");
         }
 
         Response.Cookies.Append(ConsoleAccess.CookieName, key, new CookieOptions
