@@ -7,6 +7,7 @@ using Segmentation.Core.Clustering;
 using Segmentation.Core.Errors;
 using Segmentation.Core.Experiments;
 using Segmentation.Core.Rules;
+using Segmentation.Core.Statistics;
 using Segmentation.Grains;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
@@ -380,6 +381,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         var result = new UserErasure(events, snapshot, _embedding is { Length: > 0 }, inSegment,
             _memberships.Keys.Count(k => k.StartsWith("rule:", StringComparison.Ordinal)), !_profile.IsEmpty);
         _ml?.Leave(_userId);
+        _services.Users.Customers?.Remove(_userId);
         _recommender?.UserDeactivated(_userId);
 
         // Nothing of her stays in this activation, which answers as a user without events until it is gone, and writes no
@@ -445,7 +447,39 @@ internal sealed class UserGrain : Grain, IUserGrain
             _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId, view, scored);
         }
 
+        if (_services.Users.Customers is { } customers)
+        {
+            customers.Record(CustomerEntry.Of(_userId, CustomerFacts.Of(_profile), _mlSegment?.Assignment.SegmentId ?? -1, RuleIds(customers), now));
+        }
+
         ClearPending();
+    }
+
+    // The rule segments her memberships hold, without the prefix, in id order; her previous entry's array when they did
+    // not change (100,000 users keep one array each only where they match a rule).
+    private string[] RuleIds(CustomerIndex customers)
+    {
+        if (_services.Users.Rules?.Current is not { Count: > 0 })
+        {
+            return [];
+        }
+
+        List<string>? ids = null;
+        foreach (var key in _memberships.Keys)
+        {
+            if (key.StartsWith("rule:", StringComparison.Ordinal))
+            {
+                (ids ??= []).Add(key["rule:".Length..]);
+            }
+        }
+
+        if (ids is null)
+        {
+            return [];
+        }
+
+        ids.Sort(StringComparer.Ordinal);
+        return customers.Of(_userId)?.Rules is { } previous && previous.AsSpan().SequenceEqual(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)) ? previous : [.. ids];
     }
 
     // Owes a refresh for events up to `latest` (event time); queues it with the silo's refresh scheduler when none was

@@ -33,4 +33,7 @@ internal sealed record UserGrainServices(
 
     /// <summary>The value segmentation served (null: no value segment in answers).</summary>
     public ValueSegments.ValueSegmentScoring? Values { get; init; }
+
+    /// <summary>Where each refresh records her for the business metrics per segment (null: nowhere).</summary>
+    public CustomerIndex? Customers { get; init; }
 }

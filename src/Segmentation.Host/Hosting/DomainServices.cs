@@ -85,6 +85,10 @@ internal static class DomainServices
             return embeddings;
         });
         services.AddSingleton(sp => new MlSegmentation(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
+        services.AddSingleton<CustomerIndex>();
+        services.AddSingleton(sp => new LiveBusinessMetrics(
+            sp.GetRequiredService<CustomerIndex>(), sp.GetRequiredService<MlSegmentation>(), sp.GetRequiredService<ValueSegments.ValueSegmentScoring>(),
+            sp.GetRequiredService<RuleSegmentCatalog>(), options.Profiles, Domain(sp)));
         services.AddSingleton(sp => new Reclustering(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<MlSegmentation>(), Wall(sp)));
         services.AddSingleton(sp => new EventIngestion(
             sp.GetRequiredService<IGrainFactory>(), Wall(sp), options.EarliestEventTime, sp.GetRequiredService<ILogger<EventIngestion>>()));
@@ -106,7 +110,7 @@ internal static class DomainServices
                 sp.GetRequiredService<UserEmbeddings>(),
                 sp.GetRequiredService<MlSegmentation>(),
                 sp.GetRequiredService<ILogger<UserGrain>>())
-            { Churn = sp.GetRequiredService<Churn.ChurnScoring>(), Experiments = sp.GetRequiredService<Experiments.ExperimentCatalog>(), Anomalies = sp.GetRequiredService<Anomalies.AnomalyScoring>(), Values = sp.GetRequiredService<ValueSegments.ValueSegmentScoring>() };
+            { Churn = sp.GetRequiredService<Churn.ChurnScoring>(), Experiments = sp.GetRequiredService<Experiments.ExperimentCatalog>(), Anomalies = sp.GetRequiredService<Anomalies.AnomalyScoring>(), Values = sp.GetRequiredService<ValueSegments.ValueSegmentScoring>(), Customers = sp.GetRequiredService<CustomerIndex>() };
         });
         services.AddSingleton(sp => new Churn.ChurnScoring(options, sp.GetRequiredService<ISnapshotStore>()));
         services.AddSingleton(sp => new Anomalies.AnomalyScoring(sp.GetRequiredService<ISnapshotStore>(), options.Profiles));

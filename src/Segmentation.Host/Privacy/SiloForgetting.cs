@@ -27,6 +27,7 @@ internal sealed class SiloForgetting(LiveRecommender recommender, MlSegmentation
         foreach (var userId in userIds)
         {
             ml.Leave(userId);
+            services.GetService<CustomerIndex>()?.Remove(userId);
             watches += erased ? feed.EndWatchesOf(userId) : 0;
         }
 

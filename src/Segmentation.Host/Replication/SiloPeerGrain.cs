@@ -16,7 +16,8 @@ namespace Segmentation.Host.Replication;
 /// </summary>
 [SiloBoundPlacement]
 internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation ml, RuleSegmentCatalog rules, DomainClocks clocks, UserEmbeddings embeddings,
-    SegmentChangeFeed changes, SegmentChangeRelay relay, ItemModels itemModels, Growth.GrowthModels growth, Privacy.SiloForgetting forgetting) : Grain, ISiloPeerGrain
+    SegmentChangeFeed changes, SegmentChangeRelay relay, ItemModels itemModels, Growth.GrowthModels growth, Privacy.SiloForgetting forgetting,
+    CustomerIndex customers) : Grain, ISiloPeerGrain
 {
     public Task ApplyRecommenderChangesAsync(RecommenderChange[] changes)
     {
@@ -50,6 +51,8 @@ internal sealed class SiloPeerGrain(LiveRecommender recommender, MlSegmentation 
     public Task FlushSegmentMovesAsync() => ml.FlushAsync(CancellationToken.None);
 
     public Task<SegmentJoin[]> GetCountedMembersAsync(int segmentId) => Task.FromResult(ml.CountedMembers(segmentId));
+
+    public Task<CustomerEntry[]> GetCustomerEntriesAsync() => Task.FromResult<CustomerEntry[]>([.. customers.Local]);
 
     public Task SegmentWatchersChangedAsync(string silo, bool watching)
     {

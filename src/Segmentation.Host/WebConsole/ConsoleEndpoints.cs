@@ -25,6 +25,8 @@ public static class ConsoleEndpoints
         services.AddSingleton<ConsoleActivity>();
         services.AddHostedService(provider => provider.GetRequiredService<ConsoleActivity>());
         services.AddSingleton<ConsoleData>();
+        services.AddSingleton(provider => new EventLogTally(
+            provider.GetRequiredService<Storage.IEventLog>(), provider.GetRequiredService<ConsoleActivity>(), provider.GetRequiredService<Host.Internal.DomainClocks>().Wall));
         services.AddRazorPages(pages => pages.RootDirectory = "/WebConsole/Pages")
             // Tests and tools host the server in their own process: the pages are found in this assembly, not the entry one.
             .AddApplicationPart(typeof(ConsoleEndpoints).Assembly);
