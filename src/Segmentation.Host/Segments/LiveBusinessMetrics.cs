@@ -14,8 +14,10 @@ namespace Segmentation.Host.Segments;
 /// spend are as of each user's newest event, ML and rule memberships as of her last refresh.
 /// </summary>
 /// <remarks>
-/// One pass over the tenant's users with arrays per segmentation, no per-user allocation: about 20 ms for 100,000 users
-/// here, so every call is live rather than cached. Thread-safe (reads swapped-whole models and concurrent dictionaries).
+/// One pass over the tenant's users, sums per segment looked up by id, no allocation per user (her facts are a struct,
+/// her value segment a nearest-centroid search over at most 8 centroids), so every call is live rather than cached; its
+/// cost at 100,000 users is not measured yet (bench/console/run.sh times the Segments page, which makes this call).
+/// Thread-safe (reads swapped-whole models and concurrent dictionaries).
 /// </remarks>
 internal sealed class LiveBusinessMetrics(
     CustomerIndex customers, TenantSegmentations segmentations, Growth.TenantGrowthModels growth, TenantRules rules, ProfileOptions profiles, DomainClocks clocks)
