@@ -33,22 +33,26 @@ internal sealed class ConsoleData
     private readonly RuleSegmentCatalog _rules;
     private readonly IEventLog _log;
     private readonly IGrainFactory _grains;
+    private readonly string _tenant;
     private readonly TimeProvider _wallClock;
     private readonly Lock _mapGate = new();
     private EmbeddingMap? _map;
     private Task<EmbeddingMap?>? _drawing;
 
     public ConsoleData(
-        SegmentApi segments, ProfileApi profiles, RecommendationApi recommendations, AdminApi admin, MlSegmentation ml, RuleSegmentCatalog rules,
-        IEventLog log, IGrainFactory grains, ConsoleActivity activity, TimeProvider wallClock)
+        SegmentApi segments, ProfileApi profiles, RecommendationApi recommendations, AdminApi admin, TenantSegmentations segmentations, TenantRules rules,
+        IEventLog log, IGrainFactory grains, ConsoleActivity activity, Configuration.SegmentationOptions options, TimeProvider wallClock)
     {
+        _tenant = options.ConsoleTenant;
         _wallClock = wallClock;
         _segments = segments;
         _profiles = profiles;
         _recommendations = recommendations;
         _admin = admin;
-        _ml = ml;
-        _rules = rules;
+        _ml = segmentations.For(_tenant).Ml;
+        // Made once, at the console's first page: tenant default's catalogue is loaded at start; another tenant's is one
+        // small read, waited for here so that Rules stays a plain property.
+        _rules = rules.ForAsync(_tenant).AsTask().GetAwaiter().GetResult();
         _log = log;
         _grains = grains;
         Activity = activity;
@@ -100,7 +104,7 @@ internal sealed class ConsoleData
     public async Task<IReadOnlyList<BehaviorEvent>> TimelineAsync(string userId, int count, CancellationToken cancellationToken)
     {
         var events = new List<BehaviorEvent>();
-        await foreach (var record in _log.ReadStreamAsync(TenantKeys.User(userId), 0, cancellationToken))
+        await foreach (var record in _log.ReadStreamAsync(TenantKeys.User(userId, _tenant), 0, cancellationToken))
         {
             events.Add(EventCodec.Decode(record.Payload.Span));
         }
@@ -213,7 +217,7 @@ internal sealed class ConsoleData
             }
         }
 
-        var inputs = await Task.WhenAll(picks.Select(p => _grains.GetGrain<IUserGrain>(TenantKeys.User(p.UserId)).GetSegmentationInputAsync()));
+        var inputs = await Task.WhenAll(picks.Select(p => _grains.GetGrain<IUserGrain>(TenantKeys.User(p.UserId, _tenant)).GetSegmentationInputAsync()));
         var points = new List<(string UserId, int SegmentId, float[] Embedding)>();
         for (var i = 0; i < picks.Count; i++)
         {
@@ -242,7 +246,7 @@ internal sealed class ConsoleData
         return new EmbeddingMap(model.Version, users, centroids, projection.ExplainedVariance, _wallClock.GetUtcNow());
     }
 
-    private static ConsoleCallContext Call(string method, CancellationToken cancellationToken) => new(method, cancellationToken);
+    private ConsoleCallContext Call(string method, CancellationToken cancellationToken) => new(method, _tenant, cancellationToken);
 }
 
 /// <summary>A user (or a centroid) on the map.</summary>
