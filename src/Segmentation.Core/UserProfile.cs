@@ -397,28 +397,32 @@ public sealed class UserProfile
     public LifecycleStage StageAt(DateTimeOffset now)
     {
         var s = _state;
-        var o = _options.Lifecycle;
-        if (s.EventCount == 0)
-        {
-            return LifecycleStage.Unspecified;
-        }
+        return s.EventCount == 0 ? LifecycleStage.Unspecified : StageAt(s.FirstSeen, s.LastSeen, s.ReactivatedAt, now, _options.Lifecycle);
+    }
 
-        if (now - s.LastSeen > TimeSpan.FromDays(o.ChurnedAfterDays))
+    /// <summary>
+    /// The lifecycle stage at <paramref name="now"/> of a user with events, from the three times it depends on: what
+    /// <see cref="StageAt(DateTimeOffset)"/> decides, for callers that keep those times without the profile.
+    /// </summary>
+    public static LifecycleStage StageAt(DateTimeOffset firstSeen, DateTimeOffset lastSeen, DateTimeOffset? reactivatedAt, DateTimeOffset now, LifecycleOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (now - lastSeen > TimeSpan.FromDays(options.ChurnedAfterDays))
         {
             return LifecycleStage.Churned;
         }
 
-        if (now - s.LastSeen > TimeSpan.FromDays(o.AtRiskAfterDays))
+        if (now - lastSeen > TimeSpan.FromDays(options.AtRiskAfterDays))
         {
             return LifecycleStage.AtRisk;
         }
 
-        if (s.ReactivatedAt is { } back && now - back <= TimeSpan.FromDays(o.ReactivatedForDays))
+        if (reactivatedAt is { } back && now - back <= TimeSpan.FromDays(options.ReactivatedForDays))
         {
             return LifecycleStage.Reactivated;
         }
 
-        return now - s.FirstSeen <= TimeSpan.FromDays(o.NewForDays) ? LifecycleStage.New : LifecycleStage.Active;
+        return now - firstSeen <= TimeSpan.FromDays(options.NewForDays) ? LifecycleStage.New : LifecycleStage.Active;
     }
 
     private void CreditCategories(string category, double weight, DateTimeOffset t)

@@ -105,6 +105,13 @@ public interface ISiloPeerGrain : IGrainWithStringKey
     Task<SegmentJoin[]> GetCountedMembersAsync(string tenant, int segmentId);
 
     /// <summary>
+    /// The users of <paramref name="tenant"/> this silo's user grains have recorded for the business metrics per
+    /// segment (a cluster-wide ListSegments of that tenant merges every silo's, the newest record of each user winning).
+    /// </summary>
+    [Alias("GetCustomerEntries")]
+    Task<CustomerEntry[]> GetCustomerEntriesAsync(string tenant);
+
+    /// <summary>
     /// Another silo has watchers of segment changes (<paramref name="watching"/> true; repeated while it has them) or
     /// no longer has any: this silo relays its users' membership changes to <paramref name="silo"/> (its endpoint's key)
     /// from now on, or stops.

@@ -223,6 +223,93 @@ public sealed class TenantIsolationTests
         Assert.Contains(customerView.MlSegment.SegmentId, defaultList.Segments.Select(x => x.SegmentId));
     }
 
+    [Fact]
+    public async Task ListSegments_BusinessMetricsOfTenantA_CountNoUserOfTenantB_AndErasureRemovesHerFromHerTenantOnly()
+    {
+        await using var server = await TestServer.StartAsync();
+        var recent = DateTimeOffset.UtcNow.AddHours(-1);
+
+        // Tenant A: u0–u9 buy twice for 200, u10–u24 once for 50, u25–u29 only look. Tenant B: the same ids u0–u39, each
+        // one order of 500 (every one of them would match A's rule, and B has twice A's revenue).
+        var eventsA = new List<Event>();
+        for (var u = 0; u < 30; u++)
+        {
+            var orders = u < 10 ? 2 : u < 25 ? 1 : 0;
+            for (var o = 0; o < orders; o++)
+            {
+                eventsA.Add(Events.Make($"a-{u}-{o}", $"u{u}", EventType.Purchase, recent.AddDays(-(u % 7) - o), "a-1", price: u < 10 ? 200 : 50));
+            }
+
+            if (orders == 0)
+            {
+                eventsA.Add(Events.Make($"a-{u}-view", $"u{u}", EventType.View, recent.AddDays(-(u % 7)), "a-2"));
+            }
+        }
+
+        // A's own rule (B has none), defined first: each refresh records the rules she matches then.
+        var adminA = new AdminService.AdminServiceClient(Invoker(server, "shop-a"));
+        await adminA.CreateRuleSegmentAsync(new CreateRuleSegmentRequest { Id = "big", Name = "big spenders", Expression = "monetary > 300" });
+        var eventsB = Enumerable.Range(0, 40).Select(u => Events.Make($"b-{u}", $"u{u}", EventType.Purchase, recent.AddDays(-(u % 5)), "b-1", price: 500)).ToArray();
+        Assert.Equal(eventsA.Count, (await new EventService.EventServiceClient(Invoker(server, "shop-a")).IngestEventsAsync(Events.Batch([.. eventsA]))).Accepted);
+        Assert.Equal(eventsB.Length, (await new EventService.EventServiceClient(Invoker(server, "shop-b")).IngestEventsAsync(Events.Batch(eventsB))).Accepted);
+
+        // A's own value segmentation (B has none), trained on its events.
+        var valueA = await adminA.TrainValueSegmentsAsync(new TrainValueSegmentsRequest());
+        Assert.Equal(25, valueA.Customers);
+
+        var segmentsA = new SegmentService.SegmentServiceClient(Invoker(server, "shop-a"));
+        var segmentsB = new SegmentService.SegmentServiceClient(Invoker(server, "shop-b"));
+        // Each user's refresh (shortly after her events) records her: wait until both tenants count at least all of theirs.
+        ListSegmentsResponse listedA = null!, listedB = null!;
+        for (var i = 0; i < 200; i++)
+        {
+            listedA = await segmentsA.ListSegmentsAsync(new ListSegmentsRequest());
+            listedB = await segmentsB.ListSegmentsAsync(new ListSegmentsRequest());
+            if (listedA.Shop.Users >= 30 && listedB.Shop.Users >= 40 && listedA.RuleSegments.Sum(r => r.Size) >= 10)
+            {
+                break;
+            }
+
+            await Task.Delay(100);
+        }
+
+        // A: its 30 users, its orders and spend only.
+        Assert.Equal(30, listedA.Shop.Users);
+        Assert.Equal(25 / 30.0, listedA.Shop.ConversionRate, 12);
+        Assert.Equal((20 * 200 + 15 * 50) / 35.0, listedA.Shop.AverageOrderValue, 9);
+        Assert.Equal(30, listedA.LifecycleSegments.Sum(s => s.Size));
+        Assert.Equal(valueA.Version, listedA.ValueModelVersion);
+        Assert.Equal(25, listedA.ValueSegments.Sum(s => s.Size));
+        Assert.Equal(1.0, listedA.ValueSegments.Sum(s => s.Metrics.RevenueShare), 9);
+        var big = Assert.Single(listedA.RuleSegments);
+        Assert.Equal(("rule:big", 10L), (big.SegmentId, big.Size));
+        Assert.Equal(20 * 200 / (20 * 200 + 15 * 50.0), big.Metrics.RevenueShare, 9);
+        Assert.Equal(2.0, big.Metrics.PurchaseFrequency, 12);
+
+        // B: its 40 users, none of A's, against no value segmentation and no rule of A's.
+        Assert.Equal(40, listedB.Shop.Users);
+        Assert.Equal(1.0, listedB.Shop.ConversionRate, 12);
+        Assert.Equal(500.0, listedB.Shop.AverageOrderValue, 9);
+        Assert.Equal(40, listedB.LifecycleSegments.Sum(s => s.Size));
+        Assert.Equal("", listedB.ValueModelVersion);
+        Assert.Empty(listedB.ValueSegments);
+        Assert.Empty(listedB.RuleSegments);
+
+        // Tenant default has no user at all.
+        var listedDefault = await new SegmentService.SegmentServiceClient(server.Client).ListSegmentsAsync(new ListSegmentsRequest());
+        Assert.Equal(0, listedDefault.Shop.Users);
+        Assert.Empty(listedDefault.RuleSegments);
+
+        // Erasing A's u0 (a big spender) takes her out of A's metrics; B's u0 is still counted.
+        await new PrivacyService.PrivacyServiceClient(Invoker(server, "shop-a")).EraseUserAsync(new EraseUserRequest { UserId = "u0" });
+        listedA = await segmentsA.ListSegmentsAsync(new ListSegmentsRequest());
+        listedB = await segmentsB.ListSegmentsAsync(new ListSegmentsRequest());
+        Assert.Equal(29, listedA.Shop.Users);
+        Assert.Equal(9, Assert.Single(listedA.RuleSegments).Size);
+        Assert.Equal(40, listedB.Shop.Users);
+        Assert.Equal(500.0, listedB.Shop.AverageOrderValue, 9);
+    }
+
     // Three users per tenant, the same ids in both: u1 and u2 buy items 1 and 2 together, u3 views item 3. Items are
     // named by the tenant ("a-1", "b-1"), categories too; tenant A's events are in 2020, tenant B's in 2012.
     private static async Task IngestShopAsync(TestServer server, string tenant, string prefix, DateTimeOffset start)

@@ -83,17 +83,19 @@ internal static class SegmentationCommands
 
     public static Command Segment(Option<Uri> address, Option<bool> json)
     {
-        var list = new Command("list", "The ML segments in force with their live sizes and labels.");
+        var list = new Command("list", "Every segmentation's segments (ML, value, lifecycle, rules) with live sizes and business metrics next to the shop's.");
         list.SetAction((parse, ct) => CallAsync<ListSegmentsResponse>(parse, address, json, (client, token) => client.Segments.ListSegmentsAsync(new ListSegmentsRequest(), cancellationToken: token).ResponseAsync, ct, r =>
         {
-            Console.WriteLine(r.ModelVersion == 0 ? "no ML segmentation for this tenant yet: seg recluster --k 0 clusters its users (with no user encoder served, seg model train --activate first)" : $"segmentation v{r.ModelVersion} over user encoder v{r.EmbeddingModelVersion}");
-            var table = new Table().AddColumns("id", "label", "size", "summary");
-            foreach (var s in r.Segments)
-            {
-                table.AddRow(s.SegmentId.ToString(CultureInfo.InvariantCulture), Markup.Escape(s.Label), s.Size.ToString("N0", CultureInfo.InvariantCulture), Markup.Escape(s.Summary));
-            }
-
-            AnsiConsole.Write(table);
+            var c = CultureInfo.InvariantCulture;
+            Console.WriteLine(r.ModelVersion == 0 ? "no ML segmentation for this tenant yet: seg recluster --k 0 clusters its users (with no user encoder served, seg model train --activate first)" : $"ML segmentation v{r.ModelVersion} over user encoder v{r.EmbeddingModelVersion}");
+            AnsiConsole.Write(MetricsTable(r.Segments.Select(s => ("ml:" + s.SegmentId.ToString(c), s.Label, s.Size, s.Metrics)), r.Shop));
+            Console.WriteLine(r.ValueModelVersion.Length == 0 ? "no value segmentation for this tenant yet: seg value train" : $"value (RFM) segmentation {r.ValueModelVersion}");
+            AnsiConsole.Write(MetricsTable(r.ValueSegments.Select(s => (s.SegmentId, s.Label, s.Size, s.Metrics)), r.Shop));
+            Console.WriteLine("lifecycle");
+            AnsiConsole.Write(MetricsTable(r.LifecycleSegments.Select(s => (s.SegmentId, s.Label, s.Size, s.Metrics)), r.Shop));
+            Console.WriteLine("rules");
+            AnsiConsole.Write(MetricsTable(r.RuleSegments.Select(s => (s.SegmentId, s.Label, s.Size, s.Metrics)), r.Shop));
+            Console.WriteLine($"business metrics as of {r.MetricsAsOf?.ToDateTimeOffset().ToString("u", c)} (domain time): conversion = share who bought, AOV = spend per order, frequency = orders per buyer, retention = of members first seen 30+ days ago, active in the last 30");
         }));
 
         var id = new Argument<int>("id") { Description = "The segment id." };
@@ -108,6 +110,27 @@ internal static class SegmentationCommands
             Console.WriteLine("lifecycle: " + string.Join(", ", s.LifecycleMix.Select(l => $"{l.Stage} {l.Members}")));
         }));
         return new Command("segment", "ML segments: list, show.") { list, show };
+    }
+
+    private static Table MetricsTable(IEnumerable<(string Id, string Label, long Size, SegmentBusinessMetrics Metrics)> rows, SegmentBusinessMetrics? shop)
+    {
+        var c = CultureInfo.InvariantCulture;
+        string P(double v) => double.IsNaN(v) ? "-" : v.ToString("P1", c);
+        var table = new Table().AddColumns("id", "label", "size", "conversion", "AOV", "revenue", "orders/buyer", "retention 30d", "churned");
+        void Add(string id, string label, long size, SegmentBusinessMetrics? m) => table.AddRow(
+            Markup.Escape(id), Markup.Escape(label), size.ToString("N0", c), P(m?.ConversionRate ?? 0), (m?.AverageOrderValue ?? 0).ToString("N2", c),
+            P(m?.RevenueShare ?? 0), (m?.PurchaseFrequency ?? 0).ToString("N2", c), P(m?.Retention30D ?? double.NaN), P(m?.ChurnRate ?? 0));
+        foreach (var (id, label, size, metrics) in rows)
+        {
+            Add(id, label, size, metrics);
+        }
+
+        if (shop is not null)
+        {
+            Add("shop", "average of every user", shop.Users, shop);
+        }
+
+        return table;
     }
 
     /// <summary><c>seg churn train</c>: the server trains its churn model on its own event log and serves it.</summary>

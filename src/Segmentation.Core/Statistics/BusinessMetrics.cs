@@ -15,13 +15,11 @@ public sealed record SegmentBusinessMetrics(
 /// <summary>Business metrics per segment for any segmentation (value, taste, lifecycle, churn bands), from live state.</summary>
 public static class BusinessMetrics
 {
-    private static readonly TimeSpan s_month = TimeSpan.FromDays(30);
-
     /// <summary>Metrics of each segment among <paramref name="members"/> (a user may be listed under several segments), ordered by segment.</summary>
     public static List<SegmentBusinessMetrics> Compute(IEnumerable<(string Segment, UserProfile Profile)> members, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(members);
-        var sums = new SortedDictionary<string, Sums>(StringComparer.Ordinal);
+        var sums = new SortedDictionary<string, BusinessMetricSums>(StringComparer.Ordinal);
         var totalRevenue = 0.0;
         foreach (var (segment, profile) in members)
         {
@@ -32,49 +30,14 @@ public static class BusinessMetrics
 
             if (!sums.TryGetValue(segment, out var s))
             {
-                sums[segment] = s = new Sums();
+                sums[segment] = s = new BusinessMetricSums();
             }
 
-            var state = profile.State;
-            s.Users++;
-            s.Buyers += state.Orders > 0 ? 1 : 0;
-            s.Orders += state.Orders;
-            s.Spend += state.Spend;
-            var revenue = state.Spend - state.Returned;
-            s.Revenue += revenue;
-            totalRevenue += revenue;
-            if (now - state.FirstSeen >= s_month)
-            {
-                s.Cohort++;
-                s.Retained += now - state.LastSeen <= s_month ? 1 : 0;
-            }
-
-            s.Churned += profile.StageAt(now) == LifecycleStage.Churned ? 1 : 0;
+            var facts = CustomerFacts.Of(profile);
+            s.Add(facts, profile.StageAt(now), now);
+            totalRevenue += facts.Monetary;
         }
 
-        return
-        [
-            .. sums.Select(p => new SegmentBusinessMetrics(
-                p.Key,
-                p.Value.Users,
-                p.Value.Buyers / (double)p.Value.Users,
-                p.Value.Orders > 0 ? p.Value.Spend / p.Value.Orders : 0,
-                totalRevenue != 0 ? p.Value.Revenue / totalRevenue : 0,
-                p.Value.Buyers > 0 ? p.Value.Orders / (double)p.Value.Buyers : 0,
-                p.Value.Cohort > 0 ? p.Value.Retained / (double)p.Value.Cohort : double.NaN,
-                p.Value.Churned / (double)p.Value.Users)),
-        ];
-    }
-
-    private sealed class Sums
-    {
-        public int Users;
-        public int Buyers;
-        public long Orders;
-        public double Spend;
-        public double Revenue;
-        public int Cohort;
-        public int Retained;
-        public int Churned;
+        return [.. sums.Select(p => p.Value.ToMetrics(p.Key, totalRevenue))];
     }
 }

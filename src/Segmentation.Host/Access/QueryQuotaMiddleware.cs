@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
-using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
+using Segmentation.Host.Hosting.Internal;
 
 namespace Segmentation.Host.Access;
 
@@ -12,6 +12,8 @@ namespace Segmentation.Host.Access;
 /// the least cost to everyone else (no message parsed, no handler run). Over quota: a trailers-only RESOURCE_EXHAUSTED
 /// with the wait in the message and in <c>grpc-retry-pushback-ms</c>. Ingest is metered per event by
 /// <see cref="RateLimitInterceptor"/>, which needs the message. Calls without a stored key's quota pass untouched.
+/// HTTP/JSON (transcoded) calls spend the same bucket and are refused with HTTP 429, <c>Retry-After</c> and the JSON
+/// error body.
 /// </summary>
 internal sealed class QueryQuotaMiddleware
 {
@@ -27,15 +29,22 @@ internal sealed class QueryQuotaMiddleware
     public Task InvokeAsync(HttpContext context)
     {
         if (context.Features.Get<ApiCaller>() is { Key: { } key } caller
-            && context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() is { } method
-            && RpcAccess.For(method.Method.FullName).Scope != AccessScope.Ingest
+            && JsonCalls.MethodOf(context) is { } method
+            && RpcAccess.For(method).Scope != AccessScope.Ingest
             && _limiters.For(key, ingest: false) is { } bucket)
         {
             using var lease = bucket.Limiter.AttemptAcquire(1);
             if (!lease.IsAcquired)
             {
                 var pushbackMs = QuotaRefusal.PushbackMilliseconds(lease);
-                GrpcAuthorizationResultHandler.Refuse(context.Response, StatusCode.ResourceExhausted, QuotaRefusal.Message(caller, ingest: false, pushbackMs));
+                var message = QuotaRefusal.Message(caller, ingest: false, pushbackMs);
+                if (JsonCalls.IsTranscoded(context))
+                {
+                    // HTTP/JSON: 429 with the standard Retry-After (whole seconds) and the JSON error body.
+                    return JsonCalls.RefuseAsync(context.Response, StatusCode.ResourceExhausted, message, pushbackMs);
+                }
+
+                GrpcAuthorizationResultHandler.Refuse(context.Response, StatusCode.ResourceExhausted, message);
                 context.Response.Headers[QuotaRefusal.PushbackHeader] = pushbackMs.ToString(CultureInfo.InvariantCulture);
                 return Task.CompletedTask;
             }

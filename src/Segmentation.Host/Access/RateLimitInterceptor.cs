@@ -63,6 +63,9 @@ internal sealed class RateLimitInterceptor : Interceptor
         }
 
         var pushbackMs = QuotaRefusal.PushbackMilliseconds(lease);
+        // HTTP/JSON clients read the standard header (transcoding answers the status below with 429); gRPC clients the
+        // pushback trailer.
+        context.GetHttpContext().Response.Headers.RetryAfter = Hosting.Internal.JsonCalls.RetryAfterSeconds(pushbackMs);
         throw new RpcException(
             new Status(StatusCode.ResourceExhausted, QuotaRefusal.Message(caller, ingest: true, pushbackMs)),
             new Metadata { { QuotaRefusal.PushbackHeader, pushbackMs.ToString(CultureInfo.InvariantCulture) } });

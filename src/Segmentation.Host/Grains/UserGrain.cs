@@ -7,6 +7,7 @@ using Segmentation.Core.Clustering;
 using Segmentation.Core.Errors;
 using Segmentation.Core.Experiments;
 using Segmentation.Core.Rules;
+using Segmentation.Core.Statistics;
 using Segmentation.Grains;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Embeddings;
@@ -411,6 +412,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         var result = new UserErasure(events, snapshot, _embedding is { Length: > 0 }, inSegment,
             _memberships.Keys.Count(k => k.StartsWith("rule:", StringComparison.Ordinal)), !_profile.IsEmpty);
         _ml?.Leave(_userId);
+        _services.Users.Customers?.Remove(_tenant, _userId);
         _recommender?.UserDeactivated(_userId);
 
         // Nothing of her stays in this activation, which answers as a user without events until it is gone, and writes no
@@ -476,7 +478,52 @@ internal sealed class UserGrain : Grain, IUserGrain
             _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId, view, scored);
         }
 
+        if (_services.Users.Customers is { } customers)
+        {
+            // Under her tenant: its ListSegments counts her against its own segmentations and rules.
+            customers.Record(_tenant, CustomerEntry.Of(_userId, CustomerFacts.Of(_profile), _mlSegment?.Assignment.SegmentId ?? -1, RuleIds(customers, view, now), now));
+        }
+
         ClearPending();
+    }
+
+    // The rule segments of her tenant she matches, without the prefix, in id order; her previous entry's array when they
+    // did not change (100,000 users keep one array each only where they match a rule).
+    private string[] RuleIds(CustomerIndex customers, ProfileView? view, DateTimeOffset now)
+    {
+        if (_rules?.Current is not { Count: > 0 } rules)
+        {
+            return [];
+        }
+
+        List<string>? ids = null;
+        if (_segments is not null)
+        {
+            // Tenant default: the memberships the refresh just updated hold them.
+            foreach (var key in _memberships.Keys)
+            {
+                if (key.StartsWith("rule:", StringComparison.Ordinal))
+                {
+                    (ids ??= []).Add(key["rule:".Length..]);
+                }
+            }
+        }
+        else
+        {
+            // Another tenant's user keeps no memberships (no change feed for her): her tenant's rules on this refresh's view.
+            foreach (var match in RuleSegmentCatalog.Evaluate(rules, view ?? _profile.View(now)))
+            {
+                (ids ??= []).Add(match.Id);
+            }
+        }
+
+        if (ids is null)
+        {
+            return [];
+        }
+
+        ids.Sort(StringComparer.Ordinal);
+        return customers.Of(_tenant, _userId)?.Rules is { } previous && previous.AsSpan().SequenceEqual(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)) ? previous : [.. ids];
     }
 
     // Owes a refresh for events up to `latest` (event time); queues it with the silo's refresh scheduler when none was

@@ -49,4 +49,7 @@ internal sealed record UserGrainServices(
 
     /// <summary>Every tenant's churn, value and anomaly models (null: <see cref="Churn"/>, <see cref="Values"/> and <see cref="Anomalies"/> for every tenant).</summary>
     public Growth.TenantGrowthModels? Growth { get; init; }
+
+    /// <summary>Where each refresh records her, under her tenant, for the business metrics per segment (null: nowhere).</summary>
+    public CustomerIndex? Customers { get; init; }
 }

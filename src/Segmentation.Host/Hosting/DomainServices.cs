@@ -95,6 +95,11 @@ internal static class DomainServices
         services.AddSingleton(sp => new TenantSegmentations(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
         services.AddSingleton(sp => sp.GetRequiredService<TenantSegmentations>().Default.Ml);
         services.AddSingleton(sp => sp.GetRequiredService<TenantSegmentations>().Default.Reclustering);
+        // Business metrics per segment, each tenant's users against that tenant's segmentations.
+        services.AddSingleton<CustomerIndex>();
+        services.AddSingleton(sp => new LiveBusinessMetrics(
+            sp.GetRequiredService<CustomerIndex>(), sp.GetRequiredService<TenantSegmentations>(), sp.GetRequiredService<Growth.TenantGrowthModels>(),
+            sp.GetRequiredService<TenantRules>(), options.Profiles, sp.GetRequiredService<DomainClocks>()));
         services.AddSingleton(sp => new EventIngestion(
             sp.GetRequiredService<IGrainFactory>(), Wall(sp), options.EarliestEventTime, sp.GetRequiredService<ILogger<EventIngestion>>()));
         services.AddSingleton(sp => new UserLookup(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<DomainClocks>()));
@@ -124,6 +129,7 @@ internal static class DomainServices
                 RuleCatalogs = sp.GetRequiredService<TenantRules>(),
                 Segmentations = sp.GetRequiredService<TenantSegmentations>(),
                 Growth = sp.GetRequiredService<Growth.TenantGrowthModels>(),
+                Customers = sp.GetRequiredService<CustomerIndex>(),
             };
         });
         // Per tenant, made on first use; tenant default's growth models are also registered alone.

@@ -92,7 +92,7 @@ internal static class Silo
                 orleans.Services.AddSingleton(_ => new SegmentChangeRelay(TimeProvider.System));
                 orleans.Services.AddHostedService(sp => new ClusterReplication(
                     sp.GetRequiredService<SiloPeers>(), sp.GetRequiredService<TenantRecommenders>(), sp.GetRequiredService<TenantSegmentations>(),
-                    sp.GetRequiredService<TenantRules>(), sp.GetRequiredService<UserEmbeddings>(), sp.GetRequiredService<SegmentChangeFeed>(),
+                    sp.GetRequiredService<CustomerIndex>(), sp.GetRequiredService<TenantRules>(), sp.GetRequiredService<UserEmbeddings>(), sp.GetRequiredService<SegmentChangeFeed>(),
                     sp.GetRequiredService<SegmentChangeRelay>(), TimeProvider.System, options.Recommendations.ReplicationInterval, sp.GetRequiredService<ILogger<ClusterReplication>>()));
             }
 

@@ -11,7 +11,7 @@ namespace Segmentation.Host.Privacy;
 
 /// <summary>
 /// What every silo does once users were erased, or lost old events to retention, and their events are gone from the log:
-/// it takes them out of its ML segment records, ends the watches of an erased user, drops her recommender changes not
+/// it takes them out of its ML segment records and its business metrics' customers, ends the watches of an erased user, drops her recommender changes not
 /// sent yet, and rebuilds its recommender replica from the log (<see cref="LiveRecommender.RebuildWithoutAsync"/>).
 /// <see cref="ForgetEverywhereAsync"/> does it here and on every other silo (<see cref="ISiloPeerGrain.UsersErasedAsync"/>)
 /// before it returns.
@@ -34,9 +34,11 @@ internal sealed class SiloForgetting(TenantRecommenders recommenders, TenantSegm
             var recommender = recommenders.For(tenantUsers.Key);
             var userIds = tenantUsers.Select(TenantKeys.UserIdOf).ToHashSet(StringComparer.Ordinal);
             var ml = segmentations.For(tenantUsers.Key).Ml;
+            var customers = services.GetService<CustomerIndex>();
             foreach (var userId in userIds)
             {
                 ml.Leave(userId);
+                customers?.Remove(tenantUsers.Key, userId);
                 // The change feed carries tenant default's users only.
                 watches += erased && tenantUsers.Key == TenantKeys.DefaultTenant ? feed.EndWatchesOf(userId) : 0;
             }

@@ -20,6 +20,8 @@ namespace Segmentation.Host.Replication;
 /// <item>ML segment statistics: one <c>SegmentGrain</c> per segment for the cluster, fed by every silo's flushes of its
 /// users' moves; a read flushes every silo first, and a segment grain that activates again gathers every silo's
 /// counted members.</item>
+/// <item>Business metrics per segment: each silo keeps the users it refreshed, per tenant (<see cref="CustomerIndex"/>);
+/// a tenant's read gathers every silo's users of that tenant.</item>
 /// <item>Segment membership changes: relayed every <see cref="Interval"/> to the silos that have watchers
 /// (<see cref="SegmentChangeRelay"/>), so a watcher connected to any silo or gateway sees every silo's users.</item>
 /// </list>
@@ -45,7 +47,7 @@ internal sealed partial class ClusterReplication : BackgroundService
     private readonly TimeProvider _time;
     private DateTimeOffset _announcedWatching = DateTimeOffset.MinValue;
 
-    public ClusterReplication(SiloPeers peers, TenantRecommenders recommenders, TenantSegmentations segmentations, TenantRules rules, UserEmbeddings embeddings,
+    public ClusterReplication(SiloPeers peers, TenantRecommenders recommenders, TenantSegmentations segmentations, CustomerIndex customers, TenantRules rules, UserEmbeddings embeddings,
         SegmentChangeFeed changes, SegmentChangeRelay relay, TimeProvider time, TimeSpan interval, ILogger<ClusterReplication> logger)
     {
         _peers = peers;
@@ -87,6 +89,25 @@ internal sealed partial class ClusterReplication : BackgroundService
                 return members;
             };
         });
+        // Business metrics per segment: every silo's users of the tenant read, gathered at each read.
+        customers.PeerEntries = async tenant =>
+        {
+            var entries = new List<CustomerEntry>();
+            foreach (var silo in _peers.Others())
+            {
+                try
+                {
+                    entries.AddRange(await _peers.Of(silo).GetCustomerEntriesAsync(tenant));
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Its users are missing from this read's metrics; the next read asks again.
+                    LogTellFailed(_logger, "customer entries", silo.ToString(), ex);
+                }
+            }
+
+            return entries;
+        };
     }
 
     /// <summary>How often recommender changes are sent (<c>Segmentation:Recommendations:ReplicationInterval</c>).</summary>

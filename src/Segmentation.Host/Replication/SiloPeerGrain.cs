@@ -16,7 +16,8 @@ namespace Segmentation.Host.Replication;
 /// </summary>
 [SiloBoundPlacement]
 internal sealed class SiloPeerGrain(TenantRecommenders recommenders, TenantSegmentations segmentations, TenantRules rules, DomainClocks clocks, UserEmbeddings embeddings,
-    SegmentChangeFeed changes, SegmentChangeRelay relay, TenantItemModels itemModels, Growth.TenantGrowthModels growth, Privacy.SiloForgetting forgetting) : Grain, ISiloPeerGrain
+    SegmentChangeFeed changes, SegmentChangeRelay relay, TenantItemModels itemModels, Growth.TenantGrowthModels growth, Privacy.SiloForgetting forgetting,
+    CustomerIndex customers) : Grain, ISiloPeerGrain
 {
     public Task ApplyRecommenderChangesAsync(RecommenderChange[] changes)
     {
@@ -50,6 +51,8 @@ internal sealed class SiloPeerGrain(TenantRecommenders recommenders, TenantSegme
     public Task FlushSegmentMovesAsync() => segmentations.FlushAllAsync(CancellationToken.None);
 
     public Task<SegmentJoin[]> GetCountedMembersAsync(string tenant, int segmentId) => Task.FromResult(segmentations.For(tenant).Ml.CountedMembers(segmentId));
+
+    public Task<CustomerEntry[]> GetCustomerEntriesAsync(string tenant) => Task.FromResult<CustomerEntry[]>([.. customers.Local(tenant)]);
 
     public Task SegmentWatchersChangedAsync(string silo, bool watching)
     {

@@ -1,3 +1,4 @@
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Errors;
@@ -14,13 +15,15 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
     private readonly RuleSegmentCatalog _rules;
     private readonly SegmentChangeFeed _changes;
     private readonly TenantSegmentations _segmentations;
+    private readonly LiveBusinessMetrics _metrics;
 
-    public SegmentApi(UserLookup users, RuleSegmentCatalog rules, SegmentChangeFeed changes, TenantSegmentations segmentations)
+    public SegmentApi(UserLookup users, RuleSegmentCatalog rules, SegmentChangeFeed changes, TenantSegmentations segmentations, LiveBusinessMetrics metrics)
     {
         _users = users;
         _rules = rules;
         _changes = changes;
         _segmentations = segmentations;
+        _metrics = metrics;
     }
 
     public override Task WatchUserSegments(WatchUserSegmentsRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
@@ -65,21 +68,66 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override async Task<ListSegmentsResponse> ListSegments(ListSegmentsRequest request, ServerCallContext context)
     {
-        var ml = await MlOfAsync(context);
-        if (ml.Current is not { } model)
+        var tenant = CallTenant.Of(context);
+        var ml = (await _segmentations.ForAsync(tenant, context.CancellationToken)).Ml;
+        var model = ml.Current;
+        // The ML segments' sizes from their grains' statistics (read first, so the metrics below are as new or newer);
+        // the metrics count the caller's tenant's users only, against its segmentations and rules.
+        var segments = model is null ? [] : (await ml.StatisticsAsync(context.CancellationToken)).Segments;
+        var report = await _metrics.ComputeAsync(tenant, context.CancellationToken);
+        var response = new ListSegmentsResponse
         {
-            return new ListSegmentsResponse();
-        }
-
-        var (segments, _) = await ml.StatisticsAsync(context.CancellationToken);
-        var response = new ListSegmentsResponse { ModelVersion = model.Version, EmbeddingModelVersion = model.EmbeddingModelVersion };
+            ModelVersion = model?.Version ?? 0,
+            EmbeddingModelVersion = model?.EmbeddingModelVersion ?? "",
+            ValueModelVersion = report.ValueModel?.Version ?? "",
+            Shop = ToProto(report.Shop),
+            MetricsAsOf = Timestamp.FromDateTimeOffset(report.AsOf),
+        };
         foreach (var (id, statistics) in segments)
         {
-            response.Segments.Add(new SegmentSummary { SegmentId = id, Label = model.LabelOf(id), Size = statistics.Size, Summary = statistics.Summary() });
+            response.Segments.Add(new SegmentSummary
+            {
+                SegmentId = id,
+                Label = model!.LabelOf(id),
+                Size = statistics.Size,
+                Summary = statistics.Summary(),
+                Metrics = report.Ml.TryGetValue(id, out var metrics) ? ToProto(metrics) : null,
+            });
+        }
+
+        foreach (var (segment, metrics) in report.Value)
+        {
+            response.ValueSegments.Add(Listed(metrics, segment.Label));
+        }
+
+        foreach (var (stage, metrics) in report.Lifecycle)
+        {
+            response.LifecycleSegments.Add(Listed(metrics, Core.LifecycleStageNames.Of(stage)));
+        }
+
+        foreach (var (rule, metrics) in report.Rules)
+        {
+            var listed = Listed(metrics, rule.Name);
+            listed.Rule = rule.Rule.Text;
+            response.RuleSegments.Add(listed);
         }
 
         return response;
+
+        static ListedSegment Listed(Core.Statistics.SegmentBusinessMetrics metrics, string label) =>
+            new() { SegmentId = metrics.Segment, Label = label, Size = metrics.Users, Metrics = ToProto(metrics) };
     }
+
+    private static Contracts.V1.SegmentBusinessMetrics ToProto(Core.Statistics.SegmentBusinessMetrics metrics) => new()
+    {
+        Users = metrics.Users,
+        ConversionRate = metrics.ConversionRate,
+        AverageOrderValue = metrics.AverageOrderValue,
+        RevenueShare = metrics.RevenueShare,
+        PurchaseFrequency = metrics.PurchaseFrequency,
+        Retention30D = metrics.Retention30Days,
+        ChurnRate = metrics.ChurnRate,
+    };
 
     public override async Task<Segment> GetSegment(GetSegmentRequest request, ServerCallContext context)
     {

@@ -108,8 +108,18 @@ internal sealed class ValueSegmentScoring(ISnapshotStore store, ProfileOptions p
             return null;
         }
 
+        var nearest = Nearest(model, rfm.RecencyDays, rfm.Frequency, rfm.Monetary);
+        return new ValueMembership(nearest.Id, nearest.Label, rfm.RecencyDays, rfm.Frequency, rfm.Monetary, model.Version);
+    }
+
+    /// <summary>
+    /// The segment of <paramref name="model"/> whose centroid is nearest to a buyer with these R, F and M (whole days
+    /// since her last purchase, orders, net spend): what <see cref="Score"/> answers, for callers without her profile.
+    /// </summary>
+    public static StoredValueSegment Nearest(StoredValueModel model, double recencyDays, long frequency, double monetary)
+    {
         Span<double> point = stackalloc double[ValueSegmentation.Dimensions];
-        ValueSegmentation.LogPoint(rfm.RecencyDays, rfm.Frequency, rfm.Monetary, point);
+        ValueSegmentation.LogPoint(recencyDays, frequency, monetary, point);
         StoredValueSegment? nearest = null;
         var best = double.PositiveInfinity;
         foreach (var segment in model.Segments)
@@ -127,7 +137,7 @@ internal sealed class ValueSegmentScoring(ISnapshotStore store, ProfileOptions p
             }
         }
 
-        return new ValueMembership(nearest!.Id, nearest.Label, rfm.RecencyDays, rfm.Frequency, rfm.Monetary, model.Version);
+        return nearest!;
     }
 }
 

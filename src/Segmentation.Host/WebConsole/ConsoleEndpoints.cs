@@ -27,6 +27,8 @@ public static class ConsoleEndpoints
         services.AddSingleton<ConsoleActivity>();
         services.AddHostedService(provider => provider.GetRequiredService<ConsoleActivity>());
         services.AddSingleton<ConsoleData>();
+        services.AddSingleton(provider => new EventLogTally(
+            provider.GetRequiredService<Storage.IEventLog>(), provider.GetRequiredService<ConsoleActivity>(), provider.GetRequiredService<Host.Internal.DomainClocks>().Wall));
         services.AddRazorPages(pages =>
             {
                 pages.RootDirectory = "/WebConsole/Pages";

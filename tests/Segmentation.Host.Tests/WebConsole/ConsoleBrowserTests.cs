@@ -24,6 +24,11 @@ public sealed class SeededConsoleFixture : IAsyncLifetime
         var server = Server.Server;
         Shop = (await ShopSeeder.SeedIfEmptyAsync(server, 300, NullLogger.Instance, CancellationToken.None))!;
         await server.Embeddings.TrainAsync(server.EventLog, server.DomainClock.GetUtcNow(), 16, 42, activate: true, CancellationToken.None);
+        // A value segmentation and a rule segment, so the Segments page lists every segmentation; the re-clustering's
+        // sweep below refreshes every user, which records her rule segments for the business metrics.
+        var admin = new AdminService.AdminServiceClient(Server.Client);
+        await admin.TrainValueSegmentsAsync(new TrainValueSegmentsRequest());
+        await admin.CreateRuleSegmentAsync(new CreateRuleSegmentRequest { Id = "repeat-buyers", Name = "repeat buyers", Expression = "orders >= 2" });
         await server.Reclustering.RunAsync(new ReclusterSettings(4, 0, 0, DryRun: false, Seed: 1), grain => grain.GetSegmentationInputAsync(), CancellationToken.None);
         Browser = await HeadlessChromium.StartAsync();
     }
@@ -95,6 +100,62 @@ public sealed class ConsoleBrowserTests : IClassFixture<SeededConsoleFixture>
         Assert.Equal(listed.Segments.Select(s => s.Size), Numbers(drift));
         Assert.NotEmpty(Numbers(await ChartDataAsync("lifecycle-sizes", 0)));
         await AssertCleanAndScreenshotAsync("segments");
+    }
+
+    [Fact]
+    public async Task Segments_EverySegmentationsSizesAndBusinessMetrics_AreTheApis()
+    {
+        // The metrics are live (the ML sizes move with the fixture's re-clustering test): reload until the page shows
+        // what the API answered just before, a bounded number of tries.
+        ListSegmentsResponse listed = null!;
+        List<string> expected = [], shown = [];
+        for (var i = 0; i < 30; i++)
+        {
+            listed = await Segments.ListSegmentsAsync(new ListSegmentsRequest());
+            await OpenAsync("/console/segments", "segments (metrics)");
+            expected = ExpectedRows(listed);
+            shown = [.. (await _browser.EvaluateAsync(
+                "['ml-segments', 'value-segments', 'lifecycle-segments', 'rule-segments'].flatMap(t => [...document.querySelectorAll(`#${t} tr[data-segment], #${t} tr.average`)]"
+                + ".map(tr => t + '|' + [...tr.querySelectorAll('td')].map(td => td.textContent.trim()).join('|')))"))!.AsArray().Select(r => (string)r!)];
+            if (shown.SequenceEqual(expected))
+            {
+                break;
+            }
+
+            await Task.Delay(1_000);
+        }
+
+        Assert.NotEmpty(listed.ValueSegments);
+        Assert.Equal(5, listed.LifecycleSegments.Count);
+        var rule = Assert.Single(listed.RuleSegments);
+        Assert.True(rule.Size > 0);
+        Assert.Equal(listed.Shop.Users, listed.LifecycleSegments.Sum(s => s.Size));
+        Assert.Equal(expected, shown);
+        Assert.Equal(listed.ValueSegments.Select(s => s.Metrics.RevenueShare), Doubles(await ChartDataAsync("value-revenue", 0)));
+        Assert.Equal(listed.LifecycleSegments.Select(s => s.Size), Numbers(await ChartDataAsync("lifecycle-sizes", 0)));
+        await AssertCleanAndScreenshotAsync("segments-metrics");
+    }
+
+    // Each table row as the Segments page should render it from ListSegments: table|id|label|size|metrics…
+    private static List<string> ExpectedRows(ListSegmentsResponse listed)
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        string P(double v) => double.IsNaN(v) ? "–" : v.ToString("P1", c);
+        string Row(string table, string id, string label, long size, SegmentBusinessMetrics m) =>
+            string.Join('|', table, id, label, size.ToString("N0", c), P(m.ConversionRate), m.AverageOrderValue.ToString("N2", c), P(m.RevenueShare),
+                m.PurchaseFrequency.ToString("N2", c), P(m.Retention30D), P(m.ChurnRate));
+        var rows = new List<string>();
+        void Table(string table, IEnumerable<string> segments)
+        {
+            rows.AddRange(segments);
+            rows.Add(Row(table, "shop", "average of every user", listed.Shop.Users, listed.Shop));
+        }
+
+        Table("ml-segments", listed.Segments.Select(s => Row("ml-segments", $"ml:{s.SegmentId}", s.Label, s.Size, s.Metrics)));
+        Table("value-segments", listed.ValueSegments.Select(s => Row("value-segments", s.SegmentId, s.Label, s.Size, s.Metrics)));
+        Table("lifecycle-segments", listed.LifecycleSegments.Select(s => Row("lifecycle-segments", s.SegmentId, s.Label, s.Size, s.Metrics)));
+        Table("rule-segments", listed.RuleSegments.Select(s => Row("rule-segments", s.SegmentId, s.Label, s.Size, s.Metrics)));
+        return rows;
     }
 
     [Fact]

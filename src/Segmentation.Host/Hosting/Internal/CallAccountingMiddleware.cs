@@ -7,11 +7,14 @@ namespace Segmentation.Host.Hosting.Internal;
 
 /// <summary>
 /// In front of the gRPC endpoints: counts calls in flight and finished calls by the status actually sent, and refuses
-/// new calls with UNAVAILABLE while draining (health and reflection still answer, so a probe sees NOT_SERVING).
+/// new calls with UNAVAILABLE while draining (health and reflection still answer, so a probe sees NOT_SERVING). Calls
+/// over HTTP/JSON (transcoded) count the same, by the gRPC status their HTTP status stands for
+/// (<see cref="JsonCalls.StatusOf"/>), and are refused while draining with HTTP 503 and the JSON error body.
 /// </summary>
 internal sealed class CallAccountingMiddleware
 {
     private const string StatusHeader = "grpc-status";
+    private const string ShuttingDown = "The server is shutting down.";
 
     private readonly RequestDelegate _next;
     private readonly GrpcCallStatistics _statistics;
@@ -24,9 +27,11 @@ internal sealed class CallAccountingMiddleware
 
     public async Task InvokeAsync(HttpContext context)
     {
-        if (!IsGrpc(context.Request.ContentType))
+        var json = false;
+        if (!IsGrpc(context.Request.ContentType) && !(json = JsonCalls.IsTranscoded(context)))
         {
-            // Not a gRPC call (grpc-dotnet answers 415 or 426-style errors itself): nothing to count.
+            // Neither a gRPC call nor one of its HTTP/JSON routes (grpc-dotnet answers 415 or 426-style errors itself):
+            // nothing to count.
             await _next(context);
             return;
         }
@@ -36,13 +41,21 @@ internal sealed class CallAccountingMiddleware
         {
             if (_statistics.Draining && !IsAlwaysServed(context.Request.Path))
             {
-                RefuseWhileDraining(context.Response);
+                if (json)
+                {
+                    await JsonCalls.RefuseAsync(context.Response, StatusCode.Unavailable, ShuttingDown);
+                }
+                else
+                {
+                    RefuseWhileDraining(context.Response);
+                }
+
                 _statistics.Record(StatusCode.Unavailable);
                 return;
             }
 
             await _next(context);
-            _statistics.Record(SentStatus(context));
+            _statistics.Record(json ? JsonStatus(context) : SentStatus(context));
         }
         finally
         {
@@ -65,8 +78,12 @@ internal sealed class CallAccountingMiddleware
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/grpc";
         response.Headers[StatusHeader] = ((int)StatusCode.Unavailable).ToString(CultureInfo.InvariantCulture);
-        response.Headers["grpc-message"] = "The server is shutting down.";
+        response.Headers["grpc-message"] = ShuttingDown;
     }
+
+    // An HTTP/JSON call's status: its HTTP status mapped back, CANCELLED when the client went away first.
+    private static StatusCode JsonStatus(HttpContext context) =>
+        context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? StatusCode.Cancelled : JsonCalls.StatusOf(context.Response.StatusCode);
 
     /// <summary>
     /// The status grpc-dotnet sent: in the trailers, or in the headers of a trailers-only response. A call whose client

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
-using Segmentation.Contracts.V1;
 using LifecycleStage = Segmentation.Core.LifecycleStage;
 using LifecycleStageNames = Segmentation.Core.LifecycleStageNames;
 
@@ -13,12 +12,18 @@ internal sealed class IndexModel : PageModel
         [LifecycleStage.New, LifecycleStage.Active, LifecycleStage.AtRisk, LifecycleStage.Churned, LifecycleStage.Reactivated];
 
     private readonly ConsoleData _data;
+    private readonly EventLogTally _events;
 
-    public IndexModel(ConsoleData data) => _data = data;
+    public IndexModel(ConsoleData data, EventLogTally events)
+    {
+        _data = data;
+        _events = events;
+    }
 
     public long Users { get; private set; }
 
-    public long Events { get; private set; }
+    /// <summary>The log's size as last counted (null while the first count runs).</summary>
+    public EventTally? Events { get; private set; }
 
     public double EventsPerSecond { get; private set; }
 
@@ -28,18 +33,28 @@ internal sealed class IndexModel : PageModel
 
     public IReadOnlyList<(string Stage, long Users)> Funnel { get; private set; } = [];
 
-    public IReadOnlyList<SegmentSummary> Segments { get; private set; } = [];
+    public IReadOnlyList<(int SegmentId, string Label, long Size)> Segments { get; private set; } = [];
 
     public async Task OnGetAsync(CancellationToken cancellationToken)
     {
-        var (_, everyone) = await _data.StatisticsAsync(cancellationToken);
-        Users = everyone.Size;
-        Funnel = [.. s_funnel.Select(stage => (LifecycleStageNames.Of(stage), everyone.LifecycleMix.GetValueOrDefault(stage)))];
-        Events = await _data.EventCountAsync(cancellationToken);
+        // The segment grains' live statistics, read once: sizes and the funnel from the same read (what ListSegments
+        // answers as sizes, without its business metrics, which the Segments page shows).
+        var model = _data.Model;
+        if (model is not null)
+        {
+            var (segments, everyone) = await _data.StatisticsAsync(cancellationToken);
+            Users = everyone.Size;
+            Funnel = [.. s_funnel.Select(stage => (LifecycleStageNames.Of(stage), everyone.LifecycleMix.GetValueOrDefault(stage)))];
+            Segments = [.. segments.Select(s => (s.SegmentId, model.LabelOf(s.SegmentId), s.Statistics.Size))];
+        }
+        else
+        {
+            Funnel = [.. s_funnel.Select(stage => (LifecycleStageNames.Of(stage), 0L))];
+        }
+
+        Events = await _events.ReadAsync(cancellationToken);
         EventsPerSecond = _data.Activity.EventsPerSecond;
-        var segments = await _data.ListSegmentsAsync(cancellationToken);
-        Segments = [.. segments.Segments];
-        SegmentationVersion = _data.Model?.Version;
+        SegmentationVersion = model?.Version;
         EncoderVersion = (await _data.ListModelsAsync(cancellationToken)).Models.FirstOrDefault(m => m.Active)?.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 

@@ -32,7 +32,7 @@ internal sealed class SegmentModel : PageModel
 
         var statistics = await _data.SegmentStatisticsAsync(id, cancellationToken);
         var (_, everyone) = await _data.StatisticsAsync(cancellationToken);
-        Lifts = SegmentMetrics.Lifts(statistics, everyone);
+        Lifts = SegmentLifts.Lifts(statistics, everyone);
         Members = await _data.MembersAsync(id, 20, cancellationToken);
         Moves = _data.Activity.Moves(id);
         return Page();
