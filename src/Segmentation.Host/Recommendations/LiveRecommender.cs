@@ -473,7 +473,8 @@ internal sealed class LiveRecommender
         Personalization = placement.Personalized ?? defaults?.Personalized ?? true ? PersonalRankingOf(options) : null,
     };
 
-    private static PersonalRanking PersonalRankingOf(RecommendationOptions options) => new()
+    /// <summary>The personal ranking <paramref name="options"/> configure (also the one the item model's blend is tuned with).</summary>
+    public static PersonalRanking PersonalRankingOf(RecommendationOptions options) => new()
     {
         AffinityBoost = options.Personalization.AffinityBoost,
         MaxCategoryShare = options.Personalization.MaxCategoryShare,
