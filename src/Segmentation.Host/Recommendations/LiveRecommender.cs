@@ -104,7 +104,7 @@ internal sealed class LiveRecommender
             (_coOccurrence, Weight("coOccurrence", _options.CoOccurrenceWeight)),
             (_recent, Weight("recentlyViewed", _options.RecentlyViewedWeight)),
             (model ?? (ICandidateSource)_recent, model is null ? 0 : Weight("ease", 1)),
-            (_popularity, Weight("popularity", _options.PopularityWeight)),
+            (new PersonalPopularity(_popularity, Catalog, PersonalRankingOf(_options)), Weight("popularity", _options.PopularityWeight)),
             (_embeddingIndex, _options.EmbeddingWeight),
         })
         {
@@ -508,6 +508,15 @@ internal sealed class LiveRecommender
         ExcludedCategories = placement.ExcludedCategories ?? defaults?.ExcludedCategories ?? [],
         MaxPerCategory = placement.MaxPerCategory ?? defaults?.MaxPerCategory ?? 0,
         CategoryDepth = placement.CategoryDepth ?? defaults?.CategoryDepth ?? 1,
+        Personalization = placement.Personalized ?? defaults?.Personalized ?? true ? PersonalRankingOf(options) : null,
+    };
+
+    /// <summary>The personal ranking <paramref name="options"/> configure (also the one the item model's blend is tuned with).</summary>
+    public static PersonalRanking PersonalRankingOf(RecommendationOptions options) => new()
+    {
+        AffinityBoost = options.Personalization.AffinityBoost,
+        MaxCategoryShare = options.Personalization.MaxCategoryShare,
+        TopCategories = options.Personalization.TopCategories,
     };
 
     // A candidate source that reads whichever item-embedding index is current (none: no candidates). The encoder is
