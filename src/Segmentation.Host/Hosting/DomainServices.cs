@@ -51,7 +51,7 @@ internal static class DomainServices
 
         services.AddSingleton(_ => new LiveRecommender(options.Recommendations));
         services.AddSingleton(options.Recommendations);
-        services.AddSingleton(_ => new ItemModelStore(Path.GetFullPath(options.Embeddings.ModelsDirectory.Length > 0 ? options.Embeddings.ModelsDirectory : Path.Combine(DataDirectory(), "models"))));
+        services.AddSingleton(sp => new ItemModelStore(sp.GetRequiredService<ISnapshotStore>(), Path.GetFullPath(options.Embeddings.ModelsDirectory.Length > 0 ? options.Embeddings.ModelsDirectory : Path.Combine(DataDirectory(), "models"))));
         services.AddSingleton<ItemModels>();
         services.AddSingleton(sp => new RuleSegmentCatalog(sp.GetRequiredService<ISnapshotStore>(), Wall(sp)));
         services.AddSingleton<SegmentChangeFeed>();
