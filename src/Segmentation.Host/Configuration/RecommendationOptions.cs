@@ -46,6 +46,16 @@ public sealed class RecommendationOptions
     /// </summary>
     public TimeSpan ReplicationInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// How long a user's last answer may be served again for the same request while her history, segments and embedding
+    /// are unchanged (her own events always recompute it at once; other users' events reach it within this long).
+    /// <c>00:00:00</c> turns the per-user cache off.
+    /// </summary>
+    public TimeSpan CacheMaxAge { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Most users whose last answer is cached (one entry of about 2 KB each).</summary>
+    public int CacheEntries { get; set; } = 50_000;
+
     /// <summary>Category prefixes whose items may be recommended again after a purchase ("grocery", "beauty.soap").</summary>
     public List<string> RepurchasableCategories { get; set; } = [];
 
@@ -93,6 +103,16 @@ public sealed class RecommendationOptions
         if (MaxItemsPerUser < 1)
         {
             problems.Add("MaxItemsPerUser must be at least 1");
+        }
+
+        if (CacheMaxAge < TimeSpan.Zero)
+        {
+            problems.Add("CacheMaxAge must not be negative (00:00:00 turns the cache off)");
+        }
+
+        if (CacheEntries < 1)
+        {
+            problems.Add("CacheEntries must be at least 1");
         }
 
         problems.AddRange(ItemModel.Validate());

@@ -149,6 +149,75 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
     }
 
     [Fact]
+    public async Task ItemModel_TrainedOnOneSilo_IsServedByTheOther_AndByASiloStartedLater_FromTheStore_NotADisk()
+    {
+        var schema = database.NewSchema("itemmodel");
+        var models = Path.Combine(Path.GetTempPath(), "seg-models-" + Guid.NewGuid().ToString("N"));
+        const string minUsers = "--Segmentation:Recommendations:ItemModel:MinUsers=5";
+        IReadOnlyList<RecommendedItem> served;
+        await using (var cluster = await TwoSilosAsync(schema,
+            [$"--Segmentation:Embeddings:ModelsDirectory={models}-a", minUsers], [$"--Segmentation:Embeddings:ModelsDirectory={models}-b", minUsers]))
+        {
+            var (a, b) = cluster;
+            await IngestAsync(a, TwoTastes());
+            var version = await a.Server.Grains.GetGrain<Segmentation.Grains.IItemModelGrain>(Segmentation.Grains.TenantKeys.DefaultTenant).TrainAsync();
+            Assert.Equal(1, version);
+
+            // Each pod has its own disk: the version reached the other through the store, and both serve the same model.
+            var onA = a.Server.Services.GetRequiredService<Recommendations.LiveRecommender>().ItemModel;
+            var onB = b.Server.Services.GetRequiredService<Recommendations.LiveRecommender>().ItemModel;
+            Assert.Equal(1, onA?.Version);
+            Assert.Equal(1, onB?.Version);
+            Assert.Equal(onA!.BlendWeights, onB!.BlendWeights);
+            Assert.Equal(onA.TrainedAt, onB.TrainedAt);
+            served = await RecommendedAsync(a, "home-0");
+            Assert.NotEmpty(served);
+            Assert.Equal(served.Select(r => (r.ItemId, r.Score, r.Reason.Text)), (await RecommendedAsync(b, "home-0")).Select(r => (r.ItemId, r.Score, r.Reason.Text)));
+        }
+
+        // Both pods and their disks are gone; a silo that starts on an empty models folder serves the stored version.
+        TestServer.TryDelete(models + "-a");
+        TestServer.TryDelete(models + "-b");
+        await using var later = await TestServer.StartAsync(extraArgs:
+        [
+            "--Segmentation:Storage:Provider=postgres",
+            $"--Segmentation:Storage:ConnectionString={database.Postgres.ConnectionString}",
+            $"--Segmentation:Storage:Schema={schema}",
+            $"--Segmentation:Embeddings:ModelsDirectory={models}-later",
+            minUsers,
+        ]);
+        var manifest = later.Server.Services.GetRequiredService<Recommendations.LiveRecommender>().ItemModel;
+        Assert.Equal(1, manifest?.Version);
+        Assert.False(Directory.Exists(Path.Combine(models + "-later", "recommender")), "the version must come from the store, not a folder");
+        Assert.Equal(served.Select(r => (r.ItemId, r.Reason.Text)), (await RecommendedAsync(later, "home-0")).Select(r => (r.ItemId, r.Reason.Text)));
+        TestServer.TryDelete(models + "-later");
+    }
+
+    // Two tastes: home shoppers view and buy home-1..home-6, toy shoppers toys-1..toys-6, each a different subset.
+    private static Event[] TwoTastes()
+    {
+        var events = new List<Event>();
+        for (var u = 0; u < 24; u++)
+        {
+            var (user, prefix, category) = u % 2 == 0 ? ($"home-{u}", "home", "home.kitchen") : ($"toys-{u}", "toys", "toys.games");
+            for (var i = 1; i <= 6; i++)
+            {
+                if ((u + i) % 4 != 0)
+                {
+                    events.Add(Events.Make($"im-v-{u}-{i}", user, EventType.View, s_now.AddMinutes(u + i), $"{prefix}-{i}", category: category));
+                }
+
+                if ((u + i) % 3 == 0)
+                {
+                    events.Add(Events.Make($"im-p-{u}-{i}", user, EventType.Purchase, s_now.AddMinutes(u + i + 1), $"{prefix}-{i}", category: category));
+                }
+            }
+        }
+
+        return [.. events];
+    }
+
+    [Fact]
     public async Task SegmentWatchers_OnEitherSilo_SeeEverySilosUsers()
     {
         var schema = database.NewSchema("watch");
