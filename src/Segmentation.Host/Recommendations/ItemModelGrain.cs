@@ -64,10 +64,11 @@ internal sealed class ItemModelGrain(TenantItemModels tenants, RecommendationOpt
             return 0;
         }
 
-        // The other silos load the version just stored (none in the embedded default).
+        // The other silos load the version just stored, of this grain's tenant (none in the embedded default).
         if (services.GetService<SiloPeers>() is { } peers)
         {
-            foreach (var (silo, error) in await peers.BroadcastAsync(peer => peer.ReloadItemModelAsync()))
+            var tenant = _models.Tenant;
+            foreach (var (silo, error) in await peers.BroadcastAsync(peer => peer.ReloadItemModelAsync(tenant)))
             {
                 ItemModelLog.TrainingFailed(logger, new InvalidOperationException($"silo {silo} did not load item model v{manifest.Version}", error));
             }

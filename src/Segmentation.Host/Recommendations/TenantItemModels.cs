@@ -33,13 +33,4 @@ internal sealed class TenantItemModels
 
     /// <summary>The item models of <paramref name="tenant"/>.</summary>
     public ItemModels For(string tenant) => _registry.For(tenant);
-
-    /// <summary>Serves every tenant's newest stored version made so far (in a cluster, when another silo stored one).</summary>
-    public async Task LoadAllNewestAsync()
-    {
-        foreach (var (_, models) in _registry.All)
-        {
-            await models.LoadNewestAsync();
-        }
-    }
 }
