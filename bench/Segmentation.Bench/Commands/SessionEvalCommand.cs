@@ -39,6 +39,7 @@ internal static class SessionEvalCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             Console.WriteLine($"machine: {Environment.ProcessorCount} cores; k = {K}; time-ordered split per user (80 % of her item events for training)");
+            AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 140);
             var which = parse.GetValue(only);
             if (which is null or "shop")
             {

@@ -14,9 +14,9 @@ namespace Segmentation.Host.Recommendations;
 /// up to <see cref="ItemModelOptions.ValidationUsers"/> users some interactions are held out, the sources learn from
 /// everything else, and the weights that rank the held-out items best (NDCG@10) win. Two kinds of validation user,
 /// alternating by id, so the weights serve both questions a shop asks: for one half a quarter of their items (chosen by
-/// a stable hash of user and item; every interaction with them goes), "what else will she like"; for the other the
-/// last fifth of their interactions in time (earlier interactions with those items stay), "what will she do next",
-/// where an item she viewed yesterday may well be the one she buys today. Validation requests carry her category
+/// a stable hash of user and item; every interaction with them goes), "what else will she like"; for the other, if
+/// they browse (views, carts, wishlists), the last fifth of their interactions in time (earlier interactions with those
+/// items stay), "what will she do next", where an item she viewed yesterday may well be the one she buys today. Validation requests carry her category
 /// affinities from the kept interactions, so popularity is tuned as it is served (<see cref="PersonalPopularity"/>).
 /// The model served is then trained on the whole log. Deterministic for the same log.
 /// </summary>
@@ -96,14 +96,20 @@ internal static class ItemModelTrainer
             heldOut.Add(eligible[i]);
         }
 
-        // Every other validation user (by id) is asked for her next interactions: her last fifth in time is held out.
-        // The others hold out a quarter of their items, by a stable hash (every interaction with a held-out item goes).
+        // Every other validation user (by id) who browses (views, carts, wishlists) is asked for her next interactions:
+        // her last fifth in time is held out, and an item she viewed before may be the one she buys next. The others
+        // hold out a quarter of their items, by a stable hash (every interaction with a held-out item goes). A user who
+        // only consumes (ratings, purchases: never shown again) has no "seen before" to reward, so for her the two
+        // questions are the same one on different items, and the random quarter is the less noisy estimate of it.
         var validation = heldOut.Order(StringComparer.Ordinal).ToArray();
         var tail = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 1; i < validation.Length; i += 2)
         {
-            var n = users[validation[i]].Count;
-            tail[validation[i]] = n - Math.Max(1, n / 5);
+            var list = users[validation[i]];
+            if (list.Exists(static x => x.Type is EventType.View or EventType.AddToCart or EventType.Wishlist))
+            {
+                tail[validation[i]] = list.Count - Math.Max(1, list.Count / 5);
+            }
         }
 
         bool HeldOut(string user, int position, string item) =>
