@@ -39,9 +39,9 @@ run() {
   local root=$1 label=$2
   shift 2
   echo "== $label ($(uptime | sed 's/.*load average/load average/'))" | tee -a "$log"
-  dotnet "$root/bench/Segmentation.Bench/bin/Release/net10.0/segbench.dll" bench-recommend --label "$label" "$@" >>"$log" 2>&1
-  grep -E "^(seeded|item model|RESULT $label)" "$log" | grep -v "^RESULT" | tail -2
-  grep -E "^RESULT $label " "$log" | tail -1
+  dotnet "$root/bench/Segmentation.Bench/bin/Release/net10.0/segbench.dll" bench-recommend --label "$label" "$@" >>"$log" 2>&1 || echo "(the run failed; see $log)"
+  grep -E "^(seeded|item model)" "$log" | tail -2 || true
+  grep -F "RESULT $label |" "$log" | tail -1 || true
 }
 run "$basedir" "before ($base)" "$@"
 run . "after ($(git rev-parse --short HEAD))" "$@"

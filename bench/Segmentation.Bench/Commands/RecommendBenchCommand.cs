@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Segmentation.Contracts.V1;
 using Segmentation.Host.Seeding;
@@ -67,10 +68,11 @@ internal static class RecommendBenchCommand
             $"settings: {(settings.Length == 0 ? "defaults" : string.Join(' ', settings))}");
         if (itemModel)
         {
-            // As ./run.sh serves it: trained from the log by its grain, then blended with the online sources.
+            // As ./run.sh serves it: trained from the log, stored, then blended with the online sources. Called directly,
+            // not through its grain, whose call would time out (2 minutes) on a busy 2-core machine.
             var training = TimeProvider.System.GetTimestamp();
-            var version = await server.Grains.GetGrain<Segmentation.Grains.IItemModelGrain>(Segmentation.Grains.TenantKeys.DefaultTenant).TrainAsync().WaitAsync(cancellationToken);
-            Console.WriteLine($"item model v{version} trained and served in {TimeProvider.System.GetElapsedTime(training).TotalSeconds:F0} s");
+            var manifest = await server.Services.GetRequiredService<Segmentation.Host.Recommendations.ItemModels>().TrainAsync(cancellationToken);
+            Console.WriteLine($"item model v{manifest?.Version ?? 0} ({manifest?.Items ?? 0:N0} items) trained and served in {TimeProvider.System.GetElapsedTime(training).TotalSeconds:F0} s");
         }
 
         var loadBefore = LoadAverage();
