@@ -13,4 +13,4 @@ fi
 bash scripts/install-console-assets.sh   # the web console's charting library (npm), once
 dotnet build src/Segmentation.Host -c Release -nologo -v quiet
 dotnet build src/Segmentation.Cli -c Release -nologo -v quiet
-exec dotnet src/Segmentation.Host/bin/Release/net10.0/Segmentation.Host.dll --Segmentation:SeedWhenEmpty=true --Segmentation:SeedTenant=demo --Segmentation:Recommendations:ItemModel:TrainAtStart=true --Segmentation:AdminListen=127.0.0.1:8080 "$@"
+exec dotnet src/Segmentation.Host/bin/Release/net10.0/Segmentation.Host.dll --Segmentation:SeedWhenEmpty=true --Segmentation:SeedTenant=demo --Segmentation:ConsoleTenant=demo --Segmentation:Recommendations:ItemModel:TrainAtStart=true --Segmentation:AdminListen=127.0.0.1:8080 "$@"

@@ -191,6 +191,11 @@ public sealed class SegmentationServer : IAsyncDisposable
             throw new InvalidOperationException($"Segmentation:SeedTenant must be a tenant id ({(global::Segmentation.Grains.TenantKeys.TenantIdRule)}); got '{options.SeedTenant}'.");
         }
 
+        if (!global::Segmentation.Grains.TenantKeys.IsValidTenant(options.ConsoleTenant))
+        {
+            throw new InvalidOperationException($"Segmentation:ConsoleTenant must be a tenant id ({(global::Segmentation.Grains.TenantKeys.TenantIdRule)}); got '{options.ConsoleTenant}'.");
+        }
+
         if (options.ShutdownTimeout <= TimeSpan.Zero)
         {
             throw new InvalidOperationException($"Segmentation:ShutdownTimeout must be positive (hh:mm:ss, e.g. 00:01:30); got {options.ShutdownTimeout}.");

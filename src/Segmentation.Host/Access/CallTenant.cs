@@ -21,13 +21,13 @@ internal static class CallTenant
     public static string? Requested(HttpContext http) =>
         http.Request.Headers.TryGetValue(Header, out var values) && values.Count > 0 && !string.IsNullOrEmpty(values[0]) ? values[0] : null;
 
-    /// <summary>The tenant of <paramref name="context"/>'s caller, checked; the web console's in-process calls act for tenant <c>default</c>.</summary>
+    /// <summary>The tenant of <paramref name="context"/>'s caller, checked; the web console's in-process calls act for its tenant (<c>Segmentation:ConsoleTenant</c>).</summary>
     /// <exception cref="InvalidRequestException">The header names no valid tenant id.</exception>
     public static string Of(ServerCallContext context)
     {
-        if (context is ConsoleCallContext)
+        if (context is ConsoleCallContext console)
         {
-            return TenantKeys.DefaultTenant;
+            return console.Tenant;
         }
 
         var tenant = (context.GetHttpContext().Features.Get<ApiCaller>() ?? ApiCaller.Anonymous).Tenant;

@@ -65,6 +65,12 @@ public sealed class SegmentationOptions
     /// </summary>
     public string SeedTenant { get; set; } = Segmentation.Grains.TenantKeys.DefaultTenant;
 
+    /// <summary>
+    /// The tenant the web console shows and acts for (<c>default</c>; <c>./run.sh</c> sets <c>demo</c>, the synthetic
+    /// shop's). The console is behind the admin port, which has no keys: it sees this one tenant.
+    /// </summary>
+    public string ConsoleTenant { get; set; } = Segmentation.Grains.TenantKeys.DefaultTenant;
+
     /// <summary>SQLite <c>synchronous</c> level: FULL (default; an acknowledged event survives power loss) or NORMAL (survives a process crash, may lose the last commits on power loss).</summary>
     public string SqliteSynchronous { get; set; } = "FULL";
 

@@ -146,7 +146,7 @@ internal static class DomainServices
         services.AddSingleton(sp => new Privacy.UserExport(sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<IGrainFactory>(), Domain(sp), Wall(sp)));
         services.AddSingleton(sp => new Privacy.Retention(
             sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<Privacy.SiloForgetting>(),
-            sp.GetRequiredService<Privacy.PrivacyLog>(), options.Privacy, Domain(sp), Wall(sp)));
+            sp.GetRequiredService<Privacy.PrivacyLog>(), options.Privacy, sp.GetRequiredService<DomainClocks>().For, Wall(sp)));
 
         // Loading happens in StartingAsync (before any hosted service starts); the start-up work waits for
         // ApplicationStarted. Their order relative to the silo's hosted service therefore does not matter.

@@ -17,7 +17,7 @@ namespace Segmentation.Host.Privacy;
 /// A run reads the whole log once (event time is inside the payload). Events that arrive while it runs are newer than
 /// the cutoff, so they are never dropped by it.
 /// </remarks>
-internal sealed class Retention(IEventLog log, IGrainFactory grains, SiloForgetting forgetting, PrivacyLog records, PrivacyOptions options, TimeProvider domainClock, TimeProvider wallClock)
+internal sealed class Retention(IEventLog log, IGrainFactory grains, SiloForgetting forgetting, PrivacyLog records, PrivacyOptions options, Func<string, TimeProvider> domainClockOf, TimeProvider wallClock)
 {
     /// <summary>Runs retention for every tenant that has one; returns the records of the tenants where events were dropped.</summary>
     public async Task<IReadOnlyList<ErasureRecord>> RunAsync(CancellationToken cancellationToken)
@@ -28,7 +28,6 @@ internal sealed class Retention(IEventLog log, IGrainFactory grains, SiloForgett
             return [];
         }
 
-        var now = domainClock.GetUtcNow();
         var expired = new List<long>();
         var users = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal); // tenant → user keys
         var perTenant = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -39,7 +38,8 @@ internal sealed class Retention(IEventLog log, IGrainFactory grains, SiloForgett
             if (!cutoffs.TryGetValue(tenant, out var cutoff))
             {
                 var days = options.RetentionDaysOf(tenant);
-                cutoffs[tenant] = cutoff = days > 0 ? now.AddDays(-days) : null;
+                // Days before the tenant's own "now": each shop's clock is its own.
+                cutoffs[tenant] = cutoff = days > 0 ? domainClockOf(tenant).GetUtcNow().AddDays(-days) : null;
             }
 
             if (cutoff is null || EventCodec.Decode(record.Payload.Span).Timestamp >= cutoff)

@@ -1,8 +1,8 @@
 using Grpc.Core;
-using Segmentation.Host.Access;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Anomalies;
 using Segmentation.Core.Errors;
+using Segmentation.Host.Access;
 using Segmentation.Host.Anomalies;
 
 namespace Segmentation.Host.Services;

@@ -1,7 +1,7 @@
 using Grpc.Core;
-using Segmentation.Host.Access;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Errors;
+using Segmentation.Host.Access;
 
 namespace Segmentation.Host.Services;
 

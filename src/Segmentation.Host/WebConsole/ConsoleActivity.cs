@@ -30,10 +30,11 @@ internal sealed class ConsoleActivity : BackgroundService
 
     private readonly IHostApplicationLifetime _lifetime;
 
-    public ConsoleActivity(MlSegmentation segmentation, SegmentChangeFeed changes, TimeProvider clock, IHostApplicationLifetime lifetime)
+    public ConsoleActivity(TenantSegmentations segmentations, Configuration.SegmentationOptions options, SegmentChangeFeed changes, TimeProvider clock, IHostApplicationLifetime lifetime)
     {
         _lifetime = lifetime;
-        _segmentation = segmentation;
+        // The console's tenant's (segment moves come from the change feed, which carries tenant default's users only).
+        _segmentation = segmentations.For(options.ConsoleTenant).Ml;
         _changes = changes;
         _clock = clock;
     }

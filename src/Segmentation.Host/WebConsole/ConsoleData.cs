@@ -30,17 +30,21 @@ internal sealed class ConsoleData
     private readonly RuleSegmentCatalog _rules;
     private readonly IEventLog _log;
     private readonly IGrainFactory _grains;
+    private readonly string _tenant;
 
     public ConsoleData(
-        SegmentApi segments, ProfileApi profiles, RecommendationApi recommendations, AdminApi admin, MlSegmentation ml, RuleSegmentCatalog rules,
-        IEventLog log, IGrainFactory grains, ConsoleActivity activity)
+        SegmentApi segments, ProfileApi profiles, RecommendationApi recommendations, AdminApi admin, TenantSegmentations segmentations, TenantRules rules,
+        IEventLog log, IGrainFactory grains, ConsoleActivity activity, Configuration.SegmentationOptions options)
     {
+        _tenant = options.ConsoleTenant;
         _segments = segments;
         _profiles = profiles;
         _recommendations = recommendations;
         _admin = admin;
-        _ml = ml;
-        _rules = rules;
+        _ml = segmentations.For(_tenant).Ml;
+        // Made once, at the console's first page: tenant default's catalogue is loaded at start; another tenant's is one
+        // small read, waited for here so that Rules stays a plain property.
+        _rules = rules.ForAsync(_tenant).AsTask().GetAwaiter().GetResult();
         _log = log;
         _grains = grains;
         Activity = activity;
@@ -95,7 +99,7 @@ internal sealed class ConsoleData
     public async Task<IReadOnlyList<BehaviorEvent>> TimelineAsync(string userId, int count, CancellationToken cancellationToken)
     {
         var events = new List<BehaviorEvent>();
-        await foreach (var record in _log.ReadStreamAsync(TenantKeys.User(userId), 0, cancellationToken))
+        await foreach (var record in _log.ReadStreamAsync(TenantKeys.User(userId, _tenant), 0, cancellationToken))
         {
             events.Add(EventCodec.Decode(record.Payload.Span));
         }
@@ -151,7 +155,7 @@ internal sealed class ConsoleData
             }
         }
 
-        var inputs = await Task.WhenAll(picks.Select(p => _grains.GetGrain<IUserGrain>(TenantKeys.User(p.UserId)).GetSegmentationInputAsync()));
+        var inputs = await Task.WhenAll(picks.Select(p => _grains.GetGrain<IUserGrain>(TenantKeys.User(p.UserId, _tenant)).GetSegmentationInputAsync()));
         var points = new List<(string UserId, int SegmentId, float[] Embedding)>();
         for (var i = 0; i < picks.Count; i++)
         {
@@ -180,7 +184,7 @@ internal sealed class ConsoleData
         return new EmbeddingMap(model.Version, users, centroids, projection.ExplainedVariance);
     }
 
-    private static ConsoleCallContext Call(string method, CancellationToken cancellationToken) => new(method, cancellationToken);
+    private ConsoleCallContext Call(string method, CancellationToken cancellationToken) => new(method, _tenant, cancellationToken);
 }
 
 /// <summary>A user (or a centroid) on the map.</summary>

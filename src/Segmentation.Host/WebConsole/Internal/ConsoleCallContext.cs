@@ -12,11 +12,15 @@ internal sealed class ConsoleCallContext : ServerCallContext
     private Status _status;
     private WriteOptions? _writeOptions;
 
-    public ConsoleCallContext(string method, CancellationToken cancellationToken)
+    public ConsoleCallContext(string method, string tenant, CancellationToken cancellationToken)
     {
         MethodCore = method;
+        Tenant = tenant;
         _cancellationToken = cancellationToken;
     }
+
+    /// <summary>The tenant the console acts for (<c>Segmentation:ConsoleTenant</c>).</summary>
+    public string Tenant { get; }
 
     protected override string MethodCore { get; }
 
