@@ -54,6 +54,7 @@ var root = new RootCommand("segbench: load, soak, crash audit, fuzzing and HTTP/
     BenchCommand.Create(),
     RecommendBenchCommand.Create(),
     ReplicaBenchCommand.Create(),
+    SessionEvalCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
 

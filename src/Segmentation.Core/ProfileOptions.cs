@@ -24,7 +24,7 @@ public sealed class ProfileOptions
     public int RecentItems { get; set; } = 20;
 
     /// <summary>
-    /// How many recent item interactions (views, carts, wishlists, purchases, ratings) are kept for the recommenders,
+    /// How many recent item interactions (views, cart adds and removals, wishlists, purchases, ratings) are kept for the recommenders,
     /// newest last; older ones are dropped.
     /// </summary>
     public int HistoryInteractions { get; set; } = 100;

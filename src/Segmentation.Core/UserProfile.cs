@@ -228,6 +228,47 @@ public sealed class UserProfile
         return result;
     }
 
+    /// <summary>
+    /// Her decayed affinities to top-level categories ("sports", not "sports.running") as of <paramref name="now"/>, the
+    /// largest first (then by category, ordinal), at most <paramref name="max"/>, each with its share of their total:
+    /// what the recommenders personalise with. The same numbers as <see cref="View"/>'s top-level entries, without the rest.
+    /// </summary>
+    public IReadOnlyList<CategoryAffinity> TopLevelAffinities(DateTimeOffset now, int max)
+    {
+        var categories = _state.Categories;
+        var total = 0.0;
+        var top = new List<CategoryAffinity>();
+        foreach (var c in categories)
+        {
+            if (!c.Category.Contains('.', StringComparison.Ordinal))
+            {
+                var value = Decay(c.Value, c.AsOf, now);
+                total += value;
+                if (value > 0)
+                {
+                    top.Add(new CategoryAffinity(c.Category, value, 0));
+                }
+            }
+        }
+
+        top.Sort(static (a, b) =>
+        {
+            var byValue = b.Affinity.CompareTo(a.Affinity);
+            return byValue != 0 ? byValue : string.CompareOrdinal(a.Category, b.Category);
+        });
+        if (top.Count > max)
+        {
+            top.RemoveRange(max, top.Count - max);
+        }
+
+        for (var i = 0; i < top.Count; i++)
+        {
+            top[i] = top[i] with { Share = Math.Min(1, top[i].Affinity / total) };
+        }
+
+        return top;
+    }
+
     /// <summary>The profile with every derived value as of <paramref name="now"/>.</summary>
     public ProfileView View(DateTimeOffset now)
     {
@@ -545,7 +586,9 @@ public sealed class UserProfile
 
     private void RememberInteraction(BehaviorEvent e, string itemId)
     {
-        if (e.Type is not (EventType.View or EventType.AddToCart or EventType.Wishlist or EventType.Purchase or EventType.Rating))
+        // Cart removals are kept beside the adds so the recommenders know what is still in the cart ("in your cart");
+        // they weigh 0 for every learned source (InteractionWeights), which skips them.
+        if (e.Type is not (EventType.View or EventType.AddToCart or EventType.RemoveFromCart or EventType.Wishlist or EventType.Purchase or EventType.Rating))
         {
             return;
         }

@@ -78,9 +78,12 @@ public interface ISiloPeerGrain : IGrainWithStringKey
     [Alias("ReloadRuleSegments")]
     Task ReloadRuleSegmentsAsync();
 
-    /// <summary>Another silo stored a new served item model: this silo loads the newest from the models folder and serves it.</summary>
-    [Alias("ReloadItemModel")]
-    Task ReloadItemModelAsync();
+    /// <summary>
+    /// Another silo stored a new served item model of <paramref name="tenant"/>: this silo loads that tenant's newest from
+    /// the snapshot store and serves it (making the tenant's recommender here if it has none yet).
+    /// </summary>
+    [Alias("ReloadTenantItemModel")]
+    Task ReloadItemModelAsync(string tenant);
 
     /// <summary>Another silo trained a churn model, value segmentation or anomaly forest: this silo serves what the store holds.</summary>
     [Alias("ReloadGrowthModels")]

@@ -8,7 +8,14 @@ public static class SnapshotOverwrite
     /// it, and when another writer got in between, tries again (three times in all, then the
     /// <see cref="InconsistentStateException"/> stands).
     /// </summary>
-    public static async Task OverwriteAsync(this ISnapshotStore store, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    public static Task OverwriteAsync(this ISnapshotStore store, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        OverwriteAsync(store, key, data, 0, cancellationToken);
+
+    /// <summary>
+    /// <see cref="OverwriteAsync(ISnapshotStore, string, ReadOnlyMemory{byte}, CancellationToken)"/> with the value's
+    /// <paramref name="sequence"/> (a model's version, so readers can tell versions apart).
+    /// </summary>
+    public static async Task OverwriteAsync(this ISnapshotStore store, string key, ReadOnlyMemory<byte> data, long sequence, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
         for (var attempt = 1; ; attempt++)
@@ -16,7 +23,7 @@ public static class SnapshotOverwrite
             var etag = (await store.ReadAsync(key, cancellationToken))?.ETag;
             try
             {
-                await store.WriteAsync(key, data, 0, etag, cancellationToken);
+                await store.WriteAsync(key, data, sequence, etag, cancellationToken);
                 return;
             }
             catch (InconsistentStateException) when (attempt < 3)

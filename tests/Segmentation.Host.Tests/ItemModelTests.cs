@@ -76,6 +76,41 @@ public sealed class ItemModelTests
     }
 
     [Fact]
+    public async Task StoredVersion_IsWhatEverySiloLoads_AndABrokenOneIsRefused()
+    {
+        await using var server = await TestServer.StartAsync(null, "--Segmentation:Recommendations:ItemModel:MinUsers=5");
+        await IngestShopAsync(server);
+        Assert.Equal(1, await server.Server.Grains.GetGrain<IItemModelGrain>(TenantKeys.DefaultTenant).TrainAsync());
+        var store = server.Server.Services.GetRequiredService<Segmentation.Storage.ISnapshotStore>();
+        var models = server.Server.Services.GetRequiredService<ItemModels>();
+        var stored = await store.ReadAsync(models.Store.Key, CancellationToken.None);
+        Assert.NotNull(stored);
+        Assert.Equal(1, stored.Sequence);
+
+        // Another silo's version 2 in the store is loaded here, though no folder of this process holds it.
+        var recommender = server.Server.Services.GetRequiredService<LiveRecommender>();
+        var manifest = recommender.ItemModel! with { Version = 2 };
+        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(manifest, new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase });
+        var weights = stored.Data[(sizeof(int) + System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(stored.Data.Span))..];
+        var value = new byte[sizeof(int) + json.Length + weights.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(value, json.Length);
+        json.CopyTo(value, sizeof(int));
+        weights.CopyTo(value.AsMemory(sizeof(int) + json.Length));
+        await Segmentation.Storage.SnapshotOverwrite.OverwriteAsync(store, models.Store.Key, value, 2, CancellationToken.None);
+        await models.LoadNewestAsync();
+        Assert.Equal(2, recommender.ItemModel?.Version);
+        Assert.False(Directory.Exists(Path.Combine(models.Store.Root, "2")));
+
+        // A broken version 3 is refused; version 2 keeps serving, and the next training follows the store's number.
+        await Segmentation.Storage.SnapshotOverwrite.OverwriteAsync(store, models.Store.Key, "not a model"u8.ToArray(), 3, CancellationToken.None);
+        await models.LoadNewestAsync();
+        Assert.Equal(2, recommender.ItemModel?.Version);
+        Assert.NotEmpty((await RecommendAsync(server, "home-0")).Items);
+        Assert.Equal(4, await server.Server.Grains.GetGrain<IItemModelGrain>(TenantKeys.DefaultTenant).TrainAsync());
+        Assert.Equal(4, recommender.ItemModel?.Version);
+    }
+
+    [Fact]
     public async Task Reminder_TrainsWithoutAnAdminCall_AndAgainEachPeriod()
     {
         await using var server = await TestServer.StartAsync(

@@ -21,7 +21,8 @@ public sealed class RecommendationTests : IAsyncLifetime
             null,
             "--Segmentation:Recommendations:RepurchasableCategories:0=grocery",
             "--Segmentation:Recommendations:Placements:home:MaxPerCategory=1",
-            "--Segmentation:Recommendations:Placements:kids:ExcludedCategories:0=outdoor");
+            "--Segmentation:Recommendations:Placements:kids:ExcludedCategories:0=outdoor",
+            "--Segmentation:Recommendations:Placements:plain:Personalized=false");
         var shop = new List<Event>();
         for (var i = 0; i < 6; i++)
         {
@@ -154,6 +155,56 @@ public sealed class RecommendationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InYourCart_OnlyForItemsStillInTheCart_NotAfterRemovalOrPurchase()
+    {
+        // Four shoppers cart one item each (nobody else touched them, so her cart is the item's strongest source): one
+        // keeps the kettle, one takes the mug out, one takes the pan out and puts it back, one buys the tea
+        // (repurchasable, so it may still be recommended, but not as "in your cart").
+        string[] items = ["kettle", "mug", "pan", "tea"];
+        await IngestAsync([.. items.Select(item => Cart($"cart-{item}", EventType.AddToCart, item, item == "tea" ? "grocery.tea" : "home.kitchen", 30))]);
+        foreach (var item in items)
+        {
+            Assert.Equal([item], await InCartAsync($"cart-{item}"));
+        }
+
+        await IngestAsync(
+            Cart("cart-mug", EventType.RemoveFromCart, "mug", "home.kitchen", 31),
+            Cart("cart-pan", EventType.RemoveFromCart, "pan", "home.kitchen", 31),
+            Buy("cart-tea", "tea", "grocery.tea", 31),
+            Cart("cart-pan", EventType.AddToCart, "pan", "home.kitchen", 32));
+
+        Assert.Equal(["kettle"], await InCartAsync("cart-kettle"));
+        Assert.Empty(await InCartAsync("cart-mug"));
+        Assert.Equal(["pan"], await InCartAsync("cart-pan"));
+        Assert.Empty(await InCartAsync("cart-tea"));
+        var tea = (await RecommendAsync(new RecommendRequest { UserId = "cart-tea", Count = 100 })).Items.Single(x => x.ItemId == "tea");
+        Assert.NotEqual(ReasonKind.InCart, tea.Reason.Kind); // repurchasable: still recommended, for another reason
+
+        async Task<string[]> InCartAsync(string user) =>
+            [.. (await RecommendAsync(new RecommendRequest { UserId = user, Count = 100 })).Items.Where(x => x.Reason.Kind == ReasonKind.InCart).Select(x => x.ItemId)];
+    }
+
+    [Fact]
+    public async Task Personalised_HerTopCategoryLeadsWithoutFillingTheList_AndAPlacementMayTurnItOff()
+    {
+        // Six toys, each bought by one user: far less popular than milk, tents and books. The fan bought a kite, so her
+        // affinities are all toys.
+        string[] toys = ["ball", "yoyo", "blocks", "doll", "top", "kite"];
+        await IngestAsync([.. toys.Select((toy, i) => Buy($"toy-buyer-{i}", toy, "toys.outdoor", 40)), Buy("fan", "kite", "toys.outdoor", 41)]);
+
+        var personal = await RecommendAsync(new RecommendRequest { UserId = "fan", Count = 4 });
+        var plain = await RecommendAsync(new RecommendRequest { UserId = "fan", Count = 4, Context = new RecommendationContext { Placement = "plain" } });
+
+        Assert.Equal(4, personal.Items.Count);
+        Assert.Equal(2, Toys(personal)); // her category leads, capped at half of the list
+        Assert.StartsWith("toys.", personal.Items[0].Category, StringComparison.Ordinal);
+        Assert.Equal(0, Toys(plain)); // the head items of other categories, as before personalisation
+        Assert.DoesNotContain(personal.Items, x => x.ItemId == "kite");
+
+        static int Toys(RecommendResponse response) => response.Items.Count(x => x.Category.StartsWith("toys.", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task RepurchasableCategory_MayBeRecommendedAgainAfterPurchase()
     {
         await IngestAsync(Buy("regular", "milk", "grocery.dairy", 13), Buy("regular", "book-b", "books.novels", 13));
@@ -269,6 +320,9 @@ public sealed class RecommendationTests : IAsyncLifetime
 
     private Event Buy(string user, string item, string category, int hour) =>
         Events.Make($"r-{Interlocked.Increment(ref _nextEvent)}", user, EventType.Purchase, s_start.AddHours(hour), item, category: category);
+
+    private Event Cart(string user, EventType type, string item, string category, int hour) =>
+        Events.Make($"r-{Interlocked.Increment(ref _nextEvent)}", user, type, s_start.AddHours(hour), item, category: category);
 
     private Event View(string user, string item, string category, int hour) =>
         Events.Make($"r-{Interlocked.Increment(ref _nextEvent)}", user, EventType.View, s_start.AddHours(hour), item, category: category);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Segmentation.Contracts.V1;
 using Segmentation.Host.Seeding;
@@ -9,9 +10,13 @@ namespace Segmentation.Bench.Commands;
 
 /// <summary>
 /// <c>segbench bench-recommend</c>: a synthetic shop with a large catalogue (100,000 items by default, every one of them
-/// viewed at least once) in a server in this process; then, in alternating rounds, <c>Recommend</c> called in-process
-/// (no gRPC), <c>Recommend</c> over gRPC and <c>GetUserSegments</c> over gRPC on the same server. Prints calls/s and
-/// p50/p99 of each and the gRPC throughput ratio Recommend / GetUserSegments. Numbers, not thresholds.
+/// viewed at least once) in a server in this process, the item model (EASEᴿ) trained and served as <c>./run.sh</c> does
+/// (<c>--item-model false</c>: the online sources alone); then, in alternating rounds, <c>Recommend</c> called in-process
+/// (no gRPC), <c>Recommend</c> over gRPC and <c>GetUserSegments</c> over gRPC on the same server. Callers cycle through
+/// the users, so a user is asked again after every other user was. Prints calls/s and p50/p99 of each, the gRPC
+/// throughput ratio Recommend / GetUserSegments, the load average, and one <c>RESULT</c> line for scripts
+/// (<c>bench/recommend-before-after.sh</c>). <c>--set Key=Value</c> passes server settings
+/// (<c>--set Recommendations:CacheMaxAge=00:00:00</c>). Numbers, not thresholds.
 /// </summary>
 internal static class RecommendBenchCommand
 {
@@ -23,9 +28,12 @@ internal static class RecommendBenchCommand
         var users = new Option<int>("--users") { Description = "Seeded shop users.", DefaultValueFactory = _ => 10_000 };
         var items = new Option<int>("--items") { Description = "Items in the catalogue.", DefaultValueFactory = _ => 100_000 };
         var count = new Option<int>("--count") { Description = "Items per recommendation.", DefaultValueFactory = _ => 10 };
+        var itemModel = new Option<bool>("--item-model") { Description = "Train and serve the item model (EASE^R) before measuring.", DefaultValueFactory = _ => true };
+        var settings = new Option<string[]>("--set") { Description = "Server settings Key=Value (under Segmentation:), e.g. Recommendations:CacheMaxAge=00:00:00.", AllowMultipleArgumentsPerToken = true };
+        var label = new Option<string>("--label") { Description = "A name for the RESULT line.", DefaultValueFactory = _ => "this build" };
         var command = new Command("bench-recommend", "Benchmark Recommend (in-process and over gRPC) against GetUserSegments on a large catalogue.")
         {
-            seconds, rounds, concurrency, users, items, count,
+            seconds, rounds, concurrency, users, items, count, itemModel, settings, label,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -36,22 +44,38 @@ internal static class RecommendBenchCommand
                 parse.GetValue(users),
                 parse.GetValue(items),
                 parse.GetValue(count),
+                parse.GetValue(itemModel),
+                parse.GetValue(settings) ?? [],
+                parse.GetValue(label)!,
                 cancellationToken);
             return 0;
         });
         return command;
     }
 
-    private static async Task RunAsync(TimeSpan duration, int rounds, int concurrency, int userCount, int itemCount, int count, CancellationToken cancellationToken)
+    private static async Task RunAsync(
+        TimeSpan duration, int rounds, int concurrency, int userCount, int itemCount, int count, bool itemModel, string[] settings, string label, CancellationToken cancellationToken)
     {
-        await using var temporary = await TemporaryServer.StartAsync("seg-bench-rec-", ["--Segmentation:SqliteSynchronous=NORMAL"], cancellationToken);
+        string[] args = ["--Segmentation:SqliteSynchronous=NORMAL", .. settings.Select(s => "--Segmentation:" + s)];
+        await using var temporary = await TemporaryServer.StartAsync("seg-bench-rec-", args, cancellationToken);
         var server = temporary.Server;
         var started = TimeProvider.System.GetTimestamp();
         var seeded = await ShopSeeder.SeedIfEmptyAsync(server, userCount, NullLogger.Instance, cancellationToken, itemCount, visitEveryItem: true);
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
         Console.WriteLine(
             $"seeded {seeded!.Events:N0} events ({userCount:N0} shop users + {itemCount:N0} one-off visitors) in {TimeProvider.System.GetElapsedTime(started).TotalSeconds:F0} s; " +
-            $"catalogue {server.Recommendations.KnownItems:N0} items; {count} items per call, concurrency {concurrency}, {rounds} rounds x {duration.TotalSeconds:F0} s");
+            $"catalogue {server.Recommendations.KnownItems:N0} items; {count} items per call, concurrency {concurrency}, {rounds} rounds x {duration.TotalSeconds:F0} s; " +
+            $"settings: {(settings.Length == 0 ? "defaults" : string.Join(' ', settings))}");
+        if (itemModel)
+        {
+            // As ./run.sh serves it: trained from the log, stored, then blended with the online sources. Called directly,
+            // not through its grain, whose call would time out (2 minutes) on a busy 2-core machine.
+            var training = TimeProvider.System.GetTimestamp();
+            var manifest = await server.Services.GetRequiredService<Segmentation.Host.Recommendations.ItemModels>().TrainAsync(cancellationToken);
+            Console.WriteLine($"item model v{manifest?.Version ?? 0} ({manifest?.Items ?? 0:N0} items) trained and served in {TimeProvider.System.GetElapsedTime(training).TotalSeconds:F0} s");
+        }
+
+        var loadBefore = LoadAverage();
 
         using var channel = GrpcChannel.ForAddress(server.Address);
         var recommendations = new RecommendationService.RecommendationServiceClient(channel);
@@ -90,5 +114,19 @@ internal static class RecommendBenchCommand
         Console.WriteLine(
             $"Recommend / GetUserSegments throughput over gRPC: {recommend.Max(x => x.PerSecond) / segments.Max(x => x.PerSecond):F3} (best rounds); " +
             $"{recommend.Average(x => x.PerSecond) / segments.Average(x => x.PerSecond):F3} (mean of rounds)");
+        var loadAfter = LoadAverage();
+        Console.WriteLine($"load average (1, 5, 15 min): {loadBefore} before measuring, {loadAfter} after");
+        var bestRecommend = recommend.MaxBy(x => x.PerSecond)!;
+        var bestSegments = segments.MaxBy(x => x.PerSecond)!;
+        Console.WriteLine(FormattableString.Invariant(
+            $"RESULT {label} | Recommend gRPC {bestRecommend.PerSecond:F0}/s p99 {bestRecommend.P99:F2} ms (mean of rounds {recommend.Average(x => x.PerSecond):F0}/s, p99 max {recommend.Max(x => x.P99):F2} ms) | ") +
+            FormattableString.Invariant(
+            $"GetUserSegments gRPC {bestSegments.PerSecond:F0}/s p99 {bestSegments.P99:F2} ms (mean {segments.Average(x => x.PerSecond):F0}/s, p99 max {segments.Max(x => x.P99):F2} ms) | ") +
+            FormattableString.Invariant(
+            $"ratio best {bestRecommend.PerSecond / bestSegments.PerSecond:F3} mean {recommend.Average(x => x.PerSecond) / segments.Average(x => x.PerSecond):F3} | load {loadBefore} -> {loadAfter}"));
     }
+
+    // The machine's load average from /proc (other work on a shared machine moves every number; ratios less).
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using Segmentation.Core.Recommendations.Internal;
 
@@ -93,6 +92,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly ItemCoOccurrenceOptions _options;
     private readonly Dictionary<string, List<UserItem>> _users = new(StringComparer.Ordinal);
+    private readonly ScoringBuffers.Pool _buffers = new();
 
     // The counts: replaced whole, under the write lock, by ReplaceCountsWith.
     private ForwardDecay _decay;
@@ -426,18 +426,13 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 return [];
             }
 
-            var n = _ids.Count;
             var divisor = _decay.Divisor(request.Now);
             var minCoCount = _options.MinCoCount * divisor;
-            var scores = ArrayPool<double>.Shared.Rent(n);
-            var best = ArrayPool<double>.Shared.Rent(n);
-            var cause = ArrayPool<int>.Shared.Rent(n);
-            // The items scored, in the order first reached: pooled like the rest, as a popular item reaches thousands.
-            var touched = ArrayPool<int>.Shared.Rent(n);
-            var reached = 0;
+            // Reused, not cleared: the pool's buffers have every cause at -1, and only what this query reaches is reset.
+            var buffers = _buffers.Rent(_ids.Count);
+            var (scores, best, cause, touched) = (buffers.Scores, buffers.Best, buffers.Cause, buffers.Touched);
             try
             {
-                Array.Fill(cause, -1, 0, n);
                 foreach (var (j, a) in affinity)
                 {
                     foreach (var (i, pair) in NeighboursOf(j))
@@ -451,9 +446,10 @@ public sealed class ItemCoOccurrence : ICandidateSource
                         var s = a * Similarity(j, i, c, divisor);
                         if (cause[i] < 0)
                         {
-                            touched[reached++] = i;
+                            touched[buffers.Reached++] = i;
                             scores[i] = 0;
                             best[i] = double.NegativeInfinity;
+                            cause[i] = j;
                         }
 
                         scores[i] += s;
@@ -468,7 +464,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 }
 
                 var top = new TopK<int>(count);
-                foreach (var i in touched.AsSpan(0, reached))
+                foreach (var i in touched.AsSpan(0, buffers.Reached))
                 {
                     if (scores[i] > 0 && top.Admits(scores[i]) && allowed(_ids[i]))
                     {
@@ -480,10 +476,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
             }
             finally
             {
-                ArrayPool<double>.Shared.Return(scores);
-                ArrayPool<double>.Shared.Return(best);
-                ArrayPool<int>.Shared.Return(cause);
-                ArrayPool<int>.Shared.Return(touched);
+                _buffers.Return(buffers);
             }
         }
     }

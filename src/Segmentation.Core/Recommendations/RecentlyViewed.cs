@@ -4,9 +4,10 @@ namespace Segmentation.Core.Recommendations;
 
 /// <summary>
 /// "Continue where you left off": items the user viewed, put in the cart or wishlisted but has not bought,
-/// scored by Σ weight · 2^(−age/half-life) so the most recent and most engaged come first. An item whose last cart
-/// event was an add is "in your cart"; the others "you viewed X recently". Stateless: reads only the request's
-/// history; thread-safe.
+/// scored by Σ weight · 2^(−age/half-life) so the most recent and most engaged come first. An item is "in your cart"
+/// when its last cart event (add, removal, or purchase, which empties the cart of it) was an add; the others "you
+/// viewed X recently". A cart add taken back by a later removal no longer counts towards the score (she changed her
+/// mind); her views of the item still do. Stateless: reads only the request's history; thread-safe.
 /// </summary>
 public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weights = null) : ICandidateSource
 {
@@ -17,19 +18,29 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
     {
         ArgumentNullException.ThrowIfNull(request);
         var bought = request.History.Where(x => x.Type == EventType.Purchase).Select(x => x.ItemId).ToHashSet(StringComparer.Ordinal);
-        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
-        // The last cart event of each item (add or remove): the history is in any order.
+
+        // The last cart event of each item (add, removal or purchase): the history is in any order. On equal times a
+        // purchase wins (a checkout stamped in the same second as the add), otherwise the later entry (the profile keeps
+        // its interactions in event-time order; its purchases are listed before them).
         var cart = new Dictionary<string, Interaction>(StringComparer.Ordinal);
         foreach (var x in request.History)
         {
-            if (x.Type is EventType.View or EventType.AddToCart or EventType.Wishlist && !bought.Contains(x.ItemId))
-            {
-                scores[x.ItemId] = scores.GetValueOrDefault(x.ItemId) + (_weights.Of(x) * ForwardDecay.Factor(request.Now - x.Timestamp, halfLife));
-            }
-
-            if (x.Type is EventType.AddToCart or EventType.RemoveFromCart && (!cart.TryGetValue(x.ItemId, out var last) || x.Timestamp >= last.Timestamp))
+            if (x.Type is EventType.AddToCart or EventType.RemoveFromCart or EventType.Purchase
+                && (!cart.TryGetValue(x.ItemId, out var last) || x.Timestamp > last.Timestamp || (x.Timestamp == last.Timestamp && last.Type != EventType.Purchase)))
             {
                 cart[x.ItemId] = x;
+            }
+        }
+
+        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var x in request.History)
+        {
+            // A bought item only comes back when she carts it again (a repurchasable one; the blender filters the others).
+            if (x.Type is EventType.View or EventType.AddToCart or EventType.Wishlist
+                && (!bought.Contains(x.ItemId) || cart[x.ItemId].Type == EventType.AddToCart)
+                && !(x.Type == EventType.AddToCart && cart[x.ItemId].Type == EventType.RemoveFromCart))
+            {
+                scores[x.ItemId] = scores.GetValueOrDefault(x.ItemId) + (_weights.Of(x) * ForwardDecay.Factor(request.Now - x.Timestamp, halfLife));
             }
         }
 

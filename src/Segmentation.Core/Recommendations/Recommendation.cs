@@ -101,6 +101,12 @@ public sealed record RecommendationRequest
     /// <summary>The category on screen (dotted path prefix): popularity candidates are restricted to it.</summary>
     public string? ContextCategory { get; init; }
 
+    /// <summary>
+    /// Her decayed affinities to top-level categories, largest first, with their shares (<see cref="UserProfile.TopLevelAffinities"/>);
+    /// empty for anonymous visitors. Personalised placements rank and fill with them (<see cref="PersonalRanking"/>).
+    /// </summary>
+    public IReadOnlyList<CategoryAffinity> CategoryAffinities { get; init; } = [];
+
     /// <summary>The user's taste vector for embedding similarity, if one was computed (length = the index's dimension).</summary>
     public float[]? UserVector { get; init; }
 

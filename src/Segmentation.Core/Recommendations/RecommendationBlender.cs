@@ -22,6 +22,12 @@ public sealed record BlendOptions
 
     /// <summary>Levels of the dotted category path that define "a category" for the cap (1: "home" for "home.kitchen.mugs").</summary>
     public int CategoryDepth { get; init; } = 1;
+
+    /// <summary>
+    /// How the shopper's category affinities rank and fill the list (<see cref="PersonalRanking"/>); null: not
+    /// personalised (the request's affinities are ignored by every source).
+    /// </summary>
+    public PersonalRanking? Personalization { get; init; }
 }
 
 /// <summary>
@@ -33,7 +39,9 @@ public sealed record BlendOptions
 /// items in <see cref="RecommendationRequest.ExcludedItems"/>, the context item, items the user purchased (unless in
 /// a repurchasable category) and items in excluded categories are never returned. Ranking is score descending, then
 /// item id (ordinal): the same request on the same state gives the same answer. Finally at most
-/// <see cref="BlendOptions.MaxPerCategory"/> items per category are kept, in rank order.
+/// <see cref="BlendOptions.MaxPerCategory"/> items per category are kept, in rank order. A personalised blender
+/// (<see cref="BlendOptions.Personalization"/>) given the shopper's category affinities boosts, caps and fills by them
+/// first (<see cref="PersonalRanking"/>).
 /// </para>
 /// <para>
 /// Cold start falls out of the sources: without history only popularity (by segment, then everyone) and, with a
@@ -42,6 +50,14 @@ public sealed record BlendOptions
 /// </summary>
 public sealed class RecommendationBlender
 {
+    // Score descending at ranking precision, so arrival order's rounding never decides between two items (TopK.Rank),
+    // then item id.
+    private static readonly Comparison<Recommendation> s_order = static (a, b) =>
+    {
+        var c = Internal.TopK<byte>.Rank(b.Score).CompareTo(Internal.TopK<byte>.Rank(a.Score));
+        return c != 0 ? c : string.CompareOrdinal(a.ItemId, b.ItemId);
+    };
+
     private readonly BlendedSource[] _sources;
     private readonly ItemCatalog _catalog;
     private readonly BlendOptions _options;
@@ -66,6 +82,12 @@ public sealed class RecommendationBlender
         if (request.Count <= 0)
         {
             return [];
+        }
+
+        var personal = _options.Personalization;
+        if (personal is null && request.CategoryAffinities.Count > 0)
+        {
+            request = request with { CategoryAffinities = [] };
         }
 
         var allowed = Filter(request);
@@ -97,27 +119,37 @@ public sealed class RecommendationBlender
         }
 
         var ranked = blend.Select(p => new Recommendation(p.Key, p.Value.Score, _catalog.CategoryOf(p.Key), p.Value.Reason)).ToList();
-        ranked.Sort(static (a, b) =>
-        {
-            // At ranking precision, so arrival order's rounding never decides between two items (TopK.Rank).
-            var c = Internal.TopK<byte>.Rank(b.Score).CompareTo(Internal.TopK<byte>.Rank(a.Score));
-            return c != 0 ? c : string.CompareOrdinal(a.ItemId, b.ItemId);
-        });
-
-        var result = new List<Recommendation>(request.Count);
         var perCategory = new Dictionary<string, int>(StringComparer.Ordinal);
+        bool Admit(Recommendation r)
+        {
+            if (_options.MaxPerCategory <= 0 || r.Category.Length == 0)
+            {
+                return true;
+            }
+
+            var key = ItemCatalog.Truncate(r.Category, _options.CategoryDepth);
+            var n = perCategory.GetValueOrDefault(key);
+            if (n >= _options.MaxPerCategory)
+            {
+                return false;
+            }
+
+            perCategory[key] = n + 1;
+            return true;
+        }
+
+        if (personal is not null && request.CategoryAffinities.Count > 0)
+        {
+            return personal.Rank(ranked, request.CategoryAffinities, request.Count, s_order, Admit);
+        }
+
+        ranked.Sort(s_order);
+        var result = new List<Recommendation>(request.Count);
         foreach (var r in ranked)
         {
-            if (_options.MaxPerCategory > 0 && r.Category.Length > 0)
+            if (!Admit(r))
             {
-                var key = ItemCatalog.Truncate(r.Category, _options.CategoryDepth);
-                var n = perCategory.GetValueOrDefault(key);
-                if (n >= _options.MaxPerCategory)
-                {
-                    continue;
-                }
-
-                perCategory[key] = n + 1;
+                continue;
             }
 
             result.Add(r);

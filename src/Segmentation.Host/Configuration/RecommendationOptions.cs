@@ -46,6 +46,16 @@ public sealed class RecommendationOptions
     /// </summary>
     public TimeSpan ReplicationInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// How long a user's last answer may be served again for the same request while her history, segments and embedding
+    /// are unchanged (her own events always recompute it at once; other users' events reach it within this long).
+    /// <c>00:00:00</c> turns the per-user cache off.
+    /// </summary>
+    public TimeSpan CacheMaxAge { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Most users whose last answer is cached (one entry of about 2 KB each).</summary>
+    public int CacheEntries { get; set; } = 50_000;
+
     /// <summary>Category prefixes whose items may be recommended again after a purchase ("grocery", "beauty.soap").</summary>
     public List<string> RepurchasableCategories { get; set; } = [];
 
@@ -57,6 +67,13 @@ public sealed class RecommendationOptions
 
     /// <summary>The served item model (EASEᴿ), trained from the event log and blended with the online sources.</summary>
     public ItemModelOptions ItemModel { get; set; } = new();
+
+    /// <summary>
+    /// How the shopper's decayed category affinities rank, cap and fill a personalised placement (every placement
+    /// unless it sets <see cref="PlacementOptions.Personalized"/> false): the boost per share, the largest share of a
+    /// response one top-level category may fill, the categories popularity is drawn from.
+    /// </summary>
+    public PersonalizationOptions Personalization { get; set; } = new();
 
     /// <summary>The problems with these options, one sentence each naming the setting; empty when usable.</summary>
     public IReadOnlyList<string> Validate()
@@ -88,7 +105,32 @@ public sealed class RecommendationOptions
             problems.Add("MaxItemsPerUser must be at least 1");
         }
 
+        if (CacheMaxAge < TimeSpan.Zero)
+        {
+            problems.Add("CacheMaxAge must not be negative (00:00:00 turns the cache off)");
+        }
+
+        if (CacheEntries < 1)
+        {
+            problems.Add("CacheEntries must be at least 1");
+        }
+
         problems.AddRange(ItemModel.Validate());
+        if (!double.IsFinite(Personalization.AffinityBoost) || Personalization.AffinityBoost < 0)
+        {
+            problems.Add("Personalization:AffinityBoost must be a finite number >= 0 (0: no boost)");
+        }
+
+        if (!(Personalization.MaxCategoryShare is > 0 and <= 1))
+        {
+            problems.Add("Personalization:MaxCategoryShare must be above 0 and at most 1 (1: no cap)");
+        }
+
+        if (Personalization.TopCategories is < 1 or > Core.Recommendations.PersonalRanking.MaxCategories)
+        {
+            problems.Add($"Personalization:TopCategories must be 1 to {Core.Recommendations.PersonalRanking.MaxCategories}");
+        }
+
         foreach (var (name, placement) in Placements.Append(new KeyValuePair<string, PlacementOptions>("Defaults", Defaults)))
         {
             if (placement.MaxPerCategory is < 0 || placement.CategoryDepth is < 1)
@@ -112,4 +154,20 @@ public sealed class PlacementOptions
 
     /// <summary>Levels of the category path that define "a category" for the cap (1: "home" for "home.kitchen.mugs").</summary>
     public int? CategoryDepth { get; set; }
+
+    /// <summary>Whether the shopper's category affinities rank and fill this placement (<see cref="RecommendationOptions.Personalization"/>); default true.</summary>
+    public bool? Personalized { get; set; }
+}
+
+/// <summary>Section <c>Segmentation:Recommendations:Personalization</c> (see <see cref="Core.Recommendations.PersonalRanking"/>).</summary>
+public sealed class PersonalizationOptions
+{
+    /// <summary>A blended score is multiplied by 1 + this × her share of the item's top-level category.</summary>
+    public double AffinityBoost { get; set; } = 1;
+
+    /// <summary>Largest share of one response one top-level category may fill (1: no cap).</summary>
+    public double MaxCategoryShare { get; set; } = 0.5;
+
+    /// <summary>How many of her top categories popularity candidates are drawn from.</summary>
+    public int TopCategories { get; set; } = 3;
 }

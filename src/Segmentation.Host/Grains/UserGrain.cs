@@ -347,7 +347,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         await EnsureFreshAsync();
-        return new RecommendationInput(_profile.RecommendationHistory(), Segments(now, includeRules), _embedding);
+        return new RecommendationInput(_profile.RecommendationHistory(), Segments(now, includeRules), _embedding, _profile.TopLevelAffinities(now, Core.Recommendations.PersonalRanking.MaxCategories));
     }
 
     public async Task<ProfileWithEmbedding?> GetProfileAsync(DateTimeOffset now)

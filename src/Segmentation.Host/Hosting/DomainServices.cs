@@ -54,7 +54,7 @@ internal static class DomainServices
         services.AddSingleton(sp => sp.GetRequiredService<TenantRecommenders>().Default);
         services.AddSingleton(options.Recommendations);
         services.AddSingleton(sp => new TenantItemModels(
-            sp.GetRequiredService<IEventLog>(), options.Recommendations, sp.GetRequiredService<TenantRecommenders>(),
+            sp.GetRequiredService<IEventLog>(), sp.GetRequiredService<ISnapshotStore>(), options.Recommendations, sp.GetRequiredService<TenantRecommenders>(),
             Path.GetFullPath(options.Embeddings.ModelsDirectory.Length > 0 ? options.Embeddings.ModelsDirectory : Path.Combine(DataDirectory(), "models")),
             sp.GetRequiredService<ILogger<ItemModels>>()));
         services.AddSingleton(sp => sp.GetRequiredService<TenantItemModels>().Default);

@@ -10,9 +10,9 @@ namespace Segmentation.Host.Recommendations;
 /// <summary>
 /// Trains the served item model (<see cref="IItemModelGrain"/>): on a reminder every
 /// <see cref="ItemModelOptions.RefreshEvery"/>, on an admin call, and once at start when
-/// <see cref="ItemModelOptions.TrainAtStart"/> is set and none is stored. Each new version is stored in the shared
-/// models folder, served here, then announced to every other silo, which loads the same bytes: the model is the same
-/// on every silo.
+/// <see cref="ItemModelOptions.TrainAtStart"/> is set and none is stored. Each new version is written to the snapshot
+/// store (<see cref="ItemModelStore"/>), served here, then announced to every other silo, which loads the same bytes
+/// from the store: the model is the same on every silo, whatever each pod's disk holds.
 /// </summary>
 /// <remarks>
 /// Not reentrant: a second training waits for the first. Training runs off the grain's scheduler (<c>Task.Run</c> in
@@ -50,7 +50,7 @@ internal sealed class ItemModelGrain(TenantItemModels tenants, RecommendationOpt
 
     public async Task EnsureStartedAsync()
     {
-        if (options.ItemModel.TrainAtStart && _models.Store.Versions().Count == 0)
+        if (options.ItemModel.TrainAtStart && await _models.Store.NewestVersionAsync(CancellationToken.None) == 0)
         {
             await TrainAsync();
         }
@@ -64,10 +64,11 @@ internal sealed class ItemModelGrain(TenantItemModels tenants, RecommendationOpt
             return 0;
         }
 
-        // The other silos load the version just stored (none in the embedded default).
+        // The other silos load the version just stored, of this grain's tenant (none in the embedded default).
         if (services.GetService<SiloPeers>() is { } peers)
         {
-            foreach (var (silo, error) in await peers.BroadcastAsync(peer => peer.ReloadItemModelAsync()))
+            var tenant = _models.Tenant;
+            foreach (var (silo, error) in await peers.BroadcastAsync(peer => peer.ReloadItemModelAsync(tenant)))
             {
                 ItemModelLog.TrainingFailed(logger, new InvalidOperationException($"silo {silo} did not load item model v{manifest.Version}", error));
             }

@@ -11,10 +11,14 @@ namespace Segmentation.Host.Recommendations;
 /// Trains the served item model from the event log: EASEᴿ on every (user, item) the log holds with a positive weight
 /// (views, carts, wishlists, purchases, ratings), bounded to <see cref="ItemModelOptions.MaxItems"/> items, and the blend
 /// weights of EASEᴿ, co-occurrence, recency and popularity tuned on a held-out split (<see cref="BlendTuning"/>): for
-/// up to <see cref="ItemModelOptions.ValidationUsers"/> users a quarter of their interactions is held out (chosen by a
-/// stable hash of user and item, so the same log holds out the same ones), the sources learn from everything else,
-/// and the weights that rank the held-out items best (NDCG@10) win. The model served is then trained on the whole
-/// log. Deterministic for the same log.
+/// up to <see cref="ItemModelOptions.ValidationUsers"/> users some interactions are held out, the sources learn from
+/// everything else, and the weights that rank the held-out items best (NDCG@10) win. Two kinds of validation user,
+/// alternating by id, so the weights serve both questions a shop asks: for one half a quarter of their items (chosen by
+/// a stable hash of user and item; every interaction with them goes), "what else will she like"; for the other, if
+/// they browse (views, carts, wishlists), the last fifth of their interactions in time (earlier interactions with those
+/// items stay), "what will she do next", where an item she viewed yesterday may well be the one she buys today. Validation requests carry her category
+/// affinities from the kept interactions, so popularity is tuned as it is served (<see cref="PersonalPopularity"/>).
+/// The model served is then trained on the whole log. Deterministic for the same log.
 /// </summary>
 internal static class ItemModelTrainer
 {
@@ -35,6 +39,7 @@ internal static class ItemModelTrainer
         var stopwatch = Stopwatch.StartNew();
         var weights = InteractionWeights.Default;
         var users = new Dictionary<string, List<Interaction>>(StringComparer.Ordinal);
+        var catalog = new ItemCatalog();
         long interactions = 0;
         var tenantPrefix = tenant + "/";
         await foreach (var record in log.ReadAllAsync(0, cancellationToken))
@@ -57,6 +62,7 @@ internal static class ItemModelTrainer
             }
 
             list.Add(x);
+            catalog.Observe(e.ItemId, e.Category);
             interactions++;
         }
 
@@ -67,16 +73,16 @@ internal static class ItemModelTrainer
             return null;
         }
 
-        return await Task.Run(() => Train(users, eligible, interactions, options, stopwatch), cancellationToken);
+        return await Task.Run(() => Train(users, catalog, eligible, interactions, options, stopwatch), cancellationToken);
     }
 
     private static (EaseModel, ItemModelManifest) Train(
-        Dictionary<string, List<Interaction>> users, string[] eligible, long interactions, RecommendationOptions options, Stopwatch stopwatch)
+        Dictionary<string, List<Interaction>> users, ItemCatalog catalog, string[] eligible, long interactions, RecommendationOptions options, Stopwatch stopwatch)
     {
         var settings = options.ItemModel;
         foreach (var list in users.Values)
         {
-            // Time order, stable for ties (the log's order): the held-out interaction is the last one she made.
+            // Time order, stable for ties (the log's order): a held-out tail is the last interactions she made.
             var ordered = list.OrderBy(x => x.Timestamp).ToList();
             list.Clear();
             list.AddRange(ordered);
@@ -90,16 +96,32 @@ internal static class ItemModelTrainer
             heldOut.Add(eligible[i]);
         }
 
-        // A quarter of each validation user's items, by a stable hash (every interaction with a held-out item goes).
-        bool HeldOut(string user, string item) => heldOut.Contains(user) && StableHash(user, item) % 4 == 0;
-        var training = users.SelectMany(p => p.Value.Where(x => !HeldOut(p.Key, x.ItemId)).Select(x => (p.Key, x))).ToList();
-        var sources = TrainSources(training, options);
+        // Every other validation user (by id) who browses (views, carts, wishlists) is asked for her next interactions:
+        // her last fifth in time is held out, and an item she viewed before may be the one she buys next. The others
+        // hold out a quarter of their items, by a stable hash (every interaction with a held-out item goes). A user who
+        // only consumes (ratings, purchases: never shown again) has no "seen before" to reward, so for her the two
+        // questions are the same one on different items, and the random quarter is the less noisy estimate of it.
+        var validation = heldOut.Order(StringComparer.Ordinal).ToArray();
+        var tail = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 1; i < validation.Length; i += 2)
+        {
+            var list = users[validation[i]];
+            if (list.Exists(static x => x.Type is EventType.View or EventType.AddToCart or EventType.Wishlist))
+            {
+                tail[validation[i]] = list.Count - Math.Max(1, list.Count / 5);
+            }
+        }
+
+        bool HeldOut(string user, int position, string item) =>
+            tail.TryGetValue(user, out var from) ? position >= from : heldOut.Contains(user) && StableHash(user, item) % 4 == 0;
+        var training = users.SelectMany(p => p.Value.Where((x, i) => !HeldOut(p.Key, i, x.ItemId)).Select(x => (p.Key, x))).ToList();
+        var sources = TrainSources(training, catalog, options);
         var cases = new List<ValidationCase>();
-        foreach (var u in heldOut.Order(StringComparer.Ordinal))
+        foreach (var u in validation)
         {
             var list = users[u];
-            var history = list.Where(x => !HeldOut(u, x.ItemId)).ToArray();
-            var relevant = list.Where(x => HeldOut(u, x.ItemId)).Select(x => x.ItemId).ToHashSet(StringComparer.Ordinal);
+            var history = list.Where((x, i) => !HeldOut(u, i, x.ItemId)).ToArray();
+            var relevant = list.Where((x, i) => HeldOut(u, i, x.ItemId)).Select(x => x.ItemId).ToHashSet(StringComparer.Ordinal);
             if (history.Length == 0 || relevant.Count == 0)
             {
                 continue;
@@ -108,7 +130,10 @@ internal static class ItemModelTrainer
             // Items she rated are consumed, like those she bought (which the blender leaves out): a rated film is not
             // shown again. Viewed and carted items stay candidates ("continue where you left off").
             var consumed = history.Where(x => x.Type == EventType.Rating).Select(x => x.ItemId).ToHashSet(StringComparer.Ordinal);
-            cases.Add(new ValidationCase(new RecommendationRequest { UserId = u, History = history, ExcludedItems = consumed, Count = 10, Now = history[^1].Timestamp }, relevant));
+            var now = history[^1].Timestamp;
+            cases.Add(new ValidationCase(
+                new RecommendationRequest { UserId = u, History = history, ExcludedItems = consumed, CategoryAffinities = AffinitiesOf(history, catalog, options, now), Count = 10, Now = now },
+                relevant));
         }
 
         var tuned = BlendTuning.Tune(sources, cases);
@@ -160,17 +185,37 @@ internal static class ItemModelTrainer
 
     // The live path's sources, learned from the training interactions: EASEᴿ, co-occurrence (live settings, in time
     // order), recency (stateless) and popularity over everyone.
-    private static ICandidateSource[] TrainSources(List<(string User, Interaction X)> training, RecommendationOptions options)
+    private static ICandidateSource[] TrainSources(List<(string User, Interaction X)> training, ItemCatalog catalog, RecommendationOptions options)
     {
         var ease = EaseModel.Train(training.Select(t => (t.User, t.X.ItemId)), options.ItemModel.Lambda, maxItems: options.ItemModel.MaxItems);
         var coOccurrence = new ItemCoOccurrence(LiveRecommender.CoOccurrenceOptionsOf(options));
-        var popularity = new SegmentPopularity(new ItemCatalog(), options.PopularityHalfLife);
+        var popularity = new SegmentPopularity(catalog, options.PopularityHalfLife);
         foreach (var (user, x) in training.OrderBy(t => t.X.Timestamp))
         {
             coOccurrence.Record(user, x);
             popularity.Record([SegmentPopularity.Everyone], x);
         }
 
-        return [ease, coOccurrence, new RecentlyViewed(options.RecentlyViewedHalfLife), popularity];
+        return [ease, coOccurrence, new RecentlyViewed(options.RecentlyViewedHalfLife), new PersonalPopularity(popularity, catalog, LiveRecommender.PersonalRankingOf(options))];
+    }
+
+    // Her decayed top-level category affinities over `history`, as her profile keeps them (interaction weights instead of
+    // the profile's event weights: the two agree on views, carts, wishlists and purchases).
+    private static CategoryAffinity[] AffinitiesOf(Interaction[] history, ItemCatalog catalog, RecommendationOptions options, DateTimeOffset now)
+    {
+        var values = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var x in history)
+        {
+            var category = catalog.CategoryOf(x.ItemId);
+            if (category.Length > 0)
+            {
+                var top = ItemCatalog.Truncate(category, 1);
+                values[top] = values.GetValueOrDefault(top) + (InteractionWeights.Default.Of(x) * Math.Pow(2, -Math.Max(0, (now - x.Timestamp).Ticks) / (double)options.AffinityHalfLife.Ticks));
+            }
+        }
+
+        var total = values.Values.Sum();
+        return total <= 0 ? [] : [.. values.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(PersonalRanking.MaxCategories)
+            .Select(p => new CategoryAffinity(p.Key, p.Value, p.Value / total))];
     }
 }

@@ -5,8 +5,9 @@ using Segmentation.Storage;
 namespace Segmentation.Host.Recommendations;
 
 /// <summary>
-/// This process's side of one tenant's served item model (<see cref="TenantItemModels"/>): loads the newest stored version into the <see cref="LiveRecommender"/>
-/// (at start, and when another silo stored one), and trains, stores and serves a new one (for
+/// This process's side of one tenant's served item model (<see cref="TenantItemModels"/>): loads the tenant's version in
+/// the snapshot store (<see cref="ItemModelStore"/>) into the tenant's <see cref="LiveRecommender"/> (at start, and when
+/// another silo stored one), and trains, stores and serves a new one (for
 /// <see cref="global::Segmentation.Grains.IItemModelGrain"/>, which makes sure one training runs at a time in the cluster). Thread-safe:
 /// loads are serialised, and a version older than the one served is never loaded over it.
 /// </summary>
@@ -31,13 +32,13 @@ internal sealed class ItemModels(IEventLog log, RecommendationOptions options, L
         await _loading.WaitAsync();
         try
         {
-            if (store.Versions() is not { Count: > 0 } versions || versions[^1] <= (recommender.ItemModel?.Version ?? 0))
+            // Reading and decoding 36 MB off the request threads.
+            if (await Task.Run(() => store.LoadNewerAsync(recommender.ItemModel?.Version ?? 0, CancellationToken.None)) is not { } loaded)
             {
                 return;
             }
 
-            // Reading 36 MB off the request threads.
-            var (model, manifest) = await Task.Run(() => store.Load(versions[^1]));
+            var (model, manifest) = loaded;
             recommender.UseItemModel(model, manifest);
             ItemModelLog.Served(logger, manifest.Version, manifest.Items, manifest.WeightBytes / 1e6, string.Join(", ", manifest.BlendWeights.Select(p => $"{p.Key} {p.Value}")));
         }
@@ -62,7 +63,7 @@ internal sealed class ItemModels(IEventLog log, RecommendationOptions options, L
             return null;
         }
 
-        var manifest = store.Save(result.Model, result.Manifest);
+        var manifest = await store.SaveAsync(result.Model, result.Manifest, cancellationToken);
         ItemModelLog.Trained(logger, manifest.Version, manifest.Items, manifest.Interactions, manifest.ValidationNdcg, manifest.TrainingSeconds);
         if (options.ItemModel.Enabled)
         {

@@ -46,6 +46,10 @@ internal sealed class LiveRecommender
     // Replaced whole (with the served item model and its weights), read without a lock.
     private volatile Served _served;
 
+    // Each user's last answer in this tenant (null: off, CacheMaxAge 0); cleared whenever what answers changes other
+    // than by learning. One per tenant's recommender, so one tenant's swap, rebuild or erasure clears its own only.
+    private readonly RecommendationCache? _cache;
+
     public LiveRecommender(RecommendationOptions options, string tenant = TenantKeys.DefaultTenant)
     {
         _options = options;
@@ -55,6 +59,7 @@ internal sealed class LiveRecommender
         _popularity = new SegmentPopularity(Catalog, options.PopularityHalfLife);
         _recent = new RecentlyViewed(options.RecentlyViewedHalfLife);
         _served = Compose(null, null);
+        _cache = options.CacheMaxAge > TimeSpan.Zero ? new RecommendationCache(tenant, options.CacheMaxAge, options.CacheEntries) : null;
 
         // Product pages: what is bought with this item; popularity in its category fills in when little is known.
         _similar = new RecommendationBlender([new BlendedSource(_coOccurrence, 1), new BlendedSource(_popularity, 0.1)], Catalog);
@@ -89,8 +94,11 @@ internal sealed class LiveRecommender
     /// weight), or, with null, the online sources alone under the configured weights. A hot swap: calls in flight
     /// finish on the blend they started with.
     /// </summary>
-    public void UseItemModel(EaseModel? model, ItemModelManifest? manifest) =>
+    public void UseItemModel(EaseModel? model, ItemModelManifest? manifest)
+    {
         _served = model is null || manifest is null ? Compose(null, null) : Compose(model, manifest);
+        _cache?.Clear();
+    }
 
     private Served Compose(EaseModel? model, ItemModelManifest? manifest)
     {
@@ -104,7 +112,7 @@ internal sealed class LiveRecommender
             (_coOccurrence, Weight("coOccurrence", _options.CoOccurrenceWeight)),
             (_recent, Weight("recentlyViewed", _options.RecentlyViewedWeight)),
             (model ?? (ICandidateSource)_recent, model is null ? 0 : Weight("ease", 1)),
-            (_popularity, Weight("popularity", _options.PopularityWeight)),
+            (new PersonalPopularity(_popularity, Catalog, PersonalRankingOf(_options)), Weight("popularity", _options.PopularityWeight)),
             (_embeddingIndex, _options.EmbeddingWeight),
         })
         {
@@ -132,7 +140,11 @@ internal sealed class LiveRecommender
     /// Serves item embeddings (the served user encoder's item vectors) for "matches your taste profile" candidates;
     /// null turns that source off. Swapped whole when another encoder is activated.
     /// </summary>
-    public void UseItemEmbeddings(ItemEmbeddingIndex? index) => _embeddingIndex.Current = index;
+    public void UseItemEmbeddings(ItemEmbeddingIndex? index)
+    {
+        _embeddingIndex.Current = index;
+        _cache?.Clear();
+    }
 
     /// <summary>The item embeddings in use (null when none).</summary>
     public ItemEmbeddingIndex? ItemEmbeddings => _embeddingIndex.Current;
@@ -244,6 +256,9 @@ internal sealed class LiveRecommender
 
         _journal?.Add(o);
         Learn(_coOccurrence, _popularity, o.UserId, o.ItemId, o.Category, o.Interaction, o.Stage, o.MlSegment);
+        // Her history changed too, which alone recomputes her answer where the grain's history is read; this covers a
+        // replica that learns her event after her grain (on another silo) already reported it.
+        _cache?.Invalidate(o.UserId);
         return true;
     }
 
@@ -292,9 +307,32 @@ internal sealed class LiveRecommender
         Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Deactivated, userId) { Tenant = Tenant });
     }
 
-    /// <summary>Recommendations for <paramref name="request"/> under the rules of <paramref name="placement"/> (which must exist).</summary>
-    public IReadOnlyList<Recommendation> Recommend(string placement, RecommendationRequest request) =>
-        _served.Placements[placement].Recommend(request);
+    /// <summary>
+    /// Recommendations for <paramref name="request"/> under the rules of <paramref name="placement"/> (which must exist).
+    /// A user's answer is kept (<see cref="RecommendationCache"/>) and served again for the same request while her
+    /// history, segments and embedding are unchanged, for at most <see cref="RecommendationOptions.CacheMaxAge"/>.
+    /// </summary>
+    public IReadOnlyList<Recommendation> Recommend(string placement, RecommendationRequest request)
+    {
+        if (_cache is null || request.UserId.Length == 0)
+        {
+            return _served.Placements[placement].Recommend(request);
+        }
+
+        if (_cache.TryGet(placement, request, out var cached))
+        {
+            return cached;
+        }
+
+        // The generation before the blend it answers with: a swap in between makes the answer unkept.
+        var generation = _cache.Generation;
+        var answer = _served.Placements[placement].Recommend(request);
+        _cache.Add(placement, request, generation, answer);
+        return answer;
+    }
+
+    /// <summary>The per-user answer cache (null when off), for tests.</summary>
+    internal RecommendationCache? Cache => _cache;
 
     /// <summary>Items bought with <paramref name="itemId"/>, then popular ones of its category; never the item itself.</summary>
     public IReadOnlyList<Recommendation> SimilarItems(string itemId, int count, IReadOnlySet<string> excluded, DateTimeOffset now) =>
@@ -328,6 +366,7 @@ internal sealed class LiveRecommender
         foreach (var replayed in rebuilt.Values)
         {
             replayed?.CoOccurrence.ForgetAllUsers();
+            replayed?.Recommender._cache?.Clear();
         }
 
         return (events, stopwatch.Elapsed);
@@ -389,6 +428,7 @@ internal sealed class LiveRecommender
 
                     _coOccurrence.ReplaceCountsWith(coOccurrence, forgotten);
                     _popularity.ReplaceWith(popularity);
+                    _cache?.Clear();
                     _rebuiltThrough = Math.Max(_rebuiltThrough, through);
                     var until = Environment.TickCount64 + (long)ForgetFor.TotalMilliseconds;
                     foreach (var user in forgotten)
@@ -508,6 +548,15 @@ internal sealed class LiveRecommender
         ExcludedCategories = placement.ExcludedCategories ?? defaults?.ExcludedCategories ?? [],
         MaxPerCategory = placement.MaxPerCategory ?? defaults?.MaxPerCategory ?? 0,
         CategoryDepth = placement.CategoryDepth ?? defaults?.CategoryDepth ?? 1,
+        Personalization = placement.Personalized ?? defaults?.Personalized ?? true ? PersonalRankingOf(options) : null,
+    };
+
+    /// <summary>The personal ranking <paramref name="options"/> configure (also the one the item model's blend is tuned with).</summary>
+    public static PersonalRanking PersonalRankingOf(RecommendationOptions options) => new()
+    {
+        AffinityBoost = options.Personalization.AffinityBoost,
+        MaxCategoryShare = options.Personalization.MaxCategoryShare,
+        TopCategories = options.Personalization.TopCategories,
     };
 
     // A candidate source that reads whichever item-embedding index is current (none: no candidates). The encoder is

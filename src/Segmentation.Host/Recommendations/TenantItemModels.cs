@@ -8,21 +8,22 @@ namespace Segmentation.Host.Recommendations;
 
 /// <summary>
 /// Each tenant's <see cref="ItemModels"/> on this host, made on first use: trained on that tenant's events only and served
-/// into that tenant's <see cref="LiveRecommender"/>. Tenant default's versions stay where they always were
-/// (<c>&lt;models&gt;/recommender/</c>); another tenant's are under <c>&lt;models&gt;/tenants/&lt;tenant&gt;/recommender/</c>.
-/// Thread-safe.
+/// into that tenant's <see cref="LiveRecommender"/>. The version every silo serves is the tenant's own value in the
+/// snapshot store (<c>&lt;tenant&gt;/models/recommender</c>, <see cref="ItemModelStore.Key"/>). The copies for people stay
+/// where they always were: tenant default's in <c>&lt;models&gt;/recommender/</c>, another tenant's under
+/// <c>&lt;models&gt;/tenants/&lt;tenant&gt;/recommender/</c>. Thread-safe.
 /// </summary>
 internal sealed class TenantItemModels
 {
     private readonly TenantRegistry<ItemModels> _registry;
 
-    public TenantItemModels(IEventLog log, RecommendationOptions options, TenantRecommenders recommenders, string modelsRoot, ILogger<ItemModels> logger)
+    public TenantItemModels(IEventLog log, ISnapshotStore store, RecommendationOptions options, TenantRecommenders recommenders, string modelsRoot, ILogger<ItemModels> logger)
     {
         _registry = new TenantRegistry<ItemModels>(tenant => new ItemModels(
             log,
             options,
             recommenders.For(tenant),
-            new ItemModelStore(tenant == TenantKeys.DefaultTenant ? modelsRoot : Path.Combine(modelsRoot, "tenants", tenant)),
+            new ItemModelStore(store, tenant == TenantKeys.DefaultTenant ? modelsRoot : Path.Combine(modelsRoot, "tenants", tenant), tenant),
             logger));
         Default = _registry.For(TenantKeys.DefaultTenant);
     }
@@ -32,13 +33,4 @@ internal sealed class TenantItemModels
 
     /// <summary>The item models of <paramref name="tenant"/>.</summary>
     public ItemModels For(string tenant) => _registry.For(tenant);
-
-    /// <summary>Serves every tenant's newest stored version made so far (in a cluster, when another silo stored one).</summary>
-    public async Task LoadAllNewestAsync()
-    {
-        foreach (var (_, models) in _registry.All)
-        {
-            await models.LoadNewestAsync();
-        }
-    }
 }

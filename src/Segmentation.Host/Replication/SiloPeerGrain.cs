@@ -42,7 +42,9 @@ internal sealed class SiloPeerGrain(TenantRecommenders recommenders, TenantSegme
 
     public Task ReloadRuleSegmentsAsync() => rules.ReloadAllAsync(CancellationToken.None);
 
-    public Task ReloadItemModelAsync() => itemModels.LoadAllNewestAsync();
+    // By tenant, not every tenant made here so far: a tenant whose first events came after this silo started has no item
+    // models here yet, and would otherwise go on without the version its item model grain just stored.
+    public Task ReloadItemModelAsync(string tenant) => itemModels.For(tenant).LoadNewestAsync();
 
     public Task ReloadGrowthModelsAsync() => growth.ReloadAllAsync(CancellationToken.None);
 

@@ -111,6 +111,7 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
             SegmentKeys = input is null ? []
                 : input.Segments.Ml is { } ml ? [LiveRecommender.MlSegmentKey(ml.Assignment.SegmentId), LiveRecommender.LifecycleKey(input.Segments.Lifecycle.Stage)]
                 : [LiveRecommender.LifecycleKey(input.Segments.Lifecycle.Stage)],
+            CategoryAffinities = input?.Affinities ?? [],
             UserVector = input?.Embedding is { Length: > 0 } embedding && embedding.Any(x => x != 0) ? embedding : null,
             ContextItemId = scope.ItemId,
             ContextCategory = scope.Category,

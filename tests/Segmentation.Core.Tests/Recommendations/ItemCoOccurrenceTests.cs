@@ -248,4 +248,36 @@ public sealed class ItemCoOccurrenceTests
         Assert.Equal(1, live.CoOccurrence("a", "c", s_t0));
         Assert.Equal(0, live.CoOccurrence("b", "c", s_t0));
     }
+
+    [Fact]
+    public void ReusedScoringBuffers_GiveEveryQueryTheAnswerOfAFreshModel_AsTheCatalogueGrows()
+    {
+        // Queries share pooled per-item buffers that are reset, not cleared: one query's items must never leak into the
+        // next, and a catalogue that outgrows the buffers must still be scored whole.
+        var model = Counting();
+        for (var u = 0; u < 30; u++)
+        {
+            model.Record($"u{u}", Buy($"i{u % 7}"));
+            model.Record($"u{u}", Buy($"i{(u + 1) % 7}"));
+            model.Record($"u{u}", Buy($"i{(u * 3) % 11}"));
+        }
+
+        RecommendationRequest Asking(params string[] items) => new() { History = [.. items.Select(i => Buy(i))], Now = s_t0 };
+        var first = model.GetCandidates(Asking("i1"), 5, static _ => true);
+        Assert.NotEmpty(first);
+        var other = model.GetCandidates(Asking("i4", "i9"), 5, static _ => true);
+        Assert.NotEmpty(other);
+        Assert.Equal(first, model.GetCandidates(Asking("i1"), 5, static _ => true));
+
+        // Past the buffers' room (a quarter more than the catalogue at the first query): new items pair with i1.
+        for (var i = 0; i < 200; i++)
+        {
+            model.Record($"late-{i}", Buy("i1"));
+            model.Record($"late-{i}", Buy($"new-{i}"));
+        }
+
+        var grown = model.GetCandidates(Asking("i1"), 300, static _ => true);
+        Assert.Equal(200, grown.Count(c => c.ItemId.StartsWith("new-", StringComparison.Ordinal)));
+        Assert.Equal(grown, model.GetCandidates(Asking("i1"), 300, static _ => true));
+    }
 }

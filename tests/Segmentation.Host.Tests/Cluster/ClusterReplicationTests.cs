@@ -149,6 +149,124 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
     }
 
     [Fact]
+    public async Task ItemModel_TrainedOnOneSilo_IsServedByTheOther_AndByASiloStartedLater_FromTheStore_NotADisk()
+    {
+        var schema = database.NewSchema("itemmodel");
+        var models = Path.Combine(Path.GetTempPath(), "seg-models-" + Guid.NewGuid().ToString("N"));
+        const string minUsers = "--Segmentation:Recommendations:ItemModel:MinUsers=5";
+        IReadOnlyList<RecommendedItem> served;
+        await using (var cluster = await TwoSilosAsync(schema,
+            [$"--Segmentation:Embeddings:ModelsDirectory={models}-a", minUsers], [$"--Segmentation:Embeddings:ModelsDirectory={models}-b", minUsers]))
+        {
+            var (a, b) = cluster;
+            await IngestAsync(a, TwoTastes());
+            var version = await a.Server.Grains.GetGrain<Segmentation.Grains.IItemModelGrain>(Segmentation.Grains.TenantKeys.DefaultTenant).TrainAsync();
+            Assert.Equal(1, version);
+
+            // Each pod has its own disk: the version reached the other through the store, and both serve the same model.
+            var onA = a.Server.Services.GetRequiredService<Recommendations.LiveRecommender>().ItemModel;
+            var onB = b.Server.Services.GetRequiredService<Recommendations.LiveRecommender>().ItemModel;
+            Assert.Equal(1, onA?.Version);
+            Assert.Equal(1, onB?.Version);
+            Assert.Equal(onA!.BlendWeights, onB!.BlendWeights);
+            Assert.Equal(onA.TrainedAt, onB.TrainedAt);
+            served = await RecommendedAsync(a, "home-0");
+            Assert.NotEmpty(served);
+            AssertSameAnswer(served, await RecommendedAsync(b, "home-0"));
+        }
+
+        // Both pods and their disks are gone; a silo that starts on an empty models folder serves the stored version.
+        TestServer.TryDelete(models + "-a");
+        TestServer.TryDelete(models + "-b");
+        await using var later = await TestServer.StartAsync(extraArgs:
+        [
+            "--Segmentation:Storage:Provider=postgres",
+            $"--Segmentation:Storage:ConnectionString={database.Postgres.ConnectionString}",
+            $"--Segmentation:Storage:Schema={schema}",
+            $"--Segmentation:Embeddings:ModelsDirectory={models}-later",
+            minUsers,
+        ]);
+        var manifest = later.Server.Services.GetRequiredService<Recommendations.LiveRecommender>().ItemModel;
+        Assert.Equal(1, manifest?.Version);
+        Assert.False(Directory.Exists(Path.Combine(models + "-later", "recommender")), "the version must come from the store, not a folder");
+        Assert.Equal(served.Select(r => (r.ItemId, r.Reason.Text)), (await RecommendedAsync(later, "home-0")).Select(r => (r.ItemId, r.Reason.Text)));
+        TestServer.TryDelete(models + "-later");
+    }
+
+    [Fact]
+    public async Task ItemModel_OfATenantThatCameAfterTheSilosStarted_IsStoredUnderItsOwnKey_AndServedByBothSilos()
+    {
+        var schema = database.NewSchema("tenantmodel");
+        var models = Path.Combine(Path.GetTempPath(), "seg-models-" + Guid.NewGuid().ToString("N"));
+        const string minUsers = "--Segmentation:Recommendations:ItemModel:MinUsers=5";
+        await using (var cluster = await TwoSilosAsync(schema,
+            [$"--Segmentation:Embeddings:ModelsDirectory={models}-a", minUsers], [$"--Segmentation:Embeddings:ModelsDirectory={models}-b", minUsers]))
+        {
+            var (a, b) = cluster;
+            var shop = new Grpc.Core.Metadata { { global::Segmentation.Host.Access.CallTenant.Header, "shop-x" } };
+            var response = await new EventService.EventServiceClient(a.Client).IngestEventsAsync(Events.Batch(TwoTastes()), shop);
+            Assert.Equal(TwoTastes().Length, response.Accepted);
+            Assert.Equal(1, await a.Server.Grains.GetGrain<Segmentation.Grains.IItemModelGrain>("shop-x").TrainAsync());
+
+            // Stored under the tenant's own key; tenant default has none, on either silo.
+            var store = a.Server.Services.GetRequiredService<Segmentation.Storage.ISnapshotStore>();
+            Assert.Equal(1, (await store.ReadAsync("shop-x/models/recommender", CancellationToken.None))?.Sequence);
+            Assert.Null(await store.ReadAsync("default/models/recommender", CancellationToken.None));
+            var onA = a.Server.Services.GetRequiredService<Recommendations.TenantRecommenders>();
+            var onB = b.Server.Services.GetRequiredService<Recommendations.TenantRecommenders>();
+            Assert.Null(onA.Default.ItemModel);
+            Assert.Null(onB.Default.ItemModel);
+
+            // The other silo started before tenant shop-x had an event, and serves its version all the same.
+            Assert.Equal(1, onB.For("shop-x").ItemModel?.Version);
+            Assert.Equal(onA.For("shop-x").ItemModel!.TrainedAt, onB.For("shop-x").ItemModel!.TrainedAt);
+            var fromA = (await new RecommendationService.RecommendationServiceClient(a.Client).RecommendAsync(new RecommendRequest { UserId = "home-0", Count = 10 }, shop)).Items;
+            var fromB = (await new RecommendationService.RecommendationServiceClient(b.Client).RecommendAsync(new RecommendRequest { UserId = "home-0", Count = 10 }, shop)).Items;
+            Assert.NotEmpty(fromA);
+            AssertSameAnswer(fromA, fromB);
+        }
+
+        TestServer.TryDelete(models + "-a");
+        TestServer.TryDelete(models + "-b");
+    }
+
+    // The same items, reasons and scores. A replica sums the same decayed contributions as the silo that learned them,
+    // but in the order its batches arrived (each silo learns its own users' events first), so a score may differ in its
+    // last bits: scores are compared to 1e-9 of their size.
+    private static void AssertSameAnswer(IReadOnlyList<RecommendedItem> expected, IReadOnlyList<RecommendedItem> actual)
+    {
+        Assert.Equal(expected.Select(r => (r.ItemId, r.Reason.Text)), actual.Select(r => (r.ItemId, r.Reason.Text)));
+        foreach (var (e, a) in expected.Zip(actual))
+        {
+            Assert.True(Math.Abs(e.Score - a.Score) <= 1e-9 * Math.Abs(e.Score), $"{e.ItemId}: {e.Score} here, {a.Score} there");
+        }
+    }
+
+    // Two tastes: home shoppers view and buy home-1..home-6, toy shoppers toys-1..toys-6, each a different subset.
+    private static Event[] TwoTastes()
+    {
+        var events = new List<Event>();
+        for (var u = 0; u < 24; u++)
+        {
+            var (user, prefix, category) = u % 2 == 0 ? ($"home-{u}", "home", "home.kitchen") : ($"toys-{u}", "toys", "toys.games");
+            for (var i = 1; i <= 6; i++)
+            {
+                if ((u + i) % 4 != 0)
+                {
+                    events.Add(Events.Make($"im-v-{u}-{i}", user, EventType.View, s_now.AddMinutes(u + i), $"{prefix}-{i}", category: category));
+                }
+
+                if ((u + i) % 3 == 0)
+                {
+                    events.Add(Events.Make($"im-p-{u}-{i}", user, EventType.Purchase, s_now.AddMinutes(u + i + 1), $"{prefix}-{i}", category: category));
+                }
+            }
+        }
+
+        return [.. events];
+    }
+
+    [Fact]
     public async Task SegmentWatchers_OnEitherSilo_SeeEverySilosUsers()
     {
         var schema = database.NewSchema("watch");

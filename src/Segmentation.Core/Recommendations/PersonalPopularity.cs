@@ -1,0 +1,77 @@
+namespace Segmentation.Core.Recommendations;
+
+/// <summary>
+/// Popularity de-biased towards the shopper's own categories: a candidate source over <see cref="SegmentPopularity"/>
+/// that, for a request with <see cref="RecommendationRequest.CategoryAffinities"/>, scores an item's popularity (relative
+/// to its key's leader, as the inner source does) times her share of its top-level category over her top category's
+/// share, taking candidates from her top <see cref="PersonalRanking.TopCategories"/> categories first; items of other
+/// categories keep <see cref="OutsideWeight"/> of their score. Without affinities (anonymous, or a placement that does not
+/// personalise) it is the inner source unchanged.
+/// </summary>
+/// <remarks>
+/// Why this and not inverse propensity: on a shop, raw popularity is a mix of "everyone buys it" and "her kind of
+/// thing"; dividing by propensity would promote the tail of categories she never visits as much as hers, while
+/// weighting by her own decayed category shares keeps head items of her categories and pushes down head items of the
+/// others, which is the bias that made every shopper get the same ten items. Co-occurrence is already normalised
+/// (Jaccard: a pair's count over the union of the two items' counts), so a head item does not win "bought with" by
+/// being bought with everything. Reasons stay the inner source's ("popular with active shoppers"), which remain true.
+/// Thread-safe as the inner source is.
+/// </remarks>
+public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog catalog, PersonalRanking ranking) : ICandidateSource
+{
+    /// <summary>The share of its score an item outside her top categories keeps.</summary>
+    public const double OutsideWeight = 0.1;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var affinities = request.CategoryAffinities;
+        if (affinities.Count == 0 || affinities[0].Share <= 0)
+        {
+            return popularity.GetCandidates(request, count, allowed);
+        }
+
+        var top = affinities.Take(Math.Max(1, ranking.TopCategories)).ToArray();
+        var leader = top[0].Share;
+        double Share(string item)
+        {
+            var category = catalog.CategoryOf(item);
+            foreach (var a in top)
+            {
+                if (ItemCatalog.IsIn(category, a.Category))
+                {
+                    return a.Share;
+                }
+            }
+
+            return 0;
+        }
+
+        var scored = new Dictionary<string, Candidate>(StringComparer.Ordinal);
+        foreach (var c in popularity.GetCandidates(request, count, item => allowed(item) && Share(item) > 0))
+        {
+            scored[c.ItemId] = c with { Score = c.Score * Share(c.ItemId) / leader };
+        }
+
+        foreach (var c in popularity.GetCandidates(request, count, allowed))
+        {
+            if (!scored.ContainsKey(c.ItemId))
+            {
+                var share = Share(c.ItemId);
+                scored[c.ItemId] = c with { Score = c.Score * (share > 0 ? share / leader : OutsideWeight) };
+            }
+        }
+
+        var best = new Internal.TopK<RecommendationReason>(count);
+        foreach (var c in scored.Values)
+        {
+            if (c.Score > 0)
+            {
+                best.Offer(c.ItemId, c.Score, c.Reason);
+            }
+        }
+
+        return best.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, t.Value));
+    }
+}

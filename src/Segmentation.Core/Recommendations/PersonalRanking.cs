@@ -1,0 +1,121 @@
+namespace Segmentation.Core.Recommendations;
+
+/// <summary>
+/// How a personalised placement ranks with the shopper's decayed category affinities
+/// (<see cref="RecommendationRequest.CategoryAffinities"/>, top-level categories). Immutable.
+/// <para>
+/// <b>Re-ranking.</b> Each blended score is multiplied by <c>1 + AffinityBoost · share</c>, where share is her
+/// affinity share of the item's top-level category (0 for a category she never engaged with), so among similar
+/// scores her categories come first while a strong signal from elsewhere (bought with her item) still wins.
+/// </para>
+/// <para>
+/// <b>Diversity: per-category caps</b> (not maximal marginal relevance: a cap is one count per category, needs no
+/// item-item similarity at ranking time, and its effect is easy to state). At most
+/// <c>ceil(MaxCategoryShare · count)</c> items of one top-level category are kept, in rank order; and when her top
+/// category has candidates but none made the list, its best candidate takes the last place. So her top category is
+/// represented without filling the list. Items of unknown category are never capped.
+/// </para>
+/// </summary>
+public sealed record PersonalRanking
+{
+    /// <summary>How many of her top-level categories a request carries (the largest affinities).</summary>
+    public const int MaxCategories = 8;
+
+    /// <summary>Multiplier of her category share in the re-ranking boost (0: no boost).</summary>
+    public double AffinityBoost { get; init; } = 1;
+
+    /// <summary>Largest share (0..1] of one response that one top-level category may fill (1: no cap).</summary>
+    public double MaxCategoryShare { get; init; } = 0.5;
+
+    /// <summary>How many of her top categories feed popularity candidates (<see cref="PersonalPopularity"/>).</summary>
+    public int TopCategories { get; init; } = 3;
+
+    /// <summary>Her share of <paramref name="category"/>'s top-level category (0 when none, or the category is unknown).</summary>
+    public static double ShareOf(IReadOnlyList<CategoryAffinity> affinities, string category)
+    {
+        if (category.Length == 0 || affinities.Count == 0)
+        {
+            return 0;
+        }
+
+        var dot = category.IndexOf('.', StringComparison.Ordinal);
+        var top = dot < 0 ? category.AsSpan() : category.AsSpan(0, dot);
+        foreach (var a in affinities)
+        {
+            if (top.SequenceEqual(a.Category))
+            {
+                return a.Share;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// <paramref name="ranked"/> (blended, any order) boosted by her affinities, sorted, capped per top-level category and
+    /// cut to <paramref name="count"/> items, with her top category represented (see the type's remarks).
+    /// <paramref name="admit"/>, when given, is the placement's own rule, asked (once) of each item about to be kept.
+    /// </summary>
+    public List<Recommendation> Rank(List<Recommendation> ranked, IReadOnlyList<CategoryAffinity> affinities, int count, Comparison<Recommendation> order, Func<Recommendation, bool>? admit = null)
+    {
+        ArgumentNullException.ThrowIfNull(ranked);
+        ArgumentNullException.ThrowIfNull(affinities);
+        if (AffinityBoost > 0)
+        {
+            for (var i = 0; i < ranked.Count; i++)
+            {
+                var share = ShareOf(affinities, ranked[i].Category);
+                if (share > 0)
+                {
+                    ranked[i] = ranked[i] with { Score = ranked[i].Score * (1 + (AffinityBoost * share)) };
+                }
+            }
+        }
+
+        ranked.Sort(order);
+        var cap = (int)Math.Ceiling(Math.Clamp(MaxCategoryShare, 0, 1) * count);
+        var result = new List<Recommendation>(count);
+        var perCategory = new Dictionary<string, int>(StringComparer.Ordinal);
+        var favourite = affinities.Count > 0 ? affinities[0].Category : null;
+        Recommendation? bestOfFavourite = null;
+        var favouriteKept = false;
+        foreach (var r in ranked)
+        {
+            var top = r.Category.Length == 0 ? "" : ItemCatalog.Truncate(r.Category, 1);
+            var isFavourite = favourite is not null && top == favourite;
+            if (result.Count == count)
+            {
+                if (favouriteKept || !isFavourite || (admit is not null && !admit(r)))
+                {
+                    continue;
+                }
+
+                bestOfFavourite = r;
+                break;
+            }
+
+            var n = top.Length > 0 ? perCategory.GetValueOrDefault(top) : 0;
+            if ((top.Length > 0 && n >= Math.Max(1, cap)) || (admit is not null && !admit(r)))
+            {
+                continue;
+            }
+
+            if (top.Length > 0)
+            {
+                perCategory[top] = n + 1;
+            }
+
+            result.Add(r);
+            favouriteKept |= isFavourite;
+        }
+
+        // Her top category had candidates but none made the list: its best takes the last place (its score is below
+        // every kept item's, so the list stays in rank order).
+        if (bestOfFavourite is not null && result.Count > 0)
+        {
+            result[^1] = bestOfFavourite;
+        }
+
+        return result;
+    }
+}

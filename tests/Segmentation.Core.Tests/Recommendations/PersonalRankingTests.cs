@@ -1,0 +1,77 @@
+using Segmentation.Core.Recommendations;
+
+namespace Segmentation.Core.Tests.Recommendations;
+
+/// <summary>
+/// Personalised ranking: her category shares boost, one top-level category fills at most its cap, her top category
+/// is represented, and popularity leans to her categories.
+/// </summary>
+public sealed class PersonalRankingTests
+{
+    private static readonly DateTimeOffset s_now = new(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly RecommendationReason s_reason = new(ReasonKind.PopularInSegment, "");
+
+    [Fact]
+    public void Rank_BoostsHerCategories_CapsEachAtItsShareOfTheList()
+    {
+        // Ten sports items score just below ten home items; she is 80 % sports.
+        var ranked = Enumerable.Range(0, 10).Select(i => Item($"home-{i}", "home.kitchen", 1.0 - (i * 0.01)))
+            .Concat(Enumerable.Range(0, 10).Select(i => Item($"sport-{i}", "sports.running", 0.9 - (i * 0.01)))).ToList();
+        var affinities = new[] { new CategoryAffinity("sports", 8, 0.8), new CategoryAffinity("home", 2, 0.2) };
+
+        var list = new PersonalRanking { MaxCategoryShare = 0.5 }.Rank(ranked, affinities, 10, Order);
+
+        Assert.Equal(10, list.Count);
+        Assert.Equal(5, list.Count(x => x.Category.StartsWith("sports", StringComparison.Ordinal)));
+        Assert.StartsWith("sport-", list[0].ItemId, StringComparison.Ordinal); // 0.9 × 1.8 beats 1.0 × 1.2
+        Assert.Equal(list.OrderByDescending(x => x.Score).Select(x => x.ItemId), list.Select(x => x.ItemId));
+    }
+
+    [Fact]
+    public void Rank_KeepsHerTopCategoryRepresented_WhenItsItemsScoreLow()
+    {
+        var ranked = Enumerable.Range(0, 10).Select(i => Item($"home-{i}", "home.kitchen", 10.0 - i))
+            .Concat(Enumerable.Range(0, 10).Select(i => Item($"book-{i}", "books.novels", 10.0 - i)))
+            .Append(Item("ball", "sports.balls", 0.01)).ToList();
+        var affinities = new[] { new CategoryAffinity("sports", 1, 0.6), new CategoryAffinity("home", 1, 0.4) };
+
+        var list = new PersonalRanking { MaxCategoryShare = 0.5 }.Rank(ranked, affinities, 4, Order);
+
+        Assert.Equal(4, list.Count);
+        Assert.Equal("ball", list[^1].ItemId);
+        Assert.Equal(["home-0", "home-1", "book-0"], list.Take(3).Select(x => x.ItemId));
+    }
+
+    [Fact]
+    public void PersonalPopularity_PrefersHerCategories_AndIsPlainPopularityWithoutAffinities()
+    {
+        var catalog = new ItemCatalog();
+        var popularity = new SegmentPopularity(catalog, null);
+        for (var i = 0; i < 20; i++)
+        {
+            var (item, category) = i < 10 ? ($"home-{i}", "home.kitchen") : ($"sport-{i}", "sports.running");
+            catalog.Observe(item, category);
+            for (var n = 0; n < (i < 10 ? 50 - i : 20 - i); n++)
+            {
+                popularity.Record([SegmentPopularity.Everyone], new Interaction(item, EventType.View, s_now));
+            }
+        }
+
+        var source = new PersonalPopularity(popularity, catalog, new PersonalRanking());
+        var plain = source.GetCandidates(new RecommendationRequest { Now = s_now }, 5, static _ => true);
+        Assert.All(plain, c => Assert.StartsWith("home-", c.ItemId, StringComparison.Ordinal));
+
+        var request = new RecommendationRequest { Now = s_now, CategoryAffinities = [new CategoryAffinity("sports", 9, 0.9), new CategoryAffinity("books", 1, 0.1)] };
+        var personal = source.GetCandidates(request, 5, static _ => true);
+        Assert.All(personal, c => Assert.StartsWith("sport-", c.ItemId, StringComparison.Ordinal));
+        Assert.Equal(personal.OrderByDescending(c => c.Score).Select(c => c.ItemId), personal.Select(c => c.ItemId));
+    }
+
+    private static Recommendation Item(string id, string category, double score) => new(id, score, category, s_reason);
+
+    private static int Order(Recommendation a, Recommendation b)
+    {
+        var c = b.Score.CompareTo(a.Score);
+        return c != 0 ? c : string.CompareOrdinal(a.ItemId, b.ItemId);
+    }
+}
