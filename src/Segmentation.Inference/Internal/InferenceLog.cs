@@ -41,7 +41,7 @@ internal static class OrtLogBridge
     private static volatile ILogger? s_logger;
 
     [ThreadStatic]
-    private static bool t_tentative;
+    private static bool s_tentative;
 
     public static ILogger? Logger
     {
@@ -55,14 +55,14 @@ internal static class OrtLogBridge
     /// </summary>
     public static TentativeScope Tentatively()
     {
-        t_tentative = true;
+        s_tentative = true;
         return default;
     }
 
     /// <summary>Ends <see cref="Tentatively"/>.</summary>
     public readonly struct TentativeScope : IDisposable
     {
-        public void Dispose() => t_tentative = false;
+        public void Dispose() => s_tentative = false;
     }
 
     /// <summary>The callback registered with the environment; a static field, so the delegate outlives every native call.</summary>
@@ -74,7 +74,7 @@ internal static class OrtLogBridge
         OrtLoggingLevel.ORT_LOGGING_LEVEL_VERBOSE => LogLevel.Trace,
         OrtLoggingLevel.ORT_LOGGING_LEVEL_INFO => LogLevel.Debug, // ORT's "info" is chatty (graph transforms, allocations)
         OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING => LogLevel.Warning,
-        OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR => t_tentative ? LogLevel.Information : LogLevel.Error,
+        OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR => s_tentative ? LogLevel.Information : LogLevel.Error,
         _ => LogLevel.Critical,
     };
 
