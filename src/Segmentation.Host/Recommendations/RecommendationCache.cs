@@ -101,10 +101,10 @@ internal sealed class RecommendationCache(string tenant, TimeSpan maxAge, int ca
 
         public IReadOnlyList<Recommendation> Answer => answer;
 
-        public bool Answers(string placement2, RecommendationRequest other, long currentGeneration, long notBefore)
+        public bool Answers(string askedPlacement, RecommendationRequest other, long currentGeneration, long notBefore)
         {
             return generation == currentGeneration && made >= notBefore &&
-                string.Equals(placement, placement2, StringComparison.Ordinal) &&
+                string.Equals(placement, askedPlacement, StringComparison.Ordinal) &&
                 request.Count == other.Count &&
                 string.Equals(request.ContextItemId, other.ContextItemId, StringComparison.Ordinal) &&
                 string.Equals(request.ContextCategory, other.ContextCategory, StringComparison.Ordinal) &&
