@@ -142,4 +142,5 @@ public sealed record SegmentMembershipChange(
     [property: Id(1)] string SegmentId,
     [property: Id(2)] bool Entered,
     [property: Id(3)] DateTimeOffset At,
-    [property: Id(4)] string Reason);
+    [property: Id(4)] string Reason,
+    [property: Id(5)] string Tenant);

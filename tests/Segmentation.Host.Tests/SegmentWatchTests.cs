@@ -31,6 +31,35 @@ public sealed class SegmentWatchTests : IAsyncLifetime
         _server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(events));
 
     [Fact]
+    public async Task Watchers_SeeTheirOwnTenantsUsersOnly_EvenUnderTheSameUserId()
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        CallSettings As(string tenant) => new(Headers: new Metadata { { "x-tenant", tenant } }, CancellationToken: cancel.Token);
+        await using var userOfA = _server.Client.ServerStreamingAsync<WatchUserSegmentsRequest, SegmentChange>(s_watchUser, new WatchUserSegmentsRequest { UserId = "same" }, As("shop-a")).GetAsyncEnumerator(cancel.Token);
+        await using var allOfB = _server.Client.ServerStreamingAsync<WatchSegmentChangesRequest, SegmentChange>(s_watchSegment, new WatchSegmentChangesRequest { SegmentId = "" }, As("shop-b")).GetAsyncEnumerator(cancel.Token);
+        var userOfANext = userOfA.MoveNextAsync().AsTask();
+        var allOfBNext = allOfB.MoveNextAsync().AsTask();
+        await WaitForWatchersAsync(2);
+
+        // Tenant default's and tenant b's "same" first: neither reaches tenant a's watcher of "same".
+        await IngestAsync(Events.Make("t-1", "same", EventType.View, s_now));
+        await _server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(Events.Make("t-2", "same", EventType.View, s_now)), As("shop-b"));
+        Assert.True(await allOfBNext);
+        Assert.Equal(("same", "lifecycle:new", true), (allOfB.Current.UserId, allOfB.Current.SegmentId, allOfB.Current.Entered));
+        Assert.False(userOfANext.IsCompleted);
+
+        await _server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(Events.Make("t-3", "same", EventType.Purchase, s_now)), As("shop-a"));
+        Assert.True(await userOfANext);
+        Assert.Equal(("same", "lifecycle:new", true), (userOfA.Current.UserId, userOfA.Current.SegmentId, userOfA.Current.Entered));
+
+        // Tenant b's watcher of everything saw no change of tenant a's or default's users: its next is b's own.
+        allOfBNext = allOfB.MoveNextAsync().AsTask();
+        await _server.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(Events.Ingest, Events.Batch(Events.Make("t-4", "other-b", EventType.View, s_now)), As("shop-b"));
+        Assert.True(await allOfBNext);
+        Assert.Equal("other-b", allOfB.Current.UserId);
+    }
+
+    [Fact]
     public async Task Watchers_SeeTheChangesTheirFilterTakes_AsEventsArrive()
     {
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -49,8 +49,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     private readonly ISnapshotStore _snapshots;
     private readonly ProfileOptions _profileOptions;
     // Her tenant's (set at activation, from the tenant of her key): the clock, recommenders, rule segments, ML
-    // segmentation and growth models are per tenant; the segment watches (tracker) serve tenant default only, so other
-    // tenants' users publish no membership changes rather than mix with default's.
+    // segmentation, growth models and segment tracker (watches) are per tenant.
     private EventTimeClock? _eventClock;
     private TimeProvider _domainClock;
     private Recommendations.LiveRecommender? _recommender;
@@ -148,8 +147,8 @@ internal sealed class UserGrain : Grain, IUserGrain
         _recommender = _recommender is null ? null : s.Recommenders?.For(tenant);
         _rules = _rules is null || s.RuleCatalogs is null ? null : await s.RuleCatalogs.ForAsync(tenant);
         _ml = _ml is null || s.Segmentations is null ? null : (await s.Segmentations.ForAsync(tenant)).Ml;
-        // The change feed (segment watches) serves tenant default's users only: another tenant's publish no changes.
-        _segments = null;
+        // Her tenant's tracker: its rules and clock; her changes reach her tenant's watchers only.
+        _segments = _segments is null || _rules is null ? null : _segments.For(tenant, _rules, _domainClock);
     }
 
     // Her tenant's growth models (or, without per-tenant ones, the process's).

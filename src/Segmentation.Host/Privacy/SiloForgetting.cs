@@ -39,8 +39,7 @@ internal sealed class SiloForgetting(TenantRecommenders recommenders, TenantSegm
             {
                 ml.Leave(userId);
                 customers?.Remove(tenantUsers.Key, userId);
-                // The change feed carries tenant default's users only.
-                watches += erased && tenantUsers.Key == TenantKeys.DefaultTenant ? feed.EndWatchesOf(userId) : 0;
+                watches += erased ? feed.EndWatchesOf(TenantKeys.User(userId, tenantUsers.Key)) : 0;
             }
 
             if (erased)

@@ -45,7 +45,7 @@ internal sealed class SegmentChangeRelay(TimeProvider time)
             return;
         }
 
-        var relayed = new SegmentMembershipChange(change.UserId, change.SegmentId, change.Entered, change.At, change.Reason);
+        var relayed = new SegmentMembershipChange(change.UserId, change.SegmentId, change.Entered, change.At, change.Reason, change.Tenant);
         lock (_lock)
         {
             _pending.Add(relayed);

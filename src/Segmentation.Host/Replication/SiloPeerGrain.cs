@@ -68,7 +68,7 @@ internal sealed class SiloPeerGrain(TenantRecommenders recommenders, TenantSegme
     {
         foreach (var change in relayed)
         {
-            changes.Deliver(new MembershipChange(change.UserId, change.SegmentId, change.Entered, change.At, change.Reason));
+            changes.Deliver(new MembershipChange(change.UserId, change.SegmentId, change.Entered, change.At, change.Reason, change.Tenant ?? TenantKeys.DefaultTenant));
         }
 
         return Task.CompletedTask;

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Segmentation.Core.Errors;
+using Segmentation.Grains;
 
 namespace Segmentation.Host.Segments;
 
@@ -9,7 +10,8 @@ namespace Segmentation.Host.Segments;
 /// <param name="Entered">True when she entered it, false when she left.</param>
 /// <param name="At">The domain time of the change (event time of the event that caused it).</param>
 /// <param name="Reason">Why, in a few words (the rule's deciding comparisons, the lifecycle explanation).</param>
-internal sealed record MembershipChange(string UserId, string SegmentId, bool Entered, DateTimeOffset At, string Reason);
+/// <param name="Tenant">Her tenant: a watcher sees its own tenant's users only.</param>
+internal sealed record MembershipChange(string UserId, string SegmentId, bool Entered, DateTimeOffset At, string Reason, string Tenant = TenantKeys.DefaultTenant);
 
 /// <summary>
 /// Fans membership changes out to watchers (<c>WatchUserSegments</c>, <c>WatchSegmentChanges</c>). Publishing never
@@ -114,6 +116,7 @@ internal sealed class SegmentChangeFeed
     }
 
     /// <summary>Ends the watches of one user's segments with NOT_FOUND (she was erased); returns how many there were.</summary>
+    /// <param name="userId">Her tenant user key (<see cref="TenantKeys.User"/>), as the watch was opened with.</param>
     public int EndWatchesOf(string userId)
     {
         var ended = 0;

@@ -1,4 +1,5 @@
 using Segmentation.Core;
+using Segmentation.Grains;
 
 namespace Segmentation.Host.Segments;
 
@@ -20,13 +21,32 @@ internal sealed class SegmentTracker
 
     private readonly RuleSegmentCatalog _rules;
     private readonly TimeProvider _domainClock;
+    private readonly string _tenant;
+    // Other tenants' trackers, made from tenant default's (one per tenant, sharing its feed).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SegmentTracker>? _tenants;
 
     public SegmentTracker(RuleSegmentCatalog rules, SegmentChangeFeed feed, TimeProvider domainClock)
+        : this(rules, feed, domainClock, TenantKeys.DefaultTenant)
+    {
+        _tenants = new(StringComparer.Ordinal);
+    }
+
+    private SegmentTracker(RuleSegmentCatalog rules, SegmentChangeFeed feed, TimeProvider domainClock, string tenant)
     {
         _rules = rules;
         Feed = feed;
         _domainClock = domainClock;
+        _tenant = tenant;
     }
+
+    /// <summary>
+    /// The tracker of <paramref name="tenant"/>'s users: her tenant's rules and clock, the same feed, its changes
+    /// stamped with the tenant so that watchers see their own tenant's users only. Made once per tenant.
+    /// </summary>
+    public SegmentTracker For(string tenant, RuleSegmentCatalog rules, TimeProvider domainClock) =>
+        tenant == _tenant ? this
+        : _tenants is null ? throw new InvalidOperationException("a tenant's tracker makes no others")
+        : _tenants.GetOrAdd(tenant, t => new SegmentTracker(rules, Feed, domainClock, t));
 
     /// <summary>Where changes go.</summary>
     public SegmentChangeFeed Feed { get; }
@@ -103,12 +123,12 @@ internal sealed class SegmentTracker
 
         foreach (var left in before.Keys.Where(k => !after.ContainsKey(k)).Order(StringComparer.Ordinal))
         {
-            Feed.Publish(new MembershipChange(userId, left, Entered: false, at, before[left].Length > 0 ? "no longer: " + before[left] : "no longer in it"));
+            Feed.Publish(new MembershipChange(userId, left, Entered: false, at, before[left].Length > 0 ? "no longer: " + before[left] : "no longer in it", _tenant));
         }
 
         foreach (var entered in after.Keys.Where(k => !before.ContainsKey(k)).Order(StringComparer.Ordinal))
         {
-            Feed.Publish(new MembershipChange(userId, entered, Entered: true, at, after[entered]));
+            Feed.Publish(new MembershipChange(userId, entered, Entered: true, at, after[entered], _tenant));
         }
 
         return after;

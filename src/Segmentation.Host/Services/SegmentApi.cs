@@ -29,8 +29,8 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
     public override Task WatchUserSegments(WatchUserSegmentsRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
     {
         UserLookup.CheckId("user_id", request.UserId);
-        DefaultTenantOnly(context, "segment watches");
-        return StreamAsync(change => change.UserId == request.UserId, responseStream, context, request.UserId);
+        var tenant = CallTenant.Of(context);
+        return StreamAsync(change => change.UserId == request.UserId && change.Tenant == tenant, responseStream, context, TenantKeys.User(request.UserId, tenant));
     }
 
     // The segment kinds a watcher may filter on (churn bands, value segments and the anomaly flag are published while someone watches).
@@ -38,16 +38,17 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
 
     public override Task WatchSegmentChanges(WatchSegmentChangesRequest request, IServerStreamWriter<SegmentChange> responseStream, ServerCallContext context)
     {
-        DefaultTenantOnly(context, "segment watches");
+        var tenant = CallTenant.Of(context);
         var id = request.SegmentId;
         if (id.Length > 0 && !s_watchableKinds.Any(kind => id.StartsWith(kind, StringComparison.Ordinal)))
         {
             throw new InvalidRequestException($"segment_id: '{id}' is not a segment id; use \"lifecycle:<stage>\", \"rule:<id>\", \"ml:<id>\", \"churn:<band>\", \"anomaly:flagged\", \"value:<id>\", a kind such as \"rule:\", or \"\" for all");
         }
 
-        Func<MembershipChange, bool> filter = id.Length == 0 ? static _ => true
-            : id.EndsWith(':') ? change => change.SegmentId.StartsWith(id, StringComparison.Ordinal)
-            : change => change.SegmentId == id;
+        // A watcher sees its own tenant's users only.
+        Func<MembershipChange, bool> filter = id.Length == 0 ? change => change.Tenant == tenant
+            : id.EndsWith(':') ? change => change.Tenant == tenant && change.SegmentId.StartsWith(id, StringComparison.Ordinal)
+            : change => change.Tenant == tenant && change.SegmentId == id;
         return StreamAsync(filter, responseStream, context);
     }
 
@@ -172,17 +173,6 @@ internal sealed class SegmentApi : SegmentService.SegmentServiceBase
     // The caller's tenant's ML segmentation (model, segment grains and statistics are per tenant).
     private async Task<MlSegmentation> MlOfAsync(ServerCallContext context) =>
         (await _segmentations.ForAsync(CallTenant.Of(context), context.CancellationToken)).Ml;
-
-    // The change feed carries tenant default's users only (other tenants' user grains publish no changes): another tenant's
-    // watcher is refused rather than shown default's users.
-    private static void DefaultTenantOnly(ServerCallContext context, string what)
-    {
-        var tenant = CallTenant.Of(context);
-        if (tenant != TenantKeys.DefaultTenant)
-        {
-            throw new PreconditionFailedException($"{CallTenant.Header}: {what} serve tenant '{TenantKeys.DefaultTenant}' only in this release, not tenant '{tenant}'");
-        }
-    }
 
     private async Task StreamAsync(Func<MembershipChange, bool> filter, IServerStreamWriter<SegmentChange> writer, ServerCallContext context, string? userId = null)
     {

@@ -170,9 +170,12 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
             Assert.Equal(1, onB?.Version);
             Assert.Equal(onA!.BlendWeights, onB!.BlendWeights);
             Assert.Equal(onA.TrainedAt, onB.TrainedAt);
-            served = await RecommendedAsync(a, "home-0");
+            // The live sources blended with the model (co-occurrence, popularity) reach the other silo's replica within
+            // the replication interval: the two answers agree once it has.
+            var (fromA, fromB) = await ConvergedAsync(a, b, "home-0");
+            served = fromA;
             Assert.NotEmpty(served);
-            AssertSameAnswer(served, await RecommendedAsync(b, "home-0"));
+            AssertSameAnswer(served, fromB);
         }
 
         // Both pods and their disks are gone; a silo that starts on an empty models folder serves the stored version.
@@ -405,6 +408,24 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
 
     private static async Task<IReadOnlyList<RecommendedItem>> RecommendedAsync(TestServer server, string userId) =>
         (await server.Client.UnaryAsync<RecommendRequest, RecommendResponse>(s_recommend, new RecommendRequest { UserId = userId, Count = 10 })).Items;
+
+    // Both silos' answers for the user once they name the same items for the same reasons (polled for at most 30 s;
+    // the last pair when they never do, for the assertion to show).
+    private static async Task<(IReadOnlyList<RecommendedItem> A, IReadOnlyList<RecommendedItem> B)> ConvergedAsync(TestServer a, TestServer b, string userId)
+    {
+        var until = Stopwatch.StartNew();
+        while (true)
+        {
+            var (fromA, fromB) = (await RecommendedAsync(a, userId), await RecommendedAsync(b, userId));
+            if (until.Elapsed > TimeSpan.FromSeconds(30)
+                || fromA.Select(r => (r.ItemId, r.Reason.Text)).SequenceEqual(fromB.Select(r => (r.ItemId, r.Reason.Text))))
+            {
+                return (fromA, fromB);
+            }
+
+            await Task.Delay(50);
+        }
+    }
 
     // How long after `since` started the item was first recommended (polled every 10 ms, for at most 30 s).
     private static async Task<TimeSpan> UntilRecommendedAsync(TestServer server, string userId, string itemId, Stopwatch since)
