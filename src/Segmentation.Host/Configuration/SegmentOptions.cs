@@ -15,6 +15,14 @@ public sealed class SegmentOptions
     public TimeSpan RefreshDelay { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
+    /// Whether each refresh records the user in the in-memory index the business metrics per segment are summed from
+    /// (<c>ListSegments</c>, the console). The index keeps one entry (about 230 B) per user ever refreshed, also after
+    /// her grain is collected, so memory grows with the users a silo has seen; <c>false</c> keeps memory bounded by the
+    /// live grains, and the metrics then count no one.
+    /// </summary>
+    public bool LiveBusinessMetrics { get; set; } = true;
+
+    /// <summary>
     /// How often the users' segment moves recorded by their refreshes are sent to the segment grains, in one batch per
     /// segment. Reads of segment statistics and members send them first, so this bounds only how stale the statistics
     /// are for the model publication timer and what no read asked for.

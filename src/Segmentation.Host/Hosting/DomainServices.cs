@@ -129,7 +129,7 @@ internal static class DomainServices
                 RuleCatalogs = sp.GetRequiredService<TenantRules>(),
                 Segmentations = sp.GetRequiredService<TenantSegmentations>(),
                 Growth = sp.GetRequiredService<Growth.TenantGrowthModels>(),
-                Customers = sp.GetRequiredService<CustomerIndex>(),
+                Customers = options.Segments.LiveBusinessMetrics ? sp.GetRequiredService<CustomerIndex>() : null,
             };
         });
         // Per tenant, made on first use; tenant default's growth models are also registered alone.
