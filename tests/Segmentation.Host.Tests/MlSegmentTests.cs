@@ -242,19 +242,30 @@ public sealed class MlSegmentTests : IAsyncLifetime
             }
         })).ToArray();
 
-        while (Interlocked.Read(ref polls) < 2)
+        // A poller that fails ends the wait with its failure; a server that stops answering ends it after a minute.
+        async Task PolledAsync(long count)
         {
-            await Task.Delay(5);
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (Interlocked.Read(ref polls) < count)
+            {
+                if (Array.Find(pollers, p => p.IsCompleted) is { } ended)
+                {
+                    await ended;
+                    Assert.Fail("a poller stopped before it was told to");
+                }
+
+                Assert.True(waited.Elapsed < TimeSpan.FromMinutes(1), $"{Interlocked.Read(ref polls)} polls answered of {count} within a minute");
+                await Task.Delay(5);
+            }
         }
+
+        await PolledAsync(2);
 
         Volatile.Write(ref swapStarted, 1);
         var activated = await CallAsync<ActivateModelRequest, ModelVersion>(s_admin, "ActivateModel", new ActivateModelRequest { Version = second.Version });
         Volatile.Write(ref swapEnded, 1);
         var after = Interlocked.Read(ref polls);
-        while (Interlocked.Read(ref polls) < after + 4)
-        {
-            await Task.Delay(5);
-        }
+        await PolledAsync(after + 4);
 
         await stop.CancelAsync();
         await Task.WhenAll(pollers);

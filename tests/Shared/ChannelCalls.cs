@@ -6,9 +6,16 @@ using Grpc.Net.Client;
 
 namespace Segmentation.Testing;
 
-/// <summary>Per-call settings for <see cref="ChannelCalls"/>: a timeout, headers, gzip of the request, cancellation.</summary>
+/// <summary>
+/// Per-call settings for <see cref="ChannelCalls"/>: a timeout, headers, gzip of the request, cancellation. A call without
+/// a timeout gets <see cref="HangGuard"/>: a server that never answers fails the test with DEADLINE_EXCEEDED instead of
+/// holding the run.
+/// </summary>
 internal readonly record struct CallSettings(TimeSpan? Timeout = null, Metadata? Headers = null, bool Compress = false, CancellationToken CancellationToken = default)
 {
+    /// <summary>The deadline of a call that names none: far beyond any answer, a guard against a hang, not a measurement.</summary>
+    public static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(3);
+
     public CallOptions ToCallOptions()
     {
         var headers = Headers;
@@ -19,7 +26,7 @@ internal readonly record struct CallSettings(TimeSpan? Timeout = null, Metadata?
             headers.Add("grpc-internal-encoding-request", "gzip");
         }
 
-        return new CallOptions(headers, Timeout is { } t ? DateTime.UtcNow.Add(t) : null, CancellationToken);
+        return new CallOptions(headers, DateTime.UtcNow.Add(Timeout ?? HangGuard), CancellationToken);
     }
 }
 
