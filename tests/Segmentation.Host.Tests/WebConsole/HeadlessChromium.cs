@@ -67,7 +67,9 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         };
         foreach (var argument in new[]
         {
+            // No background traffic: on a machine without internet Chromium's calls home fail or hang, many at a time.
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
             "--remote-debugging-port=0", $"--user-data-dir={profile}", $"--window-size={width},{height}", "about:blank",
         })
         {
@@ -103,7 +105,11 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         var page = targets.First(t => (string?)t!["type"] == "page")!["webSocketDebuggerUrl"]!.GetValue<string>();
         var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        await socket.ConnectAsync(new Uri(page), CancellationToken.None);
+        using (var timeout = new CancellationTokenSource(s_commandTimeout))
+        {
+            await socket.ConnectAsync(new Uri(page), timeout.Token);
+        }
+
         var chromium = new HeadlessChromium(process, profile, socket);
         await chromium.SendAsync("Page.enable");
         await chromium.SendAsync("Runtime.enable");
