@@ -22,7 +22,7 @@ if ! command -v dotnet-gcdump >/dev/null 2>&1 && [ ! -x "$HOME/.dotnet/tools/dot
 fi
 dotnet build bench/Segmentation.Bench -c Release -nologo -v quiet
 case "${1:-}" in
-  bench|bench-recommend|bench-replicas|eval-session|report) command=$1; shift ;;
+  bench|bench-recommend|bench-replicas|bench-churn|eval-session|report) command=$1; shift ;;
   *) command=report ;;
 esac
 exec dotnet bench/Segmentation.Bench/bin/Release/net10.0/segbench.dll "$command" "$@"

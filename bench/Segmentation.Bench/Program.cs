@@ -55,6 +55,7 @@ var root = new RootCommand("segbench: load, soak, crash audit, fuzzing and HTTP/
     RecommendBenchCommand.Create(),
     ReplicaBenchCommand.Create(),
     SessionEvalCommand.Create(),
+    ChurnBenchCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
 

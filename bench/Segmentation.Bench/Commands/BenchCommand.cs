@@ -99,7 +99,7 @@ internal static class BenchCommand
         Console.WriteLine($"in-process grain calls: {grainCalls:N0} calls/s (GetLifecycle on {userCount:N0} active user grains, {concurrency} callers)");
     }
 
-    private static async Task<IngestRun> IngestRunAsync(
+    internal static async Task<IngestRun> IngestRunAsync(
         SegmentationServer server, EventService.EventServiceClient client, string prefix, int batches, bool countCalls, CancellationToken cancellationToken)
     {
         var start = TimeProvider.System.GetUtcNow() - TimeSpan.FromDays(1);
@@ -194,7 +194,7 @@ internal static class BenchCommand
             orleans.GetValueOrDefault("orleans-messaging-processing-dispatcher-received") / (double)events);
     }
 
-    private sealed record IngestRun(long Events, double PerSecond, double CaughtUpPerSecond, double AllocatedBytesPerEvent, double CpuMicrosecondsPerEvent, double GrainCallsPerEvent);
+    internal sealed record IngestRun(long Events, double PerSecond, double CaughtUpPerSecond, double AllocatedBytesPerEvent, double CpuMicrosecondsPerEvent, double GrainCallsPerEvent);
 
     private static async Task<double> GrainCallRunAsync(SegmentationServer server, int users, int concurrency, TimeSpan duration, CancellationToken cancellationToken)
     {
