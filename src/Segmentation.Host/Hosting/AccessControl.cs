@@ -28,6 +28,7 @@ public static class AccessControl
         services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<ISnapshotStore>()));
         services.AddSingleton(new KeyRateLimiters(options.Auth.RateLimits));
         services.AddSingleton<RateLimitInterceptor>();
+        services.AddSingleton<AuditRecorder>();
         services.AddSingleton<AuditInterceptor>();
         services.AddHostedService(sp => new ApiKeyRefresher(
             sp.GetRequiredService<ApiKeyCatalog>(), options, listen, sp.GetRequiredService<ILogger<ApiKeyRefresher>>()));
