@@ -24,9 +24,12 @@ internal sealed class EventIngestion
     private readonly TimeProvider _wallClock;
     private readonly DateTimeOffset _earliest;
     private readonly ILogger _logger;
+    private readonly Hosting.TenantSchedules? _schedules;
 
-    public EventIngestion(IGrainFactory grains, TimeProvider wallClock, DateTimeOffset earliest, ILogger logger)
+    /// <param name="schedules">Told of every tenant a batch was stored for, so a tenant new since the start gets its schedules.</param>
+    public EventIngestion(IGrainFactory grains, TimeProvider wallClock, DateTimeOffset earliest, ILogger logger, Hosting.TenantSchedules? schedules = null)
     {
+        _schedules = schedules;
         _users = new GrainReferences<IUserGrain>(grains);
         _wallClock = wallClock;
         _earliest = earliest;
@@ -111,6 +114,11 @@ internal sealed class EventIngestion
         {
             HostLog.IngestFailed(_logger, ex);
             throw new ServiceUnavailableException("events: an append failed (storage, or the silo hosting a user was lost); nothing in this batch is acknowledged. Retry it: event ids make retries idempotent.");
+        }
+
+        if (batches.Length > 0)
+        {
+            _schedules?.Seen(tenant);
         }
 
         var response = new V1.IngestEventsResponse();
