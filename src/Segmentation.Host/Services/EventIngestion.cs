@@ -146,7 +146,7 @@ internal sealed class EventIngestion
 
         response.Results.Add(results);
         SegmentationDiagnostics.BatchSize.Record(events.Count);
-        SegmentationDiagnostics.EventsIngested.Add(response.Accepted);
+        SegmentationDiagnostics.EventsIngested.Add(response.Accepted, new KeyValuePair<string, object?>(SegmentationDiagnostics.TenantTag, tenant));
         SegmentationDiagnostics.EventsDuplicate.Add(response.Duplicates);
         SegmentationDiagnostics.EventsRejected.Add(response.Rejected);
         return response;
