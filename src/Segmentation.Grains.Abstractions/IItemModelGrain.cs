@@ -15,6 +15,13 @@ public interface IItemModelGrain : IGrainWithStringKey
     [Alias("EnsureStarted")]
     Task EnsureStartedAsync();
 
+    /// <summary>
+    /// Activates the grain, which starts its refresh schedule; trains nothing (a tenant whose first events just arrived
+    /// has too little to train on). Idempotent.
+    /// </summary>
+    [Alias("EnsureScheduled")]
+    Task EnsureScheduledAsync();
+
     /// <summary>Trains a model from the whole log now, stores it and serves it on every silo; returns its version (0: too little data).</summary>
     [Alias("Train")]
     Task<long> TrainAsync();

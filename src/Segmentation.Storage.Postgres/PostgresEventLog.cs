@@ -152,6 +152,23 @@ public sealed class PostgresEventLog : IEventLog, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>A range over <c>events_by_stream</c> (stream ids are <c>COLLATE "C"</c>: code point order).</remarks>
+    public async Task<long> CountAsync(string streamPrefix, CancellationToken cancellationToken)
+    {
+        var upper = StreamPrefix.UpperBound(streamPrefix);
+        await using var command = _dataSource.CreateCommand(upper is null
+            ? $"SELECT count(*) FROM {_schema}.events WHERE stream_id >= $1"
+            : $"SELECT count(*) FROM {_schema}.events WHERE stream_id >= $1 AND stream_id < $2");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = streamPrefix });
+        if (upper is not null)
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = upper });
+        }
+
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <inheritdoc />
     /// <remarks>One statement, then a <c>VACUUM</c> of the table, so the rows do not stay behind as dead tuples.</remarks>
     public async Task<long> DeleteStreamAsync(string streamId, CancellationToken cancellationToken)
     {

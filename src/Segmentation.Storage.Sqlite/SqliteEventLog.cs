@@ -144,6 +144,26 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>A range over <c>events_by_stream</c> (BINARY collation: byte order of UTF-8, which is code point order).</remarks>
+    public async Task<long> CountAsync(string streamPrefix, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        if (StreamPrefix.UpperBound(streamPrefix) is { } upper)
+        {
+            command.CommandText = "SELECT count(*) FROM events WHERE stream_id >= $from AND stream_id < $to";
+            command.Parameters.AddWithValue("$to", upper);
+        }
+        else
+        {
+            command.CommandText = "SELECT count(*) FROM events WHERE stream_id >= $from";
+        }
+
+        command.Parameters.AddWithValue("$from", streamPrefix);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <inheritdoc />
     /// <remarks>
     /// On a connection of its own (SQLite serialises it with the group commit through the busy timeout), with
     /// <c>secure_delete</c> on, so the rows' bytes (payloads, ids and index entries) are overwritten with zeros; then the

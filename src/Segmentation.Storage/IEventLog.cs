@@ -46,6 +46,12 @@ public interface IEventLog
     /// <summary>The number of records in the log.</summary>
     Task<long> CountAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The number of records whose stream id starts with <paramref name="streamPrefix"/> (ordinal), e.g. one tenant's
+    /// users, <c>tenant/</c>. An index range scan in the stores, not a scan of the whole log.
+    /// </summary>
+    Task<long> CountAsync(string streamPrefix, CancellationToken cancellationToken);
+
     /// <summary>Deletes every record of one stream durably (erasure of a user); returns how many there were.</summary>
     Task<long> DeleteStreamAsync(string streamId, CancellationToken cancellationToken);
 

@@ -118,6 +118,15 @@ public sealed class InMemoryEventLog : IEventLog
     }
 
     /// <inheritdoc />
+    public Task<long> CountAsync(string streamPrefix, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult((long)_records.Count(r => r.StreamId.StartsWith(streamPrefix, StringComparison.Ordinal)));
+        }
+    }
+
+    /// <inheritdoc />
     public Task<long> DeleteStreamAsync(string streamId, CancellationToken cancellationToken)
     {
         lock (_gate)

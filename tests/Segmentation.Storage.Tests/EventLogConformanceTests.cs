@@ -132,6 +132,20 @@ public abstract class EventLogConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CountByStreamPrefix_CountsOnlyThoseStreams()
+    {
+        await Log.AppendAsync(
+            [Record("shop/a", "1"), Record("shop/b", "2"), Record("shop/a", "3"), Record("shop-2/a", "4"), Record("shop0", "5"), Record("sho/p", "6"), Record("other/shop/a", "7")],
+            CancellationToken.None);
+
+        Assert.Equal(3, await Log.CountAsync("shop/", CancellationToken.None));
+        Assert.Equal(1, await Log.CountAsync("shop-2/", CancellationToken.None));
+        Assert.Equal(0, await Log.CountAsync("none/", CancellationToken.None));
+        Assert.Equal(7, await Log.CountAsync("", CancellationToken.None));
+        Assert.Equal(7, await Log.CountAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task StreamIds_ListsEveryStreamOnce()
     {
         Assert.Empty(await ListAsync(Log.ReadStreamIdsAsync(CancellationToken.None)));

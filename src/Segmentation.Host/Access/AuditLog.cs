@@ -5,9 +5,13 @@ using Segmentation.Storage;
 
 namespace Segmentation.Host.Access;
 
-/// <summary>One admin action: when, for which tenant, by which key, what (method and request), and the result.</summary>
+/// <summary>
+/// One admin action: when, for which tenant, by which key, what (method and request), the result, and where it came
+/// from (<see cref="AuditRecorder.ViaApi"/> or <see cref="AuditRecorder.ViaConsole"/>; entries stored before there was a
+/// console read as the API's).
+/// </summary>
 internal sealed record AuditRecord(
-    DateTimeOffset Time, string Tenant, string KeyId, string KeyName, string Method, string Request, string Status, string StatusMessage);
+    DateTimeOffset Time, string Tenant, string KeyId, string KeyName, string Method, string Request, string Status, string StatusMessage, string Via = AuditRecorder.ViaApi);
 
 /// <summary>
 /// The audit log of admin actions, per tenant: one document per tenant in the snapshot store

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.AspNetCore.Http;
+using Segmentation.Host.Hosting.Internal;
 
 namespace Segmentation.Host.Access;
 
@@ -12,35 +13,56 @@ namespace Segmentation.Host.Access;
 /// Answers a gRPC call that authentication or authorization refused with a gRPC status rather than HTTP 401/403 (which
 /// clients would report as "Bad gRPC response"): UNAUTHENTICATED for a missing, unknown or revoked key,
 /// PERMISSION_DENIED for a valid key without the scope or of a tenant not served, each with a message that says what
-/// was wrong. Other requests (not <c>application/grpc</c>) get ASP.NET Core's default answer.
+/// was wrong. HTTP/JSON (transcoded) calls get the HTTP status those stand for, 401 or 403, with the same message in
+/// the JSON error body transcoding writes for any other status (<see cref="JsonCalls.RefuseAsync"/>), and a 401 also
+/// names the scheme in <c>WWW-Authenticate</c>. Other requests (console pages) get ASP.NET Core's default answer.
 /// </summary>
 internal sealed class GrpcAuthorizationResultHandler : IAuthorizationMiddlewareResultHandler
 {
     private const string MissingKey = "no API key: send metadata 'authorization: Bearer <key>' or 'x-api-key: <key>'";
+    private const string MissingKeyJson = "no API key: send header 'authorization: Bearer <key>' or 'x-api-key: <key>'";
 
     private readonly AuthorizationMiddlewareResultHandler _default = new();
 
     public async Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
         var contentType = context.Request.ContentType;
-        if (authorizeResult.Succeeded || contentType is null || !contentType.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase))
+        var grpc = contentType is not null && contentType.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
+        // A transcoded GET has no content type at all: recognise it by the endpoint it was routed to.
+        if (authorizeResult.Succeeded || (!grpc && !JsonCalls.IsTranscoded(context)))
         {
             await _default.HandleAsync(next, context, policy, authorizeResult);
             return;
         }
 
+        StatusCode status;
+        string message;
         if (authorizeResult.Forbidden)
         {
             var reasons = authorizeResult.AuthorizationFailure?.FailureReasons.Select(r => r.Message).ToList() ?? [];
-            Refuse(context.Response, StatusCode.PermissionDenied, reasons.Count > 0 ? string.Join("; ", reasons) : "permission denied");
+            (status, message) = (StatusCode.PermissionDenied, reasons.Count > 0 ? string.Join("; ", reasons) : "permission denied");
         }
         else
         {
             // The authentication middleware keeps only successful results; the handler caches its result per request,
             // so asking again costs nothing and gives the reason of a failure.
             var failure = (await context.AuthenticateAsync()).Failure?.Message;
-            Refuse(context.Response, StatusCode.Unauthenticated, failure ?? MissingKey);
+            (status, message) = (StatusCode.Unauthenticated, failure ?? (grpc ? MissingKey : MissingKeyJson));
         }
+
+        if (grpc)
+        {
+            Refuse(context.Response, status, message);
+            return;
+        }
+
+        if (status == StatusCode.Unauthenticated)
+        {
+            // RFC 9110: a 401 names the scheme that would be accepted.
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        await JsonCalls.RefuseAsync(context.Response, status, message);
     }
 
     /// <summary>A trailers-only response: the status travels in the HEADERS frame and no message follows.</summary>

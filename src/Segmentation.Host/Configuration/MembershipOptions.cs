@@ -105,6 +105,13 @@ public sealed class MembershipOptions
     public TimeSpan TableRefreshTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long a starting silo keeps trying to join the cluster before its start fails (Orleans'
+    /// <c>MaxJoinAttemptTime</c>, 5 min by default, kept): a silo the cluster will not let in — say, one whose certificate
+    /// another CA issued under mutual TLS — fails its start within this time instead of waiting on.
+    /// </summary>
+    public TimeSpan MaxJoinAttemptTime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// How often an Orleans client re-reads the gateway list (Orleans' <c>GatewayListRefreshPeriod</c>, default 60 s).
     /// A client drops a gateway at once when its connection breaks; the refresh finds new silos. 10 s by default.
     /// </summary>
@@ -165,9 +172,9 @@ public sealed class MembershipOptions
         }
 
         if (ProbeTimeout <= TimeSpan.Zero || DeathVoteExpirationTimeout <= TimeSpan.Zero || IAmAliveTablePublishTimeout <= TimeSpan.Zero
-            || TableRefreshTimeout <= TimeSpan.Zero || GatewayListRefreshPeriod <= TimeSpan.Zero)
+            || TableRefreshTimeout <= TimeSpan.Zero || GatewayListRefreshPeriod <= TimeSpan.Zero || MaxJoinAttemptTime <= TimeSpan.Zero)
         {
-            problems.Add("Segmentation:Cluster:ProbeTimeout, DeathVoteExpirationTimeout, IAmAliveTablePublishTimeout, TableRefreshTimeout and GatewayListRefreshPeriod must be positive.");
+            problems.Add("Segmentation:Cluster:ProbeTimeout, DeathVoteExpirationTimeout, IAmAliveTablePublishTimeout, TableRefreshTimeout, GatewayListRefreshPeriod and MaxJoinAttemptTime must be positive.");
         }
 
         if (NumMissedProbesLimit < 1 || NumVotesForDeathDeclaration < 1)

@@ -26,8 +26,10 @@ public static class AccessControl
     {
         services.AddSingleton(sp => new ApiKeyCatalog(sp.GetRequiredService<ISnapshotStore>(), TimeProvider.System, options.Auth));
         services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<ISnapshotStore>()));
-        services.AddSingleton(new KeyRateLimiters(options.Auth.RateLimits));
+        // Made by the container, so that it is disposed with it (its sweep timer, the buckets' replenishment timers).
+        services.AddSingleton(_ => new KeyRateLimiters(options.Auth.RateLimits));
         services.AddSingleton<RateLimitInterceptor>();
+        services.AddSingleton<AuditRecorder>();
         services.AddSingleton<AuditInterceptor>();
         services.AddHostedService(sp => new ApiKeyRefresher(
             sp.GetRequiredService<ApiKeyCatalog>(), options, listen, sp.GetRequiredService<ILogger<ApiKeyRefresher>>()));

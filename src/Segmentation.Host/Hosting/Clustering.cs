@@ -92,6 +92,7 @@ internal static class Clustering
             membership.DeathVoteExpirationTimeout = cluster.DeathVoteExpirationTimeout;
             membership.IAmAliveTablePublishTimeout = cluster.IAmAliveTablePublishTimeout;
             membership.TableRefreshTimeout = cluster.TableRefreshTimeout;
+            membership.MaxJoinAttemptTime = cluster.MaxJoinAttemptTime;
         });
         if (UsesKubernetesHosting(cluster, kubernetesServiceHost))
         {

@@ -101,7 +101,7 @@ internal static class DomainServices
             sp.GetRequiredService<CustomerIndex>(), sp.GetRequiredService<TenantSegmentations>(), sp.GetRequiredService<Growth.TenantGrowthModels>(),
             sp.GetRequiredService<TenantRules>(), options.Profiles, sp.GetRequiredService<DomainClocks>()));
         services.AddSingleton(sp => new EventIngestion(
-            sp.GetRequiredService<IGrainFactory>(), Wall(sp), options.EarliestEventTime, sp.GetRequiredService<ILogger<EventIngestion>>()));
+            sp.GetRequiredService<IGrainFactory>(), Wall(sp), options.EarliestEventTime, sp.GetRequiredService<ILogger<EventIngestion>>(), sp.GetRequiredService<TenantSchedules>()));
         services.AddSingleton(sp => new UserLookup(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<DomainClocks>()));
 
         // What the grains of this process take.
@@ -164,6 +164,8 @@ internal static class DomainServices
         services.AddHostedService<SegmentationStartup>();
         services.AddHostedService<ItemModelStartup>();
         services.AddHostedService<Growth.GrowthModelsStartup>();
+        services.AddSingleton<TenantSchedules>();
+        services.AddHostedService(sp => sp.GetRequiredService<TenantSchedules>());
         services.AddHostedService<SegmentStatisticsFlusher>();
         services.AddHostedService<Privacy.RetentionStartup>();
         services.AddHostedService(sp => sp.GetRequiredService<SegmentRefreshScheduler>());

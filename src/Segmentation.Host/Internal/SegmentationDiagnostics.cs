@@ -23,7 +23,10 @@ internal static class SegmentationDiagnostics
 
     private static readonly Meter s_meter = new(MeterName);
 
-    /// <summary>Events acknowledged as newly stored.</summary>
+    /// <summary>The tag that names the tenant of a measurement (on <see cref="EventsIngested"/>).</summary>
+    public const string TenantTag = "segmentation.tenant";
+
+    /// <summary>Events acknowledged as newly stored, tagged with their tenant (<see cref="TenantTag"/>).</summary>
     public static readonly Counter<long> EventsIngested = s_meter.CreateCounter<long>(
         "segmentation.events.ingested", "{event}", "Events acknowledged as newly stored (durable).");
 

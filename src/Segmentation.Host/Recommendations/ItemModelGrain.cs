@@ -56,6 +56,9 @@ internal sealed class ItemModelGrain(TenantItemModels tenants, RecommendationOpt
         }
     }
 
+    // The activation registered the reminder.
+    public Task EnsureScheduledAsync() => Task.CompletedTask;
+
     public async Task<long> TrainAsync()
     {
         var manifest = await _models.TrainAsync(CancellationToken.None);

@@ -72,6 +72,7 @@ internal sealed class AccessApi : AccessService.AccessServiceBase
                     Request = e.Request,
                     Status = e.Status,
                     StatusMessage = e.StatusMessage,
+                    Via = e.Via,
                 }),
             },
         };

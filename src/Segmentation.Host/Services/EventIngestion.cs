@@ -24,9 +24,12 @@ internal sealed class EventIngestion
     private readonly TimeProvider _wallClock;
     private readonly DateTimeOffset _earliest;
     private readonly ILogger _logger;
+    private readonly Hosting.TenantSchedules? _schedules;
 
-    public EventIngestion(IGrainFactory grains, TimeProvider wallClock, DateTimeOffset earliest, ILogger logger)
+    /// <param name="schedules">Told of every tenant a batch was stored for, so a tenant new since the start gets its schedules.</param>
+    public EventIngestion(IGrainFactory grains, TimeProvider wallClock, DateTimeOffset earliest, ILogger logger, Hosting.TenantSchedules? schedules = null)
     {
+        _schedules = schedules;
         _users = new GrainReferences<IUserGrain>(grains);
         _wallClock = wallClock;
         _earliest = earliest;
@@ -113,6 +116,11 @@ internal sealed class EventIngestion
             throw new ServiceUnavailableException("events: an append failed (storage, or the silo hosting a user was lost); nothing in this batch is acknowledged. Retry it: event ids make retries idempotent.");
         }
 
+        if (batches.Length > 0)
+        {
+            _schedules?.Seen(tenant);
+        }
+
         var response = new V1.IngestEventsResponse();
         for (var g = 0; g < batches.Length; g++)
         {
@@ -138,7 +146,7 @@ internal sealed class EventIngestion
 
         response.Results.Add(results);
         SegmentationDiagnostics.BatchSize.Record(events.Count);
-        SegmentationDiagnostics.EventsIngested.Add(response.Accepted);
+        SegmentationDiagnostics.EventsIngested.Add(response.Accepted, new KeyValuePair<string, object?>(SegmentationDiagnostics.TenantTag, tenant));
         SegmentationDiagnostics.EventsDuplicate.Add(response.Duplicates);
         SegmentationDiagnostics.EventsRejected.Add(response.Rejected);
         return response;

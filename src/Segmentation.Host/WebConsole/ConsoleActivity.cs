@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Hosting;
+using Segmentation.Host.Internal;
 using Segmentation.Host.Segments;
 
 namespace Segmentation.Host.WebConsole;
@@ -27,19 +28,21 @@ internal sealed class ConsoleActivity : BackgroundService
     private readonly (DateTimeOffset At, long Events)[] _rate = new (DateTimeOffset, long)[2];
     private MeterListener? _listener;
     private long _eventsIngested;
+    private readonly string _tenant;
 
     private readonly IHostApplicationLifetime _lifetime;
 
     public ConsoleActivity(TenantSegmentations segmentations, Configuration.SegmentationOptions options, SegmentChangeFeed changes, TimeProvider clock, IHostApplicationLifetime lifetime)
     {
         _lifetime = lifetime;
+        _tenant = options.ConsoleTenant;
         // The console's tenant's (segment moves come from the change feed, which carries tenant default's users only).
         _segmentation = segmentations.For(options.ConsoleTenant).Ml;
         _changes = changes;
         _clock = clock;
     }
 
-    /// <summary>Events acknowledged by this process since it started.</summary>
+    /// <summary>Events of the console's tenant acknowledged by this process since it started.</summary>
     public long EventsIngested => Interlocked.Read(ref _eventsIngested);
 
     /// <summary>Events acknowledged per second over the last sampling interval (the rate at the last sample).</summary>
@@ -105,7 +108,18 @@ internal sealed class ConsoleActivity : BackgroundService
                 }
             },
         };
-        _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _eventsIngested, value));
+        // The console's tenant's events only: the overview's rate and its event count (EventLogTally) are that shop's.
+        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == SegmentationDiagnostics.TenantTag && tag.Value is string tenant && tenant == _tenant)
+                {
+                    Interlocked.Add(ref _eventsIngested, value);
+                    return;
+                }
+            }
+        });
         _listener.Start();
         var moves = WatchMovesAsync(stoppingToken);
         using var timer = new PeriodicTimer(SampleEvery, _clock);

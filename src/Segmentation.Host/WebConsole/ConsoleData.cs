@@ -1,8 +1,12 @@
+using Google.Protobuf;
+using Grpc.Core;
 using Segmentation.Contracts.V1;
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
 using Segmentation.Core.Errors;
 using Segmentation.Grains;
+using Segmentation.Host.Access;
+using Segmentation.Host.Hosting.Internal;
 using Segmentation.Host.Segments;
 using Segmentation.Host.Services;
 using Segmentation.Host.WebConsole.Internal;
@@ -33,6 +37,7 @@ internal sealed class ConsoleData
     private readonly RuleSegmentCatalog _rules;
     private readonly IEventLog _log;
     private readonly IGrainFactory _grains;
+    private readonly AuditRecorder _audit;
     private readonly string _tenant;
     private readonly TimeProvider _wallClock;
     private readonly Lock _mapGate = new();
@@ -41,8 +46,9 @@ internal sealed class ConsoleData
 
     public ConsoleData(
         SegmentApi segments, ProfileApi profiles, RecommendationApi recommendations, AdminApi admin, TenantSegmentations segmentations, TenantRules rules,
-        IEventLog log, IGrainFactory grains, ConsoleActivity activity, Configuration.SegmentationOptions options, TimeProvider wallClock)
+        IEventLog log, IGrainFactory grains, ConsoleActivity activity, AuditRecorder audit, Configuration.SegmentationOptions options, TimeProvider wallClock)
     {
+        _audit = audit;
         _tenant = options.ConsoleTenant;
         _wallClock = wallClock;
         _segments = segments;
@@ -130,13 +136,17 @@ internal sealed class ConsoleData
     public Task<DryRunRuleSegmentResponse> DryRunRuleAsync(string expression, int sampleSize, CancellationToken cancellationToken) =>
         _admin.DryRunRuleSegment(new DryRunRuleSegmentRequest { Expression = expression, SampleSize = sampleSize }, Call("DryRunRuleSegment", cancellationToken));
 
-    /// <summary>AdminService.CreateRuleSegment.</summary>
-    public Task<RuleSegment> CreateRuleAsync(string id, string name, string expression, CancellationToken cancellationToken) =>
-        _admin.CreateRuleSegment(new CreateRuleSegmentRequest { Id = id, Name = name, Expression = expression }, Call("CreateRuleSegment", cancellationToken));
+    /// <summary>AdminService.CreateRuleSegment, audited as <paramref name="caller"/>'s action.</summary>
+    public Task<RuleSegment> CreateRuleAsync(string id, string name, string expression, ApiCaller caller, CancellationToken cancellationToken) =>
+        AuditedAsync("CreateRuleSegment", new CreateRuleSegmentRequest { Id = id, Name = name, Expression = expression }, caller, _admin.CreateRuleSegment, cancellationToken);
 
-    /// <summary>AdminService.Recluster.</summary>
-    public Task<ReclusterResponse> ReclusterAsync(int k, bool dryRun, int seed, CancellationToken cancellationToken) =>
-        _admin.Recluster(new ReclusterRequest { K = k, DryRun = dryRun, Seed = seed }, Call("Recluster", cancellationToken));
+    /// <summary>AdminService.DeleteRuleSegment, audited as <paramref name="caller"/>'s action.</summary>
+    public Task<DeleteRuleSegmentResponse> DeleteRuleAsync(string id, ApiCaller caller, CancellationToken cancellationToken) =>
+        AuditedAsync("DeleteRuleSegment", new DeleteRuleSegmentRequest { Id = id }, caller, _admin.DeleteRuleSegment, cancellationToken);
+
+    /// <summary>AdminService.Recluster (a dry run or a publication), audited as <paramref name="caller"/>'s action.</summary>
+    public Task<ReclusterResponse> ReclusterAsync(int k, bool dryRun, int seed, ApiCaller caller, CancellationToken cancellationToken) =>
+        AuditedAsync("Recluster", new ReclusterRequest { K = k, DryRun = dryRun, Seed = seed }, caller, _admin.Recluster, cancellationToken);
 
     /// <summary>
     /// The map (<see cref="DrawMapAsync"/>), drawn at most every <see cref="RedrawMapEvery"/>: 2,000 grain calls and a
@@ -247,6 +257,39 @@ internal sealed class ConsoleData
     }
 
     private ConsoleCallContext Call(string method, CancellationToken cancellationToken) => new(method, _tenant, cancellationToken);
+
+    /// <summary>
+    /// Runs an admin action of <see cref="AdminService"/> in-process and writes it to the audit log as the gRPC edge's
+    /// audit interceptor would: the signed-in key as actor, the console's tenant, the RPC's full name, the request,
+    /// and the status the edge would have answered (a domain error's own, UNKNOWN for anything else).
+    /// </summary>
+    private async Task<TResponse> AuditedAsync<TRequest, TResponse>(
+        string method, TRequest request, ApiCaller caller, Func<TRequest, ServerCallContext, Task<TResponse>> action, CancellationToken cancellationToken)
+        where TRequest : IMessage
+    {
+        var fullMethod = "/" + AdminService.Descriptor.FullName + "/" + method;
+        // The console acts for its tenant; on the open loopback default the caller is anonymous of tenant default.
+        var actor = caller.Tenant == _tenant ? caller : caller with { Tenant = _tenant };
+        TResponse response;
+        try
+        {
+            response = await action(request, Call(method, cancellationToken));
+        }
+        catch (Exception ex)
+        {
+            var (status, message) = ex switch
+            {
+                SegmentationException domain => (ErrorMappingInterceptor.ToStatusCode(domain.Kind), ErrorMappingInterceptor.Cap(domain.Message)),
+                OperationCanceledException => (StatusCode.Cancelled, "Page request cancelled."),
+                _ => (StatusCode.Unknown, ErrorMappingInterceptor.UnknownMessage),
+            };
+            await _audit.RecordAsync(actor, fullMethod, request, status, message, AuditRecorder.ViaConsole);
+            throw;
+        }
+
+        await _audit.RecordAsync(actor, fullMethod, request, StatusCode.OK, "", AuditRecorder.ViaConsole);
+        return response;
+    }
 }
 
 /// <summary>A user (or a centroid) on the map.</summary>

@@ -28,7 +28,8 @@ public static class ConsoleEndpoints
         services.AddHostedService(provider => provider.GetRequiredService<ConsoleActivity>());
         services.AddSingleton<ConsoleData>();
         services.AddSingleton(provider => new EventLogTally(
-            provider.GetRequiredService<Storage.IEventLog>(), provider.GetRequiredService<ConsoleActivity>(), provider.GetRequiredService<Host.Internal.DomainClocks>().Wall));
+            provider.GetRequiredService<Storage.IEventLog>(), provider.GetRequiredService<ConsoleActivity>(),
+            provider.GetRequiredService<Configuration.SegmentationOptions>().ConsoleTenant, provider.GetRequiredService<Host.Internal.DomainClocks>().Wall));
         services.AddRazorPages(pages =>
             {
                 pages.RootDirectory = "/WebConsole/Pages";

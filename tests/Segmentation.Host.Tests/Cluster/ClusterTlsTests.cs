@@ -79,6 +79,44 @@ public sealed class ClusterTlsTests : IDisposable
         Assert.Equal(2, (await primary.Server.Grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count);
     }
 
+    [Fact]
+    public async Task ASiloWithAnotherCasCertificate_CannotJoin_ItsStartFailsWithinTheJoinTime_TheClusterIsUnharmed()
+    {
+        using var ca = new ClusterCertificates(_folder, "cluster-ca");
+        using var rogue = new ClusterCertificates(_folder, "rogue-ca");
+        var primaryPort = Hosting.Silo.FreeLoopbackPort();
+        string[] development = ["--Segmentation:Cluster:Membership=development", $"--Segmentation:Cluster:PrimarySilo=127.0.0.1:{primaryPort}"];
+        await using var primary = await TestServer.StartAsync(extraArgs:
+            [.. development, $"--Segmentation:Silo:SiloPort={primaryPort}", .. TlsArgs(ca.Issue("silo-0"), ca.CaFile)]);
+
+        // A silo whose certificate another CA issued, though it trusts the cluster's CA itself: the primary ends its
+        // connections, so it can never write itself into the membership. Its start fails once the join time is up; the
+        // token is only a backstop, so that a regression fails this test instead of hanging it.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var data = Path.Combine(_folder, "rogue-data");
+        using var backstop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => SegmentationServer.StartAsync(
+            [
+                $"--Segmentation:DataDirectory={data}",
+                "--Segmentation:Listen=127.0.0.1:0",
+                "--Logging:LogLevel:Default=Warning",
+                "--Segmentation:Cluster:MaxJoinAttemptTime=00:00:10",
+                .. development,
+                .. TlsArgs(rogue.Issue("intruder-silo"), ca.CaFile),
+            ],
+            backstop.Token));
+        _output.WriteLine($"silo with another CA's certificate refused after {clock.Elapsed.TotalSeconds:F1} s: {refused.GetType().Name}: {refused.Message}");
+        Assert.False(backstop.IsCancellationRequested, "the rogue silo's start was still waiting after 3 minutes");
+        Assert.IsNotType<OperationCanceledException>(refused);
+
+        // Never a member, and the cluster still serves.
+        var hosts = await primary.Server.Grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: false);
+        Assert.Single(hosts);
+        var ingested = await primary.Client.UnaryAsync<IngestEventsRequest, IngestEventsResponse>(
+            Events.Ingest, Events.Batch(Events.Make("after-rogue", "mtls-user", EventType.View, s_now, "item-1")), new CallSettings(TimeSpan.FromSeconds(60)));
+        Assert.Equal(1, ingested.Accepted);
+    }
+
     [Theory]
     [InlineData("CertificateFile", "Segmentation:Cluster:Tls:CaFile is required")]
     [InlineData("CaFile", "Segmentation:Cluster:Tls:CertificateFile is required")]

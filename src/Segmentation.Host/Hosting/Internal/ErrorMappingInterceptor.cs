@@ -17,7 +17,8 @@ internal sealed class ErrorMappingInterceptor : Interceptor
     /// <summary>Longest status message sent; longer ones are cut and end with "...".</summary>
     public const int MaxStatusMessageLength = 1_024;
 
-    private const string UnknownMessage = "Exception was thrown by handler.";
+    /// <summary>The detail sent for an exception that is not a domain one (no internals leak).</summary>
+    public const string UnknownMessage = "Exception was thrown by handler.";
 
     private readonly ILogger _logger;
     private readonly TimeProvider _clock;
@@ -113,7 +114,8 @@ internal sealed class ErrorMappingInterceptor : Interceptor
         }
     }
 
-    private static StatusCode ToStatusCode(ErrorKind kind) => kind switch
+    /// <summary>The status an <see cref="ErrorKind"/> is answered with.</summary>
+    public static StatusCode ToStatusCode(ErrorKind kind) => kind switch
     {
         ErrorKind.InvalidArgument => StatusCode.InvalidArgument,
         ErrorKind.NotFound => StatusCode.NotFound,
