@@ -58,7 +58,7 @@ public sealed class PrivacyTests(ITestOutputHelper output)
                 Assert.True(DataFilesContain(data, Her), "her id must be in the data folder before the erasure");
 
                 // Someone watches her segments: the watch ends NOT_FOUND.
-                using var watch = new SegmentService.SegmentServiceClient(server.Client).WatchUserSegments(new WatchUserSegmentsRequest { UserId = Her });
+                using var watch = new SegmentService.SegmentServiceClient(server.Client).WatchUserSegments(new WatchUserSegmentsRequest { UserId = Her }, deadline: DateTime.UtcNow.AddMinutes(3));
                 var watching = WatchUntilEndAsync(watch);
                 using (var patience = new CancellationTokenSource(s_patience))
                 {

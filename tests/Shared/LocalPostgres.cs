@@ -205,7 +205,19 @@ internal sealed class LocalPostgres : IAsyncDisposable
         // pg_ctl start sends the server's output to -l's file, so the pipes end when the tool exits.
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
+        using (var patience = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
+        {
+            try
+            {
+                await process.WaitForExitAsync(patience.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"{Path.GetFileName(program)} {string.Join(' ', arguments)} did not exit within 3 minutes");
+            }
+        }
+
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException(

@@ -59,7 +59,19 @@ public sealed partial class SegKeysCommandTests
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
+        using (var patience = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
+        {
+            try
+            {
+                await process.WaitForExitAsync(patience.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"seg {string.Join(' ', args)} did not exit within 3 minutes");
+            }
+        }
+
         return (process.ExitCode, await output, await error);
     }
 
