@@ -34,13 +34,14 @@ namespace Segmentation.Host.Grains;
 /// the log is idempotent by event id, a profile is a function of its set of events whatever their order, and before
 /// each snapshot the grain folds the events other activations appended to its stream since it last read it, so a
 /// snapshot's sequence number always closes a complete prefix of the stream.</para>
-/// <para>Derived state follows the events shortly after, not inside the ingest call: <see cref="ApplyAsync"/> returns
-/// once the events are durable, folded and observed by the recommenders, and queues a refresh with the silo's
-/// <see cref="SegmentRefreshScheduler"/>, which calls <see cref="RefreshDueAsync"/> after
-/// <c>Segmentation:Segments:RefreshDelay</c>: it re-embeds her, assigns her ML segment, records her move for the segment
-/// statistics and publishes her membership changes, once for all the events that arrived meanwhile. That call is a
-/// grain turn like any other, so it never interleaves with an ingest. Every query refreshes first when a
-/// refresh is pending, so nobody reads segments older than the events already acknowledged.</para>
+/// <para>Derived state: after the events are durable, folded and observed by the recommenders, <see cref="ApplyAsync"/>
+/// refreshes her in the same turn — re-embeds her, assigns her ML segment, records her move for the segment statistics
+/// and publishes her membership changes — so one user's part of an ingest batch is one grain call. When her last refresh
+/// ran less than <c>Segmentation:Segments:RefreshDelay</c> ago (a burst of batches), it queues the refresh with the
+/// silo's <see cref="SegmentRefreshScheduler"/> instead, which calls <see cref="RefreshDueAsync"/> once the delay has
+/// passed (or her next ingest after that runs it), once for all the events that arrived meanwhile. Either is a grain
+/// turn like any other, so it never interleaves with an ingest. Every query refreshes first when a refresh is pending,
+/// so nobody reads segments older than the events already acknowledged.</para>
 /// </remarks>
 [RequiresRole(ServerRoles.Silo)]
 internal sealed class UserGrain : Grain, IUserGrain
@@ -99,6 +100,10 @@ internal sealed class UserGrain : Grain, IUserGrain
     // GrainServices.PendingSegmentRefreshes until it ran or the activation ends, and queued with the silo's
     // SegmentRefreshScheduler); null otherwise, so an idle user carries nothing for it.
     private PendingRefresh? _pending;
+
+    // When her last refresh ran (a SegmentRefreshScheduler.Timestamp; 0: not in this activation): an ingest within
+    // RefreshDelay of it defers its refresh, so a burst of batches costs one refresh per delay.
+    private long _refreshedAt;
 
     // This activation as a grain reference (what the refresh scheduler calls), made at the first refresh owed.
     private IUserGrain? _self;
@@ -237,10 +242,10 @@ internal sealed class UserGrain : Grain, IUserGrain
     }
 
     /// <summary>
-    /// Appends the events durably, folds the appended ones, lets the recommenders observe them, and reports per event
-    /// whether it was new or a duplicate. The append is never cancelled half-way: once started, whatever the log stored
-    /// is also folded, so memory and log cannot disagree. Embedding, ML assignment and membership publication follow in
-    /// the deferred refresh (see the remarks on the class).
+    /// Appends the events durably, folds the appended ones, lets the recommenders observe them, refreshes her derived
+    /// state (or owes it, see the remarks on the class), and reports per event whether it was new or a duplicate. The
+    /// append is never cancelled half-way: once started, whatever the log stored is also folded, so memory and log
+    /// cannot disagree; a failed refresh does not fail the call (it stays owed).
     /// </summary>
     public async Task<ApplyResult> ApplyAsync(EventBatch batch)
     {
@@ -311,9 +316,17 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         if (any)
         {
-            // Shortly after the ack, once for every event until then: a new embedding, and the segment it falls in.
+            // A new embedding and the segment it falls in: in this turn, so her batch costs one grain call, unless her last
+            // refresh ran less than RefreshDelay ago; then once, shortly after the ack, for every event until then.
             _embeddingStale = true;
-            ScheduleRefresh(latest);
+            if (_services.Refreshes.RefreshesInTurn(_pending, _refreshedAt))
+            {
+                await RefreshInTurnAsync(latest);
+            }
+            else
+            {
+                ScheduleRefresh(latest);
+            }
         }
 
         if (_unsnapshotted >= _snapshotEvery && !_fenced)
@@ -484,6 +497,24 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         ClearPending();
+        _refreshedAt = _services.Refreshes.Timestamp();
+    }
+
+    // The refresh of an ingest turn (ApplyAsync), covering what she owed as well. Its failure does not fail the ingest:
+    // the events are durable and folded, so the ack stands, and the refresh is owed as a deferred one (tried again later).
+    private async Task RefreshInTurnAsync(DateTimeOffset latest)
+    {
+        var through = _pending is { } owed && owed.Through > latest ? owed.Through : latest;
+        using var span = SegmentationDiagnostics.Source.StartActivity("segment refresh");
+        try
+        {
+            await RefreshSegmentAsync(through);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            HostLog.RefreshFailed(_logger, _key, ex);
+            ScheduleRefresh(through);
+        }
     }
 
     // The rule segments of her tenant she matches, without the prefix, in id order; her previous entry's array when they
