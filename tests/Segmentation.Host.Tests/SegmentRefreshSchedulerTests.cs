@@ -1,5 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
 using Segmentation.Contracts.V1;
 using Segmentation.Grains;
+using Segmentation.Host.Segments;
 using Segmentation.Storage;
 using Segmentation.Testing;
 
@@ -48,6 +50,32 @@ public sealed class SegmentRefreshSchedulerTests
         await user.ApplyAsync(Batch("q-3", "q-user"));
         Assert.Equal((1, 2), (services.PendingSegmentRefreshes, services.Refreshes.Queued));
     }
+
+    [Fact]
+    public async Task AnIngest_RefreshesInItsOwnTurn_AndABurstWithinTheDelayOwesOneRefresh()
+    {
+        await using var server = await TestServer.StartAsync(null, "--Segmentation:Segments:RefreshDelay=00:10:00");
+        var services = server.Server.GrainServices;
+        var customers = server.Server.Services.GetRequiredService<CustomerIndex>();
+        var user = server.Server.Grains.GetGrain<IUserGrain>(TenantKeys.User("b-user"));
+
+        // Her first batch: refreshed before the call returns (the index has her), nothing owed, no second call queued.
+        await user.ApplyAsync(Batch("b-1", "b-user", -5));
+        var first = customers.Of(TenantKeys.DefaultTenant, "b-user")?.LastSeen;
+        Assert.NotNull(first);
+        Assert.Equal((0, 0), (services.PendingSegmentRefreshes, services.Refreshes.Queued));
+
+        // More within the delay: one refresh owed for both, not one per batch; a query runs it.
+        await user.ApplyAsync(Batch("b-2", "b-user", -4));
+        await user.ApplyAsync(Batch("b-3", "b-user", -3));
+        Assert.Equal((1, 1), (services.PendingSegmentRefreshes, services.Refreshes.Queued));
+        Assert.Equal(first, customers.Of(TenantKeys.DefaultTenant, "b-user")?.LastSeen);
+        Assert.NotNull(await user.GetSegmentsAsync(s_now, includeRules: false));
+        Assert.True(customers.Of(TenantKeys.DefaultTenant, "b-user")?.LastSeen > first, "the query's refresh records her newest event");
+    }
+
+    private static EventBatch Batch(string eventId, string user, int minutes) =>
+        new([EventCodec.Encode(Events.Make(eventId, user, EventType.View, s_now.AddMinutes(minutes)))]);
 
     private static EventBatch Batch(string eventId, string user) =>
         new([EventCodec.Encode(Events.Make(eventId, user, EventType.View, s_now.AddMinutes(-5)))]);

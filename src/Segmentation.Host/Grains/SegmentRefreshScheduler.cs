@@ -46,6 +46,21 @@ internal sealed class SegmentRefreshScheduler : BackgroundService
     /// <summary>Refreshes queued and not yet called (cancelled ones included until the loop reaches them).</summary>
     public int Queued => _queue.Count;
 
+    /// <summary>Now, on the scheduler's clock (what <see cref="RefreshesInTurn"/> compares).</summary>
+    public long Timestamp() => _time.GetTimestamp();
+
+    /// <summary>
+    /// Whether a grain that has just folded new events refreshes in the same turn instead of queuing a refresh: when it
+    /// owes none and its last refresh ran at least the delay ago (<paramref name="lastRefresh"/>, a <see cref="Timestamp"/>;
+    /// 0: never), or when the one it owes (<paramref name="owed"/>) is due. So an ingest costs its user one grain call,
+    /// and a burst of ingests one refresh per delay.
+    /// </summary>
+    public bool RefreshesInTurn(Entry? owed, long lastRefresh)
+    {
+        var now = _time.GetTimestamp();
+        return owed is null ? lastRefresh == 0 || now - lastRefresh >= _delay : now >= owed.DueAt;
+    }
+
     /// <summary>Calls <paramref name="entry"/>'s grain once the delay has passed from now, unless it is cancelled first.</summary>
     public void Schedule(Entry entry)
     {

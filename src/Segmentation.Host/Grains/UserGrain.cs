@@ -34,20 +34,18 @@ namespace Segmentation.Host.Grains;
 /// the log is idempotent by event id, a profile is a function of its set of events whatever their order, and before
 /// each snapshot the grain folds the events other activations appended to its stream since it last read it, so a
 /// snapshot's sequence number always closes a complete prefix of the stream.</para>
-/// <para>Derived state follows the events shortly after, not inside the ingest call: <see cref="ApplyAsync"/> returns
-/// once the events are durable, folded and observed by the recommenders, and queues a refresh with the silo's
-/// <see cref="SegmentRefreshScheduler"/>, which calls <see cref="RefreshDueAsync"/> after
-/// <c>Segmentation:Segments:RefreshDelay</c>: it re-embeds her, assigns her ML segment, records her move for the segment
-/// statistics and publishes her membership changes, once for all the events that arrived meanwhile. That call is a
-/// grain turn like any other, so it never interleaves with an ingest. Every query refreshes first when a
-/// refresh is pending, so nobody reads segments older than the events already acknowledged.</para>
+/// <para>Derived state: after the events are durable, folded and observed by the recommenders, <see cref="ApplyAsync"/>
+/// refreshes her in the same turn — re-embeds her, assigns her ML segment, records her move for the segment statistics
+/// and publishes her membership changes — so one user's part of an ingest batch is one grain call. When her last refresh
+/// ran less than <c>Segmentation:Segments:RefreshDelay</c> ago (a burst of batches), it queues the refresh with the
+/// silo's <see cref="SegmentRefreshScheduler"/> instead, which calls <see cref="RefreshDueAsync"/> once the delay has
+/// passed (or her next ingest after that runs it), once for all the events that arrived meanwhile. Either is a grain
+/// turn like any other, so it never interleaves with an ingest. Every query refreshes first when a refresh is pending,
+/// so nobody reads segments older than the events already acknowledged.</para>
 /// </remarks>
 [RequiresRole(ServerRoles.Silo)]
 internal sealed class UserGrain : Grain, IUserGrain
 {
-    private readonly IEventLog _log;
-    private readonly ISnapshotStore _snapshots;
-    private readonly ProfileOptions _profileOptions;
     // Her tenant's (set at activation, from the tenant of her key): the clock, recommenders, rule segments, ML
     // segmentation, growth models and segment tracker (watches) are per tenant.
     private EventTimeClock? _eventClock;
@@ -56,16 +54,15 @@ internal sealed class UserGrain : Grain, IUserGrain
     private SegmentTracker? _segments;
     private RuleSegmentCatalog? _rules;
     private global::Segmentation.Host.Growth.GrowthModels? _growth;
-    private readonly UserEmbeddings? _embeddings;
     private MlSegmentation? _ml;
-    private readonly int _snapshotEvery;
-    private readonly ILogger _logger;
     private readonly GrainServices _services;
 
-    // Sequences this activation appended after _readThrough: the catch-up read skips them (already folded). A list, not
-    // a set: 8 bytes a sequence instead of a set's ~24, for up to SnapshotEveryEvents of them in every live user; the
-    // catch-up's linear search over at most that many runs once per snapshot.
-    private List<long> _ownAppends = [];
+    // Sequences this activation appended after _readThrough (the first _ownAppendCount): the catch-up read skips them
+    // (already folded). A bare array, not a set or a list: 8 bytes a sequence instead of a set's ~24, no list object,
+    // and nothing at all for a user who has appended nothing since her last snapshot; the catch-up's linear search over
+    // at most SnapshotEveryEvents of them runs once per snapshot.
+    private long[]? _ownAppends;
+    private int _ownAppendCount;
 
     private string _key = "";
     private string _tenant = TenantKeys.DefaultTenant;
@@ -75,7 +72,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     private long _readThrough;
     private int _unsnapshotted;
     private bool _fenced;
-    private Dictionary<string, string> _memberships = [];
+    private KeyValuePair<string, string>[] _memberships = [];
     private (string Text, SegmentRule Rule)? _lastRule;
 
     // Derived from the profile by the served user encoder and the published segmentation model; recomputed when
@@ -100,6 +97,10 @@ internal sealed class UserGrain : Grain, IUserGrain
     // SegmentRefreshScheduler); null otherwise, so an idle user carries nothing for it.
     private PendingRefresh? _pending;
 
+    // When her last refresh ran (a SegmentRefreshScheduler.Timestamp; 0: not in this activation): an ingest within
+    // RefreshDelay of it defers its refresh, so a burst of batches costs one refresh per delay.
+    private long _refreshedAt;
+
     // This activation as a grain reference (what the refresh scheduler calls), made at the first refresh owed.
     private IUserGrain? _self;
 
@@ -117,15 +118,21 @@ internal sealed class UserGrain : Grain, IUserGrain
         _recommender = s.Recommender;
         _segments = s.Segments;
         _rules = s.Rules;
-        _embeddings = s.Embeddings;
         _ml = s.Ml;
-        _log = s.Log;
-        _snapshots = s.Snapshots;
-        _profileOptions = s.Options.Profiles;
-        _snapshotEvery = s.Options.SnapshotEveryEvents;
         _domainClock = s.DomainClock;
-        _logger = s.Logger;
     }
+
+    // What every user grain of the process shares, read through the one reference each grain holds (a field each would
+    // cost every live user 8 bytes per field).
+    private IEventLog EventLog => _services.Users.Log;
+
+    private ISnapshotStore Snapshots => _services.Users.Snapshots;
+
+    private ProfileOptions ProfileOptions => _services.Users.Options.Profiles;
+
+    private UserEmbeddings? Embeddings => _services.Users.Embeddings;
+
+    private ILogger Logger => _services.Users.Logger;
 
     // The constructor took tenant default's; a user of another tenant takes her tenant's.
     private async ValueTask UseTenantAsync(string tenant)
@@ -164,15 +171,15 @@ internal sealed class UserGrain : Grain, IUserGrain
         _userId = TenantKeys.UserIdOf(_key);
         _tenant = TenantKeys.TenantOf(_key);
         await UseTenantAsync(_tenant);
-        var snapshot = await _snapshots.ReadAsync(TenantKeys.UserSnapshot(_key), cancellationToken);
-        _profile = new UserProfile(_userId, _profileOptions);
+        var snapshot = await Snapshots.ReadAsync(TenantKeys.UserSnapshot(_key), cancellationToken);
+        _profile = new UserProfile(_userId, ProfileOptions);
         if (snapshot is not null)
         {
             var state = SnapshotCodec.Decode(snapshot.Data.Span);
             _etag = snapshot.ETag;
             if (state.Format == ProfileState.CurrentFormat)
             {
-                _profile = UserProfile.FromState(state, _profileOptions);
+                _profile = UserProfile.FromState(state, ProfileOptions);
                 _readThrough = snapshot.Sequence;
             }
             else
@@ -184,7 +191,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         var tail = new List<BehaviorEvent>();
-        await foreach (var record in _log.ReadStreamAsync(_key, _readThrough, cancellationToken))
+        await foreach (var record in EventLog.ReadStreamAsync(_key, _readThrough, cancellationToken))
         {
             tail.Add(EventCodec.Decode(record.Payload.Span));
             _readThrough = record.Sequence;
@@ -211,7 +218,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                HostLog.RefreshFailed(_logger, _key, ex);
+                HostLog.RefreshFailed(Logger, _key, ex);
             }
         }
 
@@ -237,10 +244,10 @@ internal sealed class UserGrain : Grain, IUserGrain
     }
 
     /// <summary>
-    /// Appends the events durably, folds the appended ones, lets the recommenders observe them, and reports per event
-    /// whether it was new or a duplicate. The append is never cancelled half-way: once started, whatever the log stored
-    /// is also folded, so memory and log cannot disagree. Embedding, ML assignment and membership publication follow in
-    /// the deferred refresh (see the remarks on the class).
+    /// Appends the events durably, folds the appended ones, lets the recommenders observe them, refreshes her derived
+    /// state (or owes it, see the remarks on the class), and reports per event whether it was new or a duplicate. The
+    /// append is never cancelled half-way: once started, whatever the log stored is also folded, so memory and log
+    /// cannot disagree; a failed refresh does not fail the call (it stays owed).
     /// </summary>
     public async Task<ApplyResult> ApplyAsync(EventBatch batch)
     {
@@ -255,7 +262,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         AppendResult[] results;
         using (SegmentationDiagnostics.Source.StartActivity("log append"))
         {
-            results = await _log.AppendAsync(records, CancellationToken.None);
+            results = await EventLog.AppendAsync(records, CancellationToken.None);
         }
 
         var fold = SegmentationDiagnostics.Source.StartActivity("fold");
@@ -272,7 +279,7 @@ internal sealed class UserGrain : Grain, IUserGrain
 
             var e = events[i];
             appended[i] = any = true;
-            _ownAppends.Add(results[i].Sequence);
+            RememberOwnAppend(results[i].Sequence, results.Length - i);
             (fresh ??= new List<(BehaviorEvent Event, long Sequence)>(results.Length)).Add((e, results[i].Sequence));
             latest = e.Timestamp > latest ? e.Timestamp : latest;
         }
@@ -311,12 +318,20 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         if (any)
         {
-            // Shortly after the ack, once for every event until then: a new embedding, and the segment it falls in.
+            // A new embedding and the segment it falls in: in this turn, so her batch costs one grain call, unless her last
+            // refresh ran less than RefreshDelay ago; then once, shortly after the ack, for every event until then.
             _embeddingStale = true;
-            ScheduleRefresh(latest);
+            if (_services.Refreshes.RefreshesInTurn(_pending, _refreshedAt))
+            {
+                await RefreshInTurnAsync(latest);
+            }
+            else
+            {
+                ScheduleRefresh(latest);
+            }
         }
 
-        if (_unsnapshotted >= _snapshotEvery && !_fenced)
+        if (_unsnapshotted >= _services.Users.Options.SnapshotEveryEvents && !_fenced)
         {
             await TryWriteSnapshotAsync(CancellationToken.None);
         }
@@ -405,23 +420,23 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         // The log first: were the process to die before the snapshot goes too, the erasure did not return and is asked
         // again, and the snapshot alone is not replayed without its stream.
-        var events = deleteEvents ? await _log.DeleteStreamAsync(_key, CancellationToken.None) : 0;
+        var events = deleteEvents ? await EventLog.DeleteStreamAsync(_key, CancellationToken.None) : 0;
         var snapshot = await DeleteSnapshotAsync();
         var inSegment = _mlSegment is not null || _ml?.Members.Of(_userId) is not null;
         var result = new UserErasure(events, snapshot, _embedding is { Length: > 0 }, inSegment,
-            _memberships.Keys.Count(k => k.StartsWith("rule:", StringComparison.Ordinal)), !_profile.IsEmpty);
+            _memberships.Count(m => m.Key.StartsWith("rule:", StringComparison.Ordinal)), !_profile.IsEmpty);
         _ml?.Leave(_userId);
         _services.Users.Customers?.Remove(_tenant, _userId);
         _recommender?.UserDeactivated(_userId);
 
         // Nothing of her stays in this activation, which answers as a user without events until it is gone, and writes no
         // snapshot on its way out (the same flag as a fenced activation).
-        _profile = new UserProfile(_userId, _profileOptions);
+        _profile = new UserProfile(_userId, ProfileOptions);
         _embedding = null;
         _embeddingStale = true;
         _mlSegment = null;
         _memberships = [];
-        _ownAppends = [];
+        ForgetOwnAppends();
         _unsnapshotted = 0;
         _fenced = true;
         DeactivateOnIdle();
@@ -434,14 +449,14 @@ internal sealed class UserGrain : Grain, IUserGrain
         var key = TenantKeys.UserSnapshot(_key);
         for (var attempt = 0; ; attempt++)
         {
-            if (await _snapshots.ReadAsync(key, CancellationToken.None) is not { } stored)
+            if (await Snapshots.ReadAsync(key, CancellationToken.None) is not { } stored)
             {
                 return false;
             }
 
             try
             {
-                await _snapshots.DeleteAsync(key, stored.ETag, CancellationToken.None);
+                await Snapshots.DeleteAsync(key, stored.ETag, CancellationToken.None);
                 _etag = null;
                 return true;
             }
@@ -484,6 +499,24 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         ClearPending();
+        _refreshedAt = _services.Refreshes.Timestamp();
+    }
+
+    // The refresh of an ingest turn (ApplyAsync), covering what she owed as well. Its failure does not fail the ingest:
+    // the events are durable and folded, so the ack stands, and the refresh is owed as a deferred one (tried again later).
+    private async Task RefreshInTurnAsync(DateTimeOffset latest)
+    {
+        var through = _pending is { } owed && owed.Through > latest ? owed.Through : latest;
+        using var span = SegmentationDiagnostics.Source.StartActivity("segment refresh");
+        try
+        {
+            await RefreshSegmentAsync(through);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            HostLog.RefreshFailed(Logger, _key, ex);
+            ScheduleRefresh(through);
+        }
     }
 
     // The rule segments of her tenant she matches, without the prefix, in id order; her previous entry's array when they
@@ -499,7 +532,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         if (_segments is not null)
         {
             // Tenant default: the memberships the refresh just updated hold them.
-            foreach (var key in _memberships.Keys)
+            foreach (var (key, _) in _memberships)
             {
                 if (key.StartsWith("rule:", StringComparison.Ordinal))
                 {
@@ -558,7 +591,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Still owed (the embedder failed, say): try again after another delay.
-            HostLog.RefreshFailed(_logger, _key, ex);
+            HostLog.RefreshFailed(Logger, _key, ex);
             _services.Refreshes.Schedule(pending);
         }
     }
@@ -577,19 +610,19 @@ internal sealed class UserGrain : Grain, IUserGrain
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ProfileView?> AssignAsync(DateTimeOffset now)
     {
-        if (_embeddings is null)
+        if (Embeddings is null)
         {
             return null;
         }
 
         var recomputed = false;
-        if (_embeddingStale || (_embeddings.Version ?? 0) != _embeddingVersion)
+        if (_embeddingStale || (Embeddings.Version ?? 0) != _embeddingVersion)
         {
             try
             {
                 recomputed = true;
                 using var span = SegmentationDiagnostics.Source.StartActivity("embed");
-                var embedding = await _embeddings.EmbedAsync(_profile, now, CancellationToken.None);
+                var embedding = await Embeddings.EmbedAsync(_profile, now, CancellationToken.None);
                 _embedding = embedding?.Vector;
                 _embeddingVersion = embedding?.ModelVersion ?? 0;
                 _embeddingStale = false;
@@ -601,14 +634,14 @@ internal sealed class UserGrain : Grain, IUserGrain
             }
             catch (InferenceQueueFullException ex)
             {
-                EmbeddingLog.Skipped(_logger, _userId, ex.Message);
+                EmbeddingLog.Skipped(Logger, _userId, ex.Message);
                 return null;
             }
             catch (ServiceUnavailableException ex)
             {
                 // No inference silo: the rest of the refresh (lifecycle, rules) goes on with her last embedding, stale;
                 // calls that answer with the embedding itself report UNAVAILABLE (ThrowIfEmbeddingUnavailable).
-                EmbeddingLog.Skipped(_logger, _userId, ex.Message);
+                EmbeddingLog.Skipped(Logger, _userId, ex.Message);
                 if (_embeddingUnavailable is null)
                 {
                     // Refreshed by the silo as soon as an inference silo is there, if no event or query comes first.
@@ -675,7 +708,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         {
             await RefreshSegmentAsync(pending.Through);
         }
-        else if (_embeddings is not null && (_embeddingStale || (_embeddings.Version ?? 0) != _embeddingVersion || (_ml?.Current is { } m && m.Version != _mlVersionSeen)))
+        else if (Embeddings is not null && (_embeddingStale || (Embeddings.Version ?? 0) != _embeddingVersion || (_ml?.Current is { } m && m.Version != _mlVersionSeen)))
         {
             await RefreshSegmentAsync(null);
         }
@@ -803,6 +836,24 @@ internal sealed class UserGrain : Grain, IUserGrain
         return events;
     }
 
+    // Room grows by half (at least for the `more` sequences this batch may still add), so a user whose events arrive
+    // one call at a time does not copy her array at every event, nor keep twice the room she needs.
+    private void RememberOwnAppend(long sequence, int more)
+    {
+        if (_ownAppends is null || _ownAppendCount == _ownAppends.Length)
+        {
+            Array.Resize(ref _ownAppends, Math.Max(_ownAppendCount + more, _ownAppendCount + (_ownAppendCount / 2)));
+        }
+
+        _ownAppends[_ownAppendCount++] = sequence;
+    }
+
+    private void ForgetOwnAppends()
+    {
+        _ownAppends = null;
+        _ownAppendCount = 0;
+    }
+
     private void Fold(BehaviorEvent e)
     {
         _profile.Apply(e);
@@ -819,12 +870,13 @@ internal sealed class UserGrain : Grain, IUserGrain
     private async Task CatchUpAsync(CancellationToken cancellationToken)
     {
         List<BehaviorEvent>? others = null;
-        await foreach (var record in _log.ReadStreamAsync(_key, _readThrough, cancellationToken))
+        await foreach (var record in EventLog.ReadStreamAsync(_key, _readThrough, cancellationToken))
         {
-            var own = _ownAppends.IndexOf(record.Sequence);
+            var own = _ownAppends is null ? -1 : Array.IndexOf(_ownAppends, record.Sequence, 0, _ownAppendCount);
             if (own >= 0)
             {
-                _ownAppends.RemoveAt(own);
+                // Order does not matter: the last one takes its place.
+                _ownAppends![own] = _ownAppends[--_ownAppendCount];
             }
             else
             {
@@ -834,8 +886,8 @@ internal sealed class UserGrain : Grain, IUserGrain
             _readThrough = record.Sequence;
         }
 
-        // A fresh list rather than Clear, which would keep the largest buffer for the rest of the activation.
-        _ownAppends = [];
+        // Dropped rather than cleared, which would keep the largest buffer for the rest of the activation.
+        ForgetOwnAppends();
         if (others is not null)
         {
             await FoldInOrderAsync(others, cancellationToken);
@@ -884,7 +936,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     {
         var stream = new List<(BehaviorEvent Event, long Sequence)>();
         var through = _readThrough;
-        await foreach (var record in _log.ReadStreamAsync(_key, 0, cancellationToken))
+        await foreach (var record in EventLog.ReadStreamAsync(_key, 0, cancellationToken))
         {
             stream.Add((EventCodec.Decode(record.Payload.Span), record.Sequence));
             through = Math.Max(through, record.Sequence);
@@ -904,7 +956,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             // What the re-fold needs of her events before the late ones: the stage each was made in, nothing else.
             before = new UserProfile(_userId, new ProfileOptions
             {
-                Lifecycle = _profileOptions.Lifecycle,
+                Lifecycle = ProfileOptions.Lifecycle,
                 EventWeights = [],
                 MaxCategories = 1,
                 RecentItems = 1,
@@ -913,7 +965,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             });
         }
 
-        var profile = new UserProfile(_userId, _profileOptions);
+        var profile = new UserProfile(_userId, ProfileOptions);
         var ml = _mlSegment?.Assignment.SegmentId;
         foreach (var (e, sequence) in stream)
         {
@@ -943,7 +995,7 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         _profile = profile;
         _readThrough = through;
-        _ownAppends = [];
+        ForgetOwnAppends();
         _unsnapshotted += Math.Max(1, fresh?.Count ?? 0);
         SegmentationDiagnostics.CountRefold(stream.Count);
     }
@@ -954,7 +1006,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         {
             await CatchUpAsync(cancellationToken);
             var data = SnapshotCodec.Encode(_profile.ToState());
-            _etag = await _snapshots.WriteAsync(TenantKeys.UserSnapshot(_key), data, _readThrough, _etag, cancellationToken);
+            _etag = await Snapshots.WriteAsync(TenantKeys.UserSnapshot(_key), data, _readThrough, _etag, cancellationToken);
             _unsnapshotted = 0;
         }
         catch (InconsistentStateException ex)
@@ -962,7 +1014,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             // Another activation wrote this user's snapshot: ours is stale. Stop writing, drop this activation; the next
             // call activates afresh from that snapshot and the log.
             _fenced = true;
-            HostLog.SnapshotFenced(_logger, _key, ex.ActualETag);
+            HostLog.SnapshotFenced(Logger, _key, ex.ActualETag);
             DeactivateOnIdle();
         }
     }

@@ -55,22 +55,47 @@ internal sealed class SegmentTracker
     /// The segment ids <paramref name="profile"/> is in now (and ML segment <paramref name="mlSegment"/>), with the reason
     /// for each. <paramref name="view"/>: the profile's view, when the caller has one already (its time is "now").
     /// </summary>
-    public Dictionary<string, string> Memberships(UserProfile profile, int? mlSegment, ProfileView? view = null, IReadOnlyList<KeyValuePair<string, string>>? scored = null)
+    /// <remarks>
+    /// An array of (id, reason) pairs, not a dictionary: every live user keeps hers (usually one or two pairs, 56 B as an
+    /// array against about 200 B as a dictionary), and a handful is searched faster than hashed.
+    /// </remarks>
+    public KeyValuePair<string, string>[] Memberships(UserProfile profile, int? mlSegment, ProfileView? view = null, IReadOnlyList<KeyValuePair<string, string>>? scored = null)
     {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
         if (profile.IsEmpty)
         {
-            return result;
+            return [];
         }
+
+        var result = new List<KeyValuePair<string, string>>(4);
+        Build(result, profile, mlSegment, view, scored);
+        return [.. result];
+    }
+
+    /// <summary>The reason for <paramref name="id"/> among <paramref name="memberships"/>, or null when she is not in it.</summary>
+    public static string? ReasonFor(KeyValuePair<string, string>[] memberships, string id)
+    {
+        foreach (var (key, reason) in memberships)
+        {
+            if (string.Equals(key, id, StringComparison.Ordinal))
+            {
+                return reason;
+            }
+        }
+
+        return null;
+    }
+
+    private void Build(List<KeyValuePair<string, string>> result, UserProfile profile, int? mlSegment, ProfileView? view, IReadOnlyList<KeyValuePair<string, string>>? scored)
+    {
 
         foreach (var (id, reason) in scored ?? [])
         {
-            result[id] = reason;
+            result.Add(new(id, reason));
         }
 
         if (mlSegment is { } ml)
         {
-            result.Add(MlId(ml), "nearest centroid of the segmentation model");
+            result.Add(new(MlId(ml), "nearest centroid of the segmentation model"));
         }
 
         var now = view?.AsOf ?? _domainClock.GetUtcNow();
@@ -80,23 +105,21 @@ internal sealed class SegmentTracker
             // Reasons are read only by watchers: without any, the stage alone is enough (and much cheaper).
             if (Feed.WatcherCount == 0)
             {
-                result.Add(LifecycleId(profile.StageAt(now)), "");
-                return result;
+                result.Add(new(LifecycleId(profile.StageAt(now)), ""));
+                return;
             }
 
             var lifecycle = view?.Lifecycle ?? profile.AssessLifecycle(now);
-            result.Add(LifecycleId(lifecycle.Stage), lifecycle.Explanation);
-            return result;
+            result.Add(new(LifecycleId(lifecycle.Stage), lifecycle.Explanation));
+            return;
         }
 
         view ??= profile.View(now);
-        result.Add(LifecycleId(view.Lifecycle.Stage), view.Lifecycle.Explanation);
+        result.Add(new(LifecycleId(view.Lifecycle.Stage), view.Lifecycle.Explanation));
         foreach (var match in RuleSegmentCatalog.Evaluate(rules, view))
         {
-            result.Add("rule:" + match.Id, string.Join("; ", match.Reasons));
+            result.Add(new("rule:" + match.Id, string.Join("; ", match.Reasons)));
         }
-
-        return result;
     }
 
     /// <summary>
@@ -106,7 +129,7 @@ internal sealed class SegmentTracker
     /// segments a served model puts her in (<c>churn:&lt;band&gt;</c>, <c>anomaly:flagged</c>) with their reasons, which
     /// the caller scores only while someone watches.
     /// </summary>
-    public Dictionary<string, string> Update(string userId, UserProfile profile, Dictionary<string, string> before, DateTimeOffset at, int? mlSegment, ProfileView? view = null, IReadOnlyList<KeyValuePair<string, string>>? scored = null)
+    public KeyValuePair<string, string>[] Update(string userId, UserProfile profile, KeyValuePair<string, string>[] before, DateTimeOffset at, int? mlSegment, ProfileView? view = null, IReadOnlyList<KeyValuePair<string, string>>? scored = null)
     {
         if (Feed.WatcherCount == 0 && _rules.Current.Count == 0 && !profile.IsEmpty && SameStageAndMl(profile, before, mlSegment, view))
         {
@@ -121,29 +144,29 @@ internal sealed class SegmentTracker
             return after;
         }
 
-        foreach (var left in before.Keys.Where(k => !after.ContainsKey(k)).Order(StringComparer.Ordinal))
+        foreach (var (left, reason) in before.Where(m => ReasonFor(after, m.Key) is null).OrderBy(m => m.Key, StringComparer.Ordinal))
         {
-            Feed.Publish(new MembershipChange(userId, left, Entered: false, at, before[left].Length > 0 ? "no longer: " + before[left] : "no longer in it", _tenant));
+            Feed.Publish(new MembershipChange(userId, left, Entered: false, at, reason.Length > 0 ? "no longer: " + reason : "no longer in it", _tenant));
         }
 
-        foreach (var entered in after.Keys.Where(k => !before.ContainsKey(k)).Order(StringComparer.Ordinal))
+        foreach (var (entered, reason) in after.Where(m => ReasonFor(before, m.Key) is null).OrderBy(m => m.Key, StringComparer.Ordinal))
         {
-            Feed.Publish(new MembershipChange(userId, entered, Entered: true, at, after[entered], _tenant));
+            Feed.Publish(new MembershipChange(userId, entered, Entered: true, at, reason, _tenant));
         }
 
         return after;
     }
 
     // Whether `before` is exactly what Memberships would answer without watchers or rules.
-    private bool SameStageAndMl(UserProfile profile, Dictionary<string, string> before, int? mlSegment, ProfileView? view)
+    private bool SameStageAndMl(UserProfile profile, KeyValuePair<string, string>[] before, int? mlSegment, ProfileView? view)
     {
-        if (before.Count != (mlSegment is null ? 1 : 2) || (mlSegment is { } ml && !before.ContainsKey(MlId(ml))))
+        if (before.Length != (mlSegment is null ? 1 : 2) || (mlSegment is { } ml && ReasonFor(before, MlId(ml)) is null))
         {
             return false;
         }
 
         var stage = profile.StageAt(view?.AsOf ?? _domainClock.GetUtcNow());
-        return before.TryGetValue(LifecycleId(stage), out var reason) && reason.Length == 0;
+        return ReasonFor(before, LifecycleId(stage)) is { Length: 0 };
     }
 
     private static string LifecycleId(LifecycleStage stage) =>
