@@ -11,7 +11,14 @@ public sealed record ValidationCase(RecommendationRequest Request, IReadOnlySet<
 /// <param name="HitRate">Hit rate@k (a held-out item in the top k).</param>
 /// <param name="SourceAloneNdcg">NDCG@k of each source alone, in the order given.</param>
 /// <param name="Cases">Validation cases scored.</param>
-public sealed record BlendTuningResult(IReadOnlyList<double> Weights, double Ndcg, double HitRate, IReadOnlyList<double> SourceAloneNdcg, int Cases);
+public sealed record BlendTuningResult(IReadOnlyList<double> Weights, double Ndcg, double HitRate, IReadOnlyList<double> SourceAloneNdcg, int Cases)
+{
+    /// <summary>The personal ranking chosen among those offered (null: none was offered; cases were ranked unpersonalised).</summary>
+    public PersonalRanking? Ranking { get; init; }
+
+    /// <summary>Hit rate@k over the cases whose relevant items are all new to her (none in her history); NaN without such cases.</summary>
+    public double NewHitRate { get; init; } = double.NaN;
+}
 
 /// <summary>
 /// Chooses the weights of a <see cref="RecommendationBlender"/>'s sources on held-out data, by grid search: every
@@ -19,7 +26,13 @@ public sealed record BlendTuningResult(IReadOnlyList<double> Weights, double Ndc
 /// matter), and the one with the best NDCG@k over the validation cases wins (ties: the earlier combination, so the
 /// lighter weights). Each source is asked once per case for its candidates; a combination only re-weighs them, as
 /// the blender does (each source's scores divided by its best, times its weight, summed), so the grid is cheap.
-/// Deterministic for the same sources and cases.
+/// <para>
+/// With <c>rankings</c> and the catalogue, a case that carries category affinities is ranked as a personalised
+/// placement serves it (<see cref="PersonalRanking.Rank"/>: the affinity boost and the per-category cap), so the weights
+/// are tuned for the list actually served, and the ranking itself is chosen too, by coordinate ascent: the weight grid
+/// under the first ranking, then every ranking under the best weights, then (when another ranking won) the grid again
+/// under it. Deterministic for the same sources and cases.
+/// </para>
 /// </summary>
 public static class BlendTuning
 {
@@ -27,13 +40,22 @@ public static class BlendTuning
     public static IReadOnlyList<double> DefaultLevels { get; } = [0, 0.1, 0.25, 0.5, 1, 2];
 
     /// <summary>Tunes the weights of <paramref name="sources"/> (trained without the held-out interactions) on <paramref name="cases"/>.</summary>
+    /// <remarks>
+    /// <paramref name="rankings"/>: the personal rankings to choose from, the configured one first (null or empty: lists
+    /// are ranked unpersonalised); <paramref name="catalog"/> gives the items' categories they rank by.
+    /// </remarks>
     public static BlendTuningResult Tune(
-        IReadOnlyList<ICandidateSource> sources, IReadOnlyList<ValidationCase> cases, IReadOnlyList<double>? levels = null, int k = 10, int pool = 50, int maxDegreeOfParallelism = -1)
+        IReadOnlyList<ICandidateSource> sources, IReadOnlyList<ValidationCase> cases, IReadOnlyList<double>? levels = null, int k = 10, int pool = 50, int maxDegreeOfParallelism = -1,
+        IReadOnlyList<PersonalRanking>? rankings = null, ItemCatalog? catalog = null)
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(cases);
         ArgumentOutOfRangeException.ThrowIfZero(sources.Count);
         levels ??= DefaultLevels;
+        if (rankings is { Count: > 0 })
+        {
+            ArgumentNullException.ThrowIfNull(catalog);
+        }
 
         // Per case and source: the normalised scores (best = 1) of the candidates it proposes.
         var normalised = new Dictionary<string, double>[cases.Count][];
@@ -61,14 +83,17 @@ public static class BlendTuning
         });
 
         var grid = Combinations(sources.Count, levels);
-        var results = new (double Ndcg, double Hits)[grid.Count];
-        Parallel.For(0, grid.Count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, g => results[g] = Score(normalised, cases, grid[g], k));
-        var best = 0;
-        for (var g = 1; g < grid.Count; g++)
+        var options = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism };
+        var ranking = rankings is { Count: > 0 } ? rankings[0] : null;
+        var scorer = new Scorer(normalised, cases, k, catalog);
+        var (best, bestScore) = BestOf(grid, g => scorer.Score(g, ranking), options);
+        if (rankings is { Count: > 1 })
         {
-            if (results[g].Ndcg > results[best].Ndcg)
+            var (r, _) = BestOf(rankings, r => scorer.Score(best, r), options);
+            if (!ReferenceEquals(r, ranking))
             {
-                best = g;
+                ranking = r;
+                (best, bestScore) = BestOf(grid, g => scorer.Score(g, ranking), options);
             }
         }
 
@@ -77,61 +102,112 @@ public static class BlendTuning
         {
             var only = new double[sources.Count];
             only[s] = 1;
-            alone[s] = Score(normalised, cases, only, k).Ndcg;
+            alone[s] = scorer.Score(only, ranking).Ndcg;
         }
 
-        return new BlendTuningResult(grid[best], results[best].Ndcg, results[best].Hits, alone, cases.Count);
+        return new BlendTuningResult(best, bestScore.Ndcg, bestScore.Hits, alone, cases.Count) { Ranking = ranking, NewHitRate = bestScore.NewHits };
     }
 
-    // NDCG@k and hit rate@k of one weighting; ranking as the blender's: score descending, then item id (ordinal).
-    private static (double Ndcg, double Hits) Score(Dictionary<string, double>[][] normalised, IReadOnlyList<ValidationCase> cases, IReadOnlyList<double> weights, int k)
+    // The candidate with the best NDCG (ties: the earlier one), scored in parallel.
+    private static (T Best, Metrics Score) BestOf<T>(IReadOnlyList<T> candidates, Func<T, Metrics> score, ParallelOptions options)
     {
-        if (cases.Count == 0)
+        var results = new Metrics[candidates.Count];
+        Parallel.For(0, candidates.Count, options, i => results[i] = score(candidates[i]));
+        var best = 0;
+        for (var i = 1; i < candidates.Count; i++)
         {
-            return (0, 0);
+            if (results[i].Ndcg > results[best].Ndcg)
+            {
+                best = i;
+            }
         }
 
-        double ndcg = 0, hits = 0;
-        var blend = new Dictionary<string, double>(StringComparer.Ordinal);
-        var ranked = new List<KeyValuePair<string, double>>();
-        for (var c = 0; c < cases.Count; c++)
+        return (candidates[best], results[best]);
+    }
+
+    private readonly record struct Metrics(double Ndcg, double Hits, double NewHits);
+
+    // NDCG@k, hit rate@k and hit rate on targets new to her of one weighting and ranking; ranked as the blender ranks:
+    // score descending (at ranking precision), then item id (ordinal), through the personal ranking when the case has
+    // affinities. Thread-safe: each call has its own buffers.
+    private sealed class Scorer(Dictionary<string, double>[][] normalised, IReadOnlyList<ValidationCase> cases, int k, ItemCatalog? catalog)
+    {
+        private static readonly RecommendationReason s_reason = new(ReasonKind.PopularInSegment, "");
+        private static readonly Comparison<Recommendation> s_order = static (a, b) =>
         {
-            blend.Clear();
-            for (var s = 0; s < weights.Count; s++)
+            var c = Internal.TopK<byte>.Rank(b.Score).CompareTo(Internal.TopK<byte>.Rank(a.Score));
+            return c != 0 ? c : string.CompareOrdinal(a.ItemId, b.ItemId);
+        };
+
+        // Per case: whether every relevant item is new to her (not in her history).
+        private readonly bool[] _new = [.. cases.Select(c => !c.Request.History.Any(x => c.Relevant.Contains(x.ItemId)))];
+
+        public Metrics Score(IReadOnlyList<double> weights, PersonalRanking? ranking)
+        {
+            if (cases.Count == 0)
             {
-                if (weights[s] > 0)
+                return new Metrics(0, 0, double.NaN);
+            }
+
+            double ndcg = 0, hits = 0, newHits = 0;
+            var newCases = 0;
+            var blend = new Dictionary<string, double>(StringComparer.Ordinal);
+            var ranked = new List<Recommendation>();
+            for (var c = 0; c < cases.Count; c++)
+            {
+                blend.Clear();
+                for (var s = 0; s < weights.Count; s++)
                 {
-                    foreach (var (item, score) in normalised[c][s])
+                    if (weights[s] > 0)
                     {
-                        blend[item] = blend.GetValueOrDefault(item) + (weights[s] * score);
+                        foreach (var (item, score) in normalised[c][s])
+                        {
+                            blend[item] = blend.GetValueOrDefault(item) + (weights[s] * score);
+                        }
                     }
+                }
+
+                var request = cases[c].Request;
+                ranked.Clear();
+                foreach (var (item, score) in blend)
+                {
+                    ranked.Add(new Recommendation(item, score, catalog?.CategoryOf(item) ?? "", s_reason));
+                }
+
+                List<Recommendation> list;
+                if (ranking is not null && request.CategoryAffinities.Count > 0)
+                {
+                    list = ranking.Rank(ranked, request.CategoryAffinities, k, s_order);
+                }
+                else
+                {
+                    ranked.Sort(s_order);
+                    list = ranked;
+                }
+
+                var relevant = cases[c].Relevant;
+                double dcg = 0, ideal = 0;
+                for (var rank = 0; rank < Math.Min(k, list.Count); rank++)
+                {
+                    dcg += relevant.Contains(list[rank].ItemId) ? 1 / Math.Log2(rank + 2) : 0;
+                }
+
+                for (var rank = 0; rank < Math.Min(k, relevant.Count); rank++)
+                {
+                    ideal += 1 / Math.Log2(rank + 2);
+                }
+
+                ndcg += ideal > 0 ? dcg / ideal : 0;
+                hits += dcg > 0 ? 1 : 0;
+                if (_new[c])
+                {
+                    newCases++;
+                    newHits += dcg > 0 ? 1 : 0;
                 }
             }
 
-            var relevant = cases[c].Relevant;
-            ranked.Clear();
-            ranked.AddRange(blend);
-            ranked.Sort(static (a, b) =>
-            {
-                var order = b.Value.CompareTo(a.Value);
-                return order != 0 ? order : string.CompareOrdinal(a.Key, b.Key);
-            });
-            double dcg = 0, ideal = 0;
-            for (var rank = 0; rank < Math.Min(k, ranked.Count); rank++)
-            {
-                dcg += relevant.Contains(ranked[rank].Key) ? 1 / Math.Log2(rank + 2) : 0;
-            }
-
-            for (var rank = 0; rank < Math.Min(k, relevant.Count); rank++)
-            {
-                ideal += 1 / Math.Log2(rank + 2);
-            }
-
-            ndcg += ideal > 0 ? dcg / ideal : 0;
-            hits += dcg > 0 ? 1 : 0;
+            return new Metrics(ndcg / cases.Count, hits / cases.Count, newCases == 0 ? double.NaN : newHits / newCases);
         }
-
-        return (ndcg / cases.Count, hits / cases.Count);
     }
 
     private static List<double[]> Combinations(int sources, IReadOnlyList<double> levels)

@@ -29,6 +29,9 @@ internal sealed partial class AdminApi
             ValidationCases = manifest.ValidationCases,
             ValidationNdcg = manifest.ValidationNdcg,
             TrainingSeconds = manifest.TrainingSeconds,
+            RecentlyViewedHalfLifeSeconds = manifest.RecentlyViewedHalfLife?.TotalSeconds ?? 0,
+            AffinityBoost = manifest.AffinityBoost ?? 0,
+            MaxCategoryShare = manifest.MaxCategoryShare ?? 0,
         };
     }
 }
