@@ -176,18 +176,10 @@ internal static class ItemModelTrainer
             .. new[] { 0, 0.5, 1, 2, 4 }.SelectMany(boost => new[] { 0.5, 0.7, 0.8 }.Select(cap => configured with { AffinityBoost = boost, MaxCategoryShare = cap }))
                 .Where(r => r != configured),
         ];
-        TimeSpan[] halfLives = [options.RecentlyViewedHalfLife, .. s_recentHalfLives.Where(h => h != options.RecentlyViewedHalfLife)];
-        var halfLife = halfLives[0];
-        var tuned = BlendTuning.Tune(sources, cases, rankings: rankings, catalog: catalog);
-        foreach (var h in halfLives.Skip(1))
-        {
-            sources[2] = new RecentlyViewed(h);
-            var result = BlendTuning.Tune(sources, cases, rankings: rankings, catalog: catalog);
-            if (result.Ndcg > tuned.Ndcg)
-            {
-                (tuned, halfLife) = (result, h);
-            }
-        }
+        var halfLives = s_recentHalfLives.Where(h => h != options.RecentlyViewedHalfLife).ToArray();
+        var tuned = BlendTuning.Tune(sources, cases, rankings: rankings, catalog: catalog,
+            variants: new SourceVariants(Array.IndexOf(SourceNames, "recentlyViewed"), [.. halfLives.Select(h => new RecentlyViewed(h))]));
+        var halfLife = tuned.Variant is { } variant ? halfLives[variant] : options.RecentlyViewedHalfLife;
 
         var model = EaseModel.Train(users.SelectMany(p => p.Value.Select(x => (p.Key, x.ItemId))), settings.Lambda, maxItems: settings.MaxItems);
         var manifest = new ItemModelManifest
