@@ -3,7 +3,14 @@ namespace Segmentation.Core.Recommendations;
 /// <summary>One validation case: what the blend is asked, and the items the user chose that it was not told about.</summary>
 /// <param name="Request">The request as the live path would make it (the history without the held-out interactions).</param>
 /// <param name="Relevant">The items of the held-out interactions (at least one).</param>
-public sealed record ValidationCase(RecommendationRequest Request, IReadOnlySet<string> Relevant);
+public sealed record ValidationCase(RecommendationRequest Request, IReadOnlySet<string> Relevant)
+{
+    /// <summary>
+    /// A "what will she do next" case: when its targets are new to her (none in her history) it counts towards
+    /// discovery, the hit rate on new items a tuning may weigh beside NDCG (<see cref="BlendTuning.Tune"/>'s <c>discovery</c>).
+    /// </summary>
+    public bool AsksNext { get; init; }
+}
 
 /// <summary>The weights chosen for a blend's sources and how they scored on the validation cases.</summary>
 /// <param name="Weights">One weight per source, in the order given (0: the source is left out).</param>
@@ -16,7 +23,7 @@ public sealed record BlendTuningResult(IReadOnlyList<double> Weights, double Ndc
     /// <summary>The personal ranking chosen among those offered (null: none was offered; cases were ranked unpersonalised).</summary>
     public PersonalRanking? Ranking { get; init; }
 
-    /// <summary>Hit rate@k over the cases whose relevant items are all new to her (none in her history); NaN without such cases.</summary>
+    /// <summary>Hit rate@k over the <see cref="ValidationCase.AsksNext"/> cases whose relevant items are all new to her (none in her history); NaN without such cases.</summary>
     public double NewHitRate { get; init; } = double.NaN;
 
     /// <summary>The alternative chosen for <see cref="SourceVariants.Source"/> (an index into its alternatives), or null: the source as given.</summary>
@@ -41,7 +48,9 @@ public sealed record SourceVariants(int Source, IReadOnlyList<ICandidateSource> 
 /// <see cref="SourceVariants"/>, one source's alternatives are tried as well. The search is coordinate ascent: the
 /// weight grid under the first ranking; then every ranking under those weights; then each source's weight alone over
 /// the levels; then each alternative of the varied source with its weight over the levels. Each step keeps the best
-/// (ties: what it had). Deterministic for the same sources and cases.
+/// (ties: what it had). "Best" is NDCG@k plus <c>discovery</c> × the hit rate on "what next" cases whose target is new
+/// to her (0 by default: NDCG alone): NDCG alone rewards filling the list with what she already looked at, which is
+/// often what she does next but never shows her anything new. Deterministic for the same sources and cases.
 /// </para>
 /// </summary>
 public static class BlendTuning
@@ -52,11 +61,12 @@ public static class BlendTuning
     /// <summary>Tunes the weights of <paramref name="sources"/> (trained without the held-out interactions) on <paramref name="cases"/>.</summary>
     /// <remarks>
     /// <paramref name="rankings"/>: the personal rankings to choose from, the configured one first (null or empty: lists
-    /// are ranked unpersonalised); <paramref name="catalog"/> gives the items' categories they rank by.
+    /// are ranked unpersonalised); <paramref name="catalog"/> gives the items' categories they rank by;
+    /// <paramref name="discovery"/>: the weight, beside NDCG's 1, of the hit rate on new targets of "what next" cases.
     /// </remarks>
     public static BlendTuningResult Tune(
         IReadOnlyList<ICandidateSource> sources, IReadOnlyList<ValidationCase> cases, IReadOnlyList<double>? levels = null, int k = 10, int pool = 50, int maxDegreeOfParallelism = -1,
-        IReadOnlyList<PersonalRanking>? rankings = null, ItemCatalog? catalog = null, SourceVariants? variants = null)
+        IReadOnlyList<PersonalRanking>? rankings = null, ItemCatalog? catalog = null, SourceVariants? variants = null, double discovery = 0)
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(cases);
@@ -79,7 +89,7 @@ public static class BlendTuning
         var options = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism };
         var prepared = new PreparedCase[cases.Count];
         Parallel.For(0, cases.Count, options, c => prepared[c] = PreparedCase.Of(cases[c], all, Math.Max(pool, k), k, catalog));
-        var scorer = new Scorer(prepared, k);
+        var scorer = new Scorer(prepared, k, discovery);
 
         var ranking = rankings is { Count: > 0 } ? rankings[0] : null;
         double[] Widen(double[] weights) => [.. weights, .. new double[all.Length - weights.Length]];
@@ -87,7 +97,7 @@ public static class BlendTuning
         if (rankings is { Count: > 1 })
         {
             (ranking, var score) = BestOf(rankings, r => scorer.Score(best, r), options);
-            if (score.Ndcg > bestScore.Ndcg)
+            if (score.Objective > bestScore.Objective)
             {
                 bestScore = score;
             }
@@ -102,7 +112,7 @@ public static class BlendTuning
         {
             var tries = levels.Select(level => { var w = (double[])best.Clone(); w[s] = level; return w; }).ToList();
             var (w, score) = BestOf(tries, w => scorer.Score(w, ranking), options);
-            if (score.Ndcg > bestScore.Ndcg)
+            if (score.Objective > bestScore.Objective)
             {
                 (best, bestScore) = (w, score);
             }
@@ -124,7 +134,7 @@ public static class BlendTuning
             }
 
             var (w2, score) = BestOf(tries, w => scorer.Score(w, ranking), options);
-            if (score.Ndcg > bestScore.Ndcg)
+            if (score.Objective > bestScore.Objective)
             {
                 var a = Array.FindIndex(w2, sources.Count, x => x > 0) - sources.Count;
                 variant = a;
@@ -154,7 +164,7 @@ public static class BlendTuning
         var best = 0;
         for (var i = 1; i < candidates.Count; i++)
         {
-            if (results[i].Ndcg > results[best].Ndcg)
+            if (results[i].Objective > results[best].Objective)
             {
                 best = i;
             }
@@ -180,7 +190,7 @@ public static class BlendTuning
         return result;
     }
 
-    private readonly record struct Metrics(double Ndcg, double Hits, double NewHits);
+    private readonly record struct Metrics(double Ndcg, double Hits, double NewHits, double Objective);
 
     // One validation case made dense, so a weighting is scored without a dictionary or an allocation per item: the union
     // of the sources' candidates, each source's normalised score of each (0 where it did not propose it) and a bit per
@@ -303,7 +313,7 @@ public static class BlendTuning
                 Personal = affinities.Count > 0,
                 Relevant = [.. items.Select(c.Relevant.Contains)],
                 Ideal = ideal,
-                New = !request.History.Any(x => c.Relevant.Contains(x.ItemId)),
+                New = c.AsksNext && !request.History.Any(x => c.Relevant.Contains(x.ItemId)),
             };
         }
     }
@@ -312,7 +322,7 @@ public static class BlendTuning
     // blender ranks it: score descending at ranking precision, then item id (ordinal); a case with affinities under a
     // ranking goes through that ranking's rules as PersonalRanking.Rank applies them (boost, per-category cap, her top
     // category's best taking the last place when none made the list). Thread-safe: each call has its own buffers.
-    private sealed class Scorer(PreparedCase[] cases, int k)
+    private sealed class Scorer(PreparedCase[] cases, int k, double discovery)
     {
         // Scores one source's column under another's (a chosen alternative takes the varied source's place).
         public void Substitute(int source, int alternative)
@@ -331,7 +341,7 @@ public static class BlendTuning
         {
             if (cases.Length == 0)
             {
-                return new Metrics(0, 0, double.NaN);
+                return new Metrics(0, 0, double.NaN, 0);
             }
 
             var active = 0;
@@ -456,7 +466,8 @@ public static class BlendTuning
                 }
             }
 
-            return new Metrics(ndcg / cases.Length, hits / cases.Length, newCases == 0 ? double.NaN : newHits / newCases);
+            var newHitRate = newCases == 0 ? double.NaN : newHits / newCases;
+            return new Metrics(ndcg / cases.Length, hits / cases.Length, newHitRate, (ndcg / cases.Length) + (newCases == 0 ? 0 : discovery * newHitRate));
         }
     }
 }

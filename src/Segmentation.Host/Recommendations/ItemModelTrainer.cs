@@ -28,6 +28,10 @@ internal static class ItemModelTrainer
     // A validation user needs interactions to keep and to hold out.
     private const int MinInteractions = 4;
 
+    // The weight of discovery (hit rate on next items new to her) beside NDCG's 1 in the tuning's objective: a shop asks
+    // both "what will she do next" and "what new will she like" of one list (issue 16's two bars).
+    private const double Discovery = 1;
+
     // Cuts per "what next" validation user: her next item is asked at each of her first held-out interactions.
     private const int NextCuts = 3;
 
@@ -132,13 +136,13 @@ internal static class ItemModelTrainer
                 // next click is one item; several cuts per user steady the estimate.
                 for (var cut = from; cut < Math.Min(list.Count, from + NextCuts); cut++)
                 {
-                    AddCase(u, list.Take(cut).ToArray(), [list[cut].ItemId]);
+                    AddCase(u, list.Take(cut).ToArray(), [list[cut].ItemId], next: true);
                 }
 
                 var purchase = list.Skip(from).Where(static x => x.Type == EventType.Purchase).Select(static x => x.ItemId).FirstOrDefault();
                 if (purchase is not null)
                 {
-                    AddCase(u, list.Take(from).ToArray(), [purchase]);
+                    AddCase(u, list.Take(from).ToArray(), [purchase], next: true);
                 }
 
                 continue;
@@ -147,7 +151,7 @@ internal static class ItemModelTrainer
             AddCase(u, list.Where((x, i) => !HeldOut(u, i, x.ItemId)).ToArray(), list.Where((x, i) => HeldOut(u, i, x.ItemId)).Select(x => x.ItemId));
         }
 
-        void AddCase(string user, Interaction[] history, IEnumerable<string> targets)
+        void AddCase(string user, Interaction[] history, IEnumerable<string> targets, bool next = false)
         {
             var relevant = targets.ToHashSet(StringComparer.Ordinal);
             if (history.Length == 0 || relevant.Count == 0)
@@ -161,7 +165,7 @@ internal static class ItemModelTrainer
             var now = history[^1].Timestamp;
             cases.Add(new ValidationCase(
                 new RecommendationRequest { UserId = user, History = history, ExcludedItems = consumed, CategoryAffinities = AffinitiesOf(history, catalog, options, now), Count = 10, Now = now },
-                relevant));
+                relevant) { AsksNext = next });
         }
 
         // The online sources' knobs are tuned with the weights: recency's half-life (how strongly "newest first" she
@@ -178,7 +182,7 @@ internal static class ItemModelTrainer
         ];
         var halfLives = s_recentHalfLives.Where(h => h != options.RecentlyViewedHalfLife).ToArray();
         var tuned = BlendTuning.Tune(sources, cases, rankings: rankings, catalog: catalog,
-            variants: new SourceVariants(Array.IndexOf(SourceNames, "recentlyViewed"), [.. halfLives.Select(h => new RecentlyViewed(h))]));
+            variants: new SourceVariants(Array.IndexOf(SourceNames, "recentlyViewed"), [.. halfLives.Select(h => new RecentlyViewed(h))]), discovery: Discovery);
         var halfLife = tuned.Variant is { } variant ? halfLives[variant] : options.RecentlyViewedHalfLife;
 
         var model = EaseModel.Train(users.SelectMany(p => p.Value.Select(x => (p.Key, x.ItemId))), settings.Lambda, maxItems: settings.MaxItems);
