@@ -26,8 +26,8 @@ public sealed record BlendTuningResult(IReadOnlyList<double> Weights, double Ndc
     /// <summary>Hit rate@k over the <see cref="ValidationCase.AsksNext"/> cases whose relevant items are all new to her (none in her history); NaN without such cases.</summary>
     public double NewHitRate { get; init; } = double.NaN;
 
-    /// <summary>The alternative chosen for <see cref="SourceVariants.Source"/> (an index into its alternatives), or null: the source as given.</summary>
-    public int? Variant { get; init; }
+    /// <summary>Per <see cref="SourceVariants"/> given, in order: the alternative chosen (an index into its alternatives), or null: the source as given.</summary>
+    public IReadOnlyList<int?> Variants { get; init; } = [];
 }
 
 /// <summary>Alternatives for one source of a tuning (the same source with another setting, e.g. recency's half-life).</summary>
@@ -45,9 +45,9 @@ public sealed record SourceVariants(int Source, IReadOnlyList<ICandidateSource> 
 /// With <c>rankings</c> and the catalogue, a case that carries category affinities is ranked as a personalised
 /// placement serves it (<see cref="PersonalRanking.Rank"/>: the affinity boost, the per-category cap and her top
 /// category's place), so the weights are tuned for the list actually served, and the ranking is chosen too. With
-/// <see cref="SourceVariants"/>, one source's alternatives are tried as well. The search is coordinate ascent: the
+/// <see cref="SourceVariants"/>, sources' alternatives are tried as well. The search is coordinate ascent: the
 /// weight grid under the first ranking; then every ranking under those weights; then each source's weight alone over
-/// the levels; then each alternative of the varied source with its weight over the levels. Each step keeps the best
+/// the levels; then, per varied source, each alternative with its weight over the levels. Each step keeps the best
 /// (ties: what it had). "Best" is NDCG@k plus <c>discovery</c> × the hit rate on "what next" cases whose target is new
 /// to her (0 by default: NDCG alone): NDCG alone rewards filling the list with what she already looked at, which is
 /// often what she does next but never shows her anything new. Deterministic for the same sources and cases.
@@ -66,16 +66,16 @@ public static class BlendTuning
     /// </remarks>
     public static BlendTuningResult Tune(
         IReadOnlyList<ICandidateSource> sources, IReadOnlyList<ValidationCase> cases, IReadOnlyList<double>? levels = null, int k = 10, int pool = 50, int maxDegreeOfParallelism = -1,
-        IReadOnlyList<PersonalRanking>? rankings = null, ItemCatalog? catalog = null, SourceVariants? variants = null, double discovery = 0)
+        IReadOnlyList<PersonalRanking>? rankings = null, ItemCatalog? catalog = null, IReadOnlyList<SourceVariants>? variants = null, double discovery = 0)
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(cases);
         ArgumentOutOfRangeException.ThrowIfZero(sources.Count);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(sources.Count + (variants?.Alternatives.Count ?? 0), 31, nameof(sources));
-        if (variants is not null)
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(sources.Count + (variants?.Sum(v => v.Alternatives.Count) ?? 0), 31, nameof(sources));
+        foreach (var v in variants ?? [])
         {
-            ArgumentOutOfRangeException.ThrowIfNegative(variants.Source, nameof(variants));
-            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(variants.Source, sources.Count, nameof(variants));
+            ArgumentOutOfRangeException.ThrowIfNegative(v.Source, nameof(variants));
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(v.Source, sources.Count, nameof(variants));
         }
 
         levels ??= DefaultLevels;
@@ -84,8 +84,8 @@ public static class BlendTuning
             ArgumentNullException.ThrowIfNull(catalog);
         }
 
-        // The sources as the scorer sees them: the given ones, then the varied source's alternatives (weight 0 until tried).
-        var all = sources.Concat(variants?.Alternatives ?? []).ToArray();
+        // The sources as the scorer sees them: the given ones, then the varied sources' alternatives (weight 0 until tried).
+        var all = sources.Concat(variants?.SelectMany(v => v.Alternatives) ?? []).ToArray();
         var options = new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism };
         var prepared = new PreparedCase[cases.Count];
         Parallel.For(0, cases.Count, options, c => prepared[c] = PreparedCase.Of(cases[c], all, Math.Max(pool, k), k, catalog));
@@ -118,17 +118,20 @@ public static class BlendTuning
             }
         }
 
-        int? variant = null;
-        if (variants is not null)
+        // Each varied source in turn: every alternative at every non-zero level in its place, the others as chosen.
+        var chosen = new int?[variants?.Count ?? 0];
+        var offset = sources.Count;
+        for (var v = 0; v < chosen.Length; v++)
         {
+            var (source, alternatives) = variants![v];
             var tries = new List<double[]>();
-            for (var a = 0; a < variants.Alternatives.Count; a++)
+            for (var a = 0; a < alternatives.Count; a++)
             {
                 foreach (var level in levels.Where(l => l > 0))
                 {
                     var w = (double[])best.Clone();
-                    w[variants.Source] = 0;
-                    w[sources.Count + a] = level;
+                    w[source] = 0;
+                    w[offset + a] = level;
                     tries.Add(w);
                 }
             }
@@ -136,13 +139,15 @@ public static class BlendTuning
             var (w2, score) = BestOf(tries, w => scorer.Score(w, ranking), options);
             if (score.Objective > bestScore.Objective)
             {
-                var a = Array.FindIndex(w2, sources.Count, x => x > 0) - sources.Count;
-                variant = a;
-                w2[variants.Source] = w2[sources.Count + a];
-                w2[sources.Count + a] = 0;
+                var a = Array.FindIndex(w2, offset, x => x > 0) - offset;
+                chosen[v] = a;
+                w2[source] = w2[offset + a];
+                w2[offset + a] = 0;
                 (best, bestScore) = (w2, score);
-                scorer.Substitute(variants.Source, sources.Count + a);
+                scorer.Substitute(source, offset + a);
             }
+
+            offset += alternatives.Count;
         }
 
         var alone = new double[sources.Count];
@@ -153,7 +158,7 @@ public static class BlendTuning
             alone[s] = scorer.Score(only, ranking).Ndcg;
         }
 
-        return new BlendTuningResult(best[..sources.Count], bestScore.Ndcg, bestScore.Hits, alone, cases.Count) { Ranking = ranking, NewHitRate = bestScore.NewHits, Variant = variant };
+        return new BlendTuningResult(best[..sources.Count], bestScore.Ndcg, bestScore.Hits, alone, cases.Count) { Ranking = ranking, NewHitRate = bestScore.NewHits, Variants = chosen };
     }
 
     // The candidate with the best NDCG (ties: the earlier one), scored in parallel.

@@ -60,6 +60,12 @@ public sealed record ItemModelManifest
     /// <summary>The personal ranking's category cap (largest share of a list one top-level category fills) chosen on the same cases (null: the configured one).</summary>
     public double? MaxCategoryShare { get; init; }
 
+    /// <summary>Popularity's weight for items outside her top categories chosen on the same cases (null: <see cref="Segmentation.Core.Recommendations.PersonalPopularity.OutsideWeight"/>).</summary>
+    public double? PopularityOutsideWeight { get; init; }
+
+    /// <summary>Whether popularity proposes only items new to her, chosen on the same cases (null: no).</summary>
+    public bool? PopularityNewItemsOnly { get; init; }
+
     /// <summary>NDCG@10 of each source alone on the same cases.</summary>
     public Dictionary<string, double> SourceAloneNdcg { get; init; } = [];
 

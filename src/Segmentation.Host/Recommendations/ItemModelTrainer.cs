@@ -36,6 +36,10 @@ internal static class ItemModelTrainer
     private const int NextCuts = 3;
 
     // Recency half-lives tried besides the configured one: from "newest first" (minutes apart count) to "this week".
+    // Popularity's alternatives: how much of its score an item outside her top categories keeps, and whether it proposes
+    // only items new to her (discovery) or also those she looked at (which recency proposes anyway).
+    private static readonly (double OutsideWeight, bool NewItemsOnly)[] s_popularityVariants = [(0.3, false), (1, false), (0.1, true), (0.3, true), (1, true)];
+
     private static readonly TimeSpan[] s_recentHalfLives = [TimeSpan.FromMinutes(10), TimeSpan.FromHours(1), TimeSpan.FromDays(1), TimeSpan.FromDays(3)];
 
     /// <summary>
@@ -181,9 +185,14 @@ internal static class ItemModelTrainer
                 .Where(r => r != configured),
         ];
         var halfLives = s_recentHalfLives.Where(h => h != options.RecentlyViewedHalfLife).ToArray();
-        var tuned = BlendTuning.Tune(sources, cases, rankings: rankings, catalog: catalog,
-            variants: new SourceVariants(Array.IndexOf(SourceNames, "recentlyViewed"), [.. halfLives.Select(h => new RecentlyViewed(h))]), discovery: Discovery);
-        var halfLife = tuned.Variant is { } variant ? halfLives[variant] : options.RecentlyViewedHalfLife;
+        var popularity = (PersonalPopularity)sources[3];
+        var tuned = BlendTuning.Tune(sources, cases, rankings: rankings, catalog: catalog, discovery: Discovery, variants:
+        [
+            new SourceVariants(Array.IndexOf(SourceNames, "recentlyViewed"), [.. halfLives.Select(h => new RecentlyViewed(h))]),
+            new SourceVariants(Array.IndexOf(SourceNames, "popularity"), [.. s_popularityVariants.Select(v => popularity.With(v.OutsideWeight, v.NewItemsOnly))]),
+        ]);
+        var halfLife = tuned.Variants[0] is { } h ? halfLives[h] : options.RecentlyViewedHalfLife;
+        var (outsideWeight, newItemsOnly) = tuned.Variants[1] is { } p ? s_popularityVariants[p] : (PersonalPopularity.OutsideWeight, false);
 
         var model = EaseModel.Train(users.SelectMany(p => p.Value.Select(x => (p.Key, x.ItemId))), settings.Lambda, maxItems: settings.MaxItems);
         var manifest = new ItemModelManifest
@@ -205,6 +214,8 @@ internal static class ItemModelTrainer
             RecentlyViewedHalfLife = halfLife,
             AffinityBoost = tuned.Ranking?.AffinityBoost,
             MaxCategoryShare = tuned.Ranking?.MaxCategoryShare,
+            PopularityOutsideWeight = outsideWeight,
+            PopularityNewItemsOnly = newItemsOnly,
             TrainingSeconds = stopwatch.Elapsed.TotalSeconds,
         };
         return (model, manifest);

@@ -119,6 +119,8 @@ internal sealed class LiveRecommender
             ranking = ranking with { MaxCategoryShare = share };
         }
 
+        var outside = manifest?.PopularityOutsideWeight is { } o && o is >= 0 and <= 1 ? o : PersonalPopularity.OutsideWeight;
+
         // Reasons tie towards the earlier source: the online evidence first, the learned model after it.
         var sources = new List<BlendedSource>();
         foreach (var (source, weight) in new (ICandidateSource, double)[]
@@ -126,7 +128,7 @@ internal sealed class LiveRecommender
             (_coOccurrence, Weight("coOccurrence", _options.CoOccurrenceWeight)),
             (recent, Weight("recentlyViewed", _options.RecentlyViewedWeight)),
             (model ?? (ICandidateSource)recent, model is null ? 0 : Weight("ease", 1)),
-            (new PersonalPopularity(_popularity, Catalog, PersonalRankingOf(_options)), Weight("popularity", _options.PopularityWeight)),
+            (new PersonalPopularity(_popularity, Catalog, PersonalRankingOf(_options), outside, manifest?.PopularityNewItemsOnly ?? false), Weight("popularity", _options.PopularityWeight)),
             (_embeddingIndex, _options.EmbeddingWeight),
         })
         {
