@@ -37,8 +37,8 @@ internal static class ItemModelTrainer
 
     // Recency half-lives tried besides the configured one: from "newest first" (minutes apart count) to "this week".
     // Popularity's alternatives: how much of its score an item outside her top categories keeps, and whether it proposes
-    // only items new to her (discovery) or also those she looked at (which recency proposes anyway).
-    private static readonly (double OutsideWeight, bool NewItemsOnly)[] s_popularityVariants = [(0.3, false), (1, false), (0.1, true), (0.3, true), (1, true)];
+    // only items new to her (discovery; what she looked at is recency's to propose). Few, since each costs a pass over the cases.
+    private static readonly (double OutsideWeight, bool NewItemsOnly)[] s_popularityVariants = [(0.1, true), (0.3, true), (1, true)];
 
     private static readonly TimeSpan[] s_recentHalfLives = [TimeSpan.FromMinutes(10), TimeSpan.FromHours(1), TimeSpan.FromDays(1), TimeSpan.FromDays(3)];
 
