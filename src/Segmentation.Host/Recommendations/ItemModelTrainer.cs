@@ -169,7 +169,8 @@ internal static class ItemModelTrainer
             var now = history[^1].Timestamp;
             cases.Add(new ValidationCase(
                 new RecommendationRequest { UserId = user, History = history, ExcludedItems = consumed, CategoryAffinities = AffinitiesOf(history, catalog, options, now), Count = 10, Now = now },
-                relevant) { AsksNext = next });
+                relevant)
+            { AsksNext = next });
         }
 
         // The online sources' knobs are tuned with the weights: recency's half-life (how strongly "newest first" she

@@ -118,7 +118,8 @@ public sealed class ServedModelTests
             var history = Enumerable.Range(0, u + 1).Select(i => new Interaction($"a{i}", EventType.Purchase, s_t0.AddHours(1))).ToArray();
             cases.Add(new ValidationCase(
                 new RecommendationRequest { UserId = $"u{u}", History = history, CategoryAffinities = [new("books", 9, 0.9), new("sports", 1, 0.1)], Now = s_t0.AddHours(2) },
-                new HashSet<string> { $"a{u + 1}" }) { AsksNext = true });
+                new HashSet<string> { $"a{u + 1}" })
+            { AsksNext = true });
         }
 
         PersonalRanking none = new() { AffinityBoost = 0, MaxCategoryShare = 1 };
