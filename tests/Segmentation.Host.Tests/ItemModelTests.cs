@@ -39,6 +39,12 @@ public sealed class ItemModelTests
             Assert.Equal(["ease", "coOccurrence", "recentlyViewed", "popularity"], manifest.BlendWeights.Keys);
             Assert.True(manifest.ValidationCases > 0);
             Assert.Equal(manifest.Items * manifest.Items * 4L, manifest.WeightBytes);
+
+            // Tuned with the weights and recorded: recency's half-life and the personal ranking, whose category cap keeps
+            // her top category from filling the list.
+            Assert.True(manifest.RecentlyViewedHalfLife > TimeSpan.Zero);
+            Assert.True(manifest.AffinityBoost >= 0);
+            Assert.InRange(manifest.MaxCategoryShare ?? 0, 0.5, 0.8);
             var folder = Path.Combine(server.DataDirectory, "models", "recommender", "1");
             Assert.True(File.Exists(Path.Combine(folder, "model.json")));
             Assert.Contains("\"blendWeights\"", await File.ReadAllTextAsync(Path.Combine(folder, "model.json")), StringComparison.Ordinal);

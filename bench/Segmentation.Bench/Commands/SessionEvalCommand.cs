@@ -91,7 +91,8 @@ internal static class SessionEvalCommand
         watch.Restart();
         var model = await clients.Admin.TrainItemModelAsync(new TrainItemModelRequest(), cancellationToken: cancellationToken);
         Console.WriteLine($"  item model: {model.Items:N0} items, validation NDCG@10 {model.ValidationNdcg:F3}, blend "
-            + string.Join(", ", model.BlendWeights.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value.ToString(CultureInfo.InvariantCulture)}")) + $"; {watch.Elapsed.TotalSeconds:F1} s");
+            + string.Join(", ", model.BlendWeights.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value.ToString(CultureInfo.InvariantCulture)}"))
+            + $"; recency half-life {TimeSpan.FromSeconds(model.RecentlyViewedHalfLifeSeconds)}, affinity boost {model.AffinityBoost.ToString(CultureInfo.InvariantCulture)}, category cap {model.MaxCategoryShare.ToString(CultureInfo.InvariantCulture)}, popularity outside her top categories {model.PopularityOutsideWeight.ToString(CultureInfo.InvariantCulture)}{(model.PopularityNewItemsOnly ? " (new items only)" : "")}; {watch.Elapsed.TotalSeconds:F1} s");
 
         watch.Restart();
         var served = new ConcurrentDictionary<string, List<string>>();

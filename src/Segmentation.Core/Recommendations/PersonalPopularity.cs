@@ -17,15 +17,30 @@ namespace Segmentation.Core.Recommendations;
 /// being bought with everything. Reasons stay the inner source's ("popular with active shoppers"), which remain true.
 /// Thread-safe as the inner source is.
 /// </remarks>
-public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog catalog, PersonalRanking ranking) : ICandidateSource
+/// <param name="popularity">The popularity it re-weighs.</param>
+/// <param name="catalog">The items' categories.</param>
+/// <param name="ranking">Her top categories' count.</param>
+/// <param name="outsideWeight">The share of its score an item outside her top categories keeps (default <see cref="OutsideWeight"/>).</param>
+/// <param name="newItemsOnly">Propose only items she has not interacted with ("continue where you left off" is recency's; popularity is for discovery).</param>
+public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog catalog, PersonalRanking ranking, double outsideWeight = PersonalPopularity.OutsideWeight, bool newItemsOnly = false) : ICandidateSource
 {
-    /// <summary>The share of its score an item outside her top categories keeps.</summary>
+    /// <summary>The share of its score an item outside her top categories keeps, by default.</summary>
     public const double OutsideWeight = 0.1;
+
+    /// <summary>The same source over the same popularity, with other settings.</summary>
+    public PersonalPopularity With(double outside, bool newOnly) => new(popularity, catalog, ranking, outside, newOnly);
 
     /// <inheritdoc/>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (newItemsOnly && request.History.Count > 0)
+        {
+            var seen = request.History.Select(x => x.ItemId).ToHashSet(StringComparer.Ordinal);
+            var inner = allowed;
+            allowed = item => !seen.Contains(item) && inner(item);
+        }
+
         var affinities = request.CategoryAffinities;
         if (affinities.Count == 0 || affinities[0].Share <= 0)
         {
@@ -59,7 +74,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
             if (!scored.ContainsKey(c.ItemId))
             {
                 var share = Share(c.ItemId);
-                scored[c.ItemId] = c with { Score = c.Score * (share > 0 ? share / leader : OutsideWeight) };
+                scored[c.ItemId] = c with { Score = c.Score * (share > 0 ? share / leader : outsideWeight) };
             }
         }
 

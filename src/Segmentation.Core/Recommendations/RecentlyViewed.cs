@@ -4,7 +4,7 @@ namespace Segmentation.Core.Recommendations;
 
 /// <summary>
 /// "Continue where you left off": items the user viewed, put in the cart or wishlisted but has not bought,
-/// scored by Σ weight · 2^(−age/half-life) so the most recent and most engaged come first. An item is "in your cart"
+/// scored by Σ weight · 2^(−age/half-life), age counted from her newest interaction, so the most recent and most engaged come first. An item is "in your cart"
 /// when its last cart event (add, removal, or purchase, which empties the cart of it) was an add; the others "you
 /// viewed X recently". A cart add taken back by a later removal no longer counts towards the score (she changed her
 /// mind); her views of the item still do. Stateless: reads only the request's history; thread-safe.
@@ -32,6 +32,17 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
             }
         }
 
+        // Ages are counted from her own newest interaction, not from the request's "now": the blender reads only each
+        // source's scores relative to its best, which this leaves as they were, while a short half-life counted from
+        // "now" (10 minutes: 2^-144 a day) would decay every item of a shopper away for a few weeks to exactly 0, and
+        // "continue where you left off" would vanish for her. "Now" still bounds it (an event stamped in the future).
+        var newest = DateTimeOffset.MinValue;
+        foreach (var x in request.History)
+        {
+            newest = x.Timestamp > newest ? x.Timestamp : newest;
+        }
+
+        var reference = newest < request.Now ? newest : request.Now;
         var scores = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var x in request.History)
         {
@@ -40,7 +51,7 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
                 && (!bought.Contains(x.ItemId) || cart[x.ItemId].Type == EventType.AddToCart)
                 && !(x.Type == EventType.AddToCart && cart[x.ItemId].Type == EventType.RemoveFromCart))
             {
-                scores[x.ItemId] = scores.GetValueOrDefault(x.ItemId) + (_weights.Of(x) * ForwardDecay.Factor(request.Now - x.Timestamp, halfLife));
+                scores[x.ItemId] = scores.GetValueOrDefault(x.ItemId) + (_weights.Of(x) * ForwardDecay.Factor(reference - x.Timestamp, halfLife));
             }
         }
 

@@ -48,6 +48,24 @@ public sealed record ItemModelManifest
     /// <summary>Hit rate@10 of the chosen blend on the held-out cases.</summary>
     public double ValidationHitRate { get; init; }
 
+    /// <summary>Hit rate@10 of the chosen blend on the cases whose target was new to her (null: no such case).</summary>
+    public double? ValidationNewHitRate { get; init; }
+
+    /// <summary>The recency source's half-life chosen on the same cases (null: a manifest from before; the configured one serves).</summary>
+    public TimeSpan? RecentlyViewedHalfLife { get; init; }
+
+    /// <summary>The personal ranking's affinity boost chosen on the same cases (null: the configured one serves).</summary>
+    public double? AffinityBoost { get; init; }
+
+    /// <summary>The personal ranking's category cap (largest share of a list one top-level category fills) chosen on the same cases (null: the configured one).</summary>
+    public double? MaxCategoryShare { get; init; }
+
+    /// <summary>Popularity's weight for items outside her top categories chosen on the same cases (null: <see cref="Segmentation.Core.Recommendations.PersonalPopularity.OutsideWeight"/>).</summary>
+    public double? PopularityOutsideWeight { get; init; }
+
+    /// <summary>Whether popularity proposes only items new to her, chosen on the same cases (null: no).</summary>
+    public bool? PopularityNewItemsOnly { get; init; }
+
     /// <summary>NDCG@10 of each source alone on the same cases.</summary>
     public Dictionary<string, double> SourceAloneNdcg { get; init; } = [];
 

@@ -28,6 +28,20 @@ internal static class ItemModelTrainer
     // A validation user needs interactions to keep and to hold out.
     private const int MinInteractions = 4;
 
+    // The weight of discovery (hit rate on next items new to her) beside NDCG's 1 in the tuning's objective: a shop asks
+    // both "what will she do next" and "what new will she like" of one list (issue 16's two bars).
+    private const double Discovery = 0.5;
+
+    // Cuts per "what next" validation user: her next item is asked at each of her first held-out interactions.
+    private const int NextCuts = 3;
+
+    // Recency half-lives tried besides the configured one: from "newest first" (minutes apart count) to "this week".
+    // Popularity's alternatives: how much of its score an item outside her top categories keeps, and whether it proposes
+    // only items new to her (discovery; what she looked at is recency's to propose). Few, since each costs a pass over the cases.
+    private static readonly (double OutsideWeight, bool NewItemsOnly)[] s_popularityVariants = [(0.1, true), (0.3, true), (1, true)];
+
+    private static readonly TimeSpan[] s_recentHalfLives = [TimeSpan.FromMinutes(10), TimeSpan.FromHours(1), TimeSpan.FromDays(1), TimeSpan.FromDays(3)];
+
     /// <summary>
     /// Trains on <paramref name="tenant"/>'s events in <paramref name="log"/> (each tenant has its own item model: trained
     /// on every tenant's events, it would recommend one tenant's items to another's users); null when it holds fewer than
@@ -115,16 +129,38 @@ internal static class ItemModelTrainer
         bool HeldOut(string user, int position, string item) =>
             tail.TryGetValue(user, out var from) ? position >= from : heldOut.Contains(user) && StableHash(user, item) % 4 == 0;
         var training = users.SelectMany(p => p.Value.Where((x, i) => !HeldOut(p.Key, i, x.ItemId)).Select(x => (p.Key, x))).ToList();
-        var sources = TrainSources(training, catalog, options);
         var cases = new List<ValidationCase>();
         foreach (var u in validation)
         {
             var list = users[u];
-            var history = list.Where((x, i) => !HeldOut(u, i, x.ItemId)).ToArray();
-            var relevant = list.Where((x, i) => HeldOut(u, i, x.ItemId)).Select(x => x.ItemId).ToHashSet(StringComparer.Ordinal);
+            if (tail.TryGetValue(u, out var from))
+            {
+                // "What will she do next", asked as the shop asks it: at each of her first held-out interactions, her
+                // next item given everything before it, and once, her next purchase. Single targets, as a storefront's
+                // next click is one item; several cuts per user steady the estimate.
+                for (var cut = from; cut < Math.Min(list.Count, from + NextCuts); cut++)
+                {
+                    AddCase(u, list.Take(cut).ToArray(), [list[cut].ItemId], next: true);
+                }
+
+                var purchase = list.Skip(from).Where(static x => x.Type == EventType.Purchase).Select(static x => x.ItemId).FirstOrDefault();
+                if (purchase is not null)
+                {
+                    AddCase(u, list.Take(from).ToArray(), [purchase], next: true);
+                }
+
+                continue;
+            }
+
+            AddCase(u, list.Where((x, i) => !HeldOut(u, i, x.ItemId)).ToArray(), list.Where((x, i) => HeldOut(u, i, x.ItemId)).Select(x => x.ItemId));
+        }
+
+        void AddCase(string user, Interaction[] history, IEnumerable<string> targets, bool next = false)
+        {
+            var relevant = targets.ToHashSet(StringComparer.Ordinal);
             if (history.Length == 0 || relevant.Count == 0)
             {
-                continue;
+                return;
             }
 
             // Items she rated are consumed, like those she bought (which the blender leaves out): a rated film is not
@@ -132,11 +168,32 @@ internal static class ItemModelTrainer
             var consumed = history.Where(x => x.Type == EventType.Rating).Select(x => x.ItemId).ToHashSet(StringComparer.Ordinal);
             var now = history[^1].Timestamp;
             cases.Add(new ValidationCase(
-                new RecommendationRequest { UserId = u, History = history, ExcludedItems = consumed, CategoryAffinities = AffinitiesOf(history, catalog, options, now), Count = 10, Now = now },
-                relevant));
+                new RecommendationRequest { UserId = user, History = history, ExcludedItems = consumed, CategoryAffinities = AffinitiesOf(history, catalog, options, now), Count = 10, Now = now },
+                relevant)
+            { AsksNext = next });
         }
 
-        var tuned = BlendTuning.Tune(sources, cases);
+        // The online sources' knobs are tuned with the weights: recency's half-life (how strongly "newest first" she
+        // is; each variant is a tuning of its own, the best NDCG wins, ties to the configured one) and the personal
+        // ranking's affinity boost and category cap (coordinate ascent inside the tuning). The cap stays at most 0.8,
+        // so her top category never fills the list (the diversity rule).
+        var sources = TrainSources(training, catalog, options);
+        var configured = LiveRecommender.PersonalRankingOf(options);
+        PersonalRanking[] rankings =
+        [
+            configured,
+            .. new[] { 0, 0.5, 1, 2, 4 }.SelectMany(boost => new[] { 0.5, 0.7, 0.8 }.Select(cap => configured with { AffinityBoost = boost, MaxCategoryShare = cap }))
+                .Where(r => r != configured),
+        ];
+        var halfLives = s_recentHalfLives.Where(h => h != options.RecentlyViewedHalfLife).ToArray();
+        var popularity = (PersonalPopularity)sources[3];
+        var tuned = BlendTuning.Tune(sources, cases, rankings: rankings, catalog: catalog, discovery: Discovery, variants:
+        [
+            new SourceVariants(Array.IndexOf(SourceNames, "recentlyViewed"), [.. halfLives.Select(h => new RecentlyViewed(h))]),
+            new SourceVariants(Array.IndexOf(SourceNames, "popularity"), [.. s_popularityVariants.Select(v => popularity.With(v.OutsideWeight, v.NewItemsOnly))]),
+        ]);
+        var halfLife = tuned.Variants[0] is { } h ? halfLives[h] : options.RecentlyViewedHalfLife;
+        var (outsideWeight, newItemsOnly) = tuned.Variants[1] is { } p ? s_popularityVariants[p] : (PersonalPopularity.OutsideWeight, false);
 
         var model = EaseModel.Train(users.SelectMany(p => p.Value.Select(x => (p.Key, x.ItemId))), settings.Lambda, maxItems: settings.MaxItems);
         var manifest = new ItemModelManifest
@@ -153,7 +210,13 @@ internal static class ItemModelTrainer
             ValidationCases = tuned.Cases,
             ValidationNdcg = tuned.Ndcg,
             ValidationHitRate = tuned.HitRate,
+            ValidationNewHitRate = double.IsNaN(tuned.NewHitRate) ? null : tuned.NewHitRate,
             SourceAloneNdcg = SourceNames.Select((name, i) => (name, tuned.SourceAloneNdcg[i])).ToDictionary(p => p.name, p => p.Item2),
+            RecentlyViewedHalfLife = halfLife,
+            AffinityBoost = tuned.Ranking?.AffinityBoost,
+            MaxCategoryShare = tuned.Ranking?.MaxCategoryShare,
+            PopularityOutsideWeight = outsideWeight,
+            PopularityNewItemsOnly = newItemsOnly,
             TrainingSeconds = stopwatch.Elapsed.TotalSeconds,
         };
         return (model, manifest);

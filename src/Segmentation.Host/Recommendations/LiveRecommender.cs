@@ -105,14 +105,30 @@ internal sealed class LiveRecommender
         double Weight(string name, double configured) =>
             manifest is null ? configured : manifest.BlendWeights.GetValueOrDefault(name);
 
+        // The recency half-life and personal ranking tuned with the weights, where the manifest records them (an older
+        // manifest, or a value out of range, leaves the configured one).
+        var recent = manifest?.RecentlyViewedHalfLife is { } halfLife && halfLife > TimeSpan.Zero ? new RecentlyViewed(halfLife) : _recent;
+        var ranking = PersonalRankingOf(_options);
+        if (manifest?.AffinityBoost is { } boost && double.IsFinite(boost) && boost >= 0)
+        {
+            ranking = ranking with { AffinityBoost = boost };
+        }
+
+        if (manifest?.MaxCategoryShare is { } share && share is > 0 and <= 1)
+        {
+            ranking = ranking with { MaxCategoryShare = share };
+        }
+
+        var outside = manifest?.PopularityOutsideWeight is { } o && o is >= 0 and <= 1 ? o : PersonalPopularity.OutsideWeight;
+
         // Reasons tie towards the earlier source: the online evidence first, the learned model after it.
         var sources = new List<BlendedSource>();
         foreach (var (source, weight) in new (ICandidateSource, double)[]
         {
             (_coOccurrence, Weight("coOccurrence", _options.CoOccurrenceWeight)),
-            (_recent, Weight("recentlyViewed", _options.RecentlyViewedWeight)),
-            (model ?? (ICandidateSource)_recent, model is null ? 0 : Weight("ease", 1)),
-            (new PersonalPopularity(_popularity, Catalog, PersonalRankingOf(_options)), Weight("popularity", _options.PopularityWeight)),
+            (recent, Weight("recentlyViewed", _options.RecentlyViewedWeight)),
+            (model ?? (ICandidateSource)recent, model is null ? 0 : Weight("ease", 1)),
+            (new PersonalPopularity(_popularity, Catalog, PersonalRankingOf(_options), outside, manifest?.PopularityNewItemsOnly ?? false), Weight("popularity", _options.PopularityWeight)),
             (_embeddingIndex, _options.EmbeddingWeight),
         })
         {
@@ -124,11 +140,11 @@ internal sealed class LiveRecommender
 
         var placements = new Dictionary<string, RecommendationBlender>(StringComparer.Ordinal)
         {
-            [""] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(_options, _options.Defaults)),
+            [""] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(_options, ranking, _options.Defaults)),
         };
         foreach (var (name, placement) in _options.Placements)
         {
-            placements[name] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(_options, placement, _options.Defaults));
+            placements[name] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(_options, ranking, placement, _options.Defaults));
         }
 
         return new Served(placements, manifest);
@@ -542,13 +558,13 @@ internal sealed class LiveRecommender
     // One observation, as journaled while a rebuild runs.
     private sealed record Observation(string UserId, string ItemId, string Category, Interaction Interaction, LifecycleStage Stage, int? MlSegment, long Sequence);
 
-    private static BlendOptions BlendOptionsOf(RecommendationOptions options, PlacementOptions placement, PlacementOptions? defaults = null) => new()
+    private static BlendOptions BlendOptionsOf(RecommendationOptions options, PersonalRanking ranking, PlacementOptions placement, PlacementOptions? defaults = null) => new()
     {
         RepurchasableCategories = options.RepurchasableCategories,
         ExcludedCategories = placement.ExcludedCategories ?? defaults?.ExcludedCategories ?? [],
         MaxPerCategory = placement.MaxPerCategory ?? defaults?.MaxPerCategory ?? 0,
         CategoryDepth = placement.CategoryDepth ?? defaults?.CategoryDepth ?? 1,
-        Personalization = placement.Personalized ?? defaults?.Personalized ?? true ? PersonalRankingOf(options) : null,
+        Personalization = placement.Personalized ?? defaults?.Personalized ?? true ? ranking : null,
     };
 
     /// <summary>The personal ranking <paramref name="options"/> configure (also the one the item model's blend is tuned with).</summary>

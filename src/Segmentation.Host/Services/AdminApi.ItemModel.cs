@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Segmentation.Contracts.V1;
+using Segmentation.Core.Recommendations;
 using Segmentation.Grains;
 using Segmentation.Host.Recommendations;
 
@@ -29,6 +30,11 @@ internal sealed partial class AdminApi
             ValidationCases = manifest.ValidationCases,
             ValidationNdcg = manifest.ValidationNdcg,
             TrainingSeconds = manifest.TrainingSeconds,
+            RecentlyViewedHalfLifeSeconds = manifest.RecentlyViewedHalfLife?.TotalSeconds ?? 0,
+            AffinityBoost = manifest.AffinityBoost ?? 0,
+            MaxCategoryShare = manifest.MaxCategoryShare ?? 0,
+            PopularityOutsideWeight = manifest.PopularityOutsideWeight ?? PersonalPopularity.OutsideWeight,
+            PopularityNewItemsOnly = manifest.PopularityNewItemsOnly ?? false,
         };
     }
 }

@@ -67,6 +67,42 @@ public sealed class PersonalRankingTests
         Assert.Equal(personal.OrderByDescending(c => c.Score).Select(c => c.ItemId), personal.Select(c => c.ItemId));
     }
 
+    [Fact]
+    public void PersonalPopularity_Tuned_KeepsOutsideCategoriesByItsWeight_AndCanProposeOnlyItemsNewToHer()
+    {
+        var catalog = new ItemCatalog();
+        var popularity = new SegmentPopularity(catalog, null);
+        for (var i = 0; i < 20; i++)
+        {
+            var (item, category) = i < 10 ? ($"home-{i}", "home.kitchen") : ($"sport-{i}", "sports.running");
+            catalog.Observe(item, category);
+            for (var n = 0; n < 50 - i; n++)
+            {
+                popularity.Record([SegmentPopularity.Everyone], new Interaction(item, EventType.View, s_now));
+            }
+        }
+
+        // She likes sports; home items are more popular. At the default 0.1 the top five are sports; at 1 the outside
+        // category keeps its whole score and the most popular home items share the top five with hers.
+        var request = new RecommendationRequest
+        {
+            Now = s_now,
+            CategoryAffinities = [new CategoryAffinity("sports", 9, 0.9), new CategoryAffinity("books", 1, 0.1)],
+            History = [new Interaction("sport-10", EventType.View, s_now), new Interaction("home-0", EventType.View, s_now)],
+        };
+        var source = new PersonalPopularity(popularity, catalog, new PersonalRanking());
+        Assert.All(source.GetCandidates(request, 5, static _ => true), c => Assert.StartsWith("sport-", c.ItemId, StringComparison.Ordinal));
+        var broad = source.With(1, newOnly: false).GetCandidates(request, 5, static _ => true);
+        Assert.Equal("home-0", broad[0].ItemId);
+        Assert.Equal(3, broad.Count(c => c.ItemId.StartsWith("home-", StringComparison.Ordinal)));
+
+        // New items only: what she viewed is recency's to propose, not popularity's.
+        var discovery = source.With(PersonalPopularity.OutsideWeight, newOnly: true).GetCandidates(request, 5, static _ => true);
+        Assert.DoesNotContain(discovery, c => c.ItemId == "sport-10");
+        Assert.Equal("sport-11", discovery[0].ItemId);
+        Assert.DoesNotContain(source.With(1, newOnly: true).GetCandidates(request, 5, static _ => true), c => c.ItemId == "home-0");
+    }
+
     private static Recommendation Item(string id, string category, double score) => new(id, score, category, s_reason);
 
     private static int Order(Recommendation a, Recommendation b)

@@ -89,4 +89,58 @@ public sealed class ServedModelTests
         Assert.True(result.Ndcg >= result.SourceAloneNdcg[1]);
         Assert.Equal(cases.Count, result.Cases);
     }
+
+    [Fact]
+    public void Tuning_ChoosesTheRankingThatServesHerCategory_AndScoresTheListTheBlenderServes()
+    {
+        // Each "b" (sports) item is a little more popular than its "a" (books) twin, but these shoppers read: each one's
+        // next item is the best "a" item she has not bought, which plain popularity ranks below sports items and an
+        // affinity boost ranks first.
+        var catalog = new ItemCatalog();
+        var popularity = new SegmentPopularity(catalog, halfLife: null);
+        for (var i = 0; i < 10; i++)
+        {
+            catalog.Observe($"a{i}", "books.novels");
+            catalog.Observe($"b{i}", "sports.shoes");
+            for (var n = 0; n < 30 - (2 * i); n++)
+            {
+                popularity.Record([SegmentPopularity.Everyone], new Interaction($"a{i}", EventType.View, s_t0));
+                popularity.Record([SegmentPopularity.Everyone], new Interaction($"b{i}", EventType.View, s_t0));
+            }
+
+            popularity.Record([SegmentPopularity.Everyone], new Interaction($"b{i}", EventType.View, s_t0));
+        }
+
+        var recent = new RecentlyViewed(TimeSpan.FromDays(3));
+        var cases = new List<ValidationCase>();
+        for (var u = 0; u < 6; u++)
+        {
+            var history = Enumerable.Range(0, u + 1).Select(i => new Interaction($"a{i}", EventType.Purchase, s_t0.AddHours(1))).ToArray();
+            cases.Add(new ValidationCase(
+                new RecommendationRequest { UserId = $"u{u}", History = history, CategoryAffinities = [new("books", 9, 0.9), new("sports", 1, 0.1)], Now = s_t0.AddHours(2) },
+                new HashSet<string> { $"a{u + 1}" })
+            { AsksNext = true });
+        }
+
+        PersonalRanking none = new() { AffinityBoost = 0, MaxCategoryShare = 1 };
+        PersonalRanking boosted = none with { AffinityBoost = 2 };
+        var plain = BlendTuning.Tune([popularity, recent], cases, rankings: [none], catalog: catalog);
+        var result = BlendTuning.Tune([popularity, recent], cases, rankings: [none, boosted], catalog: catalog);
+        Assert.Same(none, plain.Ranking);
+        Assert.Same(boosted, result.Ranking);
+        Assert.True(result.Ndcg > plain.Ndcg, $"boosted {result.Ndcg} vs plain {plain.Ndcg}");
+        Assert.Equal(1, result.NewHitRate);
+
+        // The score the tuning reports is the one of the list the blender serves under the chosen weights and ranking.
+        var blender = new RecommendationBlender(
+            result.Weights.Select((w, i) => (w, i)).Where(p => p.w > 0).Select(p => new BlendedSource(p.i == 0 ? popularity : recent, p.w)),
+            catalog, new BlendOptions { Personalization = result.Ranking });
+        var served = cases.Average(c =>
+        {
+            var rank = blender.Recommend(c.Request).Select(r => r.ItemId).ToList().FindIndex(c.Relevant.Contains);
+            return rank < 0 ? 0 : 1 / Math.Log2(rank + 2);
+        });
+        Assert.Equal(served, result.Ndcg, 12);
+        Assert.Equal(cases.Count, result.Cases);
+    }
 }

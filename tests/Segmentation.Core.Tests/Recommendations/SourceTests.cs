@@ -164,6 +164,26 @@ public sealed class SourceTests
     }
 
     [Fact]
+    public void RecentlyViewed_WithAShortHalfLife_StillProposesTheItemsOfAShopperAwayForWeeks_NewestFirst()
+    {
+        // Ten minutes' half-life, her last visit 40 days before "now": counted from now, 2^-5760 is 0 and she would
+        // get nothing; counted from her newest interaction, her last visit's items come back, the latest first.
+        var source = new RecentlyViewed(TimeSpan.FromMinutes(10));
+        var visit = s_t0.AddDays(-40);
+        var candidates = source.GetCandidates(
+            Request(
+                new Interaction("first", EventType.View, visit),
+                new Interaction("second", EventType.View, visit.AddMinutes(2)),
+                new Interaction("last", EventType.View, visit.AddMinutes(5)),
+                new Interaction("months-ago", EventType.View, visit.AddDays(-60))),
+            5,
+            _ => true);
+
+        Assert.Equal(["last", "second", "first"], candidates.Select(c => c.ItemId));
+        Assert.All(candidates, c => Assert.True(c.Score > 0));
+    }
+
+    [Fact]
     public void Cholesky_InvertsASymmetricPositiveDefiniteMatrix()
     {
         const int n = 150;
