@@ -9,10 +9,17 @@ namespace Segmentation.Grains;
 public interface IItemModelGrain : IGrainWithStringKey
 {
     /// <summary>
+    /// How long a caller waits for a training (beyond the silo's grain-call timeout, two minutes by default): the tuning
+    /// takes seconds to a minute on a 2,000-user shop, longer on a loaded machine or a larger log.
+    /// </summary>
+    public const string TrainingTimeout = "00:15:00";
+
+    /// <summary>
     /// Activates the grain (its refresh schedule starts with the activation) and, when <c>ItemModel:TrainAtStart</c>
     /// is set and no model is stored, trains one; idempotent.
     /// </summary>
     [Alias("EnsureStarted")]
+    [ResponseTimeout(TrainingTimeout)]
     Task EnsureStartedAsync();
 
     /// <summary>
@@ -24,5 +31,6 @@ public interface IItemModelGrain : IGrainWithStringKey
 
     /// <summary>Trains a model from the whole log now, stores it and serves it on every silo; returns its version (0: too little data).</summary>
     [Alias("Train")]
+    [ResponseTimeout(TrainingTimeout)]
     Task<long> TrainAsync();
 }
