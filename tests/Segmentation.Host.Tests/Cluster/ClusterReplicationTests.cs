@@ -375,6 +375,56 @@ public sealed class ClusterReplicationTests(ClusterDatabase database) : IClassFi
         }
     }
 
+    [Fact]
+    public async Task ExperimentCreatedThroughOneSilo_GivesEveryUserTheSameArm_ThroughEitherSilo_AsThePureAssignmentDoes()
+    {
+        var schema = database.NewSchema("experiments");
+        await using var cluster = await TwoSilosAsync(schema);
+        var (a, b) = cluster;
+        var definition = new ExperimentDefinition { Id = "winback", Salt = "dec", Start = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(s_now) };
+        definition.Arms.Add(new ExperimentArm { Name = "holdout", Share = 10 });
+        definition.Arms.Add(new ExperimentArm { Name = "email", Share = 45 });
+        definition.Arms.Add(new ExperimentArm { Name = "coupon", Share = 45 });
+        await new ExperimentService.ExperimentServiceClient(a.Client).CreateExperimentAsync(definition);
+        // A silo reads a tenant's experiments again when its copy is older than 2 s at an ingest (README).
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+
+        // Users ingested through both silos; their grains are placed on either, so each silo assigns some of them.
+        const int users = 60;
+        for (var i = 0; i < users; i++)
+        {
+            await IngestAsync(i % 2 == 0 ? a : b, Events.Make($"x-{i}", $"shopper-{i}", EventType.View, s_now.AddMinutes(1), item: "kettle", category: "home.kitchen"));
+        }
+
+        var pure = new Segmentation.Core.Experiments.Experiment
+        {
+            Id = "winback",
+            Salt = "dec",
+            Arms = [new("holdout", 10), new("email", 45), new("coupon", 45)],
+        };
+        var arms = new List<string>();
+        for (var i = 0; i < users; i++)
+        {
+            var user = $"shopper-{i}";
+            var throughA = await ArmAsync(a, user);
+            var throughB = await ArmAsync(b, user);
+            Assert.Equal(throughA, throughB);
+            Assert.Equal(pure.Arms[Segmentation.Core.Experiments.ArmAssignment.Assign(pure, user)].Name, throughA);
+            arms.Add(throughA!);
+        }
+
+        Assert.Equal(["coupon", "email", "holdout"], arms.Distinct().Order(StringComparer.Ordinal));
+        // Every exposure was counted once, whichever silo her grain lives on, and both silos report the same.
+        var results = await new ExperimentService.ExperimentServiceClient(b.Client).GetExperimentAsync(new GetExperimentRequest { Id = "winback" });
+        Assert.Equal(arms.GroupBy(x => x).ToDictionary(g => g.Key, g => (long)g.Count()), results.Arms.ToDictionary(r => r.Arm, r => r.Exposed));
+    }
+
+    private static async Task<string?> ArmAsync(TestServer server, string userId)
+    {
+        var insight = await new RecommendationService.RecommendationServiceClient(server.Client).GetUserInsightAsync(new GetUserInsightRequest { UserId = userId, Count = 1 });
+        return insight.Experiments.SingleOrDefault(x => x.ExperimentId == "winback")?.Arm;
+    }
+
     private async Task<Cluster> TwoSilosAsync(string schema, string[]? firstArgs = null, string[]? secondArgs = null)
     {
         var primaryPort = FreePort();
