@@ -19,6 +19,13 @@ public enum RecommenderChangeKind
     /// <see cref="RecommenderChange.FromStage"/> to <see cref="RecommenderChange.Stage"/>.
     /// </summary>
     Restaged = 4,
+
+    /// <summary>
+    /// Late events of a user with more distinct items than a user's list holds: what she pairs is derived again, from
+    /// her interactions as they were learned (<see cref="RecommenderChange.Before"/>) to the same with the late ones
+    /// in event-time order (<see cref="RecommenderChange.History"/>).
+    /// </summary>
+    Replayed = 5,
 }
 
 /// <summary>
@@ -48,6 +55,14 @@ public sealed record RecommenderChange(
     /// <summary>The tenant of the user (each tenant has its own recommenders).</summary>
     [Id(12)]
     public string Tenant { get; init; } = TenantKeys.DefaultTenant;
+
+    /// <summary>For <see cref="RecommenderChangeKind.Replayed"/>: her interactions as they were learned, in event-time order.</summary>
+    [Id(13)]
+    public RecommenderInteraction[]? Before { get; init; }
+
+    /// <summary>For <see cref="RecommenderChangeKind.Observed"/>: its pairs were derived by a <see cref="RecommenderChangeKind.Replayed"/> change before it; only its popularity is learned.</summary>
+    [Id(14)]
+    public bool PairsReplayed { get; init; }
 }
 
 /// <summary>One remembered interaction of a user whose grain activated (see <see cref="RecommenderChange"/>).</summary>

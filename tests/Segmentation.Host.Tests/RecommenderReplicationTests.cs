@@ -53,6 +53,51 @@ public sealed class RecommenderReplicationTests
     }
 
     [Fact]
+    public void Replica_OfALateEventOfAUserWithMoreItemsThanHerList_PairsAsTheOriginDoes()
+    {
+        // Lists of 5; she has 12 items in time order, and her third event arrives last: the origin derives her pairs
+        // again (ReplayPairs), the replica from its Replayed change.
+        var options = new RecommendationOptions { MaxItemsPerUser = 5 };
+        var origin = new LiveRecommender(options) { Outbox = new RecommenderOutbox() };
+        var replica = new LiveRecommender(options);
+        var events = Enumerable.Range(0, 12).Select(i => new BehaviorEvent
+        {
+            EventId = $"e{i}",
+            UserId = "her",
+            Type = i % 3 == 0 ? EventType.Purchase : EventType.View,
+            ItemId = $"sku-{i:D2}",
+            Category = "c",
+            Timestamp = s_start.AddMinutes(i),
+        }).ToList();
+        var late = events[2];
+        var learned = events.Where(e => e != late).ToList();
+        foreach (var e in learned)
+        {
+            origin.Observe("her", e, LifecycleStage.Active);
+        }
+
+        var before = origin.CoOccurrence.CoOccurrence("sku-00", "sku-05", s_start);
+        Assert.True(origin.ReplayPairs("her", [.. learned.Select(Interaction.From)], [.. events.Select(Interaction.From)]));
+        origin.Observe("her", late, LifecycleStage.Active, pairsReplayed: true);
+        replica.Apply(origin.Outbox!.Drain());
+
+        // In time order sku-02 pairs with sku-00 and sku-01, and sku-00 is forgotten before sku-05 comes, not after.
+        Assert.True(before > 0);
+        Assert.True(origin.CoOccurrence.CoOccurrence("sku-00", "sku-02", s_start) > 0);
+        Assert.Equal(0, origin.CoOccurrence.CoOccurrence("sku-00", "sku-05", s_start));
+        for (var a = 0; a < 12; a++)
+        {
+            for (var b = 0; b < 12; b++)
+            {
+                Assert.Equal(origin.CoOccurrence.CoOccurrence($"sku-{a:D2}", $"sku-{b:D2}", s_start), replica.CoOccurrence.CoOccurrence($"sku-{a:D2}", $"sku-{b:D2}", s_start), 1e-12);
+                Assert.Equal(origin.CoOccurrence.Evidence($"sku-{a:D2}", $"sku-{b:D2}"), replica.CoOccurrence.Evidence($"sku-{a:D2}", $"sku-{b:D2}"));
+            }
+
+            Assert.Equal(origin.Popularity.Popularity("", $"sku-{a:D2}", s_start), replica.Popularity.Popularity("", $"sku-{a:D2}", s_start), 1e-12);
+        }
+    }
+
+    [Fact]
     public void Replica_NeverSendsOnWhatItApplied_NorWhatARebuildReplayed()
     {
         var origin = new LiveRecommender(new RecommendationOptions()) { Outbox = new RecommenderOutbox() };

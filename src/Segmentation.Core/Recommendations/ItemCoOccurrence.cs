@@ -75,8 +75,11 @@ public sealed class ItemCoOccurrenceOptions
 /// c(i, j) = Σᵤ min(s(u, i), s(u, j)), decayed from the later of t(u, i) and t(u, j), with
 /// <see cref="ItemCoOccurrenceOptions.HalfLife"/>. Both are functions of each user's interactions, not of the order they
 /// arrive in (up to floating-point rounding), as long as she has at most
-/// <see cref="ItemCoOccurrenceOptions.MaxItemsPerUser"/> distinct items (beyond it the first-remembered are forgotten,
-/// in arrival order) and her list is remembered (a deactivated user's list comes back from her profile's history). With <see cref="InteractionWeights.Uniform"/> weights and no decay
+/// <see cref="ItemCoOccurrenceOptions.MaxItemsPerUser"/> distinct items and her list is remembered (a deactivated
+/// user's list comes back from her profile's history). Beyond that many items she remembers the most recently used
+/// ones (the least recently used is forgotten; its counts stay), so each interaction pairs with the items she used
+/// last before it, and the counts are those of her interactions learned in event-time order: a late one is placed in
+/// that order by <see cref="Replay"/>. With <see cref="InteractionWeights.Uniform"/> weights and no decay
 /// these are SAR's counts of users. A request is scored as SAR does: score(i) = Σⱼ a(j) · sim(j, i) over the
 /// user's items j, with affinity a(j) = Σ weight · 2^(−age/<see cref="ItemCoOccurrenceOptions.AffinityHalfLife"/>).
 /// </para>
@@ -126,14 +129,15 @@ public sealed class ItemCoOccurrence : ICandidateSource
     /// <summary>
     /// Folds one interaction of <paramref name="userId"/> into the counts. Interactions whose weight is 0 (search,
     /// returns, ...) are ignored. Interactions may arrive out of time order: a change to her strength or its time takes
-    /// back what the old one counted and counts the new one.
+    /// back what the old one counted and counts the new one. Exact for a user with at most
+    /// <see cref="ItemCoOccurrenceOptions.MaxItemsPerUser"/> distinct items; for one with more, a late interaction is
+    /// placed in time order by <see cref="Replay"/> instead (see <see cref="Evicts"/>).
     /// </summary>
     public void Record(string userId, Interaction interaction)
     {
         ArgumentNullException.ThrowIfNull(userId);
         ArgumentException.ThrowIfNullOrEmpty(interaction.ItemId, nameof(interaction));
-        var weight = _options.Weights.Of(interaction);
-        if (weight <= 0)
+        if (_options.Weights.Of(interaction) <= 0)
         {
             return;
         }
@@ -146,79 +150,200 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 Rescale(rebase);
             }
 
-            var item = Intern(interaction.ItemId);
             if (!_users.TryGetValue(userId, out var items))
             {
                 items = [];
                 _users.Add(userId, items);
             }
 
-            // A loop, not FindIndex with a capturing lambda: this runs for every ingested event.
-            var position = -1;
-            for (var i = 0; i < items.Count && position < 0; i++)
-            {
-                position = items[i].Item == item ? i : -1;
-            }
+            Step(items, interaction, +1);
+        }
+    }
 
-            if (position < 0 && items.Count >= _options.MaxItemsPerUser)
+    /// <summary>
+    /// Whether <paramref name="interactions"/> (one user's) hold more than <see cref="ItemCoOccurrenceOptions.MaxItemsPerUser"/>
+    /// distinct items that count: then what she pairs depends on the order they are learned in, and a late one must be
+    /// placed by <see cref="Replay"/> rather than <see cref="Record"/>.
+    /// </summary>
+    public bool Evicts(IEnumerable<Interaction> interactions)
+    {
+        ArgumentNullException.ThrowIfNull(interactions);
+        var items = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var interaction in interactions)
+        {
+            if (!string.IsNullOrEmpty(interaction.ItemId) && _options.Weights.Of(interaction) > 0 && items.Add(interaction.ItemId) && items.Count > _options.MaxItemsPerUser)
             {
-                // Most recent last: the oldest is forgotten before the new item pairs with the rest.
-                items.RemoveAt(0);
+                return true;
             }
+        }
 
-            // Her strength for the item is the largest weight, reached at the earliest time she interacted with that
-            // weight; each count is decayed from when it came to be (a pair: the later of its two items' times). Both
-            // are functions of her interactions, not of their arrival order: a late view that adds no strength changes
-            // nothing, and a late interaction that reaches the same strength earlier moves its time back.
-            var old = position >= 0 ? items[position] : new UserItem(item, 0, PairEvidence.None, interaction.Timestamp);
-            var strength = Math.Max(old.Strength, weight);
-            var at = weight > old.Strength ? interaction.Timestamp
-                : weight == old.Strength && interaction.Timestamp < old.At ? interaction.Timestamp
-                : old.At;
-            var evidence = old.Evidence | EvidenceOf(interaction.Type);
-            var changed = strength != old.Strength || at != old.At;
-            if (changed)
-            {
-                _occurrence[item] += (strength * _decay.Weight(at)) - (old.Strength * _decay.Weight(old.At));
-            }
+        return false;
+    }
 
-            if (changed || evidence != old.Evidence)
+    /// <summary>
+    /// Re-derives what <paramref name="userId"/> counted: <paramref name="before"/> are her interactions as they were
+    /// learned, <paramref name="after"/> the same with late ones placed among them, both in event-time order (the
+    /// order the caller folds her events in). The counts then equal those of recording <paramref name="after"/> in that
+    /// order, whatever order they arrived in, and her remembered items are the ones that leaves.
+    /// </summary>
+    /// <remarks>
+    /// Her counts are sums of her own terms (and her share of each pair's evidence a counter), so the difference can be
+    /// taken: the common prefix is walked for her list only, then her old suffix is recorded with the opposite sign and
+    /// the new one recorded. Cost: O(prefix) list steps plus O(suffix × <see cref="ItemCoOccurrenceOptions.MaxItemsPerUser"/>)
+    /// pair updates, where the suffix starts at the earliest late interaction. Exact when what the model holds of her is
+    /// <paramref name="before"/> recorded in order (not when her list was restored, <see cref="RestoreUser"/>, from a
+    /// history that did not reach back to the items she had remembered).
+    /// </remarks>
+    public void Replay(string userId, IReadOnlyList<Interaction> before, IReadOnlyList<Interaction> after)
+    {
+        ArgumentNullException.ThrowIfNull(userId);
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        using (Write())
+        {
+            foreach (var interaction in after)
             {
-                var row = _pairs[item];
-                foreach (var other in items)
+                var rebase = _decay.Rebase(interaction.Timestamp);
+                if (rebase != 1)
                 {
-                    if (other.Item == item)
-                    {
-                        continue;
-                    }
-
-                    // The count is what the weaker side gives, as of the later side's time; the evidence records what
-                    // this user did with both items (bought both, viewed both, rated both), so a reason can name only
-                    // what happened.
-                    var add = changed
-                        ? (Math.Min(strength, other.Strength) * _decay.Weight(Later(at, other.At))) - (Math.Min(old.Strength, other.Strength) * _decay.Weight(Later(old.At, other.At)))
-                        : 0;
-                    var shared = evidence & other.Evidence;
-                    if (add == 0 && (shared & ~(row.TryGetValue(other.Item, out var known) ? known.Evidence : PairEvidence.None)) == 0)
-                    {
-                        continue;
-                    }
-
-                    ref var forward = ref CollectionsMarshal.GetValueRefOrAddDefault(row, other.Item, out _);
-                    forward = new PairCount(forward.Count + add, forward.Evidence | shared);
-                    ref var backward = ref CollectionsMarshal.GetValueRefOrAddDefault(_pairs[other.Item], item, out _);
-                    backward = new PairCount(backward.Count + add, backward.Evidence | shared);
-                    _rowChanges[item]++;
-                    _rowChanges[other.Item]++;
+                    Rescale(rebase);
                 }
             }
 
-            if (position >= 0)
+            var common = 0;
+            while (common < before.Count && common < after.Count && before[common] == after[common])
             {
-                items.RemoveAt(position);
+                common++;
             }
 
-            items.Add(new UserItem(item, strength, evidence, at));
+            var list = new List<UserItem>();
+            for (var i = 0; i < common; i++)
+            {
+                Step(list, before[i], 0);
+            }
+
+            var old = new List<UserItem>(list);
+            for (var i = common; i < before.Count; i++)
+            {
+                Step(old, before[i], -1);
+            }
+
+            for (var i = common; i < after.Count; i++)
+            {
+                Step(list, after[i], +1);
+            }
+
+            if (list.Count > 0)
+            {
+                list.TrimExcess();
+                _users[userId] = list;
+            }
+            else
+            {
+                _users.Remove(userId);
+            }
+        }
+    }
+
+    // One interaction of a user whose remembered items are `items` (most recent last): the list moves on, and with
+    // sign +1 her terms are added to the counts, with -1 taken back (Replay), with 0 left alone (the list only).
+    // Under the write lock.
+    private void Step(List<UserItem> items, Interaction interaction, int sign)
+    {
+        var weight = _options.Weights.Of(interaction);
+        if (weight <= 0 || string.IsNullOrEmpty(interaction.ItemId))
+        {
+            return;
+        }
+
+        var item = Intern(interaction.ItemId);
+
+        // A loop, not FindIndex with a capturing lambda: this runs for every ingested event.
+        var position = -1;
+        for (var i = 0; i < items.Count && position < 0; i++)
+        {
+            position = items[i].Item == item ? i : -1;
+        }
+
+        if (position < 0 && items.Count >= _options.MaxItemsPerUser)
+        {
+            // Most recently used last: the least recently used is forgotten before the new item pairs with the rest.
+            items.RemoveAt(0);
+        }
+
+        // Her strength for the item is the largest weight, reached at the earliest time she interacted with that
+        // weight; each count is decayed from when it came to be (a pair: the later of its two items' times). Both
+        // are functions of her interactions, not of their arrival order: a late view that adds no strength changes
+        // nothing, and a late interaction that reaches the same strength earlier moves its time back.
+        var old = position >= 0 ? items[position] : new UserItem(item, 0, PairEvidence.None, interaction.Timestamp, interaction.Timestamp.UtcTicks);
+        var strength = Math.Max(old.Strength, weight);
+        var at = weight > old.Strength ? interaction.Timestamp
+            : weight == old.Strength && interaction.Timestamp < old.At ? interaction.Timestamp
+            : old.At;
+        var evidence = old.Evidence | EvidenceOf(interaction.Type);
+        var changed = strength != old.Strength || at != old.At;
+        if (sign != 0 && changed)
+        {
+            _occurrence[item] += sign * ((strength * _decay.Weight(at)) - (old.Strength * _decay.Weight(old.At)));
+        }
+
+        if (sign != 0 && (changed || evidence != old.Evidence))
+        {
+            // A new item in her list forms a pair with each item there; what she did with both (bought both, viewed
+            // both, rated both) is counted once per pair she formed when she first did it, so a reason names only what
+            // happened and Replay can take it back.
+            var formed = old.Strength == 0;
+            foreach (var other in items)
+            {
+                if (other.Item == item)
+                {
+                    continue;
+                }
+
+                // The count is what the weaker side gives, as of the later side's time.
+                var add = changed
+                    ? (Math.Min(strength, other.Strength) * _decay.Weight(Later(at, other.At))) - (Math.Min(old.Strength, other.Strength) * _decay.Weight(Later(old.At, other.At)))
+                    : 0;
+                var gained = evidence & other.Evidence & ~(old.Evidence & other.Evidence);
+                if (add == 0 && gained == PairEvidence.None && !formed)
+                {
+                    continue;
+                }
+
+                AddTo(item, other.Item, sign * add, formed, gained, sign);
+                AddTo(other.Item, item, sign * add, formed, gained, sign);
+                _rowChanges[item]++;
+                _rowChanges[other.Item]++;
+            }
+        }
+
+        if (position >= 0)
+        {
+            items.RemoveAt(position);
+        }
+
+        // The list is kept in order of last use by event time (then item id), not by arrival: what is forgotten first
+        // is then the same whatever order her interactions came in. An interaction in time goes last (no search).
+        var last = Math.Max(old.Last, interaction.Timestamp.UtcTicks);
+        var slot = items.Count;
+        while (slot > 0 && (last < items[slot - 1].Last || (last == items[slot - 1].Last && string.CompareOrdinal(_ids[item], _ids[items[slot - 1].Item]) < 0)))
+        {
+            slot--;
+        }
+
+        items.Insert(slot, new UserItem(item, strength, evidence, at, last));
+    }
+
+    // Adds one user's term to the pair (a, b) of row a; a pair no user forms any more (taken back by Replay) goes, with
+    // whatever rounding its count kept.
+    private void AddTo(int a, int b, double add, bool formed, PairEvidence gained, int sign)
+    {
+        var row = _pairs[a];
+        ref var pair = ref CollectionsMarshal.GetValueRefOrAddDefault(row, b, out _);
+        pair = pair.Add(add, formed ? sign : 0, gained, sign);
+        if (sign < 0 && pair.Formed == 0)
+        {
+            row.Remove(b);
         }
     }
 
@@ -254,39 +379,11 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 return false;
             }
 
+            // What Record does to the list, without the counts.
             var items = new List<UserItem>();
             foreach (var interaction in interactions)
             {
-                var weight = _options.Weights.Of(interaction);
-                if (weight <= 0 || string.IsNullOrEmpty(interaction.ItemId))
-                {
-                    continue;
-                }
-
-                // What Record does to the list, without the counts: the item moves to the end with its strongest weight.
-                var item = Intern(interaction.ItemId);
-                var position = -1;
-                for (var i = 0; i < items.Count && position < 0; i++)
-                {
-                    position = items[i].Item == item ? i : -1;
-                }
-
-                var old = 0.0;
-                var at = interaction.Timestamp;
-                var evidence = EvidenceOf(interaction.Type);
-                if (position >= 0)
-                {
-                    old = items[position].Strength;
-                    at = weight > old ? at : weight == old && at < items[position].At ? at : items[position].At;
-                    evidence |= items[position].Evidence;
-                    items.RemoveAt(position);
-                }
-                else if (items.Count >= _options.MaxItemsPerUser)
-                {
-                    items.RemoveAt(0);
-                }
-
-                items.Add(new UserItem(item, Math.Max(old, weight), evidence, at));
+                Step(items, interaction, 0);
             }
 
             if (items.Count > 0)
@@ -586,11 +683,30 @@ public sealed class ItemCoOccurrence : ICandidateSource
 
     private sealed record Neighbours(KeyValuePair<int, PairCount>[] Pairs, int ChangesAtRanking);
 
-    // One pair's decayed co-count and what its users did with both items.
-    private readonly record struct PairCount(double Count, PairEvidence Evidence);
+    // One pair's decayed co-count, how many times users formed it (a user whose list held both items), and how many
+    // of those did the same kind of thing with both. 16 bytes like a count and a flag byte would take; the counters
+    // saturate at 65,535 and then stay (a pair that many users formed is not going to lose them all to Replay).
+    private readonly record struct PairCount(double Count, ushort Formed, ushort Viewed, ushort Bought, ushort Rated)
+    {
+        public PairEvidence Evidence =>
+            (Viewed > 0 ? PairEvidence.Viewed : PairEvidence.None) | (Bought > 0 ? PairEvidence.Bought : PairEvidence.None) | (Rated > 0 ? PairEvidence.Rated : PairEvidence.None);
 
-    // One item remembered for a user: her strongest interaction weight with it and what she did with it.
-    private readonly record struct UserItem(int Item, double Strength, PairEvidence Evidence, DateTimeOffset At);
+        public PairCount Add(double add, int formed, PairEvidence gained, int sign) => new(
+            Count + add,
+            Counter(Formed, formed),
+            Counter(Viewed, (gained & PairEvidence.Viewed) != 0 ? sign : 0),
+            Counter(Bought, (gained & PairEvidence.Bought) != 0 ? sign : 0),
+            Counter(Rated, (gained & PairEvidence.Rated) != 0 ? sign : 0));
+
+        private static ushort Counter(ushort value, int add) =>
+            add > 0 ? (value == ushort.MaxValue ? value : (ushort)(value + 1))
+            : add < 0 ? (value is 0 or ushort.MaxValue ? value : (ushort)(value - 1))
+            : value;
+    }
+
+    // One item remembered for a user: her strongest interaction weight with it, when she reached it, what she did with
+    // it, and when she last used it (UTC ticks of event time: the list's order).
+    private readonly record struct UserItem(int Item, double Strength, PairEvidence Evidence, DateTimeOffset At, long Last);
 
     private double Similarity(int i, int j, double c, double divisor) => _options.Similarity switch
     {

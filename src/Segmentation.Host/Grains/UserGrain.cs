@@ -6,6 +6,7 @@ using Segmentation.Core;
 using Segmentation.Core.Clustering;
 using Segmentation.Core.Errors;
 using Segmentation.Core.Experiments;
+using Segmentation.Core.Recommendations;
 using Segmentation.Core.Rules;
 using Segmentation.Core.Statistics;
 using Segmentation.Grains;
@@ -927,6 +928,9 @@ internal sealed class UserGrain : Grain, IUserGrain
     /// once per ingest call that brings a late event (not per event), and once at activation when the log's tail has
     /// one. Events that arrive in time order (or late only within their own batch) cost nothing extra. Counted by
     /// <c>segmentation.profiles.refolds</c> and <c>segmentation.profiles.refolded_events</c>.</para>
+    /// <para>For a user with more distinct items than <c>Recommendations:MaxItemsPerUser</c>, her co-occurrence pairs
+    /// are derived again from the first late event on (<see cref="Recommendations.LiveRecommender.ReplayPairs"/>:
+    /// O(her events after it × MaxItemsPerUser) pair updates), so they too are those of her events in time order.</para>
     /// <para>The recommenders learn the <paramref name="fresh"/> events with the lifecycle stage each was made in,
     /// judged among the events before it in time; her older events whose stage the late ones changed (a late first
     /// event makes later ones no longer "new") move from the old stage's popularity to the new one's
@@ -965,6 +969,29 @@ internal sealed class UserGrain : Grain, IUserGrain
             });
         }
 
+        var pairsReplayed = false;
+        if (freshIds is not null)
+        {
+            // What she pairs in co-occurrence depends on the order she is learned in once she has more distinct items
+            // than her list holds: then her pairs are derived again in this order (LiveRecommender.ReplayPairs).
+            var learned = new List<Interaction>(stream.Count);
+            var all = new List<Interaction>(stream.Count);
+            foreach (var (e, _) in stream)
+            {
+                if (e.ItemId.Length > 0)
+                {
+                    var interaction = Interaction.From(e);
+                    all.Add(interaction);
+                    if (!freshIds.Contains(e.EventId))
+                    {
+                        learned.Add(interaction);
+                    }
+                }
+            }
+
+            pairsReplayed = _recommender!.ReplayPairs(_userId, learned, all);
+        }
+
         var profile = new UserProfile(_userId, ProfileOptions);
         var ml = _mlSegment?.Assignment.SegmentId;
         foreach (var (e, sequence) in stream)
@@ -980,7 +1007,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             {
                 if (e.ItemId.Length > 0)
                 {
-                    _recommender!.Observe(_userId, e, profile.StageAt(e.Timestamp), ml, sequence);
+                    _recommender!.Observe(_userId, e, profile.StageAt(e.Timestamp), ml, sequence, pairsReplayed);
                 }
 
                 continue;

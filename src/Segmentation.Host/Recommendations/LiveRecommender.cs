@@ -15,8 +15,8 @@ namespace Segmentation.Host.Recommendations;
 /// item model (EASEᴿ, <see cref="UseItemModel"/>) under the weights tuned for it.
 /// </summary>
 /// <remarks>
-/// The models are derived state: <see cref="RebuildAsync"/> replays the whole event log into them at start, in log
-/// order, the same observations the live path made. Thread-safe: every source serialises on its own lock.
+/// The models are derived state: <see cref="RebuildAsync"/> replays the whole event log into them at start, each
+/// user's events in event-time order: the observations the live path makes of a time-ordered load. Thread-safe: every source serialises on its own lock.
 /// </remarks>
 internal sealed class LiveRecommender
 {
@@ -184,22 +184,58 @@ internal sealed class LiveRecommender
     /// Learns from one event of <paramref name="userId"/>, who was in <paramref name="stage"/> right after it and in ML
     /// segment <paramref name="mlSegment"/> (if any) before it; <paramref name="sequence"/> is its event-log sequence
     /// number (0: unknown), which lets a rebuild that runs meanwhile (<see cref="RebuildWithoutAsync"/>) count it once.
+    /// With <paramref name="pairsReplayed"/>, <see cref="ReplayPairs"/> already placed it in her co-occurrence pairs:
+    /// only its popularity is learned.
     /// </summary>
-    public void Observe(string userId, BehaviorEvent e, LifecycleStage stage, int? mlSegment = null, long sequence = 0)
+    public void Observe(string userId, BehaviorEvent e, LifecycleStage stage, int? mlSegment = null, long sequence = 0, bool pairsReplayed = false)
     {
         if (e.ItemId.Length == 0)
         {
             return;
         }
 
-        var observed = new Observation(userId, e.ItemId, e.Category, Interaction.From(e), stage, mlSegment, sequence);
+        var observed = new Observation(userId, e.ItemId, e.Category, Interaction.From(e), stage, mlSegment, sequence, pairsReplayed);
         lock (_learning)
         {
             if (Learn(observed))
             {
-                Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Observed, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, stage, mlSegment ?? -1, Sequence: sequence) { Tenant = Tenant });
+                Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Observed, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, stage, mlSegment ?? -1, Sequence: sequence)
+                {
+                    Tenant = Tenant,
+                    PairsReplayed = pairsReplayed,
+                });
             }
         }
+    }
+
+    /// <summary>
+    /// Late events of <paramref name="userId"/> arrived: <paramref name="before"/> are her item interactions already
+    /// learned, <paramref name="after"/> the same with the late ones, both in the order her events fold in (event time,
+    /// then event id). When she has more distinct items than <c>MaxItemsPerUser</c>, what she pairs depends on that
+    /// order, so her pairs are derived again from it (<see cref="ItemCoOccurrence.Replay"/>) and this returns true: the
+    /// caller then observes the late events with <c>pairsReplayed</c>. Otherwise nothing happens (recording a late
+    /// event is exact) and this returns false.
+    /// </summary>
+    public bool ReplayPairs(string userId, IReadOnlyList<Interaction> before, IReadOnlyList<Interaction> after)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        if (!_coOccurrence.Evicts(after) || IsForgotten(userId))
+        {
+            return false;
+        }
+
+        lock (_learning)
+        {
+            _coOccurrence.Replay(userId, before, after);
+            _cache?.Invalidate(userId);
+            Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Replayed, userId, History: Replicated(after)) { Before = Replicated(before), Tenant = Tenant });
+        }
+
+        return true;
+
+        static RecommenderInteraction[] Replicated(IReadOnlyList<Interaction> interactions) =>
+            [.. interactions.Select(i => new RecommenderInteraction(i.ItemId, i.Type, i.Timestamp, i.Rating))];
     }
 
     /// <summary>
@@ -239,7 +275,15 @@ internal sealed class LiveRecommender
                     lock (_learning)
                     {
                         Learn(new Observation(change.UserId, change.ItemId, change.Category, new Interaction(change.ItemId, change.Type, change.Timestamp, change.Rating),
-                            change.Stage, change.MlSegment < 0 ? null : change.MlSegment, change.Sequence));
+                            change.Stage, change.MlSegment < 0 ? null : change.MlSegment, change.Sequence, change.PairsReplayed));
+                    }
+
+                    break;
+                case RecommenderChangeKind.Replayed when change.History is { } after && change.Before is { } before && !IsForgotten(change.UserId):
+                    lock (_learning)
+                    {
+                        _coOccurrence.Replay(change.UserId, [.. before.Select(ToInteraction)], [.. after.Select(ToInteraction)]);
+                        _cache?.Invalidate(change.UserId);
                     }
 
                     break;
@@ -256,6 +300,8 @@ internal sealed class LiveRecommender
         }
     }
 
+    private static Interaction ToInteraction(RecommenderInteraction i) => new(i.ItemId, i.Type, i.Timestamp, i.Rating);
+
     // Under _learning: the live path's gate around a rebuild (see RebuildWithoutAsync). Returns whether it was learned.
     private bool Learn(Observation o)
     {
@@ -271,17 +317,21 @@ internal sealed class LiveRecommender
         }
 
         _journal?.Add(o);
-        Learn(_coOccurrence, _popularity, o.UserId, o.ItemId, o.Category, o.Interaction, o.Stage, o.MlSegment);
+        Learn(_coOccurrence, _popularity, o.UserId, o.ItemId, o.Category, o.Interaction, o.Stage, o.MlSegment, o.PairsReplayed);
         // Her history changed too, which alone recomputes her answer where the grain's history is read; this covers a
         // replica that learns her event after her grain (on another silo) already reported it.
         _cache?.Invalidate(o.UserId);
         return true;
     }
 
-    private void Learn(ItemCoOccurrence coOccurrence, SegmentPopularity popularity, string userId, string itemId, string category, Interaction interaction, LifecycleStage stage, int? mlSegment)
+    private void Learn(ItemCoOccurrence coOccurrence, SegmentPopularity popularity, string userId, string itemId, string category, Interaction interaction, LifecycleStage stage, int? mlSegment, bool pairsReplayed = false)
     {
         Catalog.Observe(itemId, category);
-        coOccurrence.Record(userId, interaction);
+        if (!pairsReplayed)
+        {
+            coOccurrence.Record(userId, interaction);
+        }
+
         // Keys from caches and on the stack: this runs for every ingested event.
         var lifecycle = CachedLifecycleKey(stage);
         if (mlSegment is { } ml)
@@ -363,8 +413,10 @@ internal sealed class LiveRecommender
 
     /// <summary>
     /// Replays every event in <paramref name="log"/> into the models of its tenant (<paramref name="recommenderOf"/>, by
-    /// the tenant of the event's stream), in one read of the log, folding a light profile per user for the lifecycle
-    /// stage each event was made in. Returns the events observed and the time it took.
+    /// the tenant of the event's stream), user by user, each user's events in event-time order (then event id), as her
+    /// grain folds them, with a light profile for the lifecycle stage each event was made in: the models equal those of
+    /// an event-time-ordered load, whatever order the events were appended in. One read of the log (a query per user)
+    /// holding one user's events at a time. Returns the events observed and the time it took.
     /// </summary>
     public static async Task<(long Events, TimeSpan Elapsed)> RebuildAsync(
         IEventLog log, ProfileOptions profileOptions, Func<string, LiveRecommender> recommenderOf, CancellationToken cancellationToken)
@@ -375,7 +427,7 @@ internal sealed class LiveRecommender
         {
             var recommender = recommenderOf(tenant);
             return new Replayed(recommender, recommender._coOccurrence, recommender._popularity);
-        }, rebuilt, cancellationToken);
+        }, rebuilt, fixedThrough: false, cancellationToken);
 
         // Counts are rebuilt; the items remembered per user are kept for live users only, and each user's come back
         // from her profile when her grain activates (UserActivated).
@@ -431,13 +483,15 @@ internal sealed class LiveRecommender
             {
                 // Only this tenant's streams: another tenant's events are not this recommender's to learn.
                 var (events, through) = await ReplayAsync(
-                    log, profileOptions, tenant => tenant == Tenant ? new Replayed(this, coOccurrence, popularity) : null, [], cancellationToken);
+                    log, profileOptions, tenant => tenant == Tenant ? new Replayed(this, coOccurrence, popularity) : null, [], fixedThrough: true, cancellationToken);
                 lock (_learning)
                 {
                     foreach (var o in _journal)
                     {
                         if ((o.Sequence == 0 || o.Sequence > through) && !IsForgotten(o.UserId))
                         {
+                            // A late event whose pairs the live model replayed is recorded here as it came (the replay
+                            // ran against the old counts): exact again for her at the next late event or start.
                             Learn(coOccurrence, popularity, o.UserId, o.ItemId, o.Category, o.Interaction, o.Stage, o.MlSegment);
                         }
                     }
@@ -500,9 +554,15 @@ internal sealed class LiveRecommender
     private sealed record Replayed(LiveRecommender Recommender, ItemCoOccurrence CoOccurrence, SegmentPopularity Popularity);
 
     // Replays the log into the models targetOf gives each tenant (null: that tenant's events are skipped, and not counted),
-    // remembered in targets by tenant; returns the events learned and the last sequence number read.
+    // remembered in targets by tenant, user by user: each user's events in the order her grain folds them (event time,
+    // then event id), so the models are those an event-time-ordered load learns, whatever order the log holds the
+    // events in (co-occurrence and popularity are sums of per-user terms: the order between users does not matter).
+    // Memory: the stream ids and one user's events at a time. With `fixedThrough` (a rebuild while the live path learns)
+    // the log's last sequence number is read first and no stream is read past it, so every event is either replayed
+    // here or journaled (RebuildWithoutAsync); that costs one more read of the log. Returns the events learned and the
+    // last sequence number read.
     private static async Task<(long Events, long Through)> ReplayAsync(
-        IEventLog log, ProfileOptions profileOptions, Func<string, Replayed?> targetOf, Dictionary<string, Replayed?> targets, CancellationToken cancellationToken)
+        IEventLog log, ProfileOptions profileOptions, Func<string, Replayed?> targetOf, Dictionary<string, Replayed?> targets, bool fixedThrough, CancellationToken cancellationToken)
     {
         var light = new ProfileOptions
         {
@@ -516,47 +576,82 @@ internal sealed class LiveRecommender
             PurchasedItems = 0,
         };
 
-        // By stream (tenant/user): the same user id in two tenants is two users.
-        var profiles = new Dictionary<string, (UserProfile Profile, Replayed Target)>(StringComparer.Ordinal);
-        long events = 0;
-        long through = 0;
-        await foreach (var record in log.ReadAllAsync(0, cancellationToken))
+        Replayed? TargetOf(string stream)
         {
-            through = record.Sequence;
-            if (!profiles.TryGetValue(record.StreamId, out var user))
+            var tenant = TenantKeys.TenantOf(stream);
+            if (!targets.TryGetValue(tenant, out var target))
             {
-                var tenant = TenantKeys.TenantOf(record.StreamId);
-                if (!targets.TryGetValue(tenant, out var target))
-                {
-                    target = targetOf(tenant);
-                    targets.Add(tenant, target);
-                }
-
-                if (target is null)
-                {
-                    continue;
-                }
-
-                user = (new UserProfile(TenantKeys.UserIdOf(record.StreamId), light), target);
-                profiles.Add(record.StreamId, user);
+                target = targetOf(tenant);
+                targets.Add(tenant, target);
             }
 
-            var e = EventCodec.Decode(record.Payload.Span);
-            user.Profile.Apply(e);
-            if (e.ItemId.Length > 0)
-            {
-                // Every silo rebuilds: nothing to send.
-                user.Target.Recommender.Learn(user.Target.CoOccurrence, user.Target.Popularity, e.UserId, e.ItemId, e.Category, Interaction.From(e), user.Profile.StageAt(e.Timestamp), null);
-            }
-
-            events++;
+            return target;
         }
 
-        return (events, through);
+        // By stream (tenant/user): the same user id in two tenants is two users.
+        var streams = new List<string>();
+        var through = long.MaxValue;
+        if (fixedThrough)
+        {
+            through = 0;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            await foreach (var record in log.ReadAllAsync(0, cancellationToken))
+            {
+                through = record.Sequence;
+                if (seen.Add(record.StreamId) && TargetOf(record.StreamId) is not null)
+                {
+                    streams.Add(record.StreamId);
+                }
+            }
+        }
+        else
+        {
+            await foreach (var stream in log.ReadStreamIdsAsync(cancellationToken))
+            {
+                streams.Add(stream);
+            }
+        }
+
+        long events = 0;
+        long read = 0;
+        var stored = new List<BehaviorEvent>();
+        foreach (var stream in streams)
+        {
+            if (TargetOf(stream) is not { } target)
+            {
+                continue;
+            }
+
+            stored.Clear();
+            await foreach (var record in log.ReadStreamAsync(stream, 0, cancellationToken))
+            {
+                if (record.Sequence <= through)
+                {
+                    stored.Add(EventCodec.Decode(record.Payload.Span));
+                    read = Math.Max(read, record.Sequence);
+                }
+            }
+
+            stored.Sort(UserProfile.FoldOrder);
+            var profile = new UserProfile(TenantKeys.UserIdOf(stream), light);
+            foreach (var e in stored)
+            {
+                profile.Apply(e);
+                if (e.ItemId.Length > 0)
+                {
+                    // Every silo rebuilds: nothing to send.
+                    target.Recommender.Learn(target.CoOccurrence, target.Popularity, e.UserId, e.ItemId, e.Category, Interaction.From(e), profile.StageAt(e.Timestamp), null);
+                }
+
+                events++;
+            }
+        }
+
+        return (events, fixedThrough ? through : read);
     }
 
     // One observation, as journaled while a rebuild runs.
-    private sealed record Observation(string UserId, string ItemId, string Category, Interaction Interaction, LifecycleStage Stage, int? MlSegment, long Sequence);
+    private sealed record Observation(string UserId, string ItemId, string Category, Interaction Interaction, LifecycleStage Stage, int? MlSegment, long Sequence, bool PairsReplayed = false);
 
     private static BlendOptions BlendOptionsOf(RecommendationOptions options, PersonalRanking ranking, PlacementOptions placement, PlacementOptions? defaults = null) => new()
     {
