@@ -40,6 +40,9 @@ internal static class ItemModelTrainer
     // only items new to her (discovery; what she looked at is recency's to propose). Few, since each costs a pass over the cases.
     private static readonly (double OutsideWeight, bool NewItemsOnly)[] s_popularityVariants = [(0.1, true), (0.3, true), (1, true)];
 
+    // The discovery splits tried (the share of the ten places kept for items new to her), "no split" first.
+    private static readonly double[] s_discoveryShares = [0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1];
+
     private static readonly TimeSpan[] s_recentHalfLives = [TimeSpan.FromMinutes(10), TimeSpan.FromHours(1), TimeSpan.FromDays(1), TimeSpan.FromDays(3)];
 
     /// <summary>
@@ -187,7 +190,7 @@ internal static class ItemModelTrainer
         ];
         var halfLives = s_recentHalfLives.Where(h => h != options.RecentlyViewedHalfLife).ToArray();
         var popularity = (PersonalPopularity)sources[3];
-        var tuned = BlendTuning.Tune(sources, cases, rankings: rankings, catalog: catalog, discovery: Discovery, variants:
+        var tuned = BlendTuning.Tune(sources, cases, rankings: rankings, catalog: catalog, discovery: Discovery, discoveryShares: s_discoveryShares, variants:
         [
             new SourceVariants(Array.IndexOf(SourceNames, "recentlyViewed"), [.. halfLives.Select(h => new RecentlyViewed(h))]),
             new SourceVariants(Array.IndexOf(SourceNames, "popularity"), [.. s_popularityVariants.Select(v => popularity.With(v.OutsideWeight, v.NewItemsOnly))]),
@@ -217,6 +220,7 @@ internal static class ItemModelTrainer
             MaxCategoryShare = tuned.Ranking?.MaxCategoryShare,
             PopularityOutsideWeight = outsideWeight,
             PopularityNewItemsOnly = newItemsOnly,
+            DiscoveryShare = tuned.DiscoveryShare,
             TrainingSeconds = stopwatch.Elapsed.TotalSeconds,
         };
         return (model, manifest);
