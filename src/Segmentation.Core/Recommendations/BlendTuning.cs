@@ -119,7 +119,7 @@ public static class BlendTuning
         // The discovery split under those weights and ranking (the first offered is the configured one; ties keep it).
         if (discoveryShares is { Count: > 1 })
         {
-            (share, bestScore) = ChooseShare(discoveryShares, best, ranking, share, bestScore);
+            (share, bestScore) = ChooseShare(discoveryShares, ranking, share, bestScore);
         }
 
         // One pass of coordinate ascent over the weights under the ranking chosen.
@@ -168,7 +168,7 @@ public static class BlendTuning
         // The split again, under the weights and sources the last steps chose.
         if (discoveryShares is { Count: > 1 })
         {
-            (share, bestScore) = ChooseShare(discoveryShares, best, ranking, share, bestScore);
+            (share, bestScore) = ChooseShare(discoveryShares, ranking, share, bestScore);
         }
 
         var alone = new double[sources.Count];
@@ -184,10 +184,34 @@ public static class BlendTuning
             Ranking = ranking, NewHitRate = bestScore.NewHits, Variants = chosen, DiscoveryShare = share,
         };
 
-        (double Share, Metrics Score) ChooseShare(IReadOnlyList<double> shares, double[] weights, PersonalRanking? under, double current, Metrics currentScore)
+        // Each split with the weights as they are and with each source's weight alone over the levels: a split needs a
+        // source that proposes new items, which the weights chosen without it may have left at 0 (each alone is the
+        // same coordinate step as the weights', done per split).
+        (double Share, Metrics Score) ChooseShare(IReadOnlyList<double> shares, PersonalRanking? under, double current, Metrics currentScore)
         {
-            var (candidate, score) = BestOf(shares, s => scorer.Score(weights, under, s), options);
-            return score.Objective > currentScore.Objective ? (candidate, score) : (current, currentScore);
+            var tries = new List<(double Share, double[] Weights)>();
+            foreach (var split in shares)
+            {
+                tries.Add((split, best));
+                for (var s = 1; s < sources.Count; s++)
+                {
+                    foreach (var level in levels)
+                    {
+                        var w = (double[])best.Clone();
+                        w[s] = level;
+                        tries.Add((split, w));
+                    }
+                }
+            }
+
+            var (chosen, score) = BestOf(tries, t => scorer.Score(t.Weights, under, t.Share), options);
+            if (score.Objective > currentScore.Objective)
+            {
+                best = chosen.Weights;
+                return (chosen.Share, score);
+            }
+
+            return (current, currentScore);
         }
     }
 
