@@ -136,6 +136,47 @@ public sealed class ItemModelTests
     }
 
     [Fact]
+    public async Task Training_RunsOffTheGrainsTurn_TheGrainAnswersMeanwhile_AndARequestDuringItJoinsIt()
+    {
+        // A shop large enough that a training takes a while (seconds: the tuning and two EASEᴿ fits of ~1,000 items).
+        await using var server = await TestServer.StartAsync(null, "--Segmentation:Recommendations:ItemModel:MinUsers=5");
+        var shop = new Segmentation.Host.Seeding.SyntheticShop(seed: 7, end: TimeProvider.System.GetUtcNow().AddMinutes(-1));
+        foreach (var chunk in Enumerable.Range(0, 200).SelectMany(shop.UserEvents).Chunk(2_000))
+        {
+            await IngestAsync(server, chunk);
+        }
+
+        var grain = server.Server.Grains.GetGrain<IItemModelGrain>(TenantKeys.DefaultTenant);
+        Assert.Equal(new ItemModelStatus(false, null, 0, 0), await grain.GetStatusAsync().WaitAsync(s_patience));
+
+        // While the training runs, the status answers (it says so): before, the grain's turn was the training, and a
+        // status call would have waited for its end and said "not training".
+        var first = grain.TrainAsync();
+        using var deadline = new CancellationTokenSource(s_patience);
+        ItemModelStatus status;
+        do
+        {
+            status = await grain.GetStatusAsync().WaitAsync(deadline.Token);
+        }
+        while (!status.Training && !first.IsCompleted);
+
+        Assert.True(status.Training, "the status call never answered while the training ran");
+        Assert.NotNull(status.TrainingSince);
+        Assert.Equal(0, status.ServedVersion);
+
+        // A second request meanwhile starts no second training: it gets the running one's version.
+        var second = grain.TrainAsync();
+        Assert.Equal(1, await first.WaitAsync(s_patience));
+        Assert.Equal(1, await second.WaitAsync(s_patience));
+        Assert.Equal(new ItemModelStatus(false, null, 1, 1), await grain.GetStatusAsync().WaitAsync(s_patience));
+        Assert.Equal(1, server.Server.Services.GetRequiredService<LiveRecommender>().ItemModel?.Version);
+
+        // The next request, after it, trains again.
+        Assert.Equal(2, await grain.TrainAsync().WaitAsync(s_patience));
+        Assert.Equal(2, (await grain.GetStatusAsync().WaitAsync(s_patience)).Trainings);
+    }
+
+    [Fact]
     public async Task TooLittleData_TrainsNothing_AndRecommendationsStillAnswer()
     {
         await using var server = await TestServer.StartAsync(null);

@@ -92,7 +92,7 @@ internal static class SessionEvalCommand
         var model = await clients.Admin.TrainItemModelAsync(new TrainItemModelRequest(), cancellationToken: cancellationToken);
         Console.WriteLine($"  item model: {model.Items:N0} items, validation NDCG@10 {model.ValidationNdcg:F3}, blend "
             + string.Join(", ", model.BlendWeights.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value.ToString(CultureInfo.InvariantCulture)}"))
-            + $"; recency half-life {TimeSpan.FromSeconds(model.RecentlyViewedHalfLifeSeconds)}, affinity boost {model.AffinityBoost.ToString(CultureInfo.InvariantCulture)}, category cap {model.MaxCategoryShare.ToString(CultureInfo.InvariantCulture)}, popularity outside her top categories {model.PopularityOutsideWeight.ToString(CultureInfo.InvariantCulture)}{(model.PopularityNewItemsOnly ? " (new items only)" : "")}; {watch.Elapsed.TotalSeconds:F1} s");
+            + $"; recency half-life {TimeSpan.FromSeconds(model.RecentlyViewedHalfLifeSeconds)}, affinity boost {model.AffinityBoost.ToString(CultureInfo.InvariantCulture)}, category cap {model.MaxCategoryShare.ToString(CultureInfo.InvariantCulture)}, popularity outside her top categories {model.PopularityOutsideWeight.ToString(CultureInfo.InvariantCulture)}{(model.PopularityNewItemsOnly ? " (new items only)" : "")}, discovery share {model.DiscoveryShare.ToString(CultureInfo.InvariantCulture)} (validation new-to-her HR {model.ValidationNewHitRate:F3}); {watch.Elapsed.TotalSeconds:F1} s");
 
         watch.Restart();
         var served = new ConcurrentDictionary<string, List<string>>();

@@ -28,6 +28,9 @@ public sealed record BlendTuningResult(IReadOnlyList<double> Weights, double Ndc
 
     /// <summary>Per <see cref="SourceVariants"/> given, in order: the alternative chosen (an index into its alternatives), or null: the source as given.</summary>
     public IReadOnlyList<int?> Variants { get; init; } = [];
+
+    /// <summary>The discovery split chosen (<see cref="BlendOptions.DiscoveryShare"/>; 0: none offered, or none helped).</summary>
+    public double DiscoveryShare { get; init; }
 }
 
 /// <summary>Alternatives for one source of a tuning (the same source with another setting, e.g. recency's half-life).</summary>
@@ -50,7 +53,11 @@ public sealed record SourceVariants(int Source, IReadOnlyList<ICandidateSource> 
 /// the levels; then, per varied source, each alternative with its weight over the levels. Each step keeps the best
 /// (ties: what it had). "Best" is NDCG@k plus <c>discovery</c> × the hit rate on "what next" cases whose target is new
 /// to her (0 by default: NDCG alone): NDCG alone rewards filling the list with what she already looked at, which is
-/// often what she does next but never shows her anything new. Deterministic for the same sources and cases.
+/// often what she does next but never shows her anything new. With <c>discoveryShares</c>, the split of the list
+/// between reminders and new items (<see cref="BlendOptions.DiscoveryShare"/>) is chosen too, after the ranking and
+/// again after the variants: weights alone trade one bar for the other, since a blend that ranks her own items first
+/// fills the list with them, while a split keeps a few places for the best new items whatever the weights. Deterministic
+/// for the same sources and cases.
 /// </para>
 /// </summary>
 public static class BlendTuning
@@ -66,7 +73,8 @@ public static class BlendTuning
     /// </remarks>
     public static BlendTuningResult Tune(
         IReadOnlyList<ICandidateSource> sources, IReadOnlyList<ValidationCase> cases, IReadOnlyList<double>? levels = null, int k = 10, int pool = 50, int maxDegreeOfParallelism = -1,
-        IReadOnlyList<PersonalRanking>? rankings = null, ItemCatalog? catalog = null, IReadOnlyList<SourceVariants>? variants = null, double discovery = 0)
+        IReadOnlyList<PersonalRanking>? rankings = null, ItemCatalog? catalog = null, IReadOnlyList<SourceVariants>? variants = null, double discovery = 0,
+        IReadOnlyList<double>? discoveryShares = null)
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(cases);
@@ -92,11 +100,12 @@ public static class BlendTuning
         var scorer = new Scorer(prepared, k, discovery);
 
         var ranking = rankings is { Count: > 0 } ? rankings[0] : null;
+        var share = discoveryShares is { Count: > 0 } ? discoveryShares[0] : 0;
         double[] Widen(double[] weights) => [.. weights, .. new double[all.Length - weights.Length]];
-        var (best, bestScore) = BestOf(Combinations(sources.Count, levels).ConvertAll(Widen), g => scorer.Score(g, ranking), options);
+        var (best, bestScore) = BestOf(Combinations(sources.Count, levels).ConvertAll(Widen), g => scorer.Score(g, ranking, share), options);
         if (rankings is { Count: > 1 })
         {
-            (ranking, var score) = BestOf(rankings, r => scorer.Score(best, r), options);
+            (ranking, var score) = BestOf(rankings, r => scorer.Score(best, r, share), options);
             if (score.Objective > bestScore.Objective)
             {
                 bestScore = score;
@@ -107,11 +116,17 @@ public static class BlendTuning
             }
         }
 
+        // The discovery split under those weights and ranking (the first offered is the configured one; ties keep it).
+        if (discoveryShares is { Count: > 1 })
+        {
+            (share, bestScore) = ChooseShare(discoveryShares, ranking, share, bestScore);
+        }
+
         // One pass of coordinate ascent over the weights under the ranking chosen.
         for (var s = 1; s < sources.Count; s++)
         {
             var tries = levels.Select(level => { var w = (double[])best.Clone(); w[s] = level; return w; }).ToList();
-            var (w, score) = BestOf(tries, w => scorer.Score(w, ranking), options);
+            var (w, score) = BestOf(tries, w => scorer.Score(w, ranking, share), options);
             if (score.Objective > bestScore.Objective)
             {
                 (best, bestScore) = (w, score);
@@ -136,7 +151,7 @@ public static class BlendTuning
                 }
             }
 
-            var (w2, score) = BestOf(tries, w => scorer.Score(w, ranking), options);
+            var (w2, score) = BestOf(tries, w => scorer.Score(w, ranking, share), options);
             if (score.Objective > bestScore.Objective)
             {
                 var a = Array.FindIndex(w2, offset, x => x > 0) - offset;
@@ -150,6 +165,12 @@ public static class BlendTuning
             offset += alternatives.Count;
         }
 
+        // The split again, under the weights and sources the last steps chose.
+        if (discoveryShares is { Count: > 1 })
+        {
+            (share, bestScore) = ChooseShare(discoveryShares, ranking, share, bestScore);
+        }
+
         var alone = new double[sources.Count];
         for (var s = 0; s < sources.Count; s++)
         {
@@ -158,7 +179,40 @@ public static class BlendTuning
             alone[s] = scorer.Score(only, ranking).Ndcg;
         }
 
-        return new BlendTuningResult(best[..sources.Count], bestScore.Ndcg, bestScore.Hits, alone, cases.Count) { Ranking = ranking, NewHitRate = bestScore.NewHits, Variants = chosen };
+        return new BlendTuningResult(best[..sources.Count], bestScore.Ndcg, bestScore.Hits, alone, cases.Count)
+        {
+            Ranking = ranking, NewHitRate = bestScore.NewHits, Variants = chosen, DiscoveryShare = share,
+        };
+
+        // Each split with the weights as they are and with each source's weight alone over the levels: a split needs a
+        // source that proposes new items, which the weights chosen without it may have left at 0 (each alone is the
+        // same coordinate step as the weights', done per split).
+        (double Share, Metrics Score) ChooseShare(IReadOnlyList<double> shares, PersonalRanking? under, double current, Metrics currentScore)
+        {
+            var tries = new List<(double Share, double[] Weights)>();
+            foreach (var split in shares)
+            {
+                tries.Add((split, best));
+                for (var s = 1; s < sources.Count; s++)
+                {
+                    foreach (var level in levels)
+                    {
+                        var w = (double[])best.Clone();
+                        w[s] = level;
+                        tries.Add((split, w));
+                    }
+                }
+            }
+
+            var (chosen, score) = BestOf(tries, t => scorer.Score(t.Weights, under, t.Share), options);
+            if (score.Objective > currentScore.Objective)
+            {
+                best = chosen.Weights;
+                return (chosen.Share, score);
+            }
+
+            return (current, currentScore);
+        }
     }
 
     // The candidate with the best NDCG (ties: the earlier one), scored in parallel.
@@ -218,6 +272,8 @@ public static class BlendTuning
         public required bool Personal { get; init; }
 
         public required bool[] Relevant { get; init; }
+
+        public required bool[] Seen { get; init; }
 
         public required double Ideal { get; init; }
 
@@ -317,6 +373,7 @@ public static class BlendTuning
                 Favourite = affinities.Count > 0 && categories.TryGetValue(affinities[0].Category, out var favourite) ? favourite : -1,
                 Personal = affinities.Count > 0,
                 Relevant = [.. items.Select(c.Relevant.Contains)],
+                Seen = [.. items.Select(request.History.Select(x => x.ItemId).ToHashSet(StringComparer.Ordinal).Contains)],
                 Ideal = ideal,
                 New = c.AsksNext && !request.History.Any(x => c.Relevant.Contains(x.ItemId)),
             };
@@ -342,7 +399,7 @@ public static class BlendTuning
             }
         }
 
-        public Metrics Score(IReadOnlyList<double> weights, PersonalRanking? ranking)
+        public Metrics Score(IReadOnlyList<double> weights, PersonalRanking? ranking, double discoveryShare = 0)
         {
             if (cases.Length == 0)
             {
@@ -359,6 +416,8 @@ public static class BlendTuning
             var newCases = 0;
             var rank = new double[64];
             var ids = new int[64];
+            var deferred = new int[64];
+            var maxReminders = BlendOptions.MaxReminders(discoveryShare, k);
             var perCategory = new int[16];
             foreach (var c in cases)
             {
@@ -367,6 +426,7 @@ public static class BlendTuning
                 {
                     rank = new double[n];
                     ids = new int[n];
+                    deferred = new int[n];
                 }
 
                 var personal = ranking is not null && c.Personal;
@@ -404,20 +464,33 @@ public static class BlendTuning
                     return x != 0 ? x : order[a].CompareTo(order[b]);
                 }));
 
-                // The first k of the ranking as served: in order, or capped per category with her top category's place.
+                // The first k of the ranking as served: in order, or capped per category with her top category's place;
+                // reminders (items in her history) past the discovery split's bound are passed over, and fill the places
+                // too few new items leave, in rank order, after the rest (RecommendationBlender.Recommend).
                 var dcg = 0.0;
+                var reminders = 0;
+                var passedOver = 0;
+                var kept = 0;
                 if (!personal)
                 {
-                    for (var r = 0; r < Math.Min(k, m); r++)
+                    for (var r = 0; r < m && kept < k; r++)
                     {
-                        dcg += c.Relevant[ids[r]] ? 1 / Math.Log2(r + 2) : 0;
+                        var i = ids[r];
+                        if (c.Seen[i] && reminders >= maxReminders)
+                        {
+                            deferred[passedOver++] = i;
+                            continue;
+                        }
+
+                        dcg += c.Relevant[i] ? 1 / Math.Log2(kept + 2) : 0;
+                        kept++;
+                        reminders += c.Seen[i] ? 1 : 0;
                     }
                 }
                 else
                 {
                     var cap = Math.Max(1, (int)Math.Ceiling(Math.Clamp(ranking!.MaxCategoryShare, 0, 1) * k));
                     Array.Clear(perCategory);
-                    var kept = 0;
                     var favouriteKept = false;
                     var last = -1;
                     for (var r = 0; r < m; r++)
@@ -426,17 +499,13 @@ public static class BlendTuning
                         var category = c.Category[i];
                         if (kept == k)
                         {
-                            if (!favouriteKept && category >= 0 && category == c.Favourite)
-                            {
-                                // Her top category's best takes the last place instead of the item there.
-                                dcg += (c.Relevant[i] ? 1.0 : 0.0) / Math.Log2(k + 1) - (c.Relevant[last] ? 1.0 : 0.0) / Math.Log2(k + 1);
-                            }
-
-                            if (favouriteKept || category < 0 || category != c.Favourite)
+                            if (favouriteKept || category < 0 || category != c.Favourite || (c.Seen[i] && reminders >= maxReminders))
                             {
                                 continue;
                             }
 
+                            // Her top category's best takes the last place instead of the item there.
+                            dcg += (c.Relevant[i] ? 1.0 : 0.0) / Math.Log2(k + 1) - (c.Relevant[last] ? 1.0 : 0.0) / Math.Log2(k + 1);
                             break;
                         }
 
@@ -451,15 +520,31 @@ public static class BlendTuning
                             {
                                 continue;
                             }
+                        }
 
+                        if (c.Seen[i] && reminders >= maxReminders)
+                        {
+                            deferred[passedOver++] = i;
+                            continue;
+                        }
+
+                        if (category >= 0)
+                        {
                             perCategory[category]++;
                         }
 
                         dcg += c.Relevant[i] ? 1 / Math.Log2(kept + 2) : 0;
                         kept++;
+                        reminders += c.Seen[i] ? 1 : 0;
                         last = i;
                         favouriteKept |= category >= 0 && category == c.Favourite;
                     }
+                }
+
+                for (var d = 0; d < passedOver && kept < k; d++)
+                {
+                    dcg += c.Relevant[deferred[d]] ? 1 / Math.Log2(kept + 2) : 0;
+                    kept++;
                 }
 
                 ndcg += c.Ideal > 0 ? dcg / c.Ideal : 0;

@@ -5,7 +5,7 @@ namespace Segmentation.Core.Recommendations;
 /// that, for a request with <see cref="RecommendationRequest.CategoryAffinities"/>, scores an item's popularity (relative
 /// to its key's leader, as the inner source does) times her share of its top-level category over her top category's
 /// share, taking candidates from her top <see cref="PersonalRanking.TopCategories"/> categories first; items of other
-/// categories keep <see cref="OutsideWeight"/> of their score. Without affinities (anonymous, or a placement that does not
+/// categories keep <see cref="OutsideWeight"/> of their score, and so at least do those of her categories. Without affinities (anonymous, or a placement that does not
 /// personalise) it is the inner source unchanged.
 /// </summary>
 /// <remarks>
@@ -64,17 +64,19 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         }
 
         var scored = new Dictionary<string, Candidate>(StringComparer.Ordinal);
+        // A category of hers keeps at least what a category she never visits keeps: her second and third categories
+        // (often a few percent of her interactions) must not rank below every other category's items.
+        double Factor(string item) => Math.Max(Share(item) / leader, outsideWeight);
         foreach (var c in popularity.GetCandidates(request, count, item => allowed(item) && Share(item) > 0))
         {
-            scored[c.ItemId] = c with { Score = c.Score * Share(c.ItemId) / leader };
+            scored[c.ItemId] = c with { Score = c.Score * Factor(c.ItemId) };
         }
 
         foreach (var c in popularity.GetCandidates(request, count, allowed))
         {
             if (!scored.ContainsKey(c.ItemId))
             {
-                var share = Share(c.ItemId);
-                scored[c.ItemId] = c with { Score = c.Score * (share > 0 ? share / leader : outsideWeight) };
+                scored[c.ItemId] = c with { Score = c.Score * Factor(c.ItemId) };
             }
         }
 

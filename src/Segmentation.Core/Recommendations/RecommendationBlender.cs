@@ -28,6 +28,18 @@ public sealed record BlendOptions
     /// personalised (the request's affinities are ignored by every source).
     /// </summary>
     public PersonalRanking? Personalization { get; init; }
+
+    /// <summary>
+    /// Share [0, 1] of a response's places kept for items new to her (none in <see cref="RecommendationRequest.History"/>):
+    /// at most <c>count − floor(DiscoveryShare · count)</c> items she has interacted with (reminders) are kept, in rank
+    /// order; the places this leaves go to the best-ranked new items, and to the reminders passed over only when too few
+    /// new items were proposed. 0 (the default): no split.
+    /// </summary>
+    public double DiscoveryShare { get; init; }
+
+    /// <summary>The most reminders (items in her history) a list of <paramref name="count"/> items holds under <see cref="DiscoveryShare"/>.</summary>
+    public static int MaxReminders(double discoveryShare, int count) =>
+        count - (int)Math.Floor(Math.Clamp(double.IsFinite(discoveryShare) ? discoveryShare : 0, 0, 1) * count);
 }
 
 /// <summary>
@@ -41,7 +53,9 @@ public sealed record BlendOptions
 /// item id (ordinal): the same request on the same state gives the same answer. Finally at most
 /// <see cref="BlendOptions.MaxPerCategory"/> items per category are kept, in rank order. A personalised blender
 /// (<see cref="BlendOptions.Personalization"/>) given the shopper's category affinities boosts, caps and fills by them
-/// first (<see cref="PersonalRanking"/>).
+/// first (<see cref="PersonalRanking"/>). With a <see cref="BlendOptions.DiscoveryShare"/>, the items she already
+/// interacted with (reminders: "you viewed it", "in your cart") fill at most their share of the list, so the rest shows
+/// her something new.
 /// </para>
 /// <para>
 /// Cold start falls out of the sources: without history only popularity (by segment, then everyone) and, with a
@@ -120,7 +134,41 @@ public sealed class RecommendationBlender
 
         var ranked = blend.Select(p => new Recommendation(p.Key, p.Value.Score, _catalog.CategoryOf(p.Key), p.Value.Reason)).ToList();
         var perCategory = new Dictionary<string, int>(StringComparer.Ordinal);
+
+        // The discovery split: reminders past their share are passed over (kept aside, in rank order, for places too few
+        // new items would leave empty).
+        var maxReminders = BlendOptions.MaxReminders(_options.DiscoveryShare, request.Count);
+        HashSet<string>? seen = null;
+        if (maxReminders < request.Count && request.History.Count > 0)
+        {
+            seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var x in request.History)
+            {
+                seen.Add(x.ItemId);
+            }
+        }
+
+        var reminders = 0;
+        List<Recommendation>? passedOver = null;
         bool Admit(Recommendation r)
+        {
+            var reminder = seen is not null && seen.Contains(r.ItemId);
+            if (reminder && reminders >= maxReminders)
+            {
+                (passedOver ??= []).Add(r);
+                return false;
+            }
+
+            if (!AdmitInPlacement(r))
+            {
+                return false;
+            }
+
+            reminders += reminder ? 1 : 0;
+            return true;
+        }
+
+        bool AdmitInPlacement(Recommendation r)
         {
             if (_options.MaxPerCategory <= 0 || r.Category.Length == 0)
             {
@@ -138,24 +186,41 @@ public sealed class RecommendationBlender
             return true;
         }
 
+        List<Recommendation> result;
         if (personal is not null && request.CategoryAffinities.Count > 0)
         {
-            return personal.Rank(ranked, request.CategoryAffinities, request.Count, s_order, Admit);
+            result = personal.Rank(ranked, request.CategoryAffinities, request.Count, s_order, Admit);
+        }
+        else
+        {
+            ranked.Sort(s_order);
+            result = new List<Recommendation>(request.Count);
+            foreach (var r in ranked)
+            {
+                if (!Admit(r))
+                {
+                    continue;
+                }
+
+                result.Add(r);
+                if (result.Count == request.Count)
+                {
+                    break;
+                }
+            }
         }
 
-        ranked.Sort(s_order);
-        var result = new List<Recommendation>(request.Count);
-        foreach (var r in ranked)
+        // Too few new items for the places kept for them: the reminders passed over fill them, best first, after the rest.
+        foreach (var r in passedOver ?? [])
         {
-            if (!Admit(r))
-            {
-                continue;
-            }
-
-            result.Add(r);
             if (result.Count == request.Count)
             {
                 break;
+            }
+
+            if (AdmitInPlacement(r))
+            {
+                result.Add(r);
             }
         }
 

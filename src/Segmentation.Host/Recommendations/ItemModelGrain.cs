@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
 using Segmentation.Grains;
 using Segmentation.Host.Configuration;
 using Segmentation.Host.Hosting.Placement;
@@ -15,10 +16,17 @@ namespace Segmentation.Host.Recommendations;
 /// from the store: the model is the same on every silo, whatever each pod's disk holds.
 /// </summary>
 /// <remarks>
-/// Not reentrant: a second training waits for the first. Training runs off the grain's scheduler (<c>Task.Run</c> in
-/// the trainer) and calls no grain, so the long turn cannot deadlock; other grains do not call this one.
+/// Reentrant, so that the grain answers while a training runs: the whole training (reading the log, tuning, the final
+/// model, storing it, serving it here) runs on the thread pool (<c>Task.Run</c>, outside the grain's scheduler), and the
+/// grain awaits it, then tells the other silos on its own turn. Before, the training ran as the grain's turn (the log's
+/// decoding and the store's write synchronously on the grain's scheduler, Orleans' long-turn warning at start) and every
+/// other call queued behind it. One training at a time all the same: the running one is kept in
+/// <see cref="_training"/>, and a request, reminder or start that comes meanwhile awaits it instead of starting another.
+/// Interleaving is safe because the grain's state is only that field and its two companions, read and written on the
+/// grain's turns (one at a time, whatever interleaves at the awaits), never from the thread pool.
 /// </remarks>
 [RequiresRole(ServerRoles.Silo)]
+[Reentrant]
 // Keyed by tenant: it trains that tenant's item model.
 internal sealed class ItemModelGrain(TenantItemModels tenants, RecommendationOptions options, IServiceProvider services, ILogger<ItemModelGrain> logger) : Grain, IItemModelGrain, IRemindable
 {
@@ -26,6 +34,11 @@ internal sealed class ItemModelGrain(TenantItemModels tenants, RecommendationOpt
     internal const string RefreshReminder = "item-model";
 
     private ItemModels _models = null!;
+
+    // The training running (or the last one, completed), when it started, and how many this activation started.
+    private Task<long>? _training;
+    private DateTimeOffset? _trainingSince;
+    private long _trainings;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -59,9 +72,30 @@ internal sealed class ItemModelGrain(TenantItemModels tenants, RecommendationOpt
     // The activation registered the reminder.
     public Task EnsureScheduledAsync() => Task.CompletedTask;
 
-    public async Task<long> TrainAsync()
+    public Task<long> TrainAsync()
     {
-        var manifest = await _models.TrainAsync(CancellationToken.None);
+        // Checked and set in one turn (no await between), so two requests never both start one.
+        if (_training is { IsCompleted: false } running)
+        {
+            return running;
+        }
+
+        _trainings++;
+        _trainingSince = TimeProvider.System.GetUtcNow();
+        return _training = RunTrainingAsync();
+    }
+
+    public Task<ItemModelStatus> GetStatusAsync()
+    {
+        var training = _training is { IsCompleted: false };
+        return Task.FromResult(new ItemModelStatus(training, training ? _trainingSince : null, _trainings, _models.ServedVersion));
+    }
+
+    private async Task<long> RunTrainingAsync()
+    {
+        // The thread pool's, not the grain's: the grain's scheduler stays free for other calls; the continuation comes
+        // back to the grain's turn.
+        var manifest = await Task.Run(() => _models.TrainAsync(CancellationToken.None));
         if (manifest is null)
         {
             return 0;

@@ -66,6 +66,12 @@ public sealed record ItemModelManifest
     /// <summary>Whether popularity proposes only items new to her, chosen on the same cases (null: no).</summary>
     public bool? PopularityNewItemsOnly { get; init; }
 
+    /// <summary>
+    /// The share of a list's places kept for items new to her, chosen on the same cases
+    /// (<see cref="Segmentation.Core.Recommendations.BlendOptions.DiscoveryShare"/>; null: a manifest from before, no split).
+    /// </summary>
+    public double? DiscoveryShare { get; init; }
+
     /// <summary>NDCG@10 of each source alone on the same cases.</summary>
     public Dictionary<string, double> SourceAloneNdcg { get; init; } = [];
 

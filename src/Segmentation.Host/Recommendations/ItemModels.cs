@@ -18,6 +18,9 @@ internal sealed class ItemModels(IEventLog log, RecommendationOptions options, L
 
     private readonly SemaphoreSlim _loading = new(1, 1);
 
+    /// <summary>The version served here (0: none).</summary>
+    public long ServedVersion => recommender.ItemModel?.Version ?? 0;
+
     /// <summary>The store of versions.</summary>
     public ItemModelStore Store => store;
 
@@ -67,7 +70,19 @@ internal sealed class ItemModels(IEventLog log, RecommendationOptions options, L
         ItemModelLog.Trained(logger, manifest.Version, manifest.Items, manifest.Interactions, manifest.ValidationNdcg, manifest.TrainingSeconds);
         if (options.ItemModel.Enabled)
         {
-            recommender.UseItemModel(result.Model, manifest);
+            // With the loads, so a version another silo stored meanwhile and a load served is never replaced by an older one.
+            await _loading.WaitAsync(cancellationToken);
+            try
+            {
+                if ((recommender.ItemModel?.Version ?? 0) < manifest.Version)
+                {
+                    recommender.UseItemModel(result.Model, manifest);
+                }
+            }
+            finally
+            {
+                _loading.Release();
+            }
         }
 
         return manifest;

@@ -121,6 +121,9 @@ internal sealed class LiveRecommender
 
         var outside = manifest?.PopularityOutsideWeight is { } o && o is >= 0 and <= 1 ? o : PersonalPopularity.OutsideWeight;
 
+        // The split of the list between reminders and items new to her, tuned with the weights (none without a model).
+        var discovery = manifest?.DiscoveryShare is { } d && d is >= 0 and <= 1 ? d : 0;
+
         // Reasons tie towards the earlier source: the online evidence first, the learned model after it.
         var sources = new List<BlendedSource>();
         foreach (var (source, weight) in new (ICandidateSource, double)[]
@@ -140,11 +143,11 @@ internal sealed class LiveRecommender
 
         var placements = new Dictionary<string, RecommendationBlender>(StringComparer.Ordinal)
         {
-            [""] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(_options, ranking, _options.Defaults)),
+            [""] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(_options, ranking, _options.Defaults) with { DiscoveryShare = discovery }),
         };
         foreach (var (name, placement) in _options.Placements)
         {
-            placements[name] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(_options, ranking, placement, _options.Defaults));
+            placements[name] = new RecommendationBlender(sources, Catalog, BlendOptionsOf(_options, ranking, placement, _options.Defaults) with { DiscoveryShare = discovery });
         }
 
         return new Served(placements, manifest);

@@ -35,6 +35,8 @@ internal sealed partial class AdminApi
             MaxCategoryShare = manifest.MaxCategoryShare ?? 0,
             PopularityOutsideWeight = manifest.PopularityOutsideWeight ?? PersonalPopularity.OutsideWeight,
             PopularityNewItemsOnly = manifest.PopularityNewItemsOnly ?? false,
+            DiscoveryShare = manifest.DiscoveryShare ?? 0,
+            ValidationNewHitRate = manifest.ValidationNewHitRate ?? 0,
         };
     }
 }

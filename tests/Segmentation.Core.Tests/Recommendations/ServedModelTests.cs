@@ -143,4 +143,99 @@ public sealed class ServedModelTests
         Assert.Equal(served, result.Ndcg, 12);
         Assert.Equal(cases.Count, result.Cases);
     }
+
+    // Ten books she viewed at the same time (recency scores them alike) and twenty sports items of nearly the same
+    // popularity, none hers. Half the shoppers come back to the first book, half go on to the third most popular item.
+    private static (ItemCatalog Catalog, SegmentPopularity Popularity, RecentlyViewed Recent, List<ValidationCase> Cases) RemindersAndNewItems()
+    {
+        var catalog = new ItemCatalog();
+        var popularity = new SegmentPopularity(catalog, halfLife: null);
+        for (var i = 0; i < 20; i++)
+        {
+            catalog.Observe($"p{i:D2}", "sports.shoes");
+            for (var n = 0; n < 100 - i; n++)
+            {
+                popularity.Record([SegmentPopularity.Everyone], new Interaction($"p{i:D2}", EventType.View, s_t0));
+            }
+        }
+
+        var cases = new List<ValidationCase>();
+        for (var u = 0; u < 8; u++)
+        {
+            var history = Enumerable.Range(0, 10).Select(i => new Interaction($"a{i}", EventType.View, s_t0.AddHours(1))).ToArray();
+            foreach (var x in history)
+            {
+                catalog.Observe(x.ItemId, "books.novels");
+            }
+
+            cases.Add(new ValidationCase(
+                new RecommendationRequest { UserId = $"u{u}", History = history, CategoryAffinities = [new("books", 1, 1)], Now = s_t0.AddHours(2) },
+                new HashSet<string> { u % 2 == 0 ? "a0" : "p02" })
+            { AsksNext = true });
+        }
+
+        return (catalog, popularity, new RecentlyViewed(TimeSpan.FromDays(3)), cases);
+    }
+
+    [Fact]
+    public void Tuning_ChoosesADiscoverySplit_WhereNoWeightServesBothReminderAndNewItem_AndScoresTheListTheBlenderServes()
+    {
+        // Weights alone either fill the list with her books (popularity weighed at most as much as recency: the books
+        // score 1, the best sports item at most 1 and loses the tie) or with sports items (weighed 2: all twenty score
+        // above 1). Only a split serves both shoppers: her best books first, then the most popular new items.
+        var (catalog, popularity, recent, cases) = RemindersAndNewItems();
+        var unsplit = BlendTuning.Tune([recent, popularity], cases, discovery: 0.5);
+        Assert.Equal(0, unsplit.DiscoveryShare);
+        Assert.True(unsplit.NewHitRate == 0 || unsplit.Ndcg < 0.5 || unsplit.HitRate < 1, $"weights alone served both: {unsplit}");
+
+        PersonalRanking none = new() { AffinityBoost = 0, MaxCategoryShare = 1 };
+        foreach (var rankings in new[] { null, new[] { none } })
+        {
+            var result = BlendTuning.Tune([recent, popularity], cases, rankings: rankings, catalog: catalog, discovery: 0.5, discoveryShares: [0, 0.3, 0.5, 0.8]);
+            // 0.8 of the places: her two best books, then eight new items, so the third most popular comes fifth.
+            Assert.Equal(0.8, result.DiscoveryShare);
+            Assert.Equal(1, result.NewHitRate);
+            Assert.Equal(1, result.HitRate);
+            Assert.True(result.Ndcg > unsplit.Ndcg, $"split {result.Ndcg} vs unsplit {unsplit.Ndcg}");
+
+            // The score the tuning reports is the one of the list the blender serves with that split.
+            var blender = new RecommendationBlender(
+                result.Weights.Select((w, i) => (w, i)).Where(p => p.w > 0).Select(p => new BlendedSource(p.i == 0 ? recent : popularity, p.w)),
+                catalog, new BlendOptions { Personalization = result.Ranking, DiscoveryShare = result.DiscoveryShare });
+            var served = cases.Average(c =>
+            {
+                var list = blender.Recommend(c.Request with { Count = 10 }).Select(r => r.ItemId).ToList();
+                Assert.True(list.Count(i => i.StartsWith('a')) <= BlendOptions.MaxReminders(result.DiscoveryShare, 10), string.Join(",", list));
+                var rank = list.FindIndex(c.Relevant.Contains);
+                return rank < 0 ? 0 : 1 / Math.Log2(rank + 2);
+            });
+            Assert.Equal(served, result.Ndcg, 12);
+        }
+    }
+
+    [Fact]
+    public void DiscoverySplit_KeepsPlacesForNewItems_AndRemindersFillThemWhenTooFewNewItemsAreProposed()
+    {
+        var (catalog, popularity, recent, cases) = RemindersAndNewItems();
+        var request = cases[0].Request with { Count = 10 };
+        var blend = new[] { new BlendedSource(recent, 1), new BlendedSource(popularity, 0.5) };
+
+        // No split: her ten books fill the list (each scores 1, every sports item at most 0.5).
+        var plain = new RecommendationBlender(blend, catalog).Recommend(request).Select(r => r.ItemId).ToList();
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"a{i}"), plain);
+
+        // 0.4 of the places for new items: six books, then the four most popular sports items, in rank order.
+        var split = new RecommendationBlender(blend, catalog, new BlendOptions { DiscoveryShare = 0.4 }).Recommend(request).Select(r => r.ItemId).ToList();
+        Assert.Equal(["a0", "a1", "a2", "a3", "a4", "a5", "p00", "p01", "p02", "p03"], split);
+
+        // Two new items only (the others excluded): the places left go to the books passed over, best first, after them.
+        var few = request with { ExcludedItems = Enumerable.Range(2, 18).Select(i => $"p{i:D2}").ToHashSet(StringComparer.Ordinal) };
+        var filled = new RecommendationBlender(blend, catalog, new BlendOptions { DiscoveryShare = 0.4 }).Recommend(few).Select(r => r.ItemId).ToList();
+        Assert.Equal(["a0", "a1", "a2", "a3", "a4", "a5", "p00", "p01", "a6", "a7"], filled);
+
+        // Personalised (her books capped at half the list): the cap and the split together, the favourite kept.
+        var personal = new RecommendationBlender(blend, catalog, new BlendOptions { DiscoveryShare = 0.4, Personalization = new PersonalRanking { AffinityBoost = 0, MaxCategoryShare = 0.5 } })
+            .Recommend(request).Select(r => r.ItemId).ToList();
+        Assert.Equal(["a0", "a1", "a2", "a3", "a4", "p00", "p01", "p02", "p03", "p04"], personal);
+    }
 }
