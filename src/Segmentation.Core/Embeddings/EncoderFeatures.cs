@@ -1,3 +1,4 @@
+using System.Buffers;
 using Segmentation.Core.Recommendations;
 
 namespace Segmentation.Core.Embeddings;
@@ -82,30 +83,53 @@ public sealed class EncoderFeatures
             throw new ArgumentException($"item_ids and item_weights must hold {HistoryLength} entries (got {itemIds.Length} and {itemWeights.Length}).");
         }
 
-        itemIds.Clear();
-        itemWeights.Clear();
-
-        // Known, positive entries, most recent first (later position first on ties).
-        var candidates = new List<(int Position, int Index, double Weight)>(Math.Min(history.Count, 4 * HistoryLength));
-        for (var i = 0; i < history.Count; i++)
+        // Known, positive entries, with their position in the list (the tie-break).
+        var candidates = ArrayPool<Candidate>.Shared.Rent(Math.Max(1, history.Count));
+        try
         {
-            var x = history[i];
-            var weight = Weights.Of(x);
-            if (!(weight > 0))
+            var count = 0;
+            for (var i = 0; i < history.Count; i++)
             {
-                continue;
+                var x = history[i];
+                Add(candidates, ref count, i, x.ItemId, x.Type, x.Rating, x.Timestamp, indexOf);
             }
 
-            var index = indexOf(x.ItemId);
-            if (index > 0)
-            {
-                candidates.Add((i, index, weight * Decay(now - x.Timestamp)));
-            }
+            return Fill(candidates.AsSpan(0, count), now, itemIds, itemWeights);
+        }
+        finally
+        {
+            ArrayPool<Candidate>.Shared.Return(candidates);
+        }
+    }
+
+    // A known, positive entry of the history: its position in the list, the encoder's index, its weight before decay (the
+    // decay is computed only for the entries taken) and its time.
+    private readonly record struct Candidate(int Position, int Index, double Weight, DateTimeOffset Timestamp);
+
+    private void Add(Candidate[] candidates, ref int count, int position, string itemId, EventType type, double rating, DateTimeOffset timestamp, Func<string, int> indexOf)
+    {
+        var weight = Weights.Of(type, rating);
+        if (!(weight > 0))
+        {
+            return;
         }
 
-        candidates.Sort((a, b) =>
+        var index = indexOf(itemId);
+        if (index > 0)
         {
-            var byTime = history[b.Position].Timestamp.CompareTo(history[a.Position].Timestamp);
+            candidates[count++] = new Candidate(position, index, weight, timestamp);
+        }
+    }
+
+    // The rest of History (see the class): the most recent candidates (later position first on ties), merged per item.
+    private int Fill(Span<Candidate> candidates, DateTimeOffset now, Span<long> itemIds, Span<float> itemWeights)
+    {
+        itemIds.Clear();
+        itemWeights.Clear();
+        // Positions are distinct, so the order is total and any sort gives the same one; a static comparison allocates nothing.
+        candidates.Sort(static (a, b) =>
+        {
+            var byTime = b.Timestamp.CompareTo(a.Timestamp);
             return byTime != 0 ? byTime : b.Position.CompareTo(a.Position);
         });
 
@@ -113,10 +137,11 @@ public sealed class EncoderFeatures
         Span<double> sums = HistoryLength <= 256 ? stackalloc double[HistoryLength] : new double[HistoryLength];
         var used = 0;
         var total = 0.0;
-        var take = Math.Min(candidates.Count, HistoryLength);
+        var take = Math.Min(candidates.Length, HistoryLength);
         for (var c = 0; c < take; c++)
         {
-            var (_, index, weight) = candidates[c];
+            var (_, index, baseWeight, timestamp) = candidates[c];
+            var weight = baseWeight * Decay(now - timestamp);
             var slot = itemIds[..used].IndexOf(index);
             if (slot < 0)
             {
@@ -204,7 +229,39 @@ public sealed class EncoderFeatures
         // reads as 0 here too).
         var s = profile.State;
         DenseOf(now, s.FirstSeen, s.LastSeen, s.EventCount, s.Orders, s.Spend, s.Returned, s.Counts[(int)EventType.Purchase], s.Counts[(int)EventType.View], dense);
-        return History(profile.RecommendationHistory(), now, indexOf, itemIds, itemWeights);
+        ArgumentNullException.ThrowIfNull(indexOf);
+        if (itemIds.Length != HistoryLength || itemWeights.Length != HistoryLength)
+        {
+            throw new ArgumentException($"item_ids and item_weights must hold {HistoryLength} entries (got {itemIds.Length} and {itemWeights.Length}).");
+        }
+
+        // History(profile.RecommendationHistory(), …) read from the fold state in the same order (her purchases, then her
+        // other interactions) without building that list: this runs at every refresh of the ingest path, and the list and
+        // the candidates were several KB per event.
+        var candidates = ArrayPool<Candidate>.Shared.Rent(Math.Max(1, s.Purchased.Count + s.History.Count));
+        try
+        {
+            var count = 0;
+            var position = 0;
+            foreach (var p in s.Purchased)
+            {
+                Add(candidates, ref count, position++, p.ItemId, EventType.Purchase, 0, p.At, indexOf);
+            }
+
+            foreach (var h in s.History)
+            {
+                if (h.Type != EventType.Purchase)
+                {
+                    Add(candidates, ref count, position++, h.ItemId, h.Type, h.Rating, h.At, indexOf);
+                }
+            }
+
+            return Fill(candidates.AsSpan(0, count), now, itemIds, itemWeights);
+        }
+        finally
+        {
+            ArrayPool<Candidate>.Shared.Return(candidates);
+        }
     }
 
     private double Decay(TimeSpan age) => age <= TimeSpan.Zero ? 1 : Math.Pow(2, -age.Ticks / (double)HalfLife.Ticks);

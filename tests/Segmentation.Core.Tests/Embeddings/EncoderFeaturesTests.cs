@@ -161,6 +161,39 @@ public sealed class EncoderFeaturesTests
         Assert.Equal(daysAfter == 0, dense[0] == 0);
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(50)]
+    public void Encode_HistoryEqualsHistoryOfTheRecommendationHistory(int length)
+    {
+        // Encode reads the fold state without building RecommendationHistory's list: the same slots and weights, bit for
+        // bit, with purchases, ratings, unknown items, repeats of an item, a return (weight 0) and equal timestamps.
+        var profile = Events.Fold(
+            Events.Make(EventType.View, Events.T0.AddDays(5), item: "i1"),
+            Events.Make(EventType.View, Events.T0.AddDays(5), item: "i6"),
+            Events.Make(EventType.Purchase, Events.T0.AddDays(9), item: "i2", price: 12.5, quantity: 3, order: "o1"),
+            Events.Make(EventType.Purchase, Events.T0.AddDays(9), item: "i3", price: 7, order: "o1"),
+            Events.Make(EventType.Return, Events.T0.AddDays(12), item: "i3", price: 7),
+            Events.Make(EventType.Rating, Events.T0.AddDays(13), item: "i2"),
+            Events.Make(EventType.AddToCart, Events.T0.AddDays(1), item: "i4"),
+            Events.Make(EventType.View, Events.T0.AddDays(14), item: "ghost"),
+            Events.Make(EventType.View, Events.T0.AddDays(15), item: "i1"),
+            Events.Make(EventType.Wishlist, Events.T0.AddDays(15), item: "i7"),
+            Events.Make(EventType.Purchase, Events.T0.AddDays(20), item: "i5", price: 99.99));
+        var now = Events.T0.AddDays(40);
+        var features = new EncoderFeatures(length, TimeSpan.FromDays(30), InteractionWeights.Default);
+        var (ids, weights) = (new long[length], new float[length]);
+        var (expectedIds, expectedWeights) = (new long[length], new float[length]);
+
+        var used = features.Encode(profile, now, Known, ids, weights, new float[EncoderFeatures.FeatureCount]);
+        var expectedUsed = features.History(profile.RecommendationHistory(), now, Known, expectedIds, expectedWeights);
+
+        Assert.Equal(expectedUsed, used);
+        Assert.Equal(Math.Min(length, 7), used);
+        Assert.Equal(expectedIds, ids);
+        Assert.Equal(expectedWeights, weights);
+    }
+
     [Fact]
     public void Encode_AnEmptyProfileHasAllDenseFeaturesZero()
     {
