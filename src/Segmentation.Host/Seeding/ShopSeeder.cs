@@ -12,12 +12,17 @@ namespace Segmentation.Host.Seeding;
 /// <param name="ExampleUsers">One user id per persona, to try with <c>seg</c>.</param>
 public sealed record SeedSummary(long Events, int Users, IReadOnlyDictionary<string, string> ExampleUsers);
 
-/// <summary>Fills an empty store with a <see cref="SyntheticShop"/>, through the normal ingest path.</summary>
+/// <summary>Fills an empty tenant with a <see cref="SyntheticShop"/>, through the normal ingest path.</summary>
 public static class ShopSeeder
 {
+    // Batches of 5,000 events with four calls in flight seeded no faster than this (5,000 users, 347 k events: 9,484
+    // against 9,151 events/s at load average 25-33 on two cores): the ingest path's own work, not the call, is the cost.
     private const int BatchSize = 1_000;
 
-    /// <summary>Seeds when the event log is empty; returns null when there was data already.</summary>
+    /// <summary>
+    /// Seeds when <paramref name="tenant"/> has no events yet, whatever other tenants' events the log holds; returns null
+    /// when it had some already.
+    /// </summary>
     /// <param name="server">The server to seed through its ingest path.</param>
     /// <param name="users">Users of the shop.</param>
     /// <param name="logger">Progress log.</param>
@@ -29,7 +34,9 @@ public static class ShopSeeder
         SegmentationServer server, int users, ILogger logger, CancellationToken cancellationToken, int items = 1_000, bool visitEveryItem = false,
         string tenant = Segmentation.Grains.TenantKeys.DefaultTenant)
     {
-        if (await server.EventLog.CountAsync(cancellationToken) > 0)
+        // The tenant's user streams ("tenant/…"), counted on the stream index: another shop in the same log is no reason
+        // not to seed this one, and a tenant seeded before is never seeded twice.
+        if (await server.EventLog.CountAsync(Segmentation.Grains.TenantKeys.User("", tenant), cancellationToken) > 0)
         {
             return null;
         }
