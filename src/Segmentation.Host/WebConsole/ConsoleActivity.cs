@@ -9,7 +9,7 @@ namespace Segmentation.Host.WebConsole;
 /// What the console shows over time, gathered while the host runs (only with the admin port on): events acknowledged per
 /// second (from the <c>segmentation.events.ingested</c> counter), ML segment sizes per published segmentation version
 /// (sampled every <see cref="SampleEvery"/>: the drift chart), and moves in and out of each ML segment per minute (from
-/// the membership change feed). Bounded: the last <see cref="MaxSamples"/> samples and minutes.
+/// the membership change feed). All of the console's tenant (<c>Segmentation:ConsoleTenant</c>) only. Bounded: the last <see cref="MaxSamples"/> samples and minutes.
 /// </summary>
 internal sealed class ConsoleActivity : BackgroundService
 {
@@ -36,7 +36,7 @@ internal sealed class ConsoleActivity : BackgroundService
     {
         _lifetime = lifetime;
         _tenant = options.ConsoleTenant;
-        // The console's tenant's (segment moves come from the change feed, which carries tenant default's users only).
+        // The console's tenant's segments; its moves are its users' changes on the feed, which carries every tenant's.
         _segmentation = segmentations.For(options.ConsoleTenant).Ml;
         _changes = changes;
         _clock = clock;
@@ -177,7 +177,9 @@ internal sealed class ConsoleActivity : BackgroundService
         {
             try
             {
-                await foreach (var change in _changes.WatchAsync(static c => c.SegmentId.StartsWith("ml:", StringComparison.Ordinal), cancellationToken))
+                // Another shop's users move between segments with the same ids (every tenant numbers its own): not counted.
+                var tenant = _tenant;
+                await foreach (var change in _changes.WatchAsync(c => c.Tenant == tenant && c.SegmentId.StartsWith("ml:", StringComparison.Ordinal), cancellationToken))
                 {
                     if (!int.TryParse(change.SegmentId.AsSpan(3), System.Globalization.CultureInfo.InvariantCulture, out var segmentId))
                     {
