@@ -26,13 +26,20 @@ public enum RecommenderChangeKind
     /// in event-time order (<see cref="RecommenderChange.History"/>).
     /// </summary>
     Replayed = 5,
+
+    /// <summary>
+    /// The user's ML segment changed: her interactions (<see cref="RecommenderChange.History"/>, every one of her
+    /// events with an item) move from the popularity of <see cref="RecommenderChange.FromMlSegment"/> to that of
+    /// <see cref="RecommenderChange.MlSegment"/> (−1: none), and her later events count under the new one.
+    /// </summary>
+    MlSegmentMoved = 6,
 }
 
 /// <summary>
 /// One change made to the recommenders of the silo that hosts the user's grain, as every other silo's replica applies
 /// it: an observed event (its item, category, type, time and rating, with her lifecycle stage right after it and her
-/// ML segment before it, and the event's log sequence number), or her grain activating (with the interactions
-/// remembered) or deactivating.
+/// ML segment her interactions are counted under, and the event's log sequence number), her grain activating (with the
+/// interactions remembered) or deactivating, or her interactions moving to another stage or ML segment.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("segmentation.RecommenderChange")]
 public sealed record RecommenderChange(
@@ -63,6 +70,10 @@ public sealed record RecommenderChange(
     /// <summary>For <see cref="RecommenderChangeKind.Observed"/>: its pairs were derived by a <see cref="RecommenderChangeKind.Replayed"/> change before it; only its popularity is learned.</summary>
     [Id(14)]
     public bool PairsReplayed { get; init; }
+
+    /// <summary>For <see cref="RecommenderChangeKind.MlSegmentMoved"/>: the ML segment her interactions were counted under before (−1: none).</summary>
+    [Id(15)]
+    public int FromMlSegment { get; init; } = -1;
 }
 
 /// <summary>One remembered interaction of a user whose grain activated (see <see cref="RecommenderChange"/>).</summary>

@@ -1,6 +1,9 @@
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Segmentation.Contracts.V1;
 using Segmentation.Core.Clustering;
+using Segmentation.Host.Configuration;
+using Segmentation.Host.Recommendations;
 using Segmentation.Testing;
 
 namespace Segmentation.Host.Tests;
@@ -170,6 +173,44 @@ public sealed class MlSegmentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reclustering_CountsEveryUsersPurchasesUnderTheMlSegmentSheIsAssigned()
+    {
+        // Her purchases were made before she had an ML segment; the sweep's assignments move them into hers.
+        await TrainAsync();
+        await ReclusterAsync(dryRun: false);
+        var recommender = _server.Server.Services.GetRequiredService<LiveRecommender>();
+        var options = _server.Server.Services.GetRequiredService<SegmentationOptions>().Recommendations;
+        var expected = new Segmentation.Core.Recommendations.SegmentPopularity(new Segmentation.Core.Recommendations.ItemCatalog(), options.PopularityHalfLife);
+        var segments = new HashSet<int>();
+        for (var u = 0; u < UsersPerTaste; u++)
+        {
+            foreach (var (user, item) in new[] { ($"home-{u}", "h"), ($"toys-{u}", "t") })
+            {
+                var segment = (await SegmentsAsync(user)).MlSegment.SegmentId;
+                segments.Add(segment);
+                Assert.Equal(segment, recommender.MlSegmentOf(user));
+                for (var i = 0; i < 6; i++)
+                {
+                    expected.Record([LiveRecommender.MlSegmentKey(segment)], new Segmentation.Core.Recommendations.Interaction($"{item}{(u + i) % 10}", Segmentation.Core.EventType.Purchase, s_start.AddHours(u + i)));
+                }
+            }
+        }
+
+        Assert.Equal(2, segments.Count);
+        var now = s_start.AddDays(2);
+        foreach (var segment in segments)
+        {
+            var key = LiveRecommender.MlSegmentKey(segment);
+            var counted = recommender.Popularity.ItemsOf(key, now);
+            Assert.Equal(expected.ItemsOf(key, now).Keys.Order(StringComparer.Ordinal), counted.Keys.Order(StringComparer.Ordinal));
+            foreach (var (item, value) in expected.ItemsOf(key, now))
+            {
+                Assert.Equal(value, counted[item], value * 1e-9);
+            }
+        }
+    }
+
+    [Fact]
     public async Task AnEventThatMovesHerEmbedding_MovesHerSegmentShortlyAfterTheIngestCall()
     {
         await TrainAsync();
@@ -204,6 +245,7 @@ public sealed class MlSegmentTests : IAsyncLifetime
         Assert.Contains(changes, c => c.SegmentId == $"ml:{home}" && !c.Entered);
         Assert.Contains(changes, c => c.SegmentId == $"ml:{toys}" && c.Entered);
         Assert.Equal(toys, (await SegmentsAsync("home-5")).MlSegment.SegmentId);
+        Assert.Equal(toys, _server.Server.Services.GetRequiredService<LiveRecommender>().MlSegmentOf("home-5"));
     }
 
     [Fact]

@@ -14,6 +14,9 @@ public sealed class RecommenderReplicationTests
 {
     private static readonly DateTimeOffset s_start = new(2026, 3, 1, 9, 0, 0, TimeSpan.Zero);
 
+    // Every interaction each user made so far (what her grain reads from her stream when her ML segment changes).
+    private readonly Dictionary<string, List<Interaction>> _histories = new(StringComparer.Ordinal);
+
     [Fact]
     public void Replica_AppliedTheOriginsChanges_RecommendsExactlyWhatTheOriginDoes()
     {
@@ -102,7 +105,7 @@ public sealed class RecommenderReplicationTests
     {
         var origin = new LiveRecommender(new RecommendationOptions()) { Outbox = new RecommenderOutbox() };
         var replica = new LiveRecommender(new RecommendationOptions()) { Outbox = new RecommenderOutbox() };
-        Feed(origin, users: 5, events: 50, seed: 3);
+        Feed(origin, users: 5, events: 50, seed: 3, moveEvery: 0);
         var changes = origin.Outbox!.Drain();
         Assert.Equal(50, changes.Length);
 
@@ -112,8 +115,9 @@ public sealed class RecommenderReplicationTests
         Assert.Empty(origin.Outbox.Drain());
     }
 
-    // Events of `users` users over 40 items in 4 categories, a third of them purchases, observed as a user grain does.
-    private static Dictionary<string, UserProfile> Feed(LiveRecommender recommender, int users, int events, int seed, Dictionary<string, UserProfile>? profiles = null)
+    // Events of `users` users over 40 items in 4 categories, a third of them purchases, observed as a user grain does;
+    // every `moveEvery`-th event her ML segment changes (to 0, 1, 2 or none) and her interactions move with her.
+    private Dictionary<string, UserProfile> Feed(LiveRecommender recommender, int users, int events, int seed, Dictionary<string, UserProfile>? profiles = null, int moveEvery = 7)
     {
         profiles ??= [];
         var random = new Random(seed);
@@ -140,7 +144,18 @@ public sealed class RecommenderReplicationTests
             }
 
             profile.Apply(e);
-            recommender.Observe(userId, e, profile.StageAt(e.Timestamp), random.Next(4) == 0 ? null : item % 3);
+            recommender.Observe(userId, e, profile.StageAt(e.Timestamp));
+            if (!_histories.TryGetValue(userId, out var history))
+            {
+                _histories.Add(userId, history = []);
+            }
+
+            history.Add(Interaction.From(e));
+            if (moveEvery > 0 && i % moveEvery == 0)
+            {
+                var segment = random.Next(4);
+                recommender.MoveMlSegment(userId, segment == 3 ? null : segment, history);
+            }
         }
 
         return profiles;
@@ -168,6 +183,17 @@ public sealed class RecommenderReplicationTests
         {
             var id = $"sku-{item:D3}";
             Assert.Equal(Describe(origin.SimilarItems(id, 10, new HashSet<string>(), now)), Describe(replica.SimilarItems(id, 10, new HashSet<string>(), now)));
+        }
+
+        Assert.Contains(LiveRecommender.MlSegmentKey(1), origin.Popularity.Keys);
+        foreach (var key in origin.Popularity.Keys.Union(replica.Popularity.Keys))
+        {
+            Assert.Equal(origin.Popularity.ItemsOf(key, now), replica.Popularity.ItemsOf(key, now));
+        }
+
+        foreach (var userId in profiles.Keys)
+        {
+            Assert.Equal(origin.MlSegmentOf(userId), replica.MlSegmentOf(userId));
         }
     }
 

@@ -76,19 +76,7 @@ public sealed class SegmentPopularity : ICandidateSource
         _lock.EnterWriteLock();
         try
         {
-            var rebase = _decay.Rebase(interaction.Timestamp);
-            if (rebase != 1)
-            {
-                // One factor for every value: rankings stay valid.
-                foreach (var table in _segments.Values)
-                {
-                    foreach (var key in table.Items.Keys.ToList())
-                    {
-                        table.Items[key] *= rebase;
-                    }
-                }
-            }
-
+            RebaseLocked(interaction.Timestamp);
             var add = weight * _decay.Weight(interaction.Timestamp);
             for (var k = 0; k < segmentKeys.Length; k++)
             {
@@ -99,15 +87,7 @@ public sealed class SegmentPopularity : ICandidateSource
                     continue;
                 }
 
-                if (!_segments.TryGetValue(segment, out var table))
-                {
-                    table = new SegmentTable();
-                    _segments.Add(segment, table);
-                }
-
-                ref var popularity = ref CollectionsMarshal.GetValueRefOrAddDefault(table.Items, interaction.ItemId, out _);
-                popularity += add;
-                table.ChangesSinceRanking++;
+                AddLocked(segment, interaction.ItemId, add);
             }
         }
         finally
@@ -123,8 +103,25 @@ public sealed class SegmentPopularity : ICandidateSource
     /// </summary>
     public void Move(string from, string to, Interaction interaction)
     {
-        var weight = _weights.Of(interaction);
-        if (weight <= 0 || string.IsNullOrEmpty(interaction.ItemId) || string.Equals(from, to, StringComparison.Ordinal))
+        if (!string.Equals(from, to, StringComparison.Ordinal))
+        {
+            MoveAll(from, to, [interaction]);
+        }
+    }
+
+    /// <summary>
+    /// Moves <paramref name="interactions"/>, all recorded under <paramref name="from"/> before, to <paramref name="to"/>,
+    /// in one step under the write lock: each one's decayed weight is taken back from <paramref name="from"/> (null: it
+    /// was recorded under neither) and added under <paramref name="to"/> (null: under neither). A user's interactions
+    /// follow her when her segment changes. What is left of an item under <paramref name="from"/> is dropped when it
+    /// is only rounding error of the subtraction (at most 10⁻⁹ of what was taken), so a key from which every
+    /// interaction of an item was taken back no longer holds the item. Interactions never recorded under
+    /// <paramref name="from"/> must not be given: taking back what was not added takes from other users' part.
+    /// </summary>
+    public void MoveAll(string? from, string? to, IReadOnlyList<Interaction> interactions)
+    {
+        ArgumentNullException.ThrowIfNull(interactions);
+        if (string.Equals(from, to, StringComparison.Ordinal) || interactions.Count == 0)
         {
             return;
         }
@@ -132,28 +129,115 @@ public sealed class SegmentPopularity : ICandidateSource
         _lock.EnterWriteLock();
         try
         {
-            var add = weight * _decay.Weight(interaction.Timestamp);
-            if (_segments.TryGetValue(from, out var old) && old.Items.TryGetValue(interaction.ItemId, out var value))
+            foreach (var interaction in interactions)
             {
-                var left = value - add;
-                if (left <= add * 1e-9)
+                var weight = _weights.Of(interaction);
+                if (weight <= 0 || string.IsNullOrEmpty(interaction.ItemId))
                 {
-                    old.Items.Remove(interaction.ItemId);
-                }
-                else
-                {
-                    old.Items[interaction.ItemId] = left;
+                    continue;
                 }
 
-                old.ChangesSinceRanking++;
+                RebaseLocked(interaction.Timestamp);
+                var add = weight * _decay.Weight(interaction.Timestamp);
+                if (from is not null)
+                {
+                    TakeBackLocked(from, interaction.ItemId, add);
+                }
+
+                if (to is not null)
+                {
+                    AddLocked(to, interaction.ItemId, add);
+                }
             }
         }
         finally
         {
             _lock.ExitWriteLock();
         }
+    }
 
-        Record([to], interaction);
+    // Under the write lock. One factor for every value when the decay's epoch moves: rankings stay valid.
+    private void RebaseLocked(DateTimeOffset time)
+    {
+        var rebase = _decay.Rebase(time);
+        if (rebase != 1)
+        {
+            foreach (var table in _segments.Values)
+            {
+                foreach (var key in table.Items.Keys.ToList())
+                {
+                    table.Items[key] *= rebase;
+                }
+            }
+        }
+    }
+
+    // Under the write lock.
+    private void AddLocked(string segment, string itemId, double add)
+    {
+        if (!_segments.TryGetValue(segment, out var table))
+        {
+            table = new SegmentTable();
+            _segments.Add(segment, table);
+        }
+
+        ref var popularity = ref CollectionsMarshal.GetValueRefOrAddDefault(table.Items, itemId, out _);
+        popularity += add;
+        table.ChangesSinceRanking++;
+    }
+
+    // Under the write lock: takes `add` back from the item under `segment`; a remainder within rounding error of the
+    // subtraction goes with it.
+    private void TakeBackLocked(string segment, string itemId, double add)
+    {
+        if (_segments.TryGetValue(segment, out var old) && old.Items.TryGetValue(itemId, out var value))
+        {
+            var left = value - add;
+            if (left <= add * 1e-9)
+            {
+                old.Items.Remove(itemId);
+            }
+            else
+            {
+                old.Items[itemId] = left;
+            }
+
+            old.ChangesSinceRanking++;
+        }
+    }
+
+    /// <summary>The keys that hold any popularity now (for checks).</summary>
+    public IReadOnlyList<string> Keys
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return [.. _segments.Where(p => p.Value.Items.Count > 0).Select(p => p.Key)];
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>The items of <paramref name="segmentKey"/> and their decayed popularity as of <paramref name="now"/> (for checks).</summary>
+    public IReadOnlyDictionary<string, double> ItemsOf(string segmentKey, DateTimeOffset now)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            var divisor = _decay.Divisor(now);
+            return _segments.TryGetValue(segmentKey, out var table)
+                ? table.Items.ToDictionary(p => p.Key, p => p.Value / divisor, StringComparer.Ordinal)
+                : new Dictionary<string, double>(StringComparer.Ordinal);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
     }
 
     /// <summary>

@@ -299,7 +299,7 @@ internal sealed class UserGrain : Grain, IUserGrain
                     {
                         // Before the ack: the next recommendation on this silo already knows this event; in a cluster the
                         // other silos' replicas learn it within Recommendations:ReplicationInterval (ClusterReplication).
-                        _recommender.Observe(_userId, e, _profile.StageAt(e.Timestamp), _mlSegment?.Assignment.SegmentId, sequence);
+                        _recommender.Observe(_userId, e, _profile.StageAt(e.Timestamp), sequence);
                     }
                 }
             }
@@ -486,6 +486,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         var now = _domainClock.GetUtcNow();
         // One view per refresh: the assignment's traits and the rules read the same one.
         var view = await AssignAsync(now);
+        await CountUnderMlSegmentAsync();
         if (_segments is not null)
         {
             // Churn band and anomaly flag as segments, for watchers (a win-back campaign subscribes to churn:high).
@@ -693,6 +694,43 @@ internal sealed class UserGrain : Grain, IUserGrain
         _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, []);
         _mlExplained = false;
         return view;
+    }
+
+    /// <summary>
+    /// Makes ML-segment popularity count her interactions under the segment she is assigned now: when the recommenders
+    /// count her under another (or none: after a restart, a rebuild, another silo's activation), her interactions move
+    /// there (<see cref="Recommendations.LiveRecommender.MoveMlSegment"/>).
+    /// </summary>
+    /// <remarks>
+    /// Her interactions come from her stream in the log, every event with an item (her profile keeps only the last
+    /// ones): one read of her stream per change of her ML segment, O(her events) moved; nothing when it is unchanged.
+    /// Every event in her stream was observed before this runs (an ingest observes its events in the turn that
+    /// appended them; the start-up rebuild observed the rest), so what is taken back is what was counted.
+    /// </remarks>
+    private async ValueTask CountUnderMlSegmentAsync()
+    {
+        if (_recommender is null)
+        {
+            return;
+        }
+
+        var segment = _mlSegment?.Assignment.SegmentId;
+        if (_recommender.MlSegmentOf(_userId) == segment)
+        {
+            return;
+        }
+
+        var interactions = new List<Interaction>();
+        await foreach (var record in EventLog.ReadStreamAsync(_key, 0, CancellationToken.None))
+        {
+            var e = EventCodec.Decode(record.Payload.Span);
+            if (e.ItemId.Length > 0)
+            {
+                interactions.Add(Interaction.From(e));
+            }
+        }
+
+        _recommender.MoveMlSegment(_userId, segment, interactions);
     }
 
     private void ThrowIfEmbeddingUnavailable()
@@ -993,7 +1031,6 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         var profile = new UserProfile(_userId, ProfileOptions);
-        var ml = _mlSegment?.Assignment.SegmentId;
         foreach (var (e, sequence) in stream)
         {
             profile.Apply(e);
@@ -1007,7 +1044,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             {
                 if (e.ItemId.Length > 0)
                 {
-                    _recommender!.Observe(_userId, e, profile.StageAt(e.Timestamp), ml, sequence, pairsReplayed);
+                    _recommender!.Observe(_userId, e, profile.StageAt(e.Timestamp), sequence, pairsReplayed);
                 }
 
                 continue;

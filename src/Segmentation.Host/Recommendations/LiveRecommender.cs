@@ -10,7 +10,8 @@ namespace Segmentation.Host.Recommendations;
 /// <summary>
 /// The recommenders of one tenant on one host (<see cref="TenantRecommenders"/>), learned online: every event a <see cref="Grains.UserGrain"/> appends is observed
 /// here before the ingest call is acknowledged, so the next recommendation already knows it. Sources: item
-/// co-occurrence ("often bought with"), popularity per lifecycle stage and overall ("popular in your segment"), and
+/// co-occurrence ("often bought with"), popularity per lifecycle stage, per ML segment (each user's interactions under
+/// the segment she is in now, <see cref="MoveMlSegment"/>) and overall ("popular in your segment"), and
 /// the user's own recent views ("you viewed it recently"), blended per placement (DESIGN.md section 8) with the served
 /// item model (EASEᴿ, <see cref="UseItemModel"/>) under the weights tuned for it.
 /// </summary>
@@ -41,6 +42,17 @@ internal sealed class LiveRecommender
     private readonly SemaphoreSlim _rebuilding = new(1, 1);
     private readonly Dictionary<string, long> _forgotten = new(StringComparer.Ordinal);
     private List<Observation>? _journal;
+
+    // The ML segment each user's interactions are counted under in ML-segment popularity (user id → segment id; absent:
+    // none), under _learning. Her grain moves her (MoveMlSegment) whenever the segment it assigned her differs from
+    // this one; replicas follow through MlSegmentMoved changes. One entry per user with an ML segment, as the
+    // segmentation's own member records. Not stored: at start it is empty (the rebuild counts nobody under an ML
+    // segment) and the start-up sweep's assignments move every user into hers.
+    private readonly Dictionary<string, int> _mlCounted = new(StringComparer.Ordinal);
+
+    // While a rebuild runs: the ML segments users were counted under when it began (what it counts their logged
+    // events under) and the moves made since, in order with the journaled observations (applied at the swap).
+    private Dictionary<string, int>? _mlCountedAtRebuild;
     private long _rebuiltThrough;
 
     // Replaced whole (with the served item model and its weights), read without a lock.
@@ -184,22 +196,23 @@ internal sealed class LiveRecommender
     public bool HasPlacement(string placement) => _served.Placements.ContainsKey(placement);
 
     /// <summary>
-    /// Learns from one event of <paramref name="userId"/>, who was in <paramref name="stage"/> right after it and in ML
-    /// segment <paramref name="mlSegment"/> (if any) before it; <paramref name="sequence"/> is its event-log sequence
-    /// number (0: unknown), which lets a rebuild that runs meanwhile (<see cref="RebuildWithoutAsync"/>) count it once.
-    /// With <paramref name="pairsReplayed"/>, <see cref="ReplayPairs"/> already placed it in her co-occurrence pairs:
-    /// only its popularity is learned.
+    /// Learns from one event of <paramref name="userId"/>, who was in <paramref name="stage"/> right after it, under the
+    /// ML segment her interactions are counted under (<see cref="MlSegmentOf"/>); <paramref name="sequence"/> is its
+    /// event-log sequence number (0: unknown), which lets a rebuild that runs meanwhile (<see cref="RebuildWithoutAsync"/>)
+    /// count it once. With <paramref name="pairsReplayed"/>, <see cref="ReplayPairs"/> already placed it in her
+    /// co-occurrence pairs: only its popularity is learned.
     /// </summary>
-    public void Observe(string userId, BehaviorEvent e, LifecycleStage stage, int? mlSegment = null, long sequence = 0, bool pairsReplayed = false)
+    public void Observe(string userId, BehaviorEvent e, LifecycleStage stage, long sequence = 0, bool pairsReplayed = false)
     {
         if (e.ItemId.Length == 0)
         {
             return;
         }
 
-        var observed = new Observation(userId, e.ItemId, e.Category, Interaction.From(e), stage, mlSegment, sequence, pairsReplayed);
         lock (_learning)
         {
+            int? mlSegment = _mlCounted.TryGetValue(userId, out var counted) ? counted : null;
+            var observed = new Observation(userId, e.ItemId, e.Category, Interaction.From(e), stage, mlSegment, sequence, pairsReplayed);
             if (Learn(observed))
             {
                 Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Observed, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, stage, mlSegment ?? -1, Sequence: sequence)
@@ -257,6 +270,64 @@ internal sealed class LiveRecommender
         _popularity.Move(CachedLifecycleKey(from), CachedLifecycleKey(to), Interaction.From(e));
     }
 
+    /// <summary>The ML segment <paramref name="userId"/>'s interactions are counted under in popularity, or null (none).</summary>
+    public int? MlSegmentOf(string userId)
+    {
+        lock (_learning)
+        {
+            return _mlCounted.TryGetValue(userId, out var segment) ? segment : null;
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="userId"/>'s ML segment is now <paramref name="to"/> (null: none), and <paramref name="interactions"/>
+    /// are all her interactions learned so far (every one of her events with an item, from her stream in the log): they
+    /// move from the popularity of the segment she was counted under (<see cref="MlSegmentOf"/>) to that of
+    /// <paramref name="to"/>, each one's decayed weight taken back there and added here (<see cref="SegmentPopularity.MoveAll"/>),
+    /// and her later events count under <paramref name="to"/>. So popularity per ML segment counts each user's events
+    /// under the segment she is in now, whatever order they arrived in and whenever she was assigned. Replicated as a
+    /// <see cref="RecommenderChangeKind.MlSegmentMoved"/> change. Nothing happens when she is counted under
+    /// <paramref name="to"/> already, or was erased.
+    /// </summary>
+    public void MoveMlSegment(string userId, int? to, IReadOnlyList<Interaction> interactions)
+    {
+        ArgumentNullException.ThrowIfNull(interactions);
+        lock (_learning)
+        {
+            int? from = _mlCounted.TryGetValue(userId, out var counted) ? counted : null;
+            if (from == to || IsForgotten(userId))
+            {
+                return;
+            }
+
+            MoveMl(userId, from, to, interactions);
+            _cache?.Invalidate(userId);
+            Outbox?.Add(new RecommenderChange(RecommenderChangeKind.MlSegmentMoved, userId, MlSegment: to ?? -1,
+                History: [.. interactions.Select(i => new RecommenderInteraction(i.ItemId, i.Type, i.Timestamp, i.Rating))])
+            {
+                FromMlSegment = from ?? -1,
+                Tenant = Tenant,
+            });
+        }
+    }
+
+    // Under _learning: moves her interactions from `from` to `to` in popularity and counts her under `to`; journaled
+    // while a rebuild runs (RebuildWithoutAsync applies the move to the rebuilt counts at the swap).
+    private void MoveMl(string userId, int? from, int? to, IReadOnlyList<Interaction> interactions)
+    {
+        _popularity.MoveAll(from is { } f ? CachedMlSegmentKey(f) : null, to is { } t ? CachedMlSegmentKey(t) : null, interactions);
+        if (to is { } segment)
+        {
+            _mlCounted[userId] = segment;
+        }
+        else
+        {
+            _mlCounted.Remove(userId);
+        }
+
+        _journal?.Add(new Observation(userId, "", "", default, LifecycleStage.Unspecified, to, 0) { MovedFrom = from, Moved = interactions });
+    }
+
     /// <summary>
     /// Where this silo's own changes go for the other silos' replicas (<see cref="Replication.ClusterReplication"/>),
     /// or null: the embedded default has no other silo and records nothing.
@@ -292,6 +363,16 @@ internal sealed class LiveRecommender
                     break;
                 case RecommenderChangeKind.Activated when change.History is { Length: > 0 } history && !IsForgotten(change.UserId):
                     _coOccurrence.RestoreUser(change.UserId, history.Select(i => new Interaction(i.ItemId, i.Type, i.Timestamp, i.Rating)));
+                    break;
+                case RecommenderChangeKind.MlSegmentMoved when change.History is { } history && !IsForgotten(change.UserId):
+                    lock (_learning)
+                    {
+                        // The origin's move as it made it (from where it counted her), so the replica's counts stay its.
+                        MoveMl(change.UserId, change.FromMlSegment < 0 ? null : change.FromMlSegment, change.MlSegment < 0 ? null : change.MlSegment,
+                            [.. history.Select(ToInteraction)]);
+                        _cache?.Invalidate(change.UserId);
+                    }
+
                     break;
                 case RecommenderChangeKind.Restaged when change.ItemId.Length > 0:
                     _popularity.Move(CachedLifecycleKey(change.FromStage), CachedLifecycleKey(change.Stage), new Interaction(change.ItemId, change.Type, change.Timestamp, change.Rating));
@@ -429,7 +510,8 @@ internal sealed class LiveRecommender
         var (events, _) = await ReplayAsync(log, profileOptions, tenant =>
         {
             var recommender = recommenderOf(tenant);
-            return new Replayed(recommender, recommender._coOccurrence, recommender._popularity);
+            // At start nobody is counted under an ML segment yet: her grain moves her into hers when it assigns her one.
+            return new Replayed(recommender, recommender._coOccurrence, recommender._popularity, null);
         }, rebuilt, fixedThrough: false, cancellationToken);
 
         // Counts are rebuilt; the items remembered per user are kept for live users only, and each user's come back
@@ -460,8 +542,10 @@ internal sealed class LiveRecommender
     /// also journaled with its log sequence number; at the swap (under the same gate as learning) the journaled ones the
     /// replay did not read (sequence above the last it read) are applied to the new counts, and any observation that
     /// arrives later with a sequence the replay read is skipped.</para>
-    /// <para>The ML-segment popularity ("popular with &lt;segment&gt;") is not in the log: the replay rebuilds the
-    /// lifecycle and overall popularity, as at start, and ML-segment popularity grows again from new events.</para>
+    /// <para>ML-segment popularity ("popular with &lt;segment&gt;"): the replay counts each user's events under the ML
+    /// segment she was counted under when the rebuild began (<see cref="MlSegmentOf"/>; an erased user under none), and
+    /// the moves made while it ran (<see cref="MoveMlSegment"/>) are journaled with the observations and applied at the
+    /// swap in the order they were made, so it too equals the log as it is now, counted under each user's segment.</para>
     /// </remarks>
     public async Task<(long Events, TimeSpan Elapsed)> RebuildWithoutAsync(IEventLog log, ProfileOptions profileOptions, IReadOnlyCollection<string> forgottenUsers, CancellationToken cancellationToken)
     {
@@ -475,9 +559,11 @@ internal sealed class LiveRecommender
                 foreach (var user in forgotten)
                 {
                     _forgotten[user] = long.MaxValue;
+                    _mlCounted.Remove(user);
                 }
 
                 _journal = [];
+                _mlCountedAtRebuild = new Dictionary<string, int>(_mlCounted, StringComparer.Ordinal);
             }
 
             var coOccurrence = new ItemCoOccurrence(CoOccurrenceOptionsOf(_options));
@@ -486,12 +572,21 @@ internal sealed class LiveRecommender
             {
                 // Only this tenant's streams: another tenant's events are not this recommender's to learn.
                 var (events, through) = await ReplayAsync(
-                    log, profileOptions, tenant => tenant == Tenant ? new Replayed(this, coOccurrence, popularity) : null, [], fixedThrough: true, cancellationToken);
+                    log, profileOptions, tenant => tenant == Tenant ? new Replayed(this, coOccurrence, popularity, _mlCountedAtRebuild) : null, [], fixedThrough: true, cancellationToken);
                 lock (_learning)
                 {
                     foreach (var o in _journal)
                     {
-                        if ((o.Sequence == 0 || o.Sequence > through) && !IsForgotten(o.UserId))
+                        if (o.Moved is { } moved)
+                        {
+                            // A move after the replay's start: the replay counted her under where she was then (MovedFrom
+                            // or before it), and the moves since apply in order on top.
+                            if (!IsForgotten(o.UserId))
+                            {
+                                popularity.MoveAll(o.MovedFrom is { } f ? CachedMlSegmentKey(f) : null, o.MlSegment is { } t ? CachedMlSegmentKey(t) : null, moved);
+                            }
+                        }
+                        else if ((o.Sequence == 0 || o.Sequence > through) && !IsForgotten(o.UserId))
                         {
                             // A late event whose pairs the live model replayed is recorded here as it came (the replay
                             // ran against the old counts): exact again for her at the next late event or start.
@@ -517,6 +612,7 @@ internal sealed class LiveRecommender
                 lock (_learning)
                 {
                     _journal = null;
+                    _mlCountedAtRebuild = null;
                 }
             }
         }
@@ -554,7 +650,8 @@ internal sealed class LiveRecommender
     }
 
     // The models a replay learns one tenant's events into, and the recommender whose catalogue they share.
-    private sealed record Replayed(LiveRecommender Recommender, ItemCoOccurrence CoOccurrence, SegmentPopularity Popularity);
+    // MlCounted: the ML segment each user's events are counted under (null: nobody's under any).
+    private sealed record Replayed(LiveRecommender Recommender, ItemCoOccurrence CoOccurrence, SegmentPopularity Popularity, IReadOnlyDictionary<string, int>? MlCounted);
 
     // Replays the log into the models targetOf gives each tenant (null: that tenant's events are skipped, and not counted),
     // remembered in targets by tenant, user by user: each user's events in the order her grain folds them (event time,
@@ -636,14 +733,16 @@ internal sealed class LiveRecommender
             }
 
             stored.Sort(UserProfile.FoldOrder);
-            var profile = new UserProfile(TenantKeys.UserIdOf(stream), light);
+            var userId = TenantKeys.UserIdOf(stream);
+            var profile = new UserProfile(userId, light);
+            int? ml = target.MlCounted is { } counted && counted.TryGetValue(userId, out var segment) ? segment : null;
             foreach (var e in stored)
             {
                 profile.Apply(e);
                 if (e.ItemId.Length > 0)
                 {
                     // Every silo rebuilds: nothing to send.
-                    target.Recommender.Learn(target.CoOccurrence, target.Popularity, e.UserId, e.ItemId, e.Category, Interaction.From(e), profile.StageAt(e.Timestamp), null);
+                    target.Recommender.Learn(target.CoOccurrence, target.Popularity, e.UserId, e.ItemId, e.Category, Interaction.From(e), profile.StageAt(e.Timestamp), ml);
                 }
 
                 events++;
@@ -654,7 +753,13 @@ internal sealed class LiveRecommender
     }
 
     // One observation, as journaled while a rebuild runs.
-    private sealed record Observation(string UserId, string ItemId, string Category, Interaction Interaction, LifecycleStage Stage, int? MlSegment, long Sequence, bool PairsReplayed = false);
+    // A journaled ML-segment move (MoveMl) has Moved set: her interactions moved from MovedFrom to MlSegment.
+    private sealed record Observation(string UserId, string ItemId, string Category, Interaction Interaction, LifecycleStage Stage, int? MlSegment, long Sequence, bool PairsReplayed = false)
+    {
+        public int? MovedFrom { get; init; }
+
+        public IReadOnlyList<Interaction>? Moved { get; init; }
+    }
 
     private static BlendOptions BlendOptionsOf(RecommendationOptions options, PersonalRanking ranking, PlacementOptions placement, PlacementOptions? defaults = null) => new()
     {

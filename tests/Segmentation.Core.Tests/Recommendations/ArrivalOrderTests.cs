@@ -149,6 +149,59 @@ public sealed class ArrivalOrderTests
             moved.GetCandidates(request, 5, static _ => true).Select(c => (c.ItemId, c.Reason)));
     }
 
+    [Fact]
+    public void Popularity_OfAUserMovedToAnotherKey_TakesBackExactlyWhatSheAdded()
+    {
+        // u0's interactions were counted under ml:1 with everyone else's; she moves to ml:2, then to none, then back.
+        // (She alone bought i12.)
+        var moved = new SegmentPopularity(new ItemCatalog(), TimeSpan.FromDays(7));
+        var others = new SegmentPopularity(new ItemCatalog(), TimeSpan.FromDays(7));
+        var hers = new SegmentPopularity(new ItemCatalog(), TimeSpan.FromDays(7));
+        foreach (var (user, interaction) in s_interactions.Append(("u0", new Interaction("i12", EventType.Purchase, T0.AddDays(-2)))))
+        {
+            moved.Record(["ml:1"], interaction);
+            (user == "u0" ? hers : others).Record(["ml:1"], interaction);
+        }
+
+        Interaction[] herInteractions = [.. s_interactions.Where(x => x.User == "u0").Select(x => x.Interaction), new Interaction("i12", EventType.Purchase, T0.AddDays(-2))];
+        var onlyHers = hers.ItemsOf("ml:1", T0).Keys.Except(others.ItemsOf("ml:1", T0).Keys).ToList();
+        Assert.NotEmpty(onlyHers);
+
+        moved.MoveAll("ml:1", "ml:2", herInteractions);
+
+        AssertSameItems(others.ItemsOf("ml:1", T0), moved.ItemsOf("ml:1", T0));
+        AssertSameItems(hers.ItemsOf("ml:1", T0), moved.ItemsOf("ml:2", T0));
+        Assert.All(onlyHers, item => Assert.Equal(0, moved.Popularity("ml:1", item, T0)));
+
+        moved.MoveAll("ml:2", null, herInteractions);
+        Assert.DoesNotContain("ml:2", moved.Keys);
+        AssertSameItems(others.ItemsOf("ml:1", T0), moved.ItemsOf("ml:1", T0));
+
+        moved.MoveAll(null, "ml:1", herInteractions);
+        AssertSameItems(MergedItems(others, hers), moved.ItemsOf("ml:1", T0));
+
+        static Dictionary<string, double> MergedItems(SegmentPopularity a, SegmentPopularity b)
+        {
+            var merged = a.ItemsOf("ml:1", T0).ToDictionary(StringComparer.Ordinal);
+            foreach (var (item, value) in b.ItemsOf("ml:1", T0))
+            {
+                merged[item] = merged.GetValueOrDefault(item) + value;
+            }
+
+            return merged;
+        }
+    }
+
+    // The same items with the same popularity, within rounding of the sums (relative 1e-9).
+    private static void AssertSameItems(IReadOnlyDictionary<string, double> expected, IReadOnlyDictionary<string, double> actual)
+    {
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), actual.Keys.Order(StringComparer.Ordinal));
+        foreach (var (item, value) in expected)
+        {
+            Assert.Equal(value, actual[item], value * 1e-9);
+        }
+    }
+
     private static void AssertSameCounts(ItemCoOccurrence expected, ItemCoOccurrence actual)
     {
         for (var a = 0; a < 12; a++)
