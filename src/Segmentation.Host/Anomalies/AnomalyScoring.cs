@@ -62,25 +62,34 @@ internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profil
     /// </summary>
     public async Task<(string Version, int Users, int Flagged)> TrainAsync(IEventLog log, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var profiles = await LogProfiles.FoldAllAsync(log, profileOptions, cancellationToken, tenant);
-        if (profiles.Count < MinUsers)
+        // One row of inputs per user, folded one user at a time on the thread pool (a caller may be a grain's turn).
+        var inputs = new List<double>();
+        var users = 0;
+        await Task.Run(
+            async () =>
+            {
+                await foreach (var (_, profile) in LogProfiles.FoldEachAsync(log, profileOptions, tenant, cancellationToken))
+                {
+                    var row = new double[AnomalyFeatures.Count];
+                    AnomalyFeatures.Compute(profile, row);
+                    inputs.AddRange(row);
+                    users++;
+                }
+            },
+            cancellationToken);
+
+        if (users < MinUsers)
         {
-            throw new InvalidOperationException($"anomalies: {profiles.Count} users in the event log; a forest needs at least {MinUsers}");
+            throw new InvalidOperationException($"anomalies: {users} users in the event log; a forest needs at least {MinUsers}");
         }
 
         var (forest, flagged) = await Task.Run(
             () =>
             {
-                var rows = new double[profiles.Count * AnomalyFeatures.Count];
-                var row = 0;
-                foreach (var profile in profiles.Values)
-                {
-                    AnomalyFeatures.Compute(profile, rows.AsSpan(row++ * AnomalyFeatures.Count, AnomalyFeatures.Count));
-                }
-
+                var rows = inputs.ToArray();
                 var grown = IsolationForest.Fit(rows, AnomalyFeatures.Count, AnomalyFeatures.Names);
                 var count = 0;
-                for (var i = 0; i < profiles.Count; i++)
+                for (var i = 0; i < users; i++)
                 {
                     count += grown.Score(rows.AsSpan(i * AnomalyFeatures.Count, AnomalyFeatures.Count)) >= FlagThreshold ? 1 : 0;
                 }
@@ -100,7 +109,7 @@ internal sealed class AnomalyScoring(ISnapshotStore store, ProfileOptions profil
         await store.OverwriteAsync(_key, data.ToArray(), cancellationToken);
 
         _current = new Served(forest, version);
-        return (version, profiles.Count, flagged);
+        return (version, users, flagged);
     }
 
     /// <summary>The served forest's view of <paramref name="profile"/>, or null when none is served.</summary>

@@ -3,6 +3,7 @@ using Segmentation.Core;
 using Segmentation.Core.Churn;
 using Segmentation.Grains;
 using Segmentation.Host.Configuration;
+using Segmentation.Host.Internal;
 using Segmentation.Storage;
 
 namespace Segmentation.Host.Churn;
@@ -97,30 +98,30 @@ internal sealed class ChurnScoring
     /// </summary>
     public async Task<ChurnModel> TrainAsync(IEventLog log, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var byUser = new Dictionary<string, List<BehaviorEvent>>(StringComparer.Ordinal);
-        var prefix = _tenant + "/";
-        await foreach (var record in log.ReadAllAsync(0, cancellationToken))
-        {
-            if (!record.StreamId.StartsWith(prefix, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var e = EventCodec.Decode(record.Payload.Span);
-            if (!byUser.TryGetValue(e.UserId, out var list))
-            {
-                byUser.Add(e.UserId, list = []);
-            }
-
-            list.Add(e);
-        }
-
+        // Her examples at each cut-off, one user at a time (what is held is the examples, not the log), kept in the
+        // order cut-off, then user.
         var latest = now - TimeSpan.FromDays(_options.HorizonDays);
-        var users = byUser.Select(p => (p.Key, (IReadOnlyList<BehaviorEvent>)p.Value)).ToList();
+        var cutoffs = ChurnExample.TrainingCutoffs(latest).ToArray();
+        var perCutoff = cutoffs.Select(_ => new List<ChurnExample>()).ToArray();
+        // On the thread pool: the folds are CPU work, and a caller may be a grain's turn.
+        await Task.Run(
+            async () =>
+            {
+                await foreach (var (key, events) in LogProfiles.ReadUsersAsync(log, _tenant, cancellationToken))
+                {
+                    (string, IReadOnlyList<BehaviorEvent>)[] user = [(TenantKeys.UserIdOf(key), events)];
+                    for (var c = 0; c < cutoffs.Length; c++)
+                    {
+                        perCutoff[c].AddRange(ChurnExample.AtCutoff(user, cutoffs[c], _options.HorizonDays, _profiles));
+                    }
+                }
+            },
+            cancellationToken);
+
         var model = await Task.Run(
             () =>
             {
-                var examples = ChurnExample.AtCutoffs(users, ChurnExample.TrainingCutoffs(latest), _options.HorizonDays, _profiles);
+                var examples = perCutoff.SelectMany(e => e).ToList();
                 if (examples.Count == 0 || examples.All(e => e.Churned) || examples.All(e => !e.Churned))
                 {
                     throw new InvalidOperationException(

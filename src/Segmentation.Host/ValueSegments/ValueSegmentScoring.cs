@@ -51,16 +51,21 @@ internal sealed class ValueSegmentScoring(ISnapshotStore store, ProfileOptions p
     /// </summary>
     public async Task<(StoredValueModel Model, ValueSegmentationResult Result)> TrainAsync(IEventLog log, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var profiles = await LogProfiles.FoldAllAsync(log, profileOptions, cancellationToken, tenant);
+        // Each buyer's R, F, M, folded one user at a time on the thread pool (a caller may be a grain's turn).
         var customers = new List<RfmCustomer>();
-        foreach (var profile in profiles.Values)
-        {
-            var rfm = profile.Rfm(now);
-            if (rfm.Frequency > 0)
+        await Task.Run(
+            async () =>
             {
-                customers.Add(new RfmCustomer(profile.UserId, rfm.RecencyDays, rfm.Frequency, rfm.Monetary));
-            }
-        }
+                await foreach (var (_, profile) in LogProfiles.FoldEachAsync(log, profileOptions, tenant, cancellationToken))
+                {
+                    var rfm = profile.Rfm(now);
+                    if (rfm.Frequency > 0)
+                    {
+                        customers.Add(new RfmCustomer(profile.UserId, rfm.RecencyDays, rfm.Frequency, rfm.Monetary));
+                    }
+                }
+            },
+            cancellationToken);
 
         if (customers.Count < MinCustomers)
         {
