@@ -19,14 +19,16 @@ namespace Segmentation.Bench.Scenarios;
 /// What API keys cost and what quotas buy (<c>--only auth</c>). Two hosts in this process, each seeded with the same
 /// shop: one open (no key exists, the loopback default) and one requiring keys. (1) <c>GetUserSegments</c> and
 /// <c>Echo</c> closed-loop throughput with authentication off and on, rounds alternating between the hosts, so both
-/// see the same machine. (2) A noisy tenant's key (its own query quota) in a closed loop against the keyed host while
-/// another tenant's key calls at a fixed rate (open loop): that caller's p99 unloaded, beside the noisy key limited,
-/// and beside a noisy key with no quota. Until tenant isolation the two "tenants" are two keys of tenant
-/// <c>default</c>: quotas are per key.
+/// see the same machine. (2) Two more tenants on the keyed host, each seeded with its own copy of the shop and calling
+/// with its own keys: the noisy tenant's key (its own query quota) in a closed loop while the quiet tenant's key (a
+/// quota it stays under) calls at a fixed rate (open loop): the quiet tenant's p99 unloaded, beside the noisy key
+/// limited, and beside a noisy key with no quota. Quotas are per key.
 /// </summary>
 public static class AccessLoad
 {
     private const string BootstrapKey = "segbench-bootstrap-key-0123456789abcdef";
+    private const string QuietTenant = "quiet-shop";
+    private const string NoisyTenant = "noisy-shop";
 
     /// <summary>Starts both hosts, measures, stops them.</summary>
     public static async Task RunAsync(BenchReport report, BenchSettings settings, CancellationToken cancellationToken)
@@ -106,12 +108,16 @@ public static class AccessLoad
                 }));
             report.Line($"\nauth on / off: lookups {lookupRatio.ToString("F3", CultureInfo.InvariantCulture)}, echo {echoRatio.ToString("F3", CultureInfo.InvariantCulture)}.");
 
-            // Quotas: the quiet tenant calls at a fixed rate; the noisy one floods with 64 callers.
+            // Quotas: the quiet tenant calls at a fixed rate under its own quota; the noisy one floods with 64 callers. Each
+            // tenant has its own shop (the same generator, so the same user ids) and its own keys.
             var quietRate = 200.0;
+            var quietQuota = 1_000.0;
             var noisyQuota = 500.0;
-            var (_, quietKey) = await catalog.CreateAsync("default", ["read"], "quiet tenant", 0, 0, cancellationToken);
-            var (_, limitedNoisyKey) = await catalog.CreateAsync("default", ["read"], "noisy tenant, limited", 0, noisyQuota, cancellationToken);
-            var (_, unlimitedNoisyKey) = await catalog.CreateAsync("default", ["read"], "noisy tenant, no quota", 0, 0, cancellationToken);
+            var quietSeeded = await ShopSeeder.SeedIfEmptyAsync(keyed, settings.Users, NullLogger.Instance, cancellationToken, tenant: QuietTenant);
+            var noisySeeded = await ShopSeeder.SeedIfEmptyAsync(keyed, settings.Users, NullLogger.Instance, cancellationToken, tenant: NoisyTenant);
+            var (_, quietKey) = await catalog.CreateAsync(QuietTenant, ["read"], "quiet tenant", 0, quietQuota, cancellationToken);
+            var (_, limitedNoisyKey) = await catalog.CreateAsync(NoisyTenant, ["read"], "noisy tenant, limited", 0, noisyQuota, cancellationToken);
+            var (_, unlimitedNoisyKey) = await catalog.CreateAsync(NoisyTenant, ["read"], "noisy tenant, no quota", 0, 0, cancellationToken);
             using var noisyChannel = GrpcChannel.ForAddress(keyed.Address);
             var quiet = Lookup(WithKey(keyedChannel, quietKey));
             await OpenLoop.RunAsync("warm-up quiet", quiet, quietRate, TimeSpan.FromSeconds(2), cancellationToken);
@@ -121,7 +127,7 @@ public static class AccessLoad
             var (underUnlimited, unlimitedNoise) = await UnderNoiseAsync(quiet, Lookup(WithKey(noisyChannel, unlimitedNoisyKey)), quietRate, duration, cancellationToken);
             var load1 = Failover.LoadAverage();
 
-            report.Line($"\nA quiet tenant's key at {N(quietRate)} lookups/s (open loop, latency from the intended send time) while a noisy tenant's key floods with 64 callers on its own connection (the load generator shares this machine with both hosts); the noisy key's quota is {N(noisyQuota)} queries/s, its client first ignoring the pushback, then waiting it; then no quota:\n");
+            report.Line($"\nTwo tenants of the keyed host, '{QuietTenant}' and '{NoisyTenant}', each seeded with its own shop ({N(quietSeeded?.Events ?? 0)} and {N(noisySeeded?.Events ?? 0)} events) and calling with its own keys: the quiet tenant's key (quota {N(quietQuota)} queries/s) at {N(quietRate)} lookups/s (open loop, latency from the intended send time) while the noisy tenant's key floods with 64 callers on its own connection (the load generator shares this machine with both hosts); the noisy key's quota is {N(noisyQuota)} queries/s, its client first ignoring the pushback, then waiting it; then a noisy key without quota:\n");
             report.Table(
                 ["quiet tenant", "p50 ms", "p99 ms", "p99 / alone", "quiet errors", "noisy served/s", "noisy refused/s (RESOURCE_EXHAUSTED)"],
                 [
@@ -136,6 +142,8 @@ public static class AccessLoad
             {
                 ["lookup_on_off_ratio"] = lookupRatio,
                 ["echo_on_off_ratio"] = echoRatio,
+                ["quiet_tenant"] = QuietTenant,
+                ["noisy_tenant"] = NoisyTenant,
                 ["quiet_p99_alone_ms"] = alone.Latency.Milliseconds(0.99),
                 ["quiet_p99_noisy_limited_ms"] = underLimited.Latency.Milliseconds(0.99),
                 ["quiet_p99_noisy_limited_pushback_ms"] = underPolite.Latency.Milliseconds(0.99),

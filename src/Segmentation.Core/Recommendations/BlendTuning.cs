@@ -181,7 +181,10 @@ public static class BlendTuning
 
         return new BlendTuningResult(best[..sources.Count], bestScore.Ndcg, bestScore.Hits, alone, cases.Count)
         {
-            Ranking = ranking, NewHitRate = bestScore.NewHits, Variants = chosen, DiscoveryShare = share,
+            Ranking = ranking,
+            NewHitRate = bestScore.NewHits,
+            Variants = chosen,
+            DiscoveryShare = share,
         };
 
         // Each split with the weights as they are and with each source's weight alone over the levels: a split needs a

@@ -261,7 +261,7 @@ internal sealed class ConsoleData
     /// <summary>
     /// Runs an admin action of <see cref="AdminService"/> in-process and writes it to the audit log as the gRPC edge's
     /// audit interceptor would: the signed-in key as actor, the console's tenant, the RPC's full name, the request,
-    /// and the status the edge would have answered (a domain error's own, UNKNOWN for anything else).
+    /// and the status the edge would have answered (<see cref="ErrorMappingInterceptor.StatusOf"/>).
     /// </summary>
     private async Task<TResponse> AuditedAsync<TRequest, TResponse>(
         string method, TRequest request, ApiCaller caller, Func<TRequest, ServerCallContext, Task<TResponse>> action, CancellationToken cancellationToken)
@@ -277,13 +277,9 @@ internal sealed class ConsoleData
         }
         catch (Exception ex)
         {
-            var (status, message) = ex switch
-            {
-                SegmentationException domain => (ErrorMappingInterceptor.ToStatusCode(domain.Kind), ErrorMappingInterceptor.Cap(domain.Message)),
-                OperationCanceledException => (StatusCode.Cancelled, "Page request cancelled."),
-                _ => (StatusCode.Unknown, ErrorMappingInterceptor.UnknownMessage),
-            };
-            await _audit.RecordAsync(actor, fullMethod, request, status, message, AuditRecorder.ViaConsole);
+            // A page request has no deadline: its cancellation is the browser going away.
+            var status = ex is OperationCanceledException ? new Status(StatusCode.Cancelled, "Page request cancelled.") : ErrorMappingInterceptor.StatusOf(ex);
+            await _audit.RecordAsync(actor, fullMethod, request, status.StatusCode, status.Detail, AuditRecorder.ViaConsole);
             throw;
         }
 

@@ -95,10 +95,10 @@ internal sealed class ErrorMappingInterceptor : Interceptor
     {
         switch (exception)
         {
-            case SegmentationException domain:
-                return new RpcException(new Status(ToStatusCode(domain.Kind), Cap(domain.Message)));
+            case SegmentationException:
+                return new RpcException(StatusOf(exception));
             case RpcException rpc when rpc.Status.Detail.Length > MaxStatusMessageLength:
-                return new RpcException(new Status(rpc.StatusCode, Cap(rpc.Status.Detail)), rpc.Trailers);
+                return new RpcException(StatusOf(rpc), rpc.Trailers);
             case RpcException:
                 return null;
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested && context.Deadline > _clock.GetUtcNow().UtcDateTime:
@@ -110,9 +110,22 @@ internal sealed class ErrorMappingInterceptor : Interceptor
                 return null;
             default:
                 GrpcEdgeLog.HandlerFailed(_logger, context.Method, exception);
-                return new RpcException(new Status(StatusCode.Unknown, UnknownMessage));
+                return new RpcException(StatusOf(exception));
         }
     }
+
+    /// <summary>
+    /// The status a handler's <paramref name="exception"/> is answered with, cancellation apart (which depends on the
+    /// call: see the handlers): a domain error's kind and message, an <see cref="RpcException"/>'s own status, UNKNOWN
+    /// with <see cref="UnknownMessage"/> for anything else; every detail capped (<see cref="Cap"/>). Also what the web
+    /// console audits for an admin action it ran in-process.
+    /// </summary>
+    public static Status StatusOf(Exception exception) => exception switch
+    {
+        SegmentationException domain => new Status(ToStatusCode(domain.Kind), Cap(domain.Message)),
+        RpcException rpc => new Status(rpc.StatusCode, Cap(rpc.Status.Detail)),
+        _ => new Status(StatusCode.Unknown, UnknownMessage),
+    };
 
     /// <summary>The status an <see cref="ErrorKind"/> is answered with.</summary>
     public static StatusCode ToStatusCode(ErrorKind kind) => kind switch
