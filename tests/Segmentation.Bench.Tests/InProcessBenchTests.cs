@@ -12,7 +12,7 @@ public sealed class InProcessBenchTests
     public async Task Bench_RunsOnATemporaryServer_AndSucceeds()
     {
         var exit = await BenchCommand.Create()
-            .Parse(["--seconds", "0.2", "--rounds", "1", "--concurrency", "4", "--users", "40", "--ingest-batches", "2"])
+            .Parse(["--seconds", "0.2", "--rounds", "1", "--concurrency", "4", "--users", "40", "--ingest-batches", "2", "--warmup-batches", "1"])
             .InvokeAsync();
         Assert.Equal(0, exit);
     }
