@@ -14,7 +14,7 @@ internal static class LogProfiles
 {
     /// <summary>
     /// Each user's stream (with <paramref name="tenant"/>, that tenant's users only), in stream-id order, with her
-    /// events in (time, event id) order: one read of her stream per user.
+    /// events in her grain's fold order (<see cref="UserProfile.FoldOrder"/>): one read of her stream per user.
     /// </summary>
     public static async IAsyncEnumerable<(string Key, List<BehaviorEvent> Events)> ReadUsersAsync(
         IEventLog log, string? tenant, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -40,7 +40,7 @@ internal static class LogProfiles
 
             if (events.Count > 0)
             {
-                events.Sort(static (a, b) => a.Timestamp != b.Timestamp ? a.Timestamp.CompareTo(b.Timestamp) : string.CompareOrdinal(a.EventId, b.EventId));
+                events.Sort(UserProfile.FoldOrder);
                 yield return (stream, events);
             }
         }
