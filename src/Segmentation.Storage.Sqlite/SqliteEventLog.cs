@@ -451,4 +451,10 @@ internal static partial class SqliteLog
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Critical, Message = "The event log writer stopped; appends fail until the process restarts")]
     public static partial void WriterFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Group commit of {Changes} snapshot changes failed and was rolled back")]
+    public static partial void SnapshotCommitFailed(ILogger logger, int changes, Exception exception);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Critical, Message = "The snapshot store's writer stopped; snapshot writes fail until the process restarts")]
+    public static partial void SnapshotWriterFailed(ILogger logger, Exception exception);
 }

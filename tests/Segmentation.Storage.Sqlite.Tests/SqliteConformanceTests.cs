@@ -103,6 +103,51 @@ public sealed class SqliteSnapshotStoreTests : SnapshotStoreConformanceTests
         await reopened.WriteAsync("k", new byte[] { 10 }, 8, etag, CancellationToken.None);
     }
 
+    [Fact]
+    public async Task ConcurrentWrites_CommitTogether_AndAStaleOneAmongThemFailsAlone()
+    {
+        // What a silo's shutdown does: every activation writes its snapshot at once. Each write waiting when the writer
+        // is free joins one transaction (one fsync), and a write with a stale ETag is refused without taking the others
+        // of its transaction with it.
+        var store = (SqliteSnapshotStore)Store;
+        const int keys = 2_000;
+        var etags = await Task.WhenAll(Enumerable.Range(0, keys).Select(i => store.WriteAsync($"u{i}", new byte[] { 1 }, 1, null, CancellationToken.None)));
+        var before = store.Commits;
+
+        var writes = Enumerable.Range(0, keys)
+            .Select(i => store.WriteAsync($"u{i}", new byte[] { 2, (byte)i }, 2, i % 100 == 7 ? "stale" : etags[i], CancellationToken.None))
+            .ToArray();
+        var outcomes = await Task.WhenAll(writes.Select(async write =>
+        {
+            try
+            {
+                return (ETag: await write, Refused: (InconsistentStateException?)null);
+            }
+            catch (InconsistentStateException ex)
+            {
+                return (ETag: (string?)null, Refused: ex);
+            }
+        }));
+
+        var commits = store.Commits - before;
+        Assert.InRange(commits, 1, keys / 10);
+        for (var i = 0; i < keys; i++)
+        {
+            var stored = await store.ReadAsync($"u{i}", CancellationToken.None);
+            if (i % 100 == 7)
+            {
+                Assert.Equal(etags[i], outcomes[i].Refused!.ActualETag);
+                Assert.Equal((1L, etags[i]), (stored!.Sequence, stored.ETag));
+            }
+            else
+            {
+                Assert.Null(outcomes[i].Refused);
+                Assert.Equal((2L, outcomes[i].ETag), (stored!.Sequence, stored.ETag));
+                Assert.Equal(new byte[] { 2, (byte)i }, stored.Data.ToArray());
+            }
+        }
+    }
+
     public override async Task DisposeAsync()
     {
         try
