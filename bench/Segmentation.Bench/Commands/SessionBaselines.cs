@@ -70,4 +70,12 @@ internal sealed class SessionBaselines
 
         return [.. scores.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(k).Select(p => p.Key)];
     }
+
+    /// <summary>
+    /// <see cref="CoOccurrence"/> given as many places as <paramref name="served"/> gives items new to her (not in
+    /// <see cref="SessionCase.Seen"/>): the two rankings of new items compared place for place, apart from how many
+    /// places each list keeps for them (co-occurrence alone keeps all ten; the served list's discovery split fewer).
+    /// </summary>
+    public List<string> CoOccurrenceInNewPlacesOf(IReadOnlyList<string> served, SessionCase c, IReadOnlySet<string> excluded) =>
+        CoOccurrence(c, excluded, served.Count(i => !c.Seen.Contains(i)));
 }

@@ -19,7 +19,9 @@ namespace Segmentation.Bench.Commands;
 /// (<c>AdminService.TrainItemModel</c>, whose blend is tuned on its own held-out training interactions, never on the
 /// test targets), then <c>Recommend</c> (10 items) asked for every evaluated user. Hit-rate@10 and NDCG@10 for her next
 /// interaction and her next purchase, and hit-rate for targets new to her, next to <i>recently viewed by her</i>,
-/// <i>popularity</i> and <i>item co-occurrence alone</i> computed from the same training events. On the shop also
+/// <i>popularity</i> and <i>item co-occurrence alone</i> computed from the same training events; on the shop also
+/// co-occurrence alone in as many places as the served list gives items new to her (its ranking of new items compared
+/// place for place, apart from the discovery split's share). On the shop also
 /// personalisation: the share of each list in her top-3 affinity categories (quartiles) and catalogue coverage, for the
 /// personalised list, the same service's unpersonalised placement (today's ranking) and popularity. Numbers, not thresholds.
 /// </summary>
@@ -125,6 +127,11 @@ internal static class SessionEvalCommand
         methods.Add(("recently viewed by her, newest first", c => SessionBaselines.RecentlyViewed(c, Excluded(c), K)));
         methods.Add(("popularity", c => baselines.Popularity(c, Excluded(c), K)));
         methods.Add(("item co-occurrence alone", c => baselines.CoOccurrence(c, Excluded(c), K)));
+        if (!excludeSeen)
+        {
+            // Where her training items are excluded every place is for new items, and this row is the one above.
+            methods.Add(("item co-occurrence alone, in as many places as the served list gives new items", c => baselines.CoOccurrenceInNewPlacesOf(served[c.UserId], c, Excluded(c))));
+        }
 
         var table = new Table().Title($"{name}: HR@10 / NDCG@10 (new to her: HR@10 over targets she had not touched in training)")
             .AddColumns("method", "next: HR", "next: NDCG", "next, new: HR", "purchase: HR", "purchase: NDCG", "purchase, new: HR");
