@@ -30,19 +30,38 @@ internal static class LogProfiles
         }
 
         streams.Sort(StringComparer.Ordinal);
+        await foreach (var (stream, events, _) in ReadStreamsAsync(log, streams, long.MaxValue, cancellationToken))
+        {
+            if (events.Count > 0)
+            {
+                yield return (stream, events);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Each of <paramref name="streams"/>, in the order given, with her events of sequence number at most
+    /// <paramref name="through"/> in her grain's fold order (<see cref="UserProfile.FoldOrder"/>) and the highest sequence
+    /// number among them (0 when none): one read of her stream per user, one user's events held at a time.
+    /// </summary>
+    public static async IAsyncEnumerable<(string Stream, List<BehaviorEvent> Events, long LastSequence)> ReadStreamsAsync(
+        IEventLog log, IEnumerable<string> streams, long through, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         foreach (var stream in streams)
         {
             var events = new List<BehaviorEvent>();
+            long last = 0;
             await foreach (var record in log.ReadStreamAsync(stream, 0, cancellationToken))
             {
-                events.Add(EventCodec.Decode(record.Payload.Span));
+                if (record.Sequence <= through)
+                {
+                    events.Add(EventCodec.Decode(record.Payload.Span));
+                    last = Math.Max(last, record.Sequence);
+                }
             }
 
-            if (events.Count > 0)
-            {
-                events.Sort(UserProfile.FoldOrder);
-                yield return (stream, events);
-            }
+            events.Sort(UserProfile.FoldOrder);
+            yield return (stream, events, last);
         }
     }
 

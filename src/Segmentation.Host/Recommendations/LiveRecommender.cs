@@ -3,6 +3,7 @@ using Segmentation.Core;
 using Segmentation.Core.Recommendations;
 using Segmentation.Grains;
 using Segmentation.Host.Configuration;
+using Segmentation.Host.Internal;
 using Segmentation.Storage;
 
 namespace Segmentation.Host.Recommendations;
@@ -714,25 +715,10 @@ internal sealed class LiveRecommender
 
         long events = 0;
         long read = 0;
-        var stored = new List<BehaviorEvent>();
-        foreach (var stream in streams)
+        await foreach (var (stream, stored, last) in LogProfiles.ReadStreamsAsync(log, streams.Where(s => TargetOf(s) is not null), through, cancellationToken))
         {
-            if (TargetOf(stream) is not { } target)
-            {
-                continue;
-            }
-
-            stored.Clear();
-            await foreach (var record in log.ReadStreamAsync(stream, 0, cancellationToken))
-            {
-                if (record.Sequence <= through)
-                {
-                    stored.Add(EventCodec.Decode(record.Payload.Span));
-                    read = Math.Max(read, record.Sequence);
-                }
-            }
-
-            stored.Sort(UserProfile.FoldOrder);
+            var target = TargetOf(stream)!;
+            read = Math.Max(read, last);
             var userId = TenantKeys.UserIdOf(stream);
             var profile = new UserProfile(userId, light);
             int? ml = target.MlCounted is { } counted && counted.TryGetValue(userId, out var segment) ? segment : null;
