@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Threading.RateLimiting;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 using Segmentation.Host.Hosting.Internal;
@@ -33,10 +32,10 @@ internal sealed class QueryQuotaMiddleware
             && RpcAccess.For(method).Scope != AccessScope.Ingest
             && _limiters.For(key, ingest: false) is { } bucket)
         {
-            using var lease = bucket.Limiter.AttemptAcquire(1);
+            using var lease = bucket.Acquire(1);
             if (!lease.IsAcquired)
             {
-                var pushbackMs = QuotaRefusal.PushbackMilliseconds(lease);
+                var pushbackMs = bucket.PushbackMilliseconds(lease, 1);
                 var message = QuotaRefusal.Message(caller, ingest: false, pushbackMs);
                 if (JsonCalls.IsTranscoded(context))
                 {
@@ -59,13 +58,6 @@ internal static class QuotaRefusal
 {
     /// <summary>gRPC's server pushback: how long the client should wait before trying again.</summary>
     public const string PushbackHeader = "grpc-retry-pushback-ms";
-
-    /// <summary>The wait the bucket asks for, in whole milliseconds (at least 1; 1 s when it does not say).</summary>
-    public static long PushbackMilliseconds(RateLimitLease lease)
-    {
-        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
-        return Math.Max(1, (long)Math.Ceiling(retryAfter.TotalMilliseconds));
-    }
 
     /// <summary>The status message: which key, which quota, how long to wait.</summary>
     public static string Message(ApiCaller caller, bool ingest, long pushbackMs) =>
