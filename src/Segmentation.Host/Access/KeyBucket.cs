@@ -74,9 +74,23 @@ internal sealed class KeyBucket
 
     /// <summary>
     /// How long the caller refused <paramref name="refused"/> for <paramref name="permits"/> tokens should wait: the
-    /// next free slot of the key's rate once the bucket holds them again, in whole milliseconds (at least 1).
+    /// next free slot of the key's rate once the bucket holds them again, in whole milliseconds (at least 1). The slot
+    /// is taken: the next refusal is told a later one.
     /// </summary>
-    public long PushbackMilliseconds(RateLimitLease refused, int permits)
+    public long PushbackMilliseconds(RateLimitLease refused, int permits) => Slot(refused, permits, TimeSpan.MaxValue).Milliseconds;
+
+    /// <summary>
+    /// Takes the next free slot for <paramref name="permits"/> tokens if it is at most <paramref name="wait"/> away
+    /// (true: hold the call that long, then acquire again); otherwise takes none and gives the hint to refuse with,
+    /// the wait until the last slot taken, so that refusals of a flood that ignores them do not push later slots out.
+    /// </summary>
+    public bool TryTakeSlot(RateLimitLease refused, int permits, TimeSpan wait, out long milliseconds)
+    {
+        (milliseconds, var taken) = Slot(refused, permits, wait);
+        return taken;
+    }
+
+    private (long Milliseconds, bool Taken) Slot(RateLimitLease refused, int permits, TimeSpan within)
     {
         var perToken = TimeSpan.FromSeconds(1 / PerSecond);
         var ready = refused.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : perToken * permits;
@@ -85,22 +99,25 @@ internal sealed class KeyBucket
         var now = _clock.GetTimestamp();
         var earliest = now + Ticks(ready, frequency);
         var latest = now + Ticks(ready > refill ? ready : refill, frequency);
+        var bound = within == TimeSpan.MaxValue ? long.MaxValue : now + Ticks(within, frequency);
         long slot;
+        bool taken;
         lock (_slots)
         {
             slot = Math.Max(earliest, _nextSlot);
-            if (slot < latest)
+            taken = slot <= latest && slot <= bound;
+            if (taken)
             {
                 _nextSlot = slot + Ticks(perToken * permits, frequency);
             }
             else
             {
-                slot = latest;
+                slot = Math.Min(slot, latest);
             }
         }
 
         // Whole milliseconds, rounded up.
-        return Math.Max(1, ((slot - now) * 1000 + frequency - 1) / frequency);
+        return (Math.Max(1, ((slot - now) * 1000 + frequency - 1) / frequency), taken);
     }
 
     private static long Ticks(TimeSpan span, long frequency) => (long)(span.TotalSeconds * frequency);

@@ -55,9 +55,9 @@ public sealed class AccessOptions
             return jwtProblem;
         }
 
-        if (RateLimits.CallsInFlight < 0 || RateLimits.QueuedCalls < 0)
+        if (RateLimits.CallsInFlight < 0 || RateLimits.QueuedCalls < 0 || RateLimits.QueryWait < TimeSpan.Zero)
         {
-            return "Segmentation:Auth:RateLimits: CallsInFlight must be 0 (no limit) or positive, QueuedCalls 0 or positive.";
+            return "Segmentation:Auth:RateLimits: CallsInFlight must be 0 (no limit) or positive, QueuedCalls 0 or positive, QueryWait 0 or positive.";
         }
 
         return RateLimits.IngestEventsPerSecond < 0 || RateLimits.QueriesPerSecond < 0 || RateLimits.BurstSeconds <= 0
@@ -89,6 +89,15 @@ public sealed class RateLimitOptions
     /// they live for minutes and would hold the key's slots.
     /// </summary>
     public int CallsInFlight { get; set; } = 16;
+
+    /// <summary>
+    /// How long a query over its key's quota may be held for its turn instead of being refused (100 ms by default; 0
+    /// refuses at once). A held call waits, before its message is read, for its slot of the key's rate
+    /// (<see cref="Access.KeyBucket"/>) and is then served; one whose slot is further away is refused RESOURCE_EXHAUSTED
+    /// with the hint. A client looping without waiting the hint is thus slowed to the key's rate by its own calls'
+    /// latency, rather than spinning on refusals that cost it and the host CPU.
+    /// </summary>
+    public TimeSpan QueryWait { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Unary calls of one key that may wait for a slot (256 by default); one more is refused RESOURCE_EXHAUSTED.</summary>
     public int QueuedCalls { get; set; } = 256;
