@@ -21,12 +21,14 @@ internal sealed class QueryQuotaMiddleware
     private readonly RequestDelegate _next;
     private readonly KeyRateLimiters _limiters;
     private readonly TimeSpan _wait;
+    private readonly TimeProvider _clock;
 
-    public QueryQuotaMiddleware(RequestDelegate next, KeyRateLimiters limiters, SegmentationOptions options)
+    public QueryQuotaMiddleware(RequestDelegate next, KeyRateLimiters limiters, SegmentationOptions options, TimeProvider clock)
     {
         _next = next;
         _limiters = limiters;
         _wait = options.Auth.RateLimits.QueryWait;
+        _clock = clock;
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -54,7 +56,7 @@ internal sealed class QueryQuotaMiddleware
         try
         {
             // A millisecond more: timers count whole milliseconds and may fire a fraction early, before the token is whole.
-            await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 1), context.RequestAborted);
+            await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 1), _clock, context.RequestAborted);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
