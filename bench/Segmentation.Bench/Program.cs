@@ -46,10 +46,21 @@ var port = new Option<int>("--port") { Required = true };
 var plain = new Command("plain-server", "The bare Kestrel HTTP/2 baseline endpoint (started by the harness).") { port };
 plain.SetAction((parse, cancellationToken) => PlainServer.RunAsync(parse.GetValue(port), cancellationToken));
 
+var noiseAddress = new Option<string>("--address") { Required = true };
+var noiseKey = new Option<string>("--key") { Required = true };
+var noiseCallers = new Option<int>("--callers") { DefaultValueFactory = _ => 64 };
+var noiseUsers = new Option<int>("--users") { DefaultValueFactory = _ => 2_000 };
+var noiseSeconds = new Option<double>("--seconds") { DefaultValueFactory = _ => 5 };
+var honourPushback = new Option<bool>("--honour-pushback");
+var noise = new Command("noise", "A noisy tenant's client in a process of its own (started by the auth scenario).") { noiseAddress, noiseKey, noiseCallers, noiseUsers, noiseSeconds, honourPushback };
+noise.SetAction((parse, cancellationToken) => NoiseProcess.RunAsync(
+    parse.GetValue(noiseAddress)!, parse.GetValue(noiseKey)!, parse.GetValue(noiseCallers), parse.GetValue(noiseUsers), parse.GetValue(noiseSeconds), parse.GetValue(honourPushback), cancellationToken));
+
 var root = new RootCommand("segbench: load, soak, crash audit, fuzzing and HTTP/2 abuse against the Segmentation host")
 {
     report,
     plain,
+    noise,
     // In-process benchmarks on a temporary server (they moved here from seg, which is a pure client).
     BenchCommand.Create(),
     RecommendBenchCommand.Create(),

@@ -22,7 +22,9 @@ namespace Segmentation.Bench.Scenarios;
 /// see the same machine. (2) Two more tenants on the keyed host, each seeded with its own copy of the shop and calling
 /// with its own keys: the noisy tenant's key (its own query quota) in a closed loop while the quiet tenant's key (a
 /// quota it stays under) calls at a fixed rate (open loop): the quiet tenant's p99 unloaded, beside the noisy key
-/// limited, and beside a noisy key with no quota. Quotas are per key.
+/// limited (its client ignoring, then waiting the pushback), and beside a noisy key with no quota. Quotas are per key.
+/// Each noise runs twice: its client in this process, sharing the hosts' thread pool (as before), then in a process
+/// of its own (<see cref="NoiseProcess"/>), which reports its own CPU; this process's CPU per noisy call is the hosts'.
 /// </summary>
 public static class AccessLoad
 {
@@ -121,22 +123,44 @@ public static class AccessLoad
             using var noisyChannel = GrpcChannel.ForAddress(keyed.Address);
             var quiet = Lookup(WithKey(keyedChannel, quietKey));
             await OpenLoop.RunAsync("warm-up quiet", quiet, quietRate, TimeSpan.FromSeconds(2), cancellationToken);
+            var aloneCpu = ProcessCpu();
             var alone = await OpenLoop.RunAsync("quiet tenant alone", quiet, quietRate, duration, cancellationToken);
-            var (underLimited, limitedNoise) = await UnderNoiseAsync(quiet, Lookup(WithKey(noisyChannel, limitedNoisyKey)), quietRate, duration, cancellationToken);
-            var (underPolite, politeNoise) = await UnderNoiseAsync(quiet, HonouringPushback(Lookup(WithKey(noisyChannel, limitedNoisyKey)), cancellationToken), quietRate, duration, cancellationToken);
-            var (underUnlimited, unlimitedNoise) = await UnderNoiseAsync(quiet, Lookup(WithKey(noisyChannel, unlimitedNoisyKey)), quietRate, duration, cancellationToken);
+            // This process's CPU per second with the quiet tenant alone: the hosts' idle work and the quiet client.
+            var aloneCpuPerSecond = (ProcessCpu() - aloneCpu) / alone.Seconds;
+
+            // Mode 1: the noisy client in this process, sharing the hosts' thread pool.
+            var inProcess = new List<NoiseRow>
+            {
+                await UnderNoiseAsync("noisy key limited", quiet, Lookup(WithKey(noisyChannel, limitedNoisyKey)), quietRate, duration, cancellationToken),
+                await UnderNoiseAsync("noisy key limited, client waits the pushback", quiet, HonouringPushback(Lookup(WithKey(noisyChannel, limitedNoisyKey)), cancellationToken), quietRate, duration, cancellationToken),
+                await UnderNoiseAsync("noisy key without quota", quiet, Lookup(WithKey(noisyChannel, unlimitedNoisyKey)), quietRate, duration, cancellationToken),
+            };
+
+            // Mode 2: the noisy client in a process of its own (segbench noise), its CPU measured there.
+            var separate = new List<NoiseRow>
+            {
+                await UnderNoiseProcessAsync("noisy key limited", quiet, keyed.Address, limitedNoisyKey, false, users, quietRate, duration, cancellationToken),
+                await UnderNoiseProcessAsync("noisy key limited, client waits the pushback", quiet, keyed.Address, limitedNoisyKey, true, users, quietRate, duration, cancellationToken),
+                await UnderNoiseProcessAsync("noisy key without quota", quiet, keyed.Address, unlimitedNoisyKey, false, users, quietRate, duration, cancellationToken),
+            };
             var load1 = Failover.LoadAverage();
 
-            report.Line($"\nTwo tenants of the keyed host, '{QuietTenant}' and '{NoisyTenant}', each seeded with its own shop ({N(quietSeeded?.Events ?? 0)} and {N(noisySeeded?.Events ?? 0)} events) and calling with its own keys: the quiet tenant's key (quota {N(quietQuota)} queries/s) at {N(quietRate)} lookups/s (open loop, latency from the intended send time) while the noisy tenant's key floods with 64 callers on its own connection (the load generator shares this machine with both hosts); the noisy key's quota is {N(noisyQuota)} queries/s, its client first ignoring the pushback, then waiting it; then a noisy key without quota:\n");
+            report.Line($"\nTwo tenants of the keyed host, '{QuietTenant}' and '{NoisyTenant}', each seeded with its own shop ({N(quietSeeded?.Events ?? 0)} and {N(noisySeeded?.Events ?? 0)} events) and calling with its own keys: the quiet tenant's key (quota {N(quietQuota)} queries/s) at {N(quietRate)} lookups/s (open loop, latency from the intended send time) while the noisy tenant's key floods with 64 callers on its own connection; the noisy key's quota is {N(noisyQuota)} queries/s, its client first ignoring the pushback, then waiting it; then a noisy key without quota. Each noise twice: its client in this process (sharing the hosts' thread pool), then in a process of its own (`segbench noise`; same two cores). \"host µs/noisy call\": this process's CPU during the quiet run less its CPU with the quiet tenant alone, per noisy call (served or refused); in-process that includes the noisy client's own work.\n");
+            IReadOnlyList<string> Row(string mode, NoiseRow row) =>
+            [
+                mode, row.Name, Ms(row.Quiet, 0.5), Ms(row.Quiet, 0.99), Ratio(row.Quiet, alone), N(row.Quiet.Errors), N(row.ServedPerSecond), N(row.RefusedPerSecond),
+                F1((row.CpuPerSecond - aloneCpuPerSecond) * 1e6 / Math.Max(1, row.ServedPerSecond + row.RefusedPerSecond)),
+                row.ClientCpuMicroseconds is { } client ? F1(client) : "(in host µs)",
+            ];
             report.Table(
-                ["quiet tenant", "p50 ms", "p99 ms", "p99 / alone", "quiet errors", "noisy served/s", "noisy refused/s (RESOURCE_EXHAUSTED)"],
+                ["noisy client", "quiet tenant", "p50 ms", "p99 ms", "p99 / alone", "quiet errors", "noisy served/s", "noisy refused/s (RESOURCE_EXHAUSTED)", "host µs/noisy call", "noisy client µs/call"],
                 [
-                    ["alone", Ms(alone, 0.5), Ms(alone, 0.99), "1.00", N(alone.Errors), "", ""],
-                    ["noisy key limited", Ms(underLimited, 0.5), Ms(underLimited, 0.99), Ratio(underLimited, alone), N(underLimited.Errors), N(limitedNoise.PerSecond), N(limitedNoise.Errors / limitedNoise.Seconds)],
-                    ["noisy key limited, client waits the pushback", Ms(underPolite, 0.5), Ms(underPolite, 0.99), Ratio(underPolite, alone), N(underPolite.Errors), N(politeNoise.PerSecond), N(politeNoise.Errors / politeNoise.Seconds)],
-                    ["noisy key without quota", Ms(underUnlimited, 0.5), Ms(underUnlimited, 0.99), Ratio(underUnlimited, alone), N(underUnlimited.Errors), N(unlimitedNoise.PerSecond), N(unlimitedNoise.Errors / unlimitedNoise.Seconds)],
+                    ["", "alone", Ms(alone, 0.5), Ms(alone, 0.99), "1.00", N(alone.Errors), "", "", "", ""],
+                    .. inProcess.Select(r => Row("in process", r)),
+                    .. separate.Select(r => Row("own process", r)),
                 ]);
-            report.Line($"\nnoisy key's first refusal: {limitedNoise.FirstError ?? "(none)"}");
+            var limitedNoise = inProcess[0];
+            report.Line($"\nnoisy key's first refusal: {limitedNoise.FirstError ?? "(none)"}; with its client waiting the pushback: {inProcess[1].FirstError ?? "(none)"}");
             report.Line($"load average {load0} before, {load1} after.");
             report.Json["auth"] = new JsonObject
             {
@@ -145,11 +169,14 @@ public static class AccessLoad
                 ["quiet_tenant"] = QuietTenant,
                 ["noisy_tenant"] = NoisyTenant,
                 ["quiet_p99_alone_ms"] = alone.Latency.Milliseconds(0.99),
-                ["quiet_p99_noisy_limited_ms"] = underLimited.Latency.Milliseconds(0.99),
-                ["quiet_p99_noisy_limited_pushback_ms"] = underPolite.Latency.Milliseconds(0.99),
-                ["quiet_p99_noisy_unlimited_ms"] = underUnlimited.Latency.Milliseconds(0.99),
-                ["noisy_limited_served_per_s"] = limitedNoise.PerSecond,
-                ["noisy_limited_refused"] = limitedNoise.Errors,
+                ["quiet_p99_noisy_limited_ms"] = inProcess[0].Quiet.Latency.Milliseconds(0.99),
+                ["quiet_p99_noisy_limited_pushback_ms"] = inProcess[1].Quiet.Latency.Milliseconds(0.99),
+                ["quiet_p99_noisy_unlimited_ms"] = inProcess[2].Quiet.Latency.Milliseconds(0.99),
+                ["noisy_limited_served_per_s"] = limitedNoise.ServedPerSecond,
+                ["noisy_limited_refused_per_s"] = limitedNoise.RefusedPerSecond,
+                ["own_process_quiet_p99_noisy_limited_ms"] = separate[0].Quiet.Latency.Milliseconds(0.99),
+                ["own_process_quiet_p99_noisy_limited_pushback_ms"] = separate[1].Quiet.Latency.Milliseconds(0.99),
+                ["own_process_quiet_p99_noisy_unlimited_ms"] = separate[2].Quiet.Latency.Milliseconds(0.99),
                 ["load_average"] = $"{load0} / {load1}",
             };
         }
@@ -166,19 +193,49 @@ public static class AccessLoad
         }
     }
 
-    private static async Task<(LoadResult Quiet, LoadResult Noisy)> UnderNoiseAsync(
-        Func<long, Task> quiet, Func<long, Task> noisy, double quietRate, TimeSpan duration, CancellationToken cancellationToken)
+    private static async Task<NoiseRow> UnderNoiseAsync(
+        string name, Func<long, Task> quiet, Func<long, Task> noisy, double quietRate, TimeSpan duration, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // The noise starts first and outlasts the quiet run by a margin on both sides.
         var noise = ClosedLoop.RunAsync("noisy", noisy, 64, duration + TimeSpan.FromSeconds(2), cancellationToken);
         await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        var cpu0 = ProcessCpu();
         var measured = await OpenLoop.RunAsync("quiet under noise", quiet, quietRate, duration, cancellationToken);
-        return (measured, await noise);
+        var cpuPerSecond = (ProcessCpu() - cpu0) / measured.Seconds;
+        var noisyResult = await noise;
+        return new NoiseRow(name, measured, noisyResult.PerSecond, noisyResult.Errors / noisyResult.Seconds, cpuPerSecond, null, noisyResult.FirstError);
     }
 
+    private static async Task<NoiseRow> UnderNoiseProcessAsync(
+        string name, Func<long, Task> quiet, Uri address, string key, bool honourPushback, int users, double quietRate, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var child = NoiseProcess.Start(address, key, 64, users, duration + TimeSpan.FromSeconds(2), honourPushback);
+        try
+        {
+            await NoiseProcess.StartedAsync(child, cancellationToken);
+        }
+        catch
+        {
+            child.Kill();
+            child.Dispose();
+            throw;
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        var cpu0 = ProcessCpu();
+        var measured = await OpenLoop.RunAsync("quiet under noise", quiet, quietRate, duration, cancellationToken);
+        var cpuPerSecond = (ProcessCpu() - cpu0) / measured.Seconds;
+        var noisy = await NoiseProcess.ResultOfAsync(child, cancellationToken);
+        return new NoiseRow(name, measured, noisy.ServedPerSecond, noisy.RefusedPerSecond, cpuPerSecond, noisy.CpuMicrosecondsPerCall, noisy.FirstError);
+    }
+
+    private static double ProcessCpu() => System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+
+    private static string F1(double value) => value.ToString("F1", CultureInfo.InvariantCulture);
+
     // What a gRPC client with a retry policy does with server pushback: waits grpc-retry-pushback-ms before its next call.
-    private static Func<long, Task> HonouringPushback(Func<long, Task> call, CancellationToken cancellationToken) => async i =>
+    internal static Func<long, Task> HonouringPushback(Func<long, Task> call, CancellationToken cancellationToken) => async i =>
     {
         try
         {
@@ -203,4 +260,8 @@ public static class AccessLoad
         (measured.Latency.Milliseconds(0.99) / baseline.Latency.Milliseconds(0.99)).ToString("F2", CultureInfo.InvariantCulture);
 
     private static string Ms(LoadResult r, double q) => r.Latency.Milliseconds(q).ToString("F3", CultureInfo.InvariantCulture);
+
+    /// <summary>One noisy phase: the quiet tenant's latencies beside it, the noise's rates, and CPU.</summary>
+    private sealed record NoiseRow(
+        string Name, LoadResult Quiet, double ServedPerSecond, double RefusedPerSecond, double CpuPerSecond, double? ClientCpuMicroseconds, string? FirstError);
 }

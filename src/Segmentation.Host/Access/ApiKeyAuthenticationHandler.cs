@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
@@ -27,6 +28,12 @@ internal sealed class ApiKeyAuthenticationHandler : AuthenticationHandler<ApiKey
     private const string BearerPrefix = "Bearer ";
 
     private static readonly AuthenticationTicket s_anonymousTicket = Ticket(ApiCaller.Anonymous);
+
+    // One caller and ticket per stored key, made at its first call: a key's calls then allocate no principal and no
+    // claims, which is most of what authenticating a call costs (and every call over quota pays it before its refusal).
+    // Keyed by the key's instance, so a refresh that changes the key (its revocation, its quotas) makes a new entry and
+    // lets the old one be collected with the old instance. Both are immutable once made, as the anonymous ticket is.
+    private static readonly ConditionalWeakTable<StoredApiKey, Authenticated> s_authenticated = new();
 
     private readonly ApiKeyCatalog _keys;
 
@@ -90,9 +97,13 @@ internal sealed class ApiKeyAuthenticationHandler : AuthenticationHandler<ApiKey
             return Task.FromResult(AuthenticateResult.Fail($"API key {key.Id} was revoked at {revokedAt:u}"));
         }
 
-        var caller = new ApiCaller(key.Id, key.Name, key.Tenant, key.Scopes, key);
-        Context.Features.Set(caller);
-        return Task.FromResult(AuthenticateResult.Success(Ticket(caller)));
+        var authenticated = s_authenticated.GetValue(key, static key =>
+        {
+            var caller = new ApiCaller(key.Id, key.Name, key.Tenant, key.Scopes, key);
+            return new Authenticated(caller, Ticket(caller));
+        });
+        Context.Features.Set(authenticated.Caller);
+        return Task.FromResult(AuthenticateResult.Success(authenticated.Ticket));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -123,6 +134,8 @@ internal sealed class ApiKeyAuthenticationHandler : AuthenticationHandler<ApiKey
         claims.AddRange(AccessScopeNames.Format(caller.Scopes).Select(scope => new Claim("scope", scope)));
         return new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName);
     }
+
+    private sealed record Authenticated(ApiCaller Caller, AuthenticationTicket Ticket);
 }
 
 /// <summary>The API-key scheme's options: where the console keeps a signed-in key, and where it signs in.</summary>

@@ -77,6 +77,12 @@ internal sealed class GrpcAuthorizationResultHandler : IAuthorizationMiddlewareR
     // grpc-message is percent-encoded UTF-8 (the gRPC HTTP/2 protocol): printable ASCII except '%' goes as it is.
     private static string PercentEncode(string message)
     {
+        if (!message.AsSpan().ContainsAnyExceptInRange(' ', '~') && !message.Contains('%', StringComparison.Ordinal))
+        {
+            // The usual case (every refusal of ours is ASCII): nothing to encode, nothing to allocate.
+            return message;
+        }
+
         var builder = new StringBuilder(message.Length);
         foreach (var b in Encoding.UTF8.GetBytes(message))
         {

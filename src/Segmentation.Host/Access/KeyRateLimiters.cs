@@ -6,15 +6,16 @@ namespace Segmentation.Host.Access;
 
 /// <summary>
 /// Per-key token buckets (System.Threading.RateLimiting): one for ingested events, one for every other call, created
-/// at a key's first call with its quotas (or the deployment's, <see cref="RateLimitOptions"/>). A key with no quota
-/// has no bucket and costs a dictionary read. Thread-safe; buckets replenish on their own timer.
+/// at a key's first call with its quotas (or the deployment's, <see cref="RateLimitOptions"/>), and a limit on its unary
+/// calls in flight (<see cref="RateLimitOptions.CallsInFlight"/>). A key with no quota has no bucket and costs a
+/// dictionary read. Thread-safe; buckets refill as they are read (<see cref="KeyBucket"/>), with no timer.
 /// </summary>
 /// <remarks>
 /// Callers are not only the catalogue's keys: every JWT subject is one (<c>jwt:&lt;sub&gt;</c>), so the buckets are
 /// evicted when idle, or memory would grow with every subject ever seen. A key's buckets go once unused for
 /// <see cref="IdleAfter"/> <em>and</em> full again: a full bucket is exactly what a new one is, so eviction changes no
 /// caller's quota (a key that drained its bucket keeps it, however long it waits). A sweep every
-/// <see cref="IdleAfter"/> removes them; their limiters (and replenishment timers) are disposed one sweep later, so a
+/// <see cref="IdleAfter"/> removes them; their limiters are disposed one sweep later, so a
 /// call that took a bucket from the map just before it was removed still spends from a live limiter. In that instant
 /// the key may briefly have two full buckets, at most one extra burst.
 /// </remarks>
@@ -43,12 +44,29 @@ internal sealed class KeyRateLimiters : IDisposable
     /// <summary>The bucket <paramref name="key"/> spends <paramref name="ingest"/> events or calls from, or null when it has no quota.</summary>
     public KeyBucket? For(StoredApiKey key, bool ingest)
     {
-        var buckets = _buckets.GetOrAdd(key.Id, static (_, state) => new Buckets(
-            Create(state.Key.IngestEventsPerSecond > 0 ? state.Key.IngestEventsPerSecond : state.Defaults.IngestEventsPerSecond, state.Defaults.BurstSeconds),
-            Create(state.Key.QueriesPerSecond > 0 ? state.Key.QueriesPerSecond : state.Defaults.QueriesPerSecond, state.Defaults.BurstSeconds)),
-            (Key: key, Defaults: _defaults));
-        buckets.LastUsed = _clock.GetTimestamp();
+        var buckets = Of(key);
         return ingest ? buckets.Ingest : buckets.Queries;
+    }
+
+    /// <summary>The limiter of <paramref name="key"/>'s unary calls in flight, or null when they are not limited (<see cref="RateLimitOptions.CallsInFlight"/>).</summary>
+    public ConcurrencyLimiter? CallsInFlight(StoredApiKey key) => Of(key).InFlight;
+
+    private Buckets Of(StoredApiKey key)
+    {
+        var buckets = _buckets.GetOrAdd(key.Id, static (_, state) => new Buckets(
+            Create(state.Key.IngestEventsPerSecond > 0 ? state.Key.IngestEventsPerSecond : state.Defaults.IngestEventsPerSecond, state.Defaults.BurstSeconds, state.Clock),
+            Create(state.Key.QueriesPerSecond > 0 ? state.Key.QueriesPerSecond : state.Defaults.QueriesPerSecond, state.Defaults.BurstSeconds, state.Clock),
+            state.Defaults.CallsInFlight > 0
+                ? new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+                {
+                    PermitLimit = state.Defaults.CallsInFlight,
+                    QueueLimit = state.Defaults.QueuedCalls,
+                    QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                })
+                : null),
+            (Key: key, Defaults: _defaults, Clock: _clock));
+        buckets.LastUsed = _clock.GetTimestamp();
+        return buckets;
     }
 
     /// <summary>
@@ -91,50 +109,32 @@ internal sealed class KeyRateLimiters : IDisposable
         }
     }
 
-    private static KeyBucket? Create(double perSecond, double burstSeconds)
-    {
-        if (perSecond <= 0)
-        {
-            return null;
-        }
+    private static KeyBucket? Create(double perSecond, double burstSeconds, TimeProvider clock) =>
+        perSecond > 0 ? new KeyBucket(perSecond, (int)Math.Clamp(Math.Ceiling(perSecond * burstSeconds), 1, int.MaxValue), clock) : null;
 
-        // Refill ten times a second (or once per token below 10/s), so a bucket drained by a burst recovers smoothly
-        // rather than in one step a second later.
-        var period = perSecond >= 10 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1 / perSecond);
-        var tokensPerPeriod = perSecond >= 10 ? (int)Math.Max(1, Math.Round(perSecond / 10)) : 1;
-        var tokenLimit = (int)Math.Clamp(Math.Ceiling(perSecond * burstSeconds), 1, int.MaxValue);
-        return new KeyBucket(new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = tokenLimit,
-            TokensPerPeriod = tokensPerPeriod,
-            ReplenishmentPeriod = period,
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        }), tokenLimit);
-    }
-
-    private sealed class Buckets(KeyBucket? ingest, KeyBucket? queries)
+    private sealed class Buckets(KeyBucket? ingest, KeyBucket? queries, ConcurrencyLimiter? inFlight)
     {
         public KeyBucket? Ingest { get; } = ingest;
 
         public KeyBucket? Queries { get; } = queries;
 
+        public ConcurrencyLimiter? InFlight { get; } = inFlight;
+
         /// <summary>When a call last took one of them (<see cref="TimeProvider.GetTimestamp"/>); a racy write is fine, any recent value will do.</summary>
         public long LastUsed { get; set; }
 
-        /// <summary>Whether both hold as many tokens as a new bucket would.</summary>
-        public bool IsFull => IsFullBucket(Ingest) && IsFullBucket(Queries);
+        /// <summary>Whether both hold as many tokens as a new bucket would, and no call holds or waits for a slot.</summary>
+        public bool IsFull => (Ingest?.IsFull ?? true) && (Queries?.IsFull ?? true)
+            && (InFlight?.GetStatistics() is not { } calls || (calls.CurrentQueuedCount == 0 && calls.CurrentAvailablePermits == InFlightLimit));
+
+        /// <summary>The slots <see cref="InFlight"/> has when no call holds one (read from the new limiter).</summary>
+        private long InFlightLimit { get; } = inFlight?.GetStatistics()?.CurrentAvailablePermits ?? 0;
 
         public void Dispose()
         {
             Ingest?.Limiter.Dispose();
             Queries?.Limiter.Dispose();
+            InFlight?.Dispose();
         }
-
-        private static bool IsFullBucket(KeyBucket? bucket) =>
-            bucket is null || bucket.Limiter.GetStatistics()?.CurrentAvailablePermits >= bucket.TokenLimit;
     }
 }
-
-/// <summary>A key's token bucket and its depth (the most tokens one call may take).</summary>
-internal sealed record KeyBucket(TokenBucketRateLimiter Limiter, int TokenLimit);

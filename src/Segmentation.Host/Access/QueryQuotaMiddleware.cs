@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Threading.RateLimiting;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
+using Segmentation.Host.Configuration;
 using Segmentation.Host.Hosting.Internal;
 
 namespace Segmentation.Host.Access;
@@ -9,8 +9,9 @@ namespace Segmentation.Host.Access;
 /// <summary>
 /// Spends one token of the caller's query bucket (<see cref="KeyRateLimiters"/>) for every call that is not ingest,
 /// right after authorization and before grpc-dotnet reads the request: a key flooding over its quota is refused at
-/// the least cost to everyone else (no message parsed, no handler run). Over quota: a trailers-only RESOURCE_EXHAUSTED
-/// with the wait in the message and in <c>grpc-retry-pushback-ms</c>. Ingest is metered per event by
+/// the least cost to everyone else (no message parsed, no handler run). Over quota, a call whose turn at the key's
+/// rate is within <see cref="RateLimitOptions.QueryWait"/> is held until then and served; any other gets a
+/// trailers-only RESOURCE_EXHAUSTED with the wait in the message and in <c>grpc-retry-pushback-ms</c>. Ingest is metered per event by
 /// <see cref="RateLimitInterceptor"/>, which needs the message. Calls without a stored key's quota pass untouched.
 /// HTTP/JSON (transcoded) calls spend the same bucket and are refused with HTTP 429, <c>Retry-After</c> and the JSON
 /// error body.
@@ -19,11 +20,15 @@ internal sealed class QueryQuotaMiddleware
 {
     private readonly RequestDelegate _next;
     private readonly KeyRateLimiters _limiters;
+    private readonly TimeSpan _wait;
+    private readonly TimeProvider _clock;
 
-    public QueryQuotaMiddleware(RequestDelegate next, KeyRateLimiters limiters)
+    public QueryQuotaMiddleware(RequestDelegate next, KeyRateLimiters limiters, SegmentationOptions options, TimeProvider clock)
     {
         _next = next;
         _limiters = limiters;
+        _wait = options.Auth.RateLimits.QueryWait;
+        _clock = clock;
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -33,24 +38,57 @@ internal sealed class QueryQuotaMiddleware
             && RpcAccess.For(method).Scope != AccessScope.Ingest
             && _limiters.For(key, ingest: false) is { } bucket)
         {
-            using var lease = bucket.Limiter.AttemptAcquire(1);
+            using var lease = bucket.Acquire(1);
             if (!lease.IsAcquired)
             {
-                var pushbackMs = QuotaRefusal.PushbackMilliseconds(lease);
-                var message = QuotaRefusal.Message(caller, ingest: false, pushbackMs);
-                if (JsonCalls.IsTranscoded(context))
-                {
-                    // HTTP/JSON: 429 with the standard Retry-After (whole seconds) and the JSON error body.
-                    return JsonCalls.RefuseAsync(context.Response, StatusCode.ResourceExhausted, message, pushbackMs);
-                }
-
-                GrpcAuthorizationResultHandler.Refuse(context.Response, StatusCode.ResourceExhausted, message);
-                context.Response.Headers[QuotaRefusal.PushbackHeader] = pushbackMs.ToString(CultureInfo.InvariantCulture);
-                return Task.CompletedTask;
+                return bucket.TryTakeSlot(lease, 1, _wait, out var waitMs)
+                    ? HoldThenRunAsync(context, bucket, caller, waitMs)
+                    : RefuseAsync(context, caller, waitMs);
             }
         }
 
         return _next(context);
+    }
+
+    // The call's slot is near: wait for it (no thread held, the message not read), then take the token it was kept.
+    private async Task HoldThenRunAsync(HttpContext context, KeyBucket bucket, ApiCaller caller, long waitMs)
+    {
+        try
+        {
+            // A millisecond more: timers count whole milliseconds and may fire a fraction early, before the token is whole.
+            await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 1), _clock, context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away while its call was held: nothing to answer (counted CANCELLED).
+            return;
+        }
+
+        using (var lease = bucket.Acquire(1))
+        {
+            if (!lease.IsAcquired)
+            {
+                // A slot is a turn, not a reservation: a call that arrived on a token's heels took it. Refused once.
+                await RefuseAsync(context, caller, bucket.PushbackMilliseconds(lease, 1));
+                return;
+            }
+        }
+
+        await _next(context);
+    }
+
+    private static Task RefuseAsync(HttpContext context, ApiCaller caller, long pushbackMs)
+    {
+        var message = QuotaRefusal.Message(caller, ingest: false, pushbackMs);
+        if (JsonCalls.IsTranscoded(context))
+        {
+            // HTTP/JSON: 429 with the standard Retry-After (whole seconds) and the JSON error body.
+            return JsonCalls.RefuseAsync(context.Response, StatusCode.ResourceExhausted, message, pushbackMs);
+        }
+
+        GrpcAuthorizationResultHandler.Refuse(context.Response, StatusCode.ResourceExhausted, message);
+        context.Response.Headers[QuotaRefusal.PushbackHeader] = pushbackMs.ToString(CultureInfo.InvariantCulture);
+        return Task.CompletedTask;
     }
 }
 
@@ -59,13 +97,6 @@ internal static class QuotaRefusal
 {
     /// <summary>gRPC's server pushback: how long the client should wait before trying again.</summary>
     public const string PushbackHeader = "grpc-retry-pushback-ms";
-
-    /// <summary>The wait the bucket asks for, in whole milliseconds (at least 1; 1 s when it does not say).</summary>
-    public static long PushbackMilliseconds(RateLimitLease lease)
-    {
-        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
-        return Math.Max(1, (long)Math.Ceiling(retryAfter.TotalMilliseconds));
-    }
 
     /// <summary>The status message: which key, which quota, how long to wait.</summary>
     public static string Message(ApiCaller caller, bool ingest, long pushbackMs) =>

@@ -56,13 +56,13 @@ internal sealed class RateLimitInterceptor : Interceptor
                 $"events: a batch of {permits:N0} is more than API key {caller.KeyId} may send at once ({burst:N0} events); split it"));
         }
 
-        using var lease = bucket.Limiter.AttemptAcquire(permits);
+        using var lease = bucket.Acquire(permits);
         if (lease.IsAcquired)
         {
             return;
         }
 
-        var pushbackMs = QuotaRefusal.PushbackMilliseconds(lease);
+        var pushbackMs = bucket.PushbackMilliseconds(lease, permits);
         // HTTP/JSON clients read the standard header (transcoding answers the status below with 429); gRPC clients the
         // pushback trailer.
         context.GetHttpContext().Response.Headers.RetryAfter = Hosting.Internal.JsonCalls.RetryAfterSeconds(pushbackMs);

@@ -55,6 +55,11 @@ public sealed class AccessOptions
             return jwtProblem;
         }
 
+        if (RateLimits.CallsInFlight < 0 || RateLimits.QueuedCalls < 0 || RateLimits.QueryWait < TimeSpan.Zero)
+        {
+            return "Segmentation:Auth:RateLimits: CallsInFlight must be 0 (no limit) or positive, QueuedCalls 0 or positive, QueryWait 0 or positive.";
+        }
+
         return RateLimits.IngestEventsPerSecond < 0 || RateLimits.QueriesPerSecond < 0 || RateLimits.BurstSeconds <= 0
             ? "Segmentation:Auth:RateLimits: IngestEventsPerSecond and QueriesPerSecond must be 0 (no limit) or positive, BurstSeconds positive."
             : null;
@@ -76,4 +81,24 @@ public sealed class RateLimitOptions
 
     /// <summary>The bucket's depth in seconds of its rate (1 by default): how large a burst a quiet key may send at once.</summary>
     public double BurstSeconds { get; set; } = 1;
+
+    /// <summary>
+    /// Unary calls one key may have running at once (16 by default; 0 = no limit); more wait in the key's queue
+    /// (<see cref="QueuedCalls"/>), oldest first, before grpc-dotnet reads their message. Caps how much of the host one
+    /// key's flood can occupy at a time, whatever its quota. Streaming calls (watches, event streams) are not counted:
+    /// they live for minutes and would hold the key's slots.
+    /// </summary>
+    public int CallsInFlight { get; set; } = 16;
+
+    /// <summary>
+    /// How long a query over its key's quota may be held for its turn instead of being refused (100 ms by default; 0
+    /// refuses at once). A held call waits, before its message is read, for its slot of the key's rate
+    /// (<see cref="Access.KeyBucket"/>) and is then served; one whose slot is further away is refused RESOURCE_EXHAUSTED
+    /// with the hint. A client looping without waiting the hint is thus slowed to the key's rate by its own calls'
+    /// latency, rather than spinning on refusals that cost it and the host CPU.
+    /// </summary>
+    public TimeSpan QueryWait { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Unary calls of one key that may wait for a slot (256 by default); one more is refused RESOURCE_EXHAUSTED.</summary>
+    public int QueuedCalls { get; set; } = 256;
 }

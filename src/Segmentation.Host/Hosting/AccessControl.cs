@@ -27,7 +27,7 @@ public static class AccessControl
         services.AddSingleton(sp => new ApiKeyCatalog(sp.GetRequiredService<ISnapshotStore>(), TimeProvider.System, options.Auth));
         services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<ISnapshotStore>()));
         // Made by the container, so that it is disposed with it (its sweep timer, the buckets' replenishment timers).
-        services.AddSingleton(_ => new KeyRateLimiters(options.Auth.RateLimits));
+        services.AddSingleton(sp => new KeyRateLimiters(options.Auth.RateLimits, sp.GetService<TimeProvider>()));
         services.AddSingleton<RateLimitInterceptor>();
         services.AddSingleton<AuditRecorder>();
         services.AddSingleton<AuditInterceptor>();

@@ -102,6 +102,7 @@ public static class GrpcEdge
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMiddleware<Access.QueryQuotaMiddleware>();
+        app.UseMiddleware<Access.CallsInFlightMiddleware>();
         if ((roles & ServerRoles.Gateway) != 0)
         {
             app.MapGrpcService<EventApi>().RequireScopes();

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Segmentation.Contracts.V1;
 using Segmentation.Host.Access;
 
@@ -47,5 +48,39 @@ public sealed class RateLimitTests
         var over = await Assert.ThrowsAsync<RpcException>(() => server.Events(limited).IngestEventsAsync(Events.Batch(Events.Make("q-4", "quota-user", EventType.View, now))).ResponseAsync);
         Assert.Equal(StatusCode.ResourceExhausted, over.StatusCode);
         Assert.Contains("over its ingest quota", over.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task QueryOverQuota_IsHeldForItsTurn_WhenNear_AndRefusedWithoutTakingATurn_WhenFar()
+    {
+        // One call per second, three deep; a call may be held up to 1.5 s for its turn.
+        await using var server = await KeyedServer.StartAsync(
+            "--Segmentation:Auth:RateLimits:BurstSeconds=3", "--Segmentation:Auth:RateLimits:QueryWait=00:00:01.500");
+        var key = await server.CreateKeyAsync("default", AccessScope.Read, queriesPerSecond: 1);
+        var request = new GetUserSegmentsRequest { UserId = "nobody" };
+        var statistics = server.Server.Services.GetRequiredService<Hosting.GrpcCallStatistics>();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => server.Segments(key).GetUserSegmentsAsync(request).ResponseAsync)).StatusCode);
+        }
+
+        // Drained: the next token is about a second away, and the next call is held for it rather than refused...
+        var held = server.Segments(key).GetUserSegmentsAsync(request).ResponseAsync;
+        for (var attempt = 0; attempt < 600 && statistics.InFlight == 0 && !held.IsCompleted; attempt++)
+        {
+            await Task.Delay(50);
+        }
+
+        // ...while the turn after it, two seconds away, is too far: refused with that wait, and the refusal takes no
+        // turn, so the next refusal is told no later a time (a flood of refusals does not push the turns out).
+        var third = await Assert.ThrowsAsync<RpcException>(() => server.Segments(key).GetUserSegmentsAsync(request).ResponseAsync);
+        var fourth = await Assert.ThrowsAsync<RpcException>(() => server.Segments(key).GetUserSegmentsAsync(request).ResponseAsync);
+        Assert.Equal((StatusCode.ResourceExhausted, StatusCode.ResourceExhausted), (third.StatusCode, fourth.StatusCode));
+        var thirdHint = long.Parse(third.Trailers.GetValue(QuotaRefusal.PushbackHeader)!, System.Globalization.CultureInfo.InvariantCulture);
+        var fourthHint = long.Parse(fourth.Trailers.GetValue(QuotaRefusal.PushbackHeader)!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(thirdHint, 1_501, 2_001);
+        Assert.InRange(fourthHint, 1, thirdHint);
+
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => held)).StatusCode);
     }
 }
