@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
@@ -215,7 +214,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             // the silo stops: the embedder may be gone, and the start-up sweep rebuilds all of it from the log.
             try
             {
-                await RefreshSegmentAsync(pending.Through).AsTask().WaitAsync(cancellationToken);
+                await RefreshSegmentAsync(pending.Through).WaitAsync(cancellationToken);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -405,7 +404,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             : new SegmentationInput(MemberTraits.Of(_profile, _domainClock.GetUtcNow(), _embedding), _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_pending?.Through).AsTask();
+    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_pending?.Through);
 
     public Task<RuleMatch?> EvaluateRuleAsync(string ruleText, DateTimeOffset now)
     {
@@ -487,9 +486,11 @@ internal sealed class UserGrain : Grain, IUserGrain
     /// of the published model. A full embedder queue leaves the previous embedding in place, marked stale.
     /// </summary>
     /// <param name="at">The time to stamp published membership changes with (default: domain now).</param>
-    // A pooled state machine: one refresh per event runs through it.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask RefreshSegmentAsync(DateTimeOffset? at)
+    // A Task, not a pooled ValueTask: it waits for the embedding, so it completes asynchronously, on the activation's
+    // scheduler, and a caller awaiting a Task then continues inline, where a pooled ValueTask's completion queues its
+    // caller's continuation on the activation as another Task and scheduling turn (and with an ingest batch's ~1,000
+    // refreshes in flight the pool was empty anyway).
+    private async Task RefreshSegmentAsync(DateTimeOffset? at)
     {
         if (_profile.IsEmpty)
         {
