@@ -269,6 +269,35 @@ public sealed class UserProfile
         return top;
     }
 
+    /// <summary>
+    /// Her top-level category ("sports", not "sports.running") with the largest decayed affinity at <paramref name="now"/>
+    /// (the smaller ordinally on a tie), or "" without one: the first top-level entry of <see cref="View"/>'s
+    /// <see cref="ProfileView.TopCategories"/>, found without sorting or allocating.
+    /// </summary>
+    internal string TopLevelCategoryAt(DateTimeOffset now)
+    {
+        var top = "";
+        var topValue = 0.0;
+        foreach (var c in _state.Categories)
+        {
+            if (c.Category.Contains('.', StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            // View's order: larger value first, then the category (ordinal); CompareTo orders NaN as View's sort does.
+            var value = Decay(c.Value, c.AsOf, now);
+            var byValue = top.Length == 0 ? 1 : value.CompareTo(topValue);
+            if (byValue > 0 || (byValue == 0 && string.CompareOrdinal(c.Category, top) < 0))
+            {
+                top = c.Category;
+                topValue = value;
+            }
+        }
+
+        return top;
+    }
+
     /// <summary>The profile with every derived value as of <paramref name="now"/>.</summary>
     public ProfileView View(DateTimeOffset now)
     {

@@ -103,7 +103,7 @@ internal static class BenchCommand
             // activating the bench users, and reports that as the cost per event. A day before the timed run's events, so
             // those fold on (none arrives late).
             var warm = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "warm", warmupBatches, countCalls: false, cancellationToken, daysAgo: 2);
-            Console.WriteLine($"warm-up ingest (not counted): {warm.Events:N0} events, {warm.PerSecond:N0} events/s, {warm.CpuMicrosecondsPerEvent:F1} µs CPU per event");
+            Console.WriteLine($"warm-up ingest (not counted): {warm.Events:N0} events, {warm.PerSecond:N0} events/s, {warm.CpuMicrosecondsPerEvent:F1} µs CPU per event; {warm.Jit}");
         }
 
         Console.WriteLine($"load average before ingest: {Scenarios.Failover.LoadAverage()}");
@@ -111,10 +111,15 @@ internal static class BenchCommand
         Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, {InFlightBatches} batches in flight)");
         Console.WriteLine($"durable ingest, derived state caught up (no segment refresh pending): {ingest.CaughtUpPerSecond:N0} events/s");
         Console.WriteLine($"durable ingest cost per event until caught up (this process: gRPC client and server): {ingest.AllocatedBytesPerEvent:N0} B allocated, {ingest.CpuMicrosecondsPerEvent:F1} µs CPU");
+        Console.WriteLine($"durable ingest, JIT during the timed run: {ingest.Jit}");
         // A second run of the same shape (new events, the same users), with a listener on Orleans' grain-call spans: counting them
         // costs an Activity per call, so it is kept out of the timed run above.
-        var counted = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "count", Math.Max(1, ingestBatches / 4), countCalls: true, cancellationToken);
+        // Its events come after the timed run's in event time (those span a millisecond per event from a day ago): starting
+        // at "a day ago" again would make them late for the users the timed run just fed, and every call would re-fold
+        // her whole stream (UserGrain.RefoldAsync), which is not what the counting run is there to count.
+        var counted = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "count", Math.Max(1, ingestBatches / 4), countCalls: true, cancellationToken, start: ingest.Start + TimeSpan.FromMilliseconds((ingestBatches * 1_000) + 1));
         Console.WriteLine($"grain calls per ingested event: {counted.GrainCallsPerEvent:F2} ({counted.Events:N0} more events, requests Orleans delivered (orleans-messaging-processing-dispatcher-received) until caught up)");
+        Console.WriteLine($"counting run, JIT: {counted.Jit}");
         Console.WriteLine($"load average after ingest: {Scenarios.Failover.LoadAverage()}");
 
         var grainCalls = await GrainCallRunAsync(server, userCount, concurrency, duration, cancellationToken);
@@ -122,9 +127,9 @@ internal static class BenchCommand
     }
 
     internal static async Task<IngestRun> IngestRunAsync(
-        SegmentationServer server, EventService.EventServiceClient client, string prefix, int batches, bool countCalls, CancellationToken cancellationToken, int daysAgo = 1)
+        SegmentationServer server, EventService.EventServiceClient client, string prefix, int batches, bool countCalls, CancellationToken cancellationToken, int daysAgo = 1, DateTimeOffset? start = null)
     {
-        var start = TimeProvider.System.GetUtcNow() - TimeSpan.FromDays(daysAgo);
+        var first = start ?? TimeProvider.System.GetUtcNow() - TimeSpan.FromDays(daysAgo);
         var requests = new IngestEventsRequest[batches];
         for (var b = 0; b < batches; b++)
         {
@@ -140,7 +145,7 @@ internal static class BenchCommand
                     ItemId = $"sku-{n % 997}",
                     Category = "home.kitchen",
                     Price = 9.99,
-                    Timestamp = Timestamp.FromDateTimeOffset(start + TimeSpan.FromMilliseconds(n)),
+                    Timestamp = Timestamp.FromDateTimeOffset(first + TimeSpan.FromMilliseconds(n)),
                 });
             }
 
@@ -167,8 +172,12 @@ internal static class BenchCommand
         listener?.RecordObservableInstruments();
         sign = 1;
         using var allocations = countCalls ? new Measurement.AllocationSampler() : null;
+        using var jitted = countCalls ? new Measurement.JitSampler() : null;
 
         var next = -1;
+        // Methods compiled (every tier, this process) across the run: whether code is still generated in steady state.
+        var jitMethods0 = System.Runtime.JitInfo.GetCompiledMethodCount();
+        var jitTime0 = System.Runtime.JitInfo.GetCompilationTime();
         var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var stopwatch = Stopwatch.StartNew();
@@ -207,16 +216,35 @@ internal static class BenchCommand
             }
         }
 
+        var jit = new JitDuring(System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethods0, System.Runtime.JitInfo.GetCompilationTime() - jitTime0, events);
+        if (jitted is not null)
+        {
+            Console.WriteLine($"methods JIT-compiled in the counting run: {jitted.Total:N0}, {jitted.Dynamic:N0} of them dynamic; by tier: " + string.Join(", ", jitted.Tiers().Select(t => $"{t.Tier} {t.Count:N0}")));
+            foreach (var (method, count) in jitted.Top(40))
+            {
+                Console.WriteLine($"{count,8:N0}  {method}");
+            }
+        }
+
         return new IngestRun(
+            first,
             accepted,
             accepted / acked.TotalSeconds,
             accepted / caughtUp.TotalSeconds,
             (GC.GetTotalAllocatedBytes(precise: true) - allocated0) / (double)events,
             (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMicroseconds / events,
-            orleans.GetValueOrDefault("orleans-messaging-processing-dispatcher-received") / (double)events);
+            orleans.GetValueOrDefault("orleans-messaging-processing-dispatcher-received") / (double)events,
+            jit);
     }
 
-    internal sealed record IngestRun(long Events, double PerSecond, double CaughtUpPerSecond, double AllocatedBytesPerEvent, double CpuMicrosecondsPerEvent, double GrainCallsPerEvent);
+    internal sealed record IngestRun(DateTimeOffset Start, long Events, double PerSecond, double CaughtUpPerSecond, double AllocatedBytesPerEvent, double CpuMicrosecondsPerEvent, double GrainCallsPerEvent, JitDuring Jit);
+
+    /// <summary>What the JIT did during a run (<see cref="System.Runtime.JitInfo"/>): methods compiled and time spent compiling.</summary>
+    internal sealed record JitDuring(long Methods, TimeSpan Time, long Events)
+    {
+        public override string ToString() =>
+            $"{Methods:N0} methods JIT-compiled ({Methods * 1_000.0 / Events:F2} per 1,000 events), {Time.TotalMilliseconds:N0} ms compiling ({Time.TotalMicroseconds / Events:F2} µs per event)";
+    }
 
     private static async Task<double> GrainCallRunAsync(SegmentationServer server, int users, int concurrency, TimeSpan duration, CancellationToken cancellationToken)
     {

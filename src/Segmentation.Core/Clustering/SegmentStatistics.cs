@@ -65,6 +65,40 @@ public sealed record MemberTraits(
             purchases is null ? [] : purchases);
     }
 
+    /// <summary>
+    /// The traits of <paramref name="profile"/> as of <paramref name="now"/> with <paramref name="embedding"/>: the same
+    /// as <see cref="Of(ProfileView, float[])"/> of <c>profile.View(now)</c>, read from the fold state without building
+    /// the view (its sorted category list, recent items, RFM scores and lifecycle explanation), which every ML-segment
+    /// assignment, one per ingest refresh, would otherwise make and drop.
+    /// </summary>
+    public static MemberTraits Of(UserProfile profile, DateTimeOffset now, float[] embedding)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        var s = profile.State;
+        List<string>? purchases = null;
+        foreach (var r in s.RecentItems)
+        {
+            if (r.Type == EventType.Purchase)
+            {
+                (purchases ??= new List<string>(MaxPurchases)).Add(r.ItemId);
+                if (purchases.Count == MaxPurchases)
+                {
+                    break;
+                }
+            }
+        }
+
+        return new MemberTraits(
+            embedding,
+            s.Spend - s.Returned,
+            s.Orders,
+            s.Orders > 0 ? s.Spend / s.Orders : 0,
+            Math.Max(0, (now - s.LastSeen).TotalDays),
+            profile.StageAt(now),
+            profile.TopLevelCategoryAt(now),
+            purchases is null ? [] : purchases);
+    }
+
     // Items bought recently that a member contributes to her segment's top items.
     private const int MaxPurchases = 5;
 }

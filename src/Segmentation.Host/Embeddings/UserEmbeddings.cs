@@ -234,7 +234,12 @@ internal sealed class UserEmbeddings : IAsyncDisposable
                 var weights = floats.AsMemory(0, l);
                 var dense = floats.AsMemory(l, f);
                 serving.Features.Encode(profile, now, numbering.IndexOf, ids.AsSpan(0, l), weights.Span, dense.Span);
-                var embedding = await serving.Embedder.EmbedAsync(new UserEmbeddingRequest(ids.AsMemory(0, l), weights, dense) { ModelVersion = numbering.Version }, cancellationToken);
+                // In this process the rest (the buffers back, the count, a retry that maps her items again) needs no
+                // grain's scheduler: it runs where the batch completed, and the grain that awaits this call resumes once,
+                // not twice (a continuation queued on its activation costs a Task and a scheduling turn per refresh). A
+                // remote embedder's retry connects to the inference silos with grain calls, so that path stays on it.
+                var embedding = await serving.Embedder.EmbedAsync(new UserEmbeddingRequest(ids.AsMemory(0, l), weights, dense) { ModelVersion = numbering.Version }, cancellationToken)
+                    .ConfigureAwait(continueOnCapturedContext: IsRemote);
                 if (!IsRemote)
                 {
                     CountComputed();

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
@@ -215,7 +214,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             // the silo stops: the embedder may be gone, and the start-up sweep rebuilds all of it from the log.
             try
             {
-                await RefreshSegmentAsync(pending.Through).AsTask().WaitAsync(cancellationToken);
+                await RefreshSegmentAsync(pending.Through).WaitAsync(cancellationToken);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -310,10 +309,10 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         fold?.Dispose();
-        if (any && _services.Users.Experiments is { } catalog && await catalog.CurrentAsync(TenantKeys.TenantOf(_key)) is { Count: > 0 } experiments)
+        if (any && _services.Users.Experiments is { } catalog && await catalog.CurrentAsync(_tenant) is { Count: > 0 } experiments)
         {
             // Before the ack, like the log append: an exposure or conversion these events make is counted once they are.
-            _experiments ??= new ExperimentParticipation(GrainFactory, TenantKeys.TenantOf(_key), _userId);
+            _experiments ??= new ExperimentParticipation(GrainFactory, _tenant, _userId);
             await _experiments.ObserveAsync(experiments, events, appended, IsMember);
         }
 
@@ -324,7 +323,21 @@ internal sealed class UserGrain : Grain, IUserGrain
             _embeddingStale = true;
             if (_services.Refreshes.RefreshesInTurn(_pending, _refreshedAt))
             {
-                await RefreshInTurnAsync(latest);
+                // The refresh of this turn, covering what she owed as well. Its failure does not fail the ingest: the
+                // events are durable and folded, so the ack stands, and the refresh is owed as a deferred one (tried again
+                // later). Written out here rather than in a method of its own: every await level that waits for the
+                // embedding is one more state machine, continuation and Task per ingest call.
+                var through = _pending is { } owed && owed.Through > latest ? owed.Through : latest;
+                using var span = SegmentationDiagnostics.Source.StartActivity("segment refresh");
+                try
+                {
+                    await RefreshSegmentAsync(through);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    HostLog.RefreshFailed(Logger, _key, ex);
+                    ScheduleRefresh(through);
+                }
             }
             else
             {
@@ -388,10 +401,10 @@ internal sealed class UserGrain : Grain, IUserGrain
         ThrowIfEmbeddingUnavailable();
         return _embedding is null || _embedding.Length == 0
             ? null
-            : new SegmentationInput(MemberTraits.Of(_profile.View(_domainClock.GetUtcNow()), _embedding), _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            : new SegmentationInput(MemberTraits.Of(_profile, _domainClock.GetUtcNow(), _embedding), _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_pending?.Through).AsTask();
+    public Task RefreshSegmentAsync() => RefreshSegmentAsync(_pending?.Through);
 
     public Task<RuleMatch?> EvaluateRuleAsync(string ruleText, DateTimeOffset now)
     {
@@ -473,9 +486,11 @@ internal sealed class UserGrain : Grain, IUserGrain
     /// of the published model. A full embedder queue leaves the previous embedding in place, marked stale.
     /// </summary>
     /// <param name="at">The time to stamp published membership changes with (default: domain now).</param>
-    // Pooled state machines here and in AssignAsync: one refresh per event runs through both.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask RefreshSegmentAsync(DateTimeOffset? at)
+    // A Task, not a pooled ValueTask: it waits for the embedding, so it completes asynchronously, on the activation's
+    // scheduler, and a caller awaiting a Task then continues inline, where a pooled ValueTask's completion queues its
+    // caller's continuation on the activation as another Task and scheduling turn (and with an ingest batch's ~1,000
+    // refreshes in flight the pool was empty anyway).
+    private async Task RefreshSegmentAsync(DateTimeOffset? at)
     {
         if (_profile.IsEmpty)
         {
@@ -484,9 +499,61 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         var now = _domainClock.GetUtcNow();
-        // One view per refresh: the assignment's traits and the rules read the same one.
-        var view = await AssignAsync(now);
+        if (Embeddings is { } embeddings)
+        {
+            // Her embedding, computed again when the profile or the served model changed, then her ML segment. Awaited
+            // here rather than in a method of its own: every await level that waits for the embedding is one more state
+            // machine, continuation and Task per refresh. A full embedder queue leaves the previous embedding in place,
+            // marked stale, and assigns nothing.
+            var embedded = true;
+            var recomputed = false;
+            if (_embeddingStale || (embeddings.Version ?? 0) != _embeddingVersion)
+            {
+                try
+                {
+                    recomputed = true;
+                    using var span = SegmentationDiagnostics.Source.StartActivity("embed");
+                    var embedding = await embeddings.EmbedAsync(_profile, now, CancellationToken.None);
+                    _embedding = embedding?.Vector;
+                    _embeddingVersion = embedding?.ModelVersion ?? 0;
+                    _embeddingStale = false;
+                    if (_embeddingUnavailable is not null)
+                    {
+                        _embeddingUnavailable = null;
+                        _services.StaleEmbeddings.Remove(_key);
+                    }
+                }
+                catch (InferenceQueueFullException ex)
+                {
+                    EmbeddingLog.Skipped(Logger, _userId, ex.Message);
+                    embedded = false;
+                }
+                catch (ServiceUnavailableException ex)
+                {
+                    // No inference silo: the rest of the refresh (lifecycle, rules) goes on with her last embedding, stale;
+                    // calls that answer with the embedding itself report UNAVAILABLE (ThrowIfEmbeddingUnavailable).
+                    EmbeddingLog.Skipped(Logger, _userId, ex.Message);
+                    if (_embeddingUnavailable is null)
+                    {
+                        // Refreshed by the silo as soon as an inference silo is there, if no event or query comes first.
+                        _services.StaleEmbeddings.Add(_key, _self ??= this.AsReference<IUserGrain>());
+                    }
+
+                    _embeddingUnavailable = ex.Message;
+                    embedded = false;
+                }
+            }
+
+            if (embedded)
+            {
+                AssignMlSegment(now, recomputed);
+            }
+        }
+
         await CountUnderMlSegmentAsync();
+        // The full view only for her tenant's rules (memberships and customer entry read the same one); without rules
+        // nothing here needs more than her stage, which costs no view.
+        var view = _rules?.Current is { Count: > 0 } ? _profile.View(now) : null;
         if (_segments is not null)
         {
             // Churn band and anomaly flag as segments, for watchers (a win-back campaign subscribes to churn:high).
@@ -502,23 +569,6 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         ClearPending();
         _refreshedAt = _services.Refreshes.Timestamp();
-    }
-
-    // The refresh of an ingest turn (ApplyAsync), covering what she owed as well. Its failure does not fail the ingest:
-    // the events are durable and folded, so the ack stands, and the refresh is owed as a deferred one (tried again later).
-    private async Task RefreshInTurnAsync(DateTimeOffset latest)
-    {
-        var through = _pending is { } owed && owed.Through > latest ? owed.Through : latest;
-        using var span = SegmentationDiagnostics.Source.StartActivity("segment refresh");
-        try
-        {
-            await RefreshSegmentAsync(through);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            HostLog.RefreshFailed(Logger, _key, ex);
-            ScheduleRefresh(through);
-        }
     }
 
     // The rule segments of her tenant she matches, without the prefix, in id order; her previous entry's array when they
@@ -608,76 +658,32 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
     }
 
-    // Returns the profile view it built as of `now` (null when it needed none).
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ProfileView?> AssignAsync(DateTimeOffset now)
+    // Her ML segment under the published model, from the embedding the refresh just computed (recomputed) or her last one.
+    private void AssignMlSegment(DateTimeOffset now, bool recomputed)
     {
-        if (Embeddings is null)
-        {
-            return null;
-        }
-
-        var recomputed = false;
-        if (_embeddingStale || (Embeddings.Version ?? 0) != _embeddingVersion)
-        {
-            try
-            {
-                recomputed = true;
-                using var span = SegmentationDiagnostics.Source.StartActivity("embed");
-                var embedding = await Embeddings.EmbedAsync(_profile, now, CancellationToken.None);
-                _embedding = embedding?.Vector;
-                _embeddingVersion = embedding?.ModelVersion ?? 0;
-                _embeddingStale = false;
-                if (_embeddingUnavailable is not null)
-                {
-                    _embeddingUnavailable = null;
-                    _services.StaleEmbeddings.Remove(_key);
-                }
-            }
-            catch (InferenceQueueFullException ex)
-            {
-                EmbeddingLog.Skipped(Logger, _userId, ex.Message);
-                return null;
-            }
-            catch (ServiceUnavailableException ex)
-            {
-                // No inference silo: the rest of the refresh (lifecycle, rules) goes on with her last embedding, stale;
-                // calls that answer with the embedding itself report UNAVAILABLE (ThrowIfEmbeddingUnavailable).
-                EmbeddingLog.Skipped(Logger, _userId, ex.Message);
-                if (_embeddingUnavailable is null)
-                {
-                    // Refreshed by the silo as soon as an inference silo is there, if no event or query comes first.
-                    _services.StaleEmbeddings.Add(_key, _self ??= this.AsReference<IUserGrain>());
-                }
-
-                _embeddingUnavailable = ex.Message;
-                return null;
-            }
-        }
-
         if (_ml is null)
         {
-            return null;
+            return;
         }
 
         var model = _ml.Current;
         _mlVersionSeen = model?.Version ?? -1;
-        var version = _embeddingVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (_embedding is not null && _embedding.Length > 0 && model is not null && model.EmbeddingModelVersion != version && _mlSegment is not null)
+        var sameEncoder = model is not null && NamesVersion(model.EmbeddingModelVersion, _embeddingVersion);
+        if (_embedding is not null && _embedding.Length > 0 && model is not null && !sameEncoder && _mlSegment is not null)
         {
             // A new encoder is served, and the segmentation in force was clustered over the previous one's vectors. Her
             // membership under it still answers (and still counts in its segment) until the segmentation over the new
             // encoder is published: activation re-clusters at once (AdminApi.ActivateModel), whose sweep refreshes her.
-            return null;
+            return;
         }
 
-        if (_embedding is null || _embedding.Length == 0 || model is null || model.EmbeddingModelVersion != version)
+        if (_embedding is null || _embedding.Length == 0 || model is null || !sameEncoder)
         {
             // No model, or one clustered over another encoder's vectors that she was never assigned under: no ML
             // segment until re-clustering.
             _ml.Leave(_userId);
             _mlSegment = null;
-            return null;
+            return;
         }
 
         if (!recomputed && _mlSegment is { } current && model.Assign(_embedding) is var moved && moved.SegmentId == current.Assignment.SegmentId)
@@ -685,15 +691,14 @@ internal sealed class UserGrain : Grain, IUserGrain
             // Only the centroids moved (a newer version), not her: same segment, nothing for the segment grains to learn.
             _mlSegment = current with { Assignment = moved, ModelVersion = model.Version };
             _mlExplained = false;
-            return null;
+            return;
         }
 
         using var assign = SegmentationDiagnostics.Source.StartActivity("assign");
-        var view = _profile.View(now);
-        var assignment = _ml.Assign(_userId, MemberTraits.Of(view, _embedding));
+        // Her traits from the fold state: the same as those of her view at `now`, without building the view.
+        var assignment = _ml.Assign(_userId, MemberTraits.Of(_profile, now, _embedding));
         _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, []);
         _mlExplained = false;
-        return view;
     }
 
     /// <summary>
@@ -731,6 +736,14 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         _recommender.MoveMlSegment(_userId, segment, interactions);
+    }
+
+    // Whether a segmentation's encoder version (text) names `version` as InvariantCulture writes it: compared in place,
+    // not formatted into a string at every refresh.
+    private static bool NamesVersion(string? text, long version)
+    {
+        Span<char> digits = stackalloc char[20];
+        return text is not null && version.TryFormat(digits, out var written, default, CultureInfo.InvariantCulture) && digits[..written].SequenceEqual(text);
     }
 
     private void ThrowIfEmbeddingUnavailable()
