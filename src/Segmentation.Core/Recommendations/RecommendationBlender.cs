@@ -236,12 +236,14 @@ public sealed class RecommendationBlender
         return result;
     }
 
+    // Asked of every candidate every source considers (thousands per call): plain loops, so that no call allocates (a
+    // lambda over `item` inside it would make a closure object per call).
     private Func<string, bool> Filter(RecommendationRequest request)
     {
         var bought = new HashSet<string>(StringComparer.Ordinal);
         foreach (var x in request.History)
         {
-            if (x.Type == EventType.Purchase && !_options.RepurchasableCategories.Any(c => ItemCatalog.IsIn(_catalog.CategoryOf(x.ItemId), c)))
+            if (x.Type == EventType.Purchase && !(_options.RepurchasableCategories.Count > 0 && IsInAny(_catalog.CategoryOf(x.ItemId), _options.RepurchasableCategories)))
             {
                 bought.Add(x.ItemId);
             }
@@ -252,6 +254,20 @@ public sealed class RecommendationBlender
         var outOfScope = _options.ExcludedCategories;
         return item =>
             !excluded.Contains(item) && !bought.Contains(item) && item != context &&
-            (outOfScope.Count == 0 || !outOfScope.Any(c => ItemCatalog.IsIn(_catalog.CategoryOf(item), c)));
+            (outOfScope.Count == 0 || !IsInAny(_catalog.CategoryOf(item), outOfScope));
+    }
+
+    private static bool IsInAny(string category, IReadOnlyList<string> prefixes)
+    {
+        // By index: a foreach over the interface would allocate its enumerator.
+        for (var i = 0; i < prefixes.Count; i++)
+        {
+            if (ItemCatalog.IsIn(category, prefixes[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
