@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -30,10 +31,12 @@ internal static class RecommendBenchCommand
         var count = new Option<int>("--count") { Description = "Items per recommendation.", DefaultValueFactory = _ => 10 };
         var itemModel = new Option<bool>("--item-model") { Description = "Train and serve the item model (EASE^R) before measuring.", DefaultValueFactory = _ => true };
         var settings = new Option<string[]>("--set") { Description = "Server settings Key=Value (under Segmentation:), e.g. Recommendations:CacheMaxAge=00:00:00.", AllowMultipleArgumentsPerToken = true };
+        var warmup = new Option<double>("--warmup") { Description = "Warm-up seconds per method before measuring (longer takes JIT tiering out of the figures).", DefaultValueFactory = _ => 3 };
+        var answers = new Option<string?>("--answers") { Description = "Write the in-process answers for the first 300 users (one JSON response a line) to this file before measuring, to compare two builds." };
         var label = new Option<string>("--label") { Description = "A name for the RESULT line.", DefaultValueFactory = _ => "this build" };
         var command = new Command("bench-recommend", "Benchmark Recommend (in-process and over gRPC) against GetUserSegments on a large catalogue.")
         {
-            seconds, rounds, concurrency, users, items, count, itemModel, settings, label,
+            seconds, rounds, concurrency, users, items, count, itemModel, settings, warmup, answers, label,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -46,6 +49,8 @@ internal static class RecommendBenchCommand
                 parse.GetValue(count),
                 parse.GetValue(itemModel),
                 parse.GetValue(settings) ?? [],
+                TimeSpan.FromSeconds(parse.GetValue(warmup)),
+                parse.GetValue(answers),
                 parse.GetValue(label)!,
                 cancellationToken);
             return 0;
@@ -54,7 +59,7 @@ internal static class RecommendBenchCommand
     }
 
     private static async Task RunAsync(
-        TimeSpan duration, int rounds, int concurrency, int userCount, int itemCount, int count, bool itemModel, string[] settings, string label, CancellationToken cancellationToken)
+        TimeSpan duration, int rounds, int concurrency, int userCount, int itemCount, int count, bool itemModel, string[] settings, TimeSpan warmup, string? answers, string label, CancellationToken cancellationToken)
     {
         string[] args = ["--Segmentation:SqliteSynchronous=NORMAL", .. settings.Select(s => "--Segmentation:" + s)];
         await using var temporary = await TemporaryServer.StartAsync("seg-bench-rec-", args, cancellationToken);
@@ -85,13 +90,47 @@ internal static class RecommendBenchCommand
         Func<int, Task> overGrpc = i => recommendations.RecommendAsync(Request(i)).ResponseAsync;
         Func<int, Task> lookup = i => lookups.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) }).ResponseAsync;
 
+        if (answers is not null)
+        {
+            await using var writer = File.CreateText(answers);
+            for (var i = 0; i < Math.Min(300, userCount); i++)
+            {
+                await writer.WriteLineAsync((await server.Recommendations.RecommendAsync(Request(i), cancellationToken)).ToString());
+            }
+        }
+
         // Every user's grain active and every path compiled before measuring.
         foreach (var warm in new[] { lookup, inProcess, overGrpc })
         {
-            await LoadRun.RunAsync(warm, concurrency, TimeSpan.FromSeconds(3), cancellationToken);
+            await LoadRun.RunAsync(warm, concurrency, warmup, cancellationToken);
         }
 
         var single = await LoadRun.RunAsync(inProcess, 1, duration, cancellationToken);
+
+        // Cost per in-process call, one caller: bytes allocated by the whole process (the grain call and the blend run on
+        // other threads than this one) and the process's CPU time, over a fixed number of calls through the users.
+        const int costCalls = 2_000;
+        var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        for (var i = 0; i < costCalls; i++)
+        {
+            await inProcess(i);
+        }
+
+        var bytesPerCall = (GC.GetTotalAllocatedBytes(precise: true) - allocated0) / (double)costCalls;
+        var cpuPerCall = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMicroseconds / costCalls;
+
+        // Which types those bytes are, sampled over as many calls again (beside the counting loop: listening costs a little).
+        var sampled = new List<(string Type, long Bytes)>();
+        using (var allocations = new Measurement.AllocationSampler())
+        {
+            for (var i = 0; i < costCalls; i++)
+            {
+                await inProcess(i);
+            }
+
+            sampled.AddRange(allocations.Top(12));
+        }
         var runs = new Dictionary<string, List<LoadRun>> { ["Recommend in-process"] = [], ["Recommend gRPC"] = [], ["GetUserSegments gRPC"] = [] };
         for (var r = 0; r < rounds; r++)
         {
@@ -109,6 +148,8 @@ internal static class RecommendBenchCommand
         }
 
         AnsiConsole.Write(table);
+        Console.WriteLine(FormattableString.Invariant($"Recommend in-process, 1 caller, {costCalls:N0} calls: {bytesPerCall:F0} bytes and {cpuPerCall:F0} CPU µs (whole process) per call"));
+        Console.WriteLine("  sampled allocations per call by type: " + string.Join("; ", sampled.Select(t => FormattableString.Invariant($"{t.Type} {t.Bytes / costCalls:N0} B"))));
         var recommend = runs["Recommend gRPC"];
         var segments = runs["GetUserSegments gRPC"];
         Console.WriteLine(
@@ -123,7 +164,9 @@ internal static class RecommendBenchCommand
             FormattableString.Invariant(
             $"GetUserSegments gRPC {bestSegments.PerSecond:F0}/s p99 {bestSegments.P99:F2} ms (mean {segments.Average(x => x.PerSecond):F0}/s, p99 max {segments.Max(x => x.P99):F2} ms) | ") +
             FormattableString.Invariant(
-            $"ratio best {bestRecommend.PerSecond / bestSegments.PerSecond:F3} mean {recommend.Average(x => x.PerSecond) / segments.Average(x => x.PerSecond):F3} | load {loadBefore} -> {loadAfter}"));
+            $"ratio best {bestRecommend.PerSecond / bestSegments.PerSecond:F3} mean {recommend.Average(x => x.PerSecond) / segments.Average(x => x.PerSecond):F3} | ") +
+            FormattableString.Invariant(
+            $"in-process {bytesPerCall:F0} B/call {cpuPerCall:F0} CPU us/call | load {loadBefore} -> {loadAfter}"));
     }
 
     // The machine's load average from /proc (other work on a shared machine moves every number; ratios less).

@@ -530,32 +530,48 @@ public sealed class ItemCoOccurrence : ICandidateSource
             var (scores, best, cause, touched) = (buffers.Scores, buffers.Best, buffers.Cause, buffers.Touched);
             try
             {
+                void Reach(int j, double a, int i, double c)
+                {
+                    if (c < minCoCount)
+                    {
+                        return;
+                    }
+
+                    var s = a * Similarity(j, i, c, divisor);
+                    if (cause[i] < 0)
+                    {
+                        touched[buffers.Reached++] = i;
+                        scores[i] = 0;
+                        best[i] = double.NegativeInfinity;
+                        cause[i] = j;
+                    }
+
+                    scores[i] += s;
+                    // The reason names her item that contributes most, the first by id among equals (at ranking
+                    // precision, TopK.Rank): rounding from the arrival order never picks it.
+                    if (TopK<int>.Rank(s) > TopK<int>.Rank(best[i]))
+                    {
+                        best[i] = s;
+                        cause[i] = j;
+                    }
+                }
+
                 foreach (var (j, a) in affinity)
                 {
-                    foreach (var (i, pair) in NeighboursOf(j))
+                    // The row or its ranked neighbours walked by their concrete types (the dictionary's struct
+                    // enumerator, the array): no boxed enumerator and no interface call per pair.
+                    if (RankedNeighboursOf(j) is { } ranked)
                     {
-                        var c = pair.Count;
-                        if (c < minCoCount)
+                        foreach (var (i, pair) in ranked)
                         {
-                            continue;
+                            Reach(j, a, i, pair.Count);
                         }
-
-                        var s = a * Similarity(j, i, c, divisor);
-                        if (cause[i] < 0)
+                    }
+                    else
+                    {
+                        foreach (var (i, pair) in _pairs[j])
                         {
-                            touched[buffers.Reached++] = i;
-                            scores[i] = 0;
-                            best[i] = double.NegativeInfinity;
-                            cause[i] = j;
-                        }
-
-                        scores[i] += s;
-                        // The reason names her item that contributes most, the first by id among equals (at ranking
-                        // precision, TopK.Rank): rounding from the arrival order never picks it.
-                        if (TopK<int>.Rank(s) > TopK<int>.Rank(best[i]))
-                        {
-                            best[i] = s;
-                            cause[i] = j;
+                            Reach(j, a, i, pair.Count);
                         }
                     }
                 }
@@ -628,13 +644,14 @@ public sealed class ItemCoOccurrence : ICandidateSource
     // The pairs of j read when scoring: the whole live row, or its MaxNeighbours most similar entries with their
     // co-counts as of the last ranking. Called under the read lock: a stale list is rebuilt and published by
     // reference (racing rebuilds agree).
-    private IEnumerable<KeyValuePair<int, PairCount>> NeighboursOf(int j)
+    // Null: the whole row.
+    private KeyValuePair<int, PairCount>[]? RankedNeighboursOf(int j)
     {
         var row = _pairs[j];
         var max = _options.MaxNeighbours;
         if (max <= 0 || row.Count <= max)
         {
-            return row;
+            return null;
         }
 
         var cached = _neighbours[j];

@@ -63,7 +63,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
             return 0;
         }
 
-        var scored = new Dictionary<string, Candidate>(StringComparer.Ordinal);
+        var scored = new Dictionary<string, Candidate>(2 * count, StringComparer.Ordinal);
         // A category of hers keeps at least what a category she never visits keeps: her second and third categories
         // (often a few percent of her interactions) must not rank below every other category's items.
         double Factor(string item) => Math.Max(Share(item) / leader, outsideWeight);

@@ -64,25 +64,51 @@ public sealed record PersonalRanking
         {
             for (var i = 0; i < ranked.Count; i++)
             {
-                var share = ShareOf(affinities, ranked[i].Category);
-                if (share > 0)
+                var boosted = Boosted(ranked[i].Score, ranked[i].Category, affinities);
+                if (boosted != ranked[i].Score)
                 {
-                    ranked[i] = ranked[i] with { Score = ranked[i].Score * (1 + (AffinityBoost * share)) };
+                    ranked[i] = ranked[i] with { Score = boosted };
                 }
             }
         }
 
+        return RankBoosted(ranked, affinities, count, order, admit);
+    }
+
+    /// <summary>
+    /// <paramref name="score"/> of an item of <paramref name="category"/> boosted by her share of its top-level category
+    /// (<c>score · (1 + AffinityBoost · share)</c>; unchanged when she has no share of it, or without a boost).
+    /// </summary>
+    internal double Boosted(double score, string category, IReadOnlyList<CategoryAffinity> affinities)
+    {
+        if (AffinityBoost <= 0)
+        {
+            return score;
+        }
+
+        var share = ShareOf(affinities, category);
+        return share > 0 ? score * (1 + (AffinityBoost * share)) : score;
+    }
+
+    // Rank without the boost: the blender boosts each item as it makes it (Boosted), so no item is made twice.
+    internal List<Recommendation> RankBoosted(List<Recommendation> ranked, IReadOnlyList<CategoryAffinity> affinities, int count, Comparison<Recommendation> order, Func<Recommendation, bool>? admit)
+    {
         ranked.Sort(order);
         var cap = (int)Math.Ceiling(Math.Clamp(MaxCategoryShare, 0, 1) * count);
         var result = new List<Recommendation>(count);
+
+        // Counted by top-level category, looked up by a span of the item's category: no substring per ranked item (a
+        // key is made once per category kept).
         var perCategory = new Dictionary<string, int>(StringComparer.Ordinal);
+        var perTopLevel = perCategory.GetAlternateLookup<ReadOnlySpan<char>>();
         var favourite = affinities.Count > 0 ? affinities[0].Category : null;
         Recommendation? bestOfFavourite = null;
         var favouriteKept = false;
         foreach (var r in ranked)
         {
-            var top = r.Category.Length == 0 ? "" : ItemCatalog.Truncate(r.Category, 1);
-            var isFavourite = favourite is not null && top == favourite;
+            var dot = r.Category.IndexOf('.', StringComparison.Ordinal);
+            var top = dot < 0 ? r.Category.AsSpan() : r.Category.AsSpan(0, dot);
+            var isFavourite = favourite is not null && top.SequenceEqual(favourite);
             if (result.Count == count)
             {
                 if (favouriteKept || !isFavourite || (admit is not null && !admit(r)))
@@ -94,7 +120,7 @@ public sealed record PersonalRanking
                 break;
             }
 
-            var n = top.Length > 0 ? perCategory.GetValueOrDefault(top) : 0;
+            var n = top.Length > 0 && perTopLevel.TryGetValue(top, out var kept) ? kept : 0;
             if ((top.Length > 0 && n >= Math.Max(1, cap)) || (admit is not null && !admit(r)))
             {
                 continue;
@@ -102,7 +128,7 @@ public sealed record PersonalRanking
 
             if (top.Length > 0)
             {
-                perCategory[top] = n + 1;
+                perTopLevel[top] = n + 1;
             }
 
             result.Add(r);

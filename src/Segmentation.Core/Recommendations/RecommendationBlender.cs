@@ -106,7 +106,8 @@ public sealed class RecommendationBlender
 
         var allowed = Filter(request);
         var pool = Math.Max(_options.MinPoolSize, 3 * request.Count);
-        var blend = new Dictionary<string, (double Score, double Best, RecommendationReason Reason)>(StringComparer.Ordinal);
+        // Sized for every source's pool at once: no rehash while blending (candidates rarely overlap much).
+        var blend = new Dictionary<string, (double Score, double Best, RecommendationReason Reason)>(_sources.Length * pool, StringComparer.Ordinal);
         foreach (var (source, weight) in _sources)
         {
             var candidates = source.GetCandidates(request, pool, allowed);
@@ -132,7 +133,15 @@ public sealed class RecommendationBlender
             }
         }
 
-        var ranked = blend.Select(p => new Recommendation(p.Key, p.Value.Score, _catalog.CategoryOf(p.Key), p.Value.Reason)).ToList();
+        // Each item made once, with its personal boost already applied when the placement personalises.
+        var boost = personal is not null && request.CategoryAffinities.Count > 0 ? personal : null;
+        var ranked = new List<Recommendation>(blend.Count);
+        foreach (var (item, (score, _, reason)) in blend)
+        {
+            var category = _catalog.CategoryOf(item);
+            ranked.Add(new Recommendation(item, boost is null ? score : boost.Boosted(score, category, request.CategoryAffinities), category, reason));
+        }
+
         var perCategory = new Dictionary<string, int>(StringComparer.Ordinal);
 
         // The discovery split: reminders past their share are passed over (kept aside, in rank order, for places too few
@@ -189,7 +198,7 @@ public sealed class RecommendationBlender
         List<Recommendation> result;
         if (personal is not null && request.CategoryAffinities.Count > 0)
         {
-            result = personal.Rank(ranked, request.CategoryAffinities, request.Count, s_order, Admit);
+            result = personal.RankBoosted(ranked, request.CategoryAffinities, request.Count, s_order, Admit);
         }
         else
         {
@@ -227,12 +236,14 @@ public sealed class RecommendationBlender
         return result;
     }
 
+    // Asked of every candidate every source considers (thousands per call): plain loops, so that no call allocates (a
+    // lambda over `item` inside it would make a closure object per call).
     private Func<string, bool> Filter(RecommendationRequest request)
     {
         var bought = new HashSet<string>(StringComparer.Ordinal);
         foreach (var x in request.History)
         {
-            if (x.Type == EventType.Purchase && !_options.RepurchasableCategories.Any(c => ItemCatalog.IsIn(_catalog.CategoryOf(x.ItemId), c)))
+            if (x.Type == EventType.Purchase && !(_options.RepurchasableCategories.Count > 0 && IsInAny(_catalog.CategoryOf(x.ItemId), _options.RepurchasableCategories)))
             {
                 bought.Add(x.ItemId);
             }
@@ -243,6 +254,20 @@ public sealed class RecommendationBlender
         var outOfScope = _options.ExcludedCategories;
         return item =>
             !excluded.Contains(item) && !bought.Contains(item) && item != context &&
-            (outOfScope.Count == 0 || !outOfScope.Any(c => ItemCatalog.IsIn(_catalog.CategoryOf(item), c)));
+            (outOfScope.Count == 0 || !IsInAny(_catalog.CategoryOf(item), outOfScope));
+    }
+
+    private static bool IsInAny(string category, IReadOnlyList<string> prefixes)
+    {
+        // By index: a foreach over the interface would allocate its enumerator.
+        for (var i = 0; i < prefixes.Count; i++)
+        {
+            if (ItemCatalog.IsIn(category, prefixes[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

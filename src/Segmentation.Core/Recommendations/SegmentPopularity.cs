@@ -177,7 +177,7 @@ public sealed class SegmentPopularity : ICandidateSource
     {
         if (!_segments.TryGetValue(segment, out var table))
         {
-            table = new SegmentTable();
+            table = new SegmentTable(segment);
             _segments.Add(segment, table);
         }
 
@@ -277,9 +277,9 @@ public sealed class SegmentPopularity : ICandidateSource
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var best = new Dictionary<string, (double Score, string Segment)>(StringComparer.Ordinal);
-        var category = request.ContextCategory ?? "";
         var segments = request.SegmentKeys.Append(Everyone).Distinct(StringComparer.Ordinal).ToArray();
+        var best = new Dictionary<string, (double Score, RecommendationReason Reason)>(segments.Length * count, StringComparer.Ordinal);
+        var category = request.ContextCategory ?? "";
         if (category.Length == 0)
         {
             RankStale(segments);
@@ -309,7 +309,7 @@ public sealed class SegmentPopularity : ICandidateSource
                     var score = weight * popularity / ranked[0].Score;
                     if (!best.TryGetValue(item, out var current) || score > current.Score)
                     {
-                        best[item] = (score, segment);
+                        best[item] = (score, table.Reason);
                     }
                 }
             }
@@ -319,13 +319,13 @@ public sealed class SegmentPopularity : ICandidateSource
             _lock.ExitReadLock();
         }
 
-        var result = new TopK<string>(count);
-        foreach (var (item, (score, segment)) in best)
+        var result = new TopK<RecommendationReason>(count);
+        foreach (var (item, (score, reason)) in best)
         {
-            result.Offer(item, score, segment);
+            result.Offer(item, score, reason);
         }
 
-        return result.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, new RecommendationReason(ReasonKind.PopularInSegment, t.Value)));
+        return result.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, t.Value));
     }
 
     // Ranks again, under the write lock, the keys among `segments` whose ranking is missing or stale (more than 1% of
@@ -407,8 +407,11 @@ public sealed class SegmentPopularity : ICandidateSource
         return top.Drain();
     }
 
-    private sealed class SegmentTable
+    private sealed class SegmentTable(string segment)
     {
+        // The reason every candidate of this key carries, made once (reasons are immutable, so candidates share it).
+        public RecommendationReason Reason { get; } = new(ReasonKind.PopularInSegment, segment);
+
         public Dictionary<string, double> Items { get; } = new(StringComparer.Ordinal);
 
         // Item ids, best first, as of the last ranking; null before the first query.

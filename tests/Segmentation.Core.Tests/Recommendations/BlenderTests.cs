@@ -197,4 +197,51 @@ public sealed class BlenderTests
         Assert.Equal("rake", coFirst[0].ItemId);
         Assert.Throws<ArgumentOutOfRangeException>(() => new RecommendationBlender([new BlendedSource(_popularity, 0)], _catalog));
     }
+
+    [Fact]
+    public void AskingWhetherAnItemIsAllowed_AllocatesNothing_HoweverOftenASourceAsks()
+    {
+        // Sources ask the blender's filter of every item they walk (thousands per call on a large catalogue): the bytes
+        // one Recommend allocates on this thread must not grow with the number of questions. Same requests, same
+        // answers; only the number of times the source asks differs.
+        static long AllocatedBy(RecommendationBlender blender, RecommendationRequest request)
+        {
+            blender.Recommend(request); // warm: statics and first-call paths
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            blender.Recommend(request);
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        var request = Request(Buy("kettle", -2), Buy("tea", -1)) with { ExcludedItems = new HashSet<string>(["cups"]) };
+        var options = new BlendOptions { ExcludedCategories = ["garden.plants"], RepurchasableCategories = ["grocery"] };
+        var few = AllocatedBy(new RecommendationBlender([new BlendedSource(new AskingSource(10), 1)], _catalog, options), request);
+        var many = AllocatedBy(new RecommendationBlender([new BlendedSource(new AskingSource(10_000), 1)], _catalog, options), request);
+        Assert.Equal(few, many);
+    }
+
+    // Asks the filter `questions` times about every catalogue item in turn, then proposes the allowed ones (fixed scores).
+    private sealed class AskingSource(int questions) : ICandidateSource
+    {
+        private static readonly string[] s_items = ["cups", "kettle", "mug", "rake", "seeds", "spade", "tea", "teapot"];
+        private static readonly RecommendationReason s_reason = new(ReasonKind.PopularInSegment, "");
+        private readonly Candidate[] _candidates = new Candidate[s_items.Length];
+
+        public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
+        {
+            var allowedCount = 0;
+            for (var q = 0; q < questions; q++)
+            {
+                allowedCount = 0;
+                foreach (var item in s_items)
+                {
+                    if (allowed(item))
+                    {
+                        _candidates[allowedCount++] = new Candidate(item, s_items.Length - allowedCount, s_reason);
+                    }
+                }
+            }
+
+            return new ArraySegment<Candidate>(_candidates, 0, Math.Min(count, allowedCount));
+        }
+    }
 }
