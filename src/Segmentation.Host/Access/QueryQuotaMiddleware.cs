@@ -21,6 +21,7 @@ internal sealed class QueryQuotaMiddleware
     private readonly RequestDelegate _next;
     private readonly KeyRateLimiters _limiters;
     private readonly TimeSpan _wait;
+    private readonly TimeSpan _refusalDelay;
     private readonly TimeProvider _clock;
 
     public QueryQuotaMiddleware(RequestDelegate next, KeyRateLimiters limiters, SegmentationOptions options, TimeProvider clock)
@@ -28,6 +29,7 @@ internal sealed class QueryQuotaMiddleware
         _next = next;
         _limiters = limiters;
         _wait = options.Auth.RateLimits.QueryWait;
+        _refusalDelay = options.Auth.RateLimits.RefusalDelay;
         _clock = clock;
     }
 
@@ -43,6 +45,7 @@ internal sealed class QueryQuotaMiddleware
             {
                 return bucket.TryTakeSlot(lease, 1, _wait, out var waitMs)
                     ? HoldThenRunAsync(context, bucket, caller, waitMs)
+                    : _refusalDelay > TimeSpan.Zero ? DelayThenRefuseAsync(context, caller, waitMs)
                     : RefuseAsync(context, caller, waitMs);
             }
         }
@@ -75,6 +78,23 @@ internal sealed class QueryQuotaMiddleware
         }
 
         await _next(context);
+    }
+
+    // The refusal held for RefusalDelay (at most its own hint): a client that ignores hints gets its refusals no faster.
+    private async Task DelayThenRefuseAsync(HttpContext context, ApiCaller caller, long pushbackMs)
+    {
+        var delay = TimeSpan.FromMilliseconds(pushbackMs) < _refusalDelay ? TimeSpan.FromMilliseconds(pushbackMs) : _refusalDelay;
+        try
+        {
+            await Task.Delay(delay, _clock, context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away while its refusal was held: nothing to answer (counted CANCELLED).
+            return;
+        }
+
+        await RefuseAsync(context, caller, Math.Max(1, pushbackMs - (long)delay.TotalMilliseconds));
     }
 
     private static Task RefuseAsync(HttpContext context, ApiCaller caller, long pushbackMs)

@@ -55,9 +55,9 @@ public sealed class AccessOptions
             return jwtProblem;
         }
 
-        if (RateLimits.CallsInFlight < 0 || RateLimits.QueuedCalls < 0 || RateLimits.QueryWait < TimeSpan.Zero)
+        if (RateLimits.CallsInFlight < 0 || RateLimits.QueuedCalls < 0 || RateLimits.QueryWait < TimeSpan.Zero || RateLimits.RefusalDelay < TimeSpan.Zero)
         {
-            return "Segmentation:Auth:RateLimits: CallsInFlight must be 0 (no limit) or positive, QueuedCalls 0 or positive, QueryWait 0 or positive.";
+            return "Segmentation:Auth:RateLimits: CallsInFlight must be 0 (no limit) or positive, QueuedCalls 0 or positive, QueryWait and RefusalDelay 0 or positive.";
         }
 
         return RateLimits.IngestEventsPerSecond < 0 || RateLimits.QueriesPerSecond < 0 || RateLimits.BurstSeconds <= 0
@@ -98,6 +98,15 @@ public sealed class RateLimitOptions
     /// latency, rather than spinning on refusals that cost it and the host CPU.
     /// </summary>
     public TimeSpan QueryWait { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// How long a refusal of a query over its key's quota is held before it is sent (100 ms by default, never longer
+    /// than its own retry hint; 0 answers at once). A client that waits its hints loses nothing (it would wait that long
+    /// anyway); one that ignores them and retries at once gets each refusal no sooner, so its flood of refusals is slowed
+    /// to one per caller per this delay instead of as fast as the host can refuse, which costs the host (and, on a shared
+    /// machine, other tenants) about as much as serving them. Held without a thread, the message unread.
+    /// </summary>
+    public TimeSpan RefusalDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Unary calls of one key that may wait for a slot (256 by default); one more is refused RESOURCE_EXHAUSTED.</summary>
     public int QueuedCalls { get; set; } = 256;

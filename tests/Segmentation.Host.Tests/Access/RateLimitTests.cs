@@ -55,7 +55,7 @@ public sealed class RateLimitTests
     {
         // One call per second, three deep; a call may be held up to 1.5 s for its turn.
         await using var server = await KeyedServer.StartAsync(
-            "--Segmentation:Auth:RateLimits:BurstSeconds=3", "--Segmentation:Auth:RateLimits:QueryWait=00:00:01.500");
+            "--Segmentation:Auth:RateLimits:BurstSeconds=3", "--Segmentation:Auth:RateLimits:QueryWait=00:00:01.500", "--Segmentation:Auth:RateLimits:RefusalDelay=00:00:00");
         var key = await server.CreateKeyAsync("default", AccessScope.Read, queriesPerSecond: 1);
         var request = new GetUserSegmentsRequest { UserId = "nobody" };
         var statistics = server.Server.Services.GetRequiredService<Hosting.GrpcCallStatistics>();
@@ -82,5 +82,27 @@ public sealed class RateLimitTests
         Assert.InRange(fourthHint, 1, thirdHint);
 
         Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => held)).StatusCode);
+    }
+
+    [Fact]
+    public async Task QueryOverQuota_RefusalIsHeldForTheRefusalDelay_AndItsHintCountsThatWaitAsAlreadyWaited()
+    {
+        // One call per 100 s: a refusal's hint is about 100 s, so the 2 s refusal delay applies in full.
+        await using var server = await KeyedServer.StartAsync("--Segmentation:Auth:RateLimits:RefusalDelay=00:00:02", "--Segmentation:Auth:RateLimits:QueryWait=00:00:00");
+        var key = await server.CreateKeyAsync("default", AccessScope.Read, queriesPerSecond: 0.01);
+        var request = new GetUserSegmentsRequest { UserId = "nobody" };
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => server.Segments(key).GetUserSegmentsAsync(request).ResponseAsync)).StatusCode);
+
+        // A client ignoring hints retries at once; it gets each refusal no sooner than the delay (a lower bound: a timer
+        // never fires early), so its loop is slowed to one refusal per caller per delay.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var refused = await Assert.ThrowsAsync<RpcException>(() => server.Segments(key).GetUserSegmentsAsync(request).ResponseAsync);
+        var elapsed = clock.Elapsed;
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.True(elapsed >= TimeSpan.FromMilliseconds(1_990), $"the refusal came after {elapsed.TotalMilliseconds:F0} ms, before the 2 s refusal delay");
+        var pushback = long.Parse(refused.Trailers.GetValue(QuotaRefusal.PushbackHeader)!, System.Globalization.CultureInfo.InvariantCulture);
+        // The bucket's ~100 s less the 2 s already spent waiting for the answer.
+        Assert.InRange(pushback, 1, 98_001);
+        Assert.Contains($"retry after {pushback} ms", refused.Status.Detail, StringComparison.Ordinal);
     }
 }
