@@ -56,14 +56,9 @@ internal sealed class QueryQuotaMiddleware
     // The call's slot is near: wait for it (no thread held, the message not read), then take the token it was kept.
     private async Task HoldThenRunAsync(HttpContext context, KeyBucket bucket, ApiCaller caller, long waitMs)
     {
-        try
+        // A millisecond more: timers count whole milliseconds and may fire a fraction early, before the token is whole.
+        if (!await HoldAsync(context, TimeSpan.FromMilliseconds(waitMs + 1)))
         {
-            // A millisecond more: timers count whole milliseconds and may fire a fraction early, before the token is whole.
-            await Task.Delay(TimeSpan.FromMilliseconds(waitMs + 1), _clock, context.RequestAborted);
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-        {
-            // The client went away while its call was held: nothing to answer (counted CANCELLED).
             return;
         }
 
@@ -84,17 +79,25 @@ internal sealed class QueryQuotaMiddleware
     private async Task DelayThenRefuseAsync(HttpContext context, ApiCaller caller, long pushbackMs)
     {
         var delay = TimeSpan.FromMilliseconds(pushbackMs) < _refusalDelay ? TimeSpan.FromMilliseconds(pushbackMs) : _refusalDelay;
+        if (await HoldAsync(context, delay))
+        {
+            await RefuseAsync(context, caller, Math.Max(1, pushbackMs - (long)delay.TotalMilliseconds));
+        }
+    }
+
+    // Holds the call (no thread, its message unread) for `delay`; false when the client went away meanwhile, and then
+    // there is nothing to answer (counted CANCELLED).
+    private async Task<bool> HoldAsync(HttpContext context, TimeSpan delay)
+    {
         try
         {
             await Task.Delay(delay, _clock, context.RequestAborted);
+            return true;
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
-            // The client went away while its refusal was held: nothing to answer (counted CANCELLED).
-            return;
+            return false;
         }
-
-        await RefuseAsync(context, caller, Math.Max(1, pushbackMs - (long)delay.TotalMilliseconds));
     }
 
     private static Task RefuseAsync(HttpContext context, ApiCaller caller, long pushbackMs)
