@@ -1,10 +1,10 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using SQLitePCL;
 
 namespace Segmentation.Storage.Sqlite;
 
@@ -297,7 +297,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                     try
                     {
                         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-                        inserts.Insert(group, transaction);
+                        inserts.Insert(group);
                         await transaction.CommitAsync();
                     }
                     catch (Exception ex)
@@ -339,98 +339,106 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     }
 
     /// <summary>
-    /// Inserts a commit group with multi-row statements (<see cref="RowsPerStatement"/> rows each: one statement per row
-    /// costs about three times as much). <c>ON CONFLICT DO NOTHING RETURNING</c> reports the rows stored; a row not
-    /// reported is a duplicate of an earlier commit or of an earlier row in the same group.
+    /// Inserts a commit group a row at a time through one statement prepared for the writer's life, bound and stepped with
+    /// SQLitePCL's calls rather than through a <see cref="SqliteCommand"/>. The command path cost more than SQLite's own
+    /// work: per row a parameter binder object, a UTF-8 copy of each string, and the event id read back as a new string to
+    /// match the returned rows to the records; per statement its statement list and data reader. Here a row allocates
+    /// nothing: the strings are encoded into one reused buffer (SQLite copies what is bound), and whether the row was
+    /// stored is the step's answer itself: <c>ON CONFLICT DO NOTHING RETURNING seq</c> returns the row's sequence when it
+    /// was stored and no row when its event id was stored before (by an earlier commit or an earlier row of this group).
     /// </summary>
-    private sealed class RowInserter(SqliteConnection connection) : IDisposable
+    /// <remarks>
+    /// Runs inside the writer's <c>BEGIN IMMEDIATE</c> transaction on the same connection, so its rows commit or roll back
+    /// with it; the connection's busy timeout applies to these steps as to any other.
+    /// </remarks>
+    private sealed class RowInserter : IDisposable
     {
-        private const int RowsPerStatement = 128;
-        private readonly Dictionary<int, SqliteCommand> _statements = [];
-        private readonly Dictionary<string, (PendingAppend Pending, int Index)> _rows = new(StringComparer.Ordinal);
-        private readonly List<(PendingAppend Pending, int Index)> _chunk = new(RowsPerStatement);
+        private const string InsertSql = "INSERT INTO events (stream_id, event_id, payload) VALUES (?1, ?2, ?3) ON CONFLICT (event_id) DO NOTHING RETURNING seq";
+        private readonly sqlite3 _database;
+        private readonly sqlite3_stmt _insert;
+        private byte[] _text = new byte[256];
 
-        public void Insert(List<PendingAppend> group, SqliteTransaction transaction)
+        public RowInserter(SqliteConnection connection)
+        {
+            _database = connection.Handle ?? throw new InvalidOperationException("The writer's connection is not open.");
+            var rc = raw.sqlite3_prepare_v3(_database, InsertSql, raw.SQLITE_PREPARE_PERSISTENT, out var insert);
+            SqliteException.ThrowExceptionForRC(rc, _database);
+            _insert = insert;
+        }
+
+        public void Insert(List<PendingAppend> group)
         {
             foreach (var pending in group)
             {
-                for (var i = 0; i < pending.Records.Count; i++)
+                var records = pending.Records;
+                for (var i = 0; i < records.Count; i++)
                 {
-                    pending.Results[i] = new AppendResult(AppendOutcome.Duplicate, 0);
-                    _chunk.Add((pending, i));
-                    if (_chunk.Count == RowsPerStatement)
-                    {
-                        Flush(transaction);
-                    }
+                    pending.Results[i] = Insert(records[i]);
                 }
             }
-
-            Flush(transaction);
         }
 
-        public void Dispose()
+        public void Dispose() => _insert.Dispose();
+
+        private AppendResult Insert(LogRecord record)
         {
-            foreach (var statement in _statements.Values)
+            try
             {
-                statement.Dispose();
-            }
-        }
-
-        private void Flush(SqliteTransaction transaction)
-        {
-            if (_chunk.Count == 0)
-            {
-                return;
-            }
-
-            var command = Statement(_chunk.Count);
-            command.Transaction = transaction;
-            _rows.Clear();
-            for (var r = 0; r < _chunk.Count; r++)
-            {
-                var (pending, index) = _chunk[r];
-                var record = pending.Records[index];
-                command.Parameters[3 * r].Value = record.StreamId;
-                command.Parameters[(3 * r) + 1].Value = record.EventId;
-                command.Parameters[(3 * r) + 2].Value = MemoryMarshal.TryGetArray(record.Payload, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-                    ? segment.Array
-                    : record.Payload.ToArray();
-                _rows.TryAdd(record.EventId, (pending, index)); // The first row with an id is the one that can be stored.
-            }
-
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read())
+                Check(BindText(1, record.StreamId));
+                Check(BindText(2, record.EventId));
+                // An empty span would bind NULL (no pointer to pass), which the NOT NULL column refuses: an empty blob instead.
+                Check(record.Payload.IsEmpty ? raw.sqlite3_bind_zeroblob(_insert, 3, 0) : raw.sqlite3_bind_blob(_insert, 3, record.Payload.Span));
+                var rc = raw.sqlite3_step(_insert);
+                if (rc == raw.SQLITE_DONE)
                 {
-                    var (pending, index) = _rows[reader.GetString(0)];
-                    pending.Results[index] = new AppendResult(AppendOutcome.Appended, reader.GetInt64(1));
+                    return new AppendResult(AppendOutcome.Duplicate, 0);
                 }
-            }
 
-            _chunk.Clear();
+                if (rc != raw.SQLITE_ROW)
+                {
+                    Check(rc);
+                }
+
+                var sequence = raw.sqlite3_column_int64(_insert, 0);
+                rc = raw.sqlite3_step(_insert);
+                if (rc != raw.SQLITE_DONE)
+                {
+                    Check(rc);
+                }
+
+                return new AppendResult(AppendOutcome.Appended, sequence);
+            }
+            finally
+            {
+                // Ready for the next row; after a failed step this returns the same error, already thrown above.
+                raw.sqlite3_reset(_insert);
+            }
         }
 
-        private SqliteCommand Statement(int rows)
+        private int BindText(int index, string text)
         {
-            if (_statements.TryGetValue(rows, out var command))
+            if (text.Length == 0)
             {
-                return command;
+                // As for blobs: an empty span has no pointer and would bind NULL.
+                return raw.sqlite3_bind_text(_insert, index, "");
             }
 
-            command = connection.CreateCommand();
-            var sql = new StringBuilder("INSERT INTO events (stream_id, event_id, payload) VALUES ");
-            for (var r = 0; r < rows; r++)
+            var most = Encoding.UTF8.GetMaxByteCount(text.Length);
+            if (most > _text.Length)
             {
-                sql.Append(r == 0 ? "" : ", ").Append($"($s{r}, $e{r}, $p{r})");
-                command.Parameters.Add($"$s{r}", SqliteType.Text);
-                command.Parameters.Add($"$e{r}", SqliteType.Text);
-                command.Parameters.Add($"$p{r}", SqliteType.Blob);
+                _text = new byte[Math.Max(most, _text.Length * 2)];
             }
 
-            command.CommandText = sql.Append(" ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq").ToString();
-            command.Prepare();
-            _statements[rows] = command;
-            return command;
+            var length = Encoding.UTF8.GetBytes(text, _text);
+            return raw.sqlite3_bind_text(_insert, index, _text.AsSpan(0, length));
+        }
+
+        private void Check(int rc)
+        {
+            if (rc != raw.SQLITE_OK)
+            {
+                SqliteException.ThrowExceptionForRC(rc, _database);
+            }
         }
     }
 

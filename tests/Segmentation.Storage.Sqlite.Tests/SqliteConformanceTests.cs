@@ -27,6 +27,27 @@ public sealed class SqliteEventLogTests : EventLogConformanceTests
     }
 
     [Fact]
+    public async Task NonAsciiAndLongIds_AndAnEmptyPayload_AreStoredAsGiven()
+    {
+        // The writer encodes ids into a buffer of its own (256 bytes at first): longer ones, and ones of several bytes a
+        // character, must come back unchanged; an empty payload is an empty blob, not a missing one.
+        var longId = string.Concat(Enumerable.Repeat("é-日本-", 200));
+        var records = new[] { new LogRecord("tenant/ünïcødé", "évènement-1", new byte[] { 1, 2 }), new LogRecord("s", longId, Array.Empty<byte>()), new LogRecord(longId, "x", new byte[] { 3 }) };
+
+        var results = await Log.AppendAsync(records, CancellationToken.None);
+
+        Assert.All(results, r => Assert.Equal(AppendOutcome.Appended, r.Outcome));
+        var stored = new List<StoredRecord>();
+        await foreach (var record in Log.ReadAllAsync(0, CancellationToken.None))
+        {
+            stored.Add(record);
+        }
+
+        Assert.Equal(records.Select(r => (r.StreamId, r.EventId, Convert.ToHexString(r.Payload.Span))), stored.Select(r => (r.StreamId, r.EventId, Convert.ToHexString(r.Payload.Span))));
+        Assert.Equal(AppendOutcome.Duplicate, (await Log.AppendAsync([new LogRecord("other", longId, new byte[] { 9 })], CancellationToken.None))[0].Outcome);
+    }
+
+    [Fact]
     public async Task ReadersSeeCommittedData_WhileTheWriterWrites()
     {
         var writing = Task.Run(async () =>
