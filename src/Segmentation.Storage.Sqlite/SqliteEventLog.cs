@@ -72,7 +72,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             throw new InvalidOperationException("The event log is closed or its writer failed; nothing was appended.");
         }
 
-        return pending.Completion.Task;
+        return pending.Task;
     }
 
     /// <inheritdoc />
@@ -309,7 +309,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
 
                     foreach (var pending in group)
                     {
-                        pending.Completion.TrySetResult(pending.Results);
+                        pending.TrySetResult(pending.Results);
                     }
 
                     group.Clear();
@@ -325,7 +325,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             Fail(group, ex);
             while (_queue.Reader.TryRead(out var pending))
             {
-                pending.Completion.TrySetException(ex);
+                pending.TrySetException(ex);
             }
         }
     }
@@ -334,7 +334,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     {
         foreach (var pending in group)
         {
-            pending.Completion.TrySetException(exception);
+            pending.TrySetException(exception);
         }
     }
 
@@ -442,13 +442,13 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
         }
     }
 
-    private sealed class PendingAppend(IReadOnlyList<LogRecord> records)
+    // One append call waiting for its commit: the completion source of its task itself (not an object holding one), as
+    // every ingest call to a user grain makes one.
+    private sealed class PendingAppend(IReadOnlyList<LogRecord> records) : TaskCompletionSource<AppendResult[]>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         public IReadOnlyList<LogRecord> Records { get; } = records;
 
         public AppendResult[] Results { get; } = new AppendResult[records.Count];
-
-        public TaskCompletionSource<AppendResult[]> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
 
