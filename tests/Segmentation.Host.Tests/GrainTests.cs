@@ -15,6 +15,24 @@ public sealed class GrainTests
 {
     private static readonly DateTimeOffset s_now = TimeProvider.System.GetUtcNow();
 
+    // Ingest makes a user grain's reference from the tenant and the user id without joining them into a key string: it
+    // must be the joined key's grain for every user id, whatever characters it holds.
+    [Fact]
+    public async Task ReferenceFromTenantAndUserId_IsTheJoinedKeysGrain()
+    {
+        await using var server = await TestServer.StartAsync();
+        var grains = server.Server.Grains;
+        var references = new GrainReferences<IUserGrain>(grains);
+        foreach (var (tenant, userId) in new[] { ("default", "u-1"), ("shop-2", "ünïcødé 日本"), ("default", ""), ("t", "a/b"), ("default", "\ud800lone"), ("default", "end\udc00") })
+        {
+            var joined = grains.GetGrain<IUserGrain>(TenantKeys.User(userId, tenant)).GetGrainId();
+            Assert.Equal(joined, references.Get(tenant, userId).GetGrainId());
+        }
+
+        await references.Get("default", "g-ref").ApplyAsync(new EventBatch([EventCodec.Encode(Events.Make("g-ref-1", "g-ref", EventType.View, s_now.AddMinutes(-1)))]));
+        Assert.Equal(1, (await grains.GetGrain<IUserGrain>(TenantKeys.User("g-ref")).GetProfileAsync(s_now))!.View.EventCount);
+    }
+
     // A grain-interface type without a serializer compiles and fails only at run time: call every method once, and
     // round-trip every message through the silo's serializer (what a call between two silos does).
     [Fact]

@@ -84,25 +84,33 @@ internal sealed class EventIngestion
             decoded[i] = domain;
         }
 
-        var batches = new UserBatch[sizes.Count];
-        foreach (var (userId, number) in users)
-        {
-            batches[number] = new UserBatch(userId, sizes[number]);
-        }
-
+        // Each user's stored payloads and decodings, in request order; filled[g] counts user g's so far.
+        var payloads = new byte[sizes.Count][][];
+        var decodings = new BehaviorEvent[sizes.Count][];
+        var filled = new int[sizes.Count];
         for (var i = 0; i < events.Count; i++)
         {
-            if (group[i] >= 0)
+            var g = group[i];
+            if (g < 0)
             {
-                batches[group[i]].Add(i, EventCodec.Encode(events[i]), decoded[i]);
+                continue;
             }
+
+            var j = filled[g]++;
+            if (j == 0)
+            {
+                payloads[g] = new byte[sizes[g]][];
+                decodings[g] = new BehaviorEvent[sizes[g]];
+            }
+
+            payloads[g][j] = EventCodec.Encode(events[i]);
+            decodings[g][j] = decoded[i];
         }
 
-        var calls = new Task<ApplyResult>[batches.Length];
-        for (var g = 0; g < batches.Length; g++)
+        var calls = new Task<ApplyResult>[sizes.Count];
+        foreach (var (userId, g) in users)
         {
-            var batch = batches[g];
-            calls[g] = _users.Get(TenantKeys.User(batch.UserId, tenant)).ApplyAsync(new EventBatch(batch.Payloads) { Decoded = batch.Events });
+            calls[g] = _users.Get(tenant, userId).ApplyAsync(new EventBatch(payloads[g]) { Decoded = decodings[g] });
         }
 
         try
@@ -116,22 +124,24 @@ internal sealed class EventIngestion
             throw new ServiceUnavailableException("events: an append failed (storage, or the silo hosting a user was lost); nothing in this batch is acknowledged. Retry it: event ids make retries idempotent.");
         }
 
-        if (batches.Length > 0)
+        if (calls.Length > 0)
         {
             _schedules?.Seen(tenant);
         }
 
+        // Event i is user group[i]'s next one, in the order her batch listed them.
         var response = new V1.IngestEventsResponse();
-        for (var g = 0; g < batches.Length; g++)
+        Array.Clear(filled);
+        for (var i = 0; i < events.Count; i++)
         {
-            var indexes = batches[g].Indexes;
-            var appended = calls[g].Result.Appended;
-            for (var j = 0; j < indexes.Length; j++)
+            var g = group[i];
+            if (g < 0)
             {
-                var index = indexes[j];
-                var outcome = appended[j] ? V1.IngestOutcome.Accepted : V1.IngestOutcome.Duplicate;
-                results[index] = Result(index + indexOffset, events[index].EventId, outcome, "", "");
+                continue;
             }
+
+            var outcome = calls[g].Result.Appended[filled[g]++] ? V1.IngestOutcome.Accepted : V1.IngestOutcome.Duplicate;
+            results[i] = Result(i + indexOffset, events[i].EventId, outcome, "", "");
         }
 
         foreach (var result in results)
@@ -160,26 +170,4 @@ internal sealed class EventIngestion
         Field = field,
         Reason = reason,
     };
-
-    // One user's events of a request, in request order: where each came from, its stored bytes and its decoding.
-    private sealed class UserBatch(string userId, int size)
-    {
-        private int _count;
-
-        public string UserId { get; } = userId;
-
-        public int[] Indexes { get; } = new int[size];
-
-        public byte[][] Payloads { get; } = new byte[size][];
-
-        public BehaviorEvent[] Events { get; } = new BehaviorEvent[size];
-
-        public void Add(int index, byte[] payload, BehaviorEvent decoded)
-        {
-            Indexes[_count] = index;
-            Payloads[_count] = payload;
-            Events[_count] = decoded;
-            _count++;
-        }
-    }
 }
