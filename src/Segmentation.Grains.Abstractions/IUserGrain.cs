@@ -19,8 +19,13 @@ public interface IUserGrain : IGrainWithStringKey
     /// Appends the events (stored payloads of one user) durably, idempotent by event id, folds the new ones and reports
     /// per event whether it was appended or a duplicate. Nothing is acknowledged before it is durable.
     /// </summary>
+    /// <remarks>
+    /// A <see cref="ValueTask{TResult}"/>: Orleans answers a call with a pooled completion source, and a
+    /// <see cref="Task{TResult}"/> would wrap each answer in one more object (ingest makes one call per user per batch).
+    /// Await it once.
+    /// </remarks>
     [Alias("Apply")]
-    Task<ApplyResult> ApplyAsync(EventBatch batch);
+    ValueTask<ApplyResult> ApplyAsync(EventBatch batch);
 
     /// <summary>The lifecycle stage as of <paramref name="now"/>.</summary>
     [Alias("GetLifecycle")]

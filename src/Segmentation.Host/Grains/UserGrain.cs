@@ -249,7 +249,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     /// append is never cancelled half-way: once started, whatever the log stored is also folded, so memory and log
     /// cannot disagree; a failed refresh does not fail the call (it stays owed).
     /// </summary>
-    public async Task<ApplyResult> ApplyAsync(EventBatch batch)
+    public async ValueTask<ApplyResult> ApplyAsync(EventBatch batch)
     {
         // Decoded by the edge when the call came from within the silo (see EventBatch.Decoded); read, never written.
         var events = batch.Decoded is { } decoded && decoded.Length == batch.Payloads.Length ? decoded : Decode(batch.Payloads);

@@ -107,16 +107,25 @@ internal sealed class EventIngestion
             decodings[g][j] = decoded[i];
         }
 
-        var calls = new Task<ApplyResult>[sizes.Count];
+        var calls = new ValueTask<ApplyResult>[sizes.Count];
+        var answered = new Countdown();
         foreach (var (userId, g) in users)
         {
             calls[g] = _users.Get(tenant, userId).ApplyAsync(new EventBatch(payloads[g]) { Decoded = decodings[g] });
+            answered.Add(calls[g]);
         }
 
+        var appended = new bool[calls.Length][];
         try
         {
             // One wait for the whole request: a cancelled request stops waiting (the grains still finish their turns).
-            await Task.WhenAll(calls).WaitAsync(cancellationToken);
+            await answered.AllAsync().WaitAsync(cancellationToken);
+            // Every call has answered: each answer (or its exception, the first in user order as Task.WhenAll would
+            // throw) is read here, once, as a ValueTask allows.
+            for (var g = 0; g < calls.Length; g++)
+            {
+                appended[g] = calls[g].Result.Appended;
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not SegmentationException)
         {
@@ -140,7 +149,7 @@ internal sealed class EventIngestion
                 continue;
             }
 
-            var outcome = calls[g].Result.Appended[filled[g]++] ? V1.IngestOutcome.Accepted : V1.IngestOutcome.Duplicate;
+            var outcome = appended[g][filled[g]++] ? V1.IngestOutcome.Accepted : V1.IngestOutcome.Duplicate;
             results[i] = Result(i + indexOffset, events[i].EventId, outcome, "", "");
         }
 
@@ -170,4 +179,47 @@ internal sealed class EventIngestion
         Field = field,
         Reason = reason,
     };
+
+    /// <summary>
+    /// Completes once every call added has answered, as <c>Task.WhenAll</c> would, without a task per call: each call's
+    /// ValueTask is told to run one shared callback when it completes, which counts it off. Task.WhenAll needs a Task of
+    /// each, one more object per user per batch. Reads no answer: the caller reads each once when this completes.
+    /// </summary>
+    private sealed class Countdown : TaskCompletionSource
+    {
+        private readonly Action _countOff;
+
+        // Starts at one for AllAsync's own count-off, so the count cannot reach zero while calls are still being added.
+        private int _pending = 1;
+
+        public Countdown()
+            : base(TaskCreationOptions.RunContinuationsAsynchronously) => _countOff = CountOff;
+
+        public void Add(ValueTask<ApplyResult> call)
+        {
+            if (call.IsCompleted)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _pending);
+            // Unsafe: the callback only counts, so it needs neither this execution context nor a scheduler to run on.
+            call.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_countOff);
+        }
+
+        /// <summary>Completes when every call added has answered; call once, after the last <see cref="Add"/>.</summary>
+        public Task AllAsync()
+        {
+            CountOff();
+            return Task;
+        }
+
+        private void CountOff()
+        {
+            if (Interlocked.Decrement(ref _pending) == 0)
+            {
+                TrySetResult();
+            }
+        }
+    }
 }
