@@ -13,8 +13,13 @@ public interface IUserEmbedder
 
     /// <summary>
     /// Computes one user's embedding. The request's memory is read after this method returns (when the user's batch
-    /// is packed): do not change it until the returned task completes.
+    /// is packed): do not change it until the returned task completes, or, when the request has an
+    /// <see cref="UserEmbeddingRequest.Owner"/>, until the embedder has released it.
     /// </summary>
+    /// <remarks>
+    /// A request with an <see cref="UserEmbeddingRequest.Owner"/> is released to it exactly once, on every path (refused,
+    /// cancelled, failed or delivered, and when this method throws), once the embedder no longer reads its memory.
+    /// </remarks>
     /// <returns>The L2-normalised embedding (D floats, owned by the caller) and the model version that produced it.</returns>
     /// <exception cref="ArgumentException">The request does not fit <see cref="Signature"/> (thrown before anything is queued).</exception>
     /// <exception cref="InferenceQueueFullException">In the task: too many calls are waiting; retry later (gRPC RESOURCE_EXHAUSTED).</exception>
@@ -39,6 +44,16 @@ public readonly record struct UserEmbeddingRequest(ReadOnlyMemory<long> ItemIds,
     /// </summary>
     public long? ModelVersion { get; init; }
 
+    /// <summary>
+    /// Where the request's memory came from, told once the embedder no longer reads it (see
+    /// <see cref="IUserEmbedder.EmbedAsync"/>); null when the caller keeps it until the returned task completes.
+    /// </summary>
+    /// <remarks>
+    /// It lets a caller hand pooled buffers over with the request and await the embedder's task itself, instead of
+    /// wrapping the call in an async method whose only work after the await is giving the buffers back.
+    /// </remarks>
+    public IUserEmbeddingRequestOwner? Owner { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> when the request does not fit <paramref name="signature"/>.</summary>
     public void Validate(UserEncoderSignature signature)
     {
@@ -62,3 +77,14 @@ public readonly record struct UserEmbeddingRequest(ReadOnlyMemory<long> ItemIds,
 /// <param name="Vector">D floats, L2-normalised (all zeros for a user without any signal).</param>
 /// <param name="ModelVersion">The version of the model that computed <paramref name="Vector"/>.</param>
 public readonly record struct UserEmbedding(float[] Vector, long ModelVersion);
+
+/// <summary>Takes back the memory of a <see cref="UserEmbeddingRequest"/> the embedder no longer reads.</summary>
+public interface IUserEmbeddingRequestOwner
+{
+    /// <summary>
+    /// The embedder is done with <paramref name="request"/>'s memory; <paramref name="embedded"/> says whether it
+    /// delivered an embedding for it. Called once per request, on any thread, possibly before this request's task
+    /// completes.
+    /// </summary>
+    void Released(in UserEmbeddingRequest request, bool embedded);
+}

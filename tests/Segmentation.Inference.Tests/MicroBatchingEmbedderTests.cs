@@ -200,6 +200,75 @@ public sealed class MicroBatchingEmbedderTests(OrtFixture ort) : UserEmbedderCon
     }
 
     [Fact]
+    public async Task A_request_with_an_owner_is_released_to_it_once_whichever_way_its_call_ends()
+    {
+        var v2Folder = TestModelFolders.Write(Root, Reference);
+        var (embedder, gate) = Gated(LoadModel(Folder), queueCapacity: 3);
+        var owner = new RecordingOwner();
+        using var cancel = new CancellationTokenSource();
+
+        var delivered = embedder.EmbedAsync(owner.Own(Request(0), 0)).AsTask();
+        await gate.ClosedAsync();
+        // In the worker's batch: not released yet, the worker may still read it.
+        Assert.Empty(owner.Released());
+        var cancelled = embedder.EmbedAsync(owner.Own(Request(1), 1), cancel.Token).AsTask();
+        var stale = embedder.EmbedAsync(owner.Own(Request(2) with { ModelVersion = 1 }, 2)).AsTask();
+        var queued = embedder.EmbedAsync(owner.Own(Request(3), 3)).AsTask();
+        var refused = embedder.EmbedAsync(owner.Own(Request(4), 4));
+        Assert.Throws<ArgumentException>(() => embedder.EmbedAsync(owner.Own(Request(5) with { Dense = new float[1] }, 5)));
+        cancel.Cancel();
+        // The refused and the invalid one at once; the cancelled one stays in the queue until a worker skips it.
+        Assert.Equal([(4, false), (5, false)], owner.Released());
+        embedder.SwapModel(LoadModel(v2Folder));
+        gate.Open();
+
+        await Task.WhenAll(delivered, queued).WaitAsync(Patience);
+        await Assert.ThrowsAsync<UserEncoderChangedException>(() => stale.WaitAsync(Patience));
+        Assert.True(cancelled.IsCanceled && refused.IsFaulted);
+        await embedder.DisposeAsync();
+        Assert.Throws<ObjectDisposedException>(() => embedder.EmbedAsync(owner.Own(Request(6), 6)).GetAwaiter().GetResult());
+
+        // Each once, the two delivered ones as embedded.
+        Assert.Equal([(0, true), (1, false), (2, false), (3, true), (4, false), (5, false), (6, false)], owner.Released().Order());
+    }
+
+    // Records every release by the seed of the request whose item ids it released.
+    private sealed class RecordingOwner : IUserEmbeddingRequestOwner
+    {
+        private readonly Dictionary<long[], int> _seeds = new(ReferenceEqualityComparer.Instance);
+        private readonly List<(int Seed, bool Embedded)> _released = [];
+
+        public UserEmbeddingRequest Own(UserEmbeddingRequest request, int seed)
+        {
+            lock (_released)
+            {
+                _seeds.Add(Ids(request), seed);
+            }
+
+            return request with { Owner = this };
+        }
+
+        public void Released(in UserEmbeddingRequest request, bool embedded)
+        {
+            lock (_released)
+            {
+                _released.Add((_seeds[Ids(request)], embedded));
+            }
+        }
+
+        public List<(int Seed, bool Embedded)> Released()
+        {
+            lock (_released)
+            {
+                return [.. _released];
+            }
+        }
+
+        private static long[] Ids(UserEmbeddingRequest request) =>
+            System.Runtime.InteropServices.MemoryMarshal.TryGetArray(request.ItemIds, out var ids) ? ids.Array! : throw new ArgumentException("ids not in an array");
+    }
+
+    [Fact]
     public async Task SwapModel_refuses_a_model_of_another_signature_and_leaves_it_to_the_caller()
     {
         var other = new UserEncoderReference(items: 50, dim: 8, length: 8, features: 3, seed: 5);

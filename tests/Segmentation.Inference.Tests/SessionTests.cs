@@ -10,6 +10,19 @@ public sealed class SessionTests(OrtFixture ort) : IDisposable
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
     [Fact]
+    public void Sessions_workers_sleep_between_runs_unless_spinning_is_allowed()
+    {
+        // ORT's default keeps its workers spinning after every run; the micro-batcher's frequent small runs then cost a
+        // core. Every session opened here (this class's tests open them with these options) is told not to.
+        Assert.Equal(
+            [new("session.intra_op.allow_spinning", "0"), new("session.inter_op.allow_spinning", "0")],
+            Internal.SessionFactory.ConfigEntries(s_cpu));
+        Assert.Empty(Internal.SessionFactory.ConfigEntries(new InferenceOptions { AllowSpinning = true }));
+        using var session = ort.Runtime.CreateSession(OrtFixture.Model("node/test_gemm_default_no_bias"), s_cpu);
+        Assert.NotEmpty(session.InputNames);
+    }
+
+    [Fact]
     public void A_truncated_model_file_is_reported_as_invalid_protobuf_naming_the_file()
     {
         var bytes = File.ReadAllBytes(OrtFixture.Model("node/test_gemm_default_no_bias"));

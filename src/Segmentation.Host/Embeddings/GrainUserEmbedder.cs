@@ -18,22 +18,34 @@ internal sealed class GrainUserEmbedder(InferenceSilos silos, UserEncoderSignatu
     /// <inheritdoc />
     public async ValueTask<UserEmbedding> EmbedAsync(UserEmbeddingRequest request, CancellationToken cancellationToken = default)
     {
-        request.Validate(Signature);
-        // Copies: the request's pooled buffers go back when this returns, and the grain call may still be queued then.
-        var input = new EncoderInput(request.ItemIds.ToArray(), request.Weights.ToArray(), request.Dense.ToArray(), request.ModelVersion ?? 0);
-        EncodedEmbedding result;
+        var delivered = false;
         try
         {
-            result = await silos.EmbedAsync(input).WaitAsync(cancellationToken);
-        }
-        catch (CapacityExceededException)
-        {
-            throw new InferenceQueueFullException(0);
-        }
+            request.Validate(Signature);
+            // Copies: the request's pooled buffers go back when this returns, and the grain call may still be queued then.
+            var input = new EncoderInput(request.ItemIds.ToArray(), request.Weights.ToArray(), request.Dense.ToArray(), request.ModelVersion ?? 0);
+            EncodedEmbedding result;
+            try
+            {
+                result = await silos.EmbedAsync(input).WaitAsync(cancellationToken);
+            }
+            catch (CapacityExceededException)
+            {
+                throw new InferenceQueueFullException(0);
+            }
 
-        return result.Vector.Length == 0
-            ? throw new UserEncoderChangedException(input.ModelVersion, result.ModelVersion)
-            : new UserEmbedding(result.Vector, result.ModelVersion);
+            if (result.Vector.Length == 0)
+            {
+                throw new UserEncoderChangedException(input.ModelVersion, result.ModelVersion);
+            }
+
+            delivered = true;
+            return new UserEmbedding(result.Vector, result.ModelVersion);
+        }
+        finally
+        {
+            request.Owner?.Released(request, delivered);
+        }
     }
 
     /// <inheritdoc />

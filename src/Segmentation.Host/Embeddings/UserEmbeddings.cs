@@ -44,7 +44,7 @@ public sealed class EmbeddingOptions
 /// silo is not up while the host loads); with no inference silo in the cluster, <see cref="EmbedAsync"/> fails at once
 /// with <see cref="ServiceUnavailableException"/> naming the role, and connects again at the next call.</para>
 /// </remarks>
-internal sealed class UserEmbeddings : IAsyncDisposable
+internal sealed class UserEmbeddings : IAsyncDisposable, IUserEmbeddingRequestOwner
 {
     // Most elements of a pooled request buffer (a history of L ids, L weights + F dense features); a model with longer
     // inputs gets fresh arrays.
@@ -195,23 +195,92 @@ internal sealed class UserEmbeddings : IAsyncDisposable
         }
     }
 
-    /// <summary>The user's embedding now, or null when no model is served. Queue full: <see cref="InferenceQueueFullException"/>.</summary>
+    /// <summary>
+    /// The user's embedding now (<see cref="UserEmbedding.Vector"/> null when no model is served). Queue full:
+    /// <see cref="InferenceQueueFullException"/>.
+    /// </summary>
     /// <remarks>
-    /// Runs once per segment refresh: the request's buffers are pooled (the embedder reads them until the call
-    /// completes, so they go back only then) and the returned task's state machine too. Await it exactly once.
+    /// <para>Runs once per segment refresh. In this process it is the micro-batcher's own task, with no async method
+    /// around it: the request's buffers are pooled and the batcher gives them back once it has packed them
+    /// (<see cref="IUserEmbeddingRequestOwner"/>), so the grain awaiting it resumes once, on its activation, and nothing
+    /// else runs per call after the batch. Its task then fails with <see cref="UserEncoderChangedException"/> or
+    /// <see cref="ObjectDisposedException"/> when another model was swapped in while she was queued
+    /// (<see cref="ServedAnotherModel"/>): call again, which maps her items for the model served now. With the encoder on
+    /// the inference silos it retries that itself.</para>
+    /// <para>Await it exactly once.</para>
     /// </remarks>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<UserEmbedding?> EmbedAsync(UserProfile profile, DateTimeOffset now, CancellationToken cancellationToken)
+    public ValueTask<UserEmbedding> EmbedAsync(UserProfile profile, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (profile.IsEmpty)
+        {
+            return default;
+        }
+
+        if (IsRemote)
+        {
+            return EmbedRemotelyAsync(profile, now, cancellationToken);
+        }
+
+        if (Volatile.Read(ref _serving) is not { } serving)
+        {
+            return default;
+        }
+
+        var numbering = serving.Items();
+        var (l, f) = (serving.Embedder.Signature.HistoryLength, serving.Embedder.Signature.DenseFeatures);
+        var ids = _idBuffers.Rent(l);
+        var floats = _floatBuffers.Rent(l + f);
+        UserEmbeddingRequest request;
+        try
+        {
+            serving.Features.Encode(profile, now, numbering.IndexOf, ids.AsSpan(0, l), floats.AsSpan(0, l), floats.AsSpan(l, f));
+            request = new UserEmbeddingRequest(ids.AsMemory(0, l), floats.AsMemory(0, l), floats.AsMemory(l, f)) { ModelVersion = numbering.Version, Owner = this };
+        }
+        catch
+        {
+            _idBuffers.Return(ids);
+            _floatBuffers.Return(floats);
+            throw;
+        }
+
+        // From here the embedder owns the buffers (it releases them on every path, this call throwing included).
+        return serving.Embedder.EmbedAsync(request, cancellationToken);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="error"/>, from <see cref="EmbedAsync"/>'s task, says another model was swapped in while the
+    /// request waited: asking again embeds her with the model served now.
+    /// </summary>
+    public static bool ServedAnotherModel(Exception error) => error is UserEncoderChangedException or ObjectDisposedException;
+
+    // The local embedder is done with a request this class made: its buffers go back, and a delivered one is counted.
+    void IUserEmbeddingRequestOwner.Released(in UserEmbeddingRequest request, bool embedded)
+    {
+        if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(request.ItemIds, out var ids) && ids.Array is { } idArray)
+        {
+            _idBuffers.Return(idArray);
+        }
+
+        // Weights and dense features share one array (weights first).
+        if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(request.Weights, out var floats) && floats.Array is { } floatArray)
+        {
+            _floatBuffers.Return(floatArray);
+        }
+
+        if (embedded)
+        {
+            CountComputed();
+        }
+    }
+
+    // With the encoder on the inference silos: connects first when needed, and retries a call that another version
+    // served (the silos swapped models meanwhile) with her items mapped again.
+    private async ValueTask<UserEmbedding> EmbedRemotelyAsync(UserProfile profile, DateTimeOffset now, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
-            if (profile.IsEmpty)
-            {
-                return null;
-            }
-
             var serving = Volatile.Read(ref _serving);
-            if (serving is null && IsRemote && TimeProvider.System.GetTimestamp() >= Volatile.Read(ref _askAgainAfter))
+            if (serving is null && TimeProvider.System.GetTimestamp() >= Volatile.Read(ref _askAgainAfter))
             {
                 // Not connected yet, or no inference silo (or none serving a model) last time: ask again. Throws
                 // ServiceUnavailableException when the cluster has no inference silo.
@@ -221,7 +290,7 @@ internal sealed class UserEmbeddings : IAsyncDisposable
 
             if (serving is null)
             {
-                return null;
+                return default;
             }
 
             var numbering = serving.Items();
@@ -234,26 +303,12 @@ internal sealed class UserEmbeddings : IAsyncDisposable
                 var weights = floats.AsMemory(0, l);
                 var dense = floats.AsMemory(l, f);
                 serving.Features.Encode(profile, now, numbering.IndexOf, ids.AsSpan(0, l), weights.Span, dense.Span);
-                // In this process the rest (the buffers back, the count, a retry that maps her items again) needs no
-                // grain's scheduler: it runs where the batch completed, and the grain that awaits this call resumes once,
-                // not twice (a continuation queued on its activation costs a Task and a scheduling turn per refresh). A
-                // remote embedder's retry connects to the inference silos with grain calls, so that path stays on it.
-                var embedding = await serving.Embedder.EmbedAsync(new UserEmbeddingRequest(ids.AsMemory(0, l), weights, dense) { ModelVersion = numbering.Version }, cancellationToken)
-                    .ConfigureAwait(continueOnCapturedContext: IsRemote);
-                if (!IsRemote)
-                {
-                    CountComputed();
-                }
-
-                return embedding;
+                return await serving.Embedder.EmbedAsync(new UserEmbeddingRequest(ids.AsMemory(0, l), weights, dense) { ModelVersion = numbering.Version }, cancellationToken);
             }
-            catch (Exception ex) when (attempt < 2 && ex is UserEncoderChangedException or ObjectDisposedException)
+            catch (Exception ex) when (attempt < 2 && ServedAnotherModel(ex))
             {
                 // Swapped while queued: map the items again for the model now served.
-                if (IsRemote)
-                {
-                    Volatile.Write(ref _serving, null);
-                }
+                Volatile.Write(ref _serving, null);
             }
             finally
             {

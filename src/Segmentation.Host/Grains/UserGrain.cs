@@ -323,15 +323,37 @@ internal sealed class UserGrain : Grain, IUserGrain
             _embeddingStale = true;
             if (_services.Refreshes.RefreshesInTurn(_pending, _refreshedAt))
             {
-                // The refresh of this turn, covering what she owed as well. Its failure does not fail the ingest: the
-                // events are durable and folded, so the ack stands, and the refresh is owed as a deferred one (tried again
-                // later). Written out here rather than in a method of its own: every await level that waits for the
-                // embedding is one more state machine, continuation and Task per ingest call.
+                // The refresh of this turn, covering what she owed as well (RefreshSegmentAsync's steps). Its failure does
+                // not fail the ingest: the events are durable and folded, so the ack stands, and the refresh is owed as a
+                // deferred one (tried again later). Written out here rather than by calling RefreshSegmentAsync: every
+                // await level that waits for the embedding is one more state machine, continuation and Task per ingest
+                // call, and the embedder's own task is awaited here, with no async method of UserEmbeddings around it.
                 var through = _pending is { } owed && owed.Through > latest ? owed.Through : latest;
                 using var span = SegmentationDiagnostics.Source.StartActivity("segment refresh");
                 try
                 {
-                    await RefreshSegmentAsync(through);
+                    var now = _domainClock.GetUtcNow();
+                    var embedded = true;
+                    var recomputed = false;
+                    if (Embeddings is { } embeddings && EmbeddingOwed(embeddings))
+                    {
+                        recomputed = true;
+                        using var embed = SegmentationDiagnostics.Source.StartActivity("embed");
+                        try
+                        {
+                            Embedded(await embeddings.EmbedAsync(_profile, now, CancellationToken.None));
+                        }
+                        catch (Exception ex) when (UserEmbeddings.ServedAnotherModel(ex))
+                        {
+                            embedded = await EmbedAgainAsync(embeddings, now);
+                        }
+                        catch (Exception ex) when (ex is InferenceQueueFullException or ServiceUnavailableException)
+                        {
+                            embedded = EmbeddingSkipped(ex);
+                        }
+                    }
+
+                    await FinishRefreshAsync(through, now, embedded, recomputed);
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
@@ -498,56 +520,102 @@ internal sealed class UserGrain : Grain, IUserGrain
             return;
         }
 
+        // ApplyAsync writes these steps out for the refresh in its turn; keep the two alike.
         var now = _domainClock.GetUtcNow();
-        if (Embeddings is { } embeddings)
+        var embedded = true;
+        var recomputed = false;
+        if (Embeddings is { } embeddings && EmbeddingOwed(embeddings))
         {
             // Her embedding, computed again when the profile or the served model changed, then her ML segment. Awaited
             // here rather than in a method of its own: every await level that waits for the embedding is one more state
             // machine, continuation and Task per refresh. A full embedder queue leaves the previous embedding in place,
             // marked stale, and assigns nothing.
-            var embedded = true;
-            var recomputed = false;
-            if (_embeddingStale || (embeddings.Version ?? 0) != _embeddingVersion)
+            recomputed = true;
+            using var span = SegmentationDiagnostics.Source.StartActivity("embed");
+            try
             {
-                try
-                {
-                    recomputed = true;
-                    using var span = SegmentationDiagnostics.Source.StartActivity("embed");
-                    var embedding = await embeddings.EmbedAsync(_profile, now, CancellationToken.None);
-                    _embedding = embedding?.Vector;
-                    _embeddingVersion = embedding?.ModelVersion ?? 0;
-                    _embeddingStale = false;
-                    if (_embeddingUnavailable is not null)
-                    {
-                        _embeddingUnavailable = null;
-                        _services.StaleEmbeddings.Remove(_key);
-                    }
-                }
-                catch (InferenceQueueFullException ex)
-                {
-                    EmbeddingLog.Skipped(Logger, _userId, ex.Message);
-                    embedded = false;
-                }
-                catch (ServiceUnavailableException ex)
-                {
-                    // No inference silo: the rest of the refresh (lifecycle, rules) goes on with her last embedding, stale;
-                    // calls that answer with the embedding itself report UNAVAILABLE (ThrowIfEmbeddingUnavailable).
-                    EmbeddingLog.Skipped(Logger, _userId, ex.Message);
-                    if (_embeddingUnavailable is null)
-                    {
-                        // Refreshed by the silo as soon as an inference silo is there, if no event or query comes first.
-                        _services.StaleEmbeddings.Add(_key, _self ??= this.AsReference<IUserGrain>());
-                    }
+                Embedded(await embeddings.EmbedAsync(_profile, now, CancellationToken.None));
+            }
+            catch (Exception ex) when (UserEmbeddings.ServedAnotherModel(ex))
+            {
+                embedded = await EmbedAgainAsync(embeddings, now);
+            }
+            catch (Exception ex) when (ex is InferenceQueueFullException or ServiceUnavailableException)
+            {
+                embedded = EmbeddingSkipped(ex);
+            }
+        }
 
-                    _embeddingUnavailable = ex.Message;
-                    embedded = false;
-                }
+        await FinishRefreshAsync(at, now, embedded, recomputed);
+    }
+
+    // Whether her embedding must be computed again: her profile or the served model changed since the last one.
+    private bool EmbeddingOwed(UserEmbeddings embeddings) => _embeddingStale || (embeddings.Version ?? 0) != _embeddingVersion;
+
+    private void Embedded(UserEmbedding embedding)
+    {
+        _embedding = embedding.Vector;
+        _embeddingVersion = embedding.ModelVersion;
+        _embeddingStale = false;
+        if (_embeddingUnavailable is not null)
+        {
+            _embeddingUnavailable = null;
+            _services.StaleEmbeddings.Remove(_key);
+        }
+    }
+
+    // Another model was swapped in while her request waited for a batch: her items are mapped again for the model served
+    // now, twice at most, as the embedding tier did itself when it wrapped every call (rare: a state machine here costs
+    // nothing per ingest). Whether she has an embedding from this refresh.
+    private async Task<bool> EmbedAgainAsync(UserEmbeddings embeddings, DateTimeOffset now)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Embedded(await embeddings.EmbedAsync(_profile, now, CancellationToken.None));
+                return true;
+            }
+            catch (Exception ex) when (attempt < 2 && UserEmbeddings.ServedAnotherModel(ex))
+            {
+                // Swapped again meanwhile: once more.
+            }
+            catch (Exception ex) when (ex is InferenceQueueFullException or ServiceUnavailableException)
+            {
+                return EmbeddingSkipped(ex);
+            }
+        }
+    }
+
+    // Her embedding could not be computed now (a full embedder queue, or no inference silo): her last one stays, marked
+    // stale; she has none from this refresh (false).
+    private bool EmbeddingSkipped(Exception ex)
+    {
+        EmbeddingLog.Skipped(Logger, _userId, ex.Message);
+        if (ex is ServiceUnavailableException)
+        {
+            // No inference silo: the rest of the refresh (lifecycle, rules) goes on with her last embedding, stale; calls
+            // that answer with the embedding itself report UNAVAILABLE (ThrowIfEmbeddingUnavailable).
+            if (_embeddingUnavailable is null)
+            {
+                // Refreshed by the silo as soon as an inference silo is there, if no event or query comes first.
+                _services.StaleEmbeddings.Add(_key, _self ??= this.AsReference<IUserGrain>());
             }
 
-            if (embedded)
-            {
-                AssignMlSegment(now, recomputed);
-            }
+            _embeddingUnavailable = ex.Message;
+        }
+
+        return false;
+    }
+
+    // The refresh after her embedding: her ML segment (when the embedding tier gave one, or kept her last), her
+    // interactions counted under it, her memberships and her customer entry. Completes at once unless her ML segment
+    // changed (CountUnderMlSegmentAsync then reads her stream).
+    private async ValueTask FinishRefreshAsync(DateTimeOffset? at, DateTimeOffset now, bool embedded, bool recomputed)
+    {
+        if (Embeddings is not null && embedded)
+        {
+            AssignMlSegment(now, recomputed);
         }
 
         await CountUnderMlSegmentAsync();

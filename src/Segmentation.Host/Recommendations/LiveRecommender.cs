@@ -213,8 +213,7 @@ internal sealed class LiveRecommender
         lock (_learning)
         {
             int? mlSegment = _mlCounted.TryGetValue(userId, out var counted) ? counted : null;
-            var observed = new Observation(userId, e.ItemId, e.Category, Interaction.From(e), stage, mlSegment, sequence, pairsReplayed);
-            if (Learn(observed))
+            if (Learn(userId, e.ItemId, e.Category, Interaction.From(e), stage, mlSegment, sequence, pairsReplayed))
             {
                 Outbox?.Add(new RecommenderChange(RecommenderChangeKind.Observed, userId, e.ItemId, e.Category, e.Type, e.Timestamp, e.Rating, stage, mlSegment ?? -1, Sequence: sequence)
                 {
@@ -349,8 +348,8 @@ internal sealed class LiveRecommender
                 case RecommenderChangeKind.Observed when change.ItemId.Length > 0:
                     lock (_learning)
                     {
-                        Learn(new Observation(change.UserId, change.ItemId, change.Category, new Interaction(change.ItemId, change.Type, change.Timestamp, change.Rating),
-                            change.Stage, change.MlSegment < 0 ? null : change.MlSegment, change.Sequence, change.PairsReplayed));
+                        Learn(change.UserId, change.ItemId, change.Category, new Interaction(change.ItemId, change.Type, change.Timestamp, change.Rating),
+                            change.Stage, change.MlSegment < 0 ? null : change.MlSegment, change.Sequence, change.PairsReplayed);
                     }
 
                     break;
@@ -388,24 +387,25 @@ internal sealed class LiveRecommender
     private static Interaction ToInteraction(RecommenderInteraction i) => new(i.ItemId, i.Type, i.Timestamp, i.Rating);
 
     // Under _learning: the live path's gate around a rebuild (see RebuildWithoutAsync). Returns whether it was learned.
-    private bool Learn(Observation o)
+    // Its parts as arguments, not an Observation: one is made only while a rebuild journals (this runs for every event).
+    private bool Learn(string userId, string itemId, string category, Interaction interaction, LifecycleStage stage, int? mlSegment, long sequence, bool pairsReplayed)
     {
-        if (o.Sequence > 0 && o.Sequence <= _rebuiltThrough)
+        if (sequence > 0 && sequence <= _rebuiltThrough)
         {
             // Read from the log by the last rebuild, which counted it already (an observation that was on its way then).
             return false;
         }
 
-        if (_forgotten.Count > 0 && IsForgotten(o.UserId))
+        if (_forgotten.Count > 0 && IsForgotten(userId))
         {
             return false;
         }
 
-        _journal?.Add(o);
-        Learn(_coOccurrence, _popularity, o.UserId, o.ItemId, o.Category, o.Interaction, o.Stage, o.MlSegment, o.PairsReplayed);
+        _journal?.Add(new Observation(userId, itemId, category, interaction, stage, mlSegment, sequence, pairsReplayed));
+        Learn(_coOccurrence, _popularity, userId, itemId, category, interaction, stage, mlSegment, pairsReplayed);
         // Her history changed too, which alone recomputes her answer where the grain's history is read; this covers a
         // replica that learns her event after her grain (on another silo) already reported it.
-        _cache?.Invalidate(o.UserId);
+        _cache?.Invalidate(userId);
         return true;
     }
 

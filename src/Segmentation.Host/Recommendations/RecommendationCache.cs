@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Segmentation.Core;
 using Segmentation.Core.Recommendations;
-using Segmentation.Grains;
 
 namespace Segmentation.Host.Recommendations;
 
@@ -16,9 +15,9 @@ namespace Segmentation.Host.Recommendations;
 /// hundred items costs several times a segment lookup (her items' neighbours, popularity, the item model), and between
 /// two of her page views nothing of hers changed. Validation compares what the request carries with what the entry
 /// was made from (about a hundred interactions: a microsecond), so no grain has to report a version.
-/// <para>Entries are keyed by the tenant user key (<see cref="TenantKeys.User"/>): each tenant's recommender has its own
-/// cache, cleared by that tenant's swaps, rebuilds and erasures only, and no entry made for one tenant's user can
-/// answer the same user id of another.</para>
+/// <para>Entries are keyed by user id: each tenant's recommender has its own cache, cleared by that tenant's swaps,
+/// rebuilds and erasures only, so no entry made for one tenant's user can answer the same user id of another (and no
+/// tenant key is built per ingested event, which invalidates its user's entry).</para>
 /// <para>Thread-safe. A computation that races a <see cref="Clear"/> is not kept (it carries the generation it started
 /// in). One that races an <see cref="Invalidate"/> (another silo's change of hers arriving while her answer is being
 /// made) may be kept: it lives at most the maximum age.</para>
@@ -42,12 +41,12 @@ internal sealed class RecommendationCache(string tenant, TimeSpan maxAge, int ca
     public string Tenant => tenant;
 
     /// <summary>Whether an answer of <paramref name="userId"/> (of this tenant) is held, valid or not (for tests).</summary>
-    public bool Holds(string userId) => _entries.ContainsKey(TenantKeys.User(userId, tenant));
+    public bool Holds(string userId) => _entries.ContainsKey(userId);
 
     /// <summary>The cached answer to <paramref name="request"/> on <paramref name="placement"/>, if it is still valid.</summary>
     public bool TryGet(string placement, RecommendationRequest request, out IReadOnlyList<Recommendation> answer)
     {
-        if (_entries.TryGetValue(TenantKeys.User(request.UserId, tenant), out var entry) && entry.Answers(placement, request, Generation, Environment.TickCount64 - _maxAgeMs))
+        if (_entries.TryGetValue(request.UserId, out var entry) && entry.Answers(placement, request, Generation, Environment.TickCount64 - _maxAgeMs))
         {
             answer = entry.Answer;
             return true;
@@ -65,7 +64,7 @@ internal sealed class RecommendationCache(string tenant, TimeSpan maxAge, int ca
             return;
         }
 
-        _entries[TenantKeys.User(request.UserId, tenant)] = new Entry(placement, request, generation, Environment.TickCount64, answer);
+        _entries[request.UserId] = new Entry(placement, request, generation, Environment.TickCount64, answer);
         // ConcurrentDictionary.Count takes every lock: looked at once in 1,024 adds.
         if ((Interlocked.Increment(ref _adds) & 1023) == 0 && _entries.Count > capacity)
         {
@@ -86,7 +85,18 @@ internal sealed class RecommendationCache(string tenant, TimeSpan maxAge, int ca
     }
 
     /// <summary>Drops <paramref name="userId"/>'s answer (an event of hers was learned).</summary>
-    public void Invalidate(string userId) => _entries.TryRemove(TenantKeys.User(userId, tenant), out _);
+    /// <remarks>
+    /// Runs for every ingested event, and most users have no answer held: the lock-free look first, as TryRemove takes
+    /// its bucket's lock whether or not she is there. An answer added between the two is the race the class remarks
+    /// allow (it lives at most the maximum age).
+    /// </remarks>
+    public void Invalidate(string userId)
+    {
+        if (_entries.ContainsKey(userId))
+        {
+            _entries.TryRemove(userId, out _);
+        }
+    }
 
     /// <summary>Drops every answer (a model was swapped, the recommenders rebuilt): the next calls recompute.</summary>
     public void Clear()

@@ -112,13 +112,23 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
     /// <inheritdoc />
     public ValueTask<UserEmbedding> EmbedAsync(UserEmbeddingRequest request, CancellationToken cancellationToken = default)
     {
-        request.Validate(Signature);
+        try
+        {
+            request.Validate(Signature);
+        }
+        catch (ArgumentException)
+        {
+            request.Owner?.Released(request, embedded: false);
+            throw;
+        }
         if (cancellationToken.IsCancellationRequested)
         {
+            request.Owner?.Released(request, embedded: false);
             return ValueTask.FromCanceled<UserEmbedding>(cancellationToken);
         }
         if (_disposed)
         {
+            request.Owner?.Released(request, embedded: false);
             return ValueTask.FromException<UserEmbedding>(new ObjectDisposedException(nameof(MicroBatchingEmbedder)));
         }
 
@@ -131,6 +141,7 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
         if (!_queue.Writer.TryWrite(call))
         {
             call.Registration.Dispose();
+            call.Release(embedded: false);
             if (_disposed)
             {
                 return ValueTask.FromException<UserEmbedding>(new ObjectDisposedException(nameof(MicroBatchingEmbedder)));
@@ -211,11 +222,26 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
     /// <summary>One caller's wait: its request, when it was queued, and the task it awaits.</summary>
     private sealed class Call(UserEmbeddingRequest request, long queuedAt) : TaskCompletionSource<UserEmbedding>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
+        // Whether the request went back to its owner. Only the thread that holds the call releases it (the caller before
+        // the call is queued, then the worker that dequeued it), so a plain flag keeps it to once, however the worker's
+        // paths (skip, version mismatch, failed run, delivery) overlap; never the cancellation callback, which runs while
+        // a worker may still be packing the request.
+        private bool _released;
+
         public UserEmbeddingRequest Request { get; } = request;
 
         public long QueuedAt { get; } = queuedAt;
 
         public CancellationTokenRegistration Registration;
+
+        public void Release(bool embedded)
+        {
+            if (!_released)
+            {
+                _released = true;
+                Request.Owner?.Released(Request, embedded);
+            }
+        }
     }
 
     /// <summary>A model and the number of holders (the embedder while current, plus each running batch); disposed at zero.</summary>
@@ -286,6 +312,7 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
                     {
                         // Cancelled while queued: the caller has already been told.
                         Interlocked.Increment(ref _owner._cancelled);
+                        call.Release(embedded: false);
                         continue;
                     }
                     _batch[count++] = call;
@@ -340,7 +367,10 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
                 {
                     var call = _batch[i];
                     call.Registration.Unregister();
-                    if (!call.TrySetResult(new UserEmbedding(_output.AsSpan(i * d, d).ToArray(), model.Version)))
+                    // Its memory goes back here, on the worker, so the caller has nothing to do with it once it resumes.
+                    var delivered = call.TrySetResult(new UserEmbedding(_output.AsSpan(i * d, d).ToArray(), model.Version));
+                    call.Release(delivered);
+                    if (!delivered)
                     {
                         Interlocked.Increment(ref owner._cancelled);
                     }
@@ -361,6 +391,13 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
             }
             finally
             {
+                // Every call of the batch not released yet (a failed run, or one that never ran) goes back to its owner.
+                // Pack moved the live calls to the front, so some slots repeat a call: releasing is once per call.
+                for (var i = 0; i < count; i++)
+                {
+                    _batch[i]?.Release(embedded: false);
+                }
+
                 lease.Release();
             }
         }
@@ -379,6 +416,8 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
                 if (request.ModelVersion is { } wanted && wanted != version)
                 {
                     Complete(call, new UserEncoderChangedException(wanted, version));
+                    // Here: the live calls packed after it take its slot.
+                    call.Release(embedded: false);
                     continue;
                 }
                 var ids = _itemIds.AsSpan(rows * l, l);

@@ -57,6 +57,12 @@ internal static class SessionFactory
         return session;
     }
 
+    /// <summary>The session configuration entries <paramref name="options"/> ask for, beyond the typed settings.</summary>
+    internal static KeyValuePair<string, string>[] ConfigEntries(InferenceOptions options) =>
+        options.AllowSpinning
+            ? []
+            : [new("session.intra_op.allow_spinning", "0"), new("session.inter_op.allow_spinning", "0")];
+
     /// <summary>Adds the CUDA provider to throw-away options, so that a missing provider or CUDA library is found at start.</summary>
     /// <exception cref="OrtException">The provider cannot be added; the message names the library that failed to load.</exception>
     public static void ProbeCuda(OnnxRuntime runtime, InferenceOptions options)
@@ -82,6 +88,10 @@ internal static class SessionFactory
             IntraOpNumThreads = options.IntraOpThreads,
             InterOpNumThreads = options.InterOpThreads,
         };
+        foreach (var (key, value) in ConfigEntries(options))
+        {
+            sessionOptions.AddSessionConfigEntry(key, value);
+        }
         if (cuda is not null)
         {
             AppendCuda(sessionOptions, cuda, $"'{name}'", options);
