@@ -141,9 +141,11 @@ public sealed class EaseModel : ICandidateSource
         var top = new TopK<byte>(count);
         try
         {
+            // Her first item's row copied in, not added to zeros: the same sums (0 + w is w; a -0 left by the copy is
+            // still not > 0), one pass over the scores fewer.
             var scores = rented.AsSpan(0, n);
-            scores.Clear();
-            foreach (var j in own)
+            _weights.AsSpan(own[0] * n, n).CopyTo(scores);
+            foreach (var j in own.AsSpan(1))
             {
                 TensorPrimitives.Add(scores, _weights.AsSpan(j * n, n), scores);
             }

@@ -32,13 +32,34 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
 
     private static readonly Func<string, double, RecommendationReason, Candidate> s_candidate = static (id, score, reason) => new Candidate(id, score, reason);
 
+    [ThreadStatic]
+    private static Scratch? s_scratch;
+
     /// <inheritdoc/>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
     {
         ArgumentNullException.ThrowIfNull(request);
+
+        // Per thread, taken out while in use: a query on this thread inside another (none today) makes its own.
+        var scratch = s_scratch ?? new Scratch();
+        s_scratch = null;
+        try
+        {
+            return GetCandidates(request, count, allowed, scratch);
+        }
+        finally
+        {
+            scratch.Seen.Clear();
+            scratch.Offered.Clear();
+            s_scratch = scratch;
+        }
+    }
+
+    private IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, Scratch scratch)
+    {
         if (newItemsOnly && request.History.Count > 0)
         {
-            var seen = new HashSet<string>(request.History.Count, StringComparer.Ordinal);
+            var seen = scratch.Seen;
             foreach (var x in request.History)
             {
                 seen.Add(x.ItemId);
@@ -79,7 +100,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         // first score, re-weighed by her share of its category.
         var (everyone, hers) = popularity.GetCandidates(request, count, allowed, item => Share(item) > 0);
         var best = new Internal.TopK<RecommendationReason>(count);
-        var offered = new HashSet<string>(hers.Length + everyone.Length, StringComparer.Ordinal);
+        var offered = scratch.Offered;
         foreach (var list in (ReadOnlySpan<Candidate[]>)[hers, everyone])
         {
             foreach (var c in list)
@@ -100,5 +121,13 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         }
 
         return best.Drain(s_candidate);
+    }
+
+    // The sets of one query, kept per thread between queries (cleared).
+    private sealed class Scratch
+    {
+        public HashSet<string> Seen { get; } = new(StringComparer.Ordinal);
+
+        public HashSet<string> Offered { get; } = new(StringComparer.Ordinal);
     }
 }

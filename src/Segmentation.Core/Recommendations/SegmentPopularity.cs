@@ -28,7 +28,6 @@ public sealed class SegmentPopularity : ICandidateSource
     public const string Everyone = "";
 
     private static readonly Func<string, double, RecommendationReason, Candidate> s_candidate = static (id, score, reason) => new Candidate(id, score, reason);
-    private static readonly Func<string, double, byte, (string Id, double Score)> s_ranked = static (id, score, _) => (id, score);
 
     [ThreadStatic]
     private static QueryScratch? s_scratch;
@@ -365,22 +364,24 @@ public sealed class SegmentPopularity : ICandidateSource
 
     // One key's ranked items into the best score per item over the keys walked so far: relative to the key's leader, so
     // a small segment's favourites compete with the global ones.
-    private static void Keep(Dictionary<string, (double Score, RecommendationReason Reason)> best, (string Id, double Score)[] ranked, double weight, RecommendationReason reason)
+    // The key's collector is read in place and given back.
+    private static void Keep(Dictionary<string, (double Score, RecommendationReason Reason)> best, TopK<byte> ranked, double weight, RecommendationReason reason)
     {
-        if (ranked.Length == 0)
+        var kept = ranked.Sorted();
+        if (kept.Length > 0)
         {
-            return;
-        }
-
-        var leader = ranked[0].Score;
-        foreach (var (item, popularity) in ranked)
-        {
-            var score = weight * popularity / leader;
-            if (!best.TryGetValue(item, out var current) || score > current.Score)
+            var leader = kept[0].Score;
+            foreach (var entry in kept)
             {
-                best[item] = (score, reason);
+                var score = weight * entry.Score / leader;
+                if (!best.TryGetValue(entry.Id, out var current) || score > current.Score)
+                {
+                    best[entry.Id] = (score, reason);
+                }
             }
         }
+
+        ranked.Release();
     }
 
     private static Candidate[] Best(Dictionary<string, (double Score, RecommendationReason Reason)> best, int count)
@@ -418,7 +419,7 @@ public sealed class SegmentPopularity : ICandidateSource
             {
                 if (_segments.TryGetValue(segment, out var table) && IsStale(table))
                 {
-                    table.Ranking = Array.ConvertAll(Scan(table.Items, RankedItems, static _ => true), static t => t.Id);
+                    table.Ranking = Scan(table.Items, RankedItems, static _ => true).Drain(static (id, _, _) => id);
                     table.ChangesSinceRanking = 0;
                 }
             }
@@ -434,7 +435,7 @@ public sealed class SegmentPopularity : ICandidateSource
     // The best `count` allowed items found by walking the key's ranking (possibly behind by the interactions recorded
     // since RankStale), and as many of those `narrower` allows too (null without it), in one walk; each null when the
     // ranking holds fewer such items than asked while the key has more items (the caller scans them all).
-    private static ((string Id, double Score)[]? All, (string Id, double Score)[]? Narrowed) FromRanking(
+    private static (TopK<byte>? All, TopK<byte>? Narrowed) FromRanking(
         SegmentTable table, string[] ranking, int count, Func<string, bool> allowed, Func<string, bool>? narrower)
     {
         var all = new TopK<byte>(count);
@@ -466,12 +467,21 @@ public sealed class SegmentPopularity : ICandidateSource
         }
 
         var more = table.Items.Count > ranking.Length;
-        return (
-            found < count && more ? null : all.Drain(s_ranked),
-            narrowed is null || (foundNarrowed < count && more) ? null : narrowed.Drain(s_ranked));
+        return (Unless(found < count && more, all), narrowed is null ? null : Unless(foundNarrowed < count && more, narrowed));
     }
 
-    private static (string Id, double Score)[] Scan(Dictionary<string, double> items, int count, Func<string, bool> allowed)
+    private static TopK<byte>? Unless(bool tooFew, TopK<byte> top)
+    {
+        if (tooFew)
+        {
+            top.Release();
+            return null;
+        }
+
+        return top;
+    }
+
+    private static TopK<byte> Scan(Dictionary<string, double> items, int count, Func<string, bool> allowed)
     {
         var top = new TopK<byte>(count);
         foreach (var (item, popularity) in items)
@@ -482,7 +492,7 @@ public sealed class SegmentPopularity : ICandidateSource
             }
         }
 
-        return top.Drain(s_ranked);
+        return top;
     }
 
     // The dictionaries of one query, kept per thread between queries (cleared): each Recommend asked for two of them.

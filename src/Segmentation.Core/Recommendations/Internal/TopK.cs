@@ -120,7 +120,7 @@ internal sealed class TopK<T>
     /// <summary>The kept items, best first. Empties the collector.</summary>
     public List<(string Id, double Score, T Value)> Drain()
     {
-        var kept = Sorted();
+        var kept = SortedInPlace();
         var result = new List<(string, double, T)>(kept.Length);
         foreach (var e in kept)
         {
@@ -134,7 +134,7 @@ internal sealed class TopK<T>
     /// <summary>The kept items, best first, each made by <paramref name="map"/> (id, score, value). Empties the collector.</summary>
     public TResult[] Drain<TResult>(Func<string, double, T, TResult> map)
     {
-        var kept = Sorted();
+        var kept = SortedInPlace();
         var result = kept.Length == 0 ? [] : new TResult[kept.Length];
         for (var i = 0; i < kept.Length; i++)
         {
@@ -145,6 +145,20 @@ internal sealed class TopK<T>
         return result;
     }
 
+    /// <summary>
+    /// The kept items, best first, read in place: valid until <see cref="Release"/>, which the caller owes (a collector
+    /// read this way allocates nothing of its own).
+    /// </summary>
+    public ReadOnlySpan<Entry> Sorted() => SortedInPlace();
+
+    /// <summary>Gives the heap back to the pool and empties the collector.</summary>
+    public void Release()
+    {
+        Return(_heap, _count);
+        _heap = [];
+        _count = 0;
+    }
+
     // Worse: a lower score at ranking precision, or the same and a later id.
     private static bool IsWorse(in Entry a, in Entry b)
     {
@@ -152,7 +166,7 @@ internal sealed class TopK<T>
         return c != 0 ? c < 0 : string.CompareOrdinal(a.Id, b.Id) > 0;
     }
 
-    private Span<Entry> Sorted()
+    private Span<Entry> SortedInPlace()
     {
         var kept = _heap.AsSpan(0, _count);
         kept.Sort(s_betterFirst);
@@ -168,13 +182,6 @@ internal sealed class TopK<T>
     }
 
     // Back to the pool without the ids and values it held (they would otherwise stay reachable from the pool).
-    private void Release()
-    {
-        Return(_heap, _count);
-        _heap = [];
-        _count = 0;
-    }
-
     private static void Return(Entry[] array, int used)
     {
         if (array.Length > 0)
@@ -184,5 +191,6 @@ internal sealed class TopK<T>
         }
     }
 
-    private readonly record struct Entry(string Id, double Score, double Rank, T Value);
+    /// <summary>A kept item: its id, score, the score at ranking precision, and its value.</summary>
+    internal readonly record struct Entry(string Id, double Score, double Rank, T Value);
 }
