@@ -39,6 +39,13 @@ public interface IUserGrain : IGrainWithStringKey
     [Alias("GetRecommendationInput")]
     Task<RecommendationInput?> GetRecommendationInputAsync(DateTimeOffset now, bool includeRules);
 
+    /// <summary>
+    /// What Recommend needs of her as of <paramref name="now"/> (history, lifecycle stage, ML segment, embedding,
+    /// category affinities) and nothing else: no churn, value or anomaly score, no explanation.
+    /// </summary>
+    [Alias("GetRecommendationSignals")]
+    Task<RecommendationSignals?> GetRecommendationSignalsAsync(DateTimeOffset now);
+
     /// <summary>The profile as of <paramref name="now"/> with her embedding.</summary>
     [Alias("GetProfile")]
     Task<ProfileWithEmbedding?> GetProfileAsync(DateTimeOffset now);

@@ -61,7 +61,17 @@ public sealed class GrainTests
 
         Assert.NotNull(RoundTrip(await user.GetLifecycleAsync(s_now)));
         Assert.NotNull(RoundTrip(await user.GetSegmentsAsync(s_now, includeRules: true)));
-        Assert.Equal(2, RoundTrip(await user.GetRecommendationInputAsync(s_now, includeRules: false))!.History.Count);
+        var input = RoundTrip(await user.GetRecommendationInputAsync(s_now, includeRules: false))!;
+        Assert.Equal(2, input.History.Count);
+
+        // Recommend's lighter call: what it reads of GetRecommendationInput, the same.
+        var signals = RoundTrip(await user.GetRecommendationSignalsAsync(s_now))!;
+        Assert.Equal(input.History, signals.History);
+        Assert.Equal(input.Segments.Lifecycle.Stage, signals.Stage);
+        Assert.Equal(input.Segments.Ml?.Assignment, signals.MlSegment);
+        Assert.Equal(input.Embedding, signals.Embedding);
+        Assert.Equal(input.Affinities, signals.Affinities);
+        Assert.Null(await grains.GetGrain<IUserGrain>(TenantKeys.User("g-nobody")).GetRecommendationSignalsAsync(s_now));
         Assert.Equal(2, RoundTrip(await user.GetProfileAsync(s_now))!.View.EventCount);
         Assert.Null(await user.GetSegmentationInputAsync()); // no user encoder is served
         await user.RefreshSegmentAsync();

@@ -130,8 +130,7 @@ public sealed class EaseModel : ICandidateSource
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(allowed);
-        var own = request.History.Select(x => x.ItemId).Append(request.ContextItemId ?? "")
-            .Where(_index.ContainsKey).Distinct(StringComparer.Ordinal).Select(id => _index[id]).Order().ToArray();
+        var own = OwnItems(request);
         if (own.Length == 0 || count <= 0)
         {
             return [];
@@ -142,9 +141,11 @@ public sealed class EaseModel : ICandidateSource
         var top = new TopK<byte>(count);
         try
         {
+            // Her first item's row copied in, not added to zeros: the same sums (0 + w is w; a -0 left by the copy is
+            // still not > 0), one pass over the scores fewer.
             var scores = rented.AsSpan(0, n);
-            scores.Clear();
-            foreach (var j in own)
+            _weights.AsSpan(own[0] * n, n).CopyTo(scores);
+            foreach (var j in own.AsSpan(1))
             {
                 TensorPrimitives.Add(scores, _weights.AsSpan(j * n, n), scores);
             }
@@ -162,9 +163,9 @@ public sealed class EaseModel : ICandidateSource
             ArrayPool<float>.Shared.Return(rented);
         }
 
-        return top.Drain().ConvertAll(t =>
+        return top.Drain((id, score, _) =>
         {
-            var i = _index[t.Id];
+            var i = _index[id];
             var cause = own[0];
             foreach (var j in own)
             {
@@ -174,8 +175,37 @@ public sealed class EaseModel : ICandidateSource
                 }
             }
 
-            return new Candidate(t.Id, t.Score, new RecommendationReason(ReasonKind.SimilarToViewed, _ids[cause]));
+            return new Candidate(id, score, new RecommendationReason(ReasonKind.SimilarToViewed, _ids[cause]));
         });
+    }
+
+    // The model's indices of her items and the context item, ascending, each once: what a chain of Select, Append,
+    // Where, Distinct and Order made through five iterators and a set on every call.
+    private int[] OwnItems(RecommendationRequest request)
+    {
+        var history = request.History;
+        var found = new int[history.Count + 1];
+        var n = 0;
+        for (var k = 0; k <= history.Count; k++)
+        {
+            if ((k < history.Count ? history[k].ItemId : request.ContextItemId) is { } id && _index.TryGetValue(id, out var j))
+            {
+                found[n++] = j;
+            }
+        }
+
+        var sorted = found.AsSpan(0, n);
+        sorted.Sort();
+        var distinct = 0;
+        for (var k = 0; k < n; k++)
+        {
+            if (distinct == 0 || sorted[k] != sorted[distinct - 1])
+            {
+                sorted[distinct++] = sorted[k];
+            }
+        }
+
+        return distinct == found.Length ? found : found[..distinct];
     }
 
     /// <summary>

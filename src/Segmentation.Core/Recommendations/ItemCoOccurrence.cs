@@ -585,7 +585,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                     }
                 }
 
-                return top.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, ReasonOf(t.Value, _index[t.Id])));
+                return top.Drain((id, score, j) => new Candidate(id, score, ReasonOf(j, _index[id])));
             }
             finally
             {
@@ -669,7 +669,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
                 }
             }
 
-            cached = new Neighbours([.. top.Drain().Select(t => t.Value)], changes);
+            cached = new Neighbours(top.Drain(static (_, _, pair) => pair), changes);
             _neighbours[j] = cached;
         }
 

@@ -74,7 +74,7 @@ public sealed class ItemEmbeddingIndex : ICandidateSource
             }
         }
 
-        return top.Drain().ConvertAll(t => (t.Id, (float)t.Score));
+        return top.Drain(static (id, score, _) => (id, (float)score));
     }
 
     /// <inheritdoc/>

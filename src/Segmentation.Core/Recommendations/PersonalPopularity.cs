@@ -30,13 +30,41 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
     /// <summary>The same source over the same popularity, with other settings.</summary>
     public PersonalPopularity With(double outside, bool newOnly) => new(popularity, catalog, ranking, outside, newOnly);
 
+    private static readonly Func<string, double, RecommendationReason, Candidate> s_candidate = static (id, score, reason) => new Candidate(id, score, reason);
+
+    [ThreadStatic]
+    private static Scratch? s_scratch;
+
     /// <inheritdoc/>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
     {
         ArgumentNullException.ThrowIfNull(request);
+
+        // Per thread, taken out while in use: a query on this thread inside another (none today) makes its own.
+        var scratch = s_scratch ?? new Scratch();
+        s_scratch = null;
+        try
+        {
+            return GetCandidates(request, count, allowed, scratch);
+        }
+        finally
+        {
+            scratch.Seen.Clear();
+            scratch.Offered.Clear();
+            s_scratch = scratch;
+        }
+    }
+
+    private IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, Scratch scratch)
+    {
         if (newItemsOnly && request.History.Count > 0)
         {
-            var seen = request.History.Select(x => x.ItemId).ToHashSet(StringComparer.Ordinal);
+            var seen = scratch.Seen;
+            foreach (var x in request.History)
+            {
+                seen.Add(x.ItemId);
+            }
+
             var inner = allowed;
             allowed = item => !seen.Contains(item) && inner(item);
         }
@@ -47,7 +75,12 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
             return popularity.GetCandidates(request, count, allowed);
         }
 
-        var top = affinities.Take(Math.Max(1, ranking.TopCategories)).ToArray();
+        var top = new CategoryAffinity[Math.Min(affinities.Count, Math.Max(1, ranking.TopCategories))];
+        for (var i = 0; i < top.Length; i++)
+        {
+            top[i] = affinities[i];
+        }
+
         var leader = top[0].Share;
         double Share(string item)
         {
@@ -63,32 +96,38 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
             return 0;
         }
 
-        var scored = new Dictionary<string, Candidate>(2 * count, StringComparer.Ordinal);
-        // A category of hers keeps at least what a category she never visits keeps: her second and third categories
-        // (often a few percent of her interactions) must not rank below every other category's items.
-        double Factor(string item) => Math.Max(Share(item) / leader, outsideWeight);
-        foreach (var c in popularity.GetCandidates(request, count, item => allowed(item) && Share(item) > 0))
-        {
-            scored[c.ItemId] = c with { Score = c.Score * Factor(c.ItemId) };
-        }
-
-        foreach (var c in popularity.GetCandidates(request, count, allowed))
-        {
-            if (!scored.ContainsKey(c.ItemId))
-            {
-                scored[c.ItemId] = c with { Score = c.Score * Factor(c.ItemId) };
-            }
-        }
-
+        // Her categories' popular items, then everyone's (from the same walk of each key's ranking); each item keeps its
+        // first score, re-weighed by her share of its category.
+        var (everyone, hers) = popularity.GetCandidates(request, count, allowed, item => Share(item) > 0);
         var best = new Internal.TopK<RecommendationReason>(count);
-        foreach (var c in scored.Values)
+        var offered = scratch.Offered;
+        foreach (var list in (ReadOnlySpan<Candidate[]>)[hers, everyone])
         {
-            if (c.Score > 0)
+            foreach (var c in list)
             {
-                best.Offer(c.ItemId, c.Score, c.Reason);
+                if (!offered.Add(c.ItemId))
+                {
+                    continue;
+                }
+
+                // A category of hers keeps at least what a category she never visits keeps: her second and third
+                // categories (often a few percent of her interactions) must not rank below every other category's items.
+                var score = c.Score * Math.Max(Share(c.ItemId) / leader, outsideWeight);
+                if (score > 0)
+                {
+                    best.Offer(c.ItemId, score, c.Reason);
+                }
             }
         }
 
-        return best.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, t.Value));
+        return best.Drain(s_candidate);
+    }
+
+    // The sets of one query, kept per thread between queries (cleared).
+    private sealed class Scratch
+    {
+        public HashSet<string> Seen { get; } = new(StringComparer.Ordinal);
+
+        public HashSet<string> Offered { get; } = new(StringComparer.Ordinal);
     }
 }

@@ -72,7 +72,8 @@ public sealed record PersonalRanking
             }
         }
 
-        return RankBoosted(ranked, affinities, count, order, admit);
+        ranked.Sort(order);
+        return RankSorted(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ranked), static r => r.Category, static r => r, affinities, count, admit);
     }
 
     /// <summary>
@@ -90,10 +91,11 @@ public sealed record PersonalRanking
         return share > 0 ? score * (1 + (AffinityBoost * share)) : score;
     }
 
-    // Rank without the boost: the blender boosts each item as it makes it (Boosted), so no item is made twice.
-    internal List<Recommendation> RankBoosted(List<Recommendation> ranked, IReadOnlyList<CategoryAffinity> affinities, int count, Comparison<Recommendation> order, Func<Recommendation, bool>? admit)
+    // Rank without the boost or the sort, over items of any shape: the blender boosts and sorts its own entries and
+    // makes a Recommendation (`make`) only of those kept, not of every item blended.
+    internal List<Recommendation> RankSorted<T>(
+        ReadOnlySpan<T> sorted, Func<T, string> categoryOf, Func<T, Recommendation> make, IReadOnlyList<CategoryAffinity> affinities, int count, Func<T, bool>? admit)
     {
-        ranked.Sort(order);
         var cap = (int)Math.Ceiling(Math.Clamp(MaxCategoryShare, 0, 1) * count);
         var result = new List<Recommendation>(count);
 
@@ -102,12 +104,14 @@ public sealed record PersonalRanking
         var perCategory = new Dictionary<string, int>(StringComparer.Ordinal);
         var perTopLevel = perCategory.GetAlternateLookup<ReadOnlySpan<char>>();
         var favourite = affinities.Count > 0 ? affinities[0].Category : null;
-        Recommendation? bestOfFavourite = null;
+        var bestOfFavourite = default(T);
+        var favouriteFound = false;
         var favouriteKept = false;
-        foreach (var r in ranked)
+        foreach (var r in sorted)
         {
-            var dot = r.Category.IndexOf('.', StringComparison.Ordinal);
-            var top = dot < 0 ? r.Category.AsSpan() : r.Category.AsSpan(0, dot);
+            var category = categoryOf(r);
+            var dot = category.IndexOf('.', StringComparison.Ordinal);
+            var top = dot < 0 ? category.AsSpan() : category.AsSpan(0, dot);
             var isFavourite = favourite is not null && top.SequenceEqual(favourite);
             if (result.Count == count)
             {
@@ -117,6 +121,7 @@ public sealed record PersonalRanking
                 }
 
                 bestOfFavourite = r;
+                favouriteFound = true;
                 break;
             }
 
@@ -131,15 +136,15 @@ public sealed record PersonalRanking
                 perTopLevel[top] = n + 1;
             }
 
-            result.Add(r);
+            result.Add(make(r));
             favouriteKept |= isFavourite;
         }
 
         // Her top category had candidates but none made the list: its best takes the last place (its score is below
         // every kept item's, so the list stays in rank order).
-        if (bestOfFavourite is not null && result.Count > 0)
+        if (favouriteFound && result.Count > 0)
         {
-            result[^1] = bestOfFavourite;
+            result[^1] = make(bestOfFavourite!);
         }
 
         return result;

@@ -11,18 +11,45 @@ namespace Segmentation.Core.Recommendations;
 /// </summary>
 public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weights = null) : ICandidateSource
 {
+    [ThreadStatic]
+    private static Scratch? s_scratch;
+
     private readonly InteractionWeights _weights = weights ?? InteractionWeights.Default;
 
     /// <inheritdoc/>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var bought = request.History.Where(x => x.Type == EventType.Purchase).Select(x => x.ItemId).ToHashSet(StringComparer.Ordinal);
+
+        // Per thread, taken out while in use: a query on this thread inside another (none today) makes its own.
+        var scratch = s_scratch ?? new Scratch();
+        s_scratch = null;
+        try
+        {
+            return GetCandidates(request, count, allowed, scratch);
+        }
+        finally
+        {
+            scratch.Clear();
+            s_scratch = scratch;
+        }
+    }
+
+    private IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, Scratch scratch)
+    {
+        var bought = scratch.Bought;
+        foreach (var x in request.History)
+        {
+            if (x.Type == EventType.Purchase)
+            {
+                bought.Add(x.ItemId);
+            }
+        }
 
         // The last cart event of each item (add, removal or purchase): the history is in any order. On equal times a
         // purchase wins (a checkout stamped in the same second as the add), otherwise the later entry (the profile keeps
         // its interactions in event-time order; its purchases are listed before them).
-        var cart = new Dictionary<string, Interaction>(StringComparer.Ordinal);
+        var cart = scratch.Cart;
         foreach (var x in request.History)
         {
             if (x.Type is EventType.AddToCart or EventType.RemoveFromCart or EventType.Purchase
@@ -43,7 +70,7 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         }
 
         var reference = newest < request.Now ? newest : request.Now;
-        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
+        var scores = scratch.Scores;
         foreach (var x in request.History)
         {
             // A bought item only comes back when she carts it again (a repurchasable one; the blender filters the others).
@@ -64,6 +91,23 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
             }
         }
 
-        return top.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, new RecommendationReason(t.Value == 1 ? ReasonKind.InCart : ReasonKind.RecentlyViewed, t.Id)));
+        return top.Drain(static (id, score, inCart) => new Candidate(id, score, new RecommendationReason(inCart == 1 ? ReasonKind.InCart : ReasonKind.RecentlyViewed, id)));
+    }
+
+    // The set and dictionaries of one query, kept per thread between queries (cleared): a Recommend made three.
+    private sealed class Scratch
+    {
+        public HashSet<string> Bought { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, Interaction> Cart { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, double> Scores { get; } = new(StringComparer.Ordinal);
+
+        public void Clear()
+        {
+            Bought.Clear();
+            Cart.Clear();
+            Scores.Clear();
+        }
     }
 }

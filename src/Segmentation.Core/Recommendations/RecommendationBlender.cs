@@ -66,11 +66,17 @@ public sealed class RecommendationBlender
 {
     // Score descending at ranking precision, so arrival order's rounding never decides between two items (TopK.Rank),
     // then item id.
-    private static readonly Comparison<Recommendation> s_order = static (a, b) =>
+    private static readonly Comparison<Blended> s_order = static (a, b) =>
     {
-        var c = Internal.TopK<byte>.Rank(b.Score).CompareTo(Internal.TopK<byte>.Rank(a.Score));
+        var c = b.Rank.CompareTo(a.Rank);
         return c != 0 ? c : string.CompareOrdinal(a.ItemId, b.ItemId);
     };
+
+    private static readonly Func<Blended, string> s_categoryOf = static b => b.Category;
+    private static readonly Func<Blended, Recommendation> s_recommendation = static b => b.ToRecommendation();
+
+    [ThreadStatic]
+    private static BlendScratch? s_scratch;
 
     private readonly BlendedSource[] _sources;
     private readonly ItemCatalog _catalog;
@@ -104,10 +110,27 @@ public sealed class RecommendationBlender
             request = request with { CategoryAffinities = [] };
         }
 
-        var allowed = Filter(request);
+        // Per thread, taken out while in use: a blend on this thread inside another (none today) makes its own.
+        var scratch = s_scratch ?? new BlendScratch();
+        s_scratch = null;
+        try
+        {
+            return Recommend(request, personal, scratch);
+        }
+        finally
+        {
+            scratch.Clear();
+            s_scratch = scratch;
+        }
+    }
+
+    private List<Recommendation> Recommend(RecommendationRequest request, PersonalRanking? personal, BlendScratch scratch)
+    {
+        var allowed = Filter(request, scratch.Bought);
         var pool = Math.Max(_options.MinPoolSize, 3 * request.Count);
         // Sized for every source's pool at once: no rehash while blending (candidates rarely overlap much).
-        var blend = new Dictionary<string, (double Score, double Best, RecommendationReason Reason)>(_sources.Length * pool, StringComparer.Ordinal);
+        var blend = scratch.Blend;
+        blend.EnsureCapacity(_sources.Length * pool);
         foreach (var (source, weight) in _sources)
         {
             var candidates = source.GetCandidates(request, pool, allowed);
@@ -133,16 +156,21 @@ public sealed class RecommendationBlender
             }
         }
 
-        // Each item made once, with its personal boost already applied when the placement personalises.
+        // Each item's entry made once, with its personal boost already applied when the placement personalises; a
+        // Recommendation is made only of the items kept (about 10 of the 200 or so blended).
         var boost = personal is not null && request.CategoryAffinities.Count > 0 ? personal : null;
-        var ranked = new List<Recommendation>(blend.Count);
+        var ranked = scratch.Ranked;
         foreach (var (item, (score, _, reason)) in blend)
         {
             var category = _catalog.CategoryOf(item);
-            ranked.Add(new Recommendation(item, boost is null ? score : boost.Boosted(score, category, request.CategoryAffinities), category, reason));
+            var boosted = boost is null ? score : boost.Boosted(score, category, request.CategoryAffinities);
+            ranked.Add(new Blended(item, boosted, Internal.TopK<byte>.Rank(boosted), category, reason));
         }
 
-        var perCategory = new Dictionary<string, int>(StringComparer.Ordinal);
+        var sorted = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ranked);
+        sorted.Sort(s_order);
+
+        var perCategory = scratch.PerCategory;
 
         // The discovery split: reminders past their share are passed over (kept aside, in rank order, for places too few
         // new items would leave empty).
@@ -150,7 +178,7 @@ public sealed class RecommendationBlender
         HashSet<string>? seen = null;
         if (maxReminders < request.Count && request.History.Count > 0)
         {
-            seen = new HashSet<string>(StringComparer.Ordinal);
+            seen = scratch.Seen;
             foreach (var x in request.History)
             {
                 seen.Add(x.ItemId);
@@ -158,8 +186,8 @@ public sealed class RecommendationBlender
         }
 
         var reminders = 0;
-        List<Recommendation>? passedOver = null;
-        bool Admit(Recommendation r)
+        List<Blended>? passedOver = null;
+        bool Admit(Blended r)
         {
             var reminder = seen is not null && seen.Contains(r.ItemId);
             if (reminder && reminders >= maxReminders)
@@ -177,7 +205,7 @@ public sealed class RecommendationBlender
             return true;
         }
 
-        bool AdmitInPlacement(Recommendation r)
+        bool AdmitInPlacement(Blended r)
         {
             if (_options.MaxPerCategory <= 0 || r.Category.Length == 0)
             {
@@ -198,20 +226,19 @@ public sealed class RecommendationBlender
         List<Recommendation> result;
         if (personal is not null && request.CategoryAffinities.Count > 0)
         {
-            result = personal.RankBoosted(ranked, request.CategoryAffinities, request.Count, s_order, Admit);
+            result = personal.RankSorted(sorted, s_categoryOf, s_recommendation, request.CategoryAffinities, request.Count, Admit);
         }
         else
         {
-            ranked.Sort(s_order);
             result = new List<Recommendation>(request.Count);
-            foreach (var r in ranked)
+            foreach (var r in sorted)
             {
                 if (!Admit(r))
                 {
                     continue;
                 }
 
-                result.Add(r);
+                result.Add(r.ToRecommendation());
                 if (result.Count == request.Count)
                 {
                     break;
@@ -229,7 +256,7 @@ public sealed class RecommendationBlender
 
             if (AdmitInPlacement(r))
             {
-                result.Add(r);
+                result.Add(r.ToRecommendation());
             }
         }
 
@@ -238,9 +265,8 @@ public sealed class RecommendationBlender
 
     // Asked of every candidate every source considers (thousands per call): plain loops, so that no call allocates (a
     // lambda over `item` inside it would make a closure object per call).
-    private Func<string, bool> Filter(RecommendationRequest request)
+    private Func<string, bool> Filter(RecommendationRequest request, HashSet<string> bought)
     {
-        var bought = new HashSet<string>(StringComparer.Ordinal);
         foreach (var x in request.History)
         {
             if (x.Type == EventType.Purchase && !(_options.RepurchasableCategories.Count > 0 && IsInAny(_catalog.CategoryOf(x.ItemId), _options.RepurchasableCategories)))
@@ -269,5 +295,34 @@ public sealed class RecommendationBlender
         }
 
         return false;
+    }
+
+    // One blended item as ranked: its score at ranking precision (Rank) computed once, not at every comparison.
+    private readonly record struct Blended(string ItemId, double Score, double Rank, string Category, RecommendationReason Reason)
+    {
+        public Recommendation ToRecommendation() => new(ItemId, Score, Category, Reason);
+    }
+
+    // The sets and dictionaries of one blend, kept per thread between blends (cleared): a Recommend made four of them.
+    private sealed class BlendScratch
+    {
+        public Dictionary<string, (double Score, double Best, RecommendationReason Reason)> Blend { get; } = new(StringComparer.Ordinal);
+
+        public HashSet<string> Bought { get; } = new(StringComparer.Ordinal);
+
+        public HashSet<string> Seen { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, int> PerCategory { get; } = new(StringComparer.Ordinal);
+
+        public List<Blended> Ranked { get; } = [];
+
+        public void Clear()
+        {
+            Ranked.Clear();
+            Blend.Clear();
+            Bought.Clear();
+            Seen.Clear();
+            PerCategory.Clear();
+        }
     }
 }

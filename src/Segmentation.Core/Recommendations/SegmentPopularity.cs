@@ -27,6 +27,11 @@ public sealed class SegmentPopularity : ICandidateSource
     /// <summary>The key under which popularity over all users is kept (its reason reads "popular with everyone").</summary>
     public const string Everyone = "";
 
+    private static readonly Func<string, double, RecommendationReason, Candidate> s_candidate = static (id, score, reason) => new Candidate(id, score, reason);
+
+    [ThreadStatic]
+    private static QueryScratch? s_scratch;
+
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly InteractionWeights _weights;
     private readonly ItemCatalog _catalog;
@@ -274,58 +279,120 @@ public sealed class SegmentPopularity : ICandidateSource
     }
 
     /// <inheritdoc/>
-    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
+    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+        GetCandidates(request, count, allowed, narrower: null).All;
+
+    /// <summary>
+    /// What <see cref="GetCandidates(RecommendationRequest, int, Func{string, bool})"/> answers for <paramref name="allowed"/>
+    /// (All) and, when <paramref name="narrower"/> is given, what it answers for the items both allow (Narrowed; empty
+    /// without it), from one walk of each key's ranking: <see cref="PersonalPopularity"/> asks both (her categories' items,
+    /// then everyone's), and two queries walked every key twice.
+    /// </summary>
+    internal (Candidate[] All, Candidate[] Narrowed) GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var segments = request.SegmentKeys.Append(Everyone).Distinct(StringComparer.Ordinal).ToArray();
-        var best = new Dictionary<string, (double Score, RecommendationReason Reason)>(segments.Length * count, StringComparer.Ordinal);
+        ArgumentNullException.ThrowIfNull(allowed);
+        var segments = SegmentsOf(request);
         var category = request.ContextCategory ?? "";
         if (category.Length == 0)
         {
             RankStale(segments);
         }
 
-        _lock.EnterReadLock();
+        // Per thread, taken out while in use: a query on this thread inside another (none today) makes its own.
+        var scratch = s_scratch ?? new QueryScratch();
+        s_scratch = null;
         try
         {
-            foreach (var segment in segments)
+            _lock.EnterReadLock();
+            try
             {
-                if (!_segments.TryGetValue(segment, out var table))
+                foreach (var segment in segments)
                 {
-                    continue;
-                }
-
-                var ranked = category.Length == 0 ? FromRanking(table, count, allowed) : null;
-                ranked ??= Scan(table.Items, count, item => ItemCatalog.IsIn(_catalog.CategoryOf(item), category) && allowed(item));
-                if (ranked.Count == 0)
-                {
-                    continue;
-                }
-
-                var weight = segment == Everyone ? _everyoneWeight : 1;
-                foreach (var (item, popularity, _) in ranked)
-                {
-                    // Relative to the segment's leader, so a small segment's favourites compete with the global ones.
-                    var score = weight * popularity / ranked[0].Score;
-                    if (!best.TryGetValue(item, out var current) || score > current.Score)
+                    if (!_segments.TryGetValue(segment, out var table))
                     {
-                        best[item] = (score, table.Reason);
+                        continue;
+                    }
+
+                    var (all, narrowed) = category.Length == 0 && table.Ranking is { } ranking ? FromRanking(table, ranking, count, allowed, narrower) : (null, null);
+                    all ??= Scan(table.Items, count, item => ItemCatalog.IsIn(_catalog.CategoryOf(item), category) && allowed(item));
+                    if (narrower is not null)
+                    {
+                        narrowed ??= Scan(table.Items, count, item => ItemCatalog.IsIn(_catalog.CategoryOf(item), category) && allowed(item) && narrower(item));
+                    }
+
+                    var weight = segment == Everyone ? _everyoneWeight : 1;
+                    Keep(scratch.All, all, weight, table.Reason);
+                    if (narrowed is not null)
+                    {
+                        Keep(scratch.Narrowed, narrowed, weight, table.Reason);
                     }
                 }
             }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+
+            return (Best(scratch.All, count), narrower is null ? [] : Best(scratch.Narrowed, count));
         }
         finally
         {
-            _lock.ExitReadLock();
+            scratch.All.Clear();
+            scratch.Narrowed.Clear();
+            s_scratch = scratch;
+        }
+    }
+
+    // The request's keys, then Everyone, each once (a handful: a scan beats a set).
+    private static string[] SegmentsOf(RecommendationRequest request)
+    {
+        var keys = request.SegmentKeys;
+        var segments = new string[keys.Count + 1];
+        var n = 0;
+        for (var i = 0; i <= keys.Count; i++)
+        {
+            var key = i < keys.Count ? keys[i] : Everyone;
+            if (Array.IndexOf(segments, key, 0, n) < 0)
+            {
+                segments[n++] = key;
+            }
         }
 
+        return n == segments.Length ? segments : segments[..n];
+    }
+
+    // One key's ranked items into the best score per item over the keys walked so far: relative to the key's leader, so
+    // a small segment's favourites compete with the global ones.
+    // The key's collector is read in place and given back.
+    private static void Keep(Dictionary<string, (double Score, RecommendationReason Reason)> best, TopK<byte> ranked, double weight, RecommendationReason reason)
+    {
+        var kept = ranked.Sorted();
+        if (kept.Length > 0)
+        {
+            var leader = kept[0].Score;
+            foreach (var entry in kept)
+            {
+                var score = weight * entry.Score / leader;
+                if (!best.TryGetValue(entry.Id, out var current) || score > current.Score)
+                {
+                    best[entry.Id] = (score, reason);
+                }
+            }
+        }
+
+        ranked.Release();
+    }
+
+    private static Candidate[] Best(Dictionary<string, (double Score, RecommendationReason Reason)> best, int count)
+    {
         var result = new TopK<RecommendationReason>(count);
         foreach (var (item, (score, reason)) in best)
         {
             result.Offer(item, score, reason);
         }
 
-        return result.Drain().ConvertAll(t => new Candidate(t.Id, t.Score, t.Value));
+        return result.Drain(s_candidate);
     }
 
     // Ranks again, under the write lock, the keys among `segments` whose ranking is missing or stale (more than 1% of
@@ -352,7 +419,7 @@ public sealed class SegmentPopularity : ICandidateSource
             {
                 if (_segments.TryGetValue(segment, out var table) && IsStale(table))
                 {
-                    table.Ranking = Scan(table.Items, RankedItems, static _ => true).ConvertAll(t => t.Id);
+                    table.Ranking = Scan(table.Items, RankedItems, static _ => true).Drain(static (id, _, _) => id);
                     table.ChangesSinceRanking = 0;
                 }
             }
@@ -366,34 +433,55 @@ public sealed class SegmentPopularity : ICandidateSource
     private static bool IsStale(SegmentTable table) => table.Ranking is null || table.ChangesSinceRanking > table.Items.Count / 100;
 
     // The best `count` allowed items found by walking the key's ranking (possibly behind by the interactions recorded
-    // since RankStale); null when there is no ranking yet or it holds fewer allowed items than asked while the key has
-    // more items (the caller scans them all).
-    private static List<(string Id, double Score, byte Value)>? FromRanking(SegmentTable table, int count, Func<string, bool> allowed)
+    // since RankStale), and as many of those `narrower` allows too (null without it), in one walk; each null when the
+    // ranking holds fewer such items than asked while the key has more items (the caller scans them all).
+    private static (TopK<byte>? All, TopK<byte>? Narrowed) FromRanking(
+        SegmentTable table, string[] ranking, int count, Func<string, bool> allowed, Func<string, bool>? narrower)
     {
-        if (table.Ranking is null)
-        {
-            return null;
-        }
-
-        var top = new TopK<byte>(count);
+        var all = new TopK<byte>(count);
+        var narrowed = narrower is null ? null : new TopK<byte>(count);
         var found = 0;
-        foreach (var item in table.Ranking)
+        var foundNarrowed = narrower is null ? count : 0;
+        foreach (var item in ranking)
         {
             // An item moved out of the key since the ranking (Move) is skipped.
             if (table.Items.TryGetValue(item, out var popularity) && allowed(item))
             {
-                top.Offer(item, popularity, 0);
-                if (++found == count)
+                if (found < count)
+                {
+                    all.Offer(item, popularity, 0);
+                    found++;
+                }
+
+                if (foundNarrowed < count && narrower!(item))
+                {
+                    narrowed!.Offer(item, popularity, 0);
+                    foundNarrowed++;
+                }
+
+                if (found == count && foundNarrowed == count)
                 {
                     break;
                 }
             }
         }
 
-        return found < count && table.Items.Count > table.Ranking.Count ? null : top.Drain();
+        var more = table.Items.Count > ranking.Length;
+        return (Unless(found < count && more, all), narrowed is null ? null : Unless(foundNarrowed < count && more, narrowed));
     }
 
-    private static List<(string Id, double Score, byte Value)> Scan(Dictionary<string, double> items, int count, Func<string, bool> allowed)
+    private static TopK<byte>? Unless(bool tooFew, TopK<byte> top)
+    {
+        if (tooFew)
+        {
+            top.Release();
+            return null;
+        }
+
+        return top;
+    }
+
+    private static TopK<byte> Scan(Dictionary<string, double> items, int count, Func<string, bool> allowed)
     {
         var top = new TopK<byte>(count);
         foreach (var (item, popularity) in items)
@@ -404,7 +492,15 @@ public sealed class SegmentPopularity : ICandidateSource
             }
         }
 
-        return top.Drain();
+        return top;
+    }
+
+    // The dictionaries of one query, kept per thread between queries (cleared): each Recommend asked for two of them.
+    private sealed class QueryScratch
+    {
+        public Dictionary<string, (double Score, RecommendationReason Reason)> All { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, (double Score, RecommendationReason Reason)> Narrowed { get; } = new(StringComparer.Ordinal);
     }
 
     private sealed class SegmentTable(string segment)
@@ -415,7 +511,7 @@ public sealed class SegmentPopularity : ICandidateSource
         public Dictionary<string, double> Items { get; } = new(StringComparer.Ordinal);
 
         // Item ids, best first, as of the last ranking; null before the first query.
-        public List<string>? Ranking { get; set; }
+        public string[]? Ranking { get; set; }
 
         public int ChangesSinceRanking { get; set; }
     }

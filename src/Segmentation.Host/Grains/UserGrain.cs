@@ -400,6 +400,19 @@ internal sealed class UserGrain : Grain, IUserGrain
         return new RecommendationInput(_profile.RecommendationHistory(), Segments(now, includeRules), _embedding, _profile.TopLevelAffinities(now, Core.Recommendations.PersonalRanking.MaxCategories));
     }
 
+    public async Task<RecommendationSignals?> GetRecommendationSignalsAsync(DateTimeOffset now)
+    {
+        if (_profile.IsEmpty)
+        {
+            return null;
+        }
+
+        // The same fields GetRecommendationInputAsync's Segments would give: StageAt is AssessLifecycle's stage without
+        // its explanation, and the ML segment's assignment does not depend on its explanation (written on demand).
+        await EnsureFreshAsync();
+        return new RecommendationSignals(_profile.RecommendationHistory(), _profile.StageAt(now), _mlSegment?.Assignment, _embedding, _profile.TopLevelAffinities(now, Core.Recommendations.PersonalRanking.MaxCategories));
+    }
+
     public async Task<ProfileWithEmbedding?> GetProfileAsync(DateTimeOffset now)
     {
         if (_profile.IsEmpty)

@@ -187,10 +187,12 @@ internal sealed class LiveRecommender
     /// <summary>The segment key under which popularity of a lifecycle stage is kept, e.g. "lifecycle:at-risk".</summary>
     public static string LifecycleKey(LifecycleStage stage) => "lifecycle:" + LifecycleStageNames.Of(stage);
 
-    private static string CachedLifecycleKey(LifecycleStage stage) =>
+    /// <summary><see cref="LifecycleKey"/>, made once per stage.</summary>
+    internal static string CachedLifecycleKey(LifecycleStage stage) =>
         (uint)stage < (uint)s_lifecycleKeys.Length ? s_lifecycleKeys[(int)stage] : LifecycleKey(stage);
 
-    private static string CachedMlSegmentKey(int segmentId) =>
+    /// <summary><see cref="MlSegmentKey"/>, made once per segment id (below the ids kept).</summary>
+    internal static string CachedMlSegmentKey(int segmentId) =>
         (uint)segmentId < (uint)s_mlSegmentKeys.Length ? s_mlSegmentKeys[segmentId] : MlSegmentKey(segmentId);
 
     /// <summary>Whether a placement of that name is configured ("" always is).</summary>

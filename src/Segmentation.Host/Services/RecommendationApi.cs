@@ -22,6 +22,8 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
 
     private const int MaxItemIdBytes = 128;
 
+    private static readonly string[] s_shoppers = [.. Enumerable.Range(0, (int)Core.LifecycleStage.Reactivated + 1).Select(i => LifecycleStageNames.Of((Core.LifecycleStage)i) + " shoppers")];
+
     private readonly UserLookup _users;
     private readonly TenantRecommenders _recommenders;
 
@@ -52,10 +54,10 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
         CheckCount(request.Count);
         var scope = CheckContext(recommender, request.Context);
         var now = _users.NowOf(tenant);
-        RecommendationInput? input = null;
+        RecommendationSignals? input = null;
         if (request.UserId.Length > 0)
         {
-            input = await _users.FindAsync("user_id", request.UserId, tenant, grain => grain.GetRecommendationInputAsync(now, includeRules: false), cancellationToken);
+            input = await _users.FindAsync("user_id", request.UserId, tenant, grain => grain.GetRecommendationSignalsAsync(now), cancellationToken);
         }
 
         if (input is null && !scope.HasContext)
@@ -97,20 +99,24 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
         return new UserInsight
         {
             Segments = ProtoMapper.ToUserSegments(request.UserId, input.Segments, now),
-            Recommendations = Recommend(recommender, request.UserId, request.Count, scope, input, now),
+            Recommendations = Recommend(recommender, request.UserId, request.Count, scope, SignalsOf(input), now),
             Experiments = { await ExperimentApi.AssignmentsAsync(_experiments, tenant, request.UserId, input.Segments) },
         };
     }
 
-    private static RecommendResponse Recommend(LiveRecommender recommender, string userId, int count, Scope scope, RecommendationInput? input, DateTimeOffset now)
+    // What Recommend reads of the input GetUserInsight asks for (with her whole segments).
+    private static RecommendationSignals SignalsOf(RecommendationInput input) =>
+        new(input.History, input.Segments.Lifecycle.Stage, input.Segments.Ml?.Assignment, input.Embedding, input.Affinities ?? []);
+
+    private static RecommendResponse Recommend(LiveRecommender recommender, string userId, int count, Scope scope, RecommendationSignals? input, DateTimeOffset now)
     {
         var request = new RecommendationRequest
         {
             UserId = userId,
             History = input?.History ?? [],
             SegmentKeys = input is null ? []
-                : input.Segments.Ml is { } ml ? [LiveRecommender.MlSegmentKey(ml.Assignment.SegmentId), LiveRecommender.LifecycleKey(input.Segments.Lifecycle.Stage)]
-                : [LiveRecommender.LifecycleKey(input.Segments.Lifecycle.Stage)],
+                : input.MlSegment is { } ml ? [LiveRecommender.CachedMlSegmentKey(ml.SegmentId), LiveRecommender.CachedLifecycleKey(input.Stage)]
+                : [LiveRecommender.CachedLifecycleKey(input.Stage)],
             CategoryAffinities = input?.Affinities ?? [],
             UserVector = input?.Embedding is { Length: > 0 } embedding && embedding.Any(x => x != 0) ? embedding : null,
             ContextItemId = scope.ItemId,
@@ -136,21 +142,25 @@ internal sealed class RecommendationApi : RecommendationService.RecommendationSe
 
     // "popular with big-basket home buyers", not "popular in your segment 'ml:3'": the user's own ML segment by its
     // label (as of her assignment), a lifecycle stage by its name. Other keys (none today) keep their key.
-    private static RecommendationReason Labelled(RecommendationReason reason, RecommendationInput? input)
+    private static RecommendationReason Labelled(RecommendationReason reason, RecommendationSignals? input)
     {
         if (input is null || reason.Cause.Length == 0)
         {
             return reason;
         }
 
-        if (input.Segments.Ml is { } ml && reason.Cause == LiveRecommender.MlSegmentKey(ml.Assignment.SegmentId) && ml.Assignment.Label.Length > 0)
+        if (input.MlSegment is { } ml && reason.Cause == LiveRecommender.CachedMlSegmentKey(ml.SegmentId) && ml.Label.Length > 0)
         {
-            return reason with { CauseLabel = ml.Assignment.Label };
+            return reason with { CauseLabel = ml.Label };
         }
 
-        var stage = input.Segments.Lifecycle.Stage;
-        return reason.Cause == LiveRecommender.LifecycleKey(stage) ? reason with { CauseLabel = LifecycleStageNames.Of(stage) + " shoppers" } : reason;
+        var stage = input.Stage;
+        return reason.Cause == LiveRecommender.CachedLifecycleKey(stage) ? reason with { CauseLabel = ShoppersOf(stage) } : reason;
     }
+
+    // "active shoppers": made once per stage, not once per recommended item.
+    private static string ShoppersOf(Core.LifecycleStage stage) =>
+        (uint)stage < (uint)s_shoppers.Length ? s_shoppers[(int)stage] : LifecycleStageNames.Of(stage) + " shoppers";
 
     private static void CheckCount(int count)
     {

@@ -103,6 +103,56 @@ public sealed class PersonalRankingTests
         Assert.DoesNotContain(source.With(1, newOnly: true).GetCandidates(request, 5, static _ => true), c => c.ItemId == "home-0");
     }
 
+    [Fact]
+    public void PersonalPopularity_WalksEachKeyOnce_AndAnswersAsHerCategoriesThenEveryones()
+    {
+        // Home items are the most popular under both keys; she is a sports shopper. Her categories' candidates and
+        // everyone's come from one walk of each key's ranking: no item is asked of the filter twice for one key.
+        var catalog = new ItemCatalog();
+        var popularity = new SegmentPopularity(catalog, null);
+        for (var i = 0; i < 30; i++)
+        {
+            var (item, category) = i < 15 ? ($"home-{i}", "home.kitchen") : ($"sport-{i}", "sports.running");
+            catalog.Observe(item, category);
+            for (var n = 0; n < 60 - i; n++)
+            {
+                popularity.Record(["lifecycle:active", SegmentPopularity.Everyone], new Interaction(item, EventType.View, s_now.AddMinutes(-n)));
+            }
+        }
+
+        var request = new RecommendationRequest
+        {
+            Now = s_now,
+            SegmentKeys = ["lifecycle:active"],
+            CategoryAffinities = [new CategoryAffinity("sports", 9, 0.9), new CategoryAffinity("home", 1, 0.1)],
+        };
+        var asked = new Dictionary<string, int>(StringComparer.Ordinal);
+        bool Allowed(string item)
+        {
+            asked[item] = asked.GetValueOrDefault(item) + 1;
+            return item != "sport-16";
+        }
+
+        var source = new PersonalPopularity(popularity, catalog, new PersonalRanking { TopCategories = 1 });
+        var candidates = source.GetCandidates(request, 5, Allowed);
+
+        // Two keys, so at most two questions per item (before: four for the items both walks of a key passed).
+        Assert.Equal(2, asked.Values.Max());
+
+        // The answer as two separate queries give it: her categories' items first, everyone's for the rest, each
+        // re-weighed by her share of its category (at least the outside weight).
+        double Factor(string item) => catalog.CategoryOf(item).StartsWith("sports", StringComparison.Ordinal) ? 1 : PersonalPopularity.OutsideWeight;
+        var hers = popularity.GetCandidates(request, 5, item => item != "sport-16" && catalog.CategoryOf(item).StartsWith("sports", StringComparison.Ordinal));
+        var everyone = popularity.GetCandidates(request, 5, item => item != "sport-16");
+        var expected = hers.Concat(everyone.Where(c => !hers.Any(h => h.ItemId == c.ItemId)))
+            .Select(c => (c.ItemId, Score: c.Score * Factor(c.ItemId), c.Reason))
+            .OrderByDescending(c => c.Score).ThenBy(c => c.ItemId, StringComparer.Ordinal).Take(5).ToList();
+        Assert.Equal(expected.Select(c => c.ItemId), candidates.Select(c => c.ItemId));
+        Assert.Equal(expected.Select(c => c.Score), candidates.Select(c => c.Score));
+        Assert.Equal(expected.Select(c => c.Reason.Text), candidates.Select(c => c.Reason.Text));
+        Assert.DoesNotContain(candidates, c => c.ItemId == "sport-16");
+    }
+
     private static Recommendation Item(string id, string category, double score) => new(id, score, category, s_reason);
 
     private static int Order(Recommendation a, Recommendation b)

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Segmentation.Core.Recommendations.Internal;
 
 /// <summary>
@@ -6,25 +8,36 @@ namespace Segmentation.Core.Recommendations.Internal;
 /// at <see cref="Rank"/>'s precision, so sums that are equal but were added in another order tie and fall to the id.
 /// Not thread-safe.
 /// </summary>
+/// <remarks>
+/// The heap is an array rented from <see cref="ArrayPool{T}.Shared"/> and given back by <see cref="Drain()"/>: a
+/// Recommend makes about ten of these (every source, and every popularity key a source walks), and a heap allocated
+/// per use was the largest share of the bytes a call allocated. Each entry holds its score at ranking precision, so a
+/// comparison does not round it again. A collector that is never drained only leaves its array to the collector.
+/// </remarks>
 internal sealed class TopK<T>
 {
-    private static readonly Comparer<(double Score, string Id)> s_worseFirst = Comparer<(double Score, string Id)>.Create(static (a, b) =>
+    // Score descending at ranking precision, then id ascending: the order Drain returns.
+    private static readonly Comparison<Entry> s_betterFirst = static (a, b) =>
     {
-        var c = Rank(a.Score).CompareTo(Rank(b.Score));
-        return c != 0 ? c : string.CompareOrdinal(b.Id, a.Id);
-    });
+        var c = b.Rank.CompareTo(a.Rank);
+        return c != 0 ? c : string.CompareOrdinal(a.Id, b.Id);
+    };
 
-    private readonly PriorityQueue<(string Id, double Score, T Value), (double Score, string Id)> _heap;
     private readonly int _k;
+    private Entry[] _heap;
+    private int _count;
 
     public TopK(int k)
     {
         _k = Math.Max(0, k);
-        _heap = new PriorityQueue<(string, double, T), (double, string)>(Math.Min(_k, 1024) + 1, s_worseFirst);
+        _heap = _k == 0 ? [] : ArrayPool<Entry>.Shared.Rent(Math.Min(_k, 1024));
     }
 
+    /// <summary>How many items are kept now.</summary>
+    public int Count => _count;
+
     /// <summary>Whether an item with <paramref name="score"/> could still enter (cheap pre-check before building its value).</summary>
-    public bool Admits(double score) => _heap.Count < _k || (_heap.TryPeek(out _, out var worst) && Rank(score) >= Rank(worst.Score));
+    public bool Admits(double score) => _count < _k || (_count > 0 && Rank(score) >= _heap[0].Rank);
 
     /// <summary>
     /// A score as ranked: rounded to 40 of a double's 52 fraction bits (about 12 significant digits). The learned
@@ -50,27 +63,134 @@ internal sealed class TopK<T>
             return;
         }
 
-        var priority = (score, id);
-        if (_heap.Count < _k)
+        var entry = new Entry(id, score, Rank(score), value);
+        if (_count < _k)
         {
-            _heap.Enqueue((id, score, value), priority);
+            if (_count == _heap.Length)
+            {
+                Grow();
+            }
+
+            // Sift up from the new leaf.
+            var i = _count++;
+            while (i > 0)
+            {
+                var parent = (i - 1) / 2;
+                if (!IsWorse(entry, _heap[parent]))
+                {
+                    break;
+                }
+
+                _heap[i] = _heap[parent];
+                i = parent;
+            }
+
+            _heap[i] = entry;
         }
-        else if (_heap.TryPeek(out _, out var worst) && s_worseFirst.Compare(priority, worst) > 0)
+        else if (IsWorse(_heap[0], entry))
         {
-            _heap.EnqueueDequeue((id, score, value), priority);
+            // Full: the new entry takes the worst one's place at the root and sinks.
+            var i = 0;
+            while (true)
+            {
+                var child = (2 * i) + 1;
+                if (child >= _count)
+                {
+                    break;
+                }
+
+                if (child + 1 < _count && IsWorse(_heap[child + 1], _heap[child]))
+                {
+                    child++;
+                }
+
+                if (!IsWorse(_heap[child], entry))
+                {
+                    break;
+                }
+
+                _heap[i] = _heap[child];
+                i = child;
+            }
+
+            _heap[i] = entry;
         }
     }
 
     /// <summary>The kept items, best first. Empties the collector.</summary>
     public List<(string Id, double Score, T Value)> Drain()
     {
-        var result = new List<(string, double, T)>(_heap.Count);
-        while (_heap.TryDequeue(out var item, out _))
+        var kept = SortedInPlace();
+        var result = new List<(string, double, T)>(kept.Length);
+        foreach (var e in kept)
         {
-            result.Add(item);
+            result.Add((e.Id, e.Score, e.Value));
         }
 
-        result.Reverse();
+        Release();
         return result;
     }
+
+    /// <summary>The kept items, best first, each made by <paramref name="map"/> (id, score, value). Empties the collector.</summary>
+    public TResult[] Drain<TResult>(Func<string, double, T, TResult> map)
+    {
+        var kept = SortedInPlace();
+        var result = kept.Length == 0 ? [] : new TResult[kept.Length];
+        for (var i = 0; i < kept.Length; i++)
+        {
+            result[i] = map(kept[i].Id, kept[i].Score, kept[i].Value);
+        }
+
+        Release();
+        return result;
+    }
+
+    /// <summary>
+    /// The kept items, best first, read in place: valid until <see cref="Release"/>, which the caller owes (a collector
+    /// read this way allocates nothing of its own).
+    /// </summary>
+    public ReadOnlySpan<Entry> Sorted() => SortedInPlace();
+
+    /// <summary>Gives the heap back to the pool and empties the collector.</summary>
+    public void Release()
+    {
+        Return(_heap, _count);
+        _heap = [];
+        _count = 0;
+    }
+
+    // Worse: a lower score at ranking precision, or the same and a later id.
+    private static bool IsWorse(in Entry a, in Entry b)
+    {
+        var c = a.Rank.CompareTo(b.Rank);
+        return c != 0 ? c < 0 : string.CompareOrdinal(a.Id, b.Id) > 0;
+    }
+
+    private Span<Entry> SortedInPlace()
+    {
+        var kept = _heap.AsSpan(0, _count);
+        kept.Sort(s_betterFirst);
+        return kept;
+    }
+
+    private void Grow()
+    {
+        var larger = ArrayPool<Entry>.Shared.Rent(Math.Min(_k, Math.Max(16, 2 * _heap.Length)));
+        _heap.AsSpan(0, _count).CopyTo(larger);
+        Return(_heap, _count);
+        _heap = larger;
+    }
+
+    // Back to the pool without the ids and values it held (they would otherwise stay reachable from the pool).
+    private static void Return(Entry[] array, int used)
+    {
+        if (array.Length > 0)
+        {
+            array.AsSpan(0, used).Clear();
+            ArrayPool<Entry>.Shared.Return(array);
+        }
+    }
+
+    /// <summary>A kept item: its id, score, the score at ranking precision, and its value.</summary>
+    internal readonly record struct Entry(string Id, double Score, double Rank, T Value);
 }
