@@ -30,9 +30,14 @@ internal static class BenchCommand
         var ingestBatches = new Option<int>("--ingest-batches") { Description = "Batches of 1,000 events for the ingest run.", DefaultValueFactory = _ => 200 };
         var warmupBatches = new Option<int>("--warmup-batches") { Description = "Batches of 1,000 events ingested over gRPC before the timed run, not counted (0: none).", DefaultValueFactory = _ => 25 };
         var models = new Option<bool>("--models") { Description = "Train every model of the seeded shop as ./run.sh does (user encoder, ML segments, churn, value, anomaly, item model) before measuring: ingest with every feature on.", DefaultValueFactory = _ => false };
+        var inFlight = new Option<int>("--in-flight")
+        {
+            Description = "Ingest batches in flight at once (more callers keep the host busy while each batch waits for its commit's fsync).",
+            DefaultValueFactory = _ => InFlightBatches,
+        };
         var command = new Command("bench", "Benchmark lookups vs echo, durable ingest and grain calls in one run.")
         {
-            seconds, rounds, concurrency, users, ingestBatches, warmupBatches, models,
+            seconds, rounds, concurrency, users, ingestBatches, warmupBatches, models, inFlight,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -44,13 +49,14 @@ internal static class BenchCommand
                 parse.GetValue(ingestBatches),
                 parse.GetValue(warmupBatches),
                 parse.GetValue(models),
+                Math.Max(1, parse.GetValue(inFlight)),
                 cancellationToken);
             return 0;
         });
         return command;
     }
 
-    private static async Task RunAsync(TimeSpan duration, int rounds, int concurrency, int userCount, int ingestBatches, int warmupBatches, bool models, CancellationToken cancellationToken)
+    private static async Task RunAsync(TimeSpan duration, int rounds, int concurrency, int userCount, int ingestBatches, int warmupBatches, bool models, int inFlight, CancellationToken cancellationToken)
     {
         await using var temporary = await TemporaryServer.StartAsync("seg-bench-", [], cancellationToken);
         var server = temporary.Server;
@@ -102,13 +108,13 @@ internal static class BenchCommand
             // 30 s of a cold run found about a fifth of the process's CPU in the tiered-compilation thread) and for
             // activating the bench users, and reports that as the cost per event. A day before the timed run's events, so
             // those fold on (none arrives late).
-            var warm = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "warm", warmupBatches, countCalls: false, cancellationToken, daysAgo: 2);
+            var warm = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "warm", warmupBatches, countCalls: false, cancellationToken, daysAgo: 2, inFlight: inFlight);
             Console.WriteLine($"warm-up ingest (not counted): {warm.Events:N0} events, {warm.PerSecond:N0} events/s, {warm.CpuMicrosecondsPerEvent:F1} µs CPU per event; {warm.Jit}");
         }
 
         Console.WriteLine($"load average before ingest: {Scenarios.Failover.LoadAverage()}");
-        var ingest = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "bench", ingestBatches, countCalls: false, cancellationToken);
-        Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, {InFlightBatches} batches in flight)");
+        var ingest = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "bench", ingestBatches, countCalls: false, cancellationToken, inFlight: inFlight);
+        Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, {inFlight} batches in flight)");
         Console.WriteLine($"durable ingest, derived state caught up (no segment refresh pending): {ingest.CaughtUpPerSecond:N0} events/s");
         Console.WriteLine($"durable ingest cost per event until caught up (this process: gRPC client and server): {ingest.AllocatedBytesPerEvent:N0} B allocated, {ingest.CpuMicrosecondsPerEvent:F1} µs CPU");
         Console.WriteLine($"durable ingest, JIT during the timed run: {ingest.Jit}");
@@ -127,7 +133,7 @@ internal static class BenchCommand
     }
 
     internal static async Task<IngestRun> IngestRunAsync(
-        SegmentationServer server, EventService.EventServiceClient client, string prefix, int batches, bool countCalls, CancellationToken cancellationToken, int daysAgo = 1, DateTimeOffset? start = null)
+        SegmentationServer server, EventService.EventServiceClient client, string prefix, int batches, bool countCalls, CancellationToken cancellationToken, int daysAgo = 1, DateTimeOffset? start = null, int inFlight = InFlightBatches)
     {
         var first = start ?? TimeProvider.System.GetUtcNow() - TimeSpan.FromDays(daysAgo);
         var requests = new IngestEventsRequest[batches];
@@ -182,7 +188,7 @@ internal static class BenchCommand
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var stopwatch = Stopwatch.StartNew();
         long accepted = 0;
-        var workers = Enumerable.Range(0, InFlightBatches).Select(async _ =>
+        var workers = Enumerable.Range(0, inFlight).Select(async _ =>
         {
             int b;
             while ((b = Interlocked.Increment(ref next)) < batches)

@@ -15,8 +15,12 @@ internal sealed class AllocationSampler : EventListener
     private readonly ConcurrentDictionary<string, long> _ticks = new(StringComparer.Ordinal);
 
     /// <summary>The types with the most sampled bytes, largest first.</summary>
+    /// <remarks>
+    /// From the dictionary's own snapshot (<c>ToArray</c>, under its locks): ticks still arrive from the runtime while this
+    /// runs, and LINQ's copy through <c>ICollection.CopyTo</c> threw when a type was added between its count and its copy.
+    /// </remarks>
     public IReadOnlyList<(string Type, long Bytes)> Top(int count) =>
-        [.. _ticks.OrderByDescending(t => t.Value).Take(count).Select(t => (t.Key, t.Value * BytesPerTick))];
+        [.. _ticks.ToArray().OrderByDescending(t => t.Value).Take(count).Select(t => (t.Key, t.Value * BytesPerTick))];
 
     protected override void OnEventSourceCreated(EventSource eventSource)
     {
