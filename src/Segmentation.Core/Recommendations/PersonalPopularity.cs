@@ -1,3 +1,4 @@
+using Segmentation.Core.Recommendations.Internal;
 namespace Segmentation.Core.Recommendations;
 
 /// <summary>
@@ -32,17 +33,12 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
 
     private static readonly Func<string, double, RecommendationReason, Candidate> s_candidate = static (id, score, reason) => new Candidate(id, score, reason);
 
-    [ThreadStatic]
-    private static Scratch? s_scratch;
-
     /// <inheritdoc/>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
     {
         ArgumentNullException.ThrowIfNull(request);
 
-        // Per thread, taken out while in use: a query on this thread inside another (none today) makes its own.
-        var scratch = s_scratch ?? new Scratch();
-        s_scratch = null;
+        var scratch = PerThread<Scratch>.Take();
         try
         {
             return GetCandidates(request, count, allowed, scratch);
@@ -51,7 +47,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         {
             scratch.Seen.Clear();
             scratch.Offered.Clear();
-            s_scratch = scratch;
+            PerThread<Scratch>.Keep(scratch);
         }
     }
 

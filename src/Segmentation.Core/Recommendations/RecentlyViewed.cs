@@ -11,9 +11,6 @@ namespace Segmentation.Core.Recommendations;
 /// </summary>
 public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weights = null) : ICandidateSource
 {
-    [ThreadStatic]
-    private static Scratch? s_scratch;
-
     private readonly InteractionWeights _weights = weights ?? InteractionWeights.Default;
 
     /// <inheritdoc/>
@@ -21,9 +18,7 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
     {
         ArgumentNullException.ThrowIfNull(request);
 
-        // Per thread, taken out while in use: a query on this thread inside another (none today) makes its own.
-        var scratch = s_scratch ?? new Scratch();
-        s_scratch = null;
+        var scratch = PerThread<Scratch>.Take();
         try
         {
             return GetCandidates(request, count, allowed, scratch);
@@ -31,7 +26,7 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         finally
         {
             scratch.Clear();
-            s_scratch = scratch;
+            PerThread<Scratch>.Keep(scratch);
         }
     }
 

@@ -1,3 +1,4 @@
+using Segmentation.Core.Recommendations.Internal;
 namespace Segmentation.Core.Recommendations;
 
 /// <summary>A candidate source and the weight of its (normalised) scores in the blend.</summary>
@@ -75,9 +76,6 @@ public sealed class RecommendationBlender
     private static readonly Func<Blended, string> s_categoryOf = static b => b.Category;
     private static readonly Func<Blended, Recommendation> s_recommendation = static b => b.ToRecommendation();
 
-    [ThreadStatic]
-    private static BlendScratch? s_scratch;
-
     private readonly BlendedSource[] _sources;
     private readonly ItemCatalog _catalog;
     private readonly BlendOptions _options;
@@ -110,9 +108,7 @@ public sealed class RecommendationBlender
             request = request with { CategoryAffinities = [] };
         }
 
-        // Per thread, taken out while in use: a blend on this thread inside another (none today) makes its own.
-        var scratch = s_scratch ?? new BlendScratch();
-        s_scratch = null;
+        var scratch = PerThread<BlendScratch>.Take();
         try
         {
             return Recommend(request, personal, scratch);
@@ -120,7 +116,7 @@ public sealed class RecommendationBlender
         finally
         {
             scratch.Clear();
-            s_scratch = scratch;
+            PerThread<BlendScratch>.Keep(scratch);
         }
     }
 

@@ -29,9 +29,6 @@ public sealed class SegmentPopularity : ICandidateSource
 
     private static readonly Func<string, double, RecommendationReason, Candidate> s_candidate = static (id, score, reason) => new Candidate(id, score, reason);
 
-    [ThreadStatic]
-    private static QueryScratch? s_scratch;
-
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly InteractionWeights _weights;
     private readonly ItemCatalog _catalog;
@@ -299,9 +296,7 @@ public sealed class SegmentPopularity : ICandidateSource
             RankStale(segments);
         }
 
-        // Per thread, taken out while in use: a query on this thread inside another (none today) makes its own.
-        var scratch = s_scratch ?? new QueryScratch();
-        s_scratch = null;
+        var scratch = PerThread<QueryScratch>.Take();
         try
         {
             _lock.EnterReadLock();
@@ -340,7 +335,7 @@ public sealed class SegmentPopularity : ICandidateSource
         {
             scratch.All.Clear();
             scratch.Narrowed.Clear();
-            s_scratch = scratch;
+            PerThread<QueryScratch>.Keep(scratch);
         }
     }
 

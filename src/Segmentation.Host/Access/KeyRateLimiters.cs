@@ -63,7 +63,8 @@ internal sealed class KeyRateLimiters : IDisposable
                     QueueLimit = state.Defaults.QueuedCalls,
                     QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
                 })
-                : null),
+                : null,
+            state.Defaults.CallsInFlight),
             (Key: key, Defaults: _defaults, Clock: _clock));
         buckets.LastUsed = _clock.GetTimestamp();
         return buckets;
@@ -112,7 +113,7 @@ internal sealed class KeyRateLimiters : IDisposable
     private static KeyBucket? Create(double perSecond, double burstSeconds, TimeProvider clock) =>
         perSecond > 0 ? new KeyBucket(perSecond, (int)Math.Clamp(Math.Ceiling(perSecond * burstSeconds), 1, int.MaxValue), clock) : null;
 
-    private sealed class Buckets(KeyBucket? ingest, KeyBucket? queries, ConcurrencyLimiter? inFlight)
+    private sealed class Buckets(KeyBucket? ingest, KeyBucket? queries, ConcurrencyLimiter? inFlight, int inFlightLimit)
     {
         public KeyBucket? Ingest { get; } = ingest;
 
@@ -125,10 +126,7 @@ internal sealed class KeyRateLimiters : IDisposable
 
         /// <summary>Whether both hold as many tokens as a new bucket would, and no call holds or waits for a slot.</summary>
         public bool IsFull => (Ingest?.IsFull ?? true) && (Queries?.IsFull ?? true)
-            && (InFlight?.GetStatistics() is not { } calls || (calls.CurrentQueuedCount == 0 && calls.CurrentAvailablePermits == InFlightLimit));
-
-        /// <summary>The slots <see cref="InFlight"/> has when no call holds one (read from the new limiter).</summary>
-        private long InFlightLimit { get; } = inFlight?.GetStatistics()?.CurrentAvailablePermits ?? 0;
+            && (InFlight?.GetStatistics() is not { } calls || (calls.CurrentQueuedCount == 0 && calls.CurrentAvailablePermits == inFlightLimit));
 
         public void Dispose()
         {
