@@ -408,6 +408,11 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
     /// A slot of <c>_batch</c> holds a call the worker owns and has not completed yet; the worker clears it when it
     /// completes that call (or moves it to a lower slot while packing), so no path touches a call after its completion,
     /// when its caller may already have given it back to the pool.
+    /// <para>The worker never cancels a wait on the queue: it waits for <see cref="MicroBatchingOptions.MaxWait"/> beside
+    /// the queue's wait, which stays pending for the next round when the time runs out. .NET 10's bounded channel races
+    /// when a waiting reader's token is cancelled while a writer completes it (dotnet/runtime#131141, #132094): the writer's
+    /// <c>TryWrite</c> threw <see cref="NullReferenceException"/> (seen here once, in <c>segbench bench</c> on a loaded
+    /// machine) and the worker's wait never completed, so every later caller waited forever.</para>
     /// </remarks>
     private sealed class Worker
     {
@@ -417,6 +422,9 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
         private readonly float[] _weights;
         private readonly float[] _dense;
         private readonly float[] _output;
+
+        // The worker's wait for calls on the queue, kept across rounds until it completes (never cancelled, see remarks).
+        private Task<bool>? _waiting;
 
         public Worker(MicroBatchingEmbedder owner)
         {
@@ -434,7 +442,7 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
         {
             var reader = _owner._queue.Reader;
             // False once the queue is completed (disposal) and empty: queued calls are served before the loop ends.
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (await Waiting(reader).ConfigureAwait(false))
             {
                 var count = await FillAsync(reader).ConfigureAwait(false);
                 if (count > 0)
@@ -476,14 +484,37 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
             return count;
         }
 
+        // The pending wait on the queue, or a new one once the last has completed (at once when calls are queued). True
+        // when calls are queued, false once the queue is completed and empty.
+        private Task<bool> Waiting(ChannelReader<Call> reader)
+        {
+            if (_waiting is not { IsCompleted: false })
+            {
+                _waiting = reader.WaitToReadAsync().AsTask();
+            }
+
+            return _waiting;
+        }
+
         // True when more calls are queued; false when the time ran out or the queue was completed.
         private async ValueTask<bool> WaitForMoreAsync(ChannelReader<Call> reader, TimeSpan timeout)
         {
-            using var timer = new CancellationTokenSource(timeout, _owner._time);
-            var wait = reader.WaitToReadAsync(timer.Token).AsTask();
-            // The time running out is the common way out of this wait: observe it without throwing.
-            await ((Task)wait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            return wait.IsCompletedSuccessfully && wait.Result;
+            var waiting = Waiting(reader);
+            if (waiting.IsCompleted)
+            {
+                return await waiting.ConfigureAwait(false);
+            }
+
+            using var timer = new CancellationTokenSource();
+            var delay = Task.Delay(timeout, _owner._time, timer.Token);
+            if (await Task.WhenAny(waiting, delay).ConfigureAwait(false) == waiting)
+            {
+                // Calls came first: the timer goes (cancelling a delay, not a wait on the queue).
+                await timer.CancelAsync().ConfigureAwait(false);
+                return await waiting.ConfigureAwait(false);
+            }
+
+            return false; // the time ran out; the wait stays pending for the next round
         }
 
         private void Run(int count)
