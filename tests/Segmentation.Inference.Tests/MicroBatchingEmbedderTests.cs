@@ -360,6 +360,49 @@ public sealed class MicroBatchingEmbedderTests(OrtFixture ort) : UserEmbedderCon
     }
 
     [Fact]
+    public async Task An_awaited_call_goes_back_to_the_pool_and_serves_the_next_one()
+    {
+        await using var embedder = new MicroBatchingEmbedder(LoadModel(Folder), new MicroBatchingOptions { MaxWait = TimeSpan.Zero });
+
+        for (var i = 0; i < 20; i++)
+        {
+            var result = await embedder.EmbedAsync(Request(i));
+            AssertClose(Unbatched(Direct, Request(i)), result.Vector);
+        }
+
+        Assert.Equal(1, embedder.CallsCreated);
+        Assert.Equal(20, embedder.Statistics.Embedded);
+    }
+
+    [Fact]
+    public async Task A_call_is_reused_only_once_its_result_was_taken_and_never_with_a_cancellation_token()
+    {
+        var (embedder, gate) = Gated(LoadModel(Folder));
+        await using var _ = embedder;
+        using var cancel = new CancellationTokenSource();
+
+        // Two calls waiting at once are two objects; a call with a token that can be cancelled is not pooled (its callback
+        // may run after it completed).
+        var first = embedder.EmbedAsync(Request(0));
+        await gate.ClosedAsync();
+        var second = embedder.EmbedAsync(Request(1));
+        var withToken = embedder.EmbedAsync(Request(2), cancel.Token);
+        Assert.Equal(3, embedder.CallsCreated);
+        gate.Open();
+        AssertClose(Unbatched(Direct, Request(0)), (await first.AsTask().WaitAsync(Patience)).Vector);
+        AssertClose(Unbatched(Direct, Request(1)), (await second.AsTask().WaitAsync(Patience)).Vector);
+        AssertClose(Unbatched(Direct, Request(2)), (await withToken.AsTask().WaitAsync(Patience)).Vector);
+
+        // The two without a token serve the next two calls.
+        var third = embedder.EmbedAsync(Request(3));
+        var fourth = embedder.EmbedAsync(Request(4));
+        Assert.Equal(3, embedder.CallsCreated);
+        AssertClose(Unbatched(Direct, Request(3)), (await third.AsTask().WaitAsync(Patience)).Vector);
+        AssertClose(Unbatched(Direct, Request(4)), (await fourth.AsTask().WaitAsync(Patience)).Vector);
+        Assert.Equal(5, embedder.Statistics.Embedded);
+    }
+
+    [Fact]
     public void Options_are_validated()
     {
         Assert.Contains("MaxBatchSize", Assert.Throws<ArgumentException>(() => new MicroBatchingOptions { MaxBatchSize = 0 }.Validate()).Message, StringComparison.Ordinal);

@@ -61,7 +61,7 @@ internal static class BenchCommand
         await using var temporary = await TemporaryServer.StartAsync("seg-bench-", [], cancellationToken);
         var server = temporary.Server;
         var seeded = await ShopSeeder.SeedIfEmptyAsync(server, userCount, NullLogger.Instance, cancellationToken);
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC");
         Console.WriteLine($"seeded {seeded!.Events:N0} events for {seeded.Users:N0} users; concurrency {concurrency}, {rounds} rounds x {duration.TotalSeconds:F0} s");
 
         if (models)

@@ -27,12 +27,14 @@ internal sealed class JitSampler : EventListener
     public long Dynamic => Interlocked.Read(ref _dynamic);
 
     /// <summary>The (tier, type, method) compiled most often, most first.</summary>
+    // From a snapshot (ConcurrentDictionary.ToArray): LINQ's sort copies the dictionary through ICollection.CopyTo, which
+    // threw ArgumentException when the JIT added a method between its count and its copy (seen ending a bench run).
     public IReadOnlyList<(string Method, long Count)> Top(int count) =>
-        [.. _methods.OrderByDescending(t => t.Value).ThenBy(t => t.Key, StringComparer.Ordinal).Take(count).Select(t => (t.Key, t.Value))];
+        [.. _methods.ToArray().OrderByDescending(t => t.Value).ThenBy(t => t.Key, StringComparer.Ordinal).Take(count).Select(t => (t.Key, t.Value))];
 
     /// <summary>Methods compiled per tier.</summary>
     public IReadOnlyList<(string Tier, long Count)> Tiers() =>
-        [.. _methods.GroupBy(m => m.Key[..m.Key.IndexOf(' ', StringComparison.Ordinal)]).Select(g => (g.Key, g.Sum(m => m.Value))).OrderByDescending(t => t.Item2)];
+        [.. _methods.ToArray().GroupBy(m => m.Key[..m.Key.IndexOf(' ', StringComparison.Ordinal)]).Select(g => (g.Key, g.Sum(m => m.Value))).OrderByDescending(t => t.Item2)];
 
     protected override void OnEventSourceCreated(EventSource eventSource)
     {

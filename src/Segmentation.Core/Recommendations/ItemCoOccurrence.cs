@@ -282,9 +282,14 @@ public sealed class ItemCoOccurrence : ICandidateSource
             : old.At;
         var evidence = old.Evidence | EvidenceOf(interaction.Type);
         var changed = strength != old.Strength || at != old.At;
+        // The decay weights of this step's two times, once per step rather than once per pair: this runs for every
+        // ingested event, against up to MaxItemsPerUser items. An item new to her had no term before (strength 0).
+        var (weightAt, weightOldAt) = (0.0, 0.0);
         if (sign != 0 && changed)
         {
-            _occurrence[item] += sign * ((strength * _decay.Weight(at)) - (old.Strength * _decay.Weight(old.At)));
+            weightAt = _decay.Weight(at);
+            weightOldAt = old.Strength == 0 ? 0 : _decay.Weight(old.At);
+            _occurrence[item] += sign * ((strength * weightAt) - (old.Strength * weightOldAt));
         }
 
         if (sign != 0 && (changed || evidence != old.Evidence))
@@ -293,6 +298,7 @@ public sealed class ItemCoOccurrence : ICandidateSource
             // both, rated both) is counted once per pair she formed when she first did it, so a reason names only what
             // happened and Replay can take it back.
             var formed = old.Strength == 0;
+            var pairsChanged = 0;
             foreach (var other in items)
             {
                 if (other.Item == item)
@@ -300,10 +306,17 @@ public sealed class ItemCoOccurrence : ICandidateSource
                     continue;
                 }
 
-                // The count is what the weaker side gives, as of the later side's time.
-                var add = changed
-                    ? (Math.Min(strength, other.Strength) * _decay.Weight(Later(at, other.At))) - (Math.Min(old.Strength, other.Strength) * _decay.Weight(Later(old.At, other.At)))
-                    : 0;
+                // The count is what the weaker side gives, as of the later side's time: this step's own weight unless
+                // the other item's time is later (then its weight, computed here; never for interactions in time order).
+                var add = 0.0;
+                if (changed)
+                {
+                    var otherWeight = at >= other.At && (formed || old.At >= other.At) ? 0 : _decay.Weight(other.At);
+                    var term = Math.Min(strength, other.Strength) * (at >= other.At ? weightAt : otherWeight);
+                    var oldTerm = formed ? 0 : Math.Min(old.Strength, other.Strength) * (old.At >= other.At ? weightOldAt : otherWeight);
+                    add = term - oldTerm;
+                }
+
                 var gained = evidence & other.Evidence & ~(old.Evidence & other.Evidence);
                 if (add == 0 && gained == PairEvidence.None && !formed)
                 {
@@ -312,9 +325,11 @@ public sealed class ItemCoOccurrence : ICandidateSource
 
                 AddTo(item, other.Item, sign * add, formed, gained, sign);
                 AddTo(other.Item, item, sign * add, formed, gained, sign);
-                _rowChanges[item]++;
+                pairsChanged++;
                 _rowChanges[other.Item]++;
             }
+
+            _rowChanges[item] += pairsChanged;
         }
 
         if (position >= 0)
@@ -346,8 +361,6 @@ public sealed class ItemCoOccurrence : ICandidateSource
             row.Remove(b);
         }
     }
-
-    private static DateTimeOffset Later(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     /// <summary>
     /// Forgets what is remembered about <paramref name="userId"/>'s items (memory is O(users × items per user)); the

@@ -645,7 +645,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         if (_services.Users.Customers is { } customers)
         {
             // Under her tenant: its ListSegments counts her against its own segmentations and rules.
-            customers.Record(_tenant, CustomerEntry.Of(_userId, CustomerFacts.Of(_profile), _mlSegment?.Assignment.SegmentId ?? -1, RuleIds(customers, view, now), now));
+            customers.Record(_tenant, _userId, CustomerFacts.Of(_profile), _mlSegment?.Assignment.SegmentId ?? -1, RuleIds(customers, view, now), now);
         }
 
         ClearPending();
@@ -688,7 +688,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         ids.Sort(StringComparer.Ordinal);
-        return customers.Of(_tenant, _userId)?.Rules is { } previous && previous.AsSpan().SequenceEqual(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)) ? previous : [.. ids];
+        return customers.RulesOf(_tenant, _userId) is { } previous && previous.AsSpan().SequenceEqual(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)) ? previous : [.. ids];
     }
 
     // Owes a refresh for events up to `latest` (event time); queues it with the silo's refresh scheduler when none was

@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Segmentation.Inference.Internal;
@@ -23,6 +25,8 @@ namespace Segmentation.Inference.Batching;
 /// uses it. Each result says which version computed it.</para>
 /// <para><b>Cancellation.</b> A call cancelled while queued completes as cancelled at once; its queue slot is skipped
 /// when reached. One cancelled after its batch closed still completes as cancelled; the computed row is dropped.</para>
+/// <para><b>Calls</b> are pooled: the <see cref="ValueTask{TResult}"/> a call returns is backed by an object that goes
+/// back to the embedder once it has been awaited, so await it exactly once (or call <c>AsTask()</c> once).</para>
 /// <para><b>Disposal</b> drains: calls queued before it are still served, later calls fail with
 /// <see cref="ObjectDisposedException"/>, and it returns when the workers have stopped and the model is released.</para>
 /// </remarks>
@@ -47,6 +51,12 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
     private readonly Channel<Call> _queue;
     private readonly Lock _modelGate = new();
     private readonly Task[] _workers;
+
+    // Calls whose caller has taken the result, ready for the next request (at most QueueCapacity of them: as many as can
+    // wait at once). Only calls without a cancellation registration come back (see Call).
+    private readonly ConcurrentQueue<Call> _pool = new();
+    private int _pooled;
+    private long _callsCreated;
     private ModelLease _model;
     private volatile bool _disposed;
     private Task? _disposal;
@@ -85,6 +95,9 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
 
     /// <inheritdoc />
     public UserEncoderSignature Signature { get; }
+
+    /// <summary>How many call objects the embedder has made: calls awaited go back to its pool and serve later ones.</summary>
+    internal long CallsCreated => Interlocked.Read(ref _callsCreated);
 
     /// <summary>Test hook: called by a worker with each closed batch's size and model version, before it runs.</summary>
     internal Action<int, long>? BatchClosed { get; set; }
@@ -132,16 +145,18 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
             return ValueTask.FromException<UserEmbedding>(new ObjectDisposedException(nameof(MicroBatchingEmbedder)));
         }
 
-        var call = new Call(request, _time.GetTimestamp());
+        var call = Rent();
+        call.Start(request, _time.GetTimestamp(), cancellable: cancellationToken.CanBeCanceled);
         if (cancellationToken.CanBeCanceled)
         {
             // Registered before the call is visible to a worker, so the worker always sees the registration set.
-            call.Registration = cancellationToken.UnsafeRegister(static (state, token) => ((Call)state!).TrySetCanceled(token), call);
+            call.Registration = cancellationToken.UnsafeRegister(static (state, token) => ((Call)state!).TryCancel(token), call);
         }
         if (!_queue.Writer.TryWrite(call))
         {
             call.Registration.Dispose();
             call.Release(embedded: false);
+            Return(call); // never seen by a caller or a worker
             if (_disposed)
             {
                 return ValueTask.FromException<UserEmbedding>(new ObjectDisposedException(nameof(MicroBatchingEmbedder)));
@@ -150,7 +165,7 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
             s_refused.Add(1);
             return ValueTask.FromException<UserEmbedding>(new InferenceQueueFullException(_options.QueueCapacity));
         }
-        return new ValueTask<UserEmbedding>(call.Task);
+        return call.Awaitable;
     }
 
     /// <summary>
@@ -219,20 +234,90 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
         }
     }
 
-    /// <summary>One caller's wait: its request, when it was queued, and the task it awaits.</summary>
-    private sealed class Call(UserEmbeddingRequest request, long queuedAt) : TaskCompletionSource<UserEmbedding>(TaskCreationOptions.RunContinuationsAsynchronously)
+    private Call Rent()
     {
+        if (_pool.TryDequeue(out var call))
+        {
+            Interlocked.Decrement(ref _pooled);
+            return call;
+        }
+
+        Interlocked.Increment(ref _callsCreated);
+        return new Call(this);
+    }
+
+    private void Return(Call call)
+    {
+        // The count may overshoot by a few under a race; it only bounds the pool's size.
+        if (Interlocked.Increment(ref _pooled) <= _options.QueueCapacity)
+        {
+            _pool.Enqueue(call);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _pooled);
+        }
+    }
+
+    /// <summary>
+    /// One caller's wait: its request, when it was queued, and the result it awaits (the source of the
+    /// <see cref="ValueTask{TResult}"/> <see cref="EmbedAsync"/> returned), pooled by the embedder.
+    /// </summary>
+    /// <remarks>
+    /// <para><b>Completion.</b> Exactly once: whoever wins <see cref="TryClaim"/> (a worker, or the cancellation callback)
+    /// completes the result, so a cancelled call's late delivery is dropped. A worker releases the request to its owner
+    /// before it completes the result and never touches the call after that: the caller may take the result and the call
+    /// go back to the pool at once.</para>
+    /// <para><b>Reuse.</b> A call goes back to the pool when its caller takes the result (<see cref="GetResult"/>), the
+    /// only moment no one else holds it. A call with a token that can be cancelled (never on the grains' path) is
+    /// awaited through a <see cref="Task"/> of its own instead, as calls were before they were pooled: it is cancelled at
+    /// once, task included, and its callback may still run after the call completed, so it is left to the garbage
+    /// collector.</para>
+    /// </remarks>
+    private sealed class Call(MicroBatchingEmbedder owner) : IValueTaskSource<UserEmbedding>
+    {
+        private ManualResetValueTaskSourceCore<UserEmbedding> _result = new() { RunContinuationsAsynchronously = true };
+
+        // 0 while waiting, 1 once claimed (by the worker that completes it, or by the cancellation callback).
+        private int _claimed;
+        private TaskCompletionSource<UserEmbedding>? _cancellable;
+
         // Whether the request went back to its owner. Only the thread that holds the call releases it (the caller before
         // the call is queued, then the worker that dequeued it), so a plain flag keeps it to once, however the worker's
         // paths (skip, version mismatch, failed run, delivery) overlap; never the cancellation callback, which runs while
         // a worker may still be packing the request.
         private bool _released;
 
-        public UserEmbeddingRequest Request { get; } = request;
+        public UserEmbeddingRequest Request { get; private set; }
 
-        public long QueuedAt { get; } = queuedAt;
+        public long QueuedAt { get; private set; }
 
         public CancellationTokenRegistration Registration;
+
+        /// <summary>What the caller awaits: this object (the token tells its uses apart), or a cancellable call's task.</summary>
+        public ValueTask<UserEmbedding> Awaitable =>
+            _cancellable is { } cancellable ? new(cancellable.Task) : new(this, _result.Version);
+
+        /// <summary>Whether the call was claimed (completed, or being completed) by a worker or cancelled.</summary>
+        public bool IsClaimed => Volatile.Read(ref _claimed) != 0;
+
+        public void Start(UserEmbeddingRequest request, long queuedAt, bool cancellable)
+        {
+            Request = request;
+            QueuedAt = queuedAt;
+            _cancellable = cancellable ? new TaskCompletionSource<UserEmbedding>(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+        }
+
+        /// <summary>Takes the right to complete the call; false when someone (the cancellation callback) already did.</summary>
+        public bool TryClaim() => Interlocked.Exchange(ref _claimed, 1) == 0;
+
+        public void TryCancel(CancellationToken token)
+        {
+            if (TryClaim())
+            {
+                _cancellable!.SetCanceled(token);
+            }
+        }
 
         public void Release(bool embedded)
         {
@@ -240,6 +325,61 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
             {
                 _released = true;
                 Request.Owner?.Released(Request, embedded);
+            }
+        }
+
+        /// <summary>Delivers the embedding to a claimed call (its last touch by the worker).</summary>
+        public void SetResult(UserEmbedding embedding)
+        {
+            if (_cancellable is { } cancellable)
+            {
+                cancellable.SetResult(embedding);
+            }
+            else
+            {
+                _result.SetResult(embedding);
+            }
+        }
+
+        /// <summary>Fails a claimed call (its last touch by the worker).</summary>
+        public void SetException(Exception error)
+        {
+            if (_cancellable is { } cancellable)
+            {
+                cancellable.SetException(error);
+            }
+            else
+            {
+                _result.SetException(error);
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _result.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _result.OnCompleted(continuation, state, token, flags);
+
+        public UserEmbedding GetResult(short token)
+        {
+            if (_result.GetStatus(token) == ValueTaskSourceStatus.Pending)
+            {
+                // Not recycled: a call not completed yet throws here, and stays with its holders (a wrong token, a second
+                // await, already threw in GetStatus).
+                return _result.GetResult(token);
+            }
+
+            try
+            {
+                return _result.GetResult(token);
+            }
+            finally
+            {
+                // The caller has its result: the worker let go of the call when it completed it (see remarks).
+                _result.Reset();
+                Request = default;
+                _claimed = 0;
+                _released = false;
+                owner.Return(this);
             }
         }
     }
@@ -264,14 +404,27 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
     }
 
     /// <summary>A worker loop with its own packing buffers (one batch's inputs and outputs, reused for every batch).</summary>
+    /// <remarks>
+    /// A slot of <c>_batch</c> holds a call the worker owns and has not completed yet; the worker clears it when it
+    /// completes that call (or moves it to a lower slot while packing), so no path touches a call after its completion,
+    /// when its caller may already have given it back to the pool.
+    /// <para>The worker never cancels a wait on the queue: it waits for <see cref="MicroBatchingOptions.MaxWait"/> beside
+    /// the queue's wait, which stays pending for the next round when the time runs out. .NET 10's bounded channel races
+    /// when a waiting reader's token is cancelled while a writer completes it (dotnet/runtime#131141, #132094): the writer's
+    /// <c>TryWrite</c> threw <see cref="NullReferenceException"/> (seen here once, in <c>segbench bench</c> on a loaded
+    /// machine) and the worker's wait never completed, so every later caller waited forever.</para>
+    /// </remarks>
     private sealed class Worker
     {
         private readonly MicroBatchingEmbedder _owner;
-        private readonly Call[] _batch;
+        private readonly Call?[] _batch;
         private readonly long[] _itemIds;
         private readonly float[] _weights;
         private readonly float[] _dense;
         private readonly float[] _output;
+
+        // The worker's wait for calls on the queue, kept across rounds until it completes (never cancelled, see remarks).
+        private Task<bool>? _waiting;
 
         public Worker(MicroBatchingEmbedder owner)
         {
@@ -289,7 +442,7 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
         {
             var reader = _owner._queue.Reader;
             // False once the queue is completed (disposal) and empty: queued calls are served before the loop ends.
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (await Waiting(reader).ConfigureAwait(false))
             {
                 var count = await FillAsync(reader).ConfigureAwait(false);
                 if (count > 0)
@@ -308,7 +461,7 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
             {
                 if (reader.TryRead(out var call))
                 {
-                    if (call.Task.IsCompleted)
+                    if (call.IsClaimed)
                     {
                         // Cancelled while queued: the caller has already been told.
                         Interlocked.Increment(ref _owner._cancelled);
@@ -322,7 +475,7 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
                 {
                     return 0; // only cancelled calls were queued
                 }
-                var remaining = _owner._options.MaxWait - _owner._time.GetElapsedTime(_batch[0].QueuedAt);
+                var remaining = _owner._options.MaxWait - _owner._time.GetElapsedTime(_batch[0]!.QueuedAt);
                 if (remaining <= TimeSpan.Zero || !await WaitForMoreAsync(reader, remaining).ConfigureAwait(false))
                 {
                     break;
@@ -331,14 +484,37 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
             return count;
         }
 
+        // The pending wait on the queue, or a new one once the last has completed (at once when calls are queued). True
+        // when calls are queued, false once the queue is completed and empty.
+        private Task<bool> Waiting(ChannelReader<Call> reader)
+        {
+            if (_waiting is not { IsCompleted: false })
+            {
+                _waiting = reader.WaitToReadAsync().AsTask();
+            }
+
+            return _waiting;
+        }
+
         // True when more calls are queued; false when the time ran out or the queue was completed.
         private async ValueTask<bool> WaitForMoreAsync(ChannelReader<Call> reader, TimeSpan timeout)
         {
-            using var timer = new CancellationTokenSource(timeout, _owner._time);
-            var wait = reader.WaitToReadAsync(timer.Token).AsTask();
-            // The time running out is the common way out of this wait: observe it without throwing.
-            await ((Task)wait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            return wait.IsCompletedSuccessfully && wait.Result;
+            var waiting = Waiting(reader);
+            if (waiting.IsCompleted)
+            {
+                return await waiting.ConfigureAwait(false);
+            }
+
+            using var timer = new CancellationTokenSource();
+            var delay = Task.Delay(timeout, _owner._time, timer.Token);
+            if (await Task.WhenAny(waiting, delay).ConfigureAwait(false) == waiting)
+            {
+                // Calls came first: the timer goes (cancelling a delay, not a wait on the queue).
+                await timer.CancelAsync().ConfigureAwait(false);
+                return await waiting.ConfigureAwait(false);
+            }
+
+            return false; // the time ran out; the wait stays pending for the next round
         }
 
         private void Run(int count)
@@ -365,45 +541,52 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
                 Interlocked.Add(ref owner._embedded, rows);
                 for (var i = 0; i < rows; i++)
                 {
-                    var call = _batch[i];
+                    var call = _batch[i]!;
+                    var vector = _output.AsSpan(i * d, d).ToArray();
                     call.Registration.Unregister();
-                    // Its memory goes back here, on the worker, so the caller has nothing to do with it once it resumes.
-                    var delivered = call.TrySetResult(new UserEmbedding(_output.AsSpan(i * d, d).ToArray(), model.Version));
-                    call.Release(delivered);
-                    if (!delivered)
+                    _batch[i] = null;
+                    if (call.TryClaim())
                     {
+                        try
+                        {
+                            // Its memory goes back here, on the worker, so the caller has nothing to do with it once it resumes.
+                            call.Release(embedded: true);
+                        }
+                        finally
+                        {
+                            call.SetResult(new UserEmbedding(vector, model.Version));
+                        }
+                    }
+                    else
+                    {
+                        // Cancelled after its batch closed: the caller was told, the row is dropped.
+                        call.Release(embedded: false);
                         Interlocked.Increment(ref owner._cancelled);
                     }
                 }
             }
             catch (Exception e)
             {
-                // A failed run (or anything unexpected while packing): every call of the batch gets the error and the
-                // worker goes on with the next batch. Calls already completed (cancelled, refused) are left as they are.
+                // A failed run (or anything unexpected while packing): every call of the batch not completed yet gets the
+                // error and goes back to its owner, and the worker goes on with the next batch.
                 InferenceLog.BatchFailed(owner._logger, count, model.Version, e);
                 for (var i = 0; i < count; i++)
                 {
-                    if (_batch[i] is { Task.IsCompleted: false } call)
+                    if (_batch[i] is { } call)
                     {
+                        _batch[i] = null;
                         Complete(call, e);
                     }
                 }
             }
             finally
             {
-                // Every call of the batch not released yet (a failed run, or one that never ran) goes back to its owner.
-                // Pack moved the live calls to the front, so some slots repeat a call: releasing is once per call.
-                for (var i = 0; i < count; i++)
-                {
-                    _batch[i]?.Release(embedded: false);
-                }
-
                 lease.Release();
             }
         }
 
-        // Copies the live calls' inputs into rows 0..rows of the buffers (and _batch); calls whose indices are for another
-        // model version fail here. Histories shorter than L are padded with item 0, weight 0.
+        // Copies the live calls' inputs into rows 0..rows of the buffers (and _batch, clearing the slots after them); calls
+        // whose indices are for another model version fail here. Histories shorter than L are padded with item 0, weight 0.
         private int Pack(int count, long version)
         {
             var signature = _owner.Signature;
@@ -411,13 +594,13 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
             var rows = 0;
             for (var i = 0; i < count; i++)
             {
-                var call = _batch[i];
+                // Slots rows..i-1 are empty here: failed calls and those moved down left theirs.
+                var call = _batch[i]!;
                 var request = call.Request;
                 if (request.ModelVersion is { } wanted && wanted != version)
                 {
+                    _batch[i] = null;
                     Complete(call, new UserEncoderChangedException(wanted, version));
-                    // Here: the live calls packed after it take its slot.
-                    call.Release(embedded: false);
                     continue;
                 }
                 var ids = _itemIds.AsSpan(rows * l, l);
@@ -427,6 +610,7 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
                 ids[request.ItemIds.Length..].Clear();
                 weights[request.Weights.Length..].Clear();
                 request.Dense.Span.CopyTo(_dense.AsSpan(rows * f, f));
+                _batch[i] = null;
                 _batch[rows++] = call;
             }
             return rows;
@@ -442,14 +626,28 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
             var now = time.GetTimestamp();
             for (var i = 0; i < rows; i++)
             {
-                s_queueDuration.Record(time.GetElapsedTime(_batch[i].QueuedAt, now).TotalSeconds);
+                s_queueDuration.Record(time.GetElapsedTime(_batch[i]!.QueuedAt, now).TotalSeconds);
             }
         }
 
+        // Fails a call the worker holds (cancelled meanwhile: only counted), its request given back first: the last touch.
         private void Complete(Call call, Exception error)
         {
             call.Registration.Unregister();
-            Interlocked.Increment(ref call.TrySetException(error) ? ref _owner._failed : ref _owner._cancelled);
+            var claimed = call.TryClaim();
+            try
+            {
+                call.Release(embedded: false);
+            }
+            finally
+            {
+                if (claimed)
+                {
+                    call.SetException(error);
+                }
+            }
+
+            Interlocked.Increment(ref claimed ? ref _owner._failed : ref _owner._cancelled);
         }
     }
 }

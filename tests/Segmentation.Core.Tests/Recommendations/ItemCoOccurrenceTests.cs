@@ -86,6 +86,42 @@ public sealed class ItemCoOccurrenceTests
     }
 
     [Fact]
+    public void DecayedPairs_CountAsOfTheLaterItem_WhateverOrderTheInteractionsArriveIn()
+    {
+        // A pair counts the weaker side's weight as of the later of its two items' times (halving every 10 days). Sent in
+        // time order, late, and upgraded (a purchase after a view moves the item's strength and time): the counts are
+        // those of the formula, the same in every arrival order.
+        var options = new ItemCoOccurrenceOptions { HalfLife = TimeSpan.FromDays(10) };
+        var w = InteractionWeights.Default;
+        var (view, buy) = (w.Of(View("x")), w.Of(Buy("x")));
+        Interaction[] interactions =
+        [
+            new("a", EventType.View, s_t0),
+            new("b", EventType.View, s_t0.AddDays(10)),
+            new("c", EventType.Purchase, s_t0.AddDays(20)),
+            new("a", EventType.Purchase, s_t0.AddDays(30)),
+        ];
+        int[][] orders = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]];
+        foreach (var order in orders)
+        {
+            var model = new ItemCoOccurrence(options);
+            foreach (var i in order)
+            {
+                model.Record("u", interactions[i]);
+            }
+
+            // As of day 30: a (bought day 30) with b (viewed day 10) counts the view as of day 30; b with c as of day 20,
+            // halved once by day 30; a with c, both bought, as of day 30.
+            var now = s_t0.AddDays(30);
+            Assert.Equal(view, model.CoOccurrence("a", "b", now), 9);
+            Assert.Equal(view / 2, model.CoOccurrence("b", "c", now), 9);
+            Assert.Equal(buy, model.CoOccurrence("a", "c", now), 9);
+            Assert.Equal(buy, model.Occurrence("a", now), 9);
+            Assert.Equal(buy / 2, model.Occurrence("c", now), 9);
+        }
+    }
+
+    [Fact]
     public void Candidates_ScoreBySimilarityTimesAffinity_WithTheBestContributorAsReason()
     {
         var model = Counting(ItemSimilarityKind.CoCount);
