@@ -410,7 +410,7 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
     /// when its caller may already have given it back to the pool.
     /// <para>The worker never cancels a wait on the queue: it waits for <see cref="MicroBatchingOptions.MaxWait"/> beside
     /// the queue's wait, which stays pending for the next round when the time runs out. .NET 10's bounded channel races
-    /// when a waiting reader's token is cancelled while a writer completes it (dotnet/runtime#131141, #132094): the writer's
+    /// when a waiting reader's token is cancelled while a writer completes it (dotnet/runtime#132094, fixed upstream by #132230): the writer's
     /// <c>TryWrite</c> threw <see cref="NullReferenceException"/> (seen here once, in <c>segbench bench</c> on a loaded
     /// machine) and the worker's wait never completed, so every later caller waited forever.</para>
     /// </remarks>
