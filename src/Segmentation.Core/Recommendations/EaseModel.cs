@@ -39,6 +39,9 @@ public sealed class EaseModel : ICandidateSource
     private readonly int[] _neighbourIndices;
     private readonly float[] _neighbourWeights;
 
+    // A pruned query's candidate from its kept (id, score, cause): made once, not per call.
+    private readonly Func<string, double, int, Candidate> _prunedCandidate;
+
     private EaseModel(string[] ids, Dictionary<string, int> index, float[] weights)
     {
         _ids = ids;
@@ -46,6 +49,7 @@ public sealed class EaseModel : ICandidateSource
         _weights = weights;
         _neighbourIndices = [];
         _neighbourWeights = [];
+        _prunedCandidate = PrunedCandidate;
     }
 
     private EaseModel(string[] ids, Dictionary<string, int> index, int neighbours, int[] neighbourIndices, float[] neighbourWeights)
@@ -56,7 +60,11 @@ public sealed class EaseModel : ICandidateSource
         _neighbours = neighbours;
         _neighbourIndices = neighbourIndices;
         _neighbourWeights = neighbourWeights;
+        _prunedCandidate = PrunedCandidate;
     }
+
+    private Candidate PrunedCandidate(string id, double score, int cause) =>
+        new(id, score, new RecommendationReason(ReasonKind.SimilarToViewed, _ids[cause]));
 
     /// <summary>Items known to the model.</summary>
     public int ItemCount => _ids.Length;
@@ -231,43 +239,29 @@ public sealed class EaseModel : ICandidateSource
         }
 
         var n = _ids.Length;
+        return _neighbours == 0 ? DenseCandidates(own, n, count, allowed) : PrunedCandidates(own, n, count, allowed);
+    }
+
+    private Candidate[] DenseCandidates(int[] own, int n, int count, Func<string, bool> allowed)
+    {
         var rented = ArrayPool<float>.Shared.Rent(n);
-        var top = new TopK<byte>(count);
+        var top = new TopK<int>(count);
         try
         {
+            // Her first item's row copied in, not added to zeros: the same sums (0 + w is w; a -0 left by the copy is
+            // still not > 0), one pass over the scores fewer.
             var scores = rented.AsSpan(0, n);
-            if (_neighbours == 0)
+            _weights.AsSpan(own[0] * n, n).CopyTo(scores);
+            foreach (var j in own.AsSpan(1))
             {
-                // Her first item's row copied in, not added to zeros: the same sums (0 + w is w; a -0 left by the
-                // copy is still not > 0), one pass over the scores fewer.
-                _weights.AsSpan(own[0] * n, n).CopyTo(scores);
-                foreach (var j in own.AsSpan(1))
-                {
-                    TensorPrimitives.Add(scores, _weights.AsSpan(j * n, n), scores);
-                }
-            }
-            else
-            {
-                // Her items ascending, each adding its kept weights where they point: every score is the same sum, in
-                // the same order, as a dense row of those weights with zeros elsewhere would give.
-                scores.Clear();
-                var m = _neighbours;
-                foreach (var j in own)
-                {
-                    var indices = _neighbourIndices.AsSpan(j * m, m);
-                    var weights = _neighbourWeights.AsSpan(j * m, m);
-                    for (var k = 0; k < indices.Length; k++)
-                    {
-                        scores[indices[k]] += weights[k];
-                    }
-                }
+                TensorPrimitives.Add(scores, _weights.AsSpan(j * n, n), scores);
             }
 
             for (var i = 0; i < n; i++)
             {
                 if (scores[i] > 0 && top.Admits(scores[i]) && allowed(_ids[i]))
                 {
-                    top.Offer(_ids[i], scores[i], 0);
+                    top.Offer(_ids[i], scores[i], i);
                 }
             }
         }
@@ -276,14 +270,14 @@ public sealed class EaseModel : ICandidateSource
             ArrayPool<float>.Shared.Return(rented);
         }
 
-        return top.Drain((id, score, _) =>
+        // The reason: her item with the largest weight towards it (the first of equals), for the kept items only.
+        return top.Drain((id, score, i) =>
         {
-            var i = _index[id];
             var cause = own[0];
-            var strongest = WeightAt(cause, i);
+            var strongest = _weights[(cause * n) + i];
             foreach (var j in own)
             {
-                var weight = WeightAt(j, i);
+                var weight = _weights[(j * n) + i];
                 if (weight > strongest)
                 {
                     (cause, strongest) = (j, weight);
@@ -292,6 +286,60 @@ public sealed class EaseModel : ICandidateSource
 
             return new Candidate(id, score, new RecommendationReason(ReasonKind.SimilarToViewed, _ids[cause]));
         });
+    }
+
+    private Candidate[] PrunedCandidates(int[] own, int n, int count, Func<string, bool> allowed)
+    {
+        var rentedScores = ArrayPool<float>.Shared.Rent(n);
+        var rentedStrongest = ArrayPool<float>.Shared.Rent(n);
+        var rentedCauses = ArrayPool<int>.Shared.Rent(n);
+        var top = new TopK<int>(count);
+        try
+        {
+            // Her items ascending, each adding its kept weights where they point: every score is the same sum, in the
+            // same order, as a dense row of those weights with zeros elsewhere would give. The reason is found in the
+            // same pass: the first of her items with the largest weight towards the item, as the dense model finds it
+            // (a positive score has a positive weight, so an item offered always has its cause set in this call).
+            // Finding it afterwards, for each candidate over each of her items, cost more than the scoring.
+            var scores = rentedScores.AsSpan(0, n);
+            var strongest = rentedStrongest.AsSpan(0, n);
+            var causes = rentedCauses.AsSpan(0, n);
+            scores.Clear();
+            strongest.Clear();
+            var m = _neighbours;
+            foreach (var j in own)
+            {
+                var indices = _neighbourIndices.AsSpan(j * m, m);
+                var weights = _neighbourWeights.AsSpan(j * m, m);
+                for (var k = 0; k < indices.Length; k++)
+                {
+                    var i = indices[k];
+                    var weight = weights[k];
+                    scores[i] += weight;
+                    if (weight > strongest[i])
+                    {
+                        strongest[i] = weight;
+                        causes[i] = j;
+                    }
+                }
+            }
+
+            for (var i = 0; i < n; i++)
+            {
+                if (scores[i] > 0 && top.Admits(scores[i]) && allowed(_ids[i]))
+                {
+                    top.Offer(_ids[i], scores[i], causes[i]);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rentedScores);
+            ArrayPool<float>.Shared.Return(rentedStrongest);
+            ArrayPool<int>.Shared.Return(rentedCauses);
+        }
+
+        return top.Drain(_prunedCandidate);
     }
 
     // The model's indices of her items and the context item, ascending, each once: what a chain of Select, Append,
