@@ -313,14 +313,14 @@ public sealed class EaseModel : ICandidateSource
                 var weights = _neighbourWeights.AsSpan(j * m, m);
                 for (var k = 0; k < indices.Length; k++)
                 {
+                    // Selects, not a branch: about half of a row's weights are negative, so whether one is the
+                    // strongest yet is a coin toss the branch predictor loses.
                     var i = indices[k];
                     var weight = weights[k];
                     scores[i] += weight;
-                    if (weight > strongest[i])
-                    {
-                        strongest[i] = weight;
-                        causes[i] = j;
-                    }
+                    var stronger = weight > strongest[i];
+                    causes[i] = stronger ? j : causes[i];
+                    strongest[i] = stronger ? weight : strongest[i];
                 }
             }
 
