@@ -39,9 +39,6 @@ public sealed class EaseModel : ICandidateSource
     private readonly int[] _neighbourIndices;
     private readonly float[] _neighbourWeights;
 
-    // A pruned query's candidate from its kept (id, score, cause): made once, not per call.
-    private readonly Func<string, double, int, Candidate> _prunedCandidate;
-
     private EaseModel(string[] ids, Dictionary<string, int> index, float[] weights)
     {
         _ids = ids;
@@ -49,7 +46,6 @@ public sealed class EaseModel : ICandidateSource
         _weights = weights;
         _neighbourIndices = [];
         _neighbourWeights = [];
-        _prunedCandidate = PrunedCandidate;
     }
 
     private EaseModel(string[] ids, Dictionary<string, int> index, int neighbours, int[] neighbourIndices, float[] neighbourWeights)
@@ -60,11 +56,7 @@ public sealed class EaseModel : ICandidateSource
         _neighbours = neighbours;
         _neighbourIndices = neighbourIndices;
         _neighbourWeights = neighbourWeights;
-        _prunedCandidate = PrunedCandidate;
     }
-
-    private Candidate PrunedCandidate(string id, double score, int cause) =>
-        new(id, score, new RecommendationReason(ReasonKind.SimilarToViewed, _ids[cause]));
 
     /// <summary>Items known to the model.</summary>
     public int ItemCount => _ids.Length;
@@ -291,21 +283,14 @@ public sealed class EaseModel : ICandidateSource
     private Candidate[] PrunedCandidates(int[] own, int n, int count, Func<string, bool> allowed)
     {
         var rentedScores = ArrayPool<float>.Shared.Rent(n);
-        var rentedStrongest = ArrayPool<float>.Shared.Rent(n);
-        var rentedCauses = ArrayPool<int>.Shared.Rent(n);
+        var rentedSlots = ArrayPool<int>.Shared.Rent(n);
         var top = new TopK<int>(count);
         try
         {
             // Her items ascending, each adding its kept weights where they point: every score is the same sum, in the
-            // same order, as a dense row of those weights with zeros elsewhere would give. The reason is found in the
-            // same pass: the first of her items with the largest weight towards the item, as the dense model finds it
-            // (a positive score has a positive weight, so an item offered always has its cause set in this call).
-            // Finding it afterwards, for each candidate over each of her items, cost more than the scoring.
+            // same order, as a dense row of those weights with zeros elsewhere would give.
             var scores = rentedScores.AsSpan(0, n);
-            var strongest = rentedStrongest.AsSpan(0, n);
-            var causes = rentedCauses.AsSpan(0, n);
             scores.Clear();
-            strongest.Clear();
             var m = _neighbours;
             foreach (var j in own)
             {
@@ -313,14 +298,7 @@ public sealed class EaseModel : ICandidateSource
                 var weights = _neighbourWeights.AsSpan(j * m, m);
                 for (var k = 0; k < indices.Length; k++)
                 {
-                    // Selects, not a branch: about half of a row's weights are negative, so whether one is the
-                    // strongest yet is a coin toss the branch predictor loses.
-                    var i = indices[k];
-                    var weight = weights[k];
-                    scores[i] += weight;
-                    var stronger = weight > strongest[i];
-                    causes[i] = stronger ? j : causes[i];
-                    strongest[i] = stronger ? weight : strongest[i];
+                    scores[indices[k]] += weights[k];
                 }
             }
 
@@ -328,18 +306,56 @@ public sealed class EaseModel : ICandidateSource
             {
                 if (scores[i] > 0 && top.Admits(scores[i]) && allowed(_ids[i]))
                 {
-                    top.Offer(_ids[i], scores[i], causes[i]);
+                    top.Offer(_ids[i], scores[i], i);
                 }
             }
+
+            // The reasons, for the kept items only: her rows again (just read, so cached), each weight towards a kept
+            // item compared. The first of her items with the largest weight wins, as in the dense model; a kept item
+            // has a positive score, so a positive weight, and its cause is always set. Looking each cause up
+            // afterwards (a search per kept item and item of hers) cost more than the scoring; tracking it for every
+            // item in the scoring pass tripled that pass's memory traffic.
+            var kept = top.Sorted();
+            var slots = rentedSlots.AsSpan(0, n);
+            slots.Clear();
+            // A Recommend asks for about 50: on the stack, not two arrays a call.
+            Span<float> strongest = kept.Length <= 256 ? stackalloc float[kept.Length] : new float[kept.Length];
+            Span<int> causes = kept.Length <= 256 ? stackalloc int[kept.Length] : new int[kept.Length];
+            strongest.Clear();
+            for (var s = 0; s < kept.Length; s++)
+            {
+                slots[kept[s].Value] = s + 1;
+            }
+
+            foreach (var j in own)
+            {
+                var indices = _neighbourIndices.AsSpan(j * m, m);
+                var weights = _neighbourWeights.AsSpan(j * m, m);
+                for (var k = 0; k < indices.Length; k++)
+                {
+                    var slot = slots[indices[k]] - 1;
+                    if (slot >= 0 && weights[k] > strongest[slot])
+                    {
+                        strongest[slot] = weights[k];
+                        causes[slot] = j;
+                    }
+                }
+            }
+
+            var result = kept.Length == 0 ? [] : new Candidate[kept.Length];
+            for (var s = 0; s < kept.Length; s++)
+            {
+                result[s] = new Candidate(kept[s].Id, kept[s].Score, new RecommendationReason(ReasonKind.SimilarToViewed, _ids[causes[s]]));
+            }
+
+            return result;
         }
         finally
         {
+            top.Release();
             ArrayPool<float>.Shared.Return(rentedScores);
-            ArrayPool<float>.Shared.Return(rentedStrongest);
-            ArrayPool<int>.Shared.Return(rentedCauses);
+            ArrayPool<int>.Shared.Return(rentedSlots);
         }
-
-        return top.Drain(_prunedCandidate);
     }
 
     // The model's indices of her items and the context item, ascending, each once: what a chain of Select, Append,
