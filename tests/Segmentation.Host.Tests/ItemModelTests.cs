@@ -186,6 +186,62 @@ public sealed class ItemModelTests
         Assert.NotEmpty((await RecommendAsync(server, "lonely")).Items);
     }
 
+    [Fact]
+    public async Task AModelOfMoreItemsThanDenseMaxItems_IsPruned_RecordedAsSuch_AndServedAgainFromTheStore()
+    {
+        // The shop below has 12 items: one more than served dense.
+        string[] settings =
+        [
+            "--Segmentation:Recommendations:ItemModel:MinUsers=5",
+            "--Segmentation:Recommendations:ItemModel:DenseMaxItems=11",
+            "--Segmentation:Recommendations:ItemModel:Neighbours=3",
+        ];
+        var server = await TestServer.StartAsync(null, settings);
+        try
+        {
+            await IngestShopAsync(server);
+            Assert.Equal(1, await server.Server.Grains.GetGrain<IItemModelGrain>(TenantKeys.DefaultTenant).TrainAsync());
+            var manifest = server.Server.Services.GetRequiredService<LiveRecommender>().ItemModel;
+            Assert.NotNull(manifest);
+            Assert.Equal(12, manifest.Items);
+            Assert.Equal(3, manifest.Neighbours);
+            Assert.Equal(12 * 3 * 8L, manifest.WeightBytes);
+
+            var models = server.Server.Services.GetRequiredService<ItemModels>();
+            var stored = await server.Server.Services.GetRequiredService<Segmentation.Storage.ISnapshotStore>().ReadAsync(models.Store.Key, CancellationToken.None);
+            Assert.NotNull(stored);
+            var model = stored.Data[(sizeof(int) + System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(stored.Data.Span))..];
+            Assert.Equal("EASE2"u8.ToArray(), model[..5].ToArray());
+
+            var before = await RecommendAsync(server, "home-0");
+            Assert.NotEmpty(before.Items);
+            await server.StopAsync();
+            server = await TestServer.StartAsync(server.DataDirectory, settings);
+            Assert.Equal(3, server.Server.Services.GetRequiredService<LiveRecommender>().ItemModel?.Neighbours);
+            var after = await RecommendAsync(server, "home-0");
+            // The same items and reasons (scores decay with the clock between the two calls).
+            Assert.Equal(before.Items.Select(x => (x.ItemId, x.Reason.Text)), after.Items.Select(x => (x.ItemId, x.Reason.Text)));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public void TheServedModel_IsDenseUpToDenseMaxItems_AndPrunedAbove()
+    {
+        var pairs = Enumerable.Range(0, 30).SelectMany(u => Enumerable.Range(0, 4).Select(k => ($"u{u}", $"item-{(u + k) % 10}"))).ToArray();
+
+        var dense = ItemModelTrainer.TrainEase(pairs, new() { DenseMaxItems = 10, Neighbours = 2 });
+        var pruned = ItemModelTrainer.TrainEase(pairs, new() { DenseMaxItems = 9, Neighbours = 2 });
+        var all = ItemModelTrainer.TrainEase(pairs, new() { DenseMaxItems = 0, Neighbours = 20 });
+
+        Assert.Equal((10, 0, 400L), (dense.ItemCount, dense.Neighbours, dense.WeightBytes));
+        Assert.Equal((10, 2, 160L), (pruned.ItemCount, pruned.Neighbours, pruned.WeightBytes));
+        Assert.Equal((10, 9), (all.ItemCount, all.Neighbours));
+    }
+
     // Two tastes: home shoppers view and buy home-1..home-6, toy shoppers toys-1..toys-6, each a different subset.
     private async Task IngestShopAsync(TestServer server)
     {

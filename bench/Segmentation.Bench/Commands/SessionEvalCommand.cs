@@ -37,23 +37,25 @@ internal static class SessionEvalCommand
         var data = new Option<string?>("--movielens") { Description = "The movielens-100k folder (default: ../shared/datasets/movielens-100k beside the repository)." };
         var only = new Option<string?>("--only") { Description = "shop or movielens (default: both)." };
         only.AcceptOnlyFromAmong("shop", "movielens");
-        var command = new Command("eval-session", "Served list vs recently viewed, popularity and co-occurrence: next interaction and next purchase, over gRPC.") { users, data, only };
+        var settings = new Option<string[]>("--set") { Description = "Server settings Key=Value (under Segmentation:), e.g. Recommendations:ItemModel:DenseMaxItems=0.", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("eval-session", "Served list vs recently viewed, popularity and co-occurrence: next interaction and next purchase, over gRPC.") { users, data, only, settings };
         command.SetAction(async (parse, cancellationToken) =>
         {
             Console.WriteLine($"machine: {Environment.ProcessorCount} cores; k = {K}; time-ordered split per user (80 % of her item events for training)");
             AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 140);
             var which = parse.GetValue(only);
+            var set = (parse.GetValue(settings) ?? []).Select(s => "--Segmentation:" + s).ToArray();
             if (which is null or "shop")
             {
                 var shop = new SyntheticShop(seed: 20_101_201, end: TimeProvider.System.GetUtcNow() - TimeSpan.FromMinutes(1));
                 var events = Enumerable.Range(0, parse.GetValue(users)).SelectMany(shop.UserEvents).ToList();
-                await RunAsync("synthetic shop", events, e => e.Type == EventType.Purchase, excludeSeen: false, shop.ItemCount, cancellationToken);
+                await RunAsync("synthetic shop", events, e => e.Type == EventType.Purchase, excludeSeen: false, shop.ItemCount, set, cancellationToken);
             }
 
             if (which is null or "movielens")
             {
                 var directory = parse.GetValue(data) ?? Path.GetFullPath(Path.Combine(Paths.Root, "..", "shared", "datasets", "movielens-100k"));
-                await RunAsync("MovieLens-100k", MovieLens(directory), e => e.Rating >= 4, excludeSeen: true, 1_682, cancellationToken);
+                await RunAsync("MovieLens-100k", MovieLens(directory), e => e.Rating >= 4, excludeSeen: true, 1_682, set, cancellationToken);
             }
 
             return 0;
@@ -61,7 +63,7 @@ internal static class SessionEvalCommand
         return command;
     }
 
-    private static async Task RunAsync(string name, List<Event> events, Func<Event, bool> isPurchase, bool excludeSeen, int catalogue, CancellationToken cancellationToken)
+    private static async Task RunAsync(string name, List<Event> events, Func<Event, bool> isPurchase, bool excludeSeen, int catalogue, string[] settings, CancellationToken cancellationToken)
     {
         var split = SessionSplit.Make(events, isPurchase);
         Console.WriteLine();
@@ -75,6 +77,7 @@ internal static class SessionEvalCommand
             "--Segmentation:Profiles:HistoryInteractions=1000",
             "--Segmentation:SqliteSynchronous=NORMAL",
             $"--Segmentation:Recommendations:Placements:{Unpersonalised}:Personalized=false",
+            .. settings,
         ], cancellationToken);
         using var clients = new ServiceClients(temporary.Server.Address);
         var watch = Stopwatch.StartNew();
@@ -92,7 +95,7 @@ internal static class SessionEvalCommand
         Console.WriteLine($"  ingested over gRPC in {watch.Elapsed.TotalSeconds:F1} s");
         watch.Restart();
         var model = await clients.Admin.TrainItemModelAsync(new TrainItemModelRequest(), cancellationToken: cancellationToken);
-        Console.WriteLine($"  item model: {model.Items:N0} items, validation NDCG@10 {model.ValidationNdcg:F3}, blend "
+        Console.WriteLine($"  item model: {model.Items:N0} items ({(model.Neighbours == 0 ? "dense" : $"{model.Neighbours} neighbours each")}), validation NDCG@10 {model.ValidationNdcg:F3}, blend "
             + string.Join(", ", model.BlendWeights.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value.ToString(CultureInfo.InvariantCulture)}"))
             + $"; recency half-life {TimeSpan.FromSeconds(model.RecentlyViewedHalfLifeSeconds)}, affinity boost {model.AffinityBoost.ToString(CultureInfo.InvariantCulture)}, category cap {model.MaxCategoryShare.ToString(CultureInfo.InvariantCulture)}, popularity outside her top categories {model.PopularityOutsideWeight.ToString(CultureInfo.InvariantCulture)}{(model.PopularityNewItemsOnly ? " (new items only)" : "")}, discovery share {model.DiscoveryShare.ToString(CultureInfo.InvariantCulture)} (validation new-to-her HR {model.ValidationNewHitRate:F3}); {watch.Elapsed.TotalSeconds:F1} s");
 

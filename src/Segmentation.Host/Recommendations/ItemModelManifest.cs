@@ -30,8 +30,11 @@ public sealed record ItemModelManifest
     /// <summary>The item bound it was trained with.</summary>
     public int MaxItems { get; init; }
 
-    /// <summary>Bytes the served weights take (4·n²).</summary>
+    /// <summary>Bytes the served weights take (4·n² dense, 8·n·<see cref="Neighbours"/> pruned).</summary>
     public long WeightBytes { get; init; }
+
+    /// <summary>Weights kept per item when the model was pruned (more items than <c>DenseMaxItems</c>); null: dense, all n.</summary>
+    public int? Neighbours { get; init; }
 
     /// <summary>EASEᴿ's λ.</summary>
     public double Lambda { get; init; }

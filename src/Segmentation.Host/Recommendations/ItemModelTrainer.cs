@@ -199,7 +199,7 @@ internal static class ItemModelTrainer
         var halfLife = tuned.Variants[0] is { } h ? halfLives[h] : options.RecentlyViewedHalfLife;
         var (outsideWeight, newItemsOnly) = tuned.Variants[1] is { } p ? s_popularityVariants[p] : (PersonalPopularity.OutsideWeight, false);
 
-        var model = EaseModel.Train(users.SelectMany(p => p.Value.Select(x => (p.Key, x.ItemId))), settings.Lambda, maxItems: settings.MaxItems);
+        var model = TrainEase(users.SelectMany(p => p.Value.Select(x => (p.Key, x.ItemId))), settings);
         var manifest = new ItemModelManifest
         {
             TrainedAt = TimeProvider.System.GetUtcNow(),
@@ -209,6 +209,7 @@ internal static class ItemModelTrainer
             LogItems = users.Values.SelectMany(l => l).Select(x => x.ItemId).Distinct(StringComparer.Ordinal).Count(),
             MaxItems = settings.MaxItems,
             WeightBytes = model.WeightBytes,
+            Neighbours = model.Neighbours == 0 ? null : model.Neighbours,
             Lambda = settings.Lambda,
             BlendWeights = SourceNames.Select((name, i) => (name, tuned.Weights[i])).ToDictionary(p => p.name, p => p.Item2),
             ValidationCases = tuned.Cases,
@@ -251,11 +252,23 @@ internal static class ItemModelTrainer
         return hash ^ (hash >> 16);
     }
 
+    /// <summary>
+    /// EASEᴿ as served: trained on at most <see cref="ItemModelOptions.MaxItems"/> items, and pruned to each item's
+    /// <see cref="ItemModelOptions.Neighbours"/> strongest weights when it has more than
+    /// <see cref="ItemModelOptions.DenseMaxItems"/>. The tuning's model is made the same way, so the blend is tuned on
+    /// the scores the shop will see.
+    /// </summary>
+    internal static EaseModel TrainEase(IEnumerable<(string UserId, string ItemId)> interactions, ItemModelOptions settings)
+    {
+        var model = EaseModel.Train(interactions, settings.Lambda, maxItems: settings.MaxItems);
+        return model.ItemCount > settings.DenseMaxItems ? model.Prune(settings.Neighbours) : model;
+    }
+
     // The live path's sources, learned from the training interactions: EASEᴿ, co-occurrence (live settings, in time
     // order), recency (stateless) and popularity over everyone.
     private static ICandidateSource[] TrainSources(List<(string User, Interaction X)> training, ItemCatalog catalog, RecommendationOptions options)
     {
-        var ease = EaseModel.Train(training.Select(t => (t.User, t.X.ItemId)), options.ItemModel.Lambda, maxItems: options.ItemModel.MaxItems);
+        var ease = TrainEase(training.Select(t => (t.User, t.X.ItemId)), options.ItemModel);
         var coOccurrence = new ItemCoOccurrence(LiveRecommender.CoOccurrenceOptionsOf(options));
         var popularity = new SegmentPopularity(catalog, options.PopularityHalfLife);
         foreach (var (user, x) in training.OrderBy(t => t.X.Timestamp))

@@ -37,6 +37,7 @@ internal sealed partial class AdminApi
             PopularityNewItemsOnly = manifest.PopularityNewItemsOnly ?? false,
             DiscoveryShare = manifest.DiscoveryShare ?? 0,
             ValidationNewHitRate = manifest.ValidationNewHitRate ?? 0,
+            Neighbours = manifest.Neighbours ?? 0,
         };
     }
 }

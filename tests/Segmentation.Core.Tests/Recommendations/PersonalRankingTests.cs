@@ -68,6 +68,37 @@ public sealed class PersonalRankingTests
     }
 
     [Fact]
+    public void PersonalPopularity_PastEveryonesCount_AsksTheRequestsFilterOnlyAboutHerCategoriesItems()
+    {
+        // 100 home items all more popular than 10 sports items; she shops sports. The walk finds everyone's 5 among the
+        // first home items, then goes on for sports items only: the request's filter is asked about those 5 and the
+        // sports items taken, not about the 95 home items passed over on the way (a lookup each, per Recommend).
+        var catalog = new ItemCatalog();
+        var popularity = new SegmentPopularity(catalog, null);
+        for (var i = 0; i < 110; i++)
+        {
+            var (item, category) = i < 100 ? ($"home-{i:D3}", "home.kitchen") : ($"sport-{i:D3}", "sports.running");
+            catalog.Observe(item, category);
+            for (var n = 0; n < 200 - i; n++)
+            {
+                popularity.Record([SegmentPopularity.Everyone], new Interaction(item, EventType.View, s_now));
+            }
+        }
+
+        var source = new PersonalPopularity(popularity, catalog, new PersonalRanking());
+        var request = new RecommendationRequest { Now = s_now, CategoryAffinities = [new CategoryAffinity("sports", 1, 1)] };
+        var asked = new List<string>();
+        var personal = source.GetCandidates(request, 5, item =>
+        {
+            asked.Add(item);
+            return true;
+        });
+
+        Assert.Equal(["sport-100", "sport-101", "sport-102", "sport-103", "sport-104"], personal.Select(c => c.ItemId));
+        Assert.Equal(["home-000", "home-001", "home-002", "home-003", "home-004", "sport-100", "sport-101", "sport-102", "sport-103", "sport-104"], asked);
+    }
+
+    [Fact]
     public void PersonalPopularity_Tuned_KeepsOutsideCategoriesByItsWeight_AndCanProposeOnlyItemsNewToHer()
     {
         var catalog = new ItemCatalog();
