@@ -92,15 +92,23 @@ internal sealed class SegmentChangeFeed
             WatchingChanged?.Invoke(true);
         }
 
+        // The read is never cancelled itself: a cancelled wait on a bounded channel can race a writer's hand-off on this
+        // runtime (dotnet/runtime#132094, fixed by #132230 after 10.0.12), and the writer here is a grain's publication.
+        // The call's end completes the queue instead, which the read sees as its end.
+        var registration = cancellationToken.UnsafeRegister(static state => ((Channel<MembershipChange>)state!).Writer.TryComplete(), watcher.Queue);
         try
         {
-            await foreach (var change in watcher.Queue.Reader.ReadAllAsync(cancellationToken))
+            await foreach (var change in watcher.Queue.Reader.ReadAllAsync(CancellationToken.None))
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 yield return change;
             }
+
+            cancellationToken.ThrowIfCancellationRequested();
         }
         finally
         {
+            registration.Dispose();
             bool last;
             lock (_gate)
             {
