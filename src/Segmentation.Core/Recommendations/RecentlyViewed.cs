@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Segmentation.Core.Recommendations.Internal;
 
 namespace Segmentation.Core.Recommendations;
@@ -47,10 +48,14 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         var cart = scratch.Cart;
         foreach (var x in request.History)
         {
-            if (x.Type is EventType.AddToCart or EventType.RemoveFromCart or EventType.Purchase
-                && (!cart.TryGetValue(x.ItemId, out var last) || x.Timestamp > last.Timestamp || (x.Timestamp == last.Timestamp && last.Type != EventType.Purchase)))
+            if (x.Type is EventType.AddToCart or EventType.RemoveFromCart or EventType.Purchase)
             {
-                cart[x.ItemId] = x;
+                // One lookup: an item first met here is added with this event, as it would be set.
+                ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(cart, x.ItemId, out var known);
+                if (!known || x.Timestamp > last.Timestamp || (x.Timestamp == last.Timestamp && last.Type != EventType.Purchase))
+                {
+                    last = x;
+                }
             }
         }
 
@@ -73,7 +78,7 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
                 && (!bought.Contains(x.ItemId) || cart[x.ItemId].Type == EventType.AddToCart)
                 && !(x.Type == EventType.AddToCart && cart[x.ItemId].Type == EventType.RemoveFromCart))
             {
-                scores[x.ItemId] = scores.GetValueOrDefault(x.ItemId) + (_weights.Of(x) * ForwardDecay.Factor(reference - x.Timestamp, halfLife));
+                CollectionsMarshal.GetValueRefOrAddDefault(scores, x.ItemId, out _) += _weights.Of(x) * ForwardDecay.Factor(reference - x.Timestamp, halfLife);
             }
         }
 

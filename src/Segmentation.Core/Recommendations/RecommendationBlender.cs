@@ -139,15 +139,17 @@ public sealed class RecommendationBlender
             foreach (var c in candidates)
             {
                 var contribution = weight * c.Score / top;
-                if (blend.TryGetValue(c.ItemId, out var current))
+                // One lookup per candidate, the entry updated in place.
+                ref var current = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(blend, c.ItemId, out var blended);
+                if (blended)
                 {
-                    blend[c.ItemId] = Internal.TopK<byte>.Rank(contribution) > Internal.TopK<byte>.Rank(current.Best)
+                    current = Internal.TopK<byte>.Rank(contribution) > Internal.TopK<byte>.Rank(current.Best)
                         ? (current.Score + contribution, contribution, c.Reason)
                         : (current.Score + contribution, current.Best, current.Reason);
                 }
                 else
                 {
-                    blend[c.ItemId] = (contribution, contribution, c.Reason);
+                    current = (contribution, contribution, c.Reason);
                 }
             }
         }

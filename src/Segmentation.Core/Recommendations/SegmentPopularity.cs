@@ -387,9 +387,10 @@ public sealed class SegmentPopularity : ICandidateSource
             foreach (var entry in kept)
             {
                 var score = weight * entry.Score / leader;
-                if (!best.TryGetValue(entry.Id, out var current) || score > current.Score)
+                ref var current = ref CollectionsMarshal.GetValueRefOrAddDefault(best, entry.Id, out var known);
+                if (!known || score > current.Score)
                 {
-                    best[entry.Id] = (score, reason);
+                    current = (score, reason);
                 }
             }
         }
