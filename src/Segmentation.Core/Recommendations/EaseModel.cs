@@ -371,12 +371,12 @@ public sealed class EaseModel : ICandidateSource
     // Where, Distinct and Order made through five iterators and a set on every call.
     private int[] OwnItems(RecommendationRequest request)
     {
-        var history = request.History;
-        var found = new int[history.Count + 1];
+        var history = request.HistorySpan();
+        var found = new int[history.Length + 1];
         var n = 0;
-        for (var k = 0; k <= history.Count; k++)
+        for (var k = 0; k <= history.Length; k++)
         {
-            if ((k < history.Count ? history[k].ItemId : request.ContextItemId) is { } id && _index.TryGetValue(id, out var j))
+            if ((k < history.Length ? history[k].ItemId : request.ContextItemId) is { } id && _index.TryGetValue(id, out var j))
             {
                 found[n++] = j;
             }

@@ -56,7 +56,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         if (newItemsOnly && request.History.Count > 0)
         {
             var seen = scratch.Seen;
-            foreach (var x in request.History)
+            foreach (var x in request.HistorySpan())
             {
                 seen.Add(x.ItemId);
             }

@@ -177,7 +177,7 @@ public sealed class RecommendationBlender
         if (maxReminders < request.Count && request.History.Count > 0)
         {
             seen = scratch.Seen;
-            foreach (var x in request.History)
+            foreach (var x in request.HistorySpan())
             {
                 seen.Add(x.ItemId);
             }
@@ -265,7 +265,7 @@ public sealed class RecommendationBlender
     // lambda over `item` inside it would make a closure object per call).
     private Func<string, bool> Filter(RecommendationRequest request, HashSet<string> bought)
     {
-        foreach (var x in request.History)
+        foreach (var x in request.HistorySpan())
         {
             if (x.Type == EventType.Purchase && !(_options.RepurchasableCategories.Count > 0 && IsInAny(_catalog.CategoryOf(x.ItemId), _options.RepurchasableCategories)))
             {
