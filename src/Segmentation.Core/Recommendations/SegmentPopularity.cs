@@ -347,7 +347,10 @@ public sealed class SegmentPopularity : ICandidateSource
                 _lock.ExitReadLock();
             }
 
-            return (Best(scratch.All, count), narrower is null ? [] : Best(scratch.Narrowed, count));
+            // PersonalPopularity, the only caller with a narrower filter, offers both lists to a top-k of its own, so
+            // it needs their items, not their order: the public query (a blender's source, which reads its first
+            // candidate as the best) gets them sorted.
+            return narrower is null ? (Best(scratch.All, count, sorted: true), []) : (Best(scratch.All, count, sorted: false), Best(scratch.Narrowed, count, sorted: false));
         }
         finally
         {
@@ -380,10 +383,21 @@ public sealed class SegmentPopularity : ICandidateSource
     // The key's collector is read in place and given back.
     private static void Keep(Dictionary<string, (double Score, RecommendationReason Reason)> best, TopK<byte> ranked, double weight, RecommendationReason reason)
     {
-        var kept = ranked.Sorted();
+        // Each item is kept once per key whatever the order, so only the leader (the entry a sort would put first)
+        // is sought: up to six of these a call, each a sort of ~50 entries before.
+        var kept = ranked.Unordered();
         if (kept.Length > 0)
         {
-            var leader = kept[0].Score;
+            var first = 0;
+            for (var i = 1; i < kept.Length; i++)
+            {
+                if (kept[i].CompareTo(kept[first]) < 0)
+                {
+                    first = i;
+                }
+            }
+
+            var leader = kept[first].Score;
             foreach (var entry in kept)
             {
                 var score = weight * entry.Score / leader;
@@ -398,7 +412,7 @@ public sealed class SegmentPopularity : ICandidateSource
         ranked.Release();
     }
 
-    private static Candidate[] Best(Dictionary<string, (double Score, RecommendationReason Reason)> best, int count)
+    private static Candidate[] Best(Dictionary<string, (double Score, RecommendationReason Reason)> best, int count, bool sorted)
     {
         var result = new TopK<RecommendationReason>(count);
         foreach (var (item, (score, reason)) in best)
@@ -406,7 +420,7 @@ public sealed class SegmentPopularity : ICandidateSource
             result.Offer(item, score, reason);
         }
 
-        return result.Drain(s_candidate);
+        return sorted ? result.Drain(s_candidate) : result.DrainUnordered(s_candidate);
     }
 
     // Ranks again, under the write lock, the keys among `segments` whose ranking is missing or stale (more than 1% of

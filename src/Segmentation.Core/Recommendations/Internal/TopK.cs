@@ -144,6 +144,26 @@ internal sealed class TopK<T>
     /// </summary>
     public ReadOnlySpan<Entry> Sorted() => SortedInPlace();
 
+    /// <summary>
+    /// The kept items in no particular order, read in place: valid until <see cref="Release"/>, which the caller owes.
+    /// For a caller that needs the set (and at most its best entry), not the order: it spares the sort.
+    /// </summary>
+    public ReadOnlySpan<Entry> Unordered() => _heap.AsSpan(0, _count);
+
+    /// <summary>The kept items in no particular order, each made by <paramref name="map"/>. Empties the collector.</summary>
+    public TResult[] DrainUnordered<TResult>(Func<string, double, T, TResult> map)
+    {
+        var kept = Unordered();
+        var result = kept.Length == 0 ? [] : new TResult[kept.Length];
+        for (var i = 0; i < kept.Length; i++)
+        {
+            result[i] = map(kept[i].Id, kept[i].Score, kept[i].Value);
+        }
+
+        Release();
+        return result;
+    }
+
     /// <summary>Gives the heap back to the pool and empties the collector.</summary>
     public void Release()
     {
