@@ -39,8 +39,13 @@ public sealed class EaseModel : ICandidateSource
     private readonly int[] _neighbourIndices;
     private readonly float[] _neighbourWeights;
 
+    // "Similar to what you viewed: X" for each item X of the model, made when first given (reasons are immutable, so
+    // candidates share them): a Recommend gave about 50 new ones. A race makes two equal ones; either is right.
+    private readonly RecommendationReason?[] _reasons;
+
     private EaseModel(string[] ids, Dictionary<string, int> index, float[] weights)
     {
+        _reasons = new RecommendationReason?[ids.Length];
         _ids = ids;
         _index = index;
         _weights = weights;
@@ -50,6 +55,7 @@ public sealed class EaseModel : ICandidateSource
 
     private EaseModel(string[] ids, Dictionary<string, int> index, int neighbours, int[] neighbourIndices, float[] neighbourWeights)
     {
+        _reasons = new RecommendationReason?[ids.Length];
         _ids = ids;
         _index = index;
         _weights = [];
@@ -276,7 +282,7 @@ public sealed class EaseModel : ICandidateSource
                 }
             }
 
-            return new Candidate(id, score, new RecommendationReason(ReasonKind.SimilarToViewed, _ids[cause]));
+            return new Candidate(id, score, ReasonOf(cause));
         });
     }
 
@@ -345,7 +351,7 @@ public sealed class EaseModel : ICandidateSource
             var result = kept.Length == 0 ? [] : new Candidate[kept.Length];
             for (var s = 0; s < kept.Length; s++)
             {
-                result[s] = new Candidate(kept[s].Id, kept[s].Score, new RecommendationReason(ReasonKind.SimilarToViewed, _ids[causes[s]]));
+                result[s] = new Candidate(kept[s].Id, kept[s].Score, ReasonOf(causes[s]));
             }
 
             return result;
@@ -358,16 +364,19 @@ public sealed class EaseModel : ICandidateSource
         }
     }
 
+    private RecommendationReason ReasonOf(int cause) =>
+        _reasons[cause] ??= new RecommendationReason(ReasonKind.SimilarToViewed, _ids[cause]);
+
     // The model's indices of her items and the context item, ascending, each once: what a chain of Select, Append,
     // Where, Distinct and Order made through five iterators and a set on every call.
     private int[] OwnItems(RecommendationRequest request)
     {
-        var history = request.History;
-        var found = new int[history.Count + 1];
+        var history = request.HistorySpan();
+        var found = new int[history.Length + 1];
         var n = 0;
-        for (var k = 0; k <= history.Count; k++)
+        for (var k = 0; k <= history.Length; k++)
         {
-            if ((k < history.Count ? history[k].ItemId : request.ContextItemId) is { } id && _index.TryGetValue(id, out var j))
+            if ((k < history.Length ? history[k].ItemId : request.ContextItemId) is { } id && _index.TryGetValue(id, out var j))
             {
                 found[n++] = j;
             }

@@ -9,6 +9,7 @@ namespace Segmentation.Core.Recommendations;
 public sealed class ItemCatalog
 {
     private readonly ConcurrentDictionary<string, string> _categories = new(StringComparer.Ordinal);
+    private long _categoryChanges;
 
     /// <summary>Remembers <paramref name="itemId"/> and its category (an empty category keeps the one known).</summary>
     public void Observe(string itemId, string category)
@@ -32,8 +33,20 @@ public sealed class ItemCatalog
         else
         {
             _categories[itemId] = category;
+            if (known is not null)
+            {
+                // Counted after the write: whoever reads the new count reads the new category too.
+                Interlocked.Increment(ref _categoryChanges);
+            }
         }
     }
+
+    /// <summary>
+    /// How many times a known item's category has changed (not counting items first named): what was derived from
+    /// categories read at a count is still true while the count is the same (<see cref="SegmentPopularity"/>'s
+    /// per-category rankings).
+    /// </summary>
+    public long CategoryChanges => Interlocked.Read(ref _categoryChanges);
 
     /// <summary>Whether any event named <paramref name="itemId"/>.</summary>
     public bool Contains(string itemId) => _categories.ContainsKey(itemId);

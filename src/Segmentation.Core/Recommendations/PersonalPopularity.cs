@@ -56,7 +56,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         if (newItemsOnly && request.History.Count > 0)
         {
             var seen = scratch.Seen;
-            foreach (var x in request.History)
+            foreach (var x in request.HistorySpan())
             {
                 seen.Add(x.ItemId);
             }
@@ -94,7 +94,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
 
         // Her categories' popular items, then everyone's (from the same walk of each key's ranking); each item keeps its
         // first score, re-weighed by her share of its category.
-        var (everyone, hers) = popularity.GetCandidates(request, count, allowed, item => Share(item) > 0);
+        var (everyone, hers) = popularity.GetCandidates(request, count, allowed, item => Share(item) > 0, TopLevelCategories(top));
         var best = new Internal.TopK<RecommendationReason>(count);
         var offered = scratch.Offered;
         foreach (var list in (ReadOnlySpan<Candidate[]>)[hers, everyone])
@@ -117,6 +117,44 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         }
 
         return best.Drain(s_candidate);
+    }
+
+    // Her top categories whose items Share gives a positive share, when those are exactly the items of some top-level
+    // categories (each affinity a distinct top-level category, as her profile reports them): popularity then reads
+    // those categories' own rankings. Null otherwise (a dotted or empty category, or one twice): it walks the key's.
+    private static string[]? TopLevelCategories(CategoryAffinity[] top)
+    {
+        var positive = 0;
+        for (var i = 0; i < top.Length; i++)
+        {
+            var category = top[i].Category;
+            if (category.Length == 0 || category.Contains('.', StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            for (var k = 0; k < i; k++)
+            {
+                if (string.Equals(top[k].Category, category, StringComparison.Ordinal))
+                {
+                    return null;
+                }
+            }
+
+            positive += top[i].Share > 0 ? 1 : 0;
+        }
+
+        var categories = new string[positive];
+        var n = 0;
+        foreach (var a in top)
+        {
+            if (a.Share > 0)
+            {
+                categories[n++] = a.Category;
+            }
+        }
+
+        return categories;
     }
 
     // The sets of one query, kept per thread between queries (cleared).

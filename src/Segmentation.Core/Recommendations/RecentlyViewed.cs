@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Segmentation.Core.Recommendations.Internal;
 
 namespace Segmentation.Core.Recommendations;
@@ -32,8 +33,9 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
 
     private IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, Scratch scratch)
     {
+        var history = request.HistorySpan();
         var bought = scratch.Bought;
-        foreach (var x in request.History)
+        foreach (var x in history)
         {
             if (x.Type == EventType.Purchase)
             {
@@ -45,12 +47,16 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         // purchase wins (a checkout stamped in the same second as the add), otherwise the later entry (the profile keeps
         // its interactions in event-time order; its purchases are listed before them).
         var cart = scratch.Cart;
-        foreach (var x in request.History)
+        foreach (var x in history)
         {
-            if (x.Type is EventType.AddToCart or EventType.RemoveFromCart or EventType.Purchase
-                && (!cart.TryGetValue(x.ItemId, out var last) || x.Timestamp > last.Timestamp || (x.Timestamp == last.Timestamp && last.Type != EventType.Purchase)))
+            if (x.Type is EventType.AddToCart or EventType.RemoveFromCart or EventType.Purchase)
             {
-                cart[x.ItemId] = x;
+                // One lookup: an item first met here is added with this event, as it would be set.
+                ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(cart, x.ItemId, out var known);
+                if (!known || x.Timestamp > last.Timestamp || (x.Timestamp == last.Timestamp && last.Type != EventType.Purchase))
+                {
+                    last = x;
+                }
             }
         }
 
@@ -59,21 +65,21 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         // "now" (10 minutes: 2^-144 a day) would decay every item of a shopper away for a few weeks to exactly 0, and
         // "continue where you left off" would vanish for her. "Now" still bounds it (an event stamped in the future).
         var newest = DateTimeOffset.MinValue;
-        foreach (var x in request.History)
+        foreach (var x in history)
         {
             newest = x.Timestamp > newest ? x.Timestamp : newest;
         }
 
         var reference = newest < request.Now ? newest : request.Now;
         var scores = scratch.Scores;
-        foreach (var x in request.History)
+        foreach (var x in history)
         {
             // A bought item only comes back when she carts it again (a repurchasable one; the blender filters the others).
             if (x.Type is EventType.View or EventType.AddToCart or EventType.Wishlist
                 && (!bought.Contains(x.ItemId) || cart[x.ItemId].Type == EventType.AddToCart)
                 && !(x.Type == EventType.AddToCart && cart[x.ItemId].Type == EventType.RemoveFromCart))
             {
-                scores[x.ItemId] = scores.GetValueOrDefault(x.ItemId) + (_weights.Of(x) * ForwardDecay.Factor(reference - x.Timestamp, halfLife));
+                CollectionsMarshal.GetValueRefOrAddDefault(scores, x.ItemId, out _) += _weights.Of(x) * ForwardDecay.Factor(reference - x.Timestamp, halfLife);
             }
         }
 

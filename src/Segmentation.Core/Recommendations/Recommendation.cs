@@ -89,6 +89,16 @@ public sealed record RecommendationRequest
     /// <summary>The user's known interactions, any order (typically the recent ones kept by the profile).</summary>
     public IReadOnlyList<Interaction> History { get; init; } = [];
 
+    // History for the sources' loops, in its order: a foreach over the interface boxed an enumerator and made two
+    // interface calls per item, in each of the half dozen loops a Recommend runs over her history. Her grain's list
+    // (or an array) is read in place; any other list is copied once.
+    internal ReadOnlySpan<Interaction> HistorySpan() => History switch
+    {
+        Interaction[] array => array,
+        List<Interaction> list => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list),
+        var other => other.ToArray(),
+    };
+
     /// <summary>
     /// Segment keys of the user, most specific first, e.g. <c>["ml:7", "lifecycle:new"]</c>; segment popularity is
     /// looked up under each, then under <see cref="SegmentPopularity.Everyone"/>.

@@ -139,15 +139,17 @@ public sealed class RecommendationBlender
             foreach (var c in candidates)
             {
                 var contribution = weight * c.Score / top;
-                if (blend.TryGetValue(c.ItemId, out var current))
+                // One lookup per candidate, the entry updated in place.
+                ref var current = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(blend, c.ItemId, out var blended);
+                if (blended)
                 {
-                    blend[c.ItemId] = Internal.TopK<byte>.Rank(contribution) > Internal.TopK<byte>.Rank(current.Best)
+                    current = Internal.TopK<byte>.Rank(contribution) > Internal.TopK<byte>.Rank(current.Best)
                         ? (current.Score + contribution, contribution, c.Reason)
                         : (current.Score + contribution, current.Best, current.Reason);
                 }
                 else
                 {
-                    blend[c.ItemId] = (contribution, contribution, c.Reason);
+                    current = (contribution, contribution, c.Reason);
                 }
             }
         }
@@ -175,7 +177,7 @@ public sealed class RecommendationBlender
         if (maxReminders < request.Count && request.History.Count > 0)
         {
             seen = scratch.Seen;
-            foreach (var x in request.History)
+            foreach (var x in request.HistorySpan())
             {
                 seen.Add(x.ItemId);
             }
@@ -263,7 +265,7 @@ public sealed class RecommendationBlender
     // lambda over `item` inside it would make a closure object per call).
     private Func<string, bool> Filter(RecommendationRequest request, HashSet<string> bought)
     {
-        foreach (var x in request.History)
+        foreach (var x in request.HistorySpan())
         {
             if (x.Type == EventType.Purchase && !(_options.RepurchasableCategories.Count > 0 && IsInAny(_catalog.CategoryOf(x.ItemId), _options.RepurchasableCategories)))
             {

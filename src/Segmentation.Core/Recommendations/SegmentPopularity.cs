@@ -19,7 +19,9 @@ namespace Segmentation.Core.Recommendations;
 /// Cost: each key keeps its items ranked (the best <see cref="RankedItems"/>), re-ranked only after more than 1% of
 /// its items have changed since, so a query walks a short list instead of the whole catalogue. Scores are always
 /// read live; only which items are looked at may lag by that 1%. A category-restricted query, or one whose filter
-/// rejects the whole ranked list, scans every item of the key.
+/// rejects the whole ranked list, scans every item of the key. The same ranking also keeps each top-level category's
+/// best items apart (<see cref="RankedItems"/> each), so <see cref="PersonalPopularity"/>'s "her categories" walks
+/// only her categories' items instead of everyone's ranking until enough of hers turn up.
 /// </para>
 /// </summary>
 public sealed class SegmentPopularity : ICandidateSource
@@ -285,7 +287,15 @@ public sealed class SegmentPopularity : ICandidateSource
     /// without it), from one walk of each key's ranking: <see cref="PersonalPopularity"/> asks both (her categories' items,
     /// then everyone's), and two queries walked every key twice.
     /// </summary>
-    internal (Candidate[] All, Candidate[] Narrowed) GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower)
+    /// <remarks>
+    /// With <paramref name="narrowerCategories"/> (distinct top-level categories, no dot: exactly the items
+    /// <paramref name="narrower"/> allows are those whose top-level category is one of them), the narrowed items come
+    /// from those categories' own rankings, merged in the key's ranking order: the same items as the first ones
+    /// <paramref name="narrower"/> allows in a ranking of the whole key, without walking the items of the other
+    /// categories (most of a walk, and a category lookup each).
+    /// </remarks>
+    internal (Candidate[] All, Candidate[] Narrowed) GetCandidates(
+        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(allowed);
@@ -309,7 +319,15 @@ public sealed class SegmentPopularity : ICandidateSource
                         continue;
                     }
 
-                    var (all, narrowed) = category.Length == 0 && table.Ranking is { } ranking ? FromRanking(table, ranking, count, allowed, narrower) : (null, null);
+                    var byCategory = narrower is not null && narrowerCategories is not null && category.Length == 0 && table.ByCategory is not null;
+                    var (all, narrowed) = category.Length == 0 && table.Ranking is { } ranking
+                        ? FromRanking(table, ranking, count, allowed, byCategory ? null : narrower)
+                        : (null, null);
+                    if (byCategory)
+                    {
+                        narrowed = FromCategoryRankings(table, narrowerCategories!, count, allowed, narrower!);
+                    }
+
                     all ??= Scan(table.Items, count, item => ItemCatalog.IsIn(_catalog.CategoryOf(item), category) && allowed(item));
                     if (narrower is not null)
                     {
@@ -329,7 +347,10 @@ public sealed class SegmentPopularity : ICandidateSource
                 _lock.ExitReadLock();
             }
 
-            return (Best(scratch.All, count), narrower is null ? [] : Best(scratch.Narrowed, count));
+            // PersonalPopularity, the only caller with a narrower filter, offers both lists to a top-k of its own, so
+            // it needs their items, not their order: the public query (a blender's source, which reads its first
+            // candidate as the best) gets them sorted.
+            return narrower is null ? (Best(scratch.All, count, sorted: true), []) : (Best(scratch.All, count, sorted: false), Best(scratch.Narrowed, count, sorted: false));
         }
         finally
         {
@@ -362,16 +383,28 @@ public sealed class SegmentPopularity : ICandidateSource
     // The key's collector is read in place and given back.
     private static void Keep(Dictionary<string, (double Score, RecommendationReason Reason)> best, TopK<byte> ranked, double weight, RecommendationReason reason)
     {
-        var kept = ranked.Sorted();
+        // Each item is kept once per key whatever the order, so only the leader (the entry a sort would put first)
+        // is sought: up to six of these a call, each a sort of ~50 entries before.
+        var kept = ranked.Unordered();
         if (kept.Length > 0)
         {
-            var leader = kept[0].Score;
+            var first = 0;
+            for (var i = 1; i < kept.Length; i++)
+            {
+                if (kept[i].CompareTo(kept[first]) < 0)
+                {
+                    first = i;
+                }
+            }
+
+            var leader = kept[first].Score;
             foreach (var entry in kept)
             {
                 var score = weight * entry.Score / leader;
-                if (!best.TryGetValue(entry.Id, out var current) || score > current.Score)
+                ref var current = ref CollectionsMarshal.GetValueRefOrAddDefault(best, entry.Id, out var known);
+                if (!known || score > current.Score)
                 {
-                    best[entry.Id] = (score, reason);
+                    current = (score, reason);
                 }
             }
         }
@@ -379,7 +412,7 @@ public sealed class SegmentPopularity : ICandidateSource
         ranked.Release();
     }
 
-    private static Candidate[] Best(Dictionary<string, (double Score, RecommendationReason Reason)> best, int count)
+    private static Candidate[] Best(Dictionary<string, (double Score, RecommendationReason Reason)> best, int count, bool sorted)
     {
         var result = new TopK<RecommendationReason>(count);
         foreach (var (item, (score, reason)) in best)
@@ -387,7 +420,7 @@ public sealed class SegmentPopularity : ICandidateSource
             result.Offer(item, score, reason);
         }
 
-        return result.Drain(s_candidate);
+        return sorted ? result.Drain(s_candidate) : result.DrainUnordered(s_candidate);
     }
 
     // Ranks again, under the write lock, the keys among `segments` whose ranking is missing or stale (more than 1% of
@@ -414,8 +447,7 @@ public sealed class SegmentPopularity : ICandidateSource
             {
                 if (_segments.TryGetValue(segment, out var table) && IsStale(table))
                 {
-                    table.Ranking = Scan(table.Items, RankedItems, static _ => true).Drain(static (id, _, _) => id);
-                    table.ChangesSinceRanking = 0;
+                    RankLocked(table);
                 }
             }
         }
@@ -426,6 +458,134 @@ public sealed class SegmentPopularity : ICandidateSource
     }
 
     private static bool IsStale(SegmentTable table) => table.Ranking is null || table.ChangesSinceRanking > table.Items.Count / 100;
+
+    // Under the write lock: the key's best items, and each top-level category's, from one pass over its items. The
+    // categories are read once per item here, so that queries need not read them per item walked.
+    private void RankLocked(SegmentTable table)
+    {
+        var categoryChanges = _catalog.CategoryChanges;
+        var all = new TopK<byte>(RankedItems);
+        var perCategory = new Dictionary<string, (TopK<byte> Best, int Items)>(StringComparer.Ordinal);
+        var byTopLevel = perCategory.GetAlternateLookup<ReadOnlySpan<char>>();
+        foreach (var (item, popularity) in table.Items)
+        {
+            if (popularity <= 0)
+            {
+                continue;
+            }
+
+            if (all.Admits(popularity))
+            {
+                all.Offer(item, popularity, 0);
+            }
+
+            var top = TopLevel(_catalog.CategoryOf(item));
+            if (top.IsEmpty)
+            {
+                continue;
+            }
+
+            ref var ranked = ref CollectionsMarshal.GetValueRefOrAddDefault(byTopLevel, top, out var exists);
+            if (!exists)
+            {
+                ranked = (new TopK<byte>(RankedItems), 0);
+            }
+
+            if (ranked.Best.Admits(popularity))
+            {
+                ranked.Best.Offer(item, popularity, 0);
+            }
+
+            ranked.Items++;
+        }
+
+        var categories = new Dictionary<string, CategoryRanking>(perCategory.Count, StringComparer.Ordinal);
+        foreach (var (name, (best, items)) in perCategory)
+        {
+            var kept = best.Sorted();
+            var ids = new string[kept.Length];
+            var ranks = new double[kept.Length];
+            for (var i = 0; i < kept.Length; i++)
+            {
+                (ids[i], ranks[i]) = (kept[i].Id, kept[i].Rank);
+            }
+
+            categories.Add(name, new CategoryRanking(ids, ranks, Complete: items == kept.Length));
+            best.Release();
+        }
+
+        table.Ranking = all.Drain(static (id, _, _) => id);
+        table.ByCategory = categories;
+        table.CategoryChangesAtRanking = categoryChanges;
+        table.ChangesSinceRanking = 0;
+    }
+
+    private static ReadOnlySpan<char> TopLevel(string category)
+    {
+        var dot = category.IndexOf('.', StringComparison.Ordinal);
+        return dot < 0 ? category : category.AsSpan(0, dot);
+    }
+
+    // The best `count` allowed items of `categories` (top-level), found by merging their rankings in the order of the
+    // key's ranking (rank descending, then id): the items a walk of the key's whole ranking would find first among
+    // those `narrower` allows. An item whose category changed since the ranking is checked against `narrower` (one
+    // that moved into her categories since waits for the next ranking, as a new item does); when the rankings run out
+    // before `count` while a category has more items than were kept, the key is scanned, as a walk would be.
+    private TopK<byte> FromCategoryRankings(SegmentTable table, IReadOnlyList<string> categories, int count, Func<string, bool> allowed, Func<string, bool> narrower)
+    {
+        // Her top categories: three by default, a handful at most.
+        var next = categories.Count <= PersonalRanking.MaxCategories ? stackalloc int[categories.Count] : new int[categories.Count];
+        var lists = new CategoryRanking?[next.Length];
+        var complete = true;
+        for (var c = 0; c < lists.Length; c++)
+        {
+            lists[c] = table.ByCategory!.GetValueOrDefault(categories[c]);
+            complete &= lists[c]?.Complete ?? true;
+        }
+
+        var recheck = table.CategoryChangesAtRanking != _catalog.CategoryChanges;
+        var top = new TopK<byte>(count);
+        var found = 0;
+        while (found < count)
+        {
+            // The best head of the lists, by the order TopK ranks in.
+            var from = -1;
+            for (var c = 0; c < lists.Length; c++)
+            {
+                if (lists[c] is { } list && next[c] < list.Items.Length &&
+                    (from < 0 || IsBefore(list, next[c], lists[from]!, next[from])))
+                {
+                    from = c;
+                }
+            }
+
+            if (from < 0)
+            {
+                break;
+            }
+
+            var item = lists[from]!.Items[next[from]++];
+            if (table.Items.TryGetValue(item, out var popularity) && allowed(item) && (!recheck || narrower(item)))
+            {
+                top.Offer(item, popularity, 0);
+                found++;
+            }
+        }
+
+        if (found < count && (!complete || recheck))
+        {
+            top.Release();
+            return Scan(table.Items, count, item => allowed(item) && narrower(item));
+        }
+
+        return top;
+    }
+
+    private static bool IsBefore(CategoryRanking a, int i, CategoryRanking b, int j)
+    {
+        var c = b.Ranks[j].CompareTo(a.Ranks[i]);
+        return c != 0 ? c < 0 : string.CompareOrdinal(a.Items[i], b.Items[j]) < 0;
+    }
 
     // The best `count` allowed items found by walking the key's ranking (possibly behind by the interactions recorded
     // since RankStale), and as many of those `narrower` allows too (null without it), in one walk; each null when the
@@ -512,6 +672,10 @@ public sealed class SegmentPopularity : ICandidateSource
         public Dictionary<string, (double Score, RecommendationReason Reason)> Narrowed { get; } = new(StringComparer.Ordinal);
     }
 
+    // One top-level category's best items of a key, best first, with their scores at ranking precision (the merge's
+    // order); Complete: every item of the category the key held then is here.
+    private sealed record CategoryRanking(string[] Items, double[] Ranks, bool Complete);
+
     private sealed class SegmentTable(string segment)
     {
         // The reason every candidate of this key carries, made once (reasons are immutable, so candidates share it).
@@ -521,6 +685,11 @@ public sealed class SegmentPopularity : ICandidateSource
 
         // Item ids, best first, as of the last ranking; null before the first query.
         public string[]? Ranking { get; set; }
+
+        // Each top-level category's best items (as categories were at CategoryChangesAtRanking), as of the last ranking.
+        public Dictionary<string, CategoryRanking>? ByCategory { get; set; }
+
+        public long CategoryChangesAtRanking { get; set; }
 
         public int ChangesSinceRanking { get; set; }
     }

@@ -129,6 +129,21 @@ public sealed class BlenderTests
     }
 
     [Fact]
+    public void SameHistory_SameAnswer_WhateverListHoldsIt()
+    {
+        // The sources read an array or a List in place and copy any other list: the answer is the same.
+        Interaction[] history = [Buy("mug"), View("kettle", -1), View("seeds", -3), new("teapot", EventType.AddToCart, s_t0.AddDays(-2))];
+        var fromArray = _blender.Recommend(Request(history) with { Count = 8 });
+        var fromList = _blender.Recommend(Request() with { History = new List<Interaction>(history), Count = 8 });
+        var fromReadOnly = _blender.Recommend(Request() with { History = history.AsReadOnly(), Count = 8 });
+
+        Assert.NotEmpty(fromArray);
+        Assert.Contains(fromArray, r => r.ItemId == "teapot");
+        Assert.Equal(fromArray, fromList);
+        Assert.Equal(fromArray, fromReadOnly);
+    }
+
+    [Fact]
     public void APurchase_IsVisibleAtOnce_CoBoughtItemsRise_AndTheItemDisappears()
     {
         var before = _blender.Recommend(Request(View("mug", -1)) with { Count = 10 });
