@@ -129,7 +129,15 @@ public static class EventValidator
 
     private static ValidationError? CheckAttributes(IReadOnlyDictionary<string, string> attributes)
     {
-        if (attributes.Count > MaxAttributes)
+        var count = attributes.Count;
+        if (count == 0)
+        {
+            // Most events carry none: walking them through the interface would allocate a boxed enumerator per event
+            // (the edge's are protobuf MapFields, which have no struct enumerator) to find nothing.
+            return null;
+        }
+
+        if (count > MaxAttributes)
         {
             return new("attributes", $"attributes has more than {MaxAttributes} entries");
         }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -57,12 +58,17 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public Task<AppendResult[]> AppendAsync(IReadOnlyList<LogRecord> records, CancellationToken cancellationToken)
+    public Task<AppendResult[]> AppendAsync(IReadOnlyList<LogRecord> records, CancellationToken cancellationToken) =>
+        AppendValueAsync(records, cancellationToken).AsTask();
+
+    /// <inheritdoc />
+    /// <remarks>Completed without a task: the pending append is the source of the ValueTask it returns.</remarks>
+    public ValueTask<AppendResult[]> AppendValueAsync(IReadOnlyList<LogRecord> records, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (records.Count == 0)
         {
-            return Task.FromResult(Array.Empty<AppendResult>());
+            return ValueTask.FromResult(Array.Empty<AppendResult>());
         }
 
         var pending = new PendingAppend(records);
@@ -309,7 +315,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
 
                     foreach (var pending in group)
                     {
-                        pending.TrySetResult(pending.Results);
+                        pending.TrySetResult();
                     }
 
                     group.Clear();
@@ -442,13 +448,47 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
         }
     }
 
-    // One append call waiting for its commit: the completion source of its task itself (not an object holding one), as
-    // every ingest call to a user grain makes one.
-    private sealed class PendingAppend(IReadOnlyList<LogRecord> records) : TaskCompletionSource<AppendResult[]>(TaskCreationOptions.RunContinuationsAsynchronously)
+    // One append call waiting for its commit, and the source of the ValueTask its caller awaits: every ingest call to a
+    // user grain makes one, and a Task awaited in a grain turn costs a continuation object, a delegate and a task to
+    // resume on the activation, where this source's completion costs the task alone. Used once, never reset or pooled, so
+    // a completion can only ever reach the caller whose records these are.
+    private sealed class PendingAppend(IReadOnlyList<LogRecord> records) : IValueTaskSource<AppendResult[]>
     {
+        // RunContinuationsAsynchronously: the writer completes a whole group and goes on to the next commit; no caller's
+        // continuation runs on it (it is queued to the scheduler the caller awaited on, else the thread pool).
+        private ManualResetValueTaskSourceCore<AppendResult[]> _completion = new() { RunContinuationsAsynchronously = true };
+
+        // 1 once completed: the first of a commit's result and the writer's failure wins, as with TrySet on a task.
+        private int _completed;
+
         public IReadOnlyList<LogRecord> Records { get; } = records;
 
         public AppendResult[] Results { get; } = new AppendResult[records.Count];
+
+        public ValueTask<AppendResult[]> Task => new(this, _completion.Version);
+
+        public void TrySetResult()
+        {
+            if (Interlocked.Exchange(ref _completed, 1) == 0)
+            {
+                _completion.SetResult(Results);
+            }
+        }
+
+        public void TrySetException(Exception exception)
+        {
+            if (Interlocked.Exchange(ref _completed, 1) == 0)
+            {
+                _completion.SetException(exception);
+            }
+        }
+
+        public AppendResult[] GetResult(short token) => _completion.GetResult(token);
+
+        public ValueTaskSourceStatus GetStatus(short token) => _completion.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _completion.OnCompleted(continuation, state, token, flags);
     }
 }
 

@@ -31,6 +31,15 @@ public interface IEventLog
     /// <summary>Appends records durably; returns one result per record, in the same order.</summary>
     Task<AppendResult[]> AppendAsync(IReadOnlyList<LogRecord> records, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <see cref="AppendAsync"/> as a <see cref="ValueTask{TResult}"/>, with the same contract; await it once, as any
+    /// ValueTask. A log may complete it without a <see cref="Task"/> of its own (the SQLite log does): a caller that
+    /// awaits it inside a grain turn then resumes without the continuation, delegate and task an awaited Task costs
+    /// there. By default, <see cref="AppendAsync"/>'s task.
+    /// </summary>
+    ValueTask<AppendResult[]> AppendValueAsync(IReadOnlyList<LogRecord> records, CancellationToken cancellationToken) =>
+        new(AppendAsync(records, cancellationToken));
+
     /// <summary>Reads the records of one stream with a sequence number greater than <paramref name="afterSequence"/>, in sequence order.</summary>
     IAsyncEnumerable<StoredRecord> ReadStreamAsync(string streamId, long afterSequence, CancellationToken cancellationToken);
 

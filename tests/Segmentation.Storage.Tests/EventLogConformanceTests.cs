@@ -79,6 +79,42 @@ public abstract class EventLogConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AppendValue_StoresAndReports_AsAppendDoes()
+    {
+        // The ValueTask form (what a user grain awaits) against the Task form's records: one contract, one store.
+        await Log.AppendAsync([Record("a", "1", "original")], CancellationToken.None);
+        var again = await Log.AppendValueAsync([Record("a", "1", "changed"), Record("a", "2"), Record("b", "2")], CancellationToken.None);
+        var racing = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () => await Log.AppendValueAsync([Record("c", "race")], CancellationToken.None))));
+
+        Assert.Equal([AppendOutcome.Duplicate, AppendOutcome.Appended, AppendOutcome.Duplicate], again.Select(r => r.Outcome));
+        Assert.Equal(1, racing.Count(r => r[0].Outcome == AppendOutcome.Appended));
+        Assert.Empty(await Log.AppendValueAsync([], CancellationToken.None));
+        var stored = await ListAsync(Log.ReadStreamAsync("a", 0, CancellationToken.None));
+        Assert.Equal(["1", "2"], stored.Select(r => r.EventId));
+        Assert.Equal("original", Encoding.UTF8.GetString(stored[0].Payload.Span));
+        Assert.Equal(again[1].Sequence, stored[1].Sequence);
+        Assert.Equal(3, await Log.CountAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task AnAppendAwaitedOnAScheduler_ResumesOnThatScheduler()
+    {
+        // A user grain awaits its append inside its turn, on its activation's scheduler, and must resume there (never on
+        // the log's writer): awaited in either form, the continuation runs on the scheduler it was awaited on.
+        var exclusive = new ConcurrentExclusiveSchedulerPair().ExclusiveScheduler;
+        var resumedOn = await Task.Factory.StartNew(async () =>
+        {
+            await Log.AppendValueAsync([Record("a", "v")], CancellationToken.None);
+            var afterValue = TaskScheduler.Current;
+            await Log.AppendAsync([Record("a", "t")], CancellationToken.None);
+            return (AfterValue: afterValue, AfterTask: TaskScheduler.Current);
+        }, CancellationToken.None, TaskCreationOptions.None, exclusive).Unwrap().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Same(exclusive, resumedOn.AfterValue);
+        Assert.Same(exclusive, resumedOn.AfterTask);
+    }
+
+    [Fact]
     public async Task Duplicates_WithinOneCall_AndAcrossStreams_AreReported()
     {
         var results = await Log.AppendAsync([Record("a", "x"), Record("a", "x"), Record("b", "x")], CancellationToken.None);

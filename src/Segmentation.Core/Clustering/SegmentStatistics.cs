@@ -75,16 +75,29 @@ public sealed record MemberTraits(
     {
         ArgumentNullException.ThrowIfNull(profile);
         var s = profile.State;
-        List<string>? purchases = null;
+        // Counted first, then copied into an array of that size: kept while she is a member, and one refresh of a buyer
+        // made a List and its five slots (the ingest refresh assigns every refreshed user).
+        var bought = 0;
         foreach (var r in s.RecentItems)
         {
+            if (r.Type == EventType.Purchase && ++bought == MaxPurchases)
+            {
+                break;
+            }
+        }
+
+        string[] purchases = bought == 0 ? [] : new string[bought];
+        bought = 0;
+        foreach (var r in s.RecentItems)
+        {
+            if (bought == purchases.Length)
+            {
+                break;
+            }
+
             if (r.Type == EventType.Purchase)
             {
-                (purchases ??= new List<string>(MaxPurchases)).Add(r.ItemId);
-                if (purchases.Count == MaxPurchases)
-                {
-                    break;
-                }
+                purchases[bought++] = r.ItemId;
             }
         }
 
@@ -96,7 +109,7 @@ public sealed record MemberTraits(
             Math.Max(0, (now - s.LastSeen).TotalDays),
             profile.StageAt(now),
             profile.TopLevelCategoryAt(now),
-            purchases is null ? [] : purchases);
+            purchases);
     }
 
     // Items bought recently that a member contributes to her segment's top items.
@@ -271,9 +284,11 @@ public sealed class SegmentStatistics
 
         _stages[(int)m.Stage] += sign;
         Count(_categories, m.TopCategory, sign);
-        foreach (var item in m.Purchases)
+        // By index: a foreach through IReadOnlyList would box an enumerator per member counted in and out.
+        var purchases = m.Purchases;
+        for (var i = 0; i < purchases.Count; i++)
         {
-            Count(_items, item, sign);
+            Count(_items, purchases[i], sign);
         }
     }
 

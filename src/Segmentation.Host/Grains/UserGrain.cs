@@ -46,6 +46,9 @@ namespace Segmentation.Host.Grains;
 [RequiresRole(ServerRoles.Silo)]
 internal sealed class UserGrain : Grain, IUserGrain
 {
+    private static readonly ApplyResult s_oneAppended = new([true]);
+    private static readonly ApplyResult s_oneDuplicate = new([false]);
+
     // Her tenant's (set at activation, from the tenant of her key): the clock, recommenders, rule segments, ML
     // segmentation, growth models and segment tracker (watches) are per tenant.
     private EventTimeClock? _eventClock;
@@ -262,36 +265,43 @@ internal sealed class UserGrain : Grain, IUserGrain
         AppendResult[] results;
         using (SegmentationDiagnostics.Source.StartActivity("log append"))
         {
-            results = await EventLog.AppendAsync(records, CancellationToken.None);
+            // The ValueTask form: the SQLite log completes it without a task, so this turn resumes without the
+            // continuation object, delegate and task an awaited Task costs on the activation.
+            results = await EventLog.AppendValueAsync(records, CancellationToken.None);
         }
 
         var fold = SegmentationDiagnostics.Source.StartActivity("fold");
-        var appended = new bool[results.Length];
+        var result = ResultOf(results);
+        var appended = result.Appended;
         var any = false;
         var latest = DateTimeOffset.MinValue;
-        List<(BehaviorEvent Event, long Sequence)>? fresh = null;
+        // The appended events and their sequences, the first `count` of `fresh` (an array rather than a List: one object
+        // fewer per ingest call).
+        (BehaviorEvent Event, long Sequence)[]? fresh = null;
+        var count = 0;
         for (var i = 0; i < results.Length; i++)
         {
-            if (results[i].Outcome != AppendOutcome.Appended)
+            if (!appended[i])
             {
                 continue;
             }
 
             var e = events[i];
-            appended[i] = any = true;
+            any = true;
             RememberOwnAppend(results[i].Sequence, results.Length - i);
-            (fresh ??= new List<(BehaviorEvent Event, long Sequence)>(results.Length)).Add((e, results[i].Sequence));
+            (fresh ??= new (BehaviorEvent Event, long Sequence)[results.Length - i])[count++] = (e, results[i].Sequence);
             latest = e.Timestamp > latest ? e.Timestamp : latest;
         }
 
         if (fresh is not null)
         {
             // In event-time order (UserProfile.FoldOrder), whatever order the batch came in: a batch entirely after what
-            // she has folds on; one with a late event folds her again from the log (RefoldAsync).
-            fresh.Sort(static (a, b) => UserProfile.FoldOrder(a.Event, b.Event));
+            // she has folds on; one with a late event folds her again from the log (RefoldAsync). Span.Sort sorts as
+            // List.Sort did (the same introsort), so equal keys keep the same order as before.
+            fresh.AsSpan(0, count).Sort(static (a, b) => UserProfile.FoldOrder(a.Event, b.Event));
             if (_profile.FoldsAfter(fresh[0].Event))
             {
-                foreach (var (e, sequence) in fresh)
+                foreach (var (e, sequence) in fresh.AsSpan(0, count))
                 {
                     Fold(e);
                     if (_recommender is not null && e.ItemId.Length > 0)
@@ -304,7 +314,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             }
             else
             {
-                await RefoldAsync(fresh, CancellationToken.None);
+                await RefoldAsync(new ArraySegment<(BehaviorEvent Event, long Sequence)>(fresh, 0, count), CancellationToken.None);
             }
         }
 
@@ -370,6 +380,25 @@ internal sealed class UserGrain : Grain, IUserGrain
         if (_unsnapshotted >= _services.Users.Options.SnapshotEveryEvents && !_fenced)
         {
             await TryWriteSnapshotAsync(CancellationToken.None);
+        }
+
+        return result;
+    }
+
+    // Per event whether the log stored it now. Most ingest calls carry one event (a request's 1,000 events spread over
+    // many users), so a one-event batch answers one of two shared results: their arrays are never written, here or by
+    // any reader (ApplyResult is immutable; the edge and the experiments only read it), and they save two objects per call.
+    private static ApplyResult ResultOf(AppendResult[] results)
+    {
+        if (results.Length == 1)
+        {
+            return results[0].Outcome == AppendOutcome.Appended ? s_oneAppended : s_oneDuplicate;
+        }
+
+        var appended = new bool[results.Length];
+        for (var i = 0; i < results.Length; i++)
+        {
+            appended[i] = results[i].Outcome == AppendOutcome.Appended;
         }
 
         return new ApplyResult(appended);
@@ -1068,7 +1097,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     /// event makes later ones no longer "new") move from the old stage's popularity to the new one's
     /// (<see cref="Recommendations.LiveRecommender.Restage"/>), so popularity per stage is also a function of the events.</para>
     /// </remarks>
-    private async Task RefoldAsync(List<(BehaviorEvent Event, long Sequence)>? fresh, CancellationToken cancellationToken)
+    private async Task RefoldAsync(IReadOnlyList<(BehaviorEvent Event, long Sequence)>? fresh, CancellationToken cancellationToken)
     {
         var stream = new List<(BehaviorEvent Event, long Sequence)>();
         var through = _readThrough;
