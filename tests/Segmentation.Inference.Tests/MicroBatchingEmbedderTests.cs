@@ -375,6 +375,38 @@ public sealed class MicroBatchingEmbedderTests(OrtFixture ort) : UserEmbedderCon
     }
 
     [Fact]
+    public async Task A_call_the_full_queue_refused_serves_the_next_callers_as_a_new_one_would()
+    {
+        var (embedder, gate) = Gated(LoadModel(Folder), queueCapacity: 3);
+        await using var _ = embedder;
+        var owner = new RecordingOwner();
+        using var cancel = new CancellationTokenSource();
+        var first = embedder.EmbedAsync(owner.Own(Request(0), 0)).AsTask();
+        await gate.ClosedAsync();
+        var queued = Enumerable.Range(1, 3).Select(i => embedder.EmbedAsync(owner.Own(Request(i), i)).AsTask()).ToArray();
+        var refused = embedder.EmbedAsync(owner.Own(Request(4), 4));
+        var refusedWithToken = embedder.EmbedAsync(owner.Own(Request(5), 5), cancel.Token);
+        // The second refused call is the first one again, back in the pool at once.
+        var created = embedder.CallsCreated;
+        gate.Open();
+        Assert.True(refused.IsFaulted && refusedWithToken.IsFaulted);
+        Assert.Equal(5, created);
+        await Task.WhenAll(queued.Prepend(first)).WaitAsync(Patience);
+
+        // Every pooled call, the two refused ones included, serves a later caller: each released to its owner once, as
+        // embedded, and none cancelled by the token the refused one was made with.
+        for (var i = 6; i < 12; i++)
+        {
+            AssertClose(Unbatched(Direct, Request(i)), (await embedder.EmbedAsync(owner.Own(Request(i), i)).AsTask().WaitAsync(Patience)).Vector);
+        }
+
+        cancel.Cancel();
+        AssertClose(Unbatched(Direct, Request(12)), (await embedder.EmbedAsync(owner.Own(Request(12), 12)).AsTask().WaitAsync(Patience)).Vector);
+        Assert.Equal(5, embedder.CallsCreated);
+        Assert.Equal([.. Enumerable.Range(0, 13).Select(i => (i, i is not (4 or 5)))], owner.Released().Order());
+    }
+
+    [Fact]
     public async Task A_call_is_reused_only_once_its_result_was_taken_and_never_with_a_cancellation_token()
     {
         var (embedder, gate) = Gated(LoadModel(Folder));

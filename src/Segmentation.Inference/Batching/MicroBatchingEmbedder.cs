@@ -154,9 +154,9 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
         }
         if (!_queue.Writer.TryWrite(call))
         {
-            call.Registration.Dispose();
+            call.Registration.Dispose(); // waits for a running callback: none can run after this
             call.Release(embedded: false);
-            Return(call); // never seen by a caller or a worker
+            call.Recycle(); // never seen by a caller or a worker
             if (_disposed)
             {
                 return ValueTask.FromException<UserEmbedding>(new ObjectDisposedException(nameof(MicroBatchingEmbedder)));
@@ -272,7 +272,8 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
     /// only moment no one else holds it. A call with a token that can be cancelled (never on the grains' path) is
     /// awaited through a <see cref="Task"/> of its own instead, as calls were before they were pooled: it is cancelled at
     /// once, task included, and its callback may still run after the call completed, so it is left to the garbage
-    /// collector.</para>
+    /// collector. A call the queue refused goes back at once, whatever its token: no one saw it, and its registration was
+    /// disposed first.</para>
     /// </remarks>
     private sealed class Call(MicroBatchingEmbedder owner) : IValueTaskSource<UserEmbedding>
     {
@@ -375,12 +376,23 @@ public sealed class MicroBatchingEmbedder : IUserEmbedder, IDisposable, IAsyncDi
             finally
             {
                 // The caller has its result: the worker let go of the call when it completed it (see remarks).
-                _result.Reset();
-                Request = default;
-                _claimed = 0;
-                _released = false;
-                owner.Return(this);
+                Recycle();
             }
+        }
+
+        /// <summary>
+        /// Clears the call and gives it back to the pool: by its caller once she took the result, or by
+        /// <see cref="EmbedAsync"/> when the queue refused it (already released, its registration disposed).
+        /// </summary>
+        public void Recycle()
+        {
+            _result.Reset();
+            Request = default;
+            Registration = default;
+            _cancellable = null;
+            _claimed = 0;
+            _released = false;
+            owner.Return(this);
         }
     }
 
