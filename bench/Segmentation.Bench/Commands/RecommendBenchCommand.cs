@@ -141,7 +141,7 @@ internal static class RecommendBenchCommand
         }
 
         var runs = new Dictionary<string, List<LoadRun>> { ["Recommend in-process"] = [], ["Recommend gRPC"] = [], ["GetUserSegments gRPC"] = [] };
-        var cpu = runs.Keys.ToDictionary(name => name, _ => (Micros: 0.0, Calls: 0L));
+        var cpu = runs.Keys.ToDictionary(name => name, _ => new Measurement.CpuPerCall());
         // Each phase's start on the monotonic clock (Stopwatch on Linux), the clock `perf record -k mono` stamps samples
         // with, so one profile of the whole measurement can be cut per method (`perf report --time START,END`).
         Console.WriteLine($"pid {Environment.ProcessId}: measured rounds begin");
@@ -150,11 +150,7 @@ internal static class RecommendBenchCommand
             foreach (var (name, call) in new[] { ("Recommend in-process", inProcess), ("Recommend gRPC", overGrpc), ("GetUserSegments gRPC", lookup) })
             {
                 Console.WriteLine(FormattableString.Invariant($"round {r + 1} {name}: begins at monotonic {Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency:F3} s"));
-                var before = Process.GetCurrentProcess().TotalProcessorTime;
-                var run = await LoadRun.RunAsync(call, concurrency, duration, cancellationToken);
-                var (micros, calls) = cpu[name];
-                cpu[name] = (micros + (Process.GetCurrentProcess().TotalProcessorTime - before).TotalMicroseconds, calls + run.Calls);
-                runs[name].Add(run);
+                runs[name].Add(await cpu[name].MeasureAsync(() => LoadRun.RunAsync(call, concurrency, duration, cancellationToken), run => run.Calls));
             }
         }
 
@@ -170,9 +166,8 @@ internal static class RecommendBenchCommand
         Console.WriteLine(FormattableString.Invariant($"Recommend in-process, 1 caller, {costCalls:N0} calls: {bytesPerCall:F0} bytes and {cpuPerCall:F0} CPU µs (whole process) per call"));
         Console.WriteLine("  sampled allocations per call by type: " + string.Join("; ", sampled.Select(t => FormattableString.Invariant($"{t.Type} {t.Bytes / costCalls:N0} B"))));
         // Calls/s on a shared machine move with what the neighbours do during each 4-second phase (rounds of one method
-        // differ by 2x under load 10); the process's CPU time per call moves much less, and its ratio is the throughput
-        // ratio an idle machine of the same cores would show. Client included: the bench's gRPC client runs in this process.
-        double CpuPerCall(string name) => cpu[name].Micros / Math.Max(1, cpu[name].Calls);
+        // differ by 2x under load 10); the CPU time per call moves much less (Measurement.CpuPerCall).
+        double CpuPerCall(string name) => cpu[name].Micros;
         Console.WriteLine(FormattableString.Invariant(
             $"process CPU per call over the measured rounds (client included): Recommend in-process {CpuPerCall("Recommend in-process"):F0} µs, ") +
             FormattableString.Invariant(
