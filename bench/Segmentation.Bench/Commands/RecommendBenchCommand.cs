@@ -15,7 +15,10 @@ namespace Segmentation.Bench.Commands;
 /// (<c>--item-model false</c>: the online sources alone); then, in alternating rounds, <c>Recommend</c> called in-process
 /// (no gRPC), <c>Recommend</c> over gRPC and <c>GetUserSegments</c> over gRPC on the same server. Callers cycle through
 /// the users, so a user is asked again after every other user was. Prints calls/s and p50/p99 of each, the gRPC
-/// throughput ratio Recommend / GetUserSegments, the load average, and one <c>RESULT</c> line for scripts
+/// throughput ratio Recommend / GetUserSegments, the process CPU time per call of each method over its rounds (which,
+/// unlike calls/s, does not follow the neighbours on a shared machine), each method's response size, the load average,
+/// each phase's start on the monotonic clock (to cut one <c>perf record -k mono</c> profile per method), and one
+/// <c>RESULT</c> line for scripts
 /// (<c>bench/recommend-before-after.sh</c>). <c>--set Key=Value</c> passes server settings
 /// (<c>--set Recommendations:CacheMaxAge=00:00:00</c>). Numbers, not thresholds.
 /// </summary>
