@@ -88,4 +88,40 @@ public sealed class MeasurementTests
         Assert.Equal(50, result.Errors);
         Assert.Contains("boom", result.FirstError);
     }
+
+    [Fact]
+    public void CpuPerCall_IsTheCpuTimeOfAllRunsOverAllTheirCalls()
+    {
+        var cost = new CpuPerCall();
+        Assert.Equal(0, cost.Micros);
+
+        cost.Add(TimeSpan.FromMilliseconds(30), 100);
+        cost.Add(TimeSpan.FromMilliseconds(10), 300);
+
+        Assert.Equal(400, cost.Calls);
+        Assert.Equal(100, cost.Micros, 1e-9); // 40 ms over 400 calls, not the mean of 300 and 33 µs
+    }
+
+    [Fact]
+    public async Task CpuPerCall_MeasuresTheProcessCpuTheRunSpends()
+    {
+        var cost = new CpuPerCall();
+        var spun = await cost.MeasureAsync(
+            () => Task.Run(() =>
+            {
+                // CPU-bound for a bounded number of iterations (no clock read: the figure itself is what is checked).
+                var x = 0.0;
+                for (var i = 0; i < 50_000_000; i++)
+                {
+                    x += Math.Sqrt(i);
+                }
+
+                return x;
+            }),
+            _ => 10);
+
+        Assert.True(spun > 0);
+        Assert.Equal(10, cost.Calls);
+        Assert.True(cost.Micros > 0, "a CPU-bound run must be charged some CPU time");
+    }
 }

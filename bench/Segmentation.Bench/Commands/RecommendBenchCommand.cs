@@ -15,7 +15,10 @@ namespace Segmentation.Bench.Commands;
 /// (<c>--item-model false</c>: the online sources alone); then, in alternating rounds, <c>Recommend</c> called in-process
 /// (no gRPC), <c>Recommend</c> over gRPC and <c>GetUserSegments</c> over gRPC on the same server. Callers cycle through
 /// the users, so a user is asked again after every other user was. Prints calls/s and p50/p99 of each, the gRPC
-/// throughput ratio Recommend / GetUserSegments, the load average, and one <c>RESULT</c> line for scripts
+/// throughput ratio Recommend / GetUserSegments, the process CPU time per call of each method over its rounds (which,
+/// unlike calls/s, does not follow the neighbours on a shared machine), each method's response size, the load average,
+/// each phase's start on the monotonic clock (to cut one <c>perf record -k mono</c> profile per method), and one
+/// <c>RESULT</c> line for scripts
 /// (<c>bench/recommend-before-after.sh</c>). <c>--set Key=Value</c> passes server settings
 /// (<c>--set Recommendations:CacheMaxAge=00:00:00</c>). Numbers, not thresholds.
 /// </summary>
@@ -131,12 +134,27 @@ internal static class RecommendBenchCommand
 
             sampled.AddRange(allocations.Top(12));
         }
+        // What each method puts on the wire: the mean protobuf size of the answer to the first 100 users.
+        const int sizedUsers = 100;
+        long recommendBytes = 0, segmentBytes = 0;
+        for (var i = 0; i < sizedUsers; i++)
+        {
+            recommendBytes += (await recommendations.RecommendAsync(Request(i), cancellationToken: cancellationToken)).CalculateSize();
+            segmentBytes += (await lookups.GetUserSegmentsAsync(new GetUserSegmentsRequest { UserId = SyntheticShop.UserId(i % userCount) }, cancellationToken: cancellationToken)).CalculateSize();
+        }
+
         var runs = new Dictionary<string, List<LoadRun>> { ["Recommend in-process"] = [], ["Recommend gRPC"] = [], ["GetUserSegments gRPC"] = [] };
+        var cpu = runs.Keys.ToDictionary(name => name, _ => new Measurement.CpuPerCall());
+        // Each phase's start on the monotonic clock (Stopwatch on Linux), the clock `perf record -k mono` stamps samples
+        // with, so one profile of the whole measurement can be cut per method (`perf report --time START,END`).
+        Console.WriteLine($"pid {Environment.ProcessId}: measured rounds begin");
         for (var r = 0; r < rounds; r++)
         {
-            runs["Recommend in-process"].Add(await LoadRun.RunAsync(inProcess, concurrency, duration, cancellationToken));
-            runs["Recommend gRPC"].Add(await LoadRun.RunAsync(overGrpc, concurrency, duration, cancellationToken));
-            runs["GetUserSegments gRPC"].Add(await LoadRun.RunAsync(lookup, concurrency, duration, cancellationToken));
+            foreach (var (name, call) in new[] { ("Recommend in-process", inProcess), ("Recommend gRPC", overGrpc), ("GetUserSegments gRPC", lookup) })
+            {
+                Console.WriteLine(FormattableString.Invariant($"round {r + 1} {name}: begins at monotonic {Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency:F3} s"));
+                runs[name].Add(await cpu[name].MeasureAsync(() => LoadRun.RunAsync(call, concurrency, duration, cancellationToken), run => run.Calls));
+            }
         }
 
         var table = new Table().AddColumns("method", "calls/s (best round)", "p50 ms", "p99 ms", "rounds calls/s");
@@ -150,6 +168,17 @@ internal static class RecommendBenchCommand
         AnsiConsole.Write(table);
         Console.WriteLine(FormattableString.Invariant($"Recommend in-process, 1 caller, {costCalls:N0} calls: {bytesPerCall:F0} bytes and {cpuPerCall:F0} CPU µs (whole process) per call"));
         Console.WriteLine("  sampled allocations per call by type: " + string.Join("; ", sampled.Select(t => FormattableString.Invariant($"{t.Type} {t.Bytes / costCalls:N0} B"))));
+        // Calls/s on a shared machine move with what the neighbours do during each 4-second phase (rounds of one method
+        // differ by 2x under load 10); the CPU time per call moves much less (Measurement.CpuPerCall).
+        double CpuPerCall(string name) => cpu[name].Micros;
+        Console.WriteLine(FormattableString.Invariant(
+            $"process CPU per call over the measured rounds (client included): Recommend in-process {CpuPerCall("Recommend in-process"):F0} µs, ") +
+            FormattableString.Invariant(
+            $"Recommend gRPC {CpuPerCall("Recommend gRPC"):F0} µs, GetUserSegments gRPC {CpuPerCall("GetUserSegments gRPC"):F0} µs; ") +
+            FormattableString.Invariant(
+            $"CPU ratio GetUserSegments / Recommend over gRPC {CpuPerCall("GetUserSegments gRPC") / CpuPerCall("Recommend gRPC"):F3}"));
+        Console.WriteLine(FormattableString.Invariant(
+            $"mean response size, first {sizedUsers} users: Recommend {recommendBytes / (double)sizedUsers:F0} bytes, GetUserSegments {segmentBytes / (double)sizedUsers:F0} bytes (protobuf, before HTTP/2 framing)"));
         var recommend = runs["Recommend gRPC"];
         var segments = runs["GetUserSegments gRPC"];
         Console.WriteLine(
@@ -166,7 +195,9 @@ internal static class RecommendBenchCommand
             FormattableString.Invariant(
             $"ratio best {bestRecommend.PerSecond / bestSegments.PerSecond:F3} mean {recommend.Average(x => x.PerSecond) / segments.Average(x => x.PerSecond):F3} | ") +
             FormattableString.Invariant(
-            $"in-process {bytesPerCall:F0} B/call {cpuPerCall:F0} CPU us/call | load {loadBefore} -> {loadAfter}"));
+            $"in-process {bytesPerCall:F0} B/call {cpuPerCall:F0} CPU us/call | ") +
+            FormattableString.Invariant(
+            $"CPU us/call rounds: in-process {CpuPerCall("Recommend in-process"):F0} Recommend gRPC {CpuPerCall("Recommend gRPC"):F0} GetUserSegments gRPC {CpuPerCall("GetUserSegments gRPC"):F0} | load {loadBefore} -> {loadAfter}"));
     }
 
     // The machine's load average from /proc (other work on a shared machine moves every number; ratios less).
