@@ -125,18 +125,7 @@ internal sealed class TopK<T>
     }
 
     /// <summary>The kept items, best first, each made by <paramref name="map"/> (id, score, value). Empties the collector.</summary>
-    public TResult[] Drain<TResult>(Func<string, double, T, TResult> map)
-    {
-        var kept = SortedInPlace();
-        var result = kept.Length == 0 ? [] : new TResult[kept.Length];
-        for (var i = 0; i < kept.Length; i++)
-        {
-            result[i] = map(kept[i].Id, kept[i].Score, kept[i].Value);
-        }
-
-        Release();
-        return result;
-    }
+    public TResult[] Drain<TResult>(Func<string, double, T, TResult> map) => DrainAs(SortedInPlace(), map);
 
     /// <summary>
     /// The kept items, best first, read in place: valid until <see cref="Release"/>, which the caller owes (a collector
@@ -151,9 +140,11 @@ internal sealed class TopK<T>
     public ReadOnlySpan<Entry> Unordered() => _heap.AsSpan(0, _count);
 
     /// <summary>The kept items in no particular order, each made by <paramref name="map"/>. Empties the collector.</summary>
-    public TResult[] DrainUnordered<TResult>(Func<string, double, T, TResult> map)
+    public TResult[] DrainUnordered<TResult>(Func<string, double, T, TResult> map) => DrainAs(Unordered(), map);
+
+    // `kept` (this collector's heap, in the order wanted) mapped, then the collector emptied.
+    private TResult[] DrainAs<TResult>(ReadOnlySpan<Entry> kept, Func<string, double, T, TResult> map)
     {
-        var kept = Unordered();
         var result = kept.Length == 0 ? [] : new TResult[kept.Length];
         for (var i = 0; i < kept.Length; i++)
         {
