@@ -10,7 +10,8 @@ using SQLitePCL;
 namespace Segmentation.Storage.Sqlite;
 
 /// <summary>
-/// The event log on SQLite (WAL), the embedded default. One table, <c>events(seq, stream_id, event_id UNIQUE, payload)</c>.
+/// The event log on SQLite (WAL), the embedded default: <c>events(seq, stream_id, event_id UNIQUE, payload)</c>, and
+/// <c>stream_index(stream_id, seq)</c> to read one stream, written in batches (<see cref="StreamIndexTail"/>).
 /// </summary>
 /// <remarks>
 /// Group commit: every <see cref="AppendAsync"/> call joins a queue; one writer loop takes everything queued (up to
@@ -19,10 +20,20 @@ namespace Segmentation.Storage.Sqlite;
 /// transaction fails, it is rolled back and every caller in it gets the exception (nothing acknowledged).
 /// Sequence numbers are SQLite rowids assigned by the single writer, so they increase in commit order. Readers use
 /// their own pooled connections; WAL lets them read while the writer writes.
+/// The stream index lags the events: the records committed since its last flush are listed in memory, and a stream read
+/// takes the table's part and then those. The writer flushes them, sorted, in the transaction of the commit that brings
+/// them to <see cref="SqliteStorageOptions.StreamIndexBatch"/>, with the sequence number it covers through
+/// (<c>log_meta</c>); on opening, the records after it are listed again from <c>events</c>. So the index is derived data:
+/// a crash loses none of it.
 /// </remarks>
 public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
 {
-    private const string StreamQuery = "SELECT seq, stream_id, event_id, payload FROM events WHERE stream_id = $stream AND seq > $after ORDER BY seq";
+    private const string StreamQuery = """
+        SELECT e.seq, e.stream_id, e.event_id, e.payload FROM stream_index i CROSS JOIN events e ON e.seq = i.seq
+        WHERE i.stream_id = $stream AND i.seq > $after AND i.seq <= $through ORDER BY i.seq
+        """;
+
+    private const string RecordQuery = "SELECT seq, stream_id, event_id, payload FROM events WHERE seq = $seq";
 
     private readonly string _path;
     private readonly SqliteStorageOptions _options;
@@ -31,6 +42,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     private readonly Task _writer;
     private readonly SqliteReaderPool _readers;
     private readonly SemaphoreSlim _erasing = new(1, 1);
+    private readonly StreamIndexTail _tail;
     private int _queued;
 
     /// <summary>Opens (creating if needed) the log at <paramref name="path"/> and starts the writer.</summary>
@@ -48,10 +60,16 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                     stream_id TEXT NOT NULL,
                     event_id TEXT NOT NULL UNIQUE,
                     payload BLOB NOT NULL);
-                CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream_id, seq);
+                CREATE TABLE IF NOT EXISTS stream_index (
+                    stream_id TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    PRIMARY KEY (stream_id, seq)) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS log_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 """;
             schema.ExecuteNonQuery();
         }
+
+        _tail = OpenStreamIndex(connection);
 
         _readers = new SqliteReaderPool(path, Environment.ProcessorCount * 4);
         _writer = Task.Run(() => WriteLoopAsync(connection));
@@ -102,14 +120,27 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     /// <inheritdoc />
     public async IAsyncEnumerable<string> ReadStreamIdsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var connection = await OpenReaderAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        // Walks the (stream_id, seq) index: one step per stream.
-        command.CommandText = "SELECT DISTINCT stream_id FROM events ORDER BY stream_id";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        var unindexed = _tail.Streams(out var indexedThrough);
+        await using (var connection = await OpenReaderAsync(cancellationToken))
         {
-            yield return reader.GetString(0);
+            await using var command = connection.CreateCommand();
+            // Walks the stream index: one step per stream.
+            command.CommandText = "SELECT DISTINCT stream_id FROM stream_index WHERE seq <= $through ORDER BY stream_id";
+            command.Parameters.AddWithValue("$through", indexedThrough);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var stream = reader.GetString(0);
+                if (!unindexed.Contains(stream))
+                {
+                    yield return stream;
+                }
+            }
+        }
+
+        foreach (var stream in unindexed)
+        {
+            yield return stream;
         }
     }
 
@@ -150,23 +181,25 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    /// <remarks>A range over <c>events_by_stream</c> (BINARY collation: byte order of UTF-8, which is code point order).</remarks>
+    /// <remarks>A range over <c>stream_index</c> (BINARY collation: byte order of UTF-8, which is code point order).</remarks>
     public async Task<long> CountAsync(string streamPrefix, CancellationToken cancellationToken)
     {
+        var unindexed = _tail.CountOf(streamPrefix, out var indexedThrough);
         await using var connection = await OpenReaderAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         if (StreamPrefix.UpperBound(streamPrefix) is { } upper)
         {
-            command.CommandText = "SELECT count(*) FROM events WHERE stream_id >= $from AND stream_id < $to";
+            command.CommandText = "SELECT count(*) FROM stream_index WHERE stream_id >= $from AND stream_id < $to AND seq <= $through";
             command.Parameters.AddWithValue("$to", upper);
         }
         else
         {
-            command.CommandText = "SELECT count(*) FROM events WHERE stream_id >= $from";
+            command.CommandText = "SELECT count(*) FROM stream_index WHERE stream_id >= $from AND seq <= $through";
         }
 
         command.Parameters.AddWithValue("$from", streamPrefix);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        command.Parameters.AddWithValue("$through", indexedThrough);
+        return unindexed + Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <inheritdoc />
@@ -176,50 +209,80 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     /// WAL is checkpointed and truncated, so no older copy of those pages stays in it.
     /// </remarks>
     public Task<long> DeleteStreamAsync(string streamId, CancellationToken cancellationToken) =>
-        EraseAsync(async (connection, transaction) =>
+        EraseAsync(async (connection, transaction, taken) =>
         {
-            await using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "DELETE FROM events WHERE stream_id = $stream";
-            command.Parameters.AddWithValue("$stream", streamId);
-            return await command.ExecuteNonQueryAsync(cancellationToken);
+            long deleted;
+            await using (var command = connection.CreateCommand())
+            {
+                command.Transaction = transaction;
+                command.CommandText = "DELETE FROM events WHERE seq IN (SELECT seq FROM stream_index WHERE stream_id = $stream)";
+                command.Parameters.AddWithValue("$stream", streamId);
+                deleted = await command.ExecuteNonQueryAsync(cancellationToken);
+                command.CommandText = "DELETE FROM stream_index WHERE stream_id = $stream";
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            // Taken while this transaction holds the write lock, so no flush can write them to the table meanwhile.
+            taken.AddRange(_tail.Remove(streamId));
+            return deleted + await DeleteRecordsAsync(connection, transaction, taken.Select(r => r.Sequence).ToList(), cancellationToken);
         }, cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>As <see cref="DeleteStreamAsync"/>: zeroed pages, a truncated WAL; in chunks of 500 within one transaction.</remarks>
     public Task<long> DeleteAsync(IReadOnlyCollection<long> sequences, CancellationToken cancellationToken) =>
-        EraseAsync(async (connection, transaction) =>
+        EraseAsync(async (connection, transaction, taken) =>
         {
-            const int Chunk = 500;
-            long deleted = 0;
-            foreach (var chunk in sequences.Chunk(Chunk))
-            {
-                await using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = "DELETE FROM events WHERE seq IN (" + string.Join(", ", Enumerable.Range(0, chunk.Length).Select(i => "$p" + i)) + ")";
-                for (var i = 0; i < chunk.Length; i++)
-                {
-                    command.Parameters.AddWithValue("$p" + i, chunk[i]);
-                }
-
-                deleted += await command.ExecuteNonQueryAsync(cancellationToken);
-            }
-
+            var deleted = await DeleteRecordsAsync(connection, transaction, sequences, cancellationToken);
+            taken.AddRange(_tail.Remove(sequences as IReadOnlySet<long> ?? sequences.ToHashSet()));
             return deleted;
         }, cancellationToken);
 
-    // One erasure at a time, on its own writer connection; committed, then the WAL truncated.
-    private async Task<long> EraseAsync(Func<SqliteConnection, SqliteTransaction, Task<long>> delete, CancellationToken cancellationToken)
+    // Deletes records and their stream index rows, in chunks of 500.
+    private static async Task<long> DeleteRecordsAsync(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyCollection<long> sequences, CancellationToken cancellationToken)
+    {
+        const int Chunk = 500;
+        long deleted = 0;
+        foreach (var chunk in sequences.Chunk(Chunk))
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            var list = string.Join(", ", Enumerable.Range(0, chunk.Length).Select(i => "$p" + i));
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                command.Parameters.AddWithValue("$p" + i, chunk[i]);
+            }
+
+            command.CommandText = $"DELETE FROM stream_index WHERE (stream_id, seq) IN (SELECT stream_id, seq FROM events WHERE seq IN ({list}))";
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            command.CommandText = $"DELETE FROM events WHERE seq IN ({list})";
+            deleted += await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return deleted;
+    }
+
+    // One erasure at a time, on its own writer connection; committed, then the WAL truncated. What it took out of the
+    // stream index's unflushed tail goes back there if it does not commit.
+    private async Task<long> EraseAsync(Func<SqliteConnection, SqliteTransaction, List<(string Stream, long Sequence)>, Task<long>> delete, CancellationToken cancellationToken)
     {
         await _erasing.WaitAsync(cancellationToken);
         try
         {
             await using var connection = await _options.OpenAsync(_path, cancellationToken);
             long deleted;
+            var taken = new List<(string Stream, long Sequence)>();
             await using (var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
             {
-                deleted = await delete(connection, transaction);
-                await transaction.CommitAsync(cancellationToken);
+                try
+                {
+                    deleted = await delete(connection, transaction, taken);
+                    await transaction.CommitAsync(cancellationToken);
+                }
+                catch
+                {
+                    _tail.Restore(taken);
+                    throw;
+                }
             }
 
             if (deleted > 0)
@@ -246,6 +309,46 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
 
     private Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken) => SqliteStorageOptions.OpenReaderAsync(_path, cancellationToken);
 
+    // The stream index's unflushed tail, listed again from the records after what the table covers. A log written before
+    // the index was a table of its own had SQLite's index events_by_stream: its streams are copied into the table once,
+    // and that index dropped.
+    private static StreamIndexTail OpenStreamIndex(SqliteConnection connection)
+    {
+        using (var migrate = connection.CreateCommand())
+        {
+            migrate.CommandText = "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'events_by_stream'";
+            if (Convert.ToInt64(migrate.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0)
+            {
+                using var transaction = connection.BeginTransaction();
+                migrate.Transaction = transaction;
+                migrate.CommandText = """
+                    INSERT OR IGNORE INTO stream_index (stream_id, seq) SELECT stream_id, seq FROM events;
+                    INSERT OR REPLACE INTO log_meta (name, value) SELECT 'indexed_through', coalesce(max(seq), 0) FROM events;
+                    DROP INDEX events_by_stream;
+                    """;
+                migrate.ExecuteNonQuery();
+                transaction.Commit();
+            }
+        }
+
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT coalesce((SELECT value FROM log_meta WHERE name = 'indexed_through'), 0)";
+        var tail = new StreamIndexTail(Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture));
+        command.CommandText = "SELECT seq, stream_id FROM events WHERE seq > $through ORDER BY seq";
+        command.Parameters.AddWithValue("$through", tail.IndexedThrough);
+        var records = new List<(string Stream, long Sequence)>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                records.Add((reader.GetString(1), reader.GetInt64(0)));
+            }
+        }
+
+        tail.Add(records);
+        return tail;
+    }
+
     // Every user grain activation reads its stream: a pooled connection with the statement prepared (see
     // SqliteReaderPool). Synchronous, as SQLite reads are under Microsoft.Data.Sqlite's async methods anyway.
     private IEnumerable<StoredRecord> ReadStream(string streamId, long afterSequence, CancellationToken cancellationToken)
@@ -254,13 +357,33 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
         var connection = _readers.Rent();
         try
         {
-            var command = connection.Command(StreamQuery, "$stream", "$after");
+            // The records not in the table yet are copied first: a flush that commits after the copy is then not read
+            // from the table (it is above the bound copied with them), and one before it has taken them out of the copy.
+            var unindexed = _tail.Read(streamId, afterSequence, out var indexedThrough);
+            var command = connection.Command(StreamQuery, "$stream", "$after", "$through");
             command.Parameters[0].Value = streamId;
             command.Parameters[1].Value = afterSequence;
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            command.Parameters[2].Value = indexedThrough;
+            using (var reader = command.ExecuteReader())
             {
-                yield return Read(reader);
+                while (reader.Read())
+                {
+                    yield return Read(reader);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+            }
+
+            var single = connection.Command(RecordQuery, "$seq");
+            foreach (var sequence in unindexed)
+            {
+                single.Parameters[0].Value = sequence;
+                using var reader = single.ExecuteReader();
+                // None when an erasure took it since the copy.
+                if (reader.Read())
+                {
+                    yield return Read(reader);
+                }
+
                 cancellationToken.ThrowIfCancellationRequested();
             }
         }
@@ -281,6 +404,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             await using (connection)
             {
                 using var inserts = new RowInserter(connection);
+                var appended = new List<(string Stream, long Sequence)>();
                 while (await _queue.Reader.WaitToReadAsync())
                 {
                     // Group-commit window: while appends keep arriving (the grains of one request finishing their
@@ -300,17 +424,32 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                         records += pending.Records.Count;
                     }
 
+                    appended.Clear();
+                    var flushedThrough = 0L;
                     try
                     {
                         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-                        inserts.Insert(group);
+                        inserts.Insert(group, appended);
+                        // Listed before the commit, so an erasure (which waits for this transaction) finds them.
+                        _tail.Add(appended);
+                        if (_tail.Count >= _options.StreamIndexBatch)
+                        {
+                            flushedThrough = inserts.Index(_tail.Sorted());
+                        }
+
                         await transaction.CommitAsync();
                     }
                     catch (Exception ex)
                     {
+                        _tail.Discard(appended);
                         SqliteLog.CommitFailed(_logger, group.Count, records, ex);
                         Fail(group, ex);
                         continue;
+                    }
+
+                    if (flushedThrough > 0)
+                    {
+                        _tail.Flushed(flushedThrough);
                     }
 
                     foreach (var pending in group)
@@ -319,6 +458,15 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                     }
 
                     group.Clear();
+                }
+
+                // Closing: the tail goes to the table, so the next opening has nothing to list again.
+                if (_tail.Count > 0)
+                {
+                    await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+                    var through = inserts.Index(_tail.Sorted());
+                    await transaction.CommitAsync();
+                    _tail.Flushed(through);
                 }
             }
         }
@@ -360,38 +508,101 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     private sealed class RowInserter : IDisposable
     {
         private const string InsertSql = "INSERT INTO events (stream_id, event_id, payload) VALUES (?1, ?2, ?3) ON CONFLICT (event_id) DO NOTHING RETURNING seq";
+        private const string IndexSql = "INSERT OR IGNORE INTO stream_index (stream_id, seq) VALUES (?1, ?2)";
+        private const string IndexedThroughSql = "INSERT INTO log_meta (name, value) VALUES ('indexed_through', ?1) ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)";
         private readonly sqlite3 _database;
         private readonly sqlite3_stmt _insert;
+        private readonly sqlite3_stmt _index;
+        private readonly sqlite3_stmt _indexedThrough;
         private byte[] _text = new byte[256];
 
         public RowInserter(SqliteConnection connection)
         {
             _database = connection.Handle ?? throw new InvalidOperationException("The writer's connection is not open.");
-            var rc = raw.sqlite3_prepare_v3(_database, InsertSql, raw.SQLITE_PREPARE_PERSISTENT, out var insert);
-            SqliteException.ThrowExceptionForRC(rc, _database);
-            _insert = insert;
+            _insert = Prepare(InsertSql);
+            _index = Prepare(IndexSql);
+            _indexedThrough = Prepare(IndexedThroughSql);
         }
 
-        public void Insert(List<PendingAppend> group)
+        /// <summary>Inserts a group's records; adds each one stored (not a duplicate) to <paramref name="appended"/>.</summary>
+        public void Insert(List<PendingAppend> group, List<(string Stream, long Sequence)> appended)
         {
             foreach (var pending in group)
             {
                 var records = pending.Records;
                 for (var i = 0; i < records.Count; i++)
                 {
-                    pending.Results[i] = Insert(records[i]);
+                    var result = pending.Results[i] = Insert(records[i]);
+                    if (result.Outcome == AppendOutcome.Appended)
+                    {
+                        appended.Add((records[i].StreamId, result.Sequence));
+                    }
                 }
             }
         }
 
-        public void Dispose() => _insert.Dispose();
+        /// <summary>Writes sorted stream index rows and the sequence number they cover through; returns it.</summary>
+        public long Index(List<(string Stream, long Sequence)> sorted)
+        {
+            var through = 0L;
+            foreach (var (stream, sequence) in sorted)
+            {
+                try
+                {
+                    Check(BindText(_index, 1, stream));
+                    Check(raw.sqlite3_bind_int64(_index, 2, sequence));
+                    Step(_index);
+                }
+                finally
+                {
+                    raw.sqlite3_reset(_index);
+                }
+
+                through = Math.Max(through, sequence);
+            }
+
+            try
+            {
+                Check(raw.sqlite3_bind_int64(_indexedThrough, 1, through));
+                Step(_indexedThrough);
+            }
+            finally
+            {
+                raw.sqlite3_reset(_indexedThrough);
+            }
+
+            return through;
+        }
+
+        public void Dispose()
+        {
+            _insert.Dispose();
+            _index.Dispose();
+            _indexedThrough.Dispose();
+        }
+
+        private sqlite3_stmt Prepare(string sql)
+        {
+            var rc = raw.sqlite3_prepare_v3(_database, sql, raw.SQLITE_PREPARE_PERSISTENT, out var statement);
+            SqliteException.ThrowExceptionForRC(rc, _database);
+            return statement;
+        }
+
+        private void Step(sqlite3_stmt statement)
+        {
+            var rc = raw.sqlite3_step(statement);
+            if (rc != raw.SQLITE_DONE)
+            {
+                Check(rc);
+            }
+        }
 
         private AppendResult Insert(LogRecord record)
         {
             try
             {
-                Check(BindText(1, record.StreamId));
-                Check(BindText(2, record.EventId));
+                Check(BindText(_insert, 1, record.StreamId));
+                Check(BindText(_insert, 2, record.EventId));
                 // An empty span would bind NULL (no pointer to pass), which the NOT NULL column refuses: an empty blob instead.
                 Check(record.Payload.IsEmpty ? raw.sqlite3_bind_zeroblob(_insert, 3, 0) : raw.sqlite3_bind_blob(_insert, 3, record.Payload.Span));
                 var rc = raw.sqlite3_step(_insert);
@@ -421,12 +632,12 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             }
         }
 
-        private int BindText(int index, string text)
+        private int BindText(sqlite3_stmt statement, int index, string text)
         {
             if (text.Length == 0)
             {
                 // As for blobs: an empty span has no pointer and would bind NULL.
-                return raw.sqlite3_bind_text(_insert, index, "");
+                return raw.sqlite3_bind_text(statement, index, "");
             }
 
             var most = Encoding.UTF8.GetMaxByteCount(text.Length);
@@ -436,7 +647,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             }
 
             var length = Encoding.UTF8.GetBytes(text, _text);
-            return raw.sqlite3_bind_text(_insert, index, _text.AsSpan(0, length));
+            return raw.sqlite3_bind_text(statement, index, _text.AsSpan(0, length));
         }
 
         private void Check(int rc)

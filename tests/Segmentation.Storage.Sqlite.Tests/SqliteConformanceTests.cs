@@ -8,11 +8,28 @@ internal static class TempFiles
     public static string NewPath() => Path.Combine(Path.GetTempPath(), "seg-sqlite-" + Guid.NewGuid().ToString("N") + ".db");
 }
 
-public sealed class SqliteEventLogTests : EventLogConformanceTests
+/// <summary>The conformance suite and the SQLite log's own tests, with the stream index as configured by default.</summary>
+public sealed class SqliteEventLogTests : SqliteEventLogTestsBase
+{
+    protected override SqliteStorageOptions Options => new();
+}
+
+/// <summary>
+/// The same with a stream index that writes its table every 7 records, so each test's reads cross the line between the
+/// table and the records gathered in memory, and erasures take from both.
+/// </summary>
+public sealed class SqliteEventLogSmallStreamIndexBatchTests : SqliteEventLogTestsBase
+{
+    protected override SqliteStorageOptions Options => new() { StreamIndexBatch = 7 };
+}
+
+public abstract class SqliteEventLogTestsBase : EventLogConformanceTests
 {
     private readonly string _path = TempFiles.NewPath();
 
-    protected override Task<IEventLog> CreateAsync() => Task.FromResult<IEventLog>(new SqliteEventLog(_path));
+    protected abstract SqliteStorageOptions Options { get; }
+
+    protected override Task<IEventLog> CreateAsync() => Task.FromResult<IEventLog>(new SqliteEventLog(_path, Options));
 
     [Fact]
     public async Task CommittedRecords_SurviveReopening()
@@ -20,7 +37,7 @@ public sealed class SqliteEventLogTests : EventLogConformanceTests
         await Log.AppendAsync([Record("a", "1"), Record("a", "2")], CancellationToken.None);
         await ((SqliteEventLog)Log).DisposeAsync();
 
-        await using var reopened = new SqliteEventLog(_path);
+        await using var reopened = new SqliteEventLog(_path, Options);
         Assert.Equal(2, await reopened.CountAsync(CancellationToken.None));
         var again = await reopened.AppendAsync([Record("a", "2"), Record("a", "3")], CancellationToken.None);
         Assert.Equal([AppendOutcome.Duplicate, AppendOutcome.Appended], again.Select(r => r.Outcome));
@@ -82,6 +99,143 @@ public sealed class SqliteEventLogTests : EventLogConformanceTests
 
         Assert.False(FilesContain(Marker), "the erased stream's bytes are still in the database file or its WAL");
         Assert.Equal(400, await Log.CountAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task AfterACrash_TheRecordsTheIndexTableLacks_AreReadFromTheLog()
+    {
+        // A crash leaves the index table behind the log (nothing flushes at close): a copy of the files taken while the log
+        // is open and idle is what a crash leaves. Reopened, every stream reads whole and in order.
+        var expected = new Dictionary<string, List<string>>();
+        for (var i = 0; i < 40; i++)
+        {
+            var stream = $"s{i % 6}";
+            await Log.AppendAsync([Record(stream, $"e{i}")], CancellationToken.None);
+            (expected.TryGetValue(stream, out var ids) ? ids : expected[stream] = []).Add($"e{i}");
+        }
+
+        var copy = TempFiles.NewPath();
+        try
+        {
+            foreach (var suffix in new[] { "", "-wal" })
+            {
+                File.Copy(_path + suffix, copy + suffix);
+            }
+
+            await using var reopened = new SqliteEventLog(copy, Options);
+            foreach (var (stream, ids) in expected)
+            {
+                Assert.Equal(ids, await EventIdsAsync(reopened, stream, 0));
+            }
+
+            Assert.Equal(expected.Keys.Order(), (await StreamIdsAsync(reopened)).Order());
+            Assert.Equal(40, await reopened.CountAsync("s", CancellationToken.None));
+            await reopened.AppendAsync([Record("s1", "e40")], CancellationToken.None);
+            Assert.Equal([.. expected["s1"], "e40"], await EventIdsAsync(reopened, "s1", 0));
+        }
+        finally
+        {
+            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            {
+                File.Delete(copy + suffix);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ALogWrittenWithTheOldStreamIndex_IsReadWhole_AndLosesThatIndex()
+    {
+        // Logs written before the stream index had a table of its own carry SQLite's index events_by_stream instead.
+        var old = TempFiles.NewPath();
+        try
+        {
+            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={old};Pooling=False"))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                command.CommandText = """
+                    PRAGMA journal_mode=WAL;
+                    CREATE TABLE events (seq INTEGER PRIMARY KEY, stream_id TEXT NOT NULL, event_id TEXT NOT NULL UNIQUE, payload BLOB NOT NULL);
+                    CREATE INDEX events_by_stream ON events (stream_id, seq);
+                    INSERT INTO events (stream_id, event_id, payload) VALUES ('a', 'a1', x'01'), ('b', 'b1', x'02'), ('a', 'a2', x'03');
+                    """;
+                command.ExecuteNonQuery();
+            }
+
+            await using (var log = new SqliteEventLog(old, Options))
+            {
+                Assert.Equal(["a1", "a2"], await EventIdsAsync(log, "a", 0));
+                Assert.Equal(["a2"], await EventIdsAsync(log, "a", 1));
+                await log.AppendAsync([Record("a", "a3"), Record("b", "b1")], CancellationToken.None);
+                Assert.Equal(["a1", "a2", "a3"], await EventIdsAsync(log, "a", 0));
+                Assert.Equal(["a", "b"], (await StreamIdsAsync(log)).Order());
+                Assert.Equal(1, await log.DeleteStreamAsync("b", CancellationToken.None));
+                Assert.Equal(3, await log.CountAsync(CancellationToken.None));
+            }
+
+            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={old};Pooling=False"))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT count(*) FROM sqlite_schema WHERE name = 'events_by_stream'";
+                Assert.Equal(0L, command.ExecuteScalar());
+            }
+        }
+        finally
+        {
+            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            {
+                File.Delete(old + suffix);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ReadsWhileTheIndexFlushes_SeeEveryRecordOnce()
+    {
+        // Readers run beside a writer whose commits move records from memory to the index table: a stream read must
+        // neither miss a record nor return one twice, whichever side of a flush it reads.
+        const int Appends = 300;
+        var writing = Task.Run(async () =>
+        {
+            for (var i = 0; i < Appends; i++)
+            {
+                await Log.AppendAsync([Record("r", $"r{i}"), Record($"other{i % 13}", $"o{i}")], CancellationToken.None);
+            }
+        });
+        var reads = 0;
+        while (!writing.IsCompleted || reads == 0)
+        {
+            var ids = await EventIdsAsync(Log, "r", 0);
+            Assert.Equal(Enumerable.Range(0, ids.Count).Select(i => $"r{i}"), ids);
+            reads++;
+        }
+
+        await writing;
+        Assert.Equal(Appends, (await EventIdsAsync(Log, "r", 0)).Count);
+        Assert.Equal(Appends * 2, await Log.CountAsync("", CancellationToken.None));
+    }
+
+    private static async Task<List<string>> EventIdsAsync(IEventLog log, string stream, long after)
+    {
+        var ids = new List<string>();
+        await foreach (var record in log.ReadStreamAsync(stream, after, CancellationToken.None))
+        {
+            ids.Add(record.EventId);
+        }
+
+        return ids;
+    }
+
+    private static async Task<List<string>> StreamIdsAsync(IEventLog log)
+    {
+        var ids = new List<string>();
+        await foreach (var stream in log.ReadStreamIdsAsync(CancellationToken.None))
+        {
+            ids.Add(stream);
+        }
+
+        return ids;
     }
 
     private bool FilesContain(string text)
