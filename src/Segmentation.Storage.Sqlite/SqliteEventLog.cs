@@ -10,8 +10,9 @@ using SQLitePCL;
 namespace Segmentation.Storage.Sqlite;
 
 /// <summary>
-/// The event log on SQLite (WAL), the embedded default: <c>events(seq, stream_id, event_id UNIQUE, payload)</c>, and
-/// <c>stream_index(stream_id, seq)</c> to read one stream, written in batches (<see cref="StreamIndexTail"/>).
+/// The event log on SQLite (WAL), the embedded default: <c>events(seq, stream_id, event_id, payload)</c>, with two indexes
+/// written in batches (<see cref="IndexTail"/>): <c>stream_index(stream_id, seq)</c> to read one stream and
+/// <c>event_ids(event_id, seq)</c>, by which an event id is stored once.
 /// </summary>
 /// <remarks>
 /// Group commit: every <see cref="AppendAsync"/> call joins a queue; one writer loop takes everything queued (up to
@@ -20,11 +21,11 @@ namespace Segmentation.Storage.Sqlite;
 /// transaction fails, it is rolled back and every caller in it gets the exception (nothing acknowledged).
 /// Sequence numbers are SQLite rowids assigned by the single writer, so they increase in commit order. Readers use
 /// their own pooled connections; WAL lets them read while the writer writes.
-/// The stream index lags the events: the records committed since its last flush are listed in memory, and a stream read
-/// takes the table's part and then those. The writer flushes them, sorted, in the transaction of the commit that brings
-/// them to <see cref="SqliteStorageOptions.StreamIndexBatch"/>, with the sequence number it covers through
-/// (<c>log_meta</c>); on opening, the records after it are listed again from <c>events</c>. So the index is derived data:
-/// a crash loses none of it.
+/// The indexes lag the events: the records committed since their last flush are listed in memory; a stream read takes the
+/// table's part and then those, and the writer asks both for an event id before it stores one. The writer flushes them,
+/// sorted, in the transaction of the commit that brings them to <see cref="SqliteStorageOptions.StreamIndexBatch"/>, with
+/// the sequence number they cover through (<c>log_meta</c>); on opening, the records after it are listed again from
+/// <c>events</c>. So the indexes are derived data: a crash loses none of them.
 /// </remarks>
 public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
 {
@@ -42,7 +43,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     private readonly Task _writer;
     private readonly SqliteReaderPool _readers;
     private readonly SemaphoreSlim _erasing = new(1, 1);
-    private readonly StreamIndexTail _tail;
+    private readonly IndexTail _tail;
     private int _queued;
 
     /// <summary>Opens (creating if needed) the log at <paramref name="path"/> and starts the writer.</summary>
@@ -58,18 +59,21 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                 CREATE TABLE IF NOT EXISTS events (
                     seq INTEGER PRIMARY KEY,
                     stream_id TEXT NOT NULL,
-                    event_id TEXT NOT NULL UNIQUE,
+                    event_id TEXT NOT NULL,
                     payload BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS stream_index (
                     stream_id TEXT NOT NULL,
                     seq INTEGER NOT NULL,
                     PRIMARY KEY (stream_id, seq)) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS event_ids (
+                    event_id TEXT NOT NULL PRIMARY KEY,
+                    seq INTEGER NOT NULL) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS log_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 """;
             schema.ExecuteNonQuery();
         }
 
-        _tail = OpenStreamIndex(connection);
+        _tail = OpenIndexes(connection, _options.StreamIndexBatch + _options.MaxRecordsPerCommit);
 
         _readers = new SqliteReaderPool(path, Environment.ProcessorCount * 4);
         _writer = Task.Run(() => WriteLoopAsync(connection));
@@ -148,12 +152,14 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     public async Task<IReadOnlySet<string>> ContainsAsync(IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken)
     {
         const int Chunk = 500;
-        var found = new HashSet<string>(StringComparer.Ordinal);
+        // As for stream reads: what is not in the table yet first, then the table up to what it held at that moment.
+        var found = _tail.Committed(eventIds, out var indexedThrough);
         await using var connection = await OpenReaderAsync(cancellationToken);
         foreach (var chunk in eventIds.Chunk(Chunk))
         {
             await using var command = connection.CreateCommand();
-            var sql = new StringBuilder("SELECT event_id FROM events WHERE event_id IN (");
+            command.Parameters.AddWithValue("$through", indexedThrough);
+            var sql = new StringBuilder("SELECT event_id FROM event_ids WHERE seq <= $through AND event_id IN (");
             for (var i = 0; i < chunk.Length; i++)
             {
                 sql.Append(i == 0 ? "$p" : ", $p").Append(i);
@@ -215,8 +221,13 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             await using (var command = connection.CreateCommand())
             {
                 command.Transaction = transaction;
-                command.CommandText = "DELETE FROM events WHERE seq IN (SELECT seq FROM stream_index WHERE stream_id = $stream)";
+                command.CommandText = """
+                    DELETE FROM event_ids WHERE event_id IN
+                        (SELECT e.event_id FROM stream_index i CROSS JOIN events e ON e.seq = i.seq WHERE i.stream_id = $stream)
+                    """;
                 command.Parameters.AddWithValue("$stream", streamId);
+                await command.ExecuteNonQueryAsync(cancellationToken);
+                command.CommandText = "DELETE FROM events WHERE seq IN (SELECT seq FROM stream_index WHERE stream_id = $stream)";
                 deleted = await command.ExecuteNonQueryAsync(cancellationToken);
                 command.CommandText = "DELETE FROM stream_index WHERE stream_id = $stream";
                 await command.ExecuteNonQueryAsync(cancellationToken);
@@ -254,6 +265,8 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
 
             command.CommandText = $"DELETE FROM stream_index WHERE (stream_id, seq) IN (SELECT stream_id, seq FROM events WHERE seq IN ({list}))";
             await command.ExecuteNonQueryAsync(cancellationToken);
+            command.CommandText = $"DELETE FROM event_ids WHERE event_id IN (SELECT event_id FROM events WHERE seq IN ({list}))";
+            await command.ExecuteNonQueryAsync(cancellationToken);
             command.CommandText = $"DELETE FROM events WHERE seq IN ({list})";
             deleted += await command.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -263,14 +276,14 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
 
     // One erasure at a time, on its own writer connection; committed, then the WAL truncated. What it took out of the
     // stream index's unflushed tail goes back there if it does not commit.
-    private async Task<long> EraseAsync(Func<SqliteConnection, SqliteTransaction, List<(string Stream, long Sequence)>, Task<long>> delete, CancellationToken cancellationToken)
+    private async Task<long> EraseAsync(Func<SqliteConnection, SqliteTransaction, List<(string Stream, long Sequence, string EventId)>, Task<long>> delete, CancellationToken cancellationToken)
     {
         await _erasing.WaitAsync(cancellationToken);
         try
         {
             await using var connection = await _options.OpenAsync(_path, cancellationToken);
             long deleted;
-            var taken = new List<(string Stream, long Sequence)>();
+            var taken = new List<(string Stream, long Sequence, string EventId)>();
             await using (var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken))
             {
                 try
@@ -309,22 +322,30 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
 
     private Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken) => SqliteStorageOptions.OpenReaderAsync(_path, cancellationToken);
 
-    // The stream index's unflushed tail, listed again from the records after what the table covers. A log written before
-    // the index was a table of its own had SQLite's index events_by_stream: its streams are copied into the table once,
-    // and that index dropped.
-    private static StreamIndexTail OpenStreamIndex(SqliteConnection connection)
+    // The indexes' unflushed tail, listed again from the records after what the tables cover. A log written before the
+    // indexes were tables of their own (SQLite's index events_by_stream, a UNIQUE event_id column) is rebuilt once in
+    // this shape, its indexes filled from its records.
+    private static IndexTail OpenIndexes(SqliteConnection connection, int capacity)
     {
         using (var migrate = connection.CreateCommand())
         {
-            migrate.CommandText = "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'events_by_stream'";
+            migrate.CommandText = "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'";
             if (Convert.ToInt64(migrate.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0)
             {
                 using var transaction = connection.BeginTransaction();
                 migrate.Transaction = transaction;
                 migrate.CommandText = """
+                    CREATE TABLE events_rebuilt (
+                        seq INTEGER PRIMARY KEY,
+                        stream_id TEXT NOT NULL,
+                        event_id TEXT NOT NULL,
+                        payload BLOB NOT NULL);
+                    INSERT INTO events_rebuilt (seq, stream_id, event_id, payload) SELECT seq, stream_id, event_id, payload FROM events;
+                    DROP TABLE events;
+                    ALTER TABLE events_rebuilt RENAME TO events;
                     INSERT OR IGNORE INTO stream_index (stream_id, seq) SELECT stream_id, seq FROM events;
+                    INSERT OR IGNORE INTO event_ids (event_id, seq) SELECT event_id, seq FROM events;
                     INSERT OR REPLACE INTO log_meta (name, value) SELECT 'indexed_through', coalesce(max(seq), 0) FROM events;
-                    DROP INDEX events_by_stream;
                     """;
                 migrate.ExecuteNonQuery();
                 transaction.Commit();
@@ -333,19 +354,19 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
 
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT coalesce((SELECT value FROM log_meta WHERE name = 'indexed_through'), 0)";
-        var tail = new StreamIndexTail(Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture));
-        command.CommandText = "SELECT seq, stream_id FROM events WHERE seq > $through ORDER BY seq";
+        var tail = new IndexTail(Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture), capacity);
+        command.CommandText = "SELECT seq, stream_id, event_id FROM events WHERE seq > $through ORDER BY seq";
         command.Parameters.AddWithValue("$through", tail.IndexedThrough);
-        var records = new List<(string Stream, long Sequence)>();
+        var records = new List<(string Stream, long Sequence, string EventId)>();
         using (var reader = command.ExecuteReader())
         {
             while (reader.Read())
             {
-                records.Add((reader.GetString(1), reader.GetInt64(0)));
+                records.Add((reader.GetString(1), reader.GetInt64(0), reader.GetString(2)));
             }
         }
 
-        tail.Add(records);
+        tail.Restore(records);
         return tail;
     }
 
@@ -404,7 +425,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             await using (connection)
             {
                 using var inserts = new RowInserter(connection);
-                var appended = new List<(string Stream, long Sequence)>();
+                var appended = new List<(string Stream, long Sequence, string EventId)>();
                 while (await _queue.Reader.WaitToReadAsync())
                 {
                     // Group-commit window: while appends keep arriving (the grains of one request finishing their
@@ -429,15 +450,19 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                     try
                     {
                         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-                        inserts.Insert(group, appended);
-                        // Listed before the commit, so an erasure (which waits for this transaction) finds them.
-                        _tail.Add(appended);
+                        // Each record is listed as it is stored, before the commit: the next records of the group see its event
+                        // id, and an erasure (which waits for this transaction) finds it.
+                        inserts.Insert(group, appended, _tail);
                         if (_tail.Count >= _options.StreamIndexBatch)
                         {
                             flushedThrough = inserts.Index(_tail.Sorted());
                         }
 
                         await transaction.CommitAsync();
+                        if (appended.Count > 0)
+                        {
+                            _tail.Committed(appended[^1].Sequence);
+                        }
                     }
                     catch (Exception ex)
                     {
@@ -497,9 +522,10 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     /// SQLitePCL's calls rather than through a <see cref="SqliteCommand"/>. The command path cost more than SQLite's own
     /// work: per row a parameter binder object, a UTF-8 copy of each string, and the event id read back as a new string to
     /// match the returned rows to the records; per statement its statement list and data reader. Here a row allocates
-    /// nothing: the strings are encoded into one reused buffer (SQLite copies what is bound), and whether the row was
-    /// stored is the step's answer itself: <c>ON CONFLICT DO NOTHING RETURNING seq</c> returns the row's sequence when it
-    /// was stored and no row when its event id was stored before (by an earlier commit or an earlier row of this group).
+    /// nothing beyond its entry in the index tail: the strings are encoded into one reused buffer (SQLite copies what is
+    /// bound), and the row's sequence is the step's answer (<c>RETURNING seq</c>). An event id stored before (by an earlier
+    /// commit or an earlier row of this group) is found in the tail or by one lookup in <c>event_ids</c>, a read that
+    /// dirties no page, where a UNIQUE column's index took a random insert per record.
     /// </summary>
     /// <remarks>
     /// Runs inside the writer's <c>BEGIN IMMEDIATE</c> transaction on the same connection, so its rows commit or roll back
@@ -507,12 +533,16 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     /// </remarks>
     private sealed class RowInserter : IDisposable
     {
-        private const string InsertSql = "INSERT INTO events (stream_id, event_id, payload) VALUES (?1, ?2, ?3) ON CONFLICT (event_id) DO NOTHING RETURNING seq";
+        private const string InsertSql = "INSERT INTO events (stream_id, event_id, payload) VALUES (?1, ?2, ?3) RETURNING seq";
+        private const string StoredSql = "SELECT 1 FROM event_ids WHERE event_id = ?1";
         private const string IndexSql = "INSERT OR IGNORE INTO stream_index (stream_id, seq) VALUES (?1, ?2)";
+        private const string EventIdSql = "INSERT OR IGNORE INTO event_ids (event_id, seq) VALUES (?1, ?2)";
         private const string IndexedThroughSql = "INSERT INTO log_meta (name, value) VALUES ('indexed_through', ?1) ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)";
         private readonly sqlite3 _database;
         private readonly sqlite3_stmt _insert;
+        private readonly sqlite3_stmt _stored;
         private readonly sqlite3_stmt _index;
+        private readonly sqlite3_stmt _eventId;
         private readonly sqlite3_stmt _indexedThrough;
         private byte[] _text = new byte[256];
 
@@ -520,45 +550,51 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
         {
             _database = connection.Handle ?? throw new InvalidOperationException("The writer's connection is not open.");
             _insert = Prepare(InsertSql);
+            _stored = Prepare(StoredSql);
             _index = Prepare(IndexSql);
+            _eventId = Prepare(EventIdSql);
             _indexedThrough = Prepare(IndexedThroughSql);
         }
 
-        /// <summary>Inserts a group's records; adds each one stored (not a duplicate) to <paramref name="appended"/>.</summary>
-        public void Insert(List<PendingAppend> group, List<(string Stream, long Sequence)> appended)
+        /// <summary>
+        /// Inserts a group's records, each unless its event id is stored (in <paramref name="tail"/> or <c>event_ids</c>);
+        /// lists each one stored in <paramref name="tail"/> and <paramref name="appended"/>.
+        /// </summary>
+        public void Insert(List<PendingAppend> group, List<(string Stream, long Sequence, string EventId)> appended, IndexTail tail)
         {
             foreach (var pending in group)
             {
                 var records = pending.Records;
                 for (var i = 0; i < records.Count; i++)
                 {
-                    var result = pending.Results[i] = Insert(records[i]);
-                    if (result.Outcome == AppendOutcome.Appended)
+                    var record = records[i];
+                    if (tail.HasEventId(record.EventId) || Stored(record.EventId))
                     {
-                        appended.Add((records[i].StreamId, result.Sequence));
+                        pending.Results[i] = new AppendResult(AppendOutcome.Duplicate, 0);
+                        continue;
                     }
+
+                    var sequence = Insert(record);
+                    pending.Results[i] = new AppendResult(AppendOutcome.Appended, sequence);
+                    appended.Add((record.StreamId, sequence, record.EventId));
+                    tail.Add(record.StreamId, sequence, record.EventId);
                 }
             }
         }
 
-        /// <summary>Writes sorted stream index rows and the sequence number they cover through; returns it.</summary>
-        public long Index(List<(string Stream, long Sequence)> sorted)
+        /// <summary>Writes sorted index rows and the sequence number they cover through; returns it.</summary>
+        public long Index((List<(string Stream, long Sequence)> Streams, List<(string EventId, long Sequence)> EventIds) sorted)
         {
             var through = 0L;
-            foreach (var (stream, sequence) in sorted)
+            foreach (var (stream, sequence) in sorted.Streams)
             {
-                try
-                {
-                    Check(BindText(_index, 1, stream));
-                    Check(raw.sqlite3_bind_int64(_index, 2, sequence));
-                    Step(_index);
-                }
-                finally
-                {
-                    raw.sqlite3_reset(_index);
-                }
-
+                Write(_index, stream, sequence);
                 through = Math.Max(through, sequence);
+            }
+
+            foreach (var (eventId, sequence) in sorted.EventIds)
+            {
+                Write(_eventId, eventId, sequence);
             }
 
             try
@@ -577,8 +613,43 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
         public void Dispose()
         {
             _insert.Dispose();
+            _stored.Dispose();
             _index.Dispose();
+            _eventId.Dispose();
             _indexedThrough.Dispose();
+        }
+
+        private void Write(sqlite3_stmt statement, string text, long sequence)
+        {
+            try
+            {
+                Check(BindText(statement, 1, text));
+                Check(raw.sqlite3_bind_int64(statement, 2, sequence));
+                Step(statement);
+            }
+            finally
+            {
+                raw.sqlite3_reset(statement);
+            }
+        }
+
+        private bool Stored(string eventId)
+        {
+            try
+            {
+                Check(BindText(_stored, 1, eventId));
+                var rc = raw.sqlite3_step(_stored);
+                if (rc is not raw.SQLITE_ROW and not raw.SQLITE_DONE)
+                {
+                    Check(rc);
+                }
+
+                return rc == raw.SQLITE_ROW;
+            }
+            finally
+            {
+                raw.sqlite3_reset(_stored);
+            }
         }
 
         private sqlite3_stmt Prepare(string sql)
@@ -597,7 +668,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             }
         }
 
-        private AppendResult Insert(LogRecord record)
+        private long Insert(LogRecord record)
         {
             try
             {
@@ -606,14 +677,10 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                 // An empty span would bind NULL (no pointer to pass), which the NOT NULL column refuses: an empty blob instead.
                 Check(record.Payload.IsEmpty ? raw.sqlite3_bind_zeroblob(_insert, 3, 0) : raw.sqlite3_bind_blob(_insert, 3, record.Payload.Span));
                 var rc = raw.sqlite3_step(_insert);
-                if (rc == raw.SQLITE_DONE)
-                {
-                    return new AppendResult(AppendOutcome.Duplicate, 0);
-                }
-
                 if (rc != raw.SQLITE_ROW)
                 {
                     Check(rc);
+                    throw new InvalidOperationException($"Inserting a record returned no sequence number (SQLite {rc}).");
                 }
 
                 var sequence = raw.sqlite3_column_int64(_insert, 0);
@@ -623,7 +690,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                     Check(rc);
                 }
 
-                return new AppendResult(AppendOutcome.Appended, sequence);
+                return sequence;
             }
             finally
             {

@@ -16,9 +16,10 @@ public sealed class SqliteStorageOptions
     public int MaxRecordsPerCommit { get; set; } = 20_000;
 
     /// <summary>
-    /// Records the event log's stream index gathers in memory before writing them, sorted, to its table in one commit. The
-    /// larger, the fewer pages each record dirties (one each when written record by record into a large index), and the
-    /// more memory (about 60 bytes a record) and records listed again from the log on opening after a crash.
+    /// Records the event log's indexes (by stream, by event id) gather in memory before writing them, sorted, to their tables
+    /// in one commit. The larger, the fewer pages each record dirties (one each when written record by record into a large
+    /// index), and the more memory (about 90 bytes a record, held from opening) and records listed again from the log on
+    /// opening after a crash.
     /// </summary>
     public int StreamIndexBatch { get; set; } = 100_000;
 
