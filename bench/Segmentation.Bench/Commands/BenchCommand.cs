@@ -35,9 +35,14 @@ internal static class BenchCommand
             Description = "Ingest batches in flight at once (more callers keep the host busy while each batch waits for its commit's fsync).",
             DefaultValueFactory = _ => InFlightBatches,
         };
+        var randomEventIds = new Option<bool>("--random-event-ids")
+        {
+            Description = "Ingest events with random ids (UUIDs, as storefronts send) instead of numbered ones, whose index inserts land next to each other.",
+            DefaultValueFactory = _ => false,
+        };
         var command = new Command("bench", "Benchmark lookups vs echo, durable ingest and grain calls in one run.")
         {
-            seconds, rounds, concurrency, users, ingestBatches, warmupBatches, models, inFlight,
+            seconds, rounds, concurrency, users, ingestBatches, warmupBatches, models, inFlight, randomEventIds,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -50,13 +55,14 @@ internal static class BenchCommand
                 parse.GetValue(warmupBatches),
                 parse.GetValue(models),
                 Math.Max(1, parse.GetValue(inFlight)),
+                parse.GetValue(randomEventIds),
                 cancellationToken);
             return 0;
         });
         return command;
     }
 
-    private static async Task RunAsync(TimeSpan duration, int rounds, int concurrency, int userCount, int ingestBatches, int warmupBatches, bool models, int inFlight, CancellationToken cancellationToken)
+    private static async Task RunAsync(TimeSpan duration, int rounds, int concurrency, int userCount, int ingestBatches, int warmupBatches, bool models, int inFlight, bool randomEventIds, CancellationToken cancellationToken)
     {
         await using var temporary = await TemporaryServer.StartAsync("seg-bench-", [], cancellationToken);
         var server = temporary.Server;
@@ -108,13 +114,13 @@ internal static class BenchCommand
             // 30 s of a cold run found about a fifth of the process's CPU in the tiered-compilation thread) and for
             // activating the bench users, and reports that as the cost per event. A day before the timed run's events, so
             // those fold on (none arrives late).
-            var warm = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "warm", warmupBatches, countCalls: false, cancellationToken, daysAgo: 2, inFlight: inFlight);
+            var warm = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "warm", warmupBatches, countCalls: false, cancellationToken, daysAgo: 2, inFlight: inFlight, randomEventIds: randomEventIds);
             Console.WriteLine($"warm-up ingest (not counted): {warm.Events:N0} events, {warm.PerSecond:N0} events/s, {warm.CpuMicrosecondsPerEvent:F1} µs CPU per event; {warm.Jit}");
         }
 
         Console.WriteLine($"load average before ingest: {Scenarios.Failover.LoadAverage()}");
-        var ingest = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "bench", ingestBatches, countCalls: false, cancellationToken, inFlight: inFlight);
-        Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, {inFlight} batches in flight)");
+        var ingest = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "bench", ingestBatches, countCalls: false, cancellationToken, inFlight: inFlight, randomEventIds: randomEventIds);
+        Console.WriteLine($"durable ingest: {ingest.Events:N0} events in batches of 1,000 over gRPC, {ingest.PerSecond:N0} events/s (SQLite synchronous={server.Options.SqliteSynchronous}, {inFlight} batches in flight, {(randomEventIds ? "random" : "numbered")} event ids)");
         Console.WriteLine($"durable ingest, derived state caught up (no segment refresh pending): {ingest.CaughtUpPerSecond:N0} events/s");
         Console.WriteLine($"durable ingest cost per event until caught up (this process: gRPC client and server): {ingest.AllocatedBytesPerEvent:N0} B allocated, {ingest.CpuMicrosecondsPerEvent:F1} µs CPU");
         Console.WriteLine($"durable ingest, JIT during the timed run: {ingest.Jit}");
@@ -123,7 +129,7 @@ internal static class BenchCommand
         // Its events come after the timed run's in event time (those span a millisecond per event from a day ago): starting
         // at "a day ago" again would make them late for the users the timed run just fed, and every call would re-fold
         // her whole stream (UserGrain.RefoldAsync), which is not what the counting run is there to count.
-        var counted = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "count", Math.Max(1, ingestBatches / 4), countCalls: true, cancellationToken, start: ingest.Start + TimeSpan.FromMilliseconds((ingestBatches * 1_000) + 1));
+        var counted = await IngestRunAsync(server, new EventService.EventServiceClient(channel), "count", Math.Max(1, ingestBatches / 4), countCalls: true, cancellationToken, start: ingest.Start + TimeSpan.FromMilliseconds((ingestBatches * 1_000) + 1), randomEventIds: randomEventIds);
         Console.WriteLine($"grain calls per ingested event: {counted.GrainCallsPerEvent:F2} ({counted.Events:N0} more events, requests Orleans delivered (orleans-messaging-processing-dispatcher-received) until caught up)");
         Console.WriteLine($"counting run, JIT: {counted.Jit}");
         Console.WriteLine($"load average after ingest: {Scenarios.Failover.LoadAverage()}");
@@ -133,7 +139,7 @@ internal static class BenchCommand
     }
 
     internal static async Task<IngestRun> IngestRunAsync(
-        SegmentationServer server, EventService.EventServiceClient client, string prefix, int batches, bool countCalls, CancellationToken cancellationToken, int daysAgo = 1, DateTimeOffset? start = null, int inFlight = InFlightBatches)
+        SegmentationServer server, EventService.EventServiceClient client, string prefix, int batches, bool countCalls, CancellationToken cancellationToken, int daysAgo = 1, DateTimeOffset? start = null, int inFlight = InFlightBatches, bool randomEventIds = false)
     {
         var first = start ?? TimeProvider.System.GetUtcNow() - TimeSpan.FromDays(daysAgo);
         var requests = new IngestEventsRequest[batches];
@@ -145,7 +151,7 @@ internal static class BenchCommand
                 var n = (b * 1_000) + i;
                 request.Events.Add(new Event
                 {
-                    EventId = $"{prefix}-{n}",
+                    EventId = randomEventIds ? Guid.NewGuid().ToString() : $"{prefix}-{n}",
                     UserId = $"bench-user-{n % 20_000}",
                     Type = Contracts.V1.EventType.View,
                     ItemId = $"sku-{n % 997}",
