@@ -276,8 +276,9 @@ internal sealed class UserGrain : Grain, IUserGrain
         var any = false;
         var latest = DateTimeOffset.MinValue;
         // The appended events and their sequences, the first `count` of `fresh` (an array rather than a List: one object
-        // fewer per ingest call).
+        // fewer per ingest call); a one-event batch, most ingest calls, keeps its event in `single` instead: no array.
         (BehaviorEvent Event, long Sequence)[]? fresh = null;
+        (BehaviorEvent Event, long Sequence) single = default;
         var count = 0;
         for (var i = 0; i < results.Length; i++)
         {
@@ -289,33 +290,23 @@ internal sealed class UserGrain : Grain, IUserGrain
             var e = events[i];
             any = true;
             RememberOwnAppend(results[i].Sequence, results.Length - i);
-            (fresh ??= new (BehaviorEvent Event, long Sequence)[results.Length - i])[count++] = (e, results[i].Sequence);
-            latest = e.Timestamp > latest ? e.Timestamp : latest;
-        }
-
-        if (fresh is not null)
-        {
-            // In event-time order (UserProfile.FoldOrder), whatever order the batch came in: a batch entirely after what
-            // she has folds on; one with a late event folds her again from the log (RefoldAsync). Span.Sort sorts as
-            // List.Sort did (the same introsort), so equal keys keep the same order as before.
-            fresh.AsSpan(0, count).Sort(static (a, b) => UserProfile.FoldOrder(a.Event, b.Event));
-            if (_profile.FoldsAfter(fresh[0].Event))
+            if (results.Length == 1)
             {
-                foreach (var (e, sequence) in fresh.AsSpan(0, count))
-                {
-                    Fold(e);
-                    if (_recommender is not null && e.ItemId.Length > 0)
-                    {
-                        // Before the ack: the next recommendation on this silo already knows this event; in a cluster the
-                        // other silos' replicas learn it within Recommendations:ReplicationInterval (ClusterReplication).
-                        _recommender.Observe(_userId, e, _profile.StageAt(e.Timestamp), sequence);
-                    }
-                }
+                single = (e, results[i].Sequence);
+                count = 1;
             }
             else
             {
-                await RefoldAsync(new ArraySegment<(BehaviorEvent Event, long Sequence)>(fresh, 0, count), CancellationToken.None);
+                (fresh ??= new (BehaviorEvent Event, long Sequence)[results.Length - i])[count++] = (e, results[i].Sequence);
             }
+
+            latest = e.Timestamp > latest ? e.Timestamp : latest;
+        }
+
+        if (count > 0 && !FoldOn(fresh is null ? new Span<(BehaviorEvent Event, long Sequence)>(ref single) : fresh.AsSpan(0, count)))
+        {
+            // A late event: her whole stream again, with these (sorted by FoldOn) as the fresh ones.
+            await RefoldAsync(fresh is null ? [single] : new ArraySegment<(BehaviorEvent Event, long Sequence)>(fresh, 0, count), CancellationToken.None);
         }
 
         fold?.Dispose();
@@ -383,6 +374,32 @@ internal sealed class UserGrain : Grain, IUserGrain
         }
 
         return result;
+    }
+
+    // Sorts the events this call appended into event-time order (UserProfile.FoldOrder), whatever order the batch came in,
+    // and, when they all sort after what she has folded, folds them on and lets the recommenders observe them. False
+    // (nothing folded) when one is late: the caller then folds her again from the log (RefoldAsync). Span.Sort sorts as
+    // List.Sort did (the same introsort), so equal keys keep the same order as before.
+    private bool FoldOn(Span<(BehaviorEvent Event, long Sequence)> fresh)
+    {
+        fresh.Sort(static (a, b) => UserProfile.FoldOrder(a.Event, b.Event));
+        if (!_profile.FoldsAfter(fresh[0].Event))
+        {
+            return false;
+        }
+
+        foreach (var (e, sequence) in fresh)
+        {
+            Fold(e);
+            if (_recommender is not null && e.ItemId.Length > 0)
+            {
+                // Before the ack: the next recommendation on this silo already knows this event; in a cluster the other
+                // silos' replicas learn it within Recommendations:ReplicationInterval (ClusterReplication).
+                _recommender.Observe(_userId, e, _profile.StageAt(e.Timestamp), sequence);
+            }
+        }
+
+        return true;
     }
 
     // Per event whether the log stored it now. Most ingest calls carry one event (a request's 1,000 events spread over

@@ -194,6 +194,53 @@ public sealed class EncoderFeaturesTests
         Assert.Equal(expectedWeights, weights);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(50)]
+    [InlineData(700)]
+    public void Encode_OfAProfileFoldedInTimeOrder_EqualsHistoryOfTheRecommendationHistory(int length)
+    {
+        // Folded in time order (as the grain folds), her purchases and other interactions are both in time order, and
+        // Encode takes the most recent entries by walking the two lists from their ends instead of sorting all of them: a
+        // history far longer than L, many equal timestamps across the two lists and within each (the later entry, and any
+        // other interaction before a purchase, goes first), purchases repeated (moved to the end of her purchases), unknown
+        // items and returns (never taken), so a wrong tie-break or a skipped entry changes the slots or the weights.
+        var random = new Random(11);
+        var events = new List<BehaviorEvent>();
+        var at = Events.T0;
+        for (var i = 0; i < 400; i++)
+        {
+            at = random.Next(3) == 0 ? at : at.AddHours(random.Next(1, 30));
+            var type = random.Next(10) switch
+            {
+                0 or 1 => EventType.Purchase,
+                2 => EventType.AddToCart,
+                3 => EventType.Rating,
+                4 => EventType.Return,
+                5 => EventType.Wishlist,
+                _ => EventType.View,
+            };
+            var item = random.Next(8) == 0 ? "ghost" : "i" + random.Next(1, 60).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            events.Add(Events.Make(type, at, item: item));
+        }
+
+        var profile = Events.Fold(new ProfileOptions { PurchasedItems = 30 }, [.. events]);
+        Assert.True(profile.State.Purchased.Count > 10, "purchases to merge with");
+        var now = at.AddDays(3);
+        var features = new EncoderFeatures(length, TimeSpan.FromDays(30), InteractionWeights.Default);
+        var (ids, weights) = (new long[length], new float[length]);
+        var (expectedIds, expectedWeights) = (new long[length], new float[length]);
+
+        var used = features.Encode(profile, now, Known, ids, weights, new float[EncoderFeatures.FeatureCount]);
+        var expectedUsed = features.History(profile.RecommendationHistory(), now, Known, expectedIds, expectedWeights);
+
+        Assert.Equal(expectedUsed, used);
+        Assert.True(used > 0);
+        Assert.Equal(expectedIds, ids);
+        Assert.Equal(expectedWeights, weights);
+    }
+
     [Fact]
     public void Encode_AnEmptyProfileHasAllDenseFeaturesZero()
     {
