@@ -65,14 +65,6 @@ public sealed record BlendOptions
 /// </summary>
 public sealed class RecommendationBlender
 {
-    // Score descending at ranking precision, so arrival order's rounding never decides between two items (TopK.Rank),
-    // then item id.
-    private static readonly Comparison<Blended> s_order = static (a, b) =>
-    {
-        var c = b.Rank.CompareTo(a.Rank);
-        return c != 0 ? c : string.CompareOrdinal(a.ItemId, b.ItemId);
-    };
-
     private static readonly Func<Blended, string> s_categoryOf = static b => b.Category;
     private static readonly Func<Blended, Recommendation> s_recommendation = static b => b.ToRecommendation();
 
@@ -166,7 +158,7 @@ public sealed class RecommendationBlender
         }
 
         var sorted = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ranked);
-        sorted.Sort(s_order);
+        sorted.Sort();
 
         var perCategory = scratch.PerCategory;
 
@@ -276,8 +268,11 @@ public sealed class RecommendationBlender
         var excluded = request.ExcludedItems;
         var context = request.ContextItemId;
         var outOfScope = _options.ExcludedCategories;
+        // Each set asked only when it holds anything: a cleared set still hashes the item to find nothing.
+        var anyExcluded = excluded.Count > 0;
+        var anyBought = bought.Count > 0;
         return item =>
-            !excluded.Contains(item) && !bought.Contains(item) && item != context &&
+            !(anyExcluded && excluded.Contains(item)) && !(anyBought && bought.Contains(item)) && item != context &&
             (outOfScope.Count == 0 || !IsInAny(_catalog.CategoryOf(item), outOfScope));
     }
 
@@ -295,10 +290,18 @@ public sealed class RecommendationBlender
         return false;
     }
 
-    // One blended item as ranked: its score at ranking precision (Rank) computed once, not at every comparison.
-    private readonly record struct Blended(string ItemId, double Score, double Rank, string Category, RecommendationReason Reason)
+    // One blended item as ranked: its score at ranking precision (Rank) computed once, not at every comparison. Ordered
+    // better first: score descending at ranking precision, so arrival order's rounding never decides between two items
+    // (TopK.Rank), then item id. Its own order, so the sort calls CompareTo inlined rather than a delegate per comparison.
+    private readonly record struct Blended(string ItemId, double Score, double Rank, string Category, RecommendationReason Reason) : IComparable<Blended>
     {
         public Recommendation ToRecommendation() => new(ItemId, Score, Category, Reason);
+
+        public int CompareTo(Blended other)
+        {
+            var c = other.Rank.CompareTo(Rank);
+            return c != 0 ? c : string.CompareOrdinal(ItemId, other.ItemId);
+        }
     }
 
     // The sets and dictionaries of one blend, kept per thread between blends (cleared): a Recommend made four of them.
