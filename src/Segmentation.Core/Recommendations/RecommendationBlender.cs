@@ -65,12 +65,11 @@ public sealed record BlendOptions
 /// </summary>
 public sealed class RecommendationBlender
 {
-    private static readonly Func<Blended, string> s_categoryOf = static b => b.Category;
-    private static readonly Func<Blended, Recommendation> s_recommendation = static b => b.ToRecommendation();
-
     private readonly BlendedSource[] _sources;
     private readonly ItemCatalog _catalog;
     private readonly BlendOptions _options;
+    private readonly Func<Blended, string> _categoryOf;
+    private readonly Func<Blended, Recommendation> _recommendation;
 
     /// <summary>A blender over <paramref name="sources"/>, in priority order for tied reasons.</summary>
     public RecommendationBlender(IEnumerable<BlendedSource> sources, ItemCatalog catalog, BlendOptions? options = null)
@@ -83,6 +82,8 @@ public sealed class RecommendationBlender
 
         _catalog = catalog;
         _options = options ?? new BlendOptions();
+        _categoryOf = b => b.CategoryIn(_catalog);
+        _recommendation = b => b.ToRecommendation(_catalog);
     }
 
     /// <summary>Up to <see cref="RecommendationRequest.Count"/> recommendations, best first, each with its reason.</summary>
@@ -147,13 +148,15 @@ public sealed class RecommendationBlender
         }
 
         // Each item's entry made once, with its personal boost already applied when the placement personalises; a
-        // Recommendation is made only of the items kept (about 10 of the 200 or so blended).
-        var boost = personal is not null && request.CategoryAffinities.Count > 0 ? personal : null;
+        // Recommendation is made only of the items kept (about 10 of the 200 or so blended). Without a boost the order
+        // does not depend on categories, so an item's is looked up only when the ranking reaches it (about 15 items),
+        // not for every item blended.
+        var boost = personal is not null && request.CategoryAffinities.Count > 0 && personal.AffinityBoost > 0 ? personal : null;
         var ranked = scratch.Ranked;
         foreach (var (item, (score, _, reason)) in blend)
         {
-            var category = _catalog.CategoryOf(item);
-            var boosted = boost is null ? score : boost.Boosted(score, category, request.CategoryAffinities);
+            var category = boost is null ? null : _catalog.CategoryOf(item);
+            var boosted = boost is null ? score : boost.Boosted(score, category!, request.CategoryAffinities);
             ranked.Add(new Blended(item, boosted, Internal.TopK<byte>.Rank(boosted), category, reason));
         }
 
@@ -197,12 +200,18 @@ public sealed class RecommendationBlender
 
         bool AdmitInPlacement(Blended r)
         {
-            if (_options.MaxPerCategory <= 0 || r.Category.Length == 0)
+            if (_options.MaxPerCategory <= 0)
             {
                 return true;
             }
 
-            var key = ItemCatalog.Truncate(r.Category, _options.CategoryDepth);
+            var category = r.CategoryIn(_catalog);
+            if (category.Length == 0)
+            {
+                return true;
+            }
+
+            var key = ItemCatalog.Truncate(category, _options.CategoryDepth);
             var n = perCategory.GetValueOrDefault(key);
             if (n >= _options.MaxPerCategory)
             {
@@ -216,7 +225,7 @@ public sealed class RecommendationBlender
         List<Recommendation> result;
         if (personal is not null && request.CategoryAffinities.Count > 0)
         {
-            result = personal.RankSorted(sorted, s_categoryOf, s_recommendation, request.CategoryAffinities, request.Count, Admit);
+            result = personal.RankSorted(sorted, _categoryOf, _recommendation, request.CategoryAffinities, request.Count, Admit);
         }
         else
         {
@@ -228,7 +237,7 @@ public sealed class RecommendationBlender
                     continue;
                 }
 
-                result.Add(r.ToRecommendation());
+                result.Add(r.ToRecommendation(_catalog));
                 if (result.Count == request.Count)
                 {
                     break;
@@ -246,7 +255,7 @@ public sealed class RecommendationBlender
 
             if (AdmitInPlacement(r))
             {
-                result.Add(r.ToRecommendation());
+                result.Add(r.ToRecommendation(_catalog));
             }
         }
 
@@ -293,9 +302,12 @@ public sealed class RecommendationBlender
     // One blended item as ranked: its score at ranking precision (Rank) computed once, not at every comparison. Ordered
     // better first: score descending at ranking precision, so arrival order's rounding never decides between two items
     // (TopK.Rank), then item id. Its own order, so the sort calls CompareTo inlined rather than a delegate per comparison.
-    private readonly record struct Blended(string ItemId, double Score, double Rank, string Category, RecommendationReason Reason) : IComparable<Blended>
+    // Category: null when not looked up while blending (CategoryIn looks it up).
+    private readonly record struct Blended(string ItemId, double Score, double Rank, string? Category, RecommendationReason Reason) : IComparable<Blended>
     {
-        public Recommendation ToRecommendation() => new(ItemId, Score, Category, Reason);
+        public string CategoryIn(ItemCatalog catalog) => Category ?? catalog.CategoryOf(ItemId);
+
+        public Recommendation ToRecommendation(ItemCatalog catalog) => new(ItemId, Score, CategoryIn(catalog), Reason);
 
         public int CompareTo(Blended other)
         {
