@@ -353,7 +353,8 @@ public sealed class EaseModel : ICandidateSource
     // Offers every positive score, by index, to `top` (item i, its score, i), where allowed. The same offers, in the
     // same order, as asking each score in turn; but a block of scores none of which could enter the full heap is passed
     // over with one vector comparison. Asked one by one, the ~3,000 scores' data-dependent branches (is it positive,
-    // could it enter) mispredicted about as often as not and cost more than the scoring.
+    // could it enter) cost more than the scoring: with this scan the miss's item model fell from 10.1 % of a perf
+    // profile's samples (its own) to 3.9 % plus 1.4 % here, the scatter (ScatterAdd, 3.5 %) unchanged.
     private void OfferPositive(ReadOnlySpan<float> scores, TopK<int> top, Func<string, bool> allowed)
     {
         var width = Vector256<float>.Count;
@@ -391,9 +392,8 @@ public sealed class EaseModel : ICandidateSource
     }
 
     // scores[indices[k]] += weights[k] for every k, in k's order (the same float sums as a plain loop). Without bounds
-    // checks: every index a row keeps is below n, the length of `scores` (Prune made them so, Read checks them), and
-    // the two checks per weight were about a third of the loop's instructions (the miss path's largest loop: ~10,000
-    // weights a call).
+    // checks: every index a row keeps is below n, the length of `scores` (Prune made them so, Read checks them), which
+    // spares two checks per weight in the miss path's largest loop (~10,000 weights a call).
     private static void ScatterAdd(Span<float> scores, ReadOnlySpan<int> indices, ReadOnlySpan<float> weights)
     {
         ref var score0 = ref MemoryMarshal.GetReference(scores);

@@ -702,9 +702,10 @@ public sealed class SegmentPopularity : ICandidateSource
     private readonly record struct RankedItem(string Id, Held Held);
 
     // One item's decayed popularity under a key, held by reference, so that a ranking reads the live value without
-    // looking the item up (a query walks about 300 ranked items: their lookups were most of the string hashing left in
-    // a Recommend). Written under the write lock, read under the read lock. Removed: taken out of the key (TakeBack);
-    // an item that comes back gets a new one.
+    // looking the item up (a Recommend walks about 300 ranked items over her keys, and each lookup hashed the item's
+    // id: Dictionary.FindValue was 2.6 % of a perf profile's samples of the miss, and no longer shows). Written under
+    // the write lock, read under the read lock. Removed: taken out of the key (TakeBack); an item that comes back gets
+    // a new one. Costs one 32-byte object per item and key.
     private sealed class Held
     {
         public double Value;
