@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 using Segmentation.Core.Recommendations.Internal;
 
@@ -255,13 +256,7 @@ public sealed class EaseModel : ICandidateSource
                 TensorPrimitives.Add(scores, _weights.AsSpan(j * n, n), scores);
             }
 
-            for (var i = 0; i < n; i++)
-            {
-                if (scores[i] > 0 && top.Admits(scores[i]) && allowed(_ids[i]))
-                {
-                    top.Offer(_ids[i], scores[i], i);
-                }
-            }
+            OfferPositive(scores, top, allowed);
         }
         finally
         {
@@ -300,21 +295,10 @@ public sealed class EaseModel : ICandidateSource
             var m = _neighbours;
             foreach (var j in own)
             {
-                var indices = _neighbourIndices.AsSpan(j * m, m);
-                var weights = _neighbourWeights.AsSpan(j * m, m);
-                for (var k = 0; k < indices.Length; k++)
-                {
-                    scores[indices[k]] += weights[k];
-                }
+                ScatterAdd(scores, _neighbourIndices.AsSpan(j * m, m), _neighbourWeights.AsSpan(j * m, m));
             }
 
-            for (var i = 0; i < n; i++)
-            {
-                if (scores[i] > 0 && top.Admits(scores[i]) && allowed(_ids[i]))
-                {
-                    top.Offer(_ids[i], scores[i], i);
-                }
-            }
+            OfferPositive(scores, top, allowed);
 
             // The reasons, for the kept items only: her rows again (just read, so cached), each weight towards a kept
             // item compared. The first of her items with the largest weight wins, as in the dense model; a kept item
@@ -337,9 +321,11 @@ public sealed class EaseModel : ICandidateSource
             {
                 var indices = _neighbourIndices.AsSpan(j * m, m);
                 var weights = _neighbourWeights.AsSpan(j * m, m);
+                ref var slot0 = ref MemoryMarshal.GetReference(slots);
                 for (var k = 0; k < indices.Length; k++)
                 {
-                    var slot = slots[indices[k]] - 1;
+                    // Unchecked as in ScatterAdd: every kept index is below n (Prune made it, Read checked it).
+                    var slot = Unsafe.Add(ref slot0, indices[k]) - 1;
                     if (slot >= 0 && weights[k] > strongest[slot])
                     {
                         strongest[slot] = weights[k];
@@ -361,6 +347,61 @@ public sealed class EaseModel : ICandidateSource
             top.Release();
             ArrayPool<float>.Shared.Return(rentedScores);
             ArrayPool<int>.Shared.Return(rentedSlots);
+        }
+    }
+
+    // Offers every positive score, by index, to `top` (item i, its score, i), where allowed. The same offers, in the
+    // same order, as asking each score in turn; but a block of scores none of which could enter the full heap is passed
+    // over with one vector comparison. Asked one by one, the ~3,000 scores' data-dependent branches (is it positive,
+    // could it enter) cost more than the scoring: with this scan the miss's item model fell from 10.1 % of a perf
+    // profile's samples (its own) to 3.9 % plus 1.4 % here, the scatter (ScatterAdd, 3.5 %) unchanged.
+    private void OfferPositive(ReadOnlySpan<float> scores, TopK<int> top, Func<string, bool> allowed)
+    {
+        var width = Vector256<float>.Count;
+        var i = 0;
+        for (; i + width <= scores.Length; i += width)
+        {
+            if (Vector256.GreaterThanOrEqualAny(Vector256.Create(scores.Slice(i, width)), Vector256.Create(Floor(top))))
+            {
+                OfferEach(scores, i, i + width, top, allowed);
+            }
+        }
+
+        OfferEach(scores, i, scores.Length, top, allowed);
+    }
+
+    private void OfferEach(ReadOnlySpan<float> scores, int from, int to, TopK<int> top, Func<string, bool> allowed)
+    {
+        for (var i = from; i < to; i++)
+        {
+            if (scores[i] > 0 && top.Admits(scores[i]) && allowed(_ids[i]))
+            {
+                top.Offer(_ids[i], scores[i], i);
+            }
+        }
+    }
+
+    // A float at or below every score that `top` would admit now: the smallest positive float while it has room, else
+    // just under its worst entry's score. Admission compares scores at ranking precision (TopK.Rank, 2^-40 relative),
+    // so a score that enters is at least its worst's rank less 2^-39 of it; a millionth below, rounded down, is below
+    // that whatever the float conversion rounds.
+    private static float Floor(TopK<int> top)
+    {
+        var worst = top.WorstRank;
+        return worst > 0 ? Math.Max(float.Epsilon, MathF.BitDecrement((float)(worst * (1 - 1e-6)))) : float.Epsilon;
+    }
+
+    // scores[indices[k]] += weights[k] for every k, in k's order (the same float sums as a plain loop). Without bounds
+    // checks: every index a row keeps is below n, the length of `scores` (Prune made them so, Read checks them), which
+    // spares two checks per weight in the miss path's largest loop (~10,000 weights a call).
+    private static void ScatterAdd(Span<float> scores, ReadOnlySpan<int> indices, ReadOnlySpan<float> weights)
+    {
+        ref var score0 = ref MemoryMarshal.GetReference(scores);
+        ref var index0 = ref MemoryMarshal.GetReference(indices);
+        ref var weight0 = ref MemoryMarshal.GetReference(weights);
+        for (nint k = 0; k < indices.Length; k++)
+        {
+            Unsafe.Add(ref score0, Unsafe.Add(ref index0, k)) += Unsafe.Add(ref weight0, k);
         }
     }
 

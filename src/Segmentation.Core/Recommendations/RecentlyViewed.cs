@@ -76,7 +76,7 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         {
             // A bought item only comes back when she carts it again (a repurchasable one; the blender filters the others).
             if (x.Type is EventType.View or EventType.AddToCart or EventType.Wishlist
-                && (!bought.Contains(x.ItemId) || cart[x.ItemId].Type == EventType.AddToCart)
+                && (bought.Count == 0 || !bought.Contains(x.ItemId) || cart[x.ItemId].Type == EventType.AddToCart)
                 && !(x.Type == EventType.AddToCart && cart[x.ItemId].Type == EventType.RemoveFromCart))
             {
                 CollectionsMarshal.GetValueRefOrAddDefault(scores, x.ItemId, out _) += _weights.Of(x) * ForwardDecay.Factor(reference - x.Timestamp, halfLife);

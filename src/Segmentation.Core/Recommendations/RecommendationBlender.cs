@@ -65,20 +65,11 @@ public sealed record BlendOptions
 /// </summary>
 public sealed class RecommendationBlender
 {
-    // Score descending at ranking precision, so arrival order's rounding never decides between two items (TopK.Rank),
-    // then item id.
-    private static readonly Comparison<Blended> s_order = static (a, b) =>
-    {
-        var c = b.Rank.CompareTo(a.Rank);
-        return c != 0 ? c : string.CompareOrdinal(a.ItemId, b.ItemId);
-    };
-
-    private static readonly Func<Blended, string> s_categoryOf = static b => b.Category;
-    private static readonly Func<Blended, Recommendation> s_recommendation = static b => b.ToRecommendation();
-
     private readonly BlendedSource[] _sources;
     private readonly ItemCatalog _catalog;
     private readonly BlendOptions _options;
+    private readonly Func<Blended, string> _categoryOf;
+    private readonly Func<Blended, Recommendation> _recommendation;
 
     /// <summary>A blender over <paramref name="sources"/>, in priority order for tied reasons.</summary>
     public RecommendationBlender(IEnumerable<BlendedSource> sources, ItemCatalog catalog, BlendOptions? options = null)
@@ -91,6 +82,8 @@ public sealed class RecommendationBlender
 
         _catalog = catalog;
         _options = options ?? new BlendOptions();
+        _categoryOf = b => b.CategoryIn(_catalog);
+        _recommendation = b => b.ToRecommendation(_catalog);
     }
 
     /// <summary>Up to <see cref="RecommendationRequest.Count"/> recommendations, best first, each with its reason.</summary>
@@ -155,18 +148,20 @@ public sealed class RecommendationBlender
         }
 
         // Each item's entry made once, with its personal boost already applied when the placement personalises; a
-        // Recommendation is made only of the items kept (about 10 of the 200 or so blended).
-        var boost = personal is not null && request.CategoryAffinities.Count > 0 ? personal : null;
+        // Recommendation is made only of the items kept (about 10 of the 200 or so blended). Without a boost the order
+        // does not depend on categories, so an item's is looked up only when the ranking reaches it (about 15 items),
+        // not for every item blended.
+        var boost = personal is not null && request.CategoryAffinities.Count > 0 && personal.AffinityBoost > 0 ? personal : null;
         var ranked = scratch.Ranked;
         foreach (var (item, (score, _, reason)) in blend)
         {
-            var category = _catalog.CategoryOf(item);
-            var boosted = boost is null ? score : boost.Boosted(score, category, request.CategoryAffinities);
+            var category = boost is null ? null : _catalog.CategoryOf(item);
+            var boosted = boost is null ? score : boost.Boosted(score, category!, request.CategoryAffinities);
             ranked.Add(new Blended(item, boosted, Internal.TopK<byte>.Rank(boosted), category, reason));
         }
 
         var sorted = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ranked);
-        sorted.Sort(s_order);
+        sorted.Sort();
 
         var perCategory = scratch.PerCategory;
 
@@ -205,12 +200,18 @@ public sealed class RecommendationBlender
 
         bool AdmitInPlacement(Blended r)
         {
-            if (_options.MaxPerCategory <= 0 || r.Category.Length == 0)
+            if (_options.MaxPerCategory <= 0)
             {
                 return true;
             }
 
-            var key = ItemCatalog.Truncate(r.Category, _options.CategoryDepth);
+            var category = r.CategoryIn(_catalog);
+            if (category.Length == 0)
+            {
+                return true;
+            }
+
+            var key = ItemCatalog.Truncate(category, _options.CategoryDepth);
             var n = perCategory.GetValueOrDefault(key);
             if (n >= _options.MaxPerCategory)
             {
@@ -224,7 +225,7 @@ public sealed class RecommendationBlender
         List<Recommendation> result;
         if (personal is not null && request.CategoryAffinities.Count > 0)
         {
-            result = personal.RankSorted(sorted, s_categoryOf, s_recommendation, request.CategoryAffinities, request.Count, Admit);
+            result = personal.RankSorted(sorted, _categoryOf, _recommendation, request.CategoryAffinities, request.Count, Admit);
         }
         else
         {
@@ -236,7 +237,7 @@ public sealed class RecommendationBlender
                     continue;
                 }
 
-                result.Add(r.ToRecommendation());
+                result.Add(r.ToRecommendation(_catalog));
                 if (result.Count == request.Count)
                 {
                     break;
@@ -254,7 +255,7 @@ public sealed class RecommendationBlender
 
             if (AdmitInPlacement(r))
             {
-                result.Add(r.ToRecommendation());
+                result.Add(r.ToRecommendation(_catalog));
             }
         }
 
@@ -276,8 +277,11 @@ public sealed class RecommendationBlender
         var excluded = request.ExcludedItems;
         var context = request.ContextItemId;
         var outOfScope = _options.ExcludedCategories;
+        // Each set asked only when it holds anything: a cleared set still hashes the item to find nothing.
+        var anyExcluded = excluded.Count > 0;
+        var anyBought = bought.Count > 0;
         return item =>
-            !excluded.Contains(item) && !bought.Contains(item) && item != context &&
+            !(anyExcluded && excluded.Contains(item)) && !(anyBought && bought.Contains(item)) && item != context &&
             (outOfScope.Count == 0 || !IsInAny(_catalog.CategoryOf(item), outOfScope));
     }
 
@@ -295,10 +299,21 @@ public sealed class RecommendationBlender
         return false;
     }
 
-    // One blended item as ranked: its score at ranking precision (Rank) computed once, not at every comparison.
-    private readonly record struct Blended(string ItemId, double Score, double Rank, string Category, RecommendationReason Reason)
+    // One blended item as ranked: its score at ranking precision (Rank) computed once, not at every comparison. Ordered
+    // better first: score descending at ranking precision, so arrival order's rounding never decides between two items
+    // (TopK.Rank), then item id. Its own order, so the sort calls CompareTo inlined rather than a delegate per comparison.
+    // Category: null when not looked up while blending (CategoryIn looks it up).
+    private readonly record struct Blended(string ItemId, double Score, double Rank, string? Category, RecommendationReason Reason) : IComparable<Blended>
     {
-        public Recommendation ToRecommendation() => new(ItemId, Score, Category, Reason);
+        public string CategoryIn(ItemCatalog catalog) => Category ?? catalog.CategoryOf(ItemId);
+
+        public Recommendation ToRecommendation(ItemCatalog catalog) => new(ItemId, Score, CategoryIn(catalog), Reason);
+
+        public int CompareTo(Blended other)
+        {
+            var c = other.Rank.CompareTo(Rank);
+            return c != 0 ? c : string.CompareOrdinal(ItemId, other.ItemId);
+        }
     }
 
     // The sets and dictionaries of one blend, kept per thread between blends (cleared): a Recommend made four of them.

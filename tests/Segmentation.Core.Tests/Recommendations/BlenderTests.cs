@@ -104,6 +104,20 @@ public sealed class BlenderTests
     }
 
     [Fact]
+    public void APersonalisedPlacementWithoutABoost_StillReportsAndCapsEachItemsCategory()
+    {
+        // Without a boost the blender looks an item's category up only when the ranking reaches it: each kept item
+        // must still carry its catalogue category, and the placement's and her caps must still count by it.
+        var affinities = new[] { new CategoryAffinity("home", 7, 0.7), new CategoryAffinity("garden", 3, 0.3) };
+        var options = new BlendOptions { MaxPerCategory = 2, Personalization = new PersonalRanking { AffinityBoost = 0, MaxCategoryShare = 0.5 } };
+        var result = Blender(options).Recommend(Request(Buy("mug"), View("spade", -1)) with { Count = 20, CategoryAffinities = affinities });
+
+        Assert.True(result.Count >= 3);
+        Assert.All(result, r => Assert.Equal(_catalog.CategoryOf(r.ItemId), r.Category));
+        Assert.All(result.GroupBy(r => ItemCatalog.Truncate(r.Category, 1)), g => Assert.True(g.Count() <= 2));
+    }
+
+    [Fact]
     public void EveryItem_HasAReason_AndTheListIsRankedAndDistinct()
     {
         var result = _blender.Recommend(Request(Buy("mug"), View("spade", -1)) with { SegmentKeys = ["lifecycle:new"], Count = 20 });

@@ -30,6 +30,36 @@ public sealed class SourceTests
     }
 
     [Fact]
+    public void Popularity_AnItemMovedOutOfAKeyAfterItsRanking_IsSkipped_AndIsReadAtItsNewValueWhenItComesBack()
+    {
+        // 300 items, one view each, newer ones more popular; the key's ranking then holds each item's live value. Two
+        // changes (out, then back) leave the ranking fresh (more than 1% of the key's items must change to rank again),
+        // so the walk meets item-299 in the ranking first both times, holding the value it was ranked with.
+        var popularity = new SegmentPopularity(new ItemCatalog(), TimeSpan.FromDays(30));
+        for (var i = 0; i < 300; i++)
+        {
+            popularity.Record(["ml:1"], new Interaction($"item-{i:D3}", EventType.View, s_t0.AddHours(i - 300)));
+        }
+
+        var request = Request() with { SegmentKeys = ["ml:1"] };
+        Assert.Equal("item-299", popularity.GetCandidates(request, 5, _ => true)[0].ItemId);
+
+        popularity.Move("ml:1", "ml:2", new Interaction("item-299", EventType.View, s_t0.AddHours(-1)));
+        var moved = popularity.GetCandidates(request, 5, _ => true);
+        Assert.Equal(["item-298", "item-297", "item-296", "item-295", "item-294"], moved.Select(c => c.ItemId));
+
+        // Back with one old view: the least popular of the key now, found where the ranking put it (first) and scored
+        // by the value it has now, not the one it was ranked with.
+        popularity.Record(["ml:1"], new Interaction("item-299", EventType.View, s_t0.AddDays(-60)));
+        var back = popularity.GetCandidates(request, 5, _ => true);
+        Assert.Equal(["item-298", "item-297", "item-296", "item-295", "item-299"], back.Select(c => c.ItemId));
+        Assert.Equal(
+            popularity.Popularity("ml:1", "item-299", s_t0) / popularity.Popularity("ml:1", "item-298", s_t0),
+            back[^1].Score,
+            12);
+    }
+
+    [Fact]
     public async Task Popularity_QueriedWhileRecorded_RanksAgainAndLosesNothing()
     {
         // Queries read side by side and re-rank stale keys while writers record: nothing may throw, every recorded
