@@ -112,40 +112,57 @@ internal sealed class IndexTail
         }
     }
 
-    /// <summary>What a flush writes: stream index rows sorted by stream (ordinal) then sequence, event id rows by event id.</summary>
-    public (List<(string Stream, long Sequence)> Streams, List<(string EventId, long Sequence)> EventIds) Sorted()
+    /// <summary>
+    /// Starts a flush of every record listed now (the writer, before it stores its next group): their stream index rows
+    /// sorted by stream (ordinal) then sequence, their event id rows by event id, written a slice per commit.
+    /// </summary>
+    public FlushGeneration Begin()
     {
         lock (_lock)
         {
-            var streams = new List<(string Stream, long Sequence)>(_eventIds.Count);
+            var streams = new List<(string Stream, long Sequence, string EventId)>(_eventIds.Count);
             var eventIds = new List<(string EventId, long Sequence)>(_eventIds.Count);
+            var through = 0L;
             for (var i = 0; i < _used; i++)
             {
                 ref readonly var slot = ref _slots[i];
                 if (!slot.Removed)
                 {
-                    streams.Add((slot.Stream, slot.Sequence));
+                    streams.Add((slot.Stream, slot.Sequence, slot.EventId));
                     eventIds.Add((slot.EventId, slot.Sequence));
+                    through = Math.Max(through, slot.Sequence);
                 }
             }
 
             streams.Sort(static (a, b) => string.CompareOrdinal(a.Stream, b.Stream) is var byStream and not 0 ? byStream : a.Sequence.CompareTo(b.Sequence));
             eventIds.Sort(static (a, b) => string.CompareOrdinal(a.EventId, b.EventId));
-            return (streams, eventIds);
+            return new FlushGeneration(streams, eventIds, through, _used);
         }
     }
 
-    /// <summary>After a flush's commit: everything at or below <paramref name="through"/> is in the tables now.</summary>
-    public void Flushed(long through)
+    /// <summary>Whether a record is still listed (not erased since a flush began): a flush writes rows of those only.</summary>
+    public bool IsListed(string eventId, long sequence)
     {
         lock (_lock)
         {
-            // A flush takes every record listed, so nothing is normally left above it; anything that is stays.
+            return _eventIds.TryGetValue(eventId, out var slot) && _slots[slot].Sequence == sequence;
+        }
+    }
+
+    /// <summary>
+    /// After the commit that wrote a flush's last slice: its records are in the tables, and everything at or below its
+    /// <see cref="FlushGeneration.Through"/> with them. Records listed since it began stay (new ones, and any an erasure
+    /// that did not commit gave back).
+    /// </summary>
+    public void Flushed(FlushGeneration flush)
+    {
+        lock (_lock)
+        {
             var left = new List<(string Stream, long Sequence, string EventId)>();
             for (var i = 0; i < _used; i++)
             {
                 ref readonly var slot = ref _slots[i];
-                if (!slot.Removed && slot.Sequence > through)
+                if (!slot.Removed && (i >= flush.Watermark || slot.Sequence > flush.Through))
                 {
                     left.Add((slot.Stream, slot.Sequence, slot.EventId));
                 }
@@ -160,8 +177,8 @@ internal sealed class IndexTail
                 AddLocked(stream, sequence, eventId);
             }
 
-            _indexedThrough = Math.Max(_indexedThrough, through);
-            _committedThrough = Math.Max(_committedThrough, through);
+            _indexedThrough = Math.Max(_indexedThrough, flush.Through);
+            _committedThrough = Math.Max(_committedThrough, flush.Through);
         }
     }
 
@@ -319,4 +336,35 @@ internal sealed class IndexTail
         public readonly int Previous = previous;
         public bool Removed;
     }
+}
+
+/// <summary>
+/// One flush of the index tail, written a slice per commit so that no commit carries all of it: the rows to write, sorted,
+/// how far the committed slices reached, and what the flush covers once its last slice commits.
+/// </summary>
+internal sealed class FlushGeneration(
+    List<(string Stream, long Sequence, string EventId)> streams, List<(string EventId, long Sequence)> eventIds, long through, int watermark)
+{
+    /// <summary>Stream index rows, sorted by stream then sequence (with each record's event id, to see it is still listed).</summary>
+    public List<(string Stream, long Sequence, string EventId)> Streams { get; } = streams;
+
+    /// <summary>Event id rows, sorted by event id.</summary>
+    public List<(string EventId, long Sequence)> EventIds { get; } = eventIds;
+
+    /// <summary>The largest sequence number among its records.</summary>
+    public long Through { get; } = through;
+
+    /// <summary>The tail's slots it took: those before this index.</summary>
+    public int Watermark { get; } = watermark;
+
+    /// <summary>Stream index rows written by committed slices.</summary>
+    public int StreamsDone { get; private set; }
+
+    /// <summary>Event id rows written by committed slices.</summary>
+    public int EventIdsDone { get; private set; }
+
+    public bool Done => StreamsDone == Streams.Count && EventIdsDone == EventIds.Count;
+
+    /// <summary>A slice committed: it wrote the rows up to these positions.</summary>
+    public void Advance((int Streams, int EventIds) reached) => (StreamsDone, EventIdsDone) = reached;
 }

@@ -426,6 +426,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             {
                 using var inserts = new RowInserter(connection);
                 var appended = new List<(string Stream, long Sequence, string EventId)>();
+                FlushGeneration? flushing = null;
                 while (await _queue.Reader.WaitToReadAsync())
                 {
                     // Group-commit window: while appends keep arriving (the grains of one request finishing their
@@ -446,16 +447,23 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                     }
 
                     appended.Clear();
-                    var flushedThrough = 0L;
+                    (int Streams, int EventIds) written = default;
                     try
                     {
                         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+                        // A flush begins with records already committed only, and writes a slice per commit: sorted, a
+                        // slice's rows share pages, and no one commit (whose callers wait for it) carries the whole batch.
+                        if (flushing is null && _tail.Count >= _options.StreamIndexBatch)
+                        {
+                            flushing = _tail.Begin();
+                        }
+
                         // Each record is listed as it is stored, before the commit: the next records of the group see its event
                         // id, and an erasure (which waits for this transaction) finds it.
                         inserts.Insert(group, appended, _tail);
-                        if (_tail.Count >= _options.StreamIndexBatch)
+                        if (flushing is not null)
                         {
-                            flushedThrough = inserts.Index(_tail.Sorted());
+                            written = inserts.IndexSlice(flushing, _tail, _options.IndexRowsPerCommit);
                         }
 
                         await transaction.CommitAsync();
@@ -472,9 +480,14 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                         continue;
                     }
 
-                    if (flushedThrough > 0)
+                    if (flushing is not null)
                     {
-                        _tail.Flushed(flushedThrough);
+                        flushing.Advance(written);
+                        if (flushing.Done)
+                        {
+                            _tail.Flushed(flushing);
+                            flushing = null;
+                        }
                     }
 
                     foreach (var pending in group)
@@ -485,13 +498,17 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
                     group.Clear();
                 }
 
-                // Closing: the tail goes to the table, so the next opening has nothing to list again.
-                if (_tail.Count > 0)
+                // Closing: the tail goes to the tables (a flush under way, then the rest), so the next opening has nothing to
+                // list again.
+                for (var round = 0; round < 2 && (flushing is not null || _tail.Count > 0); round++)
                 {
+                    flushing ??= _tail.Begin();
                     await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-                    var through = inserts.Index(_tail.Sorted());
+                    var reached = inserts.IndexSlice(flushing, _tail, int.MaxValue);
                     await transaction.CommitAsync();
-                    _tail.Flushed(through);
+                    flushing.Advance(reached);
+                    _tail.Flushed(flushing);
+                    flushing = null;
                 }
             }
         }
@@ -582,32 +599,47 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             }
         }
 
-        /// <summary>Writes sorted index rows and the sequence number they cover through; returns it.</summary>
-        public long Index((List<(string Stream, long Sequence)> Streams, List<(string EventId, long Sequence)> EventIds) sorted)
+        /// <summary>
+        /// Writes the next slice of a flush, at most <paramref name="rows"/> rows of each index, skipping records erased
+        /// since it began; with its last slice, the sequence number the tables cover through. Returns how far it reached
+        /// (the flush advances only once the commit succeeds).
+        /// </summary>
+        public (int Streams, int EventIds) IndexSlice(FlushGeneration flush, IndexTail tail, int rows)
         {
-            var through = 0L;
-            foreach (var (stream, sequence) in sorted.Streams)
+            var streamsEnd = (int)Math.Min(flush.Streams.Count, (long)flush.StreamsDone + rows);
+            for (var i = flush.StreamsDone; i < streamsEnd; i++)
             {
-                Write(_index, stream, sequence);
-                through = Math.Max(through, sequence);
+                var (stream, sequence, eventId) = flush.Streams[i];
+                if (tail.IsListed(eventId, sequence))
+                {
+                    Write(_index, stream, sequence);
+                }
             }
 
-            foreach (var (eventId, sequence) in sorted.EventIds)
+            var eventIdsEnd = (int)Math.Min(flush.EventIds.Count, (long)flush.EventIdsDone + rows);
+            for (var i = flush.EventIdsDone; i < eventIdsEnd; i++)
             {
-                Write(_eventId, eventId, sequence);
+                var (eventId, sequence) = flush.EventIds[i];
+                if (tail.IsListed(eventId, sequence))
+                {
+                    Write(_eventId, eventId, sequence);
+                }
             }
 
-            try
+            if (streamsEnd == flush.Streams.Count && eventIdsEnd == flush.EventIds.Count && flush.Through > 0)
             {
-                Check(raw.sqlite3_bind_int64(_indexedThrough, 1, through));
-                Step(_indexedThrough);
-            }
-            finally
-            {
-                raw.sqlite3_reset(_indexedThrough);
+                try
+                {
+                    Check(raw.sqlite3_bind_int64(_indexedThrough, 1, flush.Through));
+                    Step(_indexedThrough);
+                }
+                finally
+                {
+                    raw.sqlite3_reset(_indexedThrough);
+                }
             }
 
-            return through;
+            return (streamsEnd, eventIdsEnd);
         }
 
         public void Dispose()

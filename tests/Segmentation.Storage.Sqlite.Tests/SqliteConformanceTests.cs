@@ -15,12 +15,13 @@ public sealed class SqliteEventLogTests : SqliteEventLogTestsBase
 }
 
 /// <summary>
-/// The same with a stream index that writes its table every 7 records, so each test's reads cross the line between the
-/// table and the records gathered in memory, and erasures take from both.
+/// The same with indexes that begin a flush every 7 records and write it 3 rows a commit, so each test's reads cross the
+/// line between the tables and the records listed in memory, often while a flush is under way, and erasures take from
+/// both.
 /// </summary>
 public sealed class SqliteEventLogSmallStreamIndexBatchTests : SqliteEventLogTestsBase
 {
-    protected override SqliteStorageOptions Options => new() { StreamIndexBatch = 7 };
+    protected override SqliteStorageOptions Options => new() { StreamIndexBatch = 7, IndexRowsPerCommit = 3 };
 }
 
 public abstract class SqliteEventLogTestsBase : EventLogConformanceTests
@@ -216,6 +217,32 @@ public abstract class SqliteEventLogTestsBase : EventLogConformanceTests
         await writing;
         Assert.Equal(Appends, (await EventIdsAsync(Log, "r", 0)).Count);
         Assert.Equal(Appends * 2, await Log.CountAsync("", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task AnErasureWhileAFlushIsUnderWay_LeavesNoneOfItsRowsOrBytes()
+    {
+        // With the small batch, the marker's records are taken by a flush that writes 3 rows a commit; the erasure comes
+        // while that flush is under way, and the commits after it finish the flush: none may write the erased records'
+        // rows back, and the reads stay whole.
+        const string Marker = "flush-erase-5b1d";
+        await Log.AppendAsync([.. Enumerable.Range(0, 12).Select(i => Record(Marker, $"{Marker}-{i}", $"payload of {Marker} {i}"))], CancellationToken.None);
+        await Log.AppendAsync([Record("kept", "k-first")], CancellationToken.None);
+        await Log.AppendAsync([Record("kept", "k-second")], CancellationToken.None);
+
+        Assert.Equal(12, await Log.DeleteStreamAsync(Marker, CancellationToken.None));
+        for (var i = 0; i < 40; i++)
+        {
+            await Log.AppendAsync([Record("kept", $"k{i}")], CancellationToken.None);
+        }
+
+        Assert.Empty(await EventIdsAsync(Log, Marker, 0));
+        Assert.Equal(42, (await EventIdsAsync(Log, "kept", 0)).Count);
+        Assert.DoesNotContain(Marker, await StreamIdsAsync(Log));
+        Assert.Empty(await Log.ContainsAsync([$"{Marker}-0", $"{Marker}-11"], CancellationToken.None));
+        Assert.Equal(AppendOutcome.Appended, (await Log.AppendAsync([Record("other", $"{Marker}-3")], CancellationToken.None))[0].Outcome);
+        Assert.Equal(1, await Log.DeleteStreamAsync("other", CancellationToken.None));
+        Assert.False(FilesContain(Marker), "an erased record's rows or bytes are back in the database file or its WAL");
     }
 
     private static async Task<List<string>> EventIdsAsync(IEventLog log, string stream, long after)
