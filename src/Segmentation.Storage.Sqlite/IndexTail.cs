@@ -237,7 +237,7 @@ internal sealed class IndexTail
     }
 
     /// <summary>Which of <paramref name="eventIds"/> are here and committed, and what the tables hold at this moment.</summary>
-    public HashSet<string> Committed(IEnumerable<string> eventIds, out long indexedThrough)
+    public HashSet<string> CommittedEventIds(IEnumerable<string> eventIds, out long indexedThrough)
     {
         lock (_lock)
         {

@@ -153,7 +153,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
     {
         const int Chunk = 500;
         // As for stream reads: what is not in the table yet first, then the table up to what it held at that moment.
-        var found = _tail.Committed(eventIds, out var indexedThrough);
+        var found = _tail.CommittedEventIds(eventIds, out var indexedThrough);
         await using var connection = await OpenReaderAsync(cancellationToken);
         foreach (var chunk in eventIds.Chunk(Chunk))
         {
