@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -46,6 +47,9 @@ namespace Segmentation.Host;
 /// </remarks>
 public sealed class SegmentationServer : IAsyncDisposable
 {
+    // Starts tried when a port found free was taken before it was bound (each a few hundred milliseconds).
+    private const int FreePortAttempts = 3;
+
     private readonly WebApplication _app;
     private readonly ILogger _logger;
     private int _stopped;
@@ -107,7 +111,54 @@ public sealed class SegmentationServer : IAsyncDisposable
     internal Reclustering Reclustering { get; }
 
     /// <summary>Builds and starts the server from command-line style arguments (<c>--Segmentation:Listen=127.0.0.1:0</c>).</summary>
-    public static async Task<SegmentationServer> StartAsync(string[] args, CancellationToken cancellationToken = default)
+    public static Task<SegmentationServer> StartAsync(string[] args, CancellationToken cancellationToken = default) =>
+        StartAsync(args, Hosting.Silo.FreeLoopbackPort, cancellationToken);
+
+    /// <summary>
+    /// <see cref="StartAsync(string[], CancellationToken)"/> with the way a free port is found for a silo or admin port
+    /// configured as 0. Such a port is found by binding and releasing it, so another process can take it before the silo
+    /// or the admin endpoint binds it: the start then fails with "address in use" and is tried again with ports found
+    /// anew. A port set in the configuration is never replaced.
+    /// </summary>
+    internal static async Task<SegmentationServer> StartAsync(string[] args, Func<int> freePort, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var found = false;
+            try
+            {
+                return await StartOnceAsync(
+                    args,
+                    () =>
+                    {
+                        found = true;
+                        return freePort();
+                    },
+                    cancellationToken);
+            }
+            catch (Exception ex) when (found && attempt < FreePortAttempts && IsAddressInUse(ex))
+            {
+                // The next attempt finds other ports; what the failed one opened was closed before it threw.
+            }
+        }
+    }
+
+    private static bool IsAddressInUse(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            // Kestrel and the silo both wrap the socket's error (AddressInUseException, then IOException in Kestrel).
+            if (e is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }
+                || (e is AggregateException aggregate && aggregate.InnerExceptions.Any(IsAddressInUse)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static async Task<SegmentationServer> StartOnceAsync(string[] args, Func<int> freePort, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -218,7 +269,7 @@ public sealed class SegmentationServer : IAsyncDisposable
         if (adminEndpoint is { Port: 0 })
         {
             // The dashboard's routes are bound to the admin port by number, so it must be known before the start.
-            adminEndpoint.Port = Hosting.Silo.FreeLoopbackPort();
+            adminEndpoint.Port = freePort();
         }
 
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -252,6 +303,11 @@ public sealed class SegmentationServer : IAsyncDisposable
         // and the hosted services that load them; then the silo; then the edge.
         builder.Services.AddSegmentationAccess(options, endpoint);
         builder.Services.AddSegmentationDomain(options);
+        if ((options.Roles & ServerRoles.Silo) != 0 && options.Silo.SiloPort == 0)
+        {
+            options.Silo.SiloPort = freePort();
+        }
+
         builder.AddSegmentationSilo(options);
         builder.AddSegmentationTelemetry();
         builder.Services.AddSegmentationGrpc(options);

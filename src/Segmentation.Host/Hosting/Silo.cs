@@ -101,8 +101,9 @@ internal static class Silo
         });
     }
 
-    // Bind-and-release: another process could take the port before the silo binds it; on loopback in tests the window is
-    // tiny, and a configured port avoids it altogether.
+    // Bind-and-release: another process can take the port before the silo binds it (it happened once, with a crash
+    // audit's servers starting beside the tests); SegmentationServer.StartAsync then starts again with ports found anew,
+    // and a configured port avoids it altogether.
     internal static int FreeLoopbackPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
