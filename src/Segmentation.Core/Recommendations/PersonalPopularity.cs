@@ -23,7 +23,7 @@ namespace Segmentation.Core.Recommendations;
 /// <param name="ranking">Her top categories' count.</param>
 /// <param name="outsideWeight">The share of its score an item outside her top categories keeps (default <see cref="OutsideWeight"/>).</param>
 /// <param name="newItemsOnly">Propose only items she has not interacted with ("continue where you left off" is recency's; popularity is for discovery).</param>
-public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog catalog, PersonalRanking ranking, double outsideWeight = PersonalPopularity.OutsideWeight, bool newItemsOnly = false) : ICandidateSource
+public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog catalog, PersonalRanking ranking, double outsideWeight = PersonalPopularity.OutsideWeight, bool newItemsOnly = false) : IUnorderedCandidateSource
 {
     /// <summary>The share of its score an item outside her top categories keeps, by default.</summary>
     public const double OutsideWeight = 0.1;
@@ -34,14 +34,20 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
     private static readonly Func<string, double, RecommendationReason, Candidate> s_candidate = static (id, score, reason) => new Candidate(id, score, reason);
 
     /// <inheritdoc/>
-    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
+    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+        GetCandidates(request, count, allowed, sorted: true);
+
+    Candidate[] IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+        GetCandidates(request, count, allowed, sorted: false);
+
+    private Candidate[] GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted)
     {
         ArgumentNullException.ThrowIfNull(request);
 
         var scratch = PerThread<Scratch>.Take();
         try
         {
-            return GetCandidates(request, count, allowed, scratch);
+            return GetCandidates(request, count, allowed, sorted, scratch);
         }
         finally
         {
@@ -51,7 +57,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         }
     }
 
-    private IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, Scratch scratch)
+    private Candidate[] GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted, Scratch scratch)
     {
         if (newItemsOnly && request.History.Count > 0)
         {
@@ -68,7 +74,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         var affinities = request.CategoryAffinities;
         if (affinities.Count == 0 || affinities[0].Share <= 0)
         {
-            return popularity.GetCandidates(request, count, allowed);
+            return popularity.GetCandidates(request, count, allowed, sorted);
         }
 
         var top = new CategoryAffinity[Math.Min(affinities.Count, Math.Max(1, ranking.TopCategories))];
@@ -116,7 +122,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
             }
         }
 
-        return best.Drain(s_candidate);
+        return sorted ? best.Drain(s_candidate) : best.DrainUnordered(s_candidate);
     }
 
     // Her top categories whose items Share gives a positive share, when those are exactly the items of some top-level

@@ -66,6 +66,9 @@ public sealed record BlendOptions
 public sealed class RecommendationBlender
 {
     private readonly BlendedSource[] _sources;
+
+    // Each source's unsorted query where it has one (null where not): the blend reads a source's set and its best only.
+    private readonly IUnorderedCandidateSource?[] _unordered;
     private readonly ItemCatalog _catalog;
     private readonly BlendOptions _options;
     private readonly Func<Blended, string> _categoryOf;
@@ -80,6 +83,7 @@ public sealed class RecommendationBlender
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(s.Weight, nameof(sources));
         }
 
+        _unordered = [.. _sources.Select(s => s.Source as IUnorderedCandidateSource)];
         _catalog = catalog;
         _options = options ?? new BlendOptions();
         _categoryOf = b => b.CategoryIn(_catalog);
@@ -120,15 +124,22 @@ public sealed class RecommendationBlender
         // Sized for every source's pool at once: no rehash while blending (candidates rarely overlap much).
         var blend = scratch.Blend;
         blend.EnsureCapacity(_sources.Length * pool);
-        foreach (var (source, weight) in _sources)
+        for (var i = 0; i < _sources.Length; i++)
         {
-            var candidates = source.GetCandidates(request, pool, allowed);
-            if (candidates.Count == 0 || candidates[0].Score <= 0)
+            var (source, weight) = _sources[i];
+            var unordered = _unordered[i];
+            var candidates = unordered is not null ? unordered.GetUnorderedCandidates(request, pool, allowed) : AsArray(source.GetCandidates(request, pool, allowed));
+            if (candidates.Length == 0)
             {
                 continue;
             }
 
-            var top = candidates[0].Score;
+            var top = unordered is not null ? LeaderScore(candidates) : candidates[0].Score;
+            if (top <= 0)
+            {
+                continue;
+            }
+
             foreach (var c in candidates)
             {
                 var contribution = weight * c.Score / top;
@@ -260,6 +271,26 @@ public sealed class RecommendationBlender
         }
 
         return result;
+    }
+
+    private static Candidate[] AsArray(IReadOnlyList<Candidate> candidates) => candidates as Candidate[] ?? [.. candidates];
+
+    // The score of the candidate a sorted answer would give first (TopK's order: score at ranking precision descending,
+    // then item id), so that an unsorted source's scores are divided by exactly what its sorted answer's first divided by.
+    private static double LeaderScore(ReadOnlySpan<Candidate> candidates)
+    {
+        var leader = 0;
+        var leaderRank = Internal.TopK<byte>.Rank(candidates[0].Score);
+        for (var i = 1; i < candidates.Length; i++)
+        {
+            var rank = Internal.TopK<byte>.Rank(candidates[i].Score);
+            if (rank > leaderRank || (rank == leaderRank && string.CompareOrdinal(candidates[i].ItemId, candidates[leader].ItemId) < 0))
+            {
+                (leader, leaderRank) = (i, rank);
+            }
+        }
+
+        return candidates[leader].Score;
     }
 
     // Asked of every candidate every source considers (thousands per call): plain loops, so that no call allocates (a

@@ -24,7 +24,7 @@ namespace Segmentation.Core.Recommendations;
 /// only her categories' items instead of everyone's ranking until enough of hers turn up.
 /// </para>
 /// </summary>
-public sealed class SegmentPopularity : ICandidateSource
+public sealed class SegmentPopularity : IUnorderedCandidateSource
 {
     /// <summary>The key under which popularity over all users is kept (its reason reads "popular with everyone").</summary>
     public const string Everyone = "";
@@ -281,7 +281,14 @@ public sealed class SegmentPopularity : ICandidateSource
 
     /// <inheritdoc/>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
-        GetCandidates(request, count, allowed, narrower: null).All;
+        GetCandidates(request, count, allowed, sorted: true);
+
+    Candidate[] IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+        GetCandidates(request, count, allowed, sorted: false);
+
+    /// <summary>The public query's candidates, sorted as it gives them or (<paramref name="sorted"/> false) in no particular order.</summary>
+    internal Candidate[] GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted) =>
+        GetCandidates(request, count, allowed, narrower: null, sorted: sorted).All;
 
     /// <summary>
     /// What <see cref="GetCandidates(RecommendationRequest, int, Func{string, bool})"/> answers for <paramref name="allowed"/>
@@ -297,7 +304,7 @@ public sealed class SegmentPopularity : ICandidateSource
     /// categories (most of a walk, and a category lookup each).
     /// </remarks>
     internal (Candidate[] All, Candidate[] Narrowed) GetCandidates(
-        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories = null)
+        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories = null, bool sorted = true)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(allowed);
@@ -350,9 +357,9 @@ public sealed class SegmentPopularity : ICandidateSource
             }
 
             // PersonalPopularity, the only caller with a narrower filter, offers both lists to a top-k of its own, so
-            // it needs their items, not their order: the public query (a blender's source, which reads its first
-            // candidate as the best) gets them sorted.
-            return narrower is null ? (Best(scratch.All, count, sorted: true), []) : (Best(scratch.All, count, sorted: false), Best(scratch.Narrowed, count, sorted: false));
+            // it needs their items, not their order: the public query gets them sorted unless its caller (the blender,
+            // through IUnorderedCandidateSource) reads the set and its best only.
+            return narrower is null ? (Best(scratch.All, count, sorted), []) : (Best(scratch.All, count, sorted: false), Best(scratch.Narrowed, count, sorted: false));
         }
         finally
         {
