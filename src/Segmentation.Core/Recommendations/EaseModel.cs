@@ -228,26 +228,27 @@ public sealed class EaseModel : IUnorderedCandidateSource
     /// training) plus its context item. Only positive scores are returned.
     /// </summary>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
-        GetCandidates(request, count, allowed, sorted: true);
+        RentedCandidates.Owned(GetCandidates(request, count, allowed, sorted: true));
 
-    Candidate[] IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+    ArraySegment<Candidate> IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
         GetCandidates(request, count, allowed, sorted: false);
 
-    private Candidate[] GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted)
+    // Sorted: an array of its own; otherwise unsorted, rented (IUnorderedCandidateSource).
+    private ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(allowed);
         var own = OwnItems(request);
         if (own.Length == 0 || count <= 0)
         {
-            return [];
+            return ArraySegment<Candidate>.Empty;
         }
 
         var n = _ids.Length;
         return _neighbours == 0 ? DenseCandidates(own, n, count, allowed, sorted) : PrunedCandidates(own, n, count, allowed, sorted);
     }
 
-    private Candidate[] DenseCandidates(int[] own, int n, int count, Func<string, bool> allowed, bool sorted)
+    private ArraySegment<Candidate> DenseCandidates(int[] own, int n, int count, Func<string, bool> allowed, bool sorted)
     {
         var rented = ArrayPool<float>.Shared.Rent(n);
         var top = new TopK<int>(count);
@@ -285,10 +286,10 @@ public sealed class EaseModel : IUnorderedCandidateSource
 
             return new Candidate(id, score, ReasonOf(cause));
         };
-        return sorted ? top.Drain(candidate) : top.DrainUnordered(candidate);
+        return top.DrainCandidates(candidate, sorted, rented: !sorted);
     }
 
-    private Candidate[] PrunedCandidates(int[] own, int n, int count, Func<string, bool> allowed, bool sorted)
+    private ArraySegment<Candidate> PrunedCandidates(int[] own, int n, int count, Func<string, bool> allowed, bool sorted)
     {
         var rentedScores = ArrayPool<float>.Shared.Rent(n);
         var rentedSlots = ArrayPool<int>.Shared.Rent(n);
@@ -342,7 +343,7 @@ public sealed class EaseModel : IUnorderedCandidateSource
                 }
             }
 
-            var result = kept.Length == 0 ? [] : new Candidate[kept.Length];
+            var result = RentedCandidates.Make(kept.Length, rented: !sorted);
             for (var s = 0; s < kept.Length; s++)
             {
                 result[s] = new Candidate(kept[s].Id, kept[s].Score, ReasonOf(causes[s]));

@@ -35,12 +35,12 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
 
     /// <inheritdoc/>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
-        GetCandidates(request, count, allowed, sorted: true);
+        RentedCandidates.Owned(GetCandidates(request, count, allowed, sorted: true));
 
-    Candidate[] IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+    ArraySegment<Candidate> IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
         GetCandidates(request, count, allowed, sorted: false);
 
-    private Candidate[] GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted)
+    private ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted)
     {
         ArgumentNullException.ThrowIfNull(request);
 
@@ -57,7 +57,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         }
     }
 
-    private Candidate[] GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted, Scratch scratch)
+    private ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted, Scratch scratch)
     {
         if (newItemsOnly && request.History.Count > 0)
         {
@@ -100,12 +100,13 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
 
         // Her categories' popular items, then everyone's (from the same walk of each key's ranking); each item keeps its
         // first score, re-weighed by her share of its category.
-        var (everyone, hers) = popularity.GetCandidates(request, count, allowed, item => Share(item) > 0, TopLevelCategories(top));
+        var (everyone, hers) = popularity.GetRentedCandidates(request, count, allowed, item => Share(item) > 0, TopLevelCategories(top));
         var best = new Internal.TopK<RecommendationReason>(count);
         var offered = scratch.Offered;
-        foreach (var list in (ReadOnlySpan<Candidate[]>)[hers, everyone])
+        // Both lists rented (unsorted answers): given back once read.
+        foreach (var list in (ReadOnlySpan<ArraySegment<Candidate>>)[hers, everyone])
         {
-            foreach (var c in list)
+            foreach (var c in list.AsSpan())
             {
                 if (!offered.Add(c.ItemId))
                 {
@@ -122,7 +123,9 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
             }
         }
 
-        return sorted ? best.Drain(s_candidate) : best.DrainUnordered(s_candidate);
+        RentedCandidates.Return(hers);
+        RentedCandidates.Return(everyone);
+        return best.DrainCandidates(s_candidate, sorted, rented: !sorted);
     }
 
     // Her top categories whose items Share gives a positive share, when those are exactly the items of some top-level

@@ -16,12 +16,12 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
 
     /// <inheritdoc/>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
-        GetCandidates(request, count, allowed, sorted: true);
+        RentedCandidates.Owned(GetCandidates(request, count, allowed, sorted: true));
 
-    Candidate[] IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+    ArraySegment<Candidate> IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
         GetCandidates(request, count, allowed, sorted: false);
 
-    private Candidate[] GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted)
+    private ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted)
     {
         ArgumentNullException.ThrowIfNull(request);
 
@@ -37,7 +37,7 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         }
     }
 
-    private Candidate[] GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted, Scratch scratch)
+    private ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted, Scratch scratch)
     {
         var history = request.HistorySpan();
         var bought = scratch.Bought;
@@ -98,7 +98,7 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
             }
         }
 
-        return sorted ? top.Drain(s_candidate) : top.DrainUnordered(s_candidate);
+        return top.DrainCandidates(s_candidate, sorted, rented: !sorted);
     }
 
     private static readonly Func<string, double, byte, Candidate> s_candidate =

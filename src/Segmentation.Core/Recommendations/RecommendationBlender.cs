@@ -128,7 +128,8 @@ public sealed class RecommendationBlender
         {
             var (source, weight) = _sources[i];
             var unordered = _unordered[i];
-            var candidates = unordered is not null ? unordered.GetUnorderedCandidates(request, pool, allowed) : AsArray(source.GetCandidates(request, pool, allowed));
+            var rented = unordered?.GetUnorderedCandidates(request, pool, allowed) ?? ArraySegment<Candidate>.Empty;
+            var candidates = unordered is not null ? rented.AsSpan() : AsArray(source.GetCandidates(request, pool, allowed));
             if (candidates.Length == 0)
             {
                 continue;
@@ -137,6 +138,7 @@ public sealed class RecommendationBlender
             var top = unordered is not null ? LeaderScore(candidates) : candidates[0].Score;
             if (top <= 0)
             {
+                RentedCandidates.Return(rented);
                 continue;
             }
 
@@ -156,6 +158,8 @@ public sealed class RecommendationBlender
                     current = (contribution, contribution, c.Reason);
                 }
             }
+
+            RentedCandidates.Return(rented);
         }
 
         // Each item's entry made once, with its personal boost already applied when the placement personalises; a

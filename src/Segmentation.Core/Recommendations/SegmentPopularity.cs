@@ -281,14 +281,17 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
 
     /// <inheritdoc/>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
-        GetCandidates(request, count, allowed, sorted: true);
+        RentedCandidates.Owned(GetCandidates(request, count, allowed, sorted: true));
 
-    Candidate[] IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+    ArraySegment<Candidate> IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
         GetCandidates(request, count, allowed, sorted: false);
 
-    /// <summary>The public query's candidates, sorted as it gives them or (<paramref name="sorted"/> false) in no particular order.</summary>
-    internal Candidate[] GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted) =>
-        GetCandidates(request, count, allowed, narrower: null, sorted: sorted).All;
+    /// <summary>
+    /// The public query's candidates, sorted as it gives them, or (<paramref name="sorted"/> false) in no particular order
+    /// in a rented array (<see cref="RentedCandidates"/>).
+    /// </summary>
+    internal ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted) =>
+        Query(request, count, allowed, narrower: null, narrowerCategories: null, sorted, rented: !sorted).All;
 
     /// <summary>
     /// What <see cref="GetCandidates(RecommendationRequest, int, Func{string, bool})"/> answers for <paramref name="allowed"/>
@@ -304,7 +307,23 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
     /// categories (most of a walk, and a category lookup each).
     /// </remarks>
     internal (Candidate[] All, Candidate[] Narrowed) GetCandidates(
-        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories = null, bool sorted = true)
+        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories = null)
+    {
+        var (all, narrowed) = Query(request, count, allowed, narrower, narrowerCategories, sorted: narrower is null, rented: false);
+        return (RentedCandidates.Owned(all), RentedCandidates.Owned(narrowed));
+    }
+
+    /// <summary>
+    /// <see cref="GetCandidates(RecommendationRequest, int, Func{string, bool}, Func{string, bool}?, IReadOnlyList{string}?)"/>
+    /// with a narrower filter, unsorted, both lists in rented arrays (<see cref="RentedCandidates"/>) that the caller
+    /// gives back once read: PersonalPopularity's query on every miss.
+    /// </summary>
+    internal (ArraySegment<Candidate> All, ArraySegment<Candidate> Narrowed) GetRentedCandidates(
+        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool> narrower, IReadOnlyList<string>? narrowerCategories) =>
+        Query(request, count, allowed, narrower, narrowerCategories, sorted: false, rented: true);
+
+    private (ArraySegment<Candidate> All, ArraySegment<Candidate> Narrowed) Query(
+        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories, bool sorted, bool rented)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(allowed);
@@ -359,7 +378,7 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
             // PersonalPopularity, the only caller with a narrower filter, offers both lists to a top-k of its own, so
             // it needs their items, not their order: the public query gets them sorted unless its caller (the blender,
             // through IUnorderedCandidateSource) reads the set and its best only.
-            return narrower is null ? (Best(scratch.All, count, sorted), []) : (Best(scratch.All, count, sorted: false), Best(scratch.Narrowed, count, sorted: false));
+            return narrower is null ? (Best(scratch.All, count, sorted, rented), ArraySegment<Candidate>.Empty) : (Best(scratch.All, count, sorted: false, rented), Best(scratch.Narrowed, count, sorted: false, rented));
         }
         finally
         {
@@ -421,7 +440,7 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
         ranked.Release();
     }
 
-    private static Candidate[] Best(Dictionary<string, (double Score, RecommendationReason Reason)> best, int count, bool sorted)
+    private static ArraySegment<Candidate> Best(Dictionary<string, (double Score, RecommendationReason Reason)> best, int count, bool sorted, bool rented)
     {
         var result = new TopK<RecommendationReason>(count);
         foreach (var (item, (score, reason)) in best)
@@ -429,7 +448,7 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
             result.Offer(item, score, reason);
         }
 
-        return sorted ? result.Drain(s_candidate) : result.DrainUnordered(s_candidate);
+        return result.DrainCandidates(s_candidate, sorted, rented);
     }
 
     // Ranks again, under the write lock, the keys among `segments` whose ranking is missing or stale (more than 1% of

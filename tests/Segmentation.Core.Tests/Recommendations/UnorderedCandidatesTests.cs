@@ -38,7 +38,9 @@ public sealed class UnorderedCandidatesTests
             foreach (var r in new[] { request, request with { CategoryAffinities = [] } })
             {
                 var sorted = source.GetCandidates(r, 8, static item => item != "item-05");
-                var unordered = source.GetUnorderedCandidates(r, 8, static item => item != "item-05");
+                var rented = source.GetUnorderedCandidates(r, 8, static item => item != "item-05");
+                var unordered = rented.ToArray();
+                RentedCandidates.Return(rented);
                 Assert.NotEmpty(sorted);
                 Assert.Equal(sorted, unordered.OrderByDescending(c => TopK<byte>.Rank(c.Score)).ThenBy(c => c.ItemId, StringComparer.Ordinal));
             }
@@ -68,7 +70,16 @@ public sealed class UnorderedCandidatesTests
     {
         public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) => sorted;
 
-        public Candidate[] GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) => [.. sorted.Reverse()];
+        public ArraySegment<Candidate> GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
+        {
+            var rented = RentedCandidates.Make(sorted.Length, rented: true);
+            for (var i = 0; i < sorted.Length; i++)
+            {
+                rented[i] = sorted[^(i + 1)];
+            }
+
+            return rented;
+        }
     }
 
     // 30 items in three categories, 40 shoppers each buying or viewing a few of one category, some items tied.
