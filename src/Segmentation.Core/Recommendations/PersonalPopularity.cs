@@ -31,7 +31,11 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
     /// <summary>The same source over the same popularity, with other settings.</summary>
     public PersonalPopularity With(double outside, bool newOnly) => new(popularity, catalog, ranking, outside, newOnly);
 
-    private static readonly Func<string, double, RecommendationReason, Candidate> s_candidate = static (id, score, reason) => new Candidate(id, score, reason);
+    private static readonly Func<string, double, (RecommendationReason Reason, string Category), Candidate> s_candidate =
+        static (id, score, value) => new Candidate(id, score, value.Reason);
+
+    private static readonly Func<string, double, (RecommendationReason Reason, string Category), Candidate> s_candidateWithCategory =
+        static (id, score, value) => new Candidate(id, score, value.Reason) { Category = value.Category };
 
     /// <inheritdoc/>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
@@ -84,9 +88,9 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         }
 
         var leader = top[0].Share;
-        double Share(string item)
+        double Share(string item) => ShareOf(catalog.CategoryOf(item));
+        double ShareOf(string category)
         {
-            var category = catalog.CategoryOf(item);
             foreach (var a in top)
             {
                 if (ItemCatalog.IsIn(category, a.Category))
@@ -101,7 +105,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         // Her categories' popular items, then everyone's (from the same walk of each key's ranking); each item keeps its
         // first score, re-weighed by her share of its category.
         var (everyone, hers) = popularity.GetRentedCandidates(request, count, allowed, item => Share(item) > 0, TopLevelCategories(top));
-        var best = new Internal.TopK<RecommendationReason>(count);
+        var best = new Internal.TopK<(RecommendationReason, string)>(count);
         var offered = scratch.Offered;
         // Both lists rented (unsorted answers): given back once read.
         foreach (var list in (ReadOnlySpan<ArraySegment<Candidate>>)[hers, everyone])
@@ -115,17 +119,20 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
 
                 // A category of hers keeps at least what a category she never visits keeps: her second and third
                 // categories (often a few percent of her interactions) must not rank below every other category's items.
-                var score = c.Score * Math.Max(Share(c.ItemId) / leader, outsideWeight);
+                // The category popularity's ranking read, where it could; the catalog's otherwise.
+                var category = c.Category ?? catalog.CategoryOf(c.ItemId);
+                var score = c.Score * Math.Max(ShareOf(category) / leader, outsideWeight);
                 if (score > 0)
                 {
-                    best.Offer(c.ItemId, score, c.Reason);
+                    best.Offer(c.ItemId, score, (c.Reason, category));
                 }
             }
         }
 
         RentedCandidates.Return(hers);
         RentedCandidates.Return(everyone);
-        return best.DrainCandidates(s_candidate, sorted, rented: !sorted);
+        // The blender's (rented) answer carries each item's category, which it would otherwise look up again.
+        return best.DrainCandidates(sorted ? s_candidate : s_candidateWithCategory, sorted, rented: !sorted);
     }
 
     // Her top categories whose items Share gives a positive share, when those are exactly the items of some top-level

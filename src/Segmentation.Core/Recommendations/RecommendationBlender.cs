@@ -150,12 +150,12 @@ public sealed class RecommendationBlender
                 if (blended)
                 {
                     current = Internal.TopK<byte>.Rank(contribution) > Internal.TopK<byte>.Rank(current.Best)
-                        ? (current.Score + contribution, contribution, c.Reason)
-                        : (current.Score + contribution, current.Best, current.Reason);
+                        ? (current.Score + contribution, contribution, c.Reason, current.Category ?? c.Category)
+                        : (current.Score + contribution, current.Best, current.Reason, current.Category ?? c.Category);
                 }
                 else
                 {
-                    current = (contribution, contribution, c.Reason);
+                    current = (contribution, contribution, c.Reason, c.Category);
                 }
             }
 
@@ -168,9 +168,10 @@ public sealed class RecommendationBlender
         // not for every item blended.
         var boost = personal is not null && request.CategoryAffinities.Count > 0 && personal.AffinityBoost > 0 ? personal : null;
         var ranked = scratch.Ranked;
-        foreach (var (item, (score, _, reason)) in blend)
+        foreach (var (item, (score, _, reason, known)) in blend)
         {
-            var category = boost is null ? null : _catalog.CategoryOf(item);
+            // A source that knew the item's category handed it on (popularity's rankings read it): no lookup for it.
+            var category = boost is null ? known : known ?? _catalog.CategoryOf(item);
             var boosted = boost is null ? score : boost.Boosted(score, category!, request.CategoryAffinities);
             ranked.Add(new Blended(item, boosted, Internal.TopK<byte>.Rank(boosted), category, reason));
         }
@@ -337,7 +338,7 @@ public sealed class RecommendationBlender
     // One blended item as ranked: its score at ranking precision (Rank) computed once, not at every comparison. Ordered
     // better first: score descending at ranking precision, so arrival order's rounding never decides between two items
     // (TopK.Rank), then item id. Its own order, so the sort calls CompareTo inlined rather than a delegate per comparison.
-    // Category: null when not looked up while blending (CategoryIn looks it up).
+    // Category: null when no source handed it on and the boost did not look it up (CategoryIn looks it up).
     private readonly record struct Blended(string ItemId, double Score, double Rank, string? Category, RecommendationReason Reason) : IComparable<Blended>
     {
         public string CategoryIn(ItemCatalog catalog) => Category ?? catalog.CategoryOf(ItemId);
@@ -354,7 +355,7 @@ public sealed class RecommendationBlender
     // The sets and dictionaries of one blend, kept per thread between blends (cleared): a Recommend made four of them.
     private sealed class BlendScratch
     {
-        public Dictionary<string, (double Score, double Best, RecommendationReason Reason)> Blend { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, (double Score, double Best, RecommendationReason Reason, string? Category)> Blend { get; } = new(StringComparer.Ordinal);
 
         public HashSet<string> Bought { get; } = new(StringComparer.Ordinal);
 

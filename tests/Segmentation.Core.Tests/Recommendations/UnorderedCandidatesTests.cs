@@ -42,8 +42,41 @@ public sealed class UnorderedCandidatesTests
                 var unordered = rented.ToArray();
                 RentedCandidates.Return(rented);
                 Assert.NotEmpty(sorted);
-                Assert.Equal(sorted, unordered.OrderByDescending(c => TopK<byte>.Rank(c.Score)).ThenBy(c => c.ItemId, StringComparer.Ordinal));
+                Assert.All(sorted, c => Assert.Null(c.Category));
+                Assert.All(unordered, c => Assert.True(c.Category is null || c.Category == catalog.CategoryOf(c.ItemId)));
+                Assert.Equal(sorted, unordered.Select(c => c with { Category = null }).OrderByDescending(c => TopK<byte>.Rank(c.Score)).ThenBy(c => c.ItemId, StringComparer.Ordinal));
             }
+        }
+    }
+
+    [Fact]
+    public void Popularity_HandsOnTheCategoriesItsRankingRead_OnlyWhileNoCategoryChangedSince()
+    {
+        var (catalog, popularity, _) = Shop();
+        IUnorderedCandidateSource[] sources = [popularity, new PersonalPopularity(popularity, catalog, new PersonalRanking())];
+        var request = new RecommendationRequest
+        {
+            SegmentKeys = ["lifecycle:active"],
+            CategoryAffinities = [new CategoryAffinity("sports", 3, 0.6), new CategoryAffinity("home", 2, 0.4)],
+            Now = s_now,
+        };
+        Assert.All(sources, source => Assert.Contains(Candidates(source), c => c is { ItemId: "item-00", Category: "sports.running" }));
+
+        // Re-filed after the ranking, which no event of popularity made stale: the old category must not be handed on.
+        catalog.Observe("item-00", "books.novels");
+        foreach (var source in sources)
+        {
+            var candidates = Candidates(source);
+            Assert.All(candidates, c => Assert.True(c.Category is null || c.Category == catalog.CategoryOf(c.ItemId)));
+            Assert.DoesNotContain(candidates, c => c.Category == "sports.running" && c.ItemId == "item-00");
+        }
+
+        Candidate[] Candidates(IUnorderedCandidateSource source)
+        {
+            var rented = source.GetUnorderedCandidates(request, 30, static _ => true);
+            var candidates = rented.ToArray();
+            RentedCandidates.Return(rented);
+            return candidates;
         }
     }
 
