@@ -28,7 +28,7 @@ namespace Segmentation.Core.Recommendations;
 /// from memory; 200 neighbours take 4.8 MB.
 /// </para>
 /// </summary>
-public sealed class EaseModel : ICandidateSource
+public sealed class EaseModel : IUnorderedCandidateSource
 {
     private readonly string[] _ids;
     private readonly Dictionary<string, int> _index;
@@ -227,21 +227,28 @@ public sealed class EaseModel : ICandidateSource
     /// Candidates scored from the request's history (every distinct item the user interacted with counts once, as in
     /// training) plus its context item. Only positive scores are returned.
     /// </summary>
-    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
+    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+        RentedCandidates.Owned(GetCandidates(request, count, allowed, sorted: true));
+
+    ArraySegment<Candidate> IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+        GetCandidates(request, count, allowed, sorted: false);
+
+    // Sorted: an array of its own; otherwise unsorted, rented (IUnorderedCandidateSource).
+    private ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(allowed);
         var own = OwnItems(request);
         if (own.Length == 0 || count <= 0)
         {
-            return [];
+            return ArraySegment<Candidate>.Empty;
         }
 
         var n = _ids.Length;
-        return _neighbours == 0 ? DenseCandidates(own, n, count, allowed) : PrunedCandidates(own, n, count, allowed);
+        return _neighbours == 0 ? DenseCandidates(own, n, count, allowed, sorted) : PrunedCandidates(own, n, count, allowed, sorted);
     }
 
-    private Candidate[] DenseCandidates(int[] own, int n, int count, Func<string, bool> allowed)
+    private ArraySegment<Candidate> DenseCandidates(int[] own, int n, int count, Func<string, bool> allowed, bool sorted)
     {
         var rented = ArrayPool<float>.Shared.Rent(n);
         var top = new TopK<int>(count);
@@ -264,7 +271,7 @@ public sealed class EaseModel : ICandidateSource
         }
 
         // The reason: her item with the largest weight towards it (the first of equals), for the kept items only.
-        return top.Drain((id, score, i) =>
+        Func<string, double, int, Candidate> candidate = (id, score, i) =>
         {
             var cause = own[0];
             var strongest = _weights[(cause * n) + i];
@@ -278,10 +285,11 @@ public sealed class EaseModel : ICandidateSource
             }
 
             return new Candidate(id, score, ReasonOf(cause));
-        });
+        };
+        return top.DrainCandidates(candidate, sorted, rented: !sorted);
     }
 
-    private Candidate[] PrunedCandidates(int[] own, int n, int count, Func<string, bool> allowed)
+    private ArraySegment<Candidate> PrunedCandidates(int[] own, int n, int count, Func<string, bool> allowed, bool sorted)
     {
         var rentedScores = ArrayPool<float>.Shared.Rent(n);
         var rentedSlots = ArrayPool<int>.Shared.Rent(n);
@@ -305,7 +313,8 @@ public sealed class EaseModel : ICandidateSource
             // has a positive score, so a positive weight, and its cause is always set. Looking each cause up
             // afterwards (a search per kept item and item of hers) cost more than the scoring; tracking it for every
             // item in the scoring pass tripled that pass's memory traffic.
-            var kept = top.Sorted();
+            // Which items are kept does not depend on their order, nor does each one's reason: sorted only when asked.
+            var kept = sorted ? top.Sorted() : top.Unordered();
             var slots = rentedSlots.AsSpan(0, n);
             slots.Clear();
             // A Recommend asks for about 50: on the stack, not two arrays a call.
@@ -334,7 +343,7 @@ public sealed class EaseModel : ICandidateSource
                 }
             }
 
-            var result = kept.Length == 0 ? [] : new Candidate[kept.Length];
+            var result = RentedCandidates.Make(kept.Length, rented: !sorted);
             for (var s = 0; s < kept.Length; s++)
             {
                 result[s] = new Candidate(kept[s].Id, kept[s].Score, ReasonOf(causes[s]));

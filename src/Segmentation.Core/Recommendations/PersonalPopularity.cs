@@ -23,7 +23,7 @@ namespace Segmentation.Core.Recommendations;
 /// <param name="ranking">Her top categories' count.</param>
 /// <param name="outsideWeight">The share of its score an item outside her top categories keeps (default <see cref="OutsideWeight"/>).</param>
 /// <param name="newItemsOnly">Propose only items she has not interacted with ("continue where you left off" is recency's; popularity is for discovery).</param>
-public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog catalog, PersonalRanking ranking, double outsideWeight = PersonalPopularity.OutsideWeight, bool newItemsOnly = false) : ICandidateSource
+public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog catalog, PersonalRanking ranking, double outsideWeight = PersonalPopularity.OutsideWeight, bool newItemsOnly = false) : IUnorderedCandidateSource
 {
     /// <summary>The share of its score an item outside her top categories keeps, by default.</summary>
     public const double OutsideWeight = 0.1;
@@ -31,17 +31,27 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
     /// <summary>The same source over the same popularity, with other settings.</summary>
     public PersonalPopularity With(double outside, bool newOnly) => new(popularity, catalog, ranking, outside, newOnly);
 
-    private static readonly Func<string, double, RecommendationReason, Candidate> s_candidate = static (id, score, reason) => new Candidate(id, score, reason);
+    private static readonly Func<string, double, (RecommendationReason Reason, string Category), Candidate> s_candidate =
+        static (id, score, value) => new Candidate(id, score, value.Reason);
+
+    private static readonly Func<string, double, (RecommendationReason Reason, string Category), Candidate> s_candidateWithCategory =
+        static (id, score, value) => new Candidate(id, score, value.Reason) { Category = value.Category };
 
     /// <inheritdoc/>
-    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
+    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+        RentedCandidates.Owned(GetCandidates(request, count, allowed, sorted: true));
+
+    ArraySegment<Candidate> IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+        GetCandidates(request, count, allowed, sorted: false);
+
+    private ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted)
     {
         ArgumentNullException.ThrowIfNull(request);
 
         var scratch = PerThread<Scratch>.Take();
         try
         {
-            return GetCandidates(request, count, allowed, scratch);
+            return GetCandidates(request, count, allowed, sorted, scratch);
         }
         finally
         {
@@ -51,7 +61,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         }
     }
 
-    private IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, Scratch scratch)
+    private ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted, Scratch scratch)
     {
         if (newItemsOnly && request.History.Count > 0)
         {
@@ -68,7 +78,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         var affinities = request.CategoryAffinities;
         if (affinities.Count == 0 || affinities[0].Share <= 0)
         {
-            return popularity.GetCandidates(request, count, allowed);
+            return popularity.GetCandidates(request, count, allowed, sorted);
         }
 
         var top = new CategoryAffinity[Math.Min(affinities.Count, Math.Max(1, ranking.TopCategories))];
@@ -78,9 +88,9 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         }
 
         var leader = top[0].Share;
-        double Share(string item)
+        double Share(string item) => ShareOf(catalog.CategoryOf(item));
+        double ShareOf(string category)
         {
-            var category = catalog.CategoryOf(item);
             foreach (var a in top)
             {
                 if (ItemCatalog.IsIn(category, a.Category))
@@ -94,12 +104,13 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
 
         // Her categories' popular items, then everyone's (from the same walk of each key's ranking); each item keeps its
         // first score, re-weighed by her share of its category.
-        var (everyone, hers) = popularity.GetCandidates(request, count, allowed, item => Share(item) > 0, TopLevelCategories(top));
-        var best = new Internal.TopK<RecommendationReason>(count);
+        var (everyone, hers) = popularity.GetRentedCandidates(request, count, allowed, item => Share(item) > 0, TopLevelCategories(top));
+        var best = new Internal.TopK<(RecommendationReason, string)>(count);
         var offered = scratch.Offered;
-        foreach (var list in (ReadOnlySpan<Candidate[]>)[hers, everyone])
+        // Both lists rented (unsorted answers): given back once read.
+        foreach (var list in (ReadOnlySpan<ArraySegment<Candidate>>)[hers, everyone])
         {
-            foreach (var c in list)
+            foreach (var c in list.AsSpan())
             {
                 if (!offered.Add(c.ItemId))
                 {
@@ -108,15 +119,20 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
 
                 // A category of hers keeps at least what a category she never visits keeps: her second and third
                 // categories (often a few percent of her interactions) must not rank below every other category's items.
-                var score = c.Score * Math.Max(Share(c.ItemId) / leader, outsideWeight);
+                // The category popularity's ranking read, where it could; the catalog's otherwise.
+                var category = c.Category ?? catalog.CategoryOf(c.ItemId);
+                var score = c.Score * Math.Max(ShareOf(category) / leader, outsideWeight);
                 if (score > 0)
                 {
-                    best.Offer(c.ItemId, score, c.Reason);
+                    best.Offer(c.ItemId, score, (c.Reason, category));
                 }
             }
         }
 
-        return best.Drain(s_candidate);
+        RentedCandidates.Return(hers);
+        RentedCandidates.Return(everyone);
+        // The blender's (rented) answer carries each item's category, which it would otherwise look up again.
+        return best.DrainCandidates(sorted ? s_candidate : s_candidateWithCategory, sorted, rented: !sorted);
     }
 
     // Her top categories whose items Share gives a positive share, when those are exactly the items of some top-level

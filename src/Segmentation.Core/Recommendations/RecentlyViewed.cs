@@ -10,19 +10,25 @@ namespace Segmentation.Core.Recommendations;
 /// viewed X recently". A cart add taken back by a later removal no longer counts towards the score (she changed her
 /// mind); her views of the item still do. Stateless: reads only the request's history; thread-safe.
 /// </summary>
-public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weights = null) : ICandidateSource
+public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weights = null) : IUnorderedCandidateSource
 {
     private readonly InteractionWeights _weights = weights ?? InteractionWeights.Default;
 
     /// <inheritdoc/>
-    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed)
+    public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+        RentedCandidates.Owned(GetCandidates(request, count, allowed, sorted: true));
+
+    ArraySegment<Candidate> IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+        GetCandidates(request, count, allowed, sorted: false);
+
+    private ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted)
     {
         ArgumentNullException.ThrowIfNull(request);
 
         var scratch = PerThread<Scratch>.Take();
         try
         {
-            return GetCandidates(request, count, allowed, scratch);
+            return GetCandidates(request, count, allowed, sorted, scratch);
         }
         finally
         {
@@ -31,7 +37,7 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         }
     }
 
-    private IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, Scratch scratch)
+    private ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted, Scratch scratch)
     {
         var history = request.HistorySpan();
         var bought = scratch.Bought;
@@ -92,8 +98,11 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
             }
         }
 
-        return top.Drain(static (id, score, inCart) => new Candidate(id, score, new RecommendationReason(inCart == 1 ? ReasonKind.InCart : ReasonKind.RecentlyViewed, id)));
+        return top.DrainCandidates(s_candidate, sorted, rented: !sorted);
     }
+
+    private static readonly Func<string, double, byte, Candidate> s_candidate =
+        static (id, score, inCart) => new Candidate(id, score, new RecommendationReason(inCart == 1 ? ReasonKind.InCart : ReasonKind.RecentlyViewed, id));
 
     // The set and dictionaries of one query, kept per thread between queries (cleared): a Recommend made three.
     private sealed class Scratch

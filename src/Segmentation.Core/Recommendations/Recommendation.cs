@@ -73,7 +73,15 @@ public sealed record RecommendationReason(ReasonKind Kind, string Cause)
 }
 
 /// <summary>An item proposed by one candidate source, with its source-specific score (higher is better, &gt; 0).</summary>
-public readonly record struct Candidate(string ItemId, double Score, RecommendationReason Reason);
+public readonly record struct Candidate(string ItemId, double Score, RecommendationReason Reason)
+{
+    /// <summary>
+    /// The item's category as the catalog holds it now, when the source knew it without asking the catalog (popularity
+    /// reads it once per ranking); null otherwise. Given only to the blender (unsorted answers), which then spares a
+    /// catalog lookup per item: the public answers leave it null.
+    /// </summary>
+    public string? Category { get; init; }
+}
 
 /// <summary>A recommended item: blended score, its category (if known) and why it was chosen.</summary>
 public sealed record Recommendation(string ItemId, double Score, string Category, RecommendationReason Reason);

@@ -66,6 +66,9 @@ public sealed record BlendOptions
 public sealed class RecommendationBlender
 {
     private readonly BlendedSource[] _sources;
+
+    // Each source's unsorted query where it has one (null where not): the blend reads a source's set and its best only.
+    private readonly IUnorderedCandidateSource?[] _unordered;
     private readonly ItemCatalog _catalog;
     private readonly BlendOptions _options;
     private readonly Func<Blended, string> _categoryOf;
@@ -80,6 +83,7 @@ public sealed class RecommendationBlender
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(s.Weight, nameof(sources));
         }
 
+        _unordered = [.. _sources.Select(s => s.Source as IUnorderedCandidateSource)];
         _catalog = catalog;
         _options = options ?? new BlendOptions();
         _categoryOf = b => b.CategoryIn(_catalog);
@@ -120,15 +124,24 @@ public sealed class RecommendationBlender
         // Sized for every source's pool at once: no rehash while blending (candidates rarely overlap much).
         var blend = scratch.Blend;
         blend.EnsureCapacity(_sources.Length * pool);
-        foreach (var (source, weight) in _sources)
+        for (var i = 0; i < _sources.Length; i++)
         {
-            var candidates = source.GetCandidates(request, pool, allowed);
-            if (candidates.Count == 0 || candidates[0].Score <= 0)
+            var (source, weight) = _sources[i];
+            var unordered = _unordered[i];
+            var rented = unordered?.GetUnorderedCandidates(request, pool, allowed) ?? ArraySegment<Candidate>.Empty;
+            var candidates = unordered is not null ? rented.AsSpan() : AsArray(source.GetCandidates(request, pool, allowed));
+            if (candidates.Length == 0)
             {
                 continue;
             }
 
-            var top = candidates[0].Score;
+            var top = unordered is not null ? LeaderScore(candidates) : candidates[0].Score;
+            if (top <= 0)
+            {
+                RentedCandidates.Return(rented);
+                continue;
+            }
+
             foreach (var c in candidates)
             {
                 var contribution = weight * c.Score / top;
@@ -137,14 +150,16 @@ public sealed class RecommendationBlender
                 if (blended)
                 {
                     current = Internal.TopK<byte>.Rank(contribution) > Internal.TopK<byte>.Rank(current.Best)
-                        ? (current.Score + contribution, contribution, c.Reason)
-                        : (current.Score + contribution, current.Best, current.Reason);
+                        ? (current.Score + contribution, contribution, c.Reason, current.Category ?? c.Category)
+                        : (current.Score + contribution, current.Best, current.Reason, current.Category ?? c.Category);
                 }
                 else
                 {
-                    current = (contribution, contribution, c.Reason);
+                    current = (contribution, contribution, c.Reason, c.Category);
                 }
             }
+
+            RentedCandidates.Return(rented);
         }
 
         // Each item's entry made once, with its personal boost already applied when the placement personalises; a
@@ -153,9 +168,10 @@ public sealed class RecommendationBlender
         // not for every item blended.
         var boost = personal is not null && request.CategoryAffinities.Count > 0 && personal.AffinityBoost > 0 ? personal : null;
         var ranked = scratch.Ranked;
-        foreach (var (item, (score, _, reason)) in blend)
+        foreach (var (item, (score, _, reason, known)) in blend)
         {
-            var category = boost is null ? null : _catalog.CategoryOf(item);
+            // A source that knew the item's category handed it on (popularity's rankings read it): no lookup for it.
+            var category = boost is null ? known : known ?? _catalog.CategoryOf(item);
             var boosted = boost is null ? score : boost.Boosted(score, category!, request.CategoryAffinities);
             ranked.Add(new Blended(item, boosted, Internal.TopK<byte>.Rank(boosted), category, reason));
         }
@@ -262,6 +278,26 @@ public sealed class RecommendationBlender
         return result;
     }
 
+    private static Candidate[] AsArray(IReadOnlyList<Candidate> candidates) => candidates as Candidate[] ?? [.. candidates];
+
+    // The score of the candidate a sorted answer would give first (TopK's order: score at ranking precision descending,
+    // then item id), so that an unsorted source's scores are divided by exactly what its sorted answer's first divided by.
+    private static double LeaderScore(ReadOnlySpan<Candidate> candidates)
+    {
+        var leader = 0;
+        var leaderRank = Internal.TopK<byte>.Rank(candidates[0].Score);
+        for (var i = 1; i < candidates.Length; i++)
+        {
+            var rank = Internal.TopK<byte>.Rank(candidates[i].Score);
+            if (rank > leaderRank || (rank == leaderRank && string.CompareOrdinal(candidates[i].ItemId, candidates[leader].ItemId) < 0))
+            {
+                (leader, leaderRank) = (i, rank);
+            }
+        }
+
+        return candidates[leader].Score;
+    }
+
     // Asked of every candidate every source considers (thousands per call): plain loops, so that no call allocates (a
     // lambda over `item` inside it would make a closure object per call).
     private Func<string, bool> Filter(RecommendationRequest request, HashSet<string> bought)
@@ -302,7 +338,7 @@ public sealed class RecommendationBlender
     // One blended item as ranked: its score at ranking precision (Rank) computed once, not at every comparison. Ordered
     // better first: score descending at ranking precision, so arrival order's rounding never decides between two items
     // (TopK.Rank), then item id. Its own order, so the sort calls CompareTo inlined rather than a delegate per comparison.
-    // Category: null when not looked up while blending (CategoryIn looks it up).
+    // Category: null when no source handed it on and the boost did not look it up (CategoryIn looks it up).
     private readonly record struct Blended(string ItemId, double Score, double Rank, string? Category, RecommendationReason Reason) : IComparable<Blended>
     {
         public string CategoryIn(ItemCatalog catalog) => Category ?? catalog.CategoryOf(ItemId);
@@ -319,7 +355,7 @@ public sealed class RecommendationBlender
     // The sets and dictionaries of one blend, kept per thread between blends (cleared): a Recommend made four of them.
     private sealed class BlendScratch
     {
-        public Dictionary<string, (double Score, double Best, RecommendationReason Reason)> Blend { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, (double Score, double Best, RecommendationReason Reason, string? Category)> Blend { get; } = new(StringComparer.Ordinal);
 
         public HashSet<string> Bought { get; } = new(StringComparer.Ordinal);
 

@@ -24,12 +24,16 @@ namespace Segmentation.Core.Recommendations;
 /// only her categories' items instead of everyone's ranking until enough of hers turn up.
 /// </para>
 /// </summary>
-public sealed class SegmentPopularity : ICandidateSource
+public sealed class SegmentPopularity : IUnorderedCandidateSource
 {
     /// <summary>The key under which popularity over all users is kept (its reason reads "popular with everyone").</summary>
     public const string Everyone = "";
 
-    private static readonly Func<string, double, RecommendationReason, Candidate> s_candidate = static (id, score, reason) => new Candidate(id, score, reason);
+    private static readonly Func<string, double, (RecommendationReason Reason, string? Category), Candidate> s_candidate =
+        static (id, score, value) => new Candidate(id, score, value.Reason);
+
+    private static readonly Func<string, double, (RecommendationReason Reason, string? Category), Candidate> s_candidateWithCategory =
+        static (id, score, value) => new Candidate(id, score, value.Reason) { Category = value.Category };
 
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly InteractionWeights _weights;
@@ -281,7 +285,17 @@ public sealed class SegmentPopularity : ICandidateSource
 
     /// <inheritdoc/>
     public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
-        GetCandidates(request, count, allowed, narrower: null).All;
+        RentedCandidates.Owned(GetCandidates(request, count, allowed, sorted: true));
+
+    ArraySegment<Candidate> IUnorderedCandidateSource.GetUnorderedCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+        GetCandidates(request, count, allowed, sorted: false);
+
+    /// <summary>
+    /// The public query's candidates, sorted as it gives them, or (<paramref name="sorted"/> false) in no particular order
+    /// in a rented array (<see cref="RentedCandidates"/>).
+    /// </summary>
+    internal ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted) =>
+        Query(request, count, allowed, narrower: null, narrowerCategories: null, sorted, rented: !sorted).All;
 
     /// <summary>
     /// What <see cref="GetCandidates(RecommendationRequest, int, Func{string, bool})"/> answers for <paramref name="allowed"/>
@@ -298,6 +312,22 @@ public sealed class SegmentPopularity : ICandidateSource
     /// </remarks>
     internal (Candidate[] All, Candidate[] Narrowed) GetCandidates(
         RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories = null)
+    {
+        var (all, narrowed) = Query(request, count, allowed, narrower, narrowerCategories, sorted: narrower is null, rented: false);
+        return (RentedCandidates.Owned(all), RentedCandidates.Owned(narrowed));
+    }
+
+    /// <summary>
+    /// <see cref="GetCandidates(RecommendationRequest, int, Func{string, bool}, Func{string, bool}?, IReadOnlyList{string}?)"/>
+    /// with a narrower filter, unsorted, both lists in rented arrays (<see cref="RentedCandidates"/>) that the caller
+    /// gives back once read: PersonalPopularity's query on every miss.
+    /// </summary>
+    internal (ArraySegment<Candidate> All, ArraySegment<Candidate> Narrowed) GetRentedCandidates(
+        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool> narrower, IReadOnlyList<string>? narrowerCategories) =>
+        Query(request, count, allowed, narrower, narrowerCategories, sorted: false, rented: true);
+
+    private (ArraySegment<Candidate> All, ArraySegment<Candidate> Narrowed) Query(
+        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories, bool sorted, bool rented)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(allowed);
@@ -322,8 +352,10 @@ public sealed class SegmentPopularity : ICandidateSource
                     }
 
                     var byCategory = narrower is not null && narrowerCategories is not null && category.Length == 0 && table.ByCategory is not null;
+                    // The categories the ranking read are the catalog's while no category changed since.
+                    var categoriesKnown = table.CategoryChangesAtRanking == _catalog.CategoryChanges;
                     var (all, narrowed) = category.Length == 0 && table.Ranking is { } ranking
-                        ? FromRanking(table, ranking, count, allowed, byCategory ? null : narrower)
+                        ? FromRanking(table, ranking, count, allowed, byCategory ? null : narrower, categoriesKnown)
                         : (null, null);
                     if (byCategory)
                     {
@@ -350,9 +382,9 @@ public sealed class SegmentPopularity : ICandidateSource
             }
 
             // PersonalPopularity, the only caller with a narrower filter, offers both lists to a top-k of its own, so
-            // it needs their items, not their order: the public query (a blender's source, which reads its first
-            // candidate as the best) gets them sorted.
-            return narrower is null ? (Best(scratch.All, count, sorted: true), []) : (Best(scratch.All, count, sorted: false), Best(scratch.Narrowed, count, sorted: false));
+            // it needs their items, not their order: the public query gets them sorted unless its caller (the blender,
+            // through IUnorderedCandidateSource) reads the set and its best only.
+            return narrower is null ? (Best(scratch.All, count, sorted, rented), ArraySegment<Candidate>.Empty) : (Best(scratch.All, count, sorted: false, rented), Best(scratch.Narrowed, count, sorted: false, rented));
         }
         finally
         {
@@ -383,7 +415,7 @@ public sealed class SegmentPopularity : ICandidateSource
     // One key's ranked items into the best score per item over the keys walked so far: relative to the key's leader, so
     // a small segment's favourites compete with the global ones.
     // The key's collector is read in place and given back.
-    private static void Keep(Dictionary<string, (double Score, RecommendationReason Reason)> best, TopK<byte> ranked, double weight, RecommendationReason reason)
+    private static void Keep(Dictionary<string, (double Score, RecommendationReason Reason, string? Category)> best, TopK<string?> ranked, double weight, RecommendationReason reason)
     {
         // Each item is kept once per key whatever the order, so only the leader (the entry a sort would put first)
         // is sought: up to six of these a call, each a sort of ~50 entries before.
@@ -406,7 +438,11 @@ public sealed class SegmentPopularity : ICandidateSource
                 ref var current = ref CollectionsMarshal.GetValueRefOrAddDefault(best, entry.Id, out var known);
                 if (!known || score > current.Score)
                 {
-                    current = (score, reason);
+                    current = (score, reason, entry.Value ?? current.Category);
+                }
+                else
+                {
+                    current.Category ??= entry.Value;
                 }
             }
         }
@@ -414,15 +450,16 @@ public sealed class SegmentPopularity : ICandidateSource
         ranked.Release();
     }
 
-    private static Candidate[] Best(Dictionary<string, (double Score, RecommendationReason Reason)> best, int count, bool sorted)
+    // Rented answers (the blender's and PersonalPopularity's) carry the categories the rankings read; public ones do not.
+    private static ArraySegment<Candidate> Best(Dictionary<string, (double Score, RecommendationReason Reason, string? Category)> best, int count, bool sorted, bool rented)
     {
-        var result = new TopK<RecommendationReason>(count);
-        foreach (var (item, (score, reason)) in best)
+        var result = new TopK<(RecommendationReason, string?)>(count);
+        foreach (var (item, (score, reason, category)) in best)
         {
-            result.Offer(item, score, reason);
+            result.Offer(item, score, (reason, category));
         }
 
-        return sorted ? result.Drain(s_candidate) : result.DrainUnordered(s_candidate);
+        return result.DrainCandidates(rented ? s_candidateWithCategory : s_candidate, sorted, rented);
     }
 
     // Ranks again, under the write lock, the keys among `segments` whose ranking is missing or stale (more than 1% of
@@ -482,7 +519,10 @@ public sealed class SegmentPopularity : ICandidateSource
                 all.Offer(item, popularity, held);
             }
 
-            var top = TopLevel(_catalog.CategoryOf(item));
+            // Kept with the item's value, for queries while no category changes (an empty one: not known yet).
+            var category = _catalog.CategoryOf(item);
+            held.Category = category.Length > 0 ? category : null;
+            var top = TopLevel(category);
             if (top.IsEmpty)
             {
                 continue;
@@ -535,7 +575,7 @@ public sealed class SegmentPopularity : ICandidateSource
     // those `narrower` allows. An item whose category changed since the ranking is checked against `narrower` (one
     // that moved into her categories since waits for the next ranking, as a new item does); when the rankings run out
     // before `count` while a category has more items than were kept, the key is scanned, as a walk would be.
-    private TopK<byte> FromCategoryRankings(SegmentTable table, IReadOnlyList<string> categories, int count, Func<string, bool> allowed, Func<string, bool> narrower)
+    private TopK<string?> FromCategoryRankings(SegmentTable table, IReadOnlyList<string> categories, int count, Func<string, bool> allowed, Func<string, bool> narrower)
     {
         // Her top categories: three by default, a handful at most.
         var next = categories.Count <= PersonalRanking.MaxCategories ? stackalloc int[categories.Count] : new int[categories.Count];
@@ -548,7 +588,7 @@ public sealed class SegmentPopularity : ICandidateSource
         }
 
         var recheck = table.CategoryChangesAtRanking != _catalog.CategoryChanges;
-        var top = new TopK<byte>(count);
+        var top = new TopK<string?>(count);
         var found = 0;
         while (found < count)
         {
@@ -573,7 +613,7 @@ public sealed class SegmentPopularity : ICandidateSource
             var held = head.Values[next[from]++];
             if (TryRead(table, item, held, out var popularity) && allowed(item) && (!recheck || narrower(item)))
             {
-                top.Offer(item, popularity, 0);
+                top.Offer(item, popularity, recheck ? null : held.Category);
                 found++;
             }
         }
@@ -596,11 +636,12 @@ public sealed class SegmentPopularity : ICandidateSource
     // The best `count` allowed items found by walking the key's ranking (possibly behind by the interactions recorded
     // since RankStale), and as many of those `narrower` allows too (null without it), in one walk; each null when the
     // ranking holds fewer such items than asked while the key has more items (the caller scans them all).
-    private static (TopK<byte>? All, TopK<byte>? Narrowed) FromRanking(
-        SegmentTable table, RankedItem[] ranking, int count, Func<string, bool> allowed, Func<string, bool>? narrower)
+    // Each found item carries the category the ranking read when `categoriesKnown` (no category changed since).
+    private static (TopK<string?>? All, TopK<string?>? Narrowed) FromRanking(
+        SegmentTable table, RankedItem[] ranking, int count, Func<string, bool> allowed, Func<string, bool>? narrower, bool categoriesKnown)
     {
-        var all = new TopK<byte>(count);
-        var narrowed = narrower is null ? null : new TopK<byte>(count);
+        var all = new TopK<string?>(count);
+        var narrowed = narrower is null ? null : new TopK<string?>(count);
         var found = 0;
         var foundNarrowed = narrower is null ? count : 0;
         foreach (var (item, held) in ranking)
@@ -622,15 +663,16 @@ public sealed class SegmentPopularity : ICandidateSource
             // An item moved out of the key since the ranking (Move) is skipped.
             if (TryRead(table, item, held, out var popularity) && allowed(item))
             {
+                var itemCategory = categoriesKnown ? held.Category : null;
                 if (found < count)
                 {
-                    all.Offer(item, popularity, 0);
+                    all.Offer(item, popularity, itemCategory);
                     found++;
                 }
 
                 if (foundNarrowed < count && (narrowedAlready || narrower!(item)))
                 {
-                    narrowed!.Offer(item, popularity, 0);
+                    narrowed!.Offer(item, popularity, itemCategory);
                     foundNarrowed++;
                 }
 
@@ -660,7 +702,7 @@ public sealed class SegmentPopularity : ICandidateSource
         return found;
     }
 
-    private static TopK<byte>? Unless(bool tooFew, TopK<byte> top)
+    private static TopK<string?>? Unless(bool tooFew, TopK<string?> top)
     {
         if (tooFew)
         {
@@ -671,15 +713,15 @@ public sealed class SegmentPopularity : ICandidateSource
         return top;
     }
 
-    private static TopK<byte> Scan(Dictionary<string, Held> items, int count, Func<string, bool> allowed)
+    private static TopK<string?> Scan(Dictionary<string, Held> items, int count, Func<string, bool> allowed)
     {
-        var top = new TopK<byte>(count);
+        var top = new TopK<string?>(count);
         foreach (var (item, held) in items)
         {
             var popularity = held.Value;
             if (popularity > 0 && top.Admits(popularity) && allowed(item))
             {
-                top.Offer(item, popularity, 0);
+                top.Offer(item, popularity, null);
             }
         }
 
@@ -689,9 +731,9 @@ public sealed class SegmentPopularity : ICandidateSource
     // The dictionaries of one query, kept per thread between queries (cleared): each Recommend asked for two of them.
     private sealed class QueryScratch
     {
-        public Dictionary<string, (double Score, RecommendationReason Reason)> All { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, (double Score, RecommendationReason Reason, string? Category)> All { get; } = new(StringComparer.Ordinal);
 
-        public Dictionary<string, (double Score, RecommendationReason Reason)> Narrowed { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, (double Score, RecommendationReason Reason, string? Category)> Narrowed { get; } = new(StringComparer.Ordinal);
     }
 
     // One top-level category's best items of a key, best first, with their scores at ranking precision (the merge's
@@ -705,12 +747,17 @@ public sealed class SegmentPopularity : ICandidateSource
     // looking the item up (a Recommend walks about 300 ranked items over her keys, and each lookup hashed the item's
     // id: Dictionary.FindValue was 2.6 % of a perf profile's samples of the miss, and no longer shows). Written under
     // the write lock, read under the read lock. Removed: taken out of the key (TakeBack); an item that comes back gets
-    // a new one. Costs one 32-byte object per item and key.
+    // a new one. Costs one 40-byte object per item and key.
     private sealed class Held
     {
         public double Value;
 
         public bool Removed;
+
+        // The item's category as the last ranking read it (null: none yet), true while the catalog's CategoryChanges is
+        // the ranking's: a query then hands it on instead of the catalog lookup per item that PersonalPopularity and the
+        // blender made.
+        public string? Category;
     }
 
     private sealed class SegmentTable(string segment)

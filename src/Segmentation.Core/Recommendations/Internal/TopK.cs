@@ -152,6 +152,23 @@ internal sealed class TopK<T>
     /// <summary>The kept items in no particular order, each made by <paramref name="map"/>. Empties the collector.</summary>
     public TResult[] DrainUnordered<TResult>(Func<string, double, T, TResult> map) => DrainAs(Unordered(), map);
 
+    /// <summary>
+    /// The kept candidates, best first (<paramref name="sorted"/>) or in no particular order, each made by
+    /// <paramref name="map"/>, into an array rented (<see cref="RentedCandidates"/>) or of their own. Empties the collector.
+    /// </summary>
+    public ArraySegment<Candidate> DrainCandidates(Func<string, double, T, Candidate> map, bool sorted, bool rented)
+    {
+        var kept = sorted ? SortedInPlace() : _heap.AsSpan(0, _count);
+        var result = RentedCandidates.Make(kept.Length, rented);
+        for (var i = 0; i < kept.Length; i++)
+        {
+            result[i] = map(kept[i].Id, kept[i].Score, kept[i].Value);
+        }
+
+        Release();
+        return result;
+    }
+
     // `kept` (this collector's heap, in the order wanted) mapped, then the collector emptied.
     private TResult[] DrainAs<TResult>(ReadOnlySpan<Entry> kept, Func<string, double, T, TResult> map)
     {
