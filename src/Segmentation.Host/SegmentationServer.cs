@@ -112,7 +112,7 @@ public sealed class SegmentationServer : IAsyncDisposable
 
     /// <summary>Builds and starts the server from command-line style arguments (<c>--Segmentation:Listen=127.0.0.1:0</c>).</summary>
     public static Task<SegmentationServer> StartAsync(string[] args, CancellationToken cancellationToken = default) =>
-        StartAsync(args, Hosting.Silo.FreeLoopbackPort, cancellationToken);
+        StartFindingPortsAsync(args, Hosting.Silo.FreeLoopbackPort, cancellationToken);
 
     /// <summary>
     /// <see cref="StartAsync(string[], CancellationToken)"/> with the way a free port is found for a silo or admin port
@@ -120,7 +120,7 @@ public sealed class SegmentationServer : IAsyncDisposable
     /// or the admin endpoint binds it: the start then fails with "address in use" and is tried again with ports found
     /// anew. A port set in the configuration is never replaced.
     /// </summary>
-    internal static async Task<SegmentationServer> StartAsync(string[] args, Func<int> freePort, CancellationToken cancellationToken)
+    internal static async Task<SegmentationServer> StartFindingPortsAsync(string[] args, Func<int> freePort, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {

@@ -38,7 +38,7 @@ public sealed class FreePortTests
         ];
         try
         {
-            await using var server = await SegmentationServer.StartAsync(args, FreePort, CancellationToken.None);
+            await using var server = await SegmentationServer.StartFindingPortsAsync(args, FreePort, CancellationToken.None);
             using var channel = GrpcChannel.ForAddress(server.Address);
             var health = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest());
             Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
