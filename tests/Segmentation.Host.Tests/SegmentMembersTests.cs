@@ -1,5 +1,6 @@
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
+using Segmentation.Grains;
 using Segmentation.Host.Segments;
 
 namespace Segmentation.Host.Tests;
@@ -10,7 +11,7 @@ namespace Segmentation.Host.Tests;
 /// </summary>
 public sealed class SegmentMembersTests
 {
-    private static MemberEntry Entry(int segment) => new(segment, new MemberTraits([1f, 0f], 0, 0, 0, 0, LifecycleStage.New, "", []), 0.5);
+    private static MemberEntry Entry(int segment) => new(segment, new SegmentJoin("u", new MemberTraits([1f, 0f], 0, 0, 0, 0, LifecycleStage.New, "", []), 0.5));
 
     [Fact]
     public void EachFlush_TakesOnlyWhatWasRecordedSinceTheLast_AndAFailedOneGivesItsChangesBack()

@@ -96,7 +96,7 @@ internal sealed class MlSegmentation
         }
 
         var assignment = model.Assign(traits.Embedding);
-        Members.Record(userId, new MemberEntry(assignment.SegmentId, traits, assignment.Distance));
+        Members.Record(userId, new MemberEntry(assignment.SegmentId, new SegmentJoin(userId, traits, assignment.Distance)));
         Interlocked.Increment(ref _changesSincePublish);
         return assignment;
     }
@@ -155,9 +155,9 @@ internal sealed class MlSegmentation
                     Batch(leaving, counted.SegmentId).Add(userId);
                 }
 
-                if (wanted is not null)
+                if (wanted is { } joins)
                 {
-                    Batch(joining, wanted.SegmentId).Add(new SegmentJoin(userId, wanted.Traits, wanted.Distance));
+                    Batch(joining, joins.SegmentId).Add(joins.Join);
                 }
             }
 
@@ -217,7 +217,7 @@ internal sealed class MlSegmentation
 
     /// <summary>The members of <paramref name="segmentId"/> this silo has handed to the segment grains.</summary>
     public SegmentJoin[] CountedMembers(int segmentId) =>
-        [.. Members.InSegment(segmentId).Select(p => new SegmentJoin(p.Key, p.Value.Traits, p.Value.Distance))];
+        [.. Members.InSegment(segmentId).Select(p => p.Value.Join)];
 
     /// <summary>The members of <paramref name="segmentId"/> every silo has handed to the segment grains (a user once).</summary>
     public async Task<IReadOnlyList<SegmentJoin>> CountedMembersEverywhereAsync(int segmentId)

@@ -1,10 +1,27 @@
 using System.Collections.Concurrent;
 using Segmentation.Core.Clustering;
+using Segmentation.Grains;
 
 namespace Segmentation.Host.Segments;
 
-/// <summary>A user's membership of an ML segment: the segment and what she contributes to its statistics.</summary>
-internal sealed record MemberEntry(int SegmentId, MemberTraits Traits, double Distance);
+/// <summary>
+/// A user's membership of an ML segment: the segment and the join its segment grain counts (her traits and distance).
+/// </summary>
+/// <remarks>
+/// A value, and the join made once, at her assignment: the flush hands that join to the segment grain, which keeps it as
+/// her contribution, so one assignment allocates one object that three places hold (recorded here, counted here, kept by
+/// the segment grain). Every ingest refresh assigns her, and each object made there lives until her next refresh, long
+/// enough to be promoted by the collections in between: a MemberEntry object here and another in the segment grain per
+/// refresh were two more such objects for the GC to copy.
+/// </remarks>
+internal readonly record struct MemberEntry(int SegmentId, SegmentJoin Join)
+{
+    /// <summary>What she contributes to the segment's statistics.</summary>
+    public MemberTraits Traits => Join.Traits;
+
+    /// <summary>Her distance to the segment's centroid.</summary>
+    public double Distance => Join.Distance;
+}
 
 /// <summary>
 /// Who is in which ML segment, as this silo's user grains decided: user id → <see cref="MemberEntry"/>, in two layers.
@@ -138,13 +155,13 @@ internal sealed class SegmentMembers
     /// <summary>Marks the user's entry (null: in no segment) as handed to the segment grains (by a flush that succeeded).</summary>
     internal void SetCounted(string userId, MemberEntry? entry)
     {
-        if (entry is null)
+        if (entry is { } counted)
         {
-            _counted.TryRemove(userId, out _);
+            _counted[userId] = counted;
         }
         else
         {
-            _counted[userId] = entry;
+            _counted.TryRemove(userId, out _);
         }
     }
 }
