@@ -96,7 +96,7 @@ internal sealed class MlSegmentation
         }
 
         var assignment = model.Assign(traits.Embedding);
-        Members.Record(userId, new MemberEntry(assignment.SegmentId, new SegmentJoin(userId, traits, assignment.Distance)));
+        Members.Record(userId, new SegmentJoin(userId, traits, assignment.Distance) { SegmentId = assignment.SegmentId });
         Interlocked.Increment(ref _changesSincePublish);
         return assignment;
     }
@@ -126,7 +126,7 @@ internal sealed class MlSegmentation
     {
         await _flushing.WaitAsync(cancellationToken);
         var applied = false;
-        Dictionary<string, MemberEntry?>? changes = null;
+        Dictionary<string, SegmentJoin?>? changes = null;
         try
         {
             if ((changes = Members.BeginFlush()) is null)
@@ -155,9 +155,9 @@ internal sealed class MlSegmentation
                     Batch(leaving, counted.SegmentId).Add(userId);
                 }
 
-                if (wanted is { } joins)
+                if (wanted is not null)
                 {
-                    Batch(joining, joins.SegmentId).Add(joins.Join);
+                    Batch(joining, wanted.SegmentId).Add(wanted);
                 }
             }
 
@@ -217,7 +217,7 @@ internal sealed class MlSegmentation
 
     /// <summary>The members of <paramref name="segmentId"/> this silo has handed to the segment grains.</summary>
     public SegmentJoin[] CountedMembers(int segmentId) =>
-        [.. Members.InSegment(segmentId).Select(p => p.Value.Join)];
+        [.. Members.InSegment(segmentId).Select(p => p.Value)];
 
     /// <summary>The members of <paramref name="segmentId"/> every silo has handed to the segment grains (a user once).</summary>
     public async Task<IReadOnlyList<SegmentJoin>> CountedMembersEverywhereAsync(int segmentId)
