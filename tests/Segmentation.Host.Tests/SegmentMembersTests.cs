@@ -1,5 +1,6 @@
 using Segmentation.Core;
 using Segmentation.Core.Clustering;
+using Segmentation.Grains;
 using Segmentation.Host.Segments;
 
 namespace Segmentation.Host.Tests;
@@ -10,7 +11,26 @@ namespace Segmentation.Host.Tests;
 /// </summary>
 public sealed class SegmentMembersTests
 {
-    private static MemberEntry Entry(int segment) => new(segment, new MemberTraits([1f, 0f], 0, 0, 0, 0, LifecycleStage.New, "", []), 0.5);
+    private static SegmentJoin Entry(int segment) => new("u", new MemberTraits([1f, 0f], 0, 0, 0, 0, LifecycleStage.New, "", []), 0.5) { SegmentId = segment };
+
+    [Fact]
+    public void CountingAUserAgain_AllocatesNothing()
+    {
+        // Every flush counts each user it took again; with every user refreshed by each ingest, an allocation here is one
+        // more long-lived object per ingested event (a dictionary node made per update was one).
+        var members = new SegmentMembers();
+        var (first, second) = (Entry(1), Entry(2));
+        members.SetCounted("a", first);
+        members.SetCounted("a", second);
+        members.SetCounted("a", first);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        members.SetCounted("a", second);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.Same(second, members.Counted("a"));
+    }
 
     [Fact]
     public void EachFlush_TakesOnlyWhatWasRecordedSinceTheLast_AndAFailedOneGivesItsChangesBack()

@@ -67,7 +67,7 @@ internal static class BenchCommand
         await using var temporary = await TemporaryServer.StartAsync("seg-bench-", [], cancellationToken);
         var server = temporary.Server;
         var seeded = await ShopSeeder.SeedIfEmptyAsync(server, userCount, NullLogger.Instance, cancellationToken);
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC; {GcSettings()}");
         Console.WriteLine($"seeded {seeded!.Events:N0} events for {seeded.Users:N0} users; concurrency {concurrency}, {rounds} rounds x {duration.TotalSeconds:F0} s");
 
         if (models)
@@ -124,6 +124,7 @@ internal static class BenchCommand
         Console.WriteLine($"durable ingest, derived state caught up (no segment refresh pending): {ingest.CaughtUpPerSecond:N0} events/s");
         Console.WriteLine($"durable ingest cost per event until caught up (this process: gRPC client and server): {ingest.AllocatedBytesPerEvent:N0} B allocated, {ingest.CpuMicrosecondsPerEvent:F1} µs CPU");
         Console.WriteLine($"durable ingest, JIT during the timed run: {ingest.Jit}");
+        Console.WriteLine($"durable ingest, GC during the timed run: {ingest.Gc}");
         // A second run of the same shape (new events, the same users), with a listener on Orleans' grain-call spans: counting them
         // costs an Activity per call, so it is kept out of the timed run above.
         // Its events come after the timed run's in event time (those span a millisecond per event from a day ago): starting
@@ -136,6 +137,14 @@ internal static class BenchCommand
 
         var grainCalls = await GrainCallRunAsync(server, userCount, concurrency, duration, cancellationToken);
         Console.WriteLine($"in-process grain calls: {grainCalls:N0} calls/s (GetLifecycle on {userCount:N0} active user grains, {concurrency} callers)");
+    }
+
+    // The GC's own reading of the settings that size its young generation (what the runtimeconfig or DOTNET_ variables set).
+    private static string GcSettings()
+    {
+        var settings = GC.GetConfigurationVariables();
+        return string.Join(", ", new[] { "GCDynamicAdaptationMode", "GCHeapCount", "GCgen0size", "GCGen0MaxBudget", "GCDGen0GrowthPercent", "GCDGen0GrowthMinFactor", "GCDGen0GrowthMaxFactor", "GCDTargetTCP", "GCConserveMem", "ConcurrentGC" }
+            .Select(name => $"{name} {(settings.TryGetValue(name, out var value) ? value : "-")}"));
     }
 
     internal static async Task<IngestRun> IngestRunAsync(
@@ -190,6 +199,8 @@ internal static class BenchCommand
         // Methods compiled (every tier, this process) across the run: whether code is still generated in steady state.
         var jitMethods0 = System.Runtime.JitInfo.GetCompiledMethodCount();
         var jitTime0 = System.Runtime.JitInfo.GetCompilationTime();
+        var gc0 = GcDuring.Now();
+        using var collections = countCalls ? null : new Measurement.GcSampler();
         var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var stopwatch = Stopwatch.StartNew();
@@ -246,10 +257,28 @@ internal static class BenchCommand
             (GC.GetTotalAllocatedBytes(precise: true) - allocated0) / (double)events,
             (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMicroseconds / events,
             orleans.GetValueOrDefault("orleans-messaging-processing-dispatcher-received") / (double)events,
-            jit);
+            jit,
+            GcDuring.Now().Since(gc0, events) with { Collections = collections?.Summary() ?? "" });
     }
 
-    internal sealed record IngestRun(DateTimeOffset Start, long Events, double PerSecond, double CaughtUpPerSecond, double AllocatedBytesPerEvent, double CpuMicrosecondsPerEvent, double GrainCallsPerEvent, JitDuring Jit);
+    internal sealed record IngestRun(DateTimeOffset Start, long Events, double PerSecond, double CaughtUpPerSecond, double AllocatedBytesPerEvent, double CpuMicrosecondsPerEvent, double GrainCallsPerEvent, JitDuring Jit, GcDuring Gc);
+
+    /// <summary>
+    /// What the GC did during a run: collections of each generation (a gen1 count includes the gen2 ones, as
+    /// <see cref="GC.CollectionCount"/> does) and the time the process was paused for them.
+    /// </summary>
+    internal sealed record GcDuring(int Gen0, int Gen1, int Gen2, TimeSpan Paused, long Events)
+    {
+        /// <summary>The collections seen one by one (<see cref="Measurement.GcSampler"/>), by kind.</summary>
+        public string Collections { get; init; } = "";
+
+        public static GcDuring Now() => new(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), 0);
+
+        public GcDuring Since(GcDuring start, long events) => new(Gen0 - start.Gen0, Gen1 - start.Gen1, Gen2 - start.Gen2, Paused - start.Paused, events);
+
+        public override string ToString() =>
+            $"collections gen0 {Gen0:N0}, gen1 {Gen1:N0}, gen2 {Gen2:N0}; paused {Paused.TotalMilliseconds:N0} ms ({Paused.TotalMicroseconds / Math.Max(1, Events):F2} µs per event), heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:N0} MiB at the last collection; {Collections}";
+    }
 
     /// <summary>What the JIT did during a run (<see cref="System.Runtime.JitInfo"/>): methods compiled and time spent compiling.</summary>
     internal sealed record JitDuring(long Methods, TimeSpan Time, long Events)

@@ -245,7 +245,7 @@ public sealed class EncoderFeatures
         // History(profile.RecommendationHistory(), …) read from the fold state in the same order (her purchases, then her
         // other interactions) without building that list: this runs at every refresh of the ingest path, and the list and
         // the candidates were several KB per event.
-        if (InTimeOrder(s.Purchased) && InTimeOrder(s.History))
+        if (profile.InteractionsInTimeOrder)
         {
             return NewestFirst(s.Purchased, s.History, now, indexOf, itemIds, itemWeights);
         }
@@ -274,21 +274,6 @@ public sealed class EncoderFeatures
         {
             ArrayPool<Candidate>.Shared.Return(candidates);
         }
-    }
-
-    // Whether the entries' times never decrease along the list: true of a profile folded in event-time order (the grain
-    // folds so, re-folding her stream when a late event comes), which keeps both lists in that order.
-    private static bool InTimeOrder(List<InteractionState> entries)
-    {
-        for (var i = 1; i < entries.Count; i++)
-        {
-            if (entries[i].At < entries[i - 1].At)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     // Encode's history when both lists are in time order: Fill's order (later timestamp first, then later position, where

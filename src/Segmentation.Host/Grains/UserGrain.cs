@@ -89,10 +89,14 @@ internal sealed class UserGrain : Grain, IUserGrain
     // in the silo's StaleEmbeddings, which refreshes her once an inference silo has joined.
     private string? _embeddingUnavailable;
 
-    // Her ML segment; its explanation is written at the first query after an assignment (the refresh after every event
-    // would otherwise format four strings nobody reads): _mlExplained says whether _mlSegment carries it.
-    private MlMembership? _mlSegment;
-    private bool _mlExplained;
+    // Her ML segment and the version of the segmentation that assigned it. What queries answer with, her membership
+    // with its explanation, is made at the first query after an assignment (the refresh after every event would otherwise
+    // format four strings nobody reads) and kept in _mlExplained until the next assignment. Two fields rather than an
+    // MlMembership made at every assignment: each ingest refresh assigns her, and that object lived until her next
+    // refresh, long enough to survive the gen0 collections in between, which copy it (one per refreshed user).
+    private SegmentAssignment? _mlAssignment;
+    private long _mlModelVersion;
+    private MlMembership? _mlExplained;
     private long _mlVersionSeen = -1;
 
     // Set while a refresh is owed for events folded since the last one (counted in
@@ -456,7 +460,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         // The same fields GetRecommendationInputAsync's Segments would give: StageAt is AssessLifecycle's stage without
         // its explanation, and the ML segment's assignment does not depend on its explanation (written on demand).
         await EnsureFreshAsync();
-        return new RecommendationSignals(_profile.RecommendationHistory(), _profile.StageAt(now), _mlSegment?.Assignment, _embedding, _profile.TopLevelAffinities(now, Core.Recommendations.PersonalRanking.MaxCategories));
+        return new RecommendationSignals(_profile.RecommendationHistory(), _profile.StageAt(now), _mlAssignment, _embedding, _profile.TopLevelAffinities(now, Core.Recommendations.PersonalRanking.MaxCategories));
     }
 
     public async Task<ProfileWithEmbedding?> GetProfileAsync(DateTimeOffset now)
@@ -517,7 +521,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         // again, and the snapshot alone is not replayed without its stream.
         var events = deleteEvents ? await EventLog.DeleteStreamAsync(_key, CancellationToken.None) : 0;
         var snapshot = await DeleteSnapshotAsync();
-        var inSegment = _mlSegment is not null || _ml?.Members.Of(_userId) is not null;
+        var inSegment = _mlAssignment is not null || _ml?.Members.Of(_userId) is not null;
         var result = new UserErasure(events, snapshot, _embedding is { Length: > 0 }, inSegment,
             _memberships.Count(m => m.Key.StartsWith("rule:", StringComparison.Ordinal)), !_profile.IsEmpty);
         _ml?.Leave(_userId);
@@ -529,7 +533,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         _profile = new UserProfile(_userId, ProfileOptions);
         _embedding = null;
         _embeddingStale = true;
-        _mlSegment = null;
+        ForgetMlSegment();
         _memberships = [];
         ForgetOwnAppends();
         _unsnapshotted = 0;
@@ -685,13 +689,13 @@ internal sealed class UserGrain : Grain, IUserGrain
         {
             // Churn band and anomaly flag as segments, for watchers (a win-back campaign subscribes to churn:high).
             var scored = _segments.Feed.WatcherCount > 0 ? ScoredMemberships(now) : null;
-            _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlSegment?.Assignment.SegmentId, view, scored);
+            _memberships = _segments.Update(_userId, _profile, _memberships, at ?? now, _mlAssignment?.SegmentId, view, scored);
         }
 
         if (_services.Users.Customers is { } customers)
         {
             // Under her tenant: its ListSegments counts her against its own segmentations and rules.
-            customers.Record(_tenant, _userId, CustomerFacts.Of(_profile), _mlSegment?.Assignment.SegmentId ?? -1, RuleIds(customers, view, now), now);
+            customers.Record(_tenant, _userId, CustomerFacts.Of(_profile), _mlAssignment?.SegmentId ?? -1, RuleIds(customers, view, now), now);
         }
 
         ClearPending();
@@ -796,7 +800,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         var model = _ml.Current;
         _mlVersionSeen = model?.Version ?? -1;
         var sameEncoder = model is not null && NamesVersion(model.EmbeddingModelVersion, _embeddingVersion);
-        if (_embedding is not null && _embedding.Length > 0 && model is not null && !sameEncoder && _mlSegment is not null)
+        if (_embedding is not null && _embedding.Length > 0 && model is not null && !sameEncoder && _mlAssignment is not null)
         {
             // A new encoder is served, and the segmentation in force was clustered over the previous one's vectors. Her
             // membership under it still answers (and still counts in its segment) until the segmentation over the new
@@ -809,23 +813,41 @@ internal sealed class UserGrain : Grain, IUserGrain
             // No model, or one clustered over another encoder's vectors that she was never assigned under: no ML
             // segment until re-clustering.
             _ml.Leave(_userId);
-            _mlSegment = null;
+            ForgetMlSegment();
             return;
         }
 
-        if (!recomputed && _mlSegment is { } current && model.Assign(_embedding) is var moved && moved.SegmentId == current.Assignment.SegmentId)
+        if (!recomputed && _mlAssignment is { } current && model.Assign(_embedding) is var moved && moved.SegmentId == current.SegmentId)
         {
             // Only the centroids moved (a newer version), not her: same segment, nothing for the segment grains to learn.
-            _mlSegment = current with { Assignment = moved, ModelVersion = model.Version };
-            _mlExplained = false;
+            UseMlSegment(moved, model.Version);
             return;
         }
 
         using var assign = SegmentationDiagnostics.Source.StartActivity("assign");
         // Her traits from the fold state: the same as those of her view at `now`, without building the view.
         var assignment = _ml.Assign(_userId, MemberTraits.Of(_profile, now, _embedding));
-        _mlSegment = assignment is null ? null : new MlMembership(assignment, model.Version, []);
-        _mlExplained = false;
+        if (assignment is null)
+        {
+            ForgetMlSegment();
+        }
+        else
+        {
+            UseMlSegment(assignment, model.Version);
+        }
+    }
+
+    private void UseMlSegment(SegmentAssignment assignment, long modelVersion)
+    {
+        _mlAssignment = assignment;
+        _mlModelVersion = modelVersion;
+        _mlExplained = null;
+    }
+
+    private void ForgetMlSegment()
+    {
+        _mlAssignment = null;
+        _mlExplained = null;
     }
 
     /// <summary>
@@ -846,7 +868,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             return;
         }
 
-        var segment = _mlSegment?.Assignment.SegmentId;
+        var segment = _mlAssignment?.SegmentId;
         if (_recommender.MlSegmentOf(_userId) == segment)
         {
             return;
@@ -923,7 +945,7 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         if (segment.StartsWith("ml:", StringComparison.Ordinal))
         {
-            return _mlSegment is { } ml && segment.AsSpan("ml:".Length).SequenceEqual(ml.Assignment.SegmentId.ToString(CultureInfo.InvariantCulture));
+            return _mlAssignment is { } ml && segment.AsSpan("ml:".Length).SequenceEqual(ml.SegmentId.ToString(CultureInfo.InvariantCulture));
         }
 
         if (segment.StartsWith("value:", StringComparison.Ordinal))
@@ -993,16 +1015,8 @@ internal sealed class UserGrain : Grain, IUserGrain
 
     // Her ML segment with its explanation, written now if the last assignment has none yet (from the profile as of the
     // query, which is at least as new as the one she was assigned with).
-    private MlMembership? Explained(ProfileView? view, DateTimeOffset now)
-    {
-        if (_mlSegment is { } ml && !_mlExplained)
-        {
-            _mlSegment = ml with { Explanation = Explain(view ?? _profile.View(now), ml.Assignment) };
-            _mlExplained = true;
-        }
-
-        return _mlSegment;
-    }
+    private MlMembership? Explained(ProfileView? view, DateTimeOffset now) =>
+        _mlAssignment is not { } assignment ? null : _mlExplained ??= new MlMembership(assignment, _mlModelVersion, Explain(view ?? _profile.View(now), assignment));
 
     private static BehaviorEvent[] Decode(byte[][] payloads)
     {

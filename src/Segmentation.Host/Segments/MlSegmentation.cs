@@ -96,7 +96,7 @@ internal sealed class MlSegmentation
         }
 
         var assignment = model.Assign(traits.Embedding);
-        Members.Record(userId, new MemberEntry(assignment.SegmentId, traits, assignment.Distance));
+        Members.Record(userId, new SegmentJoin(userId, traits, assignment.Distance) { SegmentId = assignment.SegmentId });
         Interlocked.Increment(ref _changesSincePublish);
         return assignment;
     }
@@ -126,7 +126,7 @@ internal sealed class MlSegmentation
     {
         await _flushing.WaitAsync(cancellationToken);
         var applied = false;
-        Dictionary<string, MemberEntry?>? changes = null;
+        Dictionary<string, SegmentJoin?>? changes = null;
         try
         {
             if ((changes = Members.BeginFlush()) is null)
@@ -157,7 +157,7 @@ internal sealed class MlSegmentation
 
                 if (wanted is not null)
                 {
-                    Batch(joining, wanted.SegmentId).Add(new SegmentJoin(userId, wanted.Traits, wanted.Distance));
+                    Batch(joining, wanted.SegmentId).Add(wanted);
                 }
             }
 
@@ -217,7 +217,7 @@ internal sealed class MlSegmentation
 
     /// <summary>The members of <paramref name="segmentId"/> this silo has handed to the segment grains.</summary>
     public SegmentJoin[] CountedMembers(int segmentId) =>
-        [.. Members.InSegment(segmentId).Select(p => new SegmentJoin(p.Key, p.Value.Traits, p.Value.Distance))];
+        [.. Members.InSegment(segmentId).Select(p => p.Value)];
 
     /// <summary>The members of <paramref name="segmentId"/> every silo has handed to the segment grains (a user once).</summary>
     public async Task<IReadOnlyList<SegmentJoin>> CountedMembersEverywhereAsync(int segmentId)

@@ -17,7 +17,9 @@ namespace Segmentation.Host.Segments;
 [RequiresRole(ServerRoles.Silo)]
 internal sealed class SegmentGrain : Grain, ISegmentGrain
 {
-    private readonly Dictionary<string, MemberEntry> _members = new(StringComparer.Ordinal);
+    // Each member's join as it arrived: what she contributes, subtracted again when she leaves or joins anew (kept as
+    // received, not copied into an entry of our own: one object fewer per join, and every ingest refresh joins her).
+    private readonly Dictionary<string, SegmentJoin> _members = new(StringComparer.Ordinal);
     private readonly GrainServices _services;
     private MlSegmentation _ml = null!;
     private int _dimensions;
@@ -41,7 +43,7 @@ internal sealed class SegmentGrain : Grain, ISegmentGrain
         _statistics = new SegmentStatistics(_dimensions);
         foreach (var member in await _ml.CountedMembersEverywhereAsync(_segmentId))
         {
-            if (_members.TryAdd(member.UserId, new MemberEntry(_segmentId, member.Traits, member.Distance)))
+            if (_members.TryAdd(member.UserId, member))
             {
                 _statistics.Add(member.Traits);
             }
@@ -75,7 +77,7 @@ internal sealed class SegmentGrain : Grain, ISegmentGrain
                 }
             }
 
-            _members[join.UserId] = new MemberEntry(_segmentId, join.Traits, join.Distance);
+            _members[join.UserId] = join;
             _statistics.Add(join.Traits);
         }
 

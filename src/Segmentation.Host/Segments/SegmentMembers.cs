@@ -1,13 +1,11 @@
 using System.Collections.Concurrent;
-using Segmentation.Core.Clustering;
+using Segmentation.Grains;
 
 namespace Segmentation.Host.Segments;
 
-/// <summary>A user's membership of an ML segment: the segment and what she contributes to its statistics.</summary>
-internal sealed record MemberEntry(int SegmentId, MemberTraits Traits, double Distance);
-
 /// <summary>
-/// Who is in which ML segment, as this silo's user grains decided: user id → <see cref="MemberEntry"/>, in two layers.
+/// Who is in which ML segment, as this silo's user grains decided: user id → the <see cref="SegmentJoin"/> of her
+/// assignment (her segment, traits and distance), in two layers.
 /// The <em>counted</em> layer is what this silo has handed to the <see cref="SegmentGrain"/>s (written by
 /// <see cref="MlSegmentation.FlushAsync"/> once they took it; a segment grain that activates again rebuilds its
 /// members from every silo's counted layer). The <em>recorded</em> layer is what user
@@ -16,25 +14,30 @@ internal sealed record MemberEntry(int SegmentId, MemberTraits Traits, double Di
 /// segment grains in batches (periodically, and before anyone reads statistics or counted members).
 /// </summary>
 /// <remarks>
-/// Thread-safe. Derived state: rebuilt after a restart by the start-up sweep, in which every user is assigned again.
+/// <para>Thread-safe. Derived state: rebuilt after a restart by the start-up sweep, in which every user is assigned again.
 /// Only a user's latest record matters (a user who moved twice between flushes is counted once, where she is now), so
-/// the recorded layer holds at most one entry per user.
+/// the recorded layer holds at most one entry per user.</para>
+/// <para>Both layers hold the join made at her assignment, which the flush hands to the segment grain and the segment
+/// grain keeps: one object per assignment, where an entry object here, a SegmentJoin made by the flush and an entry in
+/// the segment grain were three. Every ingest refresh assigns her, and each of those lived until her next refresh, long
+/// enough to survive the gen0 collections in between. A reference, not a struct: the counted layer's dictionary writes a
+/// reference in place, and would allocate a new node for every update of a struct wider than a reference.</para>
 /// </remarks>
 internal sealed class SegmentMembers
 {
-    private readonly ConcurrentDictionary<string, MemberEntry> _counted = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SegmentJoin> _counted = new(StringComparer.Ordinal);
 
     // Recorded since the last flush began (null: she left), and the batch a flush is applying now: readers of Of look
     // through both, so what a user grain recorded stays visible until the segment grains have counted it.
     private readonly Lock _gate = new();
-    private Dictionary<string, MemberEntry?> _recorded = new(StringComparer.Ordinal);
-    private Dictionary<string, MemberEntry?>? _flushing;
+    private Dictionary<string, SegmentJoin?> _recorded = new(StringComparer.Ordinal);
+    private Dictionary<string, SegmentJoin?>? _flushing;
 
     // The batch the last flush applied, emptied, to record into once the next flush begins: the two dictionaries take
     // turns instead of a new one per flush. A flush every StatisticsFlushInterval (200 ms) during an ingest takes a few
     // thousand users; a new dictionary grew to that size again each time, its entries array on the large object heap
     // (over 85 KB from about 3,500 users on), whose allocations bring on full collections of the whole heap.
-    private Dictionary<string, MemberEntry?>? _spare;
+    private Dictionary<string, SegmentJoin?>? _spare;
 
     // The largest batch kept as the spare (about 460 KB): the start-up sweep's flush, every user at once, is not kept.
     private const int MaxSpareCapacity = 16_384;
@@ -55,7 +58,7 @@ internal sealed class SegmentMembers
     }
 
     /// <summary>The user's entry as last recorded (counted or not), if she is in a segment.</summary>
-    public MemberEntry? Of(string userId)
+    public SegmentJoin? Of(string userId)
     {
         lock (_gate)
         {
@@ -69,16 +72,16 @@ internal sealed class SegmentMembers
     }
 
     /// <summary>The user's entry as the segment grains count it.</summary>
-    public MemberEntry? Counted(string userId) => _counted.TryGetValue(userId, out var entry) ? entry : null;
+    public SegmentJoin? Counted(string userId) => _counted.TryGetValue(userId, out var entry) ? entry : null;
 
     /// <summary>Every (user, entry) counted now (a moving snapshot: concurrent changes may or may not show).</summary>
-    public IEnumerable<KeyValuePair<string, MemberEntry>> All => _counted;
+    public IEnumerable<KeyValuePair<string, SegmentJoin>> All => _counted;
 
     /// <summary>The counted members of one segment now.</summary>
-    public IEnumerable<KeyValuePair<string, MemberEntry>> InSegment(int segmentId) => _counted.Where(p => p.Value.SegmentId == segmentId);
+    public IEnumerable<KeyValuePair<string, SegmentJoin>> InSegment(int segmentId) => _counted.Where(p => p.Value.SegmentId == segmentId);
 
     /// <summary>Records where the user is now (null: in no segment), for the next flush to count.</summary>
-    public void Record(string userId, MemberEntry? entry)
+    public void Record(string userId, SegmentJoin? entry)
     {
         lock (_gate)
         {
@@ -91,7 +94,7 @@ internal sealed class SegmentMembers
     /// <see cref="EndFlush"/>, and is the caller's to read until then only (it is emptied and recorded into again
     /// afterwards). One flush at a time (the caller serialises them).
     /// </summary>
-    internal Dictionary<string, MemberEntry?>? BeginFlush()
+    internal Dictionary<string, SegmentJoin?>? BeginFlush()
     {
         lock (_gate)
         {
@@ -101,7 +104,7 @@ internal sealed class SegmentMembers
             }
 
             _flushing = _recorded;
-            _recorded = _spare ?? new Dictionary<string, MemberEntry?>(StringComparer.Ordinal);
+            _recorded = _spare ?? new Dictionary<string, SegmentJoin?>(StringComparer.Ordinal);
             _spare = null;
             return _flushing;
         }
@@ -136,15 +139,15 @@ internal sealed class SegmentMembers
     }
 
     /// <summary>Marks the user's entry (null: in no segment) as handed to the segment grains (by a flush that succeeded).</summary>
-    internal void SetCounted(string userId, MemberEntry? entry)
+    internal void SetCounted(string userId, SegmentJoin? entry)
     {
-        if (entry is null)
+        if (entry is { } counted)
         {
-            _counted.TryRemove(userId, out _);
+            _counted[userId] = counted;
         }
         else
         {
-            _counted[userId] = entry;
+            _counted.TryRemove(userId, out _);
         }
     }
 }

@@ -223,6 +223,36 @@ public sealed class EncoderFeaturesTests
         Assert.True(used > 0);
     }
 
+    [Fact]
+    public void Encode_AfterALateEventAndAfterItsEntriesGo_EqualsHistoryOfTheRecommendationHistory()
+    {
+        // The profile keeps whether her lists are in time order as she folds, so Encode asked between folds must see a late
+        // event (an entry older than the last one, added at the end of its list) take its list out of order, and see the
+        // list in order again once that entry is gone from the front: otherwise it would walk an unordered list from its
+        // end and put the late entry first.
+        var options = new ProfileOptions { HistoryInteractions = 4, PurchasedItems = 3 };
+        var profile = Events.Fold(
+            options,
+            Events.Make(EventType.View, Events.T0.AddDays(1), item: "i1"),
+            Events.Make(EventType.Purchase, Events.T0.AddDays(2), item: "i2"),
+            Events.Make(EventType.View, Events.T0.AddDays(3), item: "i3"));
+        var now = Events.T0.AddDays(60);
+        AssertEncodeEqualsHistory(profile, now, 8);
+
+        // Late: a view and a purchase older than what she has.
+        profile.Apply(Events.Make(EventType.View, Events.T0.AddHours(1), item: "i4"));
+        AssertEncodeEqualsHistory(profile, now, 8);
+        profile.Apply(Events.Make(EventType.Purchase, Events.T0.AddHours(2), item: "i5"));
+        AssertEncodeEqualsHistory(profile, now, 8);
+
+        // Newer events push the oldest entries out, the late ones with them, one at a time.
+        for (var day = 10; day < 18; day++)
+        {
+            profile.Apply(Events.Make(day % 2 == 0 ? EventType.Purchase : EventType.View, Events.T0.AddDays(day), item: "i" + (day - 4).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            AssertEncodeEqualsHistory(profile, now, 8);
+        }
+    }
+
     // Encode's slots and weights equal History's over her recommendation history; returns how many slots it used.
     private static int AssertEncodeEqualsHistory(UserProfile profile, DateTimeOffset now, int length)
     {
