@@ -76,10 +76,13 @@ public sealed class AnomalyServingTests : IAsyncLifetime
         await using var watch = _server.Client.ServerStreamingAsync<WatchSegmentChangesRequest, SegmentChange>(
             s_segments.FindMethodByName("WatchSegmentChanges"), new WatchSegmentChangesRequest { SegmentId = "anomaly:" }, new CallSettings(CancellationToken: cancel.Token)).GetAsyncEnumerator(cancel.Token);
         var next = watch.MoveNextAsync().AsTask();
-        for (var i = 0; i < 500 && _server.Server.SegmentChanges.WatcherCount < 1; i++)
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (_server.Server.SegmentChanges.WatcherCount < 1 && waited.Elapsed < TimeSpan.FromSeconds(20))
         {
             await Task.Delay(10);
         }
+
+        Assert.True(_server.Server.SegmentChanges.WatcherCount > 0, "the watch was not registered within 20 s");
 
         await IngestAsync(Events.Make("bot-more", "bot", EventType.View, s_day.AddHours(4), "sku-1"));
         Assert.True(await next);

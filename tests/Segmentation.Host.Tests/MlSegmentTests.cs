@@ -223,10 +223,15 @@ public sealed class MlSegmentTests : IAsyncLifetime
         await using var watch = _server.Client.ServerStreamingAsync<WatchUserSegmentsRequest, SegmentChange>(
             s_segments.FindMethodByName("WatchUserSegments"), new WatchUserSegmentsRequest { UserId = "home-5" }, new CallSettings(CancellationToken: cancel.Token)).GetAsyncEnumerator(cancel.Token);
         var next = watch.MoveNextAsync().AsTask();
-        for (var i = 0; i < 100 && _server.Server.SegmentChanges.WatcherCount == 0; i++)
+        // The watch must be registered before her events go in, or the change it waits for is published to no one; on
+        // a loaded machine the stream's start can take well over a second.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (_server.Server.SegmentChanges.WatcherCount == 0 && waited.Elapsed < TimeSpan.FromSeconds(20))
         {
             await Task.Delay(10);
         }
+
+        Assert.True(_server.Server.SegmentChanges.WatcherCount > 0, "the watch was not registered within 20 s");
 
         // She discovers toys: many recent toy purchases outweigh her older home ones.
         var binge = Enumerable.Range(0, 10).Select(i => Buy("home-5", $"t{i}", "toys.games", 60 + i)).ToArray();
