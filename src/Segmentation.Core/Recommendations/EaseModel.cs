@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Frozen;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -31,7 +32,9 @@ namespace Segmentation.Core.Recommendations;
 public sealed class EaseModel : IUnorderedCandidateSource
 {
     private readonly string[] _ids;
-    private readonly Dictionary<string, int> _index;
+    // Frozen: read on every Recommend for each item of her history (about 50 lookups a call, 5 % of a miss's samples
+    // in perf as a Dictionary), never written after the model is made.
+    private readonly FrozenDictionary<string, int> _index;
 
     // Dense: the n × n weights, row-major (row j: item j's weight towards every item); 0 neighbours.
     // Sparse: each row's kept neighbours, n × neighbours, ascending by index within a row; no dense weights.
@@ -44,7 +47,7 @@ public sealed class EaseModel : IUnorderedCandidateSource
     // candidates share them): a Recommend gave about 50 new ones. A race makes two equal ones; either is right.
     private readonly RecommendationReason?[] _reasons;
 
-    private EaseModel(string[] ids, Dictionary<string, int> index, float[] weights)
+    private EaseModel(string[] ids, FrozenDictionary<string, int> index, float[] weights)
     {
         _reasons = new RecommendationReason?[ids.Length];
         _ids = ids;
@@ -54,7 +57,7 @@ public sealed class EaseModel : IUnorderedCandidateSource
         _neighbourWeights = [];
     }
 
-    private EaseModel(string[] ids, Dictionary<string, int> index, int neighbours, int[] neighbourIndices, float[] neighbourWeights)
+    private EaseModel(string[] ids, FrozenDictionary<string, int> index, int neighbours, int[] neighbourIndices, float[] neighbourWeights)
     {
         _reasons = new RecommendationReason?[ids.Length];
         _ids = ids;
@@ -151,7 +154,7 @@ public sealed class EaseModel : IUnorderedCandidateSource
             }
         }
 
-        return new EaseModel(ids, index, weights);
+        return new EaseModel(ids, index.ToFrozenDictionary(StringComparer.Ordinal), weights);
     }
 
     /// <summary>
@@ -529,7 +532,7 @@ public sealed class EaseModel : IUnorderedCandidateSource
 
             if (!pruned)
             {
-                return new EaseModel(ids, index, ReadLittleEndian<float>(stream, n * n));
+                return new EaseModel(ids, index.ToFrozenDictionary(StringComparer.Ordinal), ReadLittleEndian<float>(stream, n * n));
             }
 
             var m = reader.ReadInt32();
@@ -552,7 +555,7 @@ public sealed class EaseModel : IUnorderedCandidateSource
                 }
             }
 
-            return new EaseModel(ids, index, m, indices, ReadLittleEndian<float>(stream, n * m));
+            return new EaseModel(ids, index.ToFrozenDictionary(StringComparer.Ordinal), m, indices, ReadLittleEndian<float>(stream, n * m));
         }
         catch (EndOfStreamException)
         {

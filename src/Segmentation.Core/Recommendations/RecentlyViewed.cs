@@ -40,29 +40,29 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
     private ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted, Scratch scratch)
     {
         var history = request.HistorySpan();
-        var bought = scratch.Bought;
-        foreach (var x in history)
-        {
-            if (x.Type == EventType.Purchase)
-            {
-                bought.Add(x.ItemId);
-            }
-        }
 
-        // The last cart event of each item (add, removal or purchase): the history is in any order. On equal times a
-        // purchase wins (a checkout stamped in the same second as the add), otherwise the later entry (the profile keeps
-        // its interactions in event-time order; its purchases are listed before them).
-        var cart = scratch.Cart;
+        // One entry per item of hers, in one dictionary: whether she bought it, its last cart event (add, removal or
+        // purchase) and, below, its score. Three sets and dictionaries (bought, cart, scores) hashed each id up to five
+        // times. The history is in any order: on equal times a purchase wins (a checkout stamped in the same second as
+        // the add), otherwise the later entry (the profile keeps its interactions in event-time order; its purchases
+        // are listed before them). Ages are counted from her newest interaction (below), found in the same pass.
+        var items = scratch.Items;
+        var newest = DateTimeOffset.MinValue;
+        var anyBought = false;
         foreach (var x in history)
         {
+            newest = x.Timestamp > newest ? x.Timestamp : newest;
             if (x.Type is EventType.AddToCart or EventType.RemoveFromCart or EventType.Purchase)
             {
-                // One lookup: an item first met here is added with this event, as it would be set.
-                ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(cart, x.ItemId, out var known);
-                if (!known || x.Timestamp > last.Timestamp || (x.Timestamp == last.Timestamp && last.Type != EventType.Purchase))
+                ref var item = ref CollectionsMarshal.GetValueRefOrAddDefault(items, x.ItemId, out _);
+                if (!item.InCartHistory || x.Timestamp > item.LastCart.Timestamp || (x.Timestamp == item.LastCart.Timestamp && item.LastCart.Type != EventType.Purchase))
                 {
-                    last = x;
+                    item.LastCart = x;
+                    item.InCartHistory = true;
                 }
+
+                item.Bought |= x.Type == EventType.Purchase;
+                anyBought |= x.Type == EventType.Purchase;
             }
         }
 
@@ -70,31 +70,28 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         // source's scores relative to its best, which this leaves as they were, while a short half-life counted from
         // "now" (10 minutes: 2^-144 a day) would decay every item of a shopper away for a few weeks to exactly 0, and
         // "continue where you left off" would vanish for her. "Now" still bounds it (an event stamped in the future).
-        var newest = DateTimeOffset.MinValue;
-        foreach (var x in history)
-        {
-            newest = x.Timestamp > newest ? x.Timestamp : newest;
-        }
-
         var reference = newest < request.Now ? newest : request.Now;
-        var scores = scratch.Scores;
         foreach (var x in history)
         {
             // A bought item only comes back when she carts it again (a repurchasable one; the blender filters the others).
-            if (x.Type is EventType.View or EventType.AddToCart or EventType.Wishlist
-                && (bought.Count == 0 || !bought.Contains(x.ItemId) || cart[x.ItemId].Type == EventType.AddToCart)
-                && !(x.Type == EventType.AddToCart && cart[x.ItemId].Type == EventType.RemoveFromCart))
+            if (x.Type is EventType.View or EventType.AddToCart or EventType.Wishlist)
             {
-                CollectionsMarshal.GetValueRefOrAddDefault(scores, x.ItemId, out _) += _weights.Of(x) * ForwardDecay.Factor(reference - x.Timestamp, halfLife);
+                ref var item = ref CollectionsMarshal.GetValueRefOrAddDefault(items, x.ItemId, out _);
+                if ((!anyBought || !item.Bought || item.LastCart.Type == EventType.AddToCart)
+                    && !(x.Type == EventType.AddToCart && item.LastCart.Type == EventType.RemoveFromCart))
+                {
+                    item.Score += _weights.Of(x) * ForwardDecay.Factor(reference - x.Timestamp, halfLife);
+                    item.Scored = true;
+                }
             }
         }
 
         var top = new TopK<byte>(count);
-        foreach (var (item, score) in scores)
+        foreach (var (id, item) in items)
         {
-            if (score > 0 && allowed(item))
+            if (item.Scored && item.Score > 0 && allowed(id))
             {
-                top.Offer(item, score, cart.TryGetValue(item, out var last) && last.Type == EventType.AddToCart ? (byte)1 : (byte)0);
+                top.Offer(id, item.Score, item.InCartHistory && item.LastCart.Type == EventType.AddToCart ? (byte)1 : (byte)0);
             }
         }
 
@@ -104,20 +101,25 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
     private static readonly Func<string, double, byte, Candidate> s_candidate =
         static (id, score, inCart) => new Candidate(id, score, new RecommendationReason(inCart == 1 ? ReasonKind.InCart : ReasonKind.RecentlyViewed, id));
 
-    // The set and dictionaries of one query, kept per thread between queries (cleared): a Recommend made three.
+    // What one query knows of an item of hers (RecentlyViewed's one dictionary).
+    private struct ItemState
+    {
+        public bool Bought;
+
+        // Whether LastCart holds her last cart event of the item (none: default).
+        public bool InCartHistory;
+        public Interaction LastCart;
+        public double Score;
+
+        // Whether any interaction of hers counted towards Score (a scored item is proposed when its score is positive).
+        public bool Scored;
+    }
+
+    // The dictionary of one query, kept per thread between queries (cleared): a Recommend made three collections.
     private sealed class Scratch
     {
-        public HashSet<string> Bought { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, ItemState> Items { get; } = new(StringComparer.Ordinal);
 
-        public Dictionary<string, Interaction> Cart { get; } = new(StringComparer.Ordinal);
-
-        public Dictionary<string, double> Scores { get; } = new(StringComparer.Ordinal);
-
-        public void Clear()
-        {
-            Bought.Clear();
-            Cart.Clear();
-            Scores.Clear();
-        }
+        public void Clear() => Items.Clear();
     }
 }

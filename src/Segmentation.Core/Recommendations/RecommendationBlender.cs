@@ -168,16 +168,22 @@ public sealed class RecommendationBlender
         // not for every item blended.
         var boost = personal is not null && request.CategoryAffinities.Count > 0 && personal.AffinityBoost > 0 ? personal : null;
         var ranked = scratch.Ranked;
+        var keys = scratch.KeysFor(blend.Count);
         foreach (var (item, (score, _, reason, known)) in blend)
         {
             // A source that knew the item's category handed it on (popularity's rankings read it): no lookup for it.
             var category = boost is null ? known : known ?? _catalog.CategoryOf(item);
             var boosted = boost is null ? score : boost.Boosted(score, category!, request.CategoryAffinities);
-            ranked.Add(new Blended(item, boosted, Internal.TopK<byte>.Rank(boosted), category, reason));
+            var rank = Internal.TopK<byte>.Rank(boosted);
+            keys[ranked.Count] = new RankKey(rank, ranked.Count);
+            ranked.Add(new Blended(item, boosted, rank, category, reason));
         }
 
-        var sorted = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ranked);
-        sorted.Sort();
+        // Sorted by keys that hold no reference (rank, place in `ranked`), then laid out once in that order: sorting the
+        // entries themselves moved three references per entry through the write barrier at every step of the sort,
+        // about as much as the sort's own work in a profile of the miss.
+        var sorted = scratch.SortedFor(ranked.Count);
+        SortByRankThenId(keys, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ranked), sorted);
 
         var perCategory = scratch.PerCategory;
 
@@ -280,6 +286,44 @@ public sealed class RecommendationBlender
 
     private static Candidate[] AsArray(IReadOnlyList<Candidate> candidates) => candidates as Candidate[] ?? [.. candidates];
 
+    // `blended` into `sorted` in Blended's order (rank descending, then item id ordinal), through `keys` (one per entry,
+    // keys[i] = (blended[i].Rank, i)): the keys sorted by rank, then place; each run of equal ranks put in id order
+    // (runs are short: equal blended scores are rare, and a run is at most the ~200 items blended), then the entries
+    // copied out in the keys' order.
+    private static void SortByRankThenId(Span<RankKey> keys, ReadOnlySpan<Blended> blended, Span<Blended> sorted)
+    {
+        keys.Sort();
+        for (var start = 0; start < keys.Length;)
+        {
+            var end = start + 1;
+            while (end < keys.Length && keys[end].Rank.CompareTo(keys[start].Rank) == 0)
+            {
+                end++;
+            }
+
+            // Insertion by id within the run.
+            for (var i = start + 1; i < end; i++)
+            {
+                var key = keys[i];
+                var j = i - 1;
+                while (j >= start && string.CompareOrdinal(blended[keys[j].Slot].ItemId, blended[key.Slot].ItemId) > 0)
+                {
+                    keys[j + 1] = keys[j];
+                    j--;
+                }
+
+                keys[j + 1] = key;
+            }
+
+            start = end;
+        }
+
+        for (var i = 0; i < keys.Length; i++)
+        {
+            sorted[i] = blended[keys[i].Slot];
+        }
+    }
+
     // The score of the candidate a sorted answer would give first (TopK's order: score at ranking precision descending,
     // then item id), so that an unsorted source's scores are divided by exactly what its sorted answer's first divided by.
     private static double LeaderScore(ReadOnlySpan<Candidate> candidates)
@@ -335,26 +379,58 @@ public sealed class RecommendationBlender
         return false;
     }
 
-    // One blended item as ranked: its score at ranking precision (Rank) computed once, not at every comparison. Ordered
+    // One blended item as ranked: its score at ranking precision (Rank) computed once, not at every comparison. Ranked
     // better first: score descending at ranking precision, so arrival order's rounding never decides between two items
-    // (TopK.Rank), then item id. Its own order, so the sort calls CompareTo inlined rather than a delegate per comparison.
+    // (TopK.Rank), then item id (SortByRankThenId).
     // Category: null when no source handed it on and the boost did not look it up (CategoryIn looks it up).
-    private readonly record struct Blended(string ItemId, double Score, double Rank, string? Category, RecommendationReason Reason) : IComparable<Blended>
+    private readonly record struct Blended(string ItemId, double Score, double Rank, string? Category, RecommendationReason Reason)
     {
         public string CategoryIn(ItemCatalog catalog) => Category ?? catalog.CategoryOf(ItemId);
 
         public Recommendation ToRecommendation(ItemCatalog catalog) => new(ItemId, Score, CategoryIn(catalog), Reason);
+    }
 
-        public int CompareTo(Blended other)
+    // A blended entry's place in the sort: its rank (Blended.Rank), then its place in the blend's list, descending rank
+    // first. Ties of rank are put in id order afterwards (SortByRankThenId).
+    private readonly record struct RankKey(double Rank, int Slot) : IComparable<RankKey>
+    {
+        public int CompareTo(RankKey other)
         {
             var c = other.Rank.CompareTo(Rank);
-            return c != 0 ? c : string.CompareOrdinal(ItemId, other.ItemId);
+            return c != 0 ? c : Slot.CompareTo(other.Slot);
         }
     }
 
     // The sets and dictionaries of one blend, kept per thread between blends (cleared): a Recommend made four of them.
     private sealed class BlendScratch
     {
+        private RankKey[] _keys = [];
+        private Blended[] _sorted = [];
+        private int _sortedUsed;
+
+        // Room for `count` keys (grown, never shrunk: they hold no reference).
+        public Span<RankKey> KeysFor(int count)
+        {
+            if (_keys.Length < count)
+            {
+                _keys = new RankKey[Math.Max(count, 2 * _keys.Length)];
+            }
+
+            return _keys.AsSpan(0, count);
+        }
+
+        // Room for `count` entries in rank order; cleared by Clear (they hold ids and reasons).
+        public Span<Blended> SortedFor(int count)
+        {
+            if (_sorted.Length < count)
+            {
+                _sorted = new Blended[Math.Max(count, 2 * _sorted.Length)];
+            }
+
+            _sortedUsed = count;
+            return _sorted.AsSpan(0, count);
+        }
+
         public Dictionary<string, (double Score, double Best, RecommendationReason Reason, string? Category)> Blend { get; } = new(StringComparer.Ordinal);
 
         public HashSet<string> Bought { get; } = new(StringComparer.Ordinal);
@@ -367,6 +443,8 @@ public sealed class RecommendationBlender
 
         public void Clear()
         {
+            _sorted.AsSpan(0, _sortedUsed).Clear();
+            _sortedUsed = 0;
             Ranked.Clear();
             Blend.Clear();
             Bought.Clear();

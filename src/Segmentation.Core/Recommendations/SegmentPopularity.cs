@@ -613,7 +613,8 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
             var held = head.Values[next[from]++];
             if (TryRead(table, item, held, out var popularity) && allowed(item) && (!recheck || narrower(item)))
             {
-                top.Offer(item, popularity, recheck ? null : held.Category);
+                // At most `count` found: appended, never pushed out (the merge meets them best first).
+                top.Append(item, popularity, recheck ? null : held.Category);
                 found++;
             }
         }
@@ -664,15 +665,16 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
             if (TryRead(table, item, held, out var popularity) && allowed(item))
             {
                 var itemCategory = categoriesKnown ? held.Category : null;
+                // At most `count` of each found: appended, never pushed out (the walk meets them best first).
                 if (found < count)
                 {
-                    all.Offer(item, popularity, itemCategory);
+                    all.Append(item, popularity, itemCategory);
                     found++;
                 }
 
                 if (foundNarrowed < count && (narrowedAlready || narrower!(item)))
                 {
-                    narrowed!.Offer(item, popularity, itemCategory);
+                    narrowed!.Append(item, popularity, itemCategory);
                     foundNarrowed++;
                 }
 

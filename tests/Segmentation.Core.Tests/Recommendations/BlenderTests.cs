@@ -131,6 +131,22 @@ public sealed class BlenderTests
     }
 
     [Fact]
+    public void EqualBlendedScores_AreRankedByItemId_WhateverOrderTheSourcesGaveThem()
+    {
+        // Two sources whose scores sum to equal blends (runs of five, three and three tied items), each given in
+        // scrambled id order, its best first: the list is score descending, then id (ordinal: uppercase first).
+        string[] ids = ["m", "c", "a", "K", "b", "z", "e", "q", "d", "B", "x", "f"];
+        var first = ids.Select((id, i) => new Candidate(id, i < 8 ? 4 : 2, new RecommendationReason(ReasonKind.PopularInSegment, ""))).ToArray();
+        var second = ids.Reverse().Select((id, i) => new Candidate(id, i % 3 == 1 ? 1 : 3, new RecommendationReason(ReasonKind.MatchesTasteProfile, ""))).ToArray();
+        var blender = new RecommendationBlender([new BlendedSource(new FixedSource(first), 1), new BlendedSource(new FixedSource(second), 1)], _catalog);
+
+        var result = blender.Recommend(Request() with { Count = ids.Length });
+
+        Assert.Equal(["K", "a", "e", "m", "z", "B", "d", "f", "b", "c", "q", "x"], result.Select(r => r.ItemId));
+        Assert.Equal([2, 2, 2, 2, 2, 1.5, 1.5, 1.5], result.Take(8).Select(r => r.Score));
+    }
+
+    [Fact]
     public void SameRequest_SameAnswer_WhateverTheHistoryOrder()
     {
         var history = new[] { Buy("mug"), Buy("spade"), View("kettle", -1), View("seeds", -3) };
@@ -246,6 +262,13 @@ public sealed class BlenderTests
         var few = AllocatedBy(new RecommendationBlender([new BlendedSource(new AskingSource(10), 1)], _catalog, options), request);
         var many = AllocatedBy(new RecommendationBlender([new BlendedSource(new AskingSource(10_000), 1)], _catalog, options), request);
         Assert.Equal(few, many);
+    }
+
+    // Proposes its candidates as given (whatever their order) to whoever asks, filtered.
+    private sealed class FixedSource(Candidate[] candidates) : ICandidateSource
+    {
+        public IReadOnlyList<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed) =>
+            [.. candidates.Where(c => allowed(c.ItemId)).Take(count)];
     }
 
     // Asks the filter `questions` times about every catalogue item in turn, then proposes the allowed ones (fixed scores).

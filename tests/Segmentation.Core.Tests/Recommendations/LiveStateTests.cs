@@ -31,6 +31,30 @@ public sealed class LiveStateTests
     }
 
     [Fact]
+    public void RecommendationHistory_IsTheSameListUntilHerNextInteraction_WhichShowsAtOnce()
+    {
+        var profile = new UserProfile("u", new ProfileOptions { HistoryInteractions = 3, PurchasedItems = 2 });
+        profile.Apply(Make(EventType.View, T0, item: "v"));
+        var first = profile.RecommendationHistory();
+        Assert.Same(first, profile.RecommendationHistory());
+
+        // An event that is no interaction (a search) leaves it as it was; a purchase shows in the very next one.
+        profile.Apply(Make(EventType.Search, T0.AddHours(1)));
+        Assert.Same(first, profile.RecommendationHistory());
+        profile.Apply(Make(EventType.Purchase, T0.AddHours(2), item: "p"));
+        var second = profile.RecommendationHistory();
+        Assert.NotSame(first, second);
+        Assert.Equal([("v", EventType.View)], first.Select(x => (x.ItemId, x.Type)));
+        Assert.Equal([("p", EventType.Purchase), ("v", EventType.View)], second.Select(x => (x.ItemId, x.Type)));
+        Assert.Same(second, profile.RecommendationHistory());
+
+        // A view past the bound drops the oldest view.
+        profile.Apply(Make(EventType.View, T0.AddHours(3), item: "w"));
+        profile.Apply(Make(EventType.View, T0.AddHours(4), item: "x"));
+        Assert.Equal(["p", "w", "x"], profile.RecommendationHistory().Select(x => x.ItemId));
+    }
+
+    [Fact]
     public void RecommendationHistory_KeepsRatingStars_AndIgnoresSearchesAndReturns()
     {
         var profile = Fold(Make(EventType.Rating, T0, item: "r"), Make(EventType.Return, T0.AddHours(1), item: "x"), Make(EventType.Search, T0.AddHours(2)));

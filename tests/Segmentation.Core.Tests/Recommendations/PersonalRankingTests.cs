@@ -43,6 +43,29 @@ public sealed class PersonalRankingTests
     }
 
     [Fact]
+    public void RankSorted_StopsReadingOnceTheListIsFullWithHerTopCategoryInIt()
+    {
+        // A blend ranks ~200 items for 10 places: once they are filled and her top category holds one of them, no later
+        // item can change the list, and none is read; while her top category is missing, the walk goes on to find it.
+        var sorted = Enumerable.Range(0, 200).Select(i => Item($"item-{i:D3}", i % 50 == 7 ? "sports.balls" : $"c{i % 5}.x", 1000.0 - i)).ToArray();
+        var affinities = new[] { new CategoryAffinity("sports", 1, 1) };
+        int Read(int count, IReadOnlyList<CategoryAffinity> her, out List<Recommendation> list)
+        {
+            var read = 0;
+            list = new PersonalRanking { MaxCategoryShare = 1 }.RankSorted<Recommendation>(sorted, r => { read++; return r.Category; }, r => r, her, count, null);
+            return read;
+        }
+
+        Assert.Equal(10, Read(10, affinities, out var withTop));
+        Assert.Equal([.. sorted.Take(10).Select(x => x.ItemId)], withTop.Select(x => x.ItemId));
+        Assert.Equal(10, Read(10, [], out _));
+
+        // Five places, her category's first item eighth: read until found, then it takes the last place.
+        Assert.Equal(8, Read(5, affinities, out var found));
+        Assert.Equal(["item-000", "item-001", "item-002", "item-003", "item-007"], found.Select(x => x.ItemId));
+    }
+
+    [Fact]
     public void PersonalPopularity_PrefersHerCategories_AndIsPlainPopularityWithoutAffinities()
     {
         var catalog = new ItemCatalog();

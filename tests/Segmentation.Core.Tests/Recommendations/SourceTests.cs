@@ -156,6 +156,33 @@ public sealed class SourceTests
     }
 
     [Fact]
+    public void TopK_Appended_KeepsWhatOfferingTheSameItemsKeeps_AndTakesNoMore()
+    {
+        // Popularity's walks meet their items best first and keep at most k: appended, they are the same items, and sort
+        // to the same order (ties of score by id), as offered.
+        (string Id, double Score)[] items = [("d", 9), ("b", 7), ("c", 7), ("a", 7), ("e", 3), ("f", 2.5)];
+        var offered = new TopK<byte>(items.Length);
+        var appended = new TopK<byte>(items.Length);
+        foreach (var (id, score) in items)
+        {
+            offered.Offer(id, score, 0);
+            appended.Append(id, score, 1);
+        }
+
+        Assert.Equal(items.Select(x => x.Id), appended.Unordered().ToArray().Select(e => e.Id));
+        Assert.Equal(["d", "a", "b", "c", "e", "f"], appended.Sorted().ToArray().Select(e => e.Id));
+        Assert.Equal(offered.Drain().Select(x => (x.Id, x.Score)), appended.Drain().Select(x => (x.Id, x.Score)));
+
+        // Past k, or an Offer into an appended collector (not a heap), is a caller's error, not a silently wrong answer.
+        var full = new TopK<byte>(2);
+        full.Append("a", 2, 0);
+        Assert.Throws<InvalidOperationException>(() => full.Offer("b", 1, 0));
+        full.Append("b", 1, 0);
+        Assert.Throws<InvalidOperationException>(() => full.Append("c", 0.5, 0));
+        full.Release();
+    }
+
+    [Fact]
     public void EmbeddingSearch_IsExactTopK_WithIdTieBreak()
     {
         const int n = 500, d = 24;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
 namespace Segmentation.Core.Recommendations.Internal;
@@ -20,6 +21,9 @@ internal sealed class TopK<T>
     private readonly int _k;
     private Entry[] _heap;
     private int _count;
+
+    // Filled by Append: the entries are not a heap (Offer refuses).
+    private bool _unordered;
 
     public TopK(int k)
     {
@@ -64,6 +68,11 @@ internal sealed class TopK<T>
         if (_k == 0)
         {
             return;
+        }
+
+        if (_unordered)
+        {
+            ThrowOfferedAfterAppend();
         }
 
         var entry = new Entry(id, score, Rank(score), value);
@@ -119,6 +128,34 @@ internal sealed class TopK<T>
             _heap[i] = entry;
         }
     }
+
+    /// <summary>
+    /// Keeps an item without ordering the heap, for a caller that offers at most k items (so none is ever pushed out)
+    /// and reads them through <see cref="Unordered"/>, <see cref="Sorted"/> or a drain: popularity's walks, which meet
+    /// their items best first, so that each one offered sank to the root of the min-heap, moving about log k entries
+    /// (and their references, through the write barrier) per item. A collector appended to takes no <see cref="Offer"/>.
+    /// </summary>
+    public void Append(string id, double score, T value)
+    {
+        if (_count >= _k)
+        {
+            ThrowFull();
+        }
+
+        if (_count == _heap.Length)
+        {
+            Grow();
+        }
+
+        _unordered = true;
+        _heap[_count++] = new Entry(id, score, Rank(score), value);
+    }
+
+    [DoesNotReturn]
+    private static void ThrowFull() => throw new InvalidOperationException("TopK.Append: already holds k items");
+
+    [DoesNotReturn]
+    private static void ThrowOfferedAfterAppend() => throw new InvalidOperationException("TopK.Offer after Append: the heap is not ordered");
 
     /// <summary>The kept items, best first. Empties the collector.</summary>
     public List<(string Id, double Score, T Value)> Drain()
@@ -188,6 +225,7 @@ internal sealed class TopK<T>
         Return(_heap, _count);
         _heap = [];
         _count = 0;
+        _unordered = false;
     }
 
     // Worse: a lower score at ranking precision, or the same and a later id.
