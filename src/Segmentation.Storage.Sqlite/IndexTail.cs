@@ -31,6 +31,9 @@ internal sealed class IndexTail
     private long _indexedThrough;
     private long _committedThrough;
 
+    // Records taken out so far (erasures, discarded commits): a flush that began at the same count lists all its rows.
+    private long _removals;
+
     public IndexTail(long indexedThrough, int capacity)
     {
         _indexedThrough = _committedThrough = indexedThrough;
@@ -147,7 +150,19 @@ internal sealed class IndexTail
 
             streams.Sort(static (a, b) => string.CompareOrdinal(a.Stream, b.Stream) is var byStream and not 0 ? byStream : a.Sequence.CompareTo(b.Sequence));
             eventIds.Sort(static (a, b) => string.CompareOrdinal(a.EventId, b.EventId));
-            return new FlushGeneration(streams, eventIds, through, _used);
+            return new FlushGeneration(streams, eventIds, through, _used, _removals);
+        }
+    }
+
+    /// <summary>
+    /// Whether no record was taken out since <paramref name="flush"/> began, so that every one of its rows is still listed.
+    /// Asked by the writer inside its transaction, where no erasure can take any (they take them inside their own).
+    /// </summary>
+    public bool NoneRemovedSince(FlushGeneration flush)
+    {
+        lock (_lock)
+        {
+            return _removals == flush.RemovalsAtBegin;
         }
     }
 
@@ -334,6 +349,7 @@ internal sealed class IndexTail
     {
         ref var slot = ref _slots[index];
         slot.Removed = true;
+        _removals++;
         _eventIds.Remove(slot.EventId);
         for (var i = _newestOfStream[slot.Stream]; i >= 0; i = _slots[i].Previous)
         {
@@ -361,7 +377,7 @@ internal sealed class IndexTail
 /// how far the committed slices reached, and what the flush covers once its last slice commits.
 /// </summary>
 internal sealed class FlushGeneration(
-    List<(string Stream, long Sequence, string EventId)> streams, List<(string EventId, long Sequence)> eventIds, long through, int watermark)
+    List<(string Stream, long Sequence, string EventId)> streams, List<(string EventId, long Sequence)> eventIds, long through, int watermark, long removalsAtBegin)
 {
     /// <summary>Stream index rows, sorted by stream then sequence (with each record's event id, to see it is still listed).</summary>
     public List<(string Stream, long Sequence, string EventId)> Streams { get; } = streams;
@@ -374,6 +390,9 @@ internal sealed class FlushGeneration(
 
     /// <summary>The tail's slots it took: those before this index.</summary>
     public int Watermark { get; } = watermark;
+
+    /// <summary>How many records the tail had taken out when it began (see <see cref="IndexTail.NoneRemovedSince"/>).</summary>
+    public long RemovalsAtBegin { get; } = removalsAtBegin;
 
     /// <summary>Stream index rows written by committed slices.</summary>
     public int StreamsDone { get; private set; }
