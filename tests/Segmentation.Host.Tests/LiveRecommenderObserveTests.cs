@@ -40,34 +40,6 @@ public sealed class LiveRecommenderObserveTests
         Assert.Equal(once, tenTimes);
     }
 
-    [Fact]
-    public void MlSegmentOf_AnswersWhileAnotherUsersLearningHoldsTheLearningLock()
-    {
-        // Every user's refresh asks which ML segment she is counted under; waiting there behind other users' learning
-        // blocked a pool thread per refresh during ingest. Her answer must not wait for the learning lock (held here as
-        // another user's Observe holds it), and must be the segment her last move counted her under.
-        var recommender = new LiveRecommender(new RecommendationOptions());
-        recommender.MoveMlSegment("u1", 2, []);
-        var learning = (Lock)typeof(LiveRecommender).GetField("_learning", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(recommender)!;
-        int? answer = null;
-        using var answered = new ManualResetEventSlim();
-        using (learning.EnterScope())
-        {
-            // On a thread of its own: this one holds the lock, and Lock lets its holder in again.
-            var asking = new Thread(() =>
-            {
-                answer = recommender.MlSegmentOf("u1");
-                answered.Set();
-            });
-            asking.Start();
-            // Not a timing bound: a read that waits for the lock cannot answer before this scope ends, however long.
-            Assert.True(answered.Wait(TimeSpan.FromSeconds(30)), "MlSegmentOf waited for the learning lock");
-        }
-
-        Assert.Equal(2, answer);
-        Assert.Null(recommender.MlSegmentOf("u2"));
-    }
-
     private static long Allocated(Action action)
     {
         var before = GC.GetAllocatedBytesForCurrentThread();

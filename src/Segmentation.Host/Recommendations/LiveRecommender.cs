@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Segmentation.Core;
 using Segmentation.Core.Recommendations;
@@ -46,14 +45,11 @@ internal sealed class LiveRecommender
     private List<Observation>? _journal;
 
     // The ML segment each user's interactions are counted under in ML-segment popularity (user id → segment id; absent:
-    // none), written under _learning. Her grain moves her (MoveMlSegment) whenever the segment it assigned her differs from
+    // none), under _learning. Her grain moves her (MoveMlSegment) whenever the segment it assigned her differs from
     // this one; replicas follow through MlSegmentMoved changes. One entry per user with an ML segment, as the
     // segmentation's own member records. Not stored: at start it is empty (the rebuild counts nobody under an ML
     // segment) and the start-up sweep's assignments move every user into hers.
-    // Concurrent so that MlSegmentOf reads it without _learning: every user's refresh asks, and waiting there behind
-    // other users' learning blocked a pool thread per refresh (half the waits on _learning in a thread-time profile of
-    // ingest). Its int values are written in place, so updating a known user allocates nothing.
-    private readonly ConcurrentDictionary<string, int> _mlCounted = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _mlCounted = new(StringComparer.Ordinal);
 
     // While a rebuild runs: the ML segments users were counted under when it began (what it counts their logged
     // events under) and the moves made since, in order with the journaled observations (applied at the swap).
@@ -277,11 +273,13 @@ internal sealed class LiveRecommender
     }
 
     /// <summary>The ML segment <paramref name="userId"/>'s interactions are counted under in popularity, or null (none).</summary>
-    /// <remarks>
-    /// Reads without the learning lock, so other users' learning does not hold it up: her entry is written under that lock
-    /// (a move, an erasure), and this sees it as it was before or after such a write, as a read under the lock would.
-    /// </remarks>
-    public int? MlSegmentOf(string userId) => _mlCounted.TryGetValue(userId, out var segment) ? segment : null;
+    public int? MlSegmentOf(string userId)
+    {
+        lock (_learning)
+        {
+            return _mlCounted.TryGetValue(userId, out var segment) ? segment : null;
+        }
+    }
 
     /// <summary>
     /// <paramref name="userId"/>'s ML segment is now <paramref name="to"/> (null: none), and <paramref name="interactions"/>
@@ -326,7 +324,7 @@ internal sealed class LiveRecommender
         }
         else
         {
-            _mlCounted.TryRemove(userId, out _);
+            _mlCounted.Remove(userId);
         }
 
         _journal?.Add(new Observation(userId, "", "", default, LifecycleStage.Unspecified, to, 0) { MovedFrom = from, Moved = interactions });
@@ -564,7 +562,7 @@ internal sealed class LiveRecommender
                 foreach (var user in forgotten)
                 {
                     _forgotten[user] = long.MaxValue;
-                    _mlCounted.TryRemove(user, out _);
+                    _mlCounted.Remove(user);
                 }
 
                 _journal = [];
