@@ -606,11 +606,14 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
         /// </summary>
         public (int Streams, int EventIds) IndexSlice(FlushGeneration flush, IndexTail tail, int rows)
         {
+            // Without an erasure since the flush began (nearly always), every row is listed: no lookup per row, each of
+            // which hashed the event id and missed the cache in a tail of 100,000 records, twice a record.
+            var allListed = tail.NoneRemovedSince(flush);
             var streamsEnd = (int)Math.Min(flush.Streams.Count, (long)flush.StreamsDone + rows);
             for (var i = flush.StreamsDone; i < streamsEnd; i++)
             {
                 var (stream, sequence, eventId) = flush.Streams[i];
-                if (tail.IsListed(eventId, sequence))
+                if (allListed || tail.IsListed(eventId, sequence))
                 {
                     Write(_index, stream, sequence);
                 }
@@ -620,7 +623,7 @@ public sealed class SqliteEventLog : IEventLog, IAsyncDisposable
             for (var i = flush.EventIdsDone; i < eventIdsEnd; i++)
             {
                 var (eventId, sequence) = flush.EventIds[i];
-                if (tail.IsListed(eventId, sequence))
+                if (allListed || tail.IsListed(eventId, sequence))
                 {
                     Write(_eventId, eventId, sequence);
                 }

@@ -63,4 +63,51 @@ public sealed class SqliteAppendAllocationTests : IAsyncLifetime
         Assert.Equal(Batches * BatchSize / 2, appended);
         Assert.True(perRecord <= MostBytesPerRecord, $"{perRecord} bytes allocated per record appended");
     }
+
+    [Fact]
+    public async Task FlushingTheIndexTail_ReusesItsSortedRows_AllocatingNothingPerRecord()
+    {
+        // A flush every 2,000 records (a commit each, all rows in one slice): its sorted rows (a stream row and an event id
+        // row per record, about 40 bytes) were new lists every flush; now the lists of the flush before are refilled.
+        // Measured against the same appends to a log that does not flush, so only what flushing adds counts.
+        var flushing = TempFiles.NewPath();
+        try
+        {
+            await using var log = new SqliteEventLog(flushing, new SqliteStorageOptions { StreamIndexBatch = 2 * BatchSize });
+            var withFlushes = await BytesPerRecordAsync(log, "flushing");
+            var withoutFlushes = await BytesPerRecordAsync(_log, "not flushing");
+            Assert.True(withFlushes - withoutFlushes <= 8, $"{withFlushes} bytes per record with flushes against {withoutFlushes} without");
+        }
+        finally
+        {
+            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            {
+                File.Delete(flushing + suffix);
+            }
+        }
+    }
+
+    // Appends Batches batches of new records, after a few that warm the path and take the flushing log through two
+    // flushes (its tail and lists at their size), and returns the bytes allocated per record.
+    private static async Task<long> BytesPerRecordAsync(SqliteEventLog log, string prefix)
+    {
+        const int warmUp = 6;
+        var batches = Enumerable.Range(0, Batches + warmUp).Select(b => Enumerable.Range(0, BatchSize).Select(i =>
+        {
+            var id = $"{prefix}-{(b * BatchSize) + i}";
+            return new LogRecord($"default/user-{i % 997}", id, Encoding.UTF8.GetBytes(id));
+        }).ToArray()).ToArray();
+        for (var b = 0; b < warmUp; b++)
+        {
+            await log.AppendAsync(batches[b], CancellationToken.None);
+        }
+
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        for (var b = warmUp; b < batches.Length; b++)
+        {
+            await log.AppendAsync(batches[b], CancellationToken.None);
+        }
+
+        return (GC.GetTotalAllocatedBytes(precise: true) - before) / (Batches * BatchSize);
+    }
 }
