@@ -48,7 +48,6 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         // are listed before them). Ages are counted from her newest interaction (below), found in the same pass.
         var items = scratch.Items;
         var newest = DateTimeOffset.MinValue;
-        var anyBought = false;
         foreach (var x in history)
         {
             newest = x.Timestamp > newest ? x.Timestamp : newest;
@@ -62,7 +61,6 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
                 }
 
                 item.Bought |= x.Type == EventType.Purchase;
-                anyBought |= x.Type == EventType.Purchase;
             }
         }
 
@@ -77,11 +75,10 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
             if (x.Type is EventType.View or EventType.AddToCart or EventType.Wishlist)
             {
                 ref var item = ref CollectionsMarshal.GetValueRefOrAddDefault(items, x.ItemId, out _);
-                if ((!anyBought || !item.Bought || item.LastCart.Type == EventType.AddToCart)
+                if ((!item.Bought || item.LastCart.Type == EventType.AddToCart)
                     && !(x.Type == EventType.AddToCart && item.LastCart.Type == EventType.RemoveFromCart))
                 {
                     item.Score += _weights.Of(x) * ForwardDecay.Factor(reference - x.Timestamp, halfLife);
-                    item.Scored = true;
                 }
             }
         }
@@ -89,7 +86,8 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         var top = new TopK<byte>(count);
         foreach (var (id, item) in items)
         {
-            if (item.Scored && item.Score > 0 && allowed(id))
+            // An item none of her interactions scored has 0 and is not proposed.
+            if (item.Score > 0 && allowed(id))
             {
                 top.Offer(id, item.Score, item.InCartHistory && item.LastCart.Type == EventType.AddToCart ? (byte)1 : (byte)0);
             }
@@ -110,9 +108,6 @@ public sealed class RecentlyViewed(TimeSpan halfLife, InteractionWeights? weight
         public bool InCartHistory;
         public Interaction LastCart;
         public double Score;
-
-        // Whether any interaction of hers counted towards Score (a scored item is proposed when its score is positive).
-        public bool Scored;
     }
 
     // The dictionary of one query, kept per thread between queries (cleared): a Recommend made three collections.
