@@ -11,7 +11,9 @@ namespace Segmentation.Host.Tests;
 /// </summary>
 public sealed class AnomalyServingTests : IAsyncLifetime
 {
-    private static readonly DateTimeOffset s_day = TimeProvider.System.GetUtcNow().AddDays(-20);
+    // 01:00 UTC twenty days ago: the bot's 600 views (3 h 20 min) fall on one UTC day, as the anomaly inputs count days,
+    // whatever the hour the test runs (from 20:40 UTC, now minus 20 days put them across midnight, on two days).
+    private static readonly DateTimeOffset s_day = new DateTimeOffset(TimeProvider.System.GetUtcNow().UtcDateTime.Date, TimeSpan.Zero).AddDays(-20).AddHours(1);
     private static readonly Google.Protobuf.Reflection.ServiceDescriptor s_segments = SegmentsReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("SegmentService");
     private TestServer _server = null!;
 
