@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Segmentation.Storage.Sqlite;
 
 /// <summary>
@@ -28,9 +26,6 @@ internal sealed class IndexTail
     // writer begins a flush only after the one before it is done (Flushed), so no flush is still reading them.
     private readonly List<(string Stream, long Sequence, string EventId)> _flushStreams = [];
     private readonly List<(string EventId, long Sequence)> _flushEventIds = [];
-
-    // The tail's streams and their newest slots, sorted by a flush (Begin), kept empty between flushes for the next one.
-    private readonly List<(string Stream, int Newest)> _flushNewest = [];
     private Slot[] _slots;
     private int _used;
     private long _indexedThrough;
@@ -147,60 +142,16 @@ internal sealed class IndexTail
                 ref readonly var slot = ref _slots[i];
                 if (!slot.Removed)
                 {
+                    streams.Add((slot.Stream, slot.Sequence, slot.EventId));
                     eventIds.Add((slot.EventId, slot.Sequence));
                     through = Math.Max(through, slot.Sequence);
                 }
             }
 
+            streams.Sort(static (a, b) => string.CompareOrdinal(a.Stream, b.Stream) is var byStream and not 0 ? byStream : a.Sequence.CompareTo(b.Sequence));
             eventIds.Sort(static (a, b) => string.CompareOrdinal(a.EventId, b.EventId));
-            ListByStream(streams);
             return new FlushGeneration(streams, eventIds, through, _used, _removals);
         }
-    }
-
-    // The stream index rows of every listed record, sorted by stream (ordinal) then sequence, as one sort of all the rows
-    // would order them, with a sort of the distinct streams only: each stream's records are read from its chain. Sorting
-    // the rows themselves compared two stream strings (sharing their tenant and most of a user id) about 17 times a row
-    // (log2 of 100,000), with the writer, and so every commit waiting on it, stalled meanwhile; a stream has several
-    // records in a flush (five in the bench's ingest), so sorting its name once does a fraction of the comparisons.
-    private void ListByStream(List<(string Stream, long Sequence, string EventId)> streams)
-    {
-        var newest = _flushNewest;
-        newest.Clear();
-        newest.EnsureCapacity(_newestOfStream.Count);
-        foreach (var (stream, slot) in _newestOfStream)
-        {
-            newest.Add((stream, slot));
-        }
-
-        newest.Sort(static (a, b) => string.CompareOrdinal(a.Stream, b.Stream));
-        foreach (var (stream, slot) in newest)
-        {
-            var first = streams.Count;
-            for (var i = slot; i >= 0; i = _slots[i].Previous)
-            {
-                if (!_slots[i].Removed)
-                {
-                    streams.Add((stream, _slots[i].Sequence, _slots[i].EventId));
-                }
-            }
-
-            // A chain runs from the stream's newest slot back; slots follow sequence order except records an erasure
-            // that did not commit gave back (Restore lists them again after newer ones), so its rows are reversed and,
-            // only when still out of order, sorted by sequence.
-            var rows = CollectionsMarshal.AsSpan(streams)[first..];
-            rows.Reverse();
-            for (var r = 1; r < rows.Length; r++)
-            {
-                if (rows[r - 1].Sequence > rows[r].Sequence)
-                {
-                    rows.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
-                    break;
-                }
-            }
-        }
-
-        newest.Clear();
     }
 
     /// <summary>
