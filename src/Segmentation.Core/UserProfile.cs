@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
@@ -294,36 +295,46 @@ public sealed class UserProfile
     {
         var categories = _state.Categories;
         var total = 0.0;
-        var top = new List<CategoryAffinity>();
-        foreach (var c in categories)
+        // Ranked as (category, value) pairs first, in a rented array, and an affinity made only for each one kept, once
+        // its share is known: a record per category, a copy of each kept one with its share and the list's arrays were
+        // most of the bytes this made per Recommend.
+        var rented = ArrayPool<(string Category, double Value)>.Shared.Rent(Math.Max(1, categories.Count));
+        var n = 0;
+        try
         {
-            if (!c.Category.Contains('.', StringComparison.Ordinal))
+            foreach (var c in categories)
             {
-                var value = Decay(c.Value, c.AsOf, now);
-                total += value;
-                if (value > 0)
+                if (!c.Category.Contains('.', StringComparison.Ordinal))
                 {
-                    top.Add(new CategoryAffinity(c.Category, value, 0));
+                    var value = Decay(c.Value, c.AsOf, now);
+                    total += value;
+                    if (value > 0)
+                    {
+                        rented[n++] = (c.Category, value);
+                    }
                 }
             }
-        }
 
-        top.Sort(static (a, b) =>
-        {
-            var byValue = b.Affinity.CompareTo(a.Affinity);
-            return byValue != 0 ? byValue : string.CompareOrdinal(a.Category, b.Category);
-        });
-        if (top.Count > max)
-        {
-            top.RemoveRange(max, top.Count - max);
-        }
+            var ranked = rented.AsSpan(0, n);
+            ranked.Sort(static (a, b) =>
+            {
+                var byValue = b.Value.CompareTo(a.Value);
+                return byValue != 0 ? byValue : string.CompareOrdinal(a.Category, b.Category);
+            });
+            var top = new CategoryAffinity[Math.Min(Math.Max(0, max), n)];
+            for (var i = 0; i < top.Length; i++)
+            {
+                top[i] = new CategoryAffinity(ranked[i].Category, ranked[i].Value, Math.Min(1, ranked[i].Value / total));
+            }
 
-        for (var i = 0; i < top.Count; i++)
-        {
-            top[i] = top[i] with { Share = Math.Min(1, top[i].Affinity / total) };
+            return top;
         }
-
-        return top;
+        finally
+        {
+            // Back without the category names (the pool must not keep them alive).
+            rented.AsSpan(0, n).Clear();
+            ArrayPool<(string Category, double Value)>.Shared.Return(rented);
+        }
     }
 
     /// <summary>

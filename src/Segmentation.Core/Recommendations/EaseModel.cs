@@ -241,14 +241,21 @@ public sealed class EaseModel : IUnorderedCandidateSource
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(allowed);
-        var own = OwnItems(request);
-        if (own.Length == 0 || count <= 0)
+        var rentedOwn = OwnItems(request, out var ownCount);
+        try
         {
-            return ArraySegment<Candidate>.Empty;
-        }
+            if (ownCount == 0 || count <= 0)
+            {
+                return ArraySegment<Candidate>.Empty;
+            }
 
-        var n = _ids.Length;
-        return _neighbours == 0 ? DenseCandidates(own, n, count, allowed, sorted) : PrunedCandidates(own, n, count, allowed, sorted);
+            var n = _ids.Length;
+            return _neighbours == 0 ? DenseCandidates(rentedOwn[..ownCount], n, count, allowed, sorted) : PrunedCandidates(rentedOwn.AsSpan(0, ownCount), n, count, allowed, sorted);
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(rentedOwn);
+        }
     }
 
     private ArraySegment<Candidate> DenseCandidates(int[] own, int n, int count, Func<string, bool> allowed, bool sorted)
@@ -292,7 +299,7 @@ public sealed class EaseModel : IUnorderedCandidateSource
         return top.DrainCandidates(candidate, sorted, rented: !sorted);
     }
 
-    private ArraySegment<Candidate> PrunedCandidates(int[] own, int n, int count, Func<string, bool> allowed, bool sorted)
+    private ArraySegment<Candidate> PrunedCandidates(ReadOnlySpan<int> own, int n, int count, Func<string, bool> allowed, bool sorted)
     {
         var rentedScores = ArrayPool<float>.Shared.Rent(n);
         var rentedSlots = ArrayPool<int>.Shared.Rent(n);
@@ -420,12 +427,13 @@ public sealed class EaseModel : IUnorderedCandidateSource
     private RecommendationReason ReasonOf(int cause) =>
         _reasons[cause] ??= new RecommendationReason(ReasonKind.SimilarToViewed, _ids[cause]);
 
-    // The model's indices of her items and the context item, ascending, each once: what a chain of Select, Append,
-    // Where, Distinct and Order made through five iterators and a set on every call.
-    private int[] OwnItems(RecommendationRequest request)
+    // The model's indices of her items and the context item, ascending, each once (the first `distinct` of an array
+    // rented from the shared pool, which the caller gives back): what a chain of Select, Append, Where, Distinct and
+    // Order made through five iterators and a set on every call.
+    private int[] OwnItems(RecommendationRequest request, out int distinct)
     {
         var history = request.HistorySpan();
-        var found = new int[history.Length + 1];
+        var found = ArrayPool<int>.Shared.Rent(history.Length + 1);
         var n = 0;
         for (var k = 0; k <= history.Length; k++)
         {
@@ -437,7 +445,7 @@ public sealed class EaseModel : IUnorderedCandidateSource
 
         var sorted = found.AsSpan(0, n);
         sorted.Sort();
-        var distinct = 0;
+        distinct = 0;
         for (var k = 0; k < n; k++)
         {
             if (distinct == 0 || sorted[k] != sorted[distinct - 1])
@@ -446,7 +454,7 @@ public sealed class EaseModel : IUnorderedCandidateSource
             }
         }
 
-        return distinct == found.Length ? found : found[..distinct];
+        return found;
     }
 
     /// <summary>

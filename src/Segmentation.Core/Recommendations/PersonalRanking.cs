@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Segmentation.Core.Recommendations;
 
 /// <summary>
@@ -99,10 +101,33 @@ public sealed record PersonalRanking
         var cap = (int)Math.Ceiling(Math.Clamp(MaxCategoryShare, 0, 1) * count);
         var result = new List<Recommendation>(count);
 
-        // Counted by top-level category, looked up by a span of the item's category: no substring per ranked item (a
-        // key is made once per category kept).
-        var perCategory = new Dictionary<string, int>(StringComparer.Ordinal);
-        var perTopLevel = perCategory.GetAlternateLookup<ReadOnlySpan<char>>();
+        // Counted by top-level category: each kept one as the first category string of it kept, the length of its top
+        // level, and its count, compared as spans (no substring per ranked item). At most one per kept item (ten, a
+        // handful of categories): a short scan, not a dictionary made per call (its arrays were a twentieth of the bytes
+        // a Recommend allocated).
+        var keptCategories = ArrayPool<string>.Shared.Rent(Math.Max(1, count));
+        Span<int> keptTopLengths = count <= 256 ? stackalloc int[count] : new int[count];
+        Span<int> keptCounts = count <= 256 ? stackalloc int[count] : new int[count];
+        try
+        {
+            RankSorted(sorted, categoryOf, make, affinities, count, admit, cap, result, keptCategories, keptTopLengths, keptCounts);
+        }
+        finally
+        {
+            // Back without the categories it held (the pool must not keep them alive).
+            keptCategories.AsSpan(0, Math.Min(count, keptCategories.Length)).Clear();
+            ArrayPool<string>.Shared.Return(keptCategories);
+        }
+
+        return result;
+    }
+
+    // RankSorted's walk into `result`, its per-category counts in the three spans (at most one category per kept item).
+    private static void RankSorted<T>(
+        ReadOnlySpan<T> sorted, Func<T, string> categoryOf, Func<T, Recommendation> make, IReadOnlyList<CategoryAffinity> affinities, int count, Func<T, bool>? admit,
+        int cap, List<Recommendation> result, string[] keptCategories, Span<int> keptTopLengths, Span<int> keptCounts)
+    {
+        var distinct = 0;
         var favourite = affinities.Count > 0 ? affinities[0].Category : null;
         var bestOfFavourite = default(T);
         var favouriteFound = false;
@@ -132,15 +157,33 @@ public sealed record PersonalRanking
                 break;
             }
 
-            var n = top.Length > 0 && perTopLevel.TryGetValue(top, out var kept) ? kept : 0;
+            var slot = -1;
+            if (top.Length > 0)
+            {
+                for (var k = 0; k < distinct; k++)
+                {
+                    if (keptCategories[k].AsSpan(0, keptTopLengths[k]).SequenceEqual(top))
+                    {
+                        slot = k;
+                        break;
+                    }
+                }
+            }
+
+            var n = slot >= 0 ? keptCounts[slot] : 0;
             if ((top.Length > 0 && n >= Math.Max(1, cap)) || (admit is not null && !admit(r)))
             {
                 continue;
             }
 
-            if (top.Length > 0)
+            if (slot >= 0)
             {
-                perTopLevel[top] = n + 1;
+                keptCounts[slot] = n + 1;
+            }
+            else if (top.Length > 0)
+            {
+                (keptCategories[distinct], keptTopLengths[distinct], keptCounts[distinct]) = (category, top.Length, 1);
+                distinct++;
             }
 
             result.Add(make(r));
@@ -153,7 +196,5 @@ public sealed record PersonalRanking
         {
             result[^1] = make(bestOfFavourite!);
         }
-
-        return result;
     }
 }

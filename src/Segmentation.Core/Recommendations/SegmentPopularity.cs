@@ -359,7 +359,7 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
                         : (null, null);
                     if (byCategory)
                     {
-                        narrowed = FromCategoryRankings(table, narrowerCategories!, count, allowed, narrower!);
+                        narrowed = FromCategoryRankings(table, narrowerCategories!, count, allowed, narrower!, scratch);
                     }
 
                     all ??= Scan(table.Items, count, item => ItemCatalog.IsIn(_catalog.CategoryOf(item), category) && allowed(item));
@@ -388,8 +388,7 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
         }
         finally
         {
-            scratch.All.Clear();
-            scratch.Narrowed.Clear();
+            scratch.Clear();
             PerThread<QueryScratch>.Keep(scratch);
         }
     }
@@ -469,7 +468,14 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
         _lock.EnterReadLock();
         try
         {
-            if (!segments.Any(s => _segments.TryGetValue(s, out var t) && IsStale(t)))
+            // A loop, not Any over a lambda: the lambda captured `this`, a closure and a delegate made per call.
+            var stale = false;
+            foreach (var s in segments)
+            {
+                stale |= _segments.TryGetValue(s, out var t) && IsStale(t);
+            }
+
+            if (!stale)
             {
                 return;
             }
@@ -575,11 +581,12 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
     // those `narrower` allows. An item whose category changed since the ranking is checked against `narrower` (one
     // that moved into her categories since waits for the next ranking, as a new item does); when the rankings run out
     // before `count` while a category has more items than were kept, the key is scanned, as a walk would be.
-    private TopK<string?> FromCategoryRankings(SegmentTable table, IReadOnlyList<string> categories, int count, Func<string, bool> allowed, Func<string, bool> narrower)
+    private TopK<string?> FromCategoryRankings(
+        SegmentTable table, IReadOnlyList<string> categories, int count, Func<string, bool> allowed, Func<string, bool> narrower, QueryScratch scratch)
     {
         // Her top categories: three by default, a handful at most.
         var next = categories.Count <= PersonalRanking.MaxCategories ? stackalloc int[categories.Count] : new int[categories.Count];
-        var lists = new CategoryRanking?[next.Length];
+        var lists = scratch.ListsFor(next.Length);
         var complete = true;
         for (var c = 0; c < lists.Length; c++)
         {
@@ -731,11 +738,35 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
     }
 
     // The dictionaries of one query, kept per thread between queries (cleared): each Recommend asked for two of them.
+    // Also the category merge's lists (a key's rankings of her categories), one array for every key a query walks.
     private sealed class QueryScratch
     {
+        private CategoryRanking?[] _lists = [];
+
         public Dictionary<string, (double Score, RecommendationReason Reason, string? Category)> All { get; } = new(StringComparer.Ordinal);
 
         public Dictionary<string, (double Score, RecommendationReason Reason, string? Category)> Narrowed { get; } = new(StringComparer.Ordinal);
+
+        // Room for `count` lists, cleared (a key's merge fills every one of them before reading any).
+        public Span<CategoryRanking?> ListsFor(int count)
+        {
+            if (_lists.Length < count)
+            {
+                _lists = new CategoryRanking?[count];
+            }
+
+            var lists = _lists.AsSpan(0, count);
+            lists.Clear();
+            return lists;
+        }
+
+        public void Clear()
+        {
+            All.Clear();
+            Narrowed.Clear();
+            // Not kept alive by this thread's scratch once the query is done (a ranking replaced later is garbage).
+            _lists.AsSpan().Clear();
+        }
     }
 
     // One top-level category's best items of a key, best first, with their scores at ranking precision (the merge's
