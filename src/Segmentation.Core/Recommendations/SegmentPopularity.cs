@@ -472,7 +472,11 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
             var stale = false;
             foreach (var s in segments)
             {
-                stale |= _segments.TryGetValue(s, out var t) && IsStale(t);
+                if (_segments.TryGetValue(s, out var t) && IsStale(t))
+                {
+                    stale = true;
+                    break;
+                }
             }
 
             if (!stale)
