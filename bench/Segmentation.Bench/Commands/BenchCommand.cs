@@ -30,6 +30,11 @@ internal static class BenchCommand
         var ingestBatches = new Option<int>("--ingest-batches") { Description = "Batches of 1,000 events for the ingest run.", DefaultValueFactory = _ => 200 };
         var warmupBatches = new Option<int>("--warmup-batches") { Description = "Batches of 1,000 events ingested over gRPC before the timed run, not counted (0: none).", DefaultValueFactory = _ => 25 };
         var models = new Option<bool>("--models") { Description = "Train every model of the seeded shop as ./run.sh does (user encoder, ML segments, churn, value, anomaly, item model) before measuring: ingest with every feature on.", DefaultValueFactory = _ => false };
+        var rules = new Option<int>("--rules")
+        {
+            Description = $"Rule segments defined before measuring (0 to {s_rules.Length}; the first of a storefront's typical rules): with --models, every feature on.",
+            DefaultValueFactory = _ => 0,
+        };
         var inFlight = new Option<int>("--in-flight")
         {
             Description = "Ingest batches in flight at once (more callers keep the host busy while each batch waits for its commit's fsync).",
@@ -42,7 +47,7 @@ internal static class BenchCommand
         };
         var command = new Command("bench", "Benchmark lookups vs echo, durable ingest and grain calls in one run.")
         {
-            seconds, rounds, concurrency, users, ingestBatches, warmupBatches, models, inFlight, randomEventIds,
+            seconds, rounds, concurrency, users, ingestBatches, warmupBatches, models, rules, inFlight, randomEventIds,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,6 +59,7 @@ internal static class BenchCommand
                 parse.GetValue(ingestBatches),
                 parse.GetValue(warmupBatches),
                 parse.GetValue(models),
+                Math.Clamp(parse.GetValue(rules), 0, s_rules.Length),
                 Math.Max(1, parse.GetValue(inFlight)),
                 parse.GetValue(randomEventIds),
                 cancellationToken);
@@ -62,7 +68,17 @@ internal static class BenchCommand
         return command;
     }
 
-    private static async Task RunAsync(TimeSpan duration, int rounds, int concurrency, int userCount, int ingestBatches, int warmupBatches, bool models, int inFlight, bool randomEventIds, CancellationToken cancellationToken)
+    // Rules a storefront's marketers define first (spenders, a category's fans, cart abandoners, lapsing buyers): with any
+    // rule defined, every refresh builds the profile's view to evaluate them, which the ingest path otherwise skips.
+    private static readonly (string Id, string Expression)[] s_rules =
+    [
+        ("active-spenders", "monetary > 500 && lifecycle == \"active\""),
+        ("kitchen-fans", "affinity(\"home\") > 0.3"),
+        ("cart-abandoners", "carts >= 1 && purchases == 0"),
+        ("lapsing-buyers", "orders >= 2 && days_since_last_seen > 30"),
+    ];
+
+    private static async Task RunAsync(TimeSpan duration, int rounds, int concurrency, int userCount, int ingestBatches, int warmupBatches, bool models, int rules, int inFlight, bool randomEventIds, CancellationToken cancellationToken)
     {
         await using var temporary = await TemporaryServer.StartAsync("seg-bench-", [], cancellationToken);
         var server = temporary.Server;
@@ -78,6 +94,17 @@ internal static class BenchCommand
         }
 
         using var channel = GrpcChannel.ForAddress(server.Address);
+        if (rules > 0)
+        {
+            var admin = new AdminService.AdminServiceClient(channel);
+            foreach (var (id, expression) in s_rules.Take(rules))
+            {
+                await admin.CreateRuleSegmentAsync(new CreateRuleSegmentRequest { Id = id, Expression = expression }, cancellationToken: cancellationToken);
+            }
+
+            Console.WriteLine($"rule segments: {string.Join("; ", s_rules.Take(rules).Select(r => $"{r.Id} = {r.Expression}"))}");
+        }
+
         var echoClient = new EchoService.EchoServiceClient(channel);
         var segments = new SegmentService.SegmentServiceClient(channel);
         var echoRequest = new EchoMessage { Text = SyntheticShop.UserId(42) };
