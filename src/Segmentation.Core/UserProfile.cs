@@ -366,8 +366,13 @@ public sealed class UserProfile
         return top;
     }
 
-    /// <summary>The profile with every derived value as of <paramref name="now"/>.</summary>
-    public ProfileView View(DateTimeOffset now)
+    /// <summary>
+    /// The profile with every derived value as of <paramref name="now"/>; <paramref name="recentItems"/> false leaves
+    /// <see cref="ProfileView.RecentItems"/> empty, for readers that never look at them: rules read only counts, money,
+    /// RFM, dates, the lifecycle and affinities (<see cref="Rules.ProfileTraits"/>), and the ingest path's refresh, which
+    /// evaluates them for every refreshed user, copied her recent items (about 1 KB) for nothing.
+    /// </summary>
+    public ProfileView View(DateTimeOffset now, bool recentItems = true)
     {
         var s = _state;
         var counts = new List<EventTypeCount>();
@@ -408,9 +413,10 @@ public sealed class UserProfile
             top.Add(new CategoryAffinity(category, value, total > 0 ? Math.Min(1, value / total) : 0));
         }
 
-        var recent = new List<RecentItem>(s.RecentItems.Count);
-        foreach (var r in s.RecentItems)
+        var recent = new List<RecentItem>(recentItems ? s.RecentItems.Count : 0);
+        for (var i = 0; recentItems && i < s.RecentItems.Count; i++)
         {
+            var r = s.RecentItems[i];
             recent.Add(new RecentItem(r.ItemId, r.Type, r.At));
         }
 

@@ -90,6 +90,34 @@ public sealed class SegmentWatchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RuleMembershipsKeptWhileNobodyWatched_AreWhatALaterWatcherSeesHerLeave()
+    {
+        var admin = AdminReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.ServiceDescriptor>("AdminService");
+        foreach (var (id, expression) in new[] { ("abandoners", "carts >= 1 && purchases == 0"), ("buyers", "purchases >= 1") })
+        {
+            await _server.Client.UnaryAsync<CreateRuleSegmentRequest, RuleSegment>(
+                admin.FindMethodByName("CreateRuleSegment"), new CreateRuleSegmentRequest { Id = id, Expression = expression });
+        }
+
+        // Nobody watches: the refresh decides her rules without their reasons, and keeps the memberships.
+        await IngestAsync(Events.Make("l-1", "late", EventType.AddToCart, s_now));
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var user = _server.Client.ServerStreamingAsync<WatchUserSegmentsRequest, SegmentChange>(
+            s_watchUser, new WatchUserSegmentsRequest { UserId = "late" }, new CallSettings(CancellationToken: cancel.Token)).GetAsyncEnumerator(cancel.Token);
+        var next = user.MoveNextAsync().AsTask();
+        await WaitForWatchersAsync(1);
+        await IngestAsync(Events.Make("l-2", "late", EventType.Purchase, s_now.AddMinutes(1)));
+
+        // Left first, then entered: the rule she was put in unwatched is the one she leaves.
+        Assert.True(await next);
+        Assert.Equal(("late", "rule:abandoners", false), (user.Current.UserId, user.Current.SegmentId, user.Current.Entered));
+        Assert.True(await user.MoveNextAsync());
+        Assert.Equal(("rule:buyers", true), (user.Current.SegmentId, user.Current.Entered));
+        Assert.Contains("purchases 1 >= 1: true", user.Current.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BadSegmentId_IsInvalidArgument_AndShutdownEndsWatchesWithUnavailable()
     {
         var bad = await Assert.ThrowsAsync<RpcException>(async () =>

@@ -701,7 +701,7 @@ internal sealed class UserGrain : Grain, IUserGrain
         await CountUnderMlSegmentAsync();
         // The full view only for her tenant's rules (memberships and customer entry read the same one); without rules
         // nothing here needs more than her stage, which costs no view.
-        var view = _rules?.Current is { Count: > 0 } ? _profile.View(now) : null;
+        var view = _rules?.Current is { Count: > 0 } ? _profile.View(now, recentItems: false) : null;
         if (_segments is not null)
         {
             // Churn band and anomaly flag as segments, for watchers (a win-back campaign subscribes to churn:high).
@@ -719,8 +719,9 @@ internal sealed class UserGrain : Grain, IUserGrain
         _refreshedAt = _services.Refreshes.Timestamp();
     }
 
-    // The rule segments of her tenant she matches, without the prefix, in id order; her previous entry's array when they
-    // did not change (100,000 users keep one array each only where they match a rule).
+    // The rule segments of her tenant she matches, without the prefix, in id order (her tenant's rules are kept in id
+    // order); her previous entry's array when they did not change (100,000 users keep one array each only where they
+    // match a rule), and then nothing is allocated: the rules' own id strings, no list, no prefix cut off per refresh.
     private string[] RuleIds(CustomerIndex customers, ProfileView? view, DateTimeOffset now)
     {
         if (_rules?.Current is not { Count: > 0 } rules)
@@ -728,34 +729,47 @@ internal sealed class UserGrain : Grain, IUserGrain
             return [];
         }
 
-        List<string>? ids = null;
-        if (_segments is not null)
+        // Tenant default: the memberships the refresh just updated hold them. Another tenant's user keeps no memberships
+        // (no change feed for her): her tenant's rules on this refresh's view.
+        var traits = _segments is null ? view ?? _profile.View(now, recentItems: false) : null;
+        Span<bool> matched = rules.Count <= 64 ? stackalloc bool[rules.Count] : new bool[rules.Count];
+        var count = 0;
+        for (var i = 0; i < rules.Count; i++)
         {
-            // Tenant default: the memberships the refresh just updated hold them.
-            foreach (var (key, _) in _memberships)
-            {
-                if (key.StartsWith("rule:", StringComparison.Ordinal))
-                {
-                    (ids ??= []).Add(key["rule:".Length..]);
-                }
-            }
-        }
-        else
-        {
-            // Another tenant's user keeps no memberships (no change feed for her): her tenant's rules on this refresh's view.
-            foreach (var match in RuleSegmentCatalog.Evaluate(rules, view ?? _profile.View(now)))
-            {
-                (ids ??= []).Add(match.Id);
-            }
+            matched[i] = traits is null ? SegmentTracker.ReasonFor(_memberships, rules[i].MembershipKey) is not null : rules[i].Rule.Matches(traits);
+            count += matched[i] ? 1 : 0;
         }
 
-        if (ids is null)
+        if (count == 0)
         {
             return [];
         }
 
-        ids.Sort(StringComparer.Ordinal);
-        return customers.RulesOf(_tenant, _userId) is { } previous && previous.AsSpan().SequenceEqual(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)) ? previous : [.. ids];
+        var previous = customers.RulesOf(_tenant, _userId);
+        if (previous?.Length == count)
+        {
+            var same = true;
+            for (int i = 0, k = 0; same && i < rules.Count; i++)
+            {
+                same = !matched[i] || string.Equals(previous[k++], rules[i].Id, StringComparison.Ordinal);
+            }
+
+            if (same)
+            {
+                return previous;
+            }
+        }
+
+        var ids = new string[count];
+        for (int i = 0, k = 0; i < rules.Count; i++)
+        {
+            if (matched[i])
+            {
+                ids[k++] = rules[i].Id;
+            }
+        }
+
+        return ids;
     }
 
     // Owes a refresh for events up to `latest` (event time); queues it with the silo's refresh scheduler when none was

@@ -10,7 +10,11 @@ using Segmentation.Storage;
 namespace Segmentation.Host.Segments;
 
 /// <summary>A rule segment in force: its id, name, parsed predicate and creation time.</summary>
-internal sealed record RuleSegmentDefinition(string Id, string Name, SegmentRule Rule, DateTimeOffset CreatedAt);
+internal sealed record RuleSegmentDefinition(string Id, string Name, SegmentRule Rule, DateTimeOffset CreatedAt)
+{
+    /// <summary>Her membership's key for this rule ("rule:" and its id), made once, not at every refresh of every user.</summary>
+    public string MembershipKey { get; } = "rule:" + Id;
+}
 
 /// <summary>A rule segment a user is in, with the comparisons that decided it.</summary>
 

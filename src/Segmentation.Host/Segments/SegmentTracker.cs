@@ -53,7 +53,9 @@ internal sealed class SegmentTracker
 
     /// <summary>
     /// The segment ids <paramref name="profile"/> is in now (and ML segment <paramref name="mlSegment"/>), with the reason
-    /// for each. <paramref name="view"/>: the profile's view, when the caller has one already (its time is "now").
+    /// for each while a watcher is subscribed (the reasons are what the feed publishes; without a watcher the lifecycle's
+    /// and rules' are empty). <paramref name="view"/>: the profile's view, when the caller has one already (its time is
+    /// "now"; its recent items are not read).
     /// </summary>
     /// <remarks>
     /// An array of (id, reason) pairs, not a dictionary: every live user keeps hers (usually one or two pairs, 56 B as an
@@ -114,7 +116,23 @@ internal sealed class SegmentTracker
             return;
         }
 
-        view ??= profile.View(now);
+        view ??= profile.View(now, recentItems: false);
+        if (Feed.WatcherCount == 0)
+        {
+            // Nobody to tell why: the rules decided without their reasons (no comparison formatted), the stage without its
+            // explanation, as in the case without rules.
+            result.Add(new(LifecycleId(view.Lifecycle.Stage), ""));
+            foreach (var rule in rules)
+            {
+                if (rule.Rule.Matches(view))
+                {
+                    result.Add(new(rule.MembershipKey, ""));
+                }
+            }
+
+            return;
+        }
+
         result.Add(new(LifecycleId(view.Lifecycle.Stage), view.Lifecycle.Explanation));
         foreach (var match in RuleSegmentCatalog.Evaluate(rules, view))
         {
@@ -138,11 +156,27 @@ internal sealed class SegmentTracker
             return before;
         }
 
-        var after = Memberships(profile, mlSegment, view, scored);
         if (Feed.WatcherCount == 0)
         {
-            return after;
+            // Nobody to tell: built in a scratch list and kept as an array only when it differs from what she had, so a
+            // refresh that moves nobody (most of them, with rules too) makes no array.
+            var scratch = s_threadScratch ??= new List<KeyValuePair<string, string>>(4);
+            try
+            {
+                if (!profile.IsEmpty)
+                {
+                    Build(scratch, profile, mlSegment, view, scored);
+                }
+
+                return Same(scratch, before) ? before : [.. scratch];
+            }
+            finally
+            {
+                scratch.Clear();
+            }
         }
+
+        var after = Memberships(profile, mlSegment, view, scored);
 
         foreach (var (left, reason) in before.Where(m => ReasonFor(after, m.Key) is null).OrderBy(m => m.Key, StringComparer.Ordinal))
         {
@@ -168,6 +202,28 @@ internal sealed class SegmentTracker
         var stage = profile.StageAt(view?.AsOf ?? _domainClock.GetUtcNow());
         return ReasonFor(before, LifecycleId(stage)) is { Length: 0 };
     }
+
+    private static bool Same(List<KeyValuePair<string, string>> memberships, KeyValuePair<string, string>[] other)
+    {
+        if (memberships.Count != other.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < other.Length; i++)
+        {
+            if (!string.Equals(memberships[i].Key, other[i].Key, StringComparison.Ordinal) || !string.Equals(memberships[i].Value, other[i].Value, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    // Update's memberships before they are compared with hers, per thread (a refresh runs on one thread, start to end).
+    [ThreadStatic]
+    private static List<KeyValuePair<string, string>>? s_threadScratch;
 
     private static string LifecycleId(LifecycleStage stage) =>
         (uint)stage < (uint)s_lifecycleIds.Length ? s_lifecycleIds[(int)stage] : "lifecycle:" + LifecycleStageNames.Of(stage);

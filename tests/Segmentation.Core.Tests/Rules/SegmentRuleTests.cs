@@ -5,11 +5,15 @@ namespace Segmentation.Core.Tests.Rules;
 public sealed class SegmentRuleTests
 {
     // A buyer: 3 electronics purchases of 300 each (900 spent) and a kitchen view, last seen on day 20.
-    private static readonly ProfileView s_buyer = Events.Fold(
+    private static readonly UserProfile s_buyerProfile = Events.Fold(
         Events.Make(EventType.Purchase, Events.T0.AddDays(1), item: "tv", price: 300, category: "electronics.tv", order: "o1"),
         Events.Make(EventType.Purchase, Events.T0.AddDays(10), item: "phone", price: 300, category: "electronics.phones", order: "o2"),
         Events.Make(EventType.Purchase, Events.T0.AddDays(20), item: "cable", price: 300, category: "electronics.accessories", order: "o3"),
-        Events.Make(EventType.View, Events.T0.AddDays(20), item: "pan", category: "home.kitchen")).View(Events.T0.AddDays(25));
+        Events.Make(EventType.View, Events.T0.AddDays(20), item: "pan", category: "home.kitchen"));
+
+    private static readonly ProfileView s_buyer = s_buyerProfile.View(Events.T0.AddDays(25));
+
+    private static readonly ProfileView s_buyerWithoutRecentItems = s_buyerProfile.View(Events.T0.AddDays(25), recentItems: false);
 
     [Theory]
     [InlineData("monetary > 500 && lifecycle == \"active\" && affinity(\"electronics\") > 0.3", true)]
@@ -25,6 +29,19 @@ public sealed class SegmentRuleTests
     public void Evaluate_GivesTheExpectedAnswer(string rule, bool expected)
     {
         Assert.Equal(expected, SegmentRule.Parse(rule).Evaluate(s_buyer).Matched);
+        // The ingest refresh's reasonless answer decides the same, on a view without her recent items.
+        Assert.Equal(expected, SegmentRule.Parse(rule).Matches(s_buyer));
+        Assert.Equal(expected, SegmentRule.Parse(rule).Matches(s_buyerWithoutRecentItems));
+    }
+
+    [Fact]
+    public void AViewWithoutRecentItems_IsTheFullViewLessThem()
+    {
+        Assert.NotEmpty(s_buyer.RecentItems);
+        Assert.Empty(s_buyerWithoutRecentItems.RecentItems);
+        Assert.Equal(
+            System.Text.Json.JsonSerializer.Serialize(s_buyer with { RecentItems = [] }),
+            System.Text.Json.JsonSerializer.Serialize(s_buyerWithoutRecentItems));
     }
 
     [Fact]
