@@ -522,7 +522,7 @@ internal sealed class UserGrain : Grain, IUserGrain
             _lastRule = last;
         }
 
-        return Task.FromResult<RuleMatch?>(last.Rule.Evaluate(_profile.View(now)));
+        return Task.FromResult<RuleMatch?>(last.Rule.Evaluate(_profile.View(now, recentItems: false)));
     }
 
     public async Task<UserErasure> ForgetAsync(bool deleteEvents)
@@ -1002,7 +1002,8 @@ internal sealed class UserGrain : Grain, IUserGrain
             return new SegmentsView(_profile.AssessLifecycle(now), [], Explained(null, now)) { Churn = Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = Values?.Score(_profile, now) };
         }
 
-        var view = _profile.View(now);
+        // Rules and the ML explanation read no recent items.
+        var view = _profile.View(now, recentItems: false);
         return new SegmentsView(view.Lifecycle, RuleSegmentCatalog.Evaluate(rules, view), Explained(view, now)) { Churn = Churn?.Score(_profile, now), Anomaly = Anomaly(), Value = Values?.Score(_profile, now) };
     }
 
@@ -1047,7 +1048,7 @@ internal sealed class UserGrain : Grain, IUserGrain
     // Her ML segment with its explanation, written now if the last assignment has none yet (from the profile as of the
     // query, which is at least as new as the one she was assigned with).
     private MlMembership? Explained(ProfileView? view, DateTimeOffset now) =>
-        _mlAssignment is not { } assignment ? null : _mlExplained ??= new MlMembership(assignment, _mlModelVersion, Explain(view ?? _profile.View(now), assignment));
+        _mlAssignment is not { } assignment ? null : _mlExplained ??= new MlMembership(assignment, _mlModelVersion, Explain(view ?? _profile.View(now, recentItems: false), assignment));
 
     private static BehaviorEvent[] Decode(byte[][] payloads)
     {
