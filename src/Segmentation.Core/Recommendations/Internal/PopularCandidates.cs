@@ -136,41 +136,25 @@ internal sealed class PopularCandidates
         var n = 0;
         foreach (var key in keys)
         {
-            if (key != Absent)
-            {
-                candidates[n++] = key;
-            }
+            candidates[n] = key;
+            n += key != Absent ? 1 : 0;
         }
 
-        if (n <= count || count <= 0)
-        {
-            for (var i = 0; i < keys.Length; i++)
-            {
-                chosen[i] = count > 0 && keys[i] != Absent;
-            }
-
-            return chosen;
-        }
-
-        var cut = KthLargest(candidates[..n], count);
+        // Every key is above Absent, so when all are in, the cut is just above it.
+        var cut = count <= 0 ? long.MaxValue : n <= count ? Absent + 1 : KthLargest(candidates[..n], count);
         var above = 0;
         var atCut = 0;
-        foreach (var key in keys)
-        {
-            above += key > cut ? 1 : 0;
-            atCut += key == cut ? 1 : 0;
-        }
-
-        // Of the items at the cut, `tiedIn` are in (at least one: the k-th best is at the cut).
-        var tiedIn = count - above;
         for (var i = 0; i < keys.Length; i++)
         {
-            chosen[i] = keys[i] > cut || (keys[i] == cut && tiedIn == atCut);
+            chosen[i] = keys[i] >= cut;
+            above += keys[i] > cut ? 1 : 0;
+            atCut += keys[i] == cut ? 1 : 0;
         }
 
-        if (tiedIn < atCut)
+        // Of the items at the cut, `count - above` are in (all of them, unless ids must break a tie).
+        if (count > 0 && n > count && count - above < atCut)
         {
-            ChooseTied(cut, tiedIn, chosen);
+            ChooseTied(cut, count - above, chosen);
         }
 
         return chosen;
