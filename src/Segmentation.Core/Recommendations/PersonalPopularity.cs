@@ -55,8 +55,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
         }
         finally
         {
-            scratch.Seen.Clear();
-            scratch.Offered.Clear();
+            scratch.Clear();
             PerThread<Scratch>.Keep(scratch);
         }
     }
@@ -65,14 +64,7 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
     {
         if (newItemsOnly && request.History.Count > 0)
         {
-            var seen = scratch.Seen;
-            foreach (var x in request.HistorySpan())
-            {
-                seen.Add(x.ItemId);
-            }
-
-            var inner = allowed;
-            allowed = item => !seen.Contains(item) && inner(item);
+            allowed = scratch.NewItemsOnly(request, allowed);
         }
 
         var affinities = request.CategoryAffinities;
@@ -81,66 +73,53 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
             return popularity.GetCandidates(request, count, allowed, sorted);
         }
 
-        var top = new CategoryAffinity[Math.Min(affinities.Count, Math.Max(1, ranking.TopCategories))];
-        for (var i = 0; i < top.Length; i++)
-        {
-            top[i] = affinities[i];
-        }
-
+        var top = scratch.HerTopCategories(affinities, Math.Max(1, ranking.TopCategories), catalog);
         var leader = top[0].Share;
-        double Share(string item) => ShareOf(catalog.CategoryOf(item));
-        double ShareOf(string category)
-        {
-            foreach (var a in top)
-            {
-                if (ItemCatalog.IsIn(category, a.Category))
-                {
-                    return a.Share;
-                }
-            }
 
-            return 0;
+        // Her categories' popular items and everyone's, from the same walk of each key's ranking, each item once,
+        // re-weighed by her share of its category; the best `count` of those.
+        var found = scratch.Found;
+        popularity.GetCandidates(request, count, allowed, scratch.InHerCategories, TopLevelCategories(top, scratch.TopLevel), found);
+        var items = found.Items;
+        var keys = found.Keys;
+        var scores = scratch.ScoresFor(items.Length);
+        for (var i = 0; i < items.Length; i++)
+        {
+            // A category of hers keeps at least what a category she never visits keeps: her second and third
+            // categories (often a few percent of her interactions) must not rank below every other category's items.
+            var listed = Listed(items[i]);
+            scores[i] = listed.Reason is null ? 0 : listed.Score * Math.Max(scratch.ShareOf(CategoryOf(items[i])) / leader, outsideWeight);
+            keys[i] = scores[i] > 0 ? PopularCandidates.KeyOf(scores[i]) : PopularCandidates.Absent;
         }
 
-        // Her categories' popular items, then everyone's (from the same walk of each key's ranking); each item keeps its
-        // first score, re-weighed by her share of its category.
-        var (everyone, hers) = popularity.GetRentedCandidates(request, count, allowed, item => Share(item) > 0, TopLevelCategories(top));
+        var chosen = found.ChooseBest(count);
         var best = new Internal.TopK<(RecommendationReason, string)>(count);
-        var offered = scratch.Offered;
-        // Both lists rented (unsorted answers): given back once read.
-        foreach (var list in (ReadOnlySpan<ArraySegment<Candidate>>)[hers, everyone])
+        for (var i = 0; i < items.Length; i++)
         {
-            foreach (var c in list.AsSpan())
+            if (chosen[i])
             {
-                if (!offered.Add(c.ItemId))
-                {
-                    continue;
-                }
-
-                // A category of hers keeps at least what a category she never visits keeps: her second and third
-                // categories (often a few percent of her interactions) must not rank below every other category's items.
-                // The category popularity's ranking read, where it could; the catalog's otherwise.
-                var category = c.Category ?? catalog.CategoryOf(c.ItemId);
-                var score = c.Score * Math.Max(ShareOf(category) / leader, outsideWeight);
-                if (score > 0)
-                {
-                    best.Offer(c.ItemId, score, (c.Reason, category));
-                }
+                // At most `count` chosen: appended, in no order until drained.
+                best.Append(items[i].Id, scores[i], (Listed(items[i]).Reason!, CategoryOf(items[i])));
             }
         }
 
-        RentedCandidates.Return(hers);
-        RentedCandidates.Return(everyone);
         // The blender's (rented) answer carries each item's category, which it would otherwise look up again.
         return best.DrainCandidates(sorted ? s_candidate : s_candidateWithCategory, sorted, rented: !sorted);
+
+        // The category popularity's ranking read, where it could; the catalog's otherwise.
+        string CategoryOf(in PopularCandidates.Item item) => item.Category ?? catalog.CategoryOf(item.Id);
     }
 
-    // Her top categories whose items Share gives a positive share, when those are exactly the items of some top-level
-    // categories (each affinity a distinct top-level category, as her profile reports them): popularity then reads
-    // those categories' own rankings. Null otherwise (a dotted or empty category, or one twice): it walks the key's.
-    private static string[]? TopLevelCategories(CategoryAffinity[] top)
+    // Her categories' list first: an item among her categories' best keeps that score (hers are relative to her
+    // categories' leader), else its score among everyone's best; neither: no candidate.
+    private static PopularCandidates.Listed Listed(in PopularCandidates.Item item) =>
+        item.InNarrowed ? item.Narrowed : item.InAll ? item.All : default;
+
+    // Her top categories whose items have a positive share (into `categories`), when those are exactly the items of
+    // some top-level categories (each affinity a distinct top-level category, as her profile reports them): popularity
+    // then reads those categories' own rankings. Null otherwise (a dotted or empty category, or one twice): it walks the key's.
+    private static List<string>? TopLevelCategories(ReadOnlySpan<CategoryAffinity> top, List<string> categories)
     {
-        var positive = 0;
         for (var i = 0; i < top.Length; i++)
         {
             var category = top[i].Category;
@@ -156,28 +135,110 @@ public sealed class PersonalPopularity(SegmentPopularity popularity, ItemCatalog
                     return null;
                 }
             }
-
-            positive += top[i].Share > 0 ? 1 : 0;
         }
 
-        var categories = new string[positive];
-        var n = 0;
         foreach (var a in top)
         {
             if (a.Share > 0)
             {
-                categories[n++] = a.Category;
+                categories.Add(a.Category);
             }
         }
 
         return categories;
     }
 
-    // The sets of one query, kept per thread between queries (cleared).
+    // What one query keeps per thread between queries (cleared): her top categories and the filters over them, bound
+    // once to this scratch (a closure and two delegates a call before), the sets and the popularity table it fills.
     private sealed class Scratch
     {
+        private CategoryAffinity[] _top = new CategoryAffinity[PersonalRanking.MaxCategories];
+        private int _topCount;
+        private ItemCatalog? _catalog;
+        private Func<string, bool>? _allowed;
+
+        public Scratch()
+        {
+            InHerCategories = item => ShareOf(_catalog!.CategoryOf(item)) > 0;
+            NewItems = item => !Seen.Contains(item) && _allowed!(item);
+        }
+
         public HashSet<string> Seen { get; } = new(StringComparer.Ordinal);
 
-        public HashSet<string> Offered { get; } = new(StringComparer.Ordinal);
+        public List<string> TopLevel { get; } = [];
+
+        public PopularCandidates Found { get; } = new();
+
+        private double[] _scores = new double[128];
+
+        // Room for each found item's score.
+        public Span<double> ScoresFor(int count)
+        {
+            if (_scores.Length < count)
+            {
+                _scores = new double[Math.Max(count, 2 * _scores.Length)];
+            }
+
+            return _scores.AsSpan(0, count);
+        }
+
+        // Whether an item's category is one of her top categories (with a positive share).
+        public Func<string, bool> InHerCategories { get; }
+
+        // `_allowed`, for items not in her history.
+        private Func<string, bool> NewItems { get; }
+
+        public Func<string, bool> NewItemsOnly(RecommendationRequest request, Func<string, bool> allowed)
+        {
+            foreach (var x in request.HistorySpan())
+            {
+                Seen.Add(x.ItemId);
+            }
+
+            _allowed = allowed;
+            return NewItems;
+        }
+
+        public ReadOnlySpan<CategoryAffinity> HerTopCategories(IReadOnlyList<CategoryAffinity> affinities, int most, ItemCatalog catalog)
+        {
+            _topCount = Math.Min(affinities.Count, most);
+            if (_top.Length < _topCount)
+            {
+                _top = new CategoryAffinity[_topCount];
+            }
+
+            for (var i = 0; i < _topCount; i++)
+            {
+                _top[i] = affinities[i];
+            }
+
+            _catalog = catalog;
+            return _top.AsSpan(0, _topCount);
+        }
+
+        // Her share of `category`: that of the first of her top categories it lies in, 0 in none.
+        public double ShareOf(string category)
+        {
+            foreach (var a in _top.AsSpan(0, _topCount))
+            {
+                if (ItemCatalog.IsIn(category, a.Category))
+                {
+                    return a.Share;
+                }
+            }
+
+            return 0;
+        }
+
+        public void Clear()
+        {
+            Seen.Clear();
+            TopLevel.Clear();
+            Found.Clear();
+            _top.AsSpan(0, _topCount).Clear();
+            _topCount = 0;
+            _catalog = null;
+            _allowed = null;
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Segmentation.Core.Recommendations.Internal;
 
@@ -28,12 +29,6 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
 {
     /// <summary>The key under which popularity over all users is kept (its reason reads "popular with everyone").</summary>
     public const string Everyone = "";
-
-    private static readonly Func<string, double, (RecommendationReason Reason, string? Category), Candidate> s_candidate =
-        static (id, score, value) => new Candidate(id, score, value.Reason);
-
-    private static readonly Func<string, double, (RecommendationReason Reason, string? Category), Candidate> s_candidateWithCategory =
-        static (id, score, value) => new Candidate(id, score, value.Reason) { Category = value.Category };
 
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly InteractionWeights _weights;
@@ -190,7 +185,7 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
         }
 
         ref var held = ref CollectionsMarshal.GetValueRefOrAddDefault(table.Items, itemId, out _);
-        (held ??= new Held()).Value += add;
+        (held ??= new Held(PopularCandidates.HashOf(itemId))).Value += add;
         table.ChangesSinceRanking++;
     }
 
@@ -294,14 +289,43 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
     /// The public query's candidates, sorted as it gives them, or (<paramref name="sorted"/> false) in no particular order
     /// in a rented array (<see cref="RentedCandidates"/>).
     /// </summary>
-    internal ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted) =>
-        Query(request, count, allowed, narrower: null, narrowerCategories: null, sorted, rented: !sorted).All;
+    internal ArraySegment<Candidate> GetCandidates(RecommendationRequest request, int count, Func<string, bool> allowed, bool sorted)
+    {
+        var found = PerThread<PopularCandidates>.Take();
+        try
+        {
+            GetCandidates(request, count, allowed, narrower: null, narrowerCategories: null, found);
+            return found.Candidates(count, narrowed: false, sorted, rented: !sorted);
+        }
+        finally
+        {
+            found.Clear();
+            PerThread<PopularCandidates>.Keep(found);
+        }
+    }
 
     /// <summary>
     /// What <see cref="GetCandidates(RecommendationRequest, int, Func{string, bool})"/> answers for <paramref name="allowed"/>
     /// (All) and, when <paramref name="narrower"/> is given, what it answers for the items both allow (Narrowed; empty
-    /// without it), from one walk of each key's ranking: <see cref="PersonalPopularity"/> asks both (her categories' items,
-    /// then everyone's), and two queries walked every key twice.
+    /// without it), each in no particular order (All sorted without <paramref name="narrower"/>): the two lists of
+    /// <see cref="GetCandidates(RecommendationRequest, int, Func{string, bool}, Func{string, bool}?, IReadOnlyList{string}?, PopularCandidates)"/>.
+    /// </summary>
+    internal (Candidate[] All, Candidate[] Narrowed) GetCandidates(
+        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories = null)
+    {
+        var found = new PopularCandidates();
+        GetCandidates(request, count, allowed, narrower, narrowerCategories, found);
+        var all = found.Candidates(count, narrowed: false, sorted: narrower is null, rented: false);
+        var narrowed = narrower is null ? ArraySegment<Candidate>.Empty : found.Candidates(count, narrowed: true, sorted: false, rented: false);
+        return (RentedCandidates.Owned(all), RentedCandidates.Owned(narrowed));
+    }
+
+    /// <summary>
+    /// Fills <paramref name="found"/> (empty) with the best <paramref name="count"/> items <paramref name="allowed"/>
+    /// allows (its All list: the public query's candidates) and, with <paramref name="narrower"/>, the best
+    /// <paramref name="count"/> of those it allows too (Narrowed), from one walk of each key's ranking, both selected
+    /// (<see cref="PopularCandidates.Select"/>): <see cref="PersonalPopularity"/> asks both (her categories' items, then
+    /// everyone's) on every miss, and two queries walked every key twice.
     /// </summary>
     /// <remarks>
     /// With <paramref name="narrowerCategories"/> (distinct top-level categories, no dot: exactly the items
@@ -310,69 +334,29 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
     /// <paramref name="narrower"/> allows in a ranking of the whole key, without walking the items of the other
     /// categories (most of a walk, and a category lookup each).
     /// </remarks>
-    internal (Candidate[] All, Candidate[] Narrowed) GetCandidates(
-        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories = null)
-    {
-        var (all, narrowed) = Query(request, count, allowed, narrower, narrowerCategories, sorted: narrower is null, rented: false);
-        return (RentedCandidates.Owned(all), RentedCandidates.Owned(narrowed));
-    }
-
-    /// <summary>
-    /// <see cref="GetCandidates(RecommendationRequest, int, Func{string, bool}, Func{string, bool}?, IReadOnlyList{string}?)"/>
-    /// with a narrower filter, unsorted, both lists in rented arrays (<see cref="RentedCandidates"/>) that the caller
-    /// gives back once read: PersonalPopularity's query on every miss.
-    /// </summary>
-    internal (ArraySegment<Candidate> All, ArraySegment<Candidate> Narrowed) GetRentedCandidates(
-        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool> narrower, IReadOnlyList<string>? narrowerCategories) =>
-        Query(request, count, allowed, narrower, narrowerCategories, sorted: false, rented: true);
-
-    private (ArraySegment<Candidate> All, ArraySegment<Candidate> Narrowed) Query(
-        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories, bool sorted, bool rented)
+    internal void GetCandidates(
+        RecommendationRequest request, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories, PopularCandidates found)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(allowed);
-        var segments = SegmentsOf(request);
         var category = request.ContextCategory ?? "";
-        if (category.Length == 0)
-        {
-            RankStale(segments);
-        }
-
         var scratch = PerThread<QueryScratch>.Take();
         try
         {
+            var segments = scratch.SegmentsOf(request);
+            if (category.Length == 0)
+            {
+                RankStale(segments);
+            }
+
             _lock.EnterReadLock();
             try
             {
                 foreach (var segment in segments)
                 {
-                    if (!_segments.TryGetValue(segment, out var table))
+                    if (_segments.TryGetValue(segment, out var table))
                     {
-                        continue;
-                    }
-
-                    var byCategory = narrower is not null && narrowerCategories is not null && category.Length == 0 && table.ByCategory is not null;
-                    // The categories the ranking read are the catalog's while no category changed since.
-                    var categoriesKnown = table.CategoryChangesAtRanking == _catalog.CategoryChanges;
-                    var (all, narrowed) = category.Length == 0 && table.Ranking is { } ranking
-                        ? FromRanking(table, ranking, count, allowed, byCategory ? null : narrower, categoriesKnown)
-                        : (null, null);
-                    if (byCategory)
-                    {
-                        narrowed = FromCategoryRankings(table, narrowerCategories!, count, allowed, narrower!, scratch);
-                    }
-
-                    all ??= Scan(table.Items, count, item => ItemCatalog.IsIn(_catalog.CategoryOf(item), category) && allowed(item));
-                    if (narrower is not null)
-                    {
-                        narrowed ??= Scan(table.Items, count, item => ItemCatalog.IsIn(_catalog.CategoryOf(item), category) && allowed(item) && narrower(item));
-                    }
-
-                    var weight = segment == Everyone ? _everyoneWeight : 1;
-                    Keep(scratch.All, all, weight, table.Reason);
-                    if (narrowed is not null)
-                    {
-                        Keep(scratch.Narrowed, narrowed, weight, table.Reason);
+                        Walk(table, segment == Everyone ? _everyoneWeight : 1, category, count, allowed, narrower, narrowerCategories, found, scratch);
                     }
                 }
             }
@@ -380,41 +364,42 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
             {
                 _lock.ExitReadLock();
             }
-
-            // PersonalPopularity, the only caller with a narrower filter, offers both lists to a top-k of its own, so
-            // it needs their items, not their order: the public query gets them sorted unless its caller (the blender,
-            // through IUnorderedCandidateSource) reads the set and its best only.
-            return narrower is null ? (Best(scratch.All, count, sorted, rented), ArraySegment<Candidate>.Empty) : (Best(scratch.All, count, sorted: false, rented), Best(scratch.Narrowed, count, sorted: false, rented));
         }
         finally
         {
             scratch.Clear();
             PerThread<QueryScratch>.Keep(scratch);
         }
+
+        found.Select(count);
     }
 
-    // The request's keys, then Everyone, each once (a handful: a scan beats a set).
-    private static string[] SegmentsOf(RecommendationRequest request)
+    // Under the read lock: one key's best items into `found`.
+    private void Walk(
+        SegmentTable table, double weight, string category, int count, Func<string, bool> allowed, Func<string, bool>? narrower, IReadOnlyList<string>? narrowerCategories,
+        PopularCandidates found, QueryScratch scratch)
     {
-        var keys = request.SegmentKeys;
-        var segments = new string[keys.Count + 1];
-        var n = 0;
-        for (var i = 0; i <= keys.Count; i++)
+        var byCategory = narrower is not null && narrowerCategories is not null && category.Length == 0 && table.ByCategory is not null;
+        // The categories the ranking read are the catalog's while no category changed since.
+        var categoriesKnown = table.CategoryChangesAtRanking == _catalog.CategoryChanges;
+        var (all, narrowed) = category.Length == 0 && table.Ranking is { } ranking
+            ? FromRanking(table, ranking, count, allowed, byCategory ? null : narrower, categoriesKnown)
+            : (null, null);
+        if (byCategory)
         {
-            var key = i < keys.Count ? keys[i] : Everyone;
-            if (Array.IndexOf(segments, key, 0, n) < 0)
-            {
-                segments[n++] = key;
-            }
+            narrowed = FromCategoryRankings(table, narrowerCategories!, count, allowed, narrower!, scratch);
         }
 
-        return n == segments.Length ? segments : segments[..n];
+        Keep(found, all ?? Scan(table.Items, count, category, allowed, narrower: null), weight, table.Reason, narrowed: false);
+        if (narrower is not null)
+        {
+            Keep(found, narrowed ?? Scan(table.Items, count, category, allowed, narrower), weight, table.Reason, narrowed: true);
+        }
     }
 
     // One key's ranked items into the best score per item over the keys walked so far: relative to the key's leader, so
-    // a small segment's favourites compete with the global ones.
-    // The key's collector is read in place and given back.
-    private static void Keep(Dictionary<string, (double Score, RecommendationReason Reason, string? Category)> best, TopK<string?> ranked, double weight, RecommendationReason reason)
+    // a small segment's favourites compete with the global ones. The key's collector is read in place and given back.
+    private static void Keep(PopularCandidates found, TopK<Ranked> ranked, double weight, RecommendationReason reason, bool narrowed)
     {
         // Each item is kept once per key whatever the order, so only the leader (the entry a sort would put first)
         // is sought: up to six of these a call, each a sort of ~50 entries before.
@@ -433,37 +418,16 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
             var leader = kept[first].Score;
             foreach (var entry in kept)
             {
-                var score = weight * entry.Score / leader;
-                ref var current = ref CollectionsMarshal.GetValueRefOrAddDefault(best, entry.Id, out var known);
-                if (!known || score > current.Score)
-                {
-                    current = (score, reason, entry.Value ?? current.Category);
-                }
-                else
-                {
-                    current.Category ??= entry.Value;
-                }
+                found.Add(entry.Id, entry.Value.Hash, weight * entry.Score / leader, reason, entry.Value.Category, narrowed);
             }
         }
 
         ranked.Release();
     }
 
-    // Rented answers (the blender's and PersonalPopularity's) carry the categories the rankings read; public ones do not.
-    private static ArraySegment<Candidate> Best(Dictionary<string, (double Score, RecommendationReason Reason, string? Category)> best, int count, bool sorted, bool rented)
-    {
-        var result = new TopK<(RecommendationReason, string?)>(count);
-        foreach (var (item, (score, reason, category)) in best)
-        {
-            result.Offer(item, score, (reason, category));
-        }
-
-        return result.DrainCandidates(rented ? s_candidateWithCategory : s_candidate, sorted, rented);
-    }
-
     // Ranks again, under the write lock, the keys among `segments` whose ranking is missing or stale (more than 1% of
     // their items changed since); queries then walk the rankings side by side under the read lock.
-    private void RankStale(string[] segments)
+    private void RankStale(ReadOnlySpan<string> segments)
     {
         _lock.EnterReadLock();
         try
@@ -585,7 +549,7 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
     // those `narrower` allows. An item whose category changed since the ranking is checked against `narrower` (one
     // that moved into her categories since waits for the next ranking, as a new item does); when the rankings run out
     // before `count` while a category has more items than were kept, the key is scanned, as a walk would be.
-    private TopK<string?> FromCategoryRankings(
+    private TopK<Ranked> FromCategoryRankings(
         SegmentTable table, IReadOnlyList<string> categories, int count, Func<string, bool> allowed, Func<string, bool> narrower, QueryScratch scratch)
     {
         // Her top categories: three by default, a handful at most.
@@ -599,7 +563,7 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
         }
 
         var recheck = table.CategoryChangesAtRanking != _catalog.CategoryChanges;
-        var top = new TopK<string?>(count);
+        var top = new TopK<Ranked>(count);
         var found = 0;
         while (found < count)
         {
@@ -625,7 +589,7 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
             if (TryRead(table, item, held, out var popularity) && allowed(item) && (!recheck || narrower(item)))
             {
                 // At most `count` found: appended, never pushed out (the merge meets them best first).
-                top.Append(item, popularity, recheck ? null : held.Category);
+                top.Append(item, popularity, new Ranked(held.Hash, recheck ? null : held.Category));
                 found++;
             }
         }
@@ -633,12 +597,13 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
         if (found < count && (!complete || recheck))
         {
             top.Release();
-            return Scan(table.Items, count, item => allowed(item) && narrower(item));
+            return Scan(table.Items, count, category: "", allowed, narrower);
         }
 
         return top;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsBefore(CategoryRanking a, int i, CategoryRanking b, int j)
     {
         var c = b.Ranks[j].CompareTo(a.Ranks[i]);
@@ -649,11 +614,11 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
     // since RankStale), and as many of those `narrower` allows too (null without it), in one walk; each null when the
     // ranking holds fewer such items than asked while the key has more items (the caller scans them all).
     // Each found item carries the category the ranking read when `categoriesKnown` (no category changed since).
-    private static (TopK<string?>? All, TopK<string?>? Narrowed) FromRanking(
+    private static (TopK<Ranked>? All, TopK<Ranked>? Narrowed) FromRanking(
         SegmentTable table, RankedItem[] ranking, int count, Func<string, bool> allowed, Func<string, bool>? narrower, bool categoriesKnown)
     {
-        var all = new TopK<string?>(count);
-        var narrowed = narrower is null ? null : new TopK<string?>(count);
+        var all = new TopK<Ranked>(count);
+        var narrowed = narrower is null ? null : new TopK<Ranked>(count);
         var found = 0;
         var foundNarrowed = narrower is null ? count : 0;
         foreach (var (item, held) in ranking)
@@ -675,17 +640,17 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
             // An item moved out of the key since the ranking (Move) is skipped.
             if (TryRead(table, item, held, out var popularity) && allowed(item))
             {
-                var itemCategory = categoriesKnown ? held.Category : null;
+                var ranked = new Ranked(held.Hash, categoriesKnown ? held.Category : null);
                 // At most `count` of each found: appended, never pushed out (the walk meets them best first).
                 if (found < count)
                 {
-                    all.Append(item, popularity, itemCategory);
+                    all.Append(item, popularity, ranked);
                     found++;
                 }
 
                 if (foundNarrowed < count && (narrowedAlready || narrower!(item)))
                 {
-                    narrowed!.Append(item, popularity, itemCategory);
+                    narrowed!.Append(item, popularity, ranked);
                     foundNarrowed++;
                 }
 
@@ -702,6 +667,8 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
 
     // The item's popularity now, read from the value the ranking holds; false when the key no longer holds the item.
     // Only an item taken out of the key since (Move) is looked up: it may have come back under a value of its own.
+    // Inlined (the lookup apart): each walk reads ~50 items, the merge of her categories as many.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryRead(SegmentTable table, string item, Held held, out double popularity)
     {
         if (!held.Removed)
@@ -710,12 +677,17 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
             return true;
         }
 
+        return TryLookUp(table, item, out popularity);
+    }
+
+    private static bool TryLookUp(SegmentTable table, string item, out double popularity)
+    {
         var found = table.Items.TryGetValue(item, out var now);
         popularity = found ? now!.Value : 0;
         return found;
     }
 
-    private static TopK<string?>? Unless(bool tooFew, TopK<string?> top)
+    private static TopK<Ranked>? Unless(bool tooFew, TopK<Ranked> top)
     {
         if (tooFew)
         {
@@ -726,30 +698,52 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
         return top;
     }
 
-    private static TopK<string?> Scan(Dictionary<string, Held> items, int count, Func<string, bool> allowed)
+    // The best `count` items of the key in `category` (all: "") that `allowed` and `narrower` (when given) allow, by
+    // their live values: what a walk of a ranking that ran out would have found further down.
+    private TopK<Ranked> Scan(Dictionary<string, Held> items, int count, string category, Func<string, bool> allowed, Func<string, bool>? narrower)
     {
-        var top = new TopK<string?>(count);
+        var top = new TopK<Ranked>(count);
         foreach (var (item, held) in items)
         {
             var popularity = held.Value;
-            if (popularity > 0 && top.Admits(popularity) && allowed(item))
+            if (popularity > 0 && top.Admits(popularity) && (category.Length == 0 || ItemCatalog.IsIn(_catalog.CategoryOf(item), category)) &&
+                allowed(item) && (narrower is null || narrower(item)))
             {
-                top.Offer(item, popularity, null);
+                top.Offer(item, popularity, new Ranked(held.Hash, null));
             }
         }
 
         return top;
     }
 
-    // The dictionaries of one query, kept per thread between queries (cleared): each Recommend asked for two of them.
-    // Also the category merge's lists (a key's rankings of her categories), one array for every key a query walks.
+    // What a query keeps per thread between queries (cleared): its keys, and the category merge's lists (a key's
+    // rankings of her categories), one array for every key a query walks.
     private sealed class QueryScratch
     {
+        private string[] _segments = [];
         private CategoryRanking?[] _lists = [];
 
-        public Dictionary<string, (double Score, RecommendationReason Reason, string? Category)> All { get; } = new(StringComparer.Ordinal);
+        // The request's keys, then Everyone, each once (a handful: a scan beats a set).
+        public ReadOnlySpan<string> SegmentsOf(RecommendationRequest request)
+        {
+            var keys = request.SegmentKeys;
+            if (_segments.Length < keys.Count + 1)
+            {
+                _segments = new string[keys.Count + 1];
+            }
 
-        public Dictionary<string, (double Score, RecommendationReason Reason, string? Category)> Narrowed { get; } = new(StringComparer.Ordinal);
+            var n = 0;
+            for (var i = 0; i <= keys.Count; i++)
+            {
+                var key = i < keys.Count ? keys[i] : Everyone;
+                if (Array.IndexOf(_segments, key, 0, n) < 0)
+                {
+                    _segments[n++] = key;
+                }
+            }
+
+            return _segments.AsSpan(0, n);
+        }
 
         // Room for `count` lists, cleared (a key's merge fills every one of them before reading any).
         public Span<CategoryRanking?> ListsFor(int count)
@@ -766,9 +760,8 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
 
         public void Clear()
         {
-            All.Clear();
-            Narrowed.Clear();
             // Not kept alive by this thread's scratch once the query is done (a ranking replaced later is garbage).
+            _segments.AsSpan().Clear();
             _lists.AsSpan().Clear();
         }
     }
@@ -776,6 +769,10 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
     // One top-level category's best items of a key, best first, with their scores at ranking precision (the merge's
     // order) and their live values; Complete: every item of the category the key held then is here.
     private sealed record CategoryRanking(string[] Items, double[] Ranks, Held[] Values, bool Complete);
+
+    // What a walk hands on with each item it found: the hash its key computed (PopularCandidates finds the item by it)
+    // and its category as the ranking read it, while that is still the catalog's (null otherwise).
+    private readonly record struct Ranked(int Hash, string? Category);
 
     // An item of a key's ranking and its live value.
     private readonly record struct RankedItem(string Id, Held Held);
@@ -785,8 +782,11 @@ public sealed class SegmentPopularity : IUnorderedCandidateSource
     // id: Dictionary.FindValue was 2.6 % of a perf profile's samples of the miss, and no longer shows). Written under
     // the write lock, read under the read lock. Removed: taken out of the key (TakeBack); an item that comes back gets
     // a new one. Costs one 40-byte object per item and key.
-    private sealed class Held
+    private sealed class Held(int hash)
     {
+        // The item id's hash (PopularCandidates.HashOf), computed once here rather than by every query that meets it.
+        public readonly int Hash = hash;
+
         public double Value;
 
         public bool Removed;
