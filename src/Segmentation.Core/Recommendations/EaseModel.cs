@@ -222,19 +222,11 @@ public sealed class EaseModel : IReasonOwingSource
             return _weights[(j * _ids.Length) + i];
         }
 
-        // Row j's kept indices ascending: the last at or below i, found by halving without a branch on each comparison
-        // (a reason asks this of each of her ~50 rows; mispredicted, about half the steps of a plain binary search
-        // would stall, where these searches, independent of one another, overlap).
-        var row = _neighbourIndices.AsSpan(j * _neighbours, _neighbours);
-        var at = 0;
-        for (var left = row.Length; left > 1;)
-        {
-            var half = left / 2;
-            at = row[at + half] <= i ? at + half : at;
-            left -= half;
-        }
-
-        return row[at] == i ? _neighbourWeights[(j * _neighbours) + at] : 0;
+        // A vectorised scan of row j's m kept indices rather than a binary search of them (they are ascending): a
+        // reason asks this of each of her ~50 rows, and the search's data-dependent steps cost more than 200 indices
+        // compared 8 or 16 at a time (4.4 against 5.8 µs for 7 reasons over 58 rows of 200, in a micro-benchmark).
+        var k = _neighbourIndices.AsSpan(j * _neighbours, _neighbours).IndexOf(i);
+        return k >= 0 ? _neighbourWeights[(j * _neighbours) + k] : 0;
     }
 
     /// <summary>
