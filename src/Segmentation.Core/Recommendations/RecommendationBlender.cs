@@ -69,6 +69,10 @@ public sealed class RecommendationBlender
 
     // Each source's unsorted query where it has one (null where not): the blend reads a source's set and its best only.
     private readonly IUnorderedCandidateSource?[] _unordered;
+
+    // Each source that can owe its reasons (null where not): asked that way, it makes a reason only for an item shown
+    // with it.
+    private readonly IReasonOwingSource?[] _owing;
     private readonly ItemCatalog _catalog;
     private readonly BlendOptions _options;
     private readonly Func<Blended, string> _categoryOf;
@@ -84,6 +88,7 @@ public sealed class RecommendationBlender
         }
 
         _unordered = [.. _sources.Select(s => s.Source as IUnorderedCandidateSource)];
+        _owing = [.. _sources.Select(s => s.Source as IReasonOwingSource)];
         _catalog = catalog;
         _options = options ?? new BlendOptions();
         _categoryOf = b => b.CategoryIn(_catalog);
@@ -124,11 +129,16 @@ public sealed class RecommendationBlender
         // Sized for every source's pool at once: no rehash while blending (candidates rarely overlap much).
         var blend = scratch.Blend;
         blend.EnsureCapacity(_sources.Length * pool);
+        var owedReasons = scratch.OwedFor(_sources.Length);
         for (var i = 0; i < _sources.Length; i++)
         {
             var (source, weight) = _sources[i];
             var unordered = _unordered[i];
-            var rented = unordered?.GetUnorderedCandidates(request, pool, allowed) ?? ArraySegment<Candidate>.Empty;
+            // An owing source's candidates come without reasons (null): each entry that takes its reason from one keeps
+            // where it is owed instead, and asks for it only if the entry is shown (ToRecommendation).
+            var owed = _owing[i] is null ? null : owedReasons[i];
+            var rented = owed is not null ? _owing[i]!.GetCandidatesOwingReasons(request, pool, allowed, owed)
+                : unordered?.GetUnorderedCandidates(request, pool, allowed) ?? ArraySegment<Candidate>.Empty;
             var candidates = unordered is not null ? rented.AsSpan() : AsArray(source.GetCandidates(request, pool, allowed));
             if (candidates.Length == 0)
             {
@@ -150,12 +160,12 @@ public sealed class RecommendationBlender
                 if (blended)
                 {
                     current = Internal.TopK<byte>.Rank(contribution) > Internal.TopK<byte>.Rank(current.Best)
-                        ? (current.Score + contribution, contribution, c.Reason, current.Category ?? c.Category)
-                        : (current.Score + contribution, current.Best, current.Reason, current.Category ?? c.Category);
+                        ? (current.Score + contribution, contribution, c.Reason, owed, current.Category ?? c.Category)
+                        : (current.Score + contribution, current.Best, current.Reason, current.OwedBy, current.Category ?? c.Category);
                 }
                 else
                 {
-                    current = (contribution, contribution, c.Reason, c.Category);
+                    current = (contribution, contribution, c.Reason, owed, c.Category);
                 }
             }
 
@@ -169,14 +179,14 @@ public sealed class RecommendationBlender
         var boost = personal is not null && request.CategoryAffinities.Count > 0 && personal.AffinityBoost > 0 ? personal : null;
         var ranked = scratch.Ranked;
         var keys = scratch.KeysFor(blend.Count);
-        foreach (var (item, (score, _, reason, known)) in blend)
+        foreach (var (item, (score, _, reason, owedBy, known)) in blend)
         {
             // A source that knew the item's category handed it on (popularity's rankings read it): no lookup for it.
             var category = boost is null ? known : known ?? _catalog.CategoryOf(item);
             var boosted = boost is null ? score : boost.Boosted(score, category!, request.CategoryAffinities);
             var rank = Internal.TopK<byte>.Rank(boosted);
             keys[ranked.Count] = new RankKey(rank, ranked.Count);
-            ranked.Add(new Blended(item, boosted, rank, category, reason));
+            ranked.Add(new Blended(item, boosted, rank, category, reason, reason is null ? owedBy : null));
         }
 
         // Sorted by keys that hold no reference (rank, place in `ranked`), then laid out once in that order: sorting the
@@ -383,11 +393,12 @@ public sealed class RecommendationBlender
     // better first: score descending at ranking precision, so arrival order's rounding never decides between two items
     // (TopK.Rank), then item id (SortByRankThenId).
     // Category: null when no source handed it on and the boost did not look it up (CategoryIn looks it up).
-    private readonly record struct Blended(string ItemId, double Score, double Rank, string? Category, RecommendationReason Reason)
+    // Reason: null when the source that gave it owes it (OwedBy); it is made only for an item shown.
+    private readonly record struct Blended(string ItemId, double Score, double Rank, string? Category, RecommendationReason? Reason, OwedReasons? OwedBy)
     {
         public string CategoryIn(ItemCatalog catalog) => Category ?? catalog.CategoryOf(ItemId);
 
-        public Recommendation ToRecommendation(ItemCatalog catalog) => new(ItemId, Score, CategoryIn(catalog), Reason);
+        public Recommendation ToRecommendation(ItemCatalog catalog) => new(ItemId, Score, CategoryIn(catalog), Reason ?? OwedBy!.ReasonOf(ItemId));
     }
 
     // A blended entry's place in the sort: its rank (Blended.Rank), then its place in the blend's list, descending rank
@@ -407,6 +418,7 @@ public sealed class RecommendationBlender
         private RankKey[] _keys = [];
         private Blended[] _sorted = [];
         private int _sortedUsed;
+        private OwedReasons[] _owed = [];
 
         // Room for `count` keys (grown, never shrunk: they hold no reference).
         public Span<RankKey> KeysFor(int count)
@@ -417,6 +429,25 @@ public sealed class RecommendationBlender
             }
 
             return _keys.AsSpan(0, count);
+        }
+
+        // One per source (of `count`), each holding what its source's query needs to make the reasons it owes until
+        // Clear gives that back.
+        public OwedReasons[] OwedFor(int count)
+        {
+            if (_owed.Length < count)
+            {
+                var more = new OwedReasons[count];
+                _owed.CopyTo(more, 0);
+                for (var i = _owed.Length; i < count; i++)
+                {
+                    more[i] = new OwedReasons();
+                }
+
+                _owed = more;
+            }
+
+            return _owed;
         }
 
         // Room for `count` entries in rank order; cleared by Clear (they hold ids and reasons).
@@ -431,7 +462,8 @@ public sealed class RecommendationBlender
             return _sorted.AsSpan(0, count);
         }
 
-        public Dictionary<string, (double Score, double Best, RecommendationReason Reason, string? Category)> Blend { get; } = new(StringComparer.Ordinal);
+        // Reason: null where the source that contributed Best owes it (OwedBy).
+        public Dictionary<string, (double Score, double Best, RecommendationReason? Reason, OwedReasons? OwedBy, string? Category)> Blend { get; } = new(StringComparer.Ordinal);
 
         public HashSet<string> Bought { get; } = new(StringComparer.Ordinal);
 
@@ -443,6 +475,11 @@ public sealed class RecommendationBlender
 
         public void Clear()
         {
+            foreach (var owed in _owed)
+            {
+                owed.Clear();
+            }
+
             _sorted.AsSpan(0, _sortedUsed).Clear();
             _sortedUsed = 0;
             Ranked.Clear();
