@@ -700,8 +700,11 @@ internal sealed class UserGrain : Grain, IUserGrain
 
         await CountUnderMlSegmentAsync();
         // The full view only for her tenant's rules (memberships and customer entry read the same one); without rules
-        // nothing here needs more than her stage, which costs no view.
-        var view = _rules?.Current is { Count: > 0 } ? _profile.View(now, recentItems: false) : null;
+        // nothing here needs more than her stage, which costs no view. The lifecycle's explanation only for watchers
+        // (the reason of a membership change): rules read the stage.
+        var view = _rules?.Current is { Count: > 0 }
+            ? _profile.View(now, recentItems: false, lifecycleExplained: _segments?.Feed.WatcherCount > 0)
+            : null;
         if (_segments is not null)
         {
             // Churn band and anomaly flag as segments, for watchers (a win-back campaign subscribes to churn:high).

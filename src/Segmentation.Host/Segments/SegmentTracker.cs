@@ -111,12 +111,12 @@ internal sealed class SegmentTracker
                 return;
             }
 
-            var lifecycle = view?.Lifecycle ?? profile.AssessLifecycle(now);
+            var lifecycle = view?.Lifecycle is { Explanation.Length: > 0 } explained ? explained : profile.AssessLifecycle(now);
             result.Add(new(LifecycleId(lifecycle.Stage), lifecycle.Explanation));
             return;
         }
 
-        view ??= profile.View(now, recentItems: false);
+        view ??= profile.View(now, recentItems: false, lifecycleExplained: Feed.WatcherCount > 0);
         if (Feed.WatcherCount == 0)
         {
             // Nobody to tell why: the rules decided without their reasons (no comparison formatted), the stage without its
@@ -133,7 +133,9 @@ internal sealed class SegmentTracker
             return;
         }
 
-        result.Add(new(LifecycleId(view.Lifecycle.Stage), view.Lifecycle.Explanation));
+        // A view made while nobody watched has the stage without its explanation (a watcher came since): assessed here.
+        var assessed = view.Lifecycle.Explanation.Length > 0 ? view.Lifecycle : profile.AssessLifecycle(now);
+        result.Add(new(LifecycleId(assessed.Stage), assessed.Explanation));
         foreach (var match in RuleSegmentCatalog.Evaluate(rules, view))
         {
             result.Add(new("rule:" + match.Id, string.Join("; ", match.Reasons)));

@@ -15,6 +15,8 @@ public sealed class SegmentRuleTests
 
     private static readonly ProfileView s_buyerWithoutRecentItems = s_buyerProfile.View(Events.T0.AddDays(25), recentItems: false);
 
+    private static readonly ProfileView s_buyerStageOnly = s_buyerProfile.View(Events.T0.AddDays(25), recentItems: false, lifecycleExplained: false);
+
     [Theory]
     [InlineData("monetary > 500 && lifecycle == \"active\" && affinity(\"electronics\") > 0.3", true)]
     [InlineData("monetary > 1000", false)]
@@ -32,6 +34,18 @@ public sealed class SegmentRuleTests
         // The ingest refresh's reasonless answer decides the same, on a view without her recent items.
         Assert.Equal(expected, SegmentRule.Parse(rule).Matches(s_buyer));
         Assert.Equal(expected, SegmentRule.Parse(rule).Matches(s_buyerWithoutRecentItems));
+        Assert.Equal(expected, SegmentRule.Parse(rule).Matches(s_buyerStageOnly));
+    }
+
+    [Fact]
+    public void AViewWithTheStageAlone_HasTheAssessedStage_WithoutItsExplanation()
+    {
+        Assert.Equal(s_buyer.Lifecycle.Stage, s_buyerStageOnly.Lifecycle.Stage);
+        Assert.NotEmpty(s_buyer.Lifecycle.Explanation);
+        Assert.Empty(s_buyerStageOnly.Lifecycle.Explanation);
+        Assert.Equal(
+            System.Text.Json.JsonSerializer.Serialize(s_buyer with { RecentItems = [], Lifecycle = s_buyerStageOnly.Lifecycle }),
+            System.Text.Json.JsonSerializer.Serialize(s_buyerStageOnly));
     }
 
     [Fact]
