@@ -111,7 +111,7 @@ internal sealed class SegmentTracker
                 return;
             }
 
-            var lifecycle = view?.Lifecycle is { Explanation.Length: > 0 } explained ? explained : profile.AssessLifecycle(now);
+            var lifecycle = Explained(view, profile, now);
             result.Add(new(LifecycleId(lifecycle.Stage), lifecycle.Explanation));
             return;
         }
@@ -133,8 +133,7 @@ internal sealed class SegmentTracker
             return;
         }
 
-        // A view made while nobody watched has the stage without its explanation (a watcher came since): assessed here.
-        var assessed = view.Lifecycle.Explanation.Length > 0 ? view.Lifecycle : profile.AssessLifecycle(now);
+        var assessed = Explained(view, profile, now);
         result.Add(new(LifecycleId(assessed.Stage), assessed.Explanation));
         foreach (var match in RuleSegmentCatalog.Evaluate(rules, view))
         {
@@ -204,6 +203,11 @@ internal sealed class SegmentTracker
         var stage = profile.StageAt(view?.AsOf ?? _domainClock.GetUtcNow());
         return ReasonFor(before, LifecycleId(stage)) is { Length: 0 };
     }
+
+    // Her lifecycle with its explanation, for watchers: the view's, unless the view was made while nobody watched (the
+    // stage alone, explanation empty: a watcher came since), then assessed here.
+    private static LifecycleAssessment Explained(ProfileView? view, UserProfile profile, DateTimeOffset now) =>
+        view?.Lifecycle is { Explanation.Length: > 0 } explained ? explained : profile.AssessLifecycle(now);
 
     private static bool Same(List<KeyValuePair<string, string>> memberships, KeyValuePair<string, string>[] other)
     {
